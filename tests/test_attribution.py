@@ -1,0 +1,206 @@
+"""Attribution maps: shapes, a planted cue each method must find, Grad-CAM's layer, an untouched model."""
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from torch import nn
+
+from explorer import attribution
+from explorer.attribution import METHODS, attribute, default_gradcam_layer, predict
+from explorer.config import ModelConfig
+from explorer.models import build_model
+
+
+@pytest.fixture(scope="module")
+def digit():
+    """A real handwritten digit from scikit-learn, (1, 1, 8, 8), values 0..16 scaled to 0..1."""
+    return torch.tensor(load_digits().images[0] / 16.0, dtype=torch.float32)[None, None]
+
+
+@pytest.fixture(scope="module")
+def digit_net():
+    torch.manual_seed(0)
+    return build_model(ModelConfig(depth=8, in_channels=1, input_size=8))
+
+
+@pytest.fixture(scope="module")
+def colour_net():
+    torch.manual_seed(0)
+    return build_model(ModelConfig(depth=8, in_channels=3, input_size=32))
+
+
+def _colour(digit):
+    """The digit brought to a 3x32x32 image: (1, 1, 8, 8) -> (1, 3, 32, 32)."""
+    return nn.functional.interpolate(digit, size=32, mode="bilinear").repeat(1, 3, 1, 1)
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_gives_a_finite_nonzero_map_of_the_input_size(method, digit, digit_net, colour_net):
+    for model, x in ((digit_net, digit), (colour_net, _colour(digit))):
+        heat = attribute(model, x, method)
+        assert heat.shape == x.shape[2:]
+        assert heat.dtype == torch.float32 and heat.device.type == "cpu"
+        assert torch.isfinite(heat).all() and (heat >= 0).all()
+        assert heat.abs().sum() > 0
+
+
+class QuadrantNet(nn.Module):
+    """A planted cue: convolutions, then a mask that keeps only the top-left quadrant, pool, linear."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.relu1 = nn.ReLU()
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.relu2 = nn.ReLU()
+        self.mask = QuadrantMask()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, x):
+        x = self.relu2(self.conv2(self.relu1(self.conv1(x))))
+        return self.fc(torch.flatten(self.pool(self.mask(x)), 1))
+
+
+class QuadrantMask(nn.Module):
+    def forward(self, x):
+        keep = torch.zeros_like(x)
+        keep[:, :, : x.shape[2] // 2, : x.shape[3] // 2] = 1
+        return x * keep
+
+
+def _quadrant_share(heat):
+    h, w = heat.shape
+    return float(heat[: h // 2, : w // 2].sum() / heat.sum())
+
+
+@pytest.mark.parametrize("method,options", [
+    ("saliency", {}), ("integrated_gradients", {}), ("smoothgrad", {}), ("guided_backprop", {}),
+    ("gradcam", {"layer": "mask"}), ("occlusion", {}),
+])
+@pytest.mark.parametrize("seed", [2, 3])
+def test_each_method_finds_the_planted_quadrant(method, options, seed):
+    torch.manual_seed(seed)
+    x = torch.randn(1, 3, 32, 32)  # the cue is not in the image: only the model decides what matters
+    share = _quadrant_share(attribute(QuadrantNet(), x, method, **options))
+    assert share > 0.7, f"{method} put only {share:.2f} of its mass in the quadrant the model reads"
+
+
+def test_gradcam_accepts_the_layer_as_a_module_and_as_a_name():
+    model, x = QuadrantNet(), torch.randn(1, 3, 32, 32)
+    by_module = attribute(model, x, "gradcam", layer=model.mask)
+    assert torch.equal(by_module, attribute(model, x, "gradcam", layer="mask"))
+    assert default_gradcam_layer(model, x) == "conv2"  # no stages: the last Conv2d
+
+
+def test_default_gradcam_layer_keeps_at_least_4x4(digit, digit_net, colour_net):
+    name = default_gradcam_layer(digit_net, digit)
+    assert name in digit_net.stages
+    sizes = {}
+
+    def record(module, inputs, output):
+        sizes["hw"] = output.shape[2:]
+
+    hook = digit_net.get_submodule(name).register_forward_hook(record)
+    try:
+        digit_net.eval()(digit)
+    finally:
+        hook.remove()
+    assert min(sizes["hw"]) >= 4
+    later = digit_net.stages[digit_net.stages.index(name) + 1:]
+    assert later, "on an 8x8 digit the last stage is 2x2, so an earlier one must be chosen"
+    assert default_gradcam_layer(colour_net, _colour(digit)) == colour_net.stages[-1]  # 32x32: last stage is 8x8
+
+
+def test_target_changes_the_map(digit, digit_net):
+    maps = [attribute(digit_net, digit, "gradcam", target=t) for t in range(3)]
+    assert not (torch.allclose(maps[0], maps[1]) and torch.allclose(maps[1], maps[2]))
+    saliency = [attribute(digit_net, digit, "saliency", target=t) for t in (0, 1)]
+    assert not torch.allclose(*saliency)
+
+
+def test_default_target_is_the_predicted_class(digit, digit_net):
+    top = predict(digit_net, digit, top=10)
+    assert [c for c, _ in top] == sorted(range(10), key=lambda c: -dict(top)[c])
+    assert abs(sum(p for _, p in top) - 1) < 1e-5
+    assert torch.equal(attribute(digit_net, digit, "saliency"), attribute(digit_net, digit, "saliency", target=top[0][0]))
+
+
+def _hook_count(model):
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+               + len(m._backward_pre_hooks) for m in model.modules())
+
+
+def test_callers_model_is_unchanged(digit, digit_net):
+    model = build_model(ModelConfig(depth=8, in_channels=1, input_size=8))
+    model.train()
+    model.fc.requires_grad_(False)
+    before = {k: v.clone() for k, v in model.state_dict().items()}  # includes BN running statistics
+    grads_before = {n: p.requires_grad for n, p in model.named_parameters()}
+    for method in METHODS:
+        attribute(model, digit, method)
+    predict(model, digit)
+    default_gradcam_layer(model, digit)
+    assert model.training and all(m.training for m in model.modules())
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == grads_before
+    assert all(p.grad is None for p in model.parameters())
+    assert _hook_count(model) == 0
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_works_under_inference_mode(digit, digit_net):
+    with torch.inference_mode():
+        heat = attribute(digit_net, digit, "integrated_gradients", n_steps=4)
+    assert heat.shape == (8, 8) and heat.sum() > 0
+
+
+def test_progress_reaches_one_and_never_goes_back(digit, digit_net):
+    for method, options in (("occlusion", {"window": 2, "stride": 2}), ("integrated_gradients",
+                                                                         {"n_steps": 8, "internal_batch_size": 2})):
+        seen = []
+        attribute(digit_net, digit, method, progress=seen.append, **options)
+        assert len(seen) > 2 and seen[-1] == 1.0 and seen == sorted(seen), method
+
+
+def test_integrated_gradients_batches_give_the_same_map(digit, digit_net):
+    whole = attribute(digit_net, digit, "integrated_gradients", n_steps=8)
+    batched = attribute(digit_net, digit, "integrated_gradients", n_steps=8, internal_batch_size=3)
+    assert torch.allclose(whole, batched, atol=1e-5)
+
+
+def test_saliency_matches_autograd(digit, digit_net):
+    x = digit.clone().requires_grad_(True)
+    logits = digit_net.eval()(x)
+    target = int(logits.argmax())
+    logits[0, target].backward()
+    assert torch.allclose(attribute(digit_net, digit, "saliency"), x.grad[0].abs().sum(0), atol=1e-6)
+
+
+@pytest.mark.parametrize("call,words", [
+    (lambda m, x: attribute(m, x, "lime"), "Unknown attribution method"),
+    (lambda m, x: attribute(m, x, "saliency", n_steps=4), "does not take"),
+    (lambda m, x: attribute(m, x, "integrated_gradients", n_steps=0), "at least 1"),
+    (lambda m, x: attribute(m, x, "saliency", target=10), "target must be"),
+    (lambda m, x: attribute(m, x, "gradcam", layer="layer9"), "no layer named"),
+    (lambda m, x: attribute(m, x, "gradcam", layer=nn.Conv2d(1, 1, 1)), "sub-module"),
+    (lambda m, x: attribute(m, x, "occlusion", window=9), "stride <= window"),
+    (lambda m, x: attribute(m, x[0], "saliency"), "(1, C, H, W)"),
+    (lambda m, x: attribute(m, x.repeat(1, 3, 1, 1), "saliency"), "could not read"),
+    (lambda m, x: predict(m, x, top=0), "top must be"),
+])
+def test_bad_requests_get_one_sentence(call, words, digit, digit_net):
+    with pytest.raises(ValueError, match=None) as err:
+        call(digit_net, digit)
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_heavy_work_takes_the_lock(monkeypatch, digit, digit_net):
+    monkeypatch.setattr(attribution, "HEAVY_PARAMETERS", 10)  # make the tiny net count as heavy
+    held = []
+    attribute(digit_net, digit, "integrated_gradients", n_steps=2,
+              progress=lambda f: held.append(attribution._HEAVY_LOCK.locked()))
+    assert held[0] is True  # inside the run the lock was held
+    assert not attribution._HEAVY_LOCK.locked()  # and released afterwards
+    light = []
+    attribute(digit_net, digit, "saliency", progress=lambda f: light.append(attribution._HEAVY_LOCK.locked()))
+    assert light == [False]
