@@ -14,6 +14,7 @@ import copy
 import math
 import threading
 import warnings
+import weakref
 from typing import Callable, Optional, Union
 
 import torch
@@ -74,11 +75,15 @@ def attribute(model: nn.Module, x: torch.Tensor, method: str, target: Optional[i
     progress = options.pop("progress", None)
     _check_input(model, x)
     heavy = method in _MANY_PASSES and _count_parameters(model) > HEAVY_PARAMETERS
-    with _HEAVY_LOCK if heavy else contextlib.nullcontext(), _grad_allowed():
-        work = _eval_copy(model)
+    with _HEAVY_LOCK if heavy else contextlib.nullcontext(), _grad_allowed(), _borrowed_copy(model) as work:
         x = x.detach().to(_device_of(work), torch.float32).clone().requires_grad_(method != "occlusion")
-        layer_name = _gradcam_layer_name(model, work, x, options.get("layer")) if method == "gradcam" else None
-        target = _resolve_target(work, x, target)
+        default_layer = method == "gradcam" and options.get("layer") is None
+        # One no-grad forward gives the predicted class and, for Grad-CAM's default, the stages' sizes.
+        logits, sides = _probe(work, x, _stage_names(work) if default_layer else [])
+        target = _check_target(logits, target)
+        layer_name = None
+        if method == "gradcam":
+            layer_name = _default_layer(work, sides) if default_layer else _chosen_layer(model, work, options["layer"])
         heat = _RUNNERS[method](work, x, target, options, layer_name, progress)
     if progress is not None:
         progress(1.0)
@@ -98,8 +103,7 @@ def predict(model: nn.Module, x: torch.Tensor, top: int = 5) -> list:
     if not isinstance(top, int) or isinstance(top, bool) or top < 1:
         raise ValueError(f"top must be a whole number of at least 1; got {top!r}.")
     _check_input(model, x)
-    work = _eval_copy(model)
-    with torch.no_grad():
+    with _borrowed_copy(model) as work, torch.no_grad():
         logits = _logits(work, x.detach().to(_device_of(work), torch.float32))
     probs = torch.softmax(logits[0].float(), dim=0).cpu()
     values, indices = probs.topk(min(top, probs.numel()))
@@ -118,9 +122,9 @@ def default_gradcam_layer(model: nn.Module, x: torch.Tensor) -> str:
         e.g. "layer2" for an 8x8 digit on a CIFAR-style ResNet.
     """
     _check_input(model, x)
-    with _grad_allowed():
-        work = _eval_copy(model)
-        return _default_layer(work, x.detach().to(_device_of(work), torch.float32))
+    with _borrowed_copy(model) as work:
+        _, sides = _probe(work, x.detach().to(_device_of(work), torch.float32), _stage_names(work))
+        return _default_layer(work, sides)
 
 
 # ----------------------------------------------------------------------------- one runner per method
@@ -197,7 +201,45 @@ _RUNNERS = {
 
 
 # ----------------------------------------------------------------------------- the model copy
-def _eval_copy(model: nn.Module) -> nn.Module:
+class _Copy:
+    """One caller's model's eval-mode copy, kept while that model lives; `lock` marks it in use."""
+
+    def __init__(self, model: nn.Module, fingerprint: tuple) -> None:
+        self.work, self.fingerprint, self.lock = _fresh_copy(model), fingerprint, threading.Lock()
+
+
+_COPIES = weakref.WeakKeyDictionary()  # caller's model -> _Copy (dropped when the model is garbage)
+_COPIES_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _borrowed_copy(model: nn.Module):
+    """An eval-mode copy of the model holding its current weights, never the model itself.
+
+    Deep-copying a net costs more than one map of a small net (ResNet-20: tens of milliseconds), so each
+    model keeps one copy, and its parameters and buffers are copied in on every call (cheap). A copy whose
+    modules or tensor shapes no longer match the model's is rebuilt; one busy in another thread is not
+    shared: that caller gets a fresh copy of its own.
+    """
+    with torch.inference_mode(False):  # a copy made under inference mode could never be refreshed outside it
+        fingerprint = _fingerprint(model)
+        with _COPIES_LOCK:
+            entry = _COPIES.get(model)
+        if entry is None or entry.fingerprint != fingerprint:
+            entry = _Copy(model, fingerprint)
+            with _COPIES_LOCK:
+                _COPIES[model] = entry
+        if not entry.lock.acquire(blocking=False):
+            yield _fresh_copy(model)
+            return
+        try:
+            _refresh(entry.work, model)
+            yield entry.work
+        finally:
+            entry.lock.release()
+
+
+def _fresh_copy(model: nn.Module) -> nn.Module:
     """A deep copy in eval mode, weights frozen (only input gradients are needed), no hooks of the caller's."""
     work = copy.deepcopy(model)
     work.eval()
@@ -207,6 +249,24 @@ def _eval_copy(model: nn.Module) -> nn.Module:
         for hooks in (module._forward_hooks, module._forward_pre_hooks, module._backward_hooks):
             hooks.clear()
     return work
+
+
+def _fingerprint(model: nn.Module) -> tuple:
+    """What must match for a kept copy to stand for the model: module types, tensor names/shapes/kinds."""
+    modules = tuple((name, type(module)) for name, module in model.named_modules())
+    tensors = tuple((name, t.shape, t.dtype, t.device) for name, t in _named_tensors(model))
+    return modules, tensors
+
+
+def _named_tensors(model: nn.Module) -> list:
+    return list(model.named_parameters()) + list(model.named_buffers())
+
+
+def _refresh(work: nn.Module, model: nn.Module) -> None:
+    """Copy the model's current parameters and buffers (e.g. BN running statistics) into its copy."""
+    with torch.no_grad():
+        for (_, mine), (_, theirs) in zip(_named_tensors(work), _named_tensors(model)):
+            mine.copy_(theirs)
 
 
 @contextlib.contextmanager
@@ -227,9 +287,8 @@ def _logits(work: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _resolve_target(work: nn.Module, x: torch.Tensor, target: Optional[int]) -> int:
-    with torch.no_grad():
-        logits = _logits(work, x)
+def _check_target(logits: torch.Tensor, target: Optional[int]) -> int:
+    """The class to explain: the predicted one when target is None, else a checked index."""
     if target is None:
         return int(logits[0].argmax())
     classes = logits.shape[1]
@@ -254,11 +313,8 @@ def _counting_forward(work: nn.Module, expected_calls: int, progress: Optional[C
 
 
 # ----------------------------------------------------------------------------- Grad-CAM's layer
-def _gradcam_layer_name(model: nn.Module, work: nn.Module, x: torch.Tensor,
-                        layer: Union[None, str, nn.Module]) -> str:
-    """Dotted name (valid in both model and its copy) of the layer the caller chose, or the default."""
-    if layer is None:
-        return _default_layer(work, x)
+def _chosen_layer(model: nn.Module, work: nn.Module, layer: Union[str, nn.Module]) -> str:
+    """Dotted name, valid in both the model and its copy, of the layer the caller chose."""
     if isinstance(layer, nn.Module):
         names = [name for name, module in model.named_modules() if module is layer]
         if not names or not names[0]:
@@ -273,33 +329,37 @@ def _gradcam_layer_name(model: nn.Module, work: nn.Module, x: torch.Tensor,
     raise ValueError(f"layer must be a module of the model or its dotted name; got {type(layer).__name__}.")
 
 
-def _default_layer(work: nn.Module, x: torch.Tensor) -> str:
-    stages = list(getattr(work, "stages", None) or [])
+def _stage_names(work: nn.Module) -> list:
+    return list(getattr(work, "stages", None) or [])
+
+
+def _default_layer(work: nn.Module, sides: dict) -> str:
+    """The last stage whose output keeps at least 4x4 (sides from _probe); no stages: the last Conv2d."""
+    stages = _stage_names(work)
     if not stages:
         convs = [name for name, module in work.named_modules() if isinstance(module, nn.Conv2d)]
         if not convs:
             raise ValueError("Grad-CAM needs a convolutional layer, and this model has none.")
         return convs[-1]
-    sides = _output_sides(work, x, stages)
     wide_enough = [name for name in stages if sides.get(name, 0) >= _MIN_CAM_SIDE]
     # No stage keeps 4x4 (a tiny input): fall back to the stage with the largest output.
     return wide_enough[-1] if wide_enough else max(stages, key=lambda name: sides.get(name, 0))
 
 
-def _output_sides(work: nn.Module, x: torch.Tensor, names: list) -> dict:
-    """The smaller spatial side of each named module's output for input x (one no-grad forward)."""
+def _probe(work: nn.Module, x: torch.Tensor, names: list) -> tuple:
+    """One no-grad forward: the logits (1, classes) and the smaller spatial side of each named module's output."""
     sides, handles = {}, []
     for name in names:
         def record(module, inputs, output, name=name):
-            sides[name] = min(output.shape[-2:]) if output.dim() == 4 else 0
+            sides[name] = min(output.shape[-2:]) if isinstance(output, torch.Tensor) and output.dim() == 4 else 0
         handles.append(work.get_submodule(name).register_forward_hook(record))
     try:
         with torch.no_grad():
-            _logits(work, x)
+            logits = _logits(work, x)
     finally:
         for handle in handles:
             handle.remove()
-    return sides
+    return logits, sides
 
 
 # ----------------------------------------------------------------------------- checks and sizes

@@ -79,10 +79,14 @@ def _init_weights(model: ResNet, cfg: ModelConfig) -> None:
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
     if cfg.zero_init_residual:
-        # Each branch starts at zero, so each unit starts as the identity (Goyal et al. 2017).
-        for _, unit in model.units():
-            if unit.last_branch_bn is not None:
-                nn.init.zeros_(unit.last_branch_bn.weight)
+        zero_init_branches(model)
+
+
+def zero_init_branches(model: ResNet) -> None:
+    """Zero the last BN scale in each residual branch, so each unit starts as its shortcut (Goyal et al. 2017)."""
+    for _, unit in model.units():
+        if unit.last_branch_bn is not None:
+            nn.init.zeros_(unit.last_branch_bn.weight)
 
 
 def build_model(cfg: ModelConfig) -> ResNet:

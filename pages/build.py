@@ -1,0 +1,126 @@
+"""Build: choose a dataset and an architecture; see its size, layer table and block diagram, beside its plain twin."""
+import dataclasses
+
+import streamlit as st
+
+from explorer.blocks import PLACEMENTS, SHORTCUTS
+from explorer.config import BLOCKS, FAMILIES, IMAGENET_STAGES, INITS, NORMS, PRESETS, ModelConfig, preset
+from explorer.data import DATASET_INFO, dataset_info, model_config_for
+from explorer.summary import block_diagram, layer_table, model_stats
+from pages.common import fmt_int, fmt_madds
+
+CIFAR_DEPTHS = {"basic": [8, 14, 20, 32, 44, 56, 110], "bottleneck": [11, 20, 29, 47, 56, 110, 164]}
+HELP = {
+    "dataset": "What the net learns from. Its image size, channels and classes set the net's input and output "
+               "(digits: 1×8×8, built in and offline).",
+    "preset": "Start from one of the papers' networks; every field below can still be changed.",
+    "family": "cifar: a 3×3 stem and three stages of 16/32/64 filters (He et al. 2015, §4.2); imagenet: a 7×7 "
+              "stride-2 stem, max-pool and four stages of 64–512 filters (He et al. 2015, Table 1).",
+    "depth": "Weighted layers (convs + the final linear layer). CIFAR nets have 6n+2 layers with basic units "
+             "(9n+2 with bottlenecks); deeper plain nets train worse — the degradation problem (He et al. 2015).",
+    "block": "basic: two 3×3 convs; bottleneck: 1×1 reduce, 3×3, 1×1 expand by 4 — cheaper at depth (He et al. 2015).",
+    "norm": "BatchNorm after (or before) each conv (Ioffe & Szegedy 2015); 'none' shows how much BN matters.",
+    "init": "kaiming: weight variance 2/fan for ReLU nets (He et al. 2015, 'Delving Deep'); xavier: 2/(fan_in+fan_out) "
+            "(Glorot & Bengio 2010).",
+    "zero": "Zero the last BN scale of each residual branch, so every unit starts as the identity (Goyal et al. 2017).",
+    "width": "Multiplies every stage's filter count (1.0 is the paper's); narrower nets train faster on a laptop.",
+}
+_FIELDS = ("family", "depth", "block", "shortcut", "placement", "norm", "init", "zero_init_residual", "width")
+
+
+def _apply_preset() -> None:
+    """Copy the chosen preset into the widgets (runs before the rerun draws them)."""
+    name = st.session_state["build_preset"]
+    if name == "custom":
+        return
+    cfg = preset(name)
+    for f in _FIELDS:
+        st.session_state[f"build_{f}"] = getattr(cfg, f)
+
+
+def _depth_options(family: str, block: str) -> list:
+    if family == "imagenet":
+        return [d for d, (b, _) in IMAGENET_STAGES.items() if b == block]
+    return CIFAR_DEPTHS[block]
+
+
+def _seed_widgets() -> None:
+    cfg = st.session_state["model_cfg"]
+    for f in _FIELDS:
+        st.session_state.setdefault(f"build_{f}", cfg[f])
+    st.session_state.setdefault("build_dataset", st.session_state["dataset"])
+
+
+def choose() -> dict:
+    """The architecture widgets; returns the chosen fields."""
+    _seed_widgets()
+    left, right = st.columns(2)
+    with left:
+        names = [n for n in DATASET_INFO if n != "folder"]
+        st.selectbox("Dataset", names, key="build_dataset", help=HELP["dataset"],
+                     format_func=lambda n: f"{n} — {DATASET_INFO[n]['in_channels']}×{DATASET_INFO[n]['input_size']}²")
+        st.selectbox("Preset", ["custom", *PRESETS], key="build_preset", on_change=_apply_preset, help=HELP["preset"])
+        family = st.radio("Family", FAMILIES, key="build_family", horizontal=True, help=HELP["family"])
+        block = st.radio("Block", BLOCKS, key="build_block", horizontal=True, help=HELP["block"])
+        options = _depth_options(family, block)
+        if st.session_state["build_depth"] not in options:
+            st.session_state["build_depth"] = min(options, key=lambda d: abs(d - st.session_state["build_depth"]))
+        st.selectbox("Depth", options, key="build_depth", help=HELP["depth"])
+        st.slider("Width", 0.25, 2.0, step=0.25, key="build_width", help=HELP["width"])
+    with right:
+        st.radio("Shortcut", list(SHORTCUTS), key="build_shortcut", horizontal=True,
+                 help=" ".join(f"**{k}**: {v.help}" for k, v in SHORTCUTS.items()))
+        st.caption(SHORTCUTS[st.session_state["build_shortcut"]].help)
+        st.selectbox("BN / ReLU placement", list(PLACEMENTS), key="build_placement",
+                     help="Where BatchNorm and ReLU sit in each unit (He et al. 2016; Gross & Wilber 2016).")
+        st.caption(PLACEMENTS[st.session_state["build_placement"]].help)
+        st.radio("Normalisation", NORMS, key="build_norm", horizontal=True, help=HELP["norm"])
+        st.radio("Initialisation", INITS, key="build_init", horizontal=True, help=HELP["init"])
+        st.checkbox("Zero-init the last BN of each branch", key="build_zero_init_residual", help=HELP["zero"])
+    return {f: st.session_state[f"build_{f}"] for f in _FIELDS}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _describe(cfg_dict: dict) -> dict:
+    cfg = ModelConfig.from_dict(cfg_dict)
+    return {"stats": model_stats(cfg), "table": layer_table(cfg, max_depth=3), "dot": block_diagram(cfg)}
+
+
+def show(cfg: ModelConfig) -> None:
+    """Size of the net and of its plain twin, the layer table and the block diagram."""
+    twin = cfg.plain() if not cfg.is_plain else cfg.residual("A")
+    mine, other = _describe(cfg.to_dict()), _describe(twin.to_dict())
+    st.subheader(f"{cfg.name}: {cfg.num_layers} layers, {sum(cfg.blocks_per_stage)} units")
+    cols = st.columns(4)
+    cols[0].metric(f"Parameters ({cfg.name})", fmt_int(mine["stats"]["params"]))
+    cols[1].metric(f"Mult-adds ({cfg.name})", fmt_madds(mine["stats"]["mult_adds"]))
+    delta = mine["stats"]["params"] - other["stats"]["params"]
+    cols[2].metric(f"Parameters ({twin.name})", fmt_int(other["stats"]["params"]),
+                   delta=f"{-delta:+,}" if delta else "same", delta_color="off")
+    cols[3].metric(f"Mult-adds ({twin.name})", fmt_madds(other["stats"]["mult_adds"]))
+    if cfg.shortcut == "A" or twin.shortcut == "A":
+        st.caption("With zero-padding shortcuts (option A) a ResNet and its plain twin have exactly the same "
+                   "parameters: the shortcut is free (He et al. 2015).")
+    diagram, table = st.tabs(["Block diagram", "Layer table"])
+    with diagram:
+        st.graphviz_chart(mine["dot"], width="content")
+    with table:
+        rows = [{"layer": r["name"], "type": r["type"], "output": "×".join(map(str, r["output_shape"][1:])),
+                 "params": r["params"], "mult-adds": r["mult_adds"]} for r in mine["table"]["rows"]]
+        st.dataframe(rows, width="stretch", hide_index=True, key="build_layer_table")
+
+
+st.title("Build a network")
+fields = choose()
+st.session_state["dataset"] = st.session_state["build_dataset"]
+try:
+    chosen = ModelConfig(**{**ModelConfig().to_dict(), **fields})
+    cfg = model_config_for(chosen, dataset_info(st.session_state["dataset"]))
+except ValueError as exc:
+    st.error(str(exc))
+    st.stop()
+st.session_state["model_cfg"] = chosen.to_dict()
+if st.button("Train this ▶", key="build_train", type="primary",
+             help="Open the Train page with this architecture and dataset."):
+    st.switch_page("pages/train.py")
+show(cfg)

@@ -1,0 +1,166 @@
+"""What every page shares: session state, the owner id, the job manager, the URL mirror.
+
+State is set up once per session by `init_session()` (called from streamlit_app.py); pages read it.
+Cross-page choices live under non-widget keys: "dataset", "model_cfg" (a ModelConfig dict), "kind",
+"train" (recipe overrides), "owner", "watch" (the experiment the Train page follows).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import secrets
+
+import streamlit as st
+
+from explorer import urlstate
+from explorer.config import ModelConfig, TrainConfig, train_config_for
+from explorer.data import dataset_info, model_config_for
+from explorer.jobs import JobManager, check_teacher
+from explorer.runs import RunStore
+
+OWNER_COOKIE = "explorer_owner"
+_OWNER_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+@st.cache_resource
+def job_manager() -> JobManager:
+    """One job manager per server process, shared by every session."""
+    return JobManager(RunStore())
+
+
+def store() -> RunStore:
+    return job_manager().store
+
+
+def _owner_id() -> str:
+    """A random id kept in a cookie (never in the URL): who started which job survives a reload."""
+    cookie = st.context.cookies.get(OWNER_COOKIE) if hasattr(st, "context") else None
+    if cookie and _OWNER_RE.match(cookie):
+        return cookie
+    owner = secrets.token_hex(16)
+    st.session_state["_set_owner_cookie"] = owner
+    return owner
+
+
+def init_session() -> None:
+    """Defaults once per session; the URL's setup, if any, overrides them (with one sentence per bad field)."""
+    ss = st.session_state
+    if "owner" not in ss:
+        ss["owner"] = _owner_id()
+    if "_initialised" in ss:
+        return
+    ss["_initialised"] = True
+    ss.setdefault("dataset", "digits")
+    ss.setdefault("kind", "twin")
+    ss.setdefault("model_cfg", ModelConfig().to_dict())
+    ss.setdefault("train", {})
+    settings, problems = urlstate.from_query(st.query_params.to_dict())
+    if settings["dataset"]:
+        ss["dataset"] = settings["dataset"]
+    if settings["kind"]:
+        ss["kind"] = settings["kind"]
+    if settings["model"]:
+        ss["model_cfg"] = {**ss["model_cfg"], **settings["model"]}
+    ss["train"] = {**ss["train"], **settings["train"]}
+    ss["url_problems"] = problems
+
+
+def write_owner_cookie() -> None:
+    """Set the owner cookie in the browser once (a tiny script; nothing user-supplied goes into it)."""
+    owner = st.session_state.pop("_set_owner_cookie", None)
+    if owner and _OWNER_RE.match(owner):
+        st.html(f"<script>document.cookie='{OWNER_COOKIE}={owner}; path=/; max-age=31536000; SameSite=Strict';"
+                "</script>", unsafe_allow_javascript=True)
+
+
+def model_cfg() -> ModelConfig:
+    """The chosen architecture fitted to the chosen dataset; raises ValueError with one sentence if impossible."""
+    cfg = ModelConfig.from_dict(st.session_state["model_cfg"])
+    return model_config_for(cfg, dataset_info(st.session_state["dataset"]))
+
+
+def train_cfg() -> TrainConfig:
+    """The dataset's recipe with the user's overrides; raises ValueError with one sentence if impossible."""
+    return train_config_for(st.session_state["dataset"], **st.session_state.get("train", {}))
+
+
+def sync_query() -> None:
+    """Mirror the current setup into the URL, so a link opens the same configuration."""
+    try:
+        cfg, tr = ModelConfig.from_dict(st.session_state["model_cfg"]), train_cfg()
+    except ValueError:
+        return
+    wanted = urlstate.to_query(st.session_state["dataset"], cfg, dataclasses.replace(tr),
+                               st.session_state.get("kind", "twin"))
+    defaults = train_config_for(st.session_state["dataset"])
+    wanted = {k: v for k, v in wanted.items()
+              if k not in urlstate.TRAIN_KEYS or str(getattr(defaults, k)) != v}
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def teacher_password() -> str | None:
+    """The teacher password from Streamlit secrets or EXPLORER_TEACHER_PASSWORD (None: no teacher mode)."""
+    try:
+        secret = st.secrets.get("teacher_password")
+    except Exception:  # noqa: BLE001 - no secrets file is the normal case
+        secret = None
+    return secret or os.environ.get("EXPLORER_TEACHER_PASSWORD") or None
+
+
+def is_teacher() -> bool:
+    return bool(st.session_state.get("teacher"))
+
+
+def teacher_login(container) -> None:
+    """A small password box in the sidebar that unlocks stop/delete on every job."""
+    expected = teacher_password()
+    if not expected:
+        return
+    if is_teacher():
+        container.caption("Teacher mode: you can stop and delete any job.")
+        return
+    pw = container.text_input("Teacher password", type="password", key="sidebar_teacher_pw")
+    if pw:
+        if check_teacher(pw, expected):
+            st.session_state["teacher"] = True
+            st.rerun()
+        else:
+            container.error("That password is not the teacher's.")
+
+
+def fmt_int(n) -> str:
+    return f"{int(n):,}" if n is not None else "–"
+
+
+def fmt_madds(n) -> str:
+    return f"{n / 1e6:,.2f} M" if n is not None else "–"
+
+
+def start_experiment(spec) -> str | None:
+    """Queue an experiment for this session's owner (or attach to an identical one); returns its id.
+
+    Shows one sentence and returns None when the job manager refuses (limits).
+    """
+    from explorer.jobs import JobError
+    runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
+    try:
+        exp_id, attached = job_manager().submit(spec.to_dict(), runs, owner=st.session_state["owner"],
+                                                spec_hash=spec.spec_hash())
+    except JobError as exc:
+        st.error(str(exc))
+        return None
+    st.session_state["watch"] = exp_id
+    st.session_state["attached"] = attached
+    return exp_id
+
+
+def figure6_spec():
+    """The paper's Figure 6 in miniature: plain and residual nets at depths 20 and 56, on the chosen data."""
+    from explorer import experiments
+    from explorer.config import ModelConfig as MC
+    base = MC(depth=20, shortcut="A", placement="original")
+    dataset = st.session_state.get("dataset", "digits")
+    from explorer.config import DataConfig
+    return experiments.sweep(base, [20, 56], DataConfig(name=dataset), train_cfg())

@@ -1,0 +1,46 @@
+"""Home: the degradation problem on one screen, and one button that reproduces Figure 6 in miniature."""
+import streamlit as st
+
+from pages.common import figure6_spec, start_experiment
+
+st.title("ResNet Explorer")
+st.markdown(
+    "**Deeper should be better — but a deeper *plain* network often trains worse.** "
+    "He et al. (2015) stacked more 3×3 conv layers on CIFAR-10 and saw the 56-layer plain net end with a "
+    "*higher training error* than the 20-layer one. That is not overfitting (the training error itself is worse) "
+    "and not simply vanishing gradients (BatchNorm and careful initialisation are in place): the optimiser just "
+    "fails to find a solution that the deeper net could express, such as copying the shallow net and making the "
+    "extra layers identities. They called it the **degradation problem**."
+)
+left, right = st.columns([3, 2])
+with left:
+    st.markdown(
+        "**The fix: learn the residual.** Instead of asking a few layers to fit a mapping H(x) directly, let them "
+        "fit F(x) = H(x) − x and add the input back through a shortcut:"
+    )
+    st.latex(r"y = \mathcal{F}(x) + x")
+    st.markdown(
+        "If the best thing a unit can do is nothing, it only has to drive F towards zero — far easier than "
+        "fitting an identity with a stack of nonlinear layers. With zero-padding shortcuts (option A) the shortcut "
+        "costs no parameters, so a ResNet and its *plain twin* differ only by the additions. In the paper, "
+        "ResNet-56 trains *better* than ResNet-20 (6.97% vs 8.75% test error on CIFAR-10), while plain-56 trains "
+        "worse than plain-20."
+    )
+with right:
+    st.graphviz_chart(
+        'digraph { rankdir=TB; node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname=Helvetica];'
+        ' x [label="x", shape=plaintext, style=""]; c1 [label="3×3 conv, BN, ReLU"]; c2 [label="3×3 conv, BN"];'
+        ' add [label="+", shape=circle, fillcolor="#fde9c8"]; out [label="ReLU"];'
+        ' x -> c1 -> c2 -> add -> out; x -> add [label="identity x", style=dashed, color="#c0392b", '
+        'fontcolor="#c0392b"]; }', width="content")
+st.divider()
+st.subheader("See it happen")
+st.markdown(
+    "One click trains plain-20, ResNet-20, plain-56 and ResNet-56 side by side on the built-in handwritten "
+    "digits (offline, about a minute on a laptop CPU), every net on the same batches from the same start. "
+    "Watch the deeper plain net's training error stay above the shallow one's while the deeper ResNet catches up."
+)
+if st.button("Reproduce Figure 6", key="home_figure6", type="primary"):
+    if start_experiment(figure6_spec()):
+        st.switch_page("pages/train.py")
+st.caption("Or build your own network on the **Build** page, then train it against its plain twin.")
