@@ -81,6 +81,8 @@ class ModelConfig:
                 f"input_size must be at least {min_size} pixels for the {self.family} family "
                 f"(its stem and stages shrink the image); got {self.input_size}."
             )
+        if not isinstance(self.zero_init_residual, bool):  # "false" read from a file would be truthy
+            raise ValueError(f"zero_init_residual must be true or false; got {self.zero_init_residual!r}.")
         if self.zero_init_residual and self.norm == "none":
             raise ValueError("zero_init_residual needs BatchNorm (there is no BN scale to zero with norm='none').")
         if self.zero_init_residual and self.shortcut == "none":
@@ -249,7 +251,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1; got {value!r}.")
-        if self.steps is not None and (not isinstance(self.steps, int) or self.steps < 1):
+        if self.steps is not None and (not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 1):
             raise ValueError(f"steps must be a whole number of at least 1 (or empty to use epochs); got {self.steps!r}.")
         if not isinstance(self.lr, (int, float)) or not 0 < self.lr <= 10:
             raise ValueError(f"lr (learning rate) must be a number above 0 and at most 10; got {self.lr!r}.")

@@ -95,6 +95,7 @@ def _shortcut_label(unit: ResidualUnit) -> str:
 
 def _shown_units(model: ResNet, max_per_stage: int) -> list:
     """(stage name, unit index, unit or None for an ellipsis with a count)."""
+    max_per_stage = max(max_per_stage, 2)  # an elided stage needs room for its "… k more" and its last unit
     shown = []
     for stage in model.stages:
         units = list(getattr(model, stage))
