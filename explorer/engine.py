@@ -308,8 +308,10 @@ class Lockstep:
     def _end_epoch(self, epoch: int, partial: bool) -> None:
         for run in self.active:
             s = run.sums
-            count = max(1, s.get("count", 1))
-            train_loss = float(s.get("loss", float("nan"))) / count
+            if not s.get("count"):  # a stop right at an epoch boundary: no step in this epoch, nothing to record
+                continue
+            count = s["count"]
+            train_loss = float(s["loss"]) / count
             if not math.isfinite(train_loss):
                 self._diverge(run, f"in epoch {epoch}")
                 continue

@@ -43,9 +43,13 @@ def atomic_write_json(path: Path, obj) -> None:
     """Write JSON to a temp file in the same folder, then rename over the target (readers never see half a file)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # the target keeps its old content; leave no temp file behind
+        raise
 
 
 def read_json(path: Path) -> Optional[dict]:
@@ -183,7 +187,8 @@ class RunStore:
         """
         d = self.exp_dir(exp_id)
         exp = read_json(d / "experiment.json")
-        if exp is None or "id" not in exp or not isinstance(exp.get("runs"), list):
+        if exp is None or "id" not in exp or not isinstance(exp.get("runs"), list) or \
+                not all(isinstance(r, dict) and isinstance(r.get("id"), str) for r in exp["runs"]):
             return None
         if exp.get("status") == "running" and not pid_alive(exp.get("pid")):
             exp = self.mark_interrupted(exp_id, "The worker process ended unexpectedly.")

@@ -1,0 +1,71 @@
+"""Shared fixtures: a tiny slice of the built-in digits, a fast recipe, a throwaway run store, polling.
+
+Keep this file small; fixtures used by one test file belong in that file.
+"""
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """One intra-op thread for the module's tests: tiny nets gain nothing from more, and on shared cores
+    two threads that wait for each other make an 8-step run ten times slower. Restored afterwards."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_digits():
+    """64 training and 64 test images of scikit-learn's digits (every class present)."""
+    from explorer.config import DataConfig
+    from explorer.data import load_dataset
+    return load_dataset(DataConfig("digits", train_subset=64, test_subset=64))
+
+
+@pytest.fixture
+def tiny_recipe():
+    """Two epochs of 4 steps each on tiny_digits, on the CPU."""
+    from explorer.config import TrainConfig
+    return TrainConfig(epochs=2, batch_size=16, lr=0.05, schedule="constant", device="cpu", log_every=2)
+
+
+@pytest.fixture
+def store(tmp_path):
+    """An empty run store in a temporary folder."""
+    from explorer.runs import RunStore
+    return RunStore(tmp_path / "runs")
+
+
+@pytest.fixture
+def worker_env(tmp_path, monkeypatch):
+    """Environment for real worker and CLI subprocesses (and set in os.environ, which the job manager's workers
+    inherit): temporary run and data folders, one thread, this checkout importable."""
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # see torch_one_thread; job-manager workers inherit os.environ
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+@pytest.fixture
+def wait_for():
+    """wait_for(predicate, timeout_s, what) polls every 0.1 s and returns the first truthy value, or fails."""
+    def _wait(predicate, timeout_s=60.0, what="the condition"):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.1)
+        pytest.fail(f"Timed out after {timeout_s:.0f} s waiting for {what}.")
+    return _wait
+

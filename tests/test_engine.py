@@ -1,0 +1,196 @@
+"""explorer.engine: twins start equal, lockstep batches, seeds, stop requests, divergence, events."""
+import dataclasses
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from explorer.config import DataConfig, ModelConfig, TrainConfig
+from explorer.engine import _lr_factor, build_models, train_models
+from explorer.experiments import twin
+from explorer.runs import RunStore, load_checkpoint
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+DIGIT_NET = ModelConfig(depth=8, in_channels=1, input_size=8, num_classes=10)
+
+
+def _state(model):
+    return model.state_dict()
+
+
+def _shared_names(a, b):
+    sa, sb = _state(a), _state(b)
+    return [k for k in sa if k in sb and sa[k].shape == sb[k].shape]
+
+
+def _epoch_records(events, run=None):
+    return [e for e in events if e["type"] == "epoch" and (run is None or e["run"] == run)]
+
+
+# ----------------------------------------------------------------------------- twins start equal
+def test_twins_with_shortcuts_none_A_B_start_from_identical_weights():
+    cfgs = [("plain", DIGIT_NET.plain()), ("A", DIGIT_NET), ("B", dataclasses.replace(DIGIT_NET, shortcut="B"))]
+    models = build_models(cfgs, seed=3)
+    for x, y in (("plain", "A"), ("plain", "B"), ("A", "B")):
+        names = _shared_names(models[x], models[y])
+        assert len(names) >= len(_state(models["plain"])) - 1  # everything the plain net has, at least
+        for k in names:
+            assert torch.equal(_state(models[x])[k], _state(models[y])[k]), (x, y, k)
+    extra = set(_state(models["B"])) - set(_state(models["A"]))
+    assert extra and all(".shortcut." in k for k in extra)  # B's projections are its own
+    other = build_models(cfgs[:1], seed=4)["plain"]  # a different seed gives different weights
+    assert not torch.equal(_state(other)["conv1.weight"], _state(models["plain"])["conv1.weight"])
+
+
+@pytest.mark.parametrize("residual_first", [False, True])
+def test_zero_init_residual_is_not_inherited_by_the_plain_twin(residual_first):
+    residual = dataclasses.replace(DIGIT_NET, zero_init_residual=True)
+    pair = [("plain", residual.plain()), ("resnet", residual)]
+    models = build_models(pair[::-1] if residual_first else pair, seed=0)
+    res_units, plain_units = models["resnet"].units(), models["plain"].units()
+    assert all(not u.last_branch_bn.weight.detach().any() for _, u in res_units)
+    assert all(torch.all(u.last_branch_bn.weight == 1) for _, u in plain_units)
+    # the plain twin is exactly what it would be beside a residual twin without zero-init
+    reference = build_models([("plain", residual.plain()), ("resnet", DIGIT_NET)], seed=0)["plain"]
+    for k, v in _state(reference).items():
+        assert torch.equal(v, _state(models["plain"])[k]), k
+    zeroed = {f"{n}.{name}" for n, u in res_units for name, p in u.named_parameters() if p is u.last_branch_bn.weight}
+    for k in _shared_names(models["plain"], models["resnet"]):
+        if k not in zeroed:
+            assert torch.equal(_state(models["plain"])[k], _state(models["resnet"])[k]), k
+
+
+# ----------------------------------------------------------------------------- lockstep and seeds
+def test_lockstep_copies_see_the_same_batches_and_end_identical(tiny_digits, tiny_recipe):
+    """Two copies of one net trained in lockstep stay bit-identical: same batches, order and augmentation."""
+    models = build_models([("a", DIGIT_NET), ("b", DIGIT_NET)], seed=1)
+    events = []
+    results = train_models(models, tiny_digits, tiny_recipe, events.append)
+    assert results["a"]["status"] == results["b"]["status"] == "completed"
+    for k, v in _state(models["a"]).items():
+        assert torch.equal(v, _state(models["b"])[k]), k
+    strip = lambda recs: [{k: v for k, v in r.items() if k not in ("run", "elapsed", "eta", "images_per_second")}
+                          for r in recs]
+    assert strip(_epoch_records(events, "a")) == strip(_epoch_records(events, "b"))
+
+
+def _train_twin(data, recipe, seed):
+    events = []
+    models = build_models([("plain", DIGIT_NET.plain()), ("resnet", DIGIT_NET)], seed=seed)
+    train_models(models, data, dataclasses.replace(recipe, seed=seed), events.append)
+    keys = ("run", "epoch", "train_loss", "train_error", "test_loss", "test_error", "grad_norms", "branch_ratios")
+    return [{k: e.get(k) for k in keys} for e in _epoch_records(events)]
+
+
+def test_same_seed_gives_the_same_metrics_on_the_cpu(tiny_digits, tiny_recipe):
+    first = _train_twin(tiny_digits, tiny_recipe, seed=7)
+    assert first == _train_twin(tiny_digits, tiny_recipe, seed=7)
+    assert [r["epoch"] for r in first if r["run"] == "resnet"] == [0, 1, 2]
+    other = _train_twin(tiny_digits, tiny_recipe, seed=8)
+    assert [r["train_loss"] for r in other] != [r["train_loss"] for r in first]
+
+
+# ----------------------------------------------------------------------------- stop and divergence
+def _stop_after(k):
+    calls = {"n": 0}
+
+    def should_stop():
+        calls["n"] += 1
+        return calls["n"] > k  # polled once before each batch: k batches train
+    return should_stop
+
+
+@pytest.mark.parametrize("k", [2, 4])  # mid-epoch, and exactly at the end of the first epoch (4 steps)
+def test_stop_request_keeps_runs_stopped_with_their_metrics(tiny_digits, tiny_recipe, k):
+    models = build_models([("plain", DIGIT_NET.plain()), ("resnet", DIGIT_NET)], seed=0)
+    events = []
+    results = train_models(models, tiny_digits, tiny_recipe, events.append, should_stop=_stop_after(k))
+    for name in ("plain", "resnet"):
+        r = results[name]
+        assert r["status"] == "stopped", r["message"]
+        assert r["epochs"] == k // 4  # completed epochs only
+        last = _epoch_records(events, name)[-1]
+        assert last["step"] == k and last.get("partial", False) == (k % 4 != 0)
+        assert r["final"] == {key: last[key] for key in ("train_loss", "train_error", "test_loss", "test_error")}
+        assert all(math.isfinite(v) for v in r["final"].values())
+    assert events[-1]["type"] == "end" and events[-1]["stopped"]
+
+
+def test_nan_marks_only_that_run_diverged_and_the_other_goes_on(tiny_digits, tiny_recipe):
+    models = build_models([("plain", DIGIT_NET.plain()), ("resnet", DIGIT_NET)], seed=0)
+    with torch.no_grad():
+        models["plain"].fc.weight.fill_(float("nan"))
+    events = []
+    results = train_models(models, tiny_digits, tiny_recipe, events.append)
+    assert results["plain"]["status"] == "diverged" and results["plain"]["epochs"] == 0
+    assert results["plain"]["message"].endswith(".") and "NaN" in results["plain"]["message"]
+    assert results["resnet"]["status"] == "completed" and results["resnet"]["epochs"] == 2
+    assert all(math.isfinite(v) for v in results["resnet"]["final"].values())
+    statuses = [e for e in events if e["type"] == "status"]
+    assert [(e["run"], e["status"]) for e in statuses] == [("plain", "diverged")]
+    assert [e["epoch"] for e in _epoch_records(events, "plain")] == [0]  # nothing after it diverged
+    assert [e["epoch"] for e in _epoch_records(events, "resnet")] == [0, 1, 2]
+    assert events[-1]["statuses"] == {"plain": "diverged", "resnet": "completed"}
+
+
+# ----------------------------------------------------------------------------- events
+def test_events_carry_the_documented_fields(tiny_digits, tiny_recipe):
+    model = build_models([("resnet", DIGIT_NET)], seed=0)
+    events = []
+    result = train_models(model, tiny_digits, tiny_recipe, events.append)["resnet"]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "end" and events[0]["total_steps"] == 8
+    steps = [e for e in events if e["type"] == "step"]
+    assert [e["step"] for e in steps] == [1, 2, 4, 6, 8]  # the first step, then every log_every
+    assert all(e["lr"] == pytest.approx(0.05) and 0 <= e["train_error"] <= 1 for e in steps)
+    convs = [n for n, m in model["resnet"].named_modules() if isinstance(m, torch.nn.Conv2d)]
+    units = [n for n, _ in model["resnet"].units()]
+    for rec in _epoch_records(events):
+        assert 0 <= rec["test_error"] <= 1
+        assert list(rec["grad_norms"]) == convs and all(v > 0 for v in rec["grad_norms"].values())
+        assert sorted(rec["branch_ratios"]) == sorted(units)
+    assert result["images_per_second"] > 0 and result["model"] is model["resnet"]
+
+
+@pytest.mark.parametrize("schedule,scheduler", [
+    ("step", lambda opt, total: torch.optim.lr_scheduler.MultiStepLR(opt, [total // 2, 3 * total // 4], 0.1)),
+    ("cosine", lambda opt, total: torch.optim.lr_scheduler.CosineAnnealingLR(opt, total)),
+])
+def test_schedules_match_pytorch_schedulers(schedule, scheduler):
+    total = 40
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    sched = scheduler(opt, total)
+    recipe = TrainConfig(schedule=schedule, lr=1.0)
+    for step in range(total):
+        assert _lr_factor(recipe, step, total, 10) == pytest.approx(opt.param_groups[0]["lr"], abs=1e-9), step
+        opt.step()
+        sched.step()
+
+
+# ----------------------------------------------------------------------------- a real worker process
+@pytest.mark.slow
+def test_request_stop_ends_a_worker_process_as_stopped(tmp_path, worker_env, wait_for):
+    store = RunStore(tmp_path / "runs")
+    spec = twin(DIGIT_NET, DataConfig("digits", train_subset=256, test_subset=64),
+                TrainConfig(epochs=200, batch_size=16, device="cpu", log_every=1))
+    exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models])
+    proc = subprocess.Popen([sys.executable, "-m", "explorer", "worker", str(store.exp_dir(exp_id))],
+                            env=worker_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: store.read_metrics(exp_id, "resnet-8", kind="step"), 120, "the worker's first step")
+        store.request_stop(exp_id)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    exp = store.load_experiment(exp_id)
+    assert exp["status"] == "stopped"
+    for run in exp["runs"]:
+        assert run["status"] == "stopped" and run["epochs"] < 200
+        assert run["final"] is not None  # the evaluation after the stop
+        assert store.read_metrics(exp_id, run["id"], kind="step")
+        assert load_checkpoint(store.weights_path(exp_id, run["id"]))["model"] == run["model"]

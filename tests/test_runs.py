@@ -1,0 +1,216 @@
+"""explorer.runs and explorer.worker: atomic JSON, damaged folders, interrupted workers, CSV, safe weights."""
+import csv
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from explorer.config import DataConfig, ModelConfig, TrainConfig
+from explorer.experiments import twin
+from explorer.models import build_model
+from explorer.runs import RunStore, atomic_write_json, load_checkpoint, pid_alive, read_json
+from explorer.worker import run_experiment
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+DIGIT_NET = ModelConfig(depth=8, in_channels=1, input_size=8, num_classes=10)
+RECIPE = TrainConfig(epochs=2, batch_size=16, lr=0.05, schedule="constant", device="cpu", log_every=2)
+
+
+def _create(store, data=None, recipe=RECIPE):
+    spec = twin(DIGIT_NET, data or DataConfig("digits", train_subset=64, test_subset=64), recipe)
+    runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
+    return store.create_experiment(spec.to_dict(), runs, owner="tester", spec_hash=spec.spec_hash()), spec
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()  # reaped: the pid no longer names a process
+    return proc.pid
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One tiny digits twin, trained in-process by the worker: (store, experiment id, spec)."""
+    store = RunStore(tmp_path_factory.mktemp("finished") / "runs")
+    exp_id, spec = _create(store)
+    run_experiment(store, exp_id)
+    return store, exp_id, spec
+
+
+# ----------------------------------------------------------------------------- JSON files
+def test_atomic_write_json_replaces_whole_files_and_keeps_the_old_one_on_failure(tmp_path):
+    path = tmp_path / "x.json"
+    atomic_write_json(path, {"a": 1})
+    atomic_write_json(path, {"a": 2, "b": [1, 2]})
+    assert read_json(path) == {"a": 2, "b": [1, 2]}
+    with pytest.raises(TypeError):
+        atomic_write_json(path, {"a": object()})  # fails half-way through writing
+    assert read_json(path) == {"a": 2, "b": [1, 2]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]  # no temp file left behind
+
+
+def test_read_metrics_ignores_a_half_written_last_line(store):
+    exp_id, _ = _create(store)
+    store.append_metrics(exp_id, "resnet-8", [{"type": "epoch", "epoch": 1}, {"type": "step", "step": 3}])
+    with open(store.run_dir(exp_id, "resnet-8") / "metrics.jsonl", "a") as f:
+        f.write('{"type": "epoch", "epo')
+    assert store.read_metrics(exp_id, "resnet-8") == [{"type": "epoch", "epoch": 1}, {"type": "step", "step": 3}]
+    assert store.read_metrics(exp_id, "resnet-8", kind="step") == [{"type": "step", "step": 3}]
+
+
+def test_store_refuses_ids_that_leave_its_folder_and_duplicate_run_names(store):
+    for bad in ("../elsewhere", ".hidden", "", "a/b"):
+        with pytest.raises(ValueError):
+            store.exp_dir(bad)
+    with pytest.raises(ValueError):
+        store.create_experiment({}, [{"name": "x", "model": {}}, {"name": "x", "model": {}}])
+
+
+def test_damaged_experiment_folders_are_skipped_with_a_warning(store, caplog):
+    good, _ = _create(store)
+    (store.root / "20990101-000000-half").mkdir()  # created, experiment.json never written
+    truncated = store.root / "20990101-000001-trunc"
+    truncated.mkdir()
+    (truncated / "experiment.json").write_text('{"id": "20990101-000001-trunc", "runs": [')
+    for name, body in (("20990101-000002-list", "[1, 2]"), ("20990101-000003-runs", '{"id": "x", "runs": ["a"]}')):
+        (store.root / name).mkdir()
+        (store.root / name / "experiment.json").write_text(body)
+    (store.root / "stray-file.txt").write_text("not an experiment")
+    with caplog.at_level(logging.WARNING, logger="explorer.runs"):
+        listed = store.list_experiments()
+    assert [e["id"] for e in listed] == [good]
+    assert sum("Skipping" in r.getMessage() for r in caplog.records) == 4
+    # a damaged run.json inside a good experiment reads as failed, not as a crash
+    (store.run_dir(good, "plain-8") / "run.json").write_text("{")
+    runs = {r["name"]: r for r in store.load_experiment(good)["runs"]}
+    assert runs["plain-8"]["status"] == "failed" and runs["resnet-8"]["status"] == "queued"
+
+
+# ----------------------------------------------------------------------------- interrupted workers
+def _state_of(pid) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="zombies are read from Linux's /proc")
+def test_pid_alive_tells_running_reaped_and_zombie_processes_apart():
+    assert pid_alive(os.getpid())
+    assert not pid_alive(_dead_pid())
+    assert not pid_alive(None) and not pid_alive(-1) and not pid_alive("123")
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 30
+        while _state_of(child.pid) != "Z" and time.monotonic() < deadline:  # exited, not yet reaped
+            time.sleep(0.05)
+        assert _state_of(child.pid) == "Z"
+        assert not pid_alive(child.pid)  # a crashed worker nobody has reaped yet counts as dead
+    finally:
+        child.wait()
+
+
+def test_running_experiment_with_a_dead_worker_reads_interrupted(store):
+    exp_id, _ = _create(store)
+    store.update_experiment(exp_id, status="running", pid=_dead_pid())
+    store.update_run(exp_id, "plain-8", status="running")
+    store.update_run(exp_id, "resnet-8", status="diverged")
+    exp = store.load_experiment(exp_id)
+    assert exp["status"] == "interrupted" and exp["message"].endswith(".") and exp["finished"]
+    assert {r["name"]: r["status"] for r in exp["runs"]} == {"plain-8": "interrupted", "resnet-8": "diverged"}
+    assert read_json(store.exp_dir(exp_id) / "experiment.json")["status"] == "interrupted"  # written back
+    assert [e["status"] for e in store.list_experiments()] == ["interrupted"]
+
+
+def test_running_experiment_with_a_live_worker_stays_running(store):
+    exp_id, _ = _create(store)
+    store.update_experiment(exp_id, status="running", pid=os.getpid())
+    assert store.load_experiment(exp_id)["status"] == "running"
+
+
+# ----------------------------------------------------------------------------- a finished experiment
+def test_worker_writes_statuses_metrics_and_final_results(finished):
+    store, exp_id, spec = finished
+    exp = store.load_experiment(exp_id)
+    assert exp["status"] == "completed" and exp["started"] <= exp["finished"] and exp["owner"] == "tester"
+    for run in exp["runs"]:
+        epochs = store.read_metrics(exp_id, run["id"], kind="epoch")
+        assert [r["epoch"] for r in epochs] == [0, 1, 2]
+        assert run["status"] == "completed" and run["epochs"] == 2 and run["images_per_second"] > 0
+        assert run["final"] == {k: epochs[-1][k] for k in ("train_loss", "train_error", "test_loss", "test_error")}
+        assert run["dataset"] == "digits" and run["params"] > 0
+    progress = exp["progress"]
+    assert progress["step"] == progress["total_steps"] == 8
+
+
+def test_twins_initial_weights_on_disk_match_and_final_weights_rebuild(finished):
+    store, exp_id, spec = finished
+    plain = load_checkpoint(store.weights_path(exp_id, "plain-8", "init"))
+    resnet = load_checkpoint(store.weights_path(exp_id, "resnet-8", "init"))
+    assert plain["state_dict"].keys() == resnet["state_dict"].keys()  # shortcut A adds no parameters
+    for k, v in plain["state_dict"].items():
+        assert torch.equal(v, resnet["state_dict"][k]), k
+    final = load_checkpoint(store.weights_path(exp_id, "resnet-8").read_bytes())  # bytes work too
+    assert final["preprocessing"]["dataset"] == "digits" and final["preprocessing"]["in_channels"] == 1
+    model = build_model(ModelConfig.from_dict(final["model"]))
+    model.load_state_dict(final["state_dict"], strict=True)
+    assert not torch.equal(final["state_dict"]["fc.weight"], resnet["state_dict"]["fc.weight"])  # it trained
+
+
+def test_csv_export_has_a_row_per_run_per_epoch(finished):
+    store, exp_id, _ = finished
+    rows = list(csv.DictReader(io.StringIO(store.export_csv(exp_id))))
+    assert {(r["run"], r["epoch"]) for r in rows} == {(n, str(e)) for n in ("plain-8", "resnet-8") for e in (0, 1, 2)}
+    assert len(rows) == 6 and all(r["experiment"] == exp_id for r in rows)
+    last = [r for r in rows if r["run"] == "resnet-8" and r["epoch"] == "2"][0]
+    final = store.load_experiment(exp_id)["runs"][1]["final"]
+    assert float(last["test_error"]) == pytest.approx(final["test_error"])
+    with pytest.raises(FileNotFoundError):
+        store.export_csv("20990101-000000-nothere")
+
+
+def test_a_failing_dataset_ends_the_experiment_failed_with_one_sentence(store, tmp_path):
+    folder = tmp_path / "pictures"
+    for cls in ("cats", "dogs"):
+        (folder / cls).mkdir(parents=True)
+        (folder / cls / "broken.png").write_bytes(b"not a png at all")
+    exp_id, _ = _create(store, DataConfig("folder", path=str(folder)))
+    exp = run_experiment(store, exp_id)
+    assert exp["status"] == "failed" and str(folder) in exp["message"] and exp["message"].count(". ") == 0
+    assert all(r["status"] == "failed" for r in store.load_experiment(exp_id)["runs"])
+    assert "Traceback" in (store.exp_dir(exp_id) / "worker.log").read_text()
+
+
+# ----------------------------------------------------------------------------- safe weights
+class _RunsCode:
+    """Unpickling this calls os.mkdir(marker): what a malicious "checkpoint" would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+def test_a_pickle_that_runs_code_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": {}, "model": {}, "preprocessing": {}, "payload": _RunsCode(marker)}, path)
+    with pytest.raises(ValueError, match="not a ResNet Explorer checkpoint"):
+        load_checkpoint(path)
+    assert not marker.exists()
+    torch.load(path, weights_only=False)  # the oracle: an unrestricted load does run it
+    assert marker.is_dir()
+
+
+def test_foreign_files_are_refused_with_one_sentence(tmp_path):
+    tensor_only = tmp_path / "tensor.pt"
+    torch.save(torch.zeros(3), tensor_only)
+    for source in (tensor_only, b"definitely not a checkpoint", io.BytesIO(json.dumps({}).encode())):
+        with pytest.raises(ValueError, match=r"^This file is not a ResNet Explorer checkpoint .*\.$"):
+            load_checkpoint(source)
