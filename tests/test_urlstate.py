@@ -1,0 +1,71 @@
+"""explorer.urlstate: the setup as a query string and back; nonsense is dropped with one sentence; no owner."""
+import dataclasses
+import re
+
+import pytest
+
+from explorer.config import ModelConfig, TrainConfig
+from explorer.urlstate import MODEL_KEYS, TRAIN_KEYS, from_query, to_query
+
+MODEL = ModelConfig(depth=56, shortcut="B", placement="full_preact", width=0.5, zero_init_residual=True)
+TRAIN = TrainConfig(epochs=2, batch_size=64, lr=0.05, schedule="cosine", optimizer="adamw", seed=3, device="cpu")
+
+
+def _one_sentence(text):
+    return text[:1].isupper() and text.endswith(".") and not re.search(r"\.\s+[A-Z]", text) and "\n" not in text
+
+
+def test_round_trip_restores_the_setup():
+    q = to_query("fashion_mnist", MODEL, TRAIN, kind="sweep")
+    assert all(isinstance(v, str) for v in q.values())
+    settings, problems = from_query(q)
+    assert problems == []
+    assert settings["dataset"] == "fashion_mnist" and settings["kind"] == "sweep"
+    assert dataclasses.replace(ModelConfig(), **settings["model"]) == MODEL
+    assert dataclasses.replace(TrainConfig(), **settings["train"]) == TRAIN
+
+
+def test_defaults_make_a_short_link_and_lists_read_their_last_value():
+    assert to_query("digits", ModelConfig(), TrainConfig()) == {"dataset": "digits", "kind": "twin"}
+    settings, problems = from_query({"epochs": ["5", "2"]})  # repeated keys, as st.query_params may give
+    assert settings["train"] == {"epochs": 2} and problems == []
+
+
+@pytest.mark.parametrize("params,dropped", [
+    ({"epochs": "0"}, "epochs"),
+    ({"epochs": "two"}, "epochs"),
+    ({"batch_size": "0"}, "batch_size"),
+    ({"lr": "-1"}, "lr"),
+    ({"lr": "nan"}, "lr"),
+    ({"schedule": "sideways"}, "schedule"),
+    ({"device": "abacus"}, "device"),
+    ({"width": "wide"}, "width"),
+    ({"zero_init_residual": "maybe"}, "zero_init_residual"),
+    ({"dataset": "imagenet"}, "dataset"),
+    ({"dataset": "folder"}, "dataset"),  # a link never points at a folder on the server
+    ({"kind": "tournament"}, "kind"),
+])
+def test_nonsense_values_are_dropped_with_one_sentence_each(params, dropped):
+    settings, problems = from_query({**params, "seed": "4"})
+    assert len(problems) == 1 and _one_sentence(problems[0]), problems
+    assert dropped in problems[0]
+    assert settings["train"] == {"seed": 4}  # the valid field next to it survives
+    assert dropped not in settings["model"] and dropped not in settings["train"]
+    assert settings["dataset"] is None and settings["kind"] is None
+
+
+def test_an_impossible_architecture_is_dropped_as_a_whole():
+    settings, problems = from_query({"depth": "9", "shortcut": "B", "epochs": "3"})
+    assert settings["model"] == {} and settings["train"] == {"epochs": 3}
+    assert len(problems) == 1 and _one_sentence(problems[0]) and "6n+2" in problems[0]
+    settings, problems = from_query({"depth": "-5"})
+    assert settings["model"] == {} and len(problems) == 1
+
+
+def test_the_url_never_carries_an_owner():
+    q = to_query("digits", MODEL, TRAIN)
+    assert set(q) <= {"dataset", "kind", *MODEL_KEYS, *TRAIN_KEYS}
+    assert not any("owner" in k or "teacher" in k or "password" in k for k in q)
+    settings, problems = from_query({"owner": "someone-else", "teacher": "1", "epochs": "2"})
+    assert "someone-else" not in repr(settings) and "teacher" not in repr(settings)
+    assert settings["train"] == {"epochs": 2}
