@@ -129,7 +129,8 @@ def _spec(args):
 class _Progress:
     """A one-line progress bar on stderr, and a line per epoch."""
 
-    def __init__(self, stream=sys.stderr) -> None:
+    def __init__(self, stream=None) -> None:
+        stream = stream or sys.stderr  # looked up per call, so a redirected sys.stderr is honoured
         self.stream, self.tty, self.last = stream, stream.isatty(), 0.0
 
     def __call__(self, event: dict) -> None:
@@ -173,9 +174,10 @@ def main(argv=None) -> int:
         d = Path(args.experiment_dir)
         exp = run_experiment(RunStore(d.parent), d.name)
         return 1 if exp.get("status") == "failed" else 0
+    from .data import DatasetUnavailable
     try:
         spec = _spec(args)
-    except ValueError as exc:
+    except (ValueError, DatasetUnavailable) as exc:  # e.g. an impossible depth, or a --data-path that is not there
         parser.error(str(exc))
     if args.data_dir:
         os.environ["EXPLORER_DATA_DIR"] = args.data_dir
