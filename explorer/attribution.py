@@ -2,16 +2,17 @@
 
 `attribute(model, x, method)` turns one image (1, C, H, W) into one non-negative (H, W) map on the CPU,
 whatever the method, so the app can overlay any of them the same way. Every method runs on a deep
-copy of the model in eval mode: the caller's model (possibly one being trained) is never touched.
-Heavy jobs (a big model with a many-pass method) take a process-wide lock, one at a time, so one
-student cannot stall a shared server.
-Size budget: ~350 lines.
+copy of the model in eval mode (kept per model, refreshed with its current weights on each call):
+the caller's model, possibly one being trained, is never touched. Heavy jobs (a big model with a
+many-pass method) take a process-wide lock, one at a time, so one student cannot stall a shared server.
+Size budget: ~400 lines.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
 import math
+import numbers
 import threading
 import warnings
 import weakref
@@ -50,6 +51,7 @@ HEAVY_PARAMETERS = 5_000_000  # above this, many-pass methods run one at a time 
 _MANY_PASSES = ("integrated_gradients", "smoothgrad", "occlusion")
 _HEAVY_LOCK = threading.Lock()
 _MIN_CAM_SIDE = 4  # Grad-CAM's default stage must keep at least 4x4 (an 8x8 digit must not give 4 squares)
+_BATCH_ELEMENTS = 2 ** 21  # input values per forward for many-pass methods (bounds memory on big images)
 
 
 # ----------------------------------------------------------------------------- public API
@@ -144,7 +146,7 @@ def _guided_backprop(work, x, target, options, layer_name, progress):
 
 def _integrated_gradients(work, x, target, options, layer_name, progress):
     n_steps = _positive_int(options, "n_steps", 32)
-    batch = _positive_int(options, "internal_batch_size", _default_batch(work, n_steps))
+    batch = _positive_int(options, "internal_batch_size", _default_batch(work, x, n_steps))
     forward = _counting_forward(work, math.ceil(n_steps / batch), progress)
     # Baseline: the all-zero input (black after normalisation to mean 0), captum's default.
     attr = IntegratedGradients(forward).attribute(x, target=target, n_steps=n_steps, internal_batch_size=batch)
@@ -155,7 +157,7 @@ def _smoothgrad(work, x, target, options, layer_name, progress):
     samples = _positive_int(options, "nt_samples", 16)
     spread = float(x.detach().max() - x.detach().min()) or 1.0
     stdevs = _positive_float(options, "stdevs", 0.15 * spread)  # 10-20% of the range (Smilkov et al. 2017)
-    batch = _positive_int(options, "internal_batch_size", _default_batch(work, samples))
+    batch = _positive_int(options, "internal_batch_size", _default_batch(work, x, samples))
     forward = _counting_forward(work, math.ceil(samples / batch), progress)
     attr = NoiseTunnel(Saliency(forward)).attribute(x, nt_type="smoothgrad", nt_samples=samples,
                                                     nt_samples_batch_size=batch, stdevs=stdevs, target=target)
@@ -179,7 +181,7 @@ def _occlusion(work, x, target, options, layer_name, progress):
         raise ValueError(f"Occlusion needs 1 <= stride <= window <= {min(height, width)} (the image side); "
                          f"got window={window}, stride={stride}.")
     patches = (math.ceil((height - window) / stride) + 1) * (math.ceil((width - window) / stride) + 1)
-    batch = _positive_int(options, "internal_batch_size", _default_batch(work, patches))
+    batch = _positive_int(options, "internal_batch_size", _default_batch(work, x, patches))
     forward = _counting_forward(work, 1 + math.ceil(patches / batch), progress)
     with torch.no_grad():  # occlusion only runs the model forward: no graph needed
         attr = Occlusion(forward).attribute(x, sliding_window_shapes=(channels, window, window),
@@ -190,14 +192,8 @@ def _occlusion(work, x, target, options, layer_name, progress):
     return attr[0].mean(dim=0).abs()
 
 
-_RUNNERS = {
-    "saliency": _saliency,
-    "integrated_gradients": _integrated_gradients,
-    "smoothgrad": _smoothgrad,
-    "guided_backprop": _guided_backprop,
-    "gradcam": _gradcam,
-    "occlusion": _occlusion,
-}
+_RUNNERS = {"saliency": _saliency, "integrated_gradients": _integrated_gradients, "smoothgrad": _smoothgrad,
+            "guided_backprop": _guided_backprop, "gradcam": _gradcam, "occlusion": _occlusion}
 
 
 # ----------------------------------------------------------------------------- the model copy
@@ -292,9 +288,9 @@ def _check_target(logits: torch.Tensor, target: Optional[int]) -> int:
     if target is None:
         return int(logits[0].argmax())
     classes = logits.shape[1]
-    if not isinstance(target, int) or isinstance(target, bool) or not 0 <= target < classes:
+    if not isinstance(target, numbers.Integral) or isinstance(target, bool) or not 0 <= target < classes:
         raise ValueError(f"target must be a class index from 0 to {classes - 1}; got {target!r}.")
-    return target
+    return int(target)
 
 
 def _counting_forward(work: nn.Module, expected_calls: int, progress: Optional[Callable]) -> Callable:
@@ -409,6 +405,7 @@ def _device_of(model: nn.Module) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
-def _default_batch(work: nn.Module, passes: int) -> int:
-    """Images per forward for many-pass methods: all at once for small nets, 8 for big ones (memory)."""
-    return passes if _count_parameters(work) <= HEAVY_PARAMETERS else min(passes, 8)
+def _default_batch(work: nn.Module, x: torch.Tensor, passes: int) -> int:
+    """Images per forward for many-pass methods: as many as fit _BATCH_ELEMENTS, at most 8 for big nets."""
+    cap = max(1, _BATCH_ELEMENTS // x[0].numel())
+    return min(passes, cap if _count_parameters(work) <= HEAVY_PARAMETERS else min(cap, 8))

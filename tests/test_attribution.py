@@ -204,3 +204,34 @@ def test_heavy_work_takes_the_lock(monkeypatch, digit, digit_net):
     light = []
     attribute(digit_net, digit, "saliency", progress=lambda f: light.append(attribution._HEAVY_LOCK.locked()))
     assert light == [False]
+
+
+def test_maps_follow_the_models_current_weights(digit):
+    torch.manual_seed(3)
+    model = build_model(ModelConfig(depth=8, in_channels=1, input_size=8))
+    attribute(model, digit, "saliency", target=0)  # the library now keeps a copy of this model
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p))  # what an optimiser step does, in place
+    model.train()(torch.randn(4, 1, 8, 8))  # and a training forward moves BN's running statistics
+    twin = build_model(ModelConfig(depth=8, in_channels=1, input_size=8))
+    twin.load_state_dict(model.state_dict())
+    for method in ("saliency", "gradcam"):
+        assert torch.allclose(attribute(model, digit, method, target=0), attribute(twin, digit, method, target=0))
+    model.fc = nn.Linear(model.fc.in_features, 3)  # a changed structure: the kept copy must not be used
+    assert len(predict(model, digit, top=10)) == 3
+
+
+def test_parallel_calls_on_one_model_agree(digit, digit_net):
+    from concurrent.futures import ThreadPoolExecutor
+    expected = attribute(digit_net, digit, "guided_backprop")
+    with ThreadPoolExecutor(4) as pool:
+        maps = list(pool.map(lambda _: attribute(digit_net, digit, "guided_backprop"), range(8)))
+    assert all(torch.equal(m, expected) for m in maps)
+
+
+def test_a_copy_made_under_inference_mode_still_serves_later_calls(digit):
+    model = build_model(ModelConfig(depth=8, in_channels=1, input_size=8))
+    with torch.inference_mode():
+        predict(model, digit)
+    assert attribute(model, digit, "saliency").sum() > 0
