@@ -9,6 +9,8 @@ from explorer.attribution import METHODS, attribute, default_gradcam_layer, pred
 from explorer.config import ModelConfig
 from explorer.models import build_model
 
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny nets; see tests/conftest.py
+
 
 @pytest.fixture(scope="module")
 def digit():
