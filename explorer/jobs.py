@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -149,13 +150,23 @@ class JobManager:
     def pump(self) -> None:
         """Reap finished workers, kill ones that ignore a stop, start queued jobs into free slots."""
         with self._lock:
+            if self._closed.is_set():  # shut down: start nothing (a pump that waited on the lock included)
+                return
             self._reap()
             self._enforce_stops()
             # Count from the store, so workers left by an earlier server process count too.
-            running = [e for e in self.store.list_experiments() if e["status"] == "running"]
-            free = self.limits.concurrent - len(running)
-            for exp_id in self.queue()[:max(0, free)]:
-                self._start(exp_id)
+            experiments = self.store.list_experiments()
+            running = Counter(e.get("owner") for e in experiments if e["status"] == "running")
+            free = self.limits.concurrent - sum(running.values())
+            queued = sorted((e for e in experiments if e["status"] == "queued"), key=lambda e: e.get("created") or 0)
+            for exp in queued:
+                if free <= 0:
+                    break
+                if running[exp.get("owner")] >= self.limits.running_per_owner:
+                    continue  # this owner's next job waits for their running one; others may go first
+                self._start(exp["id"])
+                running[exp.get("owner")] += 1
+                free -= 1
 
     def _start(self, exp_id: str) -> None:
         d = self.store.exp_dir(exp_id)
