@@ -174,6 +174,23 @@ def test_csv_export_has_a_row_per_run_per_epoch(finished):
         store.export_csv("20990101-000000-nothere")
 
 
+def test_a_diverged_run_is_stored_with_its_message_and_no_final_weights(store):
+    # no BatchNorm and a learning rate of 10: the loss blows up within a few steps (deterministic on the CPU)
+    net = ModelConfig(depth=8, norm="none")
+    spec = twin(net, DataConfig("digits", train_subset=64, test_subset=64),
+                TrainConfig(epochs=3, batch_size=16, lr=10, schedule="constant", device="cpu"))
+    exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models])
+    exp = run_experiment(store, exp_id)
+    runs = store.load_experiment(exp_id)["runs"]
+    diverged = [r for r in runs if r["status"] == "diverged"]
+    assert diverged and exp["status"] in ("completed", "diverged")
+    assert exp["status"] == ("diverged" if len(diverged) == len(runs) else "completed")
+    for run in diverged:
+        assert "NaN" in run["message"] and run["epochs"] < 3
+        assert not store.weights_path(exp_id, run["id"]).exists()  # no final weights from a blown-up net
+        assert store.weights_path(exp_id, run["id"], "init").is_file()
+
+
 def test_a_failing_dataset_ends_the_experiment_failed_with_one_sentence(store, tmp_path):
     folder = tmp_path / "pictures"
     for cls in ("cats", "dogs"):
