@@ -136,6 +136,22 @@ def test_nan_marks_only_that_run_diverged_and_the_other_goes_on(tiny_digits, tin
     assert events[-1]["statuses"] == {"plain": "diverged", "resnet": "completed"}
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("precision", ["auto", "fp16"])  # bf16 autocast where supported; fp16 with a GradScaler
+def test_on_cuda_a_nan_run_diverges_and_the_other_trains(tiny_digits, tiny_recipe, precision):
+    """On CUDA the loss is checked only on logged steps (no sync per step): the NaN must still be caught."""
+    models = build_models([("plain", DIGIT_NET.plain()), ("resnet", DIGIT_NET)], seed=0)
+    with torch.no_grad():
+        models["plain"].fc.weight.fill_(float("nan"))
+    recipe = dataclasses.replace(tiny_recipe, device="cuda", precision=precision)
+    results = train_models(models, tiny_digits, recipe)
+    assert results["plain"]["status"] == "diverged"
+    assert results["resnet"]["status"] == "completed" and results["resnet"]["epochs"] == 2
+    assert all(math.isfinite(v) for v in results["resnet"]["final"].values())
+    assert next(models["resnet"].parameters()).is_cuda
+
+
 # ----------------------------------------------------------------------------- events
 def test_events_carry_the_documented_fields(tiny_digits, tiny_recipe):
     model = build_models([("resnet", DIGIT_NET)], seed=0)
