@@ -1,5 +1,10 @@
 """ResNet Explorer: `streamlit run streamlit_app.py`. Entry: session defaults, navigation, shared sidebar."""
-import streamlit as st
+import os
+
+# Before torch loads: spinning OpenMP threads are many times slower on shared cores (docs/benchmarks.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import streamlit as st  # noqa: E402
 
 from pages.common import init_session, sync_query, teacher_login, write_owner_cookie
 

@@ -1,6 +1,10 @@
+import os
 import sys
 
-from .cli import main
+# Before torch loads: spinning OpenMP threads are many times slower on shared cores (docs/benchmarks.md).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from .cli import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -36,7 +36,7 @@ def store() -> RunStore:
 def _owner_id() -> str:
     """A random id kept in a cookie (never in the URL): who started which job survives a reload."""
     cookie = st.context.cookies.get(OWNER_COOKIE) if hasattr(st, "context") else None
-    if cookie and _OWNER_RE.match(cookie):
+    if isinstance(cookie, str) and _OWNER_RE.match(cookie):
         return cookie
     owner = secrets.token_hex(16)
     st.session_state["_set_owner_cookie"] = owner

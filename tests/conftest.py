@@ -6,7 +6,11 @@ import os
 import time
 from pathlib import Path
 
-import pytest
+# Before torch is imported anywhere: OpenMP threads that spin while waiting for each other make small
+# nets many times slower on a shared 2-core machine (docs/benchmarks.md). Set in the entry points too.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

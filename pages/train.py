@@ -1,0 +1,236 @@
+"""Train: set up an experiment (twin, depth sweep, placement comparison), start it as a job, watch it live."""
+import dataclasses
+import time
+
+import streamlit as st
+
+from explorer import charts, experiments
+from explorer.blocks import PLACEMENTS, SHORTCUTS
+from explorer.config import SCHEDULES, DataConfig, ModelConfig
+from explorer.data import DATASET_INFO, dataset_info
+from explorer.runs import ACTIVE
+from pages.common import (is_teacher, job_manager, model_cfg, start_experiment, store, train_cfg)
+
+KIND_HELP = {
+    "twin": "Your net and its plain twin: the same layers, the same starting weights, with and without shortcuts.",
+    "sweep": "Plain and residual nets at several depths, as in Figure 6 of He et al. 2015.",
+    "compare": "Several BN/ReLU placements or shortcut types at one depth (He et al. 2016, Table 2; Gross & Wilber 2016).",
+}
+CIFAR_DEPTHS = [8, 14, 20, 32, 44, 56, 110]
+
+
+# ----------------------------------------------------------------------------- setup
+@st.cache_data(show_spinner=False, max_entries=8)
+def _samples(dataset: str) -> tuple:
+    """One training image per class, for the strip under the dataset choice."""
+    from explorer.data import load_dataset, normalize
+    from explorer.images import tensor_to_display
+    ds = load_dataset(DataConfig(name=dataset, train_subset=200, test_subset=10))
+    images, labels = [], []
+    for c, name in enumerate(ds.preprocessing["classes"]):
+        idx = (ds.y_train == c).nonzero()
+        if len(idx):
+            x = normalize(ds.x_train[idx[0, 0]][None], ds.preprocessing)
+            images.append(tensor_to_display(x, ds.preprocessing))
+            labels.append(name)
+    return images, labels
+
+
+def _sample_strip(dataset: str) -> None:
+    if not dataset_info(dataset)["offline"]:
+        st.caption(f"{dataset} needs a download the first time it is used.")
+        return
+    try:
+        images, labels = _samples(dataset)
+    except Exception as exc:  # noqa: BLE001 - a missing dataset must not break the page
+        st.caption(f"No samples to show: {exc}")
+        return
+    st.plotly_chart(charts.sample_strip(images, labels), key="train_samples", config={"displayModeBar": False})
+
+
+def setup_form() -> None:
+    """Kind, data and recipe; the architecture comes from the Build page."""
+    ss = st.session_state
+    ss.setdefault("train_kind", ss.get("kind", "twin"))
+    ss.setdefault("train_dataset", ss["dataset"])
+    kind = st.radio("Experiment", list(KIND_HELP), key="train_kind", horizontal=True,
+                    format_func=str.capitalize, help=" ".join(f"**{k}**: {v}" for k, v in KIND_HELP.items()))
+    st.caption(KIND_HELP[kind])
+    ss["kind"] = kind
+    names = [n for n in DATASET_INFO if n != "folder"]
+    st.selectbox("Dataset", names, key="train_dataset", help="Digits is built in and offline; the others need "
+                 "their files (Fashion-MNIST ships with Debian's dataset-fashion-mnist package).")
+    ss["dataset"] = ss["train_dataset"]
+    _sample_strip(ss["dataset"])
+    try:
+        base = model_cfg()
+    except ValueError as exc:
+        st.error(f"The architecture from the Build page does not fit this dataset: {exc}")
+        return
+    st.markdown(f"**Architecture** (from the Build page): `{base.name}`, shortcut {base.shortcut}, "
+                f"{base.placement} placement, {base.norm} norm, {base.init} init.")
+    if kind == "sweep":
+        st.multiselect("Depths", CIFAR_DEPTHS, default=[20, 56], key="train_depths",
+                       help="Each depth trains a plain net and a ResNet (6n+2 layers).")
+    elif kind == "compare":
+        st.multiselect("Placements", list(PLACEMENTS), default=["original", "full_preact"], key="train_placements",
+                       help="Where BN and ReLU sit in each unit.")
+        st.multiselect("Shortcuts", list(SHORTCUTS), default=[base.residual().shortcut], key="train_shortcuts",
+                       help="'none' adds the plain net to the comparison.")
+    recipe_widgets()
+
+
+def recipe_widgets() -> None:
+    """Epochs, batch size, learning rate, schedule, device; stored as overrides of the dataset's recipe."""
+    defaults = train_cfg()
+    c = st.columns(5)
+    epochs = c[0].number_input("Epochs", 1, 200, value=int(defaults.epochs), key="train_epochs")
+    batch = c[1].selectbox("Batch size", [16, 32, 64, 128, 256, 512],
+                           index=[16, 32, 64, 128, 256, 512].index(defaults.batch_size)
+                           if defaults.batch_size in (16, 32, 64, 128, 256, 512) else 3, key="train_batch")
+    lr = c[2].number_input("Learning rate", 0.0001, 2.0, value=float(defaults.lr), format="%.4f", key="train_lr")
+    schedule = c[3].selectbox("Schedule", SCHEDULES, index=SCHEDULES.index(defaults.schedule), key="train_schedule",
+                              help="step: ÷10 at 50% and 75% of training, as in the paper; cosine; one-cycle; constant.")
+    devices = ["auto", "cpu"] + (["cuda"] if _cuda() else [])
+    device = c[4].selectbox("Device", devices, key="train_device", help="auto uses a GPU when there is one.")
+    st.session_state["train"] = {"epochs": int(epochs), "batch_size": int(batch), "lr": float(lr),
+                                 "schedule": schedule, "device": device}
+
+
+@st.cache_resource
+def _cuda() -> bool:
+    import torch
+    return torch.cuda.is_available()
+
+
+def build_spec():
+    """The experiment the widgets describe (ValueError with one sentence when impossible)."""
+    ss = st.session_state
+    base, train = model_cfg(), train_cfg()
+    data = DataConfig(name=ss["dataset"])
+    if ss["kind"] == "sweep":
+        depths = ss.get("train_depths") or []
+        if not depths:
+            raise ValueError("Pick at least one depth for the sweep.")
+        if base.family != "cifar" or base.block != "basic":
+            base = dataclasses.replace(base, family="cifar", block="basic", stage_blocks=None)
+        return experiments.sweep(base, depths, data, train, shortcut=base.residual().shortcut)
+    if ss["kind"] == "compare":
+        placements, shortcuts = ss.get("train_placements") or [], ss.get("train_shortcuts") or []
+        if not placements or not shortcuts:
+            raise ValueError("Pick at least one placement and one shortcut to compare.")
+        return experiments.compare(base, data, train, placements=placements, shortcuts=shortcuts)
+    return experiments.twin(base, data, train, shortcut=base.residual().shortcut)
+
+
+# ----------------------------------------------------------------------------- live view
+def _runs_for_charts(exp: dict) -> list:
+    s = store()
+    return [charts.run_series(run, s.read_metrics(exp["id"], run["id"])) for run in exp["runs"]]
+
+
+def status_line(exp: dict) -> None:
+    status, progress = exp["status"], exp.get("progress") or {}
+    if status == "queued":
+        pos = job_manager().position(exp["id"])
+        if pos:
+            st.info(f"Queued: number {pos['place']} in line, about {pos['wait_s']:.0f} s to wait.")
+        else:
+            st.info("Queued: starting…")
+    elif status == "running":
+        frac = progress.get("step", 0) / max(1, progress.get("total_steps") or 1)
+        eta = progress.get("eta")
+        text = progress.get("message") or (f"Step {progress.get('step', 0)} of {progress.get('total_steps')}"
+                                           + (f" · about {eta:.0f} s left" if eta is not None else ""))
+        st.progress(min(1.0, frac), text=text)
+    else:
+        word = {"completed": "Finished", "stopped": "Stopped", "failed": "Failed", "interrupted": "Interrupted",
+                "diverged": "Every run diverged"}.get(status, status)
+        msg = exp.get("message")
+        (st.error if status in ("failed", "interrupted") else st.success)(word + (f": {msg}" if msg else "."))
+    for run in exp["runs"]:
+        if run.get("status") == "diverged":
+            st.warning(f"{run['name']} diverged: {run.get('message') or 'its loss became NaN.'}")
+
+
+def charts_panel(exp: dict) -> None:
+    runs = _runs_for_charts(exp)
+    if not any(r["records"] for r in runs):
+        st.caption("The first numbers appear after the first few steps.")
+        return
+    st.plotly_chart(charts.training_curves(runs), key="train_curves")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.loss_curve(runs), key="train_loss")
+    right.plotly_chart(charts.gradient_profile(runs), key="train_grads")
+    speeds = [r.get("images_per_second") for r in exp["runs"] if r.get("images_per_second")]
+    if speeds:
+        st.caption(f"Training speed: {speeds[0]:,.0f} images/s per net ({exp['spec']['train']['device']} device).")
+
+
+def stop_button(exp: dict) -> None:
+    mine = exp.get("owner") == st.session_state["owner"]
+    if exp["status"] in ACTIVE and (mine or is_teacher()):
+        if st.button("Stop", key="train_stop", help="Ends the job at its next batch; what it reached is kept."):
+            job_manager().stop(exp["id"], st.session_state["owner"], teacher=is_teacher())
+            st.toast("Stopping…")
+
+
+@st.fragment(run_every=1.0)
+def live(exp_id: str) -> None:
+    """Redraws about once a second while the job is queued or running, from the run store."""
+    exp = store().load_experiment(exp_id)
+    if exp is None:
+        st.warning("This experiment is gone (deleted?).")
+        return
+    status_line(exp)
+    stop_button(exp)
+    charts_panel(exp)
+    if exp["status"] not in ACTIVE:
+        time.sleep(0.1)
+        st.rerun()  # the whole page redraws once, now without the timer
+
+
+def watched(exp_id: str) -> None:
+    exp = store().load_experiment(exp_id)
+    if exp is None:
+        st.session_state.pop("watch", None)
+        return
+    names = ", ".join(r["name"] for r in exp["runs"])
+    st.subheader(f"{exp['spec']['kind'].capitalize()} on {exp['spec']['data']['name']}: {names}")
+    if st.session_state.pop("attached", False):
+        st.info("The same experiment was already asked for, so you are watching that one (no second copy runs).")
+    if exp["status"] in ACTIVE:
+        live(exp_id)
+    else:
+        status_line(exp)
+        charts_panel(exp)
+
+
+def reference_numbers() -> None:
+    ref = charts.paper_reference()
+    with st.expander("The papers' numbers (CIFAR-10, not your dataset)", expanded=False):
+        st.caption(ref["label"])
+        st.markdown("**ResNets on CIFAR-10** (He et al. 2015, Table 6): test error")
+        st.dataframe([{"net": r["name"], "test error %": r["test_error"], "params (M)": r["params_m"]}
+                      for r in ref["resnet_depths"]["rows"]], hide_index=True, key="train_ref_table6")
+        st.markdown("**BN/ReLU placements** (He et al. 2016, Table 2): test error %")
+        st.dataframe([{"placement": k, "ResNet-110": v["test_error"]["110"], "ResNet-164": v["test_error"]["164"]}
+                      for k, v in ref["placements"]["rows"].items()], hide_index=True, key="train_ref_table2")
+
+
+st.title("Train")
+with st.expander("Set up an experiment", expanded="watch" not in st.session_state):
+    setup_form()
+    if st.button("Start training", key="train_start", type="primary"):
+        try:
+            spec = build_spec()
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            if start_experiment(spec):
+                st.rerun()
+if "watch" in st.session_state:
+    watched(st.session_state["watch"])
+else:
+    st.info("Start an experiment above, or press **Reproduce Figure 6** on the Home page.")
+reference_numbers()
