@@ -1,0 +1,195 @@
+"""explorer.diagnostics: gradient norms, branch ratios, layer responses, feature maps, first-layer filters.
+
+The oracle is the model itself: each unit is run by hand, in order, and compared with what the
+hook-based functions report. Tiny nets on random 8x8 images keep every test well under a second.
+"""
+import copy
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from explorer import diagnostics
+from explorer.config import ModelConfig
+from explorer.models import build_model
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py: tiny nets, shared cores
+TINY = ModelConfig(depth=14, in_channels=1, input_size=8, width=0.5)  # 2 units per stage
+
+
+def _warm_bn(model: nn.Module, seed: int = 1) -> nn.Module:
+    """Give BN non-trivial running statistics (as training would) with a few train-mode passes."""
+    g = torch.Generator().manual_seed(seed)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(16, 1, 8, 8, generator=g) * 2 + 0.5)
+    return model
+
+
+def _images(n: int = 12, seed: int = 0) -> torch.Tensor:
+    return torch.randn(n, 1, 8, 8, generator=torch.Generator().manual_seed(seed))
+
+
+def _unit_inputs_by_hand(model, x):
+    """Walk the net unit by unit in eval mode: [(name, unit, input, output)]."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        h = model.relu(model.bn1(model.conv1(x)))
+        for name, unit in model.units():
+            y = unit(h)
+            out.append((name, unit, h, y))
+            h = y
+    return out
+
+
+def _snapshot(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}, [m.training for m in model.modules()]
+
+
+def _assert_unchanged(model, snap):
+    state, modes = snap
+    now = model.state_dict()
+    assert now.keys() == state.keys()
+    for k in state:
+        assert torch.equal(now[k], state[k]), f"{k} changed"
+    assert [m.training for m in model.modules()] == modes
+
+
+# ----------------------------------------------------------------------------- gradient norms
+def test_conv_grad_norms_match_each_conv_weight_grad_including_projections():
+    model = build_model(ModelConfig(**{**TINY.to_dict(), "shortcut": "B"}))
+    x, y = _images(), torch.arange(12) % 10
+    F.cross_entropy(model(x), y).backward()
+    model.layer1[1].conv2.weight.grad = None  # a conv without a gradient is skipped
+    before = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    norms = diagnostics.conv_grad_norms(model)
+    expected = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d) and m.weight.grad is not None]
+    assert list(norms) == expected
+    assert "layer2.0.shortcut.0" in norms and "layer1.1.conv2" not in norms
+    assert list(norms)[0] == "conv1"
+    for name, value in norms.items():
+        w = model.get_submodule(name).weight
+        assert value == pytest.approx(torch.linalg.vector_norm(w.grad).item(), rel=1e-5)
+    for n, p in model.named_parameters():  # a pure read
+        if p.grad is not None:
+            assert torch.equal(p.grad, before[n])
+    assert diagnostics.conv_grad_norms(build_model(TINY)) == {}  # no backward yet: nothing to report
+
+
+def test_conv_grad_norm_tensors_agree_with_floats():
+    model = build_model(TINY)
+    F.cross_entropy(model(_images()), torch.arange(12) % 10).backward()
+    tensors = diagnostics.conv_grad_norm_tensors(model)
+    floats = diagnostics.conv_grad_norms(model)
+    assert list(tensors) == list(floats)
+    assert all(t.dim() == 0 and t.item() == pytest.approx(floats[n]) for n, t in tensors.items())
+
+
+# ----------------------------------------------------------------------------- no side effects
+@pytest.mark.parametrize("fn", [diagnostics.branch_ratios, diagnostics.layer_responses])
+@pytest.mark.parametrize("shortcut", ["A", "none"])
+def test_probes_leave_parameters_buffers_and_mode_unchanged(fn, shortcut):
+    model = _warm_bn(build_model(ModelConfig(**{**TINY.to_dict(), "shortcut": shortcut})))
+    model.train()
+    model.layer2.eval()  # a mixed state must come back exactly as it was
+    snap = _snapshot(model)
+    handles_before = sum(len(m._forward_hooks) for m in model.modules())
+    fn(model, _images())
+    _assert_unchanged(model, snap)
+    assert sum(len(m._forward_hooks) for m in model.modules()) == handles_before
+
+
+# ----------------------------------------------------------------------------- branch ratios
+def test_branch_ratios_residual_equal_branch_norm_over_input_norm():
+    model = _warm_bn(build_model(TINY))
+    x = _images()
+    ratios = diagnostics.branch_ratios(model, x)
+    by_hand = _unit_inputs_by_hand(copy.deepcopy(model), x)
+    assert list(ratios) == [name for name, *_ in by_hand]
+    for name, unit, inp, _ in by_hand:
+        with torch.no_grad():
+            fx = unit.residual_branch(inp)
+        expected = (fx.flatten(1).norm(dim=1) / inp.flatten(1).norm(dim=1)).mean().item()
+        assert ratios[name] == pytest.approx(expected, rel=1e-5)
+
+
+def test_branch_ratios_plain_unit_is_output_norm_over_input_norm():
+    model = _warm_bn(build_model(TINY.plain()))
+    x = _images()
+    ratios = diagnostics.branch_ratios(model, x)
+    for name, _, inp, out in _unit_inputs_by_hand(copy.deepcopy(model), x):
+        expected = (out.flatten(1).norm(dim=1) / inp.flatten(1).norm(dim=1)).mean().item()
+        assert ratios[name] == pytest.approx(expected, rel=1e-5)
+
+
+def test_zero_init_residual_gives_zero_ratio_at_init():
+    model = build_model(ModelConfig(**{**TINY.to_dict(), "zero_init_residual": True}))
+    ratios = diagnostics.branch_ratios(model, _images())
+    assert len(ratios) == 6 and all(r == 0.0 for r in ratios.values())
+    assert all(r > 0 for r in diagnostics.branch_ratios(build_model(TINY), _images()).values())
+
+
+# ----------------------------------------------------------------------------- layer responses
+@pytest.mark.parametrize("placement", ["original", "full_preact"])
+def test_layer_responses_are_std_of_branch_output(placement):
+    model = _warm_bn(build_model(ModelConfig(**{**TINY.to_dict(), "placement": placement})))
+    x = _images()
+    responses = diagnostics.layer_responses(model, x)
+    for name, unit, inp, _ in _unit_inputs_by_hand(copy.deepcopy(model), x):
+        with torch.no_grad():
+            expected = unit.residual_branch(inp).std(unbiased=False).item()
+        assert responses[name] == pytest.approx(expected, rel=1e-5)
+
+
+def test_layer_responses_plain_unit_uses_its_output_before_the_final_relu():
+    model = _warm_bn(build_model(TINY.plain()))
+    x = _images()
+    responses = diagnostics.layer_responses(model, x)
+    for name, unit, inp, out in _unit_inputs_by_hand(copy.deepcopy(model), x):
+        with torch.no_grad():
+            pre_relu = unit.residual_branch(inp)
+        assert torch.equal(torch.relu(pre_relu), out)  # original placement: the plain unit is ReLU(F(x))
+        assert responses[name] == pytest.approx(pre_relu.std(unbiased=False).item(), rel=1e-5)
+    zero = build_model(ModelConfig(**{**TINY.to_dict(), "zero_init_residual": True}))
+    assert all(v == 0.0 for v in diagnostics.layer_responses(zero, x).values())
+
+
+# ----------------------------------------------------------------------------- feature maps, filters
+def test_feature_maps_of_conv1_equal_the_convolution_and_mode_is_kept():
+    model = _warm_bn(build_model(TINY)).train()
+    x = _images(1)[0]  # (1, 8, 8)
+    maps = diagnostics.feature_maps(model, x, "conv1")
+    expected = F.conv2d(x.unsqueeze(0), model.conv1.weight, padding=1)[0]
+    assert maps.shape == (8, 8, 8)
+    assert torch.allclose(maps, expected, atol=1e-6)
+    assert model.training
+    unit_maps = diagnostics.feature_maps(model, x.unsqueeze(0), "layer3.1")
+    assert unit_maps.shape == (32, 2, 2)
+    assert all(len(m._forward_hooks) == 0 for m in model.modules())
+
+
+def test_feature_maps_bad_layer_or_shape_raise_one_sentence():
+    model = build_model(TINY)
+    with pytest.raises(ValueError, match="no layer named"):
+        diagnostics.feature_maps(model, _images(1)[0], "layer9.0")
+    with pytest.raises(ValueError, match="one image"):
+        diagnostics.feature_maps(model, _images(2), "conv1")
+    with pytest.raises(ValueError, match="image-shaped"):
+        diagnostics.feature_maps(model, _images(1)[0], "fc")
+
+
+def test_first_layer_filters_rescale_each_filter_to_unit_range():
+    model = build_model(TINY)
+    with torch.no_grad():
+        model.conv1.weight[0].fill_(0.3)  # a constant filter has no contrast to show
+    shown = diagnostics.first_layer_filters(model)
+    w = model.conv1.weight.detach()
+    assert shown.shape == w.shape
+    assert torch.equal(shown[0], torch.zeros_like(shown[0]))
+    for i in range(1, w.shape[0]):
+        assert shown[i].min().item() == pytest.approx(0.0) and shown[i].max().item() == pytest.approx(1.0)
+        lo, hi = w[i].min(), w[i].max()
+        assert torch.allclose(shown[i], (w[i] - lo) / (hi - lo), atol=1e-6)
