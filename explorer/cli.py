@@ -11,6 +11,7 @@ Size budget: ~250 lines.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -39,7 +40,8 @@ def _model_flags(p: argparse.ArgumentParser, depth: bool = True) -> None:
     g.add_argument("--norm", choices=C.NORMS)
     g.add_argument("--init", choices=C.INITS)
     g.add_argument("--width", type=float)
-    g.add_argument("--zero-init-residual", action="store_true", default=None)
+    g.add_argument("--zero-init-residual", action=argparse.BooleanOptionalAction, default=None,
+                   help="zero the last BN of each residual branch (Goyal et al. 2017); on by default in sweeps")
 
 
 def _train_flags(p: argparse.ArgumentParser) -> None:
@@ -119,6 +121,8 @@ def _spec(args):
         return X.twin(base, data, train, base.shortcut if not base.is_plain else "A") if args.compare_plain \
             else X.single(base, data, train)
     if args.command == "sweep":
+        if args.zero_init_residual is None:  # the Figure 6 default: deep ResNets get going within a short run
+            base = dataclasses.replace(base, zero_init_residual=True) if not base.norm == "none" else base
         return X.sweep(base, args.depths, data, train, shortcut=args.shortcut or base.residual().shortcut)
     for sc in args.shortcuts or []:
         if sc not in C.SHORTCUTS:

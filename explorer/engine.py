@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -207,9 +209,41 @@ class Lockstep:
                 g["lr"] = lr
         return lr
 
+    # --------------------------------------------------------------- CPU parallelism
+    def _map(self, fn, runs: list) -> list:
+        """fn over the runs: on the CPU, one model per core (see _cpu_pool); elsewhere one after another."""
+        pool = getattr(self, "_pool", None)
+        if pool is None or len(runs) < 2:
+            return [fn(r) for r in runs]
+        return list(pool.map(fn, runs))
+
+    @contextlib.contextmanager
+    def _cpu_pool(self):
+        """Small nets gain little from several threads inside one op, but lockstep models are independent:
+        on the CPU, train them side by side, one model per core and one thread per op (docs/benchmarks.md).
+        EXPLORER_CPU_PARALLEL=0 turns it off. Results are the same either way."""
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = min(cores, len(self.runs))
+        if self.device.type != "cpu" or workers < 2 or os.environ.get("EXPLORER_CPU_PARALLEL") == "0":
+            yield
+            return
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="lockstep")
+        try:
+            yield
+        finally:
+            self._pool.shutdown()
+            self._pool = None
+            torch.set_num_threads(threads)
+
     # --------------------------------------------------------------- epochs
     def run(self) -> dict:
         """Train all models; returns {name: {"status", "epochs", "final", "images", "message"}}."""
+        with self._cpu_pool():
+            return self._run()
+
+    def _run(self) -> dict:
         from .data import train_batches
         self.emit({"type": "start", "total_steps": self.total_steps, "epochs": self.epochs,
                    "device": str(self.device), "precision": str(self.amp_dtype or "fp32"),
@@ -241,8 +275,9 @@ class Lockstep:
         lr = self._set_lr()
         self.step += 1
         check = self.device.type == "cpu" or self.step % self.train.log_every == 0
-        for run in self.active:
-            if self._train_step(run, x, y, check) is not None:
+        active = self.active
+        for run, bad in zip(active, self._map(lambda r: self._train_step(r, x, y, check), active)):
+            if bad is not None:
                 self._diverge(run, f"at step {self.step}")
         if self.step % self.train.log_every == 0 or self.step == 1:
             self._emit_steps(lr)
@@ -306,16 +341,18 @@ class Lockstep:
                        "elapsed": 0.0, "images_per_second": None})
 
     def _end_epoch(self, epoch: int, partial: bool) -> None:
+        ready = []
         for run in self.active:
-            s = run.sums
-            if not s.get("count"):  # a stop right at an epoch boundary: no step in this epoch, nothing to record
+            if not run.sums.get("count"):  # a stop right at an epoch boundary: no step in this epoch, nothing to record
                 continue
-            count = s["count"]
-            train_loss = float(s["loss"]) / count
-            if not math.isfinite(train_loss):
+            if not math.isfinite(float(run.sums["loss"])):
                 self._diverge(run, f"in epoch {epoch}")
                 continue
-            test_loss, test_error = self.evaluate(run.raw)
+            ready.append(run)
+        for run, (test_loss, test_error) in zip(ready, self._map(lambda r: self.evaluate(r.raw), ready)):
+            s = run.sums
+            count = s["count"]
+            train_loss = float(s["loss"]) / count
             record = {"type": "epoch", "run": run.name, "epoch": epoch, "step": self.step,
                       "train_loss": train_loss, "train_error": 1.0 - float(s.get("correct", 0)) / count,
                       "test_loss": test_loss, "test_error": test_error, "lr": run.opt.param_groups[0]["lr"],

@@ -160,7 +160,7 @@ def figure6_spec():
     """The paper's Figure 6 in miniature: plain and residual nets at depths 20 and 56, on the chosen data."""
     from explorer import experiments
     from explorer.config import ModelConfig as MC
-    base = MC(depth=20, shortcut="A", placement="original")
+    base = MC(depth=20, shortcut="A", placement="original", zero_init_residual=True)
     dataset = st.session_state.get("dataset", "digits")
     from explorer.config import DataConfig
     return experiments.sweep(base, [20, 56], DataConfig(name=dataset), train_cfg())
