@@ -1,3 +1,310 @@
+"""Explain: what a trained net looks at. Pick a model (the shipped digits twin, a finished run, torchvision's
+ImageNet ResNets or an uploaded checkpoint) and an image (a test image, an upload or a drawing); see the top-5
+classes and an attribution map for each model, plain and residual side by side.
+
+The page only reads widgets, calls explorer.checkpoints / explorer.attribution and draws explorer.charts figures.
+"""
+import hashlib
+
 import streamlit as st
 
-st.title("Explain")
+from explorer import checkpoints as ck
+from explorer.attribution import METHODS, attribute, predict
+from explorer.charts import attribution_overlay, confusion_matrix, sample_strip, topk_bars
+from explorer.config import DataConfig
+from explorer.data import DatasetUnavailable, load_dataset
+from explorer.images import ImageError, load_image
+
+SOURCES = {"twin": "Shipped digits twin", "run": "A finished run", "imagenet": "ImageNet ResNet (torchvision)",
+           "upload": "Upload a checkpoint"}
+INPUTS = {"sample": "A test image", "draw": "Draw a digit", "upload": "Upload an image"}
+IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
+METHOD_NAMES = {"saliency": "Saliency", "integrated_gradients": "Integrated Gradients", "smoothgrad": "SmoothGrad",
+                "guided_backprop": "Guided Backprop", "gradcam": "Grad-CAM", "occlusion": "Occlusion"}
+IMAGENET_NAMES = {"resnet18": "ResNet-18 (45 MB download)", "resnet50": "ResNet-50 (98 MB download)"}
+MAX_RUNS_SIDE_BY_SIDE = 4
+MISTAKES_PER_ROW = 4  # half a wide page holds four labelled thumbnails
+MAPS_KEPT = 24  # attribution maps remembered per session, so moving the opacity slider recomputes nothing
+
+
+# ----------------------------------------------------------------------------- cached loaders
+@st.cache_resource(show_spinner="Loading the shipped digits twin…")
+def _shipped_twin() -> dict:
+    return ck.shipped_twin()
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the run's weights…")
+def _run_model(exp_id: str, run_id: str, mtime: float) -> ck.Explainable:
+    from pages.common import store
+    return ck.load_run_model(store(), exp_id, run_id)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the test set…")
+def _dataset(exp_id):
+    """The test set behind a model source: the built-in digits for the twin, else the run's own data."""
+    if exp_id is None:
+        return load_dataset(DataConfig("digits"))
+    from pages.common import store
+    return ck.load_run_dataset(store(), exp_id)
+
+
+@st.cache_resource
+def _imagenet_models() -> dict:
+    """ImageNet models loaded so far, shared by every session (one copy of ResNet-50 in memory)."""
+    return {}
+
+
+@st.cache_data(max_entries=16, show_spinner="Scoring the test set…")
+def _test_set_scores(model_key: str, _model, _dataset_obj) -> tuple:
+    return ck.confusion_and_mistakes(_model, _dataset_obj)
+
+
+# ----------------------------------------------------------------------------- choosing the models
+def choose_models() -> tuple:
+    """The model-source widgets; returns ({name: Explainable}, the test set's exp id or "digits" or None, key)."""
+    source = st.radio("Model", list(SOURCES), key="explain_source", horizontal=True, format_func=SOURCES.get)
+    try:
+        if source == "twin":
+            return _twin_source()
+        if source == "run":
+            return _run_source()
+        if source == "imagenet":
+            return _imagenet_source()
+        return _upload_source()
+    except (ValueError, OSError) as exc:
+        st.error(str(exc))
+        return {}, None, source
+
+
+def _twin_source() -> tuple:
+    st.caption("A plain-20 and a ResNet-20 trained together on scikit-learn's 8×8 digits with the default recipe: "
+               "the same layers and the same batches, only the shortcuts differ.")
+    with st.expander("How the shipped twin was trained"):
+        st.markdown(ck.shipped_twin_readme())
+    return _shipped_twin(), "digits", "twin"
+
+
+def _run_source() -> tuple:
+    from pages.common import store
+    experiments = ck.explainable_runs(store())
+    if not experiments:
+        st.info("No finished runs yet: train one on the Train page, or use the shipped digits twin.")
+        return {}, None, "run"
+    by_id = {e["exp_id"]: e for e in experiments}
+    exp_id = st.selectbox("Experiment", list(by_id), key="explain_experiment", format_func=lambda i: by_id[i]["label"])
+    names = dict(by_id[exp_id]["runs"])
+    chosen = st.multiselect("Runs, side by side", list(names), default=list(names)[:MAX_RUNS_SIDE_BY_SIDE],
+                            key=f"explain_runs_{exp_id}", format_func=names.get,
+                            max_selections=MAX_RUNS_SIDE_BY_SIDE)
+    s = store()
+    models = {names[r]: _run_model(exp_id, r, s.weights_path(exp_id, r).stat().st_mtime) for r in chosen}
+    return models, exp_id, f"run/{exp_id}"
+
+
+def _imagenet_source() -> tuple:
+    name = st.selectbox("Network", list(IMAGENET_NAMES), key="explain_imagenet", format_func=IMAGENET_NAMES.get)
+    loaded = _imagenet_models()
+    if name not in loaded:
+        st.caption("torchvision's ImageNet weights, loaded into this app's own ResNet; downloaded once into "
+                   "torch's cache.")
+        if not st.button("Load the weights", key="explain_imagenet_load"):
+            return {}, None, "imagenet"
+        bar = st.progress(0.0, text="Fetching the weights…")
+        try:
+            loaded[name] = ck.pretrained_imagenet(name, progress=lambda f: bar.progress(f, text="Downloading…"))
+        except ck.PretrainedUnavailable as exc:
+            st.warning(str(exc))
+            return {}, None, "imagenet"
+        finally:
+            bar.empty()
+    return {name: loaded[name]}, None, f"imagenet/{name}"
+
+
+def _upload_source() -> tuple:
+    upload = st.file_uploader("A ResNet Explorer checkpoint (.pt)", type=["pt", "pth"], key="explain_checkpoint",
+                              help="The final.pt or init.pt of a run (the Runs page downloads them): weights, "
+                                   "model config and preprocessing. Only tensors are read; nothing in it runs.")
+    if upload is None:
+        return {}, None, "upload"
+    data = upload.getvalue()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    cache = st.session_state.setdefault("explain_uploaded_models", {})
+    if digest not in cache:
+        cache.clear()  # one uploaded model per session
+        cache[digest] = ck.load_uploaded_checkpoint(data)
+    model = cache[digest]
+    test_set = "digits" if model.preprocessing.get("dataset") == "digits" else None
+    return {model.cfg.name: model}, test_set, f"upload/{digest}"
+
+
+# ----------------------------------------------------------------------------- choosing the image
+def choose_input(models: dict, dataset) -> dict:
+    """The image widgets; returns {model name: (x, view)} or {} while there is nothing to explain yet."""
+    digit_models = all(ck.is_digit_model(m.preprocessing) for m in models.values())
+    options = (["sample"] if dataset is not None else []) + (["draw"] if digit_models else []) + ["upload"]
+    kind = st.radio("Image", options, key="explain_input", horizontal=True, format_func=INPUTS.get)
+    if kind == "sample":
+        last = len(dataset.y_test) - 1
+        index = st.number_input(f"Test image (0–{last})", 0, last, 0, key="explain_sample")
+        x, view, label = ck.test_example(dataset, int(index))
+        st.caption(f"True class: **{dataset.preprocessing['classes'][label]}**")
+        return {name: (x, view) for name in models}
+    image = None if kind == "draw" else _uploaded_image()
+    left, right = st.columns(2)
+    if kind == "draw":
+        with left:
+            image = _drawing()
+    elif image is not None:
+        left.image(image, caption="Your image", width=260)
+    if image is None:
+        return {}
+    try:
+        inputs = {name: ck.to_model_input(image, m.preprocessing) for name, m in models.items()}
+    except ImageError as exc:
+        st.error(str(exc))
+        return {}
+    view = next(iter(inputs.values()))[1]  # models shown together share their preprocessing
+    figure = sample_strip([view], [f"What the model sees ({view.shape[0]}×{view.shape[1]})"])
+    right.plotly_chart(figure.update_layout(height=300), key="explain_view")
+    return inputs
+
+
+def _uploaded_image():
+    upload = st.file_uploader("An image", type=IMAGE_TYPES, key="explain_upload",
+                              help="PNG, JPEG, WebP, BMP or GIF (its first frame).")
+    if upload is None:
+        return None
+    try:
+        return load_image(upload.getvalue())
+    except ImageError as exc:
+        st.error(str(exc))
+        return None
+
+
+def _drawing():
+    try:
+        from streamlit_drawable_canvas import st_canvas
+    except Exception:  # noqa: BLE001 - a missing or broken component must not take the page down
+        st.warning("The drawing canvas is not available here; upload an image of a digit instead.")
+        return None
+    result = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#ffffff", height=224, width=224,
+                       drawing_mode="freedraw", return_image_data=True, key="explain_canvas")
+    st.caption("Draw one digit, large; the bin in the toolbar clears the box.")
+    if result is None or not (result.json_data or {}).get("objects") or not result.image_bytes:
+        st.info("Draw a digit to see what each model makes of it.")
+        return None
+    try:
+        return load_image(result.image_bytes)
+    except ImageError as exc:
+        st.error(str(exc))
+        return None
+
+
+# ----------------------------------------------------------------------------- explaining
+def choose_method(classes: list) -> tuple:
+    """The attribution widgets; returns (method, target class or None for the predicted one, opacity)."""
+    left, middle, right = st.columns([2, 2, 1])
+    method = left.selectbox("Attribution method", list(METHODS), index=list(METHODS).index("gradcam"),
+                            key="explain_method", format_func=METHOD_NAMES.get)
+    target = middle.selectbox("Explain the class", [None, *range(len(classes))], key="explain_target",
+                              format_func=lambda c: "the predicted class" if c is None else str(classes[c]))
+    opacity = right.slider("Map opacity", 0.0, 1.0, 0.5, 0.05, key="explain_opacity")
+    st.caption(f"**{METHOD_NAMES[method]}**: {METHODS[method]}")
+    return method, target, opacity
+
+
+def _map_key(model_key: str, x, method: str, target) -> tuple:
+    return model_key, hashlib.sha256(x.numpy().tobytes()).hexdigest()[:16], method, target
+
+
+def _attribution(model_key: str, model, x, method: str, target, heavy_ok: bool):
+    """The map from this session's memory, or computed now (a heavy one only once the user asked)."""
+    maps = st.session_state.setdefault("explain_maps", {})
+    key = _map_key(model_key, x, method, target)
+    if key not in maps:
+        if ck.is_heavy(model, method) and not heavy_ok:
+            return None
+        if len(maps) >= MAPS_KEPT:
+            maps.pop(next(iter(maps)))
+        bar = st.progress(0.0, text=f"{METHOD_NAMES[method]}…") if ck.is_heavy(model, method) else None
+        try:
+            maps[key] = attribute(model, x, method, target=target,
+                                  **({"progress": lambda f: bar.progress(f)} if bar else {})).numpy()
+        finally:
+            if bar is not None:
+                bar.empty()
+    return maps[key]
+
+
+def show_model(name: str, model: ck.Explainable, x, view, explain: tuple, source_key: str, heavy_ok: bool) -> None:
+    """One model's column: its top-5 classes and the attribution map over the image."""
+    method, target, opacity = explain
+    classes = model.preprocessing["classes"]
+    preds = predict(model.model, x, top=5)
+    st.plotly_chart(topk_bars([(classes[i], p) for i, p in preds], f"{name}: top 5"), key=f"explain_top5_{name}")
+    amap = _attribution(f"{source_key}/{name}", model.model, x, method, target, heavy_ok)
+    if amap is None:
+        st.info(f"{METHOD_NAMES[method]} runs {name} many times; press the button above to compute it.")
+        return
+    shown = classes[preds[0][0]] if target is None else classes[target]
+    st.plotly_chart(attribution_overlay(view, amap, opacity, f"{name}: {METHOD_NAMES[method]} for '{shown}'"),
+                    key=f"explain_map_{name}")
+
+
+def show_models(models: dict, inputs: dict, explain: tuple, source_key: str) -> None:
+    """The models side by side, with one button first when a map would be heavy to compute."""
+    method = explain[0]
+    heavy = [n for n, m in models.items() if ck.is_heavy(m.model, method)
+             and _map_key(f"{source_key}/{n}", inputs[n][0], method, explain[1]) not in
+             st.session_state.get("explain_maps", {})]
+    heavy_ok = bool(heavy) and st.button(f"Compute {METHOD_NAMES[method]} for {', '.join(heavy)}",
+                                         key="explain_compute", type="primary",
+                                         help="A big net with a many-pass method takes a while; it runs once you ask.")
+    for column, (name, model) in zip(st.columns(len(models)), models.items()):
+        with column:
+            st.subheader(name)
+            try:
+                show_model(name, model, *inputs[name], explain, source_key, heavy_ok)
+            except ValueError as exc:
+                st.error(str(exc))
+
+
+def show_test_set(models: dict, dataset, source_key: str) -> None:
+    """Each model's confusion matrix on its test set and the test images it gets most confidently wrong."""
+    st.header("On the test set")
+    classes = dataset.preprocessing["classes"]
+    for column, (name, model) in zip(st.columns(len(models)), models.items()):
+        with column:
+            cm, mistakes = _test_set_scores(f"{source_key}/{name}", model.model, dataset)
+            errors = 1 - cm.trace() / max(1, cm.sum())
+            st.markdown(f"**{name}**: {100 * errors:.1f}% test error on {cm.sum():,} images")
+            st.plotly_chart(confusion_matrix(cm, classes), key=f"explain_cm_{name}")
+            st.caption("Most confidently wrong (true → predicted, confidence):")
+            for row in range(0, len(mistakes), MISTAKES_PER_ROW):
+                shown = mistakes[row : row + MISTAKES_PER_ROW]
+                labels = [f"{classes[m['true']]}→{classes[m['predicted']]} {m['confidence']:.0%}" for m in shown]
+                st.plotly_chart(sample_strip([m["image"] for m in shown], labels), key=f"explain_wrong_{name}_{row}")
+
+
+def _test_set(test_set):
+    if test_set is None:
+        return None
+    try:
+        return _dataset(None if test_set == "digits" else test_set)
+    except (DatasetUnavailable, ValueError) as exc:
+        st.warning(str(exc))
+        return None
+
+
+st.title("Explain a prediction")
+st.caption("What does each net look at? Plain and residual twins side by side, on the same image.")
+models, test_set, source_key = choose_models()
+if not models:
+    st.stop()
+dataset = _test_set(test_set)
+inputs = choose_input(models, dataset)
+if inputs:
+    explain = choose_method(next(iter(models.values())).preprocessing["classes"])
+    show_models(models, inputs, explain, source_key)
+if dataset is not None:
+    show_test_set(models, dataset, source_key)
