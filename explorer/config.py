@@ -247,12 +247,13 @@ class TrainConfig:
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("device", self.device, DEVICES)
         _choice("precision", self.precision, PRECISIONS)
-        for name in ("epochs", "batch_size", "log_every"):
+        for name, most in (("epochs", 1000), ("batch_size", 4096), ("log_every", 100_000)):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a whole number of at least 1; got {value!r}.")
-        if self.steps is not None and (not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 1):
-            raise ValueError(f"steps must be a whole number of at least 1 (or empty to use epochs); got {self.steps!r}.")
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
+                raise ValueError(f"{name} must be a whole number from 1 to {most:,}; got {value!r}.")
+        steps = self.steps
+        if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 10**7):
+            raise ValueError(f"steps must be a whole number from 1 to 10,000,000 (or empty to use epochs); got {steps!r}.")
         if not isinstance(self.lr, (int, float)) or not 0 < self.lr <= 10:
             raise ValueError(f"lr (learning rate) must be a number above 0 and at most 10; got {self.lr!r}.")
         for name, low, high in (("momentum", 0, 1), ("weight_decay", 0, 1), ("label_smoothing", 0, 1)):

@@ -260,7 +260,7 @@ class Lockstep:
                     break
                 self._batch(x, y)
             self.train_time += time.perf_counter() - t0
-            partial = self.stopped or self.step % self.steps_per_epoch != 0 and self.step < self.total_steps
+            partial = self.stopped or self.step % self.steps_per_epoch != 0  # a cut-short last epoch is not counted
             self._end_epoch(epoch, partial=partial)
             if self.stopped or not self.active or self.step >= self.total_steps:
                 break
@@ -327,11 +327,15 @@ class Lockstep:
         x, y = next(iter(train_batches(self.data, self.train.batch_size, _clone(gen), augment=False)))
         for run in self.runs:
             model = run.raw
+            buffers = {k: v.clone() for k, v in model.named_buffers()}  # this look must not move BN statistics
             model.train()
             model.zero_grad(set_to_none=True)
             with self._autocast():
                 loss = self.criterion(model(x).float(), y)
             loss.backward()
+            with torch.no_grad():
+                for k, v in model.named_buffers():
+                    v.copy_(buffers[k])
             grads = diagnostics.conv_grad_norms(model)
             model.zero_grad(set_to_none=True)
             test_loss, test_error = self.evaluate(model)

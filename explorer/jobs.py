@@ -107,10 +107,12 @@ class JobManager:
     def delete(self, exp_id: str, owner: Optional[str], teacher: bool = False) -> None:
         """Delete a job and its files (a running one is killed first). Owner or teacher only."""
         with self._lock:
-            self._owned(exp_id, owner, teacher, "delete")
+            exp = self._owned(exp_id, owner, teacher, "delete")
             proc = self._procs.pop(exp_id, None)
             if proc is not None and proc.poll() is None:
                 _kill(proc)
+            elif exp["status"] == "running":  # a worker left by an earlier server process
+                _kill_pid(exp.get("pid"))
             self.store.delete_experiment(exp_id)
 
     def _owned(self, exp_id: str, owner: Optional[str], teacher: bool, verb: str) -> dict:
@@ -198,15 +200,20 @@ class JobManager:
     def _enforce_stops(self) -> None:
         for exp_id, asked in list(self._stop_asked.items()):
             proc = self._procs.get(exp_id)
-            if proc is None or proc.poll() is not None:
-                if proc is None:
-                    del self._stop_asked[exp_id]
+            if proc is not None and proc.poll() is not None:
+                continue  # _reap handles it
+            if time.time() - asked <= STOP_GRACE_S:
                 continue
-            if time.time() - asked > STOP_GRACE_S:
+            del self._stop_asked[exp_id]
+            if proc is not None:
                 _kill(proc)
                 self._procs.pop(exp_id, None)
-                self._mark_stopped(exp_id)
-                del self._stop_asked[exp_id]
+            else:  # a worker left by an earlier server process: kill it by the pid it recorded
+                exp = self.store.load_experiment(exp_id)
+                if exp is None or exp["status"] != "running":
+                    continue
+                _kill_pid(exp.get("pid"))
+            self._mark_stopped(exp_id)
 
     def _mark_stopped(self, exp_id: str) -> None:
         exp = self.store.update_experiment(exp_id, status="stopped", finished=time.time())
@@ -235,6 +242,15 @@ class JobManager:
                     _kill(proc)
                     self._mark_stopped(exp_id)
             self._procs.clear()
+
+
+def _kill_pid(pid) -> None:
+    """Kill a worker's process group by its recorded pid (workers start their own session)."""
+    if isinstance(pid, int) and pid > 0 and pid_alive(pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _kill(proc: subprocess.Popen) -> None:
