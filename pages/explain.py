@@ -187,6 +187,7 @@ def _drawing():
     except Exception:  # noqa: BLE001 - a missing or broken component must not take the page down
         st.warning("The drawing canvas is not available here; upload an image of a digit instead.")
         return None
+    st.space("small")  # room for the canvas's floating toolbar, which sits just above it
     result = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#ffffff", height=224, width=224,
                        drawing_mode="freedraw", return_image_data=True, key="explain_canvas")
     st.caption("Draw one digit, large; the bin in the toolbar clears the box.")
