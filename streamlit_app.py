@@ -8,18 +8,21 @@ import streamlit as st  # noqa: E402
 
 from pages.common import init_session, sync_query, teacher_login, write_owner_cookie
 
-st.set_page_config(page_title="ResNet Explorer", page_icon="🧱", layout="wide")
+st.set_page_config(page_title="ResNet Explorer", page_icon=":material/account_tree:", layout="wide",
+                   initial_sidebar_state="collapsed")
 init_session()
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/build.py", title="Build", icon="🧱"),
-    st.Page("pages/train.py", title="Train", icon="📈"),
-    st.Page("pages/runs.py", title="Runs", icon="🗂️"),
-    st.Page("pages/explain.py", title="Explain", icon="🔍"),
-    st.Page("pages/inspect.py", title="Inspect", icon="🔬"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/build.py", title="Build", icon=":material/construction:"),
+    st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+    st.Page("pages/explain.py", title="Explain", icon=":material/image_search:"),
+    st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
 ]
-page = st.navigation(PAGES)
+# On top: readable when projected, and (with client.showSidebarNavigation = false) no flash of the
+# raw pages/ folder listing before the first run.
+page = st.navigation(PAGES, position="top")
 
 with st.sidebar:
     st.caption("Plain vs residual networks, after He et al. 2015 and 2016.")

@@ -151,7 +151,7 @@ class RunStore:
         """Append metric records (dicts) as JSON lines; one write call, so readers see whole lines."""
         if not records:
             return
-        text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records)
+        text = "".join(json.dumps(r) + "\n" for r in records)  # key order kept: layers stay in forward order
         with open(self.run_dir(exp_id, run_id) / "metrics.jsonl", "a") as f:
             f.write(text)
 

@@ -96,7 +96,7 @@ def show(cfg: ModelConfig) -> None:
     cols[1].metric(f"Mult-adds ({cfg.name})", fmt_madds(mine["stats"]["mult_adds"]))
     delta = mine["stats"]["params"] - other["stats"]["params"]
     cols[2].metric(f"Parameters ({twin.name})", fmt_int(other["stats"]["params"]),
-                   delta=f"{-delta:+,}" if delta else "same", delta_color="off")
+                   delta=f"{-delta:+,} vs {cfg.name}" if delta else None, delta_color="off")
     cols[3].metric(f"Mult-adds ({twin.name})", fmt_madds(other["stats"]["mult_adds"]))
     if cfg.shortcut == "A" or twin.shortcut == "A":
         st.caption("With zero-padding shortcuts (option A) a ResNet and its plain twin have exactly the same "

@@ -12,6 +12,16 @@ st.markdown(
     "fails to find a solution that the deeper net could express, such as copying the shallow net and making the "
     "extra layers identities. They called it the **degradation problem**."
 )
+with st.container(border=True):
+    c1, c2 = st.columns([1, 3], vertical_alignment="center")
+    go = c1.button("Reproduce Figure 6", key="home_figure6", type="primary", width="stretch")
+    c2.markdown(
+        "One click trains **plain-20, ResNet-20, plain-56 and ResNet-56** side by side on the built-in handwritten "
+        "digits (offline, about a minute on a laptop CPU), every net on the same batches from the same start. Watch "
+        "the deeper plain net's training error stay far above the shallow one's while the deeper ResNet keeps up."
+    )
+if go and start_experiment(figure6_spec()):
+    st.switch_page("pages/train.py")
 left, right = st.columns([3, 2])
 with left:
     st.markdown(
@@ -33,14 +43,4 @@ with right:
         ' add [label="+", shape=circle, fillcolor="#fde9c8"]; out [label="ReLU"];'
         ' x -> c1 -> c2 -> add -> out; x -> add [label="identity x", style=dashed, color="#c0392b", '
         'fontcolor="#c0392b"]; }', width="content")
-st.divider()
-st.subheader("See it happen")
-st.markdown(
-    "One click trains plain-20, ResNet-20, plain-56 and ResNet-56 side by side on the built-in handwritten "
-    "digits (offline, about a minute on a laptop CPU), every net on the same batches from the same start. "
-    "Watch the deeper plain net's training error stay above the shallow one's while the deeper ResNet catches up."
-)
-if st.button("Reproduce Figure 6", key="home_figure6", type="primary"):
-    if start_experiment(figure6_spec()):
-        st.switch_page("pages/train.py")
-st.caption("Or build your own network on the **Build** page, then train it against its plain twin.")
+st.caption("Or build your own network on the **Build** page, then train it against its plain twin on **Train**.")

@@ -1,5 +1,276 @@
-"""Inspect: placeholder until the Inspect views land (issue 6)."""
-import streamlit as st
+"""Inspect: what the shortcut changes inside a network, plain and residual twin side by side.
 
+Pick a finished experiment (the shipped digits twin by default) and its plain/residual pair; five views: gradient
+flow over training, layer responses, the loss landscape (a job of kind `landscape`), block ablation, feature maps.
+The page only reads widgets, calls explorer and draws explorer.charts figures; heavy results are cached per run.
+"""
+import streamlit as st
+from torch import nn
+
+from explorer import charts
+from explorer.ablation import ablate_blocks
+from explorer.blocks import ResidualUnit
+from explorer.checkpoints import explainable_runs, load_run_dataset, load_run_model
+from explorer.data import normalize
+from explorer.diagnostics import branch_ratios, feature_maps, first_layer_filters, layer_responses
+from explorer.jobs import JobError
+from explorer.landscape_job import (ensure_shipped_in_store, landscape_request, landscape_spec, plain_residual_pairs,
+                                    read_landscapes)
+from explorer.runs import ACTIVE, STATUSES
+from pages.common import is_teacher, job_manager, store
+
+TABS = ["Gradient flow", "Layer responses", "Loss landscape", "Block ablation", "Feature maps"]
+PROBE_IMAGES = 256  # test images for layer responses and branch ratios
+ABLATION_IMAGES = 1000  # test images per ablated net: enough for a clear error, quick on a CPU
+MAPS_SHOWN = 16  # feature maps drawn per net
+
+# ----------------------------------------------------------------------------- cached work (per run)
+@st.cache_resource(max_entries=4, show_spinner="Loading the test set…")
+def _dataset(exp_id: str):
+    return load_run_dataset(store(), exp_id)
+
+
+def _model(exp_id: str, run_id: str):
+    """A fresh copy of the run's trained net (each computation gets its own, so sessions never share hooks)."""
+    return load_run_model(store(), exp_id, run_id, "final")
+
+
+def _test_images(exp_id: str, pre: dict, n: int, start: int = 0) -> tuple:
+    ds = _dataset(exp_id)
+    return normalize(ds.x_test[start:start + n], pre), ds.y_test[start:start + n]
+
+
+@st.cache_data(max_entries=32, show_spinner="Measuring the layer responses…")
+def _responses(exp_id: str, run_id: str, mtime: float) -> tuple:
+    net = _model(exp_id, run_id)
+    x, _ = _test_images(exp_id, net.preprocessing, PROBE_IMAGES)
+    return layer_responses(net.model, x), branch_ratios(net.model, x)
+
+
+@st.cache_data(max_entries=32, show_spinner="Removing one block at a time…")
+def _ablation(exp_id: str, run_id: str, mtime: float) -> list:
+    net = _model(exp_id, run_id)
+    return ablate_blocks(net.model, *_test_images(exp_id, net.preprocessing, ABLATION_IMAGES))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _maps(exp_id: str, run_id: str, mtime: float, layer: str, index: int):
+    net = _model(exp_id, run_id)
+    return feature_maps(net.model, _test_images(exp_id, net.preprocessing, 1, index)[0], layer).numpy()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _filters(exp_id: str, run_id: str, mtime: float) -> list:
+    w = first_layer_filters(_model(exp_id, run_id).model)  # (out, in, k, k) in [0, 1]
+    return [f.permute(1, 2, 0).numpy() if f.shape[0] == 3 else f[0].numpy() for f in w]
+
+
+def _mtime(exp_id: str, run_id: str) -> float:
+    path = store().weights_path(exp_id, run_id, "final")
+    return path.stat().st_mtime if path.is_file() else 0.0
+
+
+def _each(nets: dict, fn, *args) -> dict:
+    """{net name: fn(exp_id, run_id, mtime, *args)} for the chosen nets."""
+    return {name: fn(exp, rid, _mtime(exp, rid), *args) for name, (exp, rid) in nets.items()}
+
+
+# ----------------------------------------------------------------------------- choosing
+def _shipped_id():
+    ss = st.session_state
+    if ss.get("inspect_shipped") is None or store().load_experiment(ss["inspect_shipped"]) is None:
+        try:
+            ss["inspect_shipped"] = ensure_shipped_in_store(store())
+        except FileNotFoundError as exc:
+            st.caption(str(exc))
+            ss["inspect_shipped"] = None
+    return ss["inspect_shipped"]
+
+
+def choose_nets() -> tuple:
+    """(experiment, {net name: (exp id, run id)}) from an experiment picker and a plain/residual pair."""
+    shipped = _shipped_id()
+    sources = {e["exp_id"]: e for e in explainable_runs(store())}
+    if not sources:
+        st.info("No finished experiment has trained weights yet; train one on the Train page.")
+        return None, {}
+    ids = list(sources)
+    label = {i: ("Shipped digits twin (plain-20, resnet-20)" if i == shipped else sources[i]["label"]) for i in ids}
+    exp_id = st.selectbox("Experiment", ids, index=ids.index(shipped) if shipped in ids else 0,
+                          format_func=label.get, key="inspect_exp")
+    exp = store().load_experiment(exp_id)
+    runs = dict(sources[exp_id]["runs"])  # run id -> name
+    pair = next(((p, r) for p, r in plain_residual_pairs(exp) if p in runs and r in runs),
+                (list(runs)[0], list(runs)[-1]))
+    left, right = st.columns(2)
+    plain = left.selectbox("Plain net", list(runs), index=list(runs).index(pair[0]), format_func=runs.get,
+                           key=f"inspect_plain_{exp_id}")
+    residual = right.selectbox("Residual net", list(runs), index=list(runs).index(pair[1]), format_func=runs.get,
+                               key=f"inspect_residual_{exp_id}")
+    return exp, {runs[rid]: (exp_id, rid) for rid in dict.fromkeys([plain, residual])}
+
+
+def _guard(view, *args) -> None:
+    """Draw one view; a missing dataset or unreadable weights becomes one sentence instead of a traceback."""
+    try:
+        view(*args)
+    except (ValueError, RuntimeError, OSError) as exc:
+        st.error(str(exc).splitlines()[0] if str(exc) else "This view could not be drawn for these nets.")
+
+
+# ----------------------------------------------------------------------------- the views
+def gradient_view(exp: dict, nets: dict) -> None:
+    st.markdown("**What to look for:** each square is the gradient norm that one conv layer (bottom: nearest the "
+                "input) received in one epoch (0 = before the first step), on a shared log colour scale. In a deep "
+                "plain net the layers near the input get far smaller gradients; the shortcut carries the gradient "
+                "back unchanged (He et al. 2016, Eq. 5; He et al. 2015, §4.1).")
+    rows = {r["id"]: r for r in exp["runs"]}
+    series = {n: charts.run_series(rows[rid], store().read_metrics(eid, rid, kind="epoch"))
+              for n, (eid, rid) in nets.items()}
+    zrange = charts.gradient_log_range(list(series.values()))
+    if zrange is None:
+        st.info("This experiment recorded no gradient norms (the shipped twin comes with its weights only); "
+                "train a twin on the Train page to see how the gradient flows during training.")
+        return
+    for col, (name, run) in zip(st.columns(len(series)), series.items()):
+        col.plotly_chart(charts.gradient_heatmap(run, zrange), key=f"inspect_grad_{name}")
+
+
+def responses_view(exp: dict, nets: dict) -> None:
+    st.markdown("**What to look for:** the standard deviation of each block's residual branch output F(x) on "
+                f"{PROBE_IMAGES} test images. He et al. 2015 (Figure 7) found the ResNet's responses smaller than "
+                "the plain net's: each block only nudges the signal, close to the identity. On the right, ‖F(x)‖/‖x‖ "
+                "per block says the same thing as a ratio (for a plain block: ‖output‖/‖input‖).")
+    sort = st.toggle("Sorted by size", key="inspect_resp_sorted")
+    results = _each(nets, _responses)
+    rows = {r["id"]: r for r in exp["runs"]}
+    ratios = [charts.run_series(rows[rid], [{"type": "epoch", "epoch": 0, "branch_ratios": results[n][1]}])
+              for n, (_, rid) in nets.items()]
+    left, right = st.columns(2)
+    left.plotly_chart(charts.layer_response_chart({n: r[0] for n, r in results.items()}, sort=sort),
+                      key="inspect_responses")
+    right.plotly_chart(charts.branch_ratio_chart(ratios), key="inspect_ratios")
+
+
+def ablation_view(exp: dict, nets: dict) -> None:
+    st.markdown("**What to look for:** each point is the test error after removing one block (a residual block "
+                "keeps only its shortcut; a plain block becomes the identity where the shapes allow). Veit, Wilber & "
+                "Belongie 2016 found a ResNet barely notices a missing block, except where it downsamples, while a "
+                "plain net collapses: a ResNet behaves like an ensemble of many shorter paths.")
+    results = _each(nets, _ablation)
+    st.plotly_chart(charts.ablation_chart(results), key="inspect_ablation")
+    for name, rows in results.items():
+        stuck = [r for r in rows if r["unit"] is not None and not r["skippable"]]
+        if stuck:
+            st.caption(f"{name} cannot skip {', '.join(r['unit'] for r in stuck)}: {stuck[0]['reason']} "
+                       "A residual block can always fall back on its shortcut, which matches the shapes.")
+
+
+def feature_view(exp: dict, nets: dict) -> None:
+    st.markdown("**What to look for:** the activations of one layer for one test image, plain and residual side "
+                "by side (first 16 channels, each scaled on its own), and the first layer's filters. Early layers "
+                "respond to strokes and edges; after many plain layers the maps often wash out, while the ResNet's "
+                "keep the input's structure, which the shortcuts pass along (He et al. 2015).")
+    models = {n: _model(*ids).model for n, ids in nets.items()}
+    layers = [name for name, m in next(iter(models.values())).named_modules()
+              if isinstance(m, (nn.Conv2d, ResidualUnit)) and all(name in dict(o.named_modules())
+                                                                 for o in models.values())]
+    left, right = st.columns([3, 1])
+    layer = left.selectbox("Layer", layers, key="inspect_fm_layer")
+    count = len(_dataset(exp["id"]).y_test)
+    index = int(right.number_input("Test image", 0, count - 1, 0, key="inspect_fm_image"))
+    for col, (name, (eid, rid)) in zip(st.columns(len(nets)), nets.items()):
+        maps = _maps(eid, rid, _mtime(eid, rid), layer, index)
+        col.plotly_chart(charts.image_grid(list(maps[:MAPS_SHOWN]), f"{name}: {layer} ({maps.shape[0]} channels)",
+                                           columns=4), key=f"inspect_fm_{name}")
+        col.plotly_chart(charts.image_grid(_filters(eid, rid, _mtime(eid, rid)), f"{name}: first-layer filters",
+                                           columns=8, rescale=False), key=f"inspect_filters_{name}")
+
+
+# ----------------------------------------------------------------------------- the loss landscape job
+def _job_status(job: dict) -> None:
+    status, progress = job["status"], job.get("progress") or {}
+    if status == "queued":
+        pos = job_manager().position(job["id"])
+        st.info(f"Queued: number {pos['place']} in line, about {pos['wait_s']:.0f} s to wait." if pos
+                else "Queued: starting…")
+    elif status == "running":
+        frac = (progress.get("step") or 0) / max(1, progress.get("total_steps") or 1)
+        eta = progress.get("eta")
+        st.progress(min(1.0, frac), text=(progress.get("message") or "Starting…")
+                    + (f" · about {eta:.0f} s left" if eta is not None else ""))
+    elif status != "completed":
+        msg = job.get("message")
+        (st.warning if status == "stopped" else st.error)(f"The landscape job {status}" + (f": {msg}" if msg else "."))
+
+
+@st.fragment(run_every=1.0)
+def landscape_live(job_id: str) -> None:
+    """Progress and Cancel, redrawn about once a second from the run store while the job is queued or running."""
+    job = store().load_experiment(job_id)
+    if job is None:
+        st.warning("This landscape job is gone (deleted?).")
+        return
+    _job_status(job)
+    owner = st.session_state["owner"]
+    if job["status"] in ACTIVE and (job.get("owner") == owner or is_teacher()):
+        if st.button("Cancel", key="inspect_landscape_cancel", help="Stops the job at its next grid point."):
+            job_manager().stop(job_id, owner, teacher=is_teacher())
+            st.toast("Cancelling…")
+    if job["status"] not in ACTIVE:
+        st.rerun()  # the whole page redraws once, now with the results
+
+
+def landscape_results(job_id: str) -> None:
+    results = read_landscapes(store(), job_id)
+    if not results:
+        return
+    kind = st.radio("Plot", ["contour", "surface"], horizontal=True, key="inspect_ls_kind")
+    surfaces = {n: r["surface"] for n, r in results.items() if r.get("surface")}
+    st.plotly_chart(charts.landscape_surfaces(surfaces, kind=kind), key="inspect_ls_surface")
+    lines = {n: r["line"] for n, r in results.items() if r.get("line") and r["line"]["loss"]}
+    if lines:
+        st.plotly_chart(charts.landscape_line(lines), key="inspect_ls_line")
+    for note in dict.fromkeys(r["line_note"] for r in results.values() if r.get("line_note")):
+        st.caption(note)
+
+
+def landscape_view(exp: dict, nets: dict) -> None:
+    st.markdown("**What to look for:** the training loss on a plane through the trained weights (★), along two "
+                "random filter-normalised directions, plain and residual on one colour scale; below it, the loss on "
+                "the straight line from the initial to the trained weights. Li et al. 2018 found that without "
+                "shortcuts a deep net's landscape turns chaotic, while with them it stays smooth and nearly convex. "
+                "It runs as a job: you can leave the page and come back.")
+    left, right = st.columns(2)
+    steps = left.select_slider("Grid points per axis", [5, 9, 11, 15, 21, 31, 41], value=21, key="inspect_ls_steps")
+    span = right.select_slider("Span", [0.25, 0.5, 1.0, 2.0], value=1.0, key="inspect_ls_span")
+    spec = landscape_spec(exp["id"], [rid for _, rid in nets.values()], steps=steps, span=span)
+    full, runs, digest = landscape_request(store(), spec)
+    job = store().find_by_hash(digest, statuses=STATUSES)
+    if job is not None and job["status"] in ACTIVE:
+        landscape_live(job["id"])
+        return
+    if job is not None:
+        _job_status(job)
+        landscape_results(job["id"])
+    if job is None or job["status"] != "completed":
+        if st.button("Start", key="inspect_landscape_start", type="primary",
+                     help=f"{steps}×{steps} points per net, on {spec['subset']} training images."):
+            try:
+                job_manager().submit(full, runs, owner=st.session_state["owner"], spec_hash=digest, kind="landscape")
+            except JobError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
+
+
+# ----------------------------------------------------------------------------- the page
 st.title("Inspect")
-st.info("The Inspect views (gradient flow, layer responses, loss landscape, block ablation) are being built.")
+st.caption("What the shortcut changes inside a network: the plain net and its residual twin on the same axes.")
+exp, nets = choose_nets()
+if nets:
+    views = [gradient_view, responses_view, landscape_view, ablation_view, feature_view]
+    for tab, view in zip(st.tabs(TABS, key="inspect_tab", on_change="rerun"), views):
+        if tab.open:
+            with tab:
+                _guard(view, exp, nets)

@@ -162,6 +162,9 @@ def charts_panel(exp: dict) -> None:
     left, right = st.columns(2)
     left.plotly_chart(charts.loss_curve(runs), key="train_loss")
     right.plotly_chart(charts.gradient_profile(runs), key="train_grads")
+    if any((r.get("model") or {}).get("zero_init_residual") for r in exp["runs"]):
+        right.caption("The ResNets here start with zeroed branches (Goyal et al. 2017): before the first step their "
+                      "branch convs get no gradient at all, so their epoch-0 profile is nearly empty by design.")
     speeds = [r.get("images_per_second") for r in exp["runs"] if r.get("images_per_second")]
     if speeds:
         st.caption(f"Training speed: {speeds[0]:,.0f} images/s per net ({exp['spec']['train']['device']} device).")
@@ -218,7 +221,18 @@ def reference_numbers() -> None:
                       for k, v in ref["placements"]["rows"].items()], hide_index=True, key="train_ref_table2")
 
 
+def _default_watch() -> None:
+    """After a reload, follow this owner's newest experiment (its job went on while the tab was closed)."""
+    if "watch" in st.session_state:
+        return
+    mine = [e for e in store().list_experiments()
+            if e.get("owner") == st.session_state["owner"] and e.get("kind", "train") == "train"]
+    if mine:
+        st.session_state["watch"] = mine[0]["id"]
+
+
 st.title("Train")
+_default_watch()
 with st.expander("Set up an experiment", expanded="watch" not in st.session_state):
     setup_form()
     if st.button("Start training", key="train_start", type="primary"):
