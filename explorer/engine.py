@@ -283,7 +283,6 @@ class Lockstep:
             self._emit_steps(lr)
 
     def _emit_steps(self, lr: float) -> None:
-        elapsed = self.train_time + 1e-9
         for run in self.active:
             s = run.sums
             count = max(1, s.get("count", 1))

@@ -4,7 +4,6 @@ Size budget: ~200 lines.
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 from torchinfo import summary as torchinfo_summary
 

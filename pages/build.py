@@ -1,5 +1,4 @@
 """Build: choose a dataset and an architecture; see its size, layer table and block diagram, beside its plain twin."""
-import dataclasses
 
 import streamlit as st
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from explorer import charts, experiments
 from explorer.blocks import PLACEMENTS, SHORTCUTS
-from explorer.config import SCHEDULES, DataConfig, ModelConfig
+from explorer.config import SCHEDULES, DataConfig
 from explorer.data import DATASET_INFO, dataset_info
 from explorer.runs import ACTIVE
 from pages.common import (is_teacher, job_manager, model_cfg, start_experiment, store, train_cfg)
