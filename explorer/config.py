@@ -69,7 +69,7 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1; got {value!r}.")
-        if not isinstance(self.width, (int, float)) or not 0 < self.width <= 8:
+        if not isinstance(self.width, (int, float)) or isinstance(self.width, bool) or not 0 < self.width <= 8:
             raise ValueError(f"width must be a multiplier between 0 and 8 (1.0 is the paper's); got {self.width!r}.")
         if self.stage_blocks is not None:
             self._validate_stage_blocks()
@@ -180,7 +180,7 @@ def preset(name: str, **overrides) -> ModelConfig:
     """The paper's nets by name (`resnet20` ... `resnet110`, `resnet18/34/50`, `preact_resnet164`)."""
     if name not in _PRESETS:
         raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
-    return ModelConfig(**{**_PRESETS[name], **overrides})
+    return _from_dict(ModelConfig, {**_PRESETS[name], **overrides})
 
 
 # --------------------------------------------------------------------- data and recipe
@@ -254,7 +254,7 @@ class TrainConfig:
         steps = self.steps
         if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 10**7):
             raise ValueError(f"steps must be a whole number from 1 to 10,000,000 (or empty to use epochs); got {steps!r}.")
-        if not isinstance(self.lr, (int, float)) or not 0 < self.lr <= 10:
+        if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or not 0 < self.lr <= 10:
             raise ValueError(f"lr (learning rate) must be a number above 0 and at most 10; got {self.lr!r}.")
         for name, low, high in (("momentum", 0, 1), ("weight_decay", 0, 1), ("label_smoothing", 0, 1)):
             value = getattr(self, name)

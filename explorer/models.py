@@ -112,7 +112,11 @@ def load_torchvision_weights(model: ResNet, sd: dict) -> ResNet:
     if cfg.family != "imagenet" or cfg.placement != "original" or cfg.shortcut != "B" or cfg.norm != "batch":
         raise ValueError("torchvision weights fit only an ImageNet-family net with the original placement, "
                          "shortcut B and BatchNorm.")
-    model.load_state_dict(convert_torchvision_state_dict(sd), strict=True)
+    try:
+        model.load_state_dict(convert_torchvision_state_dict(sd), strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"These weights do not fit a {cfg.name} (names or shapes differ: "
+                         f"{str(exc).splitlines()[0]}).") from None
     return model
 
 
