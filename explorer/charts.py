@@ -539,3 +539,33 @@ def paper_reference() -> dict:
     """
     with open(PAPER_NUMBERS, encoding="utf-8") as f:
         return json.load(f)
+
+
+# ----------------------------------------------------------------------------- image grids (Inspect)
+def image_grid(images: list, title: str, columns: int = 8, labels: Optional[list] = None,
+               rescale: bool = True) -> go.Figure:
+    """Small images in rows of `columns` (feature maps of one layer, or first-layer filters), no ticks.
+
+    Args:
+        images: (H, W) or (H, W, 3) arrays. title: e.g. "resnet-20: layer1.0". labels: one per image, or None.
+        rescale: stretch each image to [0, 1] on its own (feature maps); False: values are already in [0, 1].
+    Returns: one Image trace per image, in a grid of subplots.
+    """
+    if not images:
+        return _empty(title, "No images to show.")
+    if labels is not None and len(labels) != len(images):
+        raise ValueError(f"Give one label per image; got {len(images)} images and {len(labels)} labels.")
+    columns = max(1, min(columns, len(images)))
+    rows = math.ceil(len(images) / columns)
+    fig = make_subplots(rows=rows, cols=columns, horizontal_spacing=0.01, vertical_spacing=0.03 if labels is None
+                        else 0.08, subplot_titles=[str(lb) for lb in labels] if labels is not None else None)
+    for i, img in enumerate(images):
+        img = np.nan_to_num(np.asarray(img, dtype=float))
+        if rescale:
+            span = img.max() - img.min()
+            img = (img - img.min()) / span if span > 0 else np.zeros_like(img)
+        fig.add_trace(go.Image(z=_rgb(img), hoverinfo="skip"), row=i // columns + 1, col=i % columns + 1)
+    _bare_axes(fig)
+    fig = _layout(fig, title, height=80 + rows * max(60, 640 // columns))
+    fig.update_layout(margin=dict(t=60, l=5, r=5, b=5))
+    return fig

@@ -174,9 +174,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from .runs import RunStore
     if args.command == "worker":
-        from .worker import run_experiment
+        from .worker import run_job
         d = Path(args.experiment_dir)
-        exp = run_experiment(RunStore(d.parent), d.name)
+        exp = run_job(RunStore(d.parent), d.name)
         return 1 if exp.get("status") == "failed" else 0
     from .data import DatasetUnavailable
     try:

@@ -92,6 +92,15 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
         return store.update_experiment(exp_id, status="failed", message=message, finished=time.time())
 
 
+def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None) -> dict:
+    """Run a queued job of any kind, chosen by experiment.json's "kind": `train` (default) or `landscape`."""
+    exp = store.load_experiment(exp_id, with_runs=False)
+    if exp is not None and exp.get("kind") == "landscape":
+        from .landscape_job import run_landscape_job
+        return run_landscape_job(store, exp_id)
+    return run_experiment(store, exp_id, callback)
+
+
 def _fail_runs(store: RunStore, exp_id: str) -> None:
     exp = store.load_experiment(exp_id) or {"runs": []}
     for run in exp["runs"]:
