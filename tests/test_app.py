@@ -1,0 +1,200 @@
+"""The app in Streamlit's AppTest: every page renders; Build's numbers follow the widgets; Train starts, shows and
+stops real jobs; bad links give one sentence; Home's button queues the sweep; identical requests attach.
+
+Every test gets its own run store (EXPLORER_RUNS_DIR in tmp_path, set before the app runs) and a fresh job
+manager (pages.common.job_manager is an st.cache_resource, so it is cleared before and shut down after).
+Jobs run in real worker processes on the built-in digits, one thread each, for one or two epochs.
+"""
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from explorer.config import ModelConfig, train_config_for
+from explorer.data import dataset_info, model_config_for
+from explorer.models import build_model
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ("home", "build", "train", "runs", "explain", "inspect")
+JOB_DEADLINE_S = 180.0  # a 1-epoch digits twin takes ~8 s on an idle 2-core machine; shared cores are slower
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+def _shutdown_job_manager() -> None:
+    """Stop the workers of the cached job manager (if the app made one) and forget it."""
+    import streamlit as st
+    from pages.common import job_manager
+    job_manager().shutdown(grace_s=2.0)  # cached: this is the app's own manager (a fresh one if none was made)
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    """A private run store for the app; workers get one OMP thread; job managers are shut down afterwards."""
+    import streamlit as st
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # job-manager workers inherit os.environ
+    monkeypatch.delenv("EXPLORER_TEACHER_PASSWORD", raising=False)
+    st.cache_resource.clear()  # a manager cached by an earlier test points at that test's folder
+    yield tmp_path / "runs"
+    _shutdown_job_manager()
+
+
+@pytest.fixture
+def new_app(runs_dir):
+    """new_app(**query) -> an AppTest of streamlit_app.py after its first run, with this URL query."""
+    from streamlit.testing.v1 import AppTest
+
+    def make(**query):
+        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+        for k, v in query.items():
+            at.query_params[k] = str(v)
+        at.run()
+        assert not at.exception, at.exception
+        return at
+    return make
+
+
+def _charts(at) -> dict:
+    """{key: plotly figure JSON} of the charts on screen (AppTest keeps plotly charts as raw protos)."""
+    return {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def _metrics(at) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def _params(depth: int, dataset: str = "digits", **fields) -> int:
+    """The oracle: PyTorch's own parameter count of the net the Build page describes."""
+    cfg = model_config_for(ModelConfig(depth=depth, **fields), dataset_info(dataset))
+    return sum(p.numel() for p in build_model(cfg).parameters())
+
+
+def _poll(at, done, what: str, timeout_s: float = JOB_DEADLINE_S):
+    """Rerun the app about once a second (as the page's fragment would) until done(at) is truthy."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        value = done(at)
+        if value:
+            return value
+        time.sleep(0.5)
+    pytest.fail(f"Timed out after {timeout_s:.0f} s waiting for {what}.")
+
+
+def _status(at, word: str):
+    return any(s.value.startswith(word) for s in at.success)
+
+
+def _traces(fig: dict) -> dict:
+    """{run name: [number of points per panel]} from a training_curves figure."""
+    out = {}
+    for trace in fig["data"]:
+        out.setdefault(trace["name"], []).append(len(trace["x"]))
+    return out
+
+
+# ----------------------------------------------------------------------------- every page
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_an_exception(new_app, page):
+    at = new_app()
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    assert at.title, f"the {page} page drew no title"
+
+
+# ----------------------------------------------------------------------------- Build
+def test_build_depth_changes_the_parameter_count_and_the_plain_twin_matches(new_app):
+    at = new_app()
+    at.switch_page("pages/build.py").run()
+    assert at.radio(key="build_shortcut").value == "A"
+    for depth in (20, 56):
+        at.selectbox(key="build_depth").set_value(depth).run()
+        assert not at.exception, at.exception
+        shown = _metrics(at)
+        expected = f"{_params(depth, shortcut='A'):,}"
+        assert shown[f"Parameters (resnet-{depth})"] == expected
+        assert shown[f"Parameters (plain-{depth})"] == expected  # option A: the shortcut costs nothing
+    assert _params(20) != _params(56)  # so the two checks above saw two different numbers
+
+
+def test_build_shows_one_sentence_for_an_imagenet_net_on_8x8_digits(new_app):
+    at = new_app()
+    at.switch_page("pages/build.py").run()
+    at.radio(key="build_family").set_value("imagenet").run()
+    assert not at.exception, at.exception
+    assert len(at.error) == 1
+    text = at.error[0].value
+    assert "32" in text and text.rstrip().endswith(".") and "\n" not in text
+    assert not at.metric  # the page stops before drawing numbers for a net it cannot build
+
+
+# ----------------------------------------------------------------------------- Train
+@pytest.mark.slow
+def test_train_a_digits_twin_until_it_finishes_and_see_both_curves(new_app, runs_dir):
+    at = new_app()
+    at.switch_page("pages/train.py").run()
+    at.number_input(key="train_epochs").set_value(1).run()
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error, (at.exception, at.error)
+    _poll(at, lambda a: _status(a, "Finished"), "the twin to finish")
+    traces = _traces(_charts(at)["train_curves"])
+    # Training error has one point per epoch; test error also has epoch 0 (the untrained net).
+    assert traces == {"plain-20": [1, 2], "resnet-20": [1, 2]}
+    [exp_dir] = [d for d in runs_dir.iterdir() if d.is_dir()]
+    assert json.loads((exp_dir / "experiment.json").read_text())["spec"]["train"]["epochs"] == 1
+
+
+@pytest.mark.slow
+def test_stop_ends_a_long_run_and_keeps_its_metrics(new_app, runs_dir):
+    at = new_app(epochs=200)
+    at.switch_page("pages/train.py").run()
+    at.button(key="train_start").click().run()
+    _poll(at, lambda a: "train_curves" in _charts(a), "the first epoch on the chart")
+    at.button(key="train_stop").click().run()
+    _poll(at, lambda a: _status(a, "Stopped"), "the job to stop")
+    traces = _traces(_charts(at)["train_curves"])
+    assert set(traces) == {"plain-20", "resnet-20"} and all(n[0] >= 1 for n in traces.values())
+    from explorer.runs import RunStore
+    [exp] = RunStore(runs_dir).list_experiments()
+    assert exp["status"] == "stopped" and all(r["status"] == "stopped" for r in exp["runs"])
+    assert all(r["epochs"] < 200 for r in exp["runs"])
+
+
+@pytest.mark.parametrize("query, field", [({"lr": "-1"}, "lr"), ({"depth": "21"}, "depth")])
+def test_a_bad_link_shows_a_warning_sentence_not_an_exception(new_app, query, field):
+    at = new_app(**query)
+    assert not at.exception, at.exception
+    assert any(field in w.value and w.value.rstrip().endswith(".") for w in at.warning), [w.value for w in at.warning]
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="train_lr").value == pytest.approx(train_config_for("digits").lr)
+    assert "`resnet-20`" in " ".join(m.value for m in at.markdown)  # the default net, not a 21-layer one
+
+
+def test_reproduce_figure6_on_home_queues_the_sweep_and_opens_train(new_app, runs_dir):
+    at = new_app(epochs=1)
+    at.button(key="home_figure6").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Train"
+    from explorer.runs import RunStore
+    [exp] = RunStore(runs_dir).list_experiments()
+    assert exp["spec"]["kind"] == "sweep" and exp["spec"]["train"]["epochs"] == 1
+    assert sorted(r["name"] for r in exp["runs"]) == ["plain-20", "plain-56", "resnet-20", "resnet-56"]
+    assert at.session_state["watch"] == exp["id"]
+
+
+# ----------------------------------------------------------------------------- two sessions
+def test_two_sessions_asking_for_the_same_experiment_share_one_job(new_app, runs_dir):
+    first, second = new_app(epochs=1), new_app(epochs=1)
+    assert first.session_state["owner"] != second.session_state["owner"]
+    for at in (first, second):
+        at.switch_page("pages/train.py").run()
+        at.button(key="train_start").click().run()
+        assert not at.exception and not at.error, (at.exception, at.error)
+    assert first.session_state["watch"] == second.session_state["watch"]
+    assert any("already asked for" in i.value for i in second.info)
+    from explorer.runs import RunStore
+    assert len(RunStore(runs_dir).list_experiments()) == 1
