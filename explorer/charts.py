@@ -566,6 +566,6 @@ def image_grid(images: list, title: str, columns: int = 8, labels: Optional[list
             img = (img - img.min()) / span if span > 0 else np.zeros_like(img)
         fig.add_trace(go.Image(z=_rgb(img), hoverinfo="skip"), row=i // columns + 1, col=i % columns + 1)
     _bare_axes(fig)
-    fig = _layout(fig, title, height=80 + rows * max(60, 640 // columns))
+    fig = _layout(fig, title, height=80 + rows * min(200, max(60, 640 // columns)))  # cells roughly square
     fig.update_layout(margin=dict(t=60, l=5, r=5, b=5))
     return fig

@@ -10,7 +10,7 @@ from torch import nn
 from explorer import charts
 from explorer.ablation import ablate_blocks
 from explorer.blocks import ResidualUnit
-from explorer.checkpoints import explainable_runs, load_run_dataset, load_run_model
+from explorer.checkpoints import explainable_runs, load_run_dataset, load_run_model, test_example
 from explorer.data import normalize
 from explorer.diagnostics import branch_ratios, feature_maps, first_layer_filters, layer_responses
 from explorer.jobs import JobError
@@ -175,14 +175,17 @@ def feature_view(exp: dict, nets: dict) -> None:
     layers = [name for name, m in next(iter(models.values())).named_modules()
               if isinstance(m, (nn.Conv2d, ResidualUnit)) and all(name in dict(o.named_modules())
                                                                  for o in models.values())]
-    left, right = st.columns([3, 1])
-    layer = left.selectbox("Layer", layers, key="inspect_fm_layer")
-    count = len(_dataset(exp["id"]).y_test)
-    index = int(right.number_input("Test image", 0, count - 1, 0, key="inspect_fm_image"))
+    pick, image = st.columns([4, 1])
+    layer = pick.selectbox("Layer", layers, key="inspect_fm_layer")
+    dataset = _dataset(exp["id"])
+    index = int(pick.number_input("Test image", 0, len(dataset.y_test) - 1, 0, key="inspect_fm_image"))
+    _, view, label = test_example(dataset, index)
+    image.plotly_chart(charts.image_grid([view], f"Test image {index}", columns=1, labels=[f"label {label}"],
+                                         rescale=False), key="inspect_fm_input", config={"displayModeBar": False})
     for col, (name, (eid, rid)) in zip(st.columns(len(nets)), nets.items()):
         maps = _maps(eid, rid, _mtime(eid, rid), layer, index)
         col.plotly_chart(charts.image_grid(list(maps[:MAPS_SHOWN]), f"{name}: {layer} ({maps.shape[0]} channels)",
-                                           columns=4), key=f"inspect_fm_{name}")
+                                           columns=8), key=f"inspect_fm_{name}")
         col.plotly_chart(charts.image_grid(_filters(eid, rid, _mtime(eid, rid)), f"{name}: first-layer filters",
                                            columns=8, rescale=False), key=f"inspect_filters_{name}")
 

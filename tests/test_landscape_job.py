@@ -6,10 +6,8 @@ own files. The tiny twin is trained by the real worker code (run_experiment) int
 import json
 import subprocess
 import sys
-import time
 
 import pytest
-import torch
 
 from explorer import experiments
 from explorer.checkpoints import TWIN_NAMES, load_run_model
@@ -141,8 +139,12 @@ def test_shipped_twin_is_imported_once_and_its_landscape_has_no_line(store):
     assert exp["status"] == "completed" and exp["owner"] == SHIPPED_OWNER
     assert [r["name"] for r in exp["runs"]] == list(TWIN_NAMES)
     assert plain_residual_pairs(exp) == [("plain-20", "resnet-20")]
-    model = load_run_model(store, exp_id, "resnet-20").model
-    assert sum(p.numel() for p in model.parameters()) > 0
+    from explorer.checkpoints import confusion_and_mistakes
+    digits = load_dataset(DataConfig("digits"))
+    for run in exp["runs"]:  # the test error the import recorded, against the confusion matrix's own count
+        cm = confusion_and_mistakes(load_run_model(store, exp_id, run["id"]).model, digits)[0]
+        assert run["final"]["test_error"] == pytest.approx(1 - cm.trace() / cm.sum())
+        assert run["epochs"] == 12
     job_id = _submit(store, exp_id, steps=2, subset=8)
     assert run_landscape_job(store, job_id)["status"] == "completed"
     result = read_landscapes(store, job_id)["resnet-20"]
