@@ -235,8 +235,9 @@ def _shipped_hash(folder: Path) -> str:
     from .checkpoints import TWIN_NAMES
     sha = hashlib.sha256()
     for name in TWIN_NAMES:
-        path = Path(folder) / f"{name}.pt"
-        sha.update(path.read_bytes() if path.is_file() else b"missing")
+        for suffix in (".pt", ".init.pt", ".metrics.jsonl"):
+            path = Path(folder) / f"{name}{suffix}"
+            sha.update(path.read_bytes() if path.is_file() else b"missing")
     return "shipped-" + sha.hexdigest()[:16]
 
 
@@ -268,8 +269,9 @@ def _import_shipped(store: RunStore, folder: Path, digest: str) -> str:
     from .data import load_dataset
     from .experiments import ExperimentSpec
     twin = shipped_twin(folder)  # checks that the files load before anything is written
-    # The recipe its README gives (SGD 0.9, lr 0.1 step schedule, wd 1e-4, batch 128, 12 epochs, seed 0).
-    recipe = TrainConfig(epochs=12, batch_size=128, lr=0.1, schedule="step", seed=0, device="cpu")
+    spec_file = Path(folder) / "spec.json"  # the exact recipe it was trained with (scripts/make_digits_twin.sh)
+    recipe = (TrainConfig.from_dict(json.loads(spec_file.read_text())["train"]) if spec_file.is_file() else
+              TrainConfig(epochs=12, batch_size=128, lr=0.1, schedule="step", seed=0, device="cpu"))
     spec = ExperimentSpec("twin", tuple((n, twin[n].cfg) for n in TWIN_NAMES), DataConfig("digits"), recipe)
     data = load_dataset(spec.data)
     staging = RunStore(store.root / f".staging-{secrets.token_hex(4)}")
@@ -278,9 +280,13 @@ def _import_shipped(store: RunStore, folder: Path, digest: str) -> str:
                                                             for n in TWIN_NAMES], owner=SHIPPED_OWNER,
                                            spec_hash=digest)
         for name in TWIN_NAMES:
-            shutil.copyfile(Path(folder) / f"{name}.pt", staging.weights_path(exp_id, run_slug(name), "final"))
+            run_dir = staging.run_dir(exp_id, run_slug(name))
+            shutil.copyfile(Path(folder) / f"{name}.pt", run_dir / "final.pt")
+            for extra, target in ((f"{name}.init.pt", "init.pt"), (f"{name}.metrics.jsonl", "metrics.jsonl")):
+                if (Path(folder) / extra).is_file():  # initial weights and recorded metrics, when shipped
+                    shutil.copyfile(Path(folder) / extra, run_dir / target)
             staging.update_run(exp_id, run_slug(name), status="completed", dataset="digits", epochs=recipe.epochs,
-                               final=_test_metrics(twin[name], data))
+                               final=_final_metrics(staging, exp_id, name, twin[name], data))
         staging.update_experiment(exp_id, status="completed", finished=time.time(),
                                   message="The digits twin that ships with the app "
                                           "(assets/digits_twin/README.md says how it was trained).")
@@ -288,6 +294,14 @@ def _import_shipped(store: RunStore, folder: Path, digest: str) -> str:
     finally:
         shutil.rmtree(staging.root, ignore_errors=True)
     return exp_id
+
+
+def _final_metrics(store: RunStore, exp_id: str, name: str, net, data) -> dict:
+    """The last recorded epoch's metrics when they shipped, else the test metrics computed now."""
+    epochs = store.read_metrics(exp_id, run_slug(name), kind="epoch")
+    if epochs and epochs[-1].get("train_error") is not None:
+        return {k: epochs[-1][k] for k in ("train_loss", "train_error", "test_loss", "test_error")}
+    return _test_metrics(net, data)
 
 
 def _test_metrics(net, data) -> dict:

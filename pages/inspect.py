@@ -129,7 +129,7 @@ def gradient_view(exp: dict, nets: dict) -> None:
               for n, (eid, rid) in nets.items()}
     zrange = charts.gradient_log_range(list(series.values()))
     if zrange is None:
-        st.info("This experiment recorded no gradient norms (the shipped twin comes with its weights only); "
+        st.info("This experiment recorded no gradient norms (it was imported with its weights only); "
                 "train a twin on the Train page to see how the gradient flows during training.")
         return
     for col, (name, run) in zip(st.columns(len(series)), series.items()):

@@ -24,18 +24,27 @@ report = json.loads(Path(report_path).read_text())
 if report["status"] != "completed":
     sys.exit(f"training ended as {report['status']}: {report.get('message')}")
 rows = []
+exp_id = report["experiment"]
+spec = json.loads((runs / exp_id / "experiment.json").read_text())["spec"]
+(out / "spec.json").write_text(json.dumps(spec, indent=1))  # the exact recipe, read back on import
+t = spec["train"]
 for run in report["runs"]:
-    exp_id, run_id = run["id"].split("/")
-    shutil.copyfile(runs / exp_id / run_id / "final.pt", out / f"{run['name']}.pt")
+    run_id = run["id"].split("/")[1]
+    src = runs / exp_id / run_id
+    shutil.copyfile(src / "final.pt", out / f"{run['name']}.pt")
+    shutil.copyfile(src / "init.pt", out / f"{run['name']}.init.pt")  # for the 1-D landscape line
+    shutil.copyfile(src / "metrics.jsonl", out / f"{run['name']}.metrics.jsonl")  # for gradient flow
     f = run["final"]
     rows.append(f"| {run['name']} | {run['epochs']} | {100 * f['train_error']:.2f} % | {100 * f['test_error']:.2f} % |")
 readme = f"""# The shipped digits twin
 
 `plain-20.pt` and `resnet-20.pt` are a plain-20 and a ResNet-20 (He et al. 2015, CIFAR-style, shortcut A)
 trained together in lockstep on scikit-learn's 1,797 built-in 8x8 handwritten digits (80/20 stratified split,
-seed 0), with the project's default digits recipe: SGD with momentum 0.9, learning rate 0.1 divided by 10 at 50 %
-and 75 % of training, weight decay 1e-4, batch 128, 12 epochs, random 1-pixel shifts. Both start from the same
-weights and see the same batches, so the only difference between them is the shortcut.
+seed 0), with the project's default digits recipe: {t['optimizer'].upper()} with momentum {t['momentum']}, learning
+rate {t['lr']} with a {t['schedule']} schedule and {t['warmup_epochs']} warm-up epochs, weight decay {t['weight_decay']},
+batch {t['batch_size']}, {t['epochs']} epochs, random 1-pixel shifts (spec.json has every field). Both start from the
+same weights and see the same batches, so the only difference between them is the shortcut. Their initial weights
+(`*.init.pt`) and recorded metrics (`*.metrics.jsonl`) ship too, so every Inspect view works on them offline.
 
 They let the Explain and Inspect pages show something on a fresh, offline install. Each file is a ResNet Explorer
 checkpoint (weights + model config + preprocessing) and loads with `torch.load(..., weights_only=True)`

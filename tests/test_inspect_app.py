@@ -72,12 +72,13 @@ def test_every_view_renders_for_a_finished_tiny_twin(app):
     assert any("cannot skip" in c.value for c in at.caption)  # plain-8's downsampling units
 
 
-def test_the_shipped_twin_is_the_default_and_says_it_has_no_gradient_history(app):
+def test_the_shipped_twin_is_the_default_and_shows_its_gradient_history(app):
     at, store, _ = app
     shipped = at.session_state["inspect_shipped"]
     assert at.selectbox(key="inspect_exp").value == shipped
     assert store.load_experiment(shipped)["owner"] == "shipped"
-    assert any("no gradient norms" in i.value for i in _open(at, "Gradient flow").info)
+    gradients = _charts(_open(at, "Gradient flow"))
+    assert {"inspect_grad_plain-20", "inspect_grad_resnet-20"} <= set(gradients), sorted(gradients)
     figures = _charts(_open(at, "Layer responses"))
     assert [t["name"] for t in figures["inspect_responses"]["data"]] == ["plain-20", "resnet-20"]
     _open(at, "Feature maps")

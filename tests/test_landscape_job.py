@@ -4,6 +4,7 @@ Oracles: explorer.landscape.loss_at on the trained model and the same subset the
 own files. The tiny twin is trained by the real worker code (run_experiment) into a temporary store.
 """
 import json
+import shutil
 import subprocess
 import sys
 
@@ -130,7 +131,7 @@ def test_a_job_whose_source_vanished_fails_with_a_sentence(twin_exp):
     assert {r["status"] for r in store.load_experiment(job_id)["runs"]} == {"failed"}
 
 
-def test_shipped_twin_is_imported_once_and_its_landscape_has_no_line(store):
+def test_shipped_twin_is_imported_once_with_its_metrics_and_initial_weights(store):
     exp_id = ensure_shipped_in_store(store)
     assert ensure_shipped_in_store(store) == exp_id
     assert [e["id"] for e in store.list_experiments()] == [exp_id]
@@ -139,17 +140,34 @@ def test_shipped_twin_is_imported_once_and_its_landscape_has_no_line(store):
     assert exp["status"] == "completed" and exp["owner"] == SHIPPED_OWNER
     assert [r["name"] for r in exp["runs"]] == list(TWIN_NAMES)
     assert plain_residual_pairs(exp) == [("plain-20", "resnet-20")]
-    from explorer.checkpoints import confusion_and_mistakes
+    from explorer.checkpoints import TWIN_DIR, confusion_and_mistakes
+    trained_epochs = json.loads((TWIN_DIR / "spec.json").read_text())["train"]["epochs"]
     digits = load_dataset(DataConfig("digits"))
-    for run in exp["runs"]:  # the test error the import recorded, against the confusion matrix's own count
+    for run in exp["runs"]:  # the test error recorded in training, against the confusion matrix's own count
         cm = confusion_and_mistakes(load_run_model(store, exp_id, run["id"]).model, digits)[0]
         assert run["final"]["test_error"] == pytest.approx(1 - cm.trace() / cm.sum())
-        assert run["epochs"] == 12
+        assert run["epochs"] == trained_epochs
+        epochs = store.read_metrics(exp_id, run["id"], kind="epoch")
+        assert [r["epoch"] for r in epochs] == list(range(trained_epochs + 1)) and epochs[0]["grad_norms"]
+    job_id = _submit(store, exp_id, steps=2, subset=8)
+    assert run_landscape_job(store, job_id)["status"] == "completed"
+    result = read_landscapes(store, job_id)["resnet-20"]
+    assert result["line"] is not None and result["line_note"] is None
+    assert len(result["surface"]["loss"]) == 2
+
+
+def test_a_shipped_twin_without_initial_weights_has_no_line(store, tmp_path):
+    from explorer.checkpoints import TWIN_DIR
+    folder = tmp_path / "twin"
+    folder.mkdir()
+    for f in TWIN_DIR.iterdir():
+        if not f.name.endswith(".init.pt"):
+            shutil.copyfile(f, folder / f.name)
+    exp_id = ensure_shipped_in_store(store, folder)
     job_id = _submit(store, exp_id, steps=2, subset=8)
     assert run_landscape_job(store, job_id)["status"] == "completed"
     result = read_landscapes(store, job_id)["resnet-20"]
     assert result["line"] is None and result["line_note"] == NO_INIT
-    assert len(result["surface"]["loss"]) == 2
 
 
 def test_pairs_follow_the_plain_twin_of_each_residual_run():
