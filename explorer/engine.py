@@ -20,33 +20,10 @@ from torch import nn
 
 from . import diagnostics
 from .config import ModelConfig, TrainConfig
+from .devices import OUT_OF_MEMORY, EngineError, maybe_compile, resolve_device, resolve_precision
 from .models import build_model, copy_matching_weights, zero_init_branches
 
 Callback = Optional[Callable[[dict], None]]
-
-
-class EngineError(RuntimeError):
-    """A failure that ends the whole experiment, with one sentence for the user."""
-
-
-# ----------------------------------------------------------------------------- device and precision
-def resolve_device(name: str = "auto") -> torch.device:
-    """auto -> cuda, then mps, then cpu; an unavailable explicit device raises EngineError."""
-    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise EngineError("device 'cuda' was asked for, but no CUDA GPU is available here; use auto or cpu.")
-    if name == "mps" and not has_mps:
-        raise EngineError("device 'mps' was asked for, but Apple's MPS is not available here; use auto or cpu.")
-    return torch.device(name)
-
-
-def resolve_precision(precision: str, device: torch.device) -> Optional[torch.dtype]:
-    """The autocast dtype, or None for fp32. auto: bf16 on a CUDA card that supports it, else fp32."""
-    if precision == "auto":
-        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else None
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 # ----------------------------------------------------------------------------- models
@@ -147,7 +124,7 @@ class Lockstep:
         trained = model
         if self.device.type == "cuda":
             model = model.to(memory_format=torch.channels_last)
-            trained = _maybe_compile(model) if self.train.compile else model
+            trained = maybe_compile(model) if self.train.compile else model
         scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
         return _Run(name, trained, model, _optimizer(model, self.train), scaler,
@@ -166,10 +143,22 @@ class Lockstep:
         self.callback(event)
 
     # --------------------------------------------------------------- one step
+    def _forward(self, run: _Run, x: torch.Tensor) -> torch.Tensor:
+        """The training forward; a torch.compile'd model that fails to compile falls back to eager for good."""
+        try:
+            return run.model(x)
+        except OUT_OF_MEMORY:
+            raise
+        except Exception:  # noqa: BLE001 - compilation errors surface at the first call, not at torch.compile
+            if run.model is run.raw:
+                raise
+            run.model = run.raw
+            return run.model(x)
+
     def _train_step(self, run: _Run, x: torch.Tensor, y: torch.Tensor, check: bool) -> Optional[float]:
         run.model.train()
         with self._autocast():
-            logits = run.model(x)
+            logits = self._forward(run, x)
             loss = self.criterion(logits.float(), y)
         if check and not torch.isfinite(loss).item():
             return float("nan")
@@ -386,17 +375,6 @@ class Lockstep:
         return out
 
 
-_OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)  # torch < 2.5 has only the cuda one
-
-
-def _maybe_compile(model: nn.Module) -> nn.Module:
-    """torch.compile on CUDA when it works; the plain module otherwise (compilation is an optimisation only)."""
-    try:
-        return torch.compile(model)
-    except Exception:  # noqa: BLE001 - any compiler failure falls back to eager
-        return model
-
-
 def _clone(gen: torch.Generator) -> torch.Generator:
     g = torch.Generator(device=gen.device)
     g.set_state(gen.get_state())
@@ -414,5 +392,5 @@ def train_models(models: dict, data, train: TrainConfig, callback: Callback = No
     trainer.augment = augment
     try:
         return trainer.run()
-    except _OOM as exc:
+    except OUT_OF_MEMORY as exc:
         raise EngineError("The device ran out of memory; lower the batch size (or pick a smaller net).") from exc

@@ -12,7 +12,8 @@ import time
 import traceback
 from typing import Callable, Optional
 
-from .engine import EngineError, build_models, train_models
+from .devices import EngineError
+from .engine import build_models, train_models
 from .experiments import ExperimentSpec
 from .models import count_parameters
 from .runs import RunStore, run_slug
