@@ -23,6 +23,9 @@ PAGES = [
 # On top: readable when projected, and (with client.showSidebarNavigation = false) no flash of the
 # raw pages/ folder listing before the first run.
 page = st.navigation(PAGES, position="top")
+deep_link = st.session_state.pop("_deep_link", None)  # a page opened first on a fresh server (common.ensure_entry)
+if deep_link and deep_link != "pages/home.py":
+    st.switch_page(deep_link, query_params=st.query_params.to_dict())
 
 with st.sidebar:
     st.caption("Plain vs residual networks, after He et al. 2015 and 2016.")

@@ -6,7 +6,9 @@ from explorer.blocks import PLACEMENTS, SHORTCUTS
 from explorer.config import BLOCKS, FAMILIES, IMAGENET_STAGES, INITS, NORMS, PRESETS, ModelConfig, preset
 from explorer.data import DATASET_INFO, dataset_info, model_config_for
 from explorer.summary import block_diagram, layer_table, model_stats
-from pages.common import fmt_int, fmt_madds
+from pages.common import ensure_entry, fmt_int, fmt_madds
+
+ensure_entry("pages/build.py")
 
 CIFAR_DEPTHS = {"basic": [8, 14, 20, 32, 44, 56, 110], "bottleneck": [11, 20, 29, 47, 56, 110, 164]}
 HELP = {

@@ -164,3 +164,15 @@ def figure6_spec():
     dataset = st.session_state.get("dataset", "digits")
     from explorer.config import DataConfig
     return experiments.sweep(base, [20, 56], DataConfig(name=dataset), train_cfg())
+
+
+def ensure_entry(page: str) -> None:
+    """Run the entry script first when a page was opened on its own.
+
+    With a folder named pages/ beside streamlit_app.py, Streamlit runs the first request of a fresh server
+    as an old-style multipage app: a deep link such as /train?epochs=2 runs the page file without the entry
+    script (no navigation, no session defaults). Then hop through the entry script, which comes back here.
+    """
+    if "_initialised" not in st.session_state:
+        st.session_state["_deep_link"] = page
+        st.switch_page("streamlit_app.py", query_params=st.query_params.to_dict())

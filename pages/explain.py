@@ -14,6 +14,9 @@ from explorer.charts import attribution_overlay, confusion_matrix, sample_strip,
 from explorer.config import DataConfig
 from explorer.data import DatasetUnavailable, load_dataset
 from explorer.images import ImageError, load_image
+from pages.common import ensure_entry
+
+ensure_entry("pages/explain.py")
 
 SOURCES = {"twin": "Shipped digits twin", "run": "A finished run", "imagenet": "ImageNet ResNet (torchvision)",
            "upload": "Upload a checkpoint"}

@@ -17,7 +17,9 @@ from explorer.jobs import JobError
 from explorer.landscape_job import (ensure_shipped_in_store, landscape_request, landscape_spec, plain_residual_pairs,
                                     read_landscapes)
 from explorer.runs import ACTIVE, STATUSES
-from pages.common import is_teacher, job_manager, store
+from pages.common import ensure_entry, is_teacher, job_manager, store
+
+ensure_entry("pages/inspect.py")
 
 TABS = ["Gradient flow", "Layer responses", "Loss landscape", "Block ablation", "Feature maps"]
 PROBE_IMAGES = 256  # test images for layer responses and branch ratios

@@ -7,7 +7,9 @@ from explorer import charts
 from explorer.config import ModelConfig
 from explorer.jobs import JobError
 from explorer.runs import ACTIVE
-from pages.common import is_teacher, job_manager, store
+from pages.common import ensure_entry, is_teacher, job_manager, store
+
+ensure_entry("pages/runs.py")
 
 
 def _duration(exp: dict) -> str:

@@ -9,7 +9,9 @@ from explorer.blocks import PLACEMENTS, SHORTCUTS
 from explorer.config import SCHEDULES, DataConfig
 from explorer.data import DATASET_INFO, dataset_info
 from explorer.runs import ACTIVE
-from pages.common import (is_teacher, job_manager, model_cfg, start_experiment, store, train_cfg)
+from pages.common import ensure_entry, is_teacher, job_manager, model_cfg, start_experiment, store, train_cfg
+
+ensure_entry("pages/train.py")
 
 KIND_HELP = {
     "twin": "Your net and its plain twin: the same layers, the same starting weights, with and without shortcuts.",
@@ -129,6 +131,29 @@ def _runs_for_charts(exp: dict) -> list:
     return [charts.run_series(run, s.read_metrics(exp["id"], run["id"])) for run in exp["runs"]]
 
 
+def _data_version(exp: dict) -> tuple:
+    """Sizes of the runs' metrics files: the charts change only when these do."""
+    sizes = []
+    for run in exp["runs"]:
+        path = store().run_dir(exp["id"], run["id"]) / "metrics.jsonl"
+        sizes.append(path.stat().st_size if path.exists() else 0)
+    return tuple(sizes)
+
+
+# Figures are cached as objects (st.cache_resource: no copy on a hit) and rebuilt only when the metrics
+# files grew, at most every 2 s while a job runs. Building plotly figures is most of what watching a job
+# costs the server (docs/benchmarks.md).
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _epoch_figures(exp_id: str, version: tuple, _exp: dict) -> tuple:
+    runs = _runs_for_charts(_exp)
+    return charts.training_curves(runs), charts.gradient_profile(runs), any(r["records"] for r in runs)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _loss_figure(exp_id: str, version: tuple, _exp: dict):
+    return charts.loss_curve(_runs_for_charts(_exp))
+
+
 def status_line(exp: dict) -> None:
     status, progress = exp["status"], exp.get("progress") or {}
     if status == "queued":
@@ -153,15 +178,29 @@ def status_line(exp: dict) -> None:
             st.warning(f"{run['name']} diverged: {run.get('message') or 'its loss became NaN.'}")
 
 
+def _throttled_version(exp: dict) -> tuple:
+    """The data version the charts show: it moves when the metrics grew, at most every 2 s while live."""
+    new = (exp["status"], tuple(r.get("status") for r in exp["runs"]), *_data_version(exp))
+    shown = st.session_state.setdefault("_train_chart_version", {})
+    old, when = shown.get(exp["id"], (None, 0.0))
+    if old is not None and new != old and exp["status"] in ACTIVE and time.monotonic() - when < 2.0:
+        return old
+    if new != old:
+        shown[exp["id"]] = (new, time.monotonic())
+    return new
+
+
 def charts_panel(exp: dict) -> None:
-    runs = _runs_for_charts(exp)
-    if not any(r["records"] for r in runs):
+    version = _throttled_version(exp)
+    curves, grads, has_data = _epoch_figures(exp["id"], version, exp)
+    if not has_data:
         st.caption("The first numbers appear after the first few steps.")
         return
-    st.plotly_chart(charts.training_curves(runs), key="train_curves")
+    loss = _loss_figure(exp["id"], version, exp)
+    st.plotly_chart(curves, key="train_curves")
     left, right = st.columns(2)
-    left.plotly_chart(charts.loss_curve(runs), key="train_loss")
-    right.plotly_chart(charts.gradient_profile(runs), key="train_grads")
+    left.plotly_chart(loss, key="train_loss")
+    right.plotly_chart(grads, key="train_grads")
     if any((r.get("model") or {}).get("zero_init_residual") for r in exp["runs"]):
         right.caption("The ResNets here start with zeroed branches (Goyal et al. 2017): before the first step their "
                       "branch convs get no gradient at all, so their epoch-0 profile is nearly empty by design.")

@@ -149,9 +149,6 @@ def test_reproduce_figure6_in_chromium_shows_all_four_runs(tmp_path):
 
 
 @pytest.mark.browser
-@pytest.mark.xfail(strict=True, reason="Streamlit runs the first script of a fresh server as an old-style app when a "
-                   "folder named pages/ sits beside streamlit_app.py, so a deep link opened first skips the entry "
-                   "script (no navigation, no session defaults); renaming pages/ fixes it")
 def test_a_deep_link_opened_first_on_a_fresh_server_gets_the_whole_app(tmp_path):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
