@@ -210,7 +210,8 @@ class Lockstep:
     def _cpu_pool(self):
         """Small nets gain little from several threads inside one op, but lockstep models are independent:
         on the CPU, train them side by side, one model per core and one thread per op (docs/benchmarks.md).
-        EXPLORER_CPU_PARALLEL=0 turns it off. Results are the same either way."""
+        EXPLORER_CPU_PARALLEL=0 turns it off (ops then use torch's threads: same seed, same results,
+        but not bit-equal to the pooled run)."""
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         workers = min(cores, len(self.runs))
         if self.device.type != "cpu" or workers < 2 or os.environ.get("EXPLORER_CPU_PARALLEL") == "0":

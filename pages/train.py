@@ -141,7 +141,7 @@ def _data_version(exp: dict) -> tuple:
 
 
 # Figures are cached as objects (st.cache_resource: no copy on a hit) and rebuilt only when the metrics
-# files grew, at most every 2 s while a job runs. Building plotly figures is most of what watching a job
+# files grew, at most once a second while a job runs. Building plotly figures is most of what watching a job
 # costs the server (docs/benchmarks.md).
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _epoch_figures(exp_id: str, version: tuple, _exp: dict) -> tuple:
@@ -179,11 +179,11 @@ def status_line(exp: dict) -> None:
 
 
 def _throttled_version(exp: dict) -> tuple:
-    """The data version the charts show: it moves when the metrics grew, at most every 2 s while live."""
+    """The data version the charts show: it moves when the metrics grew, at most once a second while live."""
     new = (exp["status"], tuple(r.get("status") for r in exp["runs"]), *_data_version(exp))
     shown = st.session_state.setdefault("_train_chart_version", {})
     old, when = shown.get(exp["id"], (None, 0.0))
-    if old is not None and new != old and exp["status"] in ACTIVE and time.monotonic() - when < 2.0:
+    if old is not None and new != old and exp["status"] in ACTIVE and time.monotonic() - when < 1.0:
         return old
     if new != old:
         shown[exp["id"]] = (new, time.monotonic())
