@@ -86,11 +86,35 @@ def manage(exp: dict) -> None:
                 st.rerun()
 
 
+def other_jobs(jobs: list) -> None:
+    """Jobs that are not training runs (loss landscapes): status, and delete for the owner or the teacher."""
+    if not jobs:
+        return
+    st.subheader("Other jobs")
+    me = st.session_state["owner"]
+    st.dataframe([{"job": j["id"], "kind": j.get("kind"), "of experiment": (j["spec"].get("source") or "?"),
+                   "status": j["status"], "owner": "you" if j.get("owner") == me else "someone else"}
+                  for j in jobs], hide_index=True, key="runs_other_table")
+    mine = [j["id"] for j in jobs if j.get("owner") == me or is_teacher()]
+    if mine:
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        pick = c1.selectbox("Job", mine, key="runs_other_pick")
+        if c2.button("Delete job", key="runs_other_delete"):
+            try:
+                job_manager().delete(pick, st.session_state["owner"], teacher=is_teacher())
+            except JobError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
+
+
 st.title("Runs")
-experiments = store().list_experiments()
-experiments = [e for e in experiments if e.get("kind", "train") == "train"]
+everything = store().list_experiments()
+experiments = [e for e in everything if e.get("kind", "train") == "train"]
+others = [e for e in everything if e.get("kind", "train") != "train"]
 if not experiments:
     st.info("No experiments yet. Start one on the Train page, or press Reproduce Figure 6 on Home.")
+    other_jobs(others)
     st.stop()
 only_mine = st.toggle("Only my experiments", key="runs_only_mine")
 if only_mine:
@@ -107,3 +131,4 @@ if exp["status"] in ACTIVE and st.button("Watch it live", key="runs_watch"):
     st.session_state["watch"] = exp_id
     st.switch_page("pages/train.py")
 manage(exp)
+other_jobs(others)

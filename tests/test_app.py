@@ -198,3 +198,24 @@ def test_two_sessions_asking_for_the_same_experiment_share_one_job(new_app, runs
     assert any("already asked for" in i.value for i in second.info)
     from explorer.runs import RunStore
     assert len(RunStore(runs_dir).list_experiments()) == 1
+
+
+def test_runs_lists_other_jobs_and_their_owner_can_delete_them(new_app, runs_dir):
+    """A landscape job shows under "Other jobs" on Runs; its owner deletes it; someone else's is not offered."""
+    from explorer.runs import RunStore
+    at = new_app()
+    store = RunStore(runs_dir)
+    mine = store.create_experiment({"kind": "landscape", "source": "x"}, [{"name": "resnet-20", "model": {}}],
+                                   owner=at.session_state["owner"], kind="landscape")
+    theirs = store.create_experiment({"kind": "landscape", "source": "y"}, [{"name": "resnet-20", "model": {}}],
+                                     owner="someone-else", kind="landscape")
+    for exp_id in (mine, theirs):
+        store.update_experiment(exp_id, status="completed")
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception, at.exception
+    tables = [d.value for d in at.dataframe if "job" in d.value.columns]
+    assert len(tables) == 1 and set(tables[0]["job"]) == {mine, theirs}
+    assert at.selectbox(key="runs_other_pick").options == [mine]  # only my own job can be deleted
+    at.button(key="runs_other_delete").click().run()
+    assert not at.exception, at.exception
+    assert [e["id"] for e in store.list_experiments()] == [theirs]
