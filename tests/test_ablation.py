@@ -6,23 +6,16 @@ more when other jobs share the cores); AdamW for 2 epochs is the shortest recipe
 """
 import pytest
 import torch
-from torch import nn
 
 from explorer.ablation import ShortcutOnly, ablate_blocks
 from explorer.config import DataConfig, ModelConfig, TrainConfig
 from explorer.models import build_model
+from helpers import warm_bn as _warm_bn
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py: tiny nets, shared cores
 TINY = ModelConfig(depth=14, in_channels=1, input_size=8, width=0.5)  # 2 units per stage
 
 
-def _warm_bn(model: nn.Module, seed: int = 1) -> nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.randn(16, 1, 8, 8, generator=g) * 2 + 0.5)
-    return model
 
 
 @pytest.fixture(scope="module")

@@ -13,19 +13,12 @@ from torch.nn import functional as F
 from explorer import diagnostics
 from explorer.config import ModelConfig
 from explorer.models import build_model
+from helpers import warm_bn as _warm_bn
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py: tiny nets, shared cores
 TINY = ModelConfig(depth=14, in_channels=1, input_size=8, width=0.5)  # 2 units per stage
 
 
-def _warm_bn(model: nn.Module, seed: int = 1) -> nn.Module:
-    """Give BN non-trivial running statistics (as training would) with a few train-mode passes."""
-    g = torch.Generator().manual_seed(seed)
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.randn(16, 1, 8, 8, generator=g) * 2 + 0.5)
-    return model
 
 
 def _images(n: int = 12, seed: int = 0) -> torch.Tensor:

@@ -6,25 +6,17 @@ import copy
 
 import pytest
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from explorer import landscape
 from explorer.config import ModelConfig
 from explorer.models import build_model
+from helpers import warm_bn as _warm_bn
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py: tiny nets, shared cores
 TINY = ModelConfig(depth=8, in_channels=1, input_size=8, width=0.5, shortcut="B")  # has a projection conv
 
 
-def _warm_bn(model: nn.Module, seed: int = 1) -> nn.Module:
-    """Non-trivial BN running statistics, as a trained net has."""
-    g = torch.Generator().manual_seed(seed)
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.randn(16, 1, 8, 8, generator=g) * 2 + 0.5)
-    return model
 
 
 @pytest.fixture(scope="module")

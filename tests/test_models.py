@@ -21,13 +21,7 @@ from explorer.models import (build_model, convert_torchvision_state_dict, copy_m
                              load_torchvision_weights)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These nets are tiny: one thread is faster than two fighting over a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py: tiny nets, shared cores
 
 
 def small_cfg(family="cifar", block="basic", **fields) -> ModelConfig:
