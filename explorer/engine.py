@@ -241,7 +241,7 @@ class Lockstep:
         gen = torch.Generator(device=self.device).manual_seed(self.train.seed)
         self._epoch_zero(gen)
         for epoch in range(1, self.epochs + 1):
-            t0 = time.perf_counter()
+            t0 = self._epoch_t0 = time.perf_counter()
             for x, y in train_batches(self.data, self.train.batch_size, gen, augment=self.train_augment):
                 if self.step >= self.total_steps or not self.active:
                     break
@@ -283,9 +283,12 @@ class Lockstep:
             self.emit({"type": "step", "run": run.name, "step": self.step,
                        "epoch": self.step / self.steps_per_epoch, "train_loss": loss,
                        "train_error": 1.0 - float(s["correct"]) / count, "lr": lr, "time": time.time()})
+        trained = self.train_time + time.perf_counter() - self._epoch_t0  # training time so far, evaluation excluded
+        images = max((r.images for r in self.runs), default=0)
         self.emit({"type": "progress", "step": self.step, "total_steps": self.total_steps,
                    "epoch": self.step / self.steps_per_epoch, "epochs": self.epochs,
-                   "elapsed": time.time() - self.started, "eta": self._eta()})
+                   "elapsed": time.time() - self.started, "eta": self._eta(),
+                   "images_per_second": images / max(trained, 1e-9)})
 
     def _eta(self) -> Optional[float]:
         if self.step == 0:

@@ -165,8 +165,10 @@ def status_line(exp: dict) -> None:
     elif status == "running":
         frac = progress.get("step", 0) / max(1, progress.get("total_steps") or 1)
         eta = progress.get("eta")
+        ips = progress.get("images_per_second")
         text = progress.get("message") or (f"Step {progress.get('step', 0)} of {progress.get('total_steps')}"
-                                           + (f" · about {eta:.0f} s left" if eta is not None else ""))
+                                           + (f" · about {eta:.0f} s left" if eta is not None else "")
+                                           + (f" · {ips:,.0f} images/s per net" if ips else ""))
         st.progress(min(1.0, frac), text=text)
     else:
         word = {"completed": "Finished", "stopped": "Stopped", "failed": "Failed", "interrupted": "Interrupted",
