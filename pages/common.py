@@ -10,6 +10,7 @@ import dataclasses
 import os
 import re
 import secrets
+from pathlib import Path
 
 import streamlit as st
 
@@ -102,10 +103,14 @@ def sync_query() -> None:
 
 def teacher_password() -> str | None:
     """The teacher password from Streamlit secrets or EXPLORER_TEACHER_PASSWORD (None: no teacher mode)."""
-    try:
-        secret = st.secrets.get("teacher_password")
-    except Exception:  # noqa: BLE001 - no secrets file is the normal case
-        secret = None
+    secret = None
+    # Touch st.secrets only when a secrets file exists: the first touch starts a polling file watcher.
+    from streamlit import config as st_config
+    if any(Path(p).expanduser().is_file() for p in st_config.get_option("secrets.files")):
+        try:
+            secret = st.secrets.get("teacher_password")
+        except Exception:  # noqa: BLE001 - an unreadable secrets file means no teacher mode, not a crash
+            secret = None
     return secret or os.environ.get("EXPLORER_TEACHER_PASSWORD") or None
 
 
