@@ -23,7 +23,7 @@ class ShortcutOnly(nn.Module):
         self.unit = unit
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.unit.after_add(self.unit.shortcut(x))  # F(x) dropped, only the shortcut path is left
+        return self.unit.after_add(self.unit.identity_path(x))  # F(x) dropped, only the shortcut path is left
 
 
 def _error(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> float:

@@ -160,6 +160,10 @@ class ResidualUnit(nn.Module):
             self._after_names.append(name)
         make_shortcut = SHORTCUTS[shortcut].make
         self.shortcut = make_shortcut(in_ch, self.out_ch, stride, norm) if make_shortcut else None
+        # Pre-activation units: "these projection shortcuts are also with pre-activation" (He et al. 2016,
+        # appendix), so a projection sees the input after the unit's first BN/ReLU; an identity sees x itself.
+        self._n_pre = len(p.pre)
+        self._preact_projection = self._n_pre > 0 and isinstance(self.shortcut, Projection)
 
     def _add_ops(self, ops: tuple, i: int, channels: int, norm: str) -> None:
         for op in ops:
@@ -176,11 +180,18 @@ class ResidualUnit(nn.Module):
         bns = [m for m in bns if isinstance(m, nn.BatchNorm2d)]
         return bns[-1] if bns else None
 
-    def residual_branch(self, x: torch.Tensor) -> torch.Tensor:
-        """F(x): the branch alone, the part that is added to the shortcut."""
-        for name in self._branch_names:
+    def _run(self, names: list, x: torch.Tensor) -> torch.Tensor:
+        for name in names:
             x = getattr(self, name)(x)
         return x
+
+    def residual_branch(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x): the branch alone, the part that is added to the shortcut."""
+        return self._run(self._branch_names, x)
+
+    def identity_path(self, x: torch.Tensor) -> torch.Tensor:
+        """What the shortcut adds to F(x): shortcut(x), pre-activated first for a projection in a pre-activation unit."""
+        return self.shortcut(self._run(self._branch_names[: self._n_pre], x) if self._preact_projection else x)
 
     def after_add(self, out: torch.Tensor) -> torch.Tensor:
         for name in self._after_names:
@@ -188,9 +199,10 @@ class ResidualUnit(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.residual_branch(x)  # F(x)
+        h = self._run(self._branch_names[: self._n_pre], x)  # pre-activation (BN/ReLU before the first conv), if any
+        out = self._run(self._branch_names[self._n_pre:], h)  # the rest of F(x)
         if self.shortcut is not None:
-            out = out + self.shortcut(x)  # y = F(x) + x: this is the ResNet
+            out = out + self.shortcut(h if self._preact_projection else x)  # y = F(x) + x: this is the ResNet
         return self.after_add(out)
 
 

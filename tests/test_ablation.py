@@ -39,7 +39,7 @@ def _error_skipping(model, x, y, skip: str):
             if name != skip:
                 h = unit(h)
             elif unit.shortcut is not None:
-                h = unit.after_add(unit.shortcut(h))  # the residual branch is gone
+                h = unit.after_add(unit.identity_path(h))  # the residual branch is gone
             # a skippable plain unit: h passes through unchanged
         h = model.relu_final(model.bn_final(h))
         logits = model.fc(torch.flatten(model.avgpool(h), 1))

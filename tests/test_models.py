@@ -277,7 +277,7 @@ def test_zero_init_residual_makes_every_unit_start_as_its_shortcut(block, placem
         for name, unit in model.units():
             x = inputs[name]
             assert unit.residual_branch(x).abs().max().item() == 0, name
-            assert torch.equal(unit(x), unit.after_add(unit.shortcut(x))), name
+            assert torch.equal(unit(x), unit.after_add(unit.identity_path(x))), name
 
 
 @pytest.mark.parametrize("block", config.BLOCKS)
@@ -317,7 +317,7 @@ def test_unit_forward_is_after_add_of_branch_plus_shortcut(block, placement, sho
     with torch.no_grad():
         for name, unit in model.units():
             x = inputs[name]
-            added = unit.residual_branch(x) + (unit.shortcut(x) if unit.shortcut is not None else 0)
+            added = unit.residual_branch(x) + (unit.identity_path(x) if unit.shortcut is not None else 0)
             assert torch.equal(unit(x), unit.after_add(added)), name
 
 
@@ -370,3 +370,18 @@ def test_unit_refuses_unknown_variants(kind, value):
 def test_every_unit_is_a_residual_unit_subclass_with_an_expansion():
     for name, cls in blocks.BLOCKS.items():
         assert issubclass(cls, ResidualUnit) and isinstance(cls.expansion, int) and cls.expansion >= 1, name
+
+
+@pytest.mark.parametrize("placement", ["relu_preact", "full_preact"])
+def test_a_projection_in_a_preactivation_unit_sees_the_preactivated_input(placement):
+    """He et al. 2016 (appendix): projection shortcuts are also with pre-activation; identities see x itself."""
+    model = build_model(small_cfg(placement=placement, shortcut="B", depth=14)).eval()
+    unit = model.layer2[0]  # shape changes here: a projection
+    x = torch.randn(2, unit.in_ch, 8, 8)
+    pre = unit.relu1(unit.bn1(x)) if placement == "full_preact" else unit.relu1(x)
+    with torch.no_grad():
+        assert torch.equal(unit.identity_path(x), unit.shortcut(pre))
+        assert not torch.equal(unit.identity_path(x), unit.shortcut(x))
+        same = model.layer2[1]  # identity shortcut
+        h = torch.randn(2, same.in_ch, 4, 4)
+        assert torch.equal(same.identity_path(h), h)
