@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import random
 import statistics
 import subprocess
@@ -34,6 +33,7 @@ os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # every process this script starts in
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from benchmarks.machine import cpu_name  # noqa: E402
 
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, kill_workers, launch_app, stop_app  # noqa: E402
 
@@ -44,15 +44,6 @@ CURVE_JS = """([run, n]) => [...document.querySelectorAll('.st-key-train_curves 
 })"""
 
 
-def _cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for row in out.splitlines():
-            if row.startswith("Model name:"):
-                return row.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _versions() -> str:
@@ -340,7 +331,7 @@ def render(starts: list, latency: list, watching: list, epochs: int, window_from
     return "\n".join([
         "# App benchmark: start-up, metric latency, cost of watching",
         "",
-        f"Machine: {_cpu_name()}, {os.cpu_count()} cores (shared with other work; load average {load[0]:.1f} "
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores (shared with other work; load average {load[0]:.1f} "
         f"at the start, {load[1]:.1f} at the end). {_versions()}, Chromium at {CHROMIUM} driven by Playwright. "
         "`OMP_WAIT_POLICY=PASSIVE` in every process. Produced by `python benchmarks/bench_app.py`.",
         "",

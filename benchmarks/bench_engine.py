@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -26,6 +25,7 @@ import torch  # noqa: E402
 
 from explorer.config import DataConfig, ModelConfig, TrainConfig  # noqa: E402
 from explorer.data import Dataset, load_dataset, train_batches  # noqa: E402
+from benchmarks.machine import cpu_name  # noqa: E402
 from explorer.engine import build_models, resolve_device, train_models  # noqa: E402
 
 
@@ -98,7 +98,7 @@ def main() -> None:
             rows.append(measure("ResNet-20, digits 1x8x8", cfg, data, args))
         else:
             rows.append(measure(f"ResNet-20, 3x{size}x{size} (CIFAR shape)", ModelConfig(depth=20), synthetic_cifar(), args))
-    cpu = platform.processor() or platform.machine()
+    cpu = cpu_name()
     print(f"device {args.device}, torch {torch.__version__}, {os.cpu_count()} cores ({cpu}), "
           f"{args.steps} steps x {args.repeats} repeats, batch 128, medians")
     print("| case | bare loop img/s | engine img/s | engine / bare |\n|---|---|---|---|")

@@ -14,7 +14,6 @@ import argparse
 import os
 import pathlib
 import platform
-import subprocess
 import sys
 import time
 
@@ -25,6 +24,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from benchmarks.machine import cpu_name  # noqa: E402
 
 from explorer import landscape  # noqa: E402
 from explorer.config import DataConfig, ModelConfig  # noqa: E402
@@ -47,15 +47,6 @@ _NOTES = [
 ]
 
 
-def _cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for row in out.splitlines():
-            if row.startswith("Model name:"):
-                return row.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def _digits(n: int):
@@ -118,7 +109,7 @@ def _write(path: pathlib.Path, rows: list, steps: int, source: str) -> None:
         f"and its plain twin, on {source}. Target: under {TARGET_S:.0f} s with the default subset "
         f"({landscape.DEFAULT_SUBSET} images).",
         "",
-        f"Machine: {_cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"Python {platform.python_version()}. The load average (1 min) before each slice shows how busy the "
         "cores were with other work.",
         "",

@@ -112,9 +112,9 @@ def _is_rich_png(path: Path) -> tuple:
     return size[0] >= 800 and size[1] >= 600 and colours >= 200, f"size {size}, {colours} colours"
 
 
-@pytest.mark.browser
-@pytest.mark.slow
-def test_reproduce_figure6_in_chromium_shows_all_four_runs(tmp_path):
+@pytest.fixture
+def served(tmp_path):
+    """(base URL, Chromium) of a fresh `streamlit run` with its own run store; both stopped afterwards."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
@@ -124,48 +124,43 @@ def test_reproduce_figure6_in_chromium_shows_all_four_runs(tmp_path):
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1700})  # Streamlit scrolls inside
-                # its own container, so a full-page screenshot is the viewport: make it tall enough for the charts
-                page.goto(f"http://127.0.0.1:{port}/?epochs=2", timeout=60_000)
-                page.get_by_role("button", name="Reproduce Figure 6").click(timeout=60_000)
-                page.get_by_role("heading", name="Train").first.wait_for(timeout=30_000)
-                page.get_by_text("Finished").first.wait_for(timeout=SWEEP_DEADLINE_S * 1000)
-                page.wait_for_function(
-                    "names => names.every(n => [...document.querySelectorAll('.js-plotly-plot .legendtext')]"
-                    ".some(e => e.textContent === n))", arg=list(FIGURE6_NETS), timeout=30_000)
-                assert set(FIGURE6_NETS) <= legend_names(page)
-                assert "?epochs=2" in page.url or "epochs=2" in page.url
-                page.wait_for_timeout(1000)  # let plotly finish its transitions
-                ARTIFACTS.mkdir(exist_ok=True)
-                shot = ARTIFACTS / "figure6.png"
-                page.screenshot(path=str(shot), full_page=True)
+                yield f"http://127.0.0.1:{port}", browser
             finally:
                 browser.close()
-        ok, why = _is_rich_png(shot)
-        assert ok, why
     finally:
         stop_app(server)
         kill_workers(runs_dir)
 
 
 @pytest.mark.browser
-def test_a_deep_link_opened_first_on_a_fresh_server_gets_the_whole_app(tmp_path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
-    runs_dir, port = tmp_path / "runs", free_port()
-    server = launch_app(runs_dir, port, tmp_path / "streamlit.log")
-    try:
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                page.goto(f"http://127.0.0.1:{port}/train?epochs=2", timeout=60_000)  # a teacher's shared link
-                page.get_by_role("heading", name="Train").first.wait_for(timeout=60_000)
-                page.wait_for_timeout(2000)  # let the run finish drawing
-                assert page.locator('[data-testid="stException"]').count() == 0
-                assert page.get_by_role("link", name="Build").count() >= 1  # the entry script drew the navigation
-            finally:
-                browser.close()
-    finally:
-        stop_app(server)
+@pytest.mark.slow
+def test_reproduce_figure6_in_chromium_shows_all_four_runs(served):
+    url, browser = served
+    page = browser.new_page(viewport={"width": 1400, "height": 1700})  # Streamlit scrolls inside
+    # its own container, so a full-page screenshot is the viewport: make it tall enough for the charts
+    page.goto(f"{url}/?epochs=2", timeout=60_000)
+    page.get_by_role("button", name="Reproduce Figure 6").click(timeout=60_000)
+    page.get_by_role("heading", name="Train").first.wait_for(timeout=30_000)
+    page.get_by_text("Finished").first.wait_for(timeout=SWEEP_DEADLINE_S * 1000)
+    page.wait_for_function(
+        "names => names.every(n => [...document.querySelectorAll('.js-plotly-plot .legendtext')]"
+        ".some(e => e.textContent === n))", arg=list(FIGURE6_NETS), timeout=30_000)
+    assert set(FIGURE6_NETS) <= legend_names(page)
+    assert "epochs=2" in page.url
+    page.wait_for_timeout(1000)  # let plotly finish its transitions
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "figure6.png"
+    page.screenshot(path=str(shot), full_page=True)
+    ok, why = _is_rich_png(shot)
+    assert ok, why
+
+
+@pytest.mark.browser
+def test_a_deep_link_opened_first_on_a_fresh_server_gets_the_whole_app(served):
+    url, browser = served
+    page = browser.new_page()
+    page.goto(f"{url}/train?epochs=2", timeout=60_000)  # a teacher's shared link
+    page.get_by_role("heading", name="Train").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(2000)  # let the run finish drawing
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_role("link", name="Build").count() >= 1  # the entry script drew the navigation
