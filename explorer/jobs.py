@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .runs import ACTIVE, RunStore, pid_alive
+from .runs import ACTIVE, RunStore, pid_alive, read_json
 
 STOP_GRACE_S = 10.0  # a worker that has not stopped this long after a request is killed
 
@@ -80,7 +80,7 @@ class JobManager:
                 same = self.store.find_by_hash(spec_hash)
                 if same is not None:
                     return same["id"], True
-            mine = [e for e in self.store.list_experiments() if e.get("owner") == owner]
+            mine = [e for e in self.store.list_experiments(with_runs=False) if e.get("owner") == owner]
             queued = sum(e["status"] == "queued" for e in mine)
             active = queued + sum(e["status"] == "running" for e in mine)
             if queued >= self.limits.queued_per_owner or \
@@ -124,29 +124,24 @@ class JobManager:
         return exp
 
     # ------------------------------------------------------------------ reading
-    def queue(self) -> list:
-        """Queued experiment ids, first to run first."""
-        queued = [e for e in self.store.list_experiments() if e["status"] == "queued"]
+    def queue(self, experiments: Optional[list] = None) -> list:
+        """Queued experiment ids, first to run first (from `experiments` when the caller has listed them)."""
+        experiments = self.store.list_experiments(with_runs=False) if experiments is None else experiments
+        queued = [e for e in experiments if e["status"] == "queued"]
         return [e["id"] for e in sorted(queued, key=lambda e: e.get("created") or 0)]
 
     def position(self, exp_id: str) -> Optional[dict]:
         """{"place": 1-based place in line, "wait_s": estimated wait} for a queued job, else None."""
-        q = self.queue()
+        experiments = self.store.list_experiments(with_runs=False)  # one listing for everything below
+        q = self.queue(experiments)
         if exp_id not in q:
             return None
         place = q.index(exp_id) + 1
-        running = [e for e in self.store.list_experiments() if e["status"] == "running"]
-        etas = sorted((e.get("progress") or {}).get("eta") or 30.0 for e in running)
-        typical = self._typical_duration()
+        etas = sorted((read_json(self.store.exp_dir(e["id"]) / "progress.json") or {}).get("eta") or 30.0
+                      for e in experiments if e["status"] == "running")
         slots = max(1, self.limits.concurrent)
         first_free = etas[0] if len(etas) >= slots else 0.0
-        return {"place": place, "wait_s": first_free + typical * ((place - 1) // slots)}
-
-    def _typical_duration(self) -> float:
-        done = [e for e in self.store.list_experiments()
-                if e["status"] == "completed" and e.get("started") and e.get("finished")]
-        times = [e["finished"] - e["started"] for e in done[:10]]
-        return sum(times) / len(times) if times else 60.0
+        return {"place": place, "wait_s": first_free + _typical_duration(experiments) * ((place - 1) // slots)}
 
     # ------------------------------------------------------------------ the loop
     def pump(self) -> None:
@@ -157,7 +152,7 @@ class JobManager:
             self._reap()
             self._enforce_stops()
             # Count from the store, so workers left by an earlier server process count too.
-            experiments = self.store.list_experiments()
+            experiments = self.store.list_experiments(with_runs=False)
             running = Counter(e.get("owner") for e in experiments if e["status"] == "running")
             free = self.limits.concurrent - sum(running.values())
             queued = sorted((e for e in experiments if e["status"] == "queued"), key=lambda e: e.get("created") or 0)
@@ -242,6 +237,13 @@ class JobManager:
                     _kill(proc)
                     self._mark_stopped(exp_id)
             self._procs.clear()
+
+
+def _typical_duration(experiments: list) -> float:
+    """Mean wall time of the newest finished experiments (60 s when there are none yet)."""
+    done = [e for e in experiments if e["status"] == "completed" and e.get("started") and e.get("finished")]
+    times = [e["finished"] - e["started"] for e in done[:10]]
+    return sum(times) / len(times) if times else 60.0
 
 
 def _kill_pid(pid) -> None:

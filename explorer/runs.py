@@ -207,13 +207,16 @@ class RunStore:
                 self.update_run(exp_id, r["id"], status="interrupted")
         return exp
 
-    def list_experiments(self) -> list:
-        """All readable experiments, newest first; damaged folders are skipped with a warning."""
+    def list_experiments(self, with_runs: bool = True) -> list:
+        """All readable experiments, newest first; damaged folders are skipped with a warning.
+
+        with_runs=False reads only each experiment.json (what the job manager's loop needs, twice a second).
+        """
         out = []
         for d in sorted(self.root.iterdir(), reverse=True) if self.root.exists() else []:
             if not d.is_dir() or d.name.startswith("."):
                 continue
-            exp = self.load_experiment(d.name)
+            exp = self.load_experiment(d.name, with_runs=with_runs)
             if exp is None:
                 log.warning("Skipping %s: its experiment.json is missing or damaged.", d)
                 continue
@@ -222,7 +225,7 @@ class RunStore:
 
     def find_by_hash(self, spec_hash: str, statuses=("queued", "running", "completed")) -> Optional[dict]:
         """The newest experiment with this spec hash in one of these statuses, or None."""
-        for exp in self.list_experiments():
+        for exp in self.list_experiments(with_runs=False):
             if exp.get("spec_hash") == spec_hash and exp.get("status") in statuses:
                 return exp
         return None
