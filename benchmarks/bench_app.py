@@ -34,7 +34,6 @@ os.environ["OMP_WAIT_POLICY"] = "PASSIVE"  # every process this script starts in
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.machine import cpu_name  # noqa: E402
-
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, kill_workers, launch_app, stop_app  # noqa: E402
 
 TARGET_WATCH_COST = 0.05  # issue 4: watching a job may cost it at most 5 % of its images/s
@@ -47,7 +46,9 @@ CURVE_JS = """([run, n]) => [...document.querySelectorAll('.st-key-train_curves 
 
 
 def _versions() -> str:
-    import plotly, streamlit, torch  # noqa: E401
+    import plotly  # noqa: E401
+    import streamlit
+    import torch
     return f"torch {torch.__version__}, streamlit {streamlit.__version__}, plotly {plotly.__version__}"
 
 
@@ -74,9 +75,11 @@ def time_startups(browser, work: pathlib.Path, n: int) -> list:
 # ----------------------------------------------------------------------------- 2. metric latency
 def _fake_running_experiment(store) -> tuple:
     """A digits twin in the store that reads as running (its pid is ours), with epochs 0 and 1 recorded."""
-    from explorer.config import DataConfig, ModelConfig, train_config_for
-    from explorer.data import dataset_info, model_config_for
-    from explorer.experiments import twin
+    from explorer.data.config import DataConfig
+    from explorer.data.datasets import dataset_info, model_config_for
+    from explorer.nets.config import ModelConfig
+    from explorer.training.experiments import twin
+    from explorer.training.recipes import train_config_for
     base = model_config_for(ModelConfig(), dataset_info("digits"))
     spec = twin(base, DataConfig("digits"), train_config_for("digits", epochs=200))
     runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
@@ -112,7 +115,7 @@ def _watch_from_runs_page(page, port: int) -> None:
 
 def time_metric_latency(browser, work: pathlib.Path, n: int) -> list:
     """Seconds from appending an epoch record to the browser's chart showing it, n samples."""
-    from explorer.runs import RunStore
+    from explorer.store.runstore import RunStore
     runs_dir, port = work / "latency", free_port()
     store = RunStore(runs_dir)
     exp_id, names = _fake_running_experiment(store)
@@ -195,7 +198,7 @@ def window_speed(cumulative: dict, a: int, b: int) -> float:
 
 
 def _epochs_done(runs_dir: pathlib.Path) -> int:
-    from explorer.runs import RunStore
+    from explorer.store.runstore import RunStore
     store = RunStore(runs_dir)
     exp = store.list_experiments()[0]
     return max((r["epoch"] for r in store.read_metrics(exp["id"], exp["runs"][0]["id"], kind="epoch")), default=0)
@@ -204,7 +207,7 @@ def _epochs_done(runs_dir: pathlib.Path) -> int:
 def _one_training(runs_dir: pathlib.Path, epochs: int, window_from: int, server: int, page=None,
                   port: int = 0) -> dict:
     """Run the CLI once; with a page, watch its job live in the browser while it trains."""
-    from explorer.runs import RunStore
+    from explorer.store.runstore import RunStore
     before = {p.name for p in runs_dir.iterdir()}
     t0 = time.perf_counter()
     proc = subprocess.Popen(_train_cmd(runs_dir, epochs), cwd=ROOT, stdout=subprocess.PIPE,

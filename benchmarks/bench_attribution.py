@@ -23,9 +23,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from explorer.attribution import attribute  # noqa: E402
-from explorer.config import preset  # noqa: E402
-from explorer.models import build_model  # noqa: E402
+from explorer.analysis.attribution import attribute
+from explorer.nets.builder import build_model
+from explorer.nets.config import preset
 
 
 def _saliency_and_gradcam(model, x):

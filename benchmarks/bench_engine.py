@@ -23,10 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from explorer.config import DataConfig, ModelConfig, TrainConfig  # noqa: E402
-from explorer.data import Dataset, load_dataset, train_batches  # noqa: E402
 from benchmarks.machine import cpu_name  # noqa: E402
-from explorer.engine import build_models, resolve_device, train_models  # noqa: E402
+from explorer.data.config import DataConfig
+from explorer.data.datasets import Dataset, load_dataset, train_batches
+from explorer.nets.config import ModelConfig
+from explorer.training.devices import resolve_device
+from explorer.training.engine import build_models, train_models
+from explorer.training.recipes import TrainConfig
 
 
 def synthetic_cifar(n: int = 10_000) -> Dataset:

@@ -19,9 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from benchmarks.bench_engine import synthetic_cifar  # noqa: E402
-from explorer.config import DataConfig, ModelConfig, TrainConfig  # noqa: E402
-from explorer.data import load_dataset, model_config_for  # noqa: E402
-from explorer.engine import build_models, train_models  # noqa: E402
+from explorer.data.config import DataConfig
+from explorer.data.datasets import load_dataset, model_config_for
+from explorer.nets.config import ModelConfig
+from explorer.training.engine import build_models, train_models
+from explorer.training.recipes import TrainConfig
 
 
 def cifar_epoch(compile_: bool) -> dict:

@@ -25,10 +25,10 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from benchmarks.machine import cpu_name  # noqa: E402
-
-from explorer import landscape  # noqa: E402
-from explorer.config import DataConfig, ModelConfig  # noqa: E402
-from explorer.models import build_model  # noqa: E402
+from explorer.analysis import landscape  # noqa: E402
+from explorer.data.config import DataConfig
+from explorer.nets.builder import build_model
+from explorer.nets.config import ModelConfig
 
 TARGET_S = 60.0
 _NOTES = [
@@ -52,7 +52,7 @@ _NOTES = [
 def _digits(n: int):
     """The real digits training set when explorer.data is there; random 8x8 images otherwise."""
     try:
-        from explorer.data import load_dataset, normalize
+        from explorer.data.datasets import load_dataset, normalize
         ds = load_dataset(DataConfig("digits"))
         return normalize(ds.x_train, ds.preprocessing), ds.y_train, "digits (train split)"
     except ImportError:

@@ -18,7 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from . import config as C
+from .data.config import DATASETS, DataConfig
+from .nets.config import BLOCKS, FAMILIES, INITS, NORMS, PLACEMENTS, PRESETS, SHORTCUTS, ModelConfig, preset
+from .training.recipes import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, train_config_for
 
 
 def _csv(kind):
@@ -32,13 +34,13 @@ def _csv(kind):
 
 def _model_flags(p: argparse.ArgumentParser, depth: bool = True) -> None:
     g = p.add_argument_group("model (explicit flags override the preset)")
-    g.add_argument("--preset", choices=C.PRESETS, help="start from one of the paper's nets")
-    g.add_argument("--family", choices=C.FAMILIES)
+    g.add_argument("--preset", choices=PRESETS, help="start from one of the paper's nets")
+    g.add_argument("--family", choices=FAMILIES)
     if depth:
         g.add_argument("--depth", type=int)
-    g.add_argument("--block", choices=C.BLOCKS)
-    g.add_argument("--norm", choices=C.NORMS)
-    g.add_argument("--init", choices=C.INITS)
+    g.add_argument("--block", choices=BLOCKS)
+    g.add_argument("--norm", choices=NORMS)
+    g.add_argument("--init", choices=INITS)
     g.add_argument("--width", type=float)
     g.add_argument("--zero-init-residual", action=argparse.BooleanOptionalAction, default=None,
                    help="zero the last BN of each residual branch (Goyal et al. 2017); on by default in sweeps")
@@ -46,7 +48,7 @@ def _model_flags(p: argparse.ArgumentParser, depth: bool = True) -> None:
 
 def _train_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data and training (defaults: the dataset's recipe, see docs/engine.md)")
-    g.add_argument("--dataset", choices=C.DATASETS, default="digits")
+    g.add_argument("--dataset", choices=DATASETS, default="digits")
     g.add_argument("--data-path", help="the image folder, for --dataset folder")
     g.add_argument("--data-dir", help="where downloaded datasets live (default: EXPLORER_DATA_DIR or the user cache)")
     g.add_argument("--train-subset", type=int)
@@ -55,16 +57,16 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int)
     g.add_argument("--steps", type=int)
     g.add_argument("--batch-size", type=int)
-    g.add_argument("--optimizer", choices=C.OPTIMIZERS)
+    g.add_argument("--optimizer", choices=OPTIMIZERS)
     g.add_argument("--lr", type=float)
     g.add_argument("--momentum", type=float)
     g.add_argument("--weight-decay", type=float)
-    g.add_argument("--schedule", choices=C.SCHEDULES)
+    g.add_argument("--schedule", choices=SCHEDULES)
     g.add_argument("--warmup-epochs", type=float)
     g.add_argument("--label-smoothing", type=float)
     g.add_argument("--seed", type=int)
-    g.add_argument("--device", choices=C.DEVICES)
-    g.add_argument("--precision", choices=C.PRECISIONS)
+    g.add_argument("--device", choices=DEVICES)
+    g.add_argument("--precision", choices=PRECISIONS)
     g.add_argument("--compile", action="store_true", default=None)
     g.add_argument("--no-diagnostics", action="store_true")
     g.add_argument("--runs-dir", help="the run store (default: EXPLORER_RUNS_DIR or ./runs)")
@@ -76,15 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train one net, or a net and its plain twin (--compare-plain)")
     _model_flags(t)
-    t.add_argument("--shortcut", choices=C.SHORTCUTS)
-    t.add_argument("--placement", choices=C.PLACEMENTS)
+    t.add_argument("--shortcut", choices=SHORTCUTS)
+    t.add_argument("--placement", choices=PLACEMENTS)
     t.add_argument("--compare-plain", action="store_true", help="also train the plain twin, in lockstep")
     _train_flags(t)
     s = sub.add_parser("sweep", help="plain and residual at several depths (the paper's Figure 6)")
     s.add_argument("--depths", type=_csv(int), default=[20, 56])
     _model_flags(s, depth=False)
-    s.add_argument("--shortcut", choices=[x for x in C.SHORTCUTS if x != "none"])
-    s.add_argument("--placement", choices=C.PLACEMENTS)
+    s.add_argument("--shortcut", choices=[x for x in SHORTCUTS if x != "none"])
+    s.add_argument("--placement", choices=PLACEMENTS)
     _train_flags(s)
     c = sub.add_parser("compare", help="several placements and/or shortcuts at one depth")
     c.add_argument("--placements", type=_csv(str))
@@ -96,21 +98,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _model_config(args) -> C.ModelConfig:
+def _model_config(args) -> ModelConfig:
     fields = {k: getattr(args, k, None) for k in ("family", "depth", "block", "shortcut", "placement", "norm",
                                                  "init", "width", "zero_init_residual")}
     fields = {k: v for k, v in fields.items() if v is not None}
     if args.preset:
-        return C.preset(args.preset, **fields)
-    return C.ModelConfig(**fields)
+        return preset(args.preset, **fields)
+    return ModelConfig(**fields)
 
 
 def _spec(args):
-    from . import experiments as X
-    data = C.DataConfig(name=args.dataset, path=args.data_path, data_dir=args.data_dir,
+    from .training import experiments as X
+    data = DataConfig(name=args.dataset, path=args.data_path, data_dir=args.data_dir,
                         train_subset=args.train_subset, test_subset=args.test_subset,
                         augment=False if args.no_augment else None)
-    train = C.train_config_for(args.dataset, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
+    train = train_config_for(args.dataset, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
                                optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
                                weight_decay=args.weight_decay, schedule=args.schedule,
                                warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
@@ -125,8 +127,8 @@ def _spec(args):
             base = dataclasses.replace(base, zero_init_residual=True) if not base.norm == "none" else base
         return X.sweep(base, args.depths, data, train, shortcut=args.shortcut or base.residual().shortcut)
     for sc in args.shortcuts or []:
-        if sc not in C.SHORTCUTS:
-            raise ValueError(f"shortcuts must be among {', '.join(C.SHORTCUTS)}; got {sc!r}.")
+        if sc not in SHORTCUTS:
+            raise ValueError(f"shortcuts must be among {', '.join(SHORTCUTS)}; got {sc!r}.")
     return X.compare(base, data, train, placements=args.placements, shortcuts=args.shortcuts)
 
 
@@ -162,7 +164,7 @@ def _report(store, exp_id: str) -> dict:
     for run in exp["runs"]:
         model = run.get("model", {})
         final = run.get("final") or {}
-        runs.append({"id": f"{exp_id}/{run['id']}", "name": run["name"], "depth": C.ModelConfig.from_dict(model).num_layers,
+        runs.append({"id": f"{exp_id}/{run['id']}", "name": run["name"], "depth": ModelConfig.from_dict(model).num_layers,
                      "shortcut": model.get("shortcut"), "placement": model.get("placement"), "status": run["status"],
                      "epochs": run.get("epochs", 0), "images_per_second": run.get("images_per_second"),
                      "final": {k: final.get(k) for k in ("train_loss", "train_error", "test_loss", "test_error")}})
@@ -172,20 +174,20 @@ def _report(store, exp_id: str) -> dict:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .runs import RunStore
+    from .store.runstore import RunStore
     if args.command == "worker":
-        from .worker import run_job
+        from .jobs.worker import run_job
         d = Path(args.experiment_dir)
         exp = run_job(RunStore(d.parent), d.name)
         return 1 if exp.get("status") == "failed" else 0
-    from .data import DatasetUnavailable
+    from .data.files import DatasetUnavailable
     try:
         spec = _spec(args)
     except (ValueError, DatasetUnavailable) as exc:  # e.g. an impossible depth, or a --data-path that is not there
         parser.error(str(exc))
     if args.data_dir:
         os.environ["EXPLORER_DATA_DIR"] = args.data_dir
-    from .worker import run_experiment
+    from .jobs.worker import run_experiment
     store = RunStore(args.runs_dir)
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
                                      owner="cli", spec_hash=spec.spec_hash())

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from .config import DATASETS, ModelConfig, TrainConfig
+from .data.config import DATASETS
+from .nets.config import ModelConfig
+from .training.recipes import TrainConfig
 
 MODEL_KEYS = ("family", "depth", "block", "shortcut", "placement", "norm", "init", "width", "zero_init_residual")
 TRAIN_KEYS = ("epochs", "batch_size", "lr", "schedule", "optimizer", "seed", "device")

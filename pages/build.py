@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from explorer.blocks import PLACEMENTS, SHORTCUTS
-from explorer.config import BLOCKS, FAMILIES, IMAGENET_STAGES, INITS, NORMS, PRESETS, ModelConfig, preset
-from explorer.data import DATASET_INFO, dataset_info, model_config_for
-from explorer.summary import block_diagram, layer_table, model_stats
+from explorer.data.datasets import DATASET_INFO, dataset_info, model_config_for
+from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
+from explorer.nets.config import BLOCKS, FAMILIES, IMAGENET_STAGES, INITS, NORMS, PRESETS, ModelConfig, preset
+from explorer.nets.summary import block_diagram, layer_table, model_stats
 from pages.common import ensure_entry, fmt_int, fmt_madds
 
 ensure_entry("pages/build.py")

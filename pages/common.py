@@ -15,10 +15,11 @@ from pathlib import Path
 import streamlit as st
 
 from explorer import urlstate
-from explorer.config import ModelConfig, TrainConfig, train_config_for
-from explorer.data import dataset_info, model_config_for
-from explorer.jobs import JobManager, check_teacher
-from explorer.runs import RunStore
+from explorer.data.datasets import dataset_info, model_config_for
+from explorer.jobs.manager import JobManager, check_teacher
+from explorer.nets.config import ModelConfig
+from explorer.store.runstore import RunStore
+from explorer.training.recipes import TrainConfig, train_config_for
 
 OWNER_COOKIE = "explorer_owner"
 _OWNER_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -148,7 +149,7 @@ def start_experiment(spec) -> str | None:
 
     Shows one sentence and returns None when the job manager refuses (limits).
     """
-    from explorer.jobs import JobError
+    from explorer.jobs.manager import JobError
     runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
     try:
         exp_id, attached = job_manager().submit(spec.to_dict(), runs, owner=st.session_state["owner"],
@@ -163,11 +164,11 @@ def start_experiment(spec) -> str | None:
 
 def figure6_spec():
     """The paper's Figure 6 in miniature: plain and residual nets at depths 20 and 56, on the chosen data."""
-    from explorer import experiments
-    from explorer.config import ModelConfig as MC
+    from explorer.nets.config import ModelConfig as MC
+    from explorer.training import experiments
     base = MC(depth=20, shortcut="A", placement="original", zero_init_residual=True)
     dataset = st.session_state.get("dataset", "digits")
-    from explorer.config import DataConfig
+    from explorer.data.config import DataConfig
     return experiments.sweep(base, [20, 56], DataConfig(name=dataset), train_cfg())
 
 

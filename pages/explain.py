@@ -8,12 +8,16 @@ import hashlib
 
 import streamlit as st
 
-from explorer import checkpoints as ck
-from explorer.attribution import METHODS, attribute, predict
-from explorer.charts import attribution_overlay, confusion_matrix, sample_strip, topk_bars
-from explorer.config import DataConfig
-from explorer.data import DatasetUnavailable, load_dataset
-from explorer.images import ImageError, load_image
+from explorer.analysis.attribution import METHODS, attribute, is_heavy, predict
+from explorer.analysis.evaluation import confusion_and_mistakes, test_example
+from explorer.data.config import DataConfig
+from explorer.data.datasets import load_dataset
+from explorer.data.files import DatasetUnavailable
+from explorer.data.images import ImageError, is_digit_model, load_image, to_model_input
+from explorer.figures.images import attribution_overlay, confusion_matrix, sample_strip, topk_bars
+from explorer.nets.weights import Explainable, PretrainedUnavailable, pretrained_imagenet
+from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model, load_uploaded_checkpoint
+from explorer.store.shipped import shipped_twin, shipped_twin_readme
 from pages.common import ensure_entry
 
 ensure_entry("pages/explain.py")
@@ -33,13 +37,13 @@ MAPS_KEPT = 24  # attribution maps remembered per session, so moving the opacity
 # ----------------------------------------------------------------------------- cached loaders
 @st.cache_resource(show_spinner="Loading the shipped digits twin…")
 def _shipped_twin() -> dict:
-    return ck.shipped_twin()
+    return shipped_twin()
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the run's weights…")
-def _run_model(exp_id: str, run_id: str, mtime: float) -> ck.Explainable:
+def _run_model(exp_id: str, run_id: str, mtime: float) -> Explainable:
     from pages.common import store
-    return ck.load_run_model(store(), exp_id, run_id)
+    return load_run_model(store(), exp_id, run_id)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the test set…")
@@ -48,7 +52,7 @@ def _dataset(exp_id):
     if exp_id is None:
         return load_dataset(DataConfig("digits"))
     from pages.common import store
-    return ck.load_run_dataset(store(), exp_id)
+    return load_run_dataset(store(), exp_id)
 
 
 @st.cache_resource
@@ -59,7 +63,7 @@ def _imagenet_models() -> dict:
 
 @st.cache_data(max_entries=16, show_spinner="Scoring the test set…")
 def _test_set_scores(model_key: str, _model, _dataset_obj) -> tuple:
-    return ck.confusion_and_mistakes(_model, _dataset_obj)
+    return confusion_and_mistakes(_model, _dataset_obj)
 
 
 # ----------------------------------------------------------------------------- choosing the models
@@ -83,13 +87,13 @@ def _twin_source() -> tuple:
     st.caption("A plain-20 and a ResNet-20 trained together on scikit-learn's 8×8 digits with the default recipe: "
                "the same layers and the same batches, only the shortcuts differ.")
     with st.expander("How the shipped twin was trained"):
-        st.markdown(ck.shipped_twin_readme())
+        st.markdown(shipped_twin_readme())
     return _shipped_twin(), "digits", "twin"
 
 
 def _run_source() -> tuple:
     from pages.common import store
-    experiments = ck.explainable_runs(store())
+    experiments = explainable_runs(store())
     if not experiments:
         st.info("No finished runs yet: train one on the Train page, or use the shipped digits twin.")
         return {}, None, "run"
@@ -114,8 +118,8 @@ def _imagenet_source() -> tuple:
             return {}, None, "imagenet"
         bar = st.progress(0.0, text="Fetching the weights…")
         try:
-            loaded[name] = ck.pretrained_imagenet(name, progress=lambda f: bar.progress(f, text="Downloading…"))
-        except ck.PretrainedUnavailable as exc:
+            loaded[name] = pretrained_imagenet(name, progress=lambda f: bar.progress(f, text="Downloading…"))
+        except PretrainedUnavailable as exc:
             st.warning(str(exc))
             return {}, None, "imagenet"
         finally:
@@ -134,7 +138,7 @@ def _upload_source() -> tuple:
     cache = st.session_state.setdefault("explain_uploaded_models", {})
     if digest not in cache:
         cache.clear()  # one uploaded model per session
-        cache[digest] = ck.load_uploaded_checkpoint(data)
+        cache[digest] = load_uploaded_checkpoint(data)
     model = cache[digest]
     test_set = "digits" if model.preprocessing.get("dataset") == "digits" else None
     return {model.cfg.name: model}, test_set, f"upload/{digest}"
@@ -143,13 +147,13 @@ def _upload_source() -> tuple:
 # ----------------------------------------------------------------------------- choosing the image
 def choose_input(models: dict, dataset) -> dict:
     """The image widgets; returns {model name: (x, view)} or {} while there is nothing to explain yet."""
-    digit_models = all(ck.is_digit_model(m.preprocessing) for m in models.values())
+    digit_models = all(is_digit_model(m.preprocessing) for m in models.values())
     options = (["sample"] if dataset is not None else []) + (["draw"] if digit_models else []) + ["upload"]
     kind = st.radio("Image", options, key="explain_input", horizontal=True, format_func=INPUTS.get)
     if kind == "sample":
         last = len(dataset.y_test) - 1
         index = st.number_input(f"Test image (0–{last})", 0, last, 0, key="explain_sample")
-        x, view, label = ck.test_example(dataset, int(index))
+        x, view, label = test_example(dataset, int(index))
         st.caption(f"True class: **{dataset.preprocessing['classes'][label]}**")
         return {name: (x, view) for name in models}
     image = None if kind == "draw" else _uploaded_image()
@@ -162,7 +166,7 @@ def choose_input(models: dict, dataset) -> dict:
     if image is None:
         return {}
     try:
-        inputs = {name: ck.to_model_input(image, m.preprocessing) for name, m in models.items()}
+        inputs = {name: to_model_input(image, m.preprocessing) for name, m in models.items()}
     except ImageError as exc:
         st.error(str(exc))
         return {}
@@ -226,11 +230,11 @@ def _attribution(model_key: str, model, x, method: str, target, heavy_ok: bool):
     maps = st.session_state.setdefault("explain_maps", {})
     key = _map_key(model_key, x, method, target)
     if key not in maps:
-        if ck.is_heavy(model, method) and not heavy_ok:
+        if is_heavy(model, method) and not heavy_ok:
             return None
         if len(maps) >= MAPS_KEPT:
             maps.pop(next(iter(maps)))
-        bar = st.progress(0.0, text=f"{METHOD_NAMES[method]}…") if ck.is_heavy(model, method) else None
+        bar = st.progress(0.0, text=f"{METHOD_NAMES[method]}…") if is_heavy(model, method) else None
         try:
             maps[key] = attribute(model, x, method, target=target,
                                   **({"progress": lambda f: bar.progress(f)} if bar else {})).numpy()
@@ -240,7 +244,7 @@ def _attribution(model_key: str, model, x, method: str, target, heavy_ok: bool):
     return maps[key]
 
 
-def show_model(name: str, model: ck.Explainable, x, view, explain: tuple, source_key: str, heavy_ok: bool) -> None:
+def show_model(name: str, model: Explainable, x, view, explain: tuple, source_key: str, heavy_ok: bool) -> None:
     """One model's column: its top-5 classes and the attribution map over the image."""
     method, target, opacity = explain
     classes = model.preprocessing["classes"]
@@ -258,7 +262,7 @@ def show_model(name: str, model: ck.Explainable, x, view, explain: tuple, source
 def show_models(models: dict, inputs: dict, explain: tuple, source_key: str) -> None:
     """The models side by side, with one button first when a map would be heavy to compute."""
     method = explain[0]
-    heavy = [n for n, m in models.items() if ck.is_heavy(m.model, method)
+    heavy = [n for n, m in models.items() if is_heavy(m.model, method)
              and _map_key(f"{source_key}/{n}", inputs[n][0], method, explain[1]) not in
              st.session_state.get("explain_maps", {})]
     heavy_ok = bool(heavy) and st.button(f"Compute {METHOD_NAMES[method]} for {', '.join(heavy)}",

@@ -7,16 +7,18 @@ The page only reads widgets, calls explorer and draws explorer.charts figures; h
 import streamlit as st
 from torch import nn
 
-from explorer import charts
-from explorer.ablation import ablate_blocks
-from explorer.blocks import ResidualUnit
-from explorer.checkpoints import explainable_runs, load_run_dataset, load_run_model, test_example
-from explorer.data import normalize
-from explorer.diagnostics import branch_ratios, feature_maps, first_layer_filters, layer_responses
-from explorer.jobs import JobError
-from explorer.landscape_job import (ensure_shipped_in_store, landscape_request, landscape_spec, plain_residual_pairs,
-                                    read_landscapes)
-from explorer.runs import ACTIVE, STATUSES
+from explorer import figures as charts
+from explorer.analysis.ablation import ablate_blocks
+from explorer.analysis.diagnostics import branch_ratios, feature_maps, first_layer_filters, layer_responses
+from explorer.analysis.evaluation import test_example
+from explorer.data.datasets import normalize
+from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
+from explorer.jobs.manager import JobError
+from explorer.nets.blocks import ResidualUnit
+from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model
+from explorer.store.runstore import ACTIVE, STATUSES
+from explorer.store.shipped import ensure_shipped_in_store
+from explorer.training.experiments import plain_residual_pairs
 from pages.common import ensure_entry, is_teacher, job_manager, store
 
 ensure_entry("pages/inspect.py")

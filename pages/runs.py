@@ -3,10 +3,10 @@ import datetime as dt
 
 import streamlit as st
 
-from explorer import charts
-from explorer.config import ModelConfig
-from explorer.jobs import JobError
-from explorer.runs import ACTIVE
+from explorer import figures as charts
+from explorer.jobs.manager import JobError
+from explorer.nets.config import ModelConfig
+from explorer.store.runstore import ACTIVE
 from pages.common import ensure_entry, is_teacher, job_manager, store
 
 ensure_entry("pages/runs.py")

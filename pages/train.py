@@ -4,11 +4,13 @@ import time
 
 import streamlit as st
 
-from explorer import charts, experiments
-from explorer.blocks import PLACEMENTS, SHORTCUTS
-from explorer.config import SCHEDULES, DataConfig
-from explorer.data import DATASET_INFO, dataset_info
-from explorer.runs import ACTIVE
+from explorer import figures as charts
+from explorer.data.config import DataConfig
+from explorer.data.datasets import DATASET_INFO, dataset_info
+from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
+from explorer.store.runstore import ACTIVE
+from explorer.training import experiments
+from explorer.training.recipes import SCHEDULES
 from pages.common import ensure_entry, is_teacher, job_manager, model_cfg, start_experiment, store, train_cfg
 
 ensure_entry("pages/train.py")
@@ -25,8 +27,8 @@ CIFAR_DEPTHS = [8, 14, 20, 32, 44, 56, 110]
 @st.cache_data(show_spinner=False, max_entries=8)
 def _samples(dataset: str) -> tuple:
     """One training image per class, for the strip under the dataset choice."""
-    from explorer.data import load_dataset, normalize
-    from explorer.images import tensor_to_display
+    from explorer.data.datasets import load_dataset, normalize
+    from explorer.data.images import tensor_to_display
     ds = load_dataset(DataConfig(name=dataset, train_subset=200, test_subset=10))
     images, labels = [], []
     for c, name in enumerate(ds.preprocessing["classes"]):

@@ -29,22 +29,22 @@ def torch_one_thread():
 @pytest.fixture(scope="session")
 def tiny_digits():
     """64 training and 64 test images of scikit-learn's digits (every class present)."""
-    from explorer.config import DataConfig
-    from explorer.data import load_dataset
+    from explorer.data.config import DataConfig
+    from explorer.data.datasets import load_dataset
     return load_dataset(DataConfig("digits", train_subset=64, test_subset=64))
 
 
 @pytest.fixture
 def tiny_recipe():
     """Two epochs of 4 steps each on tiny_digits, on the CPU."""
-    from explorer.config import TrainConfig
+    from explorer.training.recipes import TrainConfig
     return TrainConfig(epochs=2, batch_size=16, lr=0.05, schedule="constant", device="cpu", log_every=2)
 
 
 @pytest.fixture
 def store(tmp_path):
     """An empty run store in a temporary folder."""
-    from explorer.runs import RunStore
+    from explorer.store.runstore import RunStore
     return RunStore(tmp_path / "runs")
 
 

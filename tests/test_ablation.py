@@ -6,11 +6,13 @@ more when other jobs share the cores); AdamW for 2 epochs is the shortest recipe
 """
 import pytest
 import torch
-
-from explorer.ablation import ShortcutOnly, ablate_blocks
-from explorer.config import DataConfig, ModelConfig, TrainConfig
-from explorer.models import build_model
 from helpers import warm_bn as _warm_bn
+
+from explorer.analysis.ablation import ShortcutOnly, ablate_blocks
+from explorer.data.config import DataConfig
+from explorer.nets.builder import build_model
+from explorer.nets.config import ModelConfig
+from explorer.training.recipes import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py: tiny nets, shared cores
 TINY = ModelConfig(depth=14, in_channels=1, input_size=8, width=0.5)  # 2 units per stage
@@ -91,8 +93,8 @@ def test_zero_init_residual_units_can_be_removed_without_changing_anything(data)
 # ----------------------------------------------------------------------------- trained twins (the paper's claim)
 @pytest.fixture(scope="module")
 def trained_twins(torch_one_thread):
-    data_mod = pytest.importorskip("explorer.data")
-    engine = pytest.importorskip("explorer.engine")
+    data_mod = pytest.importorskip("explorer.data.datasets")
+    engine = pytest.importorskip("explorer.training.engine")
     ds = data_mod.load_dataset(DataConfig("digits"))
     cfg = ModelConfig(depth=20, in_channels=1, input_size=8)
     models = engine.build_models([("resnet-20", cfg), ("plain-20", cfg.plain())], seed=0)

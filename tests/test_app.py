@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from explorer.config import ModelConfig, train_config_for
-from explorer.data import dataset_info, model_config_for
-from explorer.models import build_model
+from explorer.data.datasets import dataset_info, model_config_for
+from explorer.nets.builder import build_model
+from explorer.nets.config import ModelConfig
+from explorer.training.recipes import train_config_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("home", "build", "train", "runs", "explain", "inspect")
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 def _shutdown_job_manager() -> None:
     """Stop the workers of the cached job manager (if the app made one) and forget it."""
     import streamlit as st
+
     from pages.common import job_manager
     job_manager().shutdown(grace_s=2.0)  # cached: this is the app's own manager (a fresh one if none was made)
     st.cache_resource.clear()
@@ -157,7 +159,7 @@ def test_stop_ends_a_long_run_and_keeps_its_metrics(new_app, runs_dir):
     _poll(at, lambda a: _status(a, "Stopped"), "the job to stop")
     traces = _traces(_charts(at)["train_curves"])
     assert set(traces) == {"plain-20", "resnet-20"} and all(n[0] >= 1 for n in traces.values())
-    from explorer.runs import RunStore
+    from explorer.store.runstore import RunStore
     [exp] = RunStore(runs_dir).list_experiments()
     assert exp["status"] == "stopped" and all(r["status"] == "stopped" for r in exp["runs"])
     assert all(r["epochs"] < 200 for r in exp["runs"])
@@ -179,7 +181,7 @@ def test_reproduce_figure6_on_home_queues_the_sweep_and_opens_train(new_app, run
     at.button(key="home_figure6").click().run()
     assert not at.exception, at.exception
     assert at.title[0].value == "Train"
-    from explorer.runs import RunStore
+    from explorer.store.runstore import RunStore
     [exp] = RunStore(runs_dir).list_experiments()
     assert exp["spec"]["kind"] == "sweep" and exp["spec"]["train"]["epochs"] == 1
     assert sorted(r["name"] for r in exp["runs"]) == ["plain-20", "plain-56", "resnet-20", "resnet-56"]
@@ -196,13 +198,13 @@ def test_two_sessions_asking_for_the_same_experiment_share_one_job(new_app, runs
         assert not at.exception and not at.error, (at.exception, at.error)
     assert first.session_state["watch"] == second.session_state["watch"]
     assert any("already asked for" in i.value for i in second.info)
-    from explorer.runs import RunStore
+    from explorer.store.runstore import RunStore
     assert len(RunStore(runs_dir).list_experiments()) == 1
 
 
 def test_runs_lists_other_jobs_and_their_owner_can_delete_them(new_app, runs_dir):
     """A landscape job shows under "Other jobs" on Runs; its owner deletes it; someone else's is not offered."""
-    from explorer.runs import RunStore
+    from explorer.store.runstore import RunStore
     at = new_app()
     store = RunStore(runs_dir)
     mine = store.create_experiment({"kind": "landscape", "source": "x"}, [{"name": "resnet-20", "model": {}}],

@@ -4,10 +4,10 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
-from explorer import attribution
-from explorer.attribution import METHODS, attribute, default_gradcam_layer, predict
-from explorer.config import ModelConfig
-from explorer.models import build_model
+from explorer.analysis import attribution
+from explorer.analysis.attribution import METHODS, attribute, default_gradcam_layer, predict
+from explorer.nets.builder import build_model
+from explorer.nets.config import ModelConfig
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny nets; see tests/conftest.py
 

@@ -14,8 +14,8 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from explorer import charts
-from explorer.config import ModelConfig
+from explorer import figures as charts
+from explorer.nets.config import ModelConfig
 
 PAPERS_MD = Path(__file__).resolve().parents[2] / "shared" / "PAPERS.md"
 CONVS = ["conv1", "layer1.0.conv1", "layer1.0.conv2", "layer2.0.conv1", "layer2.0.conv2", "fc_never_mind"]
@@ -165,16 +165,17 @@ def test_branch_ratio_chart_latest_epoch_per_unit(sweep):
 # ----------------------------------------------------------------------------- with the real library
 @pytest.fixture(scope="module")
 def tiny_twin():
-    from explorer.engine import build_models
+    from explorer.training.engine import build_models
     cfg = ModelConfig(depth=8, in_channels=1, input_size=8, width=0.5)
     return build_models([("resnet-8", cfg), ("plain-8", cfg.plain())], seed=0), cfg
 
 
 @pytest.mark.slow
 def test_charts_from_a_real_engine_run():
-    from explorer.config import DataConfig, TrainConfig
-    from explorer.data import load_dataset, model_config_for
-    from explorer.engine import build_models, train_models
+    from explorer.data.config import DataConfig
+    from explorer.data.datasets import load_dataset, model_config_for
+    from explorer.training.engine import build_models, train_models
+    from explorer.training.recipes import TrainConfig
     data = load_dataset(DataConfig(name="digits", train_subset=64, test_subset=32))
     cfg = model_config_for(ModelConfig(depth=8, width=0.5), data)
     models = build_models([("resnet-8", cfg), ("plain-8", cfg.plain())], seed=0)
@@ -194,7 +195,7 @@ def test_charts_from_a_real_engine_run():
 
 
 def test_response_ablation_and_landscape_charts_from_real_rows(tiny_twin):
-    from explorer import ablation, diagnostics, landscape
+    from explorer.analysis import ablation, diagnostics, landscape
     models, _ = tiny_twin
     x = torch.randn(8, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     y = torch.arange(8) % 10
@@ -290,7 +291,7 @@ def test_paper_reference_has_the_key_numbers():
     table6 = {r["depth"]: r["test_error"] for r in ref["resnet_depths"]["rows"]}
     assert table6[56] == 6.97
     assert ref["placements"]["rows"]["full_preact"]["test_error"]["110"] == 6.37
-    from explorer.config import PLACEMENTS
+    from explorer.nets.config import PLACEMENTS
     assert set(ref["placements"]["rows"]) <= set(PLACEMENTS)
     assert set(ref["gross_wilber"]["variants"]) == {"original", "no_final_relu", "bn_after_add",
                                                     "bn_after_add_no_relu"}

@@ -8,15 +8,27 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from explorer import checkpoints as C
-from explorer.attribution import predict
-from explorer.config import DataConfig, ModelConfig, TrainConfig, preset
-from explorer.data import load_dataset, normalize
-from explorer.engine import build_models, train_models
-from explorer.experiments import twin
-from explorer.models import build_model
-from explorer.runs import RunStore
-from explorer.worker import run_experiment
+from explorer.analysis.attribution import is_heavy, predict
+from explorer.analysis.evaluation import confusion_and_mistakes
+from explorer.data.config import DataConfig
+from explorer.data.datasets import load_dataset, normalize
+from explorer.data.images import to_model_input
+from explorer.jobs.worker import run_experiment
+from explorer.nets.builder import build_model
+from explorer.nets.config import ModelConfig, preset
+from explorer.nets.weights import PretrainedUnavailable, _imagenet_weights, imagenet_preprocessing, pretrained_imagenet
+from explorer.store.checkpoints import (
+    MAX_CHECKPOINT_BYTES,
+    explainable_runs,
+    load_run_dataset,
+    load_run_model,
+    load_uploaded_checkpoint,
+)
+from explorer.store.runstore import RunStore
+from explorer.store.shipped import TWIN_DIR, shipped_twin, shipped_twin_readme
+from explorer.training.engine import build_models, train_models
+from explorer.training.experiments import twin
+from explorer.training.recipes import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -39,7 +51,7 @@ def _online(host="download.pytorch.org") -> bool:
 
 @pytest.fixture(scope="module")
 def shipped():
-    return C.shipped_twin()
+    return shipped_twin()
 
 
 # ----------------------------------------------------------------------------- the shipped twin
@@ -49,7 +61,7 @@ def test_shipped_twin_is_a_plain_and_a_residual_digits_net_in_eval_mode(shipped)
     for name, (model, pre, cfg) in shipped.items():
         assert cfg.name == name and not model.training
         assert (pre["dataset"], pre["input_size"], pre["in_channels"]) == ("digits", 8, 1)
-    readme = C.shipped_twin_readme()
+    readme = shipped_twin_readme()
     assert "--compare-plain --dataset digits" in readme and "plain-20" in readme and "torch " in readme
 
 
@@ -68,7 +80,7 @@ def _drawn_digit(digit: str) -> Image.Image:
 @pytest.mark.parametrize("digit", ["0", "1"])
 def test_shipped_resnet20_reads_a_drawn_digit(shipped, digit):
     model, pre, _ = shipped["resnet-20"]
-    x, view = C.to_model_input(_drawn_digit(digit), pre)
+    x, view = to_model_input(_drawn_digit(digit), pre)
     assert x.shape == (1, 1, 8, 8) and view.shape == (8, 8)
     assert view.max() == pytest.approx(1.0) and view[0, 0] == 0 and view[-1, -1] == 0  # light on dark
     (top, prob), *_ = predict(model, x)
@@ -76,7 +88,7 @@ def test_shipped_resnet20_reads_a_drawn_digit(shipped, digit):
 
 
 def test_uploaded_copy_of_a_shipped_checkpoint_gives_the_same_logits(shipped):
-    loaded = C.load_uploaded_checkpoint((C.TWIN_DIR / "resnet-20.pt").read_bytes())
+    loaded = load_uploaded_checkpoint((TWIN_DIR / "resnet-20.pt").read_bytes())
     x = torch.randn(4, 1, 8, 8)
     with torch.no_grad():
         assert torch.equal(loaded.model(x), shipped["resnet-20"].model(x))
@@ -103,7 +115,7 @@ def test_a_pickle_that_runs_code_is_refused_and_runs_nothing(tmp_path):
     torch.save({"state_dict": _Payload(target), "model": {}, "preprocessing": {}}, as_torch)
     for data in (as_torch.read_bytes(), pickle.dumps(_Payload(target))):
         with pytest.raises(ValueError) as err:
-            C.load_uploaded_checkpoint(data)
+            load_uploaded_checkpoint(data)
         assert _one_sentence(str(err.value))
     assert not target.exists()
 
@@ -116,7 +128,7 @@ def _torchvision_state_dict_bytes(tmp_path) -> bytes:
 
 
 def _mismatched_checkpoint(tmp_path) -> bytes:
-    ckpt = torch.load(C.TWIN_DIR / "resnet-20.pt", weights_only=True)
+    ckpt = torch.load(TWIN_DIR / "resnet-20.pt", weights_only=True)
     ckpt["model"]["depth"] = 32  # a config that does not fit the weights
     torch.save(ckpt, tmp_path / "m.pt")
     return (tmp_path / "m.pt").read_bytes()
@@ -127,13 +139,13 @@ def _mismatched_checkpoint(tmp_path) -> bytes:
     ("torchvision", "state_dict"), ("too big", "MB"), ("mismatch", "do not fit"), ("json", "not a ResNet Explorer"),
 ])
 def test_foreign_files_are_refused_with_one_sentence(tmp_path, case, needle):
-    good = (C.TWIN_DIR / "plain-20.pt").read_bytes()
+    good = (TWIN_DIR / "plain-20.pt").read_bytes()
     data = {"random": lambda: np.random.default_rng(0).bytes(5000), "empty": lambda: b"",
             "truncated": lambda: good[: len(good) // 2], "torchvision": lambda: _torchvision_state_dict_bytes(tmp_path),
             "too big": lambda: good, "mismatch": lambda: _mismatched_checkpoint(tmp_path),
             "json": lambda: b'{"state_dict": {}}'}[case]()
     with pytest.raises(ValueError) as err:
-        C.load_uploaded_checkpoint(data, max_bytes=1000 if case == "too big" else C.MAX_CHECKPOINT_BYTES)
+        load_uploaded_checkpoint(data, max_bytes=1000 if case == "too big" else MAX_CHECKPOINT_BYTES)
     assert needle in str(err.value) and _one_sentence(str(err.value))
 
 
@@ -148,7 +160,7 @@ def test_saved_run_weights_give_the_trained_models_logits(tmp_path):
     for name, cfg in spec.models:
         trained = results[name]["model"].eval()
         store.save_weights(exp_id, name, "final", trained, cfg.to_dict(), data.preprocessing)
-        model, pre, loaded_cfg = C.load_run_model(store, exp_id, name)
+        model, pre, loaded_cfg = load_run_model(store, exp_id, name)
         assert loaded_cfg == cfg and pre == data.preprocessing and not model.training
         with torch.no_grad():
             assert torch.equal(model(x), trained(x))
@@ -158,17 +170,17 @@ def test_worker_runs_are_listed_and_their_test_error_reproduces(tmp_path):
     store = RunStore(tmp_path / "runs")
     spec = twin(DIGIT_NET, TINY, RECIPE)
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models])
-    assert C.explainable_runs(store) == []  # nothing trained yet
+    assert explainable_runs(store) == []  # nothing trained yet
     run_experiment(store, exp_id)
-    (listed,) = C.explainable_runs(store)
+    (listed,) = explainable_runs(store)
     assert listed["exp_id"] == exp_id and [n for _, n in listed["runs"]] == ["plain-8", "resnet-8"]
-    data = C.load_run_dataset(store, exp_id)
+    data = load_run_dataset(store, exp_id)
     for run in store.load_experiment(exp_id)["runs"]:
-        cm, _ = C.confusion_and_mistakes(C.load_run_model(store, exp_id, run["id"]).model, data)
+        cm, _ = confusion_and_mistakes(load_run_model(store, exp_id, run["id"]).model, data)
         assert cm.sum() == 64
         assert 1 - np.trace(cm) / cm.sum() == pytest.approx(run["final"]["test_error"], abs=1e-6)
     with pytest.raises(ValueError, match="no init weights|no final weights") as err:
-        C.load_run_model(store, exp_id, "no-such-run")
+        load_run_model(store, exp_id, "no-such-run")
     assert _one_sentence(str(err.value))
 
 
@@ -179,7 +191,7 @@ def test_confusion_matrix_and_mistakes_agree_with_sklearn(shipped):
     with torch.no_grad():
         probs = torch.softmax(model(normalize(data.x_test, pre)), dim=1)
     predicted = probs.argmax(dim=1).numpy()
-    cm, mistakes = C.confusion_and_mistakes(model, data, top=5)
+    cm, mistakes = confusion_and_mistakes(model, data, top=5)
     assert np.array_equal(cm, confusion_matrix(data.y_test.numpy(), predicted, labels=range(10)))
     assert len(mistakes) == 5
     confidences = [m["confidence"] for m in mistakes]
@@ -195,8 +207,8 @@ def test_confusion_matrix_and_mistakes_agree_with_sklearn(shipped):
 def test_pretrained_offline_says_so_in_one_sentence_and_leaves_no_partial_file(tmp_path):
     if _online():
         pytest.skip("download.pytorch.org is reachable here, so the offline path cannot be observed")
-    with pytest.raises(C.PretrainedUnavailable) as err:
-        C.pretrained_imagenet("resnet18", cache_dir=tmp_path)
+    with pytest.raises(PretrainedUnavailable) as err:
+        pretrained_imagenet("resnet18", cache_dir=tmp_path)
     assert "could not be downloaded" in str(err.value) and _one_sentence(str(err.value))
     assert list(tmp_path.iterdir()) == []
 
@@ -204,17 +216,17 @@ def test_pretrained_offline_says_so_in_one_sentence_and_leaves_no_partial_file(t
 def test_cached_torchvision_weights_load_into_our_model_with_torchvisions_logits(tmp_path):
     import torchvision
     reference = torchvision.models.resnet18(weights=None).eval()
-    filename = C._imagenet_weights("resnet18").url.rsplit("/", 1)[1]
+    filename = _imagenet_weights("resnet18").url.rsplit("/", 1)[1]
     torch.save(reference.state_dict(), tmp_path / filename)  # what a finished download leaves in the cache
-    model, pre, cfg = C.pretrained_imagenet("resnet18", cache_dir=tmp_path)
+    model, pre, cfg = pretrained_imagenet("resnet18", cache_dir=tmp_path)
     assert cfg == preset("resnet18") and not model.training
     assert (len(pre["classes"]), pre["input_size"], pre["classes"][0]) == (1000, 224, "tench")
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(model(x), reference(x), atol=1e-5)
     (tmp_path / filename).write_bytes(b"not weights")
-    with pytest.raises(C.PretrainedUnavailable, match="damaged"):
-        C.pretrained_imagenet("resnet18", cache_dir=tmp_path)
+    with pytest.raises(PretrainedUnavailable, match="damaged"):
+        pretrained_imagenet("resnet18", cache_dir=tmp_path)
 
 
 @pytest.mark.network
@@ -222,17 +234,17 @@ def test_real_download_of_resnet18(tmp_path):
     if not _online():
         pytest.skip("needs a download from download.pytorch.org, which is not reachable here")
     seen = []
-    model, pre, _ = C.pretrained_imagenet("resnet18", progress=seen.append, cache_dir=tmp_path)
+    model, pre, _ = pretrained_imagenet("resnet18", progress=seen.append, cache_dir=tmp_path)
     assert seen[-1] == 1.0 and len(pre["classes"]) == 1000
 
 
 def test_photo_inputs_and_heavy_methods():
-    pre = C.imagenet_preprocessing("resnet50")
+    pre = imagenet_preprocessing("resnet50")
     photo = Image.new("RGB", (320, 240), (200, 30, 30))
-    x, view = C.to_model_input(photo, pre)
+    x, view = to_model_input(photo, pre)
     assert x.shape == (1, 3, 224, 224) and view.shape == (224, 224, 3)
     assert np.allclose(view[0, 0], np.array([200, 30, 30]) / 255, atol=1e-5)
     with torch.device("meta"):
         big, small = build_model(preset("resnet50")), build_model(DIGIT_NET)
-    assert C.is_heavy(big, "integrated_gradients") and C.is_heavy(big, "occlusion")
-    assert not C.is_heavy(big, "saliency") and not C.is_heavy(small, "occlusion")
+    assert is_heavy(big, "integrated_gradients") and is_heavy(big, "occlusion")
+    assert not is_heavy(big, "saliency") and not is_heavy(small, "occlusion")

@@ -7,8 +7,10 @@ import json
 
 import pytest
 
-from explorer import blocks, config
-from explorer.config import DataConfig, ModelConfig, TrainConfig, preset
+from explorer.data.config import DataConfig
+from explorer.nets import blocks, config
+from explorer.nets.config import ModelConfig, preset
+from explorer.training.recipes import TrainConfig
 
 
 # ----------------------------------------------------------------------------- registries

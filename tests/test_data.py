@@ -12,8 +12,11 @@ import torch
 from PIL import Image
 
 from explorer import data
-from explorer.config import DataConfig, preset
-from explorer.data import DatasetCorrupt, DatasetUnavailable, load_dataset
+from explorer.data import datasets
+from explorer.data.config import DataConfig
+from explorer.data.datasets import load_dataset
+from explorer.data.files import DatasetCorrupt, DatasetUnavailable
+from explorer.nets.config import preset
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +122,7 @@ def test_default_data_dir(monkeypatch, tmp_path):
 
 
 # --------------------------------------------------------------------- Fashion-MNIST (Debian files)
-@pytest.mark.skipif(not data._debian_fashion_present(),
+@pytest.mark.skipif(not datasets._debian_fashion_present(),
                     reason="Debian's dataset-fashion-mnist is not installed (/usr/share/datasets/fashion-mnist)")
 def test_fashion_mnist_from_debian_files():
     ds = load_dataset(DataConfig("fashion_mnist", train_subset=500, test_subset=100))

@@ -7,13 +7,13 @@ import copy
 
 import pytest
 import torch
+from helpers import warm_bn as _warm_bn
 from torch import nn
 from torch.nn import functional as F
 
-from explorer import diagnostics
-from explorer.config import ModelConfig
-from explorer.models import build_model
-from helpers import warm_bn as _warm_bn
+from explorer.analysis import diagnostics
+from explorer.nets.builder import build_model
+from explorer.nets.config import ModelConfig
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py: tiny nets, shared cores
 TINY = ModelConfig(depth=14, in_channels=1, input_size=8, width=0.5)  # 2 units per stage

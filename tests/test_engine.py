@@ -7,10 +7,12 @@ import sys
 import pytest
 import torch
 
-from explorer.config import DataConfig, ModelConfig, TrainConfig
-from explorer.engine import _lr_factor, build_models, train_models
-from explorer.experiments import twin
-from explorer.runs import RunStore, load_checkpoint
+from explorer.data.config import DataConfig
+from explorer.nets.config import ModelConfig
+from explorer.store.runstore import RunStore, load_checkpoint
+from explorer.training.engine import _lr_factor, build_models, train_models
+from explorer.training.experiments import twin
+from explorer.training.recipes import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

@@ -4,8 +4,10 @@ import json
 
 import pytest
 
-from explorer.config import DataConfig, ModelConfig, TrainConfig, preset
-from explorer.experiments import ExperimentSpec, compare, single, sweep, twin
+from explorer.data.config import DataConfig
+from explorer.nets.config import ModelConfig, preset
+from explorer.training.experiments import ExperimentSpec, compare, single, sweep, twin
+from explorer.training.recipes import TrainConfig
 
 DIGITS = DataConfig("digits", train_subset=64)
 RECIPE = TrainConfig(epochs=1, batch_size=16)

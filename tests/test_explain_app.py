@@ -16,9 +16,12 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer import checkpoints as ck
-from explorer.config import DataConfig, ModelConfig, TrainConfig
-from explorer.images import ImageError, load_image
+from explorer.data.config import DataConfig
+from explorer.data.images import ImageError, load_image
+from explorer.nets.config import ModelConfig
+from explorer.nets.weights import IMAGENET_WEIGHTS
+from explorer.store.shipped import TWIN_NAMES
+from explorer.training.recipes import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -57,7 +60,7 @@ def _upload(at, key: str, name: str, data: bytes, mime: str):
 
 def test_page_renders_the_shipped_twin_on_a_test_image(app):
     charts = _charts(app)
-    for name in ck.TWIN_NAMES:
+    for name in TWIN_NAMES:
         bars = charts[f"explain_top5_{name}"]["data"][0]
         assert len(bars["y"]) == 5 and 0 < sum(bars["x"]) <= 100.001
         assert f"explain_map_{name}" in charts and f"explain_cm_{name}" in charts
@@ -70,14 +73,14 @@ def test_uploaded_photo_gives_predictions_and_maps_for_both_twins(app):
     assert not app.exception and not app.error
     charts = _charts(app)
     assert "explain_view" in charts  # the model's-eye view beside the original
-    for name in ck.TWIN_NAMES:
+    for name in TWIN_NAMES:
         assert len(charts[f"explain_top5_{name}"]["data"][0]["y"]) == 5
         heat = charts[f"explain_map_{name}"]["data"][1]  # image, then the attribution heatmap
         assert heat["type"] == "heatmap"
 
 
 def _tiny_rgb_checkpoint(tmp_path) -> bytes:
-    from explorer.models import build_model
+    from explorer.nets.builder import build_model
     cfg = ModelConfig(depth=8, in_channels=3, input_size=32, num_classes=3)
     pre = {"dataset": "folder", "classes": ["cat", "dog", "fish"], "num_classes": 3, "in_channels": 3,
            "input_size": 32, "scale": 255.0, "mean": [0.5] * 3, "std": [0.25] * 3, "light_on_dark": False}
@@ -142,9 +145,9 @@ def test_a_malicious_checkpoint_is_refused_on_the_page_and_runs_nothing(app, tmp
 
 
 def test_finished_run_twin_is_explained_side_by_side(app, tmp_path):
-    from explorer.experiments import twin
-    from explorer.runs import RunStore
-    from explorer.worker import run_experiment
+    from explorer.jobs.worker import run_experiment
+    from explorer.store.runstore import RunStore
+    from explorer.training.experiments import twin
     app.radio(key="explain_source").set_value("run").run()
     assert "No finished runs yet" in app.info[0].value
     store = RunStore(tmp_path / "runs")
@@ -177,7 +180,7 @@ def test_imagenet_offline_says_so_and_the_page_goes_on(app):
 
 def test_imagenet_resnet_from_torchs_cache_explains_a_photo_and_waits_for_a_button_when_heavy(app, tmp_path):
     import torchvision
-    weights = torchvision.models.get_weight(ck.IMAGENET_WEIGHTS["resnet18"])
+    weights = torchvision.models.get_weight(IMAGENET_WEIGHTS["resnet18"])
     folder = tmp_path / "torch" / "hub" / "checkpoints"  # torch's cache under the fixture's TORCH_HOME
     folder.mkdir(parents=True)
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), folder / weights.url.rsplit("/", 1)[1])

@@ -6,9 +6,10 @@ import pytest
 import torch
 from PIL import Image, ImageDraw, ImageOps
 
-from explorer import data, images
-from explorer.config import DataConfig
-from explorer.images import ImageError, image_to_tensor, load_image, prepare_digit, tensor_to_display
+from explorer import data
+from explorer.data import images
+from explorer.data.config import DataConfig
+from explorer.data.images import ImageError, image_to_tensor, load_image, prepare_digit, tensor_to_display
 
 
 def _encode(img: Image.Image, fmt: str, **kw) -> bytes:

@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer import charts, experiments
-from explorer.config import DataConfig, ModelConfig
-from explorer.worker import run_experiment
+from explorer import figures as charts
+from explorer.data.config import DataConfig
+from explorer.jobs.worker import run_experiment
+from explorer.nets.config import ModelConfig
+from explorer.training import experiments
 
 ROOT = Path(__file__).resolve().parent.parent
 TABS = ["Gradient flow", "Layer responses", "Loss landscape", "Block ablation", "Feature maps"]

@@ -5,10 +5,12 @@ import time
 
 import pytest
 
-from explorer.config import DataConfig, ModelConfig, TrainConfig
-from explorer.experiments import twin
-from explorer.jobs import STOP_GRACE_S, JobError, JobManager, Limits, check_teacher
-from explorer.runs import pid_alive
+from explorer.data.config import DataConfig
+from explorer.jobs.manager import STOP_GRACE_S, JobError, JobManager, Limits, check_teacher
+from explorer.nets.config import ModelConfig
+from explorer.store.runstore import pid_alive
+from explorer.training.experiments import twin
+from explorer.training.recipes import TrainConfig
 
 DIGIT_NET = ModelConfig(depth=8, in_channels=1, input_size=8, num_classes=10)
 SHORT = (DataConfig("digits", train_subset=64, test_subset=64), dict(epochs=1, batch_size=32))

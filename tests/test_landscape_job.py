@@ -10,15 +10,25 @@ import sys
 
 import pytest
 
-from explorer import experiments
-from explorer.checkpoints import TWIN_NAMES, load_run_model
-from explorer.config import DataConfig, ModelConfig, TrainConfig
-from explorer.data import load_dataset, normalize
-from explorer.jobs import JobManager
-from explorer.landscape import landscape_subset, loss_at
-from explorer.landscape_job import (NO_INIT, RESULT_FILE, SHIPPED_OWNER, ensure_shipped_in_store, landscape_request,
-                                    landscape_spec, plain_residual_pairs, read_landscapes, run_landscape_job)
-from explorer.worker import run_experiment
+from explorer.analysis.landscape import landscape_subset, loss_at
+from explorer.data.config import DataConfig
+from explorer.data.datasets import load_dataset, normalize
+from explorer.jobs.landscape import (
+    NO_INIT,
+    RESULT_FILE,
+    landscape_request,
+    landscape_spec,
+    read_landscapes,
+    run_landscape_job,
+)
+from explorer.jobs.manager import JobManager
+from explorer.jobs.worker import run_experiment
+from explorer.nets.config import ModelConfig
+from explorer.store.checkpoints import load_run_model
+from explorer.store.shipped import SHIPPED_OWNER, TWIN_NAMES, ensure_shipped_in_store
+from explorer.training import experiments
+from explorer.training.experiments import plain_residual_pairs
+from explorer.training.recipes import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 TINY = ModelConfig(depth=8, in_channels=1, input_size=8, width=0.5)
@@ -140,7 +150,8 @@ def test_shipped_twin_is_imported_once_with_its_metrics_and_initial_weights(stor
     assert exp["status"] == "completed" and exp["owner"] == SHIPPED_OWNER
     assert [r["name"] for r in exp["runs"]] == list(TWIN_NAMES)
     assert plain_residual_pairs(exp) == [("plain-20", "resnet-20")]
-    from explorer.checkpoints import TWIN_DIR, confusion_and_mistakes
+    from explorer.analysis.evaluation import confusion_and_mistakes
+    from explorer.store.shipped import TWIN_DIR
     trained_epochs = json.loads((TWIN_DIR / "spec.json").read_text())["train"]["epochs"]
     digits = load_dataset(DataConfig("digits"))
     for run in exp["runs"]:  # the test error recorded in training, against the confusion matrix's own count
@@ -157,7 +168,7 @@ def test_shipped_twin_is_imported_once_with_its_metrics_and_initial_weights(stor
 
 
 def test_a_shipped_twin_without_initial_weights_has_no_line(store, tmp_path):
-    from explorer.checkpoints import TWIN_DIR
+    from explorer.store.shipped import TWIN_DIR
     folder = tmp_path / "twin"
     folder.mkdir()
     for f in TWIN_DIR.iterdir():

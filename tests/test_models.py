@@ -14,12 +14,16 @@ import torchvision
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from explorer import blocks, config
-from explorer.blocks import Projection, ResidualUnit, ZeroPadShortcut
-from explorer.config import ModelConfig, preset
-from explorer.models import (build_model, convert_torchvision_state_dict, copy_matching_weights, count_parameters,
-                             load_torchvision_weights)
-
+from explorer.nets import blocks, config
+from explorer.nets.blocks import Projection, ResidualUnit, ZeroPadShortcut
+from explorer.nets.builder import (
+    build_model,
+    convert_torchvision_state_dict,
+    copy_matching_weights,
+    count_parameters,
+    load_torchvision_weights,
+)
+from explorer.nets.config import ModelConfig, preset
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py: tiny nets, shared cores
 

@@ -11,11 +11,13 @@ import time
 import pytest
 import torch
 
-from explorer.config import DataConfig, ModelConfig, TrainConfig
-from explorer.experiments import twin
-from explorer.models import build_model
-from explorer.runs import RunStore, atomic_write_json, load_checkpoint, pid_alive, read_json
-from explorer.worker import run_experiment
+from explorer.data.config import DataConfig
+from explorer.jobs.worker import run_experiment
+from explorer.nets.builder import build_model
+from explorer.nets.config import ModelConfig
+from explorer.store.runstore import RunStore, atomic_write_json, load_checkpoint, pid_alive, read_json
+from explorer.training.experiments import twin
+from explorer.training.recipes import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -83,7 +85,7 @@ def test_damaged_experiment_folders_are_skipped_with_a_warning(store, caplog):
         (store.root / name).mkdir()
         (store.root / name / "experiment.json").write_text(body)
     (store.root / "stray-file.txt").write_text("not an experiment")
-    with caplog.at_level(logging.WARNING, logger="explorer.runs"):
+    with caplog.at_level(logging.WARNING, logger="explorer.store.runstore"):
         listed = store.list_experiments()
     assert [e["id"] for e in listed] == [good]
     assert sum("Skipping" in r.getMessage() for r in caplog.records) == 4

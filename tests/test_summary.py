@@ -7,11 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-from explorer import config
-from explorer.config import ModelConfig, preset
-from explorer.models import build_model, count_parameters
-from explorer.summary import block_diagram, layer_table, model_stats
-
+from explorer.nets import config
+from explorer.nets.builder import build_model, count_parameters
+from explorer.nets.config import ModelConfig, preset
+from explorer.nets.summary import block_diagram, layer_table, model_stats
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tests/conftest.py: tiny nets, shared cores
 

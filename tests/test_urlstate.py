@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from explorer.config import ModelConfig, TrainConfig
+from explorer.nets.config import ModelConfig
+from explorer.training.recipes import TrainConfig
 from explorer.urlstate import MODEL_KEYS, TRAIN_KEYS, from_query, to_query
 
 MODEL = ModelConfig(depth=56, shortcut="B", placement="full_preact", width=0.5, zero_init_residual=True)

@@ -1,0 +1,207 @@
+"""`python -m explorer`: the same engine as the app, headless.
+
+    python -m explorer train   [--preset resnet20] [--depth 20 --shortcut A ...] [--compare-plain] [--json]
+    python -m explorer sweep   --depths 20,56 [--shortcut A] [--placement P] [--json]
+    python -m explorer compare --placements original,full_preact [--shortcuts A,B] --depth 20 [--json]
+    python -m explorer worker  EXPERIMENT_DIR          (started by the job manager)
+
+Exit codes: 0 done (diverged runs are results), 1 the experiment failed, 2 bad arguments.
+Size budget: ~250 lines.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .data.config import DATASETS, DataConfig
+from .nets.config import BLOCKS, FAMILIES, INITS, NORMS, PLACEMENTS, PRESETS, SHORTCUTS, ModelConfig, preset
+from .training.recipes import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, train_config_for
+
+
+def _csv(kind):
+    def parse(text: str) -> list:
+        try:
+            return [kind(t.strip()) for t in text.split(",") if t.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}") from None
+    return parse
+
+
+def _model_flags(p: argparse.ArgumentParser, depth: bool = True) -> None:
+    g = p.add_argument_group("model (explicit flags override the preset)")
+    g.add_argument("--preset", choices=PRESETS, help="start from one of the paper's nets")
+    g.add_argument("--family", choices=FAMILIES)
+    if depth:
+        g.add_argument("--depth", type=int)
+    g.add_argument("--block", choices=BLOCKS)
+    g.add_argument("--norm", choices=NORMS)
+    g.add_argument("--init", choices=INITS)
+    g.add_argument("--width", type=float)
+    g.add_argument("--zero-init-residual", action=argparse.BooleanOptionalAction, default=None,
+                   help="zero the last BN of each residual branch (Goyal et al. 2017); on by default in sweeps")
+
+
+def _train_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data and training (defaults: the dataset's recipe, see docs/engine.md)")
+    g.add_argument("--dataset", choices=DATASETS, default="digits")
+    g.add_argument("--data-path", help="the image folder, for --dataset folder")
+    g.add_argument("--data-dir", help="where downloaded datasets live (default: EXPLORER_DATA_DIR or the user cache)")
+    g.add_argument("--train-subset", type=int)
+    g.add_argument("--test-subset", type=int)
+    g.add_argument("--no-augment", action="store_true")
+    g.add_argument("--epochs", type=int)
+    g.add_argument("--steps", type=int)
+    g.add_argument("--batch-size", type=int)
+    g.add_argument("--optimizer", choices=OPTIMIZERS)
+    g.add_argument("--lr", type=float)
+    g.add_argument("--momentum", type=float)
+    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--schedule", choices=SCHEDULES)
+    g.add_argument("--warmup-epochs", type=float)
+    g.add_argument("--label-smoothing", type=float)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--device", choices=DEVICES)
+    g.add_argument("--precision", choices=PRECISIONS)
+    g.add_argument("--compile", action="store_true", default=None)
+    g.add_argument("--no-diagnostics", action="store_true")
+    g.add_argument("--runs-dir", help="the run store (default: EXPLORER_RUNS_DIR or ./runs)")
+    g.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m explorer", description="Train plain and residual nets headless.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train one net, or a net and its plain twin (--compare-plain)")
+    _model_flags(t)
+    t.add_argument("--shortcut", choices=SHORTCUTS)
+    t.add_argument("--placement", choices=PLACEMENTS)
+    t.add_argument("--compare-plain", action="store_true", help="also train the plain twin, in lockstep")
+    _train_flags(t)
+    s = sub.add_parser("sweep", help="plain and residual at several depths (the paper's Figure 6)")
+    s.add_argument("--depths", type=_csv(int), default=[20, 56])
+    _model_flags(s, depth=False)
+    s.add_argument("--shortcut", choices=[x for x in SHORTCUTS if x != "none"])
+    s.add_argument("--placement", choices=PLACEMENTS)
+    _train_flags(s)
+    c = sub.add_parser("compare", help="several placements and/or shortcuts at one depth")
+    c.add_argument("--placements", type=_csv(str))
+    c.add_argument("--shortcuts", type=_csv(str))
+    _model_flags(c)
+    _train_flags(c)
+    w = sub.add_parser("worker", help="run one queued experiment folder (used by the job manager)")
+    w.add_argument("experiment_dir")
+    return parser
+
+
+def _model_config(args) -> ModelConfig:
+    fields = {k: getattr(args, k, None) for k in ("family", "depth", "block", "shortcut", "placement", "norm",
+                                                 "init", "width", "zero_init_residual")}
+    fields = {k: v for k, v in fields.items() if v is not None}
+    if args.preset:
+        return preset(args.preset, **fields)
+    return ModelConfig(**fields)
+
+
+def _spec(args):
+    from .training import experiments as X
+    data = DataConfig(name=args.dataset, path=args.data_path, data_dir=args.data_dir,
+                        train_subset=args.train_subset, test_subset=args.test_subset,
+                        augment=False if args.no_augment else None)
+    train = train_config_for(args.dataset, epochs=args.epochs, steps=args.steps, batch_size=args.batch_size,
+                               optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+                               weight_decay=args.weight_decay, schedule=args.schedule,
+                               warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing,
+                               seed=args.seed, device=args.device, precision=args.precision, compile=args.compile,
+                               diagnostics=False if args.no_diagnostics else None)
+    base = _model_config(args)
+    if args.command == "train":
+        return X.twin(base, data, train, base.shortcut if not base.is_plain else "A") if args.compare_plain \
+            else X.single(base, data, train)
+    if args.command == "sweep":
+        if args.zero_init_residual is None:  # the Figure 6 default: deep ResNets get going within a short run
+            base = dataclasses.replace(base, zero_init_residual=True) if not base.norm == "none" else base
+        return X.sweep(base, args.depths, data, train, shortcut=args.shortcut or base.residual().shortcut)
+    for sc in args.shortcuts or []:
+        if sc not in SHORTCUTS:
+            raise ValueError(f"shortcuts must be among {', '.join(SHORTCUTS)}; got {sc!r}.")
+    return X.compare(base, data, train, placements=args.placements, shortcuts=args.shortcuts)
+
+
+class _Progress:
+    """A one-line progress bar on stderr, and a line per epoch."""
+
+    def __init__(self, stream=None) -> None:
+        stream = stream or sys.stderr  # looked up per call, so a redirected sys.stderr is honoured
+        self.stream, self.tty, self.last = stream, stream.isatty(), 0.0
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("type")
+        if kind == "progress" and (self.tty or time.time() - self.last > 5):
+            self.last = time.time()
+            frac = event["step"] / max(1, event["total_steps"])
+            bar = "#" * int(30 * frac)
+            eta = event.get("eta")
+            text = f"[{bar:<30}] {100 * frac:5.1f}%  step {event['step']}/{event['total_steps']}" + \
+                   (f"  ETA {eta:5.0f}s" if eta is not None else "")
+            self.stream.write(("\r" if self.tty else "") + text + ("" if self.tty else "\n"))
+        elif kind == "epoch" and event.get("train_error") is not None:
+            self.stream.write(("\r" if self.tty else "") +
+                              f"epoch {event['epoch']:>3}  {event['run']:<24} train error {event['train_error']:.3f}"
+                              f"  test error {event['test_error']:.3f}  loss {event['train_loss']:.3f}\n")
+        elif kind == "status":
+            self.stream.write(f"\n{event['run']}: {event['message']}\n")
+        self.stream.flush()
+
+
+def _report(store, exp_id: str) -> dict:
+    exp = store.load_experiment(exp_id)
+    runs = []
+    for run in exp["runs"]:
+        model = run.get("model", {})
+        final = run.get("final") or {}
+        runs.append({"id": f"{exp_id}/{run['id']}", "name": run["name"], "depth": ModelConfig.from_dict(model).num_layers,
+                     "shortcut": model.get("shortcut"), "placement": model.get("placement"), "status": run["status"],
+                     "epochs": run.get("epochs", 0), "images_per_second": run.get("images_per_second"),
+                     "final": {k: final.get(k) for k in ("train_loss", "train_error", "test_loss", "test_error")}})
+    return {"experiment": exp_id, "status": exp["status"], "message": exp.get("message"), "runs": runs}
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .store.runstore import RunStore
+    if args.command == "worker":
+        from .jobs.worker import run_job
+        d = Path(args.experiment_dir)
+        exp = run_job(RunStore(d.parent), d.name)
+        return 1 if exp.get("status") == "failed" else 0
+    from .data.files import DatasetUnavailable
+    try:
+        spec = _spec(args)
+    except (ValueError, DatasetUnavailable) as exc:  # e.g. an impossible depth, or a --data-path that is not there
+        parser.error(str(exc))
+    if args.data_dir:
+        os.environ["EXPLORER_DATA_DIR"] = args.data_dir
+    from .jobs.worker import run_experiment
+    store = RunStore(args.runs_dir)
+    exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
+                                     owner="cli", spec_hash=spec.spec_hash())
+    exp = run_experiment(store, exp_id, callback=_Progress())
+    report = _report(store, exp_id)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for run in report["runs"]:
+            f = run["final"]
+            err = f"train error {f['train_error']:.3f}, test error {f['test_error']:.3f}" if f["test_error"] is not None else ""
+            print(f"{run['name']:<28} {run['status']:<10} {run['epochs']} epochs  {err}")
+        print(f"Saved in {store.exp_dir(exp_id)}")
+    if exp["status"] == "failed":
+        print(f"error: {exp.get('message')}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,110 @@
+"""The datasets' file formats, read safely: gzip IDX (MNIST, Fashion-MNIST) and CIFAR-10's pickled batches.
+
+CIFAR-10's batch files are pickles; they are read with a restricted unpickler that can build only
+what the format needs (dicts, lists, bytes, numeric numpy arrays), never with plain pickle.load.
+Size budget: ~150 lines.
+"""
+from __future__ import annotations
+
+import gzip
+import math
+import pathlib
+import pickle
+import struct
+
+import numpy as np
+import torch
+
+
+class DatasetUnavailable(RuntimeError):
+    """A dataset that is not here and cannot be fetched; the message says where to put the files."""
+
+
+class DatasetCorrupt(DatasetUnavailable):
+    """A dataset file that is malformed or unsafe to read; the message names the file."""
+
+
+def read_idx(path: pathlib.Path, dims: int) -> np.ndarray:
+    """Read a gzip-compressed IDX file of unsigned bytes (LeCun's MNIST format).
+
+    Args:
+        path: e.g. train-images-idx3-ubyte.gz.
+        dims: 3 for images (N, rows, cols), 1 for labels (N,).
+    Returns:
+        A uint8 array of that shape.
+    Raises:
+        DatasetCorrupt: wrong magic number, or a size that does not match the header.
+    """
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as exc:
+        raise DatasetCorrupt(f"{path} is not a readable gzip file ({exc}); reinstall or re-download it.") from None
+    header = 4 + 4 * dims
+    if len(raw) < header or struct.unpack(">I", raw[:4])[0] != 0x0800 + dims:
+        raise DatasetCorrupt(f"{path} is not an IDX file of {dims}-dimensional unsigned bytes (wrong magic number).")
+    shape = struct.unpack(f">{dims}I", raw[4:header])
+    if len(raw) != header + math.prod(shape):
+        raise DatasetCorrupt(f"{path} holds {len(raw) - header} bytes of data but its header says {shape}.")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+try:  # numpy's array-unpickling helper (the real files name it numpy.core.multiarray._reconstruct)
+    from numpy._core.multiarray import _reconstruct as _RECONSTRUCT
+except ImportError:  # numpy 1.x
+    from numpy.core.multiarray import _reconstruct as _RECONSTRUCT
+class _CifarUnpickler(pickle.Unpickler):
+    """Unpickler that builds only what CIFAR-10's batch files hold: dicts, lists, bytes, numpy arrays.
+
+    Any other global (os.system, builtins.eval, ...) is refused before it is looked up, so it never runs.
+    """
+
+    def find_class(self, module: str, name: str):
+        if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+            return _RECONSTRUCT
+        if (module, name) == ("numpy", "ndarray"):
+            return np.ndarray
+        if (module, name) == ("numpy", "dtype"):
+            return _numeric_dtype
+        if (module, name) == ("_codecs", "encode"):  # how protocol 2 stores bytes written by Python 3
+            return _latin1_encode
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}: a CIFAR-10 batch holds only arrays and lists")
+
+
+def _numeric_dtype(spec, align=False, copy=True):
+    dtype = np.dtype(spec, align, copy)
+    if dtype.hasobject:
+        raise pickle.UnpicklingError("refused an array of Python objects")
+    return dtype
+
+
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    if encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"refused codec {encoding!r}")
+    return text.encode("latin1")
+
+
+def read_cifar_batch(path: pathlib.Path) -> tuple:
+    """Read one CIFAR-10 python batch file with a restricted unpickler (never plain pickle.load).
+
+    Args:
+        path: e.g. cifar-10-batches-py/data_batch_1.
+    Returns:
+        (x, y): (N, 3, 32, 32) uint8 and (N,) int64 tensors.
+    Raises:
+        DatasetCorrupt: the file is malformed, or asks to build anything but arrays and lists.
+    """
+    try:
+        with open(path, "rb") as f:
+            batch = _CifarUnpickler(f, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        raise DatasetCorrupt(f"{path} is not a valid CIFAR-10 batch and was not loaded ({exc}).") from None
+    batch = batch if isinstance(batch, dict) else {}
+    data, labels = batch.get(b"data"), batch.get(b"labels", [])
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise DatasetCorrupt(f"{path} is not a valid CIFAR-10 batch: it needs b'data' as an (N, 3072) uint8 array.")
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.shape != (len(data),) or (len(labels) and (labels.min() < 0 or labels.max() > 9)):
+        raise DatasetCorrupt(f"{path} is not a valid CIFAR-10 batch: it needs one label from 0 to 9 per image.")
+    x = torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())  # rows hold 1024 R, then G, then B values
+    return x, torch.from_numpy(labels)

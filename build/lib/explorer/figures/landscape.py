@@ -1,0 +1,97 @@
+"""Loss-landscape figures (Li et al. 2018): 2-D slices side by side, the 1-D line from initial to trained weights."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .style import apply_layout, as_number, empty_figure, named_runs, run_line, run_styles
+
+
+def _finite_log(loss, log: bool) -> np.ndarray:
+    z = np.array([[np.nan if v is None else v for v in row] for row in loss], dtype=float)
+    z[~np.isfinite(z)] = np.nan
+    if log:
+        z = np.log10(np.where(z > 0, z, np.nan))
+    return z
+
+
+def landscape_surfaces(results: dict, kind: str = "contour", log: bool = True) -> go.Figure:
+    """2-D loss slices around the trained weights, nets side by side on one colour scale (Li et al. 2018).
+
+    Without shortcuts a deep net's slice turns chaotic; with them it stays smooth and nearly convex.
+
+    Args:
+        results: {net name: {"alpha": [m], "beta": [n], "loss": n x m (None where not computed)}}.
+        kind: "contour" or "surface". log: colour (and height) by log10 of the loss.
+    Returns: one panel per net sharing zmin/zmax, each with a marker at the trained weights (0, 0).
+    """
+    if kind not in ("contour", "surface"):
+        raise ValueError(f"kind must be 'contour' or 'surface'; got {kind!r}.")
+    if not results:
+        return empty_figure("Loss landscape", "No landscape computed yet.")
+    zs = {name: _finite_log(r["loss"], log) for name, r in results.items()}
+    finite = np.concatenate([z[np.isfinite(z)] for z in zs.values()])
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    spec = {"type": "surface"} if kind == "surface" else {}
+    fig = make_subplots(rows=1, cols=len(results), subplot_titles=list(results),
+                        specs=[[spec] * len(results)], horizontal_spacing=0.06)
+    label = "log10 loss" if log else "loss"
+    for col, (name, r) in enumerate(results.items(), start=1):
+        for trace in _landscape_panel(kind, name, r, zs[name], (lo, hi), label, last=col == len(results)):
+            fig.add_trace(trace, row=1, col=col)
+    if kind == "contour":
+        fig.update_xaxes(title_text="α (direction 1)")
+        fig.update_yaxes(title_text="β (direction 2)", row=1, col=1)
+    else:
+        fig.update_scenes(zaxis=dict(range=[lo, hi], title=label), xaxis_title="α", yaxis_title="β")
+    mark = "★" if kind == "contour" else "red dot"
+    return apply_layout(fig, f"Loss landscape around the trained weights ({mark}), coloured by {label}", height=520)
+
+
+def _landscape_panel(kind: str, name: str, result: dict, z: np.ndarray, zrange: tuple, label: str,
+                     last: bool) -> list:
+    """The traces of one landscape panel: the slice on the shared colour range, and the trained point."""
+    lo, hi = zrange
+    bar = dict(title=label)
+    if kind == "contour":
+        return [go.Contour(x=result["alpha"], y=result["beta"], z=z, zmin=lo, zmax=hi, colorscale="Viridis",
+                           showscale=last, colorbar=bar, autocontour=False, name=name,
+                           contours=dict(start=lo, end=hi, size=(hi - lo) / 20 or 1)),
+                go.Scatter(x=[0], y=[0], mode="markers", name="trained weights", showlegend=False,
+                           marker=dict(symbol="star", size=16, color="white", line=dict(width=2)))]
+    return [go.Surface(x=result["alpha"], y=result["beta"], z=z, cmin=lo, cmax=hi, colorscale="Viridis",
+                       showscale=last, colorbar=bar, name=name),
+            go.Scatter3d(x=[0], y=[0], z=[_landscape_centre(result, z)], mode="markers", name="trained weights",
+                         showlegend=False, marker=dict(size=6, color="red"))]
+
+
+def _landscape_centre(result: dict, z: np.ndarray) -> Optional[float]:
+    """z at (α, β) = (0, 0), the trained weights, or None if that point is missing."""
+    try:
+        value = z[list(result["beta"]).index(0)][list(result["alpha"]).index(0)]
+    except ValueError:
+        return None
+    return float(value) if np.isfinite(value) else None
+
+
+def landscape_line(results: dict) -> go.Figure:
+    """Loss along the straight line from the initial (α = 0) to the trained (α = 1) weights (log scale).
+
+    Li et al. 2018, 1-D interpolation (after Goodfellow et al. 2015).
+
+    Args: results: {net name: {"alpha": [k], "loss": [k]}} from explorer.landscape.line.
+    Returns: one trace per net.
+    """
+    fig = go.Figure()
+    styles = run_styles(named_runs(results))
+    for name, r in results.items():
+        y = [v if v is not None and v > 0 else None for v in map(as_number, r["loss"])]
+        fig.add_trace(run_line(r["alpha"], y, {"name": name}, styles[name], first=True, mode="lines+markers"))
+    for x, text in ((0, "initial"), (1, "trained")):
+        fig.add_vline(x=x, line=dict(color="grey", dash="dot"), annotation_text=text)
+    fig.update_xaxes(title_text="α (0 = initial weights, 1 = trained weights)")
+    fig.update_yaxes(title_text="loss (log scale)", type="log")
+    return apply_layout(fig, "From the initial to the trained weights")

@@ -1,0 +1,25 @@
+"""Jobs: the job manager (owners, limits, de-duplication), worker processes, the landscape job kind.
+
+The public API: each name below, imported from its module on first use (explorer.lazy).
+"""
+from ..lazy import exports
+
+__getattr__, __dir__, __all__ = exports(__name__, {
+    'landscape': 'landscape',
+    'LANDSCAPE_KIND': 'landscape',
+    'RESULT_FILE': 'landscape',
+    'NO_INIT': 'landscape',
+    'landscape_spec': 'landscape',
+    'landscape_request': 'landscape',
+    'read_landscapes': 'landscape',
+    'run_landscape_job': 'landscape',
+    'manager': 'manager',
+    'STOP_GRACE_S': 'manager',
+    'JobError': 'manager',
+    'Limits': 'manager',
+    'check_teacher': 'manager',
+    'JobManager': 'manager',
+    'worker': 'worker',
+    'run_experiment': 'worker',
+    'run_job': 'worker',
+})

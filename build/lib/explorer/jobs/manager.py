@@ -1,0 +1,269 @@
+"""The job manager: a queue, a limit of concurrent workers per device, owners and stop/delete rights.
+
+A job is an experiment folder in the run store (its kind: `train`, `landscape`, ...) run by its own worker
+process (`python -m explorer worker DIR`), never by a thread of the app: a crash, an out-of-memory error
+or a kill ends that job only. The store is the truth; this class only starts, watches and stops workers.
+Size budget: ~300 lines.
+"""
+from __future__ import annotations
+
+import atexit
+import hmac
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ..store.runstore import ACTIVE, RunStore, pid_alive, read_json
+
+STOP_GRACE_S = 10.0  # a worker that has not stopped this long after a request is killed
+
+
+class JobError(ValueError):
+    """A refused request (limits, rights, unknown job), with one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How many workers run at once, and how much one owner may ask for."""
+
+    concurrent: int = 1  # workers at once on this device (1 on a CPU; 2-4 on a GPU server)
+    queued_per_owner: int = 1  # jobs one owner may have waiting
+    running_per_owner: int = 1  # jobs one owner may have running
+
+    @classmethod
+    def from_env(cls) -> "Limits":
+        def num(name, default):
+            try:
+                return max(1, int(os.environ.get(name, default)))
+            except ValueError:
+                return default
+        return cls(num("EXPLORER_MAX_JOBS", 1), num("EXPLORER_MAX_QUEUED_PER_OWNER", 1),
+                   num("EXPLORER_MAX_RUNNING_PER_OWNER", 1))
+
+
+def check_teacher(password: Optional[str], expected: Optional[str]) -> bool:
+    """True when a teacher password is configured and this one matches it (constant-time)."""
+    return bool(expected) and bool(password) and hmac.compare_digest(str(password), str(expected))
+
+
+class JobManager:
+    """Start, watch and stop worker processes for the experiments of one run store."""
+
+    def __init__(self, store: RunStore, limits: Optional[Limits] = None, poll_s: float = 0.5,
+                 background: bool = True) -> None:
+        self.store = store
+        self.limits = limits or Limits.from_env()
+        self._procs: dict = {}  # experiment id -> subprocess.Popen
+        self._stop_asked: dict = {}  # experiment id -> time a stop was requested
+        self._lock = threading.RLock()
+        self._closed = threading.Event()
+        atexit.register(self.shutdown)
+        if background:
+            threading.Thread(target=self._loop, args=(poll_s,), daemon=True, name="explorer-jobs").start()
+
+    # ------------------------------------------------------------------ asking
+    def submit(self, spec: dict, runs: list, owner: str, spec_hash: Optional[str] = None,
+               kind: str = "train") -> tuple:
+        """Queue an experiment, or attach to an identical one queued, running or done.
+
+        Returns (experiment id, attached: bool). Raises JobError when the owner is over a limit.
+        """
+        with self._lock:
+            if spec_hash:
+                same = self.store.find_by_hash(spec_hash)
+                if same is not None:
+                    return same["id"], True
+            mine = [e for e in self.store.list_experiments(with_runs=False) if e.get("owner") == owner]
+            queued = sum(e["status"] == "queued" for e in mine)
+            active = queued + sum(e["status"] == "running" for e in mine)
+            if queued >= self.limits.queued_per_owner or \
+                    active >= self.limits.queued_per_owner + self.limits.running_per_owner:
+                raise JobError("You already have as many jobs running and waiting as allowed; "
+                               "stop one or wait for it to finish.")
+            exp_id = self.store.create_experiment(spec, runs, owner=owner, spec_hash=spec_hash, kind=kind)
+            self.pump()
+            return exp_id, False
+
+    def stop(self, exp_id: str, owner: Optional[str], teacher: bool = False) -> None:
+        """Ask a job to stop at its next batch (a queued job stops at once). Owner or teacher only."""
+        with self._lock:
+            exp = self._owned(exp_id, owner, teacher, "stop")
+            if exp["status"] == "queued":
+                self.store.update_experiment(exp_id, status="stopped", finished=time.time(),
+                                             message="Stopped before it started.")
+                for run in exp["runs"]:
+                    self.store.update_run(exp_id, run["id"], status="stopped")
+            elif exp["status"] == "running":
+                self.store.request_stop(exp_id)
+                self._stop_asked.setdefault(exp_id, time.time())
+
+    def delete(self, exp_id: str, owner: Optional[str], teacher: bool = False) -> None:
+        """Delete a job and its files (a running one is killed first). Owner or teacher only."""
+        with self._lock:
+            exp = self._owned(exp_id, owner, teacher, "delete")
+            proc = self._procs.pop(exp_id, None)
+            if proc is not None and proc.poll() is None:
+                _kill(proc)
+            elif exp["status"] == "running":  # a worker left by an earlier server process
+                _kill_pid(exp.get("pid"))
+            self.store.delete_experiment(exp_id)
+
+    def _owned(self, exp_id: str, owner: Optional[str], teacher: bool, verb: str) -> dict:
+        exp = self.store.load_experiment(exp_id)
+        if exp is None:
+            raise JobError(f"There is no job {exp_id} (it may have been deleted).")
+        if not teacher and (owner is None or exp.get("owner") != owner):
+            raise JobError(f"Only the person who started this job (or the teacher) can {verb} it.")
+        return exp
+
+    # ------------------------------------------------------------------ reading
+    def queue(self, experiments: Optional[list] = None) -> list:
+        """Queued experiment ids, first to run first (from `experiments` when the caller has listed them)."""
+        experiments = self.store.list_experiments(with_runs=False) if experiments is None else experiments
+        queued = [e for e in experiments if e["status"] == "queued"]
+        return [e["id"] for e in sorted(queued, key=lambda e: e.get("created") or 0)]
+
+    def position(self, exp_id: str) -> Optional[dict]:
+        """{"place": 1-based place in line, "wait_s": estimated wait} for a queued job, else None."""
+        experiments = self.store.list_experiments(with_runs=False)  # one listing for everything below
+        q = self.queue(experiments)
+        if exp_id not in q:
+            return None
+        place = q.index(exp_id) + 1
+        etas = sorted((read_json(self.store.exp_dir(e["id"]) / "progress.json") or {}).get("eta") or 30.0
+                      for e in experiments if e["status"] == "running")
+        slots = max(1, self.limits.concurrent)
+        first_free = etas[0] if len(etas) >= slots else 0.0
+        return {"place": place, "wait_s": first_free + _typical_duration(experiments) * ((place - 1) // slots)}
+
+    # ------------------------------------------------------------------ the loop
+    def pump(self) -> None:
+        """Reap finished workers, kill ones that ignore a stop, start queued jobs into free slots."""
+        with self._lock:
+            if self._closed.is_set():  # shut down: start nothing (a pump that waited on the lock included)
+                return
+            self._reap()
+            self._enforce_stops()
+            # Count from the store, so workers left by an earlier server process count too.
+            experiments = self.store.list_experiments(with_runs=False)
+            running = Counter(e.get("owner") for e in experiments if e["status"] == "running")
+            free = self.limits.concurrent - sum(running.values())
+            queued = sorted((e for e in experiments if e["status"] == "queued"), key=lambda e: e.get("created") or 0)
+            for exp in queued:
+                if free <= 0:
+                    break
+                if running[exp.get("owner")] >= self.limits.running_per_owner:
+                    continue  # this owner's next job waits for their running one; others may go first
+                self._start(exp["id"])
+                running[exp.get("owner")] += 1
+                free -= 1
+
+    def _start(self, exp_id: str) -> None:
+        d = self.store.exp_dir(exp_id)
+        log = open(d / "worker.log", "ab")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        # The worker marks itself running with its pid; mark it here too, so a second pump never double-starts it.
+        proc = subprocess.Popen([sys.executable, "-m", "explorer", "worker", str(d)], stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+        log.close()
+        self.store.update_experiment(exp_id, status="running", pid=proc.pid, started=time.time())
+        self._procs[exp_id] = proc
+
+    def _reap(self) -> None:
+        for exp_id, proc in list(self._procs.items()):
+            if proc.poll() is None:
+                continue
+            del self._procs[exp_id]
+            exp = self.store.load_experiment(exp_id)
+            if exp is None or exp["status"] not in ACTIVE:
+                continue
+            if exp_id in self._stop_asked:
+                self._mark_stopped(exp_id)
+            else:
+                self.store.mark_interrupted(exp_id, f"The worker process ended unexpectedly (exit code {proc.returncode}).")
+
+    def _enforce_stops(self) -> None:
+        for exp_id, asked in list(self._stop_asked.items()):
+            proc = self._procs.get(exp_id)
+            if proc is not None and proc.poll() is not None:
+                continue  # _reap handles it
+            if time.time() - asked <= STOP_GRACE_S:
+                continue
+            del self._stop_asked[exp_id]
+            if proc is not None:
+                _kill(proc)
+                self._procs.pop(exp_id, None)
+            else:  # a worker left by an earlier server process: kill it by the pid it recorded
+                exp = self.store.load_experiment(exp_id)
+                if exp is None or exp["status"] != "running":
+                    continue
+                _kill_pid(exp.get("pid"))
+            self._mark_stopped(exp_id)
+
+    def _mark_stopped(self, exp_id: str) -> None:
+        exp = self.store.update_experiment(exp_id, status="stopped", finished=time.time())
+        for run in exp["runs"]:
+            self.store.update_run(exp_id, run["id"], status="stopped")
+
+    def _loop(self, poll_s: float) -> None:
+        while not self._closed.wait(poll_s):
+            try:
+                self.pump()
+            except Exception:  # noqa: BLE001 - the loop must survive a damaged folder or a race
+                pass
+
+    def shutdown(self, grace_s: float = 5.0) -> None:
+        """Stop every worker this manager started: ask, wait up to grace_s, then kill."""
+        self._closed.set()
+        with self._lock:
+            for exp_id, proc in self._procs.items():
+                if proc.poll() is None:
+                    self.store.request_stop(exp_id)
+            deadline = time.time() + grace_s
+            for exp_id, proc in list(self._procs.items()):
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.time()))
+                except subprocess.TimeoutExpired:
+                    _kill(proc)
+                    self._mark_stopped(exp_id)
+            self._procs.clear()
+
+
+def _typical_duration(experiments: list) -> float:
+    """Mean wall time of the newest finished experiments (60 s when there are none yet)."""
+    done = [e for e in experiments if e["status"] == "completed" and e.get("started") and e.get("finished")]
+    times = [e["finished"] - e["started"] for e in done[:10]]
+    return sum(times) / len(times) if times else 60.0
+
+
+def _kill_pid(pid) -> None:
+    """Kill a worker's process group by its recorded pid (workers start their own session)."""
+    if isinstance(pid, int) and pid > 0 and pid_alive(pid):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+__all__ = ["JobManager", "JobError", "Limits", "check_teacher", "pid_alive", "STOP_GRACE_S"]

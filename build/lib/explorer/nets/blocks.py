@@ -1,0 +1,230 @@
+"""Shortcuts and residual units, each kind in a registry (one place to add a variant).
+
+A unit computes y = after_add(F(x) + shortcut(x)), where F is the residual branch: 2 convs (basic)
+or 3 (bottleneck) with BN and ReLU placed as one of PLACEMENTS says (He et al. 2016, Gross & Wilber
+2016). With shortcut "none" the same unit has no addition: y = after_add(F(x)), the plain net.
+
+Module names follow torchvision (conv1, bn1, conv2, bn2, ...) so its weights load; every ReLU is its
+own module and never in place, so captum's hooks see each one.
+Size budget: ~250 lines.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+# ----------------------------------------------------------------------------- helpers
+def conv3x3(in_ch: int, out_ch: int, stride: int = 1, bias: bool = False) -> nn.Conv2d:
+    """3x3 convolution with padding 1 (keeps H, W at stride 1)."""
+    return nn.Conv2d(in_ch, out_ch, kernel_size=3, stride=stride, padding=1, bias=bias)
+
+
+def conv1x1(in_ch: int, out_ch: int, stride: int = 1, bias: bool = False) -> nn.Conv2d:
+    """1x1 convolution (bottleneck ends and projection shortcuts)."""
+    return nn.Conv2d(in_ch, out_ch, kernel_size=1, stride=stride, bias=bias)
+
+
+def make_norm(norm: str, channels: int) -> nn.Module:
+    """BatchNorm2d, or a parameter-free identity when norm == "none"."""
+    return nn.BatchNorm2d(channels) if norm == "batch" else nn.Identity()
+
+
+# ----------------------------------------------------------------------------- shortcuts
+class ZeroPadShortcut(nn.Module):
+    """Option A: identity; where the shape changes, subsample by the stride and append zero channels."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int) -> None:
+        super().__init__()
+        if out_ch < in_ch:
+            raise ValueError(f"A zero-padding shortcut cannot shrink channels ({in_ch} -> {out_ch}); use a projection.")
+        self.in_ch, self.out_ch, self.stride = in_ch, out_ch, stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride > 1:
+            x = x[:, :, :: self.stride, :: self.stride]  # (B, C, H, W) -> (B, C, H/s, W/s)
+        if self.out_ch > self.in_ch:
+            pad = x.new_zeros(x.shape[0], self.out_ch - self.in_ch, x.shape[2], x.shape[3])
+            x = torch.cat([x, pad], dim=1)  # (B, C, h, w) -> (B, C_out, h, w), extra channels zero
+        return x
+
+    def extra_repr(self) -> str:
+        return f"{self.in_ch}->{self.out_ch}, stride={self.stride}, zero-pad"
+
+
+class Projection(nn.Sequential):
+    """Options B/C: a strided 1x1 conv followed by BN (torchvision's `downsample`)."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int, norm: str) -> None:
+        super().__init__(conv1x1(in_ch, out_ch, stride, bias=norm == "none"), make_norm(norm, out_ch))
+
+
+def _option_a(in_ch, out_ch, stride, norm):
+    return nn.Identity() if in_ch == out_ch and stride == 1 else ZeroPadShortcut(in_ch, out_ch, stride)
+
+
+def _option_b(in_ch, out_ch, stride, norm):
+    return nn.Identity() if in_ch == out_ch and stride == 1 else Projection(in_ch, out_ch, stride, norm)
+
+
+def _option_c(in_ch, out_ch, stride, norm):
+    return Projection(in_ch, out_ch, stride, norm)
+
+
+@dataclass(frozen=True)
+class ShortcutKind:
+    """How one shortcut option is built, and how the UI and the diagram name it."""
+
+    make: object  # (in_ch, out_ch, stride, norm) -> nn.Module, or None for the plain net
+    label: str  # what the block diagram writes on the arrow where the shape changes
+    help: str  # one sentence for the UI, with its source
+
+
+SHORTCUTS = {
+    "none": ShortcutKind(None, "", "No shortcut: the plain net, the same layers without the addition (He et al. 2015)."),
+    "A": ShortcutKind(_option_a, "zero-pad", "Identity; where the shape changes, subsample and pad with zero channels: "
+                      "no extra parameters, so plain and residual twins match exactly (He et al. 2015, option A)."),
+    "B": ShortcutKind(_option_b, "projection", "Identity; a 1x1 convolution + BN only where the shape changes "
+                      "(He et al. 2015, option B; torchvision's ResNets)."),
+    "C": ShortcutKind(_option_c, "projection", "A 1x1 convolution + BN on every shortcut: a few more parameters, "
+                      "slightly better on ImageNet, not needed to fix degradation (He et al. 2015, option C)."),
+}
+
+
+# ----------------------------------------------------------------------------- placements
+@dataclass(frozen=True)
+class Placement:
+    """Where BN and ReLU sit: ops before each conv, after each inner conv, after the last, after the add."""
+
+    pre: tuple  # ops before every conv of the branch, e.g. ("bn", "relu") for full pre-activation
+    post: tuple  # ops after every conv but the last
+    last: tuple  # ops after the branch's last conv (before the addition)
+    after_add: tuple  # ops after the addition
+    final_bn_relu: bool  # one BN-ReLU before the global pool (pre-activation nets)
+    help: str  # one sentence for the UI, with its source
+
+
+PLACEMENTS = {
+    "original": Placement((), ("bn", "relu"), ("bn",), ("relu",), False,
+                          "conv-BN-ReLU-conv-BN, add, ReLU: the unit of the 2015 paper (He et al. 2015)."),
+    "no_final_relu": Placement((), ("bn", "relu"), ("bn",), (), False,
+                               "The original unit without the ReLU after the addition; helps a little at depth "
+                               "(Gross & Wilber 2016)."),
+    "bn_after_add": Placement((), ("bn", "relu"), (), ("bn", "relu"), False,
+                              "conv-BN-ReLU-conv, add, BN, ReLU: BN after the addition alters the shortcut signal and "
+                              "hurts deep nets (He et al. 2016 Table 2; Gross & Wilber 2016)."),
+    "relu_before_add": Placement((), ("bn", "relu"), ("bn", "relu"), (), False,
+                                 "conv-BN-ReLU-conv-BN-ReLU, add: the branch can only add, never subtract "
+                                 "(He et al. 2016 Table 2)."),
+    "relu_preact": Placement(("relu",), ("bn",), ("bn",), (), False,
+                             "ReLU-conv-BN-ReLU-conv-BN, add: ReLU-only pre-activation (He et al. 2016 Table 2)."),
+    "full_preact": Placement(("bn", "relu"), (), (), (), True,
+                             "BN-ReLU-conv-BN-ReLU-conv, add: full pre-activation keeps the shortcut a clean identity; "
+                             "best in He et al. 2016 (6.37% vs 6.61% on ResNet-110)."),
+}
+
+
+# ----------------------------------------------------------------------------- units
+class ResidualUnit(nn.Module):
+    """One unit: a branch of convs with BN/ReLU per its placement, plus a shortcut (or none).
+
+    Subclasses fix the convs (their `expansion` and `_conv_plan`); the builder takes the class.
+    """
+
+    expansion = 1
+
+    def __init__(self, in_ch: int, planes: int, stride: int = 1, shortcut: str = "A",
+                 placement: str = "original", norm: str = "batch") -> None:
+        super().__init__()
+        if shortcut not in SHORTCUTS:
+            raise ValueError(f"Unknown shortcut {shortcut!r}; choose one of {', '.join(SHORTCUTS)}.")
+        if placement not in PLACEMENTS:
+            raise ValueError(f"Unknown placement {placement!r}; choose one of {', '.join(PLACEMENTS)}.")
+        self.in_ch, self.out_ch, self.stride = in_ch, planes * self.expansion, stride
+        self.shortcut_kind, self.placement = shortcut, placement
+        p = PLACEMENTS[placement]
+        bias = norm == "none"
+        plan = self._conv_plan(in_ch, planes, stride)
+        self._branch_names: list = []  # module names of F(x), in order
+        for i, (cin, cout, make) in enumerate(plan, start=1):
+            self._add_ops(p.pre, i, cin, norm)
+            setattr(self, f"conv{i}", make(cin, cout, bias))
+            self._branch_names.append(f"conv{i}")
+            self._add_ops(p.last if i == len(plan) else p.post, i, cout, norm)
+        self._after_names: list = []
+        for op in p.after_add:
+            name = f"{op}_out"
+            setattr(self, name, make_norm(norm, self.out_ch) if op == "bn" else nn.ReLU())
+            self._after_names.append(name)
+        make_shortcut = SHORTCUTS[shortcut].make
+        self.shortcut = make_shortcut(in_ch, self.out_ch, stride, norm) if make_shortcut else None
+        # Pre-activation units: "these projection shortcuts are also with pre-activation" (He et al. 2016,
+        # appendix), so a projection sees the input after the unit's first BN/ReLU; an identity sees x itself.
+        self._n_pre = len(p.pre)
+        self._preact_projection = self._n_pre > 0 and isinstance(self.shortcut, Projection)
+
+    def _add_ops(self, ops: tuple, i: int, channels: int, norm: str) -> None:
+        for op in ops:
+            setattr(self, f"{op}{i}", make_norm(norm, channels) if op == "bn" else nn.ReLU())
+            self._branch_names.append(f"{op}{i}")
+
+    def _conv_plan(self, in_ch: int, planes: int, stride: int) -> list:
+        raise NotImplementedError
+
+    @property
+    def last_branch_bn(self):
+        """The last BN inside the branch (zeroed by zero_init_residual), or None."""
+        bns = [getattr(self, n) for n in self._branch_names if n.startswith("bn")]
+        bns = [m for m in bns if isinstance(m, nn.BatchNorm2d)]
+        return bns[-1] if bns else None
+
+    def _run(self, names: list, x: torch.Tensor) -> torch.Tensor:
+        for name in names:
+            x = getattr(self, name)(x)
+        return x
+
+    def residual_branch(self, x: torch.Tensor) -> torch.Tensor:
+        """F(x): the branch alone, the part that is added to the shortcut."""
+        return self._run(self._branch_names, x)
+
+    def identity_path(self, x: torch.Tensor) -> torch.Tensor:
+        """What the shortcut adds to F(x): shortcut(x), pre-activated first for a projection in a pre-activation unit."""
+        return self.shortcut(self._run(self._branch_names[: self._n_pre], x) if self._preact_projection else x)
+
+    def after_add(self, out: torch.Tensor) -> torch.Tensor:
+        for name in self._after_names:
+            out = getattr(self, name)(out)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self._run(self._branch_names[: self._n_pre], x)  # pre-activation (BN/ReLU before the first conv), if any
+        out = self._run(self._branch_names[self._n_pre:], h)  # the rest of F(x)
+        if self.shortcut is not None:
+            out = out + self.shortcut(h if self._preact_projection else x)  # y = F(x) + x: this is the ResNet
+        return self.after_add(out)
+
+
+class BasicBlock(ResidualUnit):
+    """Two 3x3 convs; the first carries the stride (He et al. 2015, Fig. 2)."""
+
+    expansion = 1
+
+    def _conv_plan(self, in_ch, planes, stride):
+        return [(in_ch, planes, lambda i, o, b: conv3x3(i, o, stride, b)),
+                (planes, planes, lambda i, o, b: conv3x3(i, o, 1, b))]
+
+
+class Bottleneck(ResidualUnit):
+    """1x1 reduce, 3x3 (with the stride, as torchvision), 1x1 expand by 4 (He et al. 2015, Fig. 5)."""
+
+    expansion = 4
+
+    def _conv_plan(self, in_ch, planes, stride):
+        return [(in_ch, planes, lambda i, o, b: conv1x1(i, o, 1, b)),
+                (planes, planes, lambda i, o, b: conv3x3(i, o, stride, b)),
+                (planes, planes * 4, lambda i, o, b: conv1x1(i, o, 1, b))]
+
+
+BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}

@@ -1,0 +1,136 @@
+"""Build plain and residual networks from a ModelConfig; load torchvision's ResNet weights.
+
+Size budget: ~200 lines.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .blocks import BLOCKS, PLACEMENTS, ResidualUnit, make_norm
+from .config import ModelConfig
+
+CIFAR_WIDTHS = (16, 32, 64)  # He et al. 2015, section 4.2
+IMAGENET_WIDTHS = (64, 128, 256, 512)  # He et al. 2015, Table 1
+
+
+class ResNet(nn.Module):
+    """Stem, stages of residual units (`layer1`...), optional final BN-ReLU, global pool, linear.
+
+    Names match torchvision's ResNet (conv1, bn1, layer1..4, fc) so its weights load.
+    """
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        unit = BLOCKS[cfg.block]
+        preact = PLACEMENTS[cfg.placement].final_bn_relu
+        base = IMAGENET_WIDTHS if cfg.family == "imagenet" else CIFAR_WIDTHS
+        widths = [max(1, round(w * cfg.width)) for w in base]
+        bias = cfg.norm == "none"
+        if cfg.family == "imagenet":
+            self.conv1 = nn.Conv2d(cfg.in_channels, widths[0], 7, stride=2, padding=3, bias=bias)
+        else:
+            self.conv1 = nn.Conv2d(cfg.in_channels, widths[0], 3, stride=1, padding=1, bias=bias)
+        # Pre-activation nets start their first unit with BN-ReLU, so the stem is the conv alone.
+        self.bn1 = nn.Identity() if preact else make_norm(cfg.norm, widths[0])
+        self.relu = nn.Identity() if preact else nn.ReLU()
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1) if cfg.family == "imagenet" else nn.Identity()
+        in_ch = widths[0]
+        self.stages = []  # names of the stage modules, in order
+        for s, (planes, n) in enumerate(zip(widths, cfg.blocks_per_stage), start=1):
+            stride = 1 if s == 1 else 2
+            units = []
+            for b in range(n):
+                units.append(unit(in_ch, planes, stride if b == 0 else 1, cfg.shortcut, cfg.placement, cfg.norm))
+                in_ch = planes * unit.expansion
+            setattr(self, f"layer{s}", nn.Sequential(*units))
+            self.stages.append(f"layer{s}")
+        self.bn_final = make_norm(cfg.norm, in_ch) if preact else nn.Identity()
+        self.relu_final = nn.ReLU() if preact else nn.Identity()
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(in_ch, cfg.num_classes)
+        _init_weights(self, cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))  # (B, C, H, W) -> (B, 16, H, W) on CIFAR
+        x = self.maxpool(x)
+        for name in self.stages:
+            x = getattr(self, name)(x)  # each later stage halves H, W and doubles channels
+        x = self.relu_final(self.bn_final(x))
+        x = torch.flatten(self.avgpool(x), 1)  # (B, C, h, w) -> (B, C)
+        return self.fc(x)  # (B, num_classes)
+
+    def units(self) -> list:
+        """All residual units as (dotted name, module), in forward order."""
+        return [(n, m) for n, m in self.named_modules() if isinstance(m, ResidualUnit)]
+
+
+def _init_weights(model: ResNet, cfg: ModelConfig) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            if cfg.init == "kaiming":  # He et al. 2015 ("Delving Deep into Rectifiers"), as torchvision
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            else:  # Glorot & Bengio 2010
+                nn.init.xavier_normal_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    if cfg.zero_init_residual:
+        zero_init_branches(model)
+
+
+def zero_init_branches(model: ResNet) -> None:
+    """Zero the last BN scale in each residual branch, so each unit starts as its shortcut (Goyal et al. 2017)."""
+    for _, unit in model.units():
+        if unit.last_branch_bn is not None:
+            nn.init.zeros_(unit.last_branch_bn.weight)
+
+
+def build_model(cfg: ModelConfig) -> ResNet:
+    """Build the network a ModelConfig describes (plain when cfg.shortcut == "none")."""
+    if not isinstance(cfg, ModelConfig):
+        raise TypeError(f"build_model needs a ModelConfig; got {type(cfg).__name__}.")
+    return ResNet(cfg)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def convert_torchvision_state_dict(sd: dict) -> dict:
+    """Rename a torchvision ResNet state_dict to ours: `downsample` becomes `shortcut`."""
+    return {k.replace(".downsample.", ".shortcut."): v for k, v in sd.items()}
+
+
+def load_torchvision_weights(model: ResNet, sd: dict) -> ResNet:
+    """Load torchvision ResNet weights (imagenet family, original placement, shortcut B)."""
+    cfg = model.cfg
+    if cfg.family != "imagenet" or cfg.placement != "original" or cfg.shortcut != "B" or cfg.norm != "batch":
+        raise ValueError("torchvision weights fit only an ImageNet-family net with the original placement, "
+                         "shortcut B and BatchNorm.")
+    try:
+        model.load_state_dict(convert_torchvision_state_dict(sd), strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"These weights do not fit a {cfg.name} (names or shapes differ: "
+                         f"{str(exc).splitlines()[0]}).") from None
+    return model
+
+
+def copy_matching_weights(src: nn.Module, dst: nn.Module) -> int:
+    """Copy every parameter and buffer whose name and shape match from src to dst; returns the count.
+
+    This is how a plain twin starts from exactly its residual twin's weights.
+    """
+    src_sd = src.state_dict()
+    dst_sd = dst.state_dict()
+    copied = 0
+    with torch.no_grad():
+        for name, tensor in dst_sd.items():
+            if name in src_sd and src_sd[name].shape == tensor.shape:
+                tensor.copy_(src_sd[name])
+                copied += 1
+    return copied

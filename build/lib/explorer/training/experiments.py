@@ -1,0 +1,129 @@
+"""Experiment specs: which named models train together on which data with which recipe.
+
+An experiment is one job: a twin (a net and its plain twin), a sweep (plain and residual at several
+depths: Figure 6 of He et al. 2015 in miniature) or a comparison (several placements or shortcuts at
+one depth: Table 2 of He et al. 2016, Gross & Wilber 2016).
+Size budget: ~150 lines.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+from ..data.config import DataConfig
+from ..nets.config import ModelConfig
+from .recipes import TrainConfig
+
+KINDS = ("single", "twin", "sweep", "compare")
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """Named models + one dataset + one recipe; models are trained in lockstep on the same batches."""
+
+    kind: str  # single, twin, sweep or compare
+    models: tuple  # ((name, ModelConfig), ...) with unique names
+    data: DataConfig
+    train: TrainConfig
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Experiment kind must be one of {', '.join(KINDS)}; got {self.kind!r}.")
+        object.__setattr__(self, "models", tuple((str(n), c) for n, c in self.models))
+        if not self.models:
+            raise ValueError("An experiment needs at least one model.")
+        names = [n for n, _ in self.models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Model names must be unique within an experiment; got {', '.join(names)}.")
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "models": [{"name": n, "model": c.to_dict()} for n, c in self.models],
+                "data": self.data.to_dict(), "train": self.train.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ExperimentSpec":
+        try:
+            models = tuple((m["name"], ModelConfig.from_dict(m["model"])) for m in d["models"])
+            return cls(d["kind"], models, DataConfig.from_dict(d["data"]), TrainConfig.from_dict(d["train"]))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"This experiment spec is incomplete or malformed ({exc}).") from exc
+
+    def spec_hash(self) -> str:
+        """Identical specs (models, data, recipe, seed) hash the same: the job manager attaches instead of rerunning."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def fit_to_data(cfg: ModelConfig, data: DataConfig) -> ModelConfig:
+    """The config with in_channels, input_size and num_classes taken from the dataset (digits: 1x8x8, 10)."""
+    from ..data.datasets import dataset_info, model_config_for
+    return model_config_for(cfg, dataset_info(data.name, data.path))
+
+
+def single(cfg: ModelConfig, data: DataConfig, train: TrainConfig) -> ExperimentSpec:
+    cfg = fit_to_data(cfg, data)
+    return ExperimentSpec("single", ((cfg.name, cfg),), data, train)
+
+
+def twin(cfg: ModelConfig, data: DataConfig, train: TrainConfig, shortcut: str = "A") -> ExperimentSpec:
+    """A residual net and its plain twin (same layers, no shortcuts): `plain-20` and `resnet-20`."""
+    residual = fit_to_data(cfg.residual(shortcut), data)
+    plain = residual.plain()
+    return ExperimentSpec("twin", ((plain.name, plain), (residual.name, residual)), data, train)
+
+
+def sweep(base: ModelConfig, depths, data: DataConfig, train: TrainConfig, shortcut: str = "A") -> ExperimentSpec:
+    """Plain and residual at each depth (He et al. 2015, Figure 6): plain-20, resnet-20, plain-56, resnet-56, ..."""
+    depths = sorted({int(d) for d in depths})
+    if not depths:
+        raise ValueError("A sweep needs at least one depth.")
+    base = fit_to_data(base, data)
+    models = []
+    for depth in depths:
+        residual = dataclasses.replace(base.residual(shortcut), depth=depth, stage_blocks=None)
+        models += [(residual.plain().name, residual.plain()), (residual.name, residual)]
+    return ExperimentSpec("sweep", tuple(models), data, train)
+
+
+def compare(base: ModelConfig, data: DataConfig, train: TrainConfig, placements=None, shortcuts=None) -> ExperimentSpec:
+    """Several placements and/or shortcuts at one depth; names add what differs: `resnet-20-full_preact`, `resnet-20-B`."""
+    placements = list(dict.fromkeys(placements or [base.placement]))
+    shortcuts = list(dict.fromkeys(shortcuts or [base.shortcut]))
+    base = fit_to_data(base, data)
+    models = []
+    for sc in shortcuts:
+        for pl in placements:
+            cfg = dataclasses.replace(base, placement=pl, shortcut=sc,
+                                      zero_init_residual=base.zero_init_residual and sc != "none")
+            suffix = (f"-{pl}" if len(placements) > 1 else "") + (f"-{sc}" if len(shortcuts) > 1 else "")
+            models.append((cfg.name + suffix, cfg))
+    return ExperimentSpec("compare", tuple(models), data, train)
+
+
+def plain_residual_pairs(exp: dict) -> list:
+    """(plain run id, residual run id) for each residual run of an experiment whose plain twin is in it too.
+
+    Twins are He et al. 2015's comparison: the same layers with and without shortcuts.
+
+    Args:
+        exp: RunStore.load_experiment's result (with its runs).
+    Returns:
+        [(plain id, residual id), ...] in the experiment's run order.
+    """
+    from ..nets.config import ModelConfig
+    cfgs = {}
+    for run in exp.get("runs", []):
+        try:
+            cfgs[run["id"]] = ModelConfig.from_dict(run.get("model"))
+        except (TypeError, ValueError):
+            continue
+    pairs = []
+    for rid, cfg in cfgs.items():
+        if cfg.is_plain:
+            continue
+        twin = [pid for pid, p in cfgs.items() if p.is_plain and p == cfg.plain()]
+        if twin:
+            pairs.append((twin[0], rid))
+    return pairs

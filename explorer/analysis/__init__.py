@@ -1,0 +1,20 @@
+"""Looking inside trained nets: diagnostics, attribution (captum), loss landscapes, ablation, evaluation.
+
+The public API: each name below, imported from its module on first use (explorer.lazy).
+"""
+from ..lazy import exports
+
+__getattr__, __dir__, __all__ = exports(__name__, {
+    'ablation': 'ablation', 'ShortcutOnly': 'ablation', 'ablate_blocks': 'ablation',
+    'attribution': 'attribution', 'METHODS': 'attribution', 'HEAVY_PARAMETERS': 'attribution',
+    'attribute': 'attribution', 'predict': 'attribution', 'default_gradcam_layer': 'attribution',
+    'is_heavy': 'attribution',
+    'diagnostics': 'diagnostics', 'conv_grad_norm_tensors': 'diagnostics', 'conv_grad_norms': 'diagnostics',
+    'branch_ratios': 'diagnostics', 'layer_responses': 'diagnostics', 'feature_maps': 'diagnostics',
+    'first_layer_filters': 'diagnostics',
+    'evaluation': 'evaluation', 'check_pair': 'evaluation', 'eval_no_grad': 'evaluation', 'error_rate': 'evaluation',
+    'test_example': 'evaluation', 'confusion_and_mistakes': 'evaluation', 'test_metrics': 'evaluation',
+    'loss_at': 'evaluation',
+    'landscape': 'landscape', 'DEFAULT_SUBSET': 'landscape', 'filter_normalized_direction': 'landscape',
+    'line': 'landscape', 'surface': 'landscape', 'landscape_subset': 'landscape',
+})

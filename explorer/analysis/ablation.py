@@ -1,0 +1,83 @@
+"""Block ablation: skip one unit at a time in a trained net and measure the test error.
+
+Veit, Wilber, Belongie 2016, "Residual Networks Behave Like Ensembles of Relatively Shallow Networks":
+deleting a single block barely hurts a ResNet (except where it downsamples), while deleting a layer of a
+plain net destroys it. Skipping is done by swapping the unit for a small wrapper in a deep copy, so the
+caller's model is never touched. Size budget: ~150 lines.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from .evaluation import error_rate, eval_no_grad
+
+
+class ShortcutOnly(nn.Module):
+    """A residual unit with its branch removed: y = after_add(shortcut(x)) (Veit et al. 2016)."""
+
+    def __init__(self, unit: nn.Module) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.unit.after_add(self.unit.identity_path(x))  # F(x) dropped, only the shortcut path is left
+
+
+
+
+def _replacement(unit: nn.Module):
+    """(module to put in the unit's place, None) or (None, reason it cannot be skipped)."""
+    if unit.shortcut is not None:
+        return ShortcutOnly(unit), None
+    if unit.in_ch == unit.out_ch and unit.stride == 1:
+        return nn.Identity(), None
+    return None, (f"This plain block changes the shape ({unit.in_ch} to {unit.out_ch} channels, stride "
+                  f"{unit.stride}), so there is no identity to put in its place.")
+
+
+def _swap(model: nn.Module, name: str, module: nn.Module) -> nn.Module:
+    """Put `module` at the dotted `name` inside `model`; returns what was there."""
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    old = getattr(parent, child)
+    setattr(parent, child, module)
+    return old
+
+
+def ablate_blocks(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> list:
+    """Test error of the net with each unit skipped in turn, after the unablated baseline.
+
+    A residual unit keeps only its shortcut (y = after_add(shortcut(x))); a plain unit becomes the identity
+    where its input and output shapes agree, and is reported as not skippable where they do not.
+
+    Args:
+        model: a trained `explorer.models.ResNet` (not changed: the work is done on a deep copy, in eval mode).
+        x: (N, C, H, W) test images; y: (N,) labels. batch_size: images per forward pass.
+    Returns:
+        a list of rows {"unit", "stage", "index", "skippable", "error", "reason"}: first the baseline
+        (unit, stage and index None), then one row per unit in forward order. error is a fraction in [0, 1],
+        or None where the unit cannot be skipped (reason says why).
+    """
+    if x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise ValueError(f"Images and labels must be non-empty and the same count; got {x.shape[0]} and {y.shape[0]}.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
+    work = copy.deepcopy(model)
+    rows = []
+    with eval_no_grad(work):
+        rows.append({"unit": None, "stage": None, "index": None, "skippable": True,
+                     "error": error_rate(work, x, y, batch_size), "reason": None})
+        for name, unit in work.units():
+            stage, _, index = name.rpartition(".")
+            replacement, reason = _replacement(unit)
+            row = {"unit": name, "stage": stage, "index": int(index), "skippable": replacement is not None,
+                   "error": None, "reason": reason}
+            if replacement is not None:
+                original = _swap(work, name, replacement.eval())
+                row["error"] = error_rate(work, x, y, batch_size)
+                _swap(work, name, original)
+            rows.append(row)
+    return rows

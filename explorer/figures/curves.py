@@ -1,0 +1,278 @@
+"""Every figure of the app, as pure functions: plain data (dicts, lists, numpy) in, a plotly Figure out.
+
+The pages place the figures; nothing here knows about Streamlit, so tests check a figure's data without a
+browser. Conventions, kept in every chart (as in He et al. 2015, Figure 6): one colour per depth, plain nets
+dashed and residual nets solid; errors are stored as fractions in [0, 1] and shown as percentages; fonts
+sized for a projector. Size budget: ~400 lines.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .style import apply_layout, as_number, empty_figure, named_runs, run_label, run_line, run_styles, whole_ticks
+
+MAX_POINTS = 2000  # step curves are thinned to this many points per run; the shape survives, the browser copes
+
+
+def run_series(run_json: dict, records: list) -> dict:
+    """The run dict every chart takes, from a run's run.json and its metric records (explorer.runs).
+
+    Args:
+        run_json: {"name", "model": ModelConfig dict, "status", ...} as the run store keeps it.
+        records: RunStore.read_metrics(exp_id, run_id), in order.
+    Returns:
+        {"name", "depth", "plain", "status", "records"}; depth counts weighted layers (He et al. 2015).
+    """
+    model = run_json.get("model") or {}
+    try:
+        from ..nets.config import ModelConfig
+        depth = ModelConfig.from_dict(model).num_layers
+    except (TypeError, ValueError, KeyError):
+        depth = model.get("depth")
+    return {"name": run_json.get("name", "run"), "depth": depth, "plain": model.get("shortcut") == "none",
+            "status": run_json.get("status"), "records": list(records)}
+
+
+def _epochs(run: dict) -> list:
+    return [r for r in run.get("records", []) if r.get("type") == "epoch"]
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+def _diverged_marker(x: list, y: list, run: dict, colour: str, first: bool) -> Optional[go.Scatter]:
+    """A large ✕ at the last drawn point of a diverged run's curve; None when there is nothing to mark."""
+    points = [(a, b) for a, b in zip(x, y) if b is not None]
+    if run.get("status") != "diverged" or not points:
+        return None
+    return go.Scatter(x=[points[-1][0]], y=[points[-1][1]], mode="markers", name=f"{run['name']} diverged",
+                      legendgroup=run["name"], showlegend=first, hovertext=[f"{run['name']}: diverged here"],
+                      marker=dict(symbol="x", size=18, color=colour, line=dict(width=2, color="white")))
+
+
+def training_curves(runs: list, metric: str = "error") -> go.Figure:
+    """Training and test curves against epochs, side by side: the paper's Figure 6 for the user's runs.
+
+    He et al. 2015, Figure 6: a deeper plain net has higher *training* error (degradation); with shortcuts,
+    deeper is better. Training values come from each epoch record (epoch 0 has none); test values include
+    epoch 0, the untrained net.
+
+    Args:
+        runs: run dicts from `run_series`. metric: "error" (shown in %) or "loss" (cross-entropy).
+    Returns: a figure with two panels, two traces per run (plus a ✕ marker per panel for a diverged run).
+    """
+    if metric not in ("error", "loss"):
+        raise ValueError(f"metric must be 'error' or 'loss'; got {metric!r}.")
+    scale = 100.0 if metric == "error" else 1.0
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"Training {metric}", f"Test {metric}"),
+                        horizontal_spacing=0.08)
+    styles = run_styles(runs)
+    for run in runs:
+        records = _epochs(run)
+        for col, split in ((1, "train"), (2, "test")):
+            pts = [(r["epoch"], as_number(r.get(f"{split}_{metric}"))) for r in records]
+            x = [e for e, v in pts if v is not None]
+            y = [v * scale for _, v in pts if v is not None]
+            fig.add_trace(run_line(x, y, run, styles[run["name"]], first=col == 1, mode="lines+markers",
+                                marker=dict(size=6)), row=1, col=col)
+            marker = _diverged_marker(x, y, run, styles[run["name"]][0], first=col == 1)
+            if marker is not None:
+                fig.add_trace(marker, row=1, col=col)
+    fig.update_xaxes(title_text="epoch")
+    whole_ticks(fig, max((r["epoch"] for run in runs for r in _epochs(run)), default=None))
+    fig.update_yaxes(title_text="error (%)" if metric == "error" else "loss (cross-entropy)", rangemode="tozero")
+    what = "Error" if metric == "error" else "Loss"
+    return apply_layout(fig, f"{what} against epochs: plain (dashed) vs residual (solid)")
+
+
+def _thin(x: list, y: list, max_points: int = MAX_POINTS) -> tuple:
+    step = max(1, math.ceil(len(x) / max_points))
+    return x[::step], y[::step]
+
+
+def loss_curve(runs: list) -> go.Figure:
+    """Training loss at every step against (fractional) epoch: the live, fine-grained view of training.
+
+    Args: runs: run dicts from `run_series` (their "step" records are used).
+    Returns: one trace per run (a diverged run also gets a ✕ at its last finite loss).
+    """
+    fig = go.Figure()
+    styles = run_styles(runs)
+    for run in runs:
+        steps = [r for r in run.get("records", []) if r.get("type") == "step"]
+        x, y = _thin([r.get("epoch") for r in steps], [as_number(r.get("train_loss")) for r in steps])
+        fig.add_trace(run_line(x, y, run, styles[run["name"]], first=True))
+        marker = _diverged_marker(x, y, run, styles[run["name"]][0], first=False)
+        if marker is not None:
+            fig.add_trace(marker)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="training loss (cross-entropy)", rangemode="tozero")
+    return apply_layout(fig, "Training loss, step by step")
+
+
+def _with(run: dict, key: str) -> list:
+    return [r for r in _epochs(run) if r.get(key)]
+
+
+def gradient_profile(runs: list) -> go.Figure:
+    """Gradient norm of each conv layer, input to output, at the start and at the latest epoch (log scale).
+
+    In a deep plain net the gradient reaching the first layers is much smaller than at the top; the
+    shortcut carries it back undiminished (He et al. 2016, Eq. 5).
+
+    Args: runs: run dicts from `run_series` (epoch records with "grad_norms" {conv name: norm}).
+    Returns: two panels, "At the start (epoch 0)" and "Latest epoch", one trace per run and panel.
+    """
+    if not any(_with(run, "grad_norms") for run in runs):
+        return empty_figure("Gradient norm per layer", "No gradient norms recorded yet.")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("At the start (epoch 0)", "Latest epoch"),
+                        shared_yaxes=True, horizontal_spacing=0.05)
+    styles = run_styles(runs)
+    for run in runs:
+        recs = _with(run, "grad_norms")
+        start = [r for r in recs if r.get("epoch") == 0]
+        latest = [r for r in recs if r.get("epoch") != 0]
+        for col, rec in ((1, start[0] if start else None), (2, latest[-1] if latest else None)):
+            if rec is None:
+                continue
+            names = list(rec["grad_norms"])
+            y = [v if v is not None and v > 0 else None for v in map(as_number, rec["grad_norms"].values())]
+            hover = [f"{n} (epoch {rec['epoch']})" for n in names]
+            fig.add_trace(run_line(range(1, len(names) + 1), y, run, styles[run["name"]], first=col == 1,
+                                hover=hover, mode="lines+markers"), row=1, col=col)
+    fig.update_xaxes(title_text="conv layer (1 = nearest the input)")
+    whole_ticks(fig, max((len(t.x) for t in fig.data), default=None))
+    fig.update_yaxes(type="log")
+    fig.update_yaxes(title_text="mean weight-gradient norm (log scale)", row=1, col=1)
+    return apply_layout(fig, "Gradient norm per layer: does the gradient reach the input?")
+
+
+def gradient_log_range(runs: list) -> Optional[tuple]:
+    """(min, max) of log10 gradient norm over every epoch of `runs`: pass it to `gradient_heatmap` so
+    twins share one colour scale. None when no norm is recorded."""
+    logs = [math.log10(v) for run in runs for r in _with(run, "grad_norms")
+            for v in map(as_number, r["grad_norms"].values()) if v is not None and v > 0]
+    return (min(logs), max(logs)) if logs else None
+
+
+def gradient_heatmap(run: dict, zrange: Optional[tuple] = None) -> go.Figure:
+    """log10 gradient norm per conv layer (y, input at the bottom) and epoch (x, 0 = before training).
+
+    Args:
+        run: a run dict from `run_series`. zrange: (min, max) colour range, e.g. `gradient_log_range(twins)`.
+    Returns: one Heatmap trace; z[i][j] is layer i at epoch j (None where a value is missing or zero).
+    """
+    recs = _with(run, "grad_norms")
+    if not recs:
+        return empty_figure(f"Gradient flow: {run['name']}", "No gradient norms recorded for this run.")
+    layers = list(recs[0]["grad_norms"])
+    z = [[None] * len(recs) for _ in layers]
+    for j, rec in enumerate(recs):
+        for i, name in enumerate(layers):
+            v = as_number(rec["grad_norms"].get(name))
+            z[i][j] = math.log10(v) if v is not None and v > 0 else None
+    lo, hi = zrange if zrange is not None else (None, None)
+    fig = go.Figure(go.Heatmap(z=z, x=[r["epoch"] for r in recs], y=layers, zmin=lo, zmax=hi,
+                               colorscale="Viridis", colorbar=dict(title="log10 norm"),
+                               hovertemplate="%{y}<br>epoch %{x}<br>log10 norm %{z:.2f}<extra></extra>"))
+    fig.update_xaxes(title_text="epoch (0 = before training)", dtick=1)
+    fig.update_yaxes(title_text="conv layer", type="category")
+    return apply_layout(fig, f"Gradient flow over training: {run_label(run)}", height=max(420, 16 * len(layers)))
+
+
+def branch_ratio_chart(runs: list) -> go.Figure:
+    """‖F(x)‖ / ‖x‖ per unit at the latest epoch: how big the residual branch is next to the shortcut.
+
+    He et al. 2015, §4.2 (with Figure 7): the residual functions tend to stay small. For a plain unit the
+    ratio is ‖output‖ / ‖input‖.
+
+    Args: runs: run dicts from `run_series` (epoch records with "branch_ratios" {unit: ratio}).
+    Returns: one trace per run, x = unit names in forward order.
+    """
+    if not any(_with(run, "branch_ratios") for run in runs):
+        return empty_figure("Residual branch size", "No branch ratios recorded yet.")
+    fig = go.Figure()
+    styles = run_styles(runs)
+    for run in runs:
+        recs = _with(run, "branch_ratios")
+        if recs:
+            ratios = recs[-1]["branch_ratios"]
+            fig.add_trace(run_line(list(ratios), [as_number(v) for v in ratios.values()], run, styles[run["name"]],
+                                first=True, mode="lines+markers"))
+    fig.update_xaxes(title_text="unit (input to output)", type="category")
+    fig.update_yaxes(title_text="‖F(x)‖ / ‖x‖", rangemode="tozero")
+    return apply_layout(fig, "Residual branch size next to its input (latest epoch)")
+
+
+def layer_response_chart(responses: dict, sort: bool = False) -> go.Figure:
+    """Standard deviation of each unit's branch output, per net: the paper's Figure 7 for the user's nets.
+
+    He et al. 2015, Figure 7: ResNets' responses are generally smaller than plain nets', the more so the
+    deeper the ResNet.
+
+    Args:
+        responses: {net name: {unit name: std}} from explorer.diagnostics.layer_responses.
+        sort: False for layer order (x = layer index), True to sort each net's values from largest down.
+    Returns: one trace per net.
+    """
+    fig = go.Figure()
+    styles = run_styles(named_runs(responses))
+    for name, stds in responses.items():
+        pairs = [(unit, as_number(v)) for unit, v in stds.items()]
+        if sort:
+            pairs.sort(key=lambda p: -math.inf if p[1] is None else p[1], reverse=True)
+        run = {"name": name}
+        fig.add_trace(run_line(range(1, len(pairs) + 1), [v for _, v in pairs], run, styles[name], first=True,
+                            hover=[u for u, _ in pairs], mode="lines+markers"))
+    fig.update_xaxes(title_text="layer index (sorted by size)" if sort else "layer index (input to output)")
+    whole_ticks(fig, max((len(t.x) for t in fig.data), default=None))
+    fig.update_yaxes(title_text="std of the branch output", rangemode="tozero")
+    order = "sorted by magnitude" if sort else "in layer order"
+    return apply_layout(fig, f"Layer responses {order}")
+
+
+def ablation_chart(results: dict) -> go.Figure:
+    """Test error with one unit skipped at a time, per net, with each net's unablated error as a line.
+
+    Veit, Wilber, Belongie 2016: a ResNet barely notices a missing block (except where it downsamples);
+    a plain net collapses.
+
+    Args: results: {net name: rows of explorer.ablation.ablate_blocks} (first row: the baseline).
+    Returns: per net a line of errors, a dotted baseline, and ✕ markers at units that cannot be skipped.
+    """
+    fig = go.Figure()
+    styles = run_styles(named_runs(results))
+    for name, rows in results.items():
+        base = as_number(rows[0].get("error")) if rows else None
+        units = [r for r in rows if r.get("unit") is not None]
+        x = [r["unit"] for r in units]
+        y = [None if as_number(r.get("error")) is None else 100 * r["error"] for r in units]
+        colour, dash = styles[name]
+        fig.add_trace(run_line(x, y, {"name": name}, styles[name], first=True, mode="lines+markers"))
+        if base is not None and x:
+            fig.add_trace(go.Scatter(x=[x[0], x[-1]], y=[100 * base] * 2, mode="lines", legendgroup=name,
+                                     name=f"{name}: nothing removed",
+                                     line=dict(color=colour, dash="dashdot" if dash == "dash" else "dot", width=2)))
+        stuck = [r for r in units if not r.get("skippable")]
+        if stuck:
+            level = 100 * base if base is not None else 0.0
+            fig.add_trace(go.Scatter(x=[r["unit"] for r in stuck], y=[level] * len(stuck), mode="markers",
+                                     name=f"{name}: cannot be skipped", legendgroup=name,
+                                     hovertext=[r.get("reason") for r in stuck],
+                                     marker=dict(symbol="x-thin-open", size=16, color=colour, line=dict(width=3))))
+    fig.update_xaxes(title_text="unit removed", type="category")
+    fig.update_yaxes(title_text="test error (%)", range=[0, 100])
+    return apply_layout(fig, "Remove one block at a time: test error")

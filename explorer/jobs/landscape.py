@@ -1,0 +1,217 @@
+"""Inspect's jobs: the loss landscape as a job of kind `landscape`, and the shipped digits twin in the run store.
+
+A landscape job (Li et al. 2018, "Visualizing the Loss Landscape of Neural Nets") takes finished runs of a
+source experiment and, for each, computes the 1-D line from its initial to its trained weights and a 2-D
+slice around its trained weights (explorer.landscape), on a fixed subset of the run's own training data.
+It is queued and run like a training job (explorer.jobs starts `python -m explorer worker DIR`), writes
+progress.json as training does, checks for a stop between grid points, and keeps its results as
+<job>/<run>/landscape.json, so the page shows a finished landscape without computing it again.
+
+Size budget: ~300 lines.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+import traceback
+from typing import Callable
+
+from ..analysis.landscape import DEFAULT_SUBSET, landscape_subset, line, surface
+from ..store.runstore import RunStore, atomic_write_json, read_json
+
+log = logging.getLogger(__name__)
+
+
+LANDSCAPE_KIND = "landscape"
+
+
+RESULT_FILE = "landscape.json"
+
+
+NO_INIT = "This run has no initial weights saved, so the line from its initial to its trained weights cannot be drawn."
+
+
+def landscape_spec(source_exp_id: str, run_ids, steps: int = 21, span: float = 1.0, subset: int = DEFAULT_SUBSET,
+                   seed: int = 0, line_points: int = 21) -> dict:
+    """The JSON spec of a landscape job over some finished runs of one experiment (Li et al. 2018).
+
+    Args:
+        source_exp_id: the experiment whose runs to look at. run_ids: their run ids (at least one).
+        steps: grid points per axis of the 2-D slice. span: the slice covers [-span, span] on each axis.
+        subset: training images the loss is measured on. seed: picks the subset and the directions.
+        line_points: grid points of the 1-D line from the initial (0) to the trained (1) weights.
+    Returns:
+        {"kind": "landscape", "source", "runs", "steps", "span", "subset", "seed", "line_points"}.
+    Raises:
+        ValueError: one sentence, for a setting the landscape cannot use.
+    """
+    run_ids = [str(r) for r in run_ids]
+    checks = [(bool(run_ids) and len(set(run_ids)) == len(run_ids), "Pick at least one run, each only once."),
+              (_whole(steps) and 2 <= steps <= 101, "The slice needs from 2 to 101 steps per axis."),
+              (_whole(line_points) and 2 <= line_points <= 201, "The line needs from 2 to 201 points."),
+              (_whole(subset) and subset >= 1, "The landscape needs a subset of at least 1 image."),
+              (_whole(seed), "The seed must be a whole number."),
+              (isinstance(span, (int, float)) and not isinstance(span, bool) and 0 < span <= 100,
+               "The span must be above 0 (and at most 100).")]
+    for ok, sentence in checks:
+        if not ok:
+            raise ValueError(sentence)
+    return {"kind": LANDSCAPE_KIND, "source": str(source_exp_id), "runs": run_ids, "steps": int(steps),
+            "span": float(span), "subset": int(subset), "seed": int(seed), "line_points": int(line_points)}
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def landscape_request(store: RunStore, spec: dict) -> tuple:
+    """What JobManager.submit needs for a landscape spec: the spec with the source's data, the runs, a hash.
+
+    Args:
+        store: the run store holding the source experiment. spec: from `landscape_spec`.
+    Returns:
+        (spec with "data" added, [{"name", "model"}, ...] one per source run, spec hash). Identical
+        requests hash the same, so the job manager attaches to a queued, running or finished one.
+    Raises:
+        ValueError: one sentence, when the source or one of its runs is missing or has no trained weights.
+    """
+    source = store.load_experiment(spec["source"])
+    if source is None or not isinstance((source.get("spec") or {}).get("data"), dict):
+        raise ValueError(f"Experiment {spec['source']} is missing or damaged, so it has no landscape to compute.")
+    runs = {r["id"]: r for r in source["runs"]}
+    rows = []
+    for rid in spec["runs"]:
+        if rid not in runs or not store.weights_path(spec["source"], rid, "final").is_file():
+            raise ValueError(f"Run {rid} of experiment {spec['source']} has no trained weights to look at.")
+        rows.append({"name": runs[rid].get("name", rid), "model": runs[rid].get("model")})
+    full = dict(spec, data=source["spec"]["data"])
+    digest = hashlib.sha256(json.dumps(full, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    return full, rows, digest
+
+
+def read_landscapes(store: RunStore, job_id: str) -> dict:
+    """The results a landscape job has written so far, by run name.
+
+    Returns:
+        {run name: {"line": {"alpha", "loss", "stopped"} or None, "line_note": sentence or None,
+        "surface": {"alpha", "beta", "loss", ...} or None}}; runs without results are left out.
+    """
+    exp = store.load_experiment(job_id)
+    if exp is None:
+        return {}
+    out = {}
+    for run in exp["runs"]:
+        result = read_json(store.run_dir(job_id, run["id"]) / RESULT_FILE)
+        if result is not None:
+            out[run.get("name", run["id"])] = result
+    return out
+
+
+class _Progress:
+    """progress.json with the keys a training job writes: step, total_steps, eta, message."""
+
+    def __init__(self, store: RunStore, job_id: str, total: int) -> None:
+        self.store, self.job_id, self.total = store, job_id, max(1, total)
+        self.done, self.started = 0, time.time()
+
+    def part(self, units: int, message: str) -> Callable[[float], None]:
+        """A callback for one part of the work (`units` steps of the total), fed the fraction of it done."""
+        base = self.done
+        self.done += units
+
+        def report(fraction: float) -> None:
+            step = base + round(fraction * units)
+            elapsed = time.time() - self.started
+            eta = elapsed / step * (self.total - step) if step else None
+            self.store.write_progress(self.job_id, {"step": step, "total_steps": self.total, "eta": eta,
+                                                    "message": f"{message}: step {step} of {self.total}"})
+        report(0.0)
+        return report
+
+
+def _source_models(store: RunStore, source: str, run_id: str) -> tuple:
+    """(final Explainable, init model or None) of one source run."""
+    from ..store.checkpoints import load_run_model
+    final = load_run_model(store, source, run_id, "final")
+    has_init = store.weights_path(source, run_id, "init").is_file()
+    init = load_run_model(store, source, run_id, "init").model if has_init else None
+    return final, init
+
+
+def _training_subset(data, preprocessing: dict, spec: dict) -> tuple:
+    """The fixed training subset, taken from the raw images first, then normalised as the run was trained."""
+    from ..data.datasets import normalize
+    x, y = landscape_subset(data.x_train, data.y_train, n=spec["subset"], seed=spec["seed"])
+    return normalize(x, preprocessing), y
+
+
+def _one_run(store: RunStore, job_id: str, spec: dict, source_run: str, data, tracker: _Progress,
+             name: str) -> dict:
+    """Line and slice of one source run; each is skipped (None) once a stop is asked for."""
+    final, init = _source_models(store, spec["source"], source_run)
+    x, y = _training_subset(data, final.preprocessing, spec)
+    stop = lambda: store.stop_requested(job_id)  # noqa: E731 - checked before every grid point
+    result = {"line": None, "line_note": None if init is not None else NO_INIT, "surface": None,
+              "subset": int(x.shape[0]), "source_run": source_run}
+    if init is not None:
+        result["line"] = line(init, final.model, x, y, points=spec["line_points"],
+                              progress=tracker.part(spec["line_points"], f"{name}: line"), should_stop=stop)
+    if not (result["line"] or {}).get("stopped"):
+        result["surface"] = surface(final.model, x, y, steps=spec["steps"], span=spec["span"], seed=spec["seed"],
+                                    progress=tracker.part(spec["steps"] ** 2, f"{name}: slice"), should_stop=stop)
+    return result
+
+
+def _stopped(result: dict) -> bool:
+    return any((result.get(part) or {}).get("stopped") for part in ("line", "surface")) or result["surface"] is None
+
+
+def run_landscape_job(store: RunStore, job_id: str) -> dict:
+    """Compute a queued landscape job to its end (or to a stop); returns the experiment as stored.
+
+    Writes <job>/<run>/landscape.json per run as soon as it is done, and progress.json as it goes. Never raises
+    for a failure: the job ends `failed` with one sentence in its message (the traceback goes to worker.log).
+    """
+    exp = store.load_experiment(job_id, with_runs=False)
+    if exp is None:
+        raise FileNotFoundError(f"Landscape job {job_id} does not exist (or its files are damaged).")
+    store.update_experiment(job_id, status="running", pid=os.getpid(), started=time.time())
+    spec, stopped = exp["spec"], False
+    try:
+        from ..data.config import DataConfig
+        from ..data.datasets import load_dataset
+        pairs = list(zip([r["id"] for r in exp["runs"]], spec["runs"]))
+        with_line = [store.weights_path(spec["source"], src, "init").is_file() for _, src in pairs]
+        total = sum(spec["steps"] ** 2 + (spec["line_points"] if has else 0) for has in with_line)
+        store.write_progress(job_id, {"step": 0, "total_steps": total, "eta": None, "message": "Loading the data…"})
+        data = load_dataset(DataConfig.from_dict(spec["data"]))
+        tracker = _Progress(store, job_id, total)
+        for job_run, source_run in pairs:
+            if stopped:
+                store.update_run(job_id, job_run, status="stopped")
+                continue
+            store.update_run(job_id, job_run, status="running")
+            result = _one_run(store, job_id, spec, source_run, data, tracker, job_run)
+            atomic_write_json(store.run_dir(job_id, job_run) / RESULT_FILE, result)
+            stopped = _stopped(result)
+            store.update_run(job_id, job_run, status="stopped" if stopped else "completed")
+        message = "Stopped on request; the points computed before the stop are kept." if stopped else None
+        return store.update_experiment(job_id, status="stopped" if stopped else "completed", finished=time.time(),
+                                       message=message)
+    except Exception as exc:  # noqa: BLE001 - a worker must always leave a readable status behind
+        return _fail(store, job_id, exc)
+
+
+def _fail(store: RunStore, job_id: str, exc: Exception) -> dict:
+    message = str(exc) if isinstance(exc, (ValueError, RuntimeError)) and str(exc) else \
+        f"The landscape failed unexpectedly ({type(exc).__name__}); see worker.log in its folder."
+    with open(store.exp_dir(job_id) / "worker.log", "a") as f:
+        f.write(traceback.format_exc())
+    log.error("landscape job %s failed: %s", job_id, message)
+    for run in (store.load_experiment(job_id) or {"runs": []})["runs"]:
+        if run.get("status") in ("queued", "running"):
+            store.update_run(job_id, run["id"], status="failed")
+    return store.update_experiment(job_id, status="failed", message=message, finished=time.time())

@@ -1,0 +1,183 @@
+"""Models with their weights and how to feed them: our checkpoint dict -> model, and torchvision's ImageNet ResNets.
+
+Every loader returns an `Explainable` (model in eval mode, preprocessing, ModelConfig), so Explain and Inspect
+treat a finished run, the shipped twin, an upload and a pretrained net alike. A checkpoint's config is checked
+against its weights on the meta device (no memory) before the real model is built.
+
+Size budget: ~250 lines.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import secrets
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Callable, NamedTuple, Optional
+
+import torch
+
+from .builder import ResNet, build_model, load_torchvision_weights
+from .config import ModelConfig, preset
+
+# torchvision weights per name (He et al. 2015 architectures; ResNet-50 with torchvision's improved recipe).
+IMAGENET_WEIGHTS = {"resnet18": "ResNet18_Weights.IMAGENET1K_V1", "resnet50": "ResNet50_Weights.IMAGENET1K_V2"}
+
+
+DOWNLOAD_TIMEOUT_S = 30  # seconds without an answer before a download gives up
+
+
+_PRE_KEYS = ("classes", "in_channels", "input_size", "scale", "mean", "std")
+
+
+Progress = Optional[Callable[[float], None]]
+
+
+class Explainable(NamedTuple):
+    """A model ready to explain: eval mode, the preprocessing its inputs need, and its config."""
+
+    model: ResNet
+    preprocessing: dict  # explorer.data's preprocessing dict (classes, input_size, scale, mean, std, ...)
+    cfg: ModelConfig
+
+
+class PretrainedUnavailable(RuntimeError):
+    """Pretrained weights that are not cached and cannot be downloaded; the message is one sentence."""
+
+
+def from_checkpoint(ckpt: dict) -> Explainable:
+    """Rebuild a model from a checkpoint dict (runs.load_checkpoint's result) and load its weights strictly.
+
+    Args:
+        ckpt: {"state_dict", "model": ModelConfig dict, "preprocessing": dict}.
+    Returns:
+        An Explainable with the model in eval mode on the CPU.
+    Raises:
+        ValueError: one sentence, when the config is invalid or does not match the weights or the preprocessing.
+    """
+    if not isinstance(ckpt, dict) or any(k not in ckpt for k in ("state_dict", "model", "preprocessing")):
+        raise ValueError("A checkpoint must hold the weights, the model config and the preprocessing.")
+    try:
+        cfg = ModelConfig.from_dict(ckpt["model"])
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"This checkpoint's model config is not valid: {exc}") from None
+    pre = _checked_preprocessing(ckpt["preprocessing"], cfg)
+    _check_shapes(cfg, ckpt["state_dict"])
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(ckpt["state_dict"], strict=True)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError("This checkpoint's weights do not fit its model config.") from exc
+    model.eval()
+    return Explainable(model, pre, cfg)
+
+
+def _check_shapes(cfg: ModelConfig, state_dict: dict) -> None:
+    """Compare the weights' names and shapes with the config's net built on the meta device (no memory used)."""
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in build_model(cfg).state_dict().items()}
+    given = {k: tuple(v.shape) for k, v in state_dict.items() if isinstance(v, torch.Tensor)}
+    if len(given) != len(state_dict) or given != expected:
+        raise ValueError(f"This checkpoint's weights do not fit its model config ({cfg.name}).")
+
+
+def _checked_preprocessing(pre, cfg: ModelConfig) -> dict:
+    """The preprocessing dict, checked for what explaining needs and for agreement with the config."""
+    if not isinstance(pre, dict) or any(k not in pre for k in _PRE_KEYS):
+        raise ValueError(f"This checkpoint's preprocessing must give {', '.join(_PRE_KEYS)}.")
+    channels = cfg.in_channels
+    ok = (pre["in_channels"] == channels and pre["input_size"] == cfg.input_size
+          and isinstance(pre["classes"], list) and len(pre["classes"]) == cfg.num_classes
+          and isinstance(pre["scale"], (int, float)) and pre["scale"] > 0
+          and all(isinstance(v, list) and len(v) == channels for v in (pre["mean"], pre["std"]))
+          and all(isinstance(s, (int, float)) and s > 0 for s in pre["std"]))
+    if not ok:
+        raise ValueError(f"This checkpoint's preprocessing does not match its model ({channels} channels, "
+                         f"{cfg.input_size}x{cfg.input_size} pixels, {cfg.num_classes} classes).")
+    return pre
+
+
+def imagenet_preprocessing(name: str) -> dict:
+    """Preprocessing for torchvision's ImageNet weights: RGB 224x224, ImageNet mean/std, its 1,000 class names.
+
+    Available offline: the class names come with torchvision's weights metadata.
+    """
+    weights = _imagenet_weights(name)
+    transform = weights.transforms()
+    classes = list(weights.meta["categories"])
+    return {"dataset": "imagenet", "classes": classes, "num_classes": len(classes), "in_channels": 3,
+            "input_size": int(transform.crop_size[0]), "scale": 255.0, "mean": [float(m) for m in transform.mean],
+            "std": [float(s) for s in transform.std], "light_on_dark": False, "weights": str(weights)}
+
+
+def pretrained_imagenet(name: str, progress: Progress = None, cache_dir: Optional[Path] = None) -> Explainable:
+    """torchvision's pretrained ResNet-18 or -50, downloaded once into torch's cache, loaded into our own model.
+
+    Args:
+        name: "resnet18" or "resnet50" (He et al. 2015, Table 1; shortcut B).
+        progress: optional callable fed the fraction downloaded (0..1), only when a download happens.
+        cache_dir: where the .pth file lives; default torch.hub's checkpoints folder (shared with torchvision).
+    Returns:
+        An Explainable whose logits equal torchvision's model with the same weights.
+    Raises:
+        PretrainedUnavailable: one sentence, when the weights are not cached and cannot be downloaded.
+    """
+    weights = _imagenet_weights(name)
+    folder = Path(cache_dir) if cache_dir is not None else Path(torch.hub.get_dir()) / "checkpoints"
+    path = _cached_download(weights.url, folder, progress)
+    try:
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        cfg = preset(name)
+        model = load_torchvision_weights(build_model(cfg), state_dict).eval()
+    except Exception:  # noqa: BLE001 - a damaged or foreign file in the cache
+        raise PretrainedUnavailable(f"The cached weights file {path} is damaged; delete it and try again.") from None
+    if progress is not None:
+        progress(1.0)
+    return Explainable(model, imagenet_preprocessing(name), cfg)
+
+
+def _imagenet_weights(name: str):
+    from torchvision.models import get_weight
+    if name not in IMAGENET_WEIGHTS:
+        raise ValueError(f"Pretrained ImageNet models are {', '.join(IMAGENET_WEIGHTS)}; got {name!r}.")
+    return get_weight(IMAGENET_WEIGHTS[name])
+
+
+def _cached_download(url: str, folder: Path, progress: Progress) -> Path:
+    """The file at url, from the cache folder or downloaded into it (checked against the hash in its name)."""
+    filename = os.path.basename(urllib.parse.urlparse(url).path)
+    target = folder / filename
+    if target.is_file():
+        return target
+    expected = torch.hub.HASH_REGEX.search(filename)  # torchvision names end in the sha256's first digits
+    tmp = folder / f".{filename}.{secrets.token_hex(3)}.partial"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        digest = _download(url, tmp, progress)
+        if expected and not digest.startswith(expected.group(1)):
+            raise PretrainedUnavailable(f"The download of {filename} was damaged (its checksum does not match); "
+                                        f"try again.")
+        os.replace(tmp, target)
+    except (OSError, http.client.HTTPException):
+        raise PretrainedUnavailable(f"The pretrained weights ({filename}) are not cached and could not be "
+                                    f"downloaded; connect to the internet once, or put the file in {folder}.") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _download(url: str, path: Path, progress: Progress) -> str:
+    """Stream url into path, reporting the fraction done; returns the sha256 hex digest."""
+    sha = hashlib.sha256()
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response, open(path, "wb") as f:
+        total, done = int(response.headers.get("Content-Length") or 0), 0
+        while chunk := response.read(1 << 20):
+            f.write(chunk)
+            sha.update(chunk)
+            done += len(chunk)
+            if progress is not None and total:
+                progress(min(done / total, 0.99))
+    return sha.hexdigest()

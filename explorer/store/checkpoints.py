@@ -1,0 +1,98 @@
+"""Checkpoints in the store and from users: a run's saved weights, an uploaded file, the runs worth explaining.
+
+Weights are read only with `torch.load(..., weights_only=True)`: a file that asks to build anything but
+tensors and plain containers is refused before any of it runs.
+"""
+from __future__ import annotations
+
+import io
+
+import torch
+
+from ..data.config import DataConfig
+from ..data.datasets import Dataset, load_dataset
+from ..nets.weights import Explainable, from_checkpoint
+from .runstore import RunStore, load_checkpoint
+
+MAX_CHECKPOINT_BYTES = 200 * 2**20  # Streamlit's default upload limit; a ResNet-50 checkpoint is ~100 MB
+
+
+def load_run_model(store: RunStore, exp_id: str, run_id: str, which: str = "final") -> Explainable:
+    """A run's saved weights (`final` or `init`) from the run store, rebuilt in eval mode.
+
+    Args:
+        store: the run store. exp_id, run_id: the run. which: "final" (after training) or "init".
+    Returns:
+        An Explainable with the run's own preprocessing (what its training data went through).
+    Raises:
+        ValueError: one sentence, when the weights are missing (still training, diverged) or unreadable.
+    """
+    path = store.weights_path(exp_id, run_id, which)
+    if not path.is_file():
+        raise ValueError(f"Run {run_id} has no {which} weights yet (it may still be training, or it diverged).")
+    return from_checkpoint(load_checkpoint(path))
+
+
+def load_uploaded_checkpoint(data: bytes, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Explainable:
+    """A checkpoint file a user uploaded (our format only), read with weights_only=True so nothing in it runs.
+
+    Args:
+        data: the file's bytes. max_bytes: larger files are refused before reading.
+    Returns:
+        An Explainable.
+    Raises:
+        ValueError: one sentence, for anything but a ResNet Explorer checkpoint whose config fits its weights.
+    """
+    if not isinstance(data, (bytes, bytearray)) or len(data) == 0:
+        raise ValueError("The checkpoint file is empty; upload a .pt file saved by ResNet Explorer.")
+    if len(data) > max_bytes:
+        raise ValueError(f"The checkpoint is {len(data) / 2**20:.0f} MB; files up to {max_bytes / 2**20:.0f} MB "
+                         f"are accepted.")
+    try:
+        ckpt = load_checkpoint(bytes(data))
+    except ValueError as exc:
+        if _is_bare_state_dict(data):
+            raise ValueError("This file holds weights only (a bare state_dict, e.g. torchvision's); upload a "
+                             "ResNet Explorer checkpoint, which also carries the model config and preprocessing, "
+                             "or choose the pretrained ImageNet models.") from None
+        raise ValueError(str(exc)) from None
+    return from_checkpoint(ckpt)
+
+
+def _is_bare_state_dict(data: bytes) -> bool:
+    """True for a safely readable dict of tensors with ResNet-like names (only asked after a format error)."""
+    try:
+        obj = torch.load(io.BytesIO(bytes(data)), map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - unreadable: not a state_dict either
+        return False
+    return isinstance(obj, dict) and "conv1.weight" in obj and "fc.weight" in obj
+
+
+def explainable_runs(store: RunStore) -> list:
+    """Experiments with at least one run that has final weights, newest first.
+
+    Returns:
+        [{"exp_id", "label", "runs": [(run id, run name), ...]}, ...].
+    """
+    out = []
+    for exp in store.list_experiments():
+        runs = [(r["id"], r.get("name", r["id"])) for r in exp["runs"]
+                if store.weights_path(exp["id"], r["id"]).is_file()]
+        if runs:
+            data = (exp.get("spec") or {}).get("data", {}).get("name", "?")
+            kind = (exp.get("spec") or {}).get("kind", exp.get("kind", "?"))
+            out.append({"exp_id": exp["id"], "label": f"{exp['id']} · {kind} on {data}: "
+                                                      f"{', '.join(n for _, n in runs)}", "runs": runs})
+    return out
+
+
+def load_run_dataset(store: RunStore, exp_id: str) -> Dataset:
+    """The dataset an experiment trained on (same split and subsets), for its test images.
+
+    Raises:
+        ValueError: the experiment is unreadable. data.DatasetUnavailable: its data is not here.
+    """
+    exp = store.load_experiment(exp_id, with_runs=False)
+    if exp is None or not isinstance(exp.get("spec"), dict) or "data" not in exp["spec"]:
+        raise ValueError(f"Experiment {exp_id} is missing or damaged.")
+    return load_dataset(DataConfig.from_dict(exp["spec"]["data"]))

@@ -1,0 +1,134 @@
+"""The digits twin that ships in assets/digits_twin/: load it, and import it once into the run store.
+
+The twin (He et al. 2015's plain-20 and ResNet-20 trained on the built-in digits) is imported as a finished
+experiment so every Inspect view and the landscape job treat it like a run the user trained.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import Optional
+
+from ..analysis.evaluation import test_metrics
+from ..data.config import DataConfig
+from ..data.datasets import load_dataset
+from ..nets.weights import from_checkpoint
+from ..resources import asset_path
+from ..training.experiments import ExperimentSpec
+from ..training.recipes import TrainConfig
+from .runstore import RunStore, load_checkpoint, run_slug
+
+TWIN_DIR = asset_path("digits_twin")
+
+
+TWIN_NAMES = ("plain-20", "resnet-20")  # plain first, as the paper's figures put it
+
+
+def shipped_twin(folder: Path = TWIN_DIR) -> dict:
+    """The plain-20 and ResNet-20 trained on the built-in digits that ship in assets/digits_twin/.
+
+    Returns:
+        {"plain-20": Explainable, "resnet-20": Explainable} (He et al. 2015's CIFAR nets on 1x8x8 digits).
+    Raises:
+        FileNotFoundError: one sentence, when the files are missing (scripts/make_digits_twin.sh rebuilds them).
+    """
+    out = {}
+    for name in TWIN_NAMES:
+        path = Path(folder) / f"{name}.pt"
+        if not path.is_file():
+            raise FileNotFoundError(f"The shipped digits twin is missing ({path}); run scripts/make_digits_twin.sh.")
+        out[name] = from_checkpoint(load_checkpoint(path))
+    return out
+
+
+def shipped_twin_readme(folder: Path = TWIN_DIR) -> str:
+    """How the shipped twin was trained (its README: command, date, torch version, final errors)."""
+    path = Path(folder) / "README.md"
+    return path.read_text(encoding="utf-8") if path.is_file() else "The shipped twin's README.md is missing."
+
+
+SHIPPED_OWNER = "shipped"  # the owner recorded on the imported shipped twin (no session owns it)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _shipped_hash(folder: Path) -> str:
+    sha = hashlib.sha256()
+    for name in TWIN_NAMES:
+        for suffix in (".pt", ".init.pt", ".metrics.jsonl"):
+            path = Path(folder) / f"{name}{suffix}"
+            sha.update(path.read_bytes() if path.is_file() else b"missing")
+    return "shipped-" + sha.hexdigest()[:16]
+
+
+def ensure_shipped_in_store(store: RunStore, folder: Optional[Path] = None) -> str:
+    """Import the shipped digits twin into the run store once, as a finished experiment; returns its id.
+
+    The twin (He et al. 2015's plain-20 and ResNet-20 on the built-in digits) has final weights only, no
+    metrics and no initial weights. Importing it lets every Inspect view and the landscape job treat it
+    like a run the user trained. The experiment is assembled in a hidden folder and renamed into place,
+    so the job manager never sees it half-made; a lock keeps two sessions from importing it twice.
+
+    Raises:
+        FileNotFoundError: one sentence, when the shipped files are missing.
+    """
+    folder = Path(folder) if folder is not None else TWIN_DIR
+    digest = _shipped_hash(folder)
+    found = store.find_by_hash(digest, statuses=("completed",))
+    if found is not None:
+        return found["id"]
+    with _file_lock(store.root / ".shipped.lock"):
+        found = store.find_by_hash(digest, statuses=("completed",))
+        return found["id"] if found is not None else _import_shipped(store, folder, digest)
+
+
+def _import_shipped(store: RunStore, folder: Path, digest: str) -> str:
+    twin = shipped_twin(folder)  # checks that the files load before anything is written
+    spec_file = Path(folder) / "spec.json"  # the exact recipe it was trained with (scripts/make_digits_twin.sh)
+    recipe = (TrainConfig.from_dict(json.loads(spec_file.read_text())["train"]) if spec_file.is_file() else
+              TrainConfig(epochs=12, batch_size=128, lr=0.1, schedule="step", seed=0, device="cpu"))
+    spec = ExperimentSpec("twin", tuple((n, twin[n].cfg) for n in TWIN_NAMES), DataConfig("digits"), recipe)
+    data = load_dataset(spec.data)
+    staging = RunStore(store.root / f".staging-{secrets.token_hex(4)}")
+    try:
+        exp_id = staging.create_experiment(spec.to_dict(), [{"name": n, "model": twin[n].cfg.to_dict()}
+                                                            for n in TWIN_NAMES], owner=SHIPPED_OWNER,
+                                           spec_hash=digest)
+        for name in TWIN_NAMES:
+            run_dir = staging.run_dir(exp_id, run_slug(name))
+            shutil.copyfile(Path(folder) / f"{name}.pt", run_dir / "final.pt")
+            for extra, target in ((f"{name}.init.pt", "init.pt"), (f"{name}.metrics.jsonl", "metrics.jsonl")):
+                if (Path(folder) / extra).is_file():  # initial weights and recorded metrics, when shipped
+                    shutil.copyfile(Path(folder) / extra, run_dir / target)
+            staging.update_run(exp_id, run_slug(name), status="completed", dataset="digits", epochs=recipe.epochs,
+                               final=_final_metrics(staging, exp_id, name, twin[name], data))
+        staging.update_experiment(exp_id, status="completed", finished=time.time(),
+                                  message="The digits twin that ships with the app "
+                                          "(assets/digits_twin/README.md says how it was trained).")
+        os.rename(staging.exp_dir(exp_id), store.exp_dir(exp_id))
+    finally:
+        shutil.rmtree(staging.root, ignore_errors=True)
+    return exp_id
+
+
+def _final_metrics(store: RunStore, exp_id: str, name: str, net, data) -> dict:
+    """The last recorded epoch's metrics when they shipped, else the test metrics computed now."""
+    epochs = store.read_metrics(exp_id, run_slug(name), kind="epoch")
+    if epochs and epochs[-1].get("train_error") is not None:
+        return {k: epochs[-1][k] for k in ("train_loss", "train_error", "test_loss", "test_error")}
+    return test_metrics(net, data)
