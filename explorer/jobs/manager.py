@@ -1,8 +1,10 @@
-"""The job manager: a queue, a limit of concurrent workers per device, owners and stop/delete rights.
+"""The job manager: a queue, a limit of concurrent workers, owners and stop/delete rights.
 
 A job is an experiment folder in the run store (its kind: `train`, `landscape`, ...) run by its own worker
-process (`python -m explorer worker DIR`), never by a thread of the app: a crash, an out-of-memory error
-or a kill ends that job only. The store is the truth; this class only starts, watches and stops workers.
+(`python -m explorer worker DIR`), never by a thread of the app: a crash, an out-of-memory error or a kill
+ends that job only. Where the worker runs is a backend's business (explorer.jobs.backends: local processes
+by default, a Ray cluster with EXPLORER_BACKEND=ray); every policy stays here. The store is the truth; this
+class only starts, watches and stops workers, and re-attaches to the ones an earlier app left running.
 Size budget: ~300 lines.
 """
 from __future__ import annotations
@@ -10,9 +12,6 @@ from __future__ import annotations
 import atexit
 import hmac
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..store.runstore import ACTIVE, RunStore, pid_alive, read_json
+from .backends import Backend, Handle, kill_group, make_backend, worker_command
 
 STOP_GRACE_S = 10.0  # a worker that has not stopped this long after a request is killed
 
@@ -37,13 +37,14 @@ class Limits:
     running_per_owner: int = 1  # jobs one owner may have running
 
     @classmethod
-    def from_env(cls) -> "Limits":
+    def from_env(cls, concurrent: int = 1) -> "Limits":
+        """From EXPLORER_MAX_JOBS and EXPLORER_MAX_*_PER_OWNER; `concurrent` when EXPLORER_MAX_JOBS is unset."""
         def num(name, default):
             try:
                 return max(1, int(os.environ.get(name, default)))
             except ValueError:
                 return default
-        return cls(num("EXPLORER_MAX_JOBS", 1), num("EXPLORER_MAX_QUEUED_PER_OWNER", 1),
+        return cls(num("EXPLORER_MAX_JOBS", concurrent), num("EXPLORER_MAX_QUEUED_PER_OWNER", 1),
                    num("EXPLORER_MAX_RUNNING_PER_OWNER", 1))
 
 
@@ -53,13 +54,16 @@ def check_teacher(password: Optional[str], expected: Optional[str]) -> bool:
 
 
 class JobManager:
-    """Start, watch and stop worker processes for the experiments of one run store."""
+    """Start, watch and stop the workers of one run store's experiments, through one backend."""
 
     def __init__(self, store: RunStore, limits: Optional[Limits] = None, poll_s: float = 0.5,
-                 background: bool = True) -> None:
+                 background: bool = True, backend: Optional[Backend] = None) -> None:
         self.store = store
-        self.limits = limits or Limits.from_env()
-        self._procs: dict = {}  # experiment id -> subprocess.Popen
+        self.backend = backend or make_backend()
+        # On a cluster the nodes' resources bound the jobs at once, unless EXPLORER_MAX_JOBS says fewer.
+        self.limits = limits or Limits.from_env(1 if self.backend.capacity() is None else 1_000_000)
+        self._handles: dict = {}  # experiment id -> Handle, for every running job this manager watches
+        self._started: set = set()  # ... of which it started these (the rest: left by an earlier app)
         self._stop_asked: dict = {}  # experiment id -> time a stop was requested
         self._lock = threading.RLock()
         self._closed = threading.Event()
@@ -107,11 +111,9 @@ class JobManager:
         """Delete a job and its files (a running one is killed first). Owner or teacher only."""
         with self._lock:
             exp = self._owned(exp_id, owner, teacher, "delete")
-            proc = self._procs.pop(exp_id, None)
-            if proc is not None and proc.poll() is None:
-                _kill(proc)
-            elif exp["status"] == "running":  # a worker left by an earlier server process
-                _kill_pid(exp.get("pid"))
+            handle = self._handles.pop(exp_id, None) or Handle.of(exp)
+            if handle is not None and exp["status"] == "running":
+                self._kill(handle)
             self.store.delete_experiment(exp_id)
 
     def _owned(self, exp_id: str, owner: Optional[str], teacher: bool, verb: str) -> dict:
@@ -138,7 +140,7 @@ class JobManager:
         place = q.index(exp_id) + 1
         etas = sorted((read_json(self.store.exp_dir(e["id"]) / "progress.json") or {}).get("eta") or 30.0
                       for e in experiments if e["status"] == "running")
-        slots = max(1, self.limits.concurrent)
+        slots = max(1, self._slots())
         first_free = etas[0] if len(etas) >= slots else 0.0
         return {"place": place, "wait_s": first_free + _typical_duration(experiments) * ((place - 1) // slots)}
 
@@ -152,9 +154,10 @@ class JobManager:
             self._enforce_stops()
             # Count from the store, so workers left by an earlier server process count too.
             experiments = self.store.list_experiments(with_runs=False)
+            self._attach(experiments)
             running = Counter(e.get("owner") for e in experiments if e["status"] == "running")
-            free = self.limits.concurrent - sum(running.values())
             queued = sorted((e for e in experiments if e["status"] == "queued"), key=lambda e: e.get("created") or 0)
+            free = (self._slots() - sum(running.values())) if queued else 0
             for exp in queued:
                 if free <= 0:
                     break
@@ -164,47 +167,76 @@ class JobManager:
                 running[exp.get("owner")] += 1
                 free -= 1
 
+    def _slots(self) -> int:
+        """Jobs at once: the limit, or fewer when the backend (a cluster's live nodes) holds fewer."""
+        capacity = self.backend.capacity()
+        return self.limits.concurrent if capacity is None else min(self.limits.concurrent, capacity)
+
     def _start(self, exp_id: str) -> None:
         d = self.store.exp_dir(exp_id)
-        log = open(d / "worker.log", "ab")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        # The worker marks itself running with its pid; mark it here too, so a second pump never double-starts it.
-        proc = subprocess.Popen([sys.executable, "-m", "explorer", "worker", str(d)], stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                start_new_session=True)
-        log.close()
-        self.store.update_experiment(exp_id, status="running", pid=proc.pid, started=time.time())
-        self._procs[exp_id] = proc
+        dispatched = time.time()
+        handle = self.backend.start(exp_id, worker_command(d), d / "worker.log")
+        self._handles[exp_id] = handle
+        self._started.add(exp_id)
+        fields = {"backend": handle.backend, "handle": handle.ref, "dispatched": dispatched}
+        if handle.backend == "local":
+            fields["pid"] = int(handle.ref)
+        # Mark it running here too, so a second pump never double-starts it; a warm worker may have got there
+        # first (and even finished, if it failed at once): then only the handle is added.
+        exp = self.store.load_experiment(exp_id, with_runs=False)
+        if exp is not None and exp["status"] == "queued":
+            fields.update(status="running", started=dispatched)
+        if exp is not None:
+            self.store.update_experiment(exp_id, **fields)
+
+    def _attach(self, experiments: list) -> None:
+        """Watch running jobs started by an earlier app (their handle is on the experiment): re-attach."""
+        for exp in experiments:
+            if exp["status"] == "running" and exp["id"] not in self._handles:
+                handle = Handle.of(exp)
+                if handle is not None:
+                    self._handles[exp["id"]] = handle
+
+    def _alive(self, handle: Handle) -> Optional[bool]:
+        if handle.backend == self.backend.name:
+            return self.backend.alive(handle)
+        return pid_alive(int(handle.ref)) if handle.backend == "local" and handle.ref.isdigit() else None
+
+    def _kill(self, handle: Handle) -> None:
+        if handle.backend == self.backend.name:
+            self.backend.stop(handle)
+        elif handle.backend == "local" and handle.ref.isdigit():  # left by an app on another backend
+            kill_group(int(handle.ref))
 
     def _reap(self) -> None:
-        for exp_id, proc in list(self._procs.items()):
-            if proc.poll() is None:
-                continue
-            del self._procs[exp_id]
+        for exp_id, handle in list(self._handles.items()):
+            if self._alive(handle) is not False:
+                continue  # running, or the backend cannot tell now (a cluster head restarting): ask again later
+            del self._handles[exp_id]
+            self._started.discard(exp_id)
             exp = self.store.load_experiment(exp_id)
             if exp is None or exp["status"] not in ACTIVE:
                 continue
             if exp_id in self._stop_asked:
                 self._mark_stopped(exp_id)
             else:
-                self.store.mark_interrupted(exp_id, f"The worker process ended unexpectedly (exit code {proc.returncode}).")
+                self.store.mark_interrupted(exp_id, self.backend.why_ended(handle))
 
     def _enforce_stops(self) -> None:
         for exp_id, asked in list(self._stop_asked.items()):
-            proc = self._procs.get(exp_id)
-            if proc is not None and proc.poll() is not None:
+            handle = self._handles.get(exp_id)
+            if handle is not None and self._alive(handle) is False:
                 continue  # _reap handles it
             if time.time() - asked <= STOP_GRACE_S:
                 continue
             del self._stop_asked[exp_id]
-            if proc is not None:
-                _kill(proc)
-                self._procs.pop(exp_id, None)
-            else:  # a worker left by an earlier server process: kill it by the pid it recorded
-                exp = self.store.load_experiment(exp_id)
-                if exp is None or exp["status"] != "running":
-                    continue
-                _kill_pid(exp.get("pid"))
+            exp = self.store.load_experiment(exp_id, with_runs=False)
+            if exp is None or exp["status"] != "running":
+                continue
+            handle = handle or Handle.of(exp)
+            if handle is not None:
+                self._kill(handle)
+            self._handles.pop(exp_id, None)
             self._mark_stopped(exp_id)
 
     def _mark_stopped(self, exp_id: str) -> None:
@@ -220,20 +252,27 @@ class JobManager:
                 pass
 
     def shutdown(self, grace_s: float = 5.0) -> None:
-        """Stop every worker this manager started: ask, wait up to grace_s, then kill."""
+        """Stop the local workers this manager started: ask, wait up to grace_s, then kill.
+
+        Jobs on a cluster (the ray backend) run on: the next app re-attaches to them.
+        """
         self._closed.set()
         with self._lock:
-            for exp_id, proc in self._procs.items():
-                if proc.poll() is None:
+            mine = {} if self.backend.outlives_app else \
+                {e: h for e, h in self._handles.items() if e in self._started}
+            for exp_id, handle in mine.items():
+                if self._alive(handle):
                     self.store.request_stop(exp_id)
             deadline = time.time() + grace_s
-            for exp_id, proc in list(self._procs.items()):
-                try:
-                    proc.wait(timeout=max(0.1, deadline - time.time()))
-                except subprocess.TimeoutExpired:
-                    _kill(proc)
+            for exp_id, handle in mine.items():
+                while self._alive(handle) and time.time() < deadline:
+                    time.sleep(0.1)
+                if self._alive(handle):
+                    self._kill(handle)
                     self._mark_stopped(exp_id)
-            self._procs.clear()
+            self._handles.clear()
+            self._started.clear()
+            self.backend.close()
 
 
 def _typical_duration(experiments: list) -> float:
@@ -241,26 +280,6 @@ def _typical_duration(experiments: list) -> float:
     done = [e for e in experiments if e["status"] == "completed" and e.get("started") and e.get("finished")]
     times = [e["finished"] - e["started"] for e in done[:10]]
     return sum(times) / len(times) if times else 60.0
-
-
-def _kill_pid(pid) -> None:
-    """Kill a worker's process group by its recorded pid (workers start their own session)."""
-    if isinstance(pid, int) and pid > 0 and pid_alive(pid):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 __all__ = ["JobManager", "JobError", "Limits", "check_teacher", "pid_alive", "STOP_GRACE_S"]

@@ -190,7 +190,8 @@ class RunStore:
         if exp is None or "id" not in exp or not isinstance(exp.get("runs"), list) or \
                 not all(isinstance(r, dict) and isinstance(r.get("id"), str) for r in exp["runs"]):
             return None
-        if exp.get("status") == "running" and not pid_alive(exp.get("pid")):
+        # Only a local worker's pid says anything here; a cluster job's liveness is its backend's to tell.
+        if exp.get("status") == "running" and exp.get("backend", "local") == "local" and not pid_alive(exp.get("pid")):
             exp = self.mark_interrupted(exp_id, "The worker process ended unexpectedly.")
         if with_runs:
             exp["runs"] = [read_json(d / run_slug(r.get("id", "")) / "run.json") or dict(r, status="failed")
