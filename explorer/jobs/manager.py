@@ -114,6 +114,9 @@ class JobManager:
             handle = self._handles.pop(exp_id, None) or Handle.of(exp)
             if handle is not None and exp["status"] == "running":
                 self._kill(handle)
+                deadline = time.time() + STOP_GRACE_S  # a cluster ends its job a moment later: wait, so that
+                while self._alive(handle) and time.time() < deadline:  # no late write recreates the files
+                    time.sleep(0.1)
             self.store.delete_experiment(exp_id)
 
     def _owned(self, exp_id: str, owner: Optional[str], teacher: bool, verb: str) -> dict:

@@ -76,7 +76,9 @@ class RayBackend(Backend):
         env.update({k: v for k, v in os.environ.items() if k.startswith("EXPLORER_")})
         env.setdefault("OMP_NUM_THREADS", str(max(1, int(self.cpus))))  # torch's threads = the CPUs asked for
         job_id = self.client.submit_job(
-            entrypoint=shlex.join([self.python, *command[1:]]), runtime_env={"env_vars": env},
+            # `exec`: the worker is the job's own process, not a shell's child, so Ray's signals and its
+            # clean-up when a node dies reach it directly.
+            entrypoint="exec " + shlex.join([self.python, *command[1:]]), runtime_env={"env_vars": env},
             submission_id=f"explorer-{exp_id}-{secrets.token_hex(3)}", metadata={"experiment": exp_id},
             entrypoint_num_cpus=self.cpus, entrypoint_num_gpus=self.gpus or None,
             entrypoint_resources=self.resources or None)
