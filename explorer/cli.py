@@ -16,7 +16,6 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 from .data.config import DATASETS, DataConfig
 from .nets.config import BLOCKS, FAMILIES, INITS, NORMS, PLACEMENTS, PRESETS, SHORTCUTS, ModelConfig, preset
@@ -176,10 +175,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from .store.runstore import RunStore
     if args.command == "worker":
-        from .jobs.worker import run_job
-        d = Path(args.experiment_dir)
-        exp = run_job(RunStore(d.parent), d.name)
-        return 1 if exp.get("status") == "failed" else 0
+        from .jobs.worker import work
+        return work(args.experiment_dir)
     from .data.files import DatasetUnavailable
     try:
         spec = _spec(args)

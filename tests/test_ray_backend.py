@@ -231,7 +231,7 @@ def test_a_restarted_app_reattaches_to_its_ray_jobs(ray_env, store, managers):
 
 
 def test_a_job_whose_node_dies_is_interrupted(ray_env, store, managers, monkeypatch):
-    node, temp, _ = _start_node(head=ray_env["gcs"], resources={"doomed": 1})
+    node = _start_node(head=ray_env["gcs"], resources={"doomed": 1})[0]
     try:
         _wait(lambda: any("doomed" in (n.resources_total or {}) for n in _alive_nodes(ray_env["dashboard"])),
               90, "the extra node to join")

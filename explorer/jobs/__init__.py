@@ -10,5 +10,8 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'run_landscape_job': 'landscape',
     'manager': 'manager', 'STOP_GRACE_S': 'manager', 'JobError': 'manager', 'Limits': 'manager',
     'check_teacher': 'manager', 'JobManager': 'manager',
-    'worker': 'worker', 'run_experiment': 'worker', 'run_job': 'worker',
+    'worker': 'worker', 'run_experiment': 'worker', 'run_job': 'worker', 'work': 'worker',
+    'backends': 'backends', 'Backend': 'backends', 'Handle': 'backends', 'LocalBackend': 'backends',
+    'worker_command': 'backends', 'make_backend': 'manager', 'raycluster': 'raycluster', 'RayBackend': 'raycluster',
+    'warm': 'warm', 'WarmWorkers': 'warm',
 })

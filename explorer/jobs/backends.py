@@ -6,7 +6,7 @@ jobs it can run at once; the job manager keeps every policy (owners, limits, de-
   process when the warm one is unavailable (EXPLORER_WARM_WORKERS=0 asks for that).
 - `ray`: each job is a Ray job on an existing cluster (explorer.jobs.raycluster), Ray choosing the node.
 
-EXPLORER_BACKEND picks one. A job's handle (the pid, or the Ray submission id) is kept on its experiment
+EXPLORER_BACKEND picks one (explorer.jobs.manager.make_backend). A job's handle (the pid, or the Ray submission id) is kept on its experiment
 (`backend`, `handle`), so an app started later re-attaches to the jobs still running.
 Size budget: ~150 lines.
 """
@@ -21,9 +21,6 @@ from pathlib import Path
 from typing import Optional
 
 from ..store.runstore import pid_alive
-
-BACKENDS = ("local", "ray")
-
 
 @dataclass(frozen=True)
 class Handle:
@@ -85,8 +82,8 @@ class LocalBackend(Backend):
             self._warm = WarmWorkers()  # imports torch in the background while the app starts
 
     def start(self, exp_id: str, command: list, log: Path) -> Handle:
-        if self._warm is not None and command[1:3] == ["-m", "explorer"] and self._warm.usable():
-            pid = self._warm.fork(command[3:], log)
+        if self._warm is not None and command[1:4] == ["-m", "explorer", "worker"] and self._warm.usable():
+            pid = self._warm.fork(command[4], log)
             if pid is not None:
                 return Handle(self.name, str(pid))
         with open(log, "ab") as out:
@@ -134,14 +131,3 @@ def kill_group(pid: int) -> None:
 def worker_command(exp_dir: Path) -> list:
     """The one command every backend runs for a job: `python -m explorer worker DIR`."""
     return [sys.executable, "-m", "explorer", "worker", str(Path(exp_dir).resolve())]
-
-
-def make_backend(name: Optional[str] = None) -> Backend:
-    """The backend named (or EXPLORER_BACKEND's, else `local`). Raises ValueError for an unknown name."""
-    name = (name or os.environ.get("EXPLORER_BACKEND") or "local").strip().lower()
-    if name == "local":
-        return LocalBackend()
-    if name == "ray":
-        from .raycluster import RayBackend
-        return RayBackend()
-    raise ValueError(f"EXPLORER_BACKEND must be one of {', '.join(BACKENDS)}; got {name!r}.")

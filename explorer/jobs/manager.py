@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..store.runstore import ACTIVE, RunStore, pid_alive, read_json
-from .backends import Backend, Handle, kill_group, make_backend, worker_command
+from .backends import Backend, Handle, LocalBackend, kill_group, worker_command
 
 STOP_GRACE_S = 10.0  # a worker that has not stopped this long after a request is killed
+BACKENDS = ("local", "ray")
 
 
 class JobError(ValueError):
@@ -46,6 +47,17 @@ class Limits:
                 return default
         return cls(num("EXPLORER_MAX_JOBS", concurrent), num("EXPLORER_MAX_QUEUED_PER_OWNER", 1),
                    num("EXPLORER_MAX_RUNNING_PER_OWNER", 1))
+
+
+def make_backend(name: Optional[str] = None) -> Backend:
+    """The backend named (or EXPLORER_BACKEND's, else `local`). Raises ValueError for an unknown name."""
+    name = (name or os.environ.get("EXPLORER_BACKEND") or "local").strip().lower()
+    if name == "local":
+        return LocalBackend()
+    if name == "ray":
+        from .raycluster import RayBackend
+        return RayBackend()
+    raise ValueError(f"EXPLORER_BACKEND must be one of {', '.join(BACKENDS)}; got {name!r}.")
 
 
 def check_teacher(password: Optional[str], expected: Optional[str]) -> bool:
@@ -285,4 +297,4 @@ def _typical_duration(experiments: list) -> float:
     return sum(times) / len(times) if times else 60.0
 
 
-__all__ = ["JobManager", "JobError", "Limits", "check_teacher", "pid_alive", "STOP_GRACE_S"]
+__all__ = ["JobManager", "JobError", "Limits", "check_teacher", "make_backend", "pid_alive", "STOP_GRACE_S"]

@@ -3,11 +3,12 @@
 A fresh `python -m explorer worker` spends ~2-3 s importing torch, scikit-learn and the engine before its
 first step (docs/benchmarks.md, "A class on one server"). This process pays that once: the job manager starts
 it (`python -m explorer.jobs.warm`), and for each job it forks a child that runs exactly what the worker
-command runs (explorer.cli.main), in its own session and process group, with the manager's environment and
+command runs (explorer.jobs.worker.work), in its own process group (the warm process has its own session, away from
+any terminal), with the manager's environment and
 its output in the job's worker.log. A crash, an out-of-memory kill or a stop of one child ends that job
 only; the warm process itself runs no torch operation (so no thread pool or CUDA context is forked).
 
-Protocol, one JSON object a line: the manager writes {"id", "argv", "env", "cwd", "log"} on the process's
+Protocol, one JSON object a line: the manager writes {"id", "dir", "env", "cwd", "log"} on the process's
 stdin; it answers {"ready": true} once, then {"id", "pid"} per job and {"exit": pid, "code": c} when a child
 ends (c < 0: killed by signal -c). When stdin closes (the app is gone), it exits; its children run on.
 Size budget: ~200 lines.
@@ -37,7 +38,6 @@ def _preload() -> None:
         import torch._dynamo  # noqa: F401
     except Exception:  # noqa: BLE001 - an optional speed-up; a torch without it still runs every job
         pass
-    from .. import cli  # noqa: F401
     from ..data import datasets  # noqa: F401
     from ..training import engine  # noqa: F401
     from . import landscape, worker  # noqa: F401
@@ -49,7 +49,7 @@ def _run_child(request: dict, protocol_fds: tuple) -> None:
     try:
         for fd in protocol_fds:
             os.close(fd)
-        os.setsid()  # its own process group: stop kills the job and whatever it started, nothing else
+        os.setpgid(0, 0)  # its own process group (the server sets it too, before it reports the pid)
         log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.dup2(log, 1)
         os.dup2(log, 2)
@@ -58,8 +58,8 @@ def _run_child(request: dict, protocol_fds: tuple) -> None:
         os.environ.clear()
         os.environ.update(request.get("env") or {})
         _fresh_process_state()
-        from ..cli import main
-        code = main(list(request["argv"]))
+        from .worker import work
+        code = work(request["dir"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001 - the child must always exit, never return into the server loop
@@ -132,6 +132,10 @@ def serve() -> None:
             pid = os.fork()
             if pid == 0:
                 _run_child(request, (in_fd, out_fd))
+            try:  # set here as well, so that the group exists before anyone can be told to kill it
+                os.setpgid(pid, pid)
+            except (ProcessLookupError, PermissionError):
+                pass  # the child got there first, or has already ended
             _send(out_fd, {"id": request["id"], "pid": pid})
 
 
@@ -175,12 +179,12 @@ class WarmWorkers:
                 return False
         return self.proc.poll() is None
 
-    def fork(self, argv: list, log: Path, env: Optional[dict] = None, timeout_s: float = 30.0) -> Optional[int]:
-        """Run `python -m explorer ARGV` as a forked child; its pid, or None when the warm process cannot."""
+    def fork(self, exp_dir: Path, log: Path, env: Optional[dict] = None, timeout_s: float = 30.0) -> Optional[int]:
+        """Run `python -m explorer worker EXP_DIR` as a forked child; its pid, or None when the warm process cannot."""
         with self._cond:
             self._next_id += 1
             request_id = self._next_id
-            request = {"id": request_id, "argv": list(argv), "log": str(log), "cwd": os.getcwd(),
+            request = {"id": request_id, "dir": str(exp_dir), "log": str(log), "cwd": os.getcwd(),
                        "env": dict(env or os.environ, PYTHONUNBUFFERED="1")}
             try:
                 self.proc.stdin.write((json.dumps(request) + "\n").encode())

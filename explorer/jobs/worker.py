@@ -10,6 +10,7 @@ import logging
 import os
 import time
 import traceback
+from pathlib import Path
 from typing import Callable, Optional
 
 from ..nets.builder import count_parameters
@@ -100,6 +101,13 @@ def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], No
         from .landscape import run_landscape_job
         return run_landscape_job(store, exp_id)
     return run_experiment(store, exp_id, callback)
+
+
+def work(experiment_dir) -> int:
+    """What `python -m explorer worker DIR` does: run the job in that folder; the exit code (1: it failed)."""
+    d = Path(experiment_dir)
+    exp = run_job(RunStore(d.parent), d.name)
+    return 1 if exp.get("status") == "failed" else 0
 
 
 def _fail_runs(store: RunStore, exp_id: str) -> None:
