@@ -1,4 +1,5 @@
-"""Jobs: the job manager (owners, limits, de-duplication), worker processes, the landscape job kind.
+"""Jobs: the job manager (owners, limits, de-duplication), its backends (local warm workers, Ray), the worker,
+the landscape job kind.
 
 The public API: each name below, imported from its module on first use (explorer.lazy).
 """
