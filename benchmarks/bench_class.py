@@ -5,7 +5,7 @@ For each backend asked for: do all complete (none lost); the median and 95th-per
 minus training time, training = the engine's elapsed time at its last epoch). Targets (issue 13), this 2-core
 machine: local per-job overhead <= 1 s; 30 students with 2 jobs at once, p95 wait <= 90 s.
 
-    python benchmarks/bench_class.py [--students 30] [--epochs 3] [--concurrent 2]
+    python benchmarks/bench_class.py [--students 30] [--epochs 3] [--concurrent 2] [--device cpu|cuda]
                                      [--backends local,cold,ray] [--ray-address http://127.0.0.1:8265]
 
 `local` forks each job from the warm worker process; `cold` is the same backend starting a fresh
@@ -58,7 +58,8 @@ def _training_s(store: RunStore, exp: dict) -> float:
     return max(ends)
 
 
-def run_class(name: str, students: int, epochs: int, concurrent: int, address: str, timeout_s: float) -> dict:
+def run_class(name: str, students: int, epochs: int, concurrent: int, address: str, timeout_s: float,
+              device: str = "cpu") -> dict:
     """Submit `students` twins at once on one backend; returns the figures of one table row."""
     store = RunStore(tempfile.mkdtemp(prefix=f"bench-class-{name}-"))
     backend = _backend(name, address)
@@ -69,7 +70,7 @@ def run_class(name: str, students: int, epochs: int, concurrent: int, address: s
     t0 = time.time()
     ids = []
     for seed in range(students):
-        spec = twin(base, DataConfig("digits"), train_config_for("digits", epochs=epochs, seed=seed, device="cpu"))
+        spec = twin(base, DataConfig("digits"), train_config_for("digits", epochs=epochs, seed=seed, device=device))
         runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
         ids.append(manager.submit(spec.to_dict(), runs, f"student-{seed}", spec_hash=spec.spec_hash())[0])
     while time.time() - t0 < timeout_s:
@@ -98,13 +99,15 @@ def main() -> None:
     p.add_argument("--backends", default="local,cold")
     p.add_argument("--ray-address", default=os.environ.get("EXPLORER_RAY_ADDRESS", "http://127.0.0.1:8265"))
     p.add_argument("--timeout", type=float, default=1800.0)
+    p.add_argument("--device", default="cpu", help="cpu, or cuda to measure jobs sharing a GPU")
     args = p.parse_args()
     print(f"Machine: {cpu_name()}, {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.1f}")
     print("| backend | students | completed | lost | wait median | wait p95 | job wall median | "
           "overhead median | overhead p95 | all done after |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in args.backends.split(","):
-        r = run_class(name.strip(), args.students, args.epochs, args.concurrent, args.ray_address, args.timeout)
+        r = run_class(name.strip(), args.students, args.epochs, args.concurrent, args.ray_address, args.timeout,
+                      args.device)
         print(f"| {r['backend']} | {r['students']} | {r['completed']} | {r['lost']} | {r['wait_median']:.1f} s | "
               f"{r['wait_p95']:.1f} s | {r['wall_median']:.1f} s | {r['overhead_median']:.2f} s | "
               f"{r['overhead_p95']:.2f} s | {r['makespan']:.0f} s |", flush=True)

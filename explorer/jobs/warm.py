@@ -54,6 +54,11 @@ def _run_child(request: dict, protocol_fds: tuple) -> None:
         os.dup2(log, 1)
         os.dup2(log, 2)
         os.close(log)
+        try:  # `top` and `ps -o comm` show a job, not a second warm process (Linux; cosmetic elsewhere)
+            with open("/proc/self/comm", "w") as comm:
+                comm.write("explorer-job")
+        except OSError:
+            pass
         os.chdir(request.get("cwd") or os.getcwd())
         os.environ.clear()
         os.environ.update(request.get("env") or {})
