@@ -72,9 +72,15 @@ def test_killing_one_forked_job_leaves_the_warm_process_and_the_other_job(store,
     wait_for(lambda: manager.pump() or store.load_experiment(doomed)["status"] == "interrupted", 60,
              "the killed job to read interrupted")
     wait_for(lambda: store.load_experiment(other)["status"] == "completed", 180, "the other job to complete")
-    assert manager.backend._warm.proc.poll() is None  # the warm process lives on ...
+    warm = manager.backend._warm
+    assert warm.proc.poll() is None  # the warm process lives on ...
     again = _submit(manager, "carol", seed=2)  # ... and forks the next job
     wait_for(lambda: store.load_experiment(again)["status"] == "completed", 180, "the next job to complete")
+    warm.proc.kill()  # and if the warm process itself is killed, the next job gets a new one
+    warm.proc.wait()
+    last = _submit(manager, "dave", seed=3)
+    assert manager.backend._warm is not warm and manager.backend._warm.proc.poll() is None
+    wait_for(lambda: store.load_experiment(last)["status"] == "completed", 180, "the last job to complete")
 
 
 def test_the_backend_is_chosen_by_name_with_one_sentence_for_a_wrong_one(monkeypatch):

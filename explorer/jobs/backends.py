@@ -82,6 +82,9 @@ class LocalBackend(Backend):
             self._warm = WarmWorkers()  # imports torch in the background while the app starts
 
     def start(self, exp_id: str, command: list, log: Path) -> Handle:
+        if self._warm is not None and self._warm.proc.poll() is not None:  # it died (the OOM killer?): again
+            from .warm import WarmWorkers
+            self._warm = WarmWorkers()
         if self._warm is not None and command[1:4] == ["-m", "explorer", "worker"] and self._warm.usable():
             pid = self._warm.fork(command[4], log)
             if pid is not None:
