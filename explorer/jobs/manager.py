@@ -170,8 +170,6 @@ class JobManager:
             # Count from the store, so workers left by an earlier server process count too.
             running = Counter(e.owner for e in self._running())
             free = self.limits.concurrent - sum(running.values())
-            if free <= 0:
-                return
             queued = self.store.with_status(["queued"])
             self._report_damaged(queued.damaged)
             for exp in queued.items:

@@ -45,7 +45,8 @@ def legacy_folders(old_dir: Path) -> list:
 
 def pending_import(store: RunStore) -> int:
     """How many file-store experiments in the runs folder are not in the database yet."""
-    return sum(not store.has_experiment(d.name) for d in legacy_folders(store.root))
+    return sum(not store.has_experiment(d.name) and (read_json(d / "experiment.json") or {}).get("id") == d.name
+               for d in legacy_folders(store.root))
 
 
 def import_store(old_dir: Path, store: RunStore) -> ImportResult:
