@@ -85,7 +85,7 @@ class JobManager:
             if spec_hash:
                 same = self.store.find_by_hash(spec_hash)
                 if same is not None:
-                    return same["id"], True
+                    return same.id, True
             counts = self.store.owner_counts(owner)
             queued = counts.get("queued", 0)
             active = queued + counts.get("running", 0)
