@@ -184,7 +184,7 @@ def test_reproduce_figure6_on_home_queues_the_sweep_and_opens_train(new_app, run
     assert at.title[0].value == "Train"
     from explorer.store.runstore import RunStore
     [exp] = RunStore(runs_dir).list_experiments()
-    assert exp["spec"]["kind"] == "sweep" and exp["spec"]["train"]["epochs"] == 1
+    assert exp.spec_kind == "sweep" and exp.spec["train"]["epochs"] == 1
     assert sorted(r.name for r in exp.runs) == ["plain-20", "plain-56", "resnet-20", "resnet-56"]
     assert at.session_state["watch"] == exp.id
 
