@@ -215,3 +215,34 @@ def test_foreign_files_are_refused_with_one_sentence(tmp_path):
     for source in (tensor_only, b"definitely not a checkpoint", io.BytesIO(json.dumps({}).encode())):
         with pytest.raises(ValueError, match=r"^This file is not a ResNet Explorer checkpoint .*\.$"):
             load_checkpoint(source)
+
+
+# ----------------------------------------------------------------------------- weights only when needed (issue 11: 11)
+def test_lineage_twins_share_one_initial_weights_file_and_each_rebuilds_as_itself(finished):
+    from explorer.store.checkpoints import load_run_model
+    store, exp_id, _ = finished
+    assert store.weights_path(exp_id, "plain-8", "init") == store.weights_path(exp_id, "resnet-8", "init")
+    assert load_run_model(store, exp_id, "plain-8", "init").cfg.shortcut == "none"
+    assert load_run_model(store, exp_id, "resnet-8", "init").cfg.shortcut == "A"
+    runs = store.load_experiment(exp_id).runs
+    assert {r.id: r.init_weights for r in runs}["plain-8"] == {r.id: r.init_weights for r in runs}["resnet-8"]
+
+
+def test_a_disk_budget_prunes_the_oldest_finished_runs_weights_first(tmp_path):
+    from explorer.store.budget import PRUNED, DiskBudget, enforce, weights_bytes
+    store = RunStore(tmp_path / "runs")
+    old, _ = _create(store)
+    run_experiment(store, old)
+    new, _ = _create(store, recipe=TrainConfig(epochs=1, batch_size=16, device="cpu", seed=1))
+    run_experiment(store, new)
+    store.update_experiment(old, created=1.0)
+    per_experiment = weights_bytes(store) // 2
+    assert weights_bytes(store, owner="tester") == weights_bytes(store) > 0
+    files = [store.weights_path(old, r, w) for r in ("plain-8", "resnet-8") for w in ("init", "final")]
+    assert enforce(store, DiskBudget(total_bytes=per_experiment + 1000)) > 0
+    assert all(not f.exists() for f in files)
+    pruned = store.load_experiment(old)
+    assert all(r.final_weights is None and r.message == PRUNED for r in pruned.runs)
+    assert store.read_metrics(old, "resnet-8", kind="epoch")  # the curves stay
+    assert all(r.final_weights for r in store.load_experiment(new).runs)
+    assert enforce(store, DiskBudget(owner_bytes=1)) > 0 and weights_bytes(store) == 0

@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
+from ..store.budget import DiskBudget, enforce
 from ..store.records import ACTIVE, Experiment
 from ..store.runstore import RunStore, pid_alive, worker_alive, worker_handle
 
@@ -220,6 +221,7 @@ class JobManager:
             if proc.poll() is None:
                 continue
             del self._procs[exp_id]
+            self._enforce_budget()
             exp = self.store.load_experiment(exp_id)
             if exp is None or exp.status not in ACTIVE:
                 continue
@@ -227,6 +229,12 @@ class JobManager:
                 self._mark_stopped(exp_id)
             else:
                 self.store.mark_interrupted(exp_id, f"The worker process ended unexpectedly (exit code {proc.returncode}).")
+
+    def _enforce_budget(self) -> None:
+        """After a job ends: prune the oldest finished runs' weights if the disk budgets are exceeded."""
+        budget = DiskBudget.from_env()
+        if budget.total_bytes is not None or budget.owner_bytes is not None:
+            enforce(self.store, budget)
 
     def _enforce_stops(self) -> None:
         for exp_id, asked in list(self._stop_asked.items()):

@@ -13,6 +13,8 @@ import os
 import time
 from typing import Callable, Optional
 
+import torch
+
 from ..nets.builder import count_parameters
 from ..store.resume import load_resume_state, save_resume_state
 from ..store.runstore import RunStore, run_slug, worker_handle
@@ -86,9 +88,9 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
         models = build_models(spec.models, spec.train.seed)
         if resume is not None:
             store.delete_metrics_after(exp_id, int(resume["step"]))  # the partial epoch is trained again
-        for name, cfg in spec.models:
-            if resume is None:
-                store.save_weights(exp_id, ids[name], "init", models[name], cfg.to_dict(), data.preprocessing)
+        if resume is None:
+            _save_initial_weights(store, exp_id, spec, ids, models, data.preprocessing)
+        for name, _cfg in spec.models:
             store.update_run(exp_id, ids[name], params=count_parameters(models[name]), dataset=spec.data.name)
         writer = _StoreWriter(store, exp_id, ids, callback)
         results = train_models(models, data, spec.train, writer, _stop_poll(store, exp_id), augment=spec.data.augment,
@@ -105,6 +107,22 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
         return store.update_experiment(exp_id, status=status, finished=time.time())
     except Exception as exc:  # noqa: BLE001 - a worker must always leave a readable status behind
         return fail_job(store, exp_id, exc, "experiment")
+
+
+def _save_initial_weights(store: RunStore, exp_id: str, spec, ids: dict, models: dict, preprocessing: dict) -> None:
+    """init.pt per run; lineage twins that start from identical tensors share one file (He et al. 2015's twins
+    differ only in their shortcuts), so a comparison of many nets writes its initial weights once."""
+    written = []  # (state_dict, path relative to the store)
+    for name, cfg in spec.models:
+        state = models[name].state_dict()
+        same = next((rel for other, rel in written if _identical(state, other)), None)
+        path = store.save_weights(exp_id, ids[name], "init", models[name], cfg.to_dict(), preprocessing, reuse=same)
+        if same is None:
+            written.append((state, path.relative_to(store.root).as_posix()))
+
+
+def _identical(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in a)
 
 
 def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None):

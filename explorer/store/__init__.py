@@ -19,6 +19,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'importer': 'importer', 'import_store': 'importer', 'pending_import': 'importer', 'legacy_folders': 'importer',
     'ImportResult': 'importer',
     'resume': 'resume', 'save_resume_state': 'resume', 'load_resume_state': 'resume',
+    'budget': 'budget', 'DiskBudget': 'budget', 'enforce': 'budget', 'weights_bytes': 'budget',
     'retention': 'retention', 'retention_count': 'retention', 'delete_by_filter': 'retention',
     'shipped': 'shipped', 'TWIN_DIR': 'shipped', 'TWIN_NAMES': 'shipped', 'shipped_twin': 'shipped',
     'shipped_twin_readme': 'shipped', 'SHIPPED_OWNER': 'shipped', 'ensure_shipped_in_store': 'shipped',

@@ -30,8 +30,14 @@ def load_run_model(store: RunStore, exp_id: str, run_id: str, which: str = "fina
     """
     path = store.weights_path(exp_id, run_id, which)
     if store.artefact(path.relative_to(store.root).as_posix()) is None:
-        raise ValueError(f"Run {run_id} has no {which} weights yet (it may still be training, or it diverged).")
-    return from_checkpoint(load_checkpoint(path))
+        raise ValueError(f"Run {run_id} has no {which} weights (it may still be training, it diverged, or its "
+                         "weights were pruned to keep within the disk budget).")
+    ckpt = load_checkpoint(path)
+    exp = store.load_experiment(exp_id, reconcile=False)
+    run = exp.run(run_id) if exp is not None else None
+    if run is not None and ckpt["model"] != run.model:  # initial weights shared with a lineage twin
+        ckpt = dict(ckpt, model=run.model)
+    return from_checkpoint(ckpt)
 
 
 def load_uploaded_checkpoint(data: bytes, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Explainable:

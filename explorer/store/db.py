@@ -69,6 +69,7 @@ runs = sa.Table(
     sa.Column("message", sa.Text),
     sa.Column("init_weights", sa.String(400)),  # paths relative to the artefact folder
     sa.Column("final_weights", sa.String(400)),
+    sa.Column("weights_bytes", sa.BigInteger, nullable=False, default=0),  # bytes of the files this run wrote
     sa.Index("ix_runs_depth", "depth"),
 )
 

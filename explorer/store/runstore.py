@@ -115,6 +115,10 @@ class RunStore:
                 return fn(conn)
         return db.retrying(attempt)
 
+    def select(self, query) -> list:
+        """The rows of a read-only query on the store's tables (explorer.store's own modules build them)."""
+        return self._q(lambda c: c.execute(query).all())
+
     def _run_rows(self, exp_ids: list) -> list:
         """The run rows of some experiments, in each one's run order."""
         rc = db.runs.c
@@ -369,7 +373,11 @@ class RunStore:
                         "preprocessing": preprocessing}, tmp)
             os.replace(tmp, path)
         relative = reuse or path.relative_to(self.root).as_posix()
-        self.update_run(exp_id, run_id, **{f"{which}_weights": relative})
+        size = 0 if reuse else path.stat().st_size  # a shared file counts once, for the run that wrote it
+        rc = db.runs.c
+        self._tx(lambda c: c.execute(db.runs.update().where((rc.exp_id == exp_id) & (rc.id == run_slug(run_id)))
+                                     .values(**{f"{which}_weights": relative,
+                                                "weights_bytes": rc.weights_bytes + size})))
         return self.root / relative
 
     def weights_path(self, exp_id: str, run_id: str, which: str = "final") -> Path:

@@ -44,7 +44,7 @@ def run_row(exp_id: str, position: int, run: dict) -> dict:
     """The runs row of one run of a new (or imported) experiment."""
     model = run.get("model") if isinstance(run.get("model"), dict) else {}
     final = run.get("final")
-    return {"exp_id": exp_id, "id": run_slug(run.get("id") or run["name"]), "position": position,
+    return {"exp_id": exp_id, "id": run_slug(run.get("id") or run["name"]), "position": position, "weights_bytes": 0,
             "name": str(run["name"]), "model": json.dumps(model), "depth": _depth(model),
             "status": run.get("status", "queued"), "epochs": run.get("epochs", 0),
             "final": json.dumps(final) if isinstance(final, dict) else None,
