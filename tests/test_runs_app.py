@@ -143,3 +143,20 @@ def test_an_old_file_store_in_the_runs_folder_is_offered_for_import(runs_dir):
     assert any("1 experiments saved before the run database" in i.value and "import-store" in i.value
                for i in at.info)
     assert RunStore(runs_dir).page(Filter(kind=None)).total == 0
+
+
+def test_exports_are_built_on_demand_and_linked_weights_are_not_offered(runs_dir):
+    at = _app()
+    store = RunStore(runs_dir)
+    [exp_id] = _fill(store, at.session_state["owner"], n=1)
+    store.append_metrics(exp_id, "resnet-56", [{"type": "epoch", "epoch": e, "test_error": 0.1} for e in range(3)])
+    run_dir = store.run_dir(exp_id, "resnet-56")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "final.pt").symlink_to("/etc/passwd")
+    store.update_run(exp_id, "resnet-56", final_weights=f"{exp_id}/resnet-56/final.pt")
+    at.run()
+    keys = {b.key for b in at.get("download_button")}
+    assert f"runs_csv_{exp_id}" not in keys and f"runs_weights_{exp_id}" not in keys  # nothing built, link refused
+    assert any("cannot be offered" in c.value for c in at.caption)
+    at.button(key=f"runs_csv_make_{exp_id}").click().run()
+    assert f"runs_csv_{exp_id}" in {b.key for b in at.get("download_button")}
