@@ -74,8 +74,13 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
+def _program_name() -> str:
+    """`resnet-explorer` when started by the console script, else `python -m explorer`."""
+    return "resnet-explorer" if os.path.basename(sys.argv[0]) == "resnet-explorer" else "python -m explorer"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m explorer", description="Train plain and residual nets headless.")
+    parser = argparse.ArgumentParser(prog=_program_name(), description="Train plain and residual nets headless.")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train one net, or a net and its plain twin (--compare-plain)")
     _model_flags(t)

@@ -246,15 +246,13 @@ def watched(exp_id: str) -> None:
 
 
 def reference_numbers() -> None:
-    ref = charts.paper_reference()
+    ref = charts.reference_tables()
     with st.expander("The papers' numbers (CIFAR-10, not your dataset)", expanded=False):
         st.caption(ref["label"])
         st.markdown("**ResNets on CIFAR-10** (He et al. 2015, Table 6): test error")
-        st.dataframe([{"net": r["name"], "test error %": r["test_error"], "params (M)": r["params_m"]}
-                      for r in ref["resnet_depths"]["rows"]], hide_index=True, key="train_ref_table6")
+        st.dataframe(ref["table6"], hide_index=True, key="train_ref_table6")
         st.markdown("**BN/ReLU placements** (He et al. 2016, Table 2): test error %")
-        st.dataframe([{"placement": k, "ResNet-110": v["test_error"]["110"], "ResNet-164": v["test_error"]["164"]}
-                      for k, v in ref["placements"]["rows"].items()], hide_index=True, key="train_ref_table2")
+        st.dataframe(ref["table2"], hide_index=True, key="train_ref_table2")
 
 
 def _default_watch() -> None:
