@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .data.config import DATASETS, DataConfig
 from .nets.config import BLOCKS, FAMILIES, INITS, NORMS, PLACEMENTS, PRESETS, SHORTCUTS, ModelConfig, preset
+from .training.experiments import FIGURE6_DEPTHS
 from .training.recipes import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, train_config_for
 
 
@@ -83,8 +84,13 @@ def _store_flags(g) -> None:
                                           "runs.db in the runs folder); postgresql://... for a shared server")
 
 
+def _program_name() -> str:
+    """`resnet-explorer` when started by the console script, else `python -m explorer`."""
+    return "resnet-explorer" if os.path.basename(sys.argv[0]) == "resnet-explorer" else "python -m explorer"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m explorer", description="Train plain and residual nets headless.")
+    parser = argparse.ArgumentParser(prog=_program_name(), description="Train plain and residual nets headless.")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train one net, or a net and its plain twin (--compare-plain)")
     _model_flags(t)
@@ -93,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--compare-plain", action="store_true", help="also train the plain twin, in lockstep")
     _train_flags(t)
     s = sub.add_parser("sweep", help="plain and residual at several depths (the paper's Figure 6)")
-    s.add_argument("--depths", type=_csv(int), default=[20, 56])
+    s.add_argument("--depths", type=_csv(int), default=list(FIGURE6_DEPTHS))
     _model_flags(s, depth=False)
     s.add_argument("--shortcut", choices=[x for x in SHORTCUTS if x != "none"])
     s.add_argument("--placement", choices=PLACEMENTS)
@@ -143,6 +149,9 @@ def _spec(args):
     if args.command == "sweep":
         if args.zero_init_residual is None:  # the Figure 6 default: deep ResNets get going within a short run
             base = dataclasses.replace(base, zero_init_residual=True) if not base.norm == "none" else base
+        base, note = X.fit_for_sweep(base)
+        if note:
+            print(note, file=sys.stderr)
         return X.sweep(base, args.depths, data, train, shortcut=args.shortcut or base.residual().shortcut)
     for sc in args.shortcuts or []:
         if sc not in SHORTCUTS:
@@ -176,18 +185,6 @@ class _Progress:
         self.stream.flush()
 
 
-def _report(store, exp_id: str) -> dict:
-    exp = store.load_experiment(exp_id)
-    runs = []
-    for run in exp.runs:
-        final = run.final.to_dict() if run.final else {}
-        runs.append({"id": f"{exp_id}/{run.id}", "name": run.name, "depth": ModelConfig.from_dict(run.model).num_layers,
-                     "shortcut": run.shortcut, "placement": run.placement, "status": run.status,
-                     "epochs": run.epochs, "images_per_second": run.images_per_second,
-                     "final": {k: final.get(k) for k in ("train_loss", "train_error", "test_loss", "test_error")}})
-    return {"experiment": exp_id, "status": exp.status, "message": exp.message, "runs": runs}
-
-
 def _print_report(store, report: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report))
@@ -218,6 +215,7 @@ def _other_command(args, parser) -> int:
         print(result.sentence())
         return 0
     from .jobs.worker import run_experiment
+    from .store.reports import experiment_report
     store = RunStore(args.runs_dir, args.database_url)
     exp = store.load_experiment(args.experiment_id)
     if exp is None or exp.status not in ("interrupted", "queued"):
@@ -226,7 +224,7 @@ def _other_command(args, parser) -> int:
     store.update_experiment(exp.id, status="queued", finished=None, message=None, stop_requested=None)
     store.update_runs(exp.id, where_status=("interrupted",), status="queued")
     exp = run_experiment(store, exp.id, callback=_Progress())
-    _print_report(store, _report(store, exp.id), args.json)
+    _print_report(store, experiment_report(store.load_experiment(exp.id)), args.json)
     return 1 if exp.status == "failed" else 0
 
 
@@ -244,11 +242,12 @@ def main(argv=None) -> int:
     if args.data_dir:
         os.environ["EXPLORER_DATA_DIR"] = args.data_dir
     from .jobs.worker import run_experiment
+    from .store.reports import experiment_report
     store = RunStore(args.runs_dir, args.database_url)
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
                                      owner="cli", spec_hash=spec.spec_hash())
     exp = run_experiment(store, exp_id, callback=_Progress())
-    _print_report(store, _report(store, exp_id), args.json)
+    _print_report(store, experiment_report(store.load_experiment(exp_id)), args.json)
     if exp.status == "failed":
         print(f"error: {exp.message}", file=sys.stderr)
         return 1

@@ -8,6 +8,7 @@ from explorer import figures as charts
 from explorer.data.datasets import DATASET_INFO
 from explorer.jobs.manager import JobError
 from explorer.store.records import ACTIVE, STATUSES
+from explorer.store.reports import history_rows
 from explorer.store.retention import delete_by_filter, retention_count
 from explorer.store.runstore import Filter
 from explorer.training.experiments import KINDS
@@ -18,14 +19,6 @@ ensure_entry("pages/runs.py")
 PAGE_SIZE = 20  # experiments per page
 MAX_WEIGHTS_BYTES = 200 * 2**20  # a weights file larger than this is not offered for download
 ANY = "any"
-
-
-def _duration(exp) -> str:
-    return f"{exp.duration:,.0f} s" if exp.duration is not None else "–"
-
-
-def _pct(x) -> str:
-    return f"{100 * x:.1f}%" if isinstance(x, (int, float)) else "–"
 
 
 def filters() -> Filter:
@@ -39,23 +32,6 @@ def filters() -> Filter:
     pick = lambda v: None if v == ANY else v  # noqa: E731
     return Filter(kind="train", owner=st.session_state["owner"] if whose == "mine" else None, dataset=pick(dataset),
                   spec_kind=pick(kind), status=pick(status), depth=pick(depth))
-
-
-def history_rows(experiments) -> list:
-    """One row per run, with its experiment's facts."""
-    me = st.session_state["owner"]
-    rows = []
-    for exp in experiments:
-        for run in exp.runs:
-            final = run.final
-            rows.append({
-                "key": f"{exp.id}/{run.id}", "experiment": exp.id, "kind": exp.spec_kind, "run": run.name,
-                "dataset": exp.dataset, "depth": run.depth, "shortcut": run.shortcut, "placement": run.placement,
-                "status": run.status, "train error": _pct(final.train_error if final else None),
-                "test error": _pct(final.test_error if final else None), "epochs": run.epochs,
-                "duration": _duration(exp), "owner": "you" if exp.owner == me else "someone else",
-            })
-    return rows
 
 
 def overlay(rows: list, experiments: dict) -> None:
@@ -176,7 +152,7 @@ if not page.items:
 else:
     pages = max(1, -(-page.total // PAGE_SIZE))
     st.number_input(f"Page (of {pages}; {page.total} experiments, newest first)", 1, pages, key="runs_page")
-    rows = history_rows(page.items)
+    rows = history_rows(page.items, st.session_state["owner"])
     st.dataframe([{k: v for k, v in r.items() if k != "key"} for r in rows], hide_index=True, key="runs_table")
     by_id = {e.id: e for e in page.items}
     overlay(rows, by_id)
