@@ -160,3 +160,19 @@ def test_exports_are_built_on_demand_and_linked_weights_are_not_offered(runs_dir
     assert any("cannot be offered" in c.value for c in at.caption)
     at.button(key=f"runs_csv_make_{exp_id}").click().run()
     assert f"runs_csv_{exp_id}" in {b.key for b in at.get("download_button")}
+
+
+def test_train_offers_resume_to_the_owner_of_an_interrupted_job_only(runs_dir):
+    at = _app("pages/train.py")
+    store = RunStore(runs_dir)
+    spec = {"kind": "twin", "data": {"name": "digits"}, "train": {"device": "cpu"}}
+    mine = store.create_experiment(spec, [{"name": "resnet-8", "model": {"depth": 8}}], owner=at.session_state["owner"])
+    theirs = store.create_experiment(spec, [{"name": "resnet-8", "model": {"depth": 8}}], owner="someone-else")
+    for exp_id in (mine, theirs):
+        store.mark_interrupted(exp_id, "The worker process ended unexpectedly.")
+    at.session_state["watch"] = mine
+    at.run()
+    assert not at.exception and [b.key for b in at.button if b.key == "train_resume"] == ["train_resume"]
+    at.session_state["watch"] = theirs
+    at.run()
+    assert not [b for b in at.button if b.key == "train_resume"]
