@@ -72,6 +72,21 @@ def test_a_run_killed_mid_epoch_resumes_to_the_uninterrupted_metrics(tmp_path, u
     assert _curves(store, exp_id) == uninterrupted
 
 
+def test_a_run_killed_before_its_first_epoch_ended_starts_over_cleanly(tmp_path, uninterrupted):
+    store = RunStore(tmp_path / "runs")
+    exp_id = _create(store)
+
+    def killer(event):
+        if event.get("type") == "step" and event["step"] == 3:
+            raise _Killed
+    with pytest.raises(_Killed):
+        run_experiment(store, exp_id, callback=killer)
+    store.mark_interrupted(exp_id, "The worker process ended unexpectedly.")
+    assert not store.load_experiment(exp_id).resumable
+    run_experiment(store, exp_id)
+    assert _curves(store, exp_id) == uninterrupted  # no record of the first attempt is left
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_sigkill_a_worker_mid_epoch_then_resume_from_the_cli(tmp_path, worker_env, wait_for, backend, uninterrupted):

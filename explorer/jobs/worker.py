@@ -86,8 +86,9 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
         store.write_progress(exp_id, {"message": f"Loading {spec.data.name}…"})
         data = load_dataset(spec.data)
         models = build_models(spec.models, spec.train.seed)
-        if resume is not None:
-            store.delete_metrics_after(exp_id, int(resume["step"]))  # the partial epoch is trained again
+        # Resumed: the records past the saved epoch are trained again. Started over (no epoch was completed before
+        # an interruption, or a first start): no record of an earlier attempt may stay.
+        store.delete_metrics_after(exp_id, int(resume["step"]) if resume is not None else -2**31)
         if resume is None:
             _save_initial_weights(store, exp_id, spec, ids, models, data.preprocessing)
         for name, _cfg in spec.models:
