@@ -87,14 +87,14 @@ class JobManager:
                 same = self.store.find_by_hash(spec_hash)
                 if same is not None:
                     return same.id, True
-            counts = self.store.owner_counts(owner)
+            counts = self.store.owner_counts(owner, since=time.time() - 3600)  # one query for both checks
             queued = counts.get("queued", 0)
             active = queued + counts.get("running", 0)
             if queued >= self.limits.queued_per_owner or \
                     active >= self.limits.queued_per_owner + self.limits.running_per_owner:
                 raise JobError("You already have as many jobs running and waiting as allowed; "
                                "stop one or wait for it to finish.")
-            recent = sum(self.store.owner_counts(owner, since=time.time() - 3600).values())
+            recent = counts["since"]
             if recent >= self.limits.starts_per_hour:
                 raise JobError(f"You have started {recent} jobs in the last hour, the most allowed; "
                                "wait a while before starting another.")

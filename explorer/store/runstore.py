@@ -313,12 +313,15 @@ class RunStore:
         return Page(tuple(items), len(items), tuple(damaged))
 
     def owner_counts(self, owner: str, since: Optional[float] = None) -> dict:
-        """{status: number of this owner's experiments} (created after `since`, when given)."""
+        """{status: number of this owner's experiments}, plus "since": how many were created after `since`."""
         e = db.experiments.c
-        q = sa.select(e.status, sa.func.count()).where(e.owner == owner)
+        recent = sa.func.sum(sa.case((e.created >= since, 1), else_=0)) if since is not None else sa.literal(0)
+        rows = self._q(lambda c: c.execute(sa.select(e.status, sa.func.count(), recent).where(e.owner == owner)
+                                           .group_by(e.status)).all())
+        out = {status: int(n) for status, n, _ in rows}
         if since is not None:
-            q = q.where(e.created >= since)
-        return dict(self._q(lambda c: c.execute(q.group_by(e.status)).all()))
+            out["since"] = sum(int(r or 0) for _, _, r in rows)
+        return out
 
     def find_by_hash(self, spec_hash: str, statuses=("queued", "running", "completed")) -> Optional[Experiment]:
         """The newest experiment with this spec hash in one of these statuses, or None."""
