@@ -43,7 +43,8 @@ def fill(store, n: int) -> None:
                                        {"started": t0 + i, "finished": t0 + i + 60}))
             runs += [run_row(exp_id, k, r) for k, r in enumerate(rows)]
             metrics += [{"exp_id": exp_id, "run_id": name, "type": "epoch", "step": 10 * e,
-                         "record": json.dumps({"type": "epoch", "epoch": e, "step": 10 * e, "test_error": 0.5 / (e + 1)})}
+                         "record": json.dumps({"type": "epoch", "epoch": e, "step": 10 * e,
+                                               "test_error": 0.5 / (e + 1)})}
                         for name, _ in MODELS for e in range(3)]
         with store._write.begin() as conn:  # noqa: SLF001 - a benchmark fills in bulk
             conn.execute(db.experiments.insert(), exps)

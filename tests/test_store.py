@@ -67,7 +67,8 @@ def test_an_experiment_round_trips_as_typed_records(store):
 def test_metrics_come_back_in_order_by_kind_and_in_bounded_pages(store):
     exp_id = _new(store)
     v0 = store.metrics_version(exp_id)
-    store.append_metrics(exp_id, "plain-20", [{"type": "step", "step": i, "train_loss": 1 / (i + 1)} for i in range(50)])
+    store.append_metrics(exp_id, "plain-20", [{"type": "step", "step": i, "train_loss": 1 / (i + 1)}
+                                              for i in range(50)])
     store.append_metrics(exp_id, "plain-20", [Metric("epoch", epoch=1, step=50, test_error=0.2,
                                                      grad_norms={"conv1": 1.0, "layer1.0.conv1": 0.5})])
     steps = store.read_metrics(exp_id, "plain-20", kind="step")
@@ -303,3 +304,26 @@ def test_an_owner_cannot_start_more_jobs_an_hour_than_allowed_even_after_stoppin
         manager.submit(dict(SPEC, train={"seed": 9}), RUNS, "someone else", spec_hash="s9")
     finally:
         manager.shutdown()
+
+
+def test_another_machines_worker_is_neither_signalled_nor_freed(store):
+    """A shared PostgreSQL store: a job running on another host belongs to that host's job manager."""
+    from explorer.jobs.manager import JobManager, Limits
+    exp_id = _new(store, owner="me")
+    store.update_experiment(exp_id, status="running", worker=f"elsewhere-{os.getpid()}:1:1", started=time.time())
+    manager = JobManager(store, Limits(concurrent=1), background=False)
+    try:
+        manager.pump()
+        assert store.load_experiment(exp_id).status == "running"  # it still holds its slot
+        queued = _new(store, owner="you")
+        manager.pump()
+        assert store.load_experiment(queued).status == "queued"
+    finally:
+        manager.shutdown()
+
+
+def test_a_queued_job_is_claimed_by_one_job_manager_only(store):
+    exp_id = _new(store)
+    assert store.claim(exp_id) and not store.claim(exp_id)
+    exp = store.load_experiment(exp_id)  # the claiming process is alive: the job stays running
+    assert exp.status == "running" and exp.worker.endswith(":claim")

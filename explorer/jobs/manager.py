@@ -23,7 +23,7 @@ from typing import Optional
 
 from ..store.budget import DiskBudget, enforce
 from ..store.records import ACTIVE, Experiment
-from ..store.runstore import RunStore, pid_alive, worker_alive, worker_handle
+from ..store.runstore import RunStore, is_local, pid_alive, worker_alive, worker_handle
 
 log = logging.getLogger(__name__)
 
@@ -178,15 +178,20 @@ class JobManager:
                     break
                 if running[exp.owner] >= self.limits.running_per_owner:
                     continue  # this owner's next job waits for their running one; others may go first
+                if not self.store.claim(exp.id):
+                    continue  # another app process started it a moment ago
                 self._start(exp.id)
                 running[exp.owner] += 1
                 free -= 1
 
     def _running(self) -> list:
-        """Running jobs; one whose worker is gone (and not ours to reap) is marked interrupted, freeing its slot."""
+        """Running jobs; one whose worker on this machine is gone, or is not a worker, is marked interrupted (freeing
+        its slot). Another machine's workers are left to that machine's job manager (a shared PostgreSQL store)."""
         out = []
         for exp in self.store.with_status(["running"]).items:
-            if exp.id not in self._procs and exp.worker and not _is_our_worker(exp.worker):
+            claimed = (exp.worker or "").endswith(":claim") and time.time() - (exp.started or 0) < 60
+            if exp.id not in self._procs and exp.worker and is_local(exp.worker) and not claimed \
+                    and not _is_our_worker(exp.worker):
                 self.store.mark_interrupted(exp.id, "The worker process ended unexpectedly.")
                 continue
             out.append(exp)
@@ -288,7 +293,7 @@ def _is_our_worker(handle: Optional[str]) -> bool:
     A recorded pid alone is not enough: after a restart the pid may belong to any process (or a crafted record
     may name one), and signalling it would hit an unrelated program.
     """
-    if not worker_alive(handle):
+    if not is_local(handle) or not worker_alive(handle):
         return False
     try:
         pid = int(str(handle).rsplit(":", 2)[1])

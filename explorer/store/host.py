@@ -74,6 +74,11 @@ def worker_handle(pid: int) -> str:
     return f"{socket.gethostname()}:{pid}:{stat[1] if stat else '?'}"
 
 
+def is_local(handle: Optional[str]) -> bool:
+    """True when a worker handle names a process of this machine."""
+    return str(handle).rsplit(":", 2)[0] == socket.gethostname()
+
+
 def worker_alive(handle: Optional[str]) -> bool:
     """True while the process a handle names still runs (same pid, same start time); other hosts count as alive."""
     try:
@@ -84,4 +89,4 @@ def worker_alive(handle: Optional[str]) -> bool:
     if host != socket.gethostname():
         return True  # another machine's worker (PostgreSQL deployment): its own job manager watches it
     stat = _proc_stat(pid)
-    return pid_alive(pid) and (stat is None or start == "?" or stat[1] == start)
+    return pid_alive(pid) and (stat is None or start in ("?", "claim") or stat[1] == start)

@@ -19,6 +19,7 @@ import logging
 import os
 import secrets
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ import sqlalchemy as sa
 import torch
 
 from . import db
-from .host import atomic_write_json, pid_alive, read_json, worker_alive, worker_handle  # noqa: F401 - re-exported
+from .host import atomic_write_json, is_local, pid_alive, read_json, worker_alive, worker_handle  # noqa: F401
 from .records import ACTIVE, FINAL_KEYS, STATUSES, Experiment, Metric, check_name, run_slug
 
 log = logging.getLogger(__name__)
@@ -195,6 +196,14 @@ class RunStore:
         if not found:
             raise FileNotFoundError(f"Experiment {exp_id} does not exist (it may have been deleted).")
         return self.load_experiment(exp_id, reconcile=False)
+
+    def claim(self, exp_id: str) -> bool:
+        """Mark a queued experiment running for this process, atomically: False when another job manager (another
+        app process or replica) claimed it first. The worker's own handle replaces the claim once it starts."""
+        e = db.experiments.c
+        claim = db.experiments.update().where((e.id == exp_id) & (e.status == "queued")).values(
+            status="running", started=time.time(), worker=f"{socket.gethostname()}:{os.getpid()}:claim")
+        return bool(self._tx(lambda c: c.execute(claim).rowcount))
 
     def update_run(self, exp_id: str, run_id: str, **fields) -> None:
         """Set some columns of a run (status, epochs, final, images_per_second, params, dataset, message)."""
