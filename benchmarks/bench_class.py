@@ -31,7 +31,8 @@ from explorer.data.config import DataConfig  # noqa: E402
 from explorer.jobs.backends import LocalBackend  # noqa: E402
 from explorer.jobs.manager import JobManager, Limits  # noqa: E402
 from explorer.nets.config import preset  # noqa: E402
-from explorer.store.runstore import ACTIVE, RunStore  # noqa: E402
+from explorer.store.records import ACTIVE  # noqa: E402
+from explorer.store.runstore import RunStore  # noqa: E402
 from explorer.training.experiments import twin  # noqa: E402
 from explorer.training.recipes import train_config_for  # noqa: E402
 
@@ -51,11 +52,22 @@ def _backend(name: str, address: str):
     return RayBackend()
 
 
-def _training_s(store: RunStore, exp: dict) -> float:
+def _training_s(store: RunStore, exp) -> float:
     """The engine's elapsed time at the last epoch (all runs of a twin train in lockstep, so one clock)."""
-    ends = [(store.read_metrics(exp["id"], r["id"], kind="epoch") or [{}])[-1].get("elapsed") or 0.0
-            for r in exp["runs"]]
-    return max(ends)
+    ends = [records[-1].elapsed or 0.0 for r in exp.runs if (records := store.read_metrics(exp.id, r.id, kind="epoch"))]
+    return max(ends, default=0.0)
+
+
+def _recording(backend):
+    """The backend, its start() noting when each job was handed to it (the store keeps the worker's own start)."""
+    dispatched = {}
+    start = backend.start
+
+    def timed_start(exp_id, *args):
+        dispatched[exp_id] = time.time()
+        return start(exp_id, *args)
+    backend.start = timed_start
+    return backend, dispatched
 
 
 def run_class(name: str, students: int, epochs: int, concurrent: int, address: str, timeout_s: float,
@@ -65,7 +77,8 @@ def run_class(name: str, students: int, epochs: int, concurrent: int, address: s
     backend = _backend(name, address)
     if name == "local":
         backend._warm.usable()  # an app starts its warm process at start-up, long before a class arrives
-    manager = JobManager(store, Limits(concurrent, 1, 1), poll_s=0.2, backend=backend)
+    backend, dispatched = _recording(backend)
+    manager = JobManager(store, Limits(concurrent, 1, 1, starts_per_hour=students), poll_s=0.2, backend=backend)
     base = preset("resnet20")
     t0 = time.time()
     ids = []
@@ -75,15 +88,15 @@ def run_class(name: str, students: int, epochs: int, concurrent: int, address: s
         ids.append(manager.submit(spec.to_dict(), runs, f"student-{seed}", spec_hash=spec.spec_hash())[0])
     while time.time() - t0 < timeout_s:
         exps = [store.load_experiment(i, with_runs=False) for i in ids]
-        if all(e is not None and e["status"] not in ACTIVE for e in exps):
+        if all(e is not None and e.status not in ACTIVE for e in exps):
             break
         time.sleep(1.0)
     makespan = time.time() - t0
     manager.shutdown()
     exps = [store.load_experiment(i) for i in ids]
-    done = [e for e in exps if e and e["status"] == "completed"]
-    waits = [e["dispatched"] - e["created"] for e in done]
-    walls = [e["finished"] - e["dispatched"] for e in done]
+    done = [e for e in exps if e and e.status == "completed"]
+    waits = [dispatched[e.id] - e.created for e in done]
+    walls = [e.finished - dispatched[e.id] for e in done]
     overheads = [w - _training_s(store, e) for w, e in zip(walls, done)]
     return {"backend": name, "students": students, "completed": len(done), "lost": students - len(done),
             "wait_median": statistics.median(waits), "wait_p95": _p95(waits),

@@ -3,7 +3,11 @@
     python -m explorer train   [--preset resnet20] [--depth 20 --shortcut A ...] [--compare-plain] [--json]
     python -m explorer sweep   --depths 20,56 [--shortcut A] [--placement P] [--json]
     python -m explorer compare --placements original,full_preact [--shortcuts A,B] --depth 20 [--json]
+    python -m explorer resume  EXPERIMENT_ID [--runs-dir DIR] [--json]   (an interrupted experiment, in-process)
+    python -m explorer import-store OLD_DIR [--runs-dir NEW_DIR]      (a file store of before the database)
     python -m explorer worker  EXPERIMENT_DIR          (started by the job manager)
+
+Every command takes --database-url (default: EXPLORER_DATABASE_URL, else SQLite in the runs folder).
 
 Exit codes: 0 done (diverged runs are results), 1 the experiment failed, 2 bad arguments.
 Size budget: ~250 lines.
@@ -16,9 +20,11 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 from .data.config import DATASETS, DataConfig
 from .nets.config import BLOCKS, FAMILIES, INITS, NORMS, PLACEMENTS, PRESETS, SHORTCUTS, ModelConfig, preset
+from .training.experiments import FIGURE6_DEPTHS
 from .training.recipes import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, train_config_for
 
 
@@ -68,12 +74,23 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--precision", choices=PRECISIONS)
     g.add_argument("--compile", action="store_true", default=None)
     g.add_argument("--no-diagnostics", action="store_true")
-    g.add_argument("--runs-dir", help="the run store (default: EXPLORER_RUNS_DIR or ./runs)")
+    _store_flags(g)
     g.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
+def _store_flags(g) -> None:
+    g.add_argument("--runs-dir", help="the run store's folder (default: EXPLORER_RUNS_DIR or ./runs)")
+    g.add_argument("--database-url", help="the run database (default: EXPLORER_DATABASE_URL, else SQLite "
+                                          "runs.db in the runs folder); postgresql://... for a shared server")
+
+
+def _program_name() -> str:
+    """`resnet-explorer` when started by the console script, else `python -m explorer`."""
+    return "resnet-explorer" if os.path.basename(sys.argv[0]) == "resnet-explorer" else "python -m explorer"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m explorer", description="Train plain and residual nets headless.")
+    parser = argparse.ArgumentParser(prog=_program_name(), description="Train plain and residual nets headless.")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train one net, or a net and its plain twin (--compare-plain)")
     _model_flags(t)
@@ -82,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--compare-plain", action="store_true", help="also train the plain twin, in lockstep")
     _train_flags(t)
     s = sub.add_parser("sweep", help="plain and residual at several depths (the paper's Figure 6)")
-    s.add_argument("--depths", type=_csv(int), default=[20, 56])
+    s.add_argument("--depths", type=_csv(int), default=list(FIGURE6_DEPTHS))
     _model_flags(s, depth=False)
     s.add_argument("--shortcut", choices=[x for x in SHORTCUTS if x != "none"])
     s.add_argument("--placement", choices=PLACEMENTS)
@@ -92,8 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--shortcuts", type=_csv(str))
     _model_flags(c)
     _train_flags(c)
+    r = sub.add_parser("resume", help="continue an interrupted experiment from its last completed epoch")
+    r.add_argument("experiment_id")
+    _store_flags(r)
+    r.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    i = sub.add_parser("import-store", help="import a file run store (experiment.json folders) into the database")
+    i.add_argument("old_dir")
+    _store_flags(i)
     w = sub.add_parser("worker", help="run one queued experiment folder (used by the job manager)")
     w.add_argument("experiment_dir")
+    w.add_argument("--database-url")
     return parser
 
 
@@ -124,6 +149,9 @@ def _spec(args):
     if args.command == "sweep":
         if args.zero_init_residual is None:  # the Figure 6 default: deep ResNets get going within a short run
             base = dataclasses.replace(base, zero_init_residual=True) if not base.norm == "none" else base
+        base, note = X.fit_for_sweep(base)
+        if note:
+            print(note, file=sys.stderr)
         return X.sweep(base, args.depths, data, train, shortcut=args.shortcut or base.residual().shortcut)
     for sc in args.shortcuts or []:
         if sc not in SHORTCUTS:
@@ -157,26 +185,53 @@ class _Progress:
         self.stream.flush()
 
 
-def _report(store, exp_id: str) -> dict:
-    exp = store.load_experiment(exp_id)
-    runs = []
-    for run in exp["runs"]:
-        model = run.get("model", {})
-        final = run.get("final") or {}
-        runs.append({"id": f"{exp_id}/{run['id']}", "name": run["name"], "depth": ModelConfig.from_dict(model).num_layers,
-                     "shortcut": model.get("shortcut"), "placement": model.get("placement"), "status": run["status"],
-                     "epochs": run.get("epochs", 0), "images_per_second": run.get("images_per_second"),
-                     "final": {k: final.get(k) for k in ("train_loss", "train_error", "test_loss", "test_error")}})
-    return {"experiment": exp_id, "status": exp["status"], "message": exp.get("message"), "runs": runs}
+def _print_report(store, report: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report))
+        return
+    for run in report["runs"]:
+        f = run["final"]
+        err = f"train error {f['train_error']:.3f}, test error {f['test_error']:.3f}" \
+            if f["test_error"] is not None and f["train_error"] is not None else ""
+        print(f"{run['name']:<28} {run['status']:<10} {run['epochs']} epochs  {err}")
+    print(f"Saved in {store.exp_dir(report['experiment'])}")
+
+
+def _other_command(args, parser) -> int:
+    """worker, resume and import-store."""
+    from .store.runstore import RunStore
+    if args.command == "worker":
+        from .jobs.worker import work
+        return work(args.experiment_dir, args.database_url)
+    if args.command == "import-store":
+        from .store.importer import import_store
+        try:
+            result = import_store(Path(args.old_dir), RunStore(args.runs_dir or args.old_dir, args.database_url))
+        except (OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(result.sentence())
+        return 0
+    from .jobs.worker import run_experiment
+    from .store.reports import experiment_report
+    store = RunStore(args.runs_dir, args.database_url)
+    exp = store.load_experiment(args.experiment_id)
+    if exp is None or exp.status not in ("interrupted", "queued"):
+        parser.error(f"experiment {args.experiment_id} is not there or not interrupted"
+                     + (f" (it is {exp.status})" if exp else "") + "; only an interrupted experiment resumes.")
+    store.update_experiment(exp.id, status="queued", finished=None, message=None, stop_requested=None)
+    store.update_runs(exp.id, where_status=("interrupted",), status="queued")
+    exp = run_experiment(store, exp.id, callback=_Progress())
+    _print_report(store, experiment_report(store.load_experiment(exp.id)), args.json)
+    return 1 if exp.status == "failed" else 0
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from .store.runstore import RunStore
-    if args.command == "worker":
-        from .jobs.worker import work
-        return work(args.experiment_dir)
+    if args.command in ("worker", "resume", "import-store"):
+        return _other_command(args, parser)
     from .data.files import DatasetUnavailable
     try:
         spec = _spec(args)
@@ -185,20 +240,13 @@ def main(argv=None) -> int:
     if args.data_dir:
         os.environ["EXPLORER_DATA_DIR"] = args.data_dir
     from .jobs.worker import run_experiment
-    store = RunStore(args.runs_dir)
+    from .store.reports import experiment_report
+    store = RunStore(args.runs_dir, args.database_url)
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
                                      owner="cli", spec_hash=spec.spec_hash())
     exp = run_experiment(store, exp_id, callback=_Progress())
-    report = _report(store, exp_id)
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for run in report["runs"]:
-            f = run["final"]
-            err = f"train error {f['train_error']:.3f}, test error {f['test_error']:.3f}" if f["test_error"] is not None else ""
-            print(f"{run['name']:<28} {run['status']:<10} {run['epochs']} epochs  {err}")
-        print(f"Saved in {store.exp_dir(exp_id)}")
-    if exp["status"] == "failed":
-        print(f"error: {exp.get('message')}", file=sys.stderr)
+    _print_report(store, experiment_report(store.load_experiment(exp_id)), args.json)
+    if exp.status == "failed":
+        print(f"error: {exp.message}", file=sys.stderr)
         return 1
     return 0

@@ -1,5 +1,4 @@
 """Train: set up an experiment (twin, depth sweep, placement comparison), start it as a job, watch it live."""
-import dataclasses
 import time
 
 import streamlit as st
@@ -7,11 +6,24 @@ import streamlit as st
 from explorer import figures as charts
 from explorer.data.config import DataConfig
 from explorer.data.datasets import DATASET_INFO, dataset_info
+from explorer.jobs.status import job_status
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
-from explorer.store.runstore import ACTIVE
+from explorer.jobs.manager import JobError
+from explorer.nets.config import CIFAR_DEPTHS
+from explorer.store.records import ACTIVE
+from explorer.store.runstore import Filter
 from explorer.training import experiments
 from explorer.training.recipes import SCHEDULES
-from pages.common import ensure_entry, is_teacher, job_manager, model_cfg, start_experiment, store, train_cfg
+from pages.common import (
+    ensure_entry,
+    is_teacher,
+    job_manager,
+    model_cfg,
+    show_job_status,
+    start_experiment,
+    store,
+    train_cfg,
+)
 
 ensure_entry("pages/train.py")
 
@@ -20,7 +32,6 @@ KIND_HELP = {
     "sweep": "Plain and residual nets at several depths, as in Figure 6 of He et al. 2015.",
     "compare": "Several BN/ReLU placements or shortcut types at one depth (He et al. 2016, Table 2; Gross & Wilber 2016).",
 }
-CIFAR_DEPTHS = [8, 14, 20, 32, 44, 56, 110]
 
 
 # ----------------------------------------------------------------------------- setup
@@ -74,8 +85,11 @@ def setup_form() -> None:
     st.markdown(f"**Architecture** (from the Build page): `{base.name}`, shortcut {base.shortcut}, "
                 f"{base.placement} placement, {base.norm} norm, {base.init} init.")
     if kind == "sweep":
-        st.multiselect("Depths", CIFAR_DEPTHS, default=[20, 56], key="train_depths",
-                       help="Each depth trains a plain net and a ResNet (6n+2 layers).")
+        st.multiselect("Depths", list(CIFAR_DEPTHS["basic"]), default=list(experiments.FIGURE6_DEPTHS),
+                       key="train_depths", help="Each depth trains a plain net and a ResNet (6n+2 layers).")
+        note = experiments.fit_for_sweep(base)[1]
+        if note:
+            st.info(note)
     elif kind == "compare":
         st.multiselect("Placements", list(PLACEMENTS), default=["original", "full_preact"], key="train_placements",
                        help="Where BN and ReLU sit in each unit.")
@@ -116,8 +130,7 @@ def build_spec():
         depths = ss.get("train_depths") or []
         if not depths:
             raise ValueError("Pick at least one depth for the sweep.")
-        if base.family != "cifar" or base.block != "basic":
-            base = dataclasses.replace(base, family="cifar", block="basic", stage_blocks=None)
+        base = experiments.fit_for_sweep(base)[0]  # the setup form shows the note saying so
         return experiments.sweep(base, depths, data, train, shortcut=base.residual().shortcut)
     if ss["kind"] == "compare":
         placements, shortcuts = ss.get("train_placements") or [], ss.get("train_shortcuts") or []
@@ -128,97 +141,90 @@ def build_spec():
 
 
 # ----------------------------------------------------------------------------- live view
-def _runs_for_charts(exp: dict) -> list:
+def _runs_for_charts(exp) -> list:
     s = store()
-    return [charts.run_series(run, s.read_metrics(exp["id"], run["id"])) for run in exp["runs"]]
+    return [charts.run_series(run, s.read_metrics(exp.id, run.id)) for run in exp.runs]
 
 
-def _data_version(exp: dict) -> tuple:
-    """Sizes of the runs' metrics files: the charts change only when these do."""
-    sizes = []
-    for run in exp["runs"]:
-        path = store().run_dir(exp["id"], run["id"]) / "metrics.jsonl"
-        sizes.append(path.stat().st_size if path.exists() else 0)
-    return tuple(sizes)
+def _data_version(exp) -> tuple:
+    """The newest metric record of each run: the charts change only when this does."""
+    return store().metrics_version(exp.id)
 
 
 # Figures are cached as objects (st.cache_resource: no copy on a hit) and rebuilt only when the metrics
 # files grew, at most once a second while a job runs. Building plotly figures is most of what watching a job
 # costs the server (docs/benchmarks.md).
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _epoch_figures(exp_id: str, version: tuple, _exp: dict) -> tuple:
+def _epoch_figures(exp_id: str, version: tuple, _exp) -> tuple:
     runs = _runs_for_charts(_exp)
     return charts.training_curves(runs), charts.gradient_profile(runs), any(r["records"] for r in runs)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _loss_figure(exp_id: str, version: tuple, _exp: dict):
+def _loss_figure(exp_id: str, version: tuple, _exp):
     return charts.loss_curve(_runs_for_charts(_exp))
 
 
-def status_line(exp: dict) -> None:
-    status, progress = exp["status"], exp.get("progress") or {}
-    if status == "queued":
-        pos = job_manager().position(exp["id"])
-        if pos:
-            st.info(f"Queued: number {pos['place']} in line, about {pos['wait_s']:.0f} s to wait.")
-        else:
-            st.info("Queued: starting…")
-    elif status == "running":
-        frac = progress.get("step", 0) / max(1, progress.get("total_steps") or 1)
-        eta = progress.get("eta")
-        ips = progress.get("images_per_second")
-        text = progress.get("message") or (f"Step {progress.get('step', 0)} of {progress.get('total_steps')}"
-                                           + (f" · about {eta:.0f} s left" if eta is not None else "")
-                                           + (f" · {ips:,.0f} images/s per net" if ips else ""))
-        st.progress(min(1.0, frac), text=text)
-    else:
-        word = {"completed": "Finished", "stopped": "Stopped", "failed": "Failed", "interrupted": "Interrupted",
-                "diverged": "Every run diverged"}.get(status, status)
-        msg = exp.get("message")
-        (st.error if status in ("failed", "interrupted") else st.success)(word + (f": {msg}" if msg else "."))
-    for run in exp["runs"]:
-        if run.get("status") == "diverged":
-            st.warning(f"{run['name']} diverged: {run.get('message') or 'its loss became NaN.'}")
+def status_line(exp) -> None:
+    position = job_manager().position(exp.id) if exp.status == "queued" else None
+    show_job_status(job_status(exp, position))
+    for run in exp.runs:
+        if run.status == "diverged":
+            st.warning(f"{run.name} diverged: {run.message or 'its loss became NaN.'}")
 
 
-def _throttled_version(exp: dict) -> tuple:
+def _throttled_version(exp) -> tuple:
     """The data version the charts show: it moves when the metrics grew, at most once a second while live."""
-    new = (exp["status"], tuple(r.get("status") for r in exp["runs"]), *_data_version(exp))
+    new = (exp.status, tuple(r.status for r in exp.runs), *_data_version(exp))
     shown = st.session_state.setdefault("_train_chart_version", {})
-    old, when = shown.get(exp["id"], (None, 0.0))
-    if old is not None and new != old and exp["status"] in ACTIVE and time.monotonic() - when < 1.0:
+    old, when = shown.get(exp.id, (None, 0.0))
+    if old is not None and new != old and exp.status in ACTIVE and time.monotonic() - when < 1.0:
         return old
     if new != old:
-        shown[exp["id"]] = (new, time.monotonic())
+        shown[exp.id] = (new, time.monotonic())
     return new
 
 
-def charts_panel(exp: dict) -> None:
+def charts_panel(exp) -> None:
     version = _throttled_version(exp)
-    curves, grads, has_data = _epoch_figures(exp["id"], version, exp)
+    curves, grads, has_data = _epoch_figures(exp.id, version, exp)
     if not has_data:
         st.caption("The first numbers appear after the first few steps.")
         return
-    loss = _loss_figure(exp["id"], version, exp)
+    loss = _loss_figure(exp.id, version, exp)
     st.plotly_chart(curves, key="train_curves")
     left, right = st.columns(2)
     left.plotly_chart(loss, key="train_loss")
     right.plotly_chart(grads, key="train_grads")
-    if any((r.get("model") or {}).get("zero_init_residual") for r in exp["runs"]):
+    if any(r.zero_init_residual for r in exp.runs):
         right.caption("The ResNets here start with zeroed branches (Goyal et al. 2017): before the first step their "
                       "branch convs get no gradient at all, so their epoch-0 profile is nearly empty by design.")
-    speeds = [r.get("images_per_second") for r in exp["runs"] if r.get("images_per_second")]
+    speeds = [r.images_per_second for r in exp.runs if r.images_per_second]
     if speeds:
-        st.caption(f"Training speed: {speeds[0]:,.0f} images/s per net ({exp['spec']['train']['device']} device).")
+        st.caption(f"Training speed: {speeds[0]:,.0f} images/s per net ({exp.device} device).")
 
 
-def stop_button(exp: dict) -> None:
-    mine = exp.get("owner") == st.session_state["owner"]
-    if exp["status"] in ACTIVE and (mine or is_teacher()):
+def stop_button(exp) -> None:
+    mine = exp.owner == st.session_state["owner"]
+    if exp.status in ACTIVE and (mine or is_teacher()):
         if st.button("Stop", key="train_stop", help="Ends the job at its next batch; what it reached is kept."):
-            job_manager().stop(exp["id"], st.session_state["owner"], teacher=is_teacher())
+            job_manager().stop(exp.id, st.session_state["owner"], teacher=is_teacher())
             st.toast("Stopping…")
+
+
+def resume_button(exp) -> None:
+    """Resume for an interrupted job (its owner or the teacher): it goes on from its last completed epoch."""
+    if exp.status != "interrupted" or not (exp.owner == st.session_state["owner"] or is_teacher()):
+        return
+    help_text = "Goes on from the last completed epoch." if exp.resumable else \
+        "No epoch was completed before the interruption, so it starts again from the beginning."
+    if st.button("Resume", key="train_resume", help=help_text):
+        try:
+            job_manager().resume(exp.id, st.session_state["owner"], teacher=is_teacher())
+        except JobError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
 
 
 @st.fragment(run_every=1.0)
@@ -231,7 +237,7 @@ def live(exp_id: str) -> None:
     status_line(exp)
     stop_button(exp)
     charts_panel(exp)
-    if exp["status"] not in ACTIVE:
+    if exp.status not in ACTIVE:
         time.sleep(0.1)
         st.rerun()  # the whole page redraws once, now without the timer
 
@@ -241,37 +247,35 @@ def watched(exp_id: str) -> None:
     if exp is None:
         st.session_state.pop("watch", None)
         return
-    names = ", ".join(r["name"] for r in exp["runs"])
-    st.subheader(f"{exp['spec']['kind'].capitalize()} on {exp['spec']['data']['name']}: {names}")
+    names = ", ".join(r.name for r in exp.runs)
+    st.subheader(f"{exp.spec_kind.capitalize()} on {exp.dataset}: {names}")
     if st.session_state.pop("attached", False):
         st.info("The same experiment was already asked for, so you are watching that one (no second copy runs).")
-    if exp["status"] in ACTIVE:
+    if exp.status in ACTIVE:
         live(exp_id)
     else:
         status_line(exp)
+        resume_button(exp)
         charts_panel(exp)
 
 
 def reference_numbers() -> None:
-    ref = charts.paper_reference()
+    ref = charts.reference_tables()
     with st.expander("The papers' numbers (CIFAR-10, not your dataset)", expanded=False):
         st.caption(ref["label"])
         st.markdown("**ResNets on CIFAR-10** (He et al. 2015, Table 6): test error")
-        st.dataframe([{"net": r["name"], "test error %": r["test_error"], "params (M)": r["params_m"]}
-                      for r in ref["resnet_depths"]["rows"]], hide_index=True, key="train_ref_table6")
+        st.dataframe(ref["table6"], hide_index=True, key="train_ref_table6")
         st.markdown("**BN/ReLU placements** (He et al. 2016, Table 2): test error %")
-        st.dataframe([{"placement": k, "ResNet-110": v["test_error"]["110"], "ResNet-164": v["test_error"]["164"]}
-                      for k, v in ref["placements"]["rows"].items()], hide_index=True, key="train_ref_table2")
+        st.dataframe(ref["table2"], hide_index=True, key="train_ref_table2")
 
 
 def _default_watch() -> None:
     """After a reload, follow this owner's newest experiment (its job went on while the tab was closed)."""
     if "watch" in st.session_state:
         return
-    mine = [e for e in store().list_experiments()
-            if e.get("owner") == st.session_state["owner"] and e.get("kind", "train") == "train"]
+    mine = store().page(Filter(kind="train", owner=st.session_state["owner"]), limit=1, with_runs=False).items
     if mine:
-        st.session_state["watch"] = mine[0]["id"]
+        st.session_state["watch"] = mine[0].id
 
 
 st.title("Train")

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from explorer.data.config import DataConfig
-from explorer.jobs.backends import Handle, LocalBackend
+from explorer.jobs.backends import LocalBackend
+from explorer.jobs.handles import Handle
 from explorer.jobs.manager import STOP_GRACE_S, JobError, JobManager, Limits
 from explorer.nets.config import ModelConfig
 from explorer.store.runstore import RunStore
@@ -140,9 +141,9 @@ def managers(store):
     yield make
     for manager in made:
         manager.shutdown()
-        for exp in manager.store.list_experiments(with_runs=False):
+        for exp in manager.store.with_status(["running"]).items:
             handle = Handle.of(exp)
-            if exp["status"] == "running" and handle is not None:
+            if handle is not None and handle.backend == "ray":
                 manager.backend.stop(handle)  # never leave a minutes-long job on the cluster
 
 
@@ -154,11 +155,20 @@ def _submit(manager, owner, seed=0, size=SHORT):
 
 
 def _exp(store, exp_id):
-    return store.load_experiment(exp_id) or {"status": None}
+    return store.load_experiment(exp_id)
+
+
+def _status(store, exp_id):
+    exp = store.load_experiment(exp_id)
+    return exp.status if exp else None
+
+
+def _job_id(store, exp_id):
+    return Handle.of(store.load_experiment(exp_id)).ref
 
 
 def _wait_status(store, exp_id, statuses, timeout_s=240):
-    return _wait(lambda: _exp(store, exp_id)["status"] in statuses and _exp(store, exp_id), timeout_s,
+    return _wait(lambda: _status(store, exp_id) in statuses and _exp(store, exp_id), timeout_s,
                  f"{exp_id} to become {' or '.join(statuses)}")
 
 
@@ -166,14 +176,27 @@ def _wait_training(store, exp_id):
     _wait(lambda: store.read_metrics(exp_id, "resnet-8", kind="step"), 240, "the worker's first step")
 
 
+def _worker_pids(exp_id):
+    """The pids of this machine's processes that run the worker of this experiment (Ray records no pid)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and exp_id.encode() in (proc / "cmdline").read_bytes():
+                pids.append(int(proc.name))
+        except OSError:
+            pass
+    return pids
+
+
 def _ray_status(manager, exp_id):
-    return manager.backend.client.get_job_status(_exp(manager.store, exp_id)["handle"]).value
+    return manager.backend.client.get_job_status(_job_id(manager.store, exp_id)).value
 
 
 def _epochs(store, exp_id):
     keys = ("train_loss", "train_error", "test_loss", "test_error")
-    return {r["id"]: [{k: rec[k] for k in keys} for rec in store.read_metrics(exp_id, r["id"], kind="epoch")]
-            for r in _exp(store, exp_id)["runs"]}
+    return {r.id: [{k: getattr(rec, k, None) if not isinstance(rec, dict) else rec[k] for k in keys}
+                   for rec in store.read_metrics(exp_id, r.id, kind="epoch")]
+            for r in _exp(store, exp_id).runs}
 
 
 def test_ray_jobs_complete_with_the_local_metrics_and_owners_limits_hold(ray_env, store, tmp_path, managers):
@@ -184,12 +207,12 @@ def test_ray_jobs_complete_with_the_local_metrics_and_owners_limits_hold(ray_env
     with pytest.raises(JobError):
         _submit(manager, "alice", seed=5)  # one running and one waiting is her limit
     bob = _submit(manager, "bob", seed=6)
-    assert [_exp(store, e)["status"] for e in (alice1, alice2, bob)] == ["running", "queued", "running"]
-    assert _exp(store, alice1)["backend"] == "ray" and _exp(store, alice1)["handle"].startswith("explorer-")
+    assert [_status(store, e) for e in (alice1, alice2, bob)] == ["running", "queued", "running"]
+    assert _exp(store, alice1).worker.startswith("ray:0:explorer-")
     for exp_id in (alice1, bob, alice2):
         exp = _wait_status(store, exp_id, ("completed", "failed", "interrupted"))
-        assert exp["status"] == "completed", exp.get("message")
-    assert _exp(store, alice2)["started"] >= _exp(store, alice1)["finished"] - 1.0  # she waited for her slot
+        assert exp.status == "completed", exp.message
+    assert _exp(store, alice2).started >= _exp(store, alice1).finished - 1.0  # she waited for her slot
     local_store = RunStore(tmp_path / "local")
     local = managers(backend=LocalBackend(), on=local_store, poll_s=0.3)
     same = _submit(local, "alice", seed=3)
@@ -207,10 +230,10 @@ def test_stop_and_delete_reach_the_ray_job(ray_env, store, managers):
     manager.stop(stopped, "alice")
     exp = _wait_status(store, stopped, ("stopped",), STOP_GRACE_S + 30)
     assert time.monotonic() - asked < STOP_GRACE_S  # the worker honoured the stop; nobody had to kill it
-    assert {r["status"] for r in exp["runs"]} == {"stopped"}
+    assert {r.status for r in exp.runs} == {"stopped"}
     _wait(lambda: _ray_status(manager, stopped) == "SUCCEEDED", 30, "the Ray job to end")
     _wait_training(store, deleted)
-    handle = _exp(store, deleted)["handle"]
+    handle = _job_id(store, deleted)
     manager.delete(deleted, "bob")
     assert not store.exp_dir(deleted).exists()
     _wait(lambda: manager.backend.client.get_job_status(handle).value == "STOPPED", 30, "the Ray job to stop")
@@ -221,13 +244,13 @@ def test_a_restarted_app_reattaches_to_its_ray_jobs(ray_env, store, managers):
     exp_id = _submit(first, "alice", size=LONG)
     _wait_training(store, exp_id)
     first.shutdown()  # the app goes away; the cluster keeps the job
-    assert _exp(store, exp_id)["status"] == "running" and _ray_status(first, exp_id) == "RUNNING"
+    assert _status(store, exp_id) == "running" and _ray_status(first, exp_id) == "RUNNING"
     second = managers(limits=Limits(concurrent=2), poll_s=0.3)  # a new app on the same store
     second.pump()
     assert exp_id in second._handles  # re-attached through the Ray job id kept on the experiment
-    second.backend.client.stop_job(_exp(store, exp_id)["handle"])  # the job dies behind the app's back ...
+    second.backend.client.stop_job(_job_id(store, exp_id))  # the job dies behind the app's back ...
     exp = _wait_status(store, exp_id, ("interrupted",), 60)  # ... and the new app notices
-    assert "Ray job" in exp["message"] and exp["message"].endswith(".")
+    assert "Ray job" in exp.message and exp.message.endswith(".")
 
 
 def test_a_job_whose_node_dies_is_interrupted(ray_env, store, managers, monkeypatch):
@@ -239,10 +262,9 @@ def test_a_job_whose_node_dies_is_interrupted(ray_env, store, managers, monkeypa
         manager = managers(limits=Limits(concurrent=2), poll_s=0.3)
         exp_id = _submit(manager, "alice", size=LONG)
         _wait_training(store, exp_id)
-        pid = _exp(store, exp_id)["pid"]
         _kill_node(node)  # the machine is gone: its raylet, its agents, and with them the job
         exp = _wait_status(store, exp_id, ("interrupted",), 120)
-        assert {r["status"] for r in exp["runs"]} == {"interrupted"} and "Ray job" in exp["message"]
-        _wait(lambda: not Path(f"/proc/{pid}").exists(), 60, "the worker to die with its node")
+        assert {r.status for r in exp.runs} == {"interrupted"} and "Ray job" in exp.message
+        _wait(lambda: not _worker_pids(exp_id), 60, "the worker to die with its node")
     finally:
         _kill_node(node)

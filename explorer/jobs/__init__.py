@@ -11,8 +11,11 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'run_landscape_job': 'landscape',
     'manager': 'manager', 'STOP_GRACE_S': 'manager', 'JobError': 'manager', 'Limits': 'manager',
     'check_teacher': 'manager', 'JobManager': 'manager',
+    'status': 'status', 'FINISHED_WORDS': 'status', 'JobStatus': 'status', 'human_duration': 'status',
+    'job_status': 'status',
     'worker': 'worker', 'run_experiment': 'worker', 'run_job': 'worker', 'work': 'worker',
-    'backends': 'backends', 'Backend': 'backends', 'Handle': 'backends', 'LocalBackend': 'backends',
+    'backends': 'backends', 'Backend': 'backends', 'Handle': 'handles', 'LocalBackend': 'backends',
+    'handles': 'handles', 'own_handle': 'handles',
     'worker_command': 'backends', 'make_backend': 'manager', 'raycluster': 'raycluster', 'RayBackend': 'raycluster',
     'warm': 'warm', 'WarmWorkers': 'warm',
 })

@@ -6,36 +6,20 @@ jobs it can run at once; the job manager keeps every policy (owners, limits, de-
   process when the warm one is unavailable (EXPLORER_WARM_WORKERS=0 asks for that).
 - `ray`: each job is a Ray job on an existing cluster (explorer.jobs.raycluster), Ray choosing the node.
 
-EXPLORER_BACKEND picks one (explorer.jobs.manager.make_backend). A job's handle (the pid, or the Ray submission id) is kept on its experiment
-(`backend`, `handle`), so an app started later re-attaches to the jobs still running.
+EXPLORER_BACKEND picks one (explorer.jobs.manager.make_backend). A job's handle (explorer.jobs.handles) is kept
+in its experiment's `worker` field, so an app started later re-attaches to the jobs still running.
 Size budget: ~150 lines.
 """
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..store.runstore import pid_alive
-
-@dataclass(frozen=True)
-class Handle:
-    """Where one job runs: its backend's name and that backend's reference (a pid, a Ray submission id)."""
-
-    backend: str
-    ref: str
-
-    @classmethod
-    def of(cls, exp: dict) -> Optional["Handle"]:
-        """The handle an experiment record carries (records written before backends existed: their pid)."""
-        if exp.get("handle"):
-            return cls(str(exp.get("backend") or "local"), str(exp["handle"]))
-        return cls("local", str(exp["pid"])) if isinstance(exp.get("pid"), int) else None
-
+from ..store.runstore import worker_alive
+from .handles import HANDLE_ENV, Handle, kill_worker
 
 class Backend:
     """The interface: start a command for a job, ask whether it runs, kill it, say how many can run."""
@@ -43,8 +27,9 @@ class Backend:
     name = "?"
     outlives_app = False  # True: its jobs run on when the app stops (a cluster); False: the app stops them
 
-    def start(self, exp_id: str, command: list, log: Path) -> Handle:
-        """Start `command` (["python", "-m", "explorer", "worker", DIR]) for a job; its output goes to `log`."""
+    def start(self, exp_id: str, command: list, log: Path, env: dict) -> Handle:
+        """Start `command` (["python", "-m", "explorer", "worker", DIR]) for a job, with these environment variables
+        added (the store's database URL); its output goes to `log`."""
         raise NotImplementedError
 
     def alive(self, handle: Handle) -> Optional[bool]:
@@ -81,29 +66,30 @@ class LocalBackend(Backend):
             from .warm import WarmWorkers
             self._warm = WarmWorkers()  # imports torch in the background while the app starts
 
-    def start(self, exp_id: str, command: list, log: Path) -> Handle:
+    def start(self, exp_id: str, command: list, log: Path, env: dict) -> Handle:
+        env = {k: v for k, v in os.environ.items() if k != HANDLE_ENV} | dict(env, PYTHONUNBUFFERED="1")
         if self._warm is not None and self._warm.proc.poll() is not None:  # it died (the OOM killer?): again
             from .warm import WarmWorkers
             self._warm = WarmWorkers()
         if self._warm is not None and command[1:4] == ["-m", "explorer", "worker"] and self._warm.usable():
-            pid = self._warm.fork(command[4], log)
+            pid = self._warm.fork(command[4], log, env)
             if pid is not None:
-                return Handle(self.name, str(pid))
+                return Handle.local(pid)
         with open(log, "ab") as out:
             proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=dict(os.environ, PYTHONUNBUFFERED="1"), start_new_session=True)
+                                    env=env, start_new_session=True)
         self._procs[proc.pid] = proc
-        return Handle(self.name, str(proc.pid))
+        return Handle.local(proc.pid)
 
     def alive(self, handle: Handle) -> Optional[bool]:
-        if handle.backend != self.name or not handle.ref.isdigit():
+        if handle.backend != self.name:
             return None
         proc = self._procs.get(int(handle.ref))
-        return proc.poll() is None if proc is not None else pid_alive(int(handle.ref))
+        return proc.poll() is None if proc is not None else worker_alive(handle.worker)
 
     def stop(self, handle: Handle) -> None:
-        if handle.backend == self.name and handle.ref.isdigit():
-            kill_group(int(handle.ref))
+        if handle.backend == self.name:
+            kill_worker(handle.worker)
             proc = self._procs.pop(int(handle.ref), None)
             if proc is not None:
                 try:
@@ -120,15 +106,6 @@ class LocalBackend(Backend):
     def close(self) -> None:
         if self._warm is not None:
             self._warm.close()
-
-
-def kill_group(pid: int) -> None:
-    """SIGKILL a worker's process group (workers start their own session, so its pid is the group's id)."""
-    if pid > 0 and pid_alive(pid):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def worker_command(exp_dir: Path) -> list:

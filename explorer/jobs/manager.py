@@ -1,16 +1,18 @@
 """The job manager: a queue, a limit of concurrent workers, owners and stop/delete rights.
 
-A job is an experiment folder in the run store (its kind: `train`, `landscape`, ...) run by its own worker
+A job is an experiment in the run store (its kind: `train`, `landscape`, ...) run by its own worker
 (`python -m explorer worker DIR`), never by a thread of the app: a crash, an out-of-memory error or a kill
 ends that job only. Where the worker runs is a backend's business (explorer.jobs.backends: local processes
 by default, a Ray cluster with EXPLORER_BACKEND=ray); every policy stays here. The store is the truth; this
 class only starts, watches and stops workers, and re-attaches to the ones an earlier app left running.
+Its loop asks the database for the queued and running jobs only (indexed by status), never the history.
 Size budget: ~300 lines.
 """
 from __future__ import annotations
 
 import atexit
 import hmac
+import logging
 import os
 import threading
 import time
@@ -18,8 +20,13 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
-from ..store.runstore import ACTIVE, RunStore, pid_alive, read_json
-from .backends import Backend, Handle, LocalBackend, kill_group, worker_command
+from ..store.budget import DiskBudget, enforce
+from ..store.records import ACTIVE, Experiment
+from ..store.runstore import RunStore, is_local, pid_alive, worker_alive
+from .backends import Backend, LocalBackend, worker_command
+from .handles import Handle, is_our_worker, kill_worker
+
+log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 10.0  # a worker that has not stopped this long after a request is killed
 BACKENDS = ("local", "ray")
@@ -36,17 +43,18 @@ class Limits:
     concurrent: int = 1  # workers at once on this device (1 on a CPU; 2-4 on a GPU server)
     queued_per_owner: int = 1  # jobs one owner may have waiting
     running_per_owner: int = 1  # jobs one owner may have running
+    starts_per_hour: int = 30  # jobs one owner may submit in an hour (stopped and deleted ones count too)
 
     @classmethod
     def from_env(cls, concurrent: int = 1) -> "Limits":
-        """From EXPLORER_MAX_JOBS and EXPLORER_MAX_*_PER_OWNER; `concurrent` when EXPLORER_MAX_JOBS is unset."""
+        """From EXPLORER_MAX_JOBS and EXPLORER_MAX_*; `concurrent` when EXPLORER_MAX_JOBS is unset."""
         def num(name, default):
             try:
                 return max(1, int(os.environ.get(name, default)))
             except ValueError:
                 return default
         return cls(num("EXPLORER_MAX_JOBS", concurrent), num("EXPLORER_MAX_QUEUED_PER_OWNER", 1),
-                   num("EXPLORER_MAX_RUNNING_PER_OWNER", 1))
+                   num("EXPLORER_MAX_RUNNING_PER_OWNER", 1), num("EXPLORER_MAX_STARTS_PER_HOUR", 30))
 
 
 def make_backend(name: Optional[str] = None) -> Backend:
@@ -77,6 +85,7 @@ class JobManager:
         self._handles: dict = {}  # experiment id -> Handle, for every running job this manager watches
         self._started: set = set()  # ... of which it started these (the rest: left by an earlier app)
         self._stop_asked: dict = {}  # experiment id -> time a stop was requested
+        self.damaged: dict = {}  # experiment id -> the sentence reported for a damaged queued record
         self._lock = threading.RLock()
         self._closed = threading.Event()
         atexit.register(self.shutdown)
@@ -94,14 +103,18 @@ class JobManager:
             if spec_hash:
                 same = self.store.find_by_hash(spec_hash)
                 if same is not None:
-                    return same["id"], True
-            mine = [e for e in self.store.list_experiments(with_runs=False) if e.get("owner") == owner]
-            queued = sum(e["status"] == "queued" for e in mine)
-            active = queued + sum(e["status"] == "running" for e in mine)
+                    return same.id, True
+            counts = self.store.owner_counts(owner, since=time.time() - 3600)  # one query for both checks
+            queued = counts.get("queued", 0)
+            active = queued + counts.get("running", 0)
             if queued >= self.limits.queued_per_owner or \
                     active >= self.limits.queued_per_owner + self.limits.running_per_owner:
                 raise JobError("You already have as many jobs running and waiting as allowed; "
                                "stop one or wait for it to finish.")
+            recent = counts["since"]
+            if recent >= self.limits.starts_per_hour:
+                raise JobError(f"You have started {recent} jobs in the last hour, the most allowed; "
+                               "wait a while before starting another.")
             exp_id = self.store.create_experiment(spec, runs, owner=owner, spec_hash=spec_hash, kind=kind)
             self.pump()
             return exp_id, False
@@ -110,12 +123,11 @@ class JobManager:
         """Ask a job to stop at its next batch (a queued job stops at once). Owner or teacher only."""
         with self._lock:
             exp = self._owned(exp_id, owner, teacher, "stop")
-            if exp["status"] == "queued":
+            if exp.status == "queued":
                 self.store.update_experiment(exp_id, status="stopped", finished=time.time(),
                                              message="Stopped before it started.")
-                for run in exp["runs"]:
-                    self.store.update_run(exp_id, run["id"], status="stopped")
-            elif exp["status"] == "running":
+                self.store.update_runs(exp_id, status="stopped")
+            elif exp.status == "running":
                 self.store.request_stop(exp_id)
                 self._stop_asked.setdefault(exp_id, time.time())
 
@@ -124,40 +136,47 @@ class JobManager:
         with self._lock:
             exp = self._owned(exp_id, owner, teacher, "delete")
             handle = self._handles.pop(exp_id, None) or Handle.of(exp)
-            if handle is not None and exp["status"] == "running":
+            if handle is not None and exp.status == "running":
                 self._kill(handle)
                 deadline = time.time() + STOP_GRACE_S  # a cluster ends its job a moment later: wait, so that
-                while self._alive(handle) and time.time() < deadline:  # no late write recreates the files
+                while self._alive(handle) and time.time() < deadline:  # no late write recreates its files
                     time.sleep(0.1)
             self.store.delete_experiment(exp_id)
 
-    def _owned(self, exp_id: str, owner: Optional[str], teacher: bool, verb: str) -> dict:
+    def resume(self, exp_id: str, owner: Optional[str], teacher: bool = False) -> None:
+        """Queue an interrupted job again; it goes on from its last completed epoch. Owner or teacher only."""
+        with self._lock:
+            exp = self._owned(exp_id, owner, teacher, "resume")
+            if exp.status != "interrupted":
+                raise JobError("Only an interrupted job can be resumed.")
+            self.store.update_experiment(exp_id, status="queued", finished=None, message=None, stop_requested=None)
+            self.store.update_runs(exp_id, where_status=("interrupted",), status="queued")
+            self.pump()
+
+    def _owned(self, exp_id: str, owner: Optional[str], teacher: bool, verb: str) -> Experiment:
         exp = self.store.load_experiment(exp_id)
         if exp is None:
             raise JobError(f"There is no job {exp_id} (it may have been deleted).")
-        if not teacher and (owner is None or exp.get("owner") != owner):
+        if not teacher and (owner is None or exp.owner != owner):
             raise JobError(f"Only the person who started this job (or the teacher) can {verb} it.")
         return exp
 
     # ------------------------------------------------------------------ reading
-    def queue(self, experiments: Optional[list] = None) -> list:
-        """Queued experiment ids, first to run first (from `experiments` when the caller has listed them)."""
-        experiments = self.store.list_experiments(with_runs=False) if experiments is None else experiments
-        queued = [e for e in experiments if e["status"] == "queued"]
-        return [e["id"] for e in sorted(queued, key=lambda e: e.get("created") or 0)]
+    def queue(self) -> list:
+        """Queued experiment ids, first to run first."""
+        return [e.id for e in self.store.with_status(["queued"]).items]
 
     def position(self, exp_id: str) -> Optional[dict]:
         """{"place": 1-based place in line, "wait_s": estimated wait} for a queued job, else None."""
-        experiments = self.store.list_experiments(with_runs=False)  # one listing for everything below
-        q = self.queue(experiments)
+        q = self.queue()
         if exp_id not in q:
             return None
         place = q.index(exp_id) + 1
-        etas = sorted((read_json(self.store.exp_dir(e["id"]) / "progress.json") or {}).get("eta") or 30.0
-                      for e in experiments if e["status"] == "running")
+        etas = sorted((e.progress.eta if e.progress else None) or 30.0
+                      for e in self.store.with_status(["running"]).items)
         slots = max(1, self._slots())
         first_free = etas[0] if len(etas) >= slots else 0.0
-        return {"place": place, "wait_s": first_free + _typical_duration(experiments) * ((place - 1) // slots)}
+        return {"place": place, "wait_s": first_free + self.store.typical_duration() * ((place - 1) // slots)}
 
     # ------------------------------------------------------------------ the loop
     def pump(self) -> None:
@@ -168,19 +187,46 @@ class JobManager:
             self._reap()
             self._enforce_stops()
             # Count from the store, so workers left by an earlier server process count too.
-            experiments = self.store.list_experiments(with_runs=False)
-            self._attach(experiments)
-            running = Counter(e.get("owner") for e in experiments if e["status"] == "running")
-            queued = sorted((e for e in experiments if e["status"] == "queued"), key=lambda e: e.get("created") or 0)
-            free = (self._slots() - sum(running.values())) if queued else 0
-            for exp in queued:
+            running_jobs = self._running()
+            self._attach(running_jobs)
+            running = Counter(e.owner for e in running_jobs)
+            queued = self.store.with_status(["queued"])
+            self._report_damaged(queued.damaged)
+            free = (self._slots() - sum(running.values())) if queued.items else 0
+            for exp in queued.items:
                 if free <= 0:
                     break
-                if running[exp.get("owner")] >= self.limits.running_per_owner:
+                if running[exp.owner] >= self.limits.running_per_owner:
                     continue  # this owner's next job waits for their running one; others may go first
-                self._start(exp["id"])
-                running[exp.get("owner")] += 1
+                if not self.store.claim(exp.id):
+                    continue  # another app process started it a moment ago
+                self._start(exp.id)
+                running[exp.owner] += 1
                 free -= 1
+
+    def _running(self) -> list:
+        """Running jobs; one whose worker on this machine is gone, or is not a worker, is marked interrupted (freeing
+        its slot). Another machine's workers are left to that machine's job manager (a shared PostgreSQL store)."""
+        out = []
+        for exp in self.store.with_status(["running"]).items:
+            claimed = (exp.worker or "").endswith(":claim") and time.time() - (exp.started or 0) < 60
+            if exp.id not in self._handles and exp.worker and is_local(exp.worker) and not claimed \
+                    and not is_our_worker(exp.worker):
+                self.store.mark_interrupted(exp.id, "The worker process ended unexpectedly.")
+                continue
+            out.append(exp)
+        return out
+
+    def _report_damaged(self, ids) -> None:
+        """A damaged queued record is failed with one sentence (the queue goes on for everyone else)."""
+        for exp_id in ids:
+            sentence = "This job's record is damaged (its spec, status or creation time), so it cannot run."
+            self.damaged[exp_id] = sentence
+            log.warning("Job %s: %s", exp_id, sentence)
+            try:
+                self.store.update_experiment(exp_id, status="failed", message=sentence, finished=time.time())
+            except Exception:  # noqa: BLE001 - a row too damaged to update is left, and reported again
+                pass
 
     def _slots(self) -> int:
         """Jobs at once: the limit, or fewer when the backend (a cluster's live nodes) holds fewer."""
@@ -189,53 +235,53 @@ class JobManager:
 
     def _start(self, exp_id: str) -> None:
         d = self.store.exp_dir(exp_id)
-        dispatched = time.time()
-        handle = self.backend.start(exp_id, worker_command(d), d / "worker.log")
+        d.mkdir(parents=True, exist_ok=True)
+        handle = self.backend.start(exp_id, worker_command(d), d / "worker.log",
+                                    {"EXPLORER_DATABASE_URL": self.store.url})
         self._handles[exp_id] = handle
         self._started.add(exp_id)
-        fields = {"backend": handle.backend, "handle": handle.ref, "dispatched": dispatched}
-        if handle.backend == "local":
-            fields["pid"] = int(handle.ref)
-        # Mark it running here too, so a second pump never double-starts it; a warm worker may have got there
-        # first (and even finished, if it failed at once): then only the handle is added.
-        exp = self.store.load_experiment(exp_id, with_runs=False)
-        if exp is not None and exp["status"] == "queued":
-            fields.update(status="running", started=dispatched)
-        if exp is not None:
-            self.store.update_experiment(exp_id, **fields)
+        # claim() marked it running; the worker records its own handle too (a fast one may even have ended).
+        self.store.update_experiment(exp_id, worker=handle.worker)
 
-    def _attach(self, experiments: list) -> None:
-        """Watch running jobs started by an earlier app (their handle is on the experiment): re-attach."""
-        for exp in experiments:
-            if exp["status"] == "running" and exp["id"] not in self._handles:
+    def _attach(self, running: list) -> None:
+        """Watch running jobs that an earlier app started (their handle is on the record): re-attach."""
+        for exp in running:
+            if exp.id not in self._handles:
                 handle = Handle.of(exp)
                 if handle is not None:
-                    self._handles[exp["id"]] = handle
+                    self._handles[exp.id] = handle
 
     def _alive(self, handle: Handle) -> Optional[bool]:
         if handle.backend == self.backend.name:
             return self.backend.alive(handle)
-        return pid_alive(int(handle.ref)) if handle.backend == "local" and handle.ref.isdigit() else None
+        return worker_alive(handle.worker) if handle.backend == "local" else None
 
     def _kill(self, handle: Handle) -> None:
         if handle.backend == self.backend.name:
             self.backend.stop(handle)
-        elif handle.backend == "local" and handle.ref.isdigit():  # left by an app on another backend
-            kill_group(int(handle.ref))
+        elif handle.backend == "local":  # left by an app that ran another backend
+            kill_worker(handle.worker)
 
     def _reap(self) -> None:
         for exp_id, handle in list(self._handles.items()):
             if self._alive(handle) is not False:
-                continue  # running, or the backend cannot tell now (a cluster head restarting): ask again later
+                continue  # running, or the backend cannot tell now (a cluster's head restarting): ask again later
             del self._handles[exp_id]
             self._started.discard(exp_id)
-            exp = self.store.load_experiment(exp_id)
-            if exp is None or exp["status"] not in ACTIVE:
+            self._enforce_budget()
+            exp = self.store.load_experiment(exp_id, with_runs=False, reconcile=False)
+            if exp is None or exp.status not in ACTIVE:
                 continue
             if exp_id in self._stop_asked:
                 self._mark_stopped(exp_id)
             else:
                 self.store.mark_interrupted(exp_id, self.backend.why_ended(handle))
+
+    def _enforce_budget(self) -> None:
+        """After a job ends: prune the oldest finished runs' weights if the disk budgets are exceeded."""
+        budget = DiskBudget.from_env()
+        if budget.total_bytes is not None or budget.owner_bytes is not None:
+            enforce(self.store, budget)
 
     def _enforce_stops(self) -> None:
         for exp_id, asked in list(self._stop_asked.items()):
@@ -246,7 +292,7 @@ class JobManager:
                 continue
             del self._stop_asked[exp_id]
             exp = self.store.load_experiment(exp_id, with_runs=False)
-            if exp is None or exp["status"] != "running":
+            if exp is None or exp.status != "running":
                 continue
             handle = handle or Handle.of(exp)
             if handle is not None:
@@ -255,16 +301,15 @@ class JobManager:
             self._mark_stopped(exp_id)
 
     def _mark_stopped(self, exp_id: str) -> None:
-        exp = self.store.update_experiment(exp_id, status="stopped", finished=time.time())
-        for run in exp["runs"]:
-            self.store.update_run(exp_id, run["id"], status="stopped")
+        self.store.update_experiment(exp_id, status="stopped", finished=time.time())
+        self.store.update_runs(exp_id, where_status=ACTIVE, status="stopped")
 
     def _loop(self, poll_s: float) -> None:
         while not self._closed.wait(poll_s):
             try:
                 self.pump()
-            except Exception:  # noqa: BLE001 - the loop must survive a damaged folder or a race
-                pass
+            except Exception:  # noqa: BLE001 - the loop must survive a damaged record or a race
+                log.exception("The job manager's loop failed once; it goes on.")
 
     def shutdown(self, grace_s: float = 5.0) -> None:
         """Stop the local workers this manager started: ask, wait up to grace_s, then kill.
@@ -288,13 +333,6 @@ class JobManager:
             self._handles.clear()
             self._started.clear()
             self.backend.close()
-
-
-def _typical_duration(experiments: list) -> float:
-    """Mean wall time of the newest finished experiments (60 s when there are none yet)."""
-    done = [e for e in experiments if e["status"] == "completed" and e.get("started") and e.get("finished")]
-    times = [e["finished"] - e["started"] for e in done[:10]]
-    return sum(times) / len(times) if times else 60.0
 
 
 __all__ = ["JobManager", "JobError", "Limits", "check_teacher", "make_backend", "pid_alive", "STOP_GRACE_S"]

@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from .backends import Backend, Handle
+from .backends import Backend
+from .handles import HANDLE_ENV, Handle
 
 CAPACITY_TTL_S = 5.0  # the job manager pumps twice a second; the cluster's size changes far more slowly
 _FORWARDED = ("PYTHONPATH", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS")
@@ -71,20 +72,22 @@ class RayBackend(Backend):
                              "`ray start --head` or set EXPLORER_RAY_ADDRESS.") from None
         self._capacity = (0.0, 0)  # (monotonic time read, jobs the live nodes can run at once)
 
-    def start(self, exp_id: str, command: list, log: Path) -> Handle:
-        env = {k: os.environ[k] for k in _FORWARDED if os.environ.get(k)}
-        env.update({k: v for k, v in os.environ.items() if k.startswith("EXPLORER_")})
+    def start(self, exp_id: str, command: list, log: Path, env: dict) -> Handle:
+        job_id = f"explorer-{exp_id}-{secrets.token_hex(3)}"
+        env = {**{k: os.environ[k] for k in _FORWARDED if os.environ.get(k)},
+               **{k: v for k, v in os.environ.items() if k.startswith("EXPLORER_")}, **env,
+               HANDLE_ENV: Handle.ray(job_id).worker}  # the worker records the Ray job, not its pid
         env.setdefault("OMP_NUM_THREADS", str(max(1, int(self.cpus))))  # torch's threads = the CPUs asked for
-        job_id = self.client.submit_job(
+        self.client.submit_job(
             # `exec`: the worker is the job's own process, not a shell's child, so Ray's signals and its
             # clean-up when a node dies reach it directly.
             entrypoint="exec " + shlex.join([self.python, *command[1:]]), runtime_env={"env_vars": env},
-            submission_id=f"explorer-{exp_id}-{secrets.token_hex(3)}", metadata={"experiment": exp_id},
+            submission_id=job_id, metadata={"experiment": exp_id},
             entrypoint_num_cpus=self.cpus, entrypoint_num_gpus=self.gpus or None,
             entrypoint_resources=self.resources or None)
         with open(log, "a") as f:
             f.write(f"Submitted as Ray job {job_id} to {self.address}; its output is in Ray's job logs.\n")
-        return Handle(self.name, job_id)
+        return Handle.ray(job_id)
 
     def alive(self, handle: Handle) -> Optional[bool]:
         if handle.backend != self.name:

@@ -190,7 +190,7 @@ class WarmWorkers:
             self._next_id += 1
             request_id = self._next_id
             request = {"id": request_id, "dir": str(exp_dir), "log": str(log), "cwd": os.getcwd(),
-                       "env": dict(env or os.environ, PYTHONUNBUFFERED="1")}
+                       "env": dict(env if env is not None else os.environ, PYTHONUNBUFFERED="1")}
             try:
                 self.proc.stdin.write((json.dumps(request) + "\n").encode())
                 self.proc.stdin.flush()

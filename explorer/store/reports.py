@@ -1,0 +1,52 @@
+"""What a finished (or running) experiment amounts to, built once for the CLI's JSON and the Runs page's table.
+
+`experiment_report` is the fixed JSON contract of `python -m explorer train|sweep|compare --json` (docs/engine.md);
+`history_rows` is the Runs page's table. Both read each run's facts through `run_facts`.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from .records import FINAL_KEYS, Experiment, Run
+
+
+def run_facts(run: Run) -> dict:
+    """A run's architecture and results: depth (None when its config is damaged), shortcut, placement, final."""
+    final = run.final.to_dict() if run.final is not None else {}
+    return {"depth": run.depth, "shortcut": run.shortcut, "placement": run.placement,
+            "final": {k: final.get(k) for k in FINAL_KEYS}}
+
+
+def experiment_report(exp: Experiment) -> dict:
+    """The CLI's --json result: {"experiment", "status", "message", "runs": [{id, name, depth, ..., final}]}."""
+    runs = []
+    for run in exp.runs:
+        facts = run_facts(run)
+        runs.append({"id": f"{exp.id}/{run.id}", "name": run.name, "depth": facts["depth"],
+                     "shortcut": facts["shortcut"], "placement": facts["placement"], "status": run.status,
+                     "epochs": run.epochs, "images_per_second": run.images_per_second, "final": facts["final"]})
+    return {"experiment": exp.id, "status": exp.status, "message": exp.message, "runs": runs}
+
+
+def _percent(x) -> str:
+    return f"{100 * x:.1f}%" if isinstance(x, (int, float)) and not isinstance(x, bool) else "–"
+
+
+def _duration(exp: Experiment) -> str:
+    return f"{exp.duration:,.0f} s" if exp.duration is not None else "–"
+
+
+def history_rows(experiments: list, me: Optional[str] = None) -> list:
+    """The Runs page's table: one row per run, with its experiment's facts ("you" marks the viewer's own runs)."""
+    rows = []
+    for exp in experiments:
+        for run in exp.runs:
+            facts = run_facts(run)
+            rows.append({
+                "key": f"{exp.id}/{run.id}", "experiment": exp.id, "kind": exp.spec_kind, "run": run.name,
+                "dataset": exp.dataset, "depth": facts["depth"], "shortcut": facts["shortcut"],
+                "placement": facts["placement"], "status": run.status,
+                "train error": _percent(facts["final"]["train_error"]),
+                "test error": _percent(facts["final"]["test_error"]), "epochs": run.epochs,
+                "duration": _duration(exp), "owner": "you" if me is not None and exp.owner == me else "someone else"})
+    return rows
