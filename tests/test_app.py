@@ -122,6 +122,19 @@ def test_build_depth_changes_the_parameter_count_and_the_plain_twin_matches(new_
     assert _params(20) != _params(56)  # so the two checks above saw two different numbers
 
 
+def test_build_never_turns_zero_init_on_where_a_zero_branch_cannot_learn(new_app):
+    at = new_app()
+    at.switch_page("pages/build.py").run()
+    at.checkbox(key="build_zero_init_residual").check().run()
+    assert at.session_state["model_cfg"]["zero_init_residual"] is True
+    at.selectbox(key="build_placement").set_value("relu_before_add").run()
+    assert not at.exception and not at.error, at.error
+    box = at.checkbox(key="build_zero_init_residual")
+    assert box.value is False and box.disabled
+    assert any("relu_before_add placement" in c.value for c in at.caption)
+    assert at.session_state["model_cfg"]["zero_init_residual"] is False
+
+
 def test_build_shows_one_sentence_for_an_imagenet_net_on_8x8_digits(new_app):
     at = new_app()
     at.switch_page("pages/build.py").run()
