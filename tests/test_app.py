@@ -135,6 +135,23 @@ def test_build_never_turns_zero_init_on_where_a_zero_branch_cannot_learn(new_app
     assert at.session_state["model_cfg"]["zero_init_residual"] is False
 
 
+@pytest.mark.parametrize("widget, value, field", [("train_epochs", 12, "epochs"), ("train_batch", 128, "batch_size"),
+                                                  ("train_schedule", "step", "schedule")])
+def test_a_setting_equal_to_the_generic_default_survives_the_link(new_app, widget, value, field):
+    """On digits (recipe: 15 epochs, batch 64, cosine), TrainConfig()'s 12 / 128 / step must reach the URL."""
+    at = new_app()
+    at.switch_page("pages/train.py").run()
+    control = at.number_input(key=widget) if widget == "train_epochs" else at.selectbox(key=widget)
+    control.set_value(value).run()
+    # AppTest runs a switched-to page file on its own; the entry script (which mirrors the URL) runs again here.
+    at.switch_page("streamlit_app.py").run()
+    assert at.query_params.get(field) == str(value), dict(at.query_params)
+    again = new_app(**at.query_params)
+    assert again.session_state["train"][field] == value
+    again.switch_page("pages/train.py").run()
+    assert not again.exception and again.session_state[widget] == value
+
+
 def test_build_shows_one_sentence_for_an_imagenet_net_on_8x8_digits(new_app):
     at = new_app()
     at.switch_page("pages/build.py").run()
