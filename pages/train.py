@@ -259,6 +259,11 @@ def reference_numbers() -> None:
         st.markdown("**ResNets on CIFAR-10** (He et al. 2015, Table 6): test error")
         st.dataframe([{"net": r["name"], "test error %": r["test_error"], "params (M)": r["params_m"]}
                       for r in ref["resnet_depths"]["rows"]], hide_index=True, key="train_ref_table6")
+        plain = ref["plain_depths"]
+        st.markdown("**Plain nets on CIFAR-10**: the paper only plots them (Figure 6); test error % from two public "
+                    "reproductions, each by name")
+        st.dataframe([{"net": r["name"], **{name: r[key] for key, name in plain["reproductions"].items()}}
+                      for r in plain["rows"]], hide_index=True, key="train_ref_plain")
         st.markdown("**BN/ReLU placements** (He et al. 2016, Table 2): test error %")
         st.dataframe([{"placement": k, "ResNet-110": v["test_error"]["110"], "ResNet-164": v["test_error"]["164"]}
                       for k, v in ref["placements"]["rows"].items()], hide_index=True, key="train_ref_table2")

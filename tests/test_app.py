@@ -107,6 +107,14 @@ def test_every_page_renders_without_an_exception(new_app, page):
     assert at.title, f"the {page} page drew no title"
 
 
+def test_home_says_the_resnets_start_with_zeroed_branches_and_why(new_app):
+    """Home's Figure 6 button: the nets share batches, but the ResNets start from zero branches (Goyal et al. 2017)."""
+    text = " ".join(m.value for m in new_app().markdown)
+    assert "same start" not in text
+    assert "zero-init" in text and "Goyal et al. 2017" in text and "starts as its shortcut" in text
+    assert "not vanishing gradients" in text and "§4.1" in text
+
+
 # ----------------------------------------------------------------------------- Build
 def test_build_depth_changes_the_parameter_count_and_the_plain_twin_matches(new_app):
     at = new_app()

@@ -318,3 +318,32 @@ def test_paper_numbers_match_papers_md():
     assert len(numbers) > 40
     missing = [v for v in numbers if f"{v:.2f}" not in text and f"{v:g}" not in text]
     assert not missing, f"numbers not in PAPERS.md: {missing}"
+
+
+@pytest.mark.skipif(not PAPERS_MD.exists(), reason="shared/PAPERS.md is not next to this checkout")
+def test_plain_net_numbers_name_the_reproductions_they_come_from():
+    """The paper gives no table of plain-net errors: each number must say whose reproduction it is."""
+    text = PAPERS_MD.read_text()
+    plain = charts.paper_reference()["plain_depths"]
+    names = plain["reproductions"]
+    assert set(names.values()) == {"techxzen", "a-martyn"} and all(n in text for n in names.values())
+    assert all(n in plain["source"] for n in names.values())
+    for row in plain["rows"]:
+        errors = {k for k in row if "error" in k}
+        assert errors == set(names), row  # one number per named reproduction, no unnamed ranges
+
+
+def _numbers_in(text: str) -> list:
+    return re.findall(r"\d+\.\d+", text)
+
+
+@pytest.mark.skipif(not PAPERS_MD.exists(), reason="shared/PAPERS.md is not next to this checkout")
+def test_help_texts_cite_only_numbers_that_papers_md_has():
+    """Every decimal number a shortcut or placement help sentence quotes is one of the papers' (PAPERS.md)."""
+    from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
+    text = PAPERS_MD.read_text()
+    helps = [k.help for k in SHORTCUTS.values()] + [p.help for p in PLACEMENTS.values()]
+    quoted = [n for h in helps for n in _numbers_in(h)]
+    assert quoted and not [n for n in quoted if n not in text]
+    option_c = SHORTCUTS["C"].help  # slightly better only for ResNet-34 on ImageNet; far worse on ResNet-110
+    assert "ResNet-34" in option_c and "ResNet-110" in option_c and "12.22" in option_c
