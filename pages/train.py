@@ -21,6 +21,9 @@ KIND_HELP = {
     "compare": "Several BN/ReLU placements or shortcut types at one depth (He et al. 2016, Table 2; Gross & Wilber 2016).",
 }
 CIFAR_DEPTHS = [8, 14, 20, 32, 44, 56, 110]
+CURVES_HELP = ("This app's view: training error left, test error right; plain nets dashed, ResNets solid, one colour "
+               "per depth. The paper's Figure 6 (He et al. 2015) is laid out differently: plain nets and ResNets in "
+               "separate panels, dashed for training error and bold for test error; the toggle shows that layout.")
 
 
 # ----------------------------------------------------------------------------- setup
@@ -146,9 +149,9 @@ def _data_version(exp: dict) -> tuple:
 # files grew, at most once a second while a job runs. Building plotly figures is most of what watching a job
 # costs the server (docs/benchmarks.md).
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _epoch_figures(exp_id: str, version: tuple, _exp: dict) -> tuple:
+def _epoch_figures(exp_id: str, version: tuple, layout: str, _exp: dict) -> tuple:
     runs = _runs_for_charts(_exp)
-    return charts.training_curves(runs), charts.gradient_profile(runs), any(r["records"] for r in runs)
+    return charts.training_curves(runs, layout=layout), charts.gradient_profile(runs), any(r["records"] for r in runs)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -196,12 +199,14 @@ def _throttled_version(exp: dict) -> tuple:
 
 def charts_panel(exp: dict) -> None:
     version = _throttled_version(exp)
-    curves, grads, has_data = _epoch_figures(exp["id"], version, exp)
+    figure6 = st.toggle("Figure 6 layout", key="train_figure6", help=CURVES_HELP)
+    curves, grads, has_data = _epoch_figures(exp["id"], version, "figure6" if figure6 else "splits", exp)
     if not has_data:
         st.caption("The first numbers appear after the first few steps.")
         return
     loss = _loss_figure(exp["id"], version, exp)
     st.plotly_chart(curves, key="train_curves")
+    st.caption(CURVES_HELP)
     left, right = st.columns(2)
     left.plotly_chart(loss, key="train_loss")
     right.plotly_chart(grads, key="train_grads")

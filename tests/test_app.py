@@ -185,6 +185,11 @@ def test_train_a_digits_twin_until_it_finishes_and_see_both_curves(new_app, runs
     assert traces == {"plain-20": [1, 2], "resnet-20": [1, 2]}
     [exp_dir] = [d for d in runs_dir.iterdir() if d.is_dir()]
     assert json.loads((exp_dir / "experiment.json").read_text())["spec"]["train"]["epochs"] == 1
+    assert any("not the paper" in c.value or "laid out differently" in c.value for c in at.caption)
+    at.toggle(key="train_figure6").set_value(True).run()  # the paper's layout: plain | ResNet panels
+    fig = _charts(at)["train_curves"]
+    assert [a["text"] for a in fig["layout"]["annotations"]][:2] == ["Plain nets", "ResNets"]
+    assert {t["name"]: t.get("xaxis", "x") for t in fig["data"]} == {"plain-20": "x", "resnet-20": "x2"}
 
 
 @pytest.mark.slow

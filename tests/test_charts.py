@@ -347,3 +347,32 @@ def test_help_texts_cite_only_numbers_that_papers_md_has():
     assert quoted and not [n for n in quoted if n not in text]
     option_c = SHORTCUTS["C"].help  # slightly better only for ResNet-34 on ImageNet; far worse on ResNet-110
     assert "ResNet-34" in option_c and "ResNet-110" in option_c and "12.22" in option_c
+
+
+# ----------------------------------------------------------------------------- Figure 6 layout
+def test_figure6_layout_is_the_papers_plain_panel_resnet_panel_dashed_training_bold_test(sweep):
+    """He et al. 2015, Figure 6: plain nets and ResNets in separate panels; dashed = training, bold = test."""
+    fig = charts.training_curves(sweep, layout="figure6")
+    assert [a.text for a in fig.layout.annotations][:2] == ["Plain nets", "ResNets"]
+    assert "dashed = training, bold = test" in fig.layout.title.text
+    lines = _lines(fig)
+    assert len(lines) == 2 * len(sweep)
+    for t in lines:
+        assert t.xaxis == ("x" if t.name.startswith("plain") else "x2"), t.name
+    for name in ("plain-20", "plain-56", "resnet-20", "resnet-56"):
+        train, test = [t for t in lines if t.name == name]
+        assert (train.line.dash, test.line.dash) == ("dash", "solid")
+        assert test.line.width > train.line.width  # bold test curve
+        assert list(train.x) == [1, 2, 3] and list(test.x) == [0, 1, 2, 3]
+        assert "training" in train.hovertext[0] and "test" in test.hovertext[0]
+    colour = {t.name: t.line.color for t in lines}
+    assert colour["plain-20"] == colour["resnet-20"] != colour["plain-56"] == colour["resnet-56"]
+    with pytest.raises(ValueError, match="layout"):
+        charts.training_curves(sweep, layout="sideways")
+
+
+def test_the_default_overlay_says_what_its_dashes_mean_and_does_not_claim_figure_6(sweep):
+    fig = charts.training_curves(sweep)
+    assert fig.layout.title.text.endswith("plain (dashed) vs residual (solid)")
+    doc = charts.training_curves.__doc__ + charts.curves.__doc__
+    assert "as in Figure 6" not in doc and "dashed means training error" in doc
