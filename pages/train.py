@@ -211,8 +211,9 @@ def charts_panel(exp: dict) -> None:
     left.plotly_chart(loss, key="train_loss")
     right.plotly_chart(grads, key="train_grads")
     if any((r.get("model") or {}).get("zero_init_residual") for r in exp["runs"]):
-        right.caption("The ResNets here start with zeroed branches (Goyal et al. 2017): before the first step their "
-                      "branch convs get no gradient at all, so their epoch-0 profile is nearly empty by design.")
+        right.caption("The ResNets here start with zeroed branches (Goyal et al. 2017): before the first step no "
+                      "gradient reaches the convs behind each branch's zeroed layer, so their epoch-0 profile is "
+                      "mostly empty by design.")
     speeds = [r.get("images_per_second") for r in exp["runs"] if r.get("images_per_second")]
     if speeds:
         st.caption(f"Training speed: {speeds[0]:,.0f} images/s per net ({exp['spec']['train']['device']} device).")

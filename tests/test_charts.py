@@ -158,7 +158,7 @@ def test_branch_ratio_chart_latest_epoch_per_unit(sweep):
     sweep[0]["records"].append(_epoch("plain-20", 4, ratios=[1.5, 1.2, 0.9]))
     fig = charts.branch_ratio_chart(sweep)
     assert len(fig.data) == 4
-    plain = [t for t in fig.data if t.name == "plain-20"][0]
+    plain = [t for t in fig.data if t.name.startswith("plain-20")][0]
     assert list(plain.x) == UNITS and list(plain.y) == [1.5, 1.2, 0.9] and plain.line.dash == "dash"
 
 
@@ -200,11 +200,16 @@ def test_response_ablation_and_landscape_charts_from_real_rows(tiny_twin):
     x = torch.randn(8, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     y = torch.arange(8) % 10
     responses = {n: diagnostics.layer_responses(m, x) for n, m in models.items()}
-    fig = charts.layer_response_chart(responses, sort=True)
+    fig = charts.layer_response_chart(responses)  # Figure 7: network order on top, sorted below
+    assert [a.text for a in fig.layout.annotations][:2] == ["In network order", "Sorted by magnitude"]
     assert {t.name for t in fig.data} == {"resnet-8", "plain-8"}
     for t in fig.data:
-        assert list(t.y) == sorted(responses[t.name].values(), reverse=True)
-    assert list(charts.layer_response_chart(responses).data[0].hovertext) == list(responses["resnet-8"])
+        if t.yaxis == "y2":
+            assert list(t.y) == sorted(responses[t.name].values(), reverse=True)
+        else:
+            assert list(t.y) == list(responses[t.name].values()) and list(t.hovertext) == list(responses[t.name])
+    assert len([t for t in fig.data if t.yaxis == "y2"]) == 2
+    assert "3×3" in fig.layout.xaxis.title.text and "after BN" in fig.layout.title.text
 
     rows = {n: ablation.ablate_blocks(m, x, y) for n, m in models.items()}
     fig = charts.ablation_chart(rows)
@@ -376,3 +381,11 @@ def test_the_default_overlay_says_what_its_dashes_mean_and_does_not_claim_figure
     assert fig.layout.title.text.endswith("plain (dashed) vs residual (solid)")
     doc = charts.training_curves.__doc__ + charts.curves.__doc__
     assert "as in Figure 6" not in doc and "dashed means training error" in doc
+
+
+def test_branch_ratio_chart_says_a_plain_unit_has_no_residual_branch(sweep):
+    fig = charts.branch_ratio_chart(sweep)
+    names = {t.name for t in fig.data}
+    assert names == {"plain-20: ‖out‖/‖in‖", "plain-56: ‖out‖/‖in‖", "resnet-20", "resnet-56"}
+    plain = [t for t in fig.data if t.name.startswith("plain")][0]
+    assert "no F(x)" in plain.hovertext[0] and "plain" in fig.layout.yaxis.title.text

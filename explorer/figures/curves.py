@@ -157,8 +157,9 @@ def _with(run: dict, key: str) -> list:
 def gradient_profile(runs: list) -> go.Figure:
     """Gradient norm of each conv layer, input to output, at the start and at the latest epoch (log scale).
 
-    In a deep plain net the gradient reaching the first layers is much smaller than at the top; the
-    shortcut carries it back undiminished (He et al. 2016, Eq. 5).
+    He et al. 2015 (§4.1) checked that with BN a deep plain net's gradients do not vanish: degradation is an
+    optimisation difficulty. With identity shortcuts the gradient also has a direct path back to every earlier
+    unit (He et al. 2016, Eq. 5). The chart shows what the user's own nets do, whichever way it goes.
 
     Args: runs: run dicts from `run_series` (epoch records with "grad_norms" {conv name: norm}).
     Returns: two panels, "At the start (epoch 0)" and "Latest epoch", one trace per run and panel.
@@ -223,8 +224,8 @@ def gradient_heatmap(run: dict, zrange: Optional[tuple] = None) -> go.Figure:
 def branch_ratio_chart(runs: list) -> go.Figure:
     """‖F(x)‖ / ‖x‖ per unit at the latest epoch: how big the residual branch is next to the shortcut.
 
-    He et al. 2015, §4.2 (with Figure 7): the residual functions tend to stay small. For a plain unit the
-    ratio is ‖output‖ / ‖input‖.
+    He et al. 2015, §4.2 (with Figure 7): the residual functions tend to stay small. A plain unit has no F(x)
+    (nothing is added to it): its ratio is ‖output‖ / ‖input‖, and its trace says so.
 
     Args: runs: run dicts from `run_series` (epoch records with "branch_ratios" {unit: ratio}).
     Returns: one trace per run, x = unit names in forward order.
@@ -237,38 +238,40 @@ def branch_ratio_chart(runs: list) -> go.Figure:
         recs = _with(run, "branch_ratios")
         if recs:
             ratios = recs[-1]["branch_ratios"]
-            fig.add_trace(run_line(list(ratios), [as_number(v) for v in ratios.values()], run, styles[run["name"]],
-                                first=True, mode="lines+markers"))
+            what = "‖output‖/‖input‖ (a plain unit has no F(x))" if run.get("plain") else "‖F(x)‖/‖x‖"
+            shown = {**run, "name": f"{run['name']}: ‖out‖/‖in‖" if run.get("plain") else run["name"]}
+            fig.add_trace(run_line(list(ratios), [as_number(v) for v in ratios.values()], shown, styles[run["name"]],
+                                first=True, hover=[f"{u}: {what}" for u in ratios], mode="lines+markers"))
     fig.update_xaxes(title_text="unit (input to output)", type="category")
-    fig.update_yaxes(title_text="‖F(x)‖ / ‖x‖", rangemode="tozero")
+    fig.update_yaxes(title_text="‖F(x)‖ / ‖x‖ (plain: ‖out‖ / ‖in‖)", rangemode="tozero")
     return apply_layout(fig, "Residual branch size next to its input (latest epoch)")
 
 
-def layer_response_chart(responses: dict, sort: bool = False) -> go.Figure:
-    """Standard deviation of each unit's branch output, per net: the paper's Figure 7 for the user's nets.
+def layer_response_chart(responses: dict) -> go.Figure:
+    """Std of each 3x3 layer's response, per net, in network order (top) and sorted (bottom): Figure 7.
 
-    He et al. 2015, Figure 7: ResNets' responses are generally smaller than plain nets', the more so the
-    deeper the ResNet.
+    He et al. 2015, Figure 7: responses after BN, before the addition or ReLU; ResNets' are generally smaller
+    than plain nets', the more so the deeper the ResNet.
 
     Args:
-        responses: {net name: {unit name: std}} from explorer.diagnostics.layer_responses.
-        sort: False for layer order (x = layer index), True to sort each net's values from largest down.
-    Returns: one trace per net.
+        responses: {net name: {3x3 conv name: std}} from explorer.analysis.diagnostics.layer_responses.
+    Returns: two panels (rows), one trace per net in each.
     """
-    fig = go.Figure()
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.14,
+                        subplot_titles=("In network order", "Sorted by magnitude"))
     styles = run_styles(named_runs(responses))
     for name, stds in responses.items():
-        pairs = [(unit, as_number(v)) for unit, v in stds.items()]
-        if sort:
-            pairs.sort(key=lambda p: -math.inf if p[1] is None else p[1], reverse=True)
-        run = {"name": name}
-        fig.add_trace(run_line(range(1, len(pairs) + 1), [v for _, v in pairs], run, styles[name], first=True,
-                            hover=[u for u, _ in pairs], mode="lines+markers"))
-    fig.update_xaxes(title_text="layer index (sorted by size)" if sort else "layer index (input to output)")
+        pairs = [(layer, as_number(v)) for layer, v in stds.items()]
+        ranked = sorted(pairs, key=lambda p: -math.inf if p[1] is None else p[1], reverse=True)
+        for row, shown in ((1, pairs), (2, ranked)):
+            fig.add_trace(run_line(range(1, len(shown) + 1), [v for _, v in shown], {"name": name}, styles[name],
+                                   first=row == 1, hover=[layer for layer, _ in shown], mode="lines+markers"),
+                          row=row, col=1)
+    fig.update_xaxes(title_text="3×3 layer (input to output)", row=1, col=1)
+    fig.update_xaxes(title_text="3×3 layer (sorted by std)", row=2, col=1)
     whole_ticks(fig, max((len(t.x) for t in fig.data), default=None))
-    fig.update_yaxes(title_text="std of the branch output", rangemode="tozero")
-    order = "sorted by magnitude" if sort else "in layer order"
-    return apply_layout(fig, f"Layer responses {order}")
+    fig.update_yaxes(title_text="std of the response", rangemode="tozero")
+    return apply_layout(fig, "Layer responses: std after BN, before the addition or ReLU (Figure 7)", height=720)
 
 
 def ablation_chart(results: dict) -> go.Figure:

@@ -203,6 +203,10 @@ class ResidualUnit(nn.Module):
         wanted = nn.BatchNorm2d if self._zero_init == "bn" else nn.Conv2d
         return last if isinstance(last, wanted) else None
 
+    def branch_layers(self) -> list:
+        """[(name, module)] of F(x), in the order they run (pre-activation ops first, where there are any)."""
+        return [(name, getattr(self, name)) for name in self._branch_names]
+
     def _run(self, names: list, x: torch.Tensor) -> torch.Tensor:
         for name in names:
             x = getattr(self, name)(x)
