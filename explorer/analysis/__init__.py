@@ -9,7 +9,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'attribution': 'attribution', 'METHODS': 'attribution', 'HEAVY_PARAMETERS': 'attribution',
     'attribute': 'attribution', 'predict': 'attribution', 'default_gradcam_layer': 'attribution',
     'is_heavy': 'attribution', 'attribute_details': 'attribution', 'Attribution': 'attribution',
-    'IG_TOLERANCE': 'attribution', 'IG_MAX_STEPS': 'attribution',
+    'IG_TOLERANCE': 'attribution', 'IG_MAX_STEPS': 'attribution', 'IG_MAX_STEPS_HEAVY': 'attribution',
     'baselines': 'baselines', 'BASELINES': 'baselines', 'baseline_image': 'baselines', 'blur': 'baselines',
     'modelcopy': 'modelcopy', 'borrowed_copy': 'modelcopy',
     'diagnostics': 'diagnostics', 'conv_grad_norm_tensors': 'diagnostics', 'conv_grad_norms': 'diagnostics',
