@@ -176,8 +176,9 @@ def ablation_view(exp: dict, nets: dict) -> None:
 def feature_view(exp: dict, nets: dict) -> None:
     st.markdown("**What to look for:** the activations of one layer for one test image, plain and residual side "
                 "by side (first 16 channels, each scaled on its own), and the first layer's filters. Early layers "
-                "respond to strokes and edges; after many plain layers the maps often wash out, while the ResNet's "
-                "keep the input's structure, which the shortcuts pass along (He et al. 2015).")
+                "tend to respond to strokes and edges. Compare how much of the input's shape each net's maps still "
+                "show at the same depth: a residual unit's output is its input plus F(x), so the shortcut carries "
+                "the input along (the papers do not study these maps; this is for looking, not a result).")
     models = {n: _model(*ids).model for n, ids in nets.items()}
     layers = [name for name, m in next(iter(models.values())).named_modules()
               if isinstance(m, (nn.Conv2d, ResidualUnit)) and all(name in dict(o.named_modules())
