@@ -9,9 +9,10 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'OUT_OF_MEMORY': 'devices', 'maybe_compile': 'devices',
     'engine': 'engine', 'Callback': 'engine', 'build_models': 'engine', 'Lockstep': 'engine',
     'train_models': 'engine',
-    'experiments': 'experiments', 'KINDS': 'experiments', 'ExperimentSpec': 'experiments',
-    'fit_to_data': 'experiments', 'single': 'experiments', 'twin': 'experiments', 'sweep': 'experiments',
-    'compare': 'experiments', 'plain_residual_pairs': 'experiments',
+    'experiments': 'experiments', 'KINDS': 'experiments', 'FIGURE6_DEPTHS': 'experiments',
+    'SWEEP_NOTE': 'experiments', 'ExperimentSpec': 'experiments', 'fit_to_data': 'experiments',
+    'single': 'experiments', 'twin': 'experiments', 'sweep': 'experiments', 'fit_for_sweep': 'experiments',
+    'figure6': 'experiments', 'compare': 'experiments', 'plain_residual_pairs': 'experiments',
     'recipes': 'recipes', 'OPTIMIZERS': 'recipes', 'SCHEDULES': 'recipes', 'DEVICES': 'recipes',
     'PRECISIONS': 'recipes', 'TrainConfig': 'recipes', 'TRAIN_DEFAULTS': 'recipes', 'train_config_for': 'recipes',
 })
