@@ -389,3 +389,9 @@ def test_branch_ratio_chart_says_a_plain_unit_has_no_residual_branch(sweep):
     assert names == {"plain-20: ‖out‖/‖in‖", "plain-56: ‖out‖/‖in‖", "resnet-20", "resnet-56"}
     plain = [t for t in fig.data if t.name.startswith("plain")][0]
     assert "no F(x)" in plain.hovertext[0] and "plain" in fig.layout.yaxis.title.text
+
+
+def test_reference_tables_show_the_plain_nets_under_their_reproductions_names():
+    plain = charts.reference_tables()["plain"]
+    assert [r["net"] for r in plain] == ["plain-20", "plain-32", "plain-44", "plain-56"]
+    assert plain[-1] == {"net": "plain-56", "techxzen": 15.39, "a-martyn": 12.76}
