@@ -97,17 +97,20 @@ def gradient_flow_sentence(name: str, records: list) -> str:
 
     Args:
         name: the run's name, e.g. "plain-56".
-        records: its epoch records; those with "grad_norms" {conv name: norm} are read (shortcut convs left out).
+        records: its epoch records (dicts, or explorer.store.records.Metric); those with "grad_norms"
+            {conv name: norm} are read (shortcut convs left out).
     Returns:
         e.g. "plain-56: before training the conv nearest the input got a gradient 2,400 times larger than the
         conv nearest the output; at epoch 15, 3.1 times larger."; a sentence saying so when none was recorded.
     """
     ratios = []
     for rec in records:
-        norms = [(k, v) for k, v in (rec.get("grad_norms") or {}).items() if ".shortcut." not in f".{k}."]
+        field = rec.get if isinstance(rec, dict) else lambda key: getattr(rec, key, None)
+        norms = [(k, v) for k, v in (field("grad_norms") or {}).items() if ".shortcut." not in f".{k}."]
         first, last = (norms[0][1], norms[-1][1]) if len(norms) > 1 else (None, None)
         if isinstance(first, (int, float)) and isinstance(last, (int, float)) and first > 0 and last > 0:
-            ratios.append((rec.get("epoch"), first / last))
+            epoch = field("epoch")
+            ratios.append((int(epoch) if isinstance(epoch, float) and epoch.is_integer() else epoch, first / last))
     if not ratios:
         return f"{name}: no gradient norms were recorded, so there is nothing to compare."
     parts = [_ratio_words(ratios[0][1], "before training" if ratios[0][0] == 0 else f"at epoch {ratios[0][0]}")]
