@@ -1,4 +1,5 @@
-"""Looking inside trained nets: diagnostics, attribution (captum), loss landscapes, ablation, evaluation.
+"""Looking inside trained nets: diagnostics, attribution (captum), loss landscapes, ablation and
+ensembles of paths, the gradient highway, evaluation.
 
 The public API: each name below, imported from its module on first use (explorer.lazy).
 """
@@ -6,6 +7,8 @@ from ..lazy import exports
 
 __getattr__, __dir__, __all__ = exports(__name__, {
     'ablation': 'ablation', 'ShortcutOnly': 'ablation', 'ablate_blocks': 'ablation',
+    'path_lengths': 'ablation', 'delete_random_units': 'ablation',
+    'highway': 'highway', 'gradient_split': 'highway', 'unit_gradients': 'highway', 'highway_summary': 'highway',
     'attribution': 'attribution', 'METHODS': 'attribution', 'HEAVY_PARAMETERS': 'attribution',
     'attribute': 'attribution', 'predict': 'attribution', 'default_gradcam_layer': 'attribution',
     'is_heavy': 'attribution',
