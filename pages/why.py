@@ -1,6 +1,7 @@
 """Why shortcuts work: the explanations that followed the 2015 paper, shown on the user's own plain/residual pair.
 
-Views: the gradient highway (He et al. 2016, Eq. 4-5), ensembles of paths (Veit et al. 2016). The page reads
+Views: the gradient highway (He et al. 2016, Eq. 4-5), ensembles of paths (Veit et al. 2016), and the experiment
+as a self-contained PyTorch script to take home. The page reads
 widgets, calls explorer and draws explorer.figures; heavy results are cached per run and weights file.
 """
 import streamlit as st
@@ -12,12 +13,13 @@ from explorer.data.datasets import normalize
 from explorer.nets.config import ModelConfig
 from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model
 from explorer.store.shipped import ensure_shipped_in_store
-from explorer.training.experiments import plain_residual_pairs
+from explorer.training.experiments import ExperimentSpec, plain_residual_pairs
+from explorer.training.export import export_script
 from pages.common import ensure_entry, store
 
 ensure_entry("pages/why.py")
 
-TABS = ["Gradient highway", "Ensembles of paths"]
+TABS = ["Gradient highway", "Ensembles of paths", "Take it home"]
 HIGHWAY_BATCH = 128  # training images in the batch whose gradient is split
 DELETION_IMAGES = 1000  # test images per net with units deleted
 DELETION_DRAWS = 6  # random sets of units per number deleted
@@ -133,12 +135,39 @@ def ensembles_view(exp: dict, nets: dict) -> None:
                        f"{rows[-1]['k']} deletable units gone.")
 
 
+@st.cache_data(max_entries=8, show_spinner="Writing the script…")
+def _script(exp_id: str, finished) -> str:
+    exp = store().load_experiment(exp_id)
+    finals = {r.get("name", r["id"]): r.get("final") for r in exp["runs"]}
+    return export_script(ExperimentSpec.from_dict(exp["spec"]), data=_dataset(exp_id), finals=finals, title=exp_id)
+
+
+def takehome_view(exp: dict, nets: dict) -> None:
+    st.markdown("**Take it home:** one Python file that rebuilds this experiment's nets, data split, recipe and seed "
+                "with PyTorch alone (torchvision fetches MNIST, Fashion-MNIST or CIFAR-10; the digits and image "
+                "folders are inside the file), trains them in lockstep as the app did, and prints the errors. "
+                "On the CPU with the same seed it reproduces the app's final training error up to floating-point "
+                "noise; read it to see every step of the recipe.")
+    if exp.get("status") != "completed":
+        st.info("This experiment has not finished; its script is offered once it has.")
+        return
+    text = _script(exp["id"], exp.get("finished"))
+    name = f"resnet_explorer_{exp['id']}.py"
+    st.download_button("Download the script", text, file_name=name, mime="text/x-python", type="primary",
+                       key="why_download", help=f"{len(text) / 1024:.0f} KB of Python; needs torch (and torchvision).")
+    st.code(f"python {name} --device cpu          # add --save-dir nets/ to keep the trained weights", language="bash")
+    finals = [f"{r.get('name')}: {100 * r['final']['train_error']:.2f}%" for r in exp["runs"]
+              if (r.get("final") or {}).get("train_error") is not None]
+    if finals:
+        st.caption("The app's final training errors, to compare with the script's: " + ", ".join(finals) + ".")
+
+
 # ----------------------------------------------------------------------------- the page
 st.title("Why shortcuts work")
 st.caption("The explanations that followed the ResNet paper, measured on your own plain net and its residual twin.")
 exp, nets = choose_nets()
 if nets:
-    views = [highway_view, ensembles_view]
+    views = [highway_view, ensembles_view, takehome_view]
     for tab, view in zip(st.tabs(TABS, key="why_tab", on_change="rerun"), views):
         if tab.open:
             with tab:

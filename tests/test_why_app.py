@@ -58,3 +58,11 @@ def test_the_ensembles_view_draws_path_lengths_and_deletions(app):
     deletions = {t["name"]: t["x"] for t in figures["why_deletions"]["data"]}
     assert deletions == {"plain-20": list(range(8)), "resnet-20": list(range(10))}
     assert any("with nothing deleted" in c.value for c in at.caption)
+
+
+def test_take_it_home_offers_the_script_with_the_apps_numbers(app):
+    at = _open(app, "Take it home")
+    button = at.get("download_button")
+    assert len(button) == 1 and button[0].proto.label == "Download the script"
+    assert at.code and "--device cpu" in at.code[0].value
+    assert any("resnet-20: 0.63%" in c.value for c in at.caption)  # the shipped twin's recorded final error
