@@ -1,7 +1,8 @@
 """Why shortcuts work: the explanations that followed the 2015 paper, shown on the user's own plain/residual pair.
 
-Views: the gradient highway (He et al. 2016, Eq. 4-5), ensembles of paths (Veit et al. 2016), and the experiment
-as a self-contained PyTorch script to take home. The page reads
+Views: the gradient highway (He et al. 2016, Eq. 4-5), ensembles of paths (Veit et al. 2016), the optimiser's path
+on the loss landscape (Li et al. 2018, §7; a job of kind `landscape`), and the experiment as a self-contained
+PyTorch script to take home. The page reads
 widgets, calls explorer and draws explorer.figures; heavy results are cached per run and weights file.
 """
 import streamlit as st
@@ -11,15 +12,19 @@ from explorer.analysis.ablation import delete_random_units, path_lengths
 from explorer.analysis.highway import gradient_split, highway_summary
 from explorer.data.datasets import normalize
 from explorer.nets.config import ModelConfig
+from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
+from explorer.jobs.manager import JobError
 from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model
+from explorer.store.runstore import ACTIVE, STATUSES
 from explorer.store.shipped import ensure_shipped_in_store
+from explorer.store.snapshots import run_snapshots
 from explorer.training.experiments import ExperimentSpec, plain_residual_pairs
 from explorer.training.export import export_script
-from pages.common import ensure_entry, store
+from pages.common import ensure_entry, is_teacher, job_manager, store
 
 ensure_entry("pages/why.py")
 
-TABS = ["Gradient highway", "Ensembles of paths", "Take it home"]
+TABS = ["Gradient highway", "Ensembles of paths", "Optimiser's path", "Take it home"]
 HIGHWAY_BATCH = 128  # training images in the batch whose gradient is split
 DELETION_IMAGES = 1000  # test images per net with units deleted
 DELETION_DRAWS = 6  # random sets of units per number deleted
@@ -122,8 +127,8 @@ def ensembles_view(exp: dict, nets: dict) -> None:
                 f"allow), mean and range over {DELETION_DRAWS} draws. Veit et al. found a ResNet's error rises "
                 "smoothly, like an ensemble losing members, while a plain net breaks at the first deletion.")
     runs = {r["id"]: r for r in exp["runs"]}
-    residual = {n: path_lengths(sum(ModelConfig.from_dict(runs[rid]["model"]).blocks_per_stage)) for n, (_, rid) in nets.items()
-                if runs[rid]["model"]["shortcut"] != "none"}
+    configs = {n: ModelConfig.from_dict(runs[rid]["model"]) for n, (_, rid) in nets.items()}
+    residual = {n: path_lengths(sum(c.blocks_per_stage)) for n, c in configs.items() if not c.is_plain}
     left, right = st.columns([2, 3])
     left.plotly_chart(charts.path_length_chart(residual), key="why_paths")
     results = {n: _deletions(eid, rid, _mtime(eid, rid)) for n, (eid, rid) in nets.items()}
@@ -133,6 +138,76 @@ def ensembles_view(exp: dict, nets: dict) -> None:
             st.caption(f"{name}: {100 * rows[0]['mean']:.1f}% with nothing deleted, {100 * rows[1]['mean']:.1f}% "
                        f"on average with one unit deleted, {100 * rows[-1]['mean']:.1f}% with all "
                        f"{rows[-1]['k']} deletable units gone.")
+
+
+def _job_status(job: dict) -> None:
+    status, progress = job["status"], job.get("progress") or {}
+    if status == "queued":
+        pos = job_manager().position(job["id"])
+        st.info(f"Queued: number {pos['place']} in line." if pos else "Queued: starting…")
+    elif status == "running":
+        frac = (progress.get("step") or 0) / max(1, progress.get("total_steps") or 1)
+        eta = progress.get("eta")
+        st.progress(min(1.0, frac), text=(progress.get("message") or "Starting…")
+                    + (f" · about {eta:.0f} s left" if eta is not None else ""))
+    elif status != "completed":
+        msg = job.get("message")
+        (st.warning if status == "stopped" else st.error)(f"The path job {status}" + (f": {msg}" if msg else "."))
+
+
+@st.fragment(run_every=1.0)
+def path_live(job_id: str) -> None:
+    """Progress and Cancel of the path's landscape job, redrawn about once a second from the run store."""
+    job = store().load_experiment(job_id)
+    if job is None:
+        st.warning("This landscape job is gone (deleted?).")
+        return
+    _job_status(job)
+    owner = st.session_state["owner"]
+    if job["status"] in ACTIVE and (job.get("owner") == owner or is_teacher()):
+        if st.button("Cancel", key="why_path_cancel", help="Stops the job at its next grid point."):
+            job_manager().stop(job_id, owner, teacher=is_teacher())
+            st.toast("Cancelling…")
+    if job["status"] not in ACTIVE:
+        st.rerun()
+
+
+def path_view(exp: dict, nets: dict) -> None:
+    st.markdown("**What to look for:** random directions miss the path of training, so Li et al. 2018 (§7) draw "
+                "the landscape in the plane of the path itself: the two principal directions of the weights saved "
+                "along training (each axis says how much of the path's variation it holds). The white line is the "
+                "optimiser's path, from the initial weights (○) to the trained ones (★), plain and residual side by "
+                "side on one colour scale. It runs as a job: you can leave the page and come back.")
+    short = [n for n, (eid, rid) in nets.items() if len(run_snapshots(store(), eid, rid)) < 1
+             or not store().weights_path(eid, rid, "init").is_file()]
+    if short:
+        st.info(f"{', '.join(short)} kept no weight snapshots along training (runs trained before snapshots were "
+                "kept, or imported with their weights only, like the shipped twin); train a twin on the Train page "
+                "and its path appears here.")
+        return
+    steps = st.select_slider("Grid points per axis", [5, 11, 15, 21, 31], value=21, key="why_path_steps")
+    spec = landscape_spec(exp["id"], [rid for _, rid in nets.values()], steps=steps, plane="pca")
+    full, runs, digest = landscape_request(store(), spec)
+    job = store().find_by_hash(digest, statuses=STATUSES)
+    if job is not None and job["status"] in ACTIVE:
+        path_live(job["id"])
+        return
+    if job is not None:
+        _job_status(job)
+        results = {n: r["surface"] for n, r in read_landscapes(store(), job["id"]).items() if r.get("surface")}
+        if results:
+            st.plotly_chart(charts.path_landscape_chart(results), key="why_path_chart")
+            st.caption(" ".join(f"{n}: the path's first two directions hold {100 * sum(r['explained']):.0f}% of its "
+                                f"variation ({len(r['path']['alpha'])} points)." for n, r in results.items()))
+    if job is None or job["status"] != "completed":
+        if st.button("Start", key="why_path_start", type="primary",
+                     help=f"{steps}×{steps} points per net, on {spec['subset']} training images."):
+            try:
+                job_manager().submit(full, runs, owner=st.session_state["owner"], spec_hash=digest, kind="landscape")
+            except JobError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
 
 
 @st.cache_data(max_entries=8, show_spinner="Writing the script…")
@@ -167,7 +242,7 @@ st.title("Why shortcuts work")
 st.caption("The explanations that followed the ResNet paper, measured on your own plain net and its residual twin.")
 exp, nets = choose_nets()
 if nets:
-    views = [highway_view, ensembles_view, takehome_view]
+    views = [highway_view, ensembles_view, path_view, takehome_view]
     for tab, view in zip(st.tabs(TABS, key="why_tab", on_change="rerun"), views):
         if tab.open:
             with tab:

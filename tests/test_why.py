@@ -118,3 +118,18 @@ def test_deleting_units_zero_is_the_full_net_and_one_matches_ablation(digits):
     assert all(len(r["errors"]) == min(3, math.comb(9, r["k"])) for r in again)
     fig = charts.deletion_chart({"resnet-20": again})
     assert list(fig.data[0].x) == list(range(10))
+
+
+def test_path_landscape_chart_draws_the_path_on_each_nets_contours():
+    plane = {"alpha": [-2.0, 0.0, 1.0], "beta": [-1.0, 0.0, 1.0], "loss": [[2.0, 1.0, None], [1.0, 0.1, 0.5],
+                                                                           [3.0, float("inf"), 0.2]],
+             "path": {"alpha": [-2.0, -1.0, 0.0], "beta": [1.0, -0.5, 0.0], "epoch": [0, 1, "final"]},
+             "explained": [0.8, 0.15]}
+    fig = charts.path_landscape_chart({"plain-8": plane, "resnet-8": plane})
+    contours = [t for t in fig.data if t.type == "contour"]
+    assert len(contours) == 2 and contours[0].z[0][2] is None and contours[0].z[2][1] is None  # gaps stay gaps
+    assert contours[0].z[1][1] == pytest.approx(-1.0)  # log10 of 0.1
+    path = next(t for t in fig.data if t.name == "resnet-8: path")
+    assert list(path.x) == [-2.0, -1.0, 0.0] and list(path.hovertext) == ["epoch 0", "epoch 1", "epoch final"]
+    assert fig.layout.xaxis.title.text == "direction 1 (80% of the path's variance)"
+    assert charts.path_landscape_chart({}).layout.annotations[0].text == "No path computed yet."

@@ -1,7 +1,9 @@
 """The "Why it works" page in Streamlit's AppTest, on the shipped digits twin (its default): each view draws its
-charts from the real nets, with the sentence built from their own numbers.
+charts from the real nets, with the sentence built from their own numbers; the optimiser's path runs as a real
+landscape job (worker process) on a tiny twin trained with snapshots, and on the shipped twin says why it cannot.
 """
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -11,10 +13,9 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
+def app(tmp_path, worker_env):
     import streamlit as st
     from streamlit.testing.v1 import AppTest
-    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
     st.cache_resource.clear()
     st.cache_data.clear()
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
@@ -66,3 +67,38 @@ def test_take_it_home_offers_the_script_with_the_apps_numbers(app):
     assert len(button) == 1 and button[0].proto.label == "Download the script"
     assert at.code and "--device cpu" in at.code[0].value
     assert any("resnet-20: 0.63%" in c.value for c in at.caption)  # the shipped twin's recorded final error
+
+
+def test_the_optimisers_path_runs_as_a_job_on_a_twin_with_snapshots(app):
+    from explorer.data.config import DataConfig
+    from explorer.jobs.worker import run_experiment
+    from explorer.nets.config import ModelConfig
+    from explorer.store.runstore import RunStore
+    from explorer.training import experiments
+    from explorer.training.recipes import TrainConfig
+    at = _open(app, "Optimiser's path")
+    assert any("kept no weight snapshots" in i.value for i in at.info)  # the shipped twin has init and final only
+    store = RunStore()
+    recipe = TrainConfig(epochs=4, batch_size=32, lr=0.05, schedule="constant", device="cpu", log_every=4)
+    spec = experiments.twin(ModelConfig(depth=8, in_channels=1, input_size=8, width=0.5),
+                            DataConfig("digits", train_subset=128, test_subset=64), recipe)
+    exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
+                                     owner="someone", spec_hash=spec.spec_hash())
+    assert run_experiment(store, exp_id)["status"] == "completed"
+    at.run()
+    at.selectbox(key="why_exp").set_value(exp_id).run()
+    at.select_slider(key="why_path_steps").set_value(5).run()
+    at.button(key="why_path_start").click().run()
+    assert not at.exception, at.exception
+    deadline = time.monotonic() + 120
+    while "why_path_chart" not in _charts(at) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    fig = _charts(at)["why_path_chart"]
+    contours = [t for t in fig["data"] if t["type"] == "contour"]
+    paths = [t for t in fig["data"] if t.get("name", "").endswith(": path")]
+    assert len(contours) == 2 and [t["name"] for t in paths] == ["plain-8: path", "resnet-8: path"]
+    assert all(len(t["x"]) == 5 for t in paths)  # the initial weights, 3 snapshots, the trained weights
+    assert "% of the path's variance" in fig["layout"]["xaxis"]["title"]["text"]
+    assert any("first two directions hold" in c.value for c in at.caption)

@@ -1,5 +1,7 @@
-"""Figures for why shortcuts work: the gradient highway, ensembles of paths (pure functions of records)."""
+"""Figures for why shortcuts work: the gradient highway, ensembles of paths, the optimiser's path (pure functions)."""
 from __future__ import annotations
+
+import math
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -84,3 +86,50 @@ def deletion_chart(results: dict) -> go.Figure:
     fig.update_xaxes(title_text="units deleted (chosen at random)", dtick=1)
     fig.update_yaxes(title_text="test error (%)", range=[0, 100])
     return apply_layout(fig, "Delete k random units: test error (mean, and the range over draws)", height=440)
+
+
+def path_landscape_chart(results: dict) -> go.Figure:
+    """The loss on each net's optimiser-path plane, with the path drawn on the contours (Li et al. 2018, §7).
+
+    Args:
+        results: {net name: analysis.trajectory.path_surface result, with path["epoch"] labels}.
+    Returns:
+        one contour panel per net on one log10 colour scale; the path from the initial weights (○) to the
+        trained ones (★), its epochs in the hover; each axis names the share of the path's variance it explains.
+    """
+    if not results:
+        return empty_figure("The optimiser's path", "No path computed yet.")
+    zs = {n: _log_loss(r["loss"]) for n, r in results.items()}
+    finite = [v for z in zs.values() for row in z for v in row if v is not None]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    fig = make_subplots(rows=1, cols=len(results), subplot_titles=list(results), horizontal_spacing=0.08)
+    for col, (name, r) in enumerate(results.items(), start=1):
+        fig.add_trace(go.Contour(x=r["alpha"], y=r["beta"], z=zs[name], zmin=lo, zmax=hi, colorscale="Viridis",
+                                 ncontours=20, showscale=col == len(results), colorbar=dict(title="log10 loss"),
+                                 hovertemplate="a %{x:.3g}, b %{y:.3g}: log10 loss %{z:.3f}<extra></extra>"),
+                      row=1, col=col)
+        path = r["path"]
+        epochs = path.get("epoch") or list(range(len(path["alpha"])))
+        fig.add_trace(go.Scatter(x=path["alpha"], y=path["beta"], mode="lines+markers", name=f"{name}: path",
+                                 showlegend=False, line=dict(color="white", width=3),
+                                 marker=dict(color="red", size=8, line=dict(color="white", width=1)),
+                                 hovertext=[f"epoch {e}" for e in epochs]), row=1, col=col)
+        ends = ([path["alpha"][0]], [path["beta"][0]], "circle-open", "start"), ([0.0], [0.0], "star", "trained")
+        for x, y, symbol, label in ends:
+            fig.add_trace(go.Scatter(x=x, y=y, mode="markers", showlegend=False, hovertext=[label],
+                                     marker=dict(symbol=symbol, size=18, color="red",
+                                                 line=dict(color="white", width=2))),
+                          row=1, col=col)
+        share = r.get("explained") or [None, None]
+        fig.update_xaxes(title_text=_pc_label(1, share[0]), row=1, col=col)
+        fig.update_yaxes(title_text=_pc_label(2, share[1]), row=1, col=col)
+    title = "The optimiser's path from the initial weights (○) to the trained ones (★)"
+    return apply_layout(fig, title, height=540)
+
+
+def _log_loss(loss) -> list:
+    return [[math.log10(v) if v is not None and math.isfinite(v) and v > 0 else None for v in row] for row in loss]
+
+
+def _pc_label(k: int, share) -> str:
+    return f"direction {k}" + (f" ({100 * share:.0f}% of the path's variance)" if share is not None else "")

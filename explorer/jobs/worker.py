@@ -7,6 +7,7 @@ Size budget: ~150 lines.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 import traceback
@@ -14,6 +15,7 @@ from typing import Callable, Optional
 
 from ..nets.builder import count_parameters
 from ..store.runstore import RunStore, run_slug
+from ..store.snapshots import snapshot_epochs, snapshot_name
 from ..training.devices import EngineError
 from ..training.engine import build_models, train_models
 from ..training.experiments import ExperimentSpec
@@ -71,8 +73,9 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
             store.save_weights(exp_id, ids[name], "init", models[name], cfg.to_dict(), data.preprocessing)
             store.update_run(exp_id, ids[name], params=count_parameters(models[name]), dataset=spec.data.name)
         writer = _StoreWriter(store, exp_id, ids, callback)
+        snapshot = _snapshotter(store, exp_id, spec, ids, models, data)
         results = train_models(models, data, spec.train, writer, lambda: store.stop_requested(exp_id),
-                               augment=spec.data.augment)
+                               augment=spec.data.augment, on_epoch=snapshot)
         stopped = any(r["status"] == "stopped" for r in results.values())
         for name, cfg in spec.models:
             r = results[name]
@@ -91,6 +94,21 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
         log.error("experiment %s failed: %s", exp_id, message)
         _fail_runs(store, exp_id)
         return store.update_experiment(exp_id, status="failed", message=message, finished=time.time())
+
+
+def _snapshotter(store: RunStore, exp_id: str, spec: ExperimentSpec, ids: dict, models: dict, data):
+    """on_epoch for the engine: save the weights at the epochs the snapshot budget allows (store.snapshots)."""
+    configs = dict(spec.models)
+    per_epoch = math.ceil(len(data.y_train) / spec.train.batch_size)
+    epochs = math.ceil(spec.train.steps / per_epoch) if spec.train.steps else spec.train.epochs
+    keep = {name: snapshot_epochs(epochs, sum(t.numel() * t.element_size() for t in m.state_dict().values()))
+            for name, m in models.items()}
+
+    def save(name: str, epoch: int, model) -> None:
+        if epoch in keep[name]:
+            store.save_weights(exp_id, ids[name], snapshot_name(epoch), model, configs[name].to_dict(),
+                               data.preprocessing)
+    return save
 
 
 def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None) -> dict:

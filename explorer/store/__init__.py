@@ -10,6 +10,9 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'runstore': 'runstore', 'STATUSES': 'runstore', 'ACTIVE': 'runstore', 'FINAL_KEYS': 'runstore',
     'default_runs_dir': 'runstore', 'atomic_write_json': 'runstore', 'read_json': 'runstore', 'pid_alive': 'runstore',
     'run_slug': 'runstore', 'RunStore': 'runstore', 'load_checkpoint': 'runstore',
+    'snapshots': 'snapshots', 'MAX_SNAPSHOTS': 'snapshots', 'SNAPSHOT_BYTES': 'snapshots',
+    'snapshot_name': 'snapshots', 'snapshot_epochs': 'snapshots', 'run_snapshots': 'snapshots',
+    'path_states': 'snapshots',
     'shipped': 'shipped', 'TWIN_DIR': 'shipped', 'TWIN_NAMES': 'shipped', 'shipped_twin': 'shipped',
     'shipped_twin_readme': 'shipped', 'SHIPPED_OWNER': 'shipped', 'ensure_shipped_in_store': 'shipped',
 })
