@@ -17,7 +17,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'first_layer_filters': 'diagnostics',
     'evaluation': 'evaluation', 'check_pair': 'evaluation', 'eval_no_grad': 'evaluation', 'error_rate': 'evaluation',
     'test_example': 'evaluation', 'confusion_and_mistakes': 'evaluation', 'test_metrics': 'evaluation',
-    'loss_at': 'evaluation',
+    'loss_at': 'evaluation', 'confusion_cell': 'evaluation',
     'trajectory': 'trajectory', 'pca_plane': 'trajectory', 'path_surface': 'trajectory',
     'landscape': 'landscape', 'DEFAULT_SUBSET': 'landscape', 'filter_normalized_direction': 'landscape',
     'line': 'landscape', 'surface': 'landscape', 'landscape_subset': 'landscape',

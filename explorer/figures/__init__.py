@@ -14,6 +14,8 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'landscape': 'landscape', 'landscape_surfaces': 'landscape', 'landscape_line': 'landscape',
     'why': 'why', 'highway_chart': 'why', 'path_length_chart': 'why', 'deletion_chart': 'why',
     'path_landscape_chart': 'why',
+    'clicks': 'clicks', 'CELL_TRACE': 'clicks', 'clickable_cells': 'clicks', 'clicked_point': 'clicks',
+    'epoch_table': 'clicks',
     'papers': 'papers', 'PAPER_NUMBERS': 'papers', 'paper_reference': 'papers',
     'style': 'style', 'PALETTE': 'style', 'FONT_SIZE': 'style', 'OVERLAY_SCALE': 'style', 'apply_layout': 'style',
     'whole_ticks': 'style', 'empty_figure': 'style', 'as_number': 'style', 'name_style': 'style',
