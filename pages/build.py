@@ -4,13 +4,22 @@ import streamlit as st
 
 from explorer.data.datasets import DATASET_INFO, dataset_info, model_config_for
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
-from explorer.nets.config import BLOCKS, FAMILIES, IMAGENET_STAGES, INITS, NORMS, PRESETS, ModelConfig, preset
+from explorer.nets.config import (
+    BLOCKS,
+    CIFAR_DEPTHS,
+    FAMILIES,
+    IMAGENET_STAGES,
+    INITS,
+    NORMS,
+    PRESETS,
+    ModelConfig,
+    preset,
+)
 from explorer.nets.summary import block_diagram, layer_table, model_stats
 from pages.common import ensure_entry, fmt_int, fmt_madds
 
 ensure_entry("pages/build.py")
 
-CIFAR_DEPTHS = {"basic": [8, 14, 20, 32, 44, 56, 110], "bottleneck": [11, 20, 29, 47, 56, 110, 164]}
 HELP = {
     "dataset": "What the net learns from. Its image size, channels and classes set the net's input and output "
                "(digits: 1×8×8, built in and offline).",
@@ -42,7 +51,7 @@ def _apply_preset() -> None:
 def _depth_options(family: str, block: str) -> list:
     if family == "imagenet":
         return [d for d, (b, _) in IMAGENET_STAGES.items() if b == block]
-    return CIFAR_DEPTHS[block]
+    return list(CIFAR_DEPTHS[block])
 
 
 def _seed_widgets() -> None:

@@ -14,13 +14,14 @@ from explorer.data.datasets import normalize
 from explorer.nets.config import ModelConfig
 from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
 from explorer.jobs.manager import JobError
+from explorer.jobs.status import job_status
 from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model
 from explorer.store.runstore import ACTIVE, STATUSES
 from explorer.store.shipped import ensure_shipped_in_store
 from explorer.store.snapshots import run_snapshots
 from explorer.training.experiments import ExperimentSpec, plain_residual_pairs
 from explorer.training.export import export_script
-from pages.common import ensure_entry, is_teacher, job_manager, store
+from pages.common import ensure_entry, is_teacher, job_manager, show_job_status, store
 
 ensure_entry("pages/why.py")
 
@@ -141,18 +142,10 @@ def ensembles_view(exp: dict, nets: dict) -> None:
 
 
 def _job_status(job: dict) -> None:
-    status, progress = job["status"], job.get("progress") or {}
-    if status == "queued":
-        pos = job_manager().position(job["id"])
-        st.info(f"Queued: number {pos['place']} in line." if pos else "Queued: starting…")
-    elif status == "running":
-        frac = (progress.get("step") or 0) / max(1, progress.get("total_steps") or 1)
-        eta = progress.get("eta")
-        st.progress(min(1.0, frac), text=(progress.get("message") or "Starting…")
-                    + (f" · about {eta:.0f} s left" if eta is not None else ""))
-    elif status != "completed":
-        msg = job.get("message")
-        (st.warning if status == "stopped" else st.error)(f"The path job {status}" + (f": {msg}" if msg else "."))
+    """The path job's place in line, progress or ending (nothing when it simply finished)."""
+    position = job_manager().position(job["id"]) if job["status"] == "queued" else None
+    if job["status"] != "completed":
+        show_job_status(job_status(job, position, what="The path's landscape job"))
 
 
 @st.fragment(run_every=1.0)

@@ -45,7 +45,7 @@ def pca_plane(snapshots: list, final: dict) -> dict:
     if rows.shape[0] < 2 or int((rows.norm(dim=1) > 0).sum()) < 2:
         raise ValueError("The path needs at least two saved weights besides the final ones; train a new run, "
                          "which keeps a snapshot every epoch.")
-X
+    centred = rows - rows.mean(dim=0, keepdim=True)  # principal directions of the centred points
     _, s, vh = torch.linalg.svd(centred.double(), full_matrices=False)
     d1, d2 = vh[0].float(), vh[1].float()  # unit length and orthogonal
     explained = (s ** 2 / (s ** 2).sum()).tolist()

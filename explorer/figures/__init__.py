@@ -16,7 +16,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'path_landscape_chart': 'why',
     'clicks': 'clicks', 'CELL_TRACE': 'clicks', 'clickable_cells': 'clicks', 'clicked_point': 'clicks',
     'epoch_table': 'clicks',
-    'papers': 'papers', 'PAPER_NUMBERS': 'papers', 'paper_reference': 'papers',
+    'papers': 'papers', 'PAPER_NUMBERS': 'papers', 'paper_reference': 'papers', 'reference_tables': 'papers',
     'style': 'style', 'PALETTE': 'style', 'FONT_SIZE': 'style', 'OVERLAY_SCALE': 'style', 'apply_layout': 'style',
     'whole_ticks': 'style', 'empty_figure': 'style', 'as_number': 'style', 'name_style': 'style',
     'run_styles': 'style', 'named_runs': 'style', 'run_label': 'style', 'run_line': 'style',
