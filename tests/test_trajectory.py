@@ -102,3 +102,15 @@ def test_a_pca_landscape_job_draws_the_path_for_both_nets(trained):
         assert len(surface["loss"]) == 5 and result["line"] is None
     with pytest.raises(ValueError, match="plane"):
         landscape_spec(exp_id, ["plain-8"], plane="diagonal")
+
+
+def test_path_surface_stops_when_asked_and_keeps_what_it_computed(trained, tiny_digits):
+    store, exp_id = trained
+    net = load_run_model(store, exp_id, "plain-8")
+    _, states = path_states(store, exp_id, "plain-8")
+    from explorer.data.datasets import normalize
+    x, y = normalize(tiny_digits.x_train, net.preprocessing), tiny_digits.y_train
+    asked = iter([False, False, False, True])
+    result = path_surface(net.model, states, x, y, steps=3, should_stop=lambda: next(asked, True))
+    assert result["stopped"] and [v is not None for v in result["loss"][0]] == [True, True, True]
+    assert result["loss"][1] == [None, None, None]  # the cancel landed before the second row
