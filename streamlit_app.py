@@ -6,7 +6,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import streamlit as st  # noqa: E402
 
-from pages.common import init_session, sync_query, teacher_login, write_owner_cookie
+from pages.common import init_session, store_notice, sync_query, teacher_login, write_owner_cookie
 
 st.set_page_config(page_title="ResNet Explorer", page_icon=":material/account_tree:", layout="wide",
                    initial_sidebar_state="collapsed")
@@ -35,5 +35,6 @@ with st.sidebar:
 for problem in st.session_state.pop("url_problems", []):
     st.warning(problem)
 write_owner_cookie()
+store_notice()
 page.run()
 sync_query()

@@ -69,12 +69,12 @@ def bench_path(steps: int) -> tuple:
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
                                      owner="bench", spec_hash=spec.spec_hash())
     t0 = time.perf_counter()
-    assert run_experiment(store, exp_id)["status"] == "completed"
+    assert run_experiment(store, exp_id).status == "completed"
     trained = time.perf_counter() - t0
     full, runs, digest = landscape_request(store, landscape_spec(exp_id, list(TWIN_NAMES), steps=steps, plane="pca"))
     job = store.create_experiment(full, runs, owner="bench", spec_hash=digest, kind="landscape")
     t0 = time.perf_counter()
-    assert run_landscape_job(store, job)["status"] == "completed"
+    assert run_landscape_job(store, job).status == "completed"
     took = time.perf_counter() - t0
     shares = {n: r["surface"]["explained"] for n, r in read_landscapes(store, job).items()}
     return trained, took, shares, full["subset"]

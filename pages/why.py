@@ -73,16 +73,16 @@ def _shipped_id():
 def choose_nets() -> tuple:
     """(experiment, {net name: (exp id, run id)}) from an experiment picker and a plain/residual pair."""
     shipped = _shipped_id()
-    sources = {e["exp_id"]: e for e in explainable_runs(store())}
+    sources = {e.exp_id: e for e in explainable_runs(store())}
     if not sources:
         st.info("No finished experiment has trained weights yet; train one on the Train page.")
         return None, {}
     ids = list(sources)
-    label = {i: ("Shipped digits twin (plain-20, resnet-20)" if i == shipped else sources[i]["label"]) for i in ids}
+    label = {i: ("Shipped digits twin (plain-20, resnet-20)" if i == shipped else sources[i].label) for i in ids}
     exp_id = st.selectbox("Experiment", ids, index=ids.index(shipped) if shipped in ids else 0,
                           format_func=label.get, key="why_exp")
     exp = store().load_experiment(exp_id)
-    runs = dict(sources[exp_id]["runs"])  # run id -> name
+    runs = dict(sources[exp_id].runs)  # run id -> name
     pair = next(((p, r) for p, r in plain_residual_pairs(exp) if p in runs and r in runs),
                 (list(runs)[0], list(runs)[-1]))
     left, right = st.columns(2)
@@ -102,7 +102,7 @@ def _guard(view, *args) -> None:
 
 
 # ----------------------------------------------------------------------------- the views
-def highway_view(exp: dict, nets: dict) -> None:
+def highway_view(exp, nets: dict) -> None:
     st.markdown("**What to look for:** with an identity shortcut a unit computes z = F(x) + x, so the gradient "
                 "at its input is ∂L/∂x = ∂L/∂z · (1 + ∂F/∂x) (He et al. 2016, Eq. 4–5). The “1” is the shortcut's "
                 f"part: it carries the gradient back unchanged. On one batch of {HIGHWAY_BATCH} training images, "
@@ -120,15 +120,15 @@ def highway_view(exp: dict, nets: dict) -> None:
         st.markdown(f"**{title.capitalize()}:** {highway_summary(rows)}")
 
 
-def ensembles_view(exp: dict, nets: dict) -> None:
+def ensembles_view(exp, nets: dict) -> None:
     st.markdown("**What to look for:** each residual unit can be passed through its branch or skipped along its "
                 "shortcut, so n units offer 2ⁿ paths of different lengths, most of them of middling length "
                 "(left; Veit, Wilber & Belongie 2016, Fig. 6a). Right: the test error after deleting k units chosen "
                 "at random (a residual unit keeps its shortcut; a plain unit becomes the identity where its shapes "
                 f"allow), mean and range over {DELETION_DRAWS} draws. Veit et al. found a ResNet's error rises "
                 "smoothly, like an ensemble losing members, while a plain net breaks at the first deletion.")
-    runs = {r["id"]: r for r in exp["runs"]}
-    configs = {n: ModelConfig.from_dict(runs[rid]["model"]) for n, (_, rid) in nets.items()}
+    runs = {r.id: r for r in exp.runs}
+    configs = {n: ModelConfig.from_dict(runs[rid].model) for n, (_, rid) in nets.items()}
     residual = {n: path_lengths(sum(c.blocks_per_stage)) for n, c in configs.items() if not c.is_plain}
     left, right = st.columns([2, 3])
     left.plotly_chart(charts.path_length_chart(residual), key="why_paths")
@@ -141,10 +141,10 @@ def ensembles_view(exp: dict, nets: dict) -> None:
                        f"{rows[-1]['k']} deletable units gone.")
 
 
-def _job_status(job: dict) -> None:
+def _job_status(job) -> None:
     """The path job's place in line, progress or ending (nothing when it simply finished)."""
-    position = job_manager().position(job["id"]) if job["status"] == "queued" else None
-    if job["status"] != "completed":
+    position = job_manager().position(job.id) if job.status == "queued" else None
+    if job.status != "completed":
         show_job_status(job_status(job, position, what="The path's landscape job"))
 
 
@@ -157,15 +157,15 @@ def path_live(job_id: str) -> None:
         return
     _job_status(job)
     owner = st.session_state["owner"]
-    if job["status"] in ACTIVE and (job.get("owner") == owner or is_teacher()):
+    if job.status in ACTIVE and (job.owner == owner or is_teacher()):
         if st.button("Cancel", key="why_path_cancel", help="Stops the job at its next grid point."):
             job_manager().stop(job_id, owner, teacher=is_teacher())
             st.toast("Cancelling…")
-    if job["status"] not in ACTIVE:
+    if job.status not in ACTIVE:
         st.rerun()
 
 
-def path_view(exp: dict, nets: dict) -> None:
+def path_view(exp, nets: dict) -> None:
     st.markdown("**What to look for:** random directions miss the path of training, so Li et al. 2018 (§7) draw "
                 "the landscape in the plane of the path itself: the two principal directions of the weights saved "
                 "along training (each axis says how much of the path's variation it holds). The white line is the "
@@ -179,20 +179,20 @@ def path_view(exp: dict, nets: dict) -> None:
                 "and its path appears here.")
         return
     steps = st.select_slider("Grid points per axis", [5, 11, 15, 21, 31], value=21, key="why_path_steps")
-    spec = landscape_spec(exp["id"], [rid for _, rid in nets.values()], steps=steps, plane="pca")
+    spec = landscape_spec(exp.id, [rid for _, rid in nets.values()], steps=steps, plane="pca")
     full, runs, digest = landscape_request(store(), spec)
     job = store().find_by_hash(digest, statuses=STATUSES)
-    if job is not None and job["status"] in ACTIVE:
-        path_live(job["id"])
+    if job is not None and job.status in ACTIVE:
+        path_live(job.id)
         return
     if job is not None:
         _job_status(job)
-        results = {n: r["surface"] for n, r in read_landscapes(store(), job["id"]).items() if r.get("surface")}
+        results = {n: r["surface"] for n, r in read_landscapes(store(), job.id).items() if r.get("surface")}
         if results:
             st.plotly_chart(charts.path_landscape_chart(results), key="why_path_chart")
             st.caption(" ".join(f"{n}: the path's first two directions hold {100 * sum(r['explained']):.0f}% of its "
                                 f"variation ({len(r['path']['alpha'])} points)." for n, r in results.items()))
-    if job is None or job["status"] != "completed":
+    if job is None or job.status != "completed":
         if st.button("Start", key="why_path_start", type="primary",
                      help=f"{steps}×{steps} points per net, on {spec['subset']} training images."):
             try:
@@ -206,26 +206,26 @@ def path_view(exp: dict, nets: dict) -> None:
 @st.cache_data(max_entries=8, show_spinner="Writing the script…")
 def _script(exp_id: str, finished) -> str:
     exp = store().load_experiment(exp_id)
-    finals = {r.get("name", r["id"]): r.get("final") for r in exp["runs"]}
-    return export_script(ExperimentSpec.from_dict(exp["spec"]), data=_dataset(exp_id), finals=finals, title=exp_id)
+    finals = {r.name: r.final.to_dict() if r.final else None for r in exp.runs}
+    return export_script(ExperimentSpec.from_dict(exp.spec), data=_dataset(exp_id), finals=finals, title=exp_id)
 
 
-def takehome_view(exp: dict, nets: dict) -> None:
+def takehome_view(exp, nets: dict) -> None:
     st.markdown("**Take it home:** one Python file that rebuilds this experiment's nets, data split, recipe and seed "
                 "with PyTorch alone (torchvision fetches MNIST, Fashion-MNIST or CIFAR-10; the digits and image "
                 "folders are inside the file), trains them in lockstep as the app did, and prints the errors. "
                 "On the CPU with the same seed it reproduces the app's final training error up to floating-point "
                 "noise; read it to see every step of the recipe.")
-    if exp.get("status") != "completed":
+    if exp.status != "completed":
         st.info("This experiment has not finished; its script is offered once it has.")
         return
-    text = _script(exp["id"], exp.get("finished"))
-    name = f"resnet_explorer_{exp['id']}.py"
+    text = _script(exp.id, exp.finished)
+    name = f"resnet_explorer_{exp.id}.py"
     st.download_button("Download the script", text, file_name=name, mime="text/x-python", type="primary",
                        key="why_download", help=f"{len(text) / 1024:.0f} KB of Python; needs torch (and torchvision).")
     st.code(f"python {name} --device cpu          # add --save-dir nets/ to keep the trained weights", language="bash")
-    finals = [f"{r.get('name')}: {100 * r['final']['train_error']:.2f}%" for r in exp["runs"]
-              if (r.get("final") or {}).get("train_error") is not None]
+    finals = [f"{r.name}: {100 * r.final.train_error:.2f}%" for r in exp.runs
+              if r.final is not None and r.final.train_error is not None]
     if finals:
         st.caption("The app's final training errors, to compare with the script's: " + ", ".join(finals) + ".")
 

@@ -51,13 +51,13 @@ def test_a_zip_of_class_folders_is_previewed_and_trains_a_twin(app):
     assert not at.exception, at.exception
     store = RunStore()
     exps = store.list_experiments()
-    assert len(exps) == 1 and exps[0]["spec"]["data"]["name"] == "folder"
+    assert len(exps) == 1 and exps[0].spec["data"]["name"] == "folder"
     deadline = time.monotonic() + 120
-    while store.load_experiment(exps[0]["id"])["status"] in ("queued", "running") and time.monotonic() < deadline:
+    while store.load_experiment(exps[0].id).status in ("queued", "running") and time.monotonic() < deadline:
         time.sleep(0.5)
-    exp = store.load_experiment(exps[0]["id"])
-    assert exp["status"] == "completed", exp.get("message")
-    assert [r["name"] for r in exp["runs"]] == ["plain-8", "resnet-8"]
+    exp = store.load_experiment(exps[0].id)
+    assert exp.status == "completed", exp.message
+    assert [r.name for r in exp.runs] == ["plain-8", "resnet-8"]
 
 
 def test_hostile_uploads_get_one_sentence(app):

@@ -64,8 +64,8 @@ def test_the_exported_script_retrains_a_digits_twin_to_the_apps_error_in_a_fresh
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
                                      owner="someone", spec_hash=spec.spec_hash())
     exp = run_experiment(store, exp_id)
-    assert exp["status"] == "completed"
-    finals = {r["name"]: r["final"] for r in store.load_experiment(exp_id)["runs"]}
+    assert exp.status == "completed"
+    finals = {r.name: r.final.to_dict() for r in store.load_experiment(exp_id).runs}
     text = export_script(spec, finals=finals, title=exp_id)
     assert _imports(text) <= ALLOWED_IMPORTS
     assert "The app's final errors for resnet-8" in text

@@ -30,7 +30,7 @@ def trained(tmp_path_factory):
                             DataConfig("digits", train_subset=256, test_subset=64), recipe)
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
                                      owner="someone", spec_hash=spec.spec_hash())
-    assert run_experiment(store, exp_id)["status"] == "completed"
+    assert run_experiment(store, exp_id).status == "completed"
     return store, exp_id
 
 
@@ -93,7 +93,7 @@ def test_a_pca_landscape_job_draws_the_path_for_both_nets(trained):
     full, runs, digest = landscape_request(store, spec)
     assert digest != landscape_request(store, landscape_spec(exp_id, ["plain-8", "resnet-8"], steps=5, subset=64))[2]
     job = store.create_experiment(full, runs, owner="someone", spec_hash=digest, kind="landscape")
-    assert run_landscape_job(store, job)["status"] == "completed"
+    assert run_landscape_job(store, job).status == "completed"
     results = read_landscapes(store, job)
     assert set(results) == {"plain-8", "resnet-8"}
     for result in results.values():

@@ -57,8 +57,8 @@ def test_a_zip_of_class_folders_becomes_a_dataset_that_trains(tmp_path, store):
                             TrainConfig(epochs=1, batch_size=16, device="cpu"))
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
                                      owner="someone", spec_hash=spec.spec_hash())
-    assert run_experiment(store, exp_id)["status"] == "completed"
-    assert store.load_experiment(exp_id)["runs"][0]["dataset"] == "folder"
+    assert run_experiment(store, exp_id).status == "completed"
+    assert store.load_experiment(exp_id).runs[0].dataset == "folder"
 
 
 def _zip(entries: dict, method=zipfile.ZIP_DEFLATED) -> bytes:

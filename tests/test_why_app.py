@@ -84,7 +84,7 @@ def test_the_optimisers_path_runs_as_a_job_on_a_twin_with_snapshots(app):
                             DataConfig("digits", train_subset=128, test_subset=64), recipe)
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
                                      owner="someone", spec_hash=spec.spec_hash())
-    assert run_experiment(store, exp_id)["status"] == "completed"
+    assert run_experiment(store, exp_id).status == "completed"
     at.run()
     at.selectbox(key="why_exp").set_value(exp_id).run()
     at.select_slider(key="why_path_steps").set_value(5).run()

@@ -2,7 +2,9 @@
 to the run store as it goes. The job manager starts this in its own process (`python -m explorer worker`);
 the CLI calls it in-process.
 
-Size budget: ~150 lines.
+After each completed epoch the worker keeps a resume state (explorer.store.resume); an experiment that has
+one continues from it (`python -m explorer resume ID`, or Resume in the app) instead of starting over.
+Size budget: ~180 lines.
 """
 from __future__ import annotations
 
@@ -10,17 +12,21 @@ import logging
 import math
 import os
 import time
-import traceback
 from typing import Callable, Optional
 
+import torch
+
 from ..nets.builder import count_parameters
-from ..store.runstore import RunStore, run_slug
-from ..store.snapshots import snapshot_epochs, snapshot_name
-from ..training.devices import EngineError
+from ..store.resume import load_resume_state, save_resume_state
+from ..store.runstore import RunStore, run_slug, worker_handle
+from ..store.snapshots import save_snapshot, snapshot_epochs
 from ..training.engine import build_models, train_models
 from ..training.experiments import ExperimentSpec
+from .failure import fail_job
 
 log = logging.getLogger(__name__)
+
+STOP_POLL_S = 0.25  # the database is asked for a stop request at most this often
 
 
 class _StoreWriter:
@@ -42,6 +48,18 @@ class _StoreWriter:
             self.forward(event)
 
 
+def _stop_poll(store: RunStore, exp_id: str) -> Callable[[], bool]:
+    """A should_stop() for the engine that asks the database at most every STOP_POLL_S seconds."""
+    last = {"t": 0.0, "stop": False}
+
+    def should_stop() -> bool:
+        now = time.monotonic()
+        if not last["stop"] and now - last["t"] >= STOP_POLL_S:
+            last["t"], last["stop"] = now, store.stop_requested(exp_id)
+        return last["stop"]
+    return should_stop
+
+
 def _experiment_status(results: dict, stopped: bool) -> str:
     statuses = {r["status"] for r in results.values()}
     if stopped:
@@ -49,33 +67,39 @@ def _experiment_status(results: dict, stopped: bool) -> str:
     return "diverged" if statuses == {"diverged"} else "completed"
 
 
-def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None) -> dict:
-    """Train a queued experiment of the store to its end; returns the experiment as stored.
+def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None):
+    """Train a queued (or resumed) experiment of the store to its end; returns the experiment as stored.
 
     Never raises for training failures: they end the experiment as `failed` with one sentence in
     its `message` (the traceback goes to worker.log in the experiment's folder).
     """
     from ..data.datasets import load_dataset
 
-    exp = store.load_experiment(exp_id, with_runs=False)
+    exp = store.load_experiment(exp_id, with_runs=False, reconcile=False)
     if exp is None:
-        raise FileNotFoundError(f"Experiment {exp_id} does not exist (or its files are damaged).")
-    store.update_experiment(exp_id, status="running", pid=os.getpid(), started=time.time())
+        raise FileNotFoundError(f"Experiment {exp_id} does not exist (or its record is damaged).")
+    store.update_experiment(exp_id, status="running", worker=worker_handle(os.getpid()), started=time.time(),
+                            finished=None)
     try:
-        spec = ExperimentSpec.from_dict(exp["spec"])
+        spec = ExperimentSpec.from_dict(exp.spec)
         ids = {name: run_slug(name) for name, _ in spec.models}
-        for rid in ids.values():
-            store.update_run(exp_id, rid, status="running")
+        resume = load_resume_state(store, exp_id)
+        store.update_runs(exp_id, where_status=("queued", "interrupted", "running"), status="running")
         store.write_progress(exp_id, {"message": f"Loading {spec.data.name}…"})
         data = load_dataset(spec.data)
         models = build_models(spec.models, spec.train.seed)
-        for name, cfg in spec.models:
-            store.save_weights(exp_id, ids[name], "init", models[name], cfg.to_dict(), data.preprocessing)
+        # Resumed: the records past the saved epoch are trained again. Started over (no epoch was completed before
+        # an interruption, or a first start): no record of an earlier attempt may stay.
+        store.delete_metrics_after(exp_id, int(resume["step"]) if resume is not None else -2**31)
+        if resume is None:
+            _save_initial_weights(store, exp_id, spec, ids, models, data.preprocessing)
+        for name, _cfg in spec.models:
             store.update_run(exp_id, ids[name], params=count_parameters(models[name]), dataset=spec.data.name)
         writer = _StoreWriter(store, exp_id, ids, callback)
         snapshot = _snapshotter(store, exp_id, spec, ids, models, data)
-        results = train_models(models, data, spec.train, writer, lambda: store.stop_requested(exp_id),
-                               augment=spec.data.augment, on_epoch=snapshot)
+        results = train_models(models, data, spec.train, writer, _stop_poll(store, exp_id), augment=spec.data.augment,
+                               checkpoint=lambda state: save_resume_state(store, exp_id, state), resume=resume,
+                               on_epoch=snapshot)
         stopped = any(r["status"] == "stopped" for r in results.values())
         for name, cfg in spec.models:
             r = results[name]
@@ -87,13 +111,7 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
         status = _experiment_status(results, stopped)
         return store.update_experiment(exp_id, status=status, finished=time.time())
     except Exception as exc:  # noqa: BLE001 - a worker must always leave a readable status behind
-        message = str(exc) if isinstance(exc, (EngineError, ValueError, RuntimeError)) and str(exc) else \
-            f"The experiment failed unexpectedly ({type(exc).__name__}); see worker.log in its folder."
-        with open(store.exp_dir(exp_id) / "worker.log", "a") as f:
-            f.write(traceback.format_exc())
-        log.error("experiment %s failed: %s", exp_id, message)
-        _fail_runs(store, exp_id)
-        return store.update_experiment(exp_id, status="failed", message=message, finished=time.time())
+        return fail_job(store, exp_id, exc, "experiment")
 
 
 def _snapshotter(store: RunStore, exp_id: str, spec: ExperimentSpec, ids: dict, models: dict, data):
@@ -106,22 +124,30 @@ def _snapshotter(store: RunStore, exp_id: str, spec: ExperimentSpec, ids: dict, 
 
     def save(name: str, epoch: int, model) -> None:
         if epoch in keep[name]:
-            store.save_weights(exp_id, ids[name], snapshot_name(epoch), model, configs[name].to_dict(),
-                               data.preprocessing)
+            save_snapshot(store, exp_id, ids[name], epoch, model, configs[name].to_dict(), data.preprocessing)
     return save
 
 
-def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None) -> dict:
-    """Run a queued job of any kind, chosen by experiment.json's "kind": `train` (default) or `landscape`."""
-    exp = store.load_experiment(exp_id, with_runs=False)
-    if exp is not None and exp.get("kind") == "landscape":
+def _save_initial_weights(store: RunStore, exp_id: str, spec, ids: dict, models: dict, preprocessing: dict) -> None:
+    """init.pt per run; lineage twins that start from identical tensors share one file (He et al. 2015's twins
+    differ only in their shortcuts), so a comparison of many nets writes its initial weights once."""
+    written = []  # (state_dict, path relative to the store)
+    for name, cfg in spec.models:
+        state = models[name].state_dict()
+        same = next((rel for other, rel in written if _identical(state, other)), None)
+        path = store.save_weights(exp_id, ids[name], "init", models[name], cfg.to_dict(), preprocessing, reuse=same)
+        if same is None:
+            written.append((state, path.relative_to(store.root).as_posix()))
+
+
+def _identical(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in a)
+
+
+def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None):
+    """Run a queued job of any kind, chosen by its kind: `train` (default) or `landscape`."""
+    exp = store.load_experiment(exp_id, with_runs=False, reconcile=False)
+    if exp is not None and exp.kind == "landscape":
         from .landscape import run_landscape_job
         return run_landscape_job(store, exp_id)
     return run_experiment(store, exp_id, callback)
-
-
-def _fail_runs(store: RunStore, exp_id: str) -> None:
-    exp = store.load_experiment(exp_id) or {"runs": []}
-    for run in exp["runs"]:
-        if run.get("status") in ("queued", "running"):
-            store.update_run(exp_id, run["id"], status="failed")
