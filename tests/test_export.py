@@ -26,9 +26,10 @@ ALLOWED_IMPORTS = {"argparse", "base64", "dataclasses", "gzip", "json", "math", 
 CONFIGS = [  # a twin, every placement and shortcut, bottlenecks, zero-init, explicit stages, an ImageNet stem
     [("plain-20", ModelConfig(shortcut="none", in_channels=1, input_size=8)),
      ("resnet-20", ModelConfig(shortcut="A", in_channels=1, input_size=8))],
-    [(p, ModelConfig(depth=8, shortcut=s, placement=p, zero_init_residual=s != "none" and p != "full_preact"))
-     for p, s in (("original", "B"), ("no_final_relu", "C"), ("bn_after_add", "A"), ("relu_before_add", "none"),
-                  ("relu_preact", "B"), ("full_preact", "A"))],
+    [(f"{p}-{s}", ModelConfig(depth=8, shortcut=s, placement=p, zero_init_residual=z))
+     for p, s, z in (("original", "B", True), ("no_final_relu", "C", True), ("bn_after_add", "A", False),
+                     ("relu_before_add", "none", False), ("relu_preact", "B", True), ("full_preact", "A", True),
+                     ("full_preact", "C", False))],
     [("bottleneck", preset("preact_resnet164", stage_blocks=(1, 2, 1), width=0.5)),
      ("xavier", ModelConfig(depth=14, init="xavier", norm="none", width=0.25))],
     [("resnet18", preset("resnet18", input_size=32, num_classes=5, width=0.25))],

@@ -76,21 +76,21 @@ def make_shortcut(kind, cin, cout, stride, norm):
 
 
 # Where BN and ReLU sit: (before each conv, after each inner conv, after the last conv, after the addition,
-# one BN-ReLU before the pool).
+# what zero-init zeroes: the branch's last BN, its last conv, or nothing).
 PLACEMENTS = {
-    "original": ((), ("bn", "relu"), ("bn",), ("relu",), False),
-    "no_final_relu": ((), ("bn", "relu"), ("bn",), (), False),
-    "bn_after_add": ((), ("bn", "relu"), (), ("bn", "relu"), False),
-    "relu_before_add": ((), ("bn", "relu"), ("bn", "relu"), (), False),
-    "relu_preact": (("relu",), ("bn",), ("bn",), (), False),
-    "full_preact": (("bn", "relu"), (), (), (), True),
+    "original": ((), ("bn", "relu"), ("bn",), ("relu",), "bn"),
+    "no_final_relu": ((), ("bn", "relu"), ("bn",), (), "bn"),
+    "bn_after_add": ((), ("bn", "relu"), (), ("bn", "relu"), None),
+    "relu_before_add": ((), ("bn", "relu"), ("bn", "relu"), (), None),
+    "relu_preact": (("relu",), ("bn",), ("bn",), (), "bn"),
+    "full_preact": (("bn", "relu"), (), (), (), "conv"),
 }
 
 
 class Unit(nn.Module):
     """One residual unit (basic: two 3x3 convs; bottleneck: 1x1, 3x3, 1x1 with expansion 4)."""
 
-    def __init__(self, block, cin, planes, stride, shortcut, placement, norm):
+    def __init__(self, block, cin, planes, stride, shortcut, placement, norm, activated=False):
         super().__init__()
         pre, post, last, after_add, _ = PLACEMENTS[placement]
         self.expansion = 4 if block == "bottleneck" else 1
@@ -105,7 +105,7 @@ class Unit(nn.Module):
                     (planes, planes, lambda i, o: conv3x3(i, o, 1, bias))]
         self.branch_names, self.after_names = [], []
         for i, (a, b, make) in enumerate(plan, start=1):
-            self._ops(pre, i, a, norm)
+            self._ops(() if activated and i == 1 else pre, i, a, norm)  # the stem already activated it
             setattr(self, f"conv{i}", make(a, b))
             self.branch_names.append(f"conv{i}")
             self._ops(last if i == len(plan) else post, i, b, norm)
@@ -113,7 +113,7 @@ class Unit(nn.Module):
             setattr(self, f"{op}_out", make_norm(norm, cout) if op == "bn" else nn.ReLU())
             self.after_names.append(f"{op}_out")
         self.shortcut = make_shortcut(shortcut, cin, cout, stride, norm)
-        self.n_pre = len(pre)
+        self.n_pre = 0 if activated else len(pre)
         self.preact_projection = self.n_pre > 0 and isinstance(self.shortcut, Projection)
 
     def _ops(self, ops, i, channels, norm):
@@ -153,26 +153,26 @@ class ResNet(nn.Module):
 
     def __init__(self, cfg):
         super().__init__()
-        preact = PLACEMENTS[cfg["placement"]][4]
+        pre = PLACEMENTS[cfg["placement"]][0]
         imagenet = cfg["family"] == "imagenet"
         widths = [max(1, round(w * cfg["width"])) for w in ((64, 128, 256, 512) if imagenet else (16, 32, 64))]
         bias = cfg["norm"] == "none"
         k, s, p = (7, 2, 3) if imagenet else (3, 1, 1)
         self.conv1 = nn.Conv2d(cfg["in_channels"], widths[0], k, stride=s, padding=p, bias=bias)
-        self.bn1 = nn.Identity() if preact else make_norm(cfg["norm"], widths[0])
-        self.relu = nn.Identity() if preact else nn.ReLU()
+        self.bn1 = make_norm(cfg["norm"], widths[0])  # every stem is conv-BN-ReLU (He et al. 2016, appendix)
+        self.relu = nn.ReLU()
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1) if imagenet else nn.Identity()
         cin, self.stages = widths[0], []
         for i, (planes, n) in enumerate(zip(widths, blocks_per_stage(cfg)), start=1):
             units = []
             for b in range(n):
                 units.append(Unit(cfg["block"], cin, planes, (1 if i == 1 else 2) if b == 0 else 1, cfg["shortcut"],
-                                  cfg["placement"], cfg["norm"]))
+                                  cfg["placement"], cfg["norm"], activated=bool(pre) and i == 1 and b == 0))
                 cin = units[-1].expansion * planes
             setattr(self, f"layer{i}", nn.Sequential(*units))
             self.stages.append(f"layer{i}")
-        self.bn_final = make_norm(cfg["norm"], cin) if preact else nn.Identity()
-        self.relu_final = nn.ReLU() if preact else nn.Identity()
+        self.bn_final = make_norm(cfg["norm"], cin) if "bn" in pre else nn.Identity()  # pre-activation nets
+        self.relu_final = nn.ReLU() if "relu" in pre else nn.Identity()  # activate before the pool
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(cin, cfg["num_classes"])
         for m in self.modules():
@@ -198,13 +198,15 @@ class ResNet(nn.Module):
 
 
 def zero_init_branches(model):
-    """Zero the last BN scale of each branch, so each unit starts as its shortcut (Goyal et al. 2017)."""
+    """Start each branch at zero, so each unit starts as its shortcut (Goyal et al. 2017): the scale of the
+    branch's last BN, or, where the branch ends in a conv (full pre-activation), that conv's weights."""
     for unit in model.modules():
         if isinstance(unit, Unit):
-            bns = [getattr(unit, n) for n in unit.branch_names if n.startswith("bn")]
-            bns = [m for m in bns if isinstance(m, nn.BatchNorm2d)]
-            if bns:
-                nn.init.zeros_(bns[-1].weight)
+            last = getattr(unit, unit.branch_names[-1])
+            if isinstance(last, (nn.BatchNorm2d, nn.Conv2d)):
+                nn.init.zeros_(last.weight)
+                if isinstance(last, nn.Conv2d) and last.bias is not None:
+                    nn.init.zeros_(last.bias)
 
 
 def build_models(models, seed):
