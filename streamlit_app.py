@@ -19,6 +19,8 @@ PAGES = [
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
     st.Page("pages/explain.py", title="Explain", icon=":material/image_search:"),
     st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
+    st.Page("pages/why.py", title="Why it works", icon=":material/lightbulb:"),
+    st.Page("pages/data.py", title="Your data", icon=":material/upload_file:"),
 ]
 # On top: readable when projected, and (with client.showSidebarNavigation = false) no flash of the
 # raw pages/ folder listing before the first run.

@@ -9,6 +9,7 @@ Size budget: ~180 lines.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -18,6 +19,7 @@ import torch
 from ..nets.builder import count_parameters
 from ..store.resume import load_resume_state, save_resume_state
 from ..store.runstore import RunStore, run_slug
+from ..store.snapshots import save_snapshot, snapshot_epochs
 from ..training.engine import build_models, train_models
 from ..training.experiments import ExperimentSpec
 from .handles import own_handle
@@ -95,8 +97,10 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
         for name, _cfg in spec.models:
             store.update_run(exp_id, ids[name], params=count_parameters(models[name]), dataset=spec.data.name)
         writer = _StoreWriter(store, exp_id, ids, callback)
+        snapshot = _snapshotter(store, exp_id, spec, ids, models, data)
         results = train_models(models, data, spec.train, writer, _stop_poll(store, exp_id), augment=spec.data.augment,
-                               checkpoint=lambda state: save_resume_state(store, exp_id, state), resume=resume)
+                               checkpoint=lambda state: save_resume_state(store, exp_id, state), resume=resume,
+                               on_epoch=snapshot)
         stopped = any(r["status"] == "stopped" for r in results.values())
         for name, cfg in spec.models:
             r = results[name]
@@ -109,6 +113,20 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
         return store.update_experiment(exp_id, status=status, finished=time.time())
     except Exception as exc:  # noqa: BLE001 - a worker must always leave a readable status behind
         return fail_job(store, exp_id, exc, "experiment")
+
+
+def _snapshotter(store: RunStore, exp_id: str, spec: ExperimentSpec, ids: dict, models: dict, data):
+    """on_epoch for the engine: save the weights at the epochs the snapshot budget allows (store.snapshots)."""
+    configs = dict(spec.models)
+    per_epoch = math.ceil(len(data.y_train) / spec.train.batch_size)
+    epochs = math.ceil(spec.train.steps / per_epoch) if spec.train.steps else spec.train.epochs
+    keep = {name: snapshot_epochs(epochs, sum(t.numel() * t.element_size() for t in m.state_dict().values()))
+            for name, m in models.items()}
+
+    def save(name: str, epoch: int, model) -> None:
+        if epoch in keep[name]:
+            save_snapshot(store, exp_id, ids[name], epoch, model, configs[name].to_dict(), data.preprocessing)
+    return save
 
 
 def _save_initial_weights(store: RunStore, exp_id: str, spec, ids: dict, models: dict, preprocessing: dict) -> None:
