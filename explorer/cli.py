@@ -178,7 +178,8 @@ def main(argv=None) -> int:
     if args.command == "worker":
         from .jobs.worker import run_job
         d = Path(args.experiment_dir)
-        exp = run_job(RunStore(d.parent), d.name)
+        from .nets.caps import job_budget_s
+        exp = run_job(RunStore(d.parent), d.name, budget_s=job_budget_s())  # the job manager sets the budget
         return 1 if exp.get("status") == "failed" else 0
     from .data.files import DatasetUnavailable
     try:

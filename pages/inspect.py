@@ -15,6 +15,7 @@ from explorer.data.datasets import normalize
 from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
 from explorer.jobs.manager import JobError
 from explorer.nets.blocks import ResidualUnit
+from explorer.nets.caps import human_duration
 from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model
 from explorer.store.runstore import ACTIVE, STATUSES
 from explorer.store.shipped import ensure_shipped_in_store
@@ -198,14 +199,14 @@ def feature_view(exp: dict, nets: dict) -> None:
 def _job_status(job: dict) -> None:
     status, progress = job["status"], job.get("progress") or {}
     if status == "queued":
-        pos = job_manager().position(job["id"])
-        st.info(f"Queued: number {pos['place']} in line, about {pos['wait_s']:.0f} s to wait." if pos
+        pos = job_manager().queued_wait(job["id"])
+        st.info(f"Queued: number {pos['place']} in line, about {human_duration(pos['wait_s'])} to wait." if pos
                 else "Queued: starting…")
     elif status == "running":
         frac = (progress.get("step") or 0) / max(1, progress.get("total_steps") or 1)
         eta = progress.get("eta")
         st.progress(min(1.0, frac), text=(progress.get("message") or "Starting…")
-                    + (f" · about {eta:.0f} s left" if eta is not None else ""))
+                    + (f" · about {human_duration(eta)} left" if eta is not None else ""))
     elif status != "completed":
         msg = job.get("message")
         (st.warning if status == "stopped" else st.error)(f"The landscape job {status}" + (f": {msg}" if msg else "."))

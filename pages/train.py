@@ -8,9 +8,11 @@ from explorer import figures as charts
 from explorer.data.config import DataConfig
 from explorer.data.datasets import DATASET_INFO, dataset_info
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
+from explorer.nets.caps import human_duration
 from explorer.store.runstore import ACTIVE
 from explorer.training import experiments
 from explorer.training.recipes import SCHEDULES
+from explorer.urlstate import BATCH_SIZES, CIFAR_DEPTHS, EPOCHS, LR
 from pages.common import ensure_entry, is_teacher, job_manager, model_cfg, start_experiment, store, train_cfg
 
 ensure_entry("pages/train.py")
@@ -20,7 +22,6 @@ KIND_HELP = {
     "sweep": "Plain and residual nets at several depths, as in Figure 6 of He et al. 2015.",
     "compare": "Several BN/ReLU placements or shortcut types at one depth (He et al. 2016, Table 2; Gross & Wilber 2016).",
 }
-CIFAR_DEPTHS = [8, 14, 20, 32, 44, 56, 110]
 
 
 # ----------------------------------------------------------------------------- setup
@@ -74,7 +75,7 @@ def setup_form() -> None:
     st.markdown(f"**Architecture** (from the Build page): `{base.name}`, shortcut {base.shortcut}, "
                 f"{base.placement} placement, {base.norm} norm, {base.init} init.")
     if kind == "sweep":
-        st.multiselect("Depths", CIFAR_DEPTHS, default=[20, 56], key="train_depths",
+        st.multiselect("Depths", list(CIFAR_DEPTHS["basic"]), default=[20, 56], key="train_depths",
                        help="Each depth trains a plain net and a ResNet (6n+2 layers).")
     elif kind == "compare":
         st.multiselect("Placements", list(PLACEMENTS), default=["original", "full_preact"], key="train_placements",
@@ -88,11 +89,14 @@ def recipe_widgets() -> None:
     """Epochs, batch size, learning rate, schedule, device; stored as overrides of the dataset's recipe."""
     defaults = train_cfg()
     c = st.columns(5)
-    epochs = c[0].number_input("Epochs", 1, 200, value=int(defaults.epochs), key="train_epochs")
-    batch = c[1].selectbox("Batch size", [16, 32, 64, 128, 256, 512],
-                           index=[16, 32, 64, 128, 256, 512].index(defaults.batch_size)
-                           if defaults.batch_size in (16, 32, 64, 128, 256, 512) else 3, key="train_batch")
-    lr = c[2].number_input("Learning rate", 0.0001, 2.0, value=float(defaults.lr), format="%.4f", key="train_lr")
+    # Values are kept inside the widgets' ranges (explorer.urlstate), so no setup can break the page.
+    epochs = c[0].number_input("Epochs", *EPOCHS, value=min(max(int(defaults.epochs), EPOCHS[0]), EPOCHS[1]),
+                               key="train_epochs")
+    batch = c[1].selectbox("Batch size", BATCH_SIZES,
+                           index=BATCH_SIZES.index(defaults.batch_size) if defaults.batch_size in BATCH_SIZES else 3,
+                           key="train_batch")
+    lr = c[2].number_input("Learning rate", *LR, value=min(max(float(defaults.lr), LR[0]), LR[1]), format="%.4f",
+                           key="train_lr")
     schedule = c[3].selectbox("Schedule", SCHEDULES, index=SCHEDULES.index(defaults.schedule), key="train_schedule",
                               help="step: ÷10 at 50% and 75% of training, as in the paper; cosine; one-cycle; constant.")
     devices = ["auto", "cpu"] + (["cuda"] if _cuda() else [])
@@ -159,9 +163,9 @@ def _loss_figure(exp_id: str, version: tuple, _exp: dict):
 def status_line(exp: dict) -> None:
     status, progress = exp["status"], exp.get("progress") or {}
     if status == "queued":
-        pos = job_manager().position(exp["id"])
+        pos = job_manager().queued_wait(exp["id"])
         if pos:
-            st.info(f"Queued: number {pos['place']} in line, about {pos['wait_s']:.0f} s to wait.")
+            st.info(f"Queued: number {pos['place']} in line, about {human_duration(pos['wait_s'])} to wait.")
         else:
             st.info("Queued: starting…")
     elif status == "running":
@@ -169,7 +173,7 @@ def status_line(exp: dict) -> None:
         eta = progress.get("eta")
         ips = progress.get("images_per_second")
         text = progress.get("message") or (f"Step {progress.get('step', 0)} of {progress.get('total_steps')}"
-                                           + (f" · about {eta:.0f} s left" if eta is not None else "")
+                                           + (f" · about {human_duration(eta)} left" if eta is not None else "")
                                            + (f" · {ips:,.0f} images/s per net" if ips else ""))
         st.progress(min(1.0, frac), text=text)
     else:

@@ -9,6 +9,6 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'landscape_spec': 'landscape', 'landscape_request': 'landscape', 'read_landscapes': 'landscape',
     'run_landscape_job': 'landscape',
     'manager': 'manager', 'STOP_GRACE_S': 'manager', 'JobError': 'manager', 'Limits': 'manager',
-    'check_teacher': 'manager', 'JobManager': 'manager',
+    'check_teacher': 'manager', 'TeacherGate': 'manager', 'JobManager': 'manager',
     'worker': 'worker', 'run_experiment': 'worker', 'run_job': 'worker',
 })

@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
+from ..nets.caps import (JOB_BUDGET_ENV, MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S, TEACHER_BACKOFF_BASE_S,
+                         TEACHER_BACKOFF_FREE, TEACHER_BACKOFF_MAX_S, human_duration, job_budget_s)
 from ..store.runstore import ACTIVE, RunStore, pid_alive, read_json
 
 STOP_GRACE_S = 10.0  # a worker that has not stopped this long after a request is killed
@@ -52,6 +54,54 @@ def check_teacher(password: Optional[str], expected: Optional[str]) -> bool:
     return bool(expected) and bool(password) and hmac.compare_digest(str(password), str(expected))
 
 
+class TeacherGate:
+    """check_teacher behind an exponential back-off, per session and for the whole server.
+
+    After `free` wrong passwords in a row, each further try waits base, 2*base, 4*base ... up to most
+    seconds; a try during the wait is refused unread. The server-wide count (every session together, so a
+    new session or a cleared cookie starts nothing afresh) gets `free` times as many tries before it waits.
+    A right password clears its session's count and the server's.
+    """
+
+    _SERVER = "\0server"
+
+    def __init__(self, free: int = TEACHER_BACKOFF_FREE, base_s: float = TEACHER_BACKOFF_BASE_S,
+                 most_s: float = TEACHER_BACKOFF_MAX_S, clock=time.monotonic) -> None:
+        self.free, self.base_s, self.most_s, self.clock = free, base_s, most_s, clock
+        self._failures: dict = {}  # key -> (wrong tries in a row, time of the last)
+        self._lock = threading.Lock()
+
+    def wait_s(self, session: str) -> float:
+        """Seconds before this session may try again (0: now)."""
+        with self._lock:
+            return max(self._wait(session, self.free), self._wait(self._SERVER, self.free * self.free))
+
+    def attempt(self, password: Optional[str], expected: Optional[str], session: str) -> tuple:
+        """(True, 0) for the teacher's password; (False, seconds to wait before the next try) otherwise."""
+        wait = self.wait_s(session)
+        if wait > 0:
+            return False, wait
+        if check_teacher(password, expected):
+            with self._lock:
+                self._failures.pop(session, None)
+                self._failures.pop(self._SERVER, None)
+            return True, 0.0
+        now = self.clock()
+        with self._lock:
+            if len(self._failures) > 10_000:  # a flood of sessions: forget all but the server count
+                self._failures = {self._SERVER: self._failures.get(self._SERVER, (0, now))}
+            for key in (session, self._SERVER):
+                self._failures[key] = (self._failures.get(key, (0, now))[0] + 1, now)
+            return False, max(self._wait(session, self.free), self._wait(self._SERVER, self.free * self.free))
+
+    def _wait(self, key: str, free: int) -> float:
+        count, last = self._failures.get(key, (0, 0.0))
+        if count < free:
+            return 0.0
+        delay = min(self.most_s, self.base_s * 2 ** min(count - free, 30))
+        return max(0.0, last + delay - self.clock())
+
+
 class JobManager:
     """Start, watch and stop worker processes for the experiments of one run store."""
 
@@ -63,6 +113,7 @@ class JobManager:
         self._stop_asked: dict = {}  # experiment id -> time a stop was requested
         self._lock = threading.RLock()
         self._closed = threading.Event()
+        self.budget_s = job_budget_s()  # each job's wall-time budget; a teacher may change it (set_budget)
         atexit.register(self.shutdown)
         if background:
             threading.Thread(target=self._loop, args=(poll_s,), daemon=True, name="explorer-jobs").start()
@@ -79,6 +130,8 @@ class JobManager:
                 same = self.store.find_by_hash(spec_hash)
                 if same is not None:
                     return same["id"], True
+            if kind == "train":
+                self._check_estimate(spec)
             mine = [e for e in self.store.list_experiments(with_runs=False) if e.get("owner") == owner]
             queued = sum(e["status"] == "queued" for e in mine)
             active = queued + sum(e["status"] == "running" for e in mine)
@@ -89,6 +142,28 @@ class JobManager:
             exp_id = self.store.create_experiment(spec, runs, owner=owner, spec_hash=spec_hash, kind=kind)
             self.pump()
             return exp_id, False
+
+    def set_budget(self, seconds: float) -> float:
+        """Set the time budget of jobs that start from now on (clamped to the allowed range); returns it."""
+        self.budget_s = min(max(float(seconds), MIN_JOB_BUDGET_S), MAX_JOB_BUDGET_S)
+        return self.budget_s
+
+    def _check_estimate(self, spec: dict) -> None:
+        """Refuse, with one sentence, an experiment whose optimistic estimate is already past the budget."""
+        import torch
+        from ..training.experiments import ExperimentSpec, estimate_seconds
+        try:
+            exp = ExperimentSpec.from_dict(spec)
+        except (ValueError, TypeError) as exc:
+            raise JobError(str(exc)) from None
+        device = exp.train.device if exp.train.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            seconds = estimate_seconds(exp, device)
+        except ValueError as exc:
+            raise JobError(str(exc)) from None
+        if seconds > self.budget_s:
+            raise JobError(f"This experiment would take at least {human_duration(seconds)} here, and a job may run "
+                           f"for {human_duration(self.budget_s)}; use fewer epochs, models or layers.")
 
     def stop(self, exp_id: str, owner: Optional[str], teacher: bool = False) -> None:
         """Ask a job to stop at its next batch (a queued job stops at once). Owner or teacher only."""
@@ -142,6 +217,14 @@ class JobManager:
         first_free = etas[0] if len(etas) >= slots else 0.0
         return {"place": place, "wait_s": first_free + _typical_duration(experiments) * ((place - 1) // slots)}
 
+    def queued_wait(self, exp_id: str) -> Optional[dict]:
+        """position(), with the wait capped by the budget: no job ahead can run longer than its budget."""
+        pos = self.position(exp_id)
+        if pos is None:
+            return None
+        rounds = -(-pos["place"] // max(1, self.limits.concurrent))  # jobs ahead finish in this many budgets
+        return {**pos, "wait_s": min(pos["wait_s"], rounds * self.budget_s)}
+
     # ------------------------------------------------------------------ the loop
     def pump(self) -> None:
         """Reap finished workers, kill ones that ignore a stop, start queued jobs into free slots."""
@@ -167,7 +250,7 @@ class JobManager:
     def _start(self, exp_id: str) -> None:
         d = self.store.exp_dir(exp_id)
         log = open(d / "worker.log", "ab")
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **{JOB_BUDGET_ENV: str(self.budget_s)})
         # The worker marks itself running with its pid; mark it here too, so a second pump never double-starts it.
         proc = subprocess.Popen([sys.executable, "-m", "explorer", "worker", str(d)], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
@@ -263,4 +346,4 @@ def _kill(proc: subprocess.Popen) -> None:
         pass
 
 
-__all__ = ["JobManager", "JobError", "Limits", "check_teacher", "pid_alive", "STOP_GRACE_S"]
+__all__ = ["JobManager", "JobError", "Limits", "check_teacher", "TeacherGate", "pid_alive", "STOP_GRACE_S"]

@@ -13,6 +13,8 @@ import traceback
 from typing import Callable, Optional
 
 from ..nets.builder import count_parameters
+from ..nets.caps import human_duration
+from ..nets.cost import check_model_cost
 from ..store.runstore import RunStore, run_slug
 from ..training.devices import EngineError
 from ..training.engine import build_models, train_models
@@ -47,11 +49,31 @@ def _experiment_status(results: dict, stopped: bool) -> str:
     return "diverged" if statuses == {"diverged"} else "completed"
 
 
-def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None) -> dict:
+def _out_of_memory(exc: BaseException) -> bool:
+    """A MemoryError, or torch's allocator refusing ("can't allocate memory", CUDA out of memory)."""
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and (
+        "allocate" in text or "out of memory" in text))
+
+
+def _failure_message(exc: BaseException) -> str:
+    """One sentence for a failed experiment; raw allocator or library errors never reach the user."""
+    if _out_of_memory(exc):
+        return "The models did not fit in memory; use fewer or smaller models, or a smaller batch size."
+    if isinstance(exc, (EngineError, ValueError, RuntimeError)) and str(exc):
+        return str(exc)
+    return f"The experiment failed unexpectedly ({type(exc).__name__}); see worker.log in its folder."
+
+
+def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None,
+                   budget_s: Optional[float] = None) -> dict:
     """Train a queued experiment of the store to its end; returns the experiment as stored.
 
     Never raises for training failures: they end the experiment as `failed` with one sentence in
     its `message` (the traceback goes to worker.log in the experiment's folder).
+    Args:
+        budget_s: wall-time budget in seconds from now (None: none); when it runs out the job stops at its
+            next batch like a stop request, its results kept, and says so in its message.
     """
     from ..data.datasets import load_dataset
 
@@ -59,8 +81,11 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
     if exp is None:
         raise FileNotFoundError(f"Experiment {exp_id} does not exist (or its files are damaged).")
     store.update_experiment(exp_id, status="running", pid=os.getpid(), started=time.time())
+    deadline = None if budget_s is None else time.monotonic() + budget_s
     try:
         spec = ExperimentSpec.from_dict(exp["spec"])
+        for _, cfg in spec.models:
+            check_model_cost(cfg)  # a net over the caps is refused before any of it is built
         ids = {name: run_slug(name) for name, _ in spec.models}
         for rid in ids.values():
             store.update_run(exp_id, rid, status="running")
@@ -71,8 +96,9 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
             store.save_weights(exp_id, ids[name], "init", models[name], cfg.to_dict(), data.preprocessing)
             store.update_run(exp_id, ids[name], params=count_parameters(models[name]), dataset=spec.data.name)
         writer = _StoreWriter(store, exp_id, ids, callback)
-        results = train_models(models, data, spec.train, writer, lambda: store.stop_requested(exp_id),
-                               augment=spec.data.augment)
+        out_of_time = (lambda: False) if deadline is None else (lambda: time.monotonic() > deadline)
+        results = train_models(models, data, spec.train, writer,
+                               lambda: out_of_time() or store.stop_requested(exp_id), augment=spec.data.augment)
         stopped = any(r["status"] == "stopped" for r in results.values())
         for name, cfg in spec.models:
             r = results[name]
@@ -82,10 +108,12 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
                              images_per_second=r["images_per_second"],
                              **({"message": r["message"]} if r["message"] else {}))
         status = _experiment_status(results, stopped)
+        if stopped and out_of_time() and not store.stop_requested(exp_id):
+            return store.update_experiment(exp_id, status=status, finished=time.time(), message=(
+                f"The job's time budget ({human_duration(budget_s)}) ran out; what it reached is kept."))
         return store.update_experiment(exp_id, status=status, finished=time.time())
     except Exception as exc:  # noqa: BLE001 - a worker must always leave a readable status behind
-        message = str(exc) if isinstance(exc, (EngineError, ValueError, RuntimeError)) and str(exc) else \
-            f"The experiment failed unexpectedly ({type(exc).__name__}); see worker.log in its folder."
+        message = _failure_message(exc)
         with open(store.exp_dir(exp_id) / "worker.log", "a") as f:
             f.write(traceback.format_exc())
         log.error("experiment %s failed: %s", exp_id, message)
@@ -93,13 +121,17 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
         return store.update_experiment(exp_id, status="failed", message=message, finished=time.time())
 
 
-def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None) -> dict:
-    """Run a queued job of any kind, chosen by experiment.json's "kind": `train` (default) or `landscape`."""
+def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None,
+            budget_s: Optional[float] = None) -> dict:
+    """Run a queued job of any kind, chosen by experiment.json's "kind": `train` (default) or `landscape`.
+
+    budget_s: a training job's wall-time budget (see run_experiment); landscape jobs have their own caps.
+    """
     exp = store.load_experiment(exp_id, with_runs=False)
     if exp is not None and exp.get("kind") == "landscape":
         from .landscape import run_landscape_job
         return run_landscape_job(store, exp_id)
-    return run_experiment(store, exp_id, callback)
+    return run_experiment(store, exp_id, callback, budget_s=budget_s)
 
 
 def _fail_runs(store: RunStore, exp_id: str) -> None:

@@ -11,7 +11,8 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'train_models': 'engine',
     'experiments': 'experiments', 'KINDS': 'experiments', 'ExperimentSpec': 'experiments',
     'fit_to_data': 'experiments', 'single': 'experiments', 'twin': 'experiments', 'sweep': 'experiments',
-    'compare': 'experiments', 'plain_residual_pairs': 'experiments',
+    'compare': 'experiments', 'plain_residual_pairs': 'experiments', 'TRAIN_IMAGES': 'experiments',
+    'estimate_seconds': 'experiments',
     'recipes': 'recipes', 'OPTIMIZERS': 'recipes', 'SCHEDULES': 'recipes', 'DEVICES': 'recipes',
     'PRECISIONS': 'recipes', 'TrainConfig': 'recipes', 'TRAIN_DEFAULTS': 'recipes', 'train_config_for': 'recipes',
 })
