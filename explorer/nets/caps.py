@@ -18,7 +18,7 @@ MAX_MULT_ADDS = 16_000_000_000  # per image: ResNet-152 at 224² is 11.5 G (torc
 # ----------------------------------------------------------------------------- files from users
 MAX_CHECKPOINT_BYTES = 50 * 2**20  # = server.maxUploadSize in .streamlit/config.toml (a test checks)
 MAX_UNZIPPED_BYTES = MAX_CHECKPOINT_BYTES  # torch.save stores members uncompressed: inside = on the wire
-MAX_DEFLATE_RATIO = 20  # a deflated member expanding more than this is a bomb (weights compress ~1.1x)
+MAX_DEFLATE_RATIO = 20  # a deflated member over 1 MiB expanding more than this is a bomb (weights: ~1.1x)
 REFUSED_FILES_KEPT = 64  # sha256s of refused uploads remembered, so a rerun refuses at once
 MAX_IMAGE_BYTES = 20 * 2**20  # covers any phone photo
 MAX_IMAGE_PIXELS = 40_000_000  # 8000 x 5000; about 120 MB once decoded to RGB

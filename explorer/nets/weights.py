@@ -69,7 +69,7 @@ def from_checkpoint(ckpt: dict) -> Explainable:
     pre = _checked_preprocessing(ckpt["preprocessing"], cfg)
     check_model_cost(cfg)  # on the meta device: a net over the caps is never built
     _check_shapes(cfg, ckpt["state_dict"])
-    _check_finite(ckpt["state_dict"])
+    _check_tensors(ckpt["state_dict"])
     model = build_model(cfg)
     try:
         model.load_state_dict(ckpt["state_dict"], strict=True)
@@ -88,8 +88,13 @@ def _check_shapes(cfg: ModelConfig, state_dict: dict) -> None:
         raise ValueError(f"This checkpoint's weights do not fit its model config ({cfg.name}).")
 
 
-def _check_finite(state_dict: dict) -> None:
-    """Refuse weights holding NaN or infinity: their predictions would be "nan%" bars."""
+def _check_tensors(state_dict: dict) -> None:
+    """Refuse weights stored as views of fewer values (one number "expanded" to a whole layer: the file stays
+    tiny while the model it builds does not), then weights holding NaN or infinity ("nan%" bars)."""
+    for name, tensor in state_dict.items():
+        if tensor.untyped_storage().nbytes() < tensor.numel() * tensor.element_size():
+            raise ValueError(f"This checkpoint's weights are not stored in full ({name} is a view of fewer values); "
+                             f"save the model's own state_dict.")
     for name, tensor in state_dict.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise ValueError(f"This checkpoint's weights are not finite ({name} holds NaN or infinity); "

@@ -86,7 +86,8 @@ def _read_upload(data: bytes) -> Explainable:
 def _check_zip_sizes(data: bytes, max_total: int = MAX_UNZIPPED_BYTES) -> None:
     """Refuse a .pt (a zip) whose members would decompress past the caps, from its directory alone.
 
-    torch.save stores members uncompressed; a deflated member may shrink a little, never by a bomb's ratio.
+    torch.save stores members uncompressed; a deflated member over 1 MiB may shrink a little, never by a bomb's
+    ratio (small ones, names and versions, may shrink a lot and cannot amplify much).
     A file that is not a zip is left to torch.load (the legacy format holds raw bytes: no amplification).
     """
     if not zipfile.is_zipfile(io.BytesIO(data)):
@@ -101,7 +102,8 @@ def _check_zip_sizes(data: bytes, max_total: int = MAX_UNZIPPED_BYTES) -> None:
                          f"{max_total / 2**20:.0f} MB are accepted.")
     for m in members:
         if m.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or (
-                m.compress_type == zipfile.ZIP_DEFLATED and m.file_size > MAX_DEFLATE_RATIO * max(m.compress_size, 1)):
+                m.compress_type == zipfile.ZIP_DEFLATED and m.file_size > 2**20
+                and m.file_size > MAX_DEFLATE_RATIO * max(m.compress_size, 1)):
             raise ValueError("This checkpoint is compressed in a way ResNet Explorer never writes (a member expands "
                              f"{m.file_size / max(m.compress_size, 1):,.0f}-fold); save it again with torch.save.")
 
