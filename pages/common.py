@@ -159,12 +159,15 @@ def teacher_login(container) -> None:
         container.error(st.session_state["_teacher_error"])
 
 
-_MARKDOWN_SPECIALS = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation mark: CommonMark escapes them all
-
-
 def plain_markdown(text: str) -> str:
-    """Text from a user (a link's value) made inert for st.warning/st.markdown: no link, image, colour or maths."""
-    return _MARKDOWN_SPECIALS.sub(r"\\\1", str(text)).replace("\n", " ")
+    """Text from a user (a link's or a file's values) as one markdown code span: shown exactly as written, with no
+    link, autolink, image, colour or maths (markdown, and the autolinks escaping cannot stop, skip code spans).
+
+    The fence is one backtick longer than the longest run inside, as CommonMark asks; newlines become spaces.
+    """
+    text = str(text).replace("\r", " ").replace("\n", " ")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
 
 
 def show_url_problems() -> None:

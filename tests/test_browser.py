@@ -164,3 +164,22 @@ def test_a_deep_link_opened_first_on_a_fresh_server_gets_the_whole_app(served):
     page.wait_for_timeout(2000)  # let the run finish drawing
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.get_by_role("link", name="Build").count() >= 1  # the entry script drew the navigation
+
+
+@pytest.mark.browser
+def test_a_phishing_link_in_the_url_is_shown_as_plain_text_in_chromium(served):
+    """Issue 11, item 6: a link's value inside the app's own warning renders as text: no link, no image fetched."""
+    import urllib.parse
+    url, browser = served
+    page = browser.new_page()
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if "evil" in (urllib.parse.urlparse(r.url).hostname or "")
+            else None)
+    for value in ("[Teacher notice: log in here](https://evil.example/login)", "![x](https://evil.example/p.png)",
+                  "`x` www.evil.example :red[expired]"):
+        page.goto(f"{url}/?kind={urllib.parse.quote(value)}", timeout=60_000)
+        warning = page.locator('[data-testid="stAlert"]').filter(has_text="is not one we know").first
+        warning.wait_for(timeout=60_000)
+        assert value in warning.inner_text()  # shown literally, brackets and all
+        assert warning.locator("a, img").count() == 0, warning.inner_html()
+    assert fetched == []
