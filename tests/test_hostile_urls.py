@@ -184,3 +184,4 @@ def test_an_uncaught_error_reaches_the_browser_without_its_message_type_or_trace
         config.set_option("client.showErrorDetails", before)
     text = f"{proto.message} {proto.type} {' '.join(proto.stack_trace)}"
     assert "/srv/secret" not in text and "FileNotFoundError" not in text and not proto.stack_trace
+
