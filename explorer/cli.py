@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .data.config import DATASETS, DataConfig
 from .nets.config import BLOCKS, FAMILIES, INITS, NORMS, PLACEMENTS, PRESETS, SHORTCUTS, ModelConfig, preset
+from .training.experiments import FIGURE6_DEPTHS
 from .training.recipes import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, train_config_for
 
 
@@ -73,8 +74,13 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
+def _program_name() -> str:
+    """`resnet-explorer` when started by the console script, else `python -m explorer`."""
+    return "resnet-explorer" if os.path.basename(sys.argv[0]) == "resnet-explorer" else "python -m explorer"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m explorer", description="Train plain and residual nets headless.")
+    parser = argparse.ArgumentParser(prog=_program_name(), description="Train plain and residual nets headless.")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train one net, or a net and its plain twin (--compare-plain)")
     _model_flags(t)
@@ -83,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--compare-plain", action="store_true", help="also train the plain twin, in lockstep")
     _train_flags(t)
     s = sub.add_parser("sweep", help="plain and residual at several depths (the paper's Figure 6)")
-    s.add_argument("--depths", type=_csv(int), default=[20, 56])
+    s.add_argument("--depths", type=_csv(int), default=list(FIGURE6_DEPTHS))
     _model_flags(s, depth=False)
     s.add_argument("--shortcut", choices=[x for x in SHORTCUTS if x != "none"])
     s.add_argument("--placement", choices=PLACEMENTS)
@@ -125,6 +131,9 @@ def _spec(args):
     if args.command == "sweep":
         if args.zero_init_residual is None:  # the Figure 6 default: deep ResNets get going within a short run
             base = dataclasses.replace(base, zero_init_residual=True) if not base.norm == "none" else base
+        base, note = X.fit_for_sweep(base)
+        if note:
+            print(note, file=sys.stderr)
         return X.sweep(base, args.depths, data, train, shortcut=args.shortcut or base.residual().shortcut)
     for sc in args.shortcuts or []:
         if sc not in SHORTCUTS:
@@ -158,17 +167,6 @@ class _Progress:
         self.stream.flush()
 
 
-def _report(store, exp_id: str) -> dict:
-    exp = store.load_experiment(exp_id)
-    runs = []
-    for run in exp["runs"]:
-        model = run.get("model", {})
-        final = run.get("final") or {}
-        runs.append({"id": f"{exp_id}/{run['id']}", "name": run["name"], "depth": ModelConfig.from_dict(model).num_layers,
-                     "shortcut": model.get("shortcut"), "placement": model.get("placement"), "status": run["status"],
-                     "epochs": run.get("epochs", 0), "images_per_second": run.get("images_per_second"),
-                     "final": {k: final.get(k) for k in ("train_loss", "train_error", "test_loss", "test_error")}})
-    return {"experiment": exp_id, "status": exp["status"], "message": exp.get("message"), "runs": runs}
 
 
 def main(argv=None) -> int:
@@ -189,11 +187,12 @@ def main(argv=None) -> int:
     if args.data_dir:
         os.environ["EXPLORER_DATA_DIR"] = args.data_dir
     from .jobs.worker import run_experiment
+    from .store.reports import experiment_report
     store = RunStore(args.runs_dir)
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
                                      owner="cli", spec_hash=spec.spec_hash())
     exp = run_experiment(store, exp_id, callback=_Progress())
-    report = _report(store, exp_id)
+    report = experiment_report(store.load_experiment(exp_id))
     if args.json:
         print(json.dumps(report))
     else:

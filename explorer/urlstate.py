@@ -14,11 +14,10 @@ import re
 
 from .data.config import DATASETS
 from .nets.caps import MAX_QUERY_VALUE_CHARS
-from .nets.config import IMAGENET_STAGES, ModelConfig
+from .nets.config import CIFAR_DEPTHS, IMAGENET_STAGES, ModelConfig
 from .training.recipes import TrainConfig
 
-# What the Build and Train pages' widgets offer; a link may ask for nothing else.
-CIFAR_DEPTHS = {"basic": (8, 14, 20, 32, 44, 56, 110), "bottleneck": (11, 20, 29, 47, 56, 110, 164)}
+# What the Build and Train pages' widgets offer (depths: nets.config.CIFAR_DEPTHS); a link may ask for nothing else.
 WIDTHS = (0.25, 2.0, 0.25)  # slider: lowest, highest, step
 EPOCHS = (1, 200)
 LR = (0.0001, 2.0)

@@ -17,7 +17,8 @@ import streamlit as st
 from explorer import urlstate
 from explorer.data.datasets import dataset_info, model_config_for
 from explorer.jobs.manager import JobManager, TeacherGate
-from explorer.nets.caps import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S, human_duration
+from explorer.jobs.status import human_duration
+from explorer.nets.caps import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S
 from explorer.nets.config import ModelConfig
 from explorer.store.runstore import RunStore
 from explorer.training.recipes import TrainConfig, train_config_for
@@ -203,13 +204,18 @@ def start_experiment(spec) -> str | None:
 
 
 def figure6_spec():
-    """The paper's Figure 6 in miniature: plain and residual nets at depths 20 and 56, on the chosen data."""
-    from explorer.nets.config import ModelConfig as MC
-    from explorer.training import experiments
-    base = MC(depth=20, shortcut="A", placement="original", zero_init_residual=True)
-    dataset = st.session_state.get("dataset", "digits")
+    """The paper's Figure 6 in miniature (explorer.training.experiments.figure6) on the chosen data and recipe."""
     from explorer.data.config import DataConfig
-    return experiments.sweep(base, [20, 56], DataConfig(name=dataset), train_cfg())
+    from explorer.training.experiments import figure6
+    return figure6(DataConfig(name=st.session_state.get("dataset", "digits")), train_cfg())
+
+
+def show_job_status(status) -> None:
+    """Draw an explorer.jobs.status.JobStatus: a progress bar while running, else one coloured sentence."""
+    if status.level == "progress":
+        st.progress(status.fraction or 0.0, text=status.text)
+    else:
+        {"info": st.info, "success": st.success, "warning": st.warning, "error": st.error}[status.level](status.text)
 
 
 def ensure_entry(page: str) -> None:

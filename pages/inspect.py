@@ -14,13 +14,13 @@ from explorer.analysis.evaluation import test_example
 from explorer.data.datasets import normalize
 from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
 from explorer.jobs.manager import JobError
+from explorer.jobs.status import job_status
 from explorer.nets.blocks import ResidualUnit
-from explorer.nets.caps import human_duration
 from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model
 from explorer.store.runstore import ACTIVE, STATUSES
 from explorer.store.shipped import ensure_shipped_in_store
 from explorer.training.experiments import plain_residual_pairs
-from pages.common import ensure_entry, is_teacher, job_manager, store
+from pages.common import ensure_entry, is_teacher, job_manager, show_job_status, store
 
 ensure_entry("pages/inspect.py")
 
@@ -196,20 +196,11 @@ def feature_view(exp: dict, nets: dict) -> None:
 
 
 # ----------------------------------------------------------------------------- the loss landscape job
-def _job_status(job: dict) -> None:
-    status, progress = job["status"], job.get("progress") or {}
-    if status == "queued":
-        pos = job_manager().queued_wait(job["id"])
-        st.info(f"Queued: number {pos['place']} in line, about {human_duration(pos['wait_s'])} to wait." if pos
-                else "Queued: starting…")
-    elif status == "running":
-        frac = (progress.get("step") or 0) / max(1, progress.get("total_steps") or 1)
-        eta = progress.get("eta")
-        st.progress(min(1.0, frac), text=(progress.get("message") or "Starting…")
-                    + (f" · about {human_duration(eta)} left" if eta is not None else ""))
-    elif status != "completed":
-        msg = job.get("message")
-        (st.warning if status == "stopped" else st.error)(f"The landscape job {status}" + (f": {msg}" if msg else "."))
+def _landscape_status(job: dict) -> None:
+    """The landscape job's place in line, progress or ending (nothing when it simply finished)."""
+    position = job_manager().queued_wait(job["id"]) if job["status"] == "queued" else None
+    if job["status"] != "completed":
+        show_job_status(job_status(job, position, what="The landscape job"))
 
 
 @st.fragment(run_every=1.0)
@@ -219,7 +210,7 @@ def landscape_live(job_id: str) -> None:
     if job is None:
         st.warning("This landscape job is gone (deleted?).")
         return
-    _job_status(job)
+    _landscape_status(job)
     owner = st.session_state["owner"]
     if job["status"] in ACTIVE and (job.get("owner") == owner or is_teacher()):
         if st.button("Cancel", key="inspect_landscape_cancel", help="Stops the job at its next grid point."):
@@ -259,7 +250,7 @@ def landscape_view(exp: dict, nets: dict) -> None:
         landscape_live(job["id"])
         return
     if job is not None:
-        _job_status(job)
+        _landscape_status(job)
         landscape_results(job["id"])
     if job is None or job["status"] != "completed":
         if st.button("Start", key="inspect_landscape_start", type="primary",

@@ -1,49 +1,14 @@
 """Runs: the history of experiments (the class gallery), overlays of chosen runs, CSV and weights downloads."""
-import datetime as dt
 
 import streamlit as st
 
 from explorer import figures as charts
 from explorer.jobs.manager import JobError
-from explorer.nets.config import ModelConfig
+from explorer.store.reports import history_rows
 from explorer.store.runstore import ACTIVE
 from pages.common import ensure_entry, is_teacher, job_manager, store
 
 ensure_entry("pages/runs.py")
-
-
-def _duration(exp: dict) -> str:
-    start, end = exp.get("started"), exp.get("finished")
-    if not start:
-        return "–"
-    return f"{(end or dt.datetime.now().timestamp()) - start:,.0f} s"
-
-
-def _pct(x) -> str:
-    return f"{100 * x:.1f}%" if isinstance(x, (int, float)) else "–"
-
-
-def history_rows(experiments: list) -> list:
-    """One row per run, with its experiment's facts."""
-    me = st.session_state["owner"]
-    rows = []
-    for exp in experiments:
-        for run in exp["runs"]:
-            model = run.get("model") or {}
-            try:
-                depth = ModelConfig.from_dict(model).num_layers
-            except (ValueError, TypeError):
-                depth = None
-            final = run.get("final") or {}
-            rows.append({
-                "key": f"{exp['id']}/{run['id']}", "experiment": exp["id"], "kind": exp["spec"].get("kind", "?"),
-                "run": run["name"], "dataset": exp["spec"]["data"]["name"], "depth": depth,
-                "shortcut": model.get("shortcut"), "placement": model.get("placement"),
-                "status": run.get("status"), "train error": _pct(final.get("train_error")),
-                "test error": _pct(final.get("test_error")), "epochs": run.get("epochs", 0),
-                "duration": _duration(exp), "owner": "you" if exp.get("owner") == me else "someone else",
-            })
-    return rows
 
 
 def overlay(rows: list, experiments: dict) -> None:
@@ -119,7 +84,7 @@ if not experiments:
 only_mine = st.toggle("Only my experiments", key="runs_only_mine")
 if only_mine:
     experiments = [e for e in experiments if e.get("owner") == st.session_state["owner"]]
-rows = history_rows(experiments)
+rows = history_rows(experiments, st.session_state["owner"])
 st.dataframe([{k: v for k, v in r.items() if k != "key"} for r in rows], hide_index=True, key="runs_table")
 overlay(rows, {e["id"]: e for e in experiments})
 st.subheader("Manage")

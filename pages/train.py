@@ -1,5 +1,4 @@
 """Train: set up an experiment (twin, depth sweep, placement comparison), start it as a job, watch it live."""
-import dataclasses
 import time
 
 import streamlit as st
@@ -7,13 +6,23 @@ import streamlit as st
 from explorer import figures as charts
 from explorer.data.config import DataConfig
 from explorer.data.datasets import DATASET_INFO, dataset_info
+from explorer.jobs.status import job_status
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
-from explorer.nets.caps import human_duration
+from explorer.nets.config import CIFAR_DEPTHS
 from explorer.store.runstore import ACTIVE
 from explorer.training import experiments
 from explorer.training.recipes import SCHEDULES
-from explorer.urlstate import BATCH_SIZES, CIFAR_DEPTHS, EPOCHS, LR
-from pages.common import ensure_entry, is_teacher, job_manager, model_cfg, start_experiment, store, train_cfg
+from explorer.urlstate import BATCH_SIZES, EPOCHS, LR
+from pages.common import (
+    ensure_entry,
+    is_teacher,
+    job_manager,
+    model_cfg,
+    show_job_status,
+    start_experiment,
+    store,
+    train_cfg,
+)
 
 ensure_entry("pages/train.py")
 
@@ -75,8 +84,11 @@ def setup_form() -> None:
     st.markdown(f"**Architecture** (from the Build page): `{base.name}`, shortcut {base.shortcut}, "
                 f"{base.placement} placement, {base.norm} norm, {base.init} init.")
     if kind == "sweep":
-        st.multiselect("Depths", list(CIFAR_DEPTHS["basic"]), default=[20, 56], key="train_depths",
-                       help="Each depth trains a plain net and a ResNet (6n+2 layers).")
+        st.multiselect("Depths", list(CIFAR_DEPTHS["basic"]), default=list(experiments.FIGURE6_DEPTHS),
+                       key="train_depths", help="Each depth trains a plain net and a ResNet (6n+2 layers).")
+        note = experiments.fit_for_sweep(base)[1]
+        if note:
+            st.info(note)
     elif kind == "compare":
         st.multiselect("Placements", list(PLACEMENTS), default=["original", "full_preact"], key="train_placements",
                        help="Where BN and ReLU sit in each unit.")
@@ -120,8 +132,7 @@ def build_spec():
         depths = ss.get("train_depths") or []
         if not depths:
             raise ValueError("Pick at least one depth for the sweep.")
-        if base.family != "cifar" or base.block != "basic":
-            base = dataclasses.replace(base, family="cifar", block="basic", stage_blocks=None)
+        base = experiments.fit_for_sweep(base)[0]  # the setup form shows the note saying so
         return experiments.sweep(base, depths, data, train, shortcut=base.residual().shortcut)
     if ss["kind"] == "compare":
         placements, shortcuts = ss.get("train_placements") or [], ss.get("train_shortcuts") or []
@@ -161,26 +172,8 @@ def _loss_figure(exp_id: str, version: tuple, _exp: dict):
 
 
 def status_line(exp: dict) -> None:
-    status, progress = exp["status"], exp.get("progress") or {}
-    if status == "queued":
-        pos = job_manager().queued_wait(exp["id"])
-        if pos:
-            st.info(f"Queued: number {pos['place']} in line, about {human_duration(pos['wait_s'])} to wait.")
-        else:
-            st.info("Queued: starting…")
-    elif status == "running":
-        frac = progress.get("step", 0) / max(1, progress.get("total_steps") or 1)
-        eta = progress.get("eta")
-        ips = progress.get("images_per_second")
-        text = progress.get("message") or (f"Step {progress.get('step', 0)} of {progress.get('total_steps')}"
-                                           + (f" · about {human_duration(eta)} left" if eta is not None else "")
-                                           + (f" · {ips:,.0f} images/s per net" if ips else ""))
-        st.progress(min(1.0, frac), text=text)
-    else:
-        word = {"completed": "Finished", "stopped": "Stopped", "failed": "Failed", "interrupted": "Interrupted",
-                "diverged": "Every run diverged"}.get(status, status)
-        msg = exp.get("message")
-        (st.error if status in ("failed", "interrupted") else st.success)(word + (f": {msg}" if msg else "."))
+    position = job_manager().queued_wait(exp["id"]) if exp["status"] == "queued" else None
+    show_job_status(job_status(exp, position))
     for run in exp["runs"]:
         if run.get("status") == "diverged":
             st.warning(f"{run['name']} diverged: {run.get('message') or 'its loss became NaN.'}")
@@ -257,15 +250,13 @@ def watched(exp_id: str) -> None:
 
 
 def reference_numbers() -> None:
-    ref = charts.paper_reference()
+    ref = charts.reference_tables()
     with st.expander("The papers' numbers (CIFAR-10, not your dataset)", expanded=False):
         st.caption(ref["label"])
         st.markdown("**ResNets on CIFAR-10** (He et al. 2015, Table 6): test error")
-        st.dataframe([{"net": r["name"], "test error %": r["test_error"], "params (M)": r["params_m"]}
-                      for r in ref["resnet_depths"]["rows"]], hide_index=True, key="train_ref_table6")
+        st.dataframe(ref["table6"], hide_index=True, key="train_ref_table6")
         st.markdown("**BN/ReLU placements** (He et al. 2016, Table 2): test error %")
-        st.dataframe([{"placement": k, "ResNet-110": v["test_error"]["110"], "ResNet-164": v["test_error"]["164"]}
-                      for k, v in ref["placements"]["rows"].items()], hide_index=True, key="train_ref_table2")
+        st.dataframe(ref["table2"], hide_index=True, key="train_ref_table2")
 
 
 def _default_watch() -> None:

@@ -87,7 +87,8 @@ def _poll(at, done, what: str, timeout_s: float = JOB_DEADLINE_S):
 
 
 def _status(at, word: str):
-    return any(s.value.startswith(word) for s in at.success)
+    """A finished job's sentence: green when it completed, yellow when stopped or diverged (explorer.jobs.status)."""
+    return any(s.value.startswith(word) for s in [*at.success, *at.warning])
 
 
 def _traces(fig: dict) -> dict:

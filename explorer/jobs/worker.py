@@ -13,12 +13,12 @@ import traceback
 from typing import Callable, Optional
 
 from ..nets.builder import count_parameters
-from ..nets.caps import human_duration
 from ..nets.cost import check_model_cost
 from ..store.runstore import RunStore, run_slug
 from ..training.devices import EngineError
 from ..training.engine import build_models, train_models
 from ..training.experiments import ExperimentSpec
+from .status import human_duration
 
 log = logging.getLogger(__name__)
 

@@ -58,15 +58,3 @@ def macs_per_s(device: str) -> float:
         value = 0.0
     return value if value > 0 else MACS_PER_S.get(device, MACS_PER_S["cpu"])
 
-
-def human_duration(seconds: float) -> str:
-    """A wait or a budget in words a person reads at a glance: "45 s", "12 min", "3 h 20 min", "47 days"."""
-    s = max(0.0, float(seconds)) if seconds == seconds else 0.0
-    if s < 90:
-        return f"{s:.0f} s"
-    if s < 90 * 60:
-        return f"{s / 60:.0f} min"
-    if s < 48 * 3600:
-        hours, minutes = divmod(round(s / 60), 60)
-        return f"{hours} h" + (f" {minutes} min" if minutes else "")
-    return f"{s / 86400:,.0f} days"

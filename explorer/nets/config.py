@@ -45,6 +45,9 @@ IMAGENET_STAGES = {
 
 
 CONVS_PER_BLOCK = {"basic": 2, "bottleneck": 3}
+# The CIFAR depths offered in the app: 6n+2 layers with basic blocks, 9n+2 with bottlenecks (He et al. 2015 §4.2,
+# He et al. 2016's ResNet-164).
+CIFAR_DEPTHS = {"basic": (8, 14, 20, 32, 44, 56, 110), "bottleneck": (11, 20, 29, 47, 56, 110, 164)}
 
 
 def choice(name: str, value: Any, allowed: tuple) -> None:

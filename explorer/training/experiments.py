@@ -15,9 +15,13 @@ from dataclasses import dataclass
 from ..data.config import DataConfig
 from ..nets.caps import macs_per_s
 from ..nets.config import ModelConfig
-from .recipes import TrainConfig
+from .recipes import TrainConfig, train_config_for
 
 KINDS = ("single", "twin", "sweep", "compare")
+# Figure 6 in miniature: the shallowest and a deep net of He et al. 2015's CIFAR family, plain and residual.
+FIGURE6_DEPTHS = (20, 56)
+SWEEP_NOTE = ("A depth sweep trains He et al. 2015's CIFAR nets (basic blocks, 6n+2 layers), so it uses those "
+              "instead of the {what} chosen on Build.")
 
 
 # Training images per epoch (digits: 80 % of 1,797; a folder's count is unknown before it is read).
@@ -90,6 +94,34 @@ def sweep(base: ModelConfig, depths, data: DataConfig, train: TrainConfig, short
         residual = dataclasses.replace(base.residual(shortcut), depth=depth, stage_blocks=None)
         models += [(residual.plain().name, residual.plain()), (residual.name, residual)]
     return ExperimentSpec("sweep", tuple(models), data, train)
+
+
+def fit_for_sweep(base: ModelConfig) -> tuple:
+    """The net a depth sweep varies, and one sentence when it differs from the one asked for.
+
+    A sweep changes only the depth of He et al. 2015's CIFAR nets (6n+2 layers with basic blocks), so an ImageNet
+    family or a bottleneck block is replaced, and the caller shows the sentence instead of changing it silently.
+    Returns:
+        (ModelConfig, note or None).
+    """
+    if base.family == "cifar" and base.block == "basic":
+        return base, None
+    what = " and ".join(w for w, odd in (("ImageNet family", base.family != "cifar"),
+                                         ("bottleneck block", base.block != "basic")) if odd)
+    fitted = dataclasses.replace(base, family="cifar", block="basic", depth=FIGURE6_DEPTHS[0], stage_blocks=None)
+    return fitted, SWEEP_NOTE.format(what=what)  # the depth is a placeholder: the sweep sets each one
+
+
+def figure6(data: DataConfig = DataConfig(), train: TrainConfig = None) -> ExperimentSpec:
+    """He et al. 2015's Figure 6 in miniature: plain and residual nets at depths 20 and 56 (option A shortcuts).
+
+    The residual branches start at zero (Goyal et al. 2017) so the deep ResNet gets going within a short run;
+    the plain twins keep their ordinary initialisation (a plain net has no branch to zero).
+    Args:
+        data: the dataset (default: the built-in digits). train: the recipe (default: the dataset's own).
+    """
+    base = ModelConfig(depth=FIGURE6_DEPTHS[0], shortcut="A", placement="original", zero_init_residual=True)
+    return sweep(base, FIGURE6_DEPTHS, data, train if train is not None else train_config_for(data.name))
 
 
 def compare(base: ModelConfig, data: DataConfig, train: TrainConfig, placements=None, shortcuts=None) -> ExperimentSpec:

@@ -1,1 +1,0 @@
-"""Shipped files, installed as the package data `explorer.assets`: the digits twin and the papers' numbers."""

@@ -1,0 +1,66 @@
+"""One way to say where a job stands: queued (place, wait), running (fraction, ETA, speed) or finished.
+
+Every page that shows a job (Train's experiments, Inspect's landscape jobs) draws the same `JobStatus`, so the
+words and the units are the same everywhere. Waits and ETAs are in human units (s, min, h, days).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+FINISHED_WORDS = {"completed": "Finished", "stopped": "Stopped", "failed": "Failed", "interrupted": "Interrupted",
+                  "diverged": "Every run diverged"}
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """What a page shows for one job."""
+
+    state: str  # "queued", "running" or the finished status ("completed", "stopped", ...)
+    text: str  # one sentence (or a progress caption) for the page
+    level: str  # how to draw it: "info", "progress", "success", "warning" or "error"
+    fraction: Optional[float] = None  # 0..1 while running
+
+
+def human_duration(seconds) -> str:
+    """A duration a person reads at a glance: "40 s", "3 min", "2.5 h", "47 days"; "–" when unknown."""
+    if seconds is None or not isinstance(seconds, (int, float)) or seconds != seconds or seconds < 0:
+        return "–"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 36 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
+def job_status(job: dict, position: Optional[dict] = None, what: str = "") -> JobStatus:
+    """Where a job stands, in the page's words.
+
+    Args:
+        job: the experiment record (status, progress, message). position: JobManager.position's answer for a
+        queued job ({"place", "wait_s"}) or None. what: a noun for finished messages ("The landscape job").
+    Returns:
+        A JobStatus; `fraction` is set while the job runs.
+    """
+    status, progress = job.get("status"), job.get("progress") or {}
+    if status == "queued":
+        if not position:
+            return JobStatus("queued", "Queued: starting…", "info")
+        return JobStatus("queued", f"Queued: number {position['place']} in line, about "
+                                   f"{human_duration(position.get('wait_s'))} to wait.", "info")
+    if status == "running":
+        step, total = progress.get("step") or 0, progress.get("total_steps") or 0
+        eta, ips = progress.get("eta"), progress.get("images_per_second")
+        text = progress.get("message") or (f"Step {step} of {total}" if total else "Starting…")
+        text += f" · about {human_duration(eta)} left" if eta is not None else ""
+        text += f" · {ips:,.0f} images/s per net" if ips and not progress.get("message") else ""
+        return JobStatus("running", text, "progress", min(1.0, step / max(1, total)))
+    word = FINISHED_WORDS.get(status, str(status))
+    if what:
+        word = f"{what} {'finished' if status == 'completed' else str(status)}"
+    message = job.get("message")
+    level = {"completed": "success", "stopped": "warning", "diverged": "warning"}.get(status, "error")
+    text = f"{word}: {message}" if message else word
+    return JobStatus(str(status), text if text.endswith((".", "!", "?")) else text + ".", level)
