@@ -79,7 +79,8 @@ def _parse(key: str, text: str) -> tuple:
         if key == "width":
             clamped = round(clamped / WIDTHS[2]) * WIDTHS[2]
         if clamped != value:
-            return clamped, f"The link's {key}={text!r} is outside what the page offers ({lo:g} to {hi:g}); using {clamped:g}."
+            return clamped, (f"The link's {key}={text!r} is outside what the page offers ({lo:g} to {hi:g}); "
+                             f"using {clamped:g}.")
     if key == "batch_size" and value not in BATCH_SIZES:
         raise ValueError(f"the page offers batch sizes {', '.join(map(str, BATCH_SIZES))}.")
     return value, None
@@ -95,8 +96,9 @@ def from_query(params: dict) -> tuple:
     problems = []
     params = {k: (v[-1] if isinstance(v, list) else v) for k, v in dict(params).items()}
     for k in [k for k, v in params.items() if len(str(v)) > MAX_QUERY_VALUE_CHARS]:
-        problems.append(f"The link's {str(k)[:20]!r} value is longer than {MAX_QUERY_VALUE_CHARS} characters and "
-                        f"was ignored.")
+        if k in ("dataset", "kind", *MODEL_KEYS, *TRAIN_KEYS):  # other keys are ignored anyway, unquoted
+            problems.append(f"The link's {k!r} value is longer than {MAX_QUERY_VALUE_CHARS} characters and was "
+                            f"ignored.")
         del params[k]
     if "dataset" in params:
         if params["dataset"] in DATASETS and params["dataset"] != "folder":

@@ -10,7 +10,7 @@ import os
 
 # ----------------------------------------------------------------------------- models
 MAX_INPUT_SIZE = 512  # pixels per side: ImageNet's 224 with room; 2,000 made one Explain take 6.9 GB
-MAX_LAYERS = 1202  # the paper's deepest net, ResNet-1202 (He et al. 2015, Table 6); 99,998 took 69 s and 2.3 GB to check
+MAX_LAYERS = 1202  # the deepest net in the paper, ResNet-1202 (He et al. 2015, Table 6); 99,998 took 69 s, 2.3 GB
 MAX_WIDTH = 8.0  # width multiplier; the UI offers 0.25-2, a checkpoint may say more, up to this
 MAX_PARAMS = 64_000_000  # torchvision's ResNet-152 has 60.2 M; 256 MB as float32 (1.24e9 took the server to 10.7 GB)
 MAX_MULT_ADDS = 16_000_000_000  # per image: ResNet-152 at 224² is 11.5 G (torchinfo); bounds activations and compute
