@@ -6,7 +6,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import streamlit as st  # noqa: E402
 
-from pages.common import init_session, show_url_problems, sync_query, teacher_login, write_owner_cookie
+from pages.common import init_session, show_url_problems, store_notice, sync_query, teacher_login, write_owner_cookie
 
 st.set_page_config(page_title="ResNet Explorer", page_icon=":material/account_tree:", layout="wide",
                    initial_sidebar_state="collapsed")
@@ -32,5 +32,6 @@ with st.sidebar:
     teacher_login(st.sidebar)
 show_url_problems()
 write_owner_cookie()
+store_notice()
 page.run()
 sync_query()

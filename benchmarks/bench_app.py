@@ -74,7 +74,7 @@ def time_startups(browser, work: pathlib.Path, n: int) -> list:
 
 # ----------------------------------------------------------------------------- 2. metric latency
 def _fake_running_experiment(store) -> tuple:
-    """A digits twin in the store that reads as running (its pid is ours), with epochs 0 and 1 recorded."""
+    """A digits twin in the store that reads as running (a stand-in worker process), with epochs 0 and 1 recorded."""
     from explorer.data.config import DataConfig
     from explorer.data.datasets import dataset_info, model_config_for
     from explorer.nets.config import ModelConfig
@@ -84,7 +84,12 @@ def _fake_running_experiment(store) -> tuple:
     spec = twin(base, DataConfig("digits"), train_config_for("digits", epochs=200))
     runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
     exp_id = store.create_experiment(spec.to_dict(), runs, owner="bench", spec_hash=None)
-    store.update_experiment(exp_id, status="running", pid=os.getpid(), started=time.time())
+    import atexit
+
+    from explorer.store.runstore import worker_handle
+    stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", "explorer", "worker"])
+    atexit.register(stand_in.kill)  # the job manager signals only a process whose command line is a worker's
+    store.update_experiment(exp_id, status="running", worker=worker_handle(stand_in.pid), started=time.time())
     store.write_progress(exp_id, {"step": 1, "total_steps": 1000, "eta": 600.0})
     for r in runs:
         store.update_run(exp_id, r["name"], status="running")
@@ -184,8 +189,8 @@ def _train_cmd(runs_dir: pathlib.Path, epochs: int) -> list:
 def _epoch_speeds(store, exp_id: str) -> list:
     """Per run: {epoch: cumulative images/s} from the engine's epoch records (complete epochs only)."""
     exp = store.load_experiment(exp_id)
-    return [{r["epoch"]: r["images_per_second"] for r in store.read_metrics(exp_id, run["id"], kind="epoch")
-             if r.get("images_per_second") and not r.get("partial")} for run in exp["runs"]]
+    return [{r.epoch: r.images_per_second for r in store.read_metrics(exp_id, run.id, kind="epoch")
+             if r.images_per_second and not r.partial} for run in exp.runs]
 
 
 def window_speed(cumulative: dict, a: int, b: int) -> float:
@@ -201,7 +206,7 @@ def _epochs_done(runs_dir: pathlib.Path) -> int:
     from explorer.store.runstore import RunStore
     store = RunStore(runs_dir)
     exp = store.list_experiments()[0]
-    return max((r["epoch"] for r in store.read_metrics(exp["id"], exp["runs"][0]["id"], kind="epoch")), default=0)
+    return max((r.epoch for r in store.read_metrics(exp.id, exp.runs[0].id, kind="epoch")), default=0)
 
 
 def _one_training(runs_dir: pathlib.Path, epochs: int, window_from: int, server: int, page=None,

@@ -3,7 +3,11 @@
     python -m explorer train   [--preset resnet20] [--depth 20 --shortcut A ...] [--compare-plain] [--json]
     python -m explorer sweep   --depths 20,56 [--shortcut A] [--placement P] [--json]
     python -m explorer compare --placements original,full_preact [--shortcuts A,B] --depth 20 [--json]
+    python -m explorer resume  EXPERIMENT_ID [--runs-dir DIR] [--json]   (an interrupted experiment, in-process)
+    python -m explorer import-store OLD_DIR [--runs-dir NEW_DIR]      (a file store of before the database)
     python -m explorer worker  EXPERIMENT_DIR          (started by the job manager)
+
+Every command takes --database-url (default: EXPLORER_DATABASE_URL, else SQLite in the runs folder).
 
 Exit codes: 0 done (diverged runs are results), 1 the experiment failed, 2 bad arguments.
 Size budget: ~250 lines.
@@ -70,8 +74,14 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--precision", choices=PRECISIONS)
     g.add_argument("--compile", action="store_true", default=None)
     g.add_argument("--no-diagnostics", action="store_true")
-    g.add_argument("--runs-dir", help="the run store (default: EXPLORER_RUNS_DIR or ./runs)")
+    _store_flags(g)
     g.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def _store_flags(g) -> None:
+    g.add_argument("--runs-dir", help="the run store's folder (default: EXPLORER_RUNS_DIR or ./runs)")
+    g.add_argument("--database-url", help="the run database (default: EXPLORER_DATABASE_URL, else SQLite "
+                                          "runs.db in the runs folder); postgresql://... for a shared server")
 
 
 def _program_name() -> str:
@@ -99,8 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--shortcuts", type=_csv(str))
     _model_flags(c)
     _train_flags(c)
+    r = sub.add_parser("resume", help="continue an interrupted experiment from its last completed epoch")
+    r.add_argument("experiment_id")
+    _store_flags(r)
+    r.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    i = sub.add_parser("import-store", help="import a file run store (experiment.json folders) into the database")
+    i.add_argument("old_dir")
+    _store_flags(i)
     w = sub.add_parser("worker", help="run one queued experiment folder (used by the job manager)")
     w.add_argument("experiment_dir")
+    w.add_argument("--database-url")
     return parser
 
 
@@ -167,18 +185,56 @@ class _Progress:
         self.stream.flush()
 
 
+def _print_report(store, report: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report))
+        return
+    for run in report["runs"]:
+        f = run["final"]
+        err = f"train error {f['train_error']:.3f}, test error {f['test_error']:.3f}" \
+            if f["test_error"] is not None and f["train_error"] is not None else ""
+        print(f"{run['name']:<28} {run['status']:<10} {run['epochs']} epochs  {err}")
+    print(f"Saved in {store.exp_dir(report['experiment'])}")
+
+
+def _other_command(args, parser) -> int:
+    """worker, resume and import-store."""
+    from .store.runstore import RunStore
+    if args.command == "worker":
+        from .jobs.worker import run_job
+        d = Path(args.experiment_dir)
+        from .nets.caps import job_budget_s
+        exp = run_job(RunStore(d.parent, args.database_url), d.name, budget_s=job_budget_s())  # set by the job manager
+        return 1 if exp is None or exp.status == "failed" else 0
+    if args.command == "import-store":
+        from .store.importer import import_store
+        try:
+            result = import_store(Path(args.old_dir), RunStore(args.runs_dir or args.old_dir, args.database_url))
+        except (OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(result.sentence())
+        return 0
+    from .jobs.worker import run_experiment
+    from .store.reports import experiment_report
+    store = RunStore(args.runs_dir, args.database_url)
+    exp = store.load_experiment(args.experiment_id)
+    if exp is None or exp.status not in ("interrupted", "queued"):
+        parser.error(f"experiment {args.experiment_id} is not there or not interrupted"
+                     + (f" (it is {exp.status})" if exp else "") + "; only an interrupted experiment resumes.")
+    store.update_experiment(exp.id, status="queued", finished=None, message=None, stop_requested=None)
+    store.update_runs(exp.id, where_status=("interrupted",), status="queued")
+    exp = run_experiment(store, exp.id, callback=_Progress())
+    _print_report(store, experiment_report(store.load_experiment(exp.id)), args.json)
+    return 1 if exp.status == "failed" else 0
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from .store.runstore import RunStore
-    if args.command == "worker":
-        from .jobs.worker import run_job
-        d = Path(args.experiment_dir)
-        from .nets.caps import job_budget_s
-        exp = run_job(RunStore(d.parent), d.name, budget_s=job_budget_s())  # the job manager sets the budget
-        return 1 if exp.get("status") == "failed" else 0
+    if args.command in ("worker", "resume", "import-store"):
+        return _other_command(args, parser)
     from .data.files import DatasetUnavailable
     try:
         spec = _spec(args)
@@ -188,20 +244,12 @@ def main(argv=None) -> int:
         os.environ["EXPLORER_DATA_DIR"] = args.data_dir
     from .jobs.worker import run_experiment
     from .store.reports import experiment_report
-    store = RunStore(args.runs_dir)
+    store = RunStore(args.runs_dir, args.database_url)
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
                                      owner="cli", spec_hash=spec.spec_hash())
     exp = run_experiment(store, exp_id, callback=_Progress())
-    report = experiment_report(store.load_experiment(exp_id))
-    if args.json:
-        print(json.dumps(report))
-    else:
-        for run in report["runs"]:
-            f = run["final"]
-            err = f"train error {f['train_error']:.3f}, test error {f['test_error']:.3f}" if f["test_error"] is not None else ""
-            print(f"{run['name']:<28} {run['status']:<10} {run['epochs']} epochs  {err}")
-        print(f"Saved in {store.exp_dir(exp_id)}")
-    if exp["status"] == "failed":
-        print(f"error: {exp.get('message')}", file=sys.stderr)
+    _print_report(store, experiment_report(store.load_experiment(exp_id)), args.json)
+    if exp.status == "failed":
+        print(f"error: {exp.message}", file=sys.stderr)
         return 1
     return 0

@@ -37,6 +37,26 @@ def store() -> RunStore:
     return job_manager().store
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def _pending_import(root: str) -> int:
+    from explorer.store.importer import pending_import
+    return pending_import(store())
+
+
+def store_notice() -> None:
+    """One sentence when the run database cannot be used, or when the runs folder holds a file store to import."""
+    from explorer.store.db import SchemaMismatch
+    try:
+        root = store().root
+    except SchemaMismatch as exc:
+        st.error(str(exc))
+        st.stop()
+    pending = _pending_import(str(root))
+    if pending:
+        st.info(f"This runs folder holds {pending} experiments saved before the run database; run "
+                f"`python -m explorer import-store {root}` once to see them here.")
+
+
 def _owner_id() -> str:
     """A random id kept in a cookie (never in the URL): who started which job survives a reload."""
     cookie = st.context.cookies.get(OWNER_COOKIE) if hasattr(st, "context") else None

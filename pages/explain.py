@@ -97,9 +97,9 @@ def _run_source() -> tuple:
     if not experiments:
         st.info("No finished runs yet: train one on the Train page, or use the shipped digits twin.")
         return {}, None, "run"
-    by_id = {e["exp_id"]: e for e in experiments}
-    exp_id = st.selectbox("Experiment", list(by_id), key="explain_experiment", format_func=lambda i: by_id[i]["label"])
-    names = dict(by_id[exp_id]["runs"])
+    by_id = {e.exp_id: e for e in experiments}
+    exp_id = st.selectbox("Experiment", list(by_id), key="explain_experiment", format_func=lambda i: by_id[i].label)
+    names = dict(by_id[exp_id].runs)
     chosen = st.multiselect("Runs, side by side", list(names), default=list(names)[:MAX_RUNS_SIDE_BY_SIDE],
                             key=f"explain_runs_{exp_id}", format_func=names.get,
                             max_selections=MAX_RUNS_SIDE_BY_SIDE)

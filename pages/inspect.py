@@ -17,7 +17,7 @@ from explorer.jobs.manager import JobError
 from explorer.jobs.status import job_status
 from explorer.nets.blocks import ResidualUnit
 from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model
-from explorer.store.runstore import ACTIVE, STATUSES
+from explorer.store.records import ACTIVE, STATUSES
 from explorer.store.shipped import ensure_shipped_in_store
 from explorer.training.experiments import plain_residual_pairs
 from pages.common import ensure_entry, is_teacher, job_manager, show_job_status, store
@@ -95,16 +95,16 @@ def _shipped_id():
 def choose_nets() -> tuple:
     """(experiment, {net name: (exp id, run id)}) from an experiment picker and a plain/residual pair."""
     shipped = _shipped_id()
-    sources = {e["exp_id"]: e for e in explainable_runs(store())}
+    sources = {e.exp_id: e for e in explainable_runs(store())}
     if not sources:
         st.info("No finished experiment has trained weights yet; train one on the Train page.")
         return None, {}
     ids = list(sources)
-    label = {i: ("Shipped digits twin (plain-20, resnet-20)" if i == shipped else sources[i]["label"]) for i in ids}
+    label = {i: ("Shipped digits twin (plain-20, resnet-20)" if i == shipped else sources[i].label) for i in ids}
     exp_id = st.selectbox("Experiment", ids, index=ids.index(shipped) if shipped in ids else 0,
                           format_func=label.get, key="inspect_exp")
     exp = store().load_experiment(exp_id)
-    runs = dict(sources[exp_id]["runs"])  # run id -> name
+    runs = dict(sources[exp_id].runs)  # run id -> name
     pair = next(((p, r) for p, r in plain_residual_pairs(exp) if p in runs and r in runs),
                 (list(runs)[0], list(runs)[-1]))
     left, right = st.columns(2)
@@ -124,12 +124,12 @@ def _guard(view, *args) -> None:
 
 
 # ----------------------------------------------------------------------------- the views
-def gradient_view(exp: dict, nets: dict) -> None:
+def gradient_view(exp, nets: dict) -> None:
     st.markdown("**What to look for:** each square is the gradient norm that one conv layer (bottom: nearest the "
                 "input) received in one epoch (0 = before the first step), on a shared log colour scale. In a deep "
                 "plain net the layers near the input get far smaller gradients; the shortcut carries the gradient "
                 "back unchanged (He et al. 2016, Eq. 5; He et al. 2015, §4.1).")
-    rows = {r["id"]: r for r in exp["runs"]}
+    rows = {r.id: r for r in exp.runs}
     series = {n: charts.run_series(rows[rid], store().read_metrics(eid, rid, kind="epoch"))
               for n, (eid, rid) in nets.items()}
     zrange = charts.gradient_log_range(list(series.values()))
@@ -141,14 +141,14 @@ def gradient_view(exp: dict, nets: dict) -> None:
         col.plotly_chart(charts.gradient_heatmap(run, zrange), key=f"inspect_grad_{name}")
 
 
-def responses_view(exp: dict, nets: dict) -> None:
+def responses_view(exp, nets: dict) -> None:
     st.markdown("**What to look for:** the standard deviation of each block's residual branch output F(x) on "
                 f"{PROBE_IMAGES} test images. He et al. 2015 (Figure 7) found the ResNet's responses smaller than "
                 "the plain net's: each block only nudges the signal, close to the identity. On the right, ‖F(x)‖/‖x‖ "
                 "per block says the same thing as a ratio (for a plain block: ‖output‖/‖input‖).")
     sort = st.toggle("Sorted by size", key="inspect_resp_sorted")
     results = _each(nets, _responses)
-    rows = {r["id"]: r for r in exp["runs"]}
+    rows = {r.id: r for r in exp.runs}
     ratios = [charts.run_series(rows[rid], [{"type": "epoch", "epoch": 0, "branch_ratios": results[n][1]}])
               for n, (_, rid) in nets.items()]
     left, right = st.columns(2)
@@ -157,7 +157,7 @@ def responses_view(exp: dict, nets: dict) -> None:
     right.plotly_chart(charts.branch_ratio_chart(ratios), key="inspect_ratios")
 
 
-def ablation_view(exp: dict, nets: dict) -> None:
+def ablation_view(exp, nets: dict) -> None:
     st.markdown("**What to look for:** each point is the test error after removing one block (a residual block "
                 "keeps only its shortcut; a plain block becomes the identity where the shapes allow). Veit, Wilber & "
                 "Belongie 2016 found a ResNet barely notices a missing block, except where it downsamples, while a "
@@ -171,7 +171,7 @@ def ablation_view(exp: dict, nets: dict) -> None:
                        "A residual block can always fall back on its shortcut, which matches the shapes.")
 
 
-def feature_view(exp: dict, nets: dict) -> None:
+def feature_view(exp, nets: dict) -> None:
     st.markdown("**What to look for:** the activations of one layer for one test image, plain and residual side "
                 "by side (first 16 channels, each scaled on its own), and the first layer's filters. Early layers "
                 "respond to strokes and edges; after many plain layers the maps often wash out, while the ResNet's "
@@ -182,7 +182,7 @@ def feature_view(exp: dict, nets: dict) -> None:
                                                                  for o in models.values())]
     pick, image = st.columns([4, 1])
     layer = pick.selectbox("Layer", layers, key="inspect_fm_layer")
-    dataset = _dataset(exp["id"])
+    dataset = _dataset(exp.id)
     index = int(pick.number_input("Test image", 0, len(dataset.y_test) - 1, 0, key="inspect_fm_image"))
     _, view, label = test_example(dataset, index)
     image.plotly_chart(charts.image_grid([view], f"Test image {index}", columns=1, labels=[f"label {label}"],
@@ -196,10 +196,10 @@ def feature_view(exp: dict, nets: dict) -> None:
 
 
 # ----------------------------------------------------------------------------- the loss landscape job
-def _landscape_status(job: dict) -> None:
+def _landscape_status(job) -> None:
     """The landscape job's place in line, progress or ending (nothing when it simply finished)."""
-    position = job_manager().queued_wait(job["id"]) if job["status"] == "queued" else None
-    if job["status"] != "completed":
+    position = job_manager().queued_wait(job.id) if job.status == "queued" else None
+    if job.status != "completed":
         show_job_status(job_status(job, position, what="The landscape job"))
 
 
@@ -212,11 +212,11 @@ def landscape_live(job_id: str) -> None:
         return
     _landscape_status(job)
     owner = st.session_state["owner"]
-    if job["status"] in ACTIVE and (job.get("owner") == owner or is_teacher()):
+    if job.status in ACTIVE and (job.owner == owner or is_teacher()):
         if st.button("Cancel", key="inspect_landscape_cancel", help="Stops the job at its next grid point."):
             job_manager().stop(job_id, owner, teacher=is_teacher())
             st.toast("Cancelling…")
-    if job["status"] not in ACTIVE:
+    if job.status not in ACTIVE:
         st.rerun()  # the whole page redraws once, now with the results
 
 
@@ -234,7 +234,7 @@ def landscape_results(job_id: str) -> None:
         st.caption(note)
 
 
-def landscape_view(exp: dict, nets: dict) -> None:
+def landscape_view(exp, nets: dict) -> None:
     st.markdown("**What to look for:** the training loss on a plane through the trained weights (★), along two "
                 "random filter-normalised directions, plain and residual on one colour scale; below it, the loss on "
                 "the straight line from the initial to the trained weights. Li et al. 2018 found that without "
@@ -243,16 +243,16 @@ def landscape_view(exp: dict, nets: dict) -> None:
     left, right = st.columns(2)
     steps = left.select_slider("Grid points per axis", [5, 9, 11, 15, 21, 31, 41], value=21, key="inspect_ls_steps")
     span = right.select_slider("Span", [0.25, 0.5, 1.0, 2.0], value=1.0, key="inspect_ls_span")
-    spec = landscape_spec(exp["id"], [rid for _, rid in nets.values()], steps=steps, span=span)
+    spec = landscape_spec(exp.id, [rid for _, rid in nets.values()], steps=steps, span=span)
     full, runs, digest = landscape_request(store(), spec)
     job = store().find_by_hash(digest, statuses=STATUSES)
-    if job is not None and job["status"] in ACTIVE:
-        landscape_live(job["id"])
+    if job is not None and job.status in ACTIVE:
+        landscape_live(job.id)
         return
     if job is not None:
         _landscape_status(job)
-        landscape_results(job["id"])
-    if job is None or job["status"] != "completed":
+        landscape_results(job.id)
+    if job is None or job.status != "completed":
         if st.button("Start", key="inspect_landscape_start", type="primary",
                      help=f"{steps}×{steps} points per net, on {spec['subset']} training images."):
             try:

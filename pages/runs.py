@@ -1,99 +1,169 @@
-"""Runs: the history of experiments (the class gallery), overlays of chosen runs, CSV and weights downloads."""
+"""Runs: the history of experiments (the class gallery), newest page first and filtered, overlays of chosen runs,
+CSV and weights downloads, resume, and the teacher's retention (delete by filter after a dry-run count)."""
+import datetime as dt
 
 import streamlit as st
 
 from explorer import figures as charts
+from explorer.data.datasets import DATASET_INFO
 from explorer.jobs.manager import JobError
+from explorer.store.records import ACTIVE, STATUSES
 from explorer.store.reports import history_rows
-from explorer.store.runstore import ACTIVE
+from explorer.store.retention import delete_by_filter, retention_count
+from explorer.store.runstore import Filter
+from explorer.training.experiments import KINDS
 from pages.common import ensure_entry, is_teacher, job_manager, store
 
 ensure_entry("pages/runs.py")
+
+PAGE_SIZE = 20  # experiments per page
+MAX_WEIGHTS_BYTES = 200 * 2**20  # a weights file larger than this is not offered for download
+ANY = "any"
+
+
+def filters() -> Filter:
+    """Whose, dataset, kind, status and depth; the page shows the newest experiments that match."""
+    c = st.columns(5)
+    whose = c[0].selectbox("Whose", ["everyone's", "mine"], key="runs_whose")
+    dataset = c[1].selectbox("Dataset", [ANY, *DATASET_INFO], key="runs_dataset")
+    kind = c[2].selectbox("Kind", [ANY, *KINDS], key="runs_kind")
+    status = c[3].selectbox("Status", [ANY, *STATUSES], key="runs_status")
+    depth = c[4].selectbox("Depth", [ANY, 8, 14, 20, 32, 44, 56, 110, 164, 1202], key="runs_depth")
+    pick = lambda v: None if v == ANY else v  # noqa: E731
+    return Filter(kind="train", owner=st.session_state["owner"] if whose == "mine" else None, dataset=pick(dataset),
+                  spec_kind=pick(kind), status=pick(status), depth=pick(depth))
 
 
 def overlay(rows: list, experiments: dict) -> None:
     chosen = st.multiselect("Overlay runs", [r["key"] for r in rows], key="runs_overlay",
                             format_func=lambda k: f"{k.split('/')[1]} ({k.split('/')[0]})",
-                            help="Pick runs from any experiments to compare their curves on one chart.")
+                            help="Pick runs from the experiments on this page to compare their curves on one chart.")
     if not chosen:
         return
     s = store()
     series = []
     for key in chosen:
         exp_id, run_id = key.split("/", 1)
-        run = next((r for r in experiments[exp_id]["runs"] if r["id"] == run_id), None)
+        run = experiments[exp_id].run(run_id) if exp_id in experiments else None
         if run is not None:
             series.append(charts.run_series(run, s.read_metrics(exp_id, run_id)))
     st.plotly_chart(charts.training_curves(series), key="runs_overlay_chart")
 
 
-def manage(exp: dict) -> None:
-    """Downloads for everyone; delete for the owner or the teacher."""
-    s = store()
-    c = st.columns(3)
-    c[0].download_button("Metrics (CSV)", s.export_csv(exp["id"]), file_name=f"{exp['id']}.csv",
-                         mime="text/csv", key=f"runs_csv_{exp['id']}")
-    finals = [r for r in exp["runs"] if s.weights_path(exp["id"], r["id"]).exists()]
+def _weights_bytes(exp, run_id: str):
+    """A run's final weights, only from a regular file inside the store and under the size cap (else None)."""
+    path = store().artefact(exp.run(run_id).final_weights if exp.run(run_id) else None)
+    if path is None or path.stat().st_size > MAX_WEIGHTS_BYTES:
+        return None
+    return path.read_bytes()
+
+
+def manage(exp) -> None:
+    """Downloads for everyone (built on demand); resume and delete for the owner or the teacher."""
+    c = st.columns(4)
+    csv_key = f"runs_csv_ready_{exp.id}"
+    if st.session_state.get(csv_key) is None:
+        if c[0].button("Metrics (CSV)", key=f"runs_csv_make_{exp.id}", help="Builds the CSV of every epoch."):
+            st.session_state[csv_key] = store().export_csv(exp.id)
+            st.rerun()
+    else:
+        c[0].download_button("Download CSV", st.session_state[csv_key], file_name=f"{exp.id}.csv",
+                             mime="text/csv", key=f"runs_csv_{exp.id}")
+    finals = [r.id for r in exp.runs if r.final_weights]
     if finals:
-        pick = c[1].selectbox("Weights", [r["id"] for r in finals], key=f"runs_wpick_{exp['id']}",
-                              label_visibility="collapsed")
-        c[1].download_button("Weights (.pt)", s.weights_path(exp["id"], pick).read_bytes(),
-                             file_name=f"{exp['id']}-{pick}.pt", key=f"runs_weights_{exp['id']}")
-    mine = exp.get("owner") == st.session_state["owner"]
+        pick = c[1].selectbox("Weights", finals, key=f"runs_wpick_{exp.id}", label_visibility="collapsed")
+        data = _weights_bytes(exp, pick)
+        if data is None:
+            c[1].caption("These weights cannot be offered (missing, not a regular file, or too large).")
+        else:
+            c[1].download_button("Weights (.pt)", data, file_name=f"{exp.id}-{pick}.pt", key=f"runs_weights_{exp.id}")
+    mine = exp.owner == st.session_state["owner"]
+    if (mine or is_teacher()) and exp.status == "interrupted":
+        if c[2].button("Resume", key=f"runs_resume_{exp.id}", help="Goes on from the last completed epoch."):
+            _act(lambda: job_manager().resume(exp.id, st.session_state["owner"], teacher=is_teacher()))
     if mine or is_teacher():
-        if c[2].button("Delete", key=f"runs_delete_{exp['id']}",
+        if c[3].button("Delete", key=f"runs_delete_{exp.id}",
                        help="Deletes the experiment and its files (a running job is stopped first)."):
-            try:
-                job_manager().delete(exp["id"], st.session_state["owner"], teacher=is_teacher())
-            except JobError as exc:
-                st.error(str(exc))
-            else:
-                st.rerun()
+            _act(lambda: job_manager().delete(exp.id, st.session_state["owner"], teacher=is_teacher()))
 
 
-def other_jobs(jobs: list) -> None:
-    """Jobs that are not training runs (loss landscapes): status, and delete for the owner or the teacher."""
+def _act(fn) -> None:
+    try:
+        fn()
+    except JobError as exc:
+        st.error(str(exc))
+    else:
+        st.rerun()
+
+
+def other_jobs() -> None:
+    """Jobs that are not training runs (loss landscapes), newest first: status, and delete for the owner or teacher."""
+    jobs = store().page(Filter(kind="landscape"), limit=PAGE_SIZE, with_runs=False).items
     if not jobs:
         return
     st.subheader("Other jobs")
     me = st.session_state["owner"]
-    st.dataframe([{"job": j["id"], "kind": j.get("kind"), "of experiment": (j["spec"].get("source") or "?"),
-                   "status": j["status"], "owner": "you" if j.get("owner") == me else "someone else"}
-                  for j in jobs], hide_index=True, key="runs_other_table")
-    mine = [j["id"] for j in jobs if j.get("owner") == me or is_teacher()]
+    st.dataframe([{"job": j.id, "kind": j.kind, "of experiment": j.source or "?", "status": j.status,
+                   "owner": "you" if j.owner == me else "someone else"} for j in jobs],
+                 hide_index=True, key="runs_other_table")
+    mine = [j.id for j in jobs if j.owner == me or is_teacher()]
     if mine:
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         pick = c1.selectbox("Job", mine, key="runs_other_pick")
         if c2.button("Delete job", key="runs_other_delete"):
-            try:
-                job_manager().delete(pick, st.session_state["owner"], teacher=is_teacher())
-            except JobError as exc:
-                st.error(str(exc))
-            else:
-                st.rerun()
+            _act(lambda: job_manager().delete(pick, st.session_state["owner"], teacher=is_teacher()))
+
+
+def retention() -> None:
+    """Teacher only: delete finished experiments older than a date (or one owner's), after counting them."""
+    with st.expander("Retention (teacher): delete old experiments"):
+        c = st.columns(2)
+        before = c[0].date_input("Finished experiments created before", key="runs_ret_before",
+                                 value=dt.date.today() - dt.timedelta(days=90))
+        owner = c[1].text_input("Only this owner id (optional)", key="runs_ret_owner", max_chars=64).strip() or None
+        filt = Filter(kind=None, owner=owner, before=dt.datetime.combine(before, dt.time()).timestamp())
+        if st.button("Count", key="runs_ret_count"):
+            st.session_state["runs_ret_counted"] = (filt, retention_count(store(), filt))
+        counted = st.session_state.get("runs_ret_counted")
+        if counted and counted[0] == filt:
+            st.caption(f"{counted[1]} finished experiments match (queued and running jobs are never deleted here).")
+            if counted[1] and st.button(f"Delete {counted[1]} experiments", key="runs_ret_delete"):
+                try:
+                    deleted = delete_by_filter(store(), filt, expected=counted[1])
+                except ValueError as exc:
+                    st.error(str(exc))
+                else:
+                    st.session_state.pop("runs_ret_counted")
+                    st.toast(f"Deleted {deleted} experiments.")
 
 
 st.title("Runs")
-everything = store().list_experiments()
-experiments = [e for e in everything if e.get("kind", "train") == "train"]
-others = [e for e in everything if e.get("kind", "train") != "train"]
-if not experiments:
-    st.info("No experiments yet. Start one on the Train page, or press Reproduce Figure 6 on Home.")
-    other_jobs(others)
-    st.stop()
-only_mine = st.toggle("Only my experiments", key="runs_only_mine")
-if only_mine:
-    experiments = [e for e in experiments if e.get("owner") == st.session_state["owner"]]
-rows = history_rows(experiments, st.session_state["owner"])
-st.dataframe([{k: v for k, v in r.items() if k != "key"} for r in rows], hide_index=True, key="runs_table")
-overlay(rows, {e["id"]: e for e in experiments})
-st.subheader("Manage")
-labels = {e["id"]: f"{e['id']} · {e['spec'].get('kind')} · {', '.join(r['name'] for r in e['runs'])} · {e['status']}"
-          for e in experiments}
-exp_id = st.selectbox("Experiment", list(labels), format_func=labels.get, key="runs_manage_pick")
-exp = next(e for e in experiments if e["id"] == exp_id)
-if exp["status"] in ACTIVE and st.button("Watch it live", key="runs_watch"):
-    st.session_state["watch"] = exp_id
-    st.switch_page("pages/train.py")
-manage(exp)
-other_jobs(others)
+filt = filters()
+page_no = int(st.session_state.get("runs_page", 1))
+page = store().page(filt, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
+if not page.items and page_no > 1:  # the filters changed and this page no longer exists
+    st.session_state["runs_page"] = 1
+    page = store().page(filt, limit=PAGE_SIZE)
+if page.skipped:
+    st.caption(f"{page.skipped} damaged records were skipped.")
+if not page.items:
+    st.info("No experiments match. Start one on the Train page, or press Reproduce Figure 6 on Home."
+            if filt == Filter(kind="train") else "No experiments match these filters.")
+else:
+    pages = max(1, -(-page.total // PAGE_SIZE))
+    st.number_input(f"Page (of {pages}; {page.total} experiments, newest first)", 1, pages, key="runs_page")
+    rows = history_rows(page.items, st.session_state["owner"])
+    st.dataframe([{k: v for k, v in r.items() if k != "key"} for r in rows], hide_index=True, key="runs_table")
+    by_id = {e.id: e for e in page.items}
+    overlay(rows, by_id)
+    st.subheader("Manage")
+    labels = {e.id: f"{e.id} · {e.spec_kind} · {', '.join(r.name for r in e.runs)} · {e.status}" for e in page.items}
+    exp_id = st.selectbox("Experiment", list(labels), format_func=labels.get, key="runs_manage_pick")
+    exp = by_id[exp_id]
+    if exp.status in ACTIVE and st.button("Watch it live", key="runs_watch"):
+        st.session_state["watch"] = exp_id
+        st.switch_page("pages/train.py")
+    manage(exp)
+other_jobs()
+if is_teacher():
+    retention()

@@ -8,8 +8,10 @@ from explorer.data.config import DataConfig
 from explorer.data.datasets import DATASET_INFO, dataset_info
 from explorer.jobs.status import job_status
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
+from explorer.jobs.manager import JobError
 from explorer.nets.config import CIFAR_DEPTHS
-from explorer.store.runstore import ACTIVE
+from explorer.store.records import ACTIVE
+from explorer.store.runstore import Filter
 from explorer.training import experiments
 from explorer.training.recipes import SCHEDULES
 from explorer.urlstate import BATCH_SIZES, EPOCHS, LR
@@ -143,79 +145,90 @@ def build_spec():
 
 
 # ----------------------------------------------------------------------------- live view
-def _runs_for_charts(exp: dict) -> list:
+def _runs_for_charts(exp) -> list:
     s = store()
-    return [charts.run_series(run, s.read_metrics(exp["id"], run["id"])) for run in exp["runs"]]
+    return [charts.run_series(run, s.read_metrics(exp.id, run.id)) for run in exp.runs]
 
 
-def _data_version(exp: dict) -> tuple:
-    """Sizes of the runs' metrics files: the charts change only when these do."""
-    sizes = []
-    for run in exp["runs"]:
-        path = store().run_dir(exp["id"], run["id"]) / "metrics.jsonl"
-        sizes.append(path.stat().st_size if path.exists() else 0)
-    return tuple(sizes)
+def _data_version(exp) -> tuple:
+    """The newest metric record of each run: the charts change only when this does."""
+    return store().metrics_version(exp.id)
 
 
 # Figures are cached as objects (st.cache_resource: no copy on a hit) and rebuilt only when the metrics
 # files grew, at most once a second while a job runs. Building plotly figures is most of what watching a job
 # costs the server (docs/benchmarks.md).
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _epoch_figures(exp_id: str, version: tuple, _exp: dict) -> tuple:
+def _epoch_figures(exp_id: str, version: tuple, _exp) -> tuple:
     runs = _runs_for_charts(_exp)
     return charts.training_curves(runs), charts.gradient_profile(runs), any(r["records"] for r in runs)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _loss_figure(exp_id: str, version: tuple, _exp: dict):
+def _loss_figure(exp_id: str, version: tuple, _exp):
     return charts.loss_curve(_runs_for_charts(_exp))
 
 
-def status_line(exp: dict) -> None:
-    position = job_manager().queued_wait(exp["id"]) if exp["status"] == "queued" else None
+def status_line(exp) -> None:
+    position = job_manager().queued_wait(exp.id) if exp.status == "queued" else None
     show_job_status(job_status(exp, position))
-    for run in exp["runs"]:
-        if run.get("status") == "diverged":
-            st.warning(f"{run['name']} diverged: {run.get('message') or 'its loss became NaN.'}")
+    for run in exp.runs:
+        if run.status == "diverged":
+            st.warning(f"{run.name} diverged: {run.message or 'its loss became NaN.'}")
 
 
-def _throttled_version(exp: dict) -> tuple:
+def _throttled_version(exp) -> tuple:
     """The data version the charts show: it moves when the metrics grew, at most once a second while live."""
-    new = (exp["status"], tuple(r.get("status") for r in exp["runs"]), *_data_version(exp))
+    new = (exp.status, tuple(r.status for r in exp.runs), *_data_version(exp))
     shown = st.session_state.setdefault("_train_chart_version", {})
-    old, when = shown.get(exp["id"], (None, 0.0))
-    if old is not None and new != old and exp["status"] in ACTIVE and time.monotonic() - when < 1.0:
+    old, when = shown.get(exp.id, (None, 0.0))
+    if old is not None and new != old and exp.status in ACTIVE and time.monotonic() - when < 1.0:
         return old
     if new != old:
-        shown[exp["id"]] = (new, time.monotonic())
+        shown[exp.id] = (new, time.monotonic())
     return new
 
 
-def charts_panel(exp: dict) -> None:
+def charts_panel(exp) -> None:
     version = _throttled_version(exp)
-    curves, grads, has_data = _epoch_figures(exp["id"], version, exp)
+    curves, grads, has_data = _epoch_figures(exp.id, version, exp)
     if not has_data:
         st.caption("The first numbers appear after the first few steps.")
         return
-    loss = _loss_figure(exp["id"], version, exp)
+    loss = _loss_figure(exp.id, version, exp)
     st.plotly_chart(curves, key="train_curves")
     left, right = st.columns(2)
     left.plotly_chart(loss, key="train_loss")
     right.plotly_chart(grads, key="train_grads")
-    if any((r.get("model") or {}).get("zero_init_residual") for r in exp["runs"]):
+    if any(r.zero_init_residual for r in exp.runs):
         right.caption("The ResNets here start with zeroed branches (Goyal et al. 2017): before the first step their "
                       "branch convs get no gradient at all, so their epoch-0 profile is nearly empty by design.")
-    speeds = [r.get("images_per_second") for r in exp["runs"] if r.get("images_per_second")]
+    speeds = [r.images_per_second for r in exp.runs if r.images_per_second]
     if speeds:
-        st.caption(f"Training speed: {speeds[0]:,.0f} images/s per net ({exp['spec']['train']['device']} device).")
+        st.caption(f"Training speed: {speeds[0]:,.0f} images/s per net ({exp.device} device).")
 
 
-def stop_button(exp: dict) -> None:
-    mine = exp.get("owner") == st.session_state["owner"]
-    if exp["status"] in ACTIVE and (mine or is_teacher()):
+def stop_button(exp) -> None:
+    mine = exp.owner == st.session_state["owner"]
+    if exp.status in ACTIVE and (mine or is_teacher()):
         if st.button("Stop", key="train_stop", help="Ends the job at its next batch; what it reached is kept."):
-            job_manager().stop(exp["id"], st.session_state["owner"], teacher=is_teacher())
+            job_manager().stop(exp.id, st.session_state["owner"], teacher=is_teacher())
             st.toast("Stopping…")
+
+
+def resume_button(exp) -> None:
+    """Resume for an interrupted job (its owner or the teacher): it goes on from its last completed epoch."""
+    if exp.status != "interrupted" or not (exp.owner == st.session_state["owner"] or is_teacher()):
+        return
+    help_text = "Goes on from the last completed epoch." if exp.resumable else \
+        "No epoch was completed before the interruption, so it starts again from the beginning."
+    if st.button("Resume", key="train_resume", help=help_text):
+        try:
+            job_manager().resume(exp.id, st.session_state["owner"], teacher=is_teacher())
+        except JobError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()
 
 
 @st.fragment(run_every=1.0)
@@ -228,7 +241,7 @@ def live(exp_id: str) -> None:
     status_line(exp)
     stop_button(exp)
     charts_panel(exp)
-    if exp["status"] not in ACTIVE:
+    if exp.status not in ACTIVE:
         time.sleep(0.1)
         st.rerun()  # the whole page redraws once, now without the timer
 
@@ -238,14 +251,15 @@ def watched(exp_id: str) -> None:
     if exp is None:
         st.session_state.pop("watch", None)
         return
-    names = ", ".join(r["name"] for r in exp["runs"])
-    st.subheader(f"{exp['spec']['kind'].capitalize()} on {exp['spec']['data']['name']}: {names}")
+    names = ", ".join(r.name for r in exp.runs)
+    st.subheader(f"{exp.spec_kind.capitalize()} on {exp.dataset}: {names}")
     if st.session_state.pop("attached", False):
         st.info("The same experiment was already asked for, so you are watching that one (no second copy runs).")
-    if exp["status"] in ACTIVE:
+    if exp.status in ACTIVE:
         live(exp_id)
     else:
         status_line(exp)
+        resume_button(exp)
         charts_panel(exp)
 
 
@@ -263,10 +277,9 @@ def _default_watch() -> None:
     """After a reload, follow this owner's newest experiment (its job went on while the tab was closed)."""
     if "watch" in st.session_state:
         return
-    mine = [e for e in store().list_experiments()
-            if e.get("owner") == st.session_state["owner"] and e.get("kind", "train") == "train"]
+    mine = store().page(Filter(kind="train", owner=st.session_state["owner"]), limit=1, with_runs=False).items
     if mine:
-        st.session_state["watch"] = mine[0]["id"]
+        st.session_state["watch"] = mine[0].id
 
 
 st.title("Train")

@@ -146,8 +146,9 @@ def test_train_a_digits_twin_until_it_finishes_and_see_both_curves(new_app, runs
     traces = _traces(_charts(at)["train_curves"])
     # Training error has one point per epoch; test error also has epoch 0 (the untrained net).
     assert traces == {"plain-20": [1, 2], "resnet-20": [1, 2]}
-    [exp_dir] = [d for d in runs_dir.iterdir() if d.is_dir()]
-    assert json.loads((exp_dir / "experiment.json").read_text())["spec"]["train"]["epochs"] == 1
+    from explorer.store.runstore import RunStore
+    [exp] = RunStore(runs_dir).list_experiments()
+    assert exp.spec["train"]["epochs"] == 1
 
 
 @pytest.mark.slow
@@ -162,8 +163,8 @@ def test_stop_ends_a_long_run_and_keeps_its_metrics(new_app, runs_dir):
     assert set(traces) == {"plain-20", "resnet-20"} and all(n[0] >= 1 for n in traces.values())
     from explorer.store.runstore import RunStore
     [exp] = RunStore(runs_dir).list_experiments()
-    assert exp["status"] == "stopped" and all(r["status"] == "stopped" for r in exp["runs"])
-    assert all(r["epochs"] < 200 for r in exp["runs"])
+    assert exp.status == "stopped" and all(r.status == "stopped" for r in exp.runs)
+    assert all(r.epochs < 200 for r in exp.runs)
 
 
 @pytest.mark.parametrize("query, field", [({"lr": "-1"}, "lr"), ({"depth": "21"}, "depth")])
@@ -184,9 +185,9 @@ def test_reproduce_figure6_on_home_queues_the_sweep_and_opens_train(new_app, run
     assert at.title[0].value == "Train"
     from explorer.store.runstore import RunStore
     [exp] = RunStore(runs_dir).list_experiments()
-    assert exp["spec"]["kind"] == "sweep" and exp["spec"]["train"]["epochs"] == 1
-    assert sorted(r["name"] for r in exp["runs"]) == ["plain-20", "plain-56", "resnet-20", "resnet-56"]
-    assert at.session_state["watch"] == exp["id"]
+    assert exp.spec_kind == "sweep" and exp.spec["train"]["epochs"] == 1
+    assert sorted(r.name for r in exp.runs) == ["plain-20", "plain-56", "resnet-20", "resnet-56"]
+    assert at.session_state["watch"] == exp.id
 
 
 # ----------------------------------------------------------------------------- two sessions
@@ -221,4 +222,4 @@ def test_runs_lists_other_jobs_and_their_owner_can_delete_them(new_app, runs_dir
     assert at.selectbox(key="runs_other_pick").options == [mine]  # only my own job can be deleted
     at.button(key="runs_other_delete").click().run()
     assert not at.exception, at.exception
-    assert [e["id"] for e in store.list_experiments()] == [theirs]
+    assert [e.id for e in store.list_experiments()] == [theirs]

@@ -82,18 +82,17 @@ def stop_app(proc: subprocess.Popen) -> None:
 
 def kill_workers(runs_dir: Path) -> None:
     """Kill any worker a run store's experiments still name (a server killed hard cannot stop them itself)."""
-    import json
-    for exp_file in runs_dir.glob("*/experiment.json"):
-        try:
-            exp = json.loads(exp_file.read_text())
-        except (OSError, ValueError):
-            continue
-        pid = exp.get("pid")
-        if exp.get("status") == "running" and isinstance(pid, int) and pid > 0:  # a finished one's pid may be reused
+    from explorer.store.runstore import RunStore, worker_alive
+    if not (runs_dir / "runs.db").is_file():
+        return
+    store = RunStore(runs_dir)
+    for exp in store.with_status(["running"]).items:
+        if exp.worker and worker_alive(exp.worker):  # the same process that was recorded, not a reused pid
             try:
-                os.killpg(pid, signal.SIGKILL)  # workers lead their own process group
-            except (ProcessLookupError, PermissionError):
+                os.killpg(int(exp.worker.rsplit(":", 2)[1]), signal.SIGKILL)  # workers lead their own group
+            except (ProcessLookupError, PermissionError, ValueError):
                 pass
+    store.close()
 
 
 def legend_names(page) -> set:

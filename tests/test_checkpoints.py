@@ -173,12 +173,12 @@ def test_worker_runs_are_listed_and_their_test_error_reproduces(tmp_path):
     assert explainable_runs(store) == []  # nothing trained yet
     run_experiment(store, exp_id)
     (listed,) = explainable_runs(store)
-    assert listed["exp_id"] == exp_id and [n for _, n in listed["runs"]] == ["plain-8", "resnet-8"]
+    assert listed.exp_id == exp_id and [n for _, n in listed.runs] == ["plain-8", "resnet-8"]
     data = load_run_dataset(store, exp_id)
-    for run in store.load_experiment(exp_id)["runs"]:
-        cm, _ = confusion_and_mistakes(load_run_model(store, exp_id, run["id"]).model, data)
+    for run in store.load_experiment(exp_id).runs:
+        cm, _ = confusion_and_mistakes(load_run_model(store, exp_id, run.id).model, data)
         assert cm.sum() == 64
-        assert 1 - np.trace(cm) / cm.sum() == pytest.approx(run["final"]["test_error"], abs=1e-6)
+        assert 1 - np.trace(cm) / cm.sum() == pytest.approx(run.final.test_error, abs=1e-6)
     with pytest.raises(ValueError, match="no init weights|no final weights") as err:
         load_run_model(store, exp_id, "no-such-run")
     assert _one_sentence(str(err.value))

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from explorer.cli import main
+from explorer.store.runstore import RunStore
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -19,7 +20,8 @@ def _check_contract(doc, runs_dir):
     assert isinstance(doc["experiment"], str) and (runs_dir / doc["experiment"]).is_dir()
     for run in doc["runs"]:
         assert set(run) == RUN_KEYS and set(run["final"]) == FINAL_KEYS
-        assert run["id"].startswith(doc["experiment"] + "/") and (runs_dir / run["id"] / "run.json").is_file()
+        exp_id, run_id = run["id"].split("/")
+        assert exp_id == doc["experiment"] and RunStore(runs_dir).load_experiment(exp_id).run(run_id).name == run["name"]
     names = [r["name"] for r in doc["runs"]]
     assert len(set(names)) == len(names)
 

@@ -206,9 +206,9 @@ def test_request_stop_ends_a_worker_process_as_stopped(tmp_path, worker_env, wai
             proc.kill()
             proc.wait()
     exp = store.load_experiment(exp_id)
-    assert exp["status"] == "stopped"
-    for run in exp["runs"]:
-        assert run["status"] == "stopped" and run["epochs"] < 200
-        assert run["final"] is not None  # the evaluation after the stop
-        assert store.read_metrics(exp_id, run["id"], kind="step")
-        assert load_checkpoint(store.weights_path(exp_id, run["id"]))["model"] == run["model"]
+    assert exp.status == "stopped"
+    for run in exp.runs:
+        assert run.status == "stopped" and run.epochs < 200
+        assert run.final is not None  # the evaluation after the stop
+        assert store.read_metrics(exp_id, run.id, kind="step")
+        assert load_checkpoint(store.weights_path(exp_id, run.id))["model"] == run.model

@@ -4,6 +4,7 @@ import pytest
 from explorer.data.config import DataConfig
 from explorer.jobs.status import human_duration, job_status
 from explorer.nets.config import ModelConfig
+from explorer.store.records import Experiment, Final, Progress, Run
 from explorer.store.reports import experiment_report, history_rows
 from explorer.training import experiments
 from explorer.training.recipes import train_config_for
@@ -48,25 +49,29 @@ def test_waits_are_in_human_units(seconds, text):
     assert human_duration(seconds) == text
 
 
+def _job(status, progress=None, message=None) -> Experiment:
+    return Experiment(id="j", kind="train", owner=None, status=status, spec={}, message=message,
+                      progress=Progress.from_dict(progress))
+
+
 def test_job_status_words_for_each_state():
-    queued = job_status({"status": "queued"}, {"place": 3, "wait_s": 3_052_336})
+    queued = job_status(_job("queued"), {"place": 3, "wait_s": 3_052_336})
     assert queued.level == "info" and "number 3" in queued.text and "35 days" in queued.text
-    running = job_status({"status": "running", "progress": {"step": 5, "total_steps": 20, "eta": 120,
-                                                             "images_per_second": 1500}})
+    running = job_status(_job("running", {"step": 5, "total_steps": 20, "eta": 120, "images_per_second": 1500}))
     assert running.level == "progress" and running.fraction == 0.25
     assert "Step 5 of 20" in running.text and "2 min left" in running.text and "1,500 images/s" in running.text
-    assert job_status({"status": "completed"}).level == "success"
-    stopped = job_status({"status": "stopped", "message": "Stopped at epoch 3"}, what="The landscape job")
+    assert job_status(_job("completed")).level == "success"
+    stopped = job_status(_job("stopped", message="Stopped at epoch 3"), what="The landscape job")
     assert stopped.level == "warning" and stopped.text == "The landscape job stopped: Stopped at epoch 3."
-    assert job_status({"status": "failed", "message": "Out of memory"}).text == "Failed: Out of memory."
+    assert job_status(_job("failed", message="Out of memory")).text == "Failed: Out of memory."
 
 
-def _exp(**runs_extra):
-    run = {"id": "resnet-20", "name": "resnet-20", "status": "completed", "epochs": 3,
-           "model": ModelConfig(depth=20, shortcut="A").to_dict(), "final": {"train_error": 0.1, "test_error": 0.2},
-           **runs_extra}
-    return {"id": "e1", "status": "completed", "owner": "me", "started": 10.0, "finished": 25.0,
-            "spec": {"kind": "twin", "data": {"name": "digits"}}, "runs": [run]}
+def _exp(model=None, final=None, depth=20):
+    model = ModelConfig(depth=20, shortcut="A").to_dict() if model is None else model
+    run = Run(exp_id="e1", id="resnet-20", name="resnet-20", status="completed", epochs=3, model=model, depth=depth,
+              final=Final.from_dict({"train_error": 0.1, "test_error": 0.2} if final is None else final))
+    return Experiment(id="e1", kind="train", status="completed", owner="me", started=10.0, finished=25.0,
+                      spec={"kind": "twin", "data": {"name": "digits"}}, runs=(run,))
 
 
 def test_report_and_history_rows_share_the_run_facts():
@@ -81,5 +86,5 @@ def test_report_and_history_rows_share_the_run_facts():
 
 
 def test_history_rows_survive_a_damaged_model_config():
-    [row] = history_rows([_exp(model={"depth": "twenty"}, final="bad")], me=None)
+    [row] = history_rows([_exp(model={"depth": "twenty"}, final="bad", depth=None)], me=None)
     assert row["depth"] is None and row["train error"] == "–"

@@ -11,11 +11,13 @@ import torch
 
 from explorer.data.config import DataConfig
 from explorer.jobs.manager import JobError, JobManager, TeacherGate
-from explorer.jobs.worker import _failure_message, run_experiment
+from explorer.jobs.failure import failure_message
+from explorer.jobs.worker import run_experiment
 from explorer.jobs.status import human_duration
 from explorer.nets.caps import JOB_BUDGET_ENV, JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
 from explorer.nets.config import ModelConfig
 from explorer.training import experiments
+from explorer.store.runstore import worker_handle
 from explorer.training.recipes import TrainConfig
 from memory import measure
 
@@ -37,12 +39,12 @@ def test_a_job_past_its_budget_stops_with_its_results_kept(store):
                                         log_every=1))
     exp_id = store.create_experiment(spec.to_dict(), _runs(spec), owner="alice")
     exp = run_experiment(store, exp_id, budget_s=10.0)
-    assert exp["status"] == "stopped" and "budget" in exp["message"] and _one_sentence(exp["message"])
-    assert "10 s" in exp["message"]
-    for run in store.load_experiment(exp_id)["runs"]:
-        assert run["status"] == "stopped" and run["epochs"] < 200
-        assert store.weights_path(exp_id, run["id"], "final").is_file()  # what it reached is kept
-        assert store.read_metrics(exp_id, run["id"])
+    assert exp.status == "stopped" and "budget" in exp.message and _one_sentence(exp.message)
+    assert "10 s" in exp.message
+    for run in store.load_experiment(exp_id).runs:
+        assert run.status == "stopped" and run.epochs < 200
+        assert store.weights_path(exp_id, run.id, "final").is_file()  # what it reached is kept
+        assert store.read_metrics(exp_id, run.id)
 
 
 def test_the_issue_s_47_day_sweep_is_refused_at_submit_in_one_sentence(store):
@@ -53,7 +55,7 @@ def test_the_issue_s_47_day_sweep_is_refused_at_submit_in_one_sentence(store):
         with pytest.raises(JobError) as err:
             manager.submit(spec.to_dict(), _runs(spec), owner="alice", spec_hash=spec.spec_hash())
         assert _one_sentence(str(err.value)) and "days" in str(err.value) and "30 min" in str(err.value)
-        assert store.list_experiments() == []  # nothing queued
+        assert not store.list_experiments()  # nothing queued
         small = experiments.twin(ModelConfig(depth=8), DataConfig("digits", train_subset=64),
                                  TrainConfig(epochs=1, device="cpu"))
         assert experiments.estimate_seconds(small) < 1.0
@@ -70,7 +72,7 @@ def test_workers_get_the_budget_a_teacher_set(store, worker_env, wait_for):
         spec = experiments.twin(ModelConfig(depth=8), DataConfig("digits", train_subset=64),
                                 TrainConfig(epochs=50, device="cpu"))
         exp_id, _ = manager.submit(spec.to_dict(), _runs(spec), owner="alice")
-        pid = store.load_experiment(exp_id)["pid"]
+        pid = manager._procs[exp_id].pid  # the worker process this manager started
         wait_for(lambda: b"worker" in open(f"/proc/{pid}/cmdline", "rb").read(), 30, "the worker to start")
         environ = dict(v.split("=", 1) for v in open(f"/proc/{pid}/environ").read().split("\0") if "=" in v)
         assert float(environ[JOB_BUDGET_ENV]) == 15 * 60
@@ -95,7 +97,7 @@ def test_a_queued_wait_is_capped_by_the_budget(store):
     manager = JobManager(store, background=False)
     try:
         ahead = store.create_experiment({"kind": "twin"}, [], owner="bob")
-        store.update_experiment(ahead, status="running", pid=os.getpid(), started=time.time())  # a live pid
+        store.update_experiment(ahead, status="running", worker=worker_handle(os.getpid()), started=time.time())
         store.write_progress(ahead, {"eta": 3_052_336})
         queued = store.create_experiment({"kind": "twin"}, [], owner="alice")
         assert manager.position(queued)["wait_s"] >= 3_052_336
@@ -160,7 +162,7 @@ def test_an_allocation_failure_becomes_one_sentence_for_the_cli_and_the_page(all
     allocation: torch's "DefaultCPUAllocator: can't allocate memory: you tried to allocate ... bytes" before."""
     with pytest.raises((RuntimeError, MemoryError)) as err:
         allocate()
-    message = _failure_message(err.value)
+    message = failure_message(err.value)
     assert _one_sentence(message) and "memory" in message
     assert "allocat" not in message.lower() and "bytes" not in message
 

@@ -30,7 +30,7 @@ def app(store, tiny_recipe, worker_env):
     spec = experiments.twin(TINY, DataConfig("digits", train_subset=256, test_subset=64), tiny_recipe)
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
                                      owner="someone", spec_hash=spec.spec_hash())
-    assert run_experiment(store, exp_id)["status"] == "completed"
+    assert run_experiment(store, exp_id).status == "completed"
     st.cache_resource.clear()  # the job manager (and its run store) is per process: rebuild it for this folder
     st.cache_data.clear()
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
@@ -78,7 +78,7 @@ def test_the_shipped_twin_is_the_default_and_shows_its_gradient_history(app):
     at, store, _ = app
     shipped = at.session_state["inspect_shipped"]
     assert at.selectbox(key="inspect_exp").value == shipped
-    assert store.load_experiment(shipped)["owner"] == "shipped"
+    assert store.load_experiment(shipped).owner == "shipped"
     gradients = _charts(_open(at, "Gradient flow"))
     assert {"inspect_grad_plain-20", "inspect_grad_resnet-20"} <= set(gradients), sorted(gradients)
     figures = _charts(_open(at, "Layer responses"))
@@ -96,12 +96,12 @@ def _poll(at, predicate, timeout_s, what, store=None):
         if predicate():
             return
         time.sleep(0.3)
-    states = [(e["status"], e.get("message")) for e in _jobs(store)] if store is not None else None
+    states = [(e.status, e.message) for e in _jobs(store)] if store is not None else None
     pytest.fail(f"Timed out after {timeout_s} s waiting for {what}; landscape jobs: {states}.")
 
 
 def _jobs(store) -> list:
-    return [e for e in store.list_experiments() if e.get("kind") == "landscape"]
+    return [e for e in store.list_experiments() if e.kind == "landscape"]
 
 
 def test_start_and_cancel_a_landscape_job_then_show_a_finished_one(app):
@@ -111,17 +111,17 @@ def test_start_and_cancel_a_landscape_job_then_show_a_finished_one(app):
     at.select_slider(key="inspect_ls_steps").set_value(41).run()
     at.button(key="inspect_landscape_start").click().run()
     assert not at.exception and len(_jobs(store)) == 1
-    _poll(at, lambda: _jobs(store)[0]["status"] == "running" and at.button(key="inspect_landscape_cancel"),
+    _poll(at, lambda: _jobs(store)[0].status == "running" and at.button(key="inspect_landscape_cancel"),
           60, "the job to run", store)
     at.button(key="inspect_landscape_cancel").click().run()
-    _poll(at, lambda: _jobs(store)[0]["status"] not in ("queued", "running"), 60, "the job to stop", store)
-    assert _jobs(store)[0]["status"] == "stopped"
+    _poll(at, lambda: _jobs(store)[0].status not in ("queued", "running"), 60, "the job to stop", store)
+    assert _jobs(store)[0].status == "stopped"
     assert any("stopped" in w.value for w in at.warning)
 
     at.select_slider(key="inspect_ls_steps").set_value(5).run()
     at.button(key="inspect_landscape_start").click().run()
     _poll(at, lambda: "inspect_ls_surface" in _charts(at), 90, "the finished landscape", store)
-    done = [e for e in _jobs(store) if e["status"] == "completed"]
+    done = [e for e in _jobs(store) if e.status == "completed"]
     assert len(done) == 1 and len(_charts(at)["inspect_ls_surface"]["data"]) == 4  # 2 nets x (slice, ★)
     assert "inspect_ls_line" in _charts(at)
     at.run()  # drawn again from the store: no Start button, no second job

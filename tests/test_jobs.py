@@ -1,6 +1,8 @@
 """explorer.jobs: queue, limits, attach, owners' rights, and real worker processes that finish, stop or die."""
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -8,7 +10,7 @@ import pytest
 from explorer.data.config import DataConfig
 from explorer.jobs.manager import STOP_GRACE_S, JobError, JobManager, Limits, check_teacher
 from explorer.nets.config import ModelConfig
-from explorer.store.runstore import pid_alive
+from explorer.store.runstore import pid_alive, worker_handle
 from explorer.training.experiments import twin
 from explorer.training.recipes import TrainConfig
 
@@ -43,17 +45,26 @@ def managers(store):
 
 
 @pytest.fixture
-def busy(store):
-    """The one CPU slot taken by a job that a live process (this one) runs, so new jobs wait in the queue."""
+def stand_in():
+    """A live process whose command line is a worker's (`... explorer worker`), standing in for one."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "explorer", "worker"])
+    yield worker_handle(proc.pid)
+    proc.kill()
+    proc.wait()
+
+
+@pytest.fixture
+def busy(store, stand_in):
+    """The one CPU slot taken by a job that a live worker process runs, so new jobs wait in the queue."""
     exp_id = store.create_experiment(*_job(seed=99)[:2], owner="someone", spec_hash="busy")
-    store.update_experiment(exp_id, status="running", pid=os.getpid(), started=time.time())
+    store.update_experiment(exp_id, status="running", worker=stand_in, started=time.time())
     store.write_progress(exp_id, {"eta": 12.0})
     return exp_id
 
 
 def _status(store, exp_id):
     exp = store.load_experiment(exp_id)
-    return exp["status"] if exp else None
+    return exp.status if exp else None
 
 
 def _one_sentence(exc):
@@ -83,7 +94,7 @@ def test_an_owner_over_the_limit_gets_one_sentence(store, busy, managers):
         _submit(manager, "alice", seed=2)
     assert _one_sentence(exc)
     _submit(manager, "bob", seed=2)  # other owners are not affected
-    store.update_experiment(queued, status="running", pid=os.getpid())  # alice's job now runs ...
+    store.update_experiment(queued, status="running", worker=worker_handle(os.getpid()))  # alice's job now runs ...
     _submit(manager, "alice", seed=3)  # ... so she may queue one more
     with pytest.raises(JobError):
         _submit(manager, "alice", seed=4)
@@ -102,7 +113,7 @@ def test_only_the_owner_or_the_teacher_stops_and_deletes(store, busy, managers):
     assert _status(store, alices) == "queued"
     manager.stop(alices, "bob", teacher=True)  # a queued job stops at once
     exp = store.load_experiment(alices)
-    assert exp["status"] == "stopped" and {r["status"] for r in exp["runs"]} == {"stopped"}
+    assert exp.status == "stopped" and {r.status for r in exp.runs} == {"stopped"}
     manager.delete(alices, None, teacher=True)
     assert store.load_experiment(alices) is None and not store.exp_dir(alices).exists()
     bobs, _ = _submit(manager, "bob", seed=2)
@@ -132,10 +143,10 @@ def test_queue_position_and_wait_estimate(store, busy, managers):
 
 @pytest.mark.slow
 def test_a_free_slot_goes_to_another_owner_not_to_a_second_job_of_the_same_owner(store, worker_env, managers,
-                                                                                   wait_for):
+                                                                                   wait_for, stand_in):
     manager = managers(background=False, limits=Limits(concurrent=2, queued_per_owner=1, running_per_owner=1))
     mine = store.create_experiment(*_job(seed=98)[:2], owner="alice")
-    store.update_experiment(mine, status="running", pid=os.getpid())  # alice's first job holds one of two slots
+    store.update_experiment(mine, status="running", worker=stand_in)  # alice's first job holds one of two slots
     second, _ = _submit(manager, "alice", seed=1)
     assert _status(store, second) == "queued"  # she has one running already
     bobs, _ = _submit(manager, "bob", seed=2)
@@ -153,7 +164,7 @@ def _wait_status(store, wait_for, exp_id, statuses, timeout_s=180):
 def _wait_training(store, wait_for, exp_id):
     """Until the worker has written a training step; returns the worker's pid."""
     wait_for(lambda: store.read_metrics(exp_id, "resnet-8", kind="step"), 180, "the worker's first step")
-    return store.load_experiment(exp_id)["pid"]
+    return int(store.load_experiment(exp_id).worker.rsplit(":", 2)[1])
 
 
 @pytest.mark.slow
@@ -165,11 +176,11 @@ def test_two_owners_jobs_both_complete_one_at_a_time(store, worker_env, managers
     assert manager.position(b)["place"] == 1
     exp_a = _wait_status(store, wait_for, a, ("completed",))
     exp_b = _wait_status(store, wait_for, b, ("completed",))
-    assert exp_b["started"] >= exp_a["finished"] - 1.0  # the second waited for the free slot
+    assert exp_b.started >= exp_a.finished - 1.0  # the second waited for the free slot
     for exp, owner, seed in ((exp_a, "alice", 1), (exp_b, "bob", 2)):
-        assert exp["owner"] == owner and exp["spec"]["train"]["seed"] == seed
-        assert [r["status"] for r in exp["runs"]] == ["completed", "completed"]
-        assert all(store.read_metrics(exp["id"], r["id"], kind="epoch") for r in exp["runs"])
+        assert exp.owner == owner and exp.spec["train"]["seed"] == seed
+        assert [r.status for r in exp.runs] == ["completed", "completed"]
+        assert all(store.read_metrics(exp.id, r.id, kind="epoch") for r in exp.runs)
 
 
 @pytest.mark.slow
@@ -180,7 +191,7 @@ def test_a_killed_worker_reads_interrupted_and_the_next_job_runs(store, worker_e
     pid = _wait_training(store, wait_for, doomed)
     os.kill(pid, signal.SIGKILL)
     exp = _wait_status(store, wait_for, doomed, ("interrupted",), 60)
-    assert exp["message"].endswith(".") and {r["status"] for r in exp["runs"]} == {"interrupted"}
+    assert exp.message.endswith(".") and {r.status for r in exp.runs} == {"interrupted"}
     assert store.read_metrics(doomed, "resnet-8", kind="step")  # what it reached is kept
     _wait_status(store, wait_for, waiting, ("completed",))
     assert _status(store, doomed) == "interrupted"  # and it stays so
@@ -197,9 +208,9 @@ def test_stop_ends_a_running_job_stopped_by_its_worker(store, worker_env, manage
     manager.stop(exp_id, "alice")
     exp = _wait_status(store, wait_for, exp_id, ("stopped",), STOP_GRACE_S + 60)
     assert time.monotonic() - asked < STOP_GRACE_S  # the worker honoured the stop file; nobody had to kill it
-    for run in exp["runs"]:
-        assert run["status"] == "stopped" and run["final"] is not None and run["epochs"] < 500
-        assert store.weights_path(exp_id, run["id"]).is_file()  # only a worker that stops itself saves these
+    for run in exp.runs:
+        assert run.status == "stopped" and run.final is not None and run.epochs < 500
+        assert store.weights_path(exp_id, run.id).is_file()  # only a worker that stops itself saves these
     wait_for(lambda: not pid_alive(pid), 30, "the worker to exit")
 
 
@@ -211,7 +222,7 @@ def test_shutdown_stops_the_workers_it_started(store, worker_env, managers, wait
     manager.shutdown(grace_s=60)
     assert not pid_alive(pid)
     exp = store.load_experiment(exp_id)
-    assert exp["status"] == "stopped" and {r["status"] for r in exp["runs"]} == {"stopped"}
+    assert exp.status == "stopped" and {r.status for r in exp.runs} == {"stopped"}
     queued, _ = _submit(manager, "bob")  # a shut-down manager starts nothing new
     time.sleep(0.5)
     assert _status(store, queued) == "queued"

@@ -1,8 +1,7 @@
-"""explorer.runs and explorer.worker: atomic JSON, damaged folders, interrupted workers, CSV, safe weights."""
+"""explorer.store.runstore and explorer.jobs.worker: atomic JSON, interrupted workers, CSV, safe weights."""
 import csv
 import io
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from explorer.data.config import DataConfig
 from explorer.jobs.worker import run_experiment
 from explorer.nets.builder import build_model
 from explorer.nets.config import ModelConfig
-from explorer.store.runstore import RunStore, atomic_write_json, load_checkpoint, pid_alive, read_json
+from explorer.store.runstore import RunStore, atomic_write_json, load_checkpoint, pid_alive, read_json, worker_handle
 from explorer.training.experiments import twin
 from explorer.training.recipes import TrainConfig
 
@@ -58,13 +57,12 @@ def test_atomic_write_json_replaces_whole_files_and_keeps_the_old_one_on_failure
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]  # no temp file left behind
 
 
-def test_read_metrics_ignores_a_half_written_last_line(store):
+def test_metrics_come_back_typed_in_order(store):
     exp_id, _ = _create(store)
     store.append_metrics(exp_id, "resnet-8", [{"type": "epoch", "epoch": 1}, {"type": "step", "step": 3}])
-    with open(store.run_dir(exp_id, "resnet-8") / "metrics.jsonl", "a") as f:
-        f.write('{"type": "epoch", "epo')
-    assert store.read_metrics(exp_id, "resnet-8") == [{"type": "epoch", "epoch": 1}, {"type": "step", "step": 3}]
-    assert store.read_metrics(exp_id, "resnet-8", kind="step") == [{"type": "step", "step": 3}]
+    assert [(m.type, m.epoch, m.step) for m in store.read_metrics(exp_id, "resnet-8")] == \
+        [("epoch", 1, None), ("step", None, 3)]
+    assert [m.step for m in store.read_metrics(exp_id, "resnet-8", kind="step")] == [3]
 
 
 def test_store_refuses_ids_that_leave_its_folder_and_duplicate_run_names(store):
@@ -75,24 +73,7 @@ def test_store_refuses_ids_that_leave_its_folder_and_duplicate_run_names(store):
         store.create_experiment({}, [{"name": "x", "model": {}}, {"name": "x", "model": {}}])
 
 
-def test_damaged_experiment_folders_are_skipped_with_a_warning(store, caplog):
-    good, _ = _create(store)
-    (store.root / "20990101-000000-half").mkdir()  # created, experiment.json never written
-    truncated = store.root / "20990101-000001-trunc"
-    truncated.mkdir()
-    (truncated / "experiment.json").write_text('{"id": "20990101-000001-trunc", "runs": [')
-    for name, body in (("20990101-000002-list", "[1, 2]"), ("20990101-000003-runs", '{"id": "x", "runs": ["a"]}')):
-        (store.root / name).mkdir()
-        (store.root / name / "experiment.json").write_text(body)
-    (store.root / "stray-file.txt").write_text("not an experiment")
-    with caplog.at_level(logging.WARNING, logger="explorer.store.runstore"):
-        listed = store.list_experiments()
-    assert [e["id"] for e in listed] == [good]
-    assert sum("Skipping" in r.getMessage() for r in caplog.records) == 4
-    # a damaged run.json inside a good experiment reads as failed, not as a crash
-    (store.run_dir(good, "plain-8") / "run.json").write_text("{")
-    runs = {r["name"]: r for r in store.load_experiment(good)["runs"]}
-    assert runs["plain-8"]["status"] == "failed" and runs["resnet-8"]["status"] == "queued"
+# Damaged rows (the database's counterpart of damaged folders) are tested in test_store.py.
 
 
 # ----------------------------------------------------------------------------- interrupted workers
@@ -119,35 +100,36 @@ def test_pid_alive_tells_running_reaped_and_zombie_processes_apart():
 
 def test_running_experiment_with_a_dead_worker_reads_interrupted(store):
     exp_id, _ = _create(store)
-    store.update_experiment(exp_id, status="running", pid=_dead_pid())
+    store.update_experiment(exp_id, status="running", worker=worker_handle(_dead_pid()))
     store.update_run(exp_id, "plain-8", status="running")
     store.update_run(exp_id, "resnet-8", status="diverged")
     exp = store.load_experiment(exp_id)
-    assert exp["status"] == "interrupted" and exp["message"].endswith(".") and exp["finished"]
-    assert {r["name"]: r["status"] for r in exp["runs"]} == {"plain-8": "interrupted", "resnet-8": "diverged"}
-    assert read_json(store.exp_dir(exp_id) / "experiment.json")["status"] == "interrupted"  # written back
-    assert [e["status"] for e in store.list_experiments()] == ["interrupted"]
+    assert exp.status == "interrupted" and exp.message.endswith(".") and exp.finished
+    assert {r.name: r.status for r in exp.runs} == {"plain-8": "interrupted", "resnet-8": "diverged"}
+    assert store.load_experiment(exp_id, reconcile=False).status == "interrupted"  # written back
+    assert [e.status for e in store.list_experiments()] == ["interrupted"]
 
 
 def test_running_experiment_with_a_live_worker_stays_running(store):
     exp_id, _ = _create(store)
-    store.update_experiment(exp_id, status="running", pid=os.getpid())
-    assert store.load_experiment(exp_id)["status"] == "running"
+    store.update_experiment(exp_id, status="running", worker=worker_handle(os.getpid()))
+    assert store.load_experiment(exp_id).status == "running"
 
 
 # ----------------------------------------------------------------------------- a finished experiment
 def test_worker_writes_statuses_metrics_and_final_results(finished):
     store, exp_id, spec = finished
     exp = store.load_experiment(exp_id)
-    assert exp["status"] == "completed" and exp["started"] <= exp["finished"] and exp["owner"] == "tester"
-    for run in exp["runs"]:
-        epochs = store.read_metrics(exp_id, run["id"], kind="epoch")
-        assert [r["epoch"] for r in epochs] == [0, 1, 2]
-        assert run["status"] == "completed" and run["epochs"] == 2 and run["images_per_second"] > 0
-        assert run["final"] == {k: epochs[-1][k] for k in ("train_loss", "train_error", "test_loss", "test_error")}
-        assert run["dataset"] == "digits" and run["params"] > 0
-    progress = exp["progress"]
-    assert progress["step"] == progress["total_steps"] == 8
+    assert exp.status == "completed" and exp.started <= exp.finished and exp.owner == "tester"
+    for run in exp.runs:
+        epochs = store.read_metrics(exp_id, run.id, kind="epoch")
+        assert [r.epoch for r in epochs] == [0, 1, 2]
+        assert run.status == "completed" and run.epochs == 2 and run.images_per_second > 0
+        assert run.final.to_dict() == {k: getattr(epochs[-1], k)
+                                       for k in ("train_loss", "train_error", "test_loss", "test_error")}
+        assert run.dataset == "digits" and run.params > 0
+    progress = exp.progress
+    assert progress.step == progress.total_steps == 8
 
 
 def test_twins_initial_weights_on_disk_match_and_final_weights_rebuild(finished):
@@ -170,8 +152,8 @@ def test_csv_export_has_a_row_per_run_per_epoch(finished):
     assert {(r["run"], r["epoch"]) for r in rows} == {(n, str(e)) for n in ("plain-8", "resnet-8") for e in (0, 1, 2)}
     assert len(rows) == 6 and all(r["experiment"] == exp_id for r in rows)
     last = [r for r in rows if r["run"] == "resnet-8" and r["epoch"] == "2"][0]
-    final = store.load_experiment(exp_id)["runs"][1]["final"]
-    assert float(last["test_error"]) == pytest.approx(final["test_error"])
+    final = store.load_experiment(exp_id).runs[1].final
+    assert float(last["test_error"]) == pytest.approx(final.test_error)
     with pytest.raises(FileNotFoundError):
         store.export_csv("20990101-000000-nothere")
 
@@ -183,14 +165,14 @@ def test_a_diverged_run_is_stored_with_its_message_and_no_final_weights(store):
                 TrainConfig(epochs=3, batch_size=16, lr=10, schedule="constant", device="cpu"))
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models])
     exp = run_experiment(store, exp_id)
-    runs = store.load_experiment(exp_id)["runs"]
-    diverged = [r for r in runs if r["status"] == "diverged"]
-    assert diverged and exp["status"] in ("completed", "diverged")
-    assert exp["status"] == ("diverged" if len(diverged) == len(runs) else "completed")
+    runs = store.load_experiment(exp_id).runs
+    diverged = [r for r in runs if r.status == "diverged"]
+    assert diverged and exp.status in ("completed", "diverged")
+    assert exp.status == ("diverged" if len(diverged) == len(runs) else "completed")
     for run in diverged:
-        assert "NaN" in run["message"] and run["epochs"] < 3
-        assert not store.weights_path(exp_id, run["id"]).exists()  # no final weights from a blown-up net
-        assert store.weights_path(exp_id, run["id"], "init").is_file()
+        assert "NaN" in run.message and run.epochs < 3
+        assert not store.weights_path(exp_id, run.id).exists()  # no final weights from a blown-up net
+        assert store.weights_path(exp_id, run.id, "init").is_file()
 
 
 def test_a_failing_dataset_ends_the_experiment_failed_with_one_sentence(store, tmp_path):
@@ -200,8 +182,8 @@ def test_a_failing_dataset_ends_the_experiment_failed_with_one_sentence(store, t
         (folder / cls / "broken.png").write_bytes(b"not a png at all")
     exp_id, _ = _create(store, DataConfig("folder", path=str(folder)))
     exp = run_experiment(store, exp_id)
-    assert exp["status"] == "failed" and str(folder) in exp["message"] and exp["message"].count(". ") == 0
-    assert all(r["status"] == "failed" for r in store.load_experiment(exp_id)["runs"])
+    assert exp.status == "failed" and str(folder) in exp.message and exp.message.count(". ") == 0
+    assert all(r.status == "failed" for r in store.load_experiment(exp_id).runs)
     assert "Traceback" in (store.exp_dir(exp_id) / "worker.log").read_text()
 
 
@@ -233,3 +215,34 @@ def test_foreign_files_are_refused_with_one_sentence(tmp_path):
     for source in (tensor_only, b"definitely not a checkpoint", io.BytesIO(json.dumps({}).encode())):
         with pytest.raises(ValueError, match=r"^This file is not a ResNet Explorer checkpoint .*\.$"):
             load_checkpoint(source)
+
+
+# ----------------------------------------------------------------------------- weights only when needed (issue 11: 11)
+def test_lineage_twins_share_one_initial_weights_file_and_each_rebuilds_as_itself(finished):
+    from explorer.store.checkpoints import load_run_model
+    store, exp_id, _ = finished
+    assert store.weights_path(exp_id, "plain-8", "init") == store.weights_path(exp_id, "resnet-8", "init")
+    assert load_run_model(store, exp_id, "plain-8", "init").cfg.shortcut == "none"
+    assert load_run_model(store, exp_id, "resnet-8", "init").cfg.shortcut == "A"
+    runs = store.load_experiment(exp_id).runs
+    assert {r.id: r.init_weights for r in runs}["plain-8"] == {r.id: r.init_weights for r in runs}["resnet-8"]
+
+
+def test_a_disk_budget_prunes_the_oldest_finished_runs_weights_first(tmp_path):
+    from explorer.store.budget import PRUNED, DiskBudget, enforce, weights_bytes
+    store = RunStore(tmp_path / "runs")
+    old, _ = _create(store)
+    run_experiment(store, old)
+    new, _ = _create(store, recipe=TrainConfig(epochs=1, batch_size=16, device="cpu", seed=1))
+    run_experiment(store, new)
+    store.update_experiment(old, created=1.0)
+    per_experiment = weights_bytes(store) // 2
+    assert weights_bytes(store, owner="tester") == weights_bytes(store) > 0
+    files = [store.weights_path(old, r, w) for r in ("plain-8", "resnet-8") for w in ("init", "final")]
+    assert enforce(store, DiskBudget(total_bytes=per_experiment + 1000)) > 0
+    assert all(not f.exists() for f in files)
+    pruned = store.load_experiment(old)
+    assert all(r.final_weights is None and r.message == PRUNED for r in pruned.runs)
+    assert store.read_metrics(old, "resnet-8", kind="epoch")  # the curves stay
+    assert all(r.final_weights for r in store.load_experiment(new).runs)
+    assert enforce(store, DiskBudget(owner_bytes=1)) > 0 and weights_bytes(store) == 0

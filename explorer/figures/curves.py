@@ -18,23 +18,27 @@ from .style import apply_layout, as_number, empty_figure, named_runs, run_label,
 MAX_POINTS = 2000  # step curves are thinned to this many points per run; the shape survives, the browser copes
 
 
-def run_series(run_json: dict, records: list) -> dict:
-    """The run dict every chart takes, from a run's run.json and its metric records (explorer.runs).
+def run_series(run, records: list) -> dict:
+    """The run dict every chart takes, from a stored run and its metric records (explorer.store.records).
 
     Args:
-        run_json: {"name", "model": ModelConfig dict, "status", ...} as the run store keeps it.
-        records: RunStore.read_metrics(exp_id, run_id), in order.
+        run: a Run record (name, model, status, depth), or a {"name", "model", "status"} dict.
+        records: Metric records (RunStore.read_metrics), or dicts of docs/engine.md's shape, in order.
     Returns:
         {"name", "depth", "plain", "status", "records"}; depth counts weighted layers (He et al. 2015).
     """
-    model = run_json.get("model") or {}
-    try:
-        from ..nets.config import ModelConfig
-        depth = ModelConfig.from_dict(model).num_layers
-    except (TypeError, ValueError, KeyError):
-        depth = model.get("depth")
-    return {"name": run_json.get("name", "run"), "depth": depth, "plain": model.get("shortcut") == "none",
-            "status": run_json.get("status"), "records": list(records)}
+    if isinstance(run, dict):
+        name, model, status, depth = run.get("name", "run"), run.get("model") or {}, run.get("status"), None
+    else:
+        name, model, status, depth = run.name, run.model, run.status, run.depth
+    if depth is None:
+        try:
+            from ..nets.config import ModelConfig
+            depth = ModelConfig.from_dict(model).num_layers
+        except (TypeError, ValueError, KeyError):
+            depth = model.get("depth")
+    return {"name": name, "depth": depth, "plain": model.get("shortcut") == "none", "status": status,
+            "records": [r if isinstance(r, dict) else r.to_dict() for r in records]}
 
 
 def _epochs(run: dict) -> list:

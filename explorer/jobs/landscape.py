@@ -16,11 +16,11 @@ import json
 import logging
 import os
 import time
-import traceback
 from typing import Callable
 
 from ..analysis.landscape import DEFAULT_SUBSET, landscape_subset, line, surface
-from ..store.runstore import RunStore, atomic_write_json, read_json
+from ..store.runstore import RunStore, atomic_write_json, read_json, worker_handle
+from .failure import fail_job
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +79,15 @@ def landscape_request(store: RunStore, spec: dict) -> tuple:
         ValueError: one sentence, when the source or one of its runs is missing or has no trained weights.
     """
     source = store.load_experiment(spec["source"])
-    if source is None or not isinstance((source.get("spec") or {}).get("data"), dict):
+    if source is None or not isinstance(source.spec.get("data"), dict):
         raise ValueError(f"Experiment {spec['source']} is missing or damaged, so it has no landscape to compute.")
-    runs = {r["id"]: r for r in source["runs"]}
+    runs = {r.id: r for r in source.runs}
     rows = []
     for rid in spec["runs"]:
         if rid not in runs or not store.weights_path(spec["source"], rid, "final").is_file():
             raise ValueError(f"Run {rid} of experiment {spec['source']} has no trained weights to look at.")
-        rows.append({"name": runs[rid].get("name", rid), "model": runs[rid].get("model")})
-    full = dict(spec, data=source["spec"]["data"])
+        rows.append({"name": runs[rid].name, "model": runs[rid].model})
+    full = dict(spec, data=source.spec["data"])
     digest = hashlib.sha256(json.dumps(full, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
     return full, rows, digest
 
@@ -103,10 +103,10 @@ def read_landscapes(store: RunStore, job_id: str) -> dict:
     if exp is None:
         return {}
     out = {}
-    for run in exp["runs"]:
-        result = read_json(store.run_dir(job_id, run["id"]) / RESULT_FILE)
+    for run in exp.runs:
+        result = read_json(store.run_dir(job_id, run.id) / RESULT_FILE)
         if result is not None:
-            out[run.get("name", run["id"])] = result
+            out[run.name] = result
     return out
 
 
@@ -178,12 +178,12 @@ def run_landscape_job(store: RunStore, job_id: str) -> dict:
     exp = store.load_experiment(job_id, with_runs=False)
     if exp is None:
         raise FileNotFoundError(f"Landscape job {job_id} does not exist (or its files are damaged).")
-    store.update_experiment(job_id, status="running", pid=os.getpid(), started=time.time())
-    spec, stopped = exp["spec"], False
+    store.update_experiment(job_id, status="running", worker=worker_handle(os.getpid()), started=time.time())
+    spec, stopped = exp.spec, False
     try:
         from ..data.config import DataConfig
         from ..data.datasets import load_dataset
-        pairs = list(zip([r["id"] for r in exp["runs"]], spec["runs"]))
+        pairs = list(zip([r.id for r in store.load_experiment(job_id, reconcile=False).runs], spec["runs"]))
         with_line = [store.weights_path(spec["source"], src, "init").is_file() for _, src in pairs]
         total = sum(spec["steps"] ** 2 + (spec["line_points"] if has else 0) for has in with_line)
         store.write_progress(job_id, {"step": 0, "total_steps": total, "eta": None, "message": "Loading the data…"})
@@ -195,6 +195,7 @@ def run_landscape_job(store: RunStore, job_id: str) -> dict:
                 continue
             store.update_run(job_id, job_run, status="running")
             result = _one_run(store, job_id, spec, source_run, data, tracker, job_run)
+            store.run_dir(job_id, job_run).mkdir(parents=True, exist_ok=True)
             atomic_write_json(store.run_dir(job_id, job_run) / RESULT_FILE, result)
             stopped = _stopped(result)
             store.update_run(job_id, job_run, status="stopped" if stopped else "completed")
@@ -205,13 +206,5 @@ def run_landscape_job(store: RunStore, job_id: str) -> dict:
         return _fail(store, job_id, exc)
 
 
-def _fail(store: RunStore, job_id: str, exc: Exception) -> dict:
-    message = str(exc) if isinstance(exc, (ValueError, RuntimeError)) and str(exc) else \
-        f"The landscape failed unexpectedly ({type(exc).__name__}); see worker.log in its folder."
-    with open(store.exp_dir(job_id) / "worker.log", "a") as f:
-        f.write(traceback.format_exc())
-    log.error("landscape job %s failed: %s", job_id, message)
-    for run in (store.load_experiment(job_id) or {"runs": []})["runs"]:
-        if run.get("status") in ("queued", "running"):
-            store.update_run(job_id, run["id"], status="failed")
-    return store.update_experiment(job_id, status="failed", message=message, finished=time.time())
+def _fail(store: RunStore, job_id: str, exc: Exception):
+    return fail_job(store, job_id, exc, "landscape")

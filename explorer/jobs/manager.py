@@ -1,14 +1,16 @@
 """The job manager: a queue, a limit of concurrent workers per device, owners and stop/delete rights.
 
-A job is an experiment folder in the run store (its kind: `train`, `landscape`, ...) run by its own worker
+A job is an experiment in the run store (its kind: `train`, `landscape`, ...) run by its own worker
 process (`python -m explorer worker DIR`), never by a thread of the app: a crash, an out-of-memory error
 or a kill ends that job only. The store is the truth; this class only starts, watches and stops workers.
+Its loop asks the database for the queued and running jobs only (indexed by status), never the history.
 Size budget: ~300 lines.
 """
 from __future__ import annotations
 
 import atexit
 import hmac
+import logging
 import os
 import signal
 import subprocess
@@ -21,8 +23,12 @@ from typing import Optional
 
 from ..nets.caps import (JOB_BUDGET_ENV, MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S, TEACHER_BACKOFF_BASE_S,
                          TEACHER_BACKOFF_FREE, TEACHER_BACKOFF_MAX_S, job_budget_s)
-from ..store.runstore import ACTIVE, RunStore, pid_alive, read_json
+from ..store.budget import DiskBudget, enforce
+from ..store.records import ACTIVE, Experiment
+from ..store.runstore import RunStore, is_local, pid_alive, worker_alive, worker_handle
 from .status import human_duration
+
+log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 10.0  # a worker that has not stopped this long after a request is killed
 
@@ -38,6 +44,7 @@ class Limits:
     concurrent: int = 1  # workers at once on this device (1 on a CPU; 2-4 on a GPU server)
     queued_per_owner: int = 1  # jobs one owner may have waiting
     running_per_owner: int = 1  # jobs one owner may have running
+    starts_per_hour: int = 30  # jobs one owner may submit in an hour (stopped and deleted ones count too)
 
     @classmethod
     def from_env(cls) -> "Limits":
@@ -47,7 +54,7 @@ class Limits:
             except ValueError:
                 return default
         return cls(num("EXPLORER_MAX_JOBS", 1), num("EXPLORER_MAX_QUEUED_PER_OWNER", 1),
-                   num("EXPLORER_MAX_RUNNING_PER_OWNER", 1))
+                   num("EXPLORER_MAX_RUNNING_PER_OWNER", 1), num("EXPLORER_MAX_STARTS_PER_HOUR", 30))
 
 
 def check_teacher(password: Optional[str], expected: Optional[str]) -> bool:
@@ -112,6 +119,7 @@ class JobManager:
         self.limits = limits or Limits.from_env()
         self._procs: dict = {}  # experiment id -> subprocess.Popen
         self._stop_asked: dict = {}  # experiment id -> time a stop was requested
+        self.damaged: dict = {}  # experiment id -> the sentence reported for a damaged queued record
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self.budget_s = job_budget_s()  # each job's wall-time budget; a teacher may change it (set_budget)
@@ -130,16 +138,20 @@ class JobManager:
             if spec_hash:
                 same = self.store.find_by_hash(spec_hash)
                 if same is not None:
-                    return same["id"], True
+                    return same.id, True
             if kind == "train":
                 self._check_estimate(spec)
-            mine = [e for e in self.store.list_experiments(with_runs=False) if e.get("owner") == owner]
-            queued = sum(e["status"] == "queued" for e in mine)
-            active = queued + sum(e["status"] == "running" for e in mine)
+            counts = self.store.owner_counts(owner, since=time.time() - 3600)  # one query for both checks
+            queued = counts.get("queued", 0)
+            active = queued + counts.get("running", 0)
             if queued >= self.limits.queued_per_owner or \
                     active >= self.limits.queued_per_owner + self.limits.running_per_owner:
                 raise JobError("You already have as many jobs running and waiting as allowed; "
                                "stop one or wait for it to finish.")
+            recent = counts["since"]
+            if recent >= self.limits.starts_per_hour:
+                raise JobError(f"You have started {recent} jobs in the last hour, the most allowed; "
+                               "wait a while before starting another.")
             exp_id = self.store.create_experiment(spec, runs, owner=owner, spec_hash=spec_hash, kind=kind)
             self.pump()
             return exp_id, False
@@ -170,12 +182,11 @@ class JobManager:
         """Ask a job to stop at its next batch (a queued job stops at once). Owner or teacher only."""
         with self._lock:
             exp = self._owned(exp_id, owner, teacher, "stop")
-            if exp["status"] == "queued":
+            if exp.status == "queued":
                 self.store.update_experiment(exp_id, status="stopped", finished=time.time(),
                                              message="Stopped before it started.")
-                for run in exp["runs"]:
-                    self.store.update_run(exp_id, run["id"], status="stopped")
-            elif exp["status"] == "running":
+                self.store.update_runs(exp_id, status="stopped")
+            elif exp.status == "running":
                 self.store.request_stop(exp_id)
                 self._stop_asked.setdefault(exp_id, time.time())
 
@@ -186,37 +197,44 @@ class JobManager:
             proc = self._procs.pop(exp_id, None)
             if proc is not None and proc.poll() is None:
                 _kill(proc)
-            elif exp["status"] == "running":  # a worker left by an earlier server process
-                _kill_pid(exp.get("pid"))
+            elif exp.status == "running":  # a worker left by an earlier server process
+                _kill_worker(exp.worker)
             self.store.delete_experiment(exp_id)
 
-    def _owned(self, exp_id: str, owner: Optional[str], teacher: bool, verb: str) -> dict:
+    def resume(self, exp_id: str, owner: Optional[str], teacher: bool = False) -> None:
+        """Queue an interrupted job again; it goes on from its last completed epoch. Owner or teacher only."""
+        with self._lock:
+            exp = self._owned(exp_id, owner, teacher, "resume")
+            if exp.status != "interrupted":
+                raise JobError("Only an interrupted job can be resumed.")
+            self.store.update_experiment(exp_id, status="queued", finished=None, message=None, stop_requested=None)
+            self.store.update_runs(exp_id, where_status=("interrupted",), status="queued")
+            self.pump()
+
+    def _owned(self, exp_id: str, owner: Optional[str], teacher: bool, verb: str) -> Experiment:
         exp = self.store.load_experiment(exp_id)
         if exp is None:
             raise JobError(f"There is no job {exp_id} (it may have been deleted).")
-        if not teacher and (owner is None or exp.get("owner") != owner):
+        if not teacher and (owner is None or exp.owner != owner):
             raise JobError(f"Only the person who started this job (or the teacher) can {verb} it.")
         return exp
 
     # ------------------------------------------------------------------ reading
-    def queue(self, experiments: Optional[list] = None) -> list:
-        """Queued experiment ids, first to run first (from `experiments` when the caller has listed them)."""
-        experiments = self.store.list_experiments(with_runs=False) if experiments is None else experiments
-        queued = [e for e in experiments if e["status"] == "queued"]
-        return [e["id"] for e in sorted(queued, key=lambda e: e.get("created") or 0)]
+    def queue(self) -> list:
+        """Queued experiment ids, first to run first."""
+        return [e.id for e in self.store.with_status(["queued"]).items]
 
     def position(self, exp_id: str) -> Optional[dict]:
         """{"place": 1-based place in line, "wait_s": estimated wait} for a queued job, else None."""
-        experiments = self.store.list_experiments(with_runs=False)  # one listing for everything below
-        q = self.queue(experiments)
+        q = self.queue()
         if exp_id not in q:
             return None
         place = q.index(exp_id) + 1
-        etas = sorted((read_json(self.store.exp_dir(e["id"]) / "progress.json") or {}).get("eta") or 30.0
-                      for e in experiments if e["status"] == "running")
+        etas = sorted((e.progress.eta if e.progress else None) or 30.0
+                      for e in self.store.with_status(["running"]).items)
         slots = max(1, self.limits.concurrent)
         first_free = etas[0] if len(etas) >= slots else 0.0
-        return {"place": place, "wait_s": first_free + _typical_duration(experiments) * ((place - 1) // slots)}
+        return {"place": place, "wait_s": first_free + self.store.typical_duration() * ((place - 1) // slots)}
 
     def queued_wait(self, exp_id: str) -> Optional[dict]:
         """position(), with the wait capped by the budget: no job ahead can run longer than its budget."""
@@ -235,29 +253,57 @@ class JobManager:
             self._reap()
             self._enforce_stops()
             # Count from the store, so workers left by an earlier server process count too.
-            experiments = self.store.list_experiments(with_runs=False)
-            running = Counter(e.get("owner") for e in experiments if e["status"] == "running")
+            running = Counter(e.owner for e in self._running())
             free = self.limits.concurrent - sum(running.values())
-            queued = sorted((e for e in experiments if e["status"] == "queued"), key=lambda e: e.get("created") or 0)
-            for exp in queued:
+            queued = self.store.with_status(["queued"])
+            self._report_damaged(queued.damaged)
+            for exp in queued.items:
                 if free <= 0:
                     break
-                if running[exp.get("owner")] >= self.limits.running_per_owner:
+                if running[exp.owner] >= self.limits.running_per_owner:
                     continue  # this owner's next job waits for their running one; others may go first
-                self._start(exp["id"])
-                running[exp.get("owner")] += 1
+                if not self.store.claim(exp.id):
+                    continue  # another app process started it a moment ago
+                self._start(exp.id)
+                running[exp.owner] += 1
                 free -= 1
+
+    def _running(self) -> list:
+        """Running jobs; one whose worker on this machine is gone, or is not a worker, is marked interrupted (freeing
+        its slot). Another machine's workers are left to that machine's job manager (a shared PostgreSQL store)."""
+        out = []
+        for exp in self.store.with_status(["running"]).items:
+            claimed = (exp.worker or "").endswith(":claim") and time.time() - (exp.started or 0) < 60
+            if exp.id not in self._procs and exp.worker and is_local(exp.worker) and not claimed \
+                    and not _is_our_worker(exp.worker):
+                self.store.mark_interrupted(exp.id, "The worker process ended unexpectedly.")
+                continue
+            out.append(exp)
+        return out
+
+    def _report_damaged(self, ids) -> None:
+        """A damaged queued record is failed with one sentence (the queue goes on for everyone else)."""
+        for exp_id in ids:
+            sentence = "This job's record is damaged (its spec, status or creation time), so it cannot run."
+            self.damaged[exp_id] = sentence
+            log.warning("Job %s: %s", exp_id, sentence)
+            try:
+                self.store.update_experiment(exp_id, status="failed", message=sentence, finished=time.time())
+            except Exception:  # noqa: BLE001 - a row too damaged to update is left, and reported again
+                pass
 
     def _start(self, exp_id: str) -> None:
         d = self.store.exp_dir(exp_id)
+        d.mkdir(parents=True, exist_ok=True)
         log = open(d / "worker.log", "ab")
-        env = dict(os.environ, PYTHONUNBUFFERED="1", **{JOB_BUDGET_ENV: str(self.budget_s)})
+        env = dict(os.environ, PYTHONUNBUFFERED="1", EXPLORER_DATABASE_URL=self.store.url,
+                   **{JOB_BUDGET_ENV: str(self.budget_s)})
         # The worker marks itself running with its pid; mark it here too, so a second pump never double-starts it.
         proc = subprocess.Popen([sys.executable, "-m", "explorer", "worker", str(d)], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                 start_new_session=True)
         log.close()
-        self.store.update_experiment(exp_id, status="running", pid=proc.pid, started=time.time())
+        self.store.update_experiment(exp_id, status="running", worker=worker_handle(proc.pid), started=time.time())
         self._procs[exp_id] = proc
 
     def _reap(self) -> None:
@@ -265,13 +311,20 @@ class JobManager:
             if proc.poll() is None:
                 continue
             del self._procs[exp_id]
+            self._enforce_budget()
             exp = self.store.load_experiment(exp_id)
-            if exp is None or exp["status"] not in ACTIVE:
+            if exp is None or exp.status not in ACTIVE:
                 continue
             if exp_id in self._stop_asked:
                 self._mark_stopped(exp_id)
             else:
                 self.store.mark_interrupted(exp_id, f"The worker process ended unexpectedly (exit code {proc.returncode}).")
+
+    def _enforce_budget(self) -> None:
+        """After a job ends: prune the oldest finished runs' weights if the disk budgets are exceeded."""
+        budget = DiskBudget.from_env()
+        if budget.total_bytes is not None or budget.owner_bytes is not None:
+            enforce(self.store, budget)
 
     def _enforce_stops(self) -> None:
         for exp_id, asked in list(self._stop_asked.items()):
@@ -286,22 +339,21 @@ class JobManager:
                 self._procs.pop(exp_id, None)
             else:  # a worker left by an earlier server process: kill it by the pid it recorded
                 exp = self.store.load_experiment(exp_id)
-                if exp is None or exp["status"] != "running":
+                if exp is None or exp.status != "running":
                     continue
-                _kill_pid(exp.get("pid"))
+                _kill_worker(exp.worker)
             self._mark_stopped(exp_id)
 
     def _mark_stopped(self, exp_id: str) -> None:
-        exp = self.store.update_experiment(exp_id, status="stopped", finished=time.time())
-        for run in exp["runs"]:
-            self.store.update_run(exp_id, run["id"], status="stopped")
+        self.store.update_experiment(exp_id, status="stopped", finished=time.time())
+        self.store.update_runs(exp_id, where_status=ACTIVE, status="stopped")
 
     def _loop(self, poll_s: float) -> None:
         while not self._closed.wait(poll_s):
             try:
                 self.pump()
-            except Exception:  # noqa: BLE001 - the loop must survive a damaged folder or a race
-                pass
+            except Exception:  # noqa: BLE001 - the loop must survive a damaged record or a race
+                log.exception("The job manager's loop failed once; it goes on.")
 
     def shutdown(self, grace_s: float = 5.0) -> None:
         """Stop every worker this manager started: ask, wait up to grace_s, then kill."""
@@ -320,18 +372,28 @@ class JobManager:
             self._procs.clear()
 
 
-def _typical_duration(experiments: list) -> float:
-    """Mean wall time of the newest finished experiments (60 s when there are none yet)."""
-    done = [e for e in experiments if e["status"] == "completed" and e.get("started") and e.get("finished")]
-    times = [e["finished"] - e["started"] for e in done[:10]]
-    return sum(times) / len(times) if times else 60.0
+def _is_our_worker(handle: Optional[str]) -> bool:
+    """True only for a live process started as `python -m explorer worker` with the recorded start time.
+
+    A recorded pid alone is not enough: after a restart the pid may belong to any process (or a crafted record
+    may name one), and signalling it would hit an unrelated program.
+    """
+    if not is_local(handle) or not worker_alive(handle):
+        return False
+    try:
+        pid = int(str(handle).rsplit(":", 2)[1])
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except (OSError, ValueError, IndexError):
+        return False
+    return b"explorer" in argv and b"worker" in argv
 
 
-def _kill_pid(pid) -> None:
-    """Kill a worker's process group by its recorded pid (workers start their own session)."""
-    if isinstance(pid, int) and pid > 0 and pid_alive(pid):
+def _kill_worker(handle: Optional[str]) -> None:
+    """Kill a worker's process group by its recorded handle, only if that process is still our worker."""
+    if _is_our_worker(handle):
         try:
-            os.killpg(pid, signal.SIGKILL)
+            os.killpg(int(str(handle).rsplit(":", 2)[1]), signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
 

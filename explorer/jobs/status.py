@@ -39,28 +39,30 @@ def job_status(job: dict, position: Optional[dict] = None, what: str = "") -> Jo
     """Where a job stands, in the page's words.
 
     Args:
-        job: the experiment record (status, progress, message). position: JobManager.position's answer for a
+        job: the Experiment record (status, progress, message). position: JobManager.position's answer for a
         queued job ({"place", "wait_s"}) or None. what: a noun for finished messages ("The landscape job").
     Returns:
         A JobStatus; `fraction` is set while the job runs.
     """
-    status, progress = job.get("status"), job.get("progress") or {}
+    status, progress = job.status, job.progress
     if status == "queued":
         if not position:
             return JobStatus("queued", "Queued: starting…", "info")
         return JobStatus("queued", f"Queued: number {position['place']} in line, about "
                                    f"{human_duration(position.get('wait_s'))} to wait.", "info")
     if status == "running":
-        step, total = progress.get("step") or 0, progress.get("total_steps") or 0
-        eta, ips = progress.get("eta"), progress.get("images_per_second")
-        text = progress.get("message") or (f"Step {step} of {total}" if total else "Starting…")
+        if progress is None:
+            return JobStatus("running", "Starting…", "progress", 0.0)
+        step, total = progress.step, progress.total_steps or 0
+        eta, ips = progress.eta, progress.images_per_second
+        text = progress.message or (f"Step {step} of {total}" if total else "Starting…")
         text += f" · about {human_duration(eta)} left" if eta is not None else ""
-        text += f" · {ips:,.0f} images/s per net" if ips and not progress.get("message") else ""
+        text += f" · {ips:,.0f} images/s per net" if ips and not progress.message else ""
         return JobStatus("running", text, "progress", min(1.0, step / max(1, total)))
     word = FINISHED_WORDS.get(status, str(status))
     if what:
         word = f"{what} {'finished' if status == 'completed' else str(status)}"
-    message = job.get("message")
+    message = job.message
     level = {"completed": "success", "stopped": "warning", "diverged": "warning"}.get(status, "error")
     text = f"{word}: {message}" if message else word
     return JobStatus(str(status), text if text.endswith((".", "!", "?")) else text + ".", level)

@@ -2,25 +2,31 @@
 to the run store as it goes. The job manager starts this in its own process (`python -m explorer worker`);
 the CLI calls it in-process.
 
-Size budget: ~150 lines.
+After each completed epoch the worker keeps a resume state (explorer.store.resume); an experiment that has
+one continues from it (`python -m explorer resume ID`, or Resume in the app) instead of starting over.
+Size budget: ~180 lines.
 """
 from __future__ import annotations
 
 import logging
 import os
 import time
-import traceback
 from typing import Callable, Optional
+
+import torch
 
 from ..nets.builder import count_parameters
 from ..nets.cost import check_model_cost
-from ..store.runstore import RunStore, run_slug
-from ..training.devices import EngineError
+from ..store.resume import load_resume_state, save_resume_state
+from ..store.runstore import RunStore, run_slug, worker_handle
 from ..training.engine import build_models, train_models
 from ..training.experiments import ExperimentSpec
+from .failure import fail_job
 from .status import human_duration
 
 log = logging.getLogger(__name__)
+
+STOP_POLL_S = 0.25  # the database is asked for a stop request at most this often
 
 
 class _StoreWriter:
@@ -42,6 +48,18 @@ class _StoreWriter:
             self.forward(event)
 
 
+def _stop_poll(store: RunStore, exp_id: str) -> Callable[[], bool]:
+    """A should_stop() for the engine that asks the database at most every STOP_POLL_S seconds."""
+    last = {"t": 0.0, "stop": False}
+
+    def should_stop() -> bool:
+        now = time.monotonic()
+        if not last["stop"] and now - last["t"] >= STOP_POLL_S:
+            last["t"], last["stop"] = now, store.stop_requested(exp_id)
+        return last["stop"]
+    return should_stop
+
+
 def _experiment_status(results: dict, stopped: bool) -> str:
     statuses = {r["status"] for r in results.values()}
     if stopped:
@@ -49,25 +67,9 @@ def _experiment_status(results: dict, stopped: bool) -> str:
     return "diverged" if statuses == {"diverged"} else "completed"
 
 
-def _out_of_memory(exc: BaseException) -> bool:
-    """A MemoryError, or torch's allocator refusing ("can't allocate memory", CUDA out of memory)."""
-    text = str(exc).lower()
-    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and (
-        "allocate" in text or "out of memory" in text))
-
-
-def _failure_message(exc: BaseException) -> str:
-    """One sentence for a failed experiment; raw allocator or library errors never reach the user."""
-    if _out_of_memory(exc):
-        return "The models did not fit in memory; use fewer or smaller models, or a smaller batch size."
-    if isinstance(exc, (EngineError, ValueError, RuntimeError)) and str(exc):
-        return str(exc)
-    return f"The experiment failed unexpectedly ({type(exc).__name__}); see worker.log in its folder."
-
-
 def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None,
-                   budget_s: Optional[float] = None) -> dict:
-    """Train a queued experiment of the store to its end; returns the experiment as stored.
+                   budget_s: Optional[float] = None):
+    """Train a queued (or resumed) experiment of the store to its end; returns the experiment as stored.
 
     Never raises for training failures: they end the experiment as `failed` with one sentence in
     its `message` (the traceback goes to worker.log in the experiment's folder).
@@ -77,28 +79,35 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
     """
     from ..data.datasets import load_dataset
 
-    exp = store.load_experiment(exp_id, with_runs=False)
+    exp = store.load_experiment(exp_id, with_runs=False, reconcile=False)
     if exp is None:
-        raise FileNotFoundError(f"Experiment {exp_id} does not exist (or its files are damaged).")
-    store.update_experiment(exp_id, status="running", pid=os.getpid(), started=time.time())
+        raise FileNotFoundError(f"Experiment {exp_id} does not exist (or its record is damaged).")
+    store.update_experiment(exp_id, status="running", worker=worker_handle(os.getpid()), started=time.time(),
+                            finished=None)
     deadline = None if budget_s is None else time.monotonic() + budget_s
     try:
-        spec = ExperimentSpec.from_dict(exp["spec"])
+        spec = ExperimentSpec.from_dict(exp.spec)
         for _, cfg in spec.models:
             check_model_cost(cfg)  # a net over the caps is refused before any of it is built
         ids = {name: run_slug(name) for name, _ in spec.models}
-        for rid in ids.values():
-            store.update_run(exp_id, rid, status="running")
+        resume = load_resume_state(store, exp_id)
+        store.update_runs(exp_id, where_status=("queued", "interrupted", "running"), status="running")
         store.write_progress(exp_id, {"message": f"Loading {spec.data.name}…"})
         data = load_dataset(spec.data)
         models = build_models(spec.models, spec.train.seed)
-        for name, cfg in spec.models:
-            store.save_weights(exp_id, ids[name], "init", models[name], cfg.to_dict(), data.preprocessing)
+        # Resumed: the records past the saved epoch are trained again. Started over (no epoch was completed before
+        # an interruption, or a first start): no record of an earlier attempt may stay.
+        store.delete_metrics_after(exp_id, int(resume["step"]) if resume is not None else -2**31)
+        if resume is None:
+            _save_initial_weights(store, exp_id, spec, ids, models, data.preprocessing)
+        for name, _cfg in spec.models:
             store.update_run(exp_id, ids[name], params=count_parameters(models[name]), dataset=spec.data.name)
         writer = _StoreWriter(store, exp_id, ids, callback)
         out_of_time = (lambda: False) if deadline is None else (lambda: time.monotonic() > deadline)
-        results = train_models(models, data, spec.train, writer,
-                               lambda: out_of_time() or store.stop_requested(exp_id), augment=spec.data.augment)
+        asked = _stop_poll(store, exp_id)
+        results = train_models(models, data, spec.train, writer, lambda: out_of_time() or asked(),
+                               augment=spec.data.augment,
+                               checkpoint=lambda state: save_resume_state(store, exp_id, state), resume=resume)
         stopped = any(r["status"] == "stopped" for r in results.values())
         for name, cfg in spec.models:
             r = results[name]
@@ -113,29 +122,33 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
                 f"The job's time budget ({human_duration(budget_s)}) ran out; what it reached is kept."))
         return store.update_experiment(exp_id, status=status, finished=time.time())
     except Exception as exc:  # noqa: BLE001 - a worker must always leave a readable status behind
-        message = _failure_message(exc)
-        with open(store.exp_dir(exp_id) / "worker.log", "a") as f:
-            f.write(traceback.format_exc())
-        log.error("experiment %s failed: %s", exp_id, message)
-        _fail_runs(store, exp_id)
-        return store.update_experiment(exp_id, status="failed", message=message, finished=time.time())
+        return fail_job(store, exp_id, exc, "experiment")
+
+
+def _save_initial_weights(store: RunStore, exp_id: str, spec, ids: dict, models: dict, preprocessing: dict) -> None:
+    """init.pt per run; lineage twins that start from identical tensors share one file (He et al. 2015's twins
+    differ only in their shortcuts), so a comparison of many nets writes its initial weights once."""
+    written = []  # (state_dict, path relative to the store)
+    for name, cfg in spec.models:
+        state = models[name].state_dict()
+        same = next((rel for other, rel in written if _identical(state, other)), None)
+        path = store.save_weights(exp_id, ids[name], "init", models[name], cfg.to_dict(), preprocessing, reuse=same)
+        if same is None:
+            written.append((state, path.relative_to(store.root).as_posix()))
+
+
+def _identical(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in a)
 
 
 def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None,
-            budget_s: Optional[float] = None) -> dict:
-    """Run a queued job of any kind, chosen by experiment.json's "kind": `train` (default) or `landscape`.
+            budget_s: Optional[float] = None):
+    """Run a queued job of any kind, chosen by its kind: `train` (default) or `landscape`.
 
     budget_s: a training job's wall-time budget (see run_experiment); landscape jobs have their own caps.
     """
-    exp = store.load_experiment(exp_id, with_runs=False)
-    if exp is not None and exp.get("kind") == "landscape":
+    exp = store.load_experiment(exp_id, with_runs=False, reconcile=False)
+    if exp is not None and exp.kind == "landscape":
         from .landscape import run_landscape_job
         return run_landscape_job(store, exp_id)
     return run_experiment(store, exp_id, callback, budget_s=budget_s)
-
-
-def _fail_runs(store: RunStore, exp_id: str) -> None:
-    exp = store.load_experiment(exp_id) or {"runs": []}
-    for run in exp["runs"]:
-        if run.get("status") in ("queued", "running"):
-            store.update_run(exp_id, run["id"], status="failed")

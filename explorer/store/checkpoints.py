@@ -12,6 +12,7 @@ import io
 import threading
 import zipfile
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import torch
 
@@ -19,7 +20,7 @@ from ..data.config import DataConfig
 from ..data.datasets import Dataset, load_dataset
 from ..nets.caps import MAX_CHECKPOINT_BYTES, MAX_DEFLATE_RATIO, MAX_UNZIPPED_BYTES, REFUSED_FILES_KEPT
 from ..nets.weights import Explainable, from_checkpoint
-from .runstore import RunStore, load_checkpoint
+from .runstore import Filter, RunStore, load_checkpoint
 
 _REFUSED: OrderedDict = OrderedDict()  # sha256 of a refused upload -> its sentence (newest last)
 _REFUSED_LOCK = threading.Lock()  # Streamlit serves each session from its own thread
@@ -36,9 +37,15 @@ def load_run_model(store: RunStore, exp_id: str, run_id: str, which: str = "fina
         ValueError: one sentence, when the weights are missing (still training, diverged) or unreadable.
     """
     path = store.weights_path(exp_id, run_id, which)
-    if not path.is_file():
-        raise ValueError(f"Run {run_id} has no {which} weights yet (it may still be training, or it diverged).")
-    return from_checkpoint(load_checkpoint(path))
+    if store.artefact(path.relative_to(store.root).as_posix()) is None:
+        raise ValueError(f"Run {run_id} has no {which} weights (it may still be training, it diverged, or its "
+                         "weights were pruned to keep within the disk budget).")
+    ckpt = load_checkpoint(path)
+    exp = store.load_experiment(exp_id, reconcile=False)
+    run = exp.run(run_id) if exp is not None else None
+    if run is not None and ckpt["model"] != run.model:  # initial weights shared with a lineage twin
+        ckpt = dict(ckpt, model=run.model)
+    return from_checkpoint(ckpt)
 
 
 def load_uploaded_checkpoint(data: bytes, max_bytes: int = MAX_CHECKPOINT_BYTES) -> Explainable:
@@ -117,21 +124,27 @@ def _is_bare_state_dict(data: bytes) -> bool:
     return isinstance(obj, dict) and "conv1.weight" in obj and "fc.weight" in obj
 
 
-def explainable_runs(store: RunStore) -> list:
-    """Experiments with at least one run that has final weights, newest first.
+@dataclass(frozen=True)
+class TrainedExperiment:
+    """An experiment with trained weights: its id, a label for pickers, and (run id, run name) of those runs."""
+
+    exp_id: str
+    label: str
+    runs: tuple
+
+
+def explainable_runs(store: RunStore, limit: int = 200) -> list:
+    """The newest experiments with at least one run that has final weights (at most `limit` looked at).
 
     Returns:
-        [{"exp_id", "label", "runs": [(run id, run name), ...]}, ...].
+        [TrainedExperiment, ...], newest first.
     """
     out = []
-    for exp in store.list_experiments():
-        runs = [(r["id"], r.get("name", r["id"])) for r in exp["runs"]
-                if store.weights_path(exp["id"], r["id"]).is_file()]
+    for exp in store.page(Filter(kind="train"), limit=limit).items:
+        runs = tuple((r.id, r.name) for r in exp.runs if r.final_weights)
         if runs:
-            data = (exp.get("spec") or {}).get("data", {}).get("name", "?")
-            kind = (exp.get("spec") or {}).get("kind", exp.get("kind", "?"))
-            out.append({"exp_id": exp["id"], "label": f"{exp['id']} · {kind} on {data}: "
-                                                      f"{', '.join(n for _, n in runs)}", "runs": runs})
+            out.append(TrainedExperiment(exp.id, f"{exp.id} · {exp.spec_kind} on {exp.dataset}: "
+                                                 f"{', '.join(n for _, n in runs)}", runs))
     return out
 
 
@@ -142,6 +155,6 @@ def load_run_dataset(store: RunStore, exp_id: str) -> Dataset:
         ValueError: the experiment is unreadable. data.DatasetUnavailable: its data is not here.
     """
     exp = store.load_experiment(exp_id, with_runs=False)
-    if exp is None or not isinstance(exp.get("spec"), dict) or "data" not in exp["spec"]:
+    if exp is None or not isinstance(exp.spec.get("data"), dict):
         raise ValueError(f"Experiment {exp_id} is missing or damaged.")
-    return load_dataset(DataConfig.from_dict(exp["spec"]["data"]))
+    return load_dataset(DataConfig.from_dict(exp.spec["data"]))

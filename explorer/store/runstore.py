@@ -1,16 +1,14 @@
-"""The run store on disk: experiments, their runs, metrics and weights. The single source of truth.
+"""The run store: experiments, runs, progress, stop requests and metrics in a database; weights as files.
 
-Layout (docs/engine.md has the full schema):
+    database (explorer.store.db)     experiments, runs, metrics: SQLite `<runs dir>/runs.db` (WAL) by default,
+                                     PostgreSQL when EXPLORER_DATABASE_URL / --database-url names one
+    <runs dir>/<experiment id>/      worker.log, resume.pt (the last completed epoch's state)
+    <runs dir>/<experiment id>/<run id>/init.pt, final.pt, landscape.json   (paths referenced from the database)
 
-    <root>/<experiment id>/experiment.json     spec, owner, status, timestamps, worker pid
-    <root>/<experiment id>/progress.json       step, total steps, ETA, images/s (rewritten while training)
-    <root>/<experiment id>/stop                present when a stop was requested
-    <root>/<experiment id>/<run id>/run.json   model config, status, completed epochs, final metrics
-    <root>/<experiment id>/<run id>/metrics.jsonl   one JSON object a line: "step" and "epoch" records
-    <root>/<experiment id>/<run id>/init.pt, final.pt   weights + model config + preprocessing
-
-JSON files are written atomically (temp file + rename); weights are read only with weights_only=True.
-Size budget: ~300 lines.
+Every write is one short transaction, so a killed worker leaves no half-written row, and each update sets
+only the columns it names (no read-modify-write), so concurrent writers never lose an update. Reads hand
+out typed records (explorer.store.records). Weights are read only with weights_only=True.
+Size budget: ~420 lines.
 """
 from __future__ import annotations
 
@@ -21,17 +19,25 @@ import logging
 import os
 import secrets
 import shutil
+import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import sqlalchemy as sa
 import torch
+
+from . import db
+from .host import atomic_write_json, is_local, pid_alive, read_json, worker_alive, worker_handle  # noqa: F401
+from .records import ACTIVE, FINAL_KEYS, STATUSES, Experiment, Metric, check_name, run_slug
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("queued", "running", "completed", "stopped", "diverged", "failed", "interrupted")
-ACTIVE = ("queued", "running")
-FINAL_KEYS = ("train_loss", "train_error", "test_loss", "test_error")
+__all__ = ["STATUSES", "ACTIVE", "FINAL_KEYS", "RunStore", "Filter", "Page", "default_runs_dir", "run_slug",
+           "pid_alive", "worker_handle", "worker_alive", "load_checkpoint", "read_json", "atomic_write_json"]
+
+MAX_METRIC_ROWS = 200_000  # one read of a run's metrics returns at most this many records (newest dropped)
 
 
 def default_runs_dir() -> Path:
@@ -39,228 +45,373 @@ def default_runs_dir() -> Path:
     return Path(os.environ.get("EXPLORER_RUNS_DIR") or "runs")
 
 
-def atomic_write_json(path: Path, obj) -> None:
-    """Write JSON to a temp file in the same folder, then rename over the target (readers never see half a file)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+def _dumps(obj) -> str:
+    return json.dumps(obj, separators=(",", ":"))
+
+
+def _loads(text, default=None):
     try:
-        with open(tmp, "w") as f:
-            json.dump(obj, f, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # the target keeps its old content; leave no temp file behind
-        raise
+        return json.loads(text) if text else default
+    except (TypeError, ValueError):
+        return default
 
 
-def read_json(path: Path) -> Optional[dict]:
-    """The JSON object in a file, or None when missing or unreadable."""
-    try:
-        with open(path) as f:
-            obj = json.load(f)
-        return obj if isinstance(obj, dict) else None
-    except (OSError, ValueError):
-        return None
+@dataclass(frozen=True)
+class Filter:
+    """Which experiments a query returns (None: any). `owner` is an exact owner id; `before` a timestamp."""
+
+    kind: Optional[str] = "train"  # the job kind; None for every kind
+    owner: Optional[str] = None
+    dataset: Optional[str] = None
+    spec_kind: Optional[str] = None  # single, twin, sweep, compare
+    status: Optional[str] = None
+    depth: Optional[int] = None  # at least one run of this depth
+    before: Optional[float] = None  # created before this time
+    exclude_active: bool = False  # leave out queued and running jobs (retention)
 
 
-def pid_alive(pid) -> bool:
-    """True if a process with this pid runs (a zombie counts as dead)."""
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+@dataclass(frozen=True)
+class Page:
+    """One page of experiments, newest first: the records, how many match in all, the ids of damaged rows skipped."""
 
+    items: tuple
+    total: int
+    damaged: tuple = ()
 
-def run_slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "run"
+    @property
+    def skipped(self) -> int:
+        return len(self.damaged)
 
 
 class RunStore:
-    """Experiments under one root folder. Workers write; pages, the CLI and the job manager read."""
+    """Experiments in a database, artefacts under one folder. Workers write; pages, the CLI and the job manager read."""
 
-    def __init__(self, root=None) -> None:
+    def __init__(self, root=None, database_url: Optional[str] = None) -> None:
         self.root = Path(root) if root is not None else default_runs_dir()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.url = db.database_url(self.root, database_url)
+        self._read, self._write = db.make_engines(self.url)
+        db.ensure_schema(self._write)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    def close(self) -> None:
+        """Release the database connections (tests and benchmarks that make many stores)."""
+        self._read.dispose()
+        self._write.dispose()
+
+    def _tx(self, fn):
+        """fn(connection) in one write transaction, retried while the database is busy."""
+        def attempt():
+            with self._write.begin() as conn:
+                return fn(conn)
+        return db.retrying(attempt)
+
+    def _q(self, fn):
+        """fn(connection) on a read connection (a consistent snapshot), retried while the database is busy."""
+        def attempt():
+            with self._read.begin() as conn:
+                return fn(conn)
+        return db.retrying(attempt)
+
+    def select(self, query) -> list:
+        """The rows of a read-only query on the store's tables (explorer.store's own modules build them)."""
+        return self._q(lambda c: c.execute(query).all())
+
+    def _run_rows(self, exp_ids: list) -> list:
+        """The run rows of some experiments, in each one's run order."""
+        rc = db.runs.c
+        return self._q(lambda c: c.execute(sa.select(db.runs).where(rc.exp_id.in_(exp_ids))
+                                           .order_by(rc.exp_id, rc.position)).all()) if exp_ids else []
 
     # ------------------------------------------------------------------ paths
     def exp_dir(self, exp_id: str) -> Path:
-        if not exp_id or "/" in exp_id or exp_id.startswith("."):
-            raise ValueError(f"Not an experiment id: {exp_id!r}.")
+        if not isinstance(exp_id, str) or not exp_id or "/" in exp_id or exp_id.startswith("."):
+            raise ValueError(f"Not an experiment id: {str(exp_id)[:40]!r}.")
         return self.root / exp_id
 
     def run_dir(self, exp_id: str, run_id: str) -> Path:
         return self.exp_dir(exp_id) / run_slug(run_id)
 
+    def artefact(self, relative: Optional[str]) -> Optional[Path]:
+        """The file a database path names, only if it is a regular file inside the store (no link out)."""
+        if not relative:
+            return None
+        path = self.root / relative
+        try:
+            if path.is_symlink() or not path.is_file() or ".." in Path(relative).parts:
+                return None
+            path.resolve().relative_to(self.root.resolve())
+        except (OSError, ValueError):
+            return None
+        return path
+
     # ------------------------------------------------------------------ create and update
     def create_experiment(self, spec: dict, runs: list, owner: Optional[str] = None,
                           spec_hash: Optional[str] = None, kind: str = "train") -> str:
-        """A new experiment folder, status queued, with one folder per run.
+        """A new experiment, status queued, with its runs (one transaction).
 
         Args:
             spec: the experiment's JSON spec (ExperimentSpec.to_dict()).
             runs: [{"name": ..., "model": ModelConfig dict}, ...]; names must be unique.
         Returns: the new experiment id.
         """
-        names = [r["name"] for r in runs]
-        if len(set(names)) != len(names):
+        names = [check_name(r["name"]) for r in runs]
+        if len(set(names)) != len(names) or len({run_slug(n) for n in names}) != len(names):
             raise ValueError(f"Run names must be unique within an experiment; got {names}.")
         exp_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-        d = self.exp_dir(exp_id)
-        d.mkdir(parents=True)
-        run_rows = []
-        for r in runs:
-            rid = run_slug(r["name"])
-            (d / rid).mkdir()
-            atomic_write_json(d / rid / "run.json", {"id": rid, "name": r["name"], "model": r["model"],
-                                                     "status": "queued", "epochs": 0, "final": None})
-            run_rows.append({"id": rid, "name": r["name"]})
-        atomic_write_json(d / "experiment.json", {
-            "id": exp_id, "kind": kind, "spec": spec, "spec_hash": spec_hash, "owner": owner,
-            "created": time.time(), "started": None, "finished": None, "status": "queued",
-            "message": None, "pid": None, "runs": run_rows})
+        self.insert_experiment(exp_id, spec, runs, owner=owner, spec_hash=spec_hash, kind=kind, created=time.time())
         return exp_id
 
-    def update_experiment(self, exp_id: str, **fields) -> dict:
-        path = self.exp_dir(exp_id) / "experiment.json"
-        exp = read_json(path)
-        if exp is None:
-            raise FileNotFoundError(f"Experiment {exp_id} does not exist (or its files are damaged).")
-        exp.update(fields)
-        atomic_write_json(path, exp)
-        return exp
+    def insert_experiment(self, exp_id: str, spec: dict, runs: list, owner=None, spec_hash=None, kind="train",
+                          created: float = 0.0, status: str = "queued", **fields) -> None:
+        """Insert an experiment row and its run rows as they are (create_experiment and import-store use it)."""
+        from .tables import experiment_row, run_row
+        self.exp_dir(exp_id).mkdir(parents=True, exist_ok=True)
+        row = experiment_row(exp_id, spec, runs, owner, spec_hash, kind, created, status, fields)
+        rows = [run_row(exp_id, i, r) for i, r in enumerate(runs)]
 
-    def update_run(self, exp_id: str, run_id: str, **fields) -> dict:
-        path = self.run_dir(exp_id, run_id) / "run.json"
-        run = read_json(path) or {"id": run_id}
-        run.update(fields)
-        atomic_write_json(path, run)
-        return run
+        def write(conn):
+            conn.execute(db.experiments.insert().values(**row))
+            if rows:
+                conn.execute(db.runs.insert(), rows)
+        self._tx(write)
+
+    def has_experiment(self, exp_id: str) -> bool:
+        """True when a row with this id exists (damaged or not)."""
+        return self._q(lambda c: c.execute(sa.select(db.experiments.c.id).where(db.experiments.c.id == exp_id))
+                       .first()) is not None
+
+    def update_experiment(self, exp_id: str, **fields) -> Optional[Experiment]:
+        """Set some columns of an experiment (status, started, finished, message, worker); returns it as stored."""
+        allowed = {"status", "started", "finished", "message", "worker", "resume_state", "resume_step",
+                   "stop_requested", "created"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"Experiments have no field {', '.join(sorted(bad))}.")
+        found = self._tx(lambda c: c.execute(db.experiments.update().where(db.experiments.c.id == exp_id)
+                                             .values(**fields)).rowcount)
+        if not found:
+            raise FileNotFoundError(f"Experiment {exp_id} does not exist (it may have been deleted).")
+        return self.load_experiment(exp_id, reconcile=False)
+
+    def claim(self, exp_id: str) -> bool:
+        """Mark a queued experiment running for this process, atomically: False when another job manager (another
+        app process or replica) claimed it first. The worker's own handle replaces the claim once it starts."""
+        e = db.experiments.c
+        claim = db.experiments.update().where((e.id == exp_id) & (e.status == "queued")).values(
+            status="running", started=time.time(), worker=f"{socket.gethostname()}:{os.getpid()}:claim")
+        return bool(self._tx(lambda c: c.execute(claim).rowcount))
+
+    def update_run(self, exp_id: str, run_id: str, **fields) -> None:
+        """Set some columns of a run (status, epochs, final, images_per_second, params, dataset, message)."""
+        if "final" in fields:
+            fields["final"] = _dumps(fields["final"]) if fields["final"] is not None else None
+        if "model" in fields:
+            fields["model"] = _dumps(fields["model"])
+        self._tx(lambda c: c.execute(db.runs.update().where((db.runs.c.exp_id == exp_id) &
+                                                            (db.runs.c.id == run_slug(run_id))).values(**fields)))
+
+    def update_runs(self, exp_id: str, where_status=None, **fields) -> None:
+        """Set columns of every run of an experiment (only those in `where_status`, when given)."""
+        cond = db.runs.c.exp_id == exp_id
+        if where_status:
+            cond = cond & db.runs.c.status.in_(list(where_status))
+        self._tx(lambda c: c.execute(db.runs.update().where(cond).values(**fields)))
 
     def write_progress(self, exp_id: str, progress: dict) -> None:
-        atomic_write_json(self.exp_dir(exp_id) / "progress.json", progress)
+        self._tx(lambda c: c.execute(db.experiments.update().where(db.experiments.c.id == exp_id)
+                                     .values(progress=_dumps(progress))))
 
     def append_metrics(self, exp_id: str, run_id: str, records: list) -> None:
-        """Append metric records (dicts) as JSON lines; one write call, so readers see whole lines."""
-        if not records:
-            return
-        text = "".join(json.dumps(r) + "\n" for r in records)  # key order kept: layers stay in forward order
-        with open(self.run_dir(exp_id, run_id) / "metrics.jsonl", "a") as f:
-            f.write(text)
+        """Append metric records (dicts or Metric) in one transaction: readers see all of them or none."""
+        rows = []
+        for r in records:
+            d = r.to_dict() if isinstance(r, Metric) else dict(r)
+            step = d.get("step")
+            rows.append({"exp_id": exp_id, "run_id": run_slug(run_id), "type": str(d.get("type")),
+                         "step": int(step) if isinstance(step, (int, float)) and abs(step) < 2**31 else None,
+                         "record": _dumps(d)})
+        if rows:
+            self._tx(lambda c: c.execute(db.metrics.insert(), rows))
 
     # ------------------------------------------------------------------ stop requests
     def request_stop(self, exp_id: str) -> None:
-        (self.exp_dir(exp_id) / "stop").write_text(str(time.time()))
+        self._tx(lambda c: c.execute(db.experiments.update().where(db.experiments.c.id == exp_id)
+                                     .values(stop_requested=time.time())))
 
     def stop_requested(self, exp_id: str) -> bool:
-        return (self.exp_dir(exp_id) / "stop").exists()
+        row = self._q(lambda c: c.execute(sa.select(db.experiments.c.stop_requested)
+                                          .where(db.experiments.c.id == exp_id)).first())
+        return row is None or row[0] is not None  # a deleted job stops too
 
     # ------------------------------------------------------------------ read
-    def read_metrics(self, exp_id: str, run_id: str, kind: Optional[str] = None) -> list:
-        """Metric records of one run, in order; a half-written last line is ignored."""
-        path = self.run_dir(exp_id, run_id) / "metrics.jsonl"
-        records = []
-        try:
-            with open(path) as f:
-                for line in f:
-                    try:
-                        rec = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(rec, dict) and (kind is None or rec.get("type") == kind):
-                        records.append(rec)
-        except OSError:
-            pass
-        return records
-
-    def load_experiment(self, exp_id: str, with_runs: bool = True) -> Optional[dict]:
-        """experiment.json (+ each run's run.json under "runs" and progress under "progress"), or None if damaged.
-
-        An experiment that claims to be running but whose worker process is gone is marked interrupted here.
-        """
-        d = self.exp_dir(exp_id)
-        exp = read_json(d / "experiment.json")
-        if exp is None or "id" not in exp or not isinstance(exp.get("runs"), list) or \
-                not all(isinstance(r, dict) and isinstance(r.get("id"), str) for r in exp["runs"]):
-            return None
-        if exp.get("status") == "running" and not pid_alive(exp.get("pid")):
-            exp = self.mark_interrupted(exp_id, "The worker process ended unexpectedly.")
-        if with_runs:
-            exp["runs"] = [read_json(d / run_slug(r.get("id", "")) / "run.json") or dict(r, status="failed")
-                           for r in exp["runs"]]
-            exp["progress"] = read_json(d / "progress.json")
-        return exp
-
-    def mark_interrupted(self, exp_id: str, message: str) -> dict:
-        exp = self.update_experiment(exp_id, status="interrupted", message=message,
-                                     finished=time.time())
-        for r in exp["runs"]:
-            run = read_json(self.run_dir(exp_id, r["id"]) / "run.json") or {}
-            if run.get("status") in ACTIVE:
-                self.update_run(exp_id, r["id"], status="interrupted")
-        return exp
-
-    def list_experiments(self, with_runs: bool = True) -> list:
-        """All readable experiments, newest first; damaged folders are skipped with a warning.
-
-        with_runs=False reads only each experiment.json (what the job manager's loop needs, twice a second).
-        """
+    def read_metrics(self, exp_id: str, run_id: str, kind: Optional[str] = None, after: int = 0,
+                     limit: int = MAX_METRIC_ROWS) -> list:
+        """Metric records of one run, in order (at most `limit`, those after sequence number `after`)."""
+        m = db.metrics.c
+        q = sa.select(m.record).where((m.exp_id == exp_id) & (m.run_id == run_slug(run_id)) & (m.seq > after))
+        if kind is not None:
+            q = q.where(m.type == kind)
+        rows = self._q(lambda c: c.execute(q.order_by(m.seq).limit(max(0, int(limit)))).all())
         out = []
-        for d in sorted(self.root.iterdir(), reverse=True) if self.root.exists() else []:
-            if not d.is_dir() or d.name.startswith("."):
-                continue
-            exp = self.load_experiment(d.name, with_runs=with_runs)
-            if exp is None:
-                log.warning("Skipping %s: its experiment.json is missing or damaged.", d)
-                continue
-            out.append(exp)
+        for (text,) in rows:
+            d = _loads(text)
+            if isinstance(d, dict):
+                out.append(Metric.from_dict(d))
         return out
 
-    def find_by_hash(self, spec_hash: str, statuses=("queued", "running", "completed")) -> Optional[dict]:
+    def metrics_version(self, exp_id: str) -> tuple:
+        """(run id, newest metric sequence number) per run: charts change only when this does."""
+        m = db.metrics.c
+        rows = self._q(lambda c: c.execute(sa.select(m.run_id, sa.func.max(m.seq)).where(m.exp_id == exp_id)
+                                           .group_by(m.run_id)).all())
+        return tuple(sorted((r, s) for r, s in rows))
+
+    def load_experiment(self, exp_id: str, with_runs: bool = True, reconcile: bool = True) -> Optional[Experiment]:
+        """An experiment (with its runs and progress), or None if missing or damaged.
+
+        One that claims to be running but whose worker process is gone is marked interrupted here.
+        """
+        from .tables import records_from_rows
+        rows = self._q(lambda c: c.execute(sa.select(db.experiments).where(db.experiments.c.id == exp_id)).all())
+        items, damaged = records_from_rows(rows, with_runs, self._run_rows)
+        if damaged:
+            log.warning("Experiment %s has a damaged record; it is skipped.", exp_id)
+        if not items:
+            return None
+        exp = items[0]
+        if reconcile and exp.status == "running" and exp.worker and not worker_alive(exp.worker):
+            return self.mark_interrupted(exp_id, "The worker process ended unexpectedly.")
+        return exp
+
+    def mark_interrupted(self, exp_id: str, message: str) -> Optional[Experiment]:
+        self._tx(lambda c: c.execute(db.experiments.update().where(
+            (db.experiments.c.id == exp_id) & db.experiments.c.status.in_(ACTIVE))
+            .values(status="interrupted", message=message, finished=time.time())))
+        self.update_runs(exp_id, where_status=ACTIVE, status="interrupted")
+        return self.load_experiment(exp_id, reconcile=False)
+
+    def page(self, filt: Filter = Filter(), limit: int = 20, offset: int = 0, with_runs: bool = True) -> Page:
+        """One page of experiments matching a filter, newest first, with the count of all that match."""
+        from .tables import filter_clause, records_from_rows
+        e = db.experiments.c
+        where = filter_clause(filt)
+        q = sa.select(db.experiments).where(where).order_by(e.created.desc(), e.id.desc())
+        rows = self._q(lambda c: c.execute(q.limit(max(1, int(limit))).offset(max(0, int(offset)))).all())
+        total = self._q(lambda c: c.execute(sa.select(sa.func.count()).select_from(db.experiments)
+                                            .where(where)).scalar_one())
+        items, damaged = records_from_rows(rows, with_runs, self._run_rows)
+        return Page(tuple(items), int(total), tuple(damaged))
+
+    def list_experiments(self, with_runs: bool = True, filt: Filter = Filter(kind=None),
+                         limit: int = 100_000) -> list:
+        """Experiments matching a filter (every kind by default), newest first; damaged rows are skipped."""
+        return list(self.page(filt, limit=limit, with_runs=with_runs).items)
+
+    def with_status(self, statuses, oldest_first: bool = True, limit: int = 10_000, with_runs: bool = False) -> Page:
+        """Experiments in some statuses (what the job manager asks twice a second), by creation time."""
+        from .tables import records_from_rows
+        e = db.experiments.c
+        q = sa.select(db.experiments).where(e.status.in_(list(statuses)))
+        q = q.order_by(e.created.asc() if oldest_first else e.created.desc()).limit(limit)
+        rows = self._q(lambda c: c.execute(q).all())
+        items, damaged = records_from_rows(rows, with_runs, self._run_rows)
+        return Page(tuple(items), len(items), tuple(damaged))
+
+    def owner_counts(self, owner: str, since: Optional[float] = None) -> dict:
+        """{status: number of this owner's experiments}, plus "since": how many were created after `since`."""
+        e = db.experiments.c
+        recent = sa.func.sum(sa.case((e.created >= since, 1), else_=0)) if since is not None else sa.literal(0)
+        rows = self._q(lambda c: c.execute(sa.select(e.status, sa.func.count(), recent).where(e.owner == owner)
+                                           .group_by(e.status)).all())
+        out = {status: int(n) for status, n, _ in rows}
+        if since is not None:
+            out["since"] = sum(int(r or 0) for _, _, r in rows)
+        return out
+
+    def find_by_hash(self, spec_hash: str, statuses=("queued", "running", "completed")) -> Optional[Experiment]:
         """The newest experiment with this spec hash in one of these statuses, or None."""
-        for exp in self.list_experiments(with_runs=False):
-            if exp.get("spec_hash") == spec_hash and exp.get("status") in statuses:
-                return exp
-        return None
+        e = db.experiments.c
+        row = self._q(lambda c: c.execute(sa.select(e.id).where((e.spec_hash == spec_hash) & e.status.in_(statuses))
+                                          .order_by(e.created.desc()).limit(1)).first())
+        return self.load_experiment(row[0], with_runs=False) if row else None
 
+    def typical_duration(self, n: int = 10) -> float:
+        """Mean wall time of the newest finished experiments (60 s when there are none yet)."""
+        e = db.experiments.c
+        rows = self._q(lambda c: c.execute(sa.select(e.started, e.finished).where(
+            (e.status == "completed") & e.started.is_not(None) & e.finished.is_not(None))
+            .order_by(e.created.desc()).limit(n)).all())
+        times = [f - s for s, f in rows if isinstance(s, (int, float)) and isinstance(f, (int, float))]
+        return sum(times) / len(times) if times else 60.0
+
+    # ------------------------------------------------------------------ delete
     def delete_experiment(self, exp_id: str) -> None:
-        shutil.rmtree(self.exp_dir(exp_id), ignore_errors=True)
+        """Delete an experiment's rows (one transaction), then its artefact folder (a link is removed, not followed)."""
+        def write(conn):
+            conn.execute(db.metrics.delete().where(db.metrics.c.exp_id == exp_id))
+            conn.execute(db.runs.delete().where(db.runs.c.exp_id == exp_id))
+            conn.execute(db.experiments.delete().where(db.experiments.c.id == exp_id))
+        self._tx(write)
+        d = self.exp_dir(exp_id)
+        if d.is_symlink():
+            d.unlink()
+        else:
+            shutil.rmtree(d, ignore_errors=True)
 
-    # ------------------------------------------------------------------ weights
+    def delete_metrics_after(self, exp_id: str, step: int) -> None:
+        """Drop metric records past a step (a resumed run rewrites them from its last completed epoch)."""
+        m = db.metrics.c
+        self._tx(lambda c: c.execute(db.metrics.delete().where((m.exp_id == exp_id) & (m.step > step))))
+
+    # ------------------------------------------------------------------ weights and artefacts
     def save_weights(self, exp_id: str, run_id: str, which: str, model: torch.nn.Module,
-                     model_cfg: dict, preprocessing: dict) -> Path:
-        """Save state_dict + model config + preprocessing as `which`.pt (atomic)."""
+                     model_cfg: dict, preprocessing: dict, reuse: Optional[str] = None) -> Path:
+        """Save state_dict + model config + preprocessing as `which`.pt (atomic) and record its path.
+
+        reuse: an already saved file with identical tensors (a lineage twin's init.pt), referenced instead.
+        """
+        if which not in ("init", "final"):
+            raise ValueError(f"Weights are 'init' or 'final', not {which!r}.")
         path = self.run_dir(exp_id, run_id) / f"{which}.pt"
-        state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save({"format": "resnet-explorer/1", "state_dict": state, "model": model_cfg,
-                    "preprocessing": preprocessing}, tmp)
-        os.replace(tmp, path)
-        return path
+        if reuse is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            tmp = path.with_name(f".{path.name}.{secrets.token_hex(3)}.tmp")
+            torch.save({"format": "resnet-explorer/1", "state_dict": state, "model": model_cfg,
+                        "preprocessing": preprocessing}, tmp)
+            os.replace(tmp, path)
+        relative = reuse or path.relative_to(self.root).as_posix()
+        size = 0 if reuse else path.stat().st_size  # a shared file counts once, for the run that wrote it
+        rc = db.runs.c
+        self._tx(lambda c: c.execute(db.runs.update().where((rc.exp_id == exp_id) & (rc.id == run_slug(run_id)))
+                                     .values(**{f"{which}_weights": relative,
+                                                "weights_bytes": rc.weights_bytes + size})))
+        return self.root / relative
 
     def weights_path(self, exp_id: str, run_id: str, which: str = "final") -> Path:
-        return self.run_dir(exp_id, run_id) / f"{which}.pt"
+        """Where a run's weights are (a path that may not exist; `artefact` checks it is a safe regular file)."""
+        row = self._q(lambda c: c.execute(sa.select(db.runs.c[f"{which}_weights"]).where(
+            (db.runs.c.exp_id == exp_id) & (db.runs.c.id == run_slug(run_id)))).first())
+        path = self.artefact(row[0]) if row and row[0] else None
+        return path if path is not None else self.run_dir(exp_id, run_id) / f".missing-{which}.pt"
 
     # ------------------------------------------------------------------ export
     def export_csv(self, exp_id: str) -> str:
-        """Epoch metrics of every run of an experiment as CSV text (one row per run and epoch)."""
+        """Epoch metrics of every run of an experiment as CSV text (one row per run and epoch), built on demand."""
         exp = self.load_experiment(exp_id)
         if exp is None:
-            raise FileNotFoundError(f"Experiment {exp_id} does not exist (or its files are damaged).")
+            raise FileNotFoundError(f"Experiment {exp_id} does not exist (or its record is damaged).")
         buf = io.StringIO()
         cols = ["experiment", "run", "epoch", *FINAL_KEYS, "lr", "elapsed"]
         writer = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
         writer.writeheader()
-        for run in exp["runs"]:
-            for rec in self.read_metrics(exp_id, run["id"], kind="epoch"):
-                writer.writerow({"experiment": exp_id, "run": run["name"], **rec})
+        for run in exp.runs:
+            for rec in self.read_metrics(exp_id, run.id, kind="epoch"):
+                writer.writerow({"experiment": exp_id, "run": run.name, **rec.to_dict()})
         return buf.getvalue()
 
 
@@ -280,3 +431,4 @@ def load_checkpoint(source) -> dict:
         raise ValueError("This file is not a ResNet Explorer checkpoint (weights, model config and preprocessing "
                          "are expected).")
     return ckpt
+

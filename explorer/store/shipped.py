@@ -9,7 +9,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import os
 import secrets
 import shutil
 import time
@@ -81,8 +80,9 @@ def ensure_shipped_in_store(store: RunStore, folder: Optional[Path] = None) -> s
 
     The twin (He et al. 2015's plain-20 and ResNet-20 on the built-in digits) has final weights only, no
     metrics and no initial weights. Importing it lets every Inspect view and the landscape job treat it
-    like a run the user trained. The experiment is assembled in a hidden folder and renamed into place,
-    so the job manager never sees it half-made; a lock keeps two sessions from importing it twice.
+    like a run the user trained. Its files and metrics are written first and its rows last, in one
+    transaction with status `completed`, so the job manager never sees it half-made; a lock keeps two
+    sessions of one server from importing it twice.
 
     Raises:
         FileNotFoundError: one sentence, when the shipped files are missing.
@@ -91,10 +91,10 @@ def ensure_shipped_in_store(store: RunStore, folder: Optional[Path] = None) -> s
     digest = _shipped_hash(folder)
     found = store.find_by_hash(digest, statuses=("completed",))
     if found is not None:
-        return found["id"]
+        return found.id
     with _file_lock(store.root / ".shipped.lock"):
         found = store.find_by_hash(digest, statuses=("completed",))
-        return found["id"] if found is not None else _import_shipped(store, folder, digest)
+        return found.id if found is not None else _import_shipped(store, folder, digest)
 
 
 def _import_shipped(store: RunStore, folder: Path, digest: str) -> str:
@@ -104,31 +104,46 @@ def _import_shipped(store: RunStore, folder: Path, digest: str) -> str:
               TrainConfig(epochs=12, batch_size=128, lr=0.1, schedule="step", seed=0, device="cpu"))
     spec = ExperimentSpec("twin", tuple((n, twin[n].cfg) for n in TWIN_NAMES), DataConfig("digits"), recipe)
     data = load_dataset(spec.data)
-    staging = RunStore(store.root / f".staging-{secrets.token_hex(4)}")
-    try:
-        exp_id = staging.create_experiment(spec.to_dict(), [{"name": n, "model": twin[n].cfg.to_dict()}
-                                                            for n in TWIN_NAMES], owner=SHIPPED_OWNER,
-                                           spec_hash=digest)
-        for name in TWIN_NAMES:
-            run_dir = staging.run_dir(exp_id, run_slug(name))
-            shutil.copyfile(Path(folder) / f"{name}.pt", run_dir / "final.pt")
-            for extra, target in ((f"{name}.init.pt", "init.pt"), (f"{name}.metrics.jsonl", "metrics.jsonl")):
-                if (Path(folder) / extra).is_file():  # initial weights and recorded metrics, when shipped
-                    shutil.copyfile(Path(folder) / extra, run_dir / target)
-            staging.update_run(exp_id, run_slug(name), status="completed", dataset="digits", epochs=recipe.epochs,
-                               final=_final_metrics(staging, exp_id, name, twin[name], data))
-        staging.update_experiment(exp_id, status="completed", finished=time.time(),
-                                  message="The digits twin that ships with the app "
-                                          "(assets/digits_twin/README.md says how it was trained).")
-        os.rename(staging.exp_dir(exp_id), store.exp_dir(exp_id))
-    finally:
-        shutil.rmtree(staging.root, ignore_errors=True)
+    exp_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+    runs = []
+    for name in TWIN_NAMES:  # files and metrics first; the experiment's rows last, in one transaction
+        rid = run_slug(name)
+        run_dir = store.run_dir(exp_id, rid)
+        run_dir.mkdir(parents=True)
+        shutil.copyfile(Path(folder) / f"{name}.pt", run_dir / "final.pt")
+        run = {"id": rid, "name": name, "model": twin[name].cfg.to_dict(), "status": "completed",
+               "dataset": "digits", "epochs": recipe.epochs, "final_weights": f"{exp_id}/{rid}/final.pt"}
+        if (Path(folder) / f"{name}.init.pt").is_file():  # initial weights, when shipped
+            shutil.copyfile(Path(folder) / f"{name}.init.pt", run_dir / "init.pt")
+            run["init_weights"] = f"{exp_id}/{rid}/init.pt"
+        records = _shipped_metrics(Path(folder) / f"{name}.metrics.jsonl")
+        store.append_metrics(exp_id, rid, records)
+        runs.append(dict(run, final=_final_metrics(records, twin[name], data)))
+    store.insert_experiment(exp_id, spec.to_dict(), runs, owner=SHIPPED_OWNER, spec_hash=digest, created=time.time(),
+                            status="completed", finished=time.time(),
+                            message="The digits twin that ships with the app "
+                                    "(assets/digits_twin/README.md says how it was trained).")
     return exp_id
 
 
-def _final_metrics(store: RunStore, exp_id: str, name: str, net, data) -> dict:
+def _shipped_metrics(path: Path) -> list:
+    """The recorded metrics that ship with the twin (JSON lines), or none."""
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            records.append(rec)
+    return records
+
+
+def _final_metrics(records: list, net, data) -> dict:
     """The last recorded epoch's metrics when they shipped, else the test metrics computed now."""
-    epochs = store.read_metrics(exp_id, run_slug(name), kind="epoch")
+    epochs = [r for r in records if r.get("type") == "epoch"]
     if epochs and epochs[-1].get("train_error") is not None:
         return {k: epochs[-1][k] for k in ("train_loss", "train_error", "test_loss", "test_error")}
     return test_metrics(net, data)

@@ -240,8 +240,11 @@ class Lockstep:
                    "device": str(self.device), "precision": str(self.amp_dtype or "fp32"),
                    "runs": [r.name for r in self.runs]})
         gen = torch.Generator(device=self.device).manual_seed(self.train.seed)
-        self._epoch_zero(gen)
-        for epoch in range(1, self.epochs + 1):
+        resume = getattr(self, "resume", None)
+        first = self._restore(resume, gen) + 1 if resume else 1
+        if not resume:
+            self._epoch_zero(gen)
+        for epoch in range(first, self.epochs + 1):
             t0 = self._epoch_t0 = time.perf_counter()
             for x, y in train_batches(self.data, self.train.batch_size, gen, augment=self.train_augment):
                 if self.step >= self.total_steps or not self.active:
@@ -255,7 +258,38 @@ class Lockstep:
             self._end_epoch(epoch, partial=partial)
             if self.stopped or not self.active or self.step >= self.total_steps:
                 break
+            if getattr(self, "checkpoint", None) is not None:
+                self.checkpoint(self.state(epoch, gen))
         return self._results()
+
+    # --------------------------------------------------------------- resume
+    def state(self, epoch: int, gen: torch.Generator) -> dict:
+        """Everything the next epoch depends on, after a completed epoch: weights, optimiser and scaler state,
+        the step (the schedule's position), the batch generator (the data order) and torch's RNG, per-run results."""
+        runs = {r.name: {"model": {k: v.detach().cpu() for k, v in r.raw.state_dict().items()},
+                         "opt": r.opt.state_dict(), "scaler": r.scaler.state_dict() if r.scaler else None,
+                         "status": r.status, "message": r.message, "images": r.images, "epochs": r.epochs,
+                         "final": r.final} for r in self.runs}
+        return {"format": "resnet-explorer-resume/1", "epoch": epoch, "step": self.step,
+                "train_time": self.train_time, "gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                "runs": runs}
+
+    def _restore(self, state: dict, gen: torch.Generator) -> int:
+        """Load a `state()` (the epoch it was taken after is returned): training goes on as if never stopped."""
+        if set(state.get("runs", {})) != {r.name for r in self.runs}:
+            raise EngineError("The saved state does not match this experiment's models; it cannot be resumed.")
+        for run in self.runs:
+            saved = state["runs"][run.name]
+            run.raw.load_state_dict(saved["model"])
+            run.opt.load_state_dict(saved["opt"])
+            if run.scaler is not None and saved.get("scaler"):
+                run.scaler.load_state_dict(saved["scaler"])
+            run.status, run.message, run.images = saved["status"], saved["message"], saved["images"]
+            run.epochs, run.final = saved["epochs"], saved["final"]
+        self.step, self.train_time = int(state["step"]), float(state["train_time"])
+        gen.set_state(state["gen"])
+        torch.set_rng_state(state["torch_rng"])
+        return int(state["epoch"])
 
     @property
     def train_augment(self) -> bool:
@@ -387,14 +421,18 @@ def _clone(gen: torch.Generator) -> torch.Generator:
 
 
 def train_models(models: dict, data, train: TrainConfig, callback: Callback = None,
-                 should_stop: Optional[Callable[[], bool]] = None, augment: Optional[bool] = None) -> dict:
+                 should_stop: Optional[Callable[[], bool]] = None, augment: Optional[bool] = None,
+                 checkpoint: Optional[Callable[[dict], None]] = None, resume: Optional[dict] = None) -> dict:
     """Train named models in place, in lockstep on `data` (an explorer.data.Dataset).
+
+    checkpoint(state) is called after each completed epoch but the last with `Lockstep.state`; `resume` (such a
+    state) continues from that epoch, and the metrics that follow equal an uninterrupted run's (CPU, same seed).
 
     Returns {name: {"status", "epochs", "final": {train_loss, train_error, test_loss, test_error},
     "images_per_second", "message", "model"}}. Raises EngineError for out-of-memory and bad devices.
     """
     trainer = Lockstep(models, data, train, callback, should_stop)
-    trainer.augment = augment
+    trainer.augment, trainer.checkpoint, trainer.resume = augment, checkpoint, resume
     try:
         return trainer.run()
     except OUT_OF_MEMORY as exc:

@@ -145,15 +145,15 @@ def plain_residual_pairs(exp: dict) -> list:
     Twins are He et al. 2015's comparison: the same layers with and without shortcuts.
 
     Args:
-        exp: RunStore.load_experiment's result (with its runs).
+        exp: an Experiment record (RunStore.load_experiment, with its runs).
     Returns:
         [(plain id, residual id), ...] in the experiment's run order.
     """
     from ..nets.config import ModelConfig
     cfgs = {}
-    for run in exp.get("runs", []):
+    for run in exp.runs:
         try:
-            cfgs[run["id"]] = ModelConfig.from_dict(run.get("model"))
+            cfgs[run.id] = ModelConfig.from_dict(run.model)
         except (TypeError, ValueError):
             continue
     pairs = []

@@ -1,0 +1,87 @@
+"""Disk budgets for weights: a total and a per-owner cap; the oldest finished runs' weights are pruned first.
+
+A class server keeps a semester of runs; weights are most of its disk. When the weights kept exceed a budget,
+the oldest finished experiments lose their weight files (their metrics and curves stay), whoever's they are
+for the total, the owner's own for a per-owner budget. A file shared by lineage twins is removed only when no
+run refers to it any more. Budgets come from EXPLORER_DISK_BUDGET_MB and EXPLORER_OWNER_DISK_BUDGET_MB.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import sqlalchemy as sa
+
+from . import db
+from .runstore import RunStore
+
+PRUNED = "Its weights were pruned to keep the server within its disk budget; its curves are kept."
+
+
+@dataclass(frozen=True)
+class DiskBudget:
+    total_bytes: Optional[int] = None  # None: no cap
+    owner_bytes: Optional[int] = None
+
+    @classmethod
+    def from_env(cls) -> "DiskBudget":
+        def mb(name):
+            try:
+                return int(float(os.environ[name]) * 2**20) if os.environ.get(name) else None
+            except ValueError:
+                return None
+        return cls(mb("EXPLORER_DISK_BUDGET_MB"), mb("EXPLORER_OWNER_DISK_BUDGET_MB"))
+
+
+def weights_bytes(store: RunStore, owner: Optional[str] = None) -> int:
+    """Bytes of weights kept (one owner's, when given)."""
+    r, e = db.runs.c, db.experiments.c
+    q = sa.select(sa.func.coalesce(sa.func.sum(r.weights_bytes), 0)).select_from(
+        db.runs.join(db.experiments, r.exp_id == e.id))
+    if owner is not None:
+        q = q.where(e.owner == owner)
+    return int(store.select(q)[0][0])
+
+
+def enforce(store: RunStore, budget: DiskBudget) -> int:
+    """Prune the oldest finished runs' weights until both budgets hold; returns the bytes freed."""
+    freed = 0
+    if budget.total_bytes is not None:
+        freed += _prune(store, None, weights_bytes(store) - budget.total_bytes)
+    if budget.owner_bytes is not None:
+        r, e = db.runs.c, db.experiments.c
+        q = sa.select(e.owner, sa.func.sum(r.weights_bytes)).select_from(
+            db.runs.join(db.experiments, r.exp_id == e.id)).group_by(e.owner)
+        owners = store.select(q.having(sa.func.sum(r.weights_bytes) > budget.owner_bytes))
+        for owner, used in owners:
+            freed += _prune(store, owner, int(used) - budget.owner_bytes)
+    return freed
+
+
+def _prune(store: RunStore, owner: Optional[str], excess: int) -> int:
+    r, e = db.runs.c, db.experiments.c
+    freed = 0
+    while excess - freed > 0:
+        q = sa.select(r.exp_id, r.id, r.weights_bytes, r.init_weights, r.final_weights).select_from(
+            db.runs.join(db.experiments, r.exp_id == e.id)).where(
+            (r.weights_bytes > 0) & e.status.not_in(["queued", "running"]))
+        if owner is not None:
+            q = q.where(e.owner == owner)
+        rows = store.select(q.order_by(e.created.asc(), r.position).limit(50))
+        if not rows:
+            return freed
+        for exp_id, run_id, size, init, final in rows:
+            store.update_run(exp_id, run_id, init_weights=None, final_weights=None, weights_bytes=0, message=PRUNED)
+            for rel in (init, final):
+                if rel and not _still_referenced(store, rel) and store.artefact(rel) is not None:
+                    store.artefact(rel).unlink()
+            freed += int(size)
+            if excess - freed <= 0:
+                return freed
+    return freed
+
+
+def _still_referenced(store: RunStore, rel: str) -> bool:
+    r = db.runs.c
+    return bool(store.select(sa.select(r.id).where((r.init_weights == rel) | (r.final_weights == rel)).limit(1)))

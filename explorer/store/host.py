@@ -1,0 +1,92 @@
+"""What the run store knows of this machine: JSON artefacts read safely, and worker processes by handle.
+
+A worker's handle is "host:pid:start ticks": a pid alone may be reused by any process after a restart, so
+liveness (and the job manager's right to signal it) checks the start time too.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+from pathlib import Path
+from typing import Optional
+
+MAX_JSON_BYTES = 64 * 2**20  # a JSON artefact larger than this is not read
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    """Write JSON to a temp file in the same folder, then rename over the target (readers never see half a file)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    try:
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path, max_bytes: int = MAX_JSON_BYTES) -> Optional[dict]:
+    """The JSON object in a regular file (no link, at most max_bytes), or None when missing, too big or unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not (st.st_mode & 0o170000 == 0o100000) or st.st_size > max_bytes:
+            return None
+        try:
+            obj = json.loads(f.read(max_bytes + 1))
+        except (OSError, ValueError):
+            return None
+    return obj if isinstance(obj, dict) else None
+
+
+def pid_alive(pid) -> bool:
+    """True if a process with this pid runs (a zombie counts as dead)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _proc_stat(pid) is None or _proc_stat(pid)[0] != "Z"
+
+
+def _proc_stat(pid: int) -> Optional[tuple]:
+    """(state, start time in clock ticks) from /proc/PID/stat, or None where /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            rest = f.read().rsplit(")", 1)[1].split()
+        return rest[0], rest[19]
+    except (OSError, IndexError):
+        return None
+
+
+def worker_handle(pid: int) -> str:
+    """"host:pid:start ticks" of a process: what the job manager checks before it signals a worker."""
+    stat = _proc_stat(pid)
+    return f"{socket.gethostname()}:{pid}:{stat[1] if stat else '?'}"
+
+
+def is_local(handle: Optional[str]) -> bool:
+    """True when a worker handle names a process of this machine."""
+    return str(handle).rsplit(":", 2)[0] == socket.gethostname()
+
+
+def worker_alive(handle: Optional[str]) -> bool:
+    """True while the process a handle names still runs (same pid, same start time); other hosts count as alive."""
+    try:
+        host, pid, start = str(handle).rsplit(":", 2)
+        pid = int(pid)
+    except (ValueError, TypeError):
+        return False
+    if host != socket.gethostname():
+        return True  # another machine's worker (PostgreSQL deployment): its own job manager watches it
+    stat = _proc_stat(pid)
+    return pid_alive(pid) and (stat is None or start in ("?", "claim") or stat[1] == start)

@@ -1,0 +1,226 @@
+"""Typed records at the run store's boundary: what pages, the CLI, charts and the job manager read.
+
+The store hands out frozen dataclasses, never raw rows or dicts: `Experiment` (with its `Run`s and its latest
+`Progress`), `Run` (with its `Final` metrics) and `Metric` (one step or epoch record of docs/engine.md).
+Damaged values (a spec that is not an object, a run without a name, 10^30 epochs) are caught where a record
+is made: `Experiment.from_row` raises `DamagedRecord` with one sentence, and listings skip such rows.
+Size budget: ~250 lines.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Optional
+
+STATUSES = ("queued", "running", "completed", "stopped", "diverged", "failed", "interrupted")
+ACTIVE = ("queued", "running")
+FINAL_KEYS = ("train_loss", "train_error", "test_loss", "test_error")
+MAX_EPOCHS = 100_000  # more than any recipe allows; a record claiming more is damaged
+
+
+class DamagedRecord(ValueError):
+    """A stored row that cannot be read as a record (one sentence, naming the experiment)."""
+
+
+def _number(value) -> Optional[float]:
+    """A finite-or-NaN float, or None for anything that is not a number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _whole(value, default: int = 0) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and 0 <= value <= MAX_EPOCHS * 10**6 else default
+
+
+@dataclass(frozen=True)
+class Final:
+    """A run's last recorded metrics (errors are fractions in [0, 1]); None where not measured yet."""
+
+    train_loss: Optional[float] = None
+    train_error: Optional[float] = None
+    test_loss: Optional[float] = None
+    test_error: Optional[float] = None
+
+    @classmethod
+    def from_dict(cls, d) -> Optional["Final"]:
+        if not isinstance(d, dict):
+            return None
+        return cls(**{k: _number(d.get(k)) for k in FINAL_KEYS})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The latest progress event of a running job (step, total steps, ETA in seconds, images/s, message)."""
+
+    step: int = 0
+    total_steps: Optional[int] = None
+    epoch: Optional[float] = None
+    epochs: Optional[int] = None
+    elapsed: Optional[float] = None
+    eta: Optional[float] = None
+    images_per_second: Optional[float] = None
+    message: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d) -> Optional["Progress"]:
+        if not isinstance(d, dict):
+            return None
+        msg = d.get("message")
+        return cls(step=_whole(d.get("step")), total_steps=_whole(d.get("total_steps"), None) or None,
+                   epoch=_number(d.get("epoch")), epochs=_whole(d.get("epochs"), None),
+                   elapsed=_number(d.get("elapsed")), eta=_number(d.get("eta")),
+                   images_per_second=_number(d.get("images_per_second")),
+                   message=str(msg)[:500] if msg is not None else None)
+
+    @property
+    def fraction(self) -> float:
+        """Steps done over total steps, in [0, 1]."""
+        return min(1.0, self.step / max(1, self.total_steps or 1))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One model of an experiment, as stored: config, status, completed epochs, final metrics, weights."""
+
+    exp_id: str
+    id: str
+    name: str
+    model: dict  # ModelConfig.to_dict()
+    status: str = "queued"
+    epochs: int = 0
+    final: Optional[Final] = None
+    images_per_second: Optional[float] = None
+    params: Optional[int] = None
+    dataset: Optional[str] = None
+    message: Optional[str] = None
+    depth: Optional[int] = None  # weighted layers (He et al. 2015), None when the config is unreadable
+    init_weights: Optional[str] = None  # paths relative to the store's artefact folder, None when absent
+    final_weights: Optional[str] = None
+
+    @property
+    def shortcut(self) -> Optional[str]:
+        return self.model.get("shortcut")
+
+    @property
+    def placement(self) -> Optional[str]:
+        return self.model.get("placement")
+
+    @property
+    def plain(self) -> bool:
+        return self.model.get("shortcut") == "none"
+
+    @property
+    def zero_init_residual(self) -> bool:
+        return bool(self.model.get("zero_init_residual"))
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One job (a training experiment or a landscape), its runs and its latest progress."""
+
+    id: str
+    kind: str  # the job kind: "train" or "landscape"
+    owner: Optional[str]
+    status: str
+    spec: dict  # ExperimentSpec.to_dict() for training, landscape_spec() for a landscape
+    spec_hash: Optional[str] = None
+    created: float = 0.0
+    started: Optional[float] = None
+    finished: Optional[float] = None
+    message: Optional[str] = None
+    worker: Optional[str] = None  # the worker's handle: "host:pid:start time" (explorer.jobs checks it)
+    resumable: bool = False  # every unfinished run has a saved epoch state
+    progress: Optional[Progress] = None
+    runs: tuple = ()
+
+    @property
+    def dataset(self) -> str:
+        data = self.spec.get("data")
+        return str(data.get("name", "?")) if isinstance(data, dict) else "?"
+
+    @property
+    def spec_kind(self) -> str:
+        """single, twin, sweep or compare for training; the job kind otherwise."""
+        return str(self.spec.get("kind") or self.kind)
+
+    @property
+    def device(self) -> str:
+        train = self.spec.get("train")
+        return str(train.get("device", "?")) if isinstance(train, dict) else "?"
+
+    @property
+    def source(self) -> Optional[str]:
+        """The source experiment of a landscape job."""
+        return self.spec.get("source")
+
+    @property
+    def duration(self) -> Optional[float]:
+        """Seconds from start to finish (None before it started; up to now while it runs)."""
+        import time
+        if not self.started:
+            return None
+        return (self.finished or time.time()) - self.started
+
+    def run(self, run_id: str) -> Optional[Run]:
+        return next((r for r in self.runs if r.id == run_id), None)
+
+
+METRIC_FIELDS = ("type", "run", "step", "epoch", "train_loss", "train_error", "test_loss", "test_error", "lr",
+                 "elapsed", "eta", "images_per_second", "time", "grad_norms", "branch_ratios", "partial")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One record of a run's metrics (docs/engine.md): a `step` record or an `epoch` record."""
+
+    type: str
+    run: Optional[str] = None
+    step: Optional[int] = None
+    epoch: Optional[float] = None
+    train_loss: Optional[float] = None
+    train_error: Optional[float] = None
+    test_loss: Optional[float] = None
+    test_error: Optional[float] = None
+    lr: Optional[float] = None
+    elapsed: Optional[float] = None
+    eta: Optional[float] = None
+    images_per_second: Optional[float] = None
+    time: Optional[float] = None
+    grad_norms: Optional[dict] = None  # {conv name: mean weight-gradient norm}, forward order
+    branch_ratios: Optional[dict] = None  # {unit name: ||F(x)|| / ||x||}
+    partial: bool = False
+    extra: dict = field(default_factory=dict, compare=False)  # keys a newer engine wrote
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Metric":
+        known = {k: d.get(k) for k in METRIC_FIELDS if k in d}
+        known["partial"] = bool(known.get("partial"))
+        for key in ("grad_norms", "branch_ratios"):
+            if not isinstance(known.get(key), dict):
+                known.pop(key, None)
+        return cls(**known, extra={k: v for k, v in d.items() if k not in METRIC_FIELDS})
+
+    def to_dict(self) -> dict:
+        """The JSON-lines shape of docs/engine.md (only the keys this record has), for charts and exports."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        out = {k: v for k, v in out.items() if v is not None and not (k == "partial" and not v)}
+        return {**out, **self.extra}
+
+
+def run_slug(name: str) -> str:
+    """A run's folder name: letters, digits, - _ . only; never `.`/`..` or a hidden name."""
+    slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))[:80]
+    return ("_" + slug.lstrip(".")) if slug.startswith(".") else (slug or "run")
+
+
+def check_name(name) -> str:
+    """A run or experiment name that is safe as a folder name: refuses empty, `.`, `..` and path separators."""
+    if not isinstance(name, str) or not name.strip() or name in (".", "..") or "/" in name or "\\" in name \
+            or "\x00" in name or len(name) > 200:
+        raise ValueError(f"Not a usable name: {str(name)[:40]!r} (no '.', '..' or '/').")
+    return name

@@ -1,0 +1,128 @@
+"""Rows <-> records for the run store: what a new row holds, how a row becomes a typed record, filters as SQL.
+
+A row that cannot become a record (a spec that is not a JSON object, a run without a name, a creation time
+that is not a number, 10^30 epochs) raises DamagedRecord; listings skip it and report its id.
+Size budget: ~150 lines.
+"""
+from __future__ import annotations
+
+import json
+import math
+from typing import Optional
+
+import sqlalchemy as sa
+
+from . import db
+from .records import MAX_EPOCHS, STATUSES, DamagedRecord, Experiment, Final, Progress, Run, run_slug
+
+
+def _json(text, what: str, exp_id: str):
+    try:
+        return json.loads(text) if text else None
+    except (TypeError, ValueError):
+        raise DamagedRecord(f"Experiment {exp_id} has a damaged {what}; it is skipped.") from None
+
+
+def _depth(model: dict) -> Optional[int]:
+    try:
+        from ..nets.config import ModelConfig
+        return ModelConfig.from_dict(model).num_layers
+    except Exception:  # noqa: BLE001 - an unreadable config has no depth; the row is still listed
+        return None
+
+
+def experiment_row(exp_id: str, spec: dict, runs: list, owner, spec_hash, kind, created, status, fields) -> dict:
+    """The experiments row of a new (or imported) experiment."""
+    data = spec.get("data") if isinstance(spec, dict) else None
+    return {"id": exp_id, "kind": kind or "train", "owner": owner, "status": status, "spec": json.dumps(spec),
+            "spec_hash": spec_hash, "dataset": data.get("name") if isinstance(data, dict) else None,
+            "spec_kind": (spec.get("kind") if isinstance(spec, dict) else None) or kind, "created": created,
+            "runs_text": ", ".join(str(r.get("name")) for r in runs)[:2000], **fields}
+
+
+def run_row(exp_id: str, position: int, run: dict) -> dict:
+    """The runs row of one run of a new (or imported) experiment."""
+    model = run.get("model") if isinstance(run.get("model"), dict) else {}
+    final = run.get("final")
+    return {"exp_id": exp_id, "id": run_slug(run.get("id") or run["name"]), "position": position, "weights_bytes": 0,
+            "name": str(run["name"]), "model": json.dumps(model), "depth": _depth(model),
+            "status": run.get("status", "queued"), "epochs": run.get("epochs", 0),
+            "final": json.dumps(final) if isinstance(final, dict) else None,
+            **{k: run.get(k) for k in ("images_per_second", "params", "dataset", "message", "init_weights",
+                                       "final_weights") if k in run}}
+
+
+def run_from_row(row) -> Run:
+    r = row._mapping
+    model = _json(r["model"], "run config", r["exp_id"])
+    epochs = r["epochs"]
+    if not isinstance(r["name"], str) or not r["name"] or not isinstance(model, dict) or \
+            not isinstance(epochs, int) or not 0 <= epochs <= MAX_EPOCHS:
+        raise DamagedRecord(f"Experiment {r['exp_id']} has a damaged run record; it is skipped.")
+    return Run(exp_id=r["exp_id"], id=r["id"], name=r["name"], model=model, status=str(r["status"]), epochs=epochs,
+               final=Final.from_dict(_json(r["final"], "run result", r["exp_id"])),
+               images_per_second=_finite(r["images_per_second"]), params=r["params"], dataset=r["dataset"],
+               message=r["message"], depth=r["depth"], init_weights=r["init_weights"],
+               final_weights=r["final_weights"])
+
+
+def _finite(x) -> Optional[float]:
+    return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
+
+
+def experiment_from_row(row, runs: tuple) -> Experiment:
+    r = row._mapping
+    spec = _json(r["spec"], "spec", r["id"])
+    created = r["created"]
+    if not isinstance(spec, dict) or isinstance(created, bool) or not isinstance(created, (int, float)) \
+            or r["status"] not in STATUSES:
+        raise DamagedRecord(f"Experiment {r['id']} has a damaged record (its spec, status or creation time); "
+                            "it is skipped.")
+    return Experiment(id=r["id"], kind=r["kind"] or "train", owner=r["owner"], status=r["status"], spec=spec,
+                      spec_hash=r["spec_hash"], created=float(created), started=_finite(r["started"]),
+                      finished=_finite(r["finished"]), message=r["message"], worker=r["worker"],
+                      resumable=bool(r["resume_state"]), progress=Progress.from_dict(_json(r["progress"], "progress",
+                                                                                          r["id"])), runs=runs)
+
+
+def records_from_rows(rows: list, with_runs: bool, run_rows) -> tuple:
+    """([Experiment, ...], [ids of damaged rows]) for experiment rows, in their order; run_rows(ids) fetches runs."""
+    runs: dict = {}
+    if with_runs:
+        for row in run_rows([r._mapping["id"] for r in rows]):
+            exp_id = row._mapping["exp_id"]
+            try:
+                run = run_from_row(row)
+            except DamagedRecord:
+                runs[exp_id] = None
+                continue
+            if runs.get(exp_id, ()) is not None:
+                runs[exp_id] = runs.get(exp_id, ()) + (run,)
+    items, damaged = [], []
+    for row in rows:
+        exp_id = row._mapping["id"]
+        try:
+            if with_runs and runs.get(exp_id, ()) is None:
+                raise DamagedRecord(exp_id)
+            items.append(experiment_from_row(row, runs.get(exp_id, ())))
+        except DamagedRecord:
+            damaged.append(exp_id)
+    return items, damaged
+
+
+def filter_clause(filt):
+    """The SQL condition for a runstore.Filter."""
+    e = db.experiments.c
+    cond = sa.true()
+    for column, value in ((e.kind, filt.kind), (e.owner, filt.owner), (e.dataset, filt.dataset),
+                          (e.spec_kind, filt.spec_kind), (e.status, filt.status)):
+        if value is not None:
+            cond = cond & (column == value)
+    if filt.before is not None:
+        cond = cond & (e.created < filt.before)
+    if filt.exclude_active:
+        cond = cond & e.status.not_in(["queued", "running"])
+    if filt.depth is not None:
+        rc = db.runs.c
+        cond = cond & sa.exists().where((rc.exp_id == e.id) & (rc.depth == int(filt.depth)))
+    return cond
