@@ -16,8 +16,9 @@ import streamlit as st
 
 from explorer import urlstate
 from explorer.data.datasets import dataset_info, model_config_for
-from explorer.jobs.manager import JobManager, TeacherGate
+from explorer.jobs.manager import JobManager
 from explorer.jobs.status import human_duration
+from explorer.jobs.teacher import TeacherGate
 from explorer.nets.caps import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S
 from explorer.nets.config import ModelConfig
 from explorer.store.runstore import RunStore

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from explorer.data.config import DataConfig
-from explorer.jobs.manager import JobError, JobManager, TeacherGate
+from explorer.jobs.manager import JobError, JobManager
+from explorer.jobs.teacher import TeacherGate
 from explorer.jobs.failure import failure_message
 from explorer.jobs.worker import run_experiment
 from explorer.jobs.status import human_duration
