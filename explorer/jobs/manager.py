@@ -113,8 +113,8 @@ class JobManager:
         from ..training.experiments import ExperimentSpec, estimate_seconds
         try:
             exp = ExperimentSpec.from_dict(spec)
-        except (ValueError, TypeError) as exc:
-            raise JobError(str(exc)) from None
+        except (ValueError, TypeError):
+            return  # not a spec this can estimate: its worker fails it with one sentence
         device = exp.train.device if exp.train.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
         try:
             seconds = estimate_seconds(exp, device)
