@@ -15,7 +15,7 @@ import re
 from .data.config import DATASETS
 from .nets.caps import MAX_QUERY_VALUE_CHARS
 from .nets.config import CIFAR_DEPTHS, IMAGENET_STAGES, ModelConfig
-from .training.recipes import TrainConfig
+from .training.recipes import TrainConfig, train_config_for
 
 # What the Build and Train pages' widgets offer (depths: nets.config.CIFAR_DEPTHS); a link may ask for nothing else.
 WIDTHS = (0.25, 2.0, 0.25)  # slider: lowest, highest, step
@@ -25,7 +25,7 @@ BATCH_SIZES = (16, 32, 64, 128, 256, 512)
 SEEDS = (0, 2**31 - 1)
 _RANGES = {"width": WIDTHS[:2], "epochs": EPOCHS, "lr": LR, "seed": SEEDS}
 _INT = re.compile(r"[0-9]{1,12}")  # ASCII digits only: int() would read Arabic-Indic digits too
-_FLOAT = re.compile(r"(?:[0-9]{1,12}(?:\.[0-9]{0,12})?|\.[0-9]{1,12})(?:[eE][-+]?[0-9]{1,3})?")
+_FLOAT = re.compile(r"(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})(?:[eE][-+]?[0-9]{1,3})?")  # as str(float) writes
 
 MODEL_KEYS = ("family", "depth", "block", "shortcut", "placement", "norm", "init", "width", "zero_init_residual")
 TRAIN_KEYS = ("epochs", "batch_size", "lr", "schedule", "optimizer", "seed", "device")
@@ -56,9 +56,13 @@ def depth_options(family: str, block: str) -> tuple:
 
 
 def to_query(dataset: str, model: ModelConfig, train: TrainConfig, kind: str = "twin") -> dict:
-    """Only what differs from the defaults, as strings: short links for common setups."""
+    """Only what differs from the defaults, as strings: short links for common setups.
+
+    A link opens on the dataset's recipe (train_config_for), so recipe fields are compared with that recipe,
+    never with TrainConfig()'s generic defaults: every field the user changed survives the link.
+    """
     q = {"dataset": dataset, "kind": kind}
-    dm, dt = ModelConfig(), TrainConfig()
+    dm, dt = ModelConfig(), train_config_for(dataset)
     for k in MODEL_KEYS:
         v = getattr(model, k)
         if v != getattr(dm, k):
