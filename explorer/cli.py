@@ -203,11 +203,8 @@ def _other_command(args, parser) -> int:
     """worker, resume and import-store."""
     from .store.runstore import RunStore
     if args.command == "worker":
-        from .jobs.worker import run_job
-        d = Path(args.experiment_dir)
-        from .nets.caps import job_budget_s
-        exp = run_job(RunStore(d.parent, args.database_url), d.name, budget_s=job_budget_s())  # set by the job manager
-        return 1 if exp is None or exp.status == "failed" else 0
+        from .jobs.worker import work
+        return work(args.experiment_dir, args.database_url)
     if args.command == "import-store":
         from .store.importer import import_store
         try:

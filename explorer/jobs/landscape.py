@@ -14,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from typing import Callable
 
 from ..analysis.landscape import DEFAULT_SUBSET, landscape_subset, line, surface
-from ..store.runstore import RunStore, atomic_write_json, read_json, worker_handle
+from ..store.runstore import RunStore, atomic_write_json, read_json
+from .handles import own_handle
 from .failure import fail_job
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ def run_landscape_job(store: RunStore, job_id: str) -> dict:
     exp = store.load_experiment(job_id, with_runs=False)
     if exp is None:
         raise FileNotFoundError(f"Landscape job {job_id} does not exist (or its files are damaged).")
-    store.update_experiment(job_id, status="running", worker=worker_handle(os.getpid()), started=time.time())
+    store.update_experiment(job_id, status="running", worker=own_handle(), started=time.time())
     spec, stopped = exp.spec, False
     try:
         from ..data.config import DataConfig

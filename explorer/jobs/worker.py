@@ -9,8 +9,8 @@ Size budget: ~180 lines.
 from __future__ import annotations
 
 import logging
-import os
 import time
+from pathlib import Path
 from typing import Callable, Optional
 
 import torch
@@ -18,9 +18,10 @@ import torch
 from ..nets.builder import count_parameters
 from ..nets.cost import check_model_cost
 from ..store.resume import load_resume_state, save_resume_state
-from ..store.runstore import RunStore, run_slug, worker_handle
+from ..store.runstore import RunStore, run_slug
 from ..training.engine import build_models, train_models
 from ..training.experiments import ExperimentSpec
+from .handles import own_handle
 from .failure import fail_job
 from .status import human_duration
 
@@ -74,16 +75,19 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
     Never raises for training failures: they end the experiment as `failed` with one sentence in
     its `message` (the traceback goes to worker.log in the experiment's folder).
     Args:
-        budget_s: wall-time budget in seconds from now (None: none); when it runs out the job stops at its
-            next batch like a stop request, its results kept, and says so in its message.
+        budget_s: wall-time budget in seconds from now (None: the spec's "budget_s", set by the job manager at
+            submit, or none); when it runs out the job stops at its next batch like a stop request, its results
+            kept, and says so in its message.
     """
     from ..data.datasets import load_dataset
 
     exp = store.load_experiment(exp_id, with_runs=False, reconcile=False)
     if exp is None:
         raise FileNotFoundError(f"Experiment {exp_id} does not exist (or its record is damaged).")
-    store.update_experiment(exp_id, status="running", worker=worker_handle(os.getpid()), started=time.time(),
+    store.update_experiment(exp_id, status="running", worker=own_handle(), started=time.time(),
                             finished=None)
+    if budget_s is None and isinstance(exp.spec.get("budget_s"), (int, float)):
+        budget_s = float(exp.spec["budget_s"])  # the job manager's budget when it was submitted
     deadline = None if budget_s is None else time.monotonic() + budget_s
     try:
         spec = ExperimentSpec.from_dict(exp.spec)
@@ -152,3 +156,13 @@ def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], No
         from .landscape import run_landscape_job
         return run_landscape_job(store, exp_id)
     return run_experiment(store, exp_id, callback, budget_s=budget_s)
+
+
+def work(experiment_dir, database_url: Optional[str] = None) -> int:
+    """What `python -m explorer worker DIR` does (the CLI and a warm worker's child): run the job in that folder.
+
+    Returns the exit code: 1 when the job failed, else 0.
+    """
+    d = Path(experiment_dir)
+    exp = run_job(RunStore(d.parent, database_url), d.name)
+    return 1 if exp is None or exp.status == "failed" else 0
