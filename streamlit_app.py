@@ -6,7 +6,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import streamlit as st  # noqa: E402
 
-from pages.common import init_session, store_notice, sync_query, teacher_login, write_owner_cookie
+from pages.common import init_session, show_url_problems, store_notice, sync_query, teacher_login, write_owner_cookie
 
 st.set_page_config(page_title="ResNet Explorer", page_icon=":material/account_tree:", layout="wide",
                    initial_sidebar_state="collapsed")
@@ -32,8 +32,7 @@ if deep_link and deep_link != "pages/home.py":
 with st.sidebar:
     st.caption("Plain vs residual networks, after He et al. 2015 and 2016.")
     teacher_login(st.sidebar)
-for problem in st.session_state.pop("url_problems", []):
-    st.warning(problem)
+show_url_problems()
 write_owner_cookie()
 store_notice()
 page.run()

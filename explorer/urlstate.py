@@ -1,22 +1,58 @@
 """The current setup as a URL query string and back (pure functions; the app mirrors st.query_params).
 
 A shared link carries a configuration (dataset, architecture, recipe, experiment kind), never an owner
-id or any right. Hand-edited nonsense is dropped field by field with one sentence each.
-Size budget: ~120 lines.
+id or any right. It accepts exactly what the pages' widgets accept (the ranges below, which the pages
+import): ASCII numbers only, values of at most MAX_QUERY_VALUE_CHARS characters; a number past a widget's
+range is clamped, anything else is dropped, with one sentence each. The sentences quote the link's values:
+show them as plain text, never as markdown.
+Size budget: ~160 lines.
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from .data.config import DATASETS
-from .nets.config import ModelConfig
+from .nets.caps import MAX_QUERY_VALUE_CHARS
+from .nets.config import CIFAR_DEPTHS, IMAGENET_STAGES, ModelConfig
 from .training.recipes import TrainConfig, train_config_for
+
+# What the Build and Train pages' widgets offer (depths: nets.config.CIFAR_DEPTHS); a link may ask for nothing else.
+WIDTHS = (0.25, 2.0, 0.25)  # slider: lowest, highest, step
+EPOCHS = (1, 200)
+LR = (0.0001, 2.0)
+BATCH_SIZES = (16, 32, 64, 128, 256, 512)
+SEEDS = (0, 2**31 - 1)
+_RANGES = {"width": WIDTHS[:2], "epochs": EPOCHS, "lr": LR, "seed": SEEDS}
+_INT = re.compile(r"[0-9]{1,12}")  # ASCII digits only: int() would read Arabic-Indic digits too
+_FLOAT = re.compile(r"(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})(?:[eE][-+]?[0-9]{1,3})?")  # as str(float) writes
 
 MODEL_KEYS = ("family", "depth", "block", "shortcut", "placement", "norm", "init", "width", "zero_init_residual")
 TRAIN_KEYS = ("epochs", "batch_size", "lr", "schedule", "optimizer", "seed", "device")
 EXPERIMENT_KINDS = ("twin", "sweep", "compare")
-_TYPES = {"depth": int, "width": float, "epochs": int, "batch_size": int, "lr": float, "seed": int,
+
+
+def _int(text: str) -> int:
+    if not _INT.fullmatch(text):
+        raise ValueError("it must be a whole number written with the digits 0-9.")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    if not _FLOAT.fullmatch(text):
+        raise ValueError("it must be a number written with the digits 0-9 and a point.")
+    return float(text)
+
+
+_TYPES = {"depth": _int, "width": _float, "epochs": _int, "batch_size": _int, "lr": _float, "seed": _int,
           "zero_init_residual": lambda s: {"1": True, "true": True, "0": False, "false": False}[s.lower()]}
+
+
+def depth_options(family: str, block: str) -> tuple:
+    """The depths the Build page offers for a family and block."""
+    if family == "imagenet":
+        return tuple(d for d, (b, _) in IMAGENET_STAGES.items() if b == block)
+    return CIFAR_DEPTHS.get(block, ())
 
 
 def to_query(dataset: str, model: ModelConfig, train: TrainConfig, kind: str = "twin") -> dict:
@@ -38,8 +74,20 @@ def to_query(dataset: str, model: ModelConfig, train: TrainConfig, kind: str = "
     return q
 
 
-def _parse(key: str, text: str):
-    return _TYPES.get(key, str)(text)
+def _parse(key: str, text: str) -> tuple:
+    """(value within the widget's range, a sentence when it had to be clamped or None)."""
+    value = _TYPES.get(key, str)(text)
+    if key in _RANGES and value > 0:
+        lo, hi = _RANGES[key]
+        clamped = min(max(value, lo), hi)
+        if key == "width":
+            clamped = round(clamped / WIDTHS[2]) * WIDTHS[2]
+        if clamped != value:
+            return clamped, (f"The link's {key}={text!r} is outside what the page offers ({lo:g} to {hi:g}); "
+                             f"using {clamped:g}.")
+    if key == "batch_size" and value not in BATCH_SIZES:
+        raise ValueError(f"the page offers batch sizes {', '.join(map(str, BATCH_SIZES))}.")
+    return value, None
 
 
 def from_query(params: dict) -> tuple:
@@ -51,6 +99,11 @@ def from_query(params: dict) -> tuple:
     settings = {"dataset": None, "kind": None, "model": {}, "train": {}}
     problems = []
     params = {k: (v[-1] if isinstance(v, list) else v) for k, v in dict(params).items()}
+    for k in [k for k, v in params.items() if len(str(v)) > MAX_QUERY_VALUE_CHARS]:
+        if k in ("dataset", "kind", *MODEL_KEYS, *TRAIN_KEYS):  # other keys are ignored anyway, unquoted
+            problems.append(f"The link's {k!r} value is longer than {MAX_QUERY_VALUE_CHARS} characters and was "
+                            f"ignored.")
+        del params[k]
     if "dataset" in params:
         if params["dataset"] in DATASETS and params["dataset"] != "folder":
             settings["dataset"] = params["dataset"]
@@ -66,12 +119,14 @@ def from_query(params: dict) -> tuple:
             if k not in params:
                 continue
             try:
-                value = _parse(k, str(params[k]))
+                value, clamped = _parse(k, str(params[k]))
                 if group == "train":
                     dataclasses.replace(cls(), **{k: value})  # recipe fields are valid on their own
             except (ValueError, KeyError, TypeError) as exc:
                 problems.append(f"The link's {k}={params[k]!r} was ignored: {_reason(exc)}")
                 continue
+            if clamped:
+                problems.append(clamped)
             settings[group][k] = value
     if settings["model"]:
         try:
@@ -79,7 +134,20 @@ def from_query(params: dict) -> tuple:
         except ValueError as exc:
             problems.append(f"The link's architecture was ignored: {exc}")
             settings["model"] = {}
+    _check_depth(settings, problems)
     return settings, problems
+
+
+def _check_depth(settings: dict, problems: list) -> None:
+    """Drop a depth the Build page does not offer for the link's (or the default) family and block."""
+    model = settings["model"]
+    if "depth" not in model:
+        return
+    family, block = (model.get(k, getattr(ModelConfig(), k)) for k in ("family", "block"))
+    options = depth_options(family, block)
+    if model["depth"] not in options:
+        problems.append(f"The link's depth={model.pop('depth')} was ignored: the page offers "
+                        f"{', '.join(map(str, options)) or 'no depth'} for {family} nets with {block} blocks.")
 
 
 def _reason(exc: Exception) -> str:

@@ -4,19 +4,10 @@ import streamlit as st
 
 from explorer.data.datasets import DATASET_INFO, dataset_info, model_config_for
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
-from explorer.nets.config import (
-    BLOCKS,
-    CIFAR_DEPTHS,
-    FAMILIES,
-    IMAGENET_STAGES,
-    INITS,
-    NORMS,
-    PRESETS,
-    ZERO_INIT_REFUSED,
-    ModelConfig,
-    preset,
-)
+from explorer.nets.config import BLOCKS, FAMILIES, INITS, NORMS, PRESETS, ZERO_INIT_REFUSED, ModelConfig, preset
+from explorer.nets.cost import check_model_cost
 from explorer.nets.summary import block_diagram, layer_table, model_stats
+from explorer.urlstate import WIDTHS, depth_options
 from pages.common import ensure_entry, fmt_int, fmt_madds
 
 ensure_entry("pages/build.py")
@@ -51,12 +42,6 @@ def _apply_preset() -> None:
         st.session_state[f"build_{f}"] = getattr(cfg, f)
 
 
-def _depth_options(family: str, block: str) -> list:
-    if family == "imagenet":
-        return [d for d, (b, _) in IMAGENET_STAGES.items() if b == block]
-    return list(CIFAR_DEPTHS[block])
-
-
 def _seed_widgets() -> None:
     cfg = st.session_state["model_cfg"]
     for f in _FIELDS:
@@ -75,11 +60,13 @@ def choose() -> dict:
         st.selectbox("Preset", ["custom", *PRESETS], key="build_preset", on_change=_apply_preset, help=HELP["preset"])
         family = st.radio("Family", FAMILIES, key="build_family", horizontal=True, help=HELP["family"])
         block = st.radio("Block", BLOCKS, key="build_block", horizontal=True, help=HELP["block"])
-        options = _depth_options(family, block)
+        options = list(depth_options(family, block))
         if st.session_state["build_depth"] not in options:
             st.session_state["build_depth"] = min(options, key=lambda d: abs(d - st.session_state["build_depth"]))
         st.selectbox("Depth", options, key="build_depth", help=HELP["depth"])
-        st.slider("Width", 0.25, 2.0, step=0.25, key="build_width", help=HELP["width"])
+        lo, hi, step = WIDTHS
+        st.session_state["build_width"] = min(max(float(st.session_state["build_width"]), lo), hi)
+        st.slider("Width", lo, hi, step=step, key="build_width", help=HELP["width"])
     with right:
         st.radio("Shortcut", list(SHORTCUTS), key="build_shortcut", horizontal=True,
                  help=" ".join(f"**{k}**: {v.help}" for k, v in SHORTCUTS.items()))
@@ -101,6 +88,7 @@ def choose() -> dict:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _describe(cfg_dict: dict) -> dict:
+    """Numbers, table and diagram, all from the net on the meta device (no weights in the server)."""
     cfg = ModelConfig.from_dict(cfg_dict)
     return {"stats": model_stats(cfg), "table": layer_table(cfg, max_depth=3), "dot": block_diagram(cfg)}
 
@@ -108,6 +96,12 @@ def _describe(cfg_dict: dict) -> dict:
 def show(cfg: ModelConfig) -> None:
     """Size of the net and of its plain twin, the layer table and the block diagram."""
     twin = cfg.plain() if not cfg.is_plain else cfg.residual("A")
+    try:
+        check_model_cost(cfg)
+        check_model_cost(twin)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
     mine, other = _describe(cfg.to_dict()), _describe(twin.to_dict())
     st.subheader(f"{cfg.name}: {cfg.num_layers} layers, {sum(cfg.blocks_per_stage)} units")
     cols = st.columns(4)

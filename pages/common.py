@@ -15,7 +15,10 @@ import streamlit as st
 
 from explorer import urlstate
 from explorer.data.datasets import dataset_info, model_config_for
-from explorer.jobs.manager import JobManager, check_teacher
+from explorer.jobs.manager import JobManager
+from explorer.jobs.status import human_duration
+from explorer.jobs.teacher import TeacherGate
+from explorer.nets.caps import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S
 from explorer.nets.config import ModelConfig
 from explorer.store.runstore import RunStore
 from explorer.training.recipes import TrainConfig, train_config_for
@@ -134,21 +137,60 @@ def is_teacher() -> bool:
     return bool(st.session_state.get("teacher"))
 
 
+@st.cache_resource
+def teacher_gate() -> TeacherGate:
+    """One password back-off per server process: wrong tries from every session count together too."""
+    return TeacherGate()
+
+
+def _try_teacher_password() -> None:
+    """Runs once per submitted password (not on every rerun), then clears the box."""
+    ss = st.session_state
+    pw, ss["sidebar_teacher_pw"] = ss.get("sidebar_teacher_pw"), ""
+    session = ss.setdefault("_teacher_session", secrets.token_hex(8))
+    ok, wait = teacher_gate().attempt(pw, teacher_password(), session) if pw else (False, 0.0)
+    ss["teacher"] = ok
+    ss["_teacher_error"] = None if ok or not pw else (
+        f"That password is not the teacher's; try again in {human_duration(wait)}." if wait > 0
+        else "That password is not the teacher's.")
+
+
 def teacher_login(container) -> None:
-    """A small password box in the sidebar that unlocks stop/delete on every job."""
-    expected = teacher_password()
-    if not expected:
+    """A small password box in the sidebar that unlocks stop/delete on every job, and the job time budget."""
+    if not teacher_password():
         return
     if is_teacher():
         container.caption("Teacher mode: you can stop and delete any job.")
+        manager = job_manager()
+        minutes = container.number_input(
+            "Time budget per job (minutes)", MIN_JOB_BUDGET_S / 60, MAX_JOB_BUDGET_S / 60,
+            value=manager.budget_s / 60, step=5.0, key="sidebar_job_budget",
+            help="Jobs that start from now on stop when it runs out, their results kept; longer estimates are "
+                 "refused when they are submitted.")
+        if minutes * 60 != manager.budget_s:
+            manager.set_budget(minutes * 60)
         return
-    pw = container.text_input("Teacher password", type="password", key="sidebar_teacher_pw")
-    if pw:
-        if check_teacher(pw, expected):
-            st.session_state["teacher"] = True
-            st.rerun()
-        else:
-            container.error("That password is not the teacher's.")
+    container.text_input("Teacher password", type="password", key="sidebar_teacher_pw",
+                         on_change=_try_teacher_password)
+    if st.session_state.get("_teacher_error"):
+        container.error(st.session_state["_teacher_error"])
+
+
+def plain_markdown(text: str) -> str:
+    """Text from a user (a link's or a file's values) as one markdown code span: shown exactly as written, with no
+    link, autolink, image, colour or maths (markdown, and the autolinks escaping cannot stop, skip code spans).
+
+    The fence is one backtick longer than the longest run inside, as CommonMark asks; newlines become spaces.
+    """
+    text = str(text).replace("\r", " ").replace("\n", " ")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
+
+
+def show_url_problems() -> None:
+    """The link's dropped or clamped values, one warning each, its quoted values shown as plain text."""
+    for problem in st.session_state.pop("url_problems", []):
+        st.warning(plain_markdown(problem))
 
 
 def fmt_int(n) -> str:

@@ -21,7 +21,7 @@ from explorer.figures.images import attribution_overlay, confusion_matrix, sampl
 from explorer.nets.weights import Explainable, PretrainedUnavailable, pretrained_imagenet
 from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model, load_uploaded_checkpoint
 from explorer.store.shipped import shipped_twin, shipped_twin_readme
-from pages.common import ensure_entry
+from pages.common import ensure_entry, plain_markdown
 
 ensure_entry("pages/explain.py")
 
@@ -83,7 +83,7 @@ def choose_models() -> tuple:
             return _imagenet_source()
         return _upload_source()
     except (ValueError, OSError) as exc:
-        st.error(str(exc))
+        st.error(plain_markdown(str(exc)))  # an upload's own values may be quoted in the sentence
         return {}, None, source
 
 

@@ -236,7 +236,7 @@ def feature_view(exp, nets: dict) -> None:
 # ----------------------------------------------------------------------------- the loss landscape job
 def _landscape_status(job) -> None:
     """The landscape job's place in line, progress or ending (nothing when it simply finished)."""
-    position = job_manager().position(job.id) if job.status == "queued" else None
+    position = job_manager().queued_wait(job.id) if job.status == "queued" else None
     if job.status != "completed":
         show_job_status(job_status(job, position, what="The landscape job"))
 

@@ -14,6 +14,7 @@ from explorer.store.records import ACTIVE
 from explorer.store.runstore import Filter
 from explorer.training import experiments
 from explorer.training.recipes import SCHEDULES
+from explorer.urlstate import BATCH_SIZES, EPOCHS, LR
 from pages.common import (
     ensure_entry,
     is_teacher,
@@ -105,11 +106,14 @@ def recipe_widgets() -> None:
     """Epochs, batch size, learning rate, schedule, device; stored as overrides of the dataset's recipe."""
     defaults = train_cfg()
     c = st.columns(5)
-    epochs = c[0].number_input("Epochs", 1, 200, value=int(defaults.epochs), key="train_epochs")
-    batch = c[1].selectbox("Batch size", [16, 32, 64, 128, 256, 512],
-                           index=[16, 32, 64, 128, 256, 512].index(defaults.batch_size)
-                           if defaults.batch_size in (16, 32, 64, 128, 256, 512) else 3, key="train_batch")
-    lr = c[2].number_input("Learning rate", 0.0001, 2.0, value=float(defaults.lr), format="%.4f", key="train_lr")
+    # Values are kept inside the widgets' ranges (explorer.urlstate), so no setup can break the page.
+    epochs = c[0].number_input("Epochs", *EPOCHS, value=min(max(int(defaults.epochs), EPOCHS[0]), EPOCHS[1]),
+                               key="train_epochs")
+    batch = c[1].selectbox("Batch size", BATCH_SIZES,
+                           index=BATCH_SIZES.index(defaults.batch_size) if defaults.batch_size in BATCH_SIZES else 3,
+                           key="train_batch")
+    lr = c[2].number_input("Learning rate", *LR, value=min(max(float(defaults.lr), LR[0]), LR[1]), format="%.4f",
+                           key="train_lr")
     schedule = c[3].selectbox("Schedule", SCHEDULES, index=SCHEDULES.index(defaults.schedule), key="train_schedule",
                               help="step: ÷10 at 50% and 75% of training, as in the paper; cosine; one-cycle; constant.")
     devices = ["auto", "cpu"] + (["cuda"] if _cuda() else [])
@@ -185,7 +189,7 @@ def epoch_numbers(exp) -> None:
 
 
 def status_line(exp) -> None:
-    position = job_manager().position(exp.id) if exp.status == "queued" else None
+    position = job_manager().queued_wait(exp.id) if exp.status == "queued" else None
     show_job_status(job_status(exp, position))
     for run in exp.runs:
         if run.status == "diverged":

@@ -36,9 +36,9 @@ def free_port() -> int:
 
 def launch_app(runs_dir: Path, port: int, log_path: Path, timeout_s: float = 90.0, **env) -> subprocess.Popen:
     """Start `streamlit run streamlit_app.py` headless on this port (its own process group); return once healthy."""
-    full_env = dict(os.environ, EXPLORER_RUNS_DIR=str(runs_dir), OMP_WAIT_POLICY="PASSIVE", PYTHONUNBUFFERED="1",
-                    **env)
-    full_env.pop("EXPLORER_TEACHER_PASSWORD", None)
+    full_env = dict(os.environ, EXPLORER_RUNS_DIR=str(runs_dir), OMP_WAIT_POLICY="PASSIVE", PYTHONUNBUFFERED="1")
+    full_env.pop("EXPLORER_TEACHER_PASSWORD", None)  # unless a test passes one in env
+    full_env.update(env)
     cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     log = open(log_path, "wb")
@@ -179,3 +179,58 @@ def test_a_click_on_a_confusion_matrix_cell_opens_its_test_images(served):
     page.mouse.click(box["x"] + 0.05 * box["width"], box["y"] + 0.05 * box["height"])  # true 0, predicted 0
     page.get_by_text("True 0, predicted 0:").first.wait_for(timeout=60_000)
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+@pytest.mark.browser
+def test_a_phishing_link_in_the_url_is_shown_as_plain_text_in_chromium(served):
+    """Issue 11, item 6: a link's value inside the app's own warning renders as text: no link, no image fetched."""
+    import urllib.parse
+    url, browser = served
+    page = browser.new_page()
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if "evil" in (urllib.parse.urlparse(r.url).hostname or "")
+            else None)
+    for value in ("[Teacher notice: log in here](https://evil.example/login)", "![x](https://evil.example/p.png)",
+                  "`x` www.evil.example :red[expired]"):
+        page.goto(f"{url}/?kind={urllib.parse.quote(value)}", timeout=60_000)
+        warning = page.locator('[data-testid="stAlert"]').filter(has_text="is not one we know").first
+        warning.wait_for(timeout=60_000)
+        assert value in warning.inner_text()  # shown literally, brackets and all
+        assert warning.locator("a, img").count() == 0, warning.inner_html()
+    assert fetched == []
+
+
+@pytest.mark.browser
+def test_wrong_teacher_passwords_back_off_and_the_teacher_sets_the_job_budget(tmp_path):
+    """Issue 11, items 10 and 12, in the sidebar of a real server with a teacher password."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+    port = free_port()
+    server = launch_app(tmp_path / "runs", port, tmp_path / "streamlit.log", EXPLORER_TEACHER_PASSWORD="s3cret")
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
+            page.locator('[data-testid="stExpandSidebarButton"]').click(timeout=60_000)
+            box = page.get_by_label("Teacher password")
+            for _ in range(3):
+                box.fill("guess")
+                box.press("Enter")
+                page.wait_for_timeout(500)
+            page.get_by_text("try again in 1 s").wait_for(timeout=30_000)
+            page.wait_for_timeout(1500)
+            box.fill("s3cret")
+            box.press("Enter")
+            page.get_by_text("Teacher mode").wait_for(timeout=30_000)
+            budget = page.get_by_test_id("stNumberInputField")
+            assert float(budget.input_value()) == 30.0
+            budget.fill("45")
+            budget.press("Enter")
+            page.wait_for_timeout(1500)
+            assert float(budget.input_value()) == 45.0
+            assert page.locator('[data-testid="stException"]').count() == 0
+            browser.close()
+    finally:
+        stop_app(server)

@@ -12,7 +12,19 @@ from explorer.nets import config as nets
 from explorer.nets.config import ModelConfig
 from explorer.training import recipes
 from explorer.training.recipes import TrainConfig, train_config_for
-from explorer.urlstate import EXPERIMENT_KINDS, MODEL_KEYS, TRAIN_KEYS, from_query, to_query
+from explorer.urlstate import (
+    BATCH_SIZES,
+    EPOCHS,
+    EXPERIMENT_KINDS,
+    LR,
+    MODEL_KEYS,
+    SEEDS,
+    TRAIN_KEYS,
+    WIDTHS,
+    depth_options,
+    from_query,
+    to_query,
+)
 
 LINKED_DATASETS = [d for d in DATASETS if d != "folder"]  # a link never points at a folder on the server
 
@@ -85,15 +97,11 @@ def test_the_url_never_carries_an_owner():
 @st.composite
 def _models(draw) -> ModelConfig:
     family, block = draw(st.sampled_from(nets.FAMILIES)), draw(st.sampled_from(nets.BLOCKS))
-    if family == "imagenet":
-        depths = [d for d, (b, _) in nets.IMAGENET_STAGES.items() if b == block]
-    else:
-        step = 3 * nets.CONVS_PER_BLOCK[block]
-        depths = [step * n + 2 for n in range(1, 20)]
+    depths = depth_options(family, block)  # what the Build page offers (a link takes nothing else)
     fields = dict(family=family, block=block, depth=draw(st.sampled_from(depths)),
                   shortcut=draw(st.sampled_from(nets.SHORTCUTS)), placement=draw(st.sampled_from(nets.PLACEMENTS)),
                   norm=draw(st.sampled_from(nets.NORMS)), init=draw(st.sampled_from(nets.INITS)),
-                  width=draw(st.sampled_from([0.25, 0.5, 0.75, 1.0, 1.25, 2.0]) | st.floats(0.05, 8.0)),
+                  width=draw(st.sampled_from([WIDTHS[0] + k * WIDTHS[2] for k in range(8)])),  # the slider's
                   zero_init_residual=draw(st.booleans()))
     try:
         return ModelConfig(**fields)
@@ -103,10 +111,10 @@ def _models(draw) -> ModelConfig:
 
 @st.composite
 def _recipes(draw, dataset: str) -> TrainConfig:
-    chosen = dict(epochs=draw(st.integers(1, 1000)), batch_size=draw(st.integers(1, 4096)),
-                  lr=draw(st.sampled_from([0.01, 0.05, 0.1, 0.2]) | st.floats(1e-5, 10.0)),
+    chosen = dict(epochs=draw(st.integers(*EPOCHS)), batch_size=draw(st.sampled_from(BATCH_SIZES)),  # the widgets'
+                  lr=draw(st.sampled_from([0.01, 0.05, 0.1, 0.2]) | st.floats(*LR)),
                   schedule=draw(st.sampled_from(recipes.SCHEDULES)), optimizer=draw(st.sampled_from(recipes.OPTIMIZERS)),
-                  seed=draw(st.integers(0, 2**31 - 1)), device=draw(st.sampled_from(recipes.DEVICES)))
+                  seed=draw(st.integers(*SEEDS)), device=draw(st.sampled_from(recipes.DEVICES)))
     keep = draw(st.sets(st.sampled_from(TRAIN_KEYS)))  # some fields left at the dataset's recipe
     return train_config_for(dataset, **{k: v for k, v in chosen.items() if k not in keep})
 
@@ -120,7 +128,8 @@ def _setups(draw) -> tuple:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(_setups())
 def test_every_valid_setup_survives_a_link(setup):
-    """Random valid settings -> URL -> settings, read back as the app does (pages.common.init_session/train_cfg)."""
+    """Random settings the pages can make -> URL -> settings, read back as the app does (pages.common.init_session,
+    train_cfg); a link accepts nothing the widgets would not (tests/test_hostile_urls.py)."""
     dataset, model, train, kind = setup
     query = to_query(dataset, model, train, kind)
     assert all(isinstance(v, str) for v in query.values())

@@ -22,7 +22,7 @@ import torch
 from ..nets.config import ModelConfig
 from .config import DataConfig
 from .files import DatasetCorrupt, DatasetUnavailable, read_cifar_batch, read_idx
-from .images import ImageError, fit_square, load_image, normalize
+from .images import MAX_BYTES, ImageError, fit_square, load_image, normalize
 
 Progress = Optional[Callable[[str, Optional[float]], None]]
 
@@ -312,6 +312,8 @@ def _load_folder(path: pathlib.Path, progress) -> tuple:
         if i % 100 == 0:
             progress(f"Decoding images in {path}", i / max(1, len(files)))
         try:
+            if f.stat().st_size > MAX_BYTES:  # refused before a byte of it is read
+                raise ImageError(f"{f} is too large.")
             img = fit_square(load_image(f.read_bytes()).convert("RGB"), size)
         except (ImageError, OSError):
             skipped += 1

@@ -2,7 +2,7 @@
 
 Everything that reads an image a user gave us (uploads, folder datasets, drawings) comes through
 `load_image`, which caps bytes and pixels before any pixel is decoded, allows only image decoders,
-applies EXIF orientation and brings every PIL mode to "L" or "RGB". `image_to_tensor` and
+refuses extreme aspect ratios, applies EXIF orientation and brings every PIL mode to "L" or "RGB". `image_to_tensor` and
 `prepare_digit` then apply the preprocessing saved with a run, so a prediction sees what training saw.
 
 Size budget: ~300 lines.
@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# 20 MiB covers any phone photo; 40 megapixels (e.g. 8000 x 5000) is about 120 MB once decoded to RGB.
-MAX_BYTES = 20 * 2**20
-MAX_PIXELS = 40_000_000
+from ..nets.caps import MAX_ASPECT_RATIO, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
+
+MAX_BYTES = MAX_IMAGE_BYTES  # explorer.nets.caps gives the reasons
+MAX_PIXELS = MAX_IMAGE_PIXELS
 FORMATS = ["PNG", "JPEG", "WEBP", "BMP", "GIF"]
 INK_THRESHOLD = 0.2  # a pixel counts as ink above this share of the full stroke level
 DEFAULT_DIGIT_MARGIN = 0.15  # share of the side left empty on each side when a dataset does not say
@@ -78,6 +79,9 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
         raise ImageError("The image has no pixels.")
     if width * height > max_pixels:
         raise _too_big(width, height, max_pixels)
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise ImageError(f"The image is {width} x {height} pixels, too long and thin to show or explain; "
+                         f"crop it to at most {MAX_ASPECT_RATIO}:1.")
     return img
 
 

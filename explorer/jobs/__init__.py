@@ -10,7 +10,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'landscape_spec': 'landscape', 'landscape_request': 'landscape', 'read_landscapes': 'landscape',
     'run_landscape_job': 'landscape',
     'manager': 'manager', 'STOP_GRACE_S': 'manager', 'JobError': 'manager', 'Limits': 'manager',
-    'check_teacher': 'manager', 'JobManager': 'manager',
+    'JobManager': 'manager',
     'status': 'status', 'FINISHED_WORDS': 'status', 'JobStatus': 'status', 'human_duration': 'status',
     'job_status': 'status',
     'worker': 'worker', 'run_experiment': 'worker', 'run_job': 'worker', 'work': 'worker',

@@ -11,10 +11,20 @@ from ..training.devices import EngineError
 log = logging.getLogger(__name__)
 
 
+def failure_message(exc: BaseException, what: str = "experiment") -> str:
+    """One sentence for a failed job; a raw allocator or library error never reaches the user (CLI or page)."""
+    text = str(exc).lower()
+    if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and ("allocate" in text
+                                                                           or "out of memory" in text)):
+        return "The models did not fit in memory; use fewer or smaller models, or a smaller batch size."
+    if isinstance(exc, (EngineError, ValueError, RuntimeError)) and str(exc):
+        return str(exc)
+    return f"The {what} failed unexpectedly ({type(exc).__name__}); see worker.log in its folder."
+
+
 def fail_job(store: RunStore, exp_id: str, exc: Exception, what: str):
     """End a job as `failed` with one sentence (the traceback goes to worker.log in its folder)."""
-    message = str(exc) if isinstance(exc, (EngineError, ValueError, RuntimeError)) and str(exc) else \
-        f"The {what} failed unexpectedly ({type(exc).__name__}); see worker.log in its folder."
+    message = failure_message(exc, what)
     store.exp_dir(exp_id).mkdir(parents=True, exist_ok=True)
     with open(store.exp_dir(exp_id) / "worker.log", "a") as f:
         f.write(traceback.format_exc())

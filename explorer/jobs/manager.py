@@ -11,7 +11,6 @@ Size budget: ~300 lines.
 from __future__ import annotations
 
 import atexit
-import hmac
 import logging
 import os
 import threading
@@ -20,11 +19,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Optional
 
+from ..nets.caps import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
 from ..store.budget import DiskBudget, enforce
 from ..store.records import ACTIVE, Experiment
 from ..store.runstore import RunStore, is_local, pid_alive, worker_alive
 from .backends import Backend, LocalBackend, worker_command
 from .handles import Handle, is_our_worker, kill_worker
+from .status import human_duration
+from .teacher import TeacherGate, check_teacher  # noqa: F401 - re-exported: the app and tests import them here
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +70,6 @@ def make_backend(name: Optional[str] = None) -> Backend:
     raise ValueError(f"EXPLORER_BACKEND must be one of {', '.join(BACKENDS)}; got {name!r}.")
 
 
-def check_teacher(password: Optional[str], expected: Optional[str]) -> bool:
-    """True when a teacher password is configured and this one matches it (constant-time)."""
-    return bool(expected) and bool(password) and hmac.compare_digest(str(password), str(expected))
-
-
 class JobManager:
     """Start, watch and stop the workers of one run store's experiments, through one backend."""
 
@@ -88,6 +85,7 @@ class JobManager:
         self.damaged: dict = {}  # experiment id -> the sentence reported for a damaged queued record
         self._lock = threading.RLock()
         self._closed = threading.Event()
+        self.budget_s = job_budget_s()  # each job's wall-time budget; a teacher may change it (set_budget)
         atexit.register(self.shutdown)
         if background:
             threading.Thread(target=self._loop, args=(poll_s,), daemon=True, name="explorer-jobs").start()
@@ -104,6 +102,9 @@ class JobManager:
                 same = self.store.find_by_hash(spec_hash)
                 if same is not None:
                     return same.id, True
+            if kind == "train":
+                self._check_estimate(spec)
+                spec = {**spec, "budget_s": self.budget_s}  # the worker stops the job when it runs out
             counts = self.store.owner_counts(owner, since=time.time() - 3600)  # one query for both checks
             queued = counts.get("queued", 0)
             active = queued + counts.get("running", 0)
@@ -118,6 +119,28 @@ class JobManager:
             exp_id = self.store.create_experiment(spec, runs, owner=owner, spec_hash=spec_hash, kind=kind)
             self.pump()
             return exp_id, False
+
+    def set_budget(self, seconds: float) -> float:
+        """Set the time budget of jobs that start from now on (clamped to the allowed range); returns it."""
+        self.budget_s = min(max(float(seconds), MIN_JOB_BUDGET_S), MAX_JOB_BUDGET_S)
+        return self.budget_s
+
+    def _check_estimate(self, spec: dict) -> None:
+        """Refuse, with one sentence, an experiment whose optimistic estimate is already past the budget."""
+        import torch
+        from ..training.experiments import ExperimentSpec, estimate_seconds
+        try:
+            exp = ExperimentSpec.from_dict(spec)
+        except (ValueError, TypeError):
+            return  # not a spec this can estimate: its worker fails it with one sentence
+        device = exp.train.device if exp.train.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            seconds = estimate_seconds(exp, device)
+        except ValueError as exc:
+            raise JobError(str(exc)) from None
+        if seconds > self.budget_s:
+            raise JobError(f"This experiment would take at least {human_duration(seconds)} here, and a job may run "
+                           f"for {human_duration(self.budget_s)}; use fewer epochs, models or layers.")
 
     def stop(self, exp_id: str, owner: Optional[str], teacher: bool = False) -> None:
         """Ask a job to stop at its next batch (a queued job stops at once). Owner or teacher only."""
@@ -177,6 +200,14 @@ class JobManager:
         slots = max(1, self._slots())
         first_free = etas[0] if len(etas) >= slots else 0.0
         return {"place": place, "wait_s": first_free + self.store.typical_duration() * ((place - 1) // slots)}
+
+    def queued_wait(self, exp_id: str) -> Optional[dict]:
+        """position(), with the wait capped by the budget: no job ahead can run longer than its budget."""
+        pos = self.position(exp_id)
+        if pos is None:
+            return None
+        rounds = -(-pos["place"] // max(1, self.limits.concurrent))  # jobs ahead finish in this many budgets
+        return {**pos, "wait_s": min(pos["wait_s"], rounds * self.budget_s)}
 
     # ------------------------------------------------------------------ the loop
     def pump(self) -> None:
@@ -335,4 +366,4 @@ class JobManager:
             self.backend.close()
 
 
-__all__ = ["JobManager", "JobError", "Limits", "check_teacher", "make_backend", "pid_alive", "STOP_GRACE_S"]
+__all__ = ["JobManager", "JobError", "Limits", "check_teacher", "TeacherGate", "make_backend", "pid_alive", "STOP_GRACE_S"]

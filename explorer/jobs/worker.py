@@ -17,6 +17,7 @@ from typing import Callable, Optional
 import torch
 
 from ..nets.builder import count_parameters
+from ..nets.cost import check_model_cost
 from ..store.resume import load_resume_state, save_resume_state
 from ..store.runstore import RunStore, run_slug
 from ..store.snapshots import save_snapshot, snapshot_epochs
@@ -24,6 +25,7 @@ from ..training.engine import build_models, train_models
 from ..training.experiments import ExperimentSpec
 from .handles import own_handle
 from .failure import fail_job
+from .status import human_duration
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +70,16 @@ def _experiment_status(results: dict, stopped: bool) -> str:
     return "diverged" if statuses == {"diverged"} else "completed"
 
 
-def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None):
+def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None,
+                   budget_s: Optional[float] = None):
     """Train a queued (or resumed) experiment of the store to its end; returns the experiment as stored.
 
     Never raises for training failures: they end the experiment as `failed` with one sentence in
     its `message` (the traceback goes to worker.log in the experiment's folder).
+    Args:
+        budget_s: wall-time budget in seconds from now (None: the spec's "budget_s", set by the job manager at
+            submit, or none); when it runs out the job stops at its next batch like a stop request, its results
+            kept, and says so in its message.
     """
     from ..data.datasets import load_dataset
 
@@ -81,8 +88,13 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
         raise FileNotFoundError(f"Experiment {exp_id} does not exist (or its record is damaged).")
     store.update_experiment(exp_id, status="running", worker=own_handle(), started=time.time(),
                             finished=None)
+    if budget_s is None and isinstance(exp.spec.get("budget_s"), (int, float)):
+        budget_s = float(exp.spec["budget_s"])  # the job manager's budget when it was submitted
+    deadline = None if budget_s is None else time.monotonic() + budget_s
     try:
         spec = ExperimentSpec.from_dict(exp.spec)
+        for _, cfg in spec.models:
+            check_model_cost(cfg)  # a net over the caps is refused before any of it is built
         ids = {name: run_slug(name) for name, _ in spec.models}
         resume = load_resume_state(store, exp_id)
         store.update_runs(exp_id, where_status=("queued", "interrupted", "running"), status="running")
@@ -98,7 +110,10 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
             store.update_run(exp_id, ids[name], params=count_parameters(models[name]), dataset=spec.data.name)
         writer = _StoreWriter(store, exp_id, ids, callback)
         snapshot = _snapshotter(store, exp_id, spec, ids, models, data)
-        results = train_models(models, data, spec.train, writer, _stop_poll(store, exp_id), augment=spec.data.augment,
+        out_of_time = (lambda: False) if deadline is None else (lambda: time.monotonic() > deadline)
+        asked = _stop_poll(store, exp_id)
+        results = train_models(models, data, spec.train, writer, lambda: out_of_time() or asked(),
+                               augment=spec.data.augment,
                                checkpoint=lambda state: save_resume_state(store, exp_id, state), resume=resume,
                                on_epoch=snapshot)
         stopped = any(r["status"] == "stopped" for r in results.values())
@@ -110,6 +125,9 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
                              images_per_second=r["images_per_second"],
                              **({"message": r["message"]} if r["message"] else {}))
         status = _experiment_status(results, stopped)
+        if stopped and out_of_time() and not store.stop_requested(exp_id):
+            return store.update_experiment(exp_id, status=status, finished=time.time(), message=(
+                f"The job's time budget ({human_duration(budget_s)}) ran out; what it reached is kept."))
         return store.update_experiment(exp_id, status=status, finished=time.time())
     except Exception as exc:  # noqa: BLE001 - a worker must always leave a readable status behind
         return fail_job(store, exp_id, exc, "experiment")
@@ -145,13 +163,17 @@ def _identical(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in a)
 
 
-def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None):
-    """Run a queued job of any kind, chosen by its kind: `train` (default) or `landscape`."""
+def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None,
+            budget_s: Optional[float] = None):
+    """Run a queued job of any kind, chosen by its kind: `train` (default) or `landscape`.
+
+    budget_s: a training job's wall-time budget (see run_experiment); landscape jobs have their own caps.
+    """
     exp = store.load_experiment(exp_id, with_runs=False, reconcile=False)
     if exp is not None and exp.kind == "landscape":
         from .landscape import run_landscape_job
         return run_landscape_job(store, exp_id)
-    return run_experiment(store, exp_id, callback)
+    return run_experiment(store, exp_id, callback, budget_s=budget_s)
 
 
 def work(experiment_dir, database_url: Optional[str] = None) -> int:

@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .caps import MAX_INPUT_SIZE, MAX_LAYERS, MAX_WIDTH
+
 FAMILIES = ("cifar", "imagenet")
 
 
@@ -99,12 +101,14 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1; got {value!r}.")
-        if not isinstance(self.width, (int, float)) or isinstance(self.width, bool) or not 0 < self.width <= 8:
-            raise ValueError(f"width must be a multiplier between 0 and 8 (1.0 is the paper's); got {self.width!r}.")
+        if not isinstance(self.width, (int, float)) or isinstance(self.width, bool) or not 0 < self.width <= MAX_WIDTH:
+            raise ValueError(f"width must be a multiplier between 0 and {MAX_WIDTH:g} (1.0 is the paper's); "
+                             f"got {self.width!r}.")
         if self.stage_blocks is not None:
             self._validate_stage_blocks()
         else:
             self._validate_depth()
+        self._validate_caps()
         min_size = 32 if self.family == "imagenet" else 4
         if self.input_size < min_size:
             raise ValueError(
@@ -119,6 +123,14 @@ class ModelConfig:
             raise ValueError("zero_init_residual needs a shortcut: a plain net whose branches start at zero cannot train.")
         if self.zero_init_residual and self.placement in ZERO_INIT_REFUSED:
             raise ValueError(ZERO_INIT_REFUSED[self.placement])
+
+    def _validate_caps(self) -> None:
+        """Depth and input size within explorer.nets.caps, checked on the numbers before anything is built."""
+        if self.num_layers > MAX_LAYERS:
+            raise ValueError(f"Networks of up to {MAX_LAYERS:,} layers are allowed here (the paper's deepest); "
+                             f"this one has {self.num_layers:,}.")
+        if self.input_size > MAX_INPUT_SIZE:
+            raise ValueError(f"input_size must be at most {MAX_INPUT_SIZE} pixels; got {self.input_size:,}.")
 
     def _validate_stage_blocks(self) -> None:
         stages = 4 if self.family == "imagenet" else 3

@@ -1,15 +1,25 @@
 """What a config builds, as numbers and pictures: torchinfo's layer table and a block diagram (DOT).
 
+Everything here builds the net on the meta device (shapes, no memory): describing a ResNet-152 costs the
+server no weights. Callers check a config with explorer.nets.cost.check_model_cost first.
+
 Size budget: ~200 lines.
 """
 from __future__ import annotations
 
+import torch
 from torch import nn
 from torchinfo import summary as torchinfo_summary
 
 from .blocks import SHORTCUTS, ResidualUnit
 from .builder import ResNet, build_model, count_parameters
 from .config import ModelConfig
+
+
+def _meta_model(cfg: ModelConfig) -> ResNet:
+    """The config's net on the meta device, in eval mode: every shape, no memory."""
+    with torch.device("meta"):
+        return build_model(cfg).eval()
 
 
 def layer_table(cfg: ModelConfig, max_depth: int = 3) -> dict:
@@ -22,10 +32,10 @@ def layer_table(cfg: ModelConfig, max_depth: int = 3) -> dict:
         {"rows": [{"name", "type", "depth", "output_shape", "params", "mult_adds"}],
          "total_params", "trainable_params", "total_mult_adds"}; params include sub-modules.
     """
-    model = build_model(cfg).eval()
+    model = _meta_model(cfg)
     names = {id(m): n for n, m in model.named_modules()}
     stats = torchinfo_summary(model, input_size=(1, cfg.in_channels, cfg.input_size, cfg.input_size),
-                              depth=max(max_depth, 1), verbose=0, device="cpu")
+                              depth=max(max_depth, 1), verbose=0, device="meta")
     macs = {}  # dotted module name -> mult-adds of it and everything under it
     for info in stats.summary_list:
         if info.is_leaf_layer:
@@ -52,9 +62,9 @@ def layer_table(cfg: ModelConfig, max_depth: int = 3) -> dict:
 
 def model_stats(cfg: ModelConfig) -> dict:
     """Parameter count and mult-adds of one forward pass on one image."""
-    model = build_model(cfg).eval()
+    model = _meta_model(cfg)
     stats = torchinfo_summary(model, input_size=(1, cfg.in_channels, cfg.input_size, cfg.input_size),
-                              depth=1, verbose=0, device="cpu")
+                              depth=1, verbose=0, device="meta")
     return {"params": count_parameters(model), "mult_adds": int(stats.total_mult_adds),
             "layers": cfg.num_layers, "units": sum(cfg.blocks_per_stage)}
 
@@ -113,7 +123,7 @@ def block_diagram(cfg: ModelConfig, max_per_stage: int = 4) -> str:
 
     Stages longer than max_per_stage show their first units, "… k more units", and the last unit.
     """
-    model = build_model(cfg)
+    model = _meta_model(cfg)
     c, s = cfg.in_channels, cfg.input_size
     lines = ["digraph resnet {", '  rankdir=TB; nodesep=0.25; ranksep=0.22;',
              '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=10];',

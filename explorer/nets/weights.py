@@ -2,7 +2,8 @@
 
 Every loader returns an `Explainable` (model in eval mode, preprocessing, ModelConfig), so Explain and Inspect
 treat a finished run, the shipped twin, an upload and a pretrained net alike. A checkpoint's config is checked
-against its weights on the meta device (no memory) before the real model is built.
+against explorer.nets.caps and against its weights on the meta device (no memory), and its weights must be
+finite, before the real model is built.
 
 Size budget: ~250 lines.
 """
@@ -22,6 +23,7 @@ import torch
 
 from .builder import ResNet, build_model, load_torchvision_weights
 from .config import ModelConfig, preset
+from .cost import check_model_cost
 
 # torchvision weights per name (He et al. 2015 architectures; ResNet-50 with torchvision's improved recipe).
 IMAGENET_WEIGHTS = {"resnet18": "ResNet18_Weights.IMAGENET1K_V1", "resnet50": "ResNet50_Weights.IMAGENET1K_V2"}
@@ -65,7 +67,9 @@ def from_checkpoint(ckpt: dict) -> Explainable:
     except (ValueError, TypeError) as exc:
         raise ValueError(f"This checkpoint's model config is not valid: {exc}") from None
     pre = _checked_preprocessing(ckpt["preprocessing"], cfg)
+    check_model_cost(cfg)  # on the meta device: a net over the caps is never built
     _check_shapes(cfg, ckpt["state_dict"])
+    _check_tensors(ckpt["state_dict"])
     model = build_model(cfg)
     try:
         model.load_state_dict(ckpt["state_dict"], strict=True)
@@ -84,6 +88,19 @@ def _check_shapes(cfg: ModelConfig, state_dict: dict) -> None:
         raise ValueError(f"This checkpoint's weights do not fit its model config ({cfg.name}).")
 
 
+def _check_tensors(state_dict: dict) -> None:
+    """Refuse weights stored as views of fewer values (one number "expanded" to a whole layer: the file stays
+    tiny while the model it builds does not), then weights holding NaN or infinity ("nan%" bars)."""
+    for name, tensor in state_dict.items():
+        if tensor.untyped_storage().nbytes() < tensor.numel() * tensor.element_size():
+            raise ValueError(f"This checkpoint's weights are not stored in full ({name} is a view of fewer values); "
+                             f"save the model's own state_dict.")
+    for name, tensor in state_dict.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"This checkpoint's weights are not finite ({name} holds NaN or infinity); "
+                             f"the run that saved it probably diverged.")
+
+
 def _checked_preprocessing(pre, cfg: ModelConfig) -> dict:
     """The preprocessing dict, checked for what explaining needs and for agreement with the config."""
     if not isinstance(pre, dict) or any(k not in pre for k in _PRE_KEYS):
@@ -91,12 +108,14 @@ def _checked_preprocessing(pre, cfg: ModelConfig) -> dict:
     channels = cfg.in_channels
     ok = (pre["in_channels"] == channels and pre["input_size"] == cfg.input_size
           and isinstance(pre["classes"], list) and len(pre["classes"]) == cfg.num_classes
+          and all(isinstance(c, str) and len(c) <= 64 and not set(c) & set("<>") for c in pre["classes"])
           and isinstance(pre["scale"], (int, float)) and pre["scale"] > 0
           and all(isinstance(v, list) and len(v) == channels for v in (pre["mean"], pre["std"]))
           and all(isinstance(s, (int, float)) and s > 0 for s in pre["std"]))
-    if not ok:
+    if not ok:  # class names are drawn in charts: short plain text only, no markup
         raise ValueError(f"This checkpoint's preprocessing does not match its model ({channels} channels, "
-                         f"{cfg.input_size}x{cfg.input_size} pixels, {cfg.num_classes} classes).")
+                         f"{cfg.input_size}x{cfg.input_size} pixels, {cfg.num_classes} classes named in plain "
+                         f"text of up to 64 characters).")
     return pre
 
 

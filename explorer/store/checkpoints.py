@@ -1,21 +1,29 @@
 """Checkpoints in the store and from users: a run's saved weights, an uploaded file, the runs worth explaining.
 
 Weights are read only with `torch.load(..., weights_only=True)`: a file that asks to build anything but
-tensors and plain containers is refused before any of it runs.
+tensors and plain containers is refused before any of it runs. An upload's zip directory is checked first
+(sizes after decompression, explorer.nets.caps), and a refused file is remembered by its sha256, so a
+rerun refuses it at once instead of reading it again.
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import threading
+import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
 
 from ..data.config import DataConfig
 from ..data.datasets import Dataset, load_dataset
+from ..nets.caps import MAX_CHECKPOINT_BYTES, MAX_DEFLATE_RATIO, MAX_UNZIPPED_BYTES, REFUSED_FILES_KEPT
 from ..nets.weights import Explainable, from_checkpoint
 from .runstore import Filter, RunStore, load_checkpoint
 
-MAX_CHECKPOINT_BYTES = 200 * 2**20  # Streamlit's default upload limit; a ResNet-50 checkpoint is ~100 MB
+_REFUSED: OrderedDict = OrderedDict()  # sha256 of a refused upload -> its sentence (newest last)
+_REFUSED_LOCK = threading.Lock()  # Streamlit serves each session from its own thread
 
 
 def load_run_model(store: RunStore, exp_id: str, run_id: str, which: str = "final") -> Explainable:
@@ -55,8 +63,24 @@ def load_uploaded_checkpoint(data: bytes, max_bytes: int = MAX_CHECKPOINT_BYTES)
     if len(data) > max_bytes:
         raise ValueError(f"The checkpoint is {len(data) / 2**20:.0f} MB; files up to {max_bytes / 2**20:.0f} MB "
                          f"are accepted.")
+    digest = hashlib.sha256(data).hexdigest()
+    with _REFUSED_LOCK:
+        if digest in _REFUSED:
+            raise ValueError(_REFUSED[digest])
     try:
-        ckpt = load_checkpoint(bytes(data))
+        return _read_upload(bytes(data))
+    except ValueError as exc:
+        with _REFUSED_LOCK:
+            _REFUSED[digest] = str(exc)
+            while len(_REFUSED) > REFUSED_FILES_KEPT:
+                _REFUSED.popitem(last=False)
+        raise
+
+
+def _read_upload(data: bytes) -> Explainable:
+    _check_zip_sizes(data)
+    try:
+        ckpt = load_checkpoint(data)
     except ValueError as exc:
         if _is_bare_state_dict(data):
             raise ValueError("This file holds weights only (a bare state_dict, e.g. torchvision's); upload a "
@@ -64,6 +88,31 @@ def load_uploaded_checkpoint(data: bytes, max_bytes: int = MAX_CHECKPOINT_BYTES)
                              "or choose the pretrained ImageNet models.") from None
         raise ValueError(str(exc)) from None
     return from_checkpoint(ckpt)
+
+
+def _check_zip_sizes(data: bytes, max_total: int = MAX_UNZIPPED_BYTES) -> None:
+    """Refuse a .pt (a zip) whose members would decompress past the caps, from its directory alone.
+
+    torch.save stores members uncompressed; a deflated member over 1 MiB may shrink a little, never by a bomb's
+    ratio (small ones, names and versions, may shrink a lot and cannot amplify much).
+    A file that is not a zip is left to torch.load (the legacy format holds raw bytes: no amplification).
+    """
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        return
+    try:
+        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise ValueError("This checkpoint file is damaged (its zip directory cannot be read).") from None
+    total = sum(m.file_size for m in members)
+    if total > max_total:
+        raise ValueError(f"This checkpoint would unpack to {total / 2**20:,.0f} MB; checkpoints up to "
+                         f"{max_total / 2**20:.0f} MB are accepted.")
+    for m in members:
+        if m.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or (
+                m.compress_type == zipfile.ZIP_DEFLATED and m.file_size > 2**20
+                and m.file_size > MAX_DEFLATE_RATIO * max(m.compress_size, 1)):
+            raise ValueError("This checkpoint is compressed in a way ResNet Explorer never writes (a member expands "
+                             f"{m.file_size / max(m.compress_size, 1):,.0f}-fold); save it again with torch.save.")
 
 
 def _is_bare_state_dict(data: bytes) -> bool:

@@ -15,6 +15,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'single': 'experiments', 'twin': 'experiments', 'sweep': 'experiments', 'fit_for_sweep': 'experiments',
     'figure6': 'experiments', 'compare': 'experiments', 'plain_residual_pairs': 'experiments',
     'export': 'export', 'export_script': 'export', 'takehome': 'takehome',
+    'TRAIN_IMAGES': 'experiments', 'estimate_seconds': 'experiments',
     'recipes': 'recipes', 'OPTIMIZERS': 'recipes', 'SCHEDULES': 'recipes', 'DEVICES': 'recipes',
     'PRECISIONS': 'recipes', 'TrainConfig': 'recipes', 'TRAIN_DEFAULTS': 'recipes', 'train_config_for': 'recipes',
 })

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 
 from ..data.config import DataConfig
+from ..nets.caps import macs_per_s
 from ..nets.config import ModelConfig
 from .recipes import TrainConfig, train_config_for
 
@@ -21,6 +22,10 @@ KINDS = ("single", "twin", "sweep", "compare")
 FIGURE6_DEPTHS = (20, 56)
 SWEEP_NOTE = ("A depth sweep trains He et al. 2015's CIFAR nets (basic blocks, 6n+2 layers), so it uses those "
               "instead of the {what} chosen on Build.")
+
+
+# Training images per epoch (digits: 80 % of 1,797; a folder's count is unknown before it is read).
+TRAIN_IMAGES = {"digits": 1437, "fashion_mnist": 60_000, "mnist": 60_000, "cifar10": 50_000, "folder": 0}
 
 
 @dataclass(frozen=True)
@@ -163,3 +168,20 @@ def plain_residual_pairs(exp: dict) -> list:
         if twin:
             pairs.append((twin[0], rid))
     return pairs
+
+
+def estimate_seconds(spec: ExperimentSpec, device: str = "cpu") -> float:
+    """An optimistic guess of an experiment's training time: a forward and backward pass is ~3x the forward
+    mult-adds, for every model on every image of every epoch, at explorer.nets.caps.macs_per_s(device).
+
+    Args:
+        spec: the experiment. device: "cpu", "cuda" or "mps" (where it will run).
+    Returns:
+        Seconds; a job estimated past its time budget is refused before it queues (explorer.jobs).
+    """
+    from ..nets.cost import model_cost
+    train = spec.train
+    per_epoch = spec.data.train_subset or TRAIN_IMAGES.get(spec.data.name, 0)
+    images = train.steps * train.batch_size if train.steps else train.epochs * per_epoch
+    work = 3 * images * sum(model_cost(cfg)["mult_adds"] for _, cfg in spec.models)
+    return work / macs_per_s(device)

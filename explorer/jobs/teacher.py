@@ -1,0 +1,65 @@
+"""The teacher's password: a constant-time check behind an exponential back-off, per session and server-wide.
+
+Size budget: ~80 lines.
+"""
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from typing import Optional
+
+from ..nets.caps import TEACHER_BACKOFF_BASE_S, TEACHER_BACKOFF_FREE, TEACHER_BACKOFF_MAX_S
+
+
+def check_teacher(password: Optional[str], expected: Optional[str]) -> bool:
+    """True when a teacher password is configured and this one matches it (constant-time)."""
+    return bool(expected) and bool(password) and hmac.compare_digest(str(password), str(expected))
+
+
+class TeacherGate:
+    """check_teacher behind an exponential back-off, per session and for the whole server.
+
+    After `free` wrong passwords in a row, each further try waits base, 2*base, 4*base ... up to most
+    seconds; a try during the wait is refused unread. The server-wide count (every session together, so a
+    new session or a cleared cookie starts nothing afresh) gets `free` times as many tries before it waits.
+    A right password clears its session's count and the server's.
+    """
+
+    _SERVER = "\0server"
+
+    def __init__(self, free: int = TEACHER_BACKOFF_FREE, base_s: float = TEACHER_BACKOFF_BASE_S,
+                 most_s: float = TEACHER_BACKOFF_MAX_S, clock=time.monotonic) -> None:
+        self.free, self.base_s, self.most_s, self.clock = free, base_s, most_s, clock
+        self._failures: dict = {}  # key -> (wrong tries in a row, time of the last)
+        self._lock = threading.Lock()
+
+    def wait_s(self, session: str) -> float:
+        """Seconds before this session may try again (0: now)."""
+        with self._lock:
+            return max(self._wait(session, self.free), self._wait(self._SERVER, self.free * self.free))
+
+    def attempt(self, password: Optional[str], expected: Optional[str], session: str) -> tuple:
+        """(True, 0) for the teacher's password; (False, seconds to wait before the next try) otherwise."""
+        wait = self.wait_s(session)
+        if wait > 0:
+            return False, wait
+        if check_teacher(password, expected):
+            with self._lock:
+                self._failures.pop(session, None)
+                self._failures.pop(self._SERVER, None)
+            return True, 0.0
+        now = self.clock()
+        with self._lock:
+            if len(self._failures) > 10_000:  # a flood of sessions: forget all but the server count
+                self._failures = {self._SERVER: self._failures.get(self._SERVER, (0, now))}
+            for key in (session, self._SERVER):
+                self._failures[key] = (self._failures.get(key, (0, now))[0] + 1, now)
+            return False, max(self._wait(session, self.free), self._wait(self._SERVER, self.free * self.free))
+
+    def _wait(self, key: str, free: int) -> float:
+        count, last = self._failures.get(key, (0, 0.0))
+        if count < free:
+            return 0.0
+        delay = min(self.most_s, self.base_s * 2 ** min(count - free, 30))
+        return max(0.0, last + delay - self.clock())

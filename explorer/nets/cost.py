@@ -1,0 +1,80 @@
+"""What a network would cost before it is built: parameters and mult-adds, counted on the meta device.
+
+The meta device gives every tensor a shape and no memory, so a config's net is built and run once to
+count its convolutions' and linear layers' work without allocating a weight or an activation. Callers
+check a config with `check_model_cost` before building it for real (explorer.nets.caps states the caps).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+from torch import nn
+
+from .builder import build_model, count_parameters
+from .caps import MAX_MULT_ADDS, MAX_PARAMS
+from .config import ModelConfig
+
+
+@lru_cache(maxsize=8)
+def _meta_model(cfg: ModelConfig) -> nn.Module:
+    """The config's net on the meta device: modules and shapes, no memory for weights."""
+    with torch.device("meta"):
+        return build_model(cfg).eval()
+
+
+@lru_cache(maxsize=256)
+def _params(cfg: ModelConfig) -> int:
+    return count_parameters(_meta_model(cfg))
+
+
+@lru_cache(maxsize=256)
+def _mult_adds(cfg: ModelConfig) -> int:
+    """Mult-adds of every conv and linear layer in one forward pass of one image, run on the meta device."""
+    model, macs = _meta_model(cfg), []
+
+    def count(module, inputs, output) -> None:
+        if isinstance(module, nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+            macs.append(output.numel() * k)
+        elif isinstance(module, nn.Linear):
+            macs.append(output.numel() * module.in_features)
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    try:
+        with torch.no_grad():
+            model(torch.empty(1, cfg.in_channels, cfg.input_size, cfg.input_size, device="meta"))
+    finally:
+        for h in hooks:
+            h.remove()
+    return int(sum(macs))
+
+
+def model_cost(cfg: ModelConfig) -> dict:
+    """Parameters and mult-adds of one forward pass on one image, without allocating the model.
+
+    Args:
+        cfg: the network (depth and input size are already within explorer.nets.caps by ModelConfig).
+    Returns:
+        {"params": int, "mult_adds": int}: mult-adds of every conv and linear layer at batch size 1.
+    """
+    return {"params": _params(cfg), "mult_adds": _mult_adds(cfg)}
+
+
+def check_model_cost(cfg: ModelConfig) -> dict:
+    """model_cost(cfg), or a ValueError with one sentence when it is over explorer.nets.caps' limits.
+
+    The parameters are counted first: a net over that cap is refused without running even on the meta device.
+    Returns:
+        {"params", "mult_adds"} of a net this server may build.
+    """
+    params = _params(cfg)
+    if params > MAX_PARAMS:
+        raise ValueError(f"This net ({cfg.name} at width {cfg.width:g}) would have {params / 1e6:,.0f} M parameters; "
+                         f"this server builds nets of up to {MAX_PARAMS / 1e6:.0f} M.")
+    mult_adds = _mult_adds(cfg)
+    if mult_adds > MAX_MULT_ADDS:
+        raise ValueError(f"This net ({cfg.name} on {cfg.input_size}×{cfg.input_size} images) would need "
+                         f"{mult_adds / 1e9:,.0f} G mult-adds per image; this server allows up to "
+                         f"{MAX_MULT_ADDS / 1e9:.0f} G.")
+    return {"params": params, "mult_adds": mult_adds}
