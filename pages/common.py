@@ -35,6 +35,18 @@ def store() -> RunStore:
     return job_manager().store
 
 
+@st.cache_resource
+def classroom():
+    """One explorer.classroom.Classroom per server process, on the run store's database."""
+    from explorer.classroom.classes import Classroom
+    return Classroom(store())
+
+
+def my_class():
+    """(ClassInfo, Member) of the class this session's owner is in, or None (one indexed query)."""
+    return classroom().membership(st.session_state["owner"])
+
+
 @st.cache_data(ttl=60, show_spinner=False)
 def _pending_import(root: str) -> int:
     from explorer.store.importer import pending_import
@@ -85,6 +97,9 @@ def init_session() -> None:
     if settings["model"]:
         ss["model_cfg"] = {**ss["model_cfg"], **settings["model"]}
     ss["train"] = {**ss["train"], **settings["train"]}
+    join = st.query_params.get("join")
+    if join is not None:
+        ss["join_code"] = str(join)[:40]
     ss["url_problems"] = problems
 
 
@@ -147,13 +162,19 @@ def teacher_login(container) -> None:
     if is_teacher():
         container.caption("Teacher mode: you can stop and delete any job.")
         return
-    pw = container.text_input("Teacher password", type="password", key="sidebar_teacher_pw")
-    if pw:
-        if check_teacher(pw, expected):
-            st.session_state["teacher"] = True
-            st.rerun()
-        else:
-            container.error("That password is not the teacher's.")
+    container.text_input("Teacher password", type="password", key="sidebar_teacher_pw", on_change=_check_password,
+                         args=(expected,))
+    if st.session_state.pop("_teacher_refused", False):
+        container.error("That password is not the teacher's.")
+
+
+def _check_password(expected: str) -> None:
+    """The password box's callback (before the page runs, so the page already draws teacher mode)."""
+    pw = st.session_state.get("sidebar_teacher_pw")
+    if pw and check_teacher(pw, expected):
+        st.session_state["teacher"] = True
+    elif pw:
+        st.session_state["_teacher_refused"] = True
 
 
 def fmt_int(n) -> str:
@@ -168,15 +189,22 @@ def start_experiment(spec) -> str | None:
     """Queue an experiment for this session's owner (or attach to an identical one); returns its id.
 
     Shows one sentence and returns None when the job manager refuses (limits).
+    Inside a class, the experiment gets the student's own seed (explorer.classroom.seeded_spec), so the class's
+    Figure 6 has one run per student, and it is recorded as the class's.
     """
+    from explorer.classroom.classes import seeded_spec, student_seed
     from explorer.jobs.manager import JobError
+    owner, member = st.session_state["owner"], my_class()
+    if member is not None:
+        spec = seeded_spec(spec, member[0].id, owner)
     runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
     try:
-        exp_id, attached = job_manager().submit(spec.to_dict(), runs, owner=st.session_state["owner"],
-                                                spec_hash=spec.spec_hash())
+        exp_id, attached = job_manager().submit(spec.to_dict(), runs, owner=owner, spec_hash=spec.spec_hash())
     except JobError as exc:
         st.error(str(exc))
         return None
+    if member is not None:
+        classroom().record_job(member[0].id, owner, exp_id, student_seed(member[0].id, owner))
     st.session_state["watch"] = exp_id
     st.session_state["attached"] = attached
     return exp_id
@@ -207,3 +235,72 @@ def ensure_entry(page: str) -> None:
     if "_initialised" not in st.session_state:
         st.session_state["_deep_link"] = page
         st.switch_page("streamlit_app.py", query_params=st.query_params.to_dict())
+
+
+# ----------------------------------------------------------------------------- the classroom
+def join_panel() -> None:
+    """A class link (?join=CODE) asks for a display name and joins; a closed or unknown class gets one sentence."""
+    if "join_problem" in st.session_state:
+        st.warning(st.session_state.pop("join_problem"))
+    code = st.session_state.get("join_code")
+    if not code:
+        return
+    room = classroom()
+    info = room.find(code)
+    if info is None or not info.is_open:
+        st.warning("This class has been closed by its teacher, so it takes no new members." if info is not None
+                   else "There is no class with that code; check it with your teacher.")
+        st.session_state.pop("join_code", None)
+        return
+    mine = my_class()
+    if mine is not None and mine[0].id == info.id:
+        st.session_state.pop("join_code", None)
+        return
+    with st.container(border=True):
+        st.markdown(f"**Join the class {info.name!r}** (code {info.code}). Your name is shown to the teacher only.")
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        c1.text_input("Your name (or leave empty to be \"Student N\")", max_chars=40, key="sidebar_join_name")
+        c2.button("Join the class", key="sidebar_join", type="primary", on_click=_join, args=(info.code,))
+
+
+def _join(code: str) -> None:
+    """The Join button's callback: membership before the page runs, so it already shows the class."""
+    from explorer.classroom.records import ClassError
+    try:
+        classroom().join(code, st.session_state["owner"], st.session_state.get("sidebar_join_name", ""))
+    except ClassError as exc:
+        st.session_state["join_problem"] = str(exc)
+    st.session_state.pop("join_code", None)
+
+
+def class_caption() -> None:
+    """Above every page: which class this session is in, as whom."""
+    mine = my_class()
+    if mine is not None:
+        st.caption(f"In class {mine[0].name} ({mine[0].code}) as {mine[1].name}.")
+
+
+PROJECTOR_CSS = """<style>
+.stApp [data-testid="stMarkdownContainer"] p, .stApp [data-testid="stMarkdownContainer"] li,
+.stApp [data-testid="stCaptionContainer"], .stApp label p, .stApp button p { font-size: 1.45rem !important; }
+.stApp h1 { font-size: 3.4rem !important; } .stApp h2 { font-size: 2.6rem !important; }
+.stApp h3 { font-size: 2.1rem !important; }
+</style>"""
+PROJECTOR_SCALE = 1.6
+
+
+def projector_toggle(container) -> None:
+    """A toggle that enlarges text, chart fonts and line widths for a projected screen."""
+    container.toggle("Projector mode", key="sidebar_projector", help="Larger text, chart fonts and lines.")
+    if st.session_state.get("sidebar_projector"):
+        st.html(PROJECTOR_CSS)
+
+
+def chart_scale() -> float:
+    return PROJECTOR_SCALE if st.session_state.get("sidebar_projector") else 1.0
+
+
+def plot(container, fig, key: str) -> None:
+    """Draw a plotly figure, enlarged in projector mode (explorer.figures.projected)."""
+    from explorer.figures.classroom import projected
+    container.plotly_chart(projected(fig, chart_scale()), key=key)

@@ -15,10 +15,14 @@ from explorer.store.runstore import Filter
 from explorer.training import experiments
 from explorer.training.recipes import SCHEDULES
 from pages.common import (
+    class_caption,
     ensure_entry,
+    classroom,
     is_teacher,
     job_manager,
     model_cfg,
+    my_class,
+    plot,
     show_job_status,
     start_experiment,
     store,
@@ -192,10 +196,10 @@ def charts_panel(exp) -> None:
         st.caption("The first numbers appear after the first few steps.")
         return
     loss = _loss_figure(exp.id, version, exp)
-    st.plotly_chart(curves, key="train_curves")
+    plot(st, curves, key="train_curves")
     left, right = st.columns(2)
-    left.plotly_chart(loss, key="train_loss")
-    right.plotly_chart(grads, key="train_grads")
+    plot(left, loss, key="train_loss")
+    plot(right, grads, key="train_grads")
     if any(r.zero_init_residual for r in exp.runs):
         right.caption("The ResNets here start with zeroed branches (Goyal et al. 2017): before the first step their "
                       "branch convs get no gradient at all, so their epoch-0 profile is nearly empty by design.")
@@ -227,6 +231,59 @@ def resume_button(exp) -> None:
             st.rerun()
 
 
+def observed(exp) -> None:
+    """The charts, unless the class has an open question on this kind of experiment that this student has not
+    answered yet (predict, then observe); once revealed, the class's tally stands beside the curves."""
+    from explorer.classroom import questions
+    mine = my_class()
+    if mine is None:
+        charts_panel(exp)
+        return
+    room, owner = classroom(), st.session_state["owner"]
+    pending = None if is_teacher() else questions.pending_question(room, mine[0].id, owner, exp.spec_kind)
+    if pending is not None:
+        ask(pending)
+        return
+    latest = questions.latest_question(room, mine[0].id, exp.spec_kind)
+    if latest is not None and latest.revealed is not None:
+        t = questions.tally(room, latest)
+        left, right = st.columns([1, 2])
+        left.markdown(f"**{latest.prompt}**")
+        yours = questions.my_answer(room, latest.id, owner)
+        left.caption(f"Your prediction: {yours}." if yours else "You did not answer this one.")
+        plot(right, charts.tally_chart(t.counts, f"The class's predictions ({t.answered} of {t.members} answered)"),
+             key="train_tally")
+    elif latest is not None:
+        st.caption(f"Your prediction is in: {questions.my_answer(room, latest.id, owner) or '–'}. The class's "
+                   "answers appear here when the teacher reveals them.")
+    charts_panel(exp)
+
+
+def ask(question) -> None:
+    """The question instead of the curves: a choice or a number, one Submit."""
+    with st.container(border=True):
+        st.markdown("**Predict first.** Your curves appear as soon as you answer (or when the teacher reveals).")
+        st.markdown(f"**{question.prompt}**")
+        if question.is_number:
+            value = st.text_input("Your answer (a number)", max_chars=40, key="train_answer_number")
+        else:
+            value = st.radio("Your answer", list(question.choices), index=None, key="train_answer_choice")
+        st.button("Submit my prediction", key="train_answer_submit", type="primary", on_click=_answer,
+                  args=(question, value))
+        if "train_answer_problem" in st.session_state:
+            st.warning(st.session_state.pop("train_answer_problem"))
+
+
+def _answer(question, value) -> None:
+    """Submit's callback: the answer is kept before the page runs again, which then shows the curves."""
+    from explorer.classroom import questions
+    from explorer.classroom.records import ClassError
+    try:
+        questions.answer(classroom(), question, st.session_state["owner"], value)
+    except ClassError as exc:
+        st.session_state["train_answer_problem"] = str(exc)
+
+
 @st.fragment(run_every=1.0)
 def live(exp_id: str) -> None:
     """Redraws about once a second while the job is queued or running, from the run store."""
@@ -236,10 +293,18 @@ def live(exp_id: str) -> None:
         return
     status_line(exp)
     stop_button(exp)
-    charts_panel(exp)
+    observed(exp)
     if exp.status not in ACTIVE:
         time.sleep(0.1)
         st.rerun()  # the whole page redraws once, now without the timer
+
+
+@st.fragment(run_every=2.0)
+def finished_in_class(exp_id: str) -> None:
+    """A finished job inside a class: polled, so the curves appear when the teacher reveals the question."""
+    exp = store().load_experiment(exp_id)
+    if exp is not None:
+        observed(exp)
 
 
 def watched(exp_id: str) -> None:
@@ -256,7 +321,10 @@ def watched(exp_id: str) -> None:
     else:
         status_line(exp)
         resume_button(exp)
-        charts_panel(exp)
+        if my_class() is None:
+            charts_panel(exp)
+        else:
+            finished_in_class(exp_id)
 
 
 def reference_numbers() -> None:
@@ -279,6 +347,7 @@ def _default_watch() -> None:
 
 
 st.title("Train")
+class_caption()
 _default_watch()
 with st.expander("Set up an experiment", expanded="watch" not in st.session_state):
     setup_form()

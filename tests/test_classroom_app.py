@@ -1,0 +1,130 @@
+"""The classroom in Streamlit's AppTest: a teacher creates a class, students join by its link, a question hides a
+student's curves until they answer (or the teacher reveals), the tally counts each student once, each student's
+Figure 6 gets its own seed and the class chart reports n with a band, rights stay with the teacher, a closed
+class refuses joins, projector mode enlarges the charts.
+
+Each AppTest is its own browser session (its own owner id); they share one server (one job manager, one run store).
+Jobs run in real worker processes on the built-in digits, one thread each.
+"""
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "class-pw"
+JOB_DEADLINE_S = 400.0  # three 1-epoch four-net sweeps one after the other on shared cores
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    """A private run store; teacher mode on with PASSWORD; the app's job manager shut down afterwards."""
+    import streamlit as st
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("EXPLORER_TEACHER_PASSWORD", PASSWORD)
+    st.cache_resource.clear()
+    yield tmp_path / "runs"
+    from pages.common import job_manager
+    job_manager().shutdown(grace_s=2.0)
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def new_app(runs_dir):
+    """new_app(**query) -> an AppTest of streamlit_app.py after its first run (one browser session)."""
+    from streamlit.testing.v1 import AppTest
+
+    def make(**query):
+        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+        for k, v in query.items():
+            at.query_params[k] = str(v)
+        at.run()
+        assert not at.exception, at.exception
+        return at
+    return make
+
+
+def run(at):
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def teacher_with_class(new_app, name="Physics 1"):
+    """(the teacher's AppTest on the Class page, the class code)."""
+    at = new_app()
+    at.text_input(key="sidebar_teacher_pw").input(PASSWORD)
+    run(at)
+    at.switch_page("pages/classroom.py")
+    run(at)
+    at.text_input(key="class_new_name").input(name)
+    at.button(key="class_create").click()
+    run(at)
+    code = next(m.value.split(": ")[1] for m in at.markdown if m.value.startswith("## Join code"))
+    return at, code
+
+
+def student(new_app, code, name=""):
+    at = new_app(join=code)
+    at.text_input(key="sidebar_join_name").input(name)
+    at.button(key="sidebar_join").click()
+    run(at)
+    return at
+
+
+def charts(at) -> dict:
+    return {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def poll(at, done, what, timeout_s=JOB_DEADLINE_S):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run(at)
+        if done(at):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"Timed out after {timeout_s:.0f} s waiting for {what}.")
+
+
+def roster(at):
+    return next(d.value for d in at.dataframe if "student" in d.value.columns)
+
+
+# ----------------------------------------------------------------------------- classes
+def test_a_teacher_creates_a_class_two_students_join_by_its_link_and_a_closed_class_refuses(new_app):
+    teacher, code = teacher_with_class(new_app)
+    assert any("?join=" + code in c.value for c in teacher.code)
+    ann, other = student(new_app, code, "Ann"), student(new_app, code)
+    assert any(f"({code}) as Ann" in c.value for c in ann.caption), [c.value for c in ann.caption]
+    assert any("as Student 2" in c.value for c in other.caption)
+    run(teacher)
+    assert list(roster(teacher)["student"]) == ["Ann", "Student 2"]
+    teacher.button(key="class_close").click()
+    run(teacher)
+    late = new_app(join=code)
+    assert [w.value for w in late.warning] == ["This class has been closed by its teacher, so it takes no new "
+                                               "members."]
+    assert "sidebar_join" not in [b.key for b in late.button]
+
+
+def test_an_unknown_code_gets_one_sentence(new_app):
+    at = new_app(join="<script>x</script>")
+    assert [w.value for w in at.warning] == ["There is no class with that code; check it with your teacher."]
+
+
+def test_a_student_cannot_see_the_class_page_or_stop_anothers_job(new_app, runs_dir):
+    teacher, code = teacher_with_class(new_app)
+    ann, bob = student(new_app, code, "Ann"), student(new_app, code, "Bob")
+    bob.switch_page("pages/classroom.py")
+    run(bob)
+    assert any("for the teacher" in i.value for i in bob.info)
+    assert not [d for d in bob.dataframe] and "class_stop" not in [b.key for b in bob.button]
+    from explorer.jobs.manager import JobError
+    from pages.common import job_manager
+    exp_id, _ = job_manager().submit({"kind": "x"}, [{"name": "a", "model": {}}], owner=ann.session_state["owner"])
+    with pytest.raises(JobError, match="Only the person who started"):
+        job_manager().stop(exp_id, bob.session_state["owner"])
+    job_manager().stop(exp_id, teacher.session_state["owner"], teacher=True)  # the teacher may
