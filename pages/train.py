@@ -265,19 +265,20 @@ def ask(question) -> None:
         st.markdown("**Predict first.** Your curves appear as soon as you answer (or when the teacher reveals).")
         st.markdown(f"**{question.prompt}**")
         if question.is_number:
-            value = st.text_input("Your answer (a number)", max_chars=40, key="train_answer_number")
+            st.text_input("Your answer (a number)", max_chars=40, key="train_answer_number")
         else:
-            value = st.radio("Your answer", list(question.choices), index=None, key="train_answer_choice")
+            st.radio("Your answer", list(question.choices), index=None, key="train_answer_choice")
         st.button("Submit my prediction", key="train_answer_submit", type="primary", on_click=_answer,
-                  args=(question, value))
+                  args=(question,))
         if "train_answer_problem" in st.session_state:
             st.warning(st.session_state.pop("train_answer_problem"))
 
 
-def _answer(question, value) -> None:
+def _answer(question) -> None:
     """Submit's callback: the answer is kept before the page runs again, which then shows the curves."""
     from explorer.classroom import questions
     from explorer.classroom.records import ClassError
+    value = st.session_state.get("train_answer_number" if question.is_number else "train_answer_choice")
     try:
         questions.answer(classroom(), question, st.session_state["owner"], value)
     except ClassError as exc:

@@ -128,3 +128,80 @@ def test_a_student_cannot_see_the_class_page_or_stop_anothers_job(new_app, runs_
     with pytest.raises(JobError, match="Only the person who started"):
         job_manager().stop(exp_id, bob.session_state["owner"])
     job_manager().stop(exp_id, teacher.session_state["owner"], teacher=True)  # the teacher may
+
+
+# ----------------------------------------------------------------------------- predict, then observe; Figure 6
+def start_figure6(at):
+    at.button(key="home_figure6").click()
+    run(at)
+    assert at.title[0].value == "Train", [e.value for e in at.error]
+    at.switch_page("pages/train.py")  # AppTest reruns the page it was last switched to: stay on Train
+
+
+@pytest.mark.slow
+def test_predict_then_observe_and_the_class_figure6_across_three_seeds(new_app, runs_dir):
+    teacher, code = teacher_with_class(new_app)
+    teacher.button(key="class_q_open").click()  # the default question: plain-20 or plain-56, on Figure 6
+    run(teacher)
+    students = [student(new_app, code, n) for n in ("Ann", "Bob", "Cat")]
+    # Each student sets one epoch on Train's form, then presses Home's "Reproduce Figure 6".
+    for at in students:
+        at.switch_page("pages/train.py")
+        run(at)
+        at.number_input(key="train_epochs").set_value(1)
+        run(at)
+        at.switch_page("pages/home.py")
+        run(at)
+        start_figure6(at)
+    ann, bob, cat = students
+    # Hidden until they answer: the question stands where the curves would be.
+    for at in students:
+        run(at)
+        assert at.title[0].value == "Train"
+        assert at.radio(key="train_answer_choice").options == ["plain-20", "plain-56"]
+        assert "train_curves" not in charts(at)
+    ann.radio(key="train_answer_choice").set_value("plain-56")
+    ann.button(key="train_answer_submit").click()
+    run(ann)
+    assert "train_answer_choice" not in [r.key for r in ann.radio]
+    assert any(c.value.startswith("Your prediction is in: plain-56.") for c in ann.caption)
+    bob.radio(key="train_answer_choice").set_value("plain-20")
+    bob.button(key="train_answer_submit").click()
+    run(bob)
+    from explorer.classroom import questions
+    from pages.common import classroom
+    [q] = questions.class_questions(classroom(), classroom().find(code).id)
+    questions.answer(classroom(), q, ann.session_state["owner"], "plain-56")  # again: still one vote
+    run(teacher)
+    assert any("2 of 3 answered; hidden" in m.value for m in teacher.markdown), [m.value for m in teacher.markdown]
+    assert [tuple(t["y"]) for t in charts(teacher)["class_tally"]["data"]] == [(1, 1)]
+    # Three students, three seeds, three jobs (none attached to another's).
+    from explorer.store.runstore import RunStore
+    exps = RunStore(runs_dir).list_experiments()
+    assert len(exps) == 3 and len({e.spec["train"]["seed"] for e in exps}) == 3
+    assert len({e.owner for e in exps}) == 3
+    # The teacher reveals: Cat, who never answered, sees the curves and the tally beside them.
+    teacher.button(key="class_reveal").click()
+    run(teacher)
+    assert any("revealed to everyone" in m.value for m in teacher.markdown)
+    run(cat)
+    assert "train_answer_choice" not in [r.key for r in cat.radio] and "train_tally" in charts(cat), [(type(e).__name__, str(getattr(e, "value", ""))[:80]) for e in cat.main]
+
+    def all_finished(at):
+        table = roster(at)
+        return list(table["job"]) == ["finished"] * 3
+    try:
+        poll(teacher, all_finished, "the three Figure 6 jobs to finish")
+    except BaseException:
+        import sys
+        for e in RunStore(runs_dir).list_experiments():
+            log = (runs_dir / e.id / "worker.log")
+            print(e.id, e.status, e.message, log.read_text()[-800:] if log.exists() else "", file=sys.stderr)
+        raise
+    poll(cat, lambda a: "train_curves" in charts(a), "Cat's curves")
+    assert len(set(roster(teacher)["seed"])) == 3
+    fig = charts(teacher)["class_figure6"]
+    assert "n = 3" in fig["layout"]["title"]["text"]
+    legend = {t["name"] for t in fig["data"] if t.get("showlegend") is not False}
+    assert legend == {f"{n} (median of n = 3)" for n in ("plain-20", "resnet-20", "plain-56", "resnet-56")}
+    assert sum(1 for t in fig["data"] if t.get("fill") == "toself") == 8  # a spread per net per panel

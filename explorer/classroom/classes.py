@@ -68,6 +68,11 @@ class Classroom:
         except sa.exc.IntegrityError:  # another process created them at the same moment
             db.retrying(lambda: t.ensure_tables(self._write))
 
+    @property
+    def reader(self) -> sa.Engine:
+        """The read engine (benchmarks and tests count its queries)."""
+        return self._read
+
     def close_engines(self) -> None:
         self._read.dispose()
         self._write.dispose()
