@@ -97,6 +97,11 @@ def init_session() -> None:
     if settings["model"]:
         ss["model_cfg"] = {**ss["model_cfg"], **settings["model"]}
     ss["train"] = {**ss["train"], **settings["train"]}
+    controls, control_problems = urlstate.controls_from_query(st.query_params.to_dict())
+    ss["lesson_controls"] = controls
+    ss["lesson_link"] = {"kind": settings["kind"] or "twin", "dataset": settings["dataset"] or "digits",
+                         "train": dict(settings["train"])}
+    problems = problems + control_problems
     join = st.query_params.get("join")
     if join is not None:
         ss["join_code"] = str(join)[:40]
@@ -133,6 +138,8 @@ def sync_query() -> None:
     defaults = train_config_for(st.session_state["dataset"])
     wanted = {k: v for k, v in wanted.items()
               if k not in urlstate.TRAIN_KEYS or str(getattr(defaults, k)) != v}
+    controls = st.session_state.get("lesson_controls", {})
+    wanted.update(urlstate.controls_to_query(controls.get("lock", ()), controls.get("hide", ())))
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 
@@ -291,16 +298,37 @@ PROJECTOR_SCALE = 1.6
 
 def projector_toggle(container) -> None:
     """A toggle that enlarges text, chart fonts and line widths for a projected screen."""
-    container.toggle("Projector mode", key="sidebar_projector", help="Larger text, chart fonts and lines.")
-    if st.session_state.get("sidebar_projector"):
+    ss = st.session_state
+    ss.setdefault("sidebar_projector", bool(ss.get("projector")))
+    container.toggle("Projector mode", key="sidebar_projector", help="Larger text, chart fonts and lines.",
+                     on_change=lambda: ss.update(projector=bool(ss.get("sidebar_projector"))))
+    if ss.get("projector"):
         st.html(PROJECTOR_CSS)
 
 
 def chart_scale() -> float:
-    return PROJECTOR_SCALE if st.session_state.get("sidebar_projector") else 1.0
+    """1.6 in projector mode (kept under a plain key, so it holds on every page), else 1."""
+    return PROJECTOR_SCALE if st.session_state.get("projector") else 1.0
 
 
 def plot(container, fig, key: str) -> None:
     """Draw a plotly figure, enlarged in projector mode (explorer.figures.projected)."""
     from explorer.figures.classroom import projected
     container.plotly_chart(projected(fig, chart_scale()), key=key)
+
+
+def lesson_pins() -> dict:
+    """The values a lesson link set for the controls it locks or hides: {control name: value}."""
+    link = st.session_state.get("lesson_link") or {"kind": "twin", "dataset": "digits", "train": {}}
+    try:
+        recipe = train_config_for(link["dataset"], **link["train"])
+    except (TypeError, ValueError):
+        recipe = train_config_for(link["dataset"])
+    return {"kind": link["kind"], "dataset": link["dataset"],
+            **{k: getattr(recipe, k) for k in urlstate.CONTROLS if hasattr(recipe, k)}}
+
+
+def locked_controls() -> tuple:
+    """(locked names, hidden names) from the lesson link this session was opened with."""
+    controls = st.session_state.get("lesson_controls", {})
+    return set(controls.get("lock", ())), set(controls.get("hide", ()))

@@ -20,6 +20,8 @@ from pages.common import (
     classroom,
     is_teacher,
     job_manager,
+    lesson_pins,
+    locked_controls,
     model_cfg,
     my_class,
     plot,
@@ -72,14 +74,15 @@ def setup_form() -> None:
     ss = st.session_state
     ss.setdefault("train_kind", ss.get("kind", "twin"))
     ss.setdefault("train_dataset", ss["dataset"])
-    kind = st.radio("Experiment", list(KIND_HELP), key="train_kind", horizontal=True,
-                    format_func=str.capitalize, help=" ".join(f"**{k}**: {v}" for k, v in KIND_HELP.items()))
+    kind = control("kind", lambda off: st.radio(
+        "Experiment", list(KIND_HELP), key="train_kind", horizontal=True, disabled=off, format_func=str.capitalize,
+        help=" ".join(f"**{k}**: {v}" for k, v in KIND_HELP.items())))
     st.caption(KIND_HELP[kind])
     ss["kind"] = kind
     names = [n for n in DATASET_INFO if n != "folder"]
-    st.selectbox("Dataset", names, key="train_dataset", help="Digits is built in and offline; the others need "
-                 "their files (Fashion-MNIST ships with Debian's dataset-fashion-mnist package).")
-    ss["dataset"] = ss["train_dataset"]
+    ss["dataset"] = control("dataset", lambda off: st.selectbox(
+        "Dataset", names, key="train_dataset", disabled=off, help="Digits is built in and offline; the others "
+        "need their files (Fashion-MNIST ships with Debian's dataset-fashion-mnist package)."))
     _sample_strip(ss["dataset"])
     try:
         base = model_cfg()
@@ -102,19 +105,51 @@ def setup_form() -> None:
     recipe_widgets()
 
 
+def control(name: str, draw):
+    """A Train control under a lesson link: hidden ones are not drawn, locked ones are drawn disabled, and both
+    keep the link's value whatever the widget says (a link shares a setup, never rights)."""
+    locked, hidden = locked_controls()
+    if name in hidden:
+        return lesson_pins()[name]
+    value = draw(name in locked)
+    return lesson_pins()[name] if name in locked else value
+
+
+def share_setup() -> None:
+    """A link that presets this experiment and can lock or hide chosen controls (TensorFlow Playground's links)."""
+    import urllib.parse
+    from explorer import urlstate
+    with st.expander("Share this setup", expanded=False):
+        c = st.columns(2)
+        lock = c[0].multiselect("Lock (shown, not changeable)", urlstate.CONTROLS, key="train_share_lock")
+        hide = c[1].multiselect("Hide", urlstate.CONTROLS, key="train_share_hide")
+        query = {**st.query_params.to_dict(), **urlstate.controls_to_query(lock, hide)}
+        for key in ("lock", "hide"):
+            if key not in urlstate.controls_to_query(lock, hide):
+                query.pop(key, None)
+        base = (st.context.url or "").split("?")[0] if getattr(st.context, "url", None) else "/train"
+        st.code(f"{base}?{urllib.parse.urlencode(query)}", language=None)
+        st.caption("The link sets up the experiment; it gives no rights (stopping jobs stays with their owners).")
+
+
 def recipe_widgets() -> None:
     """Epochs, batch size, learning rate, schedule, device; stored as overrides of the dataset's recipe."""
     defaults = train_cfg()
     c = st.columns(5)
-    epochs = c[0].number_input("Epochs", 1, 200, value=int(defaults.epochs), key="train_epochs")
-    batch = c[1].selectbox("Batch size", [16, 32, 64, 128, 256, 512],
-                           index=[16, 32, 64, 128, 256, 512].index(defaults.batch_size)
-                           if defaults.batch_size in (16, 32, 64, 128, 256, 512) else 3, key="train_batch")
-    lr = c[2].number_input("Learning rate", 0.0001, 2.0, value=float(defaults.lr), format="%.4f", key="train_lr")
-    schedule = c[3].selectbox("Schedule", SCHEDULES, index=SCHEDULES.index(defaults.schedule), key="train_schedule",
-                              help="step: ÷10 at 50% and 75% of training, as in the paper; cosine; one-cycle; constant.")
+    sizes = [16, 32, 64, 128, 256, 512]
+    epochs = control("epochs", lambda off: c[0].number_input("Epochs", 1, 200, value=int(defaults.epochs),
+                                                              key="train_epochs", disabled=off))
+    batch = control("batch_size", lambda off: c[1].selectbox(
+        "Batch size", sizes, index=sizes.index(defaults.batch_size) if defaults.batch_size in sizes else 3,
+        key="train_batch", disabled=off))
+    lr = control("lr", lambda off: c[2].number_input("Learning rate", 0.0001, 2.0, value=float(defaults.lr),
+                                                      format="%.4f", key="train_lr", disabled=off))
+    schedule = control("schedule", lambda off: c[3].selectbox(
+        "Schedule", SCHEDULES, index=SCHEDULES.index(defaults.schedule), key="train_schedule", disabled=off,
+        help="step: ÷10 at 50% and 75% of training, as in the paper; cosine; one-cycle; constant."))
     devices = ["auto", "cpu"] + (["cuda"] if _cuda() else [])
-    device = c[4].selectbox("Device", devices, key="train_device", help="auto uses a GPU when there is one.")
+    device = control("device", lambda off: c[4].selectbox("Device", devices, key="train_device", disabled=off,
+                                                           help="auto uses a GPU when there is one."))
     st.session_state["train"] = {"epochs": int(epochs), "batch_size": int(batch), "lr": float(lr),
                                  "schedule": schedule, "device": device}
 
@@ -360,6 +395,7 @@ with st.expander("Set up an experiment", expanded="watch" not in st.session_stat
         else:
             if start_experiment(spec):
                 st.rerun()
+share_setup()
 if "watch" in st.session_state:
     watched(st.session_state["watch"])
 else:

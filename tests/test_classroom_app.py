@@ -205,3 +205,45 @@ def test_predict_then_observe_and_the_class_figure6_across_three_seeds(new_app, 
     legend = {t["name"] for t in fig["data"] if t.get("showlegend") is not False}
     assert legend == {f"{n} (median of n = 3)" for n in ("plain-20", "resnet-20", "plain-56", "resnet-56")}
     assert sum(1 for t in fig["data"] if t.get("fill") == "toself") == 8  # a spread per net per panel
+
+
+# ----------------------------------------------------------------------------- lesson links, projector
+def test_a_lesson_link_locks_and_hides_controls_and_a_locked_one_cannot_be_changed(new_app, runs_dir):
+    at = new_app(epochs=2, lr="0.05", lock="epochs,lr", hide="device")
+    at.switch_page("pages/train.py")
+    run(at)
+    assert at.number_input(key="train_epochs").disabled and at.number_input(key="train_lr").disabled
+    assert "train_device" not in [s.key for s in at.selectbox]
+    assert not at.selectbox(key="train_batch").disabled
+    with pytest.raises(Exception, match="disabled"):
+        at.number_input(key="train_epochs").set_value(9)
+    at.session_state["train_epochs"] = 9  # what a tampered browser could still send: ignored
+    at.button(key="train_start").click()
+    run(at)
+    from explorer.store.runstore import RunStore
+    [exp] = RunStore(runs_dir).list_experiments()
+    assert exp.spec["train"]["epochs"] == 2 and exp.spec["train"]["lr"] == 0.05
+    assert at.query_params["lock"] == "epochs,lr" and at.query_params["hide"] == "device"  # kept on reload
+    from pages.common import job_manager
+    job_manager().stop(exp.id, exp.owner)
+
+
+def test_unknown_lock_names_get_one_sentence_not_an_error(new_app):
+    at = new_app(lock="epochs,owner,<b>x</b>")
+    assert len(at.warning) == 1 and "'owner'" in at.warning[0].value
+    at.switch_page("pages/train.py")
+    run(at)
+    assert at.number_input(key="train_epochs").disabled
+
+
+def test_projector_mode_enlarges_the_charts(new_app):
+    teacher, _ = teacher_with_class(new_app)
+    normal = charts(teacher)["class_figure6"]["layout"]["font"]["size"]
+    teacher.switch_page("streamlit_app.py")  # the sidebar belongs to the entry script
+    run(teacher)
+    teacher.toggle(key="sidebar_projector").set_value(True)
+    run(teacher)
+    assert any("font-size: 1.45rem" in h.proto.body for h in teacher.get("html"))
+    teacher.switch_page("pages/classroom.py")
+    run(teacher)
+    assert charts(teacher)["class_figure6"]["layout"]["font"]["size"] == pytest.approx(normal * 1.6)
