@@ -38,7 +38,8 @@ def launch_app(runs_dir: Path, port: int, log_path: Path, timeout_s: float = 90.
     """Start `streamlit run streamlit_app.py` headless on this port (its own process group); return once healthy."""
     full_env = dict(os.environ, EXPLORER_RUNS_DIR=str(runs_dir), OMP_WAIT_POLICY="PASSIVE", PYTHONUNBUFFERED="1",
                     **env)
-    full_env.pop("EXPLORER_TEACHER_PASSWORD", None)
+    if "EXPLORER_TEACHER_PASSWORD" not in env:  # teacher mode only where a test asks for it
+        full_env.pop("EXPLORER_TEACHER_PASSWORD", None)
     cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     log = open(log_path, "wb")
