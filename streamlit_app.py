@@ -20,6 +20,7 @@ PAGES = [
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
     st.Page("pages/explain.py", title="Explain", icon=":material/image_search:"),
     st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
     st.Page("pages/classroom.py", title="Class", icon=":material/groups:"),
 ]
 # On top: readable when projected, and (with client.showSidebarNavigation = false) no flash of the

@@ -107,6 +107,16 @@ def ask_form(info) -> None:
                 st.warning(str(exc))
 
 
+def follow_me(info) -> None:
+    """Put the class on a lesson: every student's Lessons page shows it."""
+    from explorer.classroom.lessons import LESSONS
+    keys = [None] + [x.key for x in LESSONS]
+    titles = {x.key: x.title for x in LESSONS}
+    st.selectbox("Follow me: the class's lesson", keys, index=keys.index(info.lesson) if info.lesson in keys else 0,
+                 format_func=lambda k: "none (everyone walks alone)" if k is None else titles[k], key="class_lesson",
+                 on_change=lambda: classroom().set_lesson(info.id, st.session_state.get("class_lesson")))
+
+
 def class_header(info) -> None:
     base = (st.context.url or "").split("?")[0].rsplit("/", 1)[0] if getattr(st.context, "url", None) else ""
     st.markdown(f"## Join code: {info.code}")
@@ -138,5 +148,6 @@ info = open_classes[pick]
 class_header(info)
 st.button("Close this class", key="class_close", help="Its link then refuses new members; runs are kept.",
           on_click=room.close, args=(info.id,))
+follow_me(info)
 ask_form(info)
 live(info.id)

@@ -155,3 +155,35 @@ def test_projector_scaling_enlarges_fonts_and_lines_and_leaves_the_original():
     assert [t.line.width for t in big.data if t.line.width] == [pytest.approx(w * 1.6) for w in widths]
     assert projected(fig, 1.0) is fig
     assert tally_chart((("a", 2), ("b", 0))).data[0].y == (2, 0)
+
+
+# ----------------------------------------------------------------------------- lessons
+def test_every_lesson_builds_its_experiment_and_its_checks_have_their_answer():
+    from explorer.classroom.lessons import LESSONS, lesson
+    assert [x.key for x in LESSONS] == ["degradation", "fix", "shortcuts", "placement", "why"]
+    for x in LESSONS:
+        spec = x.spec(DataConfig("digits"), TrainConfig(epochs=1))
+        assert spec.models and 2 <= len(x.checks) <= 3
+        assert all(c.answer in c.choices for c in x.checks)
+        assert lesson(x.key) is x
+    assert [n for n, _ in lesson("shortcuts").spec(DataConfig("digits"), TrainConfig()).models] == \
+        ["plain-20-none", "resnet-20-A", "resnet-20-B", "resnet-20-C"]
+    with pytest.raises(ValueError, match="There is no lesson"):
+        lesson("<b>nope</b>")
+
+
+def test_every_number_in_the_lessons_is_in_the_papers_facts():
+    """Each decimal figure a lesson quotes appears in the shared PAPERS.md (the facts the lessons were checked
+    against), so a typo in a number fails here."""
+    import re
+    from pathlib import Path
+
+    from explorer.classroom.lessons import LESSONS
+    papers = Path(__file__).resolve().parents[2] / "shared" / "PAPERS.md"
+    if not papers.is_file():
+        pytest.skip("the shared PAPERS.md is not beside this checkout")
+    facts = papers.read_text(encoding="utf-8")
+    text = " ".join(str(v) for x in LESSONS for pair in x.paper for v in pair) + \
+        " ".join(c.why for x in LESSONS for c in x.checks)
+    numbers = set(re.findall(r"\d+\.\d+", text))
+    assert numbers and {n for n in numbers if n not in facts} == set()

@@ -247,3 +247,42 @@ def test_projector_mode_enlarges_the_charts(new_app):
     teacher.switch_page("pages/classroom.py")
     run(teacher)
     assert charts(teacher)["class_figure6"]["layout"]["font"]["size"] == pytest.approx(normal * 1.6)
+
+
+# ----------------------------------------------------------------------------- lessons
+def test_a_lesson_asks_for_a_prediction_before_its_one_click_experiment(new_app, runs_dir):
+    at = new_app(epochs=1)
+    at.switch_page("pages/lessons.py")
+    run(at)
+    for key in ("degradation", "fix", "shortcuts", "placement", "why"):
+        at.selectbox(key="lessons_pick").set_value(key)
+        run(at)
+        assert at.header[0].value.endswith({"degradation": "The degradation problem", "fix": "identity shortcuts",
+                                            "shortcuts": "A, B and C", "placement": "BN and ReLU go",
+                                            "why": "Why it works"}[key])
+        assert at.button(key="lessons_run").disabled  # predict first
+    at.selectbox(key="lessons_pick").set_value("shortcuts")
+    run(at)
+    at.radio(key="lessons_predict_shortcuts").set_value("about the same")
+    run(at)
+    at.radio(key="lessons_check_shortcuts_0").set_value("They are what fixes degradation")
+    run(at)
+    assert any(w.value.startswith("Not quite") for w in at.warning)
+    at.button(key="lessons_run").click()
+    run(at)
+    from explorer.store.runstore import RunStore
+    [exp] = RunStore(runs_dir).list_experiments()
+    assert sorted(r.name for r in exp.runs) == ["plain-20-none", "resnet-20-A", "resnet-20-B", "resnet-20-C"]
+    from pages.common import job_manager
+    job_manager().stop(exp.id, exp.owner)
+
+
+def test_a_teacher_puts_the_class_on_a_lesson(new_app):
+    teacher, code = teacher_with_class(new_app)
+    ann = student(new_app, code, "Ann")
+    teacher.selectbox(key="class_lesson").set_value("placement")
+    run(teacher)
+    ann.switch_page("pages/lessons.py")
+    run(ann)
+    assert any("4. Where BN and ReLU go" in i.value for i in ann.info)
+    assert ann.header[0].value == "4. Where BN and ReLU go" and "lessons_pick" not in [s.key for s in ann.selectbox]

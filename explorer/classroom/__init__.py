@@ -13,5 +13,6 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'clean_code': 'classes', 'clean_name': 'classes',
     'questions': 'questions', 'open_question': 'questions', 'answer': 'questions', 'tally': 'questions',
     'reveal': 'questions', 'pending_question': 'questions', 'class_questions': 'questions',
+    'lessons': 'lessons', 'LESSONS': 'lessons', 'Lesson': 'lessons', 'Check': 'lessons', 'lesson': 'lessons',
     'my_answer': 'questions', 'latest_question': 'questions', 'GATED_KINDS': 'questions',
 })
