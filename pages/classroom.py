@@ -87,8 +87,13 @@ def live(class_id: str) -> None:
     student_actions(rows)
     projected_student(rows)
     question_panel(info)
-    curves = room.epoch_curves(class_id, "sweep")
-    plot(st, charts.class_figure6(curves), key="class_figure6")
+    plot(st, class_figure(class_id, room.finished_jobs(class_id, "sweep")), key="class_figure6")
+
+
+# The class chart reads every finished run's epoch records: rebuilt only when another job finishes.
+@st.cache_resource(max_entries=16, show_spinner=False)
+def class_figure(class_id: str, finished: tuple):
+    return charts.class_figure6(classroom().epoch_curves(class_id, "sweep", ids=finished))
 
 
 def ask_form(info) -> None:

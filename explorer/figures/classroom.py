@@ -59,7 +59,8 @@ def class_figure6(curves: dict, scale: float = 1.0) -> go.Figure:
             x = [p[0] for p in pts]
             group = dict(legendgroup=name, hoverinfo="skip")
             fig.add_trace(go.Scatter(x=x + x[::-1], y=[p[3] * 100 for p in pts] + [p[2] * 100 for p in pts][::-1],
-                                     fill="toself", fillcolor=_hex_to_rgba(colour, 0.18), line=dict(width=0), mode="lines",
+                                     fill="toself", fillcolor=_hex_to_rgba(colour, 0.18), mode="lines",
+                                     line=dict(width=0),
                                      showlegend=False, name=f"{name} spread", **group), row=1, col=col)
             fig.add_trace(go.Scatter(x=x, y=[p[1] * 100 for p in pts], mode="lines+markers",
                                      name=f"{name} (median of n = {n})", legendgroup=name, showlegend=col == 1,
