@@ -86,6 +86,7 @@ def main() -> None:
         s = time.monotonic()
         teacher.run()
         updates.append(time.monotonic() - s)
+        assert not teacher.exception, teacher.exception
         s = time.monotonic()
         rows = classroom().roster(class_id)
         roster_s.append(time.monotonic() - s)
