@@ -54,7 +54,9 @@ def test_a_closed_class_refuses_joins_and_leaves_no_membership(room):
 
 
 def test_names_are_printable_and_short():
-    assert clean_name("  \x1b[31mRed\n ", "Student 1") == "[31mRed"
+    assert clean_name("  \x1b[31mRed\n ", "Student 1") == "31mRed"
+    assert clean_name("[click](http://x.y) **b** <i>", "S") == "clickhttpx.y b i"
+    assert clean_name("Zoë O'Neil-Smith", "S") == "Zoë O'Neil-Smith"
     assert clean_name("", "Student 3") == "Student 3" and len(clean_name("a" * 100, "x")) == 40
     assert clean_code("ab cd-ef") == "ABCDEF" and clean_code("ab") is None
 

@@ -36,9 +36,10 @@ def clean_code(text) -> Optional[str]:
 
 
 def clean_name(text, fallback: str) -> str:
-    """A display name: printable, at most 40 characters, or the fallback ("Student 7") when empty."""
-    name = "".join(ch for ch in str(text or "") if ch.isprintable()).strip()[:MAX_NAME]
-    return name or fallback
+    """A display name: letters, digits, spaces and - ' . _ only (nothing a page could render as markup or a link),
+    at most 40 characters, or the fallback ("Student 7") when nothing is left."""
+    name = "".join(ch for ch in str(text or "")[:200] if ch.isalnum() or ch in " -'._")
+    return " ".join(name.split())[:MAX_NAME] or fallback
 
 
 def student_seed(class_id: str, owner: str) -> int:
