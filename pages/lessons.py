@@ -6,7 +6,7 @@ import streamlit as st
 from explorer.classroom.lessons import LESSONS, lesson
 from explorer.data.config import DataConfig
 from explorer.figures.classroom import band
-from pages.common import class_caption, classroom, ensure_entry, my_class, start_experiment, train_cfg
+from pages.common import class_caption, classroom, ensure_entry, my_class, start_experiment, store, train_cfg
 
 ensure_entry("pages/lessons.py")
 
@@ -60,6 +60,12 @@ with st.container(border=True):
         else:
             if start_experiment(spec):
                 st.switch_page("pages/train.py")
+    if chosen.recorded and st.button("Short on time? Open a recorded result", key="lessons_recorded",
+                                     help="The plain-20 and ResNet-20 twin trained on the digits, shipped with the "
+                                          "app: its curves open on Train at once."):
+        from explorer.store.shipped import ensure_shipped_in_store
+        st.session_state["watch"] = ensure_shipped_in_store(store())
+        st.switch_page("pages/train.py")
 st.markdown("**What to look at in the live charts**")
 st.markdown("\n".join(f"- {line}" for line in chosen.look_at))
 left, right = st.columns(2)

@@ -286,3 +286,17 @@ def test_a_teacher_puts_the_class_on_a_lesson(new_app):
     run(ann)
     assert any("4. Where BN and ReLU go" in i.value for i in ann.info)
     assert ann.header[0].value == "4. Where BN and ReLU go" and "lessons_pick" not in [s.key for s in ann.selectbox]
+
+
+def test_a_lesson_offers_a_recorded_result_when_time_is_short(new_app):
+    at = new_app()
+    at.switch_page("pages/lessons.py")
+    run(at)
+    at.selectbox(key="lessons_pick").set_value("fix")
+    run(at)
+    at.button(key="lessons_recorded").click()
+    run(at)
+    assert at.title[0].value == "Train"
+    at.switch_page("pages/train.py")
+    run(at)
+    assert {"plain-20", "resnet-20"} <= {t["name"] for t in charts(at)["train_curves"]["data"]}

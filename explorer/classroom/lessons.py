@@ -32,6 +32,7 @@ class Lesson:
     paper: tuple  # ((label, value), ...): the paper's numbers
     source: str  # the paper(s)
     checks: tuple  # Check, ...
+    recorded: bool = False  # a recorded result is offered: the shipped digits twin (plain-20 and ResNet-20)
 
     def spec(self, data: DataConfig, train):
         """The lesson's one experiment (an ExperimentSpec) on this dataset and recipe."""
@@ -83,7 +84,8 @@ LESSONS = (
                "The layers fit the residual and the shortcut adds x back; driving F towards 0 is easier than "
                "fitting an identity with a stack of nonlinear layers."),
          Check("With option A shortcuts, how many parameters does the shortcut add?", ("None", "One 1×1 conv each"),
-               "None", "Option A is an identity with zero-padded extra channels: parameter-free."))),
+               "None", "Option A is an identity with zero-padded extra channels: parameter-free.")),
+        recorded=True),
     Lesson(
         "shortcuts", "3. Shortcut options A, B and C",
         "Do projection shortcuts matter for fixing degradation?",
@@ -139,7 +141,8 @@ LESSONS = (
          Check("In ∂E/∂x_l = ∂E/∂x_L · (1 + …), what does the 1 do?", ("Carries the gradient straight back",
                                                                       "Scales the weights"),
                "Carries the gradient straight back", "He et al. 2016: it is unlikely to be cancelled for all "
-               "samples in a mini-batch."))),
+               "samples in a mini-batch.")),
+        recorded=True),
 )
 
 _BY_KEY = {lesson.key: lesson for lesson in LESSONS}
