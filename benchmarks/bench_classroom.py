@@ -100,7 +100,8 @@ def main() -> None:
     n = max((len(v) for v in curves.values()), default=0)
     print(f"jobs: {status}; class chart n = {n}; drained in {wall:.0f} s with {args.jobs} workers at once")
     print(f"teacher view update (full Class page run, {len(updates)} updates): "
-          f"median {statistics.median(updates):.3f} s, p90 {pct(updates, 0.9):.3f} s, max {max(updates):.3f} s")
+          f"median {statistics.median(updates):.3f} s, p90 {pct(updates, 0.9):.3f} s, "
+          f"p99 {pct(updates, 0.99):.3f} s, max {max(updates):.3f} s; over 1 s: {sum(u > 1.0 for u in updates)}")
     print(f"roster queries ({len(rows)} students): median {statistics.median(roster_s) * 1000:.1f} ms, "
           f"max {max(roster_s) * 1000:.1f} ms")
     print(f"server process CPU while the teacher watched: {cpu / wall:.2f} cores (workers excluded); "
