@@ -6,7 +6,15 @@ import streamlit as st
 from explorer.classroom.lessons import LESSONS, lesson
 from explorer.data.config import DataConfig
 from explorer.figures.classroom import band
-from pages.common import class_caption, classroom, ensure_entry, my_class, start_experiment, store, train_cfg
+from pages.common import (
+    class_caption,
+    classroom,
+    ensure_entry,
+    my_class,
+    start_experiment,
+    store,
+    train_cfg,
+)
 
 ensure_entry("pages/lessons.py")
 

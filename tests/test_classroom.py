@@ -7,7 +7,13 @@ import sqlalchemy as sa
 from store_fixtures import BACKENDS, fresh_url
 
 from explorer.classroom import questions as Q
-from explorer.classroom.classes import Classroom, clean_code, clean_name, seeded_spec, student_seed
+from explorer.classroom.classes import (
+    Classroom,
+    clean_code,
+    clean_name,
+    seeded_spec,
+    student_seed,
+)
 from explorer.classroom.records import ClassError
 from explorer.data.config import DataConfig
 from explorer.figures.classroom import band, class_figure6, projected, tally_chart

@@ -9,8 +9,16 @@ import re
 from pathlib import Path
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _is_rich_png, free_port, kill_workers, launch_app, \
-    stop_app
+from test_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    _is_rich_png,
+    free_port,
+    kill_workers,
+    launch_app,
+    stop_app,
+)
 
 PASSWORD = "browser-class-pw"
 JOBS_DEADLINE_S = 480  # two 2-epoch four-net sweeps one after the other on shared cores

@@ -10,10 +10,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 import secrets
 import time
-from typing import Optional
 
 import sqlalchemy as sa
 
@@ -27,7 +27,7 @@ MAX_NAME = 40
 _CODE_RE = re.compile(rf"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
 
 
-def clean_code(text) -> Optional[str]:
+def clean_code(text) -> str | None:
     """A class code as typed or linked (case and spaces forgiven), or None when it cannot be one."""
     if not isinstance(text, str) or len(text) > 40:
         return None
@@ -100,17 +100,17 @@ class Classroom:
                                                                    for _ in range(CODE_LENGTH)),
                              name=clean_name(name, "My class"), teacher=teacher, created=time.time())
             try:
-                self.tx(lambda c: c.execute(t.classes.insert().values(**dataclasses.asdict(info))))
+                self.tx(lambda c, row=dataclasses.asdict(info): c.execute(t.classes.insert().values(**row)))
                 return info
             except sa.exc.IntegrityError:  # the code is taken: draw another
                 continue
         raise ClassError("No free class code was found; try again.")
 
-    def get(self, class_id: str) -> Optional[ClassInfo]:
+    def get(self, class_id: str) -> ClassInfo | None:
         row = self.q(lambda c: c.execute(sa.select(t.classes).where(t.classes.c.id == class_id)).first())
         return _info(row) if row is not None else None
 
-    def find(self, code) -> Optional[ClassInfo]:
+    def find(self, code) -> ClassInfo | None:
         """The class with this code (typed or linked), or None."""
         code = clean_code(code)
         if code is None:
@@ -118,7 +118,7 @@ class Classroom:
         row = self.q(lambda c: c.execute(sa.select(t.classes).where(t.classes.c.code == code)).first())
         return _info(row) if row is not None else None
 
-    def teacher_classes(self, teacher: Optional[str] = None, include_closed: bool = False) -> list:
+    def teacher_classes(self, teacher: str | None = None, include_closed: bool = False) -> list:
         """Classes, newest first: every class (teacher mode sees all), or one teacher's."""
         query = sa.select(t.classes).order_by(t.classes.c.created.desc())
         if teacher is not None:
@@ -132,7 +132,7 @@ class Classroom:
         self.tx(lambda c: c.execute(t.classes.update().where(t.classes.c.id == class_id)
                                     .values(closed=time.time())))
 
-    def set_lesson(self, class_id: str, lesson: Optional[str]) -> None:
+    def set_lesson(self, class_id: str, lesson: str | None) -> None:
         """Put the class on a lesson ("follow me"), or None to let everyone walk alone."""
         self.tx(lambda c: c.execute(t.classes.update().where(t.classes.c.id == class_id).values(lesson=lesson)))
 
@@ -162,7 +162,7 @@ class Classroom:
             return member
         return info, self.tx(write)
 
-    def membership(self, owner: str) -> Optional[tuple]:
+    def membership(self, owner: str) -> tuple | None:
         """(ClassInfo, Member) of the newest open class this owner belongs to, or None (one query)."""
         m, k = t.class_members.c, t.classes.c
         row = self.q(lambda c: c.execute(
@@ -181,7 +181,7 @@ class Classroom:
         return [Member(**r._mapping) for r in rows]
 
     # ------------------------------------------------------------------ jobs
-    def record_job(self, class_id: str, owner: str, exp_id: str, seed: Optional[int]) -> None:
+    def record_job(self, class_id: str, owner: str, exp_id: str, seed: int | None) -> None:
         """Remember that this experiment was started inside the class (again: nothing changes)."""
         j = t.class_jobs.c
 
@@ -271,5 +271,5 @@ def _json(text):
         return None
 
 
-def _num(x) -> Optional[float]:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and x == x else None
+def _num(x) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None

@@ -10,7 +10,6 @@ import json
 import math
 import secrets
 import time
-from typing import Optional
 
 import sqlalchemy as sa
 
@@ -88,7 +87,7 @@ def answer(room, question: Question, owner: str, value) -> str:
     return kept
 
 
-def my_answer(room, question_id: str, owner: str) -> Optional[str]:
+def my_answer(room, question_id: str, owner: str) -> str | None:
     a = t.class_answers.c
     row = room.q(lambda c: c.execute(sa.select(a.answer).where((a.question_id == question_id) &
                                                                (a.owner == owner))).first())
@@ -126,7 +125,7 @@ def reveal(room, question_id: str) -> None:
     room.tx(lambda c: c.execute(t.class_questions.update().where(qc.id == question_id).values(revealed=time.time())))
 
 
-def pending_question(room, class_id: str, owner: str, experiment: str) -> Optional[Question]:
+def pending_question(room, class_id: str, owner: str, experiment: str) -> Question | None:
     """The newest unrevealed question on this experiment kind that this student has not answered (one query)."""
     qc, a = t.class_questions.c, t.class_answers.c
     answered = sa.exists().where((a.question_id == qc.id) & (a.owner == owner))
@@ -137,7 +136,7 @@ def pending_question(room, class_id: str, owner: str, experiment: str) -> Option
     return _question(row) if row is not None else None
 
 
-def latest_question(room, class_id: str, experiment: str) -> Optional[Question]:
+def latest_question(room, class_id: str, experiment: str) -> Question | None:
     """The newest question on this experiment kind (to show its tally beside the curves once revealed)."""
     qc = t.class_questions.c
     row = room.q(lambda c: c.execute(sa.select(t.class_questions).where(

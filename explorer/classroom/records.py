@@ -5,7 +5,6 @@ Size budget: ~80 lines.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 
 class ClassError(ValueError):
@@ -21,8 +20,8 @@ class ClassInfo:
     name: str
     teacher: str
     created: float
-    closed: Optional[float] = None
-    lesson: Optional[str] = None
+    closed: float | None = None
+    lesson: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -47,10 +46,10 @@ class RosterRow:
 
     owner: str
     name: str
-    exp_id: Optional[str] = None
-    status: Optional[str] = None  # the job's status (queued, running, completed, ...), None before any job
-    fraction: Optional[float] = None  # 0..1 while running
-    seed: Optional[int] = None
+    exp_id: str | None = None
+    status: str | None = None  # the job's status (queued, running, completed, ...), None before any job
+    fraction: float | None = None  # 0..1 while running
+    seed: int | None = None
     finals: tuple = ()  # ((run name, final training error or None, final test error or None), ...)
     jobs: int = 0  # how many jobs this student started in the class
 
@@ -65,7 +64,7 @@ class Question:
     prompt: str
     choices: tuple
     opened: float
-    revealed: Optional[float] = None
+    revealed: float | None = None
 
     @property
     def is_number(self) -> bool:

@@ -10,7 +10,14 @@ import statistics
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import apply_layout, as_number, empty_figure, named_runs, run_styles, whole_ticks
+from .style import (
+    apply_layout,
+    as_number,
+    empty_figure,
+    named_runs,
+    run_styles,
+    whole_ticks,
+)
 
 
 def _hex_to_rgba(colour: str, alpha: float) -> str:
