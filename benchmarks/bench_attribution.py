@@ -36,14 +36,14 @@ def _saliency_and_gradcam(model, x):
 # (model preset, what is timed, the call, target seconds or None to record only)
 CASES = [
     ("resnet20", "saliency + Grad-CAM", _saliency_and_gradcam, 0.3),
-    ("resnet20", "Integrated Gradients, 32 steps", lambda m, x: attribute(m, x, "integrated_gradients", n_steps=32), 1.0),
+    ("resnet20", "Integrated Gradients, 32 steps", lambda m, x: attribute(m, x, "integrated_gradients", n_steps=32, max_steps=32), 1.0),
     ("resnet20", "saliency", lambda m, x: attribute(m, x, "saliency"), None),
     ("resnet20", "Grad-CAM", lambda m, x: attribute(m, x, "gradcam"), None),
     ("resnet20", "SmoothGrad, 16 samples", lambda m, x: attribute(m, x, "smoothgrad"), None),
     ("resnet20", "occlusion, window 4, stride 2", lambda m, x: attribute(m, x, "occlusion"), None),
     ("resnet50", "saliency", lambda m, x: attribute(m, x, "saliency"), None),
     ("resnet50", "Grad-CAM", lambda m, x: attribute(m, x, "gradcam"), None),
-    ("resnet50", "Integrated Gradients, 32 steps", lambda m, x: attribute(m, x, "integrated_gradients", n_steps=32),
+    ("resnet50", "Integrated Gradients, 32 steps", lambda m, x: attribute(m, x, "integrated_gradients", n_steps=32, max_steps=32),
      None),
 ]
 

@@ -48,7 +48,8 @@ def _model_flags(p: argparse.ArgumentParser, depth: bool = True) -> None:
     g.add_argument("--init", choices=INITS)
     g.add_argument("--width", type=float)
     g.add_argument("--zero-init-residual", action=argparse.BooleanOptionalAction, default=None,
-                   help="zero the last BN of each residual branch (Goyal et al. 2017); on by default in sweeps")
+                   help="start each residual branch at zero (Goyal et al. 2017); on by default in sweeps where "
+                        "the placement allows it (not relu_before_add or bn_after_add)")
 
 
 def _train_flags(p: argparse.ArgumentParser) -> None:
@@ -148,7 +149,8 @@ def _spec(args):
             else X.single(base, data, train)
     if args.command == "sweep":
         if args.zero_init_residual is None:  # the Figure 6 default: deep ResNets get going within a short run
-            base = dataclasses.replace(base, zero_init_residual=True) if not base.norm == "none" else base
+            base = base.residual(args.shortcut or "A")
+            base = dataclasses.replace(base, zero_init_residual=base.can_zero_init)
         base, note = X.fit_for_sweep(base)
         if note:
             print(note, file=sys.stderr)

@@ -10,7 +10,7 @@ import dataclasses
 
 from .data.config import DATASETS
 from .nets.config import ModelConfig
-from .training.recipes import TrainConfig
+from .training.recipes import TrainConfig, train_config_for
 
 MODEL_KEYS = ("family", "depth", "block", "shortcut", "placement", "norm", "init", "width", "zero_init_residual")
 TRAIN_KEYS = ("epochs", "batch_size", "lr", "schedule", "optimizer", "seed", "device")
@@ -20,9 +20,13 @@ _TYPES = {"depth": int, "width": float, "epochs": int, "batch_size": int, "lr": 
 
 
 def to_query(dataset: str, model: ModelConfig, train: TrainConfig, kind: str = "twin") -> dict:
-    """Only what differs from the defaults, as strings: short links for common setups."""
+    """Only what differs from the defaults, as strings: short links for common setups.
+
+    A link opens on the dataset's recipe (train_config_for), so recipe fields are compared with that recipe,
+    never with TrainConfig()'s generic defaults: every field the user changed survives the link.
+    """
     q = {"dataset": dataset, "kind": kind}
-    dm, dt = ModelConfig(), TrainConfig()
+    dm, dt = ModelConfig(), train_config_for(dataset)
     for k in MODEL_KEYS:
         v = getattr(model, k)
         if v != getattr(dm, k):

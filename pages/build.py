@@ -12,6 +12,7 @@ from explorer.nets.config import (
     INITS,
     NORMS,
     PRESETS,
+    ZERO_INIT_REFUSED,
     ModelConfig,
     preset,
 )
@@ -32,7 +33,9 @@ HELP = {
     "norm": "BatchNorm after (or before) each conv (Ioffe & Szegedy 2015); 'none' shows how much BN matters.",
     "init": "kaiming: weight variance 2/fan for ReLU nets (He et al. 2015, 'Delving Deep'); xavier: 2/(fan_in+fan_out) "
             "(Glorot & Bengio 2010).",
-    "zero": "Zero the last BN scale of each residual branch, so every unit starts as the identity (Goyal et al. 2017).",
+    "zero": "Start each residual branch at zero, so every unit starts as its shortcut: the last BN's scale where the "
+            "branch ends in BN (Goyal et al. 2017), the last conv's weights where it ends in a conv (full "
+            "pre-activation). Not offered where a zero branch could not learn (ReLU before, or BN after, the addition).",
     "width": "Multiplies every stage's filter count (1.0 is the paper's); narrower nets train faster on a laptop.",
 }
 _FIELDS = ("family", "depth", "block", "shortcut", "placement", "norm", "init", "zero_init_residual", "width")
@@ -86,7 +89,13 @@ def choose() -> dict:
         st.caption(PLACEMENTS[st.session_state["build_placement"]].help)
         st.radio("Normalisation", NORMS, key="build_norm", horizontal=True, help=HELP["norm"])
         st.radio("Initialisation", INITS, key="build_init", horizontal=True, help=HELP["init"])
-        st.checkbox("Zero-init the last BN of each branch", key="build_zero_init_residual", help=HELP["zero"])
+        refused = ZERO_INIT_REFUSED.get(st.session_state["build_placement"])
+        if refused:
+            st.session_state["build_zero_init_residual"] = False
+        st.checkbox("Start each branch at zero (zero-init)", key="build_zero_init_residual", help=HELP["zero"],
+                    disabled=bool(refused))
+        if refused:
+            st.caption(refused)
     return {f: st.session_state[f"build_{f}"] for f in _FIELDS}
 
 

@@ -6,7 +6,6 @@ Cross-page choices live under non-widget keys: "dataset", "model_cfg" (a ModelCo
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import secrets
@@ -133,11 +132,7 @@ def sync_query() -> None:
         cfg, tr = ModelConfig.from_dict(st.session_state["model_cfg"]), train_cfg()
     except ValueError:
         return
-    wanted = urlstate.to_query(st.session_state["dataset"], cfg, dataclasses.replace(tr),
-                               st.session_state.get("kind", "twin"))
-    defaults = train_config_for(st.session_state["dataset"])
-    wanted = {k: v for k, v in wanted.items()
-              if k not in urlstate.TRAIN_KEYS or str(getattr(defaults, k)) != v}
+    wanted = urlstate.to_query(st.session_state["dataset"], cfg, tr, st.session_state.get("kind", "twin"))
     controls = st.session_state.get("lesson_controls", {})
     wanted.update(urlstate.controls_to_query(controls.get("lock", ()), controls.get("hide", ())))
     if st.query_params.to_dict() != wanted:

@@ -8,7 +8,8 @@ import hashlib
 
 import streamlit as st
 
-from explorer.analysis.attribution import METHODS, attribute, is_heavy, predict
+from explorer.analysis.attribution import IG_TOLERANCE, METHODS, attribute_details, is_heavy, predict
+from explorer.analysis.baselines import BASELINES
 from explorer.analysis.evaluation import confusion_and_mistakes, test_example
 from explorer.data.config import DataConfig
 from explorer.data.datasets import load_dataset
@@ -209,61 +210,88 @@ def _drawing():
 
 
 # ----------------------------------------------------------------------------- explaining
+BASELINE_NAMES = {"mean": "Dataset mean colour", "black": "Black", "blur": "Blurred image"}
+WITH_BASELINE = ("integrated_gradients", "occlusion")
+
+
 def choose_method(classes: list) -> tuple:
-    """The attribution widgets; returns (method, target class or None for the predicted one, opacity)."""
-    left, middle, right = st.columns([2, 2, 1])
+    """The attribution widgets; returns (method, target or None for the predicted class, opacity, baseline)."""
+    left, middle, base, right = st.columns([2, 2, 2, 1])
     method = left.selectbox("Attribution method", list(METHODS), index=list(METHODS).index("gradcam"),
                             key="explain_method", format_func=METHOD_NAMES.get)
     target = middle.selectbox("Explain the class", [None, *range(len(classes))], key="explain_target",
                               format_func=lambda c: "the predicted class" if c is None else str(classes[c]))
+    baseline = None
+    if method in WITH_BASELINE:
+        baseline = base.selectbox("Baseline", list(BASELINES), key="explain_baseline", format_func=BASELINE_NAMES.get,
+                                  help=" ".join(f"**{BASELINE_NAMES[k]}**: {v}." for k, v in BASELINES.items()))
     opacity = right.slider("Map opacity", 0.0, 1.0, 0.5, 0.05, key="explain_opacity")
-    st.caption(f"**{METHOD_NAMES[method]}**: {METHODS[method]}")
-    return method, target, opacity
+    st.caption(f"**{METHOD_NAMES[method]}**: {METHODS[method]}"
+               + (f" Baseline: {BASELINES[baseline]}." if baseline else ""))
+    return method, target, opacity, baseline
 
 
-def _map_key(model_key: str, x, method: str, target) -> tuple:
-    return model_key, hashlib.sha256(x.numpy().tobytes()).hexdigest()[:16], method, target
+def _map_key(model_key: str, x, method: str, target, baseline=None) -> tuple:
+    return model_key, hashlib.sha256(x.numpy().tobytes()).hexdigest()[:16], method, target, baseline
 
 
-def _attribution(model_key: str, model, x, method: str, target, heavy_ok: bool):
-    """The map from this session's memory, or computed now (a heavy one only once the user asked)."""
+def _attribution(model_key: str, model, x, explain: tuple, heavy_ok: bool, preprocessing: dict):
+    """The map and its report from this session's memory, or computed now (a heavy one only once asked)."""
+    method, target, _, baseline = explain
     maps = st.session_state.setdefault("explain_maps", {})
-    key = _map_key(model_key, x, method, target)
+    key = _map_key(model_key, x, method, target, baseline)
     if key not in maps:
         if is_heavy(model, method) and not heavy_ok:
             return None
         if len(maps) >= MAPS_KEPT:
             maps.pop(next(iter(maps)))
         bar = st.progress(0.0, text=f"{METHOD_NAMES[method]}…") if is_heavy(model, method) else None
+        options = {"progress": lambda f: bar.progress(f)} if bar else {}
+        if baseline:
+            options.update(baseline=baseline, preprocessing=preprocessing)
         try:
-            maps[key] = attribute(model, x, method, target=target,
-                                  **({"progress": lambda f: bar.progress(f)} if bar else {})).numpy()
+            maps[key] = attribute_details(model, x, method, target=target, **options)
         finally:
             if bar is not None:
                 bar.empty()
     return maps[key]
 
 
+def completeness_note(result) -> str:
+    """One sentence on integrated gradients' completeness check (Sundararajan et al. 2017), or ""."""
+    if result.delta is None:
+        return ""
+    if result.converged:
+        return (f"Completeness check: the map adds up to the score change from the baseline within "
+                f"{100 * result.delta:.1f} % ({result.n_steps} steps).")
+    return (f"Completeness check not reached: after {result.n_steps} steps the map still misses the score change "
+            f"from the baseline by {100 * result.delta:.1f} % (the aim is under {100 * IG_TOLERANCE:.0f} %); "
+            "read this map with care.")
+
+
 def show_model(name: str, model: Explainable, x, view, explain: tuple, source_key: str, heavy_ok: bool) -> None:
     """One model's column: its top-5 classes and the attribution map over the image."""
-    method, target, opacity = explain
+    method, target, opacity, _ = explain
     classes = model.preprocessing["classes"]
     preds = predict(model.model, x, top=5)
     st.plotly_chart(topk_bars([(classes[i], p) for i, p in preds], f"{name}: top 5"), key=f"explain_top5_{name}")
-    amap = _attribution(f"{source_key}/{name}", model.model, x, method, target, heavy_ok)
-    if amap is None:
+    result = _attribution(f"{source_key}/{name}", model.model, x, explain, heavy_ok, model.preprocessing)
+    if result is None:
         st.info(f"{METHOD_NAMES[method]} runs {name} many times; press the button above to compute it.")
         return
     shown = classes[preds[0][0]] if target is None else classes[target]
-    st.plotly_chart(attribution_overlay(view, amap, opacity, f"{name}: {METHOD_NAMES[method]} for '{shown}'"),
-                    key=f"explain_map_{name}")
+    st.plotly_chart(attribution_overlay(view, result.heat.numpy(), opacity,
+                                        f"{name}: {METHOD_NAMES[method]} for '{shown}'"), key=f"explain_map_{name}")
+    note = completeness_note(result)
+    if note:
+        (st.caption if result.converged else st.warning)(note)
 
 
 def show_models(models: dict, inputs: dict, explain: tuple, source_key: str) -> None:
     """The models side by side, with one button first when a map would be heavy to compute."""
     method = explain[0]
     heavy = [n for n, m in models.items() if is_heavy(m.model, method)
-             and _map_key(f"{source_key}/{n}", inputs[n][0], method, explain[1]) not in
+             and _map_key(f"{source_key}/{n}", inputs[n][0], method, explain[1], explain[3]) not in
              st.session_state.get("explain_maps", {})]
     heavy_ok = bool(heavy) and st.button(f"Compute {METHOD_NAMES[method]} for {', '.join(heavy)}",
                                          key="explain_compute", type="primary",

@@ -9,7 +9,8 @@ from torch import nn
 
 from explorer import figures as charts
 from explorer.analysis.ablation import ablate_blocks
-from explorer.analysis.diagnostics import branch_ratios, feature_maps, first_layer_filters, layer_responses
+from explorer.analysis.diagnostics import (branch_ratios, feature_maps, first_layer_filters,
+                                          gradient_flow_sentence, layer_responses)
 from explorer.analysis.evaluation import test_example
 from explorer.data.datasets import normalize
 from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
@@ -126,34 +127,36 @@ def _guard(view, *args) -> None:
 # ----------------------------------------------------------------------------- the views
 def gradient_view(exp, nets: dict) -> None:
     st.markdown("**What to look for:** each square is the gradient norm that one conv layer (bottom: nearest the "
-                "input) received in one epoch (0 = before the first step), on a shared log colour scale. In a deep "
-                "plain net the layers near the input get far smaller gradients; the shortcut carries the gradient "
-                "back unchanged (He et al. 2016, Eq. 5; He et al. 2015, §4.1).")
+                "input) received in one epoch (0 = before the first step), on a shared log colour scale. "
+                "He et al. 2015 (§4.1) checked that with BatchNorm a deep plain net's gradients do *not* vanish: "
+                "they put its higher training error down to optimisation difficulty, not vanishing gradients. "
+                "The identity shortcut adds a direct path for the gradient from any unit back to any earlier one "
+                "(He et al. 2016, Eq. 5). What your nets show:")
     rows = {r.id: r for r in exp.runs}
-    series = {n: charts.run_series(rows[rid], store().read_metrics(eid, rid, kind="epoch"))
-              for n, (eid, rid) in nets.items()}
+    records = {n: store().read_metrics(eid, rid, kind="epoch") for n, (eid, rid) in nets.items()}
+    series = {n: charts.run_series(rows[rid], records[n]) for n, (_, rid) in nets.items()}
     zrange = charts.gradient_log_range(list(series.values()))
     if zrange is None:
         st.info("This experiment recorded no gradient norms (it was imported with its weights only); "
                 "train a twin on the Train page to see how the gradient flows during training.")
         return
+    st.markdown("\n".join(f"- {gradient_flow_sentence(n, recs)}" for n, recs in records.items()))
     for col, (name, run) in zip(st.columns(len(series)), series.items()):
         col.plotly_chart(charts.gradient_heatmap(run, zrange), key=f"inspect_grad_{name}")
 
 
 def responses_view(exp, nets: dict) -> None:
-    st.markdown("**What to look for:** the standard deviation of each block's residual branch output F(x) on "
-                f"{PROBE_IMAGES} test images. He et al. 2015 (Figure 7) found the ResNet's responses smaller than "
-                "the plain net's: each block only nudges the signal, close to the identity. On the right, ‖F(x)‖/‖x‖ "
-                "per block says the same thing as a ratio (for a plain block: ‖output‖/‖input‖).")
-    sort = st.toggle("Sorted by size", key="inspect_resp_sorted")
+    st.markdown("**What to look for:** as in He et al. 2015 (Figure 7), the standard deviation of every 3×3 layer's "
+                f"response (after its BN, before the addition or the ReLU) on {PROBE_IMAGES} test images, in network "
+                "order and sorted by size. The paper found ResNets' responses generally smaller than plain nets': "
+                "the residual functions tend to stay close to zero. On the right, ‖F(x)‖/‖x‖ per residual unit; a "
+                "plain unit has no F(x), so its line shows ‖output‖/‖input‖ instead.")
     results = _each(nets, _responses)
     rows = {r.id: r for r in exp.runs}
     ratios = [charts.run_series(rows[rid], [{"type": "epoch", "epoch": 0, "branch_ratios": results[n][1]}])
               for n, (_, rid) in nets.items()]
     left, right = st.columns(2)
-    left.plotly_chart(charts.layer_response_chart({n: r[0] for n, r in results.items()}, sort=sort),
-                      key="inspect_responses")
+    left.plotly_chart(charts.layer_response_chart({n: r[0] for n, r in results.items()}), key="inspect_responses")
     right.plotly_chart(charts.branch_ratio_chart(ratios), key="inspect_ratios")
 
 
@@ -174,8 +177,9 @@ def ablation_view(exp, nets: dict) -> None:
 def feature_view(exp, nets: dict) -> None:
     st.markdown("**What to look for:** the activations of one layer for one test image, plain and residual side "
                 "by side (first 16 channels, each scaled on its own), and the first layer's filters. Early layers "
-                "respond to strokes and edges; after many plain layers the maps often wash out, while the ResNet's "
-                "keep the input's structure, which the shortcuts pass along (He et al. 2015).")
+                "tend to respond to strokes and edges. Compare how much of the input's shape each net's maps still "
+                "show at the same depth: a residual unit's output is its input plus F(x), so the shortcut carries "
+                "the input along (the papers do not study these maps; this is for looking, not a result).")
     models = {n: _model(*ids).model for n, ids in nets.items()}
     layers = [name for name, m in next(iter(models.values())).named_modules()
               if isinstance(m, (nn.Conv2d, ResidualUnit)) and all(name in dict(o.named_modules())

@@ -38,6 +38,9 @@ KIND_HELP = {
     "sweep": "Plain and residual nets at several depths, as in Figure 6 of He et al. 2015.",
     "compare": "Several BN/ReLU placements or shortcut types at one depth (He et al. 2016, Table 2; Gross & Wilber 2016).",
 }
+CURVES_HELP = ("This app's view: training error left, test error right; plain nets dashed, ResNets solid, one colour "
+               "per depth. The paper's Figure 6 (He et al. 2015) is laid out differently: plain nets and ResNets in "
+               "separate panels, dashed for training error and bold for test error; the toggle shows that layout.")
 
 
 # ----------------------------------------------------------------------------- setup
@@ -194,9 +197,9 @@ def _data_version(exp) -> tuple:
 # files grew, at most once a second while a job runs. Building plotly figures is most of what watching a job
 # costs the server (docs/benchmarks.md).
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _epoch_figures(exp_id: str, version: tuple, _exp) -> tuple:
+def _epoch_figures(exp_id: str, version: tuple, layout: str, _exp) -> tuple:
     runs = _runs_for_charts(_exp)
-    return charts.training_curves(runs), charts.gradient_profile(runs), any(r["records"] for r in runs)
+    return charts.training_curves(runs, layout=layout), charts.gradient_profile(runs), any(r["records"] for r in runs)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -226,18 +229,21 @@ def _throttled_version(exp) -> tuple:
 
 def charts_panel(exp) -> None:
     version = _throttled_version(exp)
-    curves, grads, has_data = _epoch_figures(exp.id, version, exp)
+    figure6 = st.toggle("Figure 6 layout", key="train_figure6", help=CURVES_HELP)
+    curves, grads, has_data = _epoch_figures(exp.id, version, "figure6" if figure6 else "splits", exp)
     if not has_data:
         st.caption("The first numbers appear after the first few steps.")
         return
     loss = _loss_figure(exp.id, version, exp)
     plot(st, curves, key="train_curves")
+    st.caption(CURVES_HELP)
     left, right = st.columns(2)
     plot(left, loss, key="train_loss")
     plot(right, grads, key="train_grads")
     if any(r.zero_init_residual for r in exp.runs):
-        right.caption("The ResNets here start with zeroed branches (Goyal et al. 2017): before the first step their "
-                      "branch convs get no gradient at all, so their epoch-0 profile is nearly empty by design.")
+        right.caption("The ResNets here start with zeroed branches (Goyal et al. 2017): before the first step no "
+                      "gradient reaches the convs behind each branch's zeroed layer, so their epoch-0 profile is "
+                      "mostly empty by design.")
     speeds = [r.images_per_second for r in exp.runs if r.images_per_second]
     if speeds:
         st.caption(f"Training speed: {speeds[0]:,.0f} images/s per net ({exp.device} device).")
@@ -369,6 +375,9 @@ def reference_numbers() -> None:
         st.caption(ref["label"])
         st.markdown("**ResNets on CIFAR-10** (He et al. 2015, Table 6): test error")
         st.dataframe(ref["table6"], hide_index=True, key="train_ref_table6")
+        st.markdown("**Plain nets on CIFAR-10**: the paper only plots them (Figure 6); test error % from two public "
+                    "reproductions, each by name")
+        st.dataframe(ref["plain"], hide_index=True, key="train_ref_plain")
         st.markdown("**BN/ReLU placements** (He et al. 2016, Table 2): test error %")
         st.dataframe(ref["table2"], hide_index=True, key="train_ref_table2")
 

@@ -108,6 +108,14 @@ def test_every_page_renders_without_an_exception(new_app, page):
     assert at.title, f"the {page} page drew no title"
 
 
+def test_home_says_the_resnets_start_with_zeroed_branches_and_why(new_app):
+    """Home's Figure 6 button: the nets share batches, but the ResNets start from zero branches (Goyal et al. 2017)."""
+    text = " ".join(m.value for m in new_app().markdown)
+    assert "same start" not in text
+    assert "zero-init" in text and "Goyal et al. 2017" in text and "starts as its shortcut" in text
+    assert "not vanishing gradients" in text and "§4.1" in text
+
+
 # ----------------------------------------------------------------------------- Build
 def test_build_depth_changes_the_parameter_count_and_the_plain_twin_matches(new_app):
     at = new_app()
@@ -121,6 +129,36 @@ def test_build_depth_changes_the_parameter_count_and_the_plain_twin_matches(new_
         assert shown[f"Parameters (resnet-{depth})"] == expected
         assert shown[f"Parameters (plain-{depth})"] == expected  # option A: the shortcut costs nothing
     assert _params(20) != _params(56)  # so the two checks above saw two different numbers
+
+
+def test_build_never_turns_zero_init_on_where_a_zero_branch_cannot_learn(new_app):
+    at = new_app()
+    at.switch_page("pages/build.py").run()
+    at.checkbox(key="build_zero_init_residual").check().run()
+    assert at.session_state["model_cfg"]["zero_init_residual"] is True
+    at.selectbox(key="build_placement").set_value("relu_before_add").run()
+    assert not at.exception and not at.error, at.error
+    box = at.checkbox(key="build_zero_init_residual")
+    assert box.value is False and box.disabled
+    assert any("relu_before_add placement" in c.value for c in at.caption)
+    assert at.session_state["model_cfg"]["zero_init_residual"] is False
+
+
+@pytest.mark.parametrize("widget, value, field", [("train_epochs", 12, "epochs"), ("train_batch", 128, "batch_size"),
+                                                  ("train_schedule", "step", "schedule")])
+def test_a_setting_equal_to_the_generic_default_survives_the_link(new_app, widget, value, field):
+    """On digits (recipe: 15 epochs, batch 64, cosine), TrainConfig()'s 12 / 128 / step must reach the URL."""
+    at = new_app()
+    at.switch_page("pages/train.py").run()
+    control = at.number_input(key=widget) if widget == "train_epochs" else at.selectbox(key=widget)
+    control.set_value(value).run()
+    # AppTest runs a switched-to page file on its own; the entry script (which mirrors the URL) runs again here.
+    at.switch_page("streamlit_app.py").run()
+    assert at.query_params.get(field) == str(value), dict(at.query_params)
+    again = new_app(**at.query_params)
+    assert again.session_state["train"][field] == value
+    again.switch_page("pages/train.py").run()
+    assert not again.exception and again.session_state[widget] == value
 
 
 def test_build_shows_one_sentence_for_an_imagenet_net_on_8x8_digits(new_app):
@@ -149,6 +187,11 @@ def test_train_a_digits_twin_until_it_finishes_and_see_both_curves(new_app, runs
     from explorer.store.runstore import RunStore
     [exp] = RunStore(runs_dir).list_experiments()
     assert exp.spec["train"]["epochs"] == 1
+    assert any("not the paper" in c.value or "laid out differently" in c.value for c in at.caption)
+    at.toggle(key="train_figure6").set_value(True).run()  # the paper's layout: plain | ResNet panels
+    fig = _charts(at)["train_curves"]
+    assert [a["text"] for a in fig["layout"]["annotations"]][:2] == ["Plain nets", "ResNets"]
+    assert {t["name"]: t.get("xaxis", "x") for t in fig["data"]} == {"plain-20": "x", "resnet-20": "x2"}
 
 
 @pytest.mark.slow

@@ -237,3 +237,79 @@ def test_a_copy_made_under_inference_mode_still_serves_later_calls(digit):
     with torch.inference_mode():
         predict(model, digit)
     assert attribute(model, digit, "saliency").sum() > 0
+
+
+# ----------------------------------------------------------------------------- baselines and completeness
+from captum.attr import IntegratedGradients  # noqa: E402
+
+from explorer.analysis.baselines import BASELINES, baseline_image, blur  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def shipped_plain20():
+    from explorer.data.config import DataConfig
+    from explorer.data.datasets import load_dataset
+    from explorer.store.shipped import shipped_twin
+    return shipped_twin()["plain-20"], load_dataset(DataConfig("digits"))
+
+
+def test_the_baselines_are_named_for_what_they_are(shipped_plain20):
+    """0 after normalisation is the dataset's mean colour, not black; black is raw 0 normalised."""
+    from explorer.data.datasets import normalize
+    net, ds = shipped_plain20
+    pre = net.preprocessing
+    x = normalize(ds.x_test[:1], pre)
+    mean_colour = torch.tensor(pre["mean"]).view(1, -1, 1, 1) * pre["scale"] * torch.ones_like(ds.x_test[:1].float())
+    assert torch.allclose(baseline_image(x, "mean"), normalize(mean_colour, pre), atol=1e-5)
+    assert torch.allclose(baseline_image(x, "black", pre), normalize(torch.zeros_like(ds.x_test[:1]), pre))
+    soft = baseline_image(x, "blur")
+    assert soft.shape == x.shape and soft.diff(dim=-1).abs().sum() < x.diff(dim=-1).abs().sum()  # less detail
+    assert torch.allclose(blur(torch.full((1, 3, 5, 7), 0.3), 2.0), torch.full((1, 3, 5, 7), 0.3))
+    assert "black" not in METHODS["integrated_gradients"] and "blank" not in METHODS["occlusion"]
+    assert "mean colour" in METHODS["integrated_gradients"] and "mean colour" in METHODS["occlusion"]
+    assert set(BASELINES) == {"mean", "black", "blur"}
+
+
+@pytest.mark.parametrize("baseline", sorted(BASELINES))
+def test_integrated_gradients_raises_its_steps_until_the_map_is_complete(shipped_plain20, baseline):
+    """Sundararajan et al. 2017: the attributions add up to F(x) - F(baseline); the report says how close."""
+    from explorer.analysis.evaluation import test_example
+    net, ds = shipped_plain20
+    steps = []
+    for i in range(12):
+        x, _, _ = test_example(ds, i)
+        got = attribution.attribute_details(net.model, x, "integrated_gradients", baseline=baseline,
+                                            preprocessing=net.preprocessing)
+        assert got.baseline == baseline and got.converged and got.delta < attribution.IG_TOLERANCE
+        # The oracle: captum with the same steps, and the score change computed here.
+        base = baseline_image(x, baseline, net.preprocessing)
+        model = net.model.eval()
+        attr = IntegratedGradients(model).attribute(x, baselines=base, target=int(model(x).argmax()),
+                                                    n_steps=got.n_steps)
+        with torch.no_grad():
+            change = float(model(x)[0].max() - model(base)[0, int(model(x).argmax())])
+        assert abs(float(attr.sum()) - change) / abs(change) == pytest.approx(got.delta, abs=1e-3)
+        steps.append(got.n_steps)
+    assert min(steps) == 32 and 32 < max(steps) <= attribution.IG_MAX_STEPS  # some images needed more steps
+
+
+def test_integrated_gradients_says_when_completeness_was_not_reached(shipped_plain20):
+    from explorer.analysis.evaluation import test_example
+    net, ds = shipped_plain20
+    results = [attribution.attribute_details(net.model, test_example(ds, i)[0], "integrated_gradients", n_steps=2,
+                                             max_steps=2) for i in range(8)]
+    assert all(r.n_steps == 2 for r in results)
+    assert all(r.converged == (r.delta < attribution.IG_TOLERANCE) for r in results)
+    assert any(not r.converged for r in results)  # two steps are too few for some images: and it says so
+
+
+def test_occlusion_hides_with_the_chosen_baseline(digit, digit_net):
+    pre = {"mean": [0.3], "std": [0.4]}
+    maps = {b: attribution.attribute_details(digit_net, digit, "occlusion", baseline=b, preprocessing=pre, window=2)
+            for b in BASELINES}
+    assert {b: m.baseline for b, m in maps.items()} == {b: b for b in BASELINES}
+    assert not torch.equal(maps["mean"].heat, maps["black"].heat)
+    with pytest.raises(ValueError, match="baseline must be one of"):
+        attribute(digit_net, digit, "occlusion", baseline="grey")
+    with pytest.raises(ValueError, match="preprocessing"):
+        attribute(digit_net, digit, "integrated_gradients", baseline="black")

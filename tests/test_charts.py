@@ -158,7 +158,7 @@ def test_branch_ratio_chart_latest_epoch_per_unit(sweep):
     sweep[0]["records"].append(_epoch("plain-20", 4, ratios=[1.5, 1.2, 0.9]))
     fig = charts.branch_ratio_chart(sweep)
     assert len(fig.data) == 4
-    plain = [t for t in fig.data if t.name == "plain-20"][0]
+    plain = [t for t in fig.data if t.name.startswith("plain-20")][0]
     assert list(plain.x) == UNITS and list(plain.y) == [1.5, 1.2, 0.9] and plain.line.dash == "dash"
 
 
@@ -200,11 +200,16 @@ def test_response_ablation_and_landscape_charts_from_real_rows(tiny_twin):
     x = torch.randn(8, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     y = torch.arange(8) % 10
     responses = {n: diagnostics.layer_responses(m, x) for n, m in models.items()}
-    fig = charts.layer_response_chart(responses, sort=True)
+    fig = charts.layer_response_chart(responses)  # Figure 7: network order on top, sorted below
+    assert [a.text for a in fig.layout.annotations][:2] == ["In network order", "Sorted by magnitude"]
     assert {t.name for t in fig.data} == {"resnet-8", "plain-8"}
     for t in fig.data:
-        assert list(t.y) == sorted(responses[t.name].values(), reverse=True)
-    assert list(charts.layer_response_chart(responses).data[0].hovertext) == list(responses["resnet-8"])
+        if t.yaxis == "y2":
+            assert list(t.y) == sorted(responses[t.name].values(), reverse=True)
+        else:
+            assert list(t.y) == list(responses[t.name].values()) and list(t.hovertext) == list(responses[t.name])
+    assert len([t for t in fig.data if t.yaxis == "y2"]) == 2
+    assert "3×3" in fig.layout.xaxis.title.text and "after BN" in fig.layout.title.text
 
     rows = {n: ablation.ablate_blocks(m, x, y) for n, m in models.items()}
     fig = charts.ablation_chart(rows)
@@ -318,3 +323,75 @@ def test_paper_numbers_match_papers_md():
     assert len(numbers) > 40
     missing = [v for v in numbers if f"{v:.2f}" not in text and f"{v:g}" not in text]
     assert not missing, f"numbers not in PAPERS.md: {missing}"
+
+
+@pytest.mark.skipif(not PAPERS_MD.exists(), reason="shared/PAPERS.md is not next to this checkout")
+def test_plain_net_numbers_name_the_reproductions_they_come_from():
+    """The paper gives no table of plain-net errors: each number must say whose reproduction it is."""
+    text = PAPERS_MD.read_text()
+    plain = charts.paper_reference()["plain_depths"]
+    names = plain["reproductions"]
+    assert set(names.values()) == {"techxzen", "a-martyn"} and all(n in text for n in names.values())
+    assert all(n in plain["source"] for n in names.values())
+    for row in plain["rows"]:
+        errors = {k for k in row if "error" in k}
+        assert errors == set(names), row  # one number per named reproduction, no unnamed ranges
+
+
+def _numbers_in(text: str) -> list:
+    return re.findall(r"\d+\.\d+", text)
+
+
+@pytest.mark.skipif(not PAPERS_MD.exists(), reason="shared/PAPERS.md is not next to this checkout")
+def test_help_texts_cite_only_numbers_that_papers_md_has():
+    """Every decimal number a shortcut or placement help sentence quotes is one of the papers' (PAPERS.md)."""
+    from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
+    text = PAPERS_MD.read_text()
+    helps = [k.help for k in SHORTCUTS.values()] + [p.help for p in PLACEMENTS.values()]
+    quoted = [n for h in helps for n in _numbers_in(h)]
+    assert quoted and not [n for n in quoted if n not in text]
+    option_c = SHORTCUTS["C"].help  # slightly better only for ResNet-34 on ImageNet; far worse on ResNet-110
+    assert "ResNet-34" in option_c and "ResNet-110" in option_c and "12.22" in option_c
+
+
+# ----------------------------------------------------------------------------- Figure 6 layout
+def test_figure6_layout_is_the_papers_plain_panel_resnet_panel_dashed_training_bold_test(sweep):
+    """He et al. 2015, Figure 6: plain nets and ResNets in separate panels; dashed = training, bold = test."""
+    fig = charts.training_curves(sweep, layout="figure6")
+    assert [a.text for a in fig.layout.annotations][:2] == ["Plain nets", "ResNets"]
+    assert "dashed = training, bold = test" in fig.layout.title.text
+    lines = _lines(fig)
+    assert len(lines) == 2 * len(sweep)
+    for t in lines:
+        assert t.xaxis == ("x" if t.name.startswith("plain") else "x2"), t.name
+    for name in ("plain-20", "plain-56", "resnet-20", "resnet-56"):
+        train, test = [t for t in lines if t.name == name]
+        assert (train.line.dash, test.line.dash) == ("dash", "solid")
+        assert test.line.width > train.line.width  # bold test curve
+        assert list(train.x) == [1, 2, 3] and list(test.x) == [0, 1, 2, 3]
+        assert "training" in train.hovertext[0] and "test" in test.hovertext[0]
+    colour = {t.name: t.line.color for t in lines}
+    assert colour["plain-20"] == colour["resnet-20"] != colour["plain-56"] == colour["resnet-56"]
+    with pytest.raises(ValueError, match="layout"):
+        charts.training_curves(sweep, layout="sideways")
+
+
+def test_the_default_overlay_says_what_its_dashes_mean_and_does_not_claim_figure_6(sweep):
+    fig = charts.training_curves(sweep)
+    assert fig.layout.title.text.endswith("plain (dashed) vs residual (solid)")
+    doc = charts.training_curves.__doc__ + charts.curves.__doc__
+    assert "as in Figure 6" not in doc and "dashed means training error" in doc
+
+
+def test_branch_ratio_chart_says_a_plain_unit_has_no_residual_branch(sweep):
+    fig = charts.branch_ratio_chart(sweep)
+    names = {t.name for t in fig.data}
+    assert names == {"plain-20: ‖out‖/‖in‖", "plain-56: ‖out‖/‖in‖", "resnet-20", "resnet-56"}
+    plain = [t for t in fig.data if t.name.startswith("plain")][0]
+    assert "no F(x)" in plain.hovertext[0] and "plain" in fig.layout.yaxis.title.text
+
+
+def test_reference_tables_show_the_plain_nets_under_their_reproductions_names():
+    plain = charts.reference_tables()["plain"]
+    assert [r["net"] for r in plain] == ["plain-20", "plain-32", "plain-44", "plain-56"]
+    assert plain[-1] == {"net": "plain-56", "techxzen": 15.39, "a-martyn": 12.76}

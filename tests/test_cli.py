@@ -130,3 +130,34 @@ def test_a_failing_experiment_exits_1(tmp_path, worker_env):
     assert doc["status"] == "failed" and [r["status"] for r in doc["runs"]] == ["failed"]
     error = proc.stderr.strip().splitlines()[-1]
     assert error.startswith("error: CIFAR-10 is not in") and str(empty) in error and "Traceback" not in proc.stderr
+
+
+def _zero_init_by_placement(runs_dir, doc) -> dict:
+    from explorer.store.runstore import RunStore
+    models = [run.model for run in RunStore(runs_dir).load_experiment(doc["experiment"]).runs]
+    return {(m["placement"], m["shortcut"]): m["zero_init_residual"] for m in models}
+
+
+@pytest.mark.parametrize("placement, zero", [("full_preact", True), ("relu_before_add", False),
+                                             ("bn_after_add", False)])
+def test_sweep_zero_inits_only_where_the_placement_allows_it(placement, zero, tmp_path, capsys):
+    code, out, _ = _run_main(["sweep", "--depths", "8", "--placement", placement, *TINY, "--runs-dir", str(tmp_path),
+                              "--json"], capsys)
+    assert code == 0
+    assert _zero_init_by_placement(tmp_path, json.loads(out)) == {(placement, "none"): False, (placement, "A"): zero}
+
+
+def test_compare_passes_zero_init_only_to_placements_that_can_use_it(tmp_path, capsys):
+    from explorer.nets.config import PLACEMENTS, ZERO_INIT_REFUSED
+    code, out, _ = _run_main(["compare", "--placements", ",".join(PLACEMENTS), "--depth", "8", "--zero-init-residual",
+                              *TINY, "--runs-dir", str(tmp_path), "--json"], capsys)
+    assert code == 0
+    doc = json.loads(out)
+    assert all(r["status"] == "completed" for r in doc["runs"])
+    assert _zero_init_by_placement(tmp_path, doc) == {(p, "A"): p not in ZERO_INIT_REFUSED for p in PLACEMENTS}
+
+
+def test_an_explicit_zero_init_on_a_placement_that_refuses_it_is_one_sentence(tmp_path, capsys):
+    code, _, err = _run_main(["train", "--depth", "8", "--placement", "relu_before_add", "--zero-init-residual",
+                              *TINY, "--runs-dir", str(tmp_path)], capsys)
+    assert code == 2 and "zero_init_residual does not fit the relu_before_add placement" in err

@@ -125,29 +125,57 @@ def test_zero_init_residual_gives_zero_ratio_at_init():
     assert all(r > 0 for r in diagnostics.branch_ratios(build_model(TINY), _images()).values())
 
 
-# ----------------------------------------------------------------------------- layer responses
-@pytest.mark.parametrize("placement", ["original", "full_preact"])
-def test_layer_responses_are_std_of_branch_output(placement):
-    model = _warm_bn(build_model(ModelConfig(**{**TINY.to_dict(), "placement": placement})))
-    x = _images()
-    responses = diagnostics.layer_responses(model, x)
-    for name, unit, inp, _ in _unit_inputs_by_hand(copy.deepcopy(model), x):
-        with torch.no_grad():
-            expected = unit.residual_branch(inp).std(unbiased=False).item()
-        assert responses[name] == pytest.approx(expected, rel=1e-5)
+# ----------------------------------------------------------------------------- layer responses (Figure 7)
+def _responses_by_hand(model, x) -> dict:
+    """Walk the net layer by layer: each 3x3 conv's output, or the BN right after it when there is one."""
+    out = {}
+    model.eval()
+    with torch.no_grad():
+        h = model.conv1(x)
+        out["conv1"] = model.bn1(h)
+        h = model.relu(out["conv1"])
+        for name, unit, inp, y in _unit_inputs_by_hand(model, x):
+            layers = unit.branch_layers()
+            f = inp
+            for k, (layer_name, layer) in enumerate(layers):
+                f = layer(f)
+                if isinstance(layer, nn.Conv2d) and layer.kernel_size == (3, 3):
+                    nxt = layers[k + 1][1] if k + 1 < len(layers) else None
+                    out[f"{name}.{layer_name}"] = nxt(f) if isinstance(nxt, nn.BatchNorm2d) else f
+    return {k: v.std(unbiased=False).item() for k, v in out.items()}
 
 
-def test_layer_responses_plain_unit_uses_its_output_before_the_final_relu():
-    model = _warm_bn(build_model(TINY.plain()))
+@pytest.mark.parametrize("placement", ["original", "full_preact", "bn_after_add", "relu_preact"])
+@pytest.mark.parametrize("shortcut", ["A", "none"])
+def test_layer_responses_are_every_3x3_layer_after_bn_before_addition_or_relu(placement, shortcut):
+    """He et al. 2015, Figure 7: one value per 3x3 layer (stem included), not one per unit."""
+    cfg = ModelConfig(**{**TINY.to_dict(), "placement": placement, "shortcut": shortcut})
+    model = _warm_bn(build_model(cfg))
     x = _images()
     responses = diagnostics.layer_responses(model, x)
-    for name, unit, inp, out in _unit_inputs_by_hand(copy.deepcopy(model), x):
-        with torch.no_grad():
-            pre_relu = unit.residual_branch(inp)
-        assert torch.equal(torch.relu(pre_relu), out)  # original placement: the plain unit is ReLU(F(x))
-        assert responses[name] == pytest.approx(pre_relu.std(unbiased=False).item(), rel=1e-5)
-    zero = build_model(ModelConfig(**{**TINY.to_dict(), "zero_init_residual": True}))
-    assert all(v == 0.0 for v in diagnostics.layer_responses(zero, x).values())
+    convs = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)]
+    assert list(responses) == convs and len(convs) == 1 + 2 * sum(cfg.blocks_per_stage)  # 13 for a 14-layer net
+    expected = _responses_by_hand(copy.deepcopy(model), x)
+    assert list(expected) == convs
+    for name in convs:
+        assert responses[name] == pytest.approx(expected[name], rel=1e-5), name
+
+
+def test_layer_responses_read_the_bn_output_in_the_original_unit_and_the_last_conv_in_full_preact():
+    model = build_model(TINY)
+    points = dict(diagnostics.response_points(model))
+    assert points["conv1"] is model.bn1
+    assert points["layer1.0.conv1"] is model.layer1[0].bn1 and points["layer1.0.conv2"] is model.layer1[0].bn2
+    pre = build_model(ModelConfig(**{**TINY.to_dict(), "placement": "full_preact"}))
+    points = dict(diagnostics.response_points(pre))
+    assert points["layer1.1.conv1"] is pre.layer1[1].bn2  # the BN right after it, before its ReLU
+    assert points["layer1.1.conv2"] is pre.layer1[1].conv2  # nothing normalises it before the addition
+
+
+def test_layer_responses_of_a_bottleneck_net_are_its_3x3_layers_only():
+    cfg = ModelConfig(block="bottleneck", depth=11, in_channels=1, input_size=8, width=0.5)
+    responses = diagnostics.layer_responses(_warm_bn(build_model(cfg)), _images())
+    assert list(responses) == ["conv1", "layer1.0.conv2", "layer2.0.conv2", "layer3.0.conv2"]
 
 
 # ----------------------------------------------------------------------------- feature maps, filters
@@ -186,3 +214,32 @@ def test_first_layer_filters_rescale_each_filter_to_unit_range():
         assert shown[i].min().item() == pytest.approx(0.0) and shown[i].max().item() == pytest.approx(1.0)
         lo, hi = w[i].min(), w[i].max()
         assert torch.allclose(shown[i], (w[i] - lo) / (hi - lo), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- the gradient-flow sentence
+def _grad_record(epoch, first, last):
+    return {"type": "epoch", "epoch": epoch, "grad_norms": {"conv1": first, "layer1.0.conv2": 1.0,
+                                                            "layer2.0.shortcut.0": 99.0, "layer3.0.conv2": last}}
+
+
+def test_gradient_flow_sentence_says_what_the_numbers_say_either_way():
+    up = diagnostics.gradient_flow_sentence("plain-56", [_grad_record(0, 2400.0, 1.0), _grad_record(15, 3.1, 1.0)])
+    assert up == ("plain-56: before training the conv nearest the input got a gradient 2,400.0 times larger than "
+                  "the conv nearest the output; at epoch 15, 3.1 times larger.")
+    down = diagnostics.gradient_flow_sentence("x", [_grad_record(0, 0.01, 1.0)])
+    assert "100.0 times smaller" in down and down.endswith(".")
+    assert "about the same" in diagnostics.gradient_flow_sentence("x", [_grad_record(0, 1.0, 1.05)])
+    assert "no gradient norms" in diagnostics.gradient_flow_sentence("x", [{"type": "epoch", "epoch": 0}])
+
+
+def test_gradient_flow_sentence_of_a_real_plain_56_before_training(tiny_digits):
+    """The project's plain-56 at initialisation (PAPERS.md): the first conv's gradient is the larger one."""
+    from explorer.data.datasets import normalize
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(depth=56, shortcut="none", in_channels=1, input_size=8)).train()
+    x, y = normalize(tiny_digits.x_train, tiny_digits.preprocessing), tiny_digits.y_train
+    F.cross_entropy(model(x), y).backward()
+    norms = diagnostics.conv_grad_norms(model)
+    sentence = diagnostics.gradient_flow_sentence("plain-56", [{"epoch": 0, "grad_norms": norms}])
+    first, last = norms["conv1"], norms["layer3.8.conv2"]
+    assert first > last and f"{first / last:,.1f} times larger" in sentence

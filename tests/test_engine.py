@@ -53,13 +53,13 @@ def test_zero_init_residual_is_not_inherited_by_the_plain_twin(residual_first):
     pair = [("plain", residual.plain()), ("resnet", residual)]
     models = build_models(pair[::-1] if residual_first else pair, seed=0)
     res_units, plain_units = models["resnet"].units(), models["plain"].units()
-    assert all(not u.last_branch_bn.weight.detach().any() for _, u in res_units)
-    assert all(torch.all(u.last_branch_bn.weight == 1) for _, u in plain_units)
+    assert all(not u.zero_init_target.weight.detach().any() for _, u in res_units)
+    assert all(torch.all(u.zero_init_target.weight == 1) for _, u in plain_units)
     # the plain twin is exactly what it would be beside a residual twin without zero-init
     reference = build_models([("plain", residual.plain()), ("resnet", DIGIT_NET)], seed=0)["plain"]
     for k, v in _state(reference).items():
         assert torch.equal(v, _state(models["plain"])[k]), k
-    zeroed = {f"{n}.{name}" for n, u in res_units for name, p in u.named_parameters() if p is u.last_branch_bn.weight}
+    zeroed = {f"{n}.{name}" for n, u in res_units for name, p in u.named_parameters() if p is u.zero_init_target.weight}
     for k in _shared_names(models["plain"], models["resnet"]):
         if k not in zeroed:
             assert torch.equal(_state(models["plain"])[k], _state(models["resnet"])[k]), k

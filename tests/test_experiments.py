@@ -50,6 +50,14 @@ def test_compare_names_add_what_differs():
     assert [c.zero_init_residual for _, c in zero.models] == [False, True]
 
 
+def test_compare_never_zero_inits_a_placement_whose_zero_branch_cannot_learn():
+    from explorer.nets.config import PLACEMENTS, ZERO_INIT_REFUSED
+    base = ModelConfig(depth=8, zero_init_residual=True)
+    spec = compare(base, DIGITS, RECIPE, placements=list(PLACEMENTS))
+    zero = {c.placement: c.zero_init_residual for _, c in spec.models}
+    assert zero == {p: p not in ZERO_INIT_REFUSED for p in PLACEMENTS}
+
+
 def test_spec_json_round_trip_and_hash():
     spec = compare(ModelConfig(depth=8, stage_blocks=(1, 2, 1)), DIGITS, RECIPE, shortcuts=["A", "C"])
     again = ExperimentSpec.from_dict(json.loads(json.dumps(spec.to_dict())))

@@ -67,6 +67,20 @@ def test_page_renders_the_shipped_twin_on_a_test_image(app):
     assert not app.error
 
 
+def test_integrated_gradients_names_its_baseline_and_reports_its_completeness_check(app):
+    app.selectbox(key="explain_method").set_value("integrated_gradients").run()
+    assert not app.exception and not app.error
+    assert app.selectbox(key="explain_baseline").value == "mean"
+    text = " ".join(c.value for c in app.caption) + " ".join(w.value for w in app.warning)
+    assert "mean colour" in text and "black" not in text.split("Baseline:")[0]
+    assert text.count("Completeness check") == len(TWIN_NAMES)
+    app.selectbox(key="explain_baseline").set_value("black").run()
+    assert not app.exception and not app.error
+    assert "a black image (every pixel 0 before normalisation)" in " ".join(c.value for c in app.caption)
+    app.selectbox(key="explain_method").set_value("gradcam").run()
+    assert not app.get("selectbox") or "explain_baseline" not in [s.key for s in app.selectbox]
+
+
 def test_uploaded_photo_gives_predictions_and_maps_for_both_twins(app):
     app.radio(key="explain_input").set_value("upload").run()
     _upload(app, "explain_upload", "china.jpg", _jpeg_photo(), "image/jpeg")

@@ -81,8 +81,16 @@ def test_the_shipped_twin_is_the_default_and_shows_its_gradient_history(app):
     assert store.load_experiment(shipped).owner == "shipped"
     gradients = _charts(_open(at, "Gradient flow"))
     assert {"inspect_grad_plain-20", "inspect_grad_resnet-20"} <= set(gradients), sorted(gradients)
+    # The text says what these runs' own numbers show (and what the paper says), not a story about vanishing.
+    text = " ".join(m.value for m in at.markdown)
+    from explorer.analysis.diagnostics import gradient_flow_sentence
+    for run in store.load_experiment(shipped).runs:
+        assert gradient_flow_sentence(run.name, store.read_metrics(shipped, run.id, kind="epoch")) in text
+    assert "do *not* vanish" in text and "far smaller gradients" not in text
     figures = _charts(_open(at, "Layer responses"))
-    assert [t["name"] for t in figures["inspect_responses"]["data"]] == ["plain-20", "resnet-20"]
+    traces = figures["inspect_responses"]["data"]  # Figure 7: network order, then sorted; every 3x3 layer
+    assert [t["name"] for t in traces] == ["plain-20", "plain-20", "resnet-20", "resnet-20"]
+    assert all(len(t["x"]) == 19 for t in traces)  # the stem and 18 branch convs of a 20-layer net
     _open(at, "Feature maps")
     at.selectbox(key="inspect_fm_layer").set_value("layer3.2").run()
     assert not at.exception and "layer3.2" in _charts(at)["inspect_fm_resnet-20"]["layout"]["title"]["text"]

@@ -270,8 +270,11 @@ def _unit_inputs(model: nn.Module, x: torch.Tensor) -> dict:
     return seen
 
 
+ZERO_INIT_PLACEMENTS = [p for p in config.PLACEMENTS if p not in config.ZERO_INIT_REFUSED]
+
+
 @pytest.mark.parametrize("block", config.BLOCKS)
-@pytest.mark.parametrize("placement", config.PLACEMENTS)
+@pytest.mark.parametrize("placement", ZERO_INIT_PLACEMENTS)
 @pytest.mark.parametrize("shortcut", ["A", "B", "C"])
 def test_zero_init_residual_makes_every_unit_start_as_its_shortcut(block, placement, shortcut):
     cfg = small_cfg(block=block, placement=placement, shortcut=shortcut, zero_init_residual=True)
@@ -285,22 +288,68 @@ def test_zero_init_residual_makes_every_unit_start_as_its_shortcut(block, placem
 
 
 @pytest.mark.parametrize("block", config.BLOCKS)
-@pytest.mark.parametrize("placement", config.PLACEMENTS)
-def test_zero_init_residual_zeroes_only_the_last_bn_the_branch_runs(block, placement):
-    # Zeroing any BN of a fresh branch would make F(x) = 0; the recipe (Goyal et al. 2017) zeroes the last one.
+@pytest.mark.parametrize("placement", ZERO_INIT_PLACEMENTS)
+def test_zero_init_residual_zeroes_only_the_last_layer_the_branch_runs(block, placement):
+    """Goyal et al. 2017 zero the last BN of a branch that ends in BN; a pre-activation branch ends in a conv."""
     cfg = small_cfg(block=block, placement=placement, shortcut="B", zero_init_residual=True)
     model = build_model(cfg).eval()
     inputs = _unit_inputs(model, batch_for(cfg))
     for name, unit in model.units():
         order = []
-        bns = [m for m in unit.modules() if isinstance(m, nn.BatchNorm2d)]
-        handles = [m.register_forward_hook(lambda m, i, o: order.append(m)) for m in bns]
+        layers = [m for m in unit.modules() if isinstance(m, (nn.BatchNorm2d, nn.Conv2d))]
+        handles = [m.register_forward_hook(lambda m, i, o: order.append(m)) for m in layers]
         with torch.no_grad():
             unit.residual_branch(inputs[name])
         for h in handles:
             h.remove()
-        zeroed = [m for m in bns if not m.weight.any()]
-        assert zeroed == [order[-1]], name
+        zeroed = [m for m in layers if not m.weight.any()]
+        assert zeroed == [order[-1]] and order[-1] is unit.zero_init_target, name
+        kind = nn.Conv2d if blocks.PLACEMENTS[placement].zero_init == "conv" else nn.BatchNorm2d
+        assert isinstance(order[-1], kind), name
+
+
+@pytest.mark.parametrize("placement", sorted(config.ZERO_INIT_REFUSED))
+def test_zero_init_is_refused_with_one_sentence_where_a_zero_branch_cannot_learn(placement):
+    with pytest.raises(ValueError) as err:
+        small_cfg(placement=placement, zero_init_residual=True)
+    text = str(err.value)
+    assert placement in text and text.endswith(".") and text.count(". ") == 0 and "\n" not in text
+    assert not small_cfg(placement=placement).can_zero_init
+    assert blocks.PLACEMENTS[placement].zero_init is None  # the registry agrees with the config's list
+
+
+def test_the_registry_and_the_config_agree_on_zero_init():
+    refused = {name for name, p in blocks.PLACEMENTS.items() if p.zero_init is None}
+    assert refused == set(config.ZERO_INIT_REFUSED) == {"relu_before_add", "bn_after_add"}
+
+
+def _branch_parameters(unit: ResidualUnit) -> dict:
+    return {f"{n}.{k}": p for n in unit._branch_names for k, p in getattr(unit, n).named_parameters()}
+
+
+@pytest.mark.parametrize("block", config.BLOCKS)
+@pytest.mark.parametrize("placement", ZERO_INIT_PLACEMENTS)
+def test_zero_initialised_branches_learn_with_real_sgd_steps(block, placement, tiny_digits):
+    """A few SGD steps on real digits: every branch parameter gets a gradient, and F(x) leaves zero."""
+    from explorer.data.datasets import normalize
+    cfg = small_cfg(block=block, placement=placement, shortcut="A", zero_init_residual=True, num_classes=10)
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    x, y = normalize(tiny_digits.x_train[:32], tiny_digits.preprocessing), tiny_digits.y_train[:32]
+    params = {f"{n}.{k}": p for n, u in model.units() for k, p in _branch_parameters(u).items()}
+    got_gradient = dict.fromkeys(params, False)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(3):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        for k, p in params.items():
+            got_gradient[k] |= p.grad is not None and bool(p.grad.abs().max() > 0)
+        opt.step()
+    assert all(got_gradient.values()), [k for k, v in got_gradient.items() if not v]
+    model.eval()
+    inputs = _unit_inputs(model, x)
+    with torch.no_grad():
+        assert all(u.residual_branch(inputs[n]).abs().max() > 0 for n, u in model.units())
 
 
 def test_without_zero_init_the_branches_are_not_zero():
@@ -389,3 +438,58 @@ def test_a_projection_in_a_preactivation_unit_sees_the_preactivated_input(placem
         same = model.layer2[1]  # identity shortcut
         h = torch.randn(2, same.in_ch, 4, 4)
         assert torch.equal(same.identity_path(h), h)
+
+
+# ----------------------------------------------------------------------------- pre-activation nets
+@pytest.mark.parametrize("family", config.FAMILIES)
+@pytest.mark.parametrize("block", config.BLOCKS)
+@pytest.mark.parametrize("placement", config.PLACEMENTS)
+def test_the_first_unit_sees_an_activated_stem_before_the_split(family, block, placement):
+    """He et al. 2016 (appendix): the first activation comes right after conv1, before the two paths split."""
+    cfg = small_cfg(family, block, placement=placement, shortcut="B")
+    model = build_model(cfg).eval()
+    assert isinstance(model.bn1, nn.BatchNorm2d) and isinstance(model.relu, nn.ReLU)
+    first = model.layer1[0]
+    x = _unit_inputs(model, batch_for(cfg))["layer1.0"]
+    assert x.min() >= 0  # activated: both paths of the first unit start from BN-ReLU(conv1(image))
+    assert isinstance(getattr(first, first._branch_names[0]), nn.Conv2d)  # no second activation in the branch
+
+
+@pytest.mark.parametrize("family", config.FAMILIES)
+@pytest.mark.parametrize("placement", config.PLACEMENTS)
+def test_preactivation_nets_activate_the_last_sum_before_the_pool(family, placement):
+    """He et al. 2016 (appendix): the last unit gets an extra activation after its addition."""
+    cfg = small_cfg(family, placement=placement, shortcut="A")
+    model = build_model(cfg).eval()
+    pooled = []
+    model.avgpool.register_forward_hook(lambda m, args, out: pooled.append(args[0]))
+    with torch.no_grad():
+        model(batch_for(cfg))
+    pre = blocks.PLACEMENTS[placement].pre
+    if pre:
+        assert pooled[0].min() >= 0  # activated
+        assert isinstance(model.bn_final, nn.BatchNorm2d) == ("bn" in pre)
+        assert isinstance(model.relu_final, nn.ReLU)
+    else:
+        assert isinstance(model.bn_final, nn.Identity) and isinstance(model.relu_final, nn.Identity)
+
+
+def test_a_preactivation_net_computes_the_papers_layout():
+    """Full pre-activation, written out by hand: stem BN-ReLU, units of BN-ReLU-conv, final BN-ReLU, pool, fc."""
+    cfg = small_cfg(placement="full_preact", shortcut="A")
+    model = build_model(cfg).eval()
+    _randomise_batch_norm(model)
+    x = batch_for(cfg)
+    with torch.no_grad():
+        h = model.relu(model.bn1(model.conv1(x)))
+        for name, unit in model.units():
+            branch = [getattr(unit, n) for n in unit._branch_names]
+            f = h
+            for layer in branch:
+                f = layer(f)
+            h = f + unit.shortcut(h)
+        h = model.relu_final(model.bn_final(h))
+        expected = model.fc(h.mean(dim=(2, 3)))
+        assert torch.allclose(model(x), expected, atol=1e-6)
+    first = model.layer1[0]
+    assert first._branch_names[0] == "conv1" and model.layer2[0]._branch_names[:3] == ["bn1", "relu1", "conv1"]

@@ -4,9 +4,17 @@ import re
 
 import pytest
 
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from explorer.data.config import DATASETS
+from explorer.nets import config as nets
 from explorer.nets.config import ModelConfig
-from explorer.training.recipes import TrainConfig
-from explorer.urlstate import MODEL_KEYS, TRAIN_KEYS, from_query, to_query
+from explorer.training import recipes
+from explorer.training.recipes import TrainConfig, train_config_for
+from explorer.urlstate import EXPERIMENT_KINDS, MODEL_KEYS, TRAIN_KEYS, from_query, to_query
+
+LINKED_DATASETS = [d for d in DATASETS if d != "folder"]  # a link never points at a folder on the server
 
 MODEL = ModelConfig(depth=56, shortcut="B", placement="full_preact", width=0.5, zero_init_residual=True)
 TRAIN = TrainConfig(epochs=2, batch_size=64, lr=0.05, schedule="cosine", optimizer="adamw", seed=3, device="cpu")
@@ -27,7 +35,8 @@ def test_round_trip_restores_the_setup():
 
 
 def test_defaults_make_a_short_link_and_lists_read_their_last_value():
-    assert to_query("digits", ModelConfig(), TrainConfig()) == {"dataset": "digits", "kind": "twin"}
+    for dataset in LINKED_DATASETS:  # a link opens on the dataset's own recipe, so that recipe needs no words
+        assert to_query(dataset, ModelConfig(), train_config_for(dataset)) == {"dataset": dataset, "kind": "twin"}
     settings, problems = from_query({"epochs": ["5", "2"]})  # repeated keys, as st.query_params may give
     assert settings["train"] == {"epochs": 2} and problems == []
 
@@ -70,6 +79,64 @@ def test_the_url_never_carries_an_owner():
     settings, problems = from_query({"owner": "someone-else", "teacher": "1", "epochs": "2"})
     assert "someone-else" not in repr(settings) and "teacher" not in repr(settings)
     assert settings["train"] == {"epochs": 2}
+
+
+# ----------------------------------------------------------------------------- the property: nothing is lost
+@st.composite
+def _models(draw) -> ModelConfig:
+    family, block = draw(st.sampled_from(nets.FAMILIES)), draw(st.sampled_from(nets.BLOCKS))
+    if family == "imagenet":
+        depths = [d for d, (b, _) in nets.IMAGENET_STAGES.items() if b == block]
+    else:
+        step = 3 * nets.CONVS_PER_BLOCK[block]
+        depths = [step * n + 2 for n in range(1, 20)]
+    fields = dict(family=family, block=block, depth=draw(st.sampled_from(depths)),
+                  shortcut=draw(st.sampled_from(nets.SHORTCUTS)), placement=draw(st.sampled_from(nets.PLACEMENTS)),
+                  norm=draw(st.sampled_from(nets.NORMS)), init=draw(st.sampled_from(nets.INITS)),
+                  width=draw(st.sampled_from([0.25, 0.5, 0.75, 1.0, 1.25, 2.0]) | st.floats(0.05, 8.0)),
+                  zero_init_residual=draw(st.booleans()))
+    try:
+        return ModelConfig(**fields)
+    except ValueError:
+        assume(False)  # an impossible net is not a setup anyone can share
+
+
+@st.composite
+def _recipes(draw, dataset: str) -> TrainConfig:
+    chosen = dict(epochs=draw(st.integers(1, 1000)), batch_size=draw(st.integers(1, 4096)),
+                  lr=draw(st.sampled_from([0.01, 0.05, 0.1, 0.2]) | st.floats(1e-5, 10.0)),
+                  schedule=draw(st.sampled_from(recipes.SCHEDULES)), optimizer=draw(st.sampled_from(recipes.OPTIMIZERS)),
+                  seed=draw(st.integers(0, 2**31 - 1)), device=draw(st.sampled_from(recipes.DEVICES)))
+    keep = draw(st.sets(st.sampled_from(TRAIN_KEYS)))  # some fields left at the dataset's recipe
+    return train_config_for(dataset, **{k: v for k, v in chosen.items() if k not in keep})
+
+
+@st.composite
+def _setups(draw) -> tuple:
+    dataset = draw(st.sampled_from(LINKED_DATASETS))
+    return dataset, draw(_models()), draw(_recipes(dataset)), draw(st.sampled_from(EXPERIMENT_KINDS))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(_setups())
+def test_every_valid_setup_survives_a_link(setup):
+    """Random valid settings -> URL -> settings, read back as the app does (pages.common.init_session/train_cfg)."""
+    dataset, model, train, kind = setup
+    query = to_query(dataset, model, train, kind)
+    assert all(isinstance(v, str) for v in query.values())
+    got, problems = from_query(query)
+    assert problems == []
+    assert (got["dataset"], got["kind"]) == (dataset, kind)
+    assert ModelConfig.from_dict({**ModelConfig().to_dict(), **got["model"]}) == model
+    assert train_config_for(dataset, **got["train"]) == train
+
+
+@pytest.mark.parametrize("field, value", [("epochs", 12), ("batch_size", 128), ("schedule", "step")])
+def test_a_digits_link_keeps_what_equals_the_generic_defaults(field, value):
+    """The issue's case: on digits, epochs 12, batch 128 or schedule "step" (TrainConfig()'s values) were lost."""
+    train = train_config_for("digits", **{field: value})
+    got, _ = from_query(to_query("digits", ModelConfig(), train))
+    assert got["train"] == {field: value}
 
 
 # ----------------------------------------------------------------------------- lesson links: lock and hide

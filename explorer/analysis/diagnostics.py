@@ -75,9 +75,10 @@ def conv_grad_norm_tensors(model: nn.Module) -> dict:
 def conv_grad_norms(model: nn.Module) -> dict:
     """L2 norm of each conv layer's weight gradient, read after `loss.backward()`.
 
-    Gradient norm per layer shows where a deep plain net's gradient fades (He et al. 2015, section 4.1).
-    Projection shortcuts are included; convs without a gradient are skipped. A pure read: no hooks,
-    no copies, one device sync.
+    Gradient norm per layer shows how the gradient's size changes from the output back to the input. He et
+    al. 2015 (section 4.1) checked that with BN a deep plain net's gradients do not vanish; what happens in the
+    user's own net is for these numbers to say (`gradient_flow_sentence`). Projection shortcuts are included;
+    convs without a gradient are skipped. A pure read: no hooks, no copies, one device sync.
 
     Args:
         model: any nn.Module whose convs have `.weight.grad` filled in.
@@ -88,6 +89,45 @@ def conv_grad_norms(model: nn.Module) -> dict:
     if not norms:
         return {}
     return dict(zip(norms, torch.stack(list(norms.values())).tolist()))
+
+
+def gradient_flow_sentence(name: str, records: list) -> str:
+    """One sentence on what a run's gradient norms show: the conv nearest the input against the one nearest
+    the output, before training and at the latest epoch. Nothing is assumed; the numbers say which is larger.
+
+    Args:
+        name: the run's name, e.g. "plain-56".
+        records: its epoch records (dicts, or explorer.store.records.Metric); those with "grad_norms"
+            {conv name: norm} are read (shortcut convs left out).
+    Returns:
+        e.g. "plain-56: before training the conv nearest the input got a gradient 2,400 times larger than the
+        conv nearest the output; at epoch 15, 3.1 times larger."; a sentence saying so when none was recorded.
+    """
+    ratios = []
+    for rec in records:
+        field = rec.get if isinstance(rec, dict) else lambda key: getattr(rec, key, None)
+        norms = [(k, v) for k, v in (field("grad_norms") or {}).items() if ".shortcut." not in f".{k}."]
+        first, last = (norms[0][1], norms[-1][1]) if len(norms) > 1 else (None, None)
+        if isinstance(first, (int, float)) and isinstance(last, (int, float)) and first > 0 and last > 0:
+            epoch = field("epoch")
+            ratios.append((int(epoch) if isinstance(epoch, float) and epoch.is_integer() else epoch, first / last))
+    if not ratios:
+        return f"{name}: no gradient norms were recorded, so there is nothing to compare."
+    parts = [_ratio_words(ratios[0][1], "before training" if ratios[0][0] == 0 else f"at epoch {ratios[0][0]}")]
+    if len(ratios) > 1:
+        parts.append(_ratio_words(ratios[-1][1], f"at epoch {ratios[-1][0]}", short=True))
+    return f"{name}: " + "; ".join(parts) + "."
+
+
+def _ratio_words(ratio: float, when: str, short: bool = False) -> str:
+    if 0.9 <= ratio <= 1.1:
+        size = "about the same gradient as"
+    else:
+        times = ratio if ratio > 1 else 1 / ratio
+        size = f"a gradient {times:,.1f} times {'larger' if ratio > 1 else 'smaller'} than"
+    if short:
+        return f"{when}, {size.removeprefix('a gradient ').removesuffix(' than').removesuffix(' as')}"
+    return f"{when} the conv nearest the input got {size} the conv nearest the output"
 
 
 def branch_ratios(model: nn.Module, x: torch.Tensor) -> dict:
@@ -114,26 +154,61 @@ def branch_ratios(model: nn.Module, x: torch.Tensor) -> dict:
     return dict(zip([r[0] for r in records], torch.stack(ratios).tolist()))
 
 
-def layer_responses(model: nn.Module, x: torch.Tensor) -> dict:
-    """Per unit, the standard deviation of its residual branch's output F(x) (He et al. 2015, Figure 7).
+def response_points(model: nn.Module) -> list:
+    """Where He et al. 2015 (Figure 7) read each 3x3 layer's response: after its BN, before the addition or ReLU.
 
-    F(x) is the part added to the shortcut: after the branch's last BN where the placement ends with BN,
-    after its last conv otherwise. A plain unit has the same layers, so its branch output is used too.
-    The std is taken over every element of F(x) for the batch (images, channels, positions), in eval mode;
-    the model is left as it was.
+    For each 3x3 conv (the stem's too, where it is 3x3), in network order: the BN that directly follows it
+    in the stem or in its unit's branch (in a full pre-activation unit, the next conv's BN), or the conv
+    itself where nothing normalises it before the addition (the last conv of a pre-activation branch).
 
     Args:
-        model: a `explorer.models.ResNet`.
+        model: a `explorer.nets.builder.ResNet` (anything with conv1, bn1 and `.units()`).
+    Returns:
+        [(conv dotted name, the module whose output is the response)], input to output.
+    """
+    def is_3x3(m) -> bool:
+        return isinstance(m, nn.Conv2d) and tuple(m.kernel_size) == (3, 3)
+
+    points = []
+    if is_3x3(getattr(model, "conv1", None)):
+        points.append(("conv1", model.bn1 if isinstance(model.bn1, nn.BatchNorm2d) else model.conv1))
+    for unit_name, unit in model.units():
+        layers = unit.branch_layers()
+        for k, (name, conv) in enumerate(layers):
+            if is_3x3(conv):
+                after = layers[k + 1][1] if k + 1 < len(layers) else None
+                points.append((f"{unit_name}.{name}", after if isinstance(after, nn.BatchNorm2d) else conv))
+    return points
+
+
+def layer_responses(model: nn.Module, x: torch.Tensor) -> dict:
+    """Std of every 3x3 layer's response, after BN and before the addition or ReLU (He et al. 2015, Figure 7).
+
+    The paper plots these in network order (top) and sorted by magnitude (bottom): ResNets' responses are
+    generally smaller than plain nets', and smaller in deeper ResNets. `response_points` says where each is
+    read. The std is taken over every element of the response for the batch (images, channels, positions),
+    in eval mode; the model is left as it was.
+
+    Args:
+        model: a `explorer.nets.builder.ResNet`.
         x: (B, C, H, W) images, e.g. a test batch.
     Returns:
-        {unit dotted name: float std}, in forward order.
+        {3x3 conv dotted name: float std}, in network order.
     """
-    with eval_no_grad(model):
-        records = _unit_inputs_outputs(model, x)
-        stds = [unit.residual_branch(inp).std(unbiased=False) for _, unit, inp, _ in records]
+    points = response_points(model)
+    captured: dict = {}
+    handles = [module.register_forward_hook(lambda m, args, out, name=name: captured.__setitem__(name, out))
+               for name, module in points]
+    try:
+        with eval_no_grad(model):
+            model(x.to(_device_of(model)))
+            stds = [captured[name].float().std(unbiased=False) for name, _ in points]
+    finally:
+        for h in handles:
+            h.remove()
     if not stds:
         return {}
-    return dict(zip([r[0] for r in records], torch.stack(stds).tolist()))
+    return dict(zip([name for name, _ in points], torch.stack(stds).tolist()))
 
 
 def feature_maps(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:

@@ -6,6 +6,7 @@ from ..lazy import exports
 
 __getattr__, __dir__, __all__ = exports(__name__, {
     'curves': 'curves', 'MAX_POINTS': 'curves', 'run_series': 'curves', 'training_curves': 'curves',
+    'CURVE_LAYOUTS': 'curves',
     'loss_curve': 'curves', 'gradient_profile': 'curves', 'gradient_log_range': 'curves',
     'gradient_heatmap': 'curves', 'branch_ratio_chart': 'curves', 'layer_response_chart': 'curves',
     'ablation_chart': 'curves',

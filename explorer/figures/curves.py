@@ -1,9 +1,11 @@
 """Every figure of the app, as pure functions: plain data (dicts, lists, numpy) in, a plotly Figure out.
 
 The pages place the figures; nothing here knows about Streamlit, so tests check a figure's data without a
-browser. Conventions, kept in every chart (as in He et al. 2015, Figure 6): one colour per depth, plain nets
-dashed and residual nets solid; errors are stored as fractions in [0, 1] and shown as percentages; fonts
-sized for a projector. Size budget: ~400 lines.
+browser. This app's own convention, kept in every chart: one colour per depth, plain nets dashed and residual
+nets solid. It is not the paper's: in He et al. 2015, Figure 6, dashed means training error and bold means test
+error, with plain nets and ResNets in separate panels; `training_curves(..., layout="figure6")` draws that.
+Errors are stored as fractions in [0, 1] and shown as percentages; fonts sized for a projector.
+Size budget: ~400 lines.
 """
 from __future__ import annotations
 
@@ -67,39 +69,64 @@ def _diverged_marker(x: list, y: list, run: dict, colour: str, first: bool) -> O
                       marker=dict(symbol="x", size=18, color=colour, line=dict(width=2, color="white")))
 
 
-def training_curves(runs: list, metric: str = "error") -> go.Figure:
-    """Training and test curves against epochs, side by side: the paper's Figure 6 for the user's runs.
+CURVE_LAYOUTS = ("splits", "figure6")
 
-    He et al. 2015, Figure 6: a deeper plain net has higher *training* error (degradation); with shortcuts,
-    deeper is better. Training values come from each epoch record (epoch 0 has none); test values include
-    epoch 0, the untrained net.
+
+def training_curves(runs: list, metric: str = "error", layout: str = "splits") -> go.Figure:
+    """Training and test curves against epochs, in this app's layout or in the paper's Figure 6 layout.
+
+    "splits" (this app's overlay): a training panel and a test panel, plain nets dashed, residual nets solid,
+    one colour per depth. "figure6" (He et al. 2015, Figure 6): a plain-net panel and a ResNet panel, training
+    dashed and test bold, one colour per depth. Either way a deeper plain net with a higher *training* error is
+    the degradation problem. Training values come from each epoch record (epoch 0 has none); test values
+    include epoch 0, the untrained net.
 
     Args:
         runs: run dicts from `run_series`. metric: "error" (shown in %) or "loss" (cross-entropy).
-    Returns: a figure with two panels, two traces per run (plus a ✕ marker per panel for a diverged run).
+        layout: one of CURVE_LAYOUTS.
+    Returns: a figure with two panels, two traces per run (plus a ✕ marker per curve of a diverged run).
     """
     if metric not in ("error", "loss"):
         raise ValueError(f"metric must be 'error' or 'loss'; got {metric!r}.")
-    scale = 100.0 if metric == "error" else 1.0
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(f"Training {metric}", f"Test {metric}"),
-                        horizontal_spacing=0.08)
+    if layout not in CURVE_LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(CURVE_LAYOUTS)}; got {layout!r}.")
+    figure6 = layout == "figure6"
+    titles = ("Plain nets", "ResNets") if figure6 else (f"Training {metric}", f"Test {metric}")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.08, shared_yaxes=figure6)
     styles = run_styles(runs)
     for run in runs:
         records = _epochs(run)
-        for col, split in ((1, "train"), (2, "test")):
-            pts = [(r["epoch"], as_number(r.get(f"{split}_{metric}"))) for r in records]
-            x = [e for e, v in pts if v is not None]
-            y = [v * scale for _, v in pts if v is not None]
-            fig.add_trace(run_line(x, y, run, styles[run["name"]], first=col == 1, mode="lines+markers",
-                                marker=dict(size=6)), row=1, col=col)
-            marker = _diverged_marker(x, y, run, styles[run["name"]][0], first=col == 1)
-            if marker is not None:
-                fig.add_trace(marker, row=1, col=col)
+        colour, dash = styles[run["name"]]
+        for n, split in enumerate(("train", "test")):
+            if figure6:  # the paper's convention: the panel says plain or ResNet, the line says training or test
+                col, style, width = (1 if run.get("plain") else 2), (colour, "dash" if split == "train" else "solid"), \
+                    (2 if split == "train" else 4)
+            else:
+                col, style, width = n + 1, (colour, dash), 3
+            _add_curve(fig, run, records, split, metric, style, width, col, first=n == 0)
     fig.update_xaxes(title_text="epoch")
     whole_ticks(fig, max((r["epoch"] for run in runs for r in _epochs(run)), default=None))
     fig.update_yaxes(title_text="error (%)" if metric == "error" else "loss (cross-entropy)", rangemode="tozero")
     what = "Error" if metric == "error" else "Loss"
+    if figure6:
+        return apply_layout(fig, f"{what} against epochs as in Figure 6: dashed = training, bold = test")
     return apply_layout(fig, f"{what} against epochs: plain (dashed) vs residual (solid)")
+
+
+def _add_curve(fig: go.Figure, run: dict, records: list, split: str, metric: str, style: tuple, width: int,
+               col: int, first: bool) -> None:
+    """One run's training or test curve in panel `col`, and a ✕ at its end if the run diverged."""
+    scale = 100.0 if metric == "error" else 1.0
+    pts = [(r["epoch"], as_number(r.get(f"{split}_{metric}"))) for r in records]
+    x = [e for e, v in pts if v is not None]
+    y = [v * scale for _, v in pts if v is not None]
+    hover = [f"{run['name']}: {'training' if split == 'train' else 'test'} {metric}"] * len(x)
+    line = run_line(x, y, run, style, first=first, hover=hover, mode="lines+markers", marker=dict(size=6))
+    line.line.width = width
+    fig.add_trace(line, row=1, col=col)
+    marker = _diverged_marker(x, y, run, style[0], first=first)
+    if marker is not None:
+        fig.add_trace(marker, row=1, col=col)
 
 
 def _thin(x: list, y: list, max_points: int = MAX_POINTS) -> tuple:
@@ -134,8 +161,9 @@ def _with(run: dict, key: str) -> list:
 def gradient_profile(runs: list) -> go.Figure:
     """Gradient norm of each conv layer, input to output, at the start and at the latest epoch (log scale).
 
-    In a deep plain net the gradient reaching the first layers is much smaller than at the top; the
-    shortcut carries it back undiminished (He et al. 2016, Eq. 5).
+    He et al. 2015 (§4.1) checked that with BN a deep plain net's gradients do not vanish: degradation is an
+    optimisation difficulty. With identity shortcuts the gradient also has a direct path back to every earlier
+    unit (He et al. 2016, Eq. 5). The chart shows what the user's own nets do, whichever way it goes.
 
     Args: runs: run dicts from `run_series` (epoch records with "grad_norms" {conv name: norm}).
     Returns: two panels, "At the start (epoch 0)" and "Latest epoch", one trace per run and panel.
@@ -200,8 +228,8 @@ def gradient_heatmap(run: dict, zrange: Optional[tuple] = None) -> go.Figure:
 def branch_ratio_chart(runs: list) -> go.Figure:
     """‖F(x)‖ / ‖x‖ per unit at the latest epoch: how big the residual branch is next to the shortcut.
 
-    He et al. 2015, §4.2 (with Figure 7): the residual functions tend to stay small. For a plain unit the
-    ratio is ‖output‖ / ‖input‖.
+    He et al. 2015, §4.2 (with Figure 7): the residual functions tend to stay small. A plain unit has no F(x)
+    (nothing is added to it): its ratio is ‖output‖ / ‖input‖, and its trace says so.
 
     Args: runs: run dicts from `run_series` (epoch records with "branch_ratios" {unit: ratio}).
     Returns: one trace per run, x = unit names in forward order.
@@ -214,38 +242,40 @@ def branch_ratio_chart(runs: list) -> go.Figure:
         recs = _with(run, "branch_ratios")
         if recs:
             ratios = recs[-1]["branch_ratios"]
-            fig.add_trace(run_line(list(ratios), [as_number(v) for v in ratios.values()], run, styles[run["name"]],
-                                first=True, mode="lines+markers"))
+            what = "‖output‖/‖input‖ (a plain unit has no F(x))" if run.get("plain") else "‖F(x)‖/‖x‖"
+            shown = {**run, "name": f"{run['name']}: ‖out‖/‖in‖" if run.get("plain") else run["name"]}
+            fig.add_trace(run_line(list(ratios), [as_number(v) for v in ratios.values()], shown, styles[run["name"]],
+                                first=True, hover=[f"{u}: {what}" for u in ratios], mode="lines+markers"))
     fig.update_xaxes(title_text="unit (input to output)", type="category")
-    fig.update_yaxes(title_text="‖F(x)‖ / ‖x‖", rangemode="tozero")
+    fig.update_yaxes(title_text="‖F(x)‖ / ‖x‖ (plain: ‖out‖ / ‖in‖)", rangemode="tozero")
     return apply_layout(fig, "Residual branch size next to its input (latest epoch)")
 
 
-def layer_response_chart(responses: dict, sort: bool = False) -> go.Figure:
-    """Standard deviation of each unit's branch output, per net: the paper's Figure 7 for the user's nets.
+def layer_response_chart(responses: dict) -> go.Figure:
+    """Std of each 3x3 layer's response, per net, in network order (top) and sorted (bottom): Figure 7.
 
-    He et al. 2015, Figure 7: ResNets' responses are generally smaller than plain nets', the more so the
-    deeper the ResNet.
+    He et al. 2015, Figure 7: responses after BN, before the addition or ReLU; ResNets' are generally smaller
+    than plain nets', the more so the deeper the ResNet.
 
     Args:
-        responses: {net name: {unit name: std}} from explorer.diagnostics.layer_responses.
-        sort: False for layer order (x = layer index), True to sort each net's values from largest down.
-    Returns: one trace per net.
+        responses: {net name: {3x3 conv name: std}} from explorer.analysis.diagnostics.layer_responses.
+    Returns: two panels (rows), one trace per net in each.
     """
-    fig = go.Figure()
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.14,
+                        subplot_titles=("In network order", "Sorted by magnitude"))
     styles = run_styles(named_runs(responses))
     for name, stds in responses.items():
-        pairs = [(unit, as_number(v)) for unit, v in stds.items()]
-        if sort:
-            pairs.sort(key=lambda p: -math.inf if p[1] is None else p[1], reverse=True)
-        run = {"name": name}
-        fig.add_trace(run_line(range(1, len(pairs) + 1), [v for _, v in pairs], run, styles[name], first=True,
-                            hover=[u for u, _ in pairs], mode="lines+markers"))
-    fig.update_xaxes(title_text="layer index (sorted by size)" if sort else "layer index (input to output)")
+        pairs = [(layer, as_number(v)) for layer, v in stds.items()]
+        ranked = sorted(pairs, key=lambda p: -math.inf if p[1] is None else p[1], reverse=True)
+        for row, shown in ((1, pairs), (2, ranked)):
+            fig.add_trace(run_line(range(1, len(shown) + 1), [v for _, v in shown], {"name": name}, styles[name],
+                                   first=row == 1, hover=[layer for layer, _ in shown], mode="lines+markers"),
+                          row=row, col=1)
+    fig.update_xaxes(title_text="3×3 layer (input to output)", row=1, col=1)
+    fig.update_xaxes(title_text="3×3 layer (sorted by std)", row=2, col=1)
     whole_ticks(fig, max((len(t.x) for t in fig.data), default=None))
-    fig.update_yaxes(title_text="std of the branch output", rangemode="tozero")
-    order = "sorted by magnitude" if sort else "in layer order"
-    return apply_layout(fig, f"Layer responses {order}")
+    fig.update_yaxes(title_text="std of the response", rangemode="tozero")
+    return apply_layout(fig, "Layer responses: std after BN, before the addition or ReLU (Figure 7)", height=720)
 
 
 def ablation_chart(results: dict) -> go.Figure:

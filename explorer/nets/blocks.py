@@ -88,41 +88,54 @@ SHORTCUTS = {
                       "no extra parameters, so plain and residual twins match exactly (He et al. 2015, option A)."),
     "B": ShortcutKind(_option_b, "projection", "Identity; a 1x1 convolution + BN only where the shape changes "
                       "(He et al. 2015, option B; torchvision's ResNets)."),
-    "C": ShortcutKind(_option_c, "projection", "A 1x1 convolution + BN on every shortcut: a few more parameters, "
-                      "slightly better on ImageNet, not needed to fix degradation (He et al. 2015, option C)."),
+    "C": ShortcutKind(_option_c, "projection", "A 1x1 convolution + BN on every shortcut: a few more parameters; "
+                      "slightly better than B only for ResNet-34 on ImageNet (24.19 vs 24.52 % top-1, He et al. 2015, "
+                      "Table 3), far worse on ResNet-110 on CIFAR-10 (12.22 vs 6.61 %, He et al. 2016, Table 1)."),
 }
 
 
 # ----------------------------------------------------------------------------- placements
 @dataclass(frozen=True)
 class Placement:
-    """Where BN and ReLU sit: ops before each conv, after each inner conv, after the last, after the add."""
+    """Where BN and ReLU sit: ops before each conv, after each inner conv, after the last, after the add.
+
+    A placement with ops before the convs ("pre-activation") also activates the stem's output once, before the
+    first unit splits into its two paths, and the last unit's sum before the pool (He et al. 2016, appendix).
+    """
 
     pre: tuple  # ops before every conv of the branch, e.g. ("bn", "relu") for full pre-activation
     post: tuple  # ops after every conv but the last
     last: tuple  # ops after the branch's last conv (before the addition)
     after_add: tuple  # ops after the addition
-    final_bn_relu: bool  # one BN-ReLU before the global pool (pre-activation nets)
+    zero_init: object  # what zero-init zeroes: "bn" (the branch ends in BN: its scale), "conv" (ends in a conv:
+    #                    its weights), None (refused: explorer.nets.config.ZERO_INIT_REFUSED says why)
     help: str  # one sentence for the UI, with its source
+
+    @property
+    def preactivation(self) -> bool:
+        """True when BN/ReLU come before the convs (He et al. 2016): the net then activates before the pool."""
+        return bool(self.pre)
 
 
 PLACEMENTS = {
-    "original": Placement((), ("bn", "relu"), ("bn",), ("relu",), False,
+    "original": Placement((), ("bn", "relu"), ("bn",), ("relu",), "bn",
                           "conv-BN-ReLU-conv-BN, add, ReLU: the unit of the 2015 paper (He et al. 2015)."),
-    "no_final_relu": Placement((), ("bn", "relu"), ("bn",), (), False,
-                               "The original unit without the ReLU after the addition; helps a little at depth "
-                               "(Gross & Wilber 2016)."),
-    "bn_after_add": Placement((), ("bn", "relu"), (), ("bn", "relu"), False,
+    "no_final_relu": Placement((), ("bn", "relu"), ("bn",), (), "bn",
+                               "The original unit without the ReLU after the addition: a little better at 110 layers "
+                               "(6.32 vs 6.97 %), no real difference at 20 (Gross & Wilber 2016)."),
+    "bn_after_add": Placement((), ("bn", "relu"), (), ("bn", "relu"), None,
                               "conv-BN-ReLU-conv, add, BN, ReLU: BN after the addition alters the shortcut signal and "
-                              "hurts deep nets (He et al. 2016 Table 2; Gross & Wilber 2016)."),
-    "relu_before_add": Placement((), ("bn", "relu"), ("bn", "relu"), (), False,
-                                 "conv-BN-ReLU-conv-BN-ReLU, add: the branch can only add, never subtract "
-                                 "(He et al. 2016 Table 2)."),
-    "relu_preact": Placement(("relu",), ("bn",), ("bn",), (), False,
-                             "ReLU-conv-BN-ReLU-conv-BN, add: ReLU-only pre-activation (He et al. 2016 Table 2)."),
-    "full_preact": Placement(("bn", "relu"), (), (), (), True,
+                              "hurts deep nets (8.17 vs 6.61 % on ResNet-110, He et al. 2016, Table 2; Gross & Wilber "
+                              "2016)."),
+    "relu_before_add": Placement((), ("bn", "relu"), ("bn", "relu"), (), None,
+                                 "conv-BN-ReLU-conv-BN-ReLU, add: the branch can only add, never subtract; "
+                                 "7.84 vs 6.61 % on ResNet-110 (He et al. 2016, Table 2)."),
+    "relu_preact": Placement(("relu",), ("bn",), ("bn",), (), "bn",
+                             "ReLU-conv-BN-ReLU-conv-BN, add: ReLU-only pre-activation, about as good as the original "
+                             "(6.71 vs 6.61 % on ResNet-110, He et al. 2016, Table 2)."),
+    "full_preact": Placement(("bn", "relu"), (), (), (), "conv",
                              "BN-ReLU-conv-BN-ReLU-conv, add: full pre-activation keeps the shortcut a clean identity; "
-                             "best in He et al. 2016 (6.37% vs 6.61% on ResNet-110)."),
+                             "best in He et al. 2016 (6.37 vs 6.61 % on ResNet-110)."),
 }
 
 
@@ -130,13 +143,15 @@ PLACEMENTS = {
 class ResidualUnit(nn.Module):
     """One unit: a branch of convs with BN/ReLU per its placement, plus a shortcut (or none).
 
-    Subclasses fix the convs (their `expansion` and `_conv_plan`); the builder takes the class.
+    Subclasses fix the convs (their `expansion` and `_conv_plan`); the builder takes the class. `activated`
+    marks the first unit of a pre-activation net: its input was already activated right after the stem, before
+    the split into the two paths, so its first conv has no BN/ReLU of its own (He et al. 2016, appendix).
     """
 
     expansion = 1
 
     def __init__(self, in_ch: int, planes: int, stride: int = 1, shortcut: str = "A",
-                 placement: str = "original", norm: str = "batch") -> None:
+                 placement: str = "original", norm: str = "batch", activated: bool = False) -> None:
         super().__init__()
         if shortcut not in SHORTCUTS:
             raise ValueError(f"Unknown shortcut {shortcut!r}; choose one of {', '.join(SHORTCUTS)}.")
@@ -149,7 +164,7 @@ class ResidualUnit(nn.Module):
         plan = self._conv_plan(in_ch, planes, stride)
         self._branch_names: list = []  # module names of F(x), in order
         for i, (cin, cout, make) in enumerate(plan, start=1):
-            self._add_ops(p.pre, i, cin, norm)
+            self._add_ops(() if activated and i == 1 else p.pre, i, cin, norm)
             setattr(self, f"conv{i}", make(cin, cout, bias))
             self._branch_names.append(f"conv{i}")
             self._add_ops(p.last if i == len(plan) else p.post, i, cout, norm)
@@ -162,8 +177,9 @@ class ResidualUnit(nn.Module):
         self.shortcut = make_shortcut(in_ch, self.out_ch, stride, norm) if make_shortcut else None
         # Pre-activation units: "these projection shortcuts are also with pre-activation" (He et al. 2016,
         # appendix), so a projection sees the input after the unit's first BN/ReLU; an identity sees x itself.
-        self._n_pre = len(p.pre)
+        self._n_pre = 0 if activated else len(p.pre)
         self._preact_projection = self._n_pre > 0 and isinstance(self.shortcut, Projection)
+        self._zero_init = p.zero_init
 
     def _add_ops(self, ops: tuple, i: int, channels: int, norm: str) -> None:
         for op in ops:
@@ -174,11 +190,22 @@ class ResidualUnit(nn.Module):
         raise NotImplementedError
 
     @property
-    def last_branch_bn(self):
-        """The last BN inside the branch (zeroed by zero_init_residual), or None."""
-        bns = [getattr(self, n) for n in self._branch_names if n.startswith("bn")]
-        bns = [m for m in bns if isinstance(m, nn.BatchNorm2d)]
-        return bns[-1] if bns else None
+    def zero_init_target(self):
+        """What zero-init zeroes so the unit starts as its shortcut and still learns, or None where it cannot.
+
+        A branch that ends in BN: that BN, whose scale is zeroed (Goyal et al. 2017); one that ends in a conv
+        (full pre-activation): that conv, whose weights are zeroed; a branch that ends in a ReLU, or a unit
+        with BN after the addition: None (explorer.nets.config.ZERO_INIT_REFUSED).
+        """
+        if self._zero_init is None:
+            return None
+        last = getattr(self, self._branch_names[-1])
+        wanted = nn.BatchNorm2d if self._zero_init == "bn" else nn.Conv2d
+        return last if isinstance(last, wanted) else None
+
+    def branch_layers(self) -> list:
+        """[(name, module)] of F(x), in the order they run (pre-activation ops first, where there are any)."""
+        return [(name, getattr(self, name)) for name in self._branch_names]
 
     def _run(self, names: list, x: torch.Tensor) -> torch.Tensor:
         for name in names:

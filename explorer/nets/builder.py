@@ -24,7 +24,7 @@ class ResNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         unit = BLOCKS[cfg.block]
-        preact = PLACEMENTS[cfg.placement].final_bn_relu
+        placement = PLACEMENTS[cfg.placement]
         base = IMAGENET_WIDTHS if cfg.family == "imagenet" else CIFAR_WIDTHS
         widths = [max(1, round(w * cfg.width)) for w in base]
         bias = cfg.norm == "none"
@@ -32,9 +32,10 @@ class ResNet(nn.Module):
             self.conv1 = nn.Conv2d(cfg.in_channels, widths[0], 7, stride=2, padding=3, bias=bias)
         else:
             self.conv1 = nn.Conv2d(cfg.in_channels, widths[0], 3, stride=1, padding=1, bias=bias)
-        # Pre-activation nets start their first unit with BN-ReLU, so the stem is the conv alone.
-        self.bn1 = nn.Identity() if preact else make_norm(cfg.norm, widths[0])
-        self.relu = nn.Identity() if preact else nn.ReLU()
+        # Every stem is conv-BN-ReLU: in pre-activation nets too, "the first activation right after conv1,
+        # before splitting into two paths" (He et al. 2016, appendix), so their first unit starts at its conv.
+        self.bn1 = make_norm(cfg.norm, widths[0])
+        self.relu = nn.ReLU()
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1) if cfg.family == "imagenet" else nn.Identity()
         in_ch = widths[0]
         self.stages = []  # names of the stage modules, in order
@@ -42,12 +43,16 @@ class ResNet(nn.Module):
             stride = 1 if s == 1 else 2
             units = []
             for b in range(n):
-                units.append(unit(in_ch, planes, stride if b == 0 else 1, cfg.shortcut, cfg.placement, cfg.norm))
+                units.append(unit(in_ch, planes, stride if b == 0 else 1, cfg.shortcut, cfg.placement, cfg.norm,
+                                  activated=placement.preactivation and s == 1 and b == 0))
                 in_ch = planes * unit.expansion
             setattr(self, f"layer{s}", nn.Sequential(*units))
             self.stages.append(f"layer{s}")
-        self.bn_final = make_norm(cfg.norm, in_ch) if preact else nn.Identity()
-        self.relu_final = nn.ReLU() if preact else nn.Identity()
+        # Pre-activation nets activate the last unit's sum before the pool (He et al. 2016, appendix), with the
+        # placement's own activation: BN-ReLU for full pre-activation, ReLU for ReLU-only pre-activation.
+        final = placement.pre
+        self.bn_final = make_norm(cfg.norm, in_ch) if "bn" in final else nn.Identity()
+        self.relu_final = nn.ReLU() if "relu" in final else nn.Identity()
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(in_ch, cfg.num_classes)
         _init_weights(self, cfg)
@@ -57,7 +62,7 @@ class ResNet(nn.Module):
         x = self.maxpool(x)
         for name in self.stages:
             x = getattr(self, name)(x)  # each later stage halves H, W and doubles channels
-        x = self.relu_final(self.bn_final(x))
+        x = self.relu_final(self.bn_final(x))  # pre-activation nets only (identities otherwise)
         x = torch.flatten(self.avgpool(x), 1)  # (B, C, h, w) -> (B, C)
         return self.fc(x)  # (B, num_classes)
 
@@ -83,10 +88,20 @@ def _init_weights(model: ResNet, cfg: ModelConfig) -> None:
 
 
 def zero_init_branches(model: ResNet) -> None:
-    """Zero the last BN scale in each residual branch, so each unit starts as its shortcut (Goyal et al. 2017)."""
-    for _, unit in model.units():
-        if unit.last_branch_bn is not None:
-            nn.init.zeros_(unit.last_branch_bn.weight)
+    """Start every residual branch at exactly zero, so each unit starts as its shortcut (Goyal et al. 2017).
+
+    A branch that ends in BN gets that BN's scale zeroed (torchvision's zero_init_residual); one that ends
+    in a conv (full pre-activation) gets that conv's weights zeroed, so the branch's last layer still gets a
+    gradient at the first step and the rest follow. Placements where a zero branch could not learn are refused
+    (ModelConfig checks; explorer.nets.config.ZERO_INIT_REFUSED says why).
+    """
+    for name, unit in model.units():
+        target = unit.zero_init_target
+        if target is None:
+            raise ValueError(f"Unit {name} ({unit.placement} placement) cannot start its branch at zero and still learn.")
+        nn.init.zeros_(target.weight)
+        if target.bias is not None and isinstance(target, nn.Conv2d):
+            nn.init.zeros_(target.bias)
 
 
 def build_model(cfg: ModelConfig) -> ResNet:

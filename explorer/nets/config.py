@@ -32,6 +32,17 @@ SHORTCUTS = ("none", "A", "B", "C")
 PLACEMENTS = ("original", "no_final_relu", "bn_after_add", "relu_before_add", "relu_preact", "full_preact")
 
 
+# Placements whose branch cannot start at zero and still learn, with the sentence that says why (the
+# registry's Placement.zero_init is None for exactly these; a test checks that the two agree).
+ZERO_INIT_REFUSED = {
+    "relu_before_add": "zero_init_residual does not fit the relu_before_add placement: its branch ends in a ReLU, "
+                       "and a branch that starts at exactly zero there gets no gradient and never learns.",
+    "bn_after_add": "zero_init_residual does not fit the bn_after_add placement: BN and ReLU come after the "
+                    "addition, so no unit can start as its shortcut, and zeroing the branch's last BN (a ReLU "
+                    "follows it) would stop the branch learning.",
+}
+
+
 # ImageNet depths and their blocks per stage (He et al. 2015, Table 1).
 IMAGENET_STAGES = {
     18: ("basic", (2, 2, 2, 2)),
@@ -64,7 +75,7 @@ class ModelConfig:
     placement: str = "original"  # where BN and ReLU sit in each unit (see explorer.blocks.PLACEMENTS)
     norm: str = "batch"  # "batch" (BatchNorm2d) or "none"
     init: str = "kaiming"  # "kaiming" (He et al. 2015) or "xavier" (Glorot & Bengio 2010)
-    zero_init_residual: bool = False  # zero the last BN scale of each branch (Goyal et al. 2017)
+    zero_init_residual: bool = False  # start each branch at zero: its last BN scale, or last conv (Goyal et al. 2017)
     stage_blocks: Optional[tuple] = None  # explicit blocks per stage; overrides depth when given
     width: float = 1.0  # multiplier on the base widths (16/32/64 or 64/128/256/512)
     in_channels: int = 3  # image channels: 1 for digits and MNIST, 3 for colour
@@ -106,6 +117,8 @@ class ModelConfig:
             raise ValueError("zero_init_residual needs BatchNorm (there is no BN scale to zero with norm='none').")
         if self.zero_init_residual and self.shortcut == "none":
             raise ValueError("zero_init_residual needs a shortcut: a plain net whose branches start at zero cannot train.")
+        if self.zero_init_residual and self.placement in ZERO_INIT_REFUSED:
+            raise ValueError(ZERO_INIT_REFUSED[self.placement])
 
     def _validate_stage_blocks(self) -> None:
         stages = 4 if self.family == "imagenet" else 3
@@ -143,6 +156,11 @@ class ModelConfig:
     def num_layers(self) -> int:
         """Weighted layers as the paper counts them: stem conv + branch convs + the linear layer."""
         return sum(self.blocks_per_stage) * CONVS_PER_BLOCK[self.block] + 2
+
+    @property
+    def can_zero_init(self) -> bool:
+        """True when this net may start its branches at zero: BN, a shortcut, and a placement that allows it."""
+        return self.norm != "none" and not self.is_plain and self.placement not in ZERO_INIT_REFUSED
 
     @property
     def is_plain(self) -> bool:

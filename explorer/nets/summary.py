@@ -7,7 +7,7 @@ from __future__ import annotations
 from torch import nn
 from torchinfo import summary as torchinfo_summary
 
-from .blocks import PLACEMENTS, SHORTCUTS, ResidualUnit
+from .blocks import SHORTCUTS, ResidualUnit
 from .builder import ResNet, build_model, count_parameters
 from .config import ModelConfig
 
@@ -150,7 +150,8 @@ def block_diagram(cfg: ModelConfig, max_per_stage: int = 4) -> str:
                          f'fontcolor="#c0392b"];')
             node = f"{node}_add"
         prev = node
-    tail = ("BN → ReLU\\n" if PLACEMENTS[cfg.placement].final_bn_relu else "") + "global avg pool"
+    final = [label for label, m in (("BN", model.bn_final), ("ReLU", model.relu_final)) if not isinstance(m, nn.Identity)]
+    tail = "".join(f"{op} → " for op in final[:-1]) + (f"{final[-1]}\\n" if final else "") + "global avg pool"
     lines.append(f'  pool [label="{tail}"];')
     lines.append(f'  fc [label="linear, {cfg.num_classes} classes", fillcolor="#ffffff"];')
     lines.append(f"  {prev} -> pool -> fc;")

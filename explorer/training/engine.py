@@ -346,8 +346,8 @@ class Lockstep:
         return loss_sum / max(1, count), wrong / max(1, count)
 
     def _epoch_zero(self, gen: torch.Generator) -> None:
-        """Before the first step: gradient norms on the first batch (where a deep plain net's gradient fades
-        most), residual-branch ratios, and the untrained test error."""
+        """Before the first step: gradient norms on the first batch (how large the gradient is at each layer of
+        the untrained net), residual-branch ratios, and the untrained test error."""
         from ..data.datasets import train_batches
         if not self.train.diagnostics:
             return

@@ -120,15 +120,19 @@ def figure6(data: DataConfig = DataConfig(), train: TrainConfig = None) -> Exper
 
 
 def compare(base: ModelConfig, data: DataConfig, train: TrainConfig, placements=None, shortcuts=None) -> ExperimentSpec:
-    """Several placements and/or shortcuts at one depth; names add what differs: `resnet-20-full_preact`, `resnet-20-B`."""
+    """Several placements and/or shortcuts at one depth; names add what differs: `resnet-20-full_preact`, `resnet-20-B`.
+
+    Zero-init, when the base asks for it, is kept only where the net can use it (a shortcut, and a placement
+    whose zero branch still learns: ModelConfig.can_zero_init); the others start as usual.
+    """
     placements = list(dict.fromkeys(placements or [base.placement]))
     shortcuts = list(dict.fromkeys(shortcuts or [base.shortcut]))
     base = fit_to_data(base, data)
     models = []
     for sc in shortcuts:
         for pl in placements:
-            cfg = dataclasses.replace(base, placement=pl, shortcut=sc,
-                                      zero_init_residual=base.zero_init_residual and sc != "none")
+            cfg = dataclasses.replace(base, placement=pl, shortcut=sc, zero_init_residual=False)
+            cfg = dataclasses.replace(cfg, zero_init_residual=base.zero_init_residual and cfg.can_zero_init)
             suffix = (f"-{pl}" if len(placements) > 1 else "") + (f"-{sc}" if len(shortcuts) > 1 else "")
             models.append((cfg.name + suffix, cfg))
     return ExperimentSpec("compare", tuple(models), data, train)
