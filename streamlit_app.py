@@ -20,6 +20,8 @@ PAGES = [
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
     st.Page("pages/explain.py", title="Explain", icon=":material/image_search:"),
     st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
+    st.Page("pages/why.py", title="Why it works", icon=":material/lightbulb:"),
+    st.Page("pages/data.py", title="Your data", icon=":material/upload_file:"),
     st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
     st.Page("pages/classroom.py", title="Class", icon=":material/groups:"),
 ]

@@ -203,10 +203,8 @@ def _other_command(args, parser) -> int:
     """worker, resume and import-store."""
     from .store.runstore import RunStore
     if args.command == "worker":
-        from .jobs.worker import run_job
-        d = Path(args.experiment_dir)
-        exp = run_job(RunStore(d.parent, args.database_url), d.name)
-        return 1 if exp is None or exp.status == "failed" else 0
+        from .jobs.worker import work
+        return work(args.experiment_dir, args.database_url)
     if args.command == "import-store":
         from .store.importer import import_store
         try:

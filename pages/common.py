@@ -306,10 +306,10 @@ def chart_scale() -> float:
     return PROJECTOR_SCALE if st.session_state.get("projector") else 1.0
 
 
-def plot(container, fig, key: str) -> None:
-    """Draw a plotly figure, enlarged in projector mode (explorer.figures.projected)."""
+def plot(container, fig, key: str, **kw) -> None:
+    """Draw a plotly figure, enlarged in projector mode (explorer.figures.projected); kw go to st.plotly_chart."""
     from explorer.figures.classroom import projected
-    container.plotly_chart(projected(fig, chart_scale()), key=key)
+    container.plotly_chart(projected(fig, chart_scale()), key=key, **kw)
 
 
 def lesson_pins() -> dict:

@@ -4,17 +4,19 @@ classes and an attribution map for each model, plain and residual side by side.
 
 The page only reads widgets, calls explorer.checkpoints / explorer.attribution and draws explorer.charts figures.
 """
+import functools
 import hashlib
 
 import streamlit as st
 
 from explorer.analysis.attribution import IG_TOLERANCE, METHODS, attribute_details, is_heavy, predict
 from explorer.analysis.baselines import BASELINES
-from explorer.analysis.evaluation import confusion_and_mistakes, test_example
+from explorer.analysis.evaluation import confusion_and_mistakes, confusion_cell, test_example
 from explorer.data.config import DataConfig
 from explorer.data.datasets import load_dataset
 from explorer.data.files import DatasetUnavailable
 from explorer.data.images import ImageError, is_digit_model, load_image, to_model_input
+from explorer.figures.clicks import clickable_cells, clicked_point
 from explorer.figures.images import attribution_overlay, confusion_matrix, sample_strip, topk_bars
 from explorer.nets.weights import Explainable, PretrainedUnavailable, pretrained_imagenet
 from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model, load_uploaded_checkpoint
@@ -32,6 +34,7 @@ METHOD_NAMES = {"saliency": "Saliency", "integrated_gradients": "Integrated Grad
 IMAGENET_NAMES = {"resnet18": "ResNet-18 (45 MB download)", "resnet50": "ResNet-50 (98 MB download)"}
 MAX_RUNS_SIDE_BY_SIDE = 4
 MISTAKES_PER_ROW = 4  # half a wide page holds four labelled thumbnails
+CELL_IMAGES = 12  # test images shown for a clicked confusion-matrix cell
 MAPS_KEPT = 24  # attribution maps remembered per session, so moving the opacity slider recomputes nothing
 
 
@@ -314,12 +317,46 @@ def show_test_set(models: dict, dataset, source_key: str) -> None:
             cm, mistakes = _test_set_scores(f"{source_key}/{name}", model.model, dataset)
             errors = 1 - cm.trace() / max(1, cm.sum())
             st.markdown(f"**{name}**: {100 * errors:.1f}% test error on {cm.sum():,} images")
-            st.plotly_chart(confusion_matrix(cm, classes), key=f"explain_cm_{name}")
+            names = [str(c) for c in classes]
+            st.plotly_chart(clickable_cells(confusion_matrix(cm, classes), names, names), key=f"explain_cm_{name}",
+                            on_select=functools.partial(_remember_click, f"explain_cm_{name}", f"explain_cell_{name}"),
+                            selection_mode="points")
+            cell_images(name, model, dataset, source_key, names)
             st.caption("Most confidently wrong (true → predicted, confidence):")
             for row in range(0, len(mistakes), MISTAKES_PER_ROW):
                 shown = mistakes[row : row + MISTAKES_PER_ROW]
                 labels = [f"{classes[m['true']]}→{classes[m['predicted']]} {m['confidence']:.0%}" for m in shown]
                 st.plotly_chart(sample_strip([m["image"] for m in shown], labels), key=f"explain_wrong_{name}_{row}")
+
+
+def _remember_click(chart_key: str, state_key: str) -> None:
+    """on_select callback: keep the clicked point under a plain session key (the page reads that key)."""
+    st.session_state[state_key] = clicked_point(st.session_state.get(chart_key))
+
+
+@st.cache_data(max_entries=32, show_spinner="Finding the cell's images…")
+def _cell(model_key: str, true_class: int, predicted_class: int, _model, _dataset_obj) -> list:
+    return confusion_cell(_model, _dataset_obj, true_class, predicted_class, limit=CELL_IMAGES)
+
+
+def cell_images(name: str, model, dataset, source_key: str, names: list) -> None:
+    """The test images of the confusion-matrix cell last clicked for this net, with their predictions."""
+    point = st.session_state.get(f"explain_cell_{name}")
+    if not point or point.get("x") not in names or point.get("y") not in names:
+        st.caption("Click a cell of the matrix to see its test images.")
+        return
+    true, predicted = names.index(point["y"]), names.index(point["x"])
+    shown = _cell(f"{source_key}/{name}", true, predicted, model.model, dataset)
+    if not shown:
+        st.markdown(f"**True {names[true]}, predicted {names[predicted]}:** no test image is in this cell.")
+        return
+    st.markdown(f"**True {names[true]}, predicted {names[predicted]}:** {len(shown)} image(s)"
+                + (f", the {CELL_IMAGES} most confident" if len(shown) == CELL_IMAGES else ""))
+    for row in range(0, len(shown), MISTAKES_PER_ROW):
+        part = shown[row:row + MISTAKES_PER_ROW]
+        st.plotly_chart(sample_strip([m["image"] for m in part], [f"#{m['index']} → {names[m['predicted']]} "
+                                                                  f"{m['confidence']:.0%}" for m in part]),
+                        key=f"explain_cell_strip_{name}_{row}")
 
 
 def _test_set(test_set):

@@ -4,6 +4,8 @@ Pick a finished experiment (the shipped digits twin by default) and its plain/re
 flow over training, layer responses, the loss landscape (a job of kind `landscape`), block ablation, feature maps.
 The page only reads widgets, calls explorer and draws explorer.charts figures; heavy results are cached per run.
 """
+import functools
+
 import streamlit as st
 from torch import nn
 
@@ -142,7 +144,39 @@ def gradient_view(exp, nets: dict) -> None:
         return
     st.markdown("\n".join(f"- {gradient_flow_sentence(n, recs)}" for n, recs in records.items()))
     for col, (name, run) in zip(st.columns(len(series)), series.items()):
-        col.plotly_chart(charts.gradient_heatmap(run, zrange), key=f"inspect_grad_{name}")
+        col.plotly_chart(_clickable_heatmap(run, zrange), key=f"inspect_grad_{name}", selection_mode="points",
+                         on_select=functools.partial(_remember_click, f"inspect_grad_{name}", "inspect_grad_cell", name))
+    clicked_layer_maps(nets)
+
+
+# ----------------------------------------------------------------------------- click-through (issue 15)
+def _clickable_heatmap(run: dict, zrange):
+    fig = charts.gradient_heatmap(run, zrange)
+    heat = fig.data[0] if fig.data and fig.data[0].type == "heatmap" else None
+    return charts.clickable_cells(fig, list(heat.x), list(heat.y), size=14) if heat is not None else fig
+
+
+def _remember_click(chart_key: str, state_key: str, net: str) -> None:
+    """on_select callback: keep (net, clicked point) under a plain session key (the page reads that key)."""
+    point = charts.clicked_point(st.session_state.get(chart_key))
+    st.session_state[state_key] = dict(point, net=net) if point else None
+
+
+def clicked_layer_maps(nets: dict) -> None:
+    """The feature maps of the layer whose gradient-flow cell was clicked, for the Feature maps tab's test image."""
+    point = st.session_state.get("inspect_grad_cell")
+    if not point or point.get("net") not in nets:
+        st.caption("Click a cell of a heatmap to see that layer's feature maps for the chosen test image.")
+        return
+    eid, rid = nets[point["net"]]
+    which = "init" if point.get("x") == 0 and store().weights_path(eid, rid, "init").is_file() else "final"
+    index = int(st.session_state.get("inspect_fm_image", 0))
+    net = load_run_model(store(), eid, rid, which)
+    maps = feature_maps(net.model, _test_images(eid, net.preprocessing, 1, index)[0], str(point["y"])).numpy()
+    weights = "initial" if which == "init" else "trained"
+    st.plotly_chart(charts.image_grid(list(maps[:MAPS_SHOWN]), f"{point['net']}: {point['y']} on test image {index} "
+                                      f"({weights} weights, {maps.shape[0]} channels)", columns=8),
+                    key="inspect_grad_maps")
 
 
 def responses_view(exp, nets: dict) -> None:

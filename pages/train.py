@@ -207,6 +207,22 @@ def _loss_figure(exp_id: str, version: tuple, _exp):
     return charts.loss_curve(_runs_for_charts(_exp))
 
 
+def _remember_epoch() -> None:
+    """on_select callback: keep the clicked point of the training curves under a plain session key."""
+    st.session_state["train_clicked_epoch"] = charts.clicked_point(st.session_state.get("train_curves"))
+
+
+def epoch_numbers(exp) -> None:
+    """Each run's numbers at the epoch last clicked on the training curves (click-through, issue 15)."""
+    point = st.session_state.get("train_clicked_epoch")
+    rows = charts.epoch_table(_runs_for_charts(exp), point["x"]) if point else []
+    if rows:
+        st.markdown(f"**Epoch {point['x']}** (clicked on the chart):")
+        st.dataframe(rows, hide_index=True, key="train_epoch_table")
+    else:
+        st.caption("Click a point of the curves to see that epoch's numbers for every net.")
+
+
 def status_line(exp) -> None:
     position = job_manager().position(exp.id) if exp.status == "queued" else None
     show_job_status(job_status(exp, position))
@@ -235,8 +251,9 @@ def charts_panel(exp) -> None:
         st.caption("The first numbers appear after the first few steps.")
         return
     loss = _loss_figure(exp.id, version, exp)
-    plot(st, curves, key="train_curves")
+    plot(st, curves, key="train_curves", on_select=_remember_epoch, selection_mode="points")
     st.caption(CURVES_HELP)
+    epoch_numbers(exp)
     left, right = st.columns(2)
     plot(left, loss, key="train_loss")
     plot(right, grads, key="train_grads")

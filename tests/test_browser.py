@@ -164,3 +164,19 @@ def test_a_deep_link_opened_first_on_a_fresh_server_gets_the_whole_app(served):
     page.wait_for_timeout(2000)  # let the run finish drawing
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.get_by_role("link", name="Build").count() >= 1  # the entry script drew the navigation
+
+
+@pytest.mark.browser
+def test_a_click_on_a_confusion_matrix_cell_opens_its_test_images(served):
+    """Click-through in a real browser (issue 15): the invisible markers over the heatmap take the click."""
+    url, browser = served
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page.goto(f"{url}/explain", timeout=60_000)
+    page.get_by_text("On the test set").first.wait_for(timeout=120_000)
+    page.wait_for_timeout(2000)
+    chart = page.locator(".js-plotly-plot", has=page.locator("text=Confusion matrix")).first
+    chart.scroll_into_view_if_needed()
+    box = chart.locator(".nsewdrag").first.bounding_box()
+    page.mouse.click(box["x"] + 0.05 * box["width"], box["y"] + 0.05 * box["height"])  # true 0, predicted 0
+    page.get_by_text("True 0, predicted 0:").first.wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0

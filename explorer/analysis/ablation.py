@@ -8,6 +8,9 @@ caller's model is never touched. Size budget: ~150 lines.
 from __future__ import annotations
 
 import copy
+import itertools
+import math
+import random
 
 import torch
 from torch import nn
@@ -81,3 +84,74 @@ def ablate_blocks(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size
                 _swap(work, name, original)
             rows.append(row)
     return rows
+
+
+# ----------------------------------------------------------------------------- ensembles of paths
+def path_lengths(n_units: int) -> list:
+    """How many of a ResNet's 2^n paths pass through k residual branches, k = 0..n (Veit et al. 2016, Fig. 6a).
+
+    Each unit is either taken through its branch or skipped through its shortcut, so n units offer 2^n
+    paths, and C(n, k) of them go through exactly k branches: a binomial distribution.
+
+    Args:
+        n_units: residual units in the net (e.g. 9 for a CIFAR ResNet-20).
+    Returns:
+        [{"length": k, "paths": C(n, k), "share": C(n, k) / 2^n}, ...] for k = 0..n.
+    """
+    if not isinstance(n_units, int) or n_units < 0:
+        raise ValueError(f"The number of units must be a whole number of at least 0; got {n_units!r}.")
+    return [{"length": k, "paths": math.comb(n_units, k), "share": math.comb(n_units, k) / 2 ** n_units}
+            for k in range(n_units + 1)]
+
+
+def delete_random_units(model: nn.Module, x: torch.Tensor, y: torch.Tensor, draws: int = 8, seed: int = 0,
+                        batch_size: int = 512) -> list:
+    """Test error after deleting k randomly chosen units, k = 0..(units that can be skipped), over several draws.
+
+    Veit, Wilber, Belongie 2016 (Fig. 3 and 5): deleting several blocks from a ResNet raises its error
+    smoothly, as from an ensemble losing members; a plain net has no shortcut to fall back on. Deleting is
+    as in `ablate_blocks` (a residual unit keeps its shortcut; a plain unit becomes the identity where its
+    shapes allow; the others are never drawn). With fewer than `draws` possible subsets, each is used once.
+
+    Args:
+        model: a trained ResNet (not changed: the work is done on a deep copy in eval mode).
+        x: (N, C, H, W) test images; y: (N,) labels. draws: random subsets per k. seed: fixes the subsets.
+    Returns:
+        [{"k", "errors": [fraction per draw], "mean", "low", "high"}, ...] for k = 0.. ; k = 0 is the full net.
+    """
+    if x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise ValueError(f"Images and labels must be non-empty and the same count; got {x.shape[0]} and {y.shape[0]}.")
+    if draws < 1:
+        raise ValueError(f"draws must be at least 1; got {draws}.")
+    work = copy.deepcopy(model)
+    units = [(name, unit) for name, unit in work.units() if _replacement(unit)[0] is not None]
+    rng = random.Random(seed)
+    rows = []
+    with eval_no_grad(work):
+        for k in range(len(units) + 1):
+            subsets = _subsets(len(units), k, draws, rng)
+            errors = [_error_without(work, [units[i] for i in subset], x, y, batch_size) for subset in subsets]
+            rows.append({"k": k, "errors": errors, "mean": sum(errors) / len(errors),
+                         "low": min(errors), "high": max(errors)})
+    return rows
+
+
+def _subsets(n: int, k: int, draws: int, rng: random.Random) -> list:
+    """`draws` distinct random k-subsets of range(n), or all of them when there are no more than that."""
+    if math.comb(n, k) <= draws:
+        return [list(c) for c in itertools.combinations(range(n), k)]
+    seen: set = set()
+    while len(seen) < draws:
+        seen.add(tuple(sorted(rng.sample(range(n), k))))
+    return [list(s) for s in sorted(seen)]
+
+
+def _error_without(work: nn.Module, units: list, x, y, batch_size: int) -> float:
+    """The error with these (name, unit) pairs swapped for their skip; the units are put back afterwards."""
+    for name, unit in units:
+        _swap(work, name, _replacement(unit)[0].eval())
+    try:
+        return error_rate(work, x, y, batch_size)
+    finally:
+        for name, unit in units:
+            _swap(work, name, unit)

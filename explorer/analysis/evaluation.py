@@ -119,3 +119,28 @@ def loss_at(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
             yb = y[start:start + _BATCH].to(device)
             total += F.cross_entropy(model(xb).float(), yb, reduction="sum")
     return total.item() / x.shape[0]
+
+
+def confusion_cell(model: nn.Module, dataset: Dataset, true_class: int, predicted_class: int, limit: int = 24,
+                   batch_size: int = 256) -> list:
+    """The test images of one confusion-matrix cell: true class `true_class`, predicted as `predicted_class`.
+
+    Args:
+        model: a classifier for the dataset (its mode is restored afterwards). limit: at most this many images.
+    Returns:
+        [{"index", "true", "predicted", "confidence", "image"}], most confident first (image in [0, 1]).
+    """
+    k = int(dataset.preprocessing["num_classes"])
+    if not (0 <= true_class < k and 0 <= predicted_class < k):
+        raise ValueError(f"A confusion-matrix cell needs two classes from 0 to {k - 1}.")
+    device = next(model.parameters()).device
+    probs = []
+    with eval_no_grad(model):
+        for x, _ in test_batches(dataset, batch_size):
+            probs.append(torch.softmax(model(x.to(device)).float(), dim=1).cpu())  # (B, K)
+    confidence, predicted = torch.cat(probs).max(dim=1)
+    truth = dataset.y_test.cpu()
+    hits = ((truth == true_class) & (predicted == predicted_class)).nonzero().flatten()
+    hits = hits[confidence[hits].argsort(descending=True)][:limit]
+    return [{"index": int(i), "true": true_class, "predicted": predicted_class, "confidence": float(confidence[i]),
+             "image": test_example(dataset, int(i))[1]} for i in hits]

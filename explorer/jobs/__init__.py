@@ -1,4 +1,5 @@
-"""Jobs: the job manager (owners, limits, de-duplication), worker processes, the landscape job kind.
+"""Jobs: the job manager (owners, limits, de-duplication), its backends (local warm workers, Ray), the worker,
+the landscape job kind.
 
 The public API: each name below, imported from its module on first use (explorer.lazy).
 """
@@ -12,5 +13,9 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'check_teacher': 'manager', 'JobManager': 'manager',
     'status': 'status', 'FINISHED_WORDS': 'status', 'JobStatus': 'status', 'human_duration': 'status',
     'job_status': 'status',
-    'worker': 'worker', 'run_experiment': 'worker', 'run_job': 'worker',
+    'worker': 'worker', 'run_experiment': 'worker', 'run_job': 'worker', 'work': 'worker',
+    'backends': 'backends', 'Backend': 'backends', 'Handle': 'handles', 'LocalBackend': 'backends',
+    'handles': 'handles', 'own_handle': 'handles',
+    'worker_command': 'backends', 'make_backend': 'manager', 'raycluster': 'raycluster', 'RayBackend': 'raycluster',
+    'warm': 'warm', 'WarmWorkers': 'warm',
 })

@@ -14,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import time
 from typing import Callable
 
 from ..analysis.landscape import DEFAULT_SUBSET, landscape_subset, line, surface
-from ..store.runstore import RunStore, atomic_write_json, read_json, worker_handle
+from ..store.runstore import RunStore, atomic_write_json, read_json
+from .handles import own_handle
 from .failure import fail_job
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ NO_INIT = "This run has no initial weights saved, so the line from its initial t
 
 
 def landscape_spec(source_exp_id: str, run_ids, steps: int = 21, span: float = 1.0, subset: int = DEFAULT_SUBSET,
-                   seed: int = 0, line_points: int = 21) -> dict:
+                   seed: int = 0, line_points: int = 21, plane: str = "random") -> dict:
     """The JSON spec of a landscape job over some finished runs of one experiment (Li et al. 2018).
 
     Args:
@@ -43,8 +43,11 @@ def landscape_spec(source_exp_id: str, run_ids, steps: int = 21, span: float = 1
         steps: grid points per axis of the 2-D slice. span: the slice covers [-span, span] on each axis.
         subset: training images the loss is measured on. seed: picks the subset and the directions.
         line_points: grid points of the 1-D line from the initial (0) to the trained (1) weights.
+        plane: "random" (two filter-normalised random directions, with the line) or "pca" (the plane of the
+            optimiser's path, Li et al. 2018 §7: its weight snapshots' two principal directions, no line).
     Returns:
-        {"kind": "landscape", "source", "runs", "steps", "span", "subset", "seed", "line_points"}.
+        {"kind": "landscape", "source", "runs", "steps", "span", "subset", "seed", "line_points"}, and
+        "plane": "pca" for the path's plane (left out for random directions, so earlier jobs keep their hash).
     Raises:
         ValueError: one sentence, for a setting the landscape cannot use.
     """
@@ -55,12 +58,14 @@ def landscape_spec(source_exp_id: str, run_ids, steps: int = 21, span: float = 1
               (_whole(subset) and subset >= 1, "The landscape needs a subset of at least 1 image."),
               (_whole(seed), "The seed must be a whole number."),
               (isinstance(span, (int, float)) and not isinstance(span, bool) and 0 < span <= 100,
-               "The span must be above 0 (and at most 100).")]
+               "The span must be above 0 (and at most 100)."),
+              (plane in ("random", "pca"), "The plane must be random or pca (the optimiser's path).")]
     for ok, sentence in checks:
         if not ok:
             raise ValueError(sentence)
     return {"kind": LANDSCAPE_KIND, "source": str(source_exp_id), "runs": run_ids, "steps": int(steps),
-            "span": float(span), "subset": int(subset), "seed": int(seed), "line_points": int(line_points)}
+            "span": float(span), "subset": int(subset), "seed": int(seed), "line_points": int(line_points),
+            **({"plane": "pca"} if plane == "pca" else {})}
 
 
 def _whole(value) -> bool:
@@ -154,6 +159,9 @@ def _one_run(store: RunStore, job_id: str, spec: dict, source_run: str, data, tr
     final, init = _source_models(store, spec["source"], source_run)
     x, y = _training_subset(data, final.preprocessing, spec)
     stop = lambda: store.stop_requested(job_id)  # noqa: E731 - checked before every grid point
+    if spec.get("plane") == "pca":
+        return _path_run(store, spec, source_run, final.model, x, y, tracker.part(spec["steps"] ** 2,
+                                                                                   f"{name}: path plane"), stop)
     result = {"line": None, "line_note": None if init is not None else NO_INIT, "surface": None,
               "subset": int(x.shape[0]), "source_run": source_run}
     if init is not None:
@@ -163,6 +171,17 @@ def _one_run(store: RunStore, job_id: str, spec: dict, source_run: str, data, tr
         result["surface"] = surface(final.model, x, y, steps=spec["steps"], span=spec["span"], seed=spec["seed"],
                                     progress=tracker.part(spec["steps"] ** 2, f"{name}: slice"), should_stop=stop)
     return result
+
+
+def _path_run(store: RunStore, spec: dict, source_run: str, model, x, y, progress, stop) -> dict:
+    """The loss on the plane of one run's optimiser path, with the path drawn on it (Li et al. 2018, §7)."""
+    from ..analysis.trajectory import path_surface
+    from ..store.snapshots import path_states
+    epochs, states = path_states(store, spec["source"], source_run)
+    surface_ = path_surface(model, states, x, y, steps=spec["steps"], progress=progress, should_stop=stop)
+    surface_["path"]["epoch"] = epochs + ["final"]
+    return {"line": None, "line_note": None, "surface": surface_, "subset": int(x.shape[0]),
+            "source_run": source_run}
 
 
 def _stopped(result: dict) -> bool:
@@ -178,14 +197,15 @@ def run_landscape_job(store: RunStore, job_id: str) -> dict:
     exp = store.load_experiment(job_id, with_runs=False)
     if exp is None:
         raise FileNotFoundError(f"Landscape job {job_id} does not exist (or its files are damaged).")
-    store.update_experiment(job_id, status="running", worker=worker_handle(os.getpid()), started=time.time())
+    store.update_experiment(job_id, status="running", worker=own_handle(), started=time.time())
     spec, stopped = exp.spec, False
     try:
         from ..data.config import DataConfig
         from ..data.datasets import load_dataset
         pairs = list(zip([r.id for r in store.load_experiment(job_id, reconcile=False).runs], spec["runs"]))
         with_line = [store.weights_path(spec["source"], src, "init").is_file() for _, src in pairs]
-        total = sum(spec["steps"] ** 2 + (spec["line_points"] if has else 0) for has in with_line)
+        lines = spec.get("plane") != "pca"  # the path's plane comes without the 1-D line
+        total = sum(spec["steps"] ** 2 + (spec["line_points"] if has and lines else 0) for has in with_line)
         store.write_progress(job_id, {"step": 0, "total_steps": total, "eta": None, "message": "Loading the data…"})
         data = load_dataset(DataConfig.from_dict(spec["data"]))
         tracker = _Progress(store, job_id, total)

@@ -1,8 +1,10 @@
-"""The job manager: a queue, a limit of concurrent workers per device, owners and stop/delete rights.
+"""The job manager: a queue, a limit of concurrent workers, owners and stop/delete rights.
 
 A job is an experiment in the run store (its kind: `train`, `landscape`, ...) run by its own worker
-process (`python -m explorer worker DIR`), never by a thread of the app: a crash, an out-of-memory error
-or a kill ends that job only. The store is the truth; this class only starts, watches and stops workers.
+(`python -m explorer worker DIR`), never by a thread of the app: a crash, an out-of-memory error or a kill
+ends that job only. Where the worker runs is a backend's business (explorer.jobs.backends: local processes
+by default, a Ray cluster with EXPLORER_BACKEND=ray); every policy stays here. The store is the truth; this
+class only starts, watches and stops workers, and re-attaches to the ones an earlier app left running.
 Its loop asks the database for the queued and running jobs only (indexed by status), never the history.
 Size budget: ~300 lines.
 """
@@ -12,9 +14,6 @@ import atexit
 import hmac
 import logging
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -23,11 +22,14 @@ from typing import Optional
 
 from ..store.budget import DiskBudget, enforce
 from ..store.records import ACTIVE, Experiment
-from ..store.runstore import RunStore, is_local, pid_alive, worker_alive, worker_handle
+from ..store.runstore import RunStore, is_local, pid_alive, worker_alive
+from .backends import Backend, LocalBackend, worker_command
+from .handles import Handle, is_our_worker, kill_worker
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 10.0  # a worker that has not stopped this long after a request is killed
+BACKENDS = ("local", "ray")
 
 
 class JobError(ValueError):
@@ -44,14 +46,26 @@ class Limits:
     starts_per_hour: int = 30  # jobs one owner may submit in an hour (stopped and deleted ones count too)
 
     @classmethod
-    def from_env(cls) -> "Limits":
+    def from_env(cls, concurrent: int = 1) -> "Limits":
+        """From EXPLORER_MAX_JOBS and EXPLORER_MAX_*; `concurrent` when EXPLORER_MAX_JOBS is unset."""
         def num(name, default):
             try:
                 return max(1, int(os.environ.get(name, default)))
             except ValueError:
                 return default
-        return cls(num("EXPLORER_MAX_JOBS", 1), num("EXPLORER_MAX_QUEUED_PER_OWNER", 1),
+        return cls(num("EXPLORER_MAX_JOBS", concurrent), num("EXPLORER_MAX_QUEUED_PER_OWNER", 1),
                    num("EXPLORER_MAX_RUNNING_PER_OWNER", 1), num("EXPLORER_MAX_STARTS_PER_HOUR", 30))
+
+
+def make_backend(name: Optional[str] = None) -> Backend:
+    """The backend named (or EXPLORER_BACKEND's, else `local`). Raises ValueError for an unknown name."""
+    name = (name or os.environ.get("EXPLORER_BACKEND") or "local").strip().lower()
+    if name == "local":
+        return LocalBackend()
+    if name == "ray":
+        from .raycluster import RayBackend
+        return RayBackend()
+    raise ValueError(f"EXPLORER_BACKEND must be one of {', '.join(BACKENDS)}; got {name!r}.")
 
 
 def check_teacher(password: Optional[str], expected: Optional[str]) -> bool:
@@ -60,13 +74,16 @@ def check_teacher(password: Optional[str], expected: Optional[str]) -> bool:
 
 
 class JobManager:
-    """Start, watch and stop worker processes for the experiments of one run store."""
+    """Start, watch and stop the workers of one run store's experiments, through one backend."""
 
     def __init__(self, store: RunStore, limits: Optional[Limits] = None, poll_s: float = 0.5,
-                 background: bool = True) -> None:
+                 background: bool = True, backend: Optional[Backend] = None) -> None:
         self.store = store
-        self.limits = limits or Limits.from_env()
-        self._procs: dict = {}  # experiment id -> subprocess.Popen
+        self.backend = backend or make_backend()
+        # On a cluster the nodes' resources bound the jobs at once, unless EXPLORER_MAX_JOBS says fewer.
+        self.limits = limits or Limits.from_env(1 if self.backend.capacity() is None else 1_000_000)
+        self._handles: dict = {}  # experiment id -> Handle, for every running job this manager watches
+        self._started: set = set()  # ... of which it started these (the rest: left by an earlier app)
         self._stop_asked: dict = {}  # experiment id -> time a stop was requested
         self.damaged: dict = {}  # experiment id -> the sentence reported for a damaged queued record
         self._lock = threading.RLock()
@@ -118,11 +135,12 @@ class JobManager:
         """Delete a job and its files (a running one is killed first). Owner or teacher only."""
         with self._lock:
             exp = self._owned(exp_id, owner, teacher, "delete")
-            proc = self._procs.pop(exp_id, None)
-            if proc is not None and proc.poll() is None:
-                _kill(proc)
-            elif exp.status == "running":  # a worker left by an earlier server process
-                _kill_worker(exp.worker)
+            handle = self._handles.pop(exp_id, None) or Handle.of(exp)
+            if handle is not None and exp.status == "running":
+                self._kill(handle)
+                deadline = time.time() + STOP_GRACE_S  # a cluster ends its job a moment later: wait, so that
+                while self._alive(handle) and time.time() < deadline:  # no late write recreates its files
+                    time.sleep(0.1)
             self.store.delete_experiment(exp_id)
 
     def resume(self, exp_id: str, owner: Optional[str], teacher: bool = False) -> None:
@@ -156,7 +174,7 @@ class JobManager:
         place = q.index(exp_id) + 1
         etas = sorted((e.progress.eta if e.progress else None) or 30.0
                       for e in self.store.with_status(["running"]).items)
-        slots = max(1, self.limits.concurrent)
+        slots = max(1, self._slots())
         first_free = etas[0] if len(etas) >= slots else 0.0
         return {"place": place, "wait_s": first_free + self.store.typical_duration() * ((place - 1) // slots)}
 
@@ -169,10 +187,12 @@ class JobManager:
             self._reap()
             self._enforce_stops()
             # Count from the store, so workers left by an earlier server process count too.
-            running = Counter(e.owner for e in self._running())
-            free = self.limits.concurrent - sum(running.values())
+            running_jobs = self._running()
+            self._attach(running_jobs)
+            running = Counter(e.owner for e in running_jobs)
             queued = self.store.with_status(["queued"])
             self._report_damaged(queued.damaged)
+            free = (self._slots() - sum(running.values())) if queued.items else 0
             for exp in queued.items:
                 if free <= 0:
                     break
@@ -190,8 +210,8 @@ class JobManager:
         out = []
         for exp in self.store.with_status(["running"]).items:
             claimed = (exp.worker or "").endswith(":claim") and time.time() - (exp.started or 0) < 60
-            if exp.id not in self._procs and exp.worker and is_local(exp.worker) and not claimed \
-                    and not _is_our_worker(exp.worker):
+            if exp.id not in self._handles and exp.worker and is_local(exp.worker) and not claimed \
+                    and not is_our_worker(exp.worker):
                 self.store.mark_interrupted(exp.id, "The worker process ended unexpectedly.")
                 continue
             out.append(exp)
@@ -208,32 +228,54 @@ class JobManager:
             except Exception:  # noqa: BLE001 - a row too damaged to update is left, and reported again
                 pass
 
+    def _slots(self) -> int:
+        """Jobs at once: the limit, or fewer when the backend (a cluster's live nodes) holds fewer."""
+        capacity = self.backend.capacity()
+        return self.limits.concurrent if capacity is None else min(self.limits.concurrent, capacity)
+
     def _start(self, exp_id: str) -> None:
         d = self.store.exp_dir(exp_id)
         d.mkdir(parents=True, exist_ok=True)
-        log = open(d / "worker.log", "ab")
-        env = dict(os.environ, PYTHONUNBUFFERED="1", EXPLORER_DATABASE_URL=self.store.url)
-        # The worker marks itself running with its pid; mark it here too, so a second pump never double-starts it.
-        proc = subprocess.Popen([sys.executable, "-m", "explorer", "worker", str(d)], stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                start_new_session=True)
-        log.close()
-        self.store.update_experiment(exp_id, status="running", worker=worker_handle(proc.pid), started=time.time())
-        self._procs[exp_id] = proc
+        handle = self.backend.start(exp_id, worker_command(d), d / "worker.log",
+                                    {"EXPLORER_DATABASE_URL": self.store.url})
+        self._handles[exp_id] = handle
+        self._started.add(exp_id)
+        # claim() marked it running; the worker records its own handle too (a fast one may even have ended).
+        self.store.update_experiment(exp_id, worker=handle.worker)
+
+    def _attach(self, running: list) -> None:
+        """Watch running jobs that an earlier app started (their handle is on the record): re-attach."""
+        for exp in running:
+            if exp.id not in self._handles:
+                handle = Handle.of(exp)
+                if handle is not None:
+                    self._handles[exp.id] = handle
+
+    def _alive(self, handle: Handle) -> Optional[bool]:
+        if handle.backend == self.backend.name:
+            return self.backend.alive(handle)
+        return worker_alive(handle.worker) if handle.backend == "local" else None
+
+    def _kill(self, handle: Handle) -> None:
+        if handle.backend == self.backend.name:
+            self.backend.stop(handle)
+        elif handle.backend == "local":  # left by an app that ran another backend
+            kill_worker(handle.worker)
 
     def _reap(self) -> None:
-        for exp_id, proc in list(self._procs.items()):
-            if proc.poll() is None:
-                continue
-            del self._procs[exp_id]
+        for exp_id, handle in list(self._handles.items()):
+            if self._alive(handle) is not False:
+                continue  # running, or the backend cannot tell now (a cluster's head restarting): ask again later
+            del self._handles[exp_id]
+            self._started.discard(exp_id)
             self._enforce_budget()
-            exp = self.store.load_experiment(exp_id)
+            exp = self.store.load_experiment(exp_id, with_runs=False, reconcile=False)
             if exp is None or exp.status not in ACTIVE:
                 continue
             if exp_id in self._stop_asked:
                 self._mark_stopped(exp_id)
             else:
-                self.store.mark_interrupted(exp_id, f"The worker process ended unexpectedly (exit code {proc.returncode}).")
+                self.store.mark_interrupted(exp_id, self.backend.why_ended(handle))
 
     def _enforce_budget(self) -> None:
         """After a job ends: prune the oldest finished runs' weights if the disk budgets are exceeded."""
@@ -243,20 +285,19 @@ class JobManager:
 
     def _enforce_stops(self) -> None:
         for exp_id, asked in list(self._stop_asked.items()):
-            proc = self._procs.get(exp_id)
-            if proc is not None and proc.poll() is not None:
+            handle = self._handles.get(exp_id)
+            if handle is not None and self._alive(handle) is False:
                 continue  # _reap handles it
             if time.time() - asked <= STOP_GRACE_S:
                 continue
             del self._stop_asked[exp_id]
-            if proc is not None:
-                _kill(proc)
-                self._procs.pop(exp_id, None)
-            else:  # a worker left by an earlier server process: kill it by the pid it recorded
-                exp = self.store.load_experiment(exp_id)
-                if exp is None or exp.status != "running":
-                    continue
-                _kill_worker(exp.worker)
+            exp = self.store.load_experiment(exp_id, with_runs=False)
+            if exp is None or exp.status != "running":
+                continue
+            handle = handle or Handle.of(exp)
+            if handle is not None:
+                self._kill(handle)
+            self._handles.pop(exp_id, None)
             self._mark_stopped(exp_id)
 
     def _mark_stopped(self, exp_id: str) -> None:
@@ -271,57 +312,27 @@ class JobManager:
                 log.exception("The job manager's loop failed once; it goes on.")
 
     def shutdown(self, grace_s: float = 5.0) -> None:
-        """Stop every worker this manager started: ask, wait up to grace_s, then kill."""
+        """Stop the local workers this manager started: ask, wait up to grace_s, then kill.
+
+        Jobs on a cluster (the ray backend) run on: the next app re-attaches to them.
+        """
         self._closed.set()
         with self._lock:
-            for exp_id, proc in self._procs.items():
-                if proc.poll() is None:
+            mine = {} if self.backend.outlives_app else \
+                {e: h for e, h in self._handles.items() if e in self._started}
+            for exp_id, handle in mine.items():
+                if self._alive(handle):
                     self.store.request_stop(exp_id)
             deadline = time.time() + grace_s
-            for exp_id, proc in list(self._procs.items()):
-                try:
-                    proc.wait(timeout=max(0.1, deadline - time.time()))
-                except subprocess.TimeoutExpired:
-                    _kill(proc)
+            for exp_id, handle in mine.items():
+                while self._alive(handle) and time.time() < deadline:
+                    time.sleep(0.1)
+                if self._alive(handle):
+                    self._kill(handle)
                     self._mark_stopped(exp_id)
-            self._procs.clear()
+            self._handles.clear()
+            self._started.clear()
+            self.backend.close()
 
 
-def _is_our_worker(handle: Optional[str]) -> bool:
-    """True only for a live process started as `python -m explorer worker` with the recorded start time.
-
-    A recorded pid alone is not enough: after a restart the pid may belong to any process (or a crafted record
-    may name one), and signalling it would hit an unrelated program.
-    """
-    if not is_local(handle) or not worker_alive(handle):
-        return False
-    try:
-        pid = int(str(handle).rsplit(":", 2)[1])
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            argv = f.read().split(b"\0")
-    except (OSError, ValueError, IndexError):
-        return False
-    return b"explorer" in argv and b"worker" in argv
-
-
-def _kill_worker(handle: Optional[str]) -> None:
-    """Kill a worker's process group by its recorded handle, only if that process is still our worker."""
-    if _is_our_worker(handle):
-        try:
-            os.killpg(int(str(handle).rsplit(":", 2)[1]), signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
-
-
-__all__ = ["JobManager", "JobError", "Limits", "check_teacher", "pid_alive", "STOP_GRACE_S"]
+__all__ = ["JobManager", "JobError", "Limits", "check_teacher", "make_backend", "pid_alive", "STOP_GRACE_S"]

@@ -9,17 +9,20 @@ Size budget: ~180 lines.
 from __future__ import annotations
 
 import logging
-import os
+import math
 import time
+from pathlib import Path
 from typing import Callable, Optional
 
 import torch
 
 from ..nets.builder import count_parameters
 from ..store.resume import load_resume_state, save_resume_state
-from ..store.runstore import RunStore, run_slug, worker_handle
+from ..store.runstore import RunStore, run_slug
+from ..store.snapshots import save_snapshot, snapshot_epochs
 from ..training.engine import build_models, train_models
 from ..training.experiments import ExperimentSpec
+from .handles import own_handle
 from .failure import fail_job
 
 log = logging.getLogger(__name__)
@@ -76,7 +79,7 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
     exp = store.load_experiment(exp_id, with_runs=False, reconcile=False)
     if exp is None:
         raise FileNotFoundError(f"Experiment {exp_id} does not exist (or its record is damaged).")
-    store.update_experiment(exp_id, status="running", worker=worker_handle(os.getpid()), started=time.time(),
+    store.update_experiment(exp_id, status="running", worker=own_handle(), started=time.time(),
                             finished=None)
     try:
         spec = ExperimentSpec.from_dict(exp.spec)
@@ -94,8 +97,10 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
         for name, _cfg in spec.models:
             store.update_run(exp_id, ids[name], params=count_parameters(models[name]), dataset=spec.data.name)
         writer = _StoreWriter(store, exp_id, ids, callback)
+        snapshot = _snapshotter(store, exp_id, spec, ids, models, data)
         results = train_models(models, data, spec.train, writer, _stop_poll(store, exp_id), augment=spec.data.augment,
-                               checkpoint=lambda state: save_resume_state(store, exp_id, state), resume=resume)
+                               checkpoint=lambda state: save_resume_state(store, exp_id, state), resume=resume,
+                               on_epoch=snapshot)
         stopped = any(r["status"] == "stopped" for r in results.values())
         for name, cfg in spec.models:
             r = results[name]
@@ -108,6 +113,20 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
         return store.update_experiment(exp_id, status=status, finished=time.time())
     except Exception as exc:  # noqa: BLE001 - a worker must always leave a readable status behind
         return fail_job(store, exp_id, exc, "experiment")
+
+
+def _snapshotter(store: RunStore, exp_id: str, spec: ExperimentSpec, ids: dict, models: dict, data):
+    """on_epoch for the engine: save the weights at the epochs the snapshot budget allows (store.snapshots)."""
+    configs = dict(spec.models)
+    per_epoch = math.ceil(len(data.y_train) / spec.train.batch_size)
+    epochs = math.ceil(spec.train.steps / per_epoch) if spec.train.steps else spec.train.epochs
+    keep = {name: snapshot_epochs(epochs, sum(t.numel() * t.element_size() for t in m.state_dict().values()))
+            for name, m in models.items()}
+
+    def save(name: str, epoch: int, model) -> None:
+        if epoch in keep[name]:
+            save_snapshot(store, exp_id, ids[name], epoch, model, configs[name].to_dict(), data.preprocessing)
+    return save
 
 
 def _save_initial_weights(store: RunStore, exp_id: str, spec, ids: dict, models: dict, preprocessing: dict) -> None:
@@ -133,3 +152,13 @@ def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], No
         from .landscape import run_landscape_job
         return run_landscape_job(store, exp_id)
     return run_experiment(store, exp_id, callback)
+
+
+def work(experiment_dir, database_url: Optional[str] = None) -> int:
+    """What `python -m explorer worker DIR` does (the CLI and a warm worker's child): run the job in that folder.
+
+    Returns the exit code: 1 when the job failed, else 0.
+    """
+    d = Path(experiment_dir)
+    exp = run_job(RunStore(d.parent, database_url), d.name)
+    return 1 if exp is None or exp.status == "failed" else 0

@@ -22,6 +22,10 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'resume': 'resume', 'save_resume_state': 'resume', 'load_resume_state': 'resume',
     'budget': 'budget', 'DiskBudget': 'budget', 'enforce': 'budget', 'weights_bytes': 'budget',
     'retention': 'retention', 'retention_count': 'retention', 'delete_by_filter': 'retention',
+    'snapshots': 'snapshots', 'MAX_SNAPSHOTS': 'snapshots', 'SNAPSHOT_BYTES': 'snapshots',
+    'snapshot_name': 'snapshots', 'save_snapshot': 'snapshots', 'snapshot_epochs': 'snapshots',
+    'run_snapshots': 'snapshots',
+    'path_states': 'snapshots',
     'shipped': 'shipped', 'TWIN_DIR': 'shipped', 'TWIN_NAMES': 'shipped', 'shipped_twin': 'shipped',
     'shipped_twin_readme': 'shipped', 'SHIPPED_OWNER': 'shipped', 'ensure_shipped_in_store': 'shipped',
 })

@@ -1,4 +1,5 @@
-"""Training: recipes (TrainConfig), devices, the lockstep engine, and experiment kinds (Figure 6 defined once).
+"""Training: recipes (TrainConfig), devices, the lockstep engine, experiment kinds (Figure 6 defined once), and
+the take-home script (export).
 
 The public API: each name below, imported from its module on first use (explorer.lazy).
 """
@@ -13,6 +14,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'SWEEP_NOTE': 'experiments', 'ExperimentSpec': 'experiments', 'fit_to_data': 'experiments',
     'single': 'experiments', 'twin': 'experiments', 'sweep': 'experiments', 'fit_for_sweep': 'experiments',
     'figure6': 'experiments', 'compare': 'experiments', 'plain_residual_pairs': 'experiments',
+    'export': 'export', 'export_script': 'export', 'takehome': 'takehome',
     'recipes': 'recipes', 'OPTIMIZERS': 'recipes', 'SCHEDULES': 'recipes', 'DEVICES': 'recipes',
     'PRECISIONS': 'recipes', 'TrainConfig': 'recipes', 'TRAIN_DEFAULTS': 'recipes', 'train_config_for': 'recipes',
 })

@@ -119,6 +119,7 @@ class Lockstep:
         probe_n = min(128, len(self.data.y_test))
         self.probe = normalize(self.data.x_test[:probe_n], self.data.preprocessing)
         self.stopped = False
+        self.on_epoch: Optional[Callable[[str, int, nn.Module], None]] = None
 
     def _make_run(self, name: str, model: nn.Module) -> _Run:
         model = model.to(self.device)
@@ -400,6 +401,8 @@ class Lockstep:
             run.final = {k: record[k] for k in ("train_loss", "train_error", "test_loss", "test_error")}
             run.sums = {}
             self.emit(record)
+            if not partial and self.on_epoch is not None:
+                self.on_epoch(run.name, epoch, run.raw)  # e.g. a weight snapshot for the optimiser's path
 
     def _results(self) -> dict:
         out = {}
@@ -422,17 +425,21 @@ def _clone(gen: torch.Generator) -> torch.Generator:
 
 def train_models(models: dict, data, train: TrainConfig, callback: Callback = None,
                  should_stop: Optional[Callable[[], bool]] = None, augment: Optional[bool] = None,
-                 checkpoint: Optional[Callable[[dict], None]] = None, resume: Optional[dict] = None) -> dict:
+                 checkpoint: Optional[Callable[[dict], None]] = None, resume: Optional[dict] = None,
+                 on_epoch: Optional[Callable[[str, int, nn.Module], None]] = None) -> dict:
     """Train named models in place, in lockstep on `data` (an explorer.data.Dataset).
 
     checkpoint(state) is called after each completed epoch but the last with `Lockstep.state`; `resume` (such a
     state) continues from that epoch, and the metrics that follow equal an uninterrupted run's (CPU, same seed).
+    on_epoch(name, epoch, model), if given, is called after each completed epoch of each model (the worker saves
+    weight snapshots there, for the optimiser's path).
 
     Returns {name: {"status", "epochs", "final": {train_loss, train_error, test_loss, test_error},
     "images_per_second", "message", "model"}}. Raises EngineError for out-of-memory and bad devices.
     """
     trainer = Lockstep(models, data, train, callback, should_stop)
     trainer.augment, trainer.checkpoint, trainer.resume = augment, checkpoint, resume
+    trainer.on_epoch = on_epoch
     try:
         return trainer.run()
     except OUT_OF_MEMORY as exc:

@@ -1,0 +1,135 @@
+"""Figures for why shortcuts work: the gradient highway, ensembles of paths, the optimiser's path (pure functions)."""
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .style import PALETTE, apply_layout, as_number, empty_figure, name_style
+
+
+def _net_styles(names) -> dict:
+    """{net name: (colour, dash)}: one colour per net (twins share a depth), plain nets dashed."""
+    return {n: (PALETTE[i % len(PALETTE)], "dash" if name_style(n)[1] else "solid") for i, n in enumerate(names)}
+
+
+def highway_chart(splits: dict) -> go.Figure:
+    """The gradient at each unit's input, split into its shortcut and branch parts (He et al. 2016, Eq. 5).
+
+    Args:
+        splits: {panel title (e.g. "at initialisation"): {net name: rows of analysis.highway.gradient_split}}.
+    Returns:
+        one panel per title, units along x, norms on a shared log y axis: per residual net a solid line for the
+        shortcut's part and a dotted one for the branch's; per plain net one dashed line (all of it the branch's).
+    """
+    panels = {t: s for t, s in splits.items() if any(s.values())}
+    if not panels:
+        return empty_figure("The gradient highway", "No residual units to split.")
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels), horizontal_spacing=0.08)
+    names = list(dict.fromkeys(n for s in panels.values() for n in s))
+    styles = _net_styles(names)
+    for col, rows_by_net in enumerate(panels.values(), start=1):
+        for name, rows in rows_by_net.items():
+            colour, dash = styles[name]
+            x = [r["unit"] for r in rows]
+            plain = all(r["shortcut"] == 0 for r in rows)
+            lines = ([("branch", "through its layers", dash)] if plain else
+                     [("shortcut", "through the shortcut", "solid"), ("branch", "through the branch", "dot")])
+            for key, label, line_dash in lines:
+                fig.add_trace(go.Scatter(x=x, y=[as_number(r[key]) for r in rows], mode="lines+markers",
+                                         name=f"{name}: {label}", legendgroup=f"{name}{key}", showlegend=col == 1,
+                                         line=dict(color=colour, dash=line_dash, width=3)), row=1, col=col)
+        fig.update_xaxes(title_text="unit (input side on the left)", type="category", row=1, col=col)
+        fig.update_yaxes(type="log", row=1, col=col)  # each panel its own scale: trained nets' gradients are smaller
+    fig.update_yaxes(title_text="gradient norm at the unit's input", row=1, col=1)
+    return apply_layout(fig, "The gradient highway: what reaches each unit, and by which path", height=480)
+
+
+def path_length_chart(n_units: dict) -> go.Figure:
+    """Bars of the share of paths of each length in each residual net (Veit et al. 2016, Fig. 6a).
+
+    Args:
+        n_units: {net name: rows of analysis.ablation.path_lengths}.
+    """
+    if not n_units:
+        return empty_figure("Paths through the net", "No residual net chosen.")
+    fig = go.Figure()
+    for i, (name, rows) in enumerate(n_units.items()):
+        fig.add_trace(go.Bar(x=[r["length"] for r in rows], y=[100 * r["share"] for r in rows], name=name,
+                             marker_color=PALETTE[i % len(PALETTE)],
+                             hovertext=[f"{r['paths']:,} of {2 ** (len(rows) - 1):,} paths" for r in rows]))
+    fig.update_xaxes(title_text="path length (residual branches passed through)", dtick=1)
+    fig.update_yaxes(title_text="share of all paths (%)")
+    return apply_layout(fig, "A ResNet of n units offers 2ⁿ paths: their lengths are binomial", height=420)
+
+
+def deletion_chart(results: dict) -> go.Figure:
+    """Test error after deleting k random units, mean with the range over draws (Veit et al. 2016, Fig. 3/5).
+
+    Args:
+        results: {net name: rows of analysis.ablation.delete_random_units}.
+    """
+    if not results:
+        return empty_figure("Deleting units", "No net chosen.")
+    fig = go.Figure()
+    styles = _net_styles(results)
+    for name, rows in results.items():
+        colour, dash = styles[name]
+        k = [r["k"] for r in rows]
+        fig.add_trace(go.Scatter(x=k, y=[100 * r["mean"] for r in rows], mode="lines+markers", name=name,
+                                 line=dict(color=colour, dash=dash, width=3),
+                                 error_y=dict(type="data", symmetric=False, color=colour,
+                                              array=[100 * (r["high"] - r["mean"]) for r in rows],
+                                              arrayminus=[100 * (r["mean"] - r["low"]) for r in rows]),
+                                 hovertext=[f"{len(r['errors'])} draws" for r in rows]))
+    fig.update_xaxes(title_text="units deleted (chosen at random)", dtick=1)
+    fig.update_yaxes(title_text="test error (%)", range=[0, 100])
+    return apply_layout(fig, "Delete k random units: test error (mean, and the range over draws)", height=440)
+
+
+def path_landscape_chart(results: dict) -> go.Figure:
+    """The loss on each net's optimiser-path plane, with the path drawn on the contours (Li et al. 2018, §7).
+
+    Args:
+        results: {net name: analysis.trajectory.path_surface result, with path["epoch"] labels}.
+    Returns:
+        one contour panel per net on one log10 colour scale; the path from the initial weights (○) to the
+        trained ones (★), its epochs in the hover; each axis names the share of the path's variance it explains.
+    """
+    if not results:
+        return empty_figure("The optimiser's path", "No path computed yet.")
+    zs = {n: _log_loss(r["loss"]) for n, r in results.items()}
+    finite = [v for z in zs.values() for row in z for v in row if v is not None]
+    lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
+    fig = make_subplots(rows=1, cols=len(results), subplot_titles=list(results), horizontal_spacing=0.08)
+    for col, (name, r) in enumerate(results.items(), start=1):
+        fig.add_trace(go.Contour(x=r["alpha"], y=r["beta"], z=zs[name], zmin=lo, zmax=hi, colorscale="Viridis",
+                                 ncontours=20, showscale=col == len(results), colorbar=dict(title="log10 loss"),
+                                 hovertemplate="a %{x:.3g}, b %{y:.3g}: log10 loss %{z:.3f}<extra></extra>"),
+                      row=1, col=col)
+        path = r["path"]
+        epochs = path.get("epoch") or list(range(len(path["alpha"])))
+        fig.add_trace(go.Scatter(x=path["alpha"], y=path["beta"], mode="lines+markers", name=f"{name}: path",
+                                 showlegend=False, line=dict(color="white", width=3),
+                                 marker=dict(color="red", size=8, line=dict(color="white", width=1)),
+                                 hovertext=[f"epoch {e}" for e in epochs]), row=1, col=col)
+        ends = ([path["alpha"][0]], [path["beta"][0]], "circle-open", "start"), ([0.0], [0.0], "star", "trained")
+        for x, y, symbol, label in ends:
+            fig.add_trace(go.Scatter(x=x, y=y, mode="markers", showlegend=False, hovertext=[label],
+                                     marker=dict(symbol=symbol, size=18, color="red",
+                                                 line=dict(color="white", width=2))),
+                          row=1, col=col)
+        share = r.get("explained") or [None, None]
+        fig.update_xaxes(title_text=_pc_label(1, share[0]), row=1, col=col)
+        fig.update_yaxes(title_text=_pc_label(2, share[1]), row=1, col=col)
+    title = "The optimiser's path from the initial weights (○) to the trained ones (★)"
+    return apply_layout(fig, title, height=540)
+
+
+def _log_loss(loss) -> list:
+    return [[math.log10(v) if v is not None and math.isfinite(v) and v > 0 else None for v in row] for row in loss]
+
+
+def _pc_label(k: int, share) -> str:
+    return f"direction {k}" + (f" ({100 * share:.0f}% of the path's variance)" if share is not None else "")

@@ -1,0 +1,113 @@
+"""Where a job runs. A backend starts a worker command, says whether it still runs, kills it, and says how many
+jobs it can run at once; the job manager keeps every policy (owners, limits, de-duplication, order).
+
+- `local` (the default): worker processes on this machine, forked from a warm process that has torch imported
+  (explorer.jobs.warm), so a job starts in a fraction of a second; a plain `python -m explorer worker`
+  process when the warm one is unavailable (EXPLORER_WARM_WORKERS=0 asks for that).
+- `ray`: each job is a Ray job on an existing cluster (explorer.jobs.raycluster), Ray choosing the node.
+
+EXPLORER_BACKEND picks one (explorer.jobs.manager.make_backend). A job's handle (explorer.jobs.handles) is kept
+in its experiment's `worker` field, so an app started later re-attaches to the jobs still running.
+Size budget: ~150 lines.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+from ..store.runstore import worker_alive
+from .handles import HANDLE_ENV, Handle, kill_worker
+
+class Backend:
+    """The interface: start a command for a job, ask whether it runs, kill it, say how many can run."""
+
+    name = "?"
+    outlives_app = False  # True: its jobs run on when the app stops (a cluster); False: the app stops them
+
+    def start(self, exp_id: str, command: list, log: Path, env: dict) -> Handle:
+        """Start `command` (["python", "-m", "explorer", "worker", DIR]) for a job, with these environment variables
+        added (the store's database URL); its output goes to `log`."""
+        raise NotImplementedError
+
+    def alive(self, handle: Handle) -> Optional[bool]:
+        """True while the job runs (or waits for a node), False once it ended, None when it cannot tell."""
+        raise NotImplementedError
+
+    def stop(self, handle: Handle) -> None:
+        """Kill the job now (a graceful stop is a stop request in the store, which the worker reads)."""
+        raise NotImplementedError
+
+    def why_ended(self, handle: Handle) -> str:
+        """One sentence for a job that ended without writing its own end (a crash, a kill, a lost node)."""
+        return "The worker process ended unexpectedly."
+
+    def capacity(self) -> Optional[int]:
+        """How many jobs it can run at once; None when only the job manager's limit counts."""
+        return None
+
+    def close(self) -> None:
+        """Release what the backend holds (jobs it started keep running)."""
+
+
+class LocalBackend(Backend):
+    """Worker processes on this machine, each its own process group; forked from a warm process when possible."""
+
+    name = "local"
+
+    def __init__(self, warm: Optional[bool] = None) -> None:
+        if warm is None:
+            warm = os.environ.get("EXPLORER_WARM_WORKERS", "1") != "0"
+        self._procs: dict = {}  # pid -> subprocess.Popen, for workers started without the warm process
+        self._warm = None
+        if warm:
+            from .warm import WarmWorkers
+            self._warm = WarmWorkers()  # imports torch in the background while the app starts
+
+    def start(self, exp_id: str, command: list, log: Path, env: dict) -> Handle:
+        env = {k: v for k, v in os.environ.items() if k != HANDLE_ENV} | dict(env, PYTHONUNBUFFERED="1")
+        if self._warm is not None and self._warm.proc.poll() is not None:  # it died (the OOM killer?): again
+            from .warm import WarmWorkers
+            self._warm = WarmWorkers()
+        if self._warm is not None and command[1:4] == ["-m", "explorer", "worker"] and self._warm.usable():
+            pid = self._warm.fork(command[4], log, env)
+            if pid is not None:
+                return Handle.local(pid)
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=env, start_new_session=True)
+        self._procs[proc.pid] = proc
+        return Handle.local(proc.pid)
+
+    def alive(self, handle: Handle) -> Optional[bool]:
+        if handle.backend != self.name:
+            return None
+        proc = self._procs.get(int(handle.ref))
+        return proc.poll() is None if proc is not None else worker_alive(handle.worker)
+
+    def stop(self, handle: Handle) -> None:
+        if handle.backend == self.name:
+            kill_worker(handle.worker)
+            proc = self._procs.pop(int(handle.ref), None)
+            if proc is not None:
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+
+    def why_ended(self, handle: Handle) -> str:
+        pid = int(handle.ref) if handle.ref.isdigit() else None
+        proc = self._procs.pop(pid, None)
+        code = proc.returncode if proc is not None else (self._warm.exit_code(pid) if self._warm else None)
+        return "The worker process ended unexpectedly" + (f" (exit code {code})." if code is not None else ".")
+
+    def close(self) -> None:
+        if self._warm is not None:
+            self._warm.close()
+
+
+def worker_command(exp_dir: Path) -> list:
+    """The one command every backend runs for a job: `python -m explorer worker DIR`."""
+    return [sys.executable, "-m", "explorer", "worker", str(Path(exp_dir).resolve())]

@@ -1,0 +1,87 @@
+"""Weight snapshots along training, for the optimiser's path (Li et al. 2018, section 7).
+
+A run keeps `init.pt` and `final.pt` (recorded in the database); in between, the worker saves `snap-eNNN.pt`
+(the weights at the end of epoch NNN) in the run's folder, in the same checkpoint format, within a stated
+budget: every epoch while the run has at most MAX_SNAPSHOTS epochs and its snapshots fit in SNAPSHOT_BYTES;
+otherwise that many epochs, evenly spaced. They go with the run's folder when it is deleted; the database's
+weight accounting (explorer.store.budget) does not count them yet.
+A ResNet-20 (0.27M parameters, ~1.1 MB a snapshot) keeps every epoch of a 30-epoch run; a ResNet-110
+(1.7M parameters, ~7 MB) keeps 9 snapshots.
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+
+import torch
+
+from .runstore import RunStore, load_checkpoint
+
+MAX_SNAPSHOTS = 30  # per run, besides init.pt and final.pt
+SNAPSHOT_BYTES = 64 * 2**20  # per run: all its snapshots together
+_NAME = re.compile(r"^snap-e(\d{3,})\.pt$")
+
+
+def snapshot_name(epoch: int) -> str:
+    """The file stem of the weights after this epoch: "snap-e007"."""
+    return f"snap-e{int(epoch):03d}"
+
+
+def save_snapshot(store: RunStore, exp_id: str, run_id: str, epoch: int, model: torch.nn.Module, model_cfg: dict,
+                  preprocessing: dict):
+    """Write the weights after `epoch` as <run folder>/snap-eNNN.pt (a checkpoint, written atomically); its path."""
+    path = store.run_dir(exp_id, run_id) / f"{snapshot_name(epoch)}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(3)}.tmp")
+    torch.save({"format": "resnet-explorer/1", "state_dict": state, "model": model_cfg,
+                "preprocessing": preprocessing}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def snapshot_epochs(epochs: int, bytes_per_snapshot: int) -> set:
+    """The epochs (1 .. epochs-1) whose weights a run keeps; the last one is final.pt.
+
+    Args:
+        epochs: the run's planned epochs. bytes_per_snapshot: the size of one state_dict.
+    Returns:
+        every epoch before the last, or, past the budget, at most min(MAX_SNAPSHOTS, SNAPSHOT_BYTES //
+        bytes_per_snapshot) of them, evenly spaced.
+    """
+    inner = list(range(1, max(1, epochs)))
+    budget = min(MAX_SNAPSHOTS, SNAPSHOT_BYTES // max(1, bytes_per_snapshot))
+    if len(inner) <= budget:
+        return set(inner)
+    if budget <= 0:
+        return set()
+    step = len(inner) / budget
+    return {inner[min(len(inner) - 1, int(round((k + 0.5) * step)))] for k in range(budget)}
+
+
+def run_snapshots(store: RunStore, exp_id: str, run_id: str) -> list:
+    """[(epoch, path)] of a run's saved snapshots, oldest first."""
+    found = []
+    folder = store.run_dir(exp_id, run_id)
+    for path in folder.glob("snap-e*.pt"):
+        match = _NAME.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def path_states(store: RunStore, exp_id: str, run_id: str) -> tuple:
+    """The weights along a run's path: ([epochs], [state_dicts]) for init.pt (epoch 0) and each snapshot.
+
+    The final weights are not included (they are the path's end and the plane's origin).
+    """
+    epochs, states = [], []
+    init = store.weights_path(exp_id, run_id, "init")  # maybe a lineage twin's shared file
+    if init.is_file():
+        epochs.append(0)
+        states.append(load_checkpoint(init)["state_dict"])
+    for epoch, path in run_snapshots(store, exp_id, run_id):
+        epochs.append(epoch)
+        states.append(load_checkpoint(path)["state_dict"])
+    return epochs, states

@@ -1,0 +1,100 @@
+"""Your data: upload a zip of class folders (or, as the teacher, name a folder on the server), see its classes and
+counts, and train a plain/residual twin on it like the built-in sets (its own split, its preprocessing recorded).
+
+Every file goes through explorer.data.uploads (the zip's caps) and the image door (explorer.data.images.load_image).
+"""
+import streamlit as st
+
+from explorer import figures as charts
+from explorer.data.config import DataConfig
+from explorer.data.datasets import dataset_info, load_dataset, model_config_for, normalize
+from explorer.data.images import tensor_to_display
+from explorer.data.uploads import MAX_ENTRIES, MAX_ZIP_BYTES, UploadRefused, folder_preview, import_zip
+from explorer.nets.config import ModelConfig
+from explorer.training import experiments
+from explorer.training.recipes import train_config_for
+from pages.common import ensure_entry, is_teacher, start_experiment, store
+
+ensure_entry("pages/data.py")
+
+DEPTHS = [8, 14, 20, 32]
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading a few images…")
+def _samples(path: str) -> tuple:
+    ds = load_dataset(DataConfig("folder", path=path))
+    images, labels = [], []
+    for c, name in enumerate(ds.preprocessing["classes"]):
+        idx = (ds.y_train == c).nonzero()
+        if len(idx):
+            images.append(tensor_to_display(normalize(ds.x_train[idx[0, 0]][None], ds.preprocessing),
+                                            ds.preprocessing))
+            labels.append(name)
+    return images, labels, len(ds.y_train), len(ds.y_test)
+
+
+def from_zip():
+    """The uploaded zip, checked and extracted once per upload; returns its preview or None."""
+    up = st.file_uploader("A zip with one folder of images per class", type=["zip"], key="data_zip",
+                          help=f"Up to {MAX_ZIP_BYTES // 2**20} MB and {MAX_ENTRIES:,} files; PNG, JPEG, WebP, BMP "
+                               "or GIF images, each read safely and resized to 32×32 RGB for training.")
+    if up is None:
+        return None
+    done = st.session_state.setdefault("data_imports", {})
+    if up.file_id not in done:
+        try:
+            done[up.file_id] = import_zip(up.getvalue(), store().root / "uploads")[1]
+        except UploadRefused as exc:
+            st.error(str(exc))
+            return None
+    return done[up.file_id]
+
+
+def from_server():
+    """A folder on the server (the teacher's), previewed without decoding; returns its preview or None."""
+    path = st.text_input("A folder on the server, with one sub-folder of images per class", key="data_folder")
+    if not path:
+        return None
+    try:
+        return folder_preview(path)
+    except UploadRefused as exc:
+        st.error(str(exc))
+        return None
+
+
+def show_preview(preview: dict) -> None:
+    st.subheader(f"{len(preview['classes'])} classes, {preview['images']:,} images")
+    st.dataframe([{"class": c, "images": n} for c, n in preview["classes"].items()], hide_index=True,
+                 key="data_classes")
+    if preview.get("skipped"):
+        st.caption(f"{preview['skipped']} file(s) were skipped: not images, or images that could not be read.")
+    images, labels, n_train, n_test = _samples(preview["path"])
+    st.plotly_chart(charts.sample_strip(images, labels), key="data_samples", config={"displayModeBar": False})
+    st.caption(f"Split like the built-in sets: {n_train} images to train on and {n_test} to test on (a seeded, "
+               "stratified 80/20 split), each resized to 32×32 RGB and normalised by the training images' mean.")
+
+
+def train_form(preview: dict) -> None:
+    left, right = st.columns(2)
+    depth = left.selectbox("Depth (plain and ResNet)", DEPTHS, index=0, key="data_depth")
+    epochs = right.number_input("Epochs", 1, 100, value=int(train_config_for("folder").epochs), key="data_epochs")
+    if st.button("Train a twin on these images", key="data_train", type="primary"):
+        data = DataConfig("folder", path=preview["path"])
+        cfg = model_config_for(ModelConfig(depth=int(depth)), dataset_info("folder", preview["path"]))
+        spec = experiments.twin(cfg, data, train_config_for("folder", epochs=int(epochs)))
+        if start_experiment(spec):
+            st.switch_page("pages/train.py")
+
+
+st.title("Your data")
+st.caption("Train the plain net and its residual twin on your own pictures: a zip with one folder per class.")
+source = "zip"
+if is_teacher():
+    source = st.radio("Images from", ["zip", "server"], key="data_source", horizontal=True,
+                      format_func={"zip": "An uploaded zip", "server": "A folder on the server"}.get)
+preview = from_zip() if source == "zip" else from_server()
+if preview:
+    show_preview(preview)
+    train_form(preview)
+else:
+    st.info("For example a zip holding cats/ and dogs/, each with a few dozen photos.")

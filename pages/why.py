@@ -1,0 +1,242 @@
+"""Why shortcuts work: the explanations that followed the 2015 paper, shown on the user's own plain/residual pair.
+
+Views: the gradient highway (He et al. 2016, Eq. 4-5), ensembles of paths (Veit et al. 2016), the optimiser's path
+on the loss landscape (Li et al. 2018, §7; a job of kind `landscape`), and the experiment as a self-contained
+PyTorch script to take home. The page reads
+widgets, calls explorer and draws explorer.figures; heavy results are cached per run and weights file.
+"""
+import streamlit as st
+
+from explorer import figures as charts
+from explorer.analysis.ablation import delete_random_units, path_lengths
+from explorer.analysis.highway import gradient_split, highway_summary
+from explorer.data.datasets import normalize
+from explorer.nets.config import ModelConfig
+from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
+from explorer.jobs.manager import JobError
+from explorer.jobs.status import job_status
+from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model
+from explorer.store.runstore import ACTIVE, STATUSES
+from explorer.store.shipped import ensure_shipped_in_store
+from explorer.store.snapshots import run_snapshots
+from explorer.training.experiments import ExperimentSpec, plain_residual_pairs
+from explorer.training.export import export_script
+from pages.common import ensure_entry, is_teacher, job_manager, show_job_status, store
+
+ensure_entry("pages/why.py")
+
+TABS = ["Gradient highway", "Ensembles of paths", "Optimiser's path", "Take it home"]
+HIGHWAY_BATCH = 128  # training images in the batch whose gradient is split
+DELETION_IMAGES = 1000  # test images per net with units deleted
+DELETION_DRAWS = 6  # random sets of units per number deleted
+
+
+# ----------------------------------------------------------------------------- cached work (per run)
+@st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")
+def _dataset(exp_id: str):
+    return load_run_dataset(store(), exp_id)
+
+
+def _mtime(exp_id: str, run_id: str, which: str = "final") -> float:
+    path = store().weights_path(exp_id, run_id, which)
+    return path.stat().st_mtime if path.is_file() else 0.0
+
+
+@st.cache_data(max_entries=32, show_spinner="Splitting the gradient at every unit…")
+def _highway(exp_id: str, run_id: str, which: str, mtime: float) -> list:
+    net = load_run_model(store(), exp_id, run_id, which)
+    ds = _dataset(exp_id)
+    x = normalize(ds.x_train[:HIGHWAY_BATCH], net.preprocessing)
+    return gradient_split(net.model, x, ds.y_train[:HIGHWAY_BATCH])
+
+
+@st.cache_data(max_entries=32, show_spinner="Deleting random units…")
+def _deletions(exp_id: str, run_id: str, mtime: float) -> list:
+    net = load_run_model(store(), exp_id, run_id, "final")
+    ds = _dataset(exp_id)
+    x = normalize(ds.x_test[:DELETION_IMAGES], net.preprocessing)
+    return delete_random_units(net.model, x, ds.y_test[:DELETION_IMAGES], draws=DELETION_DRAWS)
+
+
+# ----------------------------------------------------------------------------- choosing
+def _shipped_id():
+    ss = st.session_state
+    if ss.get("why_shipped") is None or store().load_experiment(ss["why_shipped"]) is None:
+        try:
+            ss["why_shipped"] = ensure_shipped_in_store(store())
+        except FileNotFoundError as exc:
+            st.caption(str(exc))
+            ss["why_shipped"] = None
+    return ss["why_shipped"]
+
+
+def choose_nets() -> tuple:
+    """(experiment, {net name: (exp id, run id)}) from an experiment picker and a plain/residual pair."""
+    shipped = _shipped_id()
+    sources = {e.exp_id: e for e in explainable_runs(store())}
+    if not sources:
+        st.info("No finished experiment has trained weights yet; train one on the Train page.")
+        return None, {}
+    ids = list(sources)
+    label = {i: ("Shipped digits twin (plain-20, resnet-20)" if i == shipped else sources[i].label) for i in ids}
+    exp_id = st.selectbox("Experiment", ids, index=ids.index(shipped) if shipped in ids else 0,
+                          format_func=label.get, key="why_exp")
+    exp = store().load_experiment(exp_id)
+    runs = dict(sources[exp_id].runs)  # run id -> name
+    pair = next(((p, r) for p, r in plain_residual_pairs(exp) if p in runs and r in runs),
+                (list(runs)[0], list(runs)[-1]))
+    left, right = st.columns(2)
+    plain = left.selectbox("Plain net", list(runs), index=list(runs).index(pair[0]), format_func=runs.get,
+                           key=f"why_plain_{exp_id}")
+    residual = right.selectbox("Residual net", list(runs), index=list(runs).index(pair[1]), format_func=runs.get,
+                               key=f"why_residual_{exp_id}")
+    return exp, {runs[rid]: (exp_id, rid) for rid in dict.fromkeys([plain, residual])}
+
+
+def _guard(view, *args) -> None:
+    """Draw one view; a missing dataset or unreadable weights becomes one sentence instead of a traceback."""
+    try:
+        view(*args)
+    except (ValueError, RuntimeError, OSError) as exc:
+        st.error(str(exc).splitlines()[0] if str(exc) else "This view could not be drawn for these nets.")
+
+
+# ----------------------------------------------------------------------------- the views
+def highway_view(exp, nets: dict) -> None:
+    st.markdown("**What to look for:** with an identity shortcut a unit computes z = F(x) + x, so the gradient "
+                "at its input is ∂L/∂x = ∂L/∂z · (1 + ∂F/∂x) (He et al. 2016, Eq. 4–5). The “1” is the shortcut's "
+                f"part: it carries the gradient back unchanged. On one batch of {HIGHWAY_BATCH} training images, "
+                "each unit's input gradient is split into the part that came through the shortcut (solid) and the "
+                "part that came through the residual branch (dotted); a plain unit has only the branch (dashed).")
+    splits = {}
+    for which, title in (("init", "at initialisation"), ("final", "after training")):
+        have = {n: ids for n, ids in nets.items() if store().weights_path(*ids, which).is_file()}
+        if have:
+            splits[title] = {n: _highway(eid, rid, which, _mtime(eid, rid, which)) for n, (eid, rid) in have.items()}
+    if "at initialisation" not in splits:
+        st.caption("These runs kept no initial weights, so only the trained nets are shown.")
+    st.plotly_chart(charts.highway_chart(splits), key="why_highway")
+    for title, rows in splits.items():
+        st.markdown(f"**{title.capitalize()}:** {highway_summary(rows)}")
+
+
+def ensembles_view(exp, nets: dict) -> None:
+    st.markdown("**What to look for:** each residual unit can be passed through its branch or skipped along its "
+                "shortcut, so n units offer 2ⁿ paths of different lengths, most of them of middling length "
+                "(left; Veit, Wilber & Belongie 2016, Fig. 6a). Right: the test error after deleting k units chosen "
+                "at random (a residual unit keeps its shortcut; a plain unit becomes the identity where its shapes "
+                f"allow), mean and range over {DELETION_DRAWS} draws. Veit et al. found a ResNet's error rises "
+                "smoothly, like an ensemble losing members, while a plain net breaks at the first deletion.")
+    runs = {r.id: r for r in exp.runs}
+    configs = {n: ModelConfig.from_dict(runs[rid].model) for n, (_, rid) in nets.items()}
+    residual = {n: path_lengths(sum(c.blocks_per_stage)) for n, c in configs.items() if not c.is_plain}
+    left, right = st.columns([2, 3])
+    left.plotly_chart(charts.path_length_chart(residual), key="why_paths")
+    results = {n: _deletions(eid, rid, _mtime(eid, rid)) for n, (eid, rid) in nets.items()}
+    right.plotly_chart(charts.deletion_chart(results), key="why_deletions")
+    for name, rows in results.items():
+        if len(rows) > 1:
+            st.caption(f"{name}: {100 * rows[0]['mean']:.1f}% with nothing deleted, {100 * rows[1]['mean']:.1f}% "
+                       f"on average with one unit deleted, {100 * rows[-1]['mean']:.1f}% with all "
+                       f"{rows[-1]['k']} deletable units gone.")
+
+
+def _job_status(job) -> None:
+    """The path job's place in line, progress or ending (nothing when it simply finished)."""
+    position = job_manager().position(job.id) if job.status == "queued" else None
+    if job.status != "completed":
+        show_job_status(job_status(job, position, what="The path's landscape job"))
+
+
+@st.fragment(run_every=1.0)
+def path_live(job_id: str) -> None:
+    """Progress and Cancel of the path's landscape job, redrawn about once a second from the run store."""
+    job = store().load_experiment(job_id)
+    if job is None:
+        st.warning("This landscape job is gone (deleted?).")
+        return
+    _job_status(job)
+    owner = st.session_state["owner"]
+    if job.status in ACTIVE and (job.owner == owner or is_teacher()):
+        if st.button("Cancel", key="why_path_cancel", help="Stops the job at its next grid point."):
+            job_manager().stop(job_id, owner, teacher=is_teacher())
+            st.toast("Cancelling…")
+    if job.status not in ACTIVE:
+        st.rerun()
+
+
+def path_view(exp, nets: dict) -> None:
+    st.markdown("**What to look for:** random directions miss the path of training, so Li et al. 2018 (§7) draw "
+                "the landscape in the plane of the path itself: the two principal directions of the weights saved "
+                "along training (each axis says how much of the path's variation it holds). The white line is the "
+                "optimiser's path, from the initial weights (○) to the trained ones (★), plain and residual side by "
+                "side on one colour scale. It runs as a job: you can leave the page and come back.")
+    short = [n for n, (eid, rid) in nets.items() if len(run_snapshots(store(), eid, rid)) < 1
+             or not store().weights_path(eid, rid, "init").is_file()]
+    if short:
+        st.info(f"{', '.join(short)} kept no weight snapshots along training (runs trained before snapshots were "
+                "kept, or imported with their weights only, like the shipped twin); train a twin on the Train page "
+                "and its path appears here.")
+        return
+    steps = st.select_slider("Grid points per axis", [5, 11, 15, 21, 31], value=21, key="why_path_steps")
+    spec = landscape_spec(exp.id, [rid for _, rid in nets.values()], steps=steps, plane="pca")
+    full, runs, digest = landscape_request(store(), spec)
+    job = store().find_by_hash(digest, statuses=STATUSES)
+    if job is not None and job.status in ACTIVE:
+        path_live(job.id)
+        return
+    if job is not None:
+        _job_status(job)
+        results = {n: r["surface"] for n, r in read_landscapes(store(), job.id).items() if r.get("surface")}
+        if results:
+            st.plotly_chart(charts.path_landscape_chart(results), key="why_path_chart")
+            st.caption(" ".join(f"{n}: the path's first two directions hold {100 * sum(r['explained']):.0f}% of its "
+                                f"variation ({len(r['path']['alpha'])} points)." for n, r in results.items()))
+    if job is None or job.status != "completed":
+        if st.button("Start", key="why_path_start", type="primary",
+                     help=f"{steps}×{steps} points per net, on {spec['subset']} training images."):
+            try:
+                job_manager().submit(full, runs, owner=st.session_state["owner"], spec_hash=digest, kind="landscape")
+            except JobError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
+
+
+@st.cache_data(max_entries=8, show_spinner="Writing the script…")
+def _script(exp_id: str, finished) -> str:
+    exp = store().load_experiment(exp_id)
+    finals = {r.name: r.final.to_dict() if r.final else None for r in exp.runs}
+    return export_script(ExperimentSpec.from_dict(exp.spec), data=_dataset(exp_id), finals=finals, title=exp_id)
+
+
+def takehome_view(exp, nets: dict) -> None:
+    st.markdown("**Take it home:** one Python file that rebuilds this experiment's nets, data split, recipe and seed "
+                "with PyTorch alone (torchvision fetches MNIST, Fashion-MNIST or CIFAR-10; the digits and image "
+                "folders are inside the file), trains them in lockstep as the app did, and prints the errors. "
+                "On the CPU with the same seed it reproduces the app's final training error up to floating-point "
+                "noise; read it to see every step of the recipe.")
+    if exp.status != "completed":
+        st.info("This experiment has not finished; its script is offered once it has.")
+        return
+    text = _script(exp.id, exp.finished)
+    name = f"resnet_explorer_{exp.id}.py"
+    st.download_button("Download the script", text, file_name=name, mime="text/x-python", type="primary",
+                       key="why_download", help=f"{len(text) / 1024:.0f} KB of Python; needs torch (and torchvision).")
+    st.code(f"python {name} --device cpu          # add --save-dir nets/ to keep the trained weights", language="bash")
+    finals = [f"{r.name}: {100 * r.final.train_error:.2f}%" for r in exp.runs
+              if r.final is not None and r.final.train_error is not None]
+    if finals:
+        st.caption("The app's final training errors, to compare with the script's: " + ", ".join(finals) + ".")
+
+
+# ----------------------------------------------------------------------------- the page
+st.title("Why shortcuts work")
+st.caption("The explanations that followed the ResNet paper, measured on your own plain net and its residual twin.")
+exp, nets = choose_nets()
+if nets:
+    views = [highway_view, ensembles_view, path_view, takehome_view]
+    for tab, view in zip(st.tabs(TABS, key="why_tab", on_change="rerun"), views):
+        if tab.open:
+            with tab:
+                _guard(view, exp, nets)

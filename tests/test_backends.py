@@ -1,0 +1,120 @@
+"""explorer.jobs.backends: the local backend's warm worker process (forked jobs equal fresh ones, each in its own
+process group, a kill ends one job only) and the backend choice."""
+import os
+import signal
+import socket
+
+import pytest
+
+from explorer.data.config import DataConfig
+from explorer.jobs.backends import LocalBackend
+from explorer.jobs.handles import Handle
+from explorer.jobs.manager import JobManager, Limits, make_backend
+from explorer.nets.config import ModelConfig
+from explorer.store.runstore import RunStore
+from explorer.training.experiments import twin
+from explorer.training.recipes import TrainConfig
+
+DIGIT_NET = ModelConfig(depth=8, in_channels=1, input_size=8, num_classes=10)
+SHORT = (DataConfig("digits", train_subset=64, test_subset=64), dict(epochs=2, batch_size=32))
+LONG = (DataConfig("digits", test_subset=64), dict(epochs=500, batch_size=16))  # minutes: killed
+
+
+def _submit(manager, owner, seed=0, size=SHORT):
+    data, recipe = size
+    spec = twin(DIGIT_NET, data, TrainConfig(seed=seed, device="cpu", log_every=1, schedule="constant", **recipe))
+    runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
+    return manager.submit(spec.to_dict(), runs, owner, spec_hash=spec.spec_hash())[0]
+
+
+def _epochs(store, exp_id):
+    """Each run's epoch records without their clock fields (elapsed, eta, images/s, time)."""
+    keep = ("epoch", "step", "train_loss", "train_error", "test_loss", "test_error", "lr")
+    return {r.id: [{k: getattr(rec, k) for k in keep} for rec in store.read_metrics(exp_id, r.id, kind="epoch")]
+            for r in store.load_experiment(exp_id).runs}
+
+
+def _status(store, exp_id):
+    return store.load_experiment(exp_id).status
+
+
+def _pid(store, exp_id):
+    return int(Handle.of(store.load_experiment(exp_id)).ref)
+
+
+@pytest.fixture
+def managers():
+    made = []
+
+    def make(store, warm, **kwargs):
+        made.append(JobManager(store, backend=LocalBackend(warm=warm), **kwargs))
+        return made[-1]
+    yield make
+    for manager in made:
+        manager.shutdown()
+
+
+@pytest.mark.slow
+def test_a_forked_job_equals_a_fresh_process_and_runs_in_its_own_group(tmp_path, worker_env, managers, wait_for):
+    results = {}
+    for warm in (True, False):
+        store = RunStore(tmp_path / f"warm-{warm}")
+        manager = managers(store, warm, limits=Limits(concurrent=1), poll_s=0.2)
+        exp_id = _submit(manager, "alice", seed=7)
+        pid = _pid(store, exp_id)
+        if warm:
+            assert os.getpgid(pid) == pid  # its own session and process group: a stop kills it and nothing else
+            assert manager.backend._warm.proc.pid != pid
+        wait_for(lambda: _status(store, exp_id) == "completed", 180, "the job to complete")
+        results[warm] = _epochs(store, exp_id)
+    assert results[True] == results[False] and len(results[True]["resnet-8"]) == 3  # the same seed, the same numbers
+
+
+@pytest.mark.slow
+def test_killing_one_forked_job_leaves_the_warm_process_and_the_other_job(store, worker_env, managers, wait_for):
+    manager = managers(store, True, limits=Limits(concurrent=2), poll_s=0.2)
+    doomed = _submit(manager, "alice", size=LONG)
+    other = _submit(manager, "bob", seed=1)
+    wait_for(lambda: store.read_metrics(doomed, "resnet-8", kind="step"), 180, "the first step")
+    os.kill(_pid(store, doomed), signal.SIGKILL)  # as the kernel's OOM killer would
+    wait_for(lambda: manager.pump() or _status(store, doomed) == "interrupted", 60,
+             "the killed job to read interrupted")
+    wait_for(lambda: _status(store, other) == "completed", 180, "the other job to complete")
+    warm = manager.backend._warm
+    assert warm.proc.poll() is None  # the warm process lives on ...
+    again = _submit(manager, "carol", seed=2)  # ... and forks the next job
+    wait_for(lambda: _status(store, again) == "completed", 180, "the next job to complete")
+    warm.proc.kill()  # and if the warm process itself is killed, the next job gets a new one
+    warm.proc.wait()
+    last = _submit(manager, "dave", seed=3)
+    assert manager.backend._warm is not warm and manager.backend._warm.proc.poll() is None
+    wait_for(lambda: _status(store, last) == "completed", 180, "the last job to complete")
+
+
+def test_the_backend_is_chosen_by_name_with_one_sentence_for_a_wrong_one(monkeypatch):
+    with pytest.raises(ValueError, match=r"^EXPLORER_BACKEND must be one of local, ray; got 'slurm'\.$"):
+        make_backend("slurm")
+    monkeypatch.setenv("EXPLORER_WARM_WORKERS", "0")
+    assert isinstance(make_backend(), LocalBackend)
+
+
+def test_a_ray_backend_without_a_cluster_says_so(monkeypatch):
+    pytest.importorskip("ray.job_submission", reason="Ray is not installed (requirements-cluster.txt)")
+    from explorer.jobs.raycluster import RayBackend
+    monkeypatch.setenv("EXPLORER_RAY_ADDRESS", "127.0.0.1:9")  # nothing listens on the discard port
+    with pytest.raises(ValueError) as exc:
+        RayBackend()
+    text = str(exc.value)
+    assert text.startswith("No Ray cluster answers at http://127.0.0.1:9") and text.endswith(".")
+
+
+def test_handles_come_from_the_experiment_record():
+    class Record:  # the one field a handle is read from
+        def __init__(self, worker):
+            self.worker = worker
+    mine = Handle.local(os.getpid())
+    assert Handle.of(Record(mine.worker)) == mine and mine.ref == str(os.getpid())
+    assert Handle.of(Record("ray:0:explorer-x-1")) == Handle("ray", "explorer-x-1", "ray:0:explorer-x-1")
+    assert Handle.of(Record(f"{socket.gethostname()}:123:claim")) is None  # a claim, not yet a worker
+    assert Handle.of(Record("another-host:123:456")) is None and Handle.of(Record(None)) is None
+    assert LocalBackend(warm=False).alive(mine)
