@@ -6,7 +6,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import streamlit as st  # noqa: E402
 
-from pages.common import init_session, show_url_problems, store_notice, sync_query, teacher_login, write_owner_cookie
+from pages.common import (init_session, join_panel, projector_toggle, show_url_problems, store_notice, sync_query,
+                          teacher_login, write_owner_cookie)
 
 st.set_page_config(page_title="ResNet Explorer", page_icon=":material/account_tree:", layout="wide",
                    initial_sidebar_state="collapsed")
@@ -21,6 +22,8 @@ PAGES = [
     st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
     st.Page("pages/why.py", title="Why it works", icon=":material/lightbulb:"),
     st.Page("pages/data.py", title="Your data", icon=":material/upload_file:"),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
+    st.Page("pages/classroom.py", title="Class", icon=":material/groups:"),
 ]
 # On top: readable when projected, and (with client.showSidebarNavigation = false) no flash of the
 # raw pages/ folder listing before the first run.
@@ -32,8 +35,10 @@ if deep_link and deep_link != "pages/home.py":
 with st.sidebar:
     st.caption("Plain vs residual networks, after He et al. 2015 and 2016.")
     teacher_login(st.sidebar)
+    projector_toggle(st.sidebar)
 show_url_problems()
 write_owner_cookie()
 store_notice()
+join_panel()
 page.run()
 sync_query()

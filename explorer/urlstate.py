@@ -153,3 +153,46 @@ def _check_depth(settings: dict, problems: list) -> None:
 def _reason(exc: Exception) -> str:
     text = str(exc)
     return text if isinstance(exc, ValueError) and text.endswith(".") else "it is not a valid value."
+
+
+# ----------------------------------------------------------------------------- lesson links: locked and hidden controls
+# The Train page's controls a lesson link may lock (shown, not changeable) or hide, as TensorFlow Playground's
+# links do. A link shares a setup, never rights.
+CONTROLS = ("kind", "dataset", "epochs", "batch_size", "lr", "schedule", "device")
+MAX_CONTROL_LIST = 200  # characters of one lock= or hide= value
+
+
+def controls_to_query(lock=(), hide=()) -> dict:
+    """{"lock": "epochs,lr", "hide": "device"} for the controls named (unknown names are left out)."""
+    q = {}
+    for key, names in (("lock", lock), ("hide", hide)):
+        known = [n for n in CONTROLS if n in set(names)]
+        if known:
+            q[key] = ",".join(known)
+    return q
+
+
+def controls_from_query(params: dict) -> tuple:
+    """Parse lock= and hide= into ({"lock": (names...), "hide": (names...)}, problems).
+
+    Unknown or malformed names are dropped with one sentence per list, never an exception; a control that is
+    both locked and hidden is hidden.
+    """
+    out, problems = {"lock": (), "hide": ()}, []
+    params = {k: (v[-1] if isinstance(v, list) else v) for k, v in dict(params).items()}
+    for key, verb in (("lock", "locked"), ("hide", "hidden")):
+        if key not in params:
+            continue
+        text = str(params[key])
+        if len(text) > MAX_CONTROL_LIST:
+            problems.append(f"The link's {key} list is too long, so no control is {verb}.")
+            continue
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        bad = [n for n in names if n not in CONTROLS]
+        if bad:
+            shown = ", ".join(repr(n[:30]) for n in bad[:5])
+            problems.append(f"The link asks to keep {shown} {verb}, which is not a control of the Train page; "
+                            f"the controls that can be are {', '.join(CONTROLS)}.")
+        out[key] = tuple(n for n in CONTROLS if n in names)
+    out["lock"] = tuple(n for n in out["lock"] if n not in out["hide"])
+    return out, problems

@@ -37,6 +37,18 @@ def store() -> RunStore:
     return job_manager().store
 
 
+@st.cache_resource
+def classroom():
+    """One explorer.classroom.Classroom per server process, on the run store's database."""
+    from explorer.classroom.classes import Classroom
+    return Classroom(store())
+
+
+def my_class():
+    """(ClassInfo, Member) of the class this session's owner is in, or None (one indexed query)."""
+    return classroom().membership(st.session_state["owner"])
+
+
 @st.cache_data(ttl=60, show_spinner=False)
 def _pending_import(root: str) -> int:
     from explorer.store.importer import pending_import
@@ -87,6 +99,14 @@ def init_session() -> None:
     if settings["model"]:
         ss["model_cfg"] = {**ss["model_cfg"], **settings["model"]}
     ss["train"] = {**ss["train"], **settings["train"]}
+    controls, control_problems = urlstate.controls_from_query(st.query_params.to_dict())
+    ss["lesson_controls"] = controls
+    ss["lesson_link"] = {"kind": settings["kind"] or "twin", "dataset": settings["dataset"] or "digits",
+                         "train": dict(settings["train"])}
+    problems = problems + control_problems
+    join = st.query_params.get("join")
+    if join is not None:
+        ss["join_code"] = str(join)[:40]
     ss["url_problems"] = problems
 
 
@@ -116,6 +136,8 @@ def sync_query() -> None:
     except ValueError:
         return
     wanted = urlstate.to_query(st.session_state["dataset"], cfg, tr, st.session_state.get("kind", "twin"))
+    controls = st.session_state.get("lesson_controls", {})
+    wanted.update(urlstate.controls_to_query(controls.get("lock", ()), controls.get("hide", ())))
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 
@@ -205,15 +227,22 @@ def start_experiment(spec) -> str | None:
     """Queue an experiment for this session's owner (or attach to an identical one); returns its id.
 
     Shows one sentence and returns None when the job manager refuses (limits).
+    Inside a class, the experiment gets the student's own seed (explorer.classroom.seeded_spec), so the class's
+    Figure 6 has one run per student, and it is recorded as the class's.
     """
+    from explorer.classroom.classes import seeded_spec, student_seed
     from explorer.jobs.manager import JobError
+    owner, member = st.session_state["owner"], my_class()
+    if member is not None:
+        spec = seeded_spec(spec, member[0].id, owner)
     runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
     try:
-        exp_id, attached = job_manager().submit(spec.to_dict(), runs, owner=st.session_state["owner"],
-                                                spec_hash=spec.spec_hash())
+        exp_id, attached = job_manager().submit(spec.to_dict(), runs, owner=owner, spec_hash=spec.spec_hash())
     except JobError as exc:
         st.error(str(exc))
         return None
+    if member is not None:
+        classroom().record_job(member[0].id, owner, exp_id, student_seed(member[0].id, owner))
     st.session_state["watch"] = exp_id
     st.session_state["attached"] = attached
     return exp_id
@@ -244,3 +273,93 @@ def ensure_entry(page: str) -> None:
     if "_initialised" not in st.session_state:
         st.session_state["_deep_link"] = page
         st.switch_page("streamlit_app.py", query_params=st.query_params.to_dict())
+
+
+# ----------------------------------------------------------------------------- the classroom
+def join_panel() -> None:
+    """A class link (?join=CODE) asks for a display name and joins; a closed or unknown class gets one sentence."""
+    if "join_problem" in st.session_state:
+        st.warning(st.session_state.pop("join_problem"))
+    code = st.session_state.get("join_code")
+    if not code:
+        return
+    room = classroom()
+    info = room.find(code)
+    if info is None or not info.is_open:
+        st.warning("This class has been closed by its teacher, so it takes no new members." if info is not None
+                   else "There is no class with that code; check it with your teacher.")
+        st.session_state.pop("join_code", None)
+        return
+    mine = my_class()
+    if mine is not None and mine[0].id == info.id:
+        st.session_state.pop("join_code", None)
+        return
+    with st.container(border=True):
+        st.markdown(f"**Join the class {info.name!r}** (code {info.code}). Your name is shown to the teacher only.")
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        c1.text_input("Your name (or leave empty to be \"Student N\")", max_chars=40, key="sidebar_join_name")
+        c2.button("Join the class", key="sidebar_join", type="primary", on_click=_join, args=(info.code,))
+
+
+def _join(code: str) -> None:
+    """The Join button's callback: membership before the page runs, so it already shows the class."""
+    from explorer.classroom.records import ClassError
+    try:
+        classroom().join(code, st.session_state["owner"], st.session_state.get("sidebar_join_name", ""))
+    except ClassError as exc:
+        st.session_state["join_problem"] = str(exc)
+    st.session_state.pop("join_code", None)
+
+
+def class_caption() -> None:
+    """Above every page: which class this session is in, as whom."""
+    mine = my_class()
+    if mine is not None:
+        st.caption(f"In class {mine[0].name} ({mine[0].code}) as {mine[1].name}.")
+
+
+PROJECTOR_CSS = """<style>
+.stApp [data-testid="stMarkdownContainer"] p, .stApp [data-testid="stMarkdownContainer"] li,
+.stApp [data-testid="stCaptionContainer"], .stApp label p, .stApp button p { font-size: 1.45rem !important; }
+.stApp h1 { font-size: 3.4rem !important; } .stApp h2 { font-size: 2.6rem !important; }
+.stApp h3 { font-size: 2.1rem !important; }
+</style>"""
+PROJECTOR_SCALE = 1.6
+
+
+def projector_toggle(container) -> None:
+    """A toggle that enlarges text, chart fonts and line widths for a projected screen."""
+    ss = st.session_state
+    ss.setdefault("sidebar_projector", bool(ss.get("projector")))
+    container.toggle("Projector mode", key="sidebar_projector", help="Larger text, chart fonts and lines.",
+                     on_change=lambda: ss.update(projector=bool(ss.get("sidebar_projector"))))
+    if ss.get("projector"):
+        st.html(PROJECTOR_CSS)
+
+
+def chart_scale() -> float:
+    """1.6 in projector mode (kept under a plain key, so it holds on every page), else 1."""
+    return PROJECTOR_SCALE if st.session_state.get("projector") else 1.0
+
+
+def plot(container, fig, key: str, **kw) -> None:
+    """Draw a plotly figure, enlarged in projector mode (explorer.figures.projected); kw go to st.plotly_chart."""
+    from explorer.figures.classroom import projected
+    container.plotly_chart(projected(fig, chart_scale()), key=key, **kw)
+
+
+def lesson_pins() -> dict:
+    """The values a lesson link set for the controls it locks or hides: {control name: value}."""
+    link = st.session_state.get("lesson_link") or {"kind": "twin", "dataset": "digits", "train": {}}
+    try:
+        recipe = train_config_for(link["dataset"], **link["train"])
+    except (TypeError, ValueError):
+        recipe = train_config_for(link["dataset"])
+    return {"kind": link["kind"], "dataset": link["dataset"],
+            **{k: getattr(recipe, k) for k in urlstate.CONTROLS if hasattr(recipe, k)}}
+
+
+def locked_controls() -> tuple:
+    """(locked names, hidden names) from the lesson link this session was opened with."""
+    controls = st.session_state.get("lesson_controls", {})
+    return set(controls.get("lock", ())), set(controls.get("hide", ()))

@@ -1,11 +1,12 @@
 """Home: the degradation problem on one screen, and one button that reproduces Figure 6 in miniature."""
 import streamlit as st
 
-from pages.common import ensure_entry, figure6_spec, start_experiment
+from pages.common import class_caption, ensure_entry, figure6_spec, start_experiment
 
 ensure_entry("pages/home.py")
 
 st.title("ResNet Explorer")
+class_caption()
 st.markdown(
     "**Deeper should be better — but a deeper *plain* network often trains worse.** "
     "He et al. (2015) stacked more 3×3 conv layers on CIFAR-10 and saw the 56-layer plain net end with a "

@@ -16,10 +16,16 @@ from explorer.training import experiments
 from explorer.training.recipes import SCHEDULES
 from explorer.urlstate import BATCH_SIZES, EPOCHS, LR
 from pages.common import (
+    class_caption,
     ensure_entry,
+    classroom,
     is_teacher,
     job_manager,
+    lesson_pins,
+    locked_controls,
     model_cfg,
+    my_class,
+    plot,
     show_job_status,
     start_experiment,
     store,
@@ -72,14 +78,15 @@ def setup_form() -> None:
     ss = st.session_state
     ss.setdefault("train_kind", ss.get("kind", "twin"))
     ss.setdefault("train_dataset", ss["dataset"])
-    kind = st.radio("Experiment", list(KIND_HELP), key="train_kind", horizontal=True,
-                    format_func=str.capitalize, help=" ".join(f"**{k}**: {v}" for k, v in KIND_HELP.items()))
+    kind = control("kind", lambda off: st.radio(
+        "Experiment", list(KIND_HELP), key="train_kind", horizontal=True, disabled=off, format_func=str.capitalize,
+        help=" ".join(f"**{k}**: {v}" for k, v in KIND_HELP.items())))
     st.caption(KIND_HELP[kind])
     ss["kind"] = kind
     names = [n for n in DATASET_INFO if n != "folder"]
-    st.selectbox("Dataset", names, key="train_dataset", help="Digits is built in and offline; the others need "
-                 "their files (Fashion-MNIST ships with Debian's dataset-fashion-mnist package).")
-    ss["dataset"] = ss["train_dataset"]
+    ss["dataset"] = control("dataset", lambda off: st.selectbox(
+        "Dataset", names, key="train_dataset", disabled=off, help="Digits is built in and offline; the others "
+        "need their files (Fashion-MNIST ships with Debian's dataset-fashion-mnist package)."))
     _sample_strip(ss["dataset"])
     try:
         base = model_cfg()
@@ -102,22 +109,55 @@ def setup_form() -> None:
     recipe_widgets()
 
 
+def control(name: str, draw):
+    """A Train control under a lesson link: hidden ones are not drawn, locked ones are drawn disabled, and both
+    keep the link's value whatever the widget says (a link shares a setup, never rights)."""
+    locked, hidden = locked_controls()
+    if name in hidden:
+        return lesson_pins()[name]
+    value = draw(name in locked)
+    return lesson_pins()[name] if name in locked else value
+
+
+def share_setup() -> None:
+    """A link that presets this experiment and can lock or hide chosen controls (TensorFlow Playground's links)."""
+    import urllib.parse
+    from explorer import urlstate
+    with st.expander("Share this setup", expanded=False):
+        c = st.columns(2)
+        lock = c[0].multiselect("Lock (shown, not changeable)", urlstate.CONTROLS, key="train_share_lock")
+        hide = c[1].multiselect("Hide", urlstate.CONTROLS, key="train_share_hide")
+        query = {**st.query_params.to_dict(), **urlstate.controls_to_query(lock, hide)}
+        for key in ("lock", "hide"):
+            if key not in urlstate.controls_to_query(lock, hide):
+                query.pop(key, None)
+        base = (st.context.url or "").split("?")[0] if getattr(st.context, "url", None) else "/train"
+        st.code(f"{base}?{urllib.parse.urlencode(query)}", language=None)
+        st.caption("The link sets up the experiment; it gives no rights (stopping jobs stays with their owners).")
+
+
 def recipe_widgets() -> None:
     """Epochs, batch size, learning rate, schedule, device; stored as overrides of the dataset's recipe."""
     defaults = train_cfg()
     c = st.columns(5)
-    # Values are kept inside the widgets' ranges (explorer.urlstate), so no setup can break the page.
-    epochs = c[0].number_input("Epochs", *EPOCHS, value=min(max(int(defaults.epochs), EPOCHS[0]), EPOCHS[1]),
-                               key="train_epochs")
-    batch = c[1].selectbox("Batch size", BATCH_SIZES,
-                           index=BATCH_SIZES.index(defaults.batch_size) if defaults.batch_size in BATCH_SIZES else 3,
-                           key="train_batch")
-    lr = c[2].number_input("Learning rate", *LR, value=min(max(float(defaults.lr), LR[0]), LR[1]), format="%.4f",
-                           key="train_lr")
-    schedule = c[3].selectbox("Schedule", SCHEDULES, index=SCHEDULES.index(defaults.schedule), key="train_schedule",
-                              help="step: ÷10 at 50% and 75% of training, as in the paper; cosine; one-cycle; constant.")
+    # Values are kept inside the widgets' ranges (explorer.urlstate), so no setup can break the page; a lesson
+    # link may lock (disable) or hide a control (control()).
+    epochs = control("epochs", lambda off: c[0].number_input(
+        "Epochs", *EPOCHS, value=min(max(int(defaults.epochs), EPOCHS[0]), EPOCHS[1]), key="train_epochs",
+        disabled=off))
+    batch = control("batch_size", lambda off: c[1].selectbox(
+        "Batch size", BATCH_SIZES,
+        index=BATCH_SIZES.index(defaults.batch_size) if defaults.batch_size in BATCH_SIZES else 3,
+        key="train_batch", disabled=off))
+    lr = control("lr", lambda off: c[2].number_input(
+        "Learning rate", *LR, value=min(max(float(defaults.lr), LR[0]), LR[1]), format="%.4f", key="train_lr",
+        disabled=off))
+    schedule = control("schedule", lambda off: c[3].selectbox(
+        "Schedule", SCHEDULES, index=SCHEDULES.index(defaults.schedule), key="train_schedule", disabled=off,
+        help="step: ÷10 at 50% and 75% of training, as in the paper; cosine; one-cycle; constant."))
     devices = ["auto", "cpu"] + (["cuda"] if _cuda() else [])
-    device = c[4].selectbox("Device", devices, key="train_device", help="auto uses a GPU when there is one.")
+    device = control("device", lambda off: c[4].selectbox("Device", devices, key="train_device", disabled=off,
+                                                           help="auto uses a GPU when there is one."))
     st.session_state["train"] = {"epochs": int(epochs), "batch_size": int(batch), "lr": float(lr),
                                  "schedule": schedule, "device": device}
 
@@ -216,12 +256,12 @@ def charts_panel(exp) -> None:
         st.caption("The first numbers appear after the first few steps.")
         return
     loss = _loss_figure(exp.id, version, exp)
-    st.plotly_chart(curves, key="train_curves", on_select=_remember_epoch, selection_mode="points")
+    plot(st, curves, key="train_curves", on_select=_remember_epoch, selection_mode="points")
     st.caption(CURVES_HELP)
     epoch_numbers(exp)
     left, right = st.columns(2)
-    left.plotly_chart(loss, key="train_loss")
-    right.plotly_chart(grads, key="train_grads")
+    plot(left, loss, key="train_loss")
+    plot(right, grads, key="train_grads")
     if any(r.zero_init_residual for r in exp.runs):
         right.caption("The ResNets here start with zeroed branches (Goyal et al. 2017): before the first step no "
                       "gradient reaches the convs behind each branch's zeroed layer, so their epoch-0 profile is "
@@ -254,6 +294,60 @@ def resume_button(exp) -> None:
             st.rerun()
 
 
+def observed(exp) -> None:
+    """The charts, unless the class has an open question on this kind of experiment that this student has not
+    answered yet (predict, then observe); once revealed, the class's tally stands beside the curves."""
+    from explorer.classroom import questions
+    mine = my_class()
+    if mine is None:
+        charts_panel(exp)
+        return
+    room, owner = classroom(), st.session_state["owner"]
+    pending = None if is_teacher() else questions.pending_question(room, mine[0].id, owner, exp.spec_kind)
+    if pending is not None:
+        ask(pending)
+        return
+    latest = questions.latest_question(room, mine[0].id, exp.spec_kind)
+    if latest is not None and latest.revealed is not None:
+        t = questions.tally(room, latest)
+        left, right = st.columns([1, 2])
+        left.markdown(f"**{latest.prompt}**")
+        yours = questions.my_answer(room, latest.id, owner)
+        left.caption(f"Your prediction: {yours}." if yours else "You did not answer this one.")
+        plot(right, charts.tally_chart(t.counts, f"The class's predictions ({t.answered} of {t.members} answered)"),
+             key="train_tally")
+    elif latest is not None:
+        st.caption(f"Your prediction is in: {questions.my_answer(room, latest.id, owner) or '–'}. The class's "
+                   "answers appear here when the teacher reveals them.")
+    charts_panel(exp)
+
+
+def ask(question) -> None:
+    """The question instead of the curves: a choice or a number, one Submit."""
+    with st.container(border=True):
+        st.markdown("**Predict first.** Your curves appear as soon as you answer (or when the teacher reveals).")
+        st.markdown(f"**{question.prompt}**")
+        if question.is_number:
+            st.text_input("Your answer (a number)", max_chars=40, key="train_answer_number")
+        else:
+            st.radio("Your answer", list(question.choices), index=None, key="train_answer_choice")
+        st.button("Submit my prediction", key="train_answer_submit", type="primary", on_click=_answer,
+                  args=(question,))
+        if "train_answer_problem" in st.session_state:
+            st.warning(st.session_state.pop("train_answer_problem"))
+
+
+def _answer(question) -> None:
+    """Submit's callback: the answer is kept before the page runs again, which then shows the curves."""
+    from explorer.classroom import questions
+    from explorer.classroom.records import ClassError
+    value = st.session_state.get("train_answer_number" if question.is_number else "train_answer_choice")
+    try:
+        questions.answer(classroom(), question, st.session_state["owner"], value)
+    except ClassError as exc:
+        st.session_state["train_answer_problem"] = str(exc)
+
+
 @st.fragment(run_every=1.0)
 def live(exp_id: str) -> None:
     """Redraws about once a second while the job is queued or running, from the run store."""
@@ -263,10 +357,18 @@ def live(exp_id: str) -> None:
         return
     status_line(exp)
     stop_button(exp)
-    charts_panel(exp)
+    observed(exp)
     if exp.status not in ACTIVE:
         time.sleep(0.1)
         st.rerun()  # the whole page redraws once, now without the timer
+
+
+@st.fragment(run_every=2.0)
+def finished_in_class(exp_id: str) -> None:
+    """A finished job inside a class: polled, so the curves appear when the teacher reveals the question."""
+    exp = store().load_experiment(exp_id)
+    if exp is not None:
+        observed(exp)
 
 
 def watched(exp_id: str) -> None:
@@ -283,7 +385,10 @@ def watched(exp_id: str) -> None:
     else:
         status_line(exp)
         resume_button(exp)
-        charts_panel(exp)
+        if my_class() is None:
+            charts_panel(exp)
+        else:
+            finished_in_class(exp_id)
 
 
 def reference_numbers() -> None:
@@ -309,6 +414,7 @@ def _default_watch() -> None:
 
 
 st.title("Train")
+class_caption()
 _default_watch()
 with st.expander("Set up an experiment", expanded="watch" not in st.session_state):
     setup_form()
@@ -320,6 +426,7 @@ with st.expander("Set up an experiment", expanded="watch" not in st.session_stat
         else:
             if start_experiment(spec):
                 st.rerun()
+share_setup()
 if "watch" in st.session_state:
     watched(st.session_state["watch"])
 else:

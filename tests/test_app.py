@@ -17,7 +17,7 @@ from explorer.nets.config import ModelConfig
 from explorer.training.recipes import train_config_for
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ("home", "build", "train", "runs", "explain", "inspect", "why", "data")
+PAGES = ("home", "build", "train", "runs", "explain", "inspect", "why", "data", "lessons", "classroom")
 JOB_DEADLINE_S = 180.0  # a 1-epoch digits twin takes ~8 s on an idle 2-core machine; shared cores are slower
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

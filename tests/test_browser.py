@@ -36,9 +36,10 @@ def free_port() -> int:
 
 def launch_app(runs_dir: Path, port: int, log_path: Path, timeout_s: float = 90.0, **env) -> subprocess.Popen:
     """Start `streamlit run streamlit_app.py` headless on this port (its own process group); return once healthy."""
-    full_env = dict(os.environ, EXPLORER_RUNS_DIR=str(runs_dir), OMP_WAIT_POLICY="PASSIVE", PYTHONUNBUFFERED="1")
-    full_env.pop("EXPLORER_TEACHER_PASSWORD", None)  # unless a test passes one in env
-    full_env.update(env)
+    full_env = dict(os.environ, EXPLORER_RUNS_DIR=str(runs_dir), OMP_WAIT_POLICY="PASSIVE", PYTHONUNBUFFERED="1",
+                    **env)
+    if "EXPLORER_TEACHER_PASSWORD" not in env:  # teacher mode only where a test asks for it
+        full_env.pop("EXPLORER_TEACHER_PASSWORD", None)
     cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     log = open(log_path, "wb")

@@ -146,3 +146,18 @@ def test_a_digits_link_keeps_what_equals_the_generic_defaults(field, value):
     train = train_config_for("digits", **{field: value})
     got, _ = from_query(to_query("digits", ModelConfig(), train))
     assert got["train"] == {field: value}
+
+
+# ----------------------------------------------------------------------------- lesson links: lock and hide
+def test_lock_and_hide_round_trip_and_unknown_names_get_one_sentence():
+    from explorer.urlstate import CONTROLS, controls_from_query, controls_to_query
+    q = controls_to_query(lock=["lr", "epochs", "nonsense"], hide=["device"])
+    assert q == {"lock": "epochs,lr", "hide": "device"}
+    assert controls_from_query(q) == ({"lock": ("epochs", "lr"), "hide": ("device",)}, [])
+    controls, problems = controls_from_query({"lock": "epochs,<script>,owner", "hide": "lr,lr"})
+    assert controls == {"lock": ("epochs",), "hide": ("lr",)}
+    assert len(problems) == 1 and _one_sentence(problems[0]) and "'<script>'" in problems[0]
+    _, problems = controls_from_query({"hide": "x" * 5000})
+    assert len(problems) == 1 and _one_sentence(problems[0]) and len(problems[0]) < 200
+    assert controls_from_query({"lock": "epochs", "hide": "epochs"})[0] == {"lock": (), "hide": ("epochs",)}
+    assert set(CONTROLS) <= set(TRAIN_KEYS) | {"kind", "dataset"}

@@ -18,6 +18,8 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'clicks': 'clicks', 'CELL_TRACE': 'clicks', 'clickable_cells': 'clicks', 'clicked_point': 'clicks',
     'epoch_table': 'clicks',
     'papers': 'papers', 'PAPER_NUMBERS': 'papers', 'paper_reference': 'papers', 'reference_tables': 'papers',
+    'classroom': 'classroom', 'class_figure6': 'classroom', 'tally_chart': 'classroom', 'projected': 'classroom',
+    'band': 'classroom',
     'style': 'style', 'PALETTE': 'style', 'FONT_SIZE': 'style', 'OVERLAY_SCALE': 'style', 'apply_layout': 'style',
     'whole_ticks': 'style', 'empty_figure': 'style', 'as_number': 'style', 'name_style': 'style',
     'run_styles': 'style', 'named_runs': 'style', 'run_label': 'style', 'run_line': 'style',

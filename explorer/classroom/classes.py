@@ -1,0 +1,275 @@
+"""Classes in the run database: create and close them, join by code, the teacher's roster, the class's runs.
+
+A class link grants membership, never rights: the owner cookie stays the student's identity and only teacher
+mode stops or deletes others' jobs (explorer.jobs.manager). Every read the teacher's live view makes is a
+fixed number of indexed queries, whatever the number of students (docs/benchmarks.md, "Classroom").
+Size budget: ~250 lines.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+import secrets
+import time
+
+import sqlalchemy as sa
+
+from ..store import db
+from . import tables as t
+from .records import ClassError, ClassInfo, Member, RosterRow
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a projector
+CODE_LENGTH = 6
+MAX_NAME = 40
+_CODE_RE = re.compile(rf"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
+
+
+def clean_code(text) -> str | None:
+    """A class code as typed or linked (case and spaces forgiven), or None when it cannot be one."""
+    if not isinstance(text, str) or len(text) > 40:
+        return None
+    code = re.sub(r"[\s-]", "", text).upper()
+    return code if _CODE_RE.match(code) else None
+
+
+def clean_name(text, fallback: str) -> str:
+    """A display name: letters, digits, spaces and - ' . _ only (nothing a page could render as markup or a link),
+    at most 40 characters, or the fallback ("Student 7") when nothing is left."""
+    name = "".join(ch for ch in str(text or "")[:200] if ch.isalnum() or ch in " -'._")
+    return " ".join(name.split())[:MAX_NAME] or fallback
+
+
+def student_seed(class_id: str, owner: str) -> int:
+    """Each student's own seed in a class: deterministic per (class, student), so a rerun attaches to their job."""
+    return int(hashlib.sha256(f"{class_id}:{owner}".encode()).hexdigest()[:8], 16) % 1_000_000
+
+
+def seeded_spec(spec, class_id: str, owner: str):
+    """The spec with the student's own seed (an ExperimentSpec): identical requests of two students differ."""
+    return dataclasses.replace(spec, train=dataclasses.replace(spec.train, seed=student_seed(class_id, owner)))
+
+
+def _info(row) -> ClassInfo:
+    r = row._mapping
+    return ClassInfo(id=r["id"], code=r["code"], name=r["name"], teacher=r["teacher"], created=float(r["created"]),
+                     closed=r["closed"], lesson=r["lesson"])
+
+
+class Classroom:
+    """The classroom's reads and writes on the run store's database (its own small engines, the same URL)."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self._read, self._write = db.make_engines(store.url)
+        try:
+            db.retrying(lambda: t.ensure_tables(self._write))
+        except sa.exc.IntegrityError:  # another process created them at the same moment
+            db.retrying(lambda: t.ensure_tables(self._write))
+
+    @property
+    def reader(self) -> sa.Engine:
+        """The read engine (benchmarks and tests count its queries)."""
+        return self._read
+
+    def close_engines(self) -> None:
+        self._read.dispose()
+        self._write.dispose()
+
+    def tx(self, fn):
+        """fn(connection) in one write transaction, retried while the database is busy."""
+        def attempt():
+            with self._write.begin() as conn:
+                return fn(conn)
+        return db.retrying(attempt)
+
+    def q(self, fn):
+        """fn(connection) on a read connection (one consistent snapshot), retried while the database is busy."""
+        def attempt():
+            with self._read.begin() as conn:
+                return fn(conn)
+        return db.retrying(attempt)
+
+    # ------------------------------------------------------------------ classes
+    def create(self, teacher: str, name: str = "") -> ClassInfo:
+        """A new open class with a fresh short code (the teacher's owner id is kept, for their view)."""
+        for _ in range(20):
+            info = ClassInfo(id=secrets.token_hex(8), code="".join(secrets.choice(CODE_ALPHABET)
+                                                                   for _ in range(CODE_LENGTH)),
+                             name=clean_name(name, "My class"), teacher=teacher, created=time.time())
+            try:
+                self.tx(lambda c, row=dataclasses.asdict(info): c.execute(t.classes.insert().values(**row)))
+                return info
+            except sa.exc.IntegrityError:  # the code is taken: draw another
+                continue
+        raise ClassError("No free class code was found; try again.")
+
+    def get(self, class_id: str) -> ClassInfo | None:
+        row = self.q(lambda c: c.execute(sa.select(t.classes).where(t.classes.c.id == class_id)).first())
+        return _info(row) if row is not None else None
+
+    def find(self, code) -> ClassInfo | None:
+        """The class with this code (typed or linked), or None."""
+        code = clean_code(code)
+        if code is None:
+            return None
+        row = self.q(lambda c: c.execute(sa.select(t.classes).where(t.classes.c.code == code)).first())
+        return _info(row) if row is not None else None
+
+    def teacher_classes(self, teacher: str | None = None, include_closed: bool = False) -> list:
+        """Classes, newest first: every class (teacher mode sees all), or one teacher's."""
+        query = sa.select(t.classes).order_by(t.classes.c.created.desc())
+        if teacher is not None:
+            query = query.where(t.classes.c.teacher == teacher)
+        if not include_closed:
+            query = query.where(t.classes.c.closed.is_(None))
+        return [_info(r) for r in self.q(lambda c: c.execute(query).all())]
+
+    def close(self, class_id: str) -> None:
+        """Close a class: its link then refuses joins with one sentence (members and runs are kept)."""
+        self.tx(lambda c: c.execute(t.classes.update().where(t.classes.c.id == class_id)
+                                    .values(closed=time.time())))
+
+    def set_lesson(self, class_id: str, lesson: str | None) -> None:
+        """Put the class on a lesson ("follow me"), or None to let everyone walk alone."""
+        self.tx(lambda c: c.execute(t.classes.update().where(t.classes.c.id == class_id).values(lesson=lesson)))
+
+    # ------------------------------------------------------------------ members
+    def join(self, code, owner: str, name: str = "") -> tuple:
+        """Join a class by its code; a member who joins again only changes their name.
+
+        Returns (ClassInfo, Member). Raises ClassError (one sentence) for an unknown or closed class.
+        """
+        info = self.find(code)
+        if info is None:
+            raise ClassError("There is no class with that code; check it with your teacher.")
+        if not info.is_open:
+            raise ClassError("This class has been closed by its teacher, so it takes no new members.")
+        m = t.class_members.c
+
+        def write(conn):
+            old = conn.execute(sa.select(t.class_members).where((m.class_id == info.id) & (m.owner == owner))).first()
+            if old is not None:
+                chosen = clean_name(name, old._mapping["name"])
+                conn.execute(t.class_members.update().where((m.class_id == info.id) & (m.owner == owner))
+                             .values(name=chosen))
+                return Member(info.id, owner, chosen, old._mapping["joined"])
+            count = conn.execute(sa.select(sa.func.count()).where(m.class_id == info.id)).scalar_one()
+            member = Member(info.id, owner, clean_name(name, f"Student {count + 1}"), time.time())
+            conn.execute(t.class_members.insert().values(**dataclasses.asdict(member)))
+            return member
+        return info, self.tx(write)
+
+    def membership(self, owner: str) -> tuple | None:
+        """(ClassInfo, Member) of the newest open class this owner belongs to, or None (one query)."""
+        m, k = t.class_members.c, t.classes.c
+        row = self.q(lambda c: c.execute(
+            sa.select(t.classes, m.name.label("member_name"), m.joined)
+            .join(t.class_members, m.class_id == k.id)
+            .where((m.owner == owner) & k.closed.is_(None)).order_by(m.joined.desc()).limit(1)).first())
+        if row is None:
+            return None
+        info = _info(row)
+        return info, Member(info.id, owner, row._mapping["member_name"], row._mapping["joined"])
+
+    def members(self, class_id: str) -> list:
+        m = t.class_members.c
+        rows = self.q(lambda c: c.execute(sa.select(t.class_members).where(m.class_id == class_id)
+                                          .order_by(m.joined)).all())
+        return [Member(**r._mapping) for r in rows]
+
+    # ------------------------------------------------------------------ jobs
+    def record_job(self, class_id: str, owner: str, exp_id: str, seed: int | None) -> None:
+        """Remember that this experiment was started inside the class (again: nothing changes)."""
+        j = t.class_jobs.c
+
+        def write(conn):
+            if conn.execute(sa.select(j.exp_id).where((j.class_id == class_id) & (j.exp_id == exp_id))).first():
+                return
+            conn.execute(t.class_jobs.insert().values(class_id=class_id, exp_id=exp_id, owner=owner, seed=seed,
+                                                      created=time.time()))
+        self.tx(write)
+
+    def is_class_job(self, class_id: str, exp_id: str) -> bool:
+        j = t.class_jobs.c
+        return self.q(lambda c: c.execute(sa.select(j.exp_id).where((j.class_id == class_id) &
+                                                                    (j.exp_id == exp_id))).first()) is not None
+
+    def roster(self, class_id: str) -> list:
+        """Every member with their newest class job, its progress and its runs' final errors: three queries."""
+        j, e, r = t.class_jobs.c, db.experiments.c, db.runs.c
+
+        def read(conn):
+            members = conn.execute(sa.select(t.class_members).where(t.class_members.c.class_id == class_id)
+                                   .order_by(t.class_members.c.joined)).all()
+            jobs = conn.execute(sa.select(j.owner, j.exp_id, j.seed, e.status, e.progress)
+                                .join(db.experiments, e.id == j.exp_id).where(j.class_id == class_id)
+                                .order_by(j.created)).all()
+            newest = {row.owner: row for row in jobs}
+            runs = conn.execute(sa.select(r.exp_id, r.name, r.final).where(
+                r.exp_id.in_([row.exp_id for row in newest.values()])).order_by(r.exp_id, r.position)).all() \
+                if newest else []
+            return members, jobs, newest, runs
+        members, jobs, newest, runs = self.q(read)
+        finals: dict = {}
+        for row in runs:
+            final = _json(row.final) or {}
+            finals.setdefault(row.exp_id, []).append((row.name, _num(final.get("train_error")),
+                                                      _num(final.get("test_error"))))
+        counts: dict = {}
+        for row in jobs:
+            counts[row.owner] = counts.get(row.owner, 0) + 1
+        out = []
+        for mem in members:
+            job = newest.get(mem.owner)
+            if job is None:
+                out.append(RosterRow(owner=mem.owner, name=mem.name))
+                continue
+            progress = _json(job.progress) or {}
+            total = _num(progress.get("total_steps"))
+            fraction = min(1.0, (_num(progress.get("step")) or 0) / total) if total else None
+            out.append(RosterRow(owner=mem.owner, name=mem.name, exp_id=job.exp_id, status=job.status,
+                                 fraction=fraction if job.status == "running" else None, seed=job.seed,
+                                 finals=tuple(finals.get(job.exp_id, ())), jobs=counts[mem.owner]))
+        return out
+
+    def finished_jobs(self, class_id: str, spec_kind: str = "sweep") -> tuple:
+        """Ids of the class's completed experiments of one kind, sorted (one query): the class chart's version."""
+        j, e = t.class_jobs.c, db.experiments.c
+        return tuple(sorted(row.exp_id for row in self.q(lambda c: c.execute(
+            sa.select(j.exp_id).join(db.experiments, e.id == j.exp_id)
+            .where((j.class_id == class_id) & (e.status == "completed") & (e.spec_kind == spec_kind))).all())))
+
+    def epoch_curves(self, class_id: str, spec_kind: str = "sweep", ids=None) -> dict:
+        """The class's finished runs of one experiment kind, as {run name: [[epoch record, ...] per student run]}.
+
+        Only completed experiments count (a stopped or running one would pull the median); two queries (one when
+        `ids`, from finished_jobs, is given). Pages cache the result by those ids: it changes only when a job ends.
+        """
+        mt = db.metrics.c
+        ids = list(ids) if ids is not None else list(self.finished_jobs(class_id, spec_kind))
+
+        def read(conn):
+            if not ids:
+                return []
+            return conn.execute(sa.select(mt.exp_id, mt.run_id, mt.record).where(
+                mt.exp_id.in_(ids) & (mt.type == "epoch")).order_by(mt.exp_id, mt.run_id, mt.seq)).all()
+        curves: dict = {}
+        for row in self.q(read):
+            rec = _json(row.record)
+            if isinstance(rec, dict):
+                curves.setdefault(str(rec.get("run") or row.run_id), {}).setdefault(row.exp_id, []).append(rec)
+        return {name: list(by_exp.values()) for name, by_exp in curves.items()}
+
+
+def _json(text):
+    try:
+        return json.loads(text) if text else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _num(x) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None

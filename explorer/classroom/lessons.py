@@ -1,0 +1,155 @@
+"""The lessons: a guided path through the papers, one screen each (the question, a prediction, one experiment,
+what to look at, the paper's numbers, two or three check questions). Every sentence and number was checked
+against the project's paper facts (He et al. 2015 and 2016, Gross & Wilber 2016, Veit et al. 2016, Li et al. 2018).
+Size budget: ~200 lines.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..data.config import DataConfig
+from ..nets.config import ModelConfig
+from ..training import experiments
+
+
+@dataclass(frozen=True)
+class Check:
+    question: str
+    choices: tuple
+    answer: str  # one of choices
+    why: str  # shown after answering
+
+
+@dataclass(frozen=True)
+class Lesson:
+    key: str
+    title: str
+    question: str  # the lesson's question
+    predict: str  # the prediction asked before the experiment
+    choices: tuple
+    experiment: str  # what the one click trains, in words
+    look_at: tuple  # sentences: what to look at in the live charts
+    paper: tuple  # ((label, value), ...): the paper's numbers
+    source: str  # the paper(s)
+    checks: tuple  # Check, ...
+    recorded: bool = False  # a recorded result is offered: the shipped digits twin (plain-20 and ResNet-20)
+
+    def spec(self, data: DataConfig, train):
+        """The lesson's one experiment (an ExperimentSpec) on this dataset and recipe."""
+        return _SPECS[self.key](data, train)
+
+
+_SPECS = {
+    "degradation": lambda d, t: experiments.figure6(d, t),
+    "fix": lambda d, t: experiments.twin(ModelConfig(depth=56, zero_init_residual=True), d, t, shortcut="A"),
+    "shortcuts": lambda d, t: experiments.compare(ModelConfig(depth=20), d, t, shortcuts=["none", "A", "B", "C"]),
+    "placement": lambda d, t: experiments.compare(ModelConfig(depth=20), d, t, placements=[
+        "original", "bn_after_add", "relu_before_add", "relu_preact", "full_preact"]),
+    "why": lambda d, t: experiments.twin(ModelConfig(depth=56, zero_init_residual=True), d, t, shortcut="A"),
+}
+
+LESSONS = (
+    Lesson(
+        "degradation", "1. The degradation problem",
+        "Does a deeper plain network train better than a shallow one?",
+        "After training, which has the higher training error?", ("plain-20", "plain-56", "about the same"),
+        "Figure 6 in miniature: plain-20, ResNet-20, plain-56 and ResNet-56 on the same batches.",
+        ("Look at the left panel, training error: in the paper the deeper plain net's curve stays above the "
+         "shallower one's; compare your dashed plain-56 with your dashed plain-20.",
+         "This is training error, so it is not overfitting: the deeper net fits its own training data worse."),
+        (("plain-20 vs plain-56", "deeper plain nets have higher training error (Figure 6, left)"),
+         ("plain-110", "stays above 60 % error (Figure 6)"),
+         ("ResNet-20 / ResNet-56 test error", "8.75 % / 6.97 % (Table 6)")),
+        "He et al. 2015",
+        (Check("Why is the degradation problem not overfitting?",
+               ("The training error rises too", "The test set is too small", "The nets have too few parameters"),
+               "The training error rises too",
+               "Overfitting would lower training error and raise test error; here the training error itself is "
+               "higher."),
+         Check("Do the gradients vanish in the paper's deep plain nets?", ("Yes", "No, BN keeps them healthy"),
+               "No, BN keeps them healthy",
+               "He et al. 2015 checked that with BN neither forward nor backward signals vanish."))),
+    Lesson(
+        "fix", "2. The fix: a twin with identity shortcuts",
+        "What changes when the same 56 layers get identity shortcuts?",
+        "Which of the two twins ends with the lower training error?", ("plain-56", "resnet-56", "about the same"),
+        "A twin: ResNet-56 and its plain twin, the same layers and the same starting weights.",
+        ("The two nets differ only by the additions y = F(x) + x: with option A the shortcut adds no parameters.",
+         "Watch the gap in training error open between the dashed plain-56 and the solid resnet-56."),
+        (("ResNet-20 / 32 / 44 / 56 / 110 test error", "8.75 / 7.51 / 7.17 / 6.97 / 6.43 % (Table 6)"),
+         ("ResNet-56 parameters", "0.85M (Table 6)")),
+        "He et al. 2015",
+        (Check("What does a residual unit learn?", ("F(x) = H(x) − x", "H(x) directly", "the identity only"),
+               "F(x) = H(x) − x",
+               "The layers fit the residual and the shortcut adds x back; driving F towards 0 is easier than "
+               "fitting an identity with a stack of nonlinear layers."),
+         Check("With option A shortcuts, how many parameters does the shortcut add?", ("None", "One 1×1 conv each"),
+               "None", "Option A is an identity with zero-padded extra channels: parameter-free.")),
+        recorded=True),
+    Lesson(
+        "shortcuts", "3. Shortcut options A, B and C",
+        "Do projection shortcuts matter for fixing degradation?",
+        "Which shortcut trains best?", ("A (zero-padding)", "B (projection where the shape changes)",
+                                        "C (projections everywhere)", "about the same"),
+        "A comparison at 20 layers: no shortcut, and options A, B and C.",
+        ("Compare the three residual curves with each other and with the plain net (no shortcut).",),
+        (("ImageNet top-1 error, 34 layers (Table 3)", "plain 28.54 %, A 25.03 %, B 24.52 %, C 24.19 %"),),
+        "He et al. 2015",
+        (Check("What did Table 3 show about projections?", ("They help a little but are not essential",
+                                                            "They are what fixes degradation"),
+               "They help a little but are not essential",
+               "A, B and C are all clearly better than plain-34 (28.54 %) and within 1 % of each other."),
+         Check("Where does option B use a projection?", ("Only where the shape changes", "In every unit"),
+               "Only where the shape changes", "Option C uses projections in every unit."))),
+    Lesson(
+        "placement", "4. Where BN and ReLU go",
+        "Does it matter whether BN and ReLU sit before or after the addition?",
+        "Which placement trains worst?", ("original", "BN after addition", "ReLU before addition",
+                                          "full pre-activation"),
+        "A comparison at 20 layers: original, BN after addition, ReLU before addition, ReLU-only and full "
+        "pre-activation.",
+        ("He et al. 2016 measured these gaps on 110- and 164-layer nets; at 20 layers Gross & Wilber 2016 found "
+         "the differences to be noise, so a short 20-layer run may show only small gaps.",),
+        (("ResNet-110 test error (He et al. 2016, Table 2)", "original 6.61 %, BN after addition 8.17 %, ReLU "
+          "before addition 7.84 %, ReLU-only pre-activation 6.71 %, full pre-activation 6.37 %"),
+         ("BN after addition, 20 / 110 layers (Gross & Wilber 2016)", "8.34 % / 13.56 %")),
+        "He et al. 2016, Gross & Wilber 2016",
+        (Check("What does full pre-activation keep clean?", ("The identity shortcut", "The residual branch"),
+               "The identity shortcut", "BN and ReLU move before the convs, so the signal passes straight from "
+               "unit to unit, forward and backward."),
+         Check("At 20 layers, do the placements differ much (Gross & Wilber 2016)?", ("No, it is noise", "Yes"),
+               "No, it is noise", "Their 20-layer differences are noise; BN after the addition hurts deep nets "
+               "badly."))),
+    Lesson(
+        "why", "5. Why it works",
+        "Why do shortcuts make deep nets trainable?",
+        "If one block is deleted from the trained ResNet, what happens to its error?",
+        ("It barely changes", "The net breaks"),
+        "A twin at 56 layers; then Inspect's ablation and loss landscape on the trained nets.",
+        ("Gradient chart: with identity shortcuts the gradient has a direct path back (He et al. 2016, Eq. 4–5).",
+         "On Inspect, delete one block of the trained ResNet: the error barely changes (Veit et al. 2016).",
+         "On Inspect, the loss landscape: smooth with shortcuts, more chaotic without as depth grows (Li et al. "
+         "2018)."),
+        (("Test error with / without skip connections, 56 layers (Li et al. 2018)", "5.89 % / 13.31 %"),
+         ("Test error with / without skip connections, 110 layers (Li et al. 2018)", "5.79 % / 16.44 %"),
+         ("Paths in a net of n units (Veit et al. 2016)", "2^n; most gradient in ResNet-110 from paths of 5–17 "
+          "units")),
+        "He et al. 2016, Veit et al. 2016, Li et al. 2018",
+        (Check("How many paths does a net of n residual units have?", ("2^n", "n", "n²"), "2^n",
+               "Each unit is either taken or skipped, so path lengths follow a binomial distribution (Veit et al. "
+               "2016); deleting one block (except a downsampling one) barely changes a trained ResNet's error."),
+         Check("In ∂E/∂x_l = ∂E/∂x_L · (1 + …), what does the 1 do?", ("Carries the gradient straight back",
+                                                                      "Scales the weights"),
+               "Carries the gradient straight back", "He et al. 2016: it is unlikely to be cancelled for all "
+               "samples in a mini-batch.")),
+        recorded=True),
+)
+
+_BY_KEY = {lesson.key: lesson for lesson in LESSONS}
+
+
+def lesson(key) -> Lesson:
+    """The lesson with this key (ValueError with one sentence for an unknown one)."""
+    if key not in _BY_KEY:
+        raise ValueError(f"There is no lesson {str(key)[:40]!r}; the lessons are {', '.join(_BY_KEY)}.")
+    return _BY_KEY[key]

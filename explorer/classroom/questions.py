@@ -1,0 +1,144 @@
+"""Predict, then observe: a teacher's question gates each student's curves until they answer or it is revealed.
+
+Answers are kept with the class (one row per student and question, so the tally counts each student once;
+answering again changes the answer). The tally is one grouped query.
+Size budget: ~150 lines.
+"""
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import time
+
+import sqlalchemy as sa
+
+from . import tables as t
+from .records import ClassError, Question, Tally
+
+MAX_PROMPT = 400
+MAX_CHOICES = 6
+MAX_CHOICE = 80
+GATED_KINDS = ("sweep", "twin", "compare")  # the experiment kinds a question may gate (sweep: Figure 6)
+
+
+def _question(row) -> Question:
+    r = row._mapping
+    try:
+        choices = tuple(str(c) for c in json.loads(r["choices"] or "[]"))
+    except (TypeError, ValueError):
+        choices = ()
+    return Question(id=r["id"], class_id=r["class_id"], experiment=r["experiment"], prompt=r["prompt"],
+                    choices=choices, opened=float(r["opened"]), revealed=r["revealed"])
+
+
+def open_question(room, class_id: str, prompt: str, choices=(), experiment: str = "sweep") -> Question:
+    """Ask the class a question tied to an experiment kind; no choices means a number answer.
+
+    Raises ClassError (one sentence) for an empty prompt, an unknown kind, or too many or too long choices.
+    """
+    prompt = "".join(ch for ch in str(prompt or "") if ch.isprintable()).strip()
+    choices = [c.strip() for c in choices if isinstance(c, str) and c.strip()]
+    if not prompt or len(prompt) > MAX_PROMPT:
+        raise ClassError(f"A question needs a prompt of 1 to {MAX_PROMPT} characters.")
+    if experiment not in GATED_KINDS:
+        raise ClassError(f"A question is tied to one of {', '.join(GATED_KINDS)}; got {experiment[:40]!r}.")
+    if len(choices) > MAX_CHOICES or any(len(c) > MAX_CHOICE for c in choices) or len(set(choices)) != len(choices):
+        raise ClassError(f"Give at most {MAX_CHOICES} different choices of at most {MAX_CHOICE} characters.")
+    q = Question(id=secrets.token_hex(8), class_id=class_id, experiment=experiment, prompt=prompt,
+                 choices=tuple(choices), opened=time.time())
+    room.tx(lambda c: c.execute(t.class_questions.insert().values(
+        id=q.id, class_id=class_id, experiment=experiment, prompt=prompt, choices=json.dumps(choices),
+        opened=q.opened)))
+    return q
+
+
+def class_questions(room, class_id: str) -> list:
+    """The class's questions, newest first."""
+    qc = t.class_questions.c
+    return [_question(r) for r in room.q(lambda c: c.execute(
+        sa.select(t.class_questions).where(qc.class_id == class_id).order_by(qc.opened.desc())).all())]
+
+
+def answer(room, question: Question, owner: str, value) -> str:
+    """Record (or change) a student's answer; returns it as kept. ClassError for an answer that is not allowed."""
+    if question.is_number:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or len(str(value)) > 40:
+            raise ClassError("Answer with a number, such as 12 or 3.5.")
+        kept = f"{number:g}"
+    else:
+        kept = str(value)
+        if kept not in question.choices:
+            raise ClassError("Pick one of the question's choices.")
+    a = t.class_answers.c
+
+    def write(conn):
+        where = (a.question_id == question.id) & (a.owner == owner)
+        if conn.execute(sa.select(a.owner).where(where)).first() is None:
+            conn.execute(t.class_answers.insert().values(question_id=question.id, owner=owner, answer=kept,
+                                                         answered=time.time()))
+        else:
+            conn.execute(t.class_answers.update().where(where).values(answer=kept, answered=time.time()))
+    room.tx(write)
+    return kept
+
+
+def my_answer(room, question_id: str, owner: str) -> str | None:
+    a = t.class_answers.c
+    row = room.q(lambda c: c.execute(sa.select(a.answer).where((a.question_id == question_id) &
+                                                               (a.owner == owner))).first())
+    return row[0] if row is not None else None
+
+
+def tally(room, question: Question) -> Tally:
+    """Counts per answer (choices in their order first) and how many members the class has: two queries."""
+    a, m = t.class_answers.c, t.class_members.c
+
+    def read(conn):
+        rows = conn.execute(sa.select(a.answer, sa.func.count()).where(a.question_id == question.id)
+                            .group_by(a.answer)).all()
+        members = conn.execute(sa.select(sa.func.count()).where(m.class_id == question.class_id)).scalar_one()
+        return rows, members
+    rows, members = room.q(read)
+    found = {r[0]: int(r[1]) for r in rows}
+    order = list(question.choices) + sorted((k for k in found if k not in question.choices),
+                                            key=lambda s: (float(s) if _is_number(s) else math.inf, s))
+    counts = tuple((k, found.get(k, 0)) for k in order)
+    return Tally(counts=counts, answered=sum(found.values()), members=int(members))
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def reveal(room, question_id: str) -> None:
+    """Show the tally to everyone and every student's curves, answered or not."""
+    qc = t.class_questions.c
+    room.tx(lambda c: c.execute(t.class_questions.update().where(qc.id == question_id).values(revealed=time.time())))
+
+
+def pending_question(room, class_id: str, owner: str, experiment: str) -> Question | None:
+    """The newest unrevealed question on this experiment kind that this student has not answered (one query)."""
+    qc, a = t.class_questions.c, t.class_answers.c
+    answered = sa.exists().where((a.question_id == qc.id) & (a.owner == owner))
+    row = room.q(lambda c: c.execute(
+        sa.select(t.class_questions).where((qc.class_id == class_id) & (qc.experiment == experiment) &
+                                           qc.revealed.is_(None) & ~answered)
+        .order_by(qc.opened.desc()).limit(1)).first())
+    return _question(row) if row is not None else None
+
+
+def latest_question(room, class_id: str, experiment: str) -> Question | None:
+    """The newest question on this experiment kind (to show its tally beside the curves once revealed)."""
+    qc = t.class_questions.c
+    row = room.q(lambda c: c.execute(sa.select(t.class_questions).where(
+        (qc.class_id == class_id) & (qc.experiment == experiment)).order_by(qc.opened.desc()).limit(1)).first())
+    return _question(row) if row is not None else None

@@ -1,0 +1,111 @@
+"""The class's figures: Figure 6 across every student's seed (median and spread, with n), a question's tally.
+
+Pure functions of plain data (explorer.classroom's records), tested without a browser.
+Size budget: ~120 lines.
+"""
+from __future__ import annotations
+
+import statistics
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .style import (
+    apply_layout,
+    as_number,
+    empty_figure,
+    named_runs,
+    run_styles,
+    whole_ticks,
+)
+
+
+def _hex_to_rgba(colour: str, alpha: float) -> str:
+    c = colour.lstrip("#")
+    return f"rgba({int(c[0:2], 16)},{int(c[2:4], 16)},{int(c[4:6], 16)},{alpha})"
+
+
+def band(series: list, key: str) -> list:
+    """[(epoch, median, low, high, n), ...] of one value across runs, at each epoch every run reached.
+
+    Args:
+        series: [[epoch record, ...] per run] (docs/engine.md's epoch records). key: "train_error", "test_error".
+    Returns: the median and the spread (lowest to highest) across runs; n counts the runs with a value there.
+    """
+    by_epoch: dict = {}
+    for records in series:
+        for r in records:
+            value, epoch = as_number(r.get(key)), as_number(r.get("epoch"))
+            if value is not None and epoch is not None:
+                by_epoch.setdefault(epoch, []).append(value)
+    return [(e, statistics.median(v), min(v), max(v), len(v)) for e, v in sorted(by_epoch.items())]
+
+
+def class_figure6(curves: dict, scale: float = 1.0) -> go.Figure:
+    """Figure 6 for the whole class: for each net, the median curve across students' runs and its spread.
+
+    He et al. 2015, Figure 6: the deeper plain net ends with the higher training error. With one run per
+    student (each their own seed), the band shows whether that holds for every seed, not by luck.
+    Args:
+        curves: {run name: [[epoch record, ...] per student run]} (Classroom.epoch_curves). scale: projector
+        enlargement of fonts and lines (1: normal).
+    Returns: two panels (training, test error in %); each net's legend entry says its n.
+    """
+    if not curves:
+        return projected(empty_figure("The class's Figure 6", "No finished runs in the class yet."), scale)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Training error", "Test error"), horizontal_spacing=0.08)
+    names = sorted(curves, key=lambda n: (named_runs([n])[0]["depth"] or 0, not named_runs([n])[0]["plain"]))
+    styles = run_styles(named_runs(names))
+    for name in names:
+        colour, dash = styles[name]
+        n = len(curves[name])
+        for col, key in ((1, "train_error"), (2, "test_error")):
+            pts = band(curves[name], key)
+            if not pts:
+                continue
+            x = [p[0] for p in pts]
+            group = dict(legendgroup=name, hoverinfo="skip")
+            fig.add_trace(go.Scatter(x=x + x[::-1], y=[p[3] * 100 for p in pts] + [p[2] * 100 for p in pts][::-1],
+                                     fill="toself", fillcolor=_hex_to_rgba(colour, 0.18), mode="lines",
+                                     line=dict(width=0),
+                                     showlegend=False, name=f"{name} spread", **group), row=1, col=col)
+            fig.add_trace(go.Scatter(x=x, y=[p[1] * 100 for p in pts], mode="lines+markers",
+                                     name=f"{name} (median of n = {n})", legendgroup=name, showlegend=col == 1,
+                                     line=dict(color=colour, dash=dash, width=3), marker=dict(size=6),
+                                     hovertext=[f"{name}: median {p[1]:.1%}, {p[2]:.1%}–{p[3]:.1%}, n = {p[4]}"
+                                                for p in pts]), row=1, col=col)
+    fig.update_xaxes(title_text="epoch")
+    whole_ticks(fig, max((len(s) for runs in curves.values() for s in runs), default=None))
+    fig.update_yaxes(title_text="error (%)", rangemode="tozero")
+    n_all = max(len(v) for v in curves.values())
+    fig = apply_layout(fig, f"The class's Figure 6: median and spread (lowest to highest) across n = {n_all} runs")
+    return projected(fig, scale)
+
+
+def tally_chart(counts, title: str = "The class's answers", scale: float = 1.0) -> go.Figure:
+    """A bar per answer (counts: ((answer, count), ...)); each student counts once."""
+    counts = list(counts)
+    if not counts:
+        return projected(empty_figure(title, "No answers yet."), scale)
+    fig = go.Figure(go.Bar(x=[str(a)[:40] for a, _ in counts], y=[c for _, c in counts], marker_color="#0072B2",
+                           text=[c for _, c in counts], textposition="outside"))
+    fig.update_yaxes(title_text="students", rangemode="tozero", dtick=1)
+    return projected(apply_layout(fig, title, height=340), scale)
+
+
+def projected(fig: go.Figure, scale: float = 1.0) -> go.Figure:
+    """The figure with fonts, line widths and markers enlarged by `scale` for a projector (1: unchanged, no copy)."""
+    if scale == 1.0:
+        return fig
+    fig = go.Figure(fig)  # a copy: cached figures stay as they were
+    size = (fig.layout.font.size or 14) * scale
+    fig.update_layout(font=dict(size=size), height=int((fig.layout.height or 460) * min(scale, 1.5)))
+    fig.update_annotations(font_size=size + 1)
+    for trace in fig.data:
+        line = getattr(trace, "line", None)
+        if line is not None and getattr(line, "width", None):
+            trace.line.width = line.width * scale
+        marker = getattr(trace, "marker", None)
+        if marker is not None and isinstance(getattr(marker, "size", None), (int, float)):
+            trace.marker.size = marker.size * scale
+    return fig

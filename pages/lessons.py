@@ -1,0 +1,91 @@
+"""Lessons: a guided path through the papers, one screen each; a class follows its teacher's lesson ("follow me"),
+a self-learner walks them alone."""
+import pandas as pd
+import streamlit as st
+
+from explorer.classroom.lessons import LESSONS, lesson
+from explorer.data.config import DataConfig
+from explorer.figures.classroom import band
+from pages.common import (
+    class_caption,
+    classroom,
+    ensure_entry,
+    my_class,
+    start_experiment,
+    store,
+    train_cfg,
+)
+
+ensure_entry("pages/lessons.py")
+
+
+def pick_lesson():
+    """The class's lesson when the teacher leads one, else the learner's own choice."""
+    mine = my_class()
+    if mine is not None and mine[0].lesson:
+        try:
+            chosen = lesson(mine[0].lesson)
+        except ValueError:
+            chosen = None
+        if chosen is not None:
+            st.info(f"Your teacher has put the class on **{chosen.title}**.")
+            return chosen, mine
+    key = st.selectbox("Lesson", [x.key for x in LESSONS], key="lessons_pick",
+                       format_func=lambda k: lesson(k).title)
+    return lesson(key), mine
+
+
+def class_numbers(mine) -> None:
+    """The class's finished Figure 6 runs: median final training error per net, with n."""
+    if mine is None:
+        return
+    curves = classroom().epoch_curves(mine[0].id, "sweep")
+    rows = []
+    for name, runs in sorted(curves.items()):
+        pts = band(runs, "train_error")
+        if pts:
+            rows.append({"net": name, "median final training error": f"{pts[-1][1]:.1%}", "runs (n)": len(runs)})
+    if rows:
+        st.markdown("**Your class's runs** (Figure 6, finished)")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="lessons_class_numbers")
+
+
+st.title("Lessons")
+class_caption()
+chosen, mine = pick_lesson()
+st.header(chosen.title)
+st.markdown(f"**{chosen.question}**")
+with st.container(border=True):
+    st.markdown(f"**Predict first:** {chosen.predict}")
+    guess = st.radio("Your prediction", list(chosen.choices), index=None, key=f"lessons_predict_{chosen.key}")
+    st.markdown(f"**The experiment:** {chosen.experiment}")
+    if st.button("Run it", key="lessons_run", type="primary", disabled=guess is None,
+                 help="Make a prediction first; the button then starts the experiment and opens Train."):
+        try:
+            spec = chosen.spec(DataConfig(name=st.session_state.get("dataset", "digits")), train_cfg())
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            if start_experiment(spec):
+                st.switch_page("pages/train.py")
+    if chosen.recorded and st.button("Short on time? Open a recorded result", key="lessons_recorded",
+                                     help="The plain-20 and ResNet-20 twin trained on the digits, shipped with the "
+                                          "app: its curves open on Train at once."):
+        from explorer.store.shipped import ensure_shipped_in_store
+        st.session_state["watch"] = ensure_shipped_in_store(store())
+        st.switch_page("pages/train.py")
+st.markdown("**What to look at in the live charts**")
+st.markdown("\n".join(f"- {line}" for line in chosen.look_at))
+left, right = st.columns(2)
+with left:
+    st.markdown(f"**The paper's numbers** ({chosen.source})")
+    st.dataframe(pd.DataFrame(chosen.paper, columns=["what", "value"]), hide_index=True, key="lessons_paper")
+with right:
+    if chosen.key == "degradation":
+        class_numbers(mine)
+st.markdown("**Check yourself**")
+for i, check in enumerate(chosen.checks):
+    said = st.radio(check.question, list(check.choices), index=None, key=f"lessons_check_{chosen.key}_{i}")
+    if said is not None:
+        (st.success if said == check.answer else st.warning)(
+            ("Right. " if said == check.answer else f"Not quite: {check.answer}. ") + check.why)

@@ -1,0 +1,302 @@
+"""The classroom in Streamlit's AppTest: a teacher creates a class, students join by its link, a question hides a
+student's curves until they answer (or the teacher reveals), the tally counts each student once, each student's
+Figure 6 gets its own seed and the class chart reports n with a band, rights stay with the teacher, a closed
+class refuses joins, projector mode enlarges the charts.
+
+Each AppTest is its own browser session (its own owner id); they share one server (one job manager, one run store).
+Jobs run in real worker processes on the built-in digits, one thread each.
+"""
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "class-pw"
+JOB_DEADLINE_S = 400.0  # three 1-epoch four-net sweeps one after the other on shared cores
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    """A private run store; teacher mode on with PASSWORD; the app's job manager shut down afterwards."""
+    import streamlit as st
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("EXPLORER_TEACHER_PASSWORD", PASSWORD)
+    st.cache_resource.clear()
+    yield tmp_path / "runs"
+    from pages.common import job_manager
+    job_manager().shutdown(grace_s=2.0)
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def new_app(runs_dir):
+    """new_app(**query) -> an AppTest of streamlit_app.py after its first run (one browser session)."""
+    from streamlit.testing.v1 import AppTest
+
+    def make(**query):
+        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+        for k, v in query.items():
+            at.query_params[k] = str(v)
+        at.run()
+        assert not at.exception, at.exception
+        return at
+    return make
+
+
+def run(at):
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def teacher_with_class(new_app, name="Physics 1"):
+    """(the teacher's AppTest on the Class page, the class code)."""
+    at = new_app()
+    at.text_input(key="sidebar_teacher_pw").input(PASSWORD)
+    run(at)
+    at.switch_page("pages/classroom.py")
+    run(at)
+    at.text_input(key="class_new_name").input(name)
+    at.button(key="class_create").click()
+    run(at)
+    code = next(m.value.split(": ")[1] for m in at.markdown if m.value.startswith("## Join code"))
+    return at, code
+
+
+def student(new_app, code, name=""):
+    at = new_app(join=code)
+    at.text_input(key="sidebar_join_name").input(name)
+    at.button(key="sidebar_join").click()
+    run(at)
+    return at
+
+
+def charts(at) -> dict:
+    return {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def poll(at, done, what, timeout_s=JOB_DEADLINE_S):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run(at)
+        if done(at):
+            return
+        time.sleep(0.5)
+    pytest.fail(f"Timed out after {timeout_s:.0f} s waiting for {what}.")
+
+
+def roster(at):
+    return next(d.value for d in at.dataframe if "student" in d.value.columns)
+
+
+# ----------------------------------------------------------------------------- classes
+def test_a_teacher_creates_a_class_two_students_join_by_its_link_and_a_closed_class_refuses(new_app):
+    teacher, code = teacher_with_class(new_app)
+    assert any("?join=" + code in c.value for c in teacher.code)
+    ann, other = student(new_app, code, "Ann"), student(new_app, code)
+    assert any(f"({code}) as Ann" in c.value for c in ann.caption), [c.value for c in ann.caption]
+    assert any("as Student 2" in c.value for c in other.caption)
+    run(teacher)
+    assert list(roster(teacher)["student"]) == ["Ann", "Student 2"]
+    teacher.button(key="class_close").click()
+    run(teacher)
+    late = new_app(join=code)
+    assert [w.value for w in late.warning] == ["This class has been closed by its teacher, so it takes no new "
+                                               "members."]
+    assert "sidebar_join" not in [b.key for b in late.button]
+
+
+def test_an_unknown_code_gets_one_sentence(new_app):
+    at = new_app(join="<script>x</script>")
+    assert [w.value for w in at.warning] == ["There is no class with that code; check it with your teacher."]
+
+
+def test_a_student_cannot_see_the_class_page_or_stop_anothers_job(new_app, runs_dir):
+    teacher, code = teacher_with_class(new_app)
+    ann, bob = student(new_app, code, "Ann"), student(new_app, code, "Bob")
+    bob.switch_page("pages/classroom.py")
+    run(bob)
+    assert any("for the teacher" in i.value for i in bob.info)
+    assert not [d for d in bob.dataframe] and "class_stop" not in [b.key for b in bob.button]
+    from explorer.jobs.manager import JobError
+    from pages.common import job_manager
+    exp_id, _ = job_manager().submit({"kind": "x"}, [{"name": "a", "model": {}}], owner=ann.session_state["owner"])
+    with pytest.raises(JobError, match="Only the person who started"):
+        job_manager().stop(exp_id, bob.session_state["owner"])
+    job_manager().stop(exp_id, teacher.session_state["owner"], teacher=True)  # the teacher may
+
+
+# ----------------------------------------------------------------------------- predict, then observe; Figure 6
+def start_figure6(at):
+    at.button(key="home_figure6").click()
+    run(at)
+    assert at.title[0].value == "Train", [e.value for e in at.error]
+    at.switch_page("pages/train.py")  # AppTest reruns the page it was last switched to: stay on Train
+
+
+@pytest.mark.slow
+def test_predict_then_observe_and_the_class_figure6_across_three_seeds(new_app, runs_dir):
+    teacher, code = teacher_with_class(new_app)
+    teacher.button(key="class_q_open").click()  # the default question: plain-20 or plain-56, on Figure 6
+    run(teacher)
+    students = [student(new_app, code, n) for n in ("Ann", "Bob", "Cat")]
+    # Each student sets one epoch on Train's form, then presses Home's "Reproduce Figure 6".
+    for at in students:
+        at.switch_page("pages/train.py")
+        run(at)
+        at.number_input(key="train_epochs").set_value(1)
+        run(at)
+        at.switch_page("pages/home.py")
+        run(at)
+        start_figure6(at)
+    ann, bob, cat = students
+    # Hidden until they answer: the question stands where the curves would be.
+    for at in students:
+        run(at)
+        assert at.title[0].value == "Train"
+        assert at.radio(key="train_answer_choice").options == ["plain-20", "plain-56"]
+        assert "train_curves" not in charts(at)
+    ann.radio(key="train_answer_choice").set_value("plain-56")
+    ann.button(key="train_answer_submit").click()
+    run(ann)
+    assert "train_answer_choice" not in [r.key for r in ann.radio]
+    assert any(c.value.startswith("Your prediction is in: plain-56.") for c in ann.caption)
+    bob.radio(key="train_answer_choice").set_value("plain-20")
+    bob.button(key="train_answer_submit").click()
+    run(bob)
+    from explorer.classroom import questions
+    from pages.common import classroom
+    [q] = questions.class_questions(classroom(), classroom().find(code).id)
+    questions.answer(classroom(), q, ann.session_state["owner"], "plain-56")  # again: still one vote
+    run(teacher)
+    assert any("2 of 3 answered; hidden" in m.value for m in teacher.markdown), [m.value for m in teacher.markdown]
+    assert [tuple(t["y"]) for t in charts(teacher)["class_tally"]["data"]] == [(1, 1)]
+    # Three students, three seeds, three jobs (none attached to another's).
+    from explorer.store.runstore import RunStore
+    exps = RunStore(runs_dir).list_experiments()
+    assert len(exps) == 3 and len({e.spec["train"]["seed"] for e in exps}) == 3
+    assert len({e.owner for e in exps}) == 3
+    # The teacher reveals: Cat, who never answered, sees the curves and the tally beside them.
+    teacher.button(key="class_reveal").click()
+    run(teacher)
+    assert any("revealed to everyone" in m.value for m in teacher.markdown)
+    run(cat)
+    assert "train_answer_choice" not in [r.key for r in cat.radio] and "train_tally" in charts(cat)
+
+    def all_finished(at):
+        table = roster(at)
+        return list(table["job"]) == ["finished"] * 3
+    try:
+        poll(teacher, all_finished, "the three Figure 6 jobs to finish")
+    except BaseException:
+        import sys
+        for e in RunStore(runs_dir).list_experiments():
+            log = (runs_dir / e.id / "worker.log")
+            print(e.id, e.status, e.message, log.read_text()[-800:] if log.exists() else "", file=sys.stderr)
+        raise
+    poll(cat, lambda a: "train_curves" in charts(a), "Cat's curves")
+    assert len(set(roster(teacher)["seed"])) == 3
+    fig = charts(teacher)["class_figure6"]
+    assert "n = 3" in fig["layout"]["title"]["text"]
+    legend = {t["name"] for t in fig["data"] if t.get("showlegend") is not False}
+    assert legend == {f"{n} (median of n = 3)" for n in ("plain-20", "resnet-20", "plain-56", "resnet-56")}
+    assert sum(1 for t in fig["data"] if t.get("fill") == "toself") == 8  # a spread per net per panel
+
+
+# ----------------------------------------------------------------------------- lesson links, projector
+def test_a_lesson_link_locks_and_hides_controls_and_a_locked_one_cannot_be_changed(new_app, runs_dir):
+    at = new_app(epochs=2, lr="0.05", lock="epochs,lr", hide="device")
+    at.switch_page("pages/train.py")
+    run(at)
+    assert at.number_input(key="train_epochs").disabled and at.number_input(key="train_lr").disabled
+    assert "train_device" not in [s.key for s in at.selectbox]
+    assert not at.selectbox(key="train_batch").disabled
+    with pytest.raises(Exception, match="disabled"):
+        at.number_input(key="train_epochs").set_value(9)
+    at.session_state["train_epochs"] = 9  # what a tampered browser could still send: ignored
+    at.button(key="train_start").click()
+    run(at)
+    from explorer.store.runstore import RunStore
+    [exp] = RunStore(runs_dir).list_experiments()
+    assert exp.spec["train"]["epochs"] == 2 and exp.spec["train"]["lr"] == 0.05
+    assert at.query_params["lock"] == "epochs,lr" and at.query_params["hide"] == "device"  # kept on reload
+    from pages.common import job_manager
+    job_manager().stop(exp.id, exp.owner)
+
+
+def test_unknown_lock_names_get_one_sentence_not_an_error(new_app):
+    at = new_app(lock="epochs,owner,<b>x</b>")
+    assert len(at.warning) == 1 and "'owner'" in at.warning[0].value
+    at.switch_page("pages/train.py")
+    run(at)
+    assert at.number_input(key="train_epochs").disabled
+
+
+def test_projector_mode_enlarges_the_charts(new_app):
+    teacher, _ = teacher_with_class(new_app)
+    normal = charts(teacher)["class_figure6"]["layout"]["font"]["size"]
+    teacher.switch_page("streamlit_app.py")  # the sidebar belongs to the entry script
+    run(teacher)
+    teacher.toggle(key="sidebar_projector").set_value(True)
+    run(teacher)
+    assert any("font-size: 1.45rem" in h.proto.body for h in teacher.get("html"))
+    teacher.switch_page("pages/classroom.py")
+    run(teacher)
+    assert charts(teacher)["class_figure6"]["layout"]["font"]["size"] == pytest.approx(normal * 1.6)
+
+
+# ----------------------------------------------------------------------------- lessons
+def test_a_lesson_asks_for_a_prediction_before_its_one_click_experiment(new_app, runs_dir):
+    at = new_app(epochs=1)
+    at.switch_page("pages/lessons.py")
+    run(at)
+    for key in ("degradation", "fix", "shortcuts", "placement", "why"):
+        at.selectbox(key="lessons_pick").set_value(key)
+        run(at)
+        assert at.header[0].value.endswith({"degradation": "The degradation problem", "fix": "identity shortcuts",
+                                            "shortcuts": "A, B and C", "placement": "BN and ReLU go",
+                                            "why": "Why it works"}[key])
+        assert at.button(key="lessons_run").disabled  # predict first
+    at.selectbox(key="lessons_pick").set_value("shortcuts")
+    run(at)
+    at.radio(key="lessons_predict_shortcuts").set_value("about the same")
+    run(at)
+    at.radio(key="lessons_check_shortcuts_0").set_value("They are what fixes degradation")
+    run(at)
+    assert any(w.value.startswith("Not quite") for w in at.warning)
+    at.button(key="lessons_run").click()
+    run(at)
+    from explorer.store.runstore import RunStore
+    [exp] = RunStore(runs_dir).list_experiments()
+    assert sorted(r.name for r in exp.runs) == ["plain-20-none", "resnet-20-A", "resnet-20-B", "resnet-20-C"]
+    from pages.common import job_manager
+    job_manager().stop(exp.id, exp.owner)
+
+
+def test_a_teacher_puts_the_class_on_a_lesson(new_app):
+    teacher, code = teacher_with_class(new_app)
+    ann = student(new_app, code, "Ann")
+    teacher.selectbox(key="class_lesson").set_value("placement")
+    run(teacher)
+    ann.switch_page("pages/lessons.py")
+    run(ann)
+    assert any("4. Where BN and ReLU go" in i.value for i in ann.info)
+    assert ann.header[0].value == "4. Where BN and ReLU go" and "lessons_pick" not in [s.key for s in ann.selectbox]
+
+
+def test_a_lesson_offers_a_recorded_result_when_time_is_short(new_app):
+    at = new_app()
+    at.switch_page("pages/lessons.py")
+    run(at)
+    at.selectbox(key="lessons_pick").set_value("fix")
+    run(at)
+    at.button(key="lessons_recorded").click()
+    run(at)
+    assert at.title[0].value == "Train"
+    at.switch_page("pages/train.py")
+    run(at)
+    assert {"plain-20", "resnet-20"} <= {t["name"] for t in charts(at)["train_curves"]["data"]}

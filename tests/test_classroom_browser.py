@@ -1,0 +1,115 @@
+"""The classroom end to end in Chromium: one server, three browser contexts (a teacher and two students, each
+with its own owner cookie). The teacher creates a class and asks the Figure 6 question; the students join by the
+link, start their own Figure 6, one answers and one does not; the teacher sees the tally, reveals, and the class
+chart shows both students' runs. Screenshots: test-artifacts/class_teacher.png, class_student.png.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from test_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    _is_rich_png,
+    free_port,
+    kill_workers,
+    launch_app,
+    stop_app,
+)
+
+PASSWORD = "browser-class-pw"
+JOBS_DEADLINE_S = 480  # two 2-epoch four-net sweeps one after the other on shared cores
+
+
+@pytest.fixture
+def served(tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+    runs_dir, port = tmp_path / "runs", free_port()
+    server = launch_app(runs_dir, port, tmp_path / "streamlit.log", EXPLORER_TEACHER_PASSWORD=PASSWORD,
+                        OMP_NUM_THREADS="1")
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                yield f"http://127.0.0.1:{port}", browser
+            finally:
+                browser.close()
+    finally:
+        stop_app(server)
+        kill_workers(runs_dir)
+
+
+def open_sidebar(page) -> None:
+    for selector in ('[data-testid="stExpandSidebarButton"]', '[data-testid="stSidebarCollapsedControl"] button'):
+        if page.locator(selector).count():
+            page.locator(selector).first.click()
+            return
+
+
+def no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_class_end_to_end_in_three_browser_contexts(served):
+    url, browser = served
+    size = {"viewport": {"width": 1400, "height": 1800}}
+    teacher = browser.new_context(viewport={"width": 1400, "height": 2700}).new_page()  # the class chart is low
+    teacher.goto(url, timeout=60_000)
+    teacher.get_by_role("heading", name="ResNet Explorer").wait_for(timeout=60_000)
+    open_sidebar(teacher)
+    teacher.get_by_label("Teacher password").fill(PASSWORD)
+    teacher.get_by_label("Teacher password").press("Enter")
+    teacher.get_by_text("Teacher mode: you can stop").wait_for(timeout=30_000)
+    teacher.get_by_role("link", name="Class").first.click()
+    teacher.get_by_label("Class name").fill("Period 3")
+    teacher.get_by_role("button", name="Create the class").click()
+    heading = teacher.get_by_role("heading", name=re.compile("Join code")).first
+    heading.wait_for(timeout=30_000)
+    code = heading.inner_text().split(":")[1].strip()
+    teacher.get_by_text("Ask the class to predict").click()
+    teacher.get_by_role("button", name="Ask", exact=True).click()
+    teacher.get_by_text("0 of 0 answered").wait_for(timeout=30_000)
+
+    students = []
+    for name in ("Ann", "Bob"):
+        page = browser.new_context(**size).new_page()
+        page.goto(f"{url}/?join={code}&epochs=2", timeout=60_000)
+        page.get_by_label(re.compile("Your name")).fill(name)
+        page.get_by_role("button", name="Join the class").click()
+        page.get_by_text(f"In class Period 3 ({code}) as {name}.").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Reproduce Figure 6").click()
+        page.get_by_text("Predict first.").wait_for(timeout=60_000)
+        assert page.locator('.js-plotly-plot .legendtext').filter(has_text="plain-56").count() == 0
+        no_exception(page)
+        students.append(page)
+    ann, bob = students
+    ann.get_by_text("plain-56", exact=True).click()
+    ann.get_by_role("button", name="Submit my prediction").click()
+    ann.get_by_text("Your prediction is in: plain-56.").wait_for(timeout=30_000)
+    teacher.get_by_text("1 of 2 answered; hidden from the students").wait_for(timeout=30_000)
+    assert bob.get_by_text("Predict first.").count() == 1  # Bob has not answered: still no curves
+    teacher.get_by_role("button", name="Reveal answers and curves").click()
+    bob.get_by_text("The class's predictions (1 of 2 answered)").first.wait_for(timeout=30_000)
+
+    for page in students:
+        page.get_by_text("Finished").first.wait_for(timeout=JOBS_DEADLINE_S * 1000)
+    teacher.get_by_text("2 finished").wait_for(timeout=60_000)
+    teacher.wait_for_function(
+        "() => [...document.querySelectorAll('.js-plotly-plot .legendtext')]"
+        ".some(e => e.textContent === 'plain-56 (median of n = 2)')", timeout=30_000)
+    for page in (teacher, *students):
+        no_exception(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    bob.wait_for_timeout(1500)
+    teacher.wait_for_timeout(1500)
+    for page, shot in ((teacher, "class_teacher.png"), (bob, "class_student.png")):
+        page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+        ok, why = _is_rich_png(ARTIFACTS / shot)
+        assert ok, why
