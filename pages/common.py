@@ -363,3 +363,53 @@ def locked_controls() -> tuple:
     """(locked names, hidden names) from the lesson link this session was opened with."""
     controls = st.session_state.get("lesson_controls", {})
     return set(controls.get("lock", ())), set(controls.get("hide", ()))
+
+
+def choose_nets(prefix: str) -> tuple:
+    """An experiment picker and a plain/residual pair (Inspect, Why it works); the shipped twin first.
+
+    Returns:
+        (experiment record or None, {net name: (exp id, run id)}); widgets keyed `<prefix>_...`.
+    """
+    from explorer.store.checkpoints import explainable_runs
+    from explorer.training.experiments import plain_residual_pairs
+    shipped = _shipped_id(prefix)
+    sources = {e.exp_id: e for e in explainable_runs(store())}
+    if not sources:
+        st.info("No finished experiment has trained weights yet; train one on the Train page.")
+        return None, {}
+    ids = list(sources)
+    label = {i: ("Shipped digits twin (plain-20, resnet-20)" if i == shipped else sources[i].label) for i in ids}
+    exp_id = st.selectbox("Experiment", ids, index=ids.index(shipped) if shipped in ids else 0,
+                          format_func=label.get, key=f"{prefix}_exp")
+    exp = store().load_experiment(exp_id)
+    runs = dict(sources[exp_id].runs)  # run id -> name
+    pair = next(((p, r) for p, r in plain_residual_pairs(exp) if p in runs and r in runs),
+                (list(runs)[0], list(runs)[-1]))
+    left, right = st.columns(2)
+    plain = left.selectbox("Plain net", list(runs), index=list(runs).index(pair[0]), format_func=runs.get,
+                           key=f"{prefix}_plain_{exp_id}")
+    residual = right.selectbox("Residual net", list(runs), index=list(runs).index(pair[1]), format_func=runs.get,
+                               key=f"{prefix}_residual_{exp_id}")
+    return exp, {runs[rid]: (exp_id, rid) for rid in dict.fromkeys([plain, residual])}
+
+
+def _shipped_id(prefix: str):
+    """The shipped digits twin's experiment id, imported into the store once per session (None when missing)."""
+    from explorer.store.shipped import ensure_shipped_in_store
+    ss, key = st.session_state, f"{prefix}_shipped"
+    if ss.get(key) is None or store().load_experiment(ss[key]) is None:
+        try:
+            ss[key] = ensure_shipped_in_store(store())
+        except FileNotFoundError as exc:
+            st.caption(str(exc))
+            ss[key] = None
+    return ss[key]
+
+
+def guard_view(view, *args) -> None:
+    """Draw one view; a missing dataset or unreadable weights becomes one sentence instead of a traceback."""
+    try:
+        view(*args)
+    except (ValueError, RuntimeError, OSError) as exc:
+        st.error(str(exc).splitlines()[0] if str(exc) else "This view could not be drawn for these nets.")

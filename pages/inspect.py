@@ -11,19 +11,22 @@ from torch import nn
 
 from explorer import figures as charts
 from explorer.analysis.ablation import ablate_blocks
-from explorer.analysis.diagnostics import (branch_ratios, feature_maps, first_layer_filters,
-                                          gradient_flow_sentence, layer_responses)
+from explorer.analysis.diagnostics import (
+    branch_ratios,
+    feature_maps,
+    first_layer_filters,
+    gradient_flow_sentence,
+    layer_responses,
+)
 from explorer.analysis.evaluation import test_example
 from explorer.data.datasets import normalize
 from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
 from explorer.jobs.manager import JobError
 from explorer.jobs.status import job_status
 from explorer.nets.blocks import ResidualUnit
-from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model
+from explorer.store.checkpoints import load_run_dataset, load_run_model
 from explorer.store.records import ACTIVE, STATUSES
-from explorer.store.shipped import ensure_shipped_in_store
-from explorer.training.experiments import plain_residual_pairs
-from pages.common import ensure_entry, is_teacher, job_manager, show_job_status, store
+from pages.common import choose_nets, ensure_entry, guard_view, is_teacher, job_manager, show_job_status, store
 
 ensure_entry("pages/inspect.py")
 
@@ -81,49 +84,6 @@ def _mtime(exp_id: str, run_id: str) -> float:
 def _each(nets: dict, fn, *args) -> dict:
     """{net name: fn(exp_id, run_id, mtime, *args)} for the chosen nets."""
     return {name: fn(exp, rid, _mtime(exp, rid), *args) for name, (exp, rid) in nets.items()}
-
-
-# ----------------------------------------------------------------------------- choosing
-def _shipped_id():
-    ss = st.session_state
-    if ss.get("inspect_shipped") is None or store().load_experiment(ss["inspect_shipped"]) is None:
-        try:
-            ss["inspect_shipped"] = ensure_shipped_in_store(store())
-        except FileNotFoundError as exc:
-            st.caption(str(exc))
-            ss["inspect_shipped"] = None
-    return ss["inspect_shipped"]
-
-
-def choose_nets() -> tuple:
-    """(experiment, {net name: (exp id, run id)}) from an experiment picker and a plain/residual pair."""
-    shipped = _shipped_id()
-    sources = {e.exp_id: e for e in explainable_runs(store())}
-    if not sources:
-        st.info("No finished experiment has trained weights yet; train one on the Train page.")
-        return None, {}
-    ids = list(sources)
-    label = {i: ("Shipped digits twin (plain-20, resnet-20)" if i == shipped else sources[i].label) for i in ids}
-    exp_id = st.selectbox("Experiment", ids, index=ids.index(shipped) if shipped in ids else 0,
-                          format_func=label.get, key="inspect_exp")
-    exp = store().load_experiment(exp_id)
-    runs = dict(sources[exp_id].runs)  # run id -> name
-    pair = next(((p, r) for p, r in plain_residual_pairs(exp) if p in runs and r in runs),
-                (list(runs)[0], list(runs)[-1]))
-    left, right = st.columns(2)
-    plain = left.selectbox("Plain net", list(runs), index=list(runs).index(pair[0]), format_func=runs.get,
-                           key=f"inspect_plain_{exp_id}")
-    residual = right.selectbox("Residual net", list(runs), index=list(runs).index(pair[1]), format_func=runs.get,
-                               key=f"inspect_residual_{exp_id}")
-    return exp, {runs[rid]: (exp_id, rid) for rid in dict.fromkeys([plain, residual])}
-
-
-def _guard(view, *args) -> None:
-    """Draw one view; a missing dataset or unreadable weights becomes one sentence instead of a traceback."""
-    try:
-        view(*args)
-    except (ValueError, RuntimeError, OSError) as exc:
-        st.error(str(exc).splitlines()[0] if str(exc) else "This view could not be drawn for these nets.")
 
 
 # ----------------------------------------------------------------------------- the views
@@ -304,10 +264,10 @@ def landscape_view(exp, nets: dict) -> None:
 # ----------------------------------------------------------------------------- the page
 st.title("Inspect")
 st.caption("What the shortcut changes inside a network: the plain net and its residual twin on the same axes.")
-exp, nets = choose_nets()
+exp, nets = choose_nets("inspect")
 if nets:
     views = [gradient_view, responses_view, landscape_view, ablation_view, feature_view]
     for tab, view in zip(st.tabs(TABS, key="inspect_tab", on_change="rerun"), views):
         if tab.open:
             with tab:
-                _guard(view, exp, nets)
+                guard_view(view, exp, nets)

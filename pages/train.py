@@ -6,9 +6,9 @@ import streamlit as st
 from explorer import figures as charts
 from explorer.data.config import DataConfig
 from explorer.data.datasets import DATASET_INFO, dataset_info
+from explorer.jobs.manager import JobError
 from explorer.jobs.status import job_status
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
-from explorer.jobs.manager import JobError
 from explorer.nets.config import CIFAR_DEPTHS
 from explorer.store.records import ACTIVE
 from explorer.store.runstore import Filter
@@ -17,8 +17,8 @@ from explorer.training.recipes import SCHEDULES
 from explorer.urlstate import BATCH_SIZES, EPOCHS, LR
 from pages.common import (
     class_caption,
-    ensure_entry,
     classroom,
+    ensure_entry,
     is_teacher,
     job_manager,
     lesson_pins,
@@ -122,6 +122,7 @@ def control(name: str, draw):
 def share_setup() -> None:
     """A link that presets this experiment and can lock or hide chosen controls (TensorFlow Playground's links)."""
     import urllib.parse
+
     from explorer import urlstate
     with st.expander("Share this setup", expanded=False):
         c = st.columns(2)

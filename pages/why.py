@@ -11,17 +11,16 @@ from explorer import figures as charts
 from explorer.analysis.ablation import delete_random_units, path_lengths
 from explorer.analysis.highway import gradient_split, highway_summary
 from explorer.data.datasets import normalize
-from explorer.nets.config import ModelConfig
 from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
 from explorer.jobs.manager import JobError
 from explorer.jobs.status import job_status
-from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model
+from explorer.nets.config import ModelConfig
+from explorer.store.checkpoints import load_run_dataset, load_run_model
 from explorer.store.runstore import ACTIVE, STATUSES
-from explorer.store.shipped import ensure_shipped_in_store
 from explorer.store.snapshots import run_snapshots
-from explorer.training.experiments import ExperimentSpec, plain_residual_pairs
+from explorer.training.experiments import ExperimentSpec
 from explorer.training.export import export_script
-from pages.common import ensure_entry, is_teacher, job_manager, show_job_status, store
+from pages.common import choose_nets, ensure_entry, guard_view, is_teacher, job_manager, show_job_status, store
 
 ensure_entry("pages/why.py")
 
@@ -56,49 +55,6 @@ def _deletions(exp_id: str, run_id: str, mtime: float) -> list:
     ds = _dataset(exp_id)
     x = normalize(ds.x_test[:DELETION_IMAGES], net.preprocessing)
     return delete_random_units(net.model, x, ds.y_test[:DELETION_IMAGES], draws=DELETION_DRAWS)
-
-
-# ----------------------------------------------------------------------------- choosing
-def _shipped_id():
-    ss = st.session_state
-    if ss.get("why_shipped") is None or store().load_experiment(ss["why_shipped"]) is None:
-        try:
-            ss["why_shipped"] = ensure_shipped_in_store(store())
-        except FileNotFoundError as exc:
-            st.caption(str(exc))
-            ss["why_shipped"] = None
-    return ss["why_shipped"]
-
-
-def choose_nets() -> tuple:
-    """(experiment, {net name: (exp id, run id)}) from an experiment picker and a plain/residual pair."""
-    shipped = _shipped_id()
-    sources = {e.exp_id: e for e in explainable_runs(store())}
-    if not sources:
-        st.info("No finished experiment has trained weights yet; train one on the Train page.")
-        return None, {}
-    ids = list(sources)
-    label = {i: ("Shipped digits twin (plain-20, resnet-20)" if i == shipped else sources[i].label) for i in ids}
-    exp_id = st.selectbox("Experiment", ids, index=ids.index(shipped) if shipped in ids else 0,
-                          format_func=label.get, key="why_exp")
-    exp = store().load_experiment(exp_id)
-    runs = dict(sources[exp_id].runs)  # run id -> name
-    pair = next(((p, r) for p, r in plain_residual_pairs(exp) if p in runs and r in runs),
-                (list(runs)[0], list(runs)[-1]))
-    left, right = st.columns(2)
-    plain = left.selectbox("Plain net", list(runs), index=list(runs).index(pair[0]), format_func=runs.get,
-                           key=f"why_plain_{exp_id}")
-    residual = right.selectbox("Residual net", list(runs), index=list(runs).index(pair[1]), format_func=runs.get,
-                               key=f"why_residual_{exp_id}")
-    return exp, {runs[rid]: (exp_id, rid) for rid in dict.fromkeys([plain, residual])}
-
-
-def _guard(view, *args) -> None:
-    """Draw one view; a missing dataset or unreadable weights becomes one sentence instead of a traceback."""
-    try:
-        view(*args)
-    except (ValueError, RuntimeError, OSError) as exc:
-        st.error(str(exc).splitlines()[0] if str(exc) else "This view could not be drawn for these nets.")
 
 
 # ----------------------------------------------------------------------------- the views
@@ -233,10 +189,10 @@ def takehome_view(exp, nets: dict) -> None:
 # ----------------------------------------------------------------------------- the page
 st.title("Why shortcuts work")
 st.caption("The explanations that followed the ResNet paper, measured on your own plain net and its residual twin.")
-exp, nets = choose_nets()
+exp, nets = choose_nets("why")
 if nets:
     views = [highway_view, ensembles_view, path_view, takehome_view]
     for tab, view in zip(st.tabs(TABS, key="why_tab", on_change="rerun"), views):
         if tab.open:
             with tab:
-                _guard(view, exp, nets)
+                guard_view(view, exp, nets)
