@@ -413,3 +413,28 @@ def guard_view(view, *args) -> None:
         view(*args)
     except (ValueError, RuntimeError, OSError) as exc:
         st.error(str(exc).splitlines()[0] if str(exc) else "This view could not be drawn for these nets.")
+
+def side_job_status(job, what: str) -> None:
+    """A landscape job's place in line, progress or ending (nothing when it simply finished)."""
+    from explorer.jobs.status import job_status
+    position = job_manager().queued_wait(job.id) if job.status == "queued" else None
+    if job.status != "completed":
+        show_job_status(job_status(job, position, what=what))
+
+
+@st.fragment(run_every=1.0)
+def side_job_live(job_id: str, what: str, cancel_key: str) -> None:
+    """Progress and Cancel of a landscape job, redrawn about once a second from the run store while it is active."""
+    from explorer.store.records import ACTIVE
+    job = store().load_experiment(job_id)
+    if job is None:
+        st.warning("This landscape job is gone (deleted?).")
+        return
+    side_job_status(job, what)
+    owner = st.session_state["owner"]
+    if job.status in ACTIVE and (job.owner == owner or is_teacher()):
+        if st.button("Cancel", key=cancel_key, help="Stops the job at its next grid point."):
+            job_manager().stop(job_id, owner, teacher=is_teacher())
+            st.toast("Cancelling…")
+    if job.status not in ACTIVE:
+        st.rerun()  # the whole page redraws once, now with the results

@@ -22,11 +22,18 @@ from explorer.analysis.evaluation import test_example
 from explorer.data.datasets import normalize
 from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
 from explorer.jobs.manager import JobError
-from explorer.jobs.status import job_status
 from explorer.nets.blocks import ResidualUnit
 from explorer.store.checkpoints import load_run_dataset, load_run_model
 from explorer.store.records import ACTIVE, STATUSES
-from pages.common import choose_nets, ensure_entry, guard_view, is_teacher, job_manager, show_job_status, store
+from pages.common import (
+    choose_nets,
+    ensure_entry,
+    guard_view,
+    job_manager,
+    side_job_live,
+    side_job_status,
+    store,
+)
 
 ensure_entry("pages/inspect.py")
 
@@ -194,30 +201,6 @@ def feature_view(exp, nets: dict) -> None:
 
 
 # ----------------------------------------------------------------------------- the loss landscape job
-def _landscape_status(job) -> None:
-    """The landscape job's place in line, progress or ending (nothing when it simply finished)."""
-    position = job_manager().queued_wait(job.id) if job.status == "queued" else None
-    if job.status != "completed":
-        show_job_status(job_status(job, position, what="The landscape job"))
-
-
-@st.fragment(run_every=1.0)
-def landscape_live(job_id: str) -> None:
-    """Progress and Cancel, redrawn about once a second from the run store while the job is queued or running."""
-    job = store().load_experiment(job_id)
-    if job is None:
-        st.warning("This landscape job is gone (deleted?).")
-        return
-    _landscape_status(job)
-    owner = st.session_state["owner"]
-    if job.status in ACTIVE and (job.owner == owner or is_teacher()):
-        if st.button("Cancel", key="inspect_landscape_cancel", help="Stops the job at its next grid point."):
-            job_manager().stop(job_id, owner, teacher=is_teacher())
-            st.toast("Cancelling…")
-    if job.status not in ACTIVE:
-        st.rerun()  # the whole page redraws once, now with the results
-
-
 def landscape_results(job_id: str) -> None:
     results = read_landscapes(store(), job_id)
     if not results:
@@ -245,10 +228,10 @@ def landscape_view(exp, nets: dict) -> None:
     full, runs, digest = landscape_request(store(), spec)
     job = store().find_by_hash(digest, statuses=STATUSES)
     if job is not None and job.status in ACTIVE:
-        landscape_live(job.id)
+        side_job_live(job.id, "The landscape job", "inspect_landscape_cancel")
         return
     if job is not None:
-        _landscape_status(job)
+        side_job_status(job, "The landscape job")
         landscape_results(job.id)
     if job is None or job.status != "completed":
         if st.button("Start", key="inspect_landscape_start", type="primary",

@@ -13,14 +13,21 @@ from explorer.analysis.highway import gradient_split, highway_summary
 from explorer.data.datasets import normalize
 from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
 from explorer.jobs.manager import JobError
-from explorer.jobs.status import job_status
 from explorer.nets.config import ModelConfig
 from explorer.store.checkpoints import load_run_dataset, load_run_model
 from explorer.store.runstore import ACTIVE, STATUSES
 from explorer.store.snapshots import run_snapshots
 from explorer.training.experiments import ExperimentSpec
 from explorer.training.export import export_script
-from pages.common import choose_nets, ensure_entry, guard_view, is_teacher, job_manager, show_job_status, store
+from pages.common import (
+    choose_nets,
+    ensure_entry,
+    guard_view,
+    job_manager,
+    side_job_live,
+    side_job_status,
+    store,
+)
 
 ensure_entry("pages/why.py")
 
@@ -97,30 +104,6 @@ def ensembles_view(exp, nets: dict) -> None:
                        f"{rows[-1]['k']} deletable units gone.")
 
 
-def _job_status(job) -> None:
-    """The path job's place in line, progress or ending (nothing when it simply finished)."""
-    position = job_manager().position(job.id) if job.status == "queued" else None
-    if job.status != "completed":
-        show_job_status(job_status(job, position, what="The path's landscape job"))
-
-
-@st.fragment(run_every=1.0)
-def path_live(job_id: str) -> None:
-    """Progress and Cancel of the path's landscape job, redrawn about once a second from the run store."""
-    job = store().load_experiment(job_id)
-    if job is None:
-        st.warning("This landscape job is gone (deleted?).")
-        return
-    _job_status(job)
-    owner = st.session_state["owner"]
-    if job.status in ACTIVE and (job.owner == owner or is_teacher()):
-        if st.button("Cancel", key="why_path_cancel", help="Stops the job at its next grid point."):
-            job_manager().stop(job_id, owner, teacher=is_teacher())
-            st.toast("Cancelling…")
-    if job.status not in ACTIVE:
-        st.rerun()
-
-
 def path_view(exp, nets: dict) -> None:
     st.markdown("**What to look for:** random directions miss the path of training, so Li et al. 2018 (§7) draw "
                 "the landscape in the plane of the path itself: the two principal directions of the weights saved "
@@ -139,10 +122,10 @@ def path_view(exp, nets: dict) -> None:
     full, runs, digest = landscape_request(store(), spec)
     job = store().find_by_hash(digest, statuses=STATUSES)
     if job is not None and job.status in ACTIVE:
-        path_live(job.id)
+        side_job_live(job.id, "The path's landscape job", "why_path_cancel")
         return
     if job is not None:
-        _job_status(job)
+        side_job_status(job, "The path's landscape job")
         results = {n: r["surface"] for n, r in read_landscapes(store(), job.id).items() if r.get("surface")}
         if results:
             st.plotly_chart(charts.path_landscape_chart(results), key="why_path_chart")
