@@ -84,7 +84,12 @@ def test_a_class_end_to_end_in_three_browser_contexts(served):
         page.get_by_label(re.compile("Your name")).fill(name)
         page.get_by_role("button", name="Join the class").click()
         page.get_by_text(f"In class Period 3 ({code}) as {name}.").wait_for(timeout=30_000)
-        page.get_by_role("button", name="Reproduce Figure 6").click()
+        figure6 = page.get_by_role("button", name="Reproduce Figure 6")
+        # until the join's rerun ends, Streamlit may still show the previous run's button beside the new one
+        page.wait_for_function("() => [...document.querySelectorAll('button')]"
+                               ".filter(b => b.innerText.trim() === 'Reproduce Figure 6').length === 1",
+                               timeout=30_000)
+        figure6.click()
         page.get_by_text("Predict first.").wait_for(timeout=60_000)
         assert page.locator('.js-plotly-plot .legendtext').filter(has_text="plain-56").count() == 0
         no_exception(page)

@@ -124,6 +124,7 @@ def test_start_and_cancel_a_landscape_job_then_show_a_finished_one(app):
     at.button(key="inspect_landscape_cancel").click().run()
     _poll(at, lambda: _jobs(store)[0].status not in ("queued", "running"), 60, "the job to stop", store)
     assert _jobs(store)[0].status == "stopped"
+    at.run()  # the store may have turned "stopped" after the poll's last rerun drew the page
     assert any("stopped" in w.value for w in at.warning)
 
     at.select_slider(key="inspect_ls_steps").set_value(5).run()
