@@ -422,9 +422,13 @@ def side_job_status(job, what: str) -> None:
         show_job_status(job_status(job, position, what=what))
 
 
-@st.fragment(run_every=1.0)
 def side_job_live(job_id: str, what: str, cancel_key: str) -> None:
-    """Progress and Cancel of a landscape job, redrawn about once a second from the run store while it is active."""
+    """Progress and Cancel of a landscape job, redrawn from the run store while it is active (pages.live)."""
+    from pages.live import live_fragment
+    live_fragment(_side_job_live)(job_id, what, cancel_key)
+
+
+def _side_job_live(job_id: str, what: str, cancel_key: str) -> None:
     from explorer.store.records import ACTIVE
     job = store().load_experiment(job_id)
     if job is None:
@@ -437,4 +441,6 @@ def side_job_live(job_id: str, what: str, cancel_key: str) -> None:
             job_manager().stop(job_id, owner, teacher=is_teacher())
             st.toast("Cancelling…")
     if job.status not in ACTIVE:
+        from pages.live import stop_watching
+        stop_watching()
         st.rerun()  # the whole page redraws once, now with the results

@@ -31,6 +31,7 @@ from pages.common import (
     store,
     train_cfg,
 )
+from pages.live import live_caption, live_fragment, stop_watching
 
 ensure_entry("pages/train.py")
 
@@ -349,9 +350,9 @@ def _answer(question) -> None:
         st.session_state["train_answer_problem"] = str(exc)
 
 
-@st.fragment(run_every=1.0)
 def live(exp_id: str) -> None:
-    """Redraws about once a second while the job is queued or running, from the run store."""
+    """Redrawn while the job is queued or running, from the run store: once a second while few sessions watch
+    this server, less often as more do (pages.live)."""
     exp = store().load_experiment(exp_id)
     if exp is None:
         st.warning("This experiment is gone (deleted?).")
@@ -360,11 +361,11 @@ def live(exp_id: str) -> None:
     stop_button(exp)
     observed(exp)
     if exp.status not in ACTIVE:
+        stop_watching()
         time.sleep(0.1)
         st.rerun()  # the whole page redraws once, now without the timer
 
 
-@st.fragment(run_every=2.0)
 def finished_in_class(exp_id: str) -> None:
     """A finished job inside a class: polled, so the curves appear when the teacher reveals the question."""
     exp = store().load_experiment(exp_id)
@@ -382,14 +383,16 @@ def watched(exp_id: str) -> None:
     if st.session_state.pop("attached", False):
         st.info("The same experiment was already asked for, so you are watching that one (no second copy runs).")
     if exp.status in ACTIVE:
-        live(exp_id)
+        live_fragment(live)(exp_id)
+        live_caption(st.session_state.get("_live_every_live", 1.0))
     else:
         status_line(exp)
         resume_button(exp)
         if my_class() is None:
+            stop_watching()
             charts_panel(exp)
         else:
-            finished_in_class(exp_id)
+            live_fragment(finished_in_class, 2.0)(exp_id)
 
 
 def reference_numbers() -> None:

@@ -18,4 +18,5 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'handles': 'handles', 'own_handle': 'handles',
     'worker_command': 'backends', 'make_backend': 'manager', 'raycluster': 'raycluster', 'RayBackend': 'raycluster',
     'warm': 'warm', 'WarmWorkers': 'warm',
+    'watching': 'watching', 'LiveWatchers': 'watching', 'live_interval': 'watching',
 })
