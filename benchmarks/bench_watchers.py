@@ -15,6 +15,7 @@ script, Chromium and the replay to the other CPUs. Over a window while all N are
 - server CPU per redraw, and from it the cost of 30 watchers each redrawn once a second.
 
     python benchmarks/bench_watchers.py [--watchers 1,10,30] [--window 30] [--out docs/benchmarks_watchers.md]
+                                        [--source RUNS_DIR_WITH_A_FINISHED_FIGURE6]
 """
 from __future__ import annotations
 
@@ -171,6 +172,7 @@ def main(argv=None) -> int:
     p.add_argument("--watchers", default="1,10,30")
     p.add_argument("--window", type=float, default=30.0)
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks_watchers.md"))
+    p.add_argument("--source", help="a runs folder holding a finished Figure 6 (from an earlier run) to replay")
     args = p.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -178,8 +180,14 @@ def main(argv=None) -> int:
     load0 = os.getloadavg()[0]
     work = pathlib.Path(tempfile.mkdtemp(prefix="bench-watchers-"))
     t = time.monotonic()
-    source, source_id = train_source(work / "source")
-    train_s = time.monotonic() - t
+    if args.source:
+        source = RunStore(args.source)
+        source_id = source.list_experiments()[0].id
+        train_s = max((m.elapsed or 0.0) for r in source.load_experiment(source_id).runs
+                      for m in source.read_metrics(source_id, r.id, kind="epoch"))
+    else:
+        source, source_id = train_source(work / "source")
+        train_s = time.monotonic() - t
     print(f"source Figure 6 trained in {train_s:.0f} s", flush=True)
     store = RunStore(work / "app")
     port = free_port()
