@@ -169,6 +169,11 @@ def test_a_store_saves_weights_to_the_location_and_loads_them_on_another_machine
     assert all(torch.equal(loaded[k], v) for k, v in model.state_dict().items())
     b.delete_experiment(exp_id)
     assert not a.artefacts.exists(f"{exp_id}/resnet-8/final.pt")
+
+    from explorer.store.checkpoints import load_run_model
+    from explorer.store.shipped import ensure_shipped_in_store
+    shipped = ensure_shipped_in_store(a)  # imported on one machine, its weights uploaded
+    assert load_run_model(b, shipped, "resnet-20").cfg.depth == 20
     a.close()
     b.close()
 
