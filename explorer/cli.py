@@ -7,7 +7,8 @@
     python -m explorer import-store OLD_DIR [--runs-dir NEW_DIR]      (a file store of before the database)
     python -m explorer worker  EXPERIMENT_DIR          (started by the job manager)
 
-Every command takes --database-url (default: EXPLORER_DATABASE_URL, else SQLite in the runs folder).
+Every command takes --database-url (default: EXPLORER_DATABASE_URL, else SQLite in the runs folder) and
+--artifacts-url (default: EXPLORER_ARTIFACTS_URL, else the runs folder; an fsspec URL every node sees).
 
 Exit codes: 0 done (diverged runs are results), 1 the experiment failed, 2 bad arguments.
 Size budget: ~250 lines.
@@ -83,6 +84,9 @@ def _store_flags(g) -> None:
     g.add_argument("--runs-dir", help="the run store's folder (default: EXPLORER_RUNS_DIR or ./runs)")
     g.add_argument("--database-url", help="the run database (default: EXPLORER_DATABASE_URL, else SQLite "
                                           "runs.db in the runs folder); postgresql://... for a shared server")
+    g.add_argument("--artifacts-url", help="where weights and other artefacts are kept (default: "
+                                           "EXPLORER_ARTIFACTS_URL, else the runs folder); an fsspec URL such as "
+                                           "s3://bucket/prefix that every node sees")
 
 
 def _program_name() -> str:
@@ -120,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("worker", help="run one queued experiment folder (used by the job manager)")
     w.add_argument("experiment_dir")
     w.add_argument("--database-url")
+    w.add_argument("--artifacts-url")
     return parser
 
 
@@ -204,11 +209,12 @@ def _other_command(args, parser) -> int:
     from .store.runstore import RunStore
     if args.command == "worker":
         from .jobs.worker import work
-        return work(args.experiment_dir, args.database_url)
+        return work(args.experiment_dir, args.database_url, args.artifacts_url)
     if args.command == "import-store":
         from .store.importer import import_store
         try:
-            result = import_store(Path(args.old_dir), RunStore(args.runs_dir or args.old_dir, args.database_url))
+            result = import_store(Path(args.old_dir), RunStore(args.runs_dir or args.old_dir, args.database_url,
+                                                                    args.artifacts_url))
         except (OSError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -216,7 +222,7 @@ def _other_command(args, parser) -> int:
         return 0
     from .jobs.worker import run_experiment
     from .store.reports import experiment_report
-    store = RunStore(args.runs_dir, args.database_url)
+    store = RunStore(args.runs_dir, args.database_url, args.artifacts_url)
     exp = store.load_experiment(args.experiment_id)
     if exp is None or exp.status not in ("interrupted", "queued"):
         parser.error(f"experiment {args.experiment_id} is not there or not interrupted"
@@ -243,7 +249,7 @@ def main(argv=None) -> int:
         os.environ["EXPLORER_DATA_DIR"] = args.data_dir
     from .jobs.worker import run_experiment
     from .store.reports import experiment_report
-    store = RunStore(args.runs_dir, args.database_url)
+    store = RunStore(args.runs_dir, args.database_url, args.artifacts_url)
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
                                      owner="cli", spec_hash=spec.spec_hash())
     exp = run_experiment(store, exp_id, callback=_Progress())

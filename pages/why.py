@@ -16,7 +16,7 @@ from explorer.jobs.manager import JobError
 from explorer.nets.config import ModelConfig
 from explorer.store.checkpoints import load_run_dataset, load_run_model
 from explorer.store.runstore import ACTIVE, STATUSES
-from explorer.store.snapshots import run_snapshots
+from explorer.store.snapshots import snapshot_keys
 from explorer.training.experiments import ExperimentSpec
 from explorer.training.export import export_script
 from pages.common import (
@@ -110,8 +110,8 @@ def path_view(exp, nets: dict) -> None:
                 "along training (each axis says how much of the path's variation it holds). The white line is the "
                 "optimiser's path, from the initial weights (○) to the trained ones (★), plain and residual side by "
                 "side on one colour scale. It runs as a job: you can leave the page and come back.")
-    short = [n for n, (eid, rid) in nets.items() if len(run_snapshots(store(), eid, rid)) < 1
-             or not store().weights_path(eid, rid, "init").is_file()]
+    short = [n for n, (eid, rid) in nets.items() if len(snapshot_keys(store(), eid, rid)) < 1
+             or not store().has_weights(eid, rid, "init")]  # nothing downloaded from a remote artefact location
     if short:
         st.info(f"{', '.join(short)} kept no weight snapshots along training (runs trained before snapshots were "
                 "kept, or imported with their weights only, like the shipped twin); train a twin on the Train page "

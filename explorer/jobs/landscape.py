@@ -89,7 +89,7 @@ def landscape_request(store: RunStore, spec: dict) -> tuple:
     runs = {r.id: r for r in source.runs}
     rows = []
     for rid in spec["runs"]:
-        if rid not in runs or not store.weights_path(spec["source"], rid, "final").is_file():
+        if rid not in runs or not store.has_weights(spec["source"], rid, "final"):
             raise ValueError(f"Run {rid} of experiment {spec['source']} has no trained weights to look at.")
         rows.append({"name": runs[rid].name, "model": runs[rid].model})
     full = dict(spec, data=source.spec["data"])
@@ -109,7 +109,8 @@ def read_landscapes(store: RunStore, job_id: str) -> dict:
         return {}
     out = {}
     for run in exp.runs:
-        result = read_json(store.run_dir(job_id, run.id) / RESULT_FILE)
+        path = store.artefact(f"{job_id}/{run.id}/{RESULT_FILE}")  # downloaded from a remote artefact location
+        result = read_json(path) if path is not None else None
         if result is not None:
             out[run.name] = result
     return out
@@ -141,7 +142,7 @@ def _source_models(store: RunStore, source: str, run_id: str) -> tuple:
     """(final Explainable, init model or None) of one source run."""
     from ..store.checkpoints import load_run_model
     final = load_run_model(store, source, run_id, "final")
-    has_init = store.weights_path(source, run_id, "init").is_file()
+    has_init = store.has_weights(source, run_id, "init")
     init = load_run_model(store, source, run_id, "init").model if has_init else None
     return final, init
 
@@ -203,7 +204,7 @@ def run_landscape_job(store: RunStore, job_id: str) -> dict:
         from ..data.config import DataConfig
         from ..data.datasets import load_dataset
         pairs = list(zip([r.id for r in store.load_experiment(job_id, reconcile=False).runs], spec["runs"]))
-        with_line = [store.weights_path(spec["source"], src, "init").is_file() for _, src in pairs]
+        with_line = [store.has_weights(spec["source"], src, "init") for _, src in pairs]
         lines = spec.get("plane") != "pca"  # the path's plane comes without the 1-D line
         total = sum(spec["steps"] ** 2 + (spec["line_points"] if has and lines else 0) for has in with_line)
         store.write_progress(job_id, {"step": 0, "total_steps": total, "eta": None, "message": "Loading the data…"})
@@ -217,6 +218,7 @@ def run_landscape_job(store: RunStore, job_id: str) -> dict:
             result = _one_run(store, job_id, spec, source_run, data, tracker, job_run)
             store.run_dir(job_id, job_run).mkdir(parents=True, exist_ok=True)
             atomic_write_json(store.run_dir(job_id, job_run) / RESULT_FILE, result)
+            store.publish(store.run_dir(job_id, job_run) / RESULT_FILE)
             stopped = _stopped(result)
             store.update_run(job_id, job_run, status="stopped" if stopped else "completed")
         message = "Stopped on request; the points computed before the stop are kept." if stopped else None

@@ -267,8 +267,10 @@ class JobManager:
     def _start(self, exp_id: str) -> None:
         d = self.store.exp_dir(exp_id)
         d.mkdir(parents=True, exist_ok=True)
-        handle = self.backend.start(exp_id, worker_command(d), d / "worker.log",
-                                    {"EXPLORER_DATABASE_URL": self.store.url})
+        env = {"EXPLORER_DATABASE_URL": self.store.url}
+        if self.store.artefacts.url:  # a worker on any node uses the same artefact location
+            env["EXPLORER_ARTIFACTS_URL"] = self.store.artefacts.url
+        handle = self.backend.start(exp_id, worker_command(d), d / "worker.log", env)
         self._handles[exp_id] = handle
         self._started.add(exp_id)
         # claim() marked it running; the worker records its own handle too (a fast one may even have ended).

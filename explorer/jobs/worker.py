@@ -176,11 +176,13 @@ def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], No
     return run_experiment(store, exp_id, callback, budget_s=budget_s)
 
 
-def work(experiment_dir, database_url: Optional[str] = None) -> int:
+def work(experiment_dir, database_url: Optional[str] = None, artefacts_url: Optional[str] = None) -> int:
     """What `python -m explorer worker DIR` does (the CLI and a warm worker's child): run the job in that folder.
 
+    DIR's parent is this machine's runs folder; with an artefact URL (or EXPLORER_ARTIFACTS_URL) it is only
+    scratch space, so the worker may run on a node that shares nothing but the database and that location.
     Returns the exit code: 1 when the job failed, else 0.
     """
     d = Path(experiment_dir)
-    exp = run_job(RunStore(d.parent, database_url), d.name)
+    exp = run_job(RunStore(d.parent, database_url, artefacts_url), d.name)
     return 1 if exp is None or exp.status == "failed" else 0

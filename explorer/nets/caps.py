@@ -19,6 +19,8 @@ MAX_MULT_ADDS = 16_000_000_000  # per image: ResNet-152 at 224² is 11.5 G (torc
 MAX_CHECKPOINT_BYTES = 50 * 2**20  # = server.maxUploadSize in .streamlit/config.toml (a test checks)
 MAX_UNZIPPED_BYTES = MAX_CHECKPOINT_BYTES  # torch.save stores members uncompressed: inside = on the wire
 MAX_DEFLATE_RATIO = 20  # a deflated member over 1 MiB expanding more than this is a bomb (weights: ~1.1x)
+MAX_ARTEFACT_BYTES = 4 * 2**30  # one file from a remote artefact location: a resume state of a few of the largest
+# nets MAX_PARAMS allows (weights + momentum, 0.5 GB each) fits; anything larger is not ours and is never downloaded
 REFUSED_FILES_KEPT = 64  # sha256s of refused uploads remembered, so a rerun refuses at once
 MAX_IMAGE_BYTES = 20 * 2**20  # covers any phone photo
 MAX_IMAGE_PIXELS = 40_000_000  # 8000 x 5000; about 120 MB once decoded to RGB

@@ -74,8 +74,8 @@ def _prune(store: RunStore, owner: Optional[str], excess: int) -> int:
         for exp_id, run_id, size, init, final in rows:
             store.update_run(exp_id, run_id, init_weights=None, final_weights=None, weights_bytes=0, message=PRUNED)
             for rel in (init, final):
-                if rel and not _still_referenced(store, rel) and store.artefact(rel) is not None:
-                    store.artefact(rel).unlink()
+                if rel and not _still_referenced(store, rel):
+                    store.artefacts.delete(rel)  # here and at a remote artefact location
             freed += int(size)
             if excess - freed <= 0:
                 return freed

@@ -105,8 +105,9 @@ def _copy_artefacts(src: Path, store: RunStore, exp_id: str, run_id: str) -> dic
         if path.resolve() != target.resolve():
             dest.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
+        relative = store.publish(target)  # uploaded when the artefacts live at a remote location
         if name.endswith(".pt"):
-            fields[f"{name[:-3]}_weights"] = target.relative_to(store.root).as_posix()
+            fields[f"{name[:-3]}_weights"] = relative
     return fields
 
 

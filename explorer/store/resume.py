@@ -27,8 +27,7 @@ def save_resume_state(store: RunStore, exp_id: str, state: dict) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    store.update_experiment(exp_id, resume_state=path.relative_to(store.root).as_posix(),
-                            resume_step=int(state["step"]))
+    store.update_experiment(exp_id, resume_state=store.publish(path), resume_step=int(state["step"]))
 
 
 def load_resume_state(store: RunStore, exp_id: str) -> Optional[dict]:
@@ -36,7 +35,7 @@ def load_resume_state(store: RunStore, exp_id: str) -> Optional[dict]:
     exp = store.load_experiment(exp_id, with_runs=False, reconcile=False)
     if exp is None or not exp.resumable:
         return None
-    path = store.artefact(f"{exp_id}/{RESUME_FILE}")
+    path = store.artefacts.fetch(f"{exp_id}/{RESUME_FILE}", cache=False)  # rewritten each epoch: never cached
     if path is None:
         return None
     try:

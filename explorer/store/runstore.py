@@ -4,6 +4,8 @@
                                      PostgreSQL when EXPLORER_DATABASE_URL / --database-url names one
     <runs dir>/<experiment id>/      worker.log, resume.pt (the last completed epoch's state)
     <runs dir>/<experiment id>/<run id>/init.pt, final.pt, landscape.json   (paths referenced from the database)
+    EXPLORER_ARTIFACTS_URL / --artifacts-url: the same paths at an fsspec URL instead, the runs folder then being
+    this machine's scratch space and cache (explorer.store.artefacts)
 
 Every write is one short transaction, so a killed worker leaves no half-written row, and each update sets
 only the columns it names (no read-modify-write), so concurrent writers never lose an update. Reads hand
@@ -29,6 +31,7 @@ import sqlalchemy as sa
 import torch
 
 from . import db
+from .artefacts import Artefacts
 from .host import atomic_write_json, is_local, pid_alive, read_json, worker_alive, worker_handle  # noqa: F401
 from .records import ACTIVE, FINAL_KEYS, STATUSES, Experiment, Metric, check_name, run_slug
 
@@ -86,10 +89,11 @@ class Page:
 class RunStore:
     """Experiments in a database, artefacts under one folder. Workers write; pages, the CLI and the job manager read."""
 
-    def __init__(self, root=None, database_url: Optional[str] = None) -> None:
+    def __init__(self, root=None, database_url: Optional[str] = None, artefacts_url: Optional[str] = None) -> None:
         self.root = Path(root) if root is not None else default_runs_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.url = db.database_url(self.root, database_url)
+        self.artefacts = Artefacts(self.root, artefacts_url)  # the runs folder, or EXPLORER_ARTIFACTS_URL
         self._read, self._write = db.make_engines(self.url)
         db.ensure_schema(self._write)
 
@@ -136,17 +140,13 @@ class RunStore:
         return self.exp_dir(exp_id) / run_slug(run_id)
 
     def artefact(self, relative: Optional[str]) -> Optional[Path]:
-        """The file a database path names, only if it is a regular file inside the store (no link out)."""
-        if not relative:
-            return None
-        path = self.root / relative
-        try:
-            if path.is_symlink() or not path.is_file() or ".." in Path(relative).parts:
-                return None
-            path.resolve().relative_to(self.root.resolve())
-        except (OSError, ValueError):
-            return None
-        return path
+        """The local file a database path names, only if it is a regular file inside the store (no link out);
+        with a remote artefact location, downloaded first (or taken from this machine's cache)."""
+        return self.artefacts.fetch(relative)
+
+    def publish(self, path: Path) -> str:
+        """A file just written under the runs folder, made visible to every node; its database path."""
+        return self.artefacts.publish(path)
 
     # ------------------------------------------------------------------ create and update
     def create_experiment(self, spec: dict, runs: list, owner: Optional[str] = None,
@@ -361,6 +361,7 @@ class RunStore:
             d.unlink()
         else:
             shutil.rmtree(d, ignore_errors=True)
+        self.artefacts.delete_folder(exp_id)
 
     def delete_metrics_after(self, exp_id: str, step: int) -> None:
         """Drop metric records past a step (a resumed run rewrites them from its last completed epoch)."""
@@ -384,7 +385,7 @@ class RunStore:
             torch.save({"format": "resnet-explorer/1", "state_dict": state, "model": model_cfg,
                         "preprocessing": preprocessing}, tmp)
             os.replace(tmp, path)
-        relative = reuse or path.relative_to(self.root).as_posix()
+        relative = reuse or self.publish(path)
         size = 0 if reuse else path.stat().st_size  # a shared file counts once, for the run that wrote it
         rc = db.runs.c
         self._tx(lambda c: c.execute(db.runs.update().where((rc.exp_id == exp_id) & (rc.id == run_slug(run_id)))
@@ -398,6 +399,12 @@ class RunStore:
             (db.runs.c.exp_id == exp_id) & (db.runs.c.id == run_slug(run_id)))).first())
         path = self.artefact(row[0]) if row and row[0] else None
         return path if path is not None else self.run_dir(exp_id, run_id) / f".missing-{which}.pt"
+
+    def has_weights(self, exp_id: str, run_id: str, which: str = "final") -> bool:
+        """True when a run's weights are kept (nothing is downloaded to find out)."""
+        row = self._q(lambda c: c.execute(sa.select(db.runs.c[f"{which}_weights"]).where(
+            (db.runs.c.exp_id == exp_id) & (db.runs.c.id == run_slug(run_id)))).first())
+        return bool(row and row[0]) and self.artefacts.exists(row[0])
 
     # ------------------------------------------------------------------ export
     def export_csv(self, exp_id: str) -> str:

@@ -112,10 +112,10 @@ def _import_shipped(store: RunStore, folder: Path, digest: str) -> str:
         run_dir.mkdir(parents=True)
         shutil.copyfile(Path(folder) / f"{name}.pt", run_dir / "final.pt")
         run = {"id": rid, "name": name, "model": twin[name].cfg.to_dict(), "status": "completed",
-               "dataset": "digits", "epochs": recipe.epochs, "final_weights": f"{exp_id}/{rid}/final.pt"}
+               "dataset": "digits", "epochs": recipe.epochs, "final_weights": store.publish(run_dir / "final.pt")}
         if (Path(folder) / f"{name}.init.pt").is_file():  # initial weights, when shipped
             shutil.copyfile(Path(folder) / f"{name}.init.pt", run_dir / "init.pt")
-            run["init_weights"] = f"{exp_id}/{rid}/init.pt"
+            run["init_weights"] = store.publish(run_dir / "init.pt")
         records = _shipped_metrics(Path(folder) / f"{name}.metrics.jsonl")
         store.append_metrics(exp_id, rid, records)
         runs.append(dict(run, final=_final_metrics(records, twin[name], data)))

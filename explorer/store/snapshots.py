@@ -4,7 +4,8 @@ A run keeps `init.pt` and `final.pt` (recorded in the database); in between, the
 (the weights at the end of epoch NNN) in the run's folder, in the same checkpoint format, within a stated
 budget: every epoch while the run has at most MAX_SNAPSHOTS epochs and its snapshots fit in SNAPSHOT_BYTES;
 otherwise that many epochs, evenly spaced. They go with the run's folder when it is deleted; the database's
-weight accounting (explorer.store.budget) does not count them yet.
+weight accounting (explorer.store.budget) does not count them yet. With a remote artefact location
+(explorer.store.artefacts) each is uploaded once written, and listed and downloaded from there.
 A ResNet-20 (0.27M parameters, ~1.1 MB a snapshot) keeps every epoch of a 30-epoch run; a ResNet-110
 (1.7M parameters, ~7 MB) keeps 9 snapshots.
 """
@@ -38,6 +39,7 @@ def save_snapshot(store: RunStore, exp_id: str, run_id: str, epoch: int, model: 
     torch.save({"format": "resnet-explorer/1", "state_dict": state, "model": model_cfg,
                 "preprocessing": preprocessing}, tmp)
     os.replace(tmp, path)
+    store.publish(path)
     return path
 
 
@@ -62,13 +64,16 @@ def snapshot_epochs(epochs: int, bytes_per_snapshot: int) -> set:
 
 def run_snapshots(store: RunStore, exp_id: str, run_id: str) -> list:
     """[(epoch, path)] of a run's saved snapshots, oldest first."""
-    found = []
-    folder = store.run_dir(exp_id, run_id)
-    for path in folder.glob("snap-e*.pt"):
-        match = _NAME.match(path.name)
-        if match:
-            found.append((int(match.group(1)), path))
-    return sorted(found)
+    return [(epoch, path) for epoch, rel in snapshot_keys(store, exp_id, run_id)
+            if (path := store.artefact(rel)) is not None]
+
+
+def snapshot_keys(store: RunStore, exp_id: str, run_id: str) -> list:
+    """[(epoch, artefact path relative to the store)] of a run's saved snapshots, oldest first; nothing is
+    downloaded (run_snapshots fetches them)."""
+    folder = store.run_dir(exp_id, run_id).relative_to(store.root).as_posix()
+    return sorted((int(m.group(1)), f"{folder}/{name}") for name in store.artefacts.names(folder)
+                  if (m := _NAME.match(name)))
 
 
 def path_states(store: RunStore, exp_id: str, run_id: str) -> tuple:
@@ -78,7 +83,7 @@ def path_states(store: RunStore, exp_id: str, run_id: str) -> tuple:
     """
     epochs, states = [], []
     init = store.weights_path(exp_id, run_id, "init")  # maybe a lineage twin's shared file
-    if init.is_file():
+    if init.is_file():  # downloaded first from a remote artefact location
         epochs.append(0)
         states.append(load_checkpoint(init)["state_dict"])
     for epoch, path in run_snapshots(store, exp_id, run_id):
