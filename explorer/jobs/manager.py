@@ -223,14 +223,16 @@ class JobManager:
             running = Counter(e.owner for e in running_jobs)
             queued = self.store.with_status(["queued"])
             self._report_damaged(queued.damaged)
-            free = (self._slots() - sum(running.values())) if queued.items else 0
+            slots = self._slots() if queued.items else 0
+            free = slots - sum(running.values())
             for exp in queued.items:
                 if free <= 0:
                     break
                 if running[exp.owner] >= self.limits.running_per_owner:
                     continue  # this owner's next job waits for their running one; others may go first
-                if not self.store.claim(exp.id):
-                    continue  # another app process started it a moment ago
+                # The store counts again under its claim lock: another app replica may be claiming right now.
+                if not self.store.claim(exp.id, most_running=slots, most_per_owner=self.limits.running_per_owner):
+                    break  # another replica started this one, or filled the slot: it fills the rest this round
                 self._start(exp.id)
                 running[exp.owner] += 1
                 free -= 1

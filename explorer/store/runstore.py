@@ -197,13 +197,24 @@ class RunStore:
             raise FileNotFoundError(f"Experiment {exp_id} does not exist (it may have been deleted).")
         return self.load_experiment(exp_id, reconcile=False)
 
-    def claim(self, exp_id: str) -> bool:
+    def claim(self, exp_id: str, most_running: Optional[int] = None, most_per_owner: Optional[int] = None) -> bool:
         """Mark a queued experiment running for this process, atomically: False when another job manager (another
-        app process or replica) claimed it first. The worker's own handle replaces the claim once it starts."""
+        app process or replica) claimed it first, or when `most_running` experiments (`most_per_owner` of its
+        owner's) already run. Claims take one lock in turn, so limits counted here hold across every replica.
+        The worker's own handle replaces the claim once it starts."""
         e = db.experiments.c
         claim = db.experiments.update().where((e.id == exp_id) & (e.status == "queued")).values(
             status="running", started=time.time(), worker=f"{socket.gethostname()}:{os.getpid()}:claim")
-        return bool(self._tx(lambda c: c.execute(claim).rowcount))
+
+        def write(conn):
+            db.claim_lock(conn)
+            owners = conn.execute(sa.select(e.owner).where(e.status == "running")).scalars().all()
+            owner = conn.execute(sa.select(e.owner).where(e.id == exp_id)).scalar()
+            if (most_running is not None and len(owners) >= most_running) or \
+                    (most_per_owner is not None and owners.count(owner) >= most_per_owner):
+                return 0
+            return conn.execute(claim).rowcount
+        return bool(self._tx(write))
 
     def update_run(self, exp_id: str, run_id: str, **fields) -> None:
         """Set some columns of a run (status, epochs, final, images_per_second, params, dataset, message)."""
