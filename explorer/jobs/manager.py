@@ -90,6 +90,13 @@ class JobManager:
         if background:
             threading.Thread(target=self._loop, args=(poll_s,), daemon=True, name="explorer-jobs").start()
 
+    @classmethod
+    def from_env(cls, background: bool = True) -> "JobManager":
+        """The app's job manager, built from the environment alone, as every app replica builds it: the run store
+        (EXPLORER_RUNS_DIR, EXPLORER_DATABASE_URL), the backend (EXPLORER_BACKEND, EXPLORER_RAY_*) and the
+        limits (EXPLORER_MAX_*)."""
+        return cls(RunStore(), background=background)
+
     # ------------------------------------------------------------------ asking
     def submit(self, spec: dict, runs: list, owner: str, spec_hash: Optional[str] = None,
                kind: str = "train") -> tuple:
