@@ -112,20 +112,25 @@ class JobManager:
             if kind == "train":
                 self._check_estimate(spec)
                 spec = {**spec, "budget_s": self.budget_s}  # the worker stops the job when it runs out
-            counts = self.store.owner_counts(owner, since=time.time() - 3600)  # one query for both checks
-            queued = counts.get("queued", 0)
-            active = queued + counts.get("running", 0)
-            if queued >= self.limits.queued_per_owner or \
-                    active >= self.limits.queued_per_owner + self.limits.running_per_owner:
-                raise JobError("You already have as many jobs running and waiting as allowed; "
-                               "stop one or wait for it to finish.")
-            recent = counts["since"]
-            if recent >= self.limits.starts_per_hour:
-                raise JobError(f"You have started {recent} jobs in the last hour, the most allowed; "
-                               "wait a while before starting another.")
-            exp_id = self.store.create_experiment(spec, runs, owner=owner, spec_hash=spec_hash, kind=kind)
+            exp_id = self.store.create_experiment(spec, runs, owner=owner, spec_hash=spec_hash, kind=kind,
+                                                  admit=self._admit)
             self.pump()
             return exp_id, False
+
+    def _admit(self, counts) -> None:
+        """Refuse, with one sentence, an owner over a limit. counts(since) is the store's owner_counts, read in the
+        creating transaction under its claim lock, so requests through every app replica count."""
+        counts = counts(time.time() - 3600)  # one query for both checks
+        queued = counts.get("queued", 0)
+        active = queued + counts.get("running", 0)
+        if queued >= self.limits.queued_per_owner or \
+                active >= self.limits.queued_per_owner + self.limits.running_per_owner:
+            raise JobError("You already have as many jobs running and waiting as allowed; "
+                           "stop one or wait for it to finish.")
+        recent = counts["since"]
+        if recent >= self.limits.starts_per_hour:
+            raise JobError(f"You have started {recent} jobs in the last hour, the most allowed; "
+                           "wait a while before starting another.")
 
     def set_budget(self, seconds: float) -> float:
         """Set the time budget of jobs that start from now on (clamped to the allowed range); returns it."""
