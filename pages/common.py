@@ -29,8 +29,8 @@ _OWNER_RE = re.compile(r"^[0-9a-f]{32}$")
 
 @st.cache_resource
 def job_manager() -> JobManager:
-    """One job manager per server process, shared by every session."""
-    return JobManager(RunStore())
+    """One job manager per server process, shared by every session (built from the environment)."""
+    return JobManager.from_env()
 
 
 def store() -> RunStore:

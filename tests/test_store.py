@@ -327,3 +327,66 @@ def test_a_queued_job_is_claimed_by_one_job_manager_only(store):
     assert store.claim(exp_id) and not store.claim(exp_id)
     exp = store.load_experiment(exp_id)  # the claiming process is alive: the job stays running
     assert exp.status == "running" and exp.worker.endswith(":claim")
+
+
+def _claim_all(root, url, ids, barrier, won) -> None:
+    """One app replica's pump, in its own process with its own connection: claim what the limits allow."""
+    replica = RunStore(root, url)
+    replica.with_status(["queued"])  # connected before the race starts
+    barrier.wait()
+    won.put([i for i in ids if replica.claim(i, most_running=3, most_per_owner=1)])
+    replica.close()
+
+
+def test_claims_from_several_job_managers_at_once_stay_within_the_limits(store):
+    """App replicas pumping one queue at the same moment: the claims count under one lock, so the running limit
+    and each owner's hold across all of them (issue 13)."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    ids = [_new(store, owner="a" if i < 4 else f"o{i}") for i in range(8)]
+    barrier, won = ctx.Barrier(4), ctx.Queue()
+    # Each replica walks the queue from another place, as replicas do whose snapshots of it differ.
+    procs = [ctx.Process(target=_claim_all, args=(store.root, store.url, ids[k:] + ids[:k], barrier, won))
+             for k in (0, 2, 4, 6)]
+    for p in procs:
+        p.start()
+    claimed = [exp_id for _ in procs for exp_id in won.get(timeout=60)]
+    for p in procs:
+        p.join(60)
+    running = store.with_status(["running"]).items
+    assert sorted(claimed) == sorted(e.id for e in running) and len(running) == 3
+    assert [e.owner for e in running].count("a") <= 1
+
+
+def _one_queued_each(counts) -> None:
+    if counts(0.0).get("queued", 0) >= 1:
+        raise ValueError("You already have a job waiting.")
+
+
+def _submit_once(root, url, barrier, out) -> None:
+    """One app replica's request for owner "a": created, or refused by its admit check."""
+    replica = RunStore(root, url)
+    replica.with_status(["queued"])  # connected before the race starts
+    barrier.wait()
+    try:
+        out.put(_new(replica, admit=_one_queued_each))
+    except ValueError as exc:
+        out.put(str(exc))
+    replica.close()
+
+
+def test_requests_from_several_app_replicas_at_once_are_admitted_within_the_owners_limit(store):
+    """The admit check of create_experiment reads the owner's counts under the claim lock, in the creating
+    transaction: four replicas asking for one owner at the same moment get one job and three refusals."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    barrier, out = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_submit_once, args=(store.root, store.url, barrier, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    answers = sorted(out.get(timeout=60) for _ in procs)
+    for p in procs:
+        p.join(60)
+    assert answers[1:] == ["You already have a job waiting."] * 3
+    assert [e.id for e in store.with_status(["queued"]).items] == answers[:1]
+    assert sorted(p.name for p in store.root.iterdir() if p.is_dir()) == answers[:1]  # no folder for a refusal

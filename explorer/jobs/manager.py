@@ -90,6 +90,13 @@ class JobManager:
         if background:
             threading.Thread(target=self._loop, args=(poll_s,), daemon=True, name="explorer-jobs").start()
 
+    @classmethod
+    def from_env(cls, background: bool = True) -> "JobManager":
+        """The app's job manager, built from the environment alone, as every app replica builds it: the run store
+        (EXPLORER_RUNS_DIR, EXPLORER_DATABASE_URL), the backend (EXPLORER_BACKEND, EXPLORER_RAY_*) and the
+        limits (EXPLORER_MAX_*)."""
+        return cls(RunStore(), background=background)
+
     # ------------------------------------------------------------------ asking
     def submit(self, spec: dict, runs: list, owner: str, spec_hash: Optional[str] = None,
                kind: str = "train") -> tuple:
@@ -105,20 +112,25 @@ class JobManager:
             if kind == "train":
                 self._check_estimate(spec)
                 spec = {**spec, "budget_s": self.budget_s}  # the worker stops the job when it runs out
-            counts = self.store.owner_counts(owner, since=time.time() - 3600)  # one query for both checks
-            queued = counts.get("queued", 0)
-            active = queued + counts.get("running", 0)
-            if queued >= self.limits.queued_per_owner or \
-                    active >= self.limits.queued_per_owner + self.limits.running_per_owner:
-                raise JobError("You already have as many jobs running and waiting as allowed; "
-                               "stop one or wait for it to finish.")
-            recent = counts["since"]
-            if recent >= self.limits.starts_per_hour:
-                raise JobError(f"You have started {recent} jobs in the last hour, the most allowed; "
-                               "wait a while before starting another.")
-            exp_id = self.store.create_experiment(spec, runs, owner=owner, spec_hash=spec_hash, kind=kind)
+            exp_id = self.store.create_experiment(spec, runs, owner=owner, spec_hash=spec_hash, kind=kind,
+                                                  admit=self._admit)
             self.pump()
             return exp_id, False
+
+    def _admit(self, counts) -> None:
+        """Refuse, with one sentence, an owner over a limit. counts(since) is the store's owner_counts, read in the
+        creating transaction under its claim lock, so requests through every app replica count."""
+        counts = counts(time.time() - 3600)  # one query for both checks
+        queued = counts.get("queued", 0)
+        active = queued + counts.get("running", 0)
+        if queued >= self.limits.queued_per_owner or \
+                active >= self.limits.queued_per_owner + self.limits.running_per_owner:
+            raise JobError("You already have as many jobs running and waiting as allowed; "
+                           "stop one or wait for it to finish.")
+        recent = counts["since"]
+        if recent >= self.limits.starts_per_hour:
+            raise JobError(f"You have started {recent} jobs in the last hour, the most allowed; "
+                           "wait a while before starting another.")
 
     def set_budget(self, seconds: float) -> float:
         """Set the time budget of jobs that start from now on (clamped to the allowed range); returns it."""
@@ -223,14 +235,16 @@ class JobManager:
             running = Counter(e.owner for e in running_jobs)
             queued = self.store.with_status(["queued"])
             self._report_damaged(queued.damaged)
-            free = (self._slots() - sum(running.values())) if queued.items else 0
+            slots = self._slots() if queued.items else 0
+            free = slots - sum(running.values())
             for exp in queued.items:
                 if free <= 0:
                     break
                 if running[exp.owner] >= self.limits.running_per_owner:
                     continue  # this owner's next job waits for their running one; others may go first
-                if not self.store.claim(exp.id):
-                    continue  # another app process started it a moment ago
+                # The store counts again under its claim lock: another app replica may be claiming right now.
+                if not self.store.claim(exp.id, most_running=slots, most_per_owner=self.limits.running_per_owner):
+                    break  # another replica started this one, or filled the slot: it fills the rest this round
                 self._start(exp.id)
                 running[exp.owner] += 1
                 free -= 1

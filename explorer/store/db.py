@@ -138,6 +138,17 @@ def retrying(fn: Callable, attempts: int = 8):
             time.sleep(min(1.0, 0.02 * 2 ** attempt) * (0.5 + random.random()))
 
 
+CLAIM_LOCK = 0x6578706C  # "expl": the PostgreSQL advisory lock that job managers' claims take in turn
+
+
+def claim_lock(conn) -> None:
+    """Hold the claim lock until this transaction ends, so claims that count running jobs never interleave
+    (several app replicas on one PostgreSQL database). SQLite's writer holds the whole database from BEGIN
+    IMMEDIATE already."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
+
+
 def ensure_schema(writer: sa.Engine) -> None:
     """Create the tables on a new database; refuse one made by another schema version (one sentence)."""
     def create():

@@ -150,34 +150,40 @@ class RunStore:
 
     # ------------------------------------------------------------------ create and update
     def create_experiment(self, spec: dict, runs: list, owner: Optional[str] = None,
-                          spec_hash: Optional[str] = None, kind: str = "train") -> str:
+                          spec_hash: Optional[str] = None, kind: str = "train", admit=None) -> str:
         """A new experiment, status queued, with its runs (one transaction).
 
         Args:
             spec: the experiment's JSON spec (ExperimentSpec.to_dict()).
             runs: [{"name": ..., "model": ModelConfig dict}, ...]; names must be unique.
+            admit: called in that transaction, under the claim lock (so every app replica's requests count), with
+                counts(since) -> owner_counts(owner, since); it raises to refuse (the job manager's owner limits).
         Returns: the new experiment id.
         """
         names = [check_name(r["name"]) for r in runs]
         if len(set(names)) != len(names) or len({run_slug(n) for n in names}) != len(names):
             raise ValueError(f"Run names must be unique within an experiment; got {names}.")
         exp_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
-        self.insert_experiment(exp_id, spec, runs, owner=owner, spec_hash=spec_hash, kind=kind, created=time.time())
+        self.insert_experiment(exp_id, spec, runs, owner=owner, spec_hash=spec_hash, kind=kind, created=time.time(),
+                               admit=admit)
         return exp_id
 
     def insert_experiment(self, exp_id: str, spec: dict, runs: list, owner=None, spec_hash=None, kind="train",
-                          created: float = 0.0, status: str = "queued", **fields) -> None:
+                          created: float = 0.0, status: str = "queued", admit=None, **fields) -> None:
         """Insert an experiment row and its run rows as they are (create_experiment and import-store use it)."""
-        from .tables import experiment_row, run_row
-        self.exp_dir(exp_id).mkdir(parents=True, exist_ok=True)
+        from .tables import experiment_row, owner_counts, run_row
         row = experiment_row(exp_id, spec, runs, owner, spec_hash, kind, created, status, fields)
         rows = [run_row(exp_id, i, r) for i, r in enumerate(runs)]
 
         def write(conn):
+            if admit is not None:
+                db.claim_lock(conn)
+                admit(lambda since: owner_counts(conn, owner, since))
             conn.execute(db.experiments.insert().values(**row))
             if rows:
                 conn.execute(db.runs.insert(), rows)
-        self._tx(write)
+        self._tx(write)  # refused by `admit`: no row, no folder
+        self.exp_dir(exp_id).mkdir(parents=True, exist_ok=True)
 
     def has_experiment(self, exp_id: str) -> bool:
         """True when a row with this id exists (damaged or not)."""
@@ -197,13 +203,24 @@ class RunStore:
             raise FileNotFoundError(f"Experiment {exp_id} does not exist (it may have been deleted).")
         return self.load_experiment(exp_id, reconcile=False)
 
-    def claim(self, exp_id: str) -> bool:
+    def claim(self, exp_id: str, most_running: Optional[int] = None, most_per_owner: Optional[int] = None) -> bool:
         """Mark a queued experiment running for this process, atomically: False when another job manager (another
-        app process or replica) claimed it first. The worker's own handle replaces the claim once it starts."""
+        app process or replica) claimed it first, or when `most_running` experiments (`most_per_owner` of its
+        owner's) already run. Claims take one lock in turn, so limits counted here hold across every replica.
+        The worker's own handle replaces the claim once it starts."""
         e = db.experiments.c
         claim = db.experiments.update().where((e.id == exp_id) & (e.status == "queued")).values(
             status="running", started=time.time(), worker=f"{socket.gethostname()}:{os.getpid()}:claim")
-        return bool(self._tx(lambda c: c.execute(claim).rowcount))
+
+        def write(conn):
+            db.claim_lock(conn)
+            owners = conn.execute(sa.select(e.owner).where(e.status == "running")).scalars().all()
+            owner = conn.execute(sa.select(e.owner).where(e.id == exp_id)).scalar()
+            if (most_running is not None and len(owners) >= most_running) or \
+                    (most_per_owner is not None and owners.count(owner) >= most_per_owner):
+                return 0
+            return conn.execute(claim).rowcount
+        return bool(self._tx(write))
 
     def update_run(self, exp_id: str, run_id: str, **fields) -> None:
         """Set some columns of a run (status, epochs, final, images_per_second, params, dataset, message)."""
@@ -323,14 +340,8 @@ class RunStore:
 
     def owner_counts(self, owner: str, since: Optional[float] = None) -> dict:
         """{status: number of this owner's experiments}, plus "since": how many were created after `since`."""
-        e = db.experiments.c
-        recent = sa.func.sum(sa.case((e.created >= since, 1), else_=0)) if since is not None else sa.literal(0)
-        rows = self._q(lambda c: c.execute(sa.select(e.status, sa.func.count(), recent).where(e.owner == owner)
-                                           .group_by(e.status)).all())
-        out = {status: int(n) for status, n, _ in rows}
-        if since is not None:
-            out["since"] = sum(int(r or 0) for _, _, r in rows)
-        return out
+        from .tables import owner_counts
+        return self._q(lambda c: owner_counts(c, owner, since))
 
     def find_by_hash(self, spec_hash: str, statuses=("queued", "running", "completed")) -> Optional[Experiment]:
         """The newest experiment with this spec hash in one of these statuses, or None."""

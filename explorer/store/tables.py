@@ -126,3 +126,14 @@ def filter_clause(filt):
         rc = db.runs.c
         cond = cond & sa.exists().where((rc.exp_id == e.id) & (rc.depth == int(filt.depth)))
     return cond
+
+
+def owner_counts(conn, owner: str, since: Optional[float] = None) -> dict:
+    """{status: number of this owner's experiments}, plus "since": how many were created after `since`."""
+    e = db.experiments.c
+    recent = sa.func.sum(sa.case((e.created >= since, 1), else_=0)) if since is not None else sa.literal(0)
+    rows = conn.execute(sa.select(e.status, sa.func.count(), recent).where(e.owner == owner).group_by(e.status)).all()
+    out = {status: int(n) for status, n, _ in rows}
+    if since is not None:
+        out["since"] = sum(int(r or 0) for _, _, r in rows)
+    return out
