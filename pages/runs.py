@@ -8,7 +8,7 @@ from explorer import figures as charts
 from explorer.data.datasets import DATASET_INFO
 from explorer.jobs.manager import JobError
 from explorer.store.records import ACTIVE, STATUSES
-from explorer.store.reports import history_rows
+from explorer.store.reports import export_csv, history_rows
 from explorer.store.retention import delete_by_filter, retention_count
 from explorer.store.runstore import Filter
 from explorer.training.experiments import KINDS
@@ -64,7 +64,7 @@ def manage(exp) -> None:
     csv_key = f"runs_csv_ready_{exp.id}"
     if st.session_state.get(csv_key) is None:
         if c[0].button("Metrics (CSV)", key=f"runs_csv_make_{exp.id}", help="Builds the CSV of every epoch."):
-            st.session_state[csv_key] = store().export_csv(exp.id)
+            st.session_state[csv_key] = export_csv(store(), exp.id)
             st.rerun()
     else:
         c[0].download_button("Download CSV", st.session_state[csv_key], file_name=f"{exp.id}.csv",

@@ -14,6 +14,7 @@ from explorer.data.config import DataConfig
 from explorer.jobs.worker import run_experiment
 from explorer.nets.builder import build_model
 from explorer.nets.config import ModelConfig
+from explorer.store.reports import export_csv
 from explorer.store.runstore import RunStore, atomic_write_json, load_checkpoint, pid_alive, read_json, worker_handle
 from explorer.training.experiments import twin
 from explorer.training.recipes import TrainConfig
@@ -148,14 +149,14 @@ def test_twins_initial_weights_on_disk_match_and_final_weights_rebuild(finished)
 
 def test_csv_export_has_a_row_per_run_per_epoch(finished):
     store, exp_id, _ = finished
-    rows = list(csv.DictReader(io.StringIO(store.export_csv(exp_id))))
+    rows = list(csv.DictReader(io.StringIO(export_csv(store, exp_id))))
     assert {(r["run"], r["epoch"]) for r in rows} == {(n, str(e)) for n in ("plain-8", "resnet-8") for e in (0, 1, 2)}
     assert len(rows) == 6 and all(r["experiment"] == exp_id for r in rows)
     last = [r for r in rows if r["run"] == "resnet-8" and r["epoch"] == "2"][0]
     final = store.load_experiment(exp_id).runs[1].final
     assert float(last["test_error"]) == pytest.approx(final.test_error)
     with pytest.raises(FileNotFoundError):
-        store.export_csv("20990101-000000-nothere")
+        export_csv(store, "20990101-000000-nothere")
 
 
 def test_a_diverged_run_is_stored_with_its_message_and_no_final_weights(store):

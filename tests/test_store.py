@@ -19,6 +19,7 @@ import torch
 from explorer.store import db
 from explorer.store.importer import import_store, pending_import
 from explorer.store.records import Experiment, Metric, Run, check_name, run_slug
+from explorer.store.reports import export_csv
 from explorer.store.retention import delete_by_filter, retention_count
 from explorer.store.runstore import Filter, RunStore
 from store_fixtures import BACKENDS, fresh_url
@@ -78,7 +79,7 @@ def test_metrics_come_back_in_order_by_kind_and_in_bounded_pages(store):
     assert len(store.read_metrics(exp_id, "plain-20", limit=7)) == 7
     assert store.read_metrics(exp_id, "resnet-20") == []
     assert store.metrics_version(exp_id) != v0
-    assert "0.2" in store.export_csv(exp_id)
+    assert "0.2" in export_csv(store, exp_id)
 
 
 def test_pages_are_newest_first_filtered_and_counted(store):

@@ -1,10 +1,13 @@
 """What a finished (or running) experiment amounts to, built once for the CLI's JSON and the Runs page's table.
 
 `experiment_report` is the fixed JSON contract of `python -m explorer train|sweep|compare --json` (docs/engine.md);
-`history_rows` is the Runs page's table. Both read each run's facts through `run_facts`.
+`history_rows` is the Runs page's table. Both read each run's facts through `run_facts`. `export_csv` is the
+Runs page's download of epoch metrics.
 """
 from __future__ import annotations
 
+import csv
+import io
 from typing import Optional
 
 from .records import FINAL_KEYS, Experiment, Run
@@ -50,3 +53,18 @@ def history_rows(experiments: list, me: Optional[str] = None) -> list:
                 "test error": _percent(facts["final"]["test_error"]), "epochs": run.epochs,
                 "duration": _duration(exp), "owner": "you" if me is not None and exp.owner == me else "someone else"})
     return rows
+
+
+def export_csv(store, exp_id: str) -> str:
+    """Epoch metrics of every run of an experiment as CSV text (one row per run and epoch), built on demand."""
+    exp = store.load_experiment(exp_id)
+    if exp is None:
+        raise FileNotFoundError(f"Experiment {exp_id} does not exist (or its record is damaged).")
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=["experiment", "run", "epoch", *FINAL_KEYS, "lr", "elapsed"],
+                            extrasaction="ignore")
+    writer.writeheader()
+    for run in exp.runs:
+        for rec in store.read_metrics(exp_id, run.id, kind="epoch"):
+            writer.writerow({"experiment": exp_id, "run": run.name, **rec.to_dict()})
+    return buf.getvalue()

@@ -14,7 +14,6 @@ Size budget: ~420 lines.
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 import logging
@@ -416,21 +415,6 @@ class RunStore:
         row = self._q(lambda c: c.execute(sa.select(db.runs.c[f"{which}_weights"]).where(
             (db.runs.c.exp_id == exp_id) & (db.runs.c.id == run_slug(run_id)))).first())
         return bool(row and row[0]) and self.artefacts.exists(row[0])
-
-    # ------------------------------------------------------------------ export
-    def export_csv(self, exp_id: str) -> str:
-        """Epoch metrics of every run of an experiment as CSV text (one row per run and epoch), built on demand."""
-        exp = self.load_experiment(exp_id)
-        if exp is None:
-            raise FileNotFoundError(f"Experiment {exp_id} does not exist (or its record is damaged).")
-        buf = io.StringIO()
-        cols = ["experiment", "run", "epoch", *FINAL_KEYS, "lr", "elapsed"]
-        writer = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
-        writer.writeheader()
-        for run in exp.runs:
-            for rec in self.read_metrics(exp_id, run.id, kind="epoch"):
-                writer.writerow({"experiment": exp_id, "run": run.name, **rec.to_dict()})
-        return buf.getvalue()
 
 
 def load_checkpoint(source) -> dict:
