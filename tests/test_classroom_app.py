@@ -89,8 +89,23 @@ def poll(at, done, what, timeout_s=JOB_DEADLINE_S):
     pytest.fail(f"Timed out after {timeout_s:.0f} s waiting for {what}.")
 
 
+def _blocks(node):
+    for child in getattr(node, "children", {}).values():
+        if type(child).__name__ == "Block":
+            yield child
+            yield from _blocks(child)
+
+
+def roster_blocks(at) -> dict:
+    """{member id: the roster row's block} (each row is a container keyed class_row_<member id>)."""
+    return {b.proto.id.rsplit("-class_row_", 1)[1]: b for b in _blocks(at.main) if "-class_row_" in b.proto.id}
+
+
 def roster(at):
-    return next(d.value for d in at.dataframe if "student" in d.value.columns)
+    """The roster as the teacher reads it: one row per student (student, job, final errors, seed, jobs)."""
+    import pandas as pd
+    rows = [[m.value.strip("*").replace("\\", "") for m in b.get("markdown")] for b in roster_blocks(at).values()]
+    return pd.DataFrame(rows, columns=["student", "job", "final training errors", "seed", "jobs"])
 
 
 # ----------------------------------------------------------------------------- classes
@@ -128,6 +143,53 @@ def test_a_student_cannot_see_the_class_page_or_stop_anothers_job(new_app, runs_
     with pytest.raises(JobError, match="Only the person who started"):
         job_manager().stop(exp_id, bob.session_state["owner"])
     job_manager().stop(exp_id, teacher.session_state["owner"], teacher=True)  # the teacher may
+
+
+def finished_job(code, at, train_error) -> str:
+    """A finished plain-20 job of this student's, recorded in the class (in the real store, no worker needed)."""
+    import secrets
+
+    from explorer.classroom.classes import student_seed
+    from pages.common import classroom, store
+    class_id, owner = classroom().find(code).id, at.session_state["owner"]
+    exp_id = f"test-{secrets.token_hex(4)}"
+    store().insert_experiment(exp_id, {"kind": "sweep"}, [{"name": "plain-20", "model": {}}], owner=owner,
+                              status="completed", created=time.time())
+    store().append_metrics(exp_id, "plain-20", [{"type": "epoch", "epoch": e, "train_error": err, "test_error": err}
+                                                for e, err in ((1, 0.9), (2, train_error))])
+    store().update_run(exp_id, "plain-20", final={"train_error": train_error, "test_error": train_error})
+    classroom().record_job(class_id, owner, exp_id, student_seed(class_id, owner))
+    return exp_id
+
+
+def test_one_click_projects_any_students_charts_under_their_row(new_app):
+    from explorer.classroom.classes import member_id
+    from pages.common import classroom
+    teacher, code = teacher_with_class(new_app)
+    ann, bob, cat = student(new_app, code, "Ann"), student(new_app, code, "Bob"), student(new_app, code, "Cat")
+    finished_job(code, ann, 0.25)
+    finished_job(code, bob, 0.5)
+    run(teacher)
+    class_id = classroom().find(code).id
+    ids = {at: member_id(class_id, at.session_state["owner"]) for at in (ann, bob, cat)}
+    assert list(roster_blocks(teacher)) == [ids[ann], ids[bob], ids[cat]]
+    assert list(roster(teacher)["final training errors"]) == ["plain-20 25.0%", "plain-20 50.0%", "–"]
+    keys = [b.key for b in teacher.button]
+    assert not any(at.session_state["owner"] in k for k in keys for at in (ann, bob))  # no owner id in the page
+    assert teacher.button(key=f"class_project_{ids[cat]}").disabled  # no job, nothing to project
+    assert "class_projected_curves" not in charts(teacher)
+    teacher.button(key=f"class_project_{ids[bob]}").click()  # one click
+    run(teacher)
+    assert [s.value for s in teacher.subheader] == ["Bob's charts"]
+    errors = [y for t in charts(teacher)["class_projected_curves"]["data"] if t["name"] == "plain-20"
+              for y in t["y"] if y is not None]
+    assert errors and max(errors) > 40 and min(errors) == pytest.approx(50.0)  # Bob's curve, in %
+    teacher.button(key=f"class_project_{ids[ann]}").click()  # one click moves the projector to Ann
+    run(teacher)
+    assert [s.value for s in teacher.subheader] == ["Ann's charts"]
+    teacher.button(key=f"class_project_{ids[ann]}").click()  # and one click takes her charts away
+    run(teacher)
+    assert not teacher.subheader and "class_projected_curves" not in charts(teacher)
 
 
 # ----------------------------------------------------------------------------- predict, then observe; Figure 6

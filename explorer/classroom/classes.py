@@ -47,6 +47,12 @@ def student_seed(class_id: str, owner: str) -> int:
     return int(hashlib.sha256(f"{class_id}:{owner}".encode()).hexdigest()[:8], 16) % 1_000_000
 
 
+def member_id(class_id: str, owner: str) -> str:
+    """A member's short stable id in a class, for pages (widget keys, which the browser sees): the owner id is a
+    right to stop and delete jobs, so it never goes into a page."""
+    return hashlib.sha256(f"member:{class_id}:{owner}".encode()).hexdigest()[:12]
+
+
 def seeded_spec(spec, class_id: str, owner: str):
     """The spec with the student's own seed (an ExperimentSpec): identical requests of two students differ."""
     return dataclasses.replace(spec, train=dataclasses.replace(spec.train, seed=student_seed(class_id, owner)))
@@ -225,12 +231,13 @@ class Classroom:
         for mem in members:
             job = newest.get(mem.owner)
             if job is None:
-                out.append(RosterRow(owner=mem.owner, name=mem.name))
+                out.append(RosterRow(owner=mem.owner, name=mem.name, member=member_id(class_id, mem.owner)))
                 continue
             progress = _json(job.progress) or {}
             total = _num(progress.get("total_steps"))
             fraction = min(1.0, (_num(progress.get("step")) or 0) / total) if total else None
-            out.append(RosterRow(owner=mem.owner, name=mem.name, exp_id=job.exp_id, status=job.status,
+            out.append(RosterRow(owner=mem.owner, name=mem.name, member=member_id(class_id, mem.owner),
+                                 exp_id=job.exp_id, status=job.status,
                                  fraction=fraction if job.status == "running" else None, seed=job.seed,
                                  finals=tuple(finals.get(job.exp_id, ())), jobs=counts[mem.owner]))
         return out
