@@ -162,6 +162,29 @@ def class_header(info) -> None:
                "others' jobs.")
 
 
+def delete_class(info) -> None:
+    """Delete the class after a confirmation: its memberships, questions and answers go; experiments stay."""
+    ss = st.session_state
+    if ss.get("class_remove_pending") != info.id:
+        st.button("Delete this class…", key="class_remove", on_click=ss.update,
+                  args=({"class_remove_pending": info.id},), help="Asks for a confirmation first.")
+        return
+    with st.container(border=True):
+        st.warning(f"Delete the class {info.name} ({info.code})? Its members, questions and answers are deleted; "
+                   "the students' experiments are kept.")
+        c = st.columns(2)
+        c[0].button("Yes, delete the class", key="class_remove_confirm", type="primary", on_click=_delete_class,
+                    args=(info.id,))
+        c[1].button("Cancel", key="class_remove_cancel", on_click=ss.pop, args=("class_remove_pending", None))
+
+
+def _delete_class(class_id: str) -> None:
+    classroom().delete(class_id)
+    for key in ("class_remove_pending", "class_pick", "class_projected"):
+        st.session_state.pop(key, None)
+    st.toast("The class was deleted.")
+
+
 st.title("Class")
 if not is_teacher():
     st.info("The Class page is for the teacher: unlock teacher mode with the password in the sidebar.")
@@ -182,8 +205,11 @@ pick = st.selectbox("Class", list(open_classes), key="class_pick",
                     format_func=lambda i: f"{open_classes[i].name} ({open_classes[i].code})")
 info = open_classes[pick]
 class_header(info)
-st.button("Close this class", key="class_close", help="Its link then refuses new members; runs are kept.",
-          on_click=room.close, args=(info.id,))
+left, right = st.columns(2)
+left.button("Close this class", key="class_close", help="Its link then refuses new members; runs are kept.",
+            on_click=room.close, args=(info.id,))
+with right:
+    delete_class(info)
 follow_me(info)
 ask_form(info)
 live(info.id)

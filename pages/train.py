@@ -21,8 +21,6 @@ from pages.common import (
     ensure_entry,
     is_teacher,
     job_manager,
-    lesson_pins,
-    locked_controls,
     model_cfg,
     my_class,
     plot,
@@ -31,6 +29,7 @@ from pages.common import (
     store,
     train_cfg,
 )
+from pages.lesson_links import control
 
 ensure_entry("pages/train.py")
 
@@ -107,16 +106,6 @@ def setup_form() -> None:
         st.multiselect("Shortcuts", list(SHORTCUTS), default=[base.residual().shortcut], key="train_shortcuts",
                        help="'none' adds the plain net to the comparison.")
     recipe_widgets()
-
-
-def control(name: str, draw):
-    """A Train control under a lesson link: hidden ones are not drawn, locked ones are drawn disabled, and both
-    keep the link's value whatever the widget says (a link shares a setup, never rights)."""
-    locked, hidden = locked_controls()
-    if name in hidden:
-        return lesson_pins()[name]
-    value = draw(name in locked)
-    return lesson_pins()[name] if name in locked else value
 
 
 def share_setup() -> None:

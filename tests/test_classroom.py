@@ -59,6 +59,44 @@ def test_a_closed_class_refuses_joins_and_leaves_no_membership(room):
     assert room.teacher_classes() == [] and len(room.teacher_classes(include_closed=True)) == 1
 
 
+def test_a_student_who_leaves_is_a_lone_user_again_and_no_longer_counts(room):
+    info = room.create("teacher")
+    for who in ("ann", "bob"):
+        room.join(info.code, who)
+    q = Q.open_question(room, info.id, "Which?", ["a", "b"], "sweep")
+    Q.answer(room, q, "ann", "a")
+    Q.answer(room, q, "bob", "b")
+    room.leave(info.id, "ann")
+    assert room.membership("ann") is None and [m.owner for m in room.members(info.id)] == ["bob"]
+    assert [r.owner for r in room.roster(info.id)] == ["bob"]
+    t = Q.tally(room, q)
+    assert (t.counts, t.answered, t.members) == ((("a", 0), ("b", 1)), 1, 1)
+    room.join(info.code, "ann")  # back again: her kept answer counts again, once
+    assert Q.tally(room, q).counts == (("a", 1), ("b", 1))
+
+
+def test_deleting_a_class_removes_its_members_questions_and_answers_but_never_the_experiments(room):
+    from explorer.classroom import tables as T
+    gone, kept = room.create("teacher", "Gone"), room.create("teacher", "Kept")
+    room.join(kept.code, "ann")
+    room.join(gone.code, "ann")
+    exp = room.store.create_experiment({"kind": "sweep"}, [{"name": "plain-20", "model": {}}], owner="ann")
+    room.record_job(gone.id, "ann", exp, student_seed(gone.id, "ann"))
+    questions = [Q.open_question(room, c.id, "Which?", ["a", "b"], "sweep") for c in (gone, kept)]
+    for q in questions:
+        Q.answer(room, q, "ann", "a")
+    assert room.membership("ann")[0].id == gone.id
+    room.delete(gone.id)
+    assert room.get(gone.id) is None and room.find(gone.code) is None
+    with room.reader.connect() as conn:
+        for table in (T.class_members, T.class_jobs, T.class_questions):
+            assert conn.execute(sa.select(sa.func.count()).where(table.c.class_id == gone.id)).scalar_one() == 0
+        assert conn.execute(sa.select(sa.func.count()).where(
+            T.class_answers.c.question_id == questions[0].id)).scalar_one() == 0
+    assert room.store.load_experiment(exp) is not None  # the student's experiment stays
+    assert room.membership("ann")[0].id == kept.id and Q.tally(room, questions[1]).answered == 1
+
+
 def test_names_are_printable_and_short():
     assert clean_name("  \x1b[31mRed\n ", "Student 1") == "31mRed"
     assert clean_name("[click](http://x.y) **b** <i>", "S") == "clickhttpx.y b i"

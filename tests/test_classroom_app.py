@@ -125,6 +125,36 @@ def test_a_teacher_creates_a_class_two_students_join_by_its_link_and_a_closed_cl
     assert "sidebar_join" not in [b.key for b in late.button]
 
 
+def test_a_student_leaves_the_class_and_the_teacher_deletes_it_after_confirming(new_app, runs_dir):
+    from explorer.store.runstore import RunStore
+    from pages.common import classroom
+    teacher, code = teacher_with_class(new_app)
+    ann, bob = student(new_app, code, "Ann"), student(new_app, code, "Bob")
+    finished_job(code, bob, 0.3)
+    ann.switch_page("pages/train.py")
+    run(ann)
+    ann.button(key="member_leave").click()
+    run(ann)
+    assert not any("In class" in c.value for c in ann.caption) and "member_leave" not in [b.key for b in ann.button]
+    assert "You left the class; your experiments are still yours." in [i.value for i in ann.info], [i.value for i in ann.info]
+    run(teacher)
+    assert list(roster(teacher)["student"]) == ["Bob"]
+    teacher.button(key="class_remove").click()  # a confirmation first; Cancel keeps the class
+    run(teacher)
+    assert "class_remove_confirm" in [b.key for b in teacher.button] and classroom().find(code) is not None
+    teacher.button(key="class_remove_cancel").click()
+    run(teacher)
+    assert "class_remove_confirm" not in [b.key for b in teacher.button] and classroom().find(code) is not None
+    teacher.button(key="class_remove").click()
+    run(teacher)
+    teacher.button(key="class_remove_confirm").click()
+    run(teacher)
+    assert classroom().find(code) is None and any("Create a class" in i.value for i in teacher.info)
+    run(bob)
+    assert not any("In class" in c.value for c in bob.caption)  # a lone user again
+    assert [e.owner for e in RunStore(runs_dir).list_experiments()] == [bob.session_state["owner"]]  # kept
+
+
 def test_an_unknown_code_gets_one_sentence(new_app):
     at = new_app(join="<script>x</script>")
     assert [w.value for w in at.warning] == ["There is no class with that code; check it with your teacher."]
@@ -296,6 +326,36 @@ def test_unknown_lock_names_get_one_sentence_not_an_error(new_app):
     at.switch_page("pages/train.py")
     run(at)
     assert at.number_input(key="train_epochs").disabled
+
+
+def test_a_lesson_link_locks_and_hides_build_controls_too(new_app):
+    at = new_app(depth=56, shortcut="B", lock="depth,shortcut", hide="placement,preset")
+    assert not at.warning
+    at.switch_page("pages/build.py")
+    run(at)
+    assert at.selectbox(key="build_depth").disabled and at.selectbox(key="build_depth").value == 56
+    assert at.radio(key="build_shortcut").disabled and at.radio(key="build_shortcut").value == "B"
+    assert {"build_placement", "build_preset"}.isdisjoint(s.key for s in at.selectbox)
+    assert not at.radio(key="build_block").disabled and not at.selectbox(key="build_dataset").disabled
+    with pytest.raises(Exception, match="disabled"):
+        at.selectbox(key="build_depth").set_value(20)
+    at.session_state["build_depth"] = 20  # what a tampered browser could still send: ignored
+    at.session_state["build_placement"] = "full_preact"
+    run(at)
+    assert at.selectbox(key="build_depth").value == 56
+    assert {k: at.session_state["model_cfg"][k] for k in ("depth", "shortcut", "placement")} == \
+        {"depth": 56, "shortcut": "B", "placement": "original"}
+    at.radio(key="build_block").set_value("bottleneck")  # an unlocked control still changes; the depth stays
+    run(at)
+    assert at.selectbox(key="build_depth").value == 56 and at.session_state["model_cfg"]["block"] == "bottleneck"
+
+
+def test_an_unknown_build_control_name_gets_one_sentence_and_the_rest_still_locks(new_app):
+    at = new_app(lock="depth,deepness")
+    assert len(at.warning) == 1 and "'deepness'" in at.warning[0].value and "Build or Train" in at.warning[0].value
+    at.switch_page("pages/build.py")
+    run(at)
+    assert at.selectbox(key="build_depth").disabled and not at.exception
 
 
 def test_projector_mode_enlarges_the_charts(new_app):

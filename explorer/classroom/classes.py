@@ -180,6 +180,27 @@ class Classroom:
         info = _info(row)
         return info, Member(info.id, owner, row._mapping["member_name"], row._mapping["joined"])
 
+    def leave(self, class_id: str, owner: str) -> None:
+        """Leave a class: the membership goes, so the student is a lone user again. Their runs and answers stay with
+        the class's records (a tally counts members only; joining again counts them again)."""
+        m = t.class_members.c
+        self.tx(lambda c: c.execute(t.class_members.delete().where((m.class_id == class_id) & (m.owner == owner))))
+
+    def delete(self, class_id: str) -> None:
+        """Delete a class with its memberships, questions, answers and records of its jobs, in one transaction.
+
+        The students' experiments themselves are never touched: they stay in the run store, with their owners.
+        """
+        q = t.class_questions.c
+
+        def write(conn):
+            asked = sa.select(q.id).where(q.class_id == class_id)
+            conn.execute(t.class_answers.delete().where(t.class_answers.c.question_id.in_(asked)))
+            for table in (t.class_questions, t.class_members, t.class_jobs):
+                conn.execute(table.delete().where(table.c.class_id == class_id))
+            conn.execute(t.classes.delete().where(t.classes.c.id == class_id))
+        self.tx(write)
+
     def members(self, class_id: str) -> list:
         m = t.class_members.c
         rows = self.q(lambda c: c.execute(sa.select(t.class_members).where(m.class_id == class_id)

@@ -95,12 +95,16 @@ def my_answer(room, question_id: str, owner: str) -> str | None:
 
 
 def tally(room, question: Question) -> Tally:
-    """Counts per answer (choices in their order first) and how many members the class has: two queries."""
+    """Counts per answer (choices in their order first) and how many members the class has: two queries.
+
+    Only the answers of the class's members count: a student who left is no longer in the tally.
+    """
     a, m = t.class_answers.c, t.class_members.c
 
     def read(conn):
-        rows = conn.execute(sa.select(a.answer, sa.func.count()).where(a.question_id == question.id)
-                            .group_by(a.answer)).all()
+        rows = conn.execute(sa.select(a.answer, sa.func.count()).select_from(t.class_answers.join(
+            t.class_members, (m.owner == a.owner) & (m.class_id == question.class_id)))
+            .where(a.question_id == question.id).group_by(a.answer)).all()
         members = conn.execute(sa.select(sa.func.count()).where(m.class_id == question.class_id)).scalar_one()
         return rows, members
     rows, members = room.q(read)
