@@ -107,6 +107,26 @@ def question_panel(info) -> None:
                       args=(room, latest.id))
 
 
+def lesson_predictions(info) -> None:
+    """The class's predictions on the Lessons page, per lesson (each student once), with a chart for the lesson the
+    class follows: two queries, whatever the class's size."""
+    from explorer.classroom.lessons import LESSONS
+    tallies = questions.lesson_tallies(classroom(), info.id, LESSONS)
+    rows = [{"lesson": x.title, "answered": f"{tallies[x.key].answered} of {tallies[x.key].members}",
+             "predictions": " · ".join(f"{c}: {n}" for c, n in tallies[x.key].counts)}
+            for x in LESSONS if tallies[x.key].answered or x.key == info.lesson]
+    st.markdown("**Lesson predictions** (made on the Lessons page before *Run it*)")
+    if not rows:
+        st.caption("No student has made a lesson's prediction yet.")
+        return
+    st.dataframe(rows, hide_index=True, key="class_lesson_tally")
+    followed = next((x for x in LESSONS if x.key == info.lesson), None)
+    if followed is not None:
+        t = tallies[followed.key]
+        plot(st, charts.tally_chart(t.counts, f"{followed.predict} ({t.answered} of {t.members} answered)"),
+             key="class_lesson_chart")
+
+
 @st.fragment(run_every=1.0)
 def live(class_id: str) -> None:
     """The roster, the tally and the class's Figure 6, about once a second (a fixed number of queries)."""
@@ -118,6 +138,7 @@ def live(class_id: str) -> None:
     roster_rows(rows)
     student_actions(rows)
     question_panel(info)
+    lesson_predictions(info)
     plot(st, class_figure(class_id, room.finished_jobs(class_id, "sweep")), key="class_figure6")
 
 

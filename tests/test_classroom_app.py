@@ -410,6 +410,38 @@ def test_a_teacher_puts_the_class_on_a_lesson(new_app):
     assert ann.header[0].value == "4. Where BN and ReLU go" and "lessons_pick" not in [s.key for s in ann.selectbox]
 
 
+def test_lesson_predictions_are_kept_with_the_class_and_the_teacher_sees_the_tally(new_app):
+    teacher, code = teacher_with_class(new_app)
+    teacher.selectbox(key="class_lesson").set_value("degradation")
+    run(teacher)
+    ann, bob = student(new_app, code, "Ann"), student(new_app, code, "Bob")
+    for at, said in ((ann, "plain-20"), (bob, "plain-56")):
+        at.switch_page("pages/lessons.py")
+        run(at)
+        at.radio(key="lessons_predict_degradation").set_value(said)
+        run(at)
+        assert any("kept with your class" in c.value for c in at.caption)
+        assert not at.button(key="lessons_run").disabled
+    ann.radio(key="lessons_predict_degradation").set_value("plain-56")  # a change of mind, not a second vote
+    run(ann)
+    lone = new_app()  # outside a class the prediction stays in the session
+    lone.switch_page("pages/lessons.py")
+    run(lone)
+    lone.radio(key="lessons_predict_degradation").set_value("plain-20")
+    run(lone)
+    assert not any("kept with your class" in c.value for c in lone.caption)
+    run(teacher)
+    table = next(d.value for d in teacher.dataframe if "predictions" in d.value.columns)
+    assert table.to_dict("records") == [{"lesson": "1. The degradation problem", "answered": "2 of 2",
+                                         "predictions": "plain-20: 0 · plain-56: 2 · about the same: 0"}]
+    assert [tuple(t["y"]) for t in charts(teacher)["class_lesson_chart"]["data"]] == [(0, 2, 0)]
+    again = new_app()  # Ann on another device (her owner cookie): her kept prediction comes back
+    again.session_state["owner"] = ann.session_state["owner"]
+    again.switch_page("pages/lessons.py")
+    run(again)
+    assert again.radio(key="lessons_predict_degradation").value == "plain-56"
+
+
 def test_a_lesson_offers_a_recorded_result_when_time_is_short(new_app):
     at = new_app()
     at.switch_page("pages/lessons.py")

@@ -15,4 +15,5 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'reveal': 'questions', 'pending_question': 'questions', 'class_questions': 'questions',
     'lessons': 'lessons', 'LESSONS': 'lessons', 'Lesson': 'lessons', 'Check': 'lessons', 'lesson': 'lessons',
     'my_answer': 'questions', 'latest_question': 'questions', 'GATED_KINDS': 'questions',
+    'lesson_question': 'questions', 'lesson_question_id': 'questions', 'lesson_tallies': 'questions',
 })
