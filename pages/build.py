@@ -7,9 +7,9 @@ from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
 from explorer.nets.config import BLOCKS, FAMILIES, INITS, NORMS, PRESETS, ZERO_INIT_REFUSED, ModelConfig, preset
 from explorer.nets.cost import check_model_cost
 from explorer.nets.summary import block_diagram, layer_table, model_stats
-from explorer.urlstate import WIDTHS, depth_options
+from explorer.urlstate import BUILD_CONTROLS, WIDTHS, depth_options
 from pages.common import ensure_entry, fmt_int, fmt_madds
-from pages.lesson_links import is_pinned, lesson_pins, locked_controls, pinned
+from pages.lesson_links import is_pinned, lesson_pins, link_note, locked_controls, pinned
 
 ensure_entry("pages/build.py")
 
@@ -86,15 +86,17 @@ def choose() -> dict:
 
 def architecture_right() -> None:
     """Shortcut, placement, normalisation, initialisation and zero-init (each lockable by a lesson link)."""
-    ss = st.session_state
+    ss, hidden = st.session_state, locked_controls()[1]
     pinned("shortcut", "build_shortcut", lambda off: st.radio(
         "Shortcut", list(SHORTCUTS), key="build_shortcut", horizontal=True, disabled=off,
         help=" ".join(f"**{k}**: {v.help}" for k, v in SHORTCUTS.items())))
-    st.caption(SHORTCUTS[ss["build_shortcut"]].help)
+    if "shortcut" not in hidden:
+        st.caption(SHORTCUTS[ss["build_shortcut"]].help)
     pinned("placement", "build_placement", lambda off: st.selectbox(
         "BN / ReLU placement", list(PLACEMENTS), key="build_placement", disabled=off,
         help="Where BatchNorm and ReLU sit in each unit (He et al. 2016; Gross & Wilber 2016)."))
-    st.caption(PLACEMENTS[ss["build_placement"]].help)
+    if "placement" not in hidden:
+        st.caption(PLACEMENTS[ss["build_placement"]].help)
     pinned("norm", "build_norm", lambda off: st.radio(
         "Normalisation", NORMS, key="build_norm", horizontal=True, help=HELP["norm"], disabled=off))
     pinned("init", "build_init", lambda off: st.radio(
@@ -102,7 +104,7 @@ def architecture_right() -> None:
     refused = ZERO_INIT_REFUSED.get(ss["build_placement"])
     if refused:  # a zero branch could not learn here: the refusal wins over a link's value
         ss["build_zero_init_residual"] = False
-        if not locked_controls()[1] & {"zero_init_residual"}:
+        if "zero_init_residual" not in hidden:
             st.checkbox("Start each branch at zero (zero-init)", key="build_zero_init_residual", help=HELP["zero"],
                         disabled=True)
         st.caption(refused)
@@ -149,6 +151,7 @@ def show(cfg: ModelConfig) -> None:
 
 
 st.title("Build a network")
+link_note(BUILD_CONTROLS)
 fields = choose()
 st.session_state["dataset"] = st.session_state["build_dataset"]
 try:

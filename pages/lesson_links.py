@@ -57,3 +57,17 @@ def pinned(name: str, key: str, draw):
 def is_pinned(name: str) -> bool:
     locked, hidden = locked_controls()
     return name in locked or name in hidden
+
+
+def link_note(names) -> None:
+    """One caption at the top of a page when its lesson link locks or hides some of its controls (names)."""
+    locked, hidden = locked_controls()
+    locked, hidden = [n for n in names if n in locked], [n for n in names if n in hidden]
+    parts = ([f"keeps {_words(locked)} as it set {'them' if len(locked) > 1 else 'it'} (greyed out)"] if locked
+             else []) + ([f"hides {_words(hidden)}"] if hidden else [])
+    if parts:
+        st.caption(f"This page was opened from a lesson link, which {' and '.join(parts)}.")
+
+
+def _words(names: list) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

@@ -14,7 +14,7 @@ from explorer.store.records import ACTIVE
 from explorer.store.runstore import Filter
 from explorer.training import experiments
 from explorer.training.recipes import SCHEDULES
-from explorer.urlstate import BATCH_SIZES, EPOCHS, LR
+from explorer.urlstate import BATCH_SIZES, EPOCHS, LR, TRAIN_CONTROLS
 from pages.common import (
     class_caption,
     classroom,
@@ -29,7 +29,7 @@ from pages.common import (
     store,
     train_cfg,
 )
-from pages.lesson_links import control
+from pages.lesson_links import control, link_note
 
 ensure_entry("pages/train.py")
 
@@ -405,6 +405,7 @@ def _default_watch() -> None:
 
 st.title("Train")
 class_caption()
+link_note(TRAIN_CONTROLS)
 _default_watch()
 with st.expander("Set up an experiment", expanded="watch" not in st.session_state):
     setup_form()

@@ -337,6 +337,11 @@ def test_a_lesson_link_locks_and_hides_build_controls_too(new_app):
     assert at.radio(key="build_shortcut").disabled and at.radio(key="build_shortcut").value == "B"
     assert {"build_placement", "build_preset"}.isdisjoint(s.key for s in at.selectbox)
     assert not at.radio(key="build_block").disabled and not at.selectbox(key="build_dataset").disabled
+    from explorer.nets.blocks import PLACEMENTS
+    captions = [c.value for c in at.caption]
+    assert "This page was opened from a lesson link, which keeps depth and shortcut as it set them (greyed out) " \
+           "and hides preset and placement." in captions
+    assert PLACEMENTS["original"].help not in captions  # a hidden control's caption would give it away
     with pytest.raises(Exception, match="disabled"):
         at.selectbox(key="build_depth").set_value(20)
     at.session_state["build_depth"] = 20  # what a tampered browser could still send: ignored
