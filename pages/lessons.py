@@ -39,34 +39,24 @@ def pick_lesson():
 def prediction(chosen, mine):
     """The learner's prediction. In a class it is kept with the class (one answer per student and lesson; changing
     it changes it) and the teacher sees the tally; alone, it stays in this session."""
+    from explorer.classroom.records import ClassError
     key = f"lessons_predict_{chosen.key}"
     if mine is None:
         return st.radio("Your prediction", list(chosen.choices), index=None, key=key)
-    if key not in st.session_state:  # a reload, or another device: the kept prediction comes back
-        kept = questions.my_answer(classroom(), questions.lesson_question_id(mine[0].id, chosen.key),
-                                   st.session_state["owner"])
-        if kept in chosen.choices:
-            st.session_state[key] = kept
-    guess = st.radio("Your prediction", list(chosen.choices), index=None, key=key, on_change=_keep_prediction,
-                     args=(mine[0].id, chosen, key))
-    if "lessons_predict_problem" in st.session_state:
-        st.warning(st.session_state.pop("lessons_predict_problem"))
-    elif guess is not None:
+    room, owner = classroom(), st.session_state["owner"]
+    kept = questions.my_answer(room, questions.lesson_question_id(mine[0].id, chosen.key), owner)
+    if key not in st.session_state and kept in chosen.choices:  # a reload, or another device: it comes back
+        st.session_state[key] = kept
+    guess = st.radio("Your prediction", list(chosen.choices), index=None, key=key)
+    if guess is not None and guess != kept:  # a new or changed prediction (or one made before joining)
+        try:
+            questions.answer(room, questions.lesson_question(room, mine[0].id, chosen), owner, guess)
+        except ClassError as exc:
+            st.warning(str(exc))
+            return guess
+    if guess is not None:
         st.caption("Your prediction is kept with your class: your teacher sees the class's tally.")
     return guess
-
-
-def _keep_prediction(class_id: str, chosen, key: str) -> None:
-    """The radio's callback: the prediction goes into the class's records before the page runs again."""
-    from explorer.classroom.records import ClassError
-    value = st.session_state.get(key)
-    if value is None:
-        return
-    try:
-        room = classroom()
-        questions.answer(room, questions.lesson_question(room, class_id, chosen), st.session_state["owner"], value)
-    except ClassError as exc:
-        st.session_state["lessons_predict_problem"] = str(exc)
 
 
 def class_numbers(mine) -> None:

@@ -435,11 +435,16 @@ def test_lesson_predictions_are_kept_with_the_class_and_the_teacher_sees_the_tal
     lone.radio(key="lessons_predict_degradation").set_value("plain-20")
     run(lone)
     assert not any("kept with your class" in c.value for c in lone.caption)
+    from pages.common import classroom
+    classroom().join(code, lone.session_state["owner"], "Lone")  # then joins: that prediction is kept too
+    run(lone)
+    assert lone.radio(key="lessons_predict_degradation").value == "plain-20"
+    assert any("kept with your class" in c.value for c in lone.caption)
     run(teacher)
     table = next(d.value for d in teacher.dataframe if "predictions" in d.value.columns)
-    assert table.to_dict("records") == [{"lesson": "1. The degradation problem", "answered": "2 of 2",
-                                         "predictions": "plain-20: 0 · plain-56: 2 · about the same: 0"}]
-    assert [tuple(t["y"]) for t in charts(teacher)["class_lesson_chart"]["data"]] == [(0, 2, 0)]
+    assert table.to_dict("records") == [{"lesson": "1. The degradation problem", "answered": "3 of 3",
+                                         "predictions": "plain-20: 1 · plain-56: 2 · about the same: 0"}]
+    assert [tuple(t["y"]) for t in charts(teacher)["class_lesson_chart"]["data"]] == [(1, 2, 0)]
     again = new_app()  # Ann on another device (her owner cookie): her kept prediction comes back
     again.session_state["owner"] = ann.session_state["owner"]
     again.switch_page("pages/lessons.py")
