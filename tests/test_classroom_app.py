@@ -306,6 +306,8 @@ def test_a_lesson_link_locks_and_hides_controls_and_a_locked_one_cannot_be_chang
     run(at)
     assert at.number_input(key="train_epochs").disabled and at.number_input(key="train_lr").disabled
     assert "train_device" not in [s.key for s in at.selectbox]
+    assert "This page was opened from a lesson link, which keeps epochs and lr as it set them (greyed out) and " \
+           "hides device." in [c.value for c in at.caption]
     assert not at.selectbox(key="train_batch").disabled
     with pytest.raises(Exception, match="disabled"):
         at.number_input(key="train_epochs").set_value(9)
