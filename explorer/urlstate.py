@@ -156,9 +156,12 @@ def _reason(exc: Exception) -> str:
 
 
 # ----------------------------------------------------------------------------- lesson links: locked and hidden controls
-# The Train page's controls a lesson link may lock (shown, not changeable) or hide, as TensorFlow Playground's
-# links do. A link shares a setup, never rights.
-CONTROLS = ("kind", "dataset", "epochs", "batch_size", "lr", "schedule", "device")
+# The Build and Train pages' controls a lesson link may lock (shown, not changeable) or hide, as TensorFlow
+# Playground's links do (a locked control keeps the link's value). A link shares a setup, never rights.
+TRAIN_CONTROLS = ("kind", "dataset", "epochs", "batch_size", "lr", "schedule", "device")
+BUILD_CONTROLS = ("dataset", "preset", "family", "block", "depth", "width", "shortcut", "placement", "norm", "init",
+                  "zero_init_residual")
+CONTROLS = tuple(dict.fromkeys(TRAIN_CONTROLS + BUILD_CONTROLS))
 MAX_CONTROL_LIST = 200  # characters of one lock= or hide= value
 
 
@@ -191,8 +194,8 @@ def controls_from_query(params: dict) -> tuple:
         bad = [n for n in names if n not in CONTROLS]
         if bad:
             shown = ", ".join(repr(n[:30]) for n in bad[:5])
-            problems.append(f"The link asks to keep {shown} {verb}, which is not a control of the Train page; "
-                            f"the controls that can be are {', '.join(CONTROLS)}.")
+            problems.append(f"The link asks to keep {shown} {verb}, which is not a control of the Build or Train "
+                            f"page; the controls that can be are {', '.join(CONTROLS)}.")
         out[key] = tuple(n for n in CONTROLS if n in names)
     out["lock"] = tuple(n for n in out["lock"] if n not in out["hide"])
     return out, problems

@@ -7,8 +7,9 @@ from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
 from explorer.nets.config import BLOCKS, FAMILIES, INITS, NORMS, PRESETS, ZERO_INIT_REFUSED, ModelConfig, preset
 from explorer.nets.cost import check_model_cost
 from explorer.nets.summary import block_diagram, layer_table, model_stats
-from explorer.urlstate import WIDTHS, depth_options
+from explorer.urlstate import BUILD_CONTROLS, WIDTHS, depth_options
 from pages.common import ensure_entry, fmt_int, fmt_madds
+from pages.lesson_links import is_pinned, lesson_pins, link_note, locked_controls, pinned
 
 ensure_entry("pages/build.py")
 
@@ -50,40 +51,66 @@ def _seed_widgets() -> None:
 
 
 def choose() -> dict:
-    """The architecture widgets; returns the chosen fields."""
+    """The architecture widgets; returns the chosen fields. A lesson link's locked controls are drawn disabled at the
+    link's value and its hidden ones are not drawn (pages.lesson_links.pinned)."""
     _seed_widgets()
+    ss = st.session_state
     left, right = st.columns(2)
     with left:
         names = [n for n in DATASET_INFO if n != "folder"]
-        st.selectbox("Dataset", names, key="build_dataset", help=HELP["dataset"],
-                     format_func=lambda n: f"{n} — {DATASET_INFO[n]['in_channels']}×{DATASET_INFO[n]['input_size']}²")
-        st.selectbox("Preset", ["custom", *PRESETS], key="build_preset", on_change=_apply_preset, help=HELP["preset"])
-        family = st.radio("Family", FAMILIES, key="build_family", horizontal=True, help=HELP["family"])
-        block = st.radio("Block", BLOCKS, key="build_block", horizontal=True, help=HELP["block"])
+        pinned("dataset", "build_dataset", lambda off: st.selectbox(
+            "Dataset", names, key="build_dataset", help=HELP["dataset"], disabled=off,
+            format_func=lambda n: f"{n} — {DATASET_INFO[n]['in_channels']}×{DATASET_INFO[n]['input_size']}²"))
+        pinned("preset", "build_preset", lambda off: st.selectbox(
+            "Preset", ["custom", *PRESETS], key="build_preset", on_change=_apply_preset, help=HELP["preset"],
+            disabled=off))
+        family = pinned("family", "build_family", lambda off: st.radio(
+            "Family", FAMILIES, key="build_family", horizontal=True, help=HELP["family"], disabled=off))
+        block = pinned("block", "build_block", lambda off: st.radio(
+            "Block", BLOCKS, key="build_block", horizontal=True, help=HELP["block"], disabled=off))
         options = list(depth_options(family, block))
-        if st.session_state["build_depth"] not in options:
-            st.session_state["build_depth"] = min(options, key=lambda d: abs(d - st.session_state["build_depth"]))
-        st.selectbox("Depth", options, key="build_depth", help=HELP["depth"])
+        if is_pinned("depth"):  # the link's depth stays, even where another block would not offer it
+            options = sorted({*options, lesson_pins()["depth"]})
+        elif ss["build_depth"] not in options:
+            ss["build_depth"] = min(options, key=lambda d: abs(d - ss["build_depth"]))
+        pinned("depth", "build_depth", lambda off: st.selectbox(
+            "Depth", options, key="build_depth", help=HELP["depth"], disabled=off))
         lo, hi, step = WIDTHS
-        st.session_state["build_width"] = min(max(float(st.session_state["build_width"]), lo), hi)
-        st.slider("Width", lo, hi, step=step, key="build_width", help=HELP["width"])
+        ss["build_width"] = min(max(float(ss["build_width"]), lo), hi)
+        pinned("width", "build_width", lambda off: st.slider(
+            "Width", lo, hi, step=step, key="build_width", help=HELP["width"], disabled=off))
     with right:
-        st.radio("Shortcut", list(SHORTCUTS), key="build_shortcut", horizontal=True,
-                 help=" ".join(f"**{k}**: {v.help}" for k, v in SHORTCUTS.items()))
-        st.caption(SHORTCUTS[st.session_state["build_shortcut"]].help)
-        st.selectbox("BN / ReLU placement", list(PLACEMENTS), key="build_placement",
-                     help="Where BatchNorm and ReLU sit in each unit (He et al. 2016; Gross & Wilber 2016).")
-        st.caption(PLACEMENTS[st.session_state["build_placement"]].help)
-        st.radio("Normalisation", NORMS, key="build_norm", horizontal=True, help=HELP["norm"])
-        st.radio("Initialisation", INITS, key="build_init", horizontal=True, help=HELP["init"])
-        refused = ZERO_INIT_REFUSED.get(st.session_state["build_placement"])
-        if refused:
-            st.session_state["build_zero_init_residual"] = False
-        st.checkbox("Start each branch at zero (zero-init)", key="build_zero_init_residual", help=HELP["zero"],
-                    disabled=bool(refused))
-        if refused:
-            st.caption(refused)
-    return {f: st.session_state[f"build_{f}"] for f in _FIELDS}
+        architecture_right()
+    return {f: ss[f"build_{f}"] for f in _FIELDS}
+
+
+def architecture_right() -> None:
+    """Shortcut, placement, normalisation, initialisation and zero-init (each lockable by a lesson link)."""
+    ss, hidden = st.session_state, locked_controls()[1]
+    pinned("shortcut", "build_shortcut", lambda off: st.radio(
+        "Shortcut", list(SHORTCUTS), key="build_shortcut", horizontal=True, disabled=off,
+        help=" ".join(f"**{k}**: {v.help}" for k, v in SHORTCUTS.items())))
+    if "shortcut" not in hidden:
+        st.caption(SHORTCUTS[ss["build_shortcut"]].help)
+    pinned("placement", "build_placement", lambda off: st.selectbox(
+        "BN / ReLU placement", list(PLACEMENTS), key="build_placement", disabled=off,
+        help="Where BatchNorm and ReLU sit in each unit (He et al. 2016; Gross & Wilber 2016)."))
+    if "placement" not in hidden:
+        st.caption(PLACEMENTS[ss["build_placement"]].help)
+    pinned("norm", "build_norm", lambda off: st.radio(
+        "Normalisation", NORMS, key="build_norm", horizontal=True, help=HELP["norm"], disabled=off))
+    pinned("init", "build_init", lambda off: st.radio(
+        "Initialisation", INITS, key="build_init", horizontal=True, help=HELP["init"], disabled=off))
+    refused = ZERO_INIT_REFUSED.get(ss["build_placement"])
+    if refused:  # a zero branch could not learn here: the refusal wins over a link's value
+        ss["build_zero_init_residual"] = False
+        if "zero_init_residual" not in hidden:
+            st.checkbox("Start each branch at zero (zero-init)", key="build_zero_init_residual", help=HELP["zero"],
+                        disabled=True)
+        st.caption(refused)
+        return
+    pinned("zero_init_residual", "build_zero_init_residual", lambda off: st.checkbox(
+        "Start each branch at zero (zero-init)", key="build_zero_init_residual", help=HELP["zero"], disabled=off))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -124,6 +151,7 @@ def show(cfg: ModelConfig) -> None:
 
 
 st.title("Build a network")
+link_note(BUILD_CONTROLS)
 fields = choose()
 st.session_state["dataset"] = st.session_state["build_dataset"]
 try:

@@ -1,6 +1,7 @@
 """Class (teacher only): create a class and put its code on the projector, watch every student live, stop or
-delete any job, project one student's charts, ask a predict-then-observe question, draw the class's Figure 6."""
-import pandas as pd
+delete any job, project any student's charts in one click, ask a predict-then-observe question, draw the class's Figure 6."""
+import re
+
 import streamlit as st
 
 from explorer import figures as charts
@@ -15,49 +16,81 @@ FIGURE6_QUESTION = "Which ends with the higher *training* error after 15 epochs:
 STATUS_WORDS = {None: "no job yet", "queued": "waiting", "running": "training", "completed": "finished"}
 
 
-def roster_table(rows) -> pd.DataFrame:
-    """One row per student: job state, progress and the final training error of each net."""
-    def finals(row):
-        return ", ".join(f"{n} {tr:.1%}" for n, tr, _ in row.finals if tr is not None) or "–"
-    return pd.DataFrame({
-        "student": [r.name for r in rows],
-        "job": [STATUS_WORDS.get(r.status, r.status) for r in rows],
-        "progress": [r.fraction if r.fraction is not None else (1.0 if r.status == "completed" else 0.0)
-                     for r in rows],
-        "final training errors": [finals(r) for r in rows],
-        "seed": [str(r.seed) if r.seed is not None else "–" for r in rows],
-        "jobs": [r.jobs for r in rows]})
+ROW = (2.2, 1.1, 1.6, 3.6, 1.0, 0.6, 1.3)  # student, job, progress, final training errors, seed, jobs, project
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>])")
+
+
+def plain_name(name: str) -> str:
+    """A display name as markdown that shows it exactly (a cleaned name may still hold - . _, which markdown reads)."""
+    return _MARKDOWN.sub(r"\\\1", name)
+
+
+def finals_text(row) -> str:
+    return ", ".join(f"{n} {tr:.1%}" for n, tr, _ in row.finals if tr is not None) or "–"
+
+
+def roster_rows(rows) -> None:
+    """One row per student, each with its own Project button: one click puts that student's charts (their newest
+    job, live) right under their row; a second click takes them away."""
+    head = st.columns(ROW)
+    for col, label in zip(head, ("student", "job", "progress", "final training errors", "seed", "jobs", "")):
+        col.caption(label)
+    projected = st.session_state.get("class_projected")
+    for row in rows:
+        with st.container(key=f"class_row_{row.member}"):
+            c = st.columns(ROW, vertical_alignment="center")
+            c[0].markdown(f"**{plain_name(row.name)}**")
+            c[1].markdown(STATUS_WORDS.get(row.status, row.status))
+            c[2].progress(row.fraction if row.fraction is not None else (1.0 if row.status == "completed" else 0.0))
+            c[3].markdown(plain_name(finals_text(row)))
+            c[4].markdown(str(row.seed) if row.seed is not None else "–")
+            c[5].markdown(str(row.jobs))
+            on = projected == row.member
+            c[6].button("Projecting" if on else "Project", key=f"class_project_{row.member}",
+                        disabled=row.exp_id is None, type="primary" if on else "secondary",
+                        on_click=_project, args=(None if on else row.member,),
+                        help=f"Show {plain_name(row.name)}'s charts under this row" if not on else "Stop projecting")
+        if on and row.exp_id:
+            projected_student(row)
+
+
+def _project(member) -> None:
+    st.session_state["class_projected"] = member
 
 
 def student_actions(rows) -> None:
-    """Pick a student: stop or delete their job (teacher's right), or project their charts."""
+    """Pick a student: stop or delete their job (teacher's right; two steps, so no click on a projector ends one)."""
     with_jobs = {r.exp_id: r for r in rows if r.exp_id}
     if not with_jobs:
         return
-    c = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
-    pick = c[0].selectbox("Student", list(with_jobs), format_func=lambda e: with_jobs[e].name, key="class_student")
+    c = st.columns([3, 1, 1], vertical_alignment="bottom")
+    pick = c[0].selectbox("Stop or delete a student's job", list(with_jobs), key="class_student",
+                          format_func=lambda e: with_jobs[e].name)
     try:
-        if c[1].button("Project charts", key="class_project"):
-            st.session_state["class_projected"] = pick
-        if c[2].button("Stop", key="class_stop"):
+        if c[1].button("Stop", key="class_stop"):
             job_manager().stop(pick, st.session_state["owner"], teacher=is_teacher())
             st.toast(f"Stopping {with_jobs[pick].name}'s job…")
-        if c[3].button("Delete", key="class_delete"):
+        if c[2].button("Delete", key="class_delete"):
             job_manager().delete(pick, st.session_state["owner"], teacher=is_teacher())
-            st.session_state.pop("class_projected", None)
     except JobError as exc:
         st.error(str(exc))
 
 
-def projected_student(rows) -> None:
-    exp_id = st.session_state.get("class_projected")
-    exp = store().load_experiment(exp_id) if exp_id else None
+def projected_student(row) -> None:
+    """The student's newest job's curves, rebuilt only when its metrics grew."""
+    exp = store().load_experiment(row.exp_id)
     if exp is None:
         return
-    who = next((r.name for r in rows if r.exp_id == exp_id), "a student")
-    st.subheader(f"{who}'s charts")
-    series = [charts.run_series(run, store().read_metrics(exp.id, run.id, kind="epoch")) for run in exp.runs]
-    plot(st, charts.training_curves(series), key="class_projected_curves")
+    with st.container(border=True, key="class_projected_box"):
+        st.subheader(f"{plain_name(row.name)}'s charts")
+        version = (exp.status, *store().metrics_version(exp.id))
+        plot(st, projected_figure(exp.id, version, exp), key="class_projected_curves")
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def projected_figure(exp_id: str, version: tuple, _exp):
+    series = [charts.run_series(run, store().read_metrics(exp_id, run.id, kind="epoch")) for run in _exp.runs]
+    return charts.training_curves(series)
 
 
 def question_panel(info) -> None:
@@ -74,6 +107,26 @@ def question_panel(info) -> None:
                       args=(room, latest.id))
 
 
+def lesson_predictions(info) -> None:
+    """The class's predictions on the Lessons page, per lesson (each student once), with a chart for the lesson the
+    class follows: two queries, whatever the class's size."""
+    from explorer.classroom.lessons import LESSONS
+    tallies = questions.lesson_tallies(classroom(), info.id, LESSONS)
+    rows = [{"lesson": x.title, "answered": f"{tallies[x.key].answered} of {tallies[x.key].members}",
+             "predictions": " · ".join(f"{c}: {n}" for c, n in tallies[x.key].counts)}
+            for x in LESSONS if tallies[x.key].answered or x.key == info.lesson]
+    st.markdown("**Lesson predictions** (made on the Lessons page before *Run it*)")
+    if not rows:
+        st.caption("No student has made a lesson's prediction yet.")
+        return
+    st.dataframe(rows, hide_index=True, key="class_lesson_tally")
+    followed = next((x for x in LESSONS if x.key == info.lesson), None)
+    if followed is not None:
+        t = tallies[followed.key]
+        plot(st, charts.tally_chart(t.counts, f"{followed.predict} ({t.answered} of {t.members} answered)"),
+             key="class_lesson_chart")
+
+
 @st.fragment(run_every=1.0)
 def live(class_id: str) -> None:
     """The roster, the tally and the class's Figure 6, about once a second (a fixed number of queries)."""
@@ -82,11 +135,10 @@ def live(class_id: str) -> None:
     rows = room.roster(class_id)
     st.markdown(f"**{len(rows)} students** · {sum(r.status == 'running' for r in rows)} training · "
                 f"{sum(r.status == 'completed' for r in rows)} finished")
-    st.dataframe(roster_table(rows), hide_index=True, key="class_roster", column_config={
-        "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent")})
+    roster_rows(rows)
     student_actions(rows)
-    projected_student(rows)
     question_panel(info)
+    lesson_predictions(info)
     plot(st, class_figure(class_id, room.finished_jobs(class_id, "sweep")), key="class_figure6")
 
 
@@ -131,6 +183,29 @@ def class_header(info) -> None:
                "others' jobs.")
 
 
+def delete_class(info) -> None:
+    """Delete the class after a confirmation: its memberships, questions and answers go; experiments stay."""
+    ss = st.session_state
+    if ss.get("class_remove_pending") != info.id:
+        st.button("Delete this class…", key="class_remove", on_click=ss.update,
+                  args=({"class_remove_pending": info.id},), help="Asks for a confirmation first.")
+        return
+    with st.container(border=True):
+        st.warning(f"Delete the class {info.name} ({info.code})? Its members, questions and answers are deleted; "
+                   "the students' experiments are kept.")
+        c = st.columns(2)
+        c[0].button("Yes, delete the class", key="class_remove_confirm", type="primary", on_click=_delete_class,
+                    args=(info.id,))
+        c[1].button("Cancel", key="class_remove_cancel", on_click=ss.pop, args=("class_remove_pending", None))
+
+
+def _delete_class(class_id: str) -> None:
+    classroom().delete(class_id)
+    for key in ("class_remove_pending", "class_pick", "class_projected"):
+        st.session_state.pop(key, None)
+    st.toast("The class was deleted.")
+
+
 st.title("Class")
 if not is_teacher():
     st.info("The Class page is for the teacher: unlock teacher mode with the password in the sidebar.")
@@ -151,8 +226,11 @@ pick = st.selectbox("Class", list(open_classes), key="class_pick",
                     format_func=lambda i: f"{open_classes[i].name} ({open_classes[i].code})")
 info = open_classes[pick]
 class_header(info)
-st.button("Close this class", key="class_close", help="Its link then refuses new members; runs are kept.",
-          on_click=room.close, args=(info.id,))
+left, right = st.columns(2)
+left.button("Close this class", key="class_close", help="Its link then refuses new members; runs are kept.",
+            on_click=room.close, args=(info.id,))
+with right:
+    delete_class(info)
 follow_me(info)
 ask_form(info)
 live(info.id)

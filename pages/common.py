@@ -102,7 +102,7 @@ def init_session() -> None:
     controls, control_problems = urlstate.controls_from_query(st.query_params.to_dict())
     ss["lesson_controls"] = controls
     ss["lesson_link"] = {"kind": settings["kind"] or "twin", "dataset": settings["dataset"] or "digits",
-                         "train": dict(settings["train"])}
+                         "model": dict(settings["model"]), "train": dict(settings["train"])}
     problems = problems + control_problems
     join = st.query_params.get("join")
     if join is not None:
@@ -280,6 +280,7 @@ def join_panel() -> None:
     """A class link (?join=CODE) asks for a display name and joins; a closed or unknown class gets one sentence."""
     if "join_problem" in st.session_state:
         st.warning(st.session_state.pop("join_problem"))
+
     code = st.session_state.get("join_code")
     if not code:
         return
@@ -312,10 +313,21 @@ def _join(code: str) -> None:
 
 
 def class_caption() -> None:
-    """Above every page: which class this session is in, as whom."""
+    """Above every page: which class this session is in, as whom, and a button to leave it."""
     mine = my_class()
-    if mine is not None:
-        st.caption(f"In class {mine[0].name} ({mine[0].code}) as {mine[1].name}.")
+    if mine is None:
+        if "class_notice" in st.session_state:
+            st.info(st.session_state.pop("class_notice"))
+        return
+    c = st.columns([5, 1], vertical_alignment="center")
+    c[0].caption(f"In class {mine[0].name} ({mine[0].code}) as {mine[1].name}.")
+    c[1].button("Leave the class", key="member_leave", on_click=_leave, args=(mine[0].id,),
+                help="You become a lone user again; the class's code lets you join again while it is open.")
+
+
+def _leave(class_id: str) -> None:
+    classroom().leave(class_id, st.session_state["owner"])
+    st.session_state["class_notice"] = "You left the class; your experiments are still yours."
 
 
 PROJECTOR_CSS = """<style>
@@ -346,23 +358,6 @@ def plot(container, fig, key: str, **kw) -> None:
     """Draw a plotly figure, enlarged in projector mode (explorer.figures.projected); kw go to st.plotly_chart."""
     from explorer.figures.classroom import projected
     container.plotly_chart(projected(fig, chart_scale()), key=key, **kw)
-
-
-def lesson_pins() -> dict:
-    """The values a lesson link set for the controls it locks or hides: {control name: value}."""
-    link = st.session_state.get("lesson_link") or {"kind": "twin", "dataset": "digits", "train": {}}
-    try:
-        recipe = train_config_for(link["dataset"], **link["train"])
-    except (TypeError, ValueError):
-        recipe = train_config_for(link["dataset"])
-    return {"kind": link["kind"], "dataset": link["dataset"],
-            **{k: getattr(recipe, k) for k in urlstate.CONTROLS if hasattr(recipe, k)}}
-
-
-def locked_controls() -> tuple:
-    """(locked names, hidden names) from the lesson link this session was opened with."""
-    controls = st.session_state.get("lesson_controls", {})
-    return set(controls.get("lock", ())), set(controls.get("hide", ()))
 
 
 def choose_nets(prefix: str) -> tuple:

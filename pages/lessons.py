@@ -1,8 +1,9 @@
 """Lessons: a guided path through the papers, one screen each; a class follows its teacher's lesson ("follow me"),
-a self-learner walks them alone."""
+a self-learner walks them alone. Inside a class, each prediction is kept with the class for the teacher's tally."""
 import pandas as pd
 import streamlit as st
 
+from explorer.classroom import questions
 from explorer.classroom.lessons import LESSONS, lesson
 from explorer.data.config import DataConfig
 from explorer.figures.classroom import band
@@ -35,6 +36,29 @@ def pick_lesson():
     return lesson(key), mine
 
 
+def prediction(chosen, mine):
+    """The learner's prediction. In a class it is kept with the class (one answer per student and lesson; changing
+    it changes it) and the teacher sees the tally; alone, it stays in this session."""
+    from explorer.classroom.records import ClassError
+    key = f"lessons_predict_{chosen.key}"
+    if mine is None:
+        return st.radio("Your prediction", list(chosen.choices), index=None, key=key)
+    room, owner = classroom(), st.session_state["owner"]
+    kept = questions.my_answer(room, questions.lesson_question_id(mine[0].id, chosen.key), owner)
+    if key not in st.session_state and kept in chosen.choices:  # a reload, or another device: it comes back
+        st.session_state[key] = kept
+    guess = st.radio("Your prediction", list(chosen.choices), index=None, key=key)
+    if guess is not None and guess != kept:  # a new or changed prediction (or one made before joining)
+        try:
+            questions.answer(room, questions.lesson_question(room, mine[0].id, chosen), owner, guess)
+        except ClassError as exc:
+            st.warning(str(exc))
+            return guess
+    if guess is not None:
+        st.caption("Your prediction is kept with your class: your teacher sees the class's tally.")
+    return guess
+
+
 def class_numbers(mine) -> None:
     """The class's finished Figure 6 runs: median final training error per net, with n."""
     if mine is None:
@@ -57,7 +81,7 @@ st.header(chosen.title)
 st.markdown(f"**{chosen.question}**")
 with st.container(border=True):
     st.markdown(f"**Predict first:** {chosen.predict}")
-    guess = st.radio("Your prediction", list(chosen.choices), index=None, key=f"lessons_predict_{chosen.key}")
+    guess = prediction(chosen, mine)
     st.markdown(f"**The experiment:** {chosen.experiment}")
     if st.button("Run it", key="lessons_run", type="primary", disabled=guess is None,
                  help="Make a prediction first; the button then starts the experiment and opens Train."):

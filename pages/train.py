@@ -14,15 +14,13 @@ from explorer.store.records import ACTIVE
 from explorer.store.runstore import Filter
 from explorer.training import experiments
 from explorer.training.recipes import SCHEDULES
-from explorer.urlstate import BATCH_SIZES, EPOCHS, LR
+from explorer.urlstate import BATCH_SIZES, EPOCHS, LR, TRAIN_CONTROLS
 from pages.common import (
     class_caption,
     classroom,
     ensure_entry,
     is_teacher,
     job_manager,
-    lesson_pins,
-    locked_controls,
     model_cfg,
     my_class,
     plot,
@@ -31,6 +29,7 @@ from pages.common import (
     store,
     train_cfg,
 )
+from pages.lesson_links import control, link_note
 from pages.live import live_caption, live_fragment, stop_watching
 
 ensure_entry("pages/train.py")
@@ -108,16 +107,6 @@ def setup_form() -> None:
         st.multiselect("Shortcuts", list(SHORTCUTS), default=[base.residual().shortcut], key="train_shortcuts",
                        help="'none' adds the plain net to the comparison.")
     recipe_widgets()
-
-
-def control(name: str, draw):
-    """A Train control under a lesson link: hidden ones are not drawn, locked ones are drawn disabled, and both
-    keep the link's value whatever the widget says (a link shares a setup, never rights)."""
-    locked, hidden = locked_controls()
-    if name in hidden:
-        return lesson_pins()[name]
-    value = draw(name in locked)
-    return lesson_pins()[name] if name in locked else value
 
 
 def share_setup() -> None:
@@ -419,6 +408,7 @@ def _default_watch() -> None:
 
 st.title("Train")
 class_caption()
+link_note(TRAIN_CONTROLS)
 _default_watch()
 with st.expander("Set up an experiment", expanded="watch" not in st.session_state):
     setup_form()

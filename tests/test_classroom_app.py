@@ -89,8 +89,23 @@ def poll(at, done, what, timeout_s=JOB_DEADLINE_S):
     pytest.fail(f"Timed out after {timeout_s:.0f} s waiting for {what}.")
 
 
+def _blocks(node):
+    for child in getattr(node, "children", {}).values():
+        if type(child).__name__ == "Block":
+            yield child
+            yield from _blocks(child)
+
+
+def roster_blocks(at) -> dict:
+    """{member id: the roster row's block} (each row is a container keyed class_row_<member id>)."""
+    return {b.proto.id.rsplit("-class_row_", 1)[1]: b for b in _blocks(at.main) if "-class_row_" in b.proto.id}
+
+
 def roster(at):
-    return next(d.value for d in at.dataframe if "student" in d.value.columns)
+    """The roster as the teacher reads it: one row per student (student, job, final errors, seed, jobs)."""
+    import pandas as pd
+    rows = [[m.value.strip("*").replace("\\", "") for m in b.get("markdown")] for b in roster_blocks(at).values()]
+    return pd.DataFrame(rows, columns=["student", "job", "final training errors", "seed", "jobs"])
 
 
 # ----------------------------------------------------------------------------- classes
@@ -108,6 +123,36 @@ def test_a_teacher_creates_a_class_two_students_join_by_its_link_and_a_closed_cl
     assert [w.value for w in late.warning] == ["This class has been closed by its teacher, so it takes no new "
                                                "members."]
     assert "sidebar_join" not in [b.key for b in late.button]
+
+
+def test_a_student_leaves_the_class_and_the_teacher_deletes_it_after_confirming(new_app, runs_dir):
+    from explorer.store.runstore import RunStore
+    from pages.common import classroom
+    teacher, code = teacher_with_class(new_app)
+    ann, bob = student(new_app, code, "Ann"), student(new_app, code, "Bob")
+    finished_job(code, bob, 0.3)
+    ann.switch_page("pages/train.py")
+    run(ann)
+    ann.button(key="member_leave").click()
+    run(ann)
+    assert not any("In class" in c.value for c in ann.caption) and "member_leave" not in [b.key for b in ann.button]
+    assert "You left the class; your experiments are still yours." in [i.value for i in ann.info], [i.value for i in ann.info]
+    run(teacher)
+    assert list(roster(teacher)["student"]) == ["Bob"]
+    teacher.button(key="class_remove").click()  # a confirmation first; Cancel keeps the class
+    run(teacher)
+    assert "class_remove_confirm" in [b.key for b in teacher.button] and classroom().find(code) is not None
+    teacher.button(key="class_remove_cancel").click()
+    run(teacher)
+    assert "class_remove_confirm" not in [b.key for b in teacher.button] and classroom().find(code) is not None
+    teacher.button(key="class_remove").click()
+    run(teacher)
+    teacher.button(key="class_remove_confirm").click()
+    run(teacher)
+    assert classroom().find(code) is None and any("Create a class" in i.value for i in teacher.info)
+    run(bob)
+    assert not any("In class" in c.value for c in bob.caption)  # a lone user again
+    assert [e.owner for e in RunStore(runs_dir).list_experiments()] == [bob.session_state["owner"]]  # kept
 
 
 def test_an_unknown_code_gets_one_sentence(new_app):
@@ -128,6 +173,53 @@ def test_a_student_cannot_see_the_class_page_or_stop_anothers_job(new_app, runs_
     with pytest.raises(JobError, match="Only the person who started"):
         job_manager().stop(exp_id, bob.session_state["owner"])
     job_manager().stop(exp_id, teacher.session_state["owner"], teacher=True)  # the teacher may
+
+
+def finished_job(code, at, train_error) -> str:
+    """A finished plain-20 job of this student's, recorded in the class (in the real store, no worker needed)."""
+    import secrets
+
+    from explorer.classroom.classes import student_seed
+    from pages.common import classroom, store
+    class_id, owner = classroom().find(code).id, at.session_state["owner"]
+    exp_id = f"test-{secrets.token_hex(4)}"
+    store().insert_experiment(exp_id, {"kind": "sweep"}, [{"name": "plain-20", "model": {}}], owner=owner,
+                              status="completed", created=time.time())
+    store().append_metrics(exp_id, "plain-20", [{"type": "epoch", "epoch": e, "train_error": err, "test_error": err}
+                                                for e, err in ((1, 0.9), (2, train_error))])
+    store().update_run(exp_id, "plain-20", final={"train_error": train_error, "test_error": train_error})
+    classroom().record_job(class_id, owner, exp_id, student_seed(class_id, owner))
+    return exp_id
+
+
+def test_one_click_projects_any_students_charts_under_their_row(new_app):
+    from explorer.classroom.classes import member_id
+    from pages.common import classroom
+    teacher, code = teacher_with_class(new_app)
+    ann, bob, cat = student(new_app, code, "Ann"), student(new_app, code, "Bob"), student(new_app, code, "Cat")
+    finished_job(code, ann, 0.25)
+    finished_job(code, bob, 0.5)
+    run(teacher)
+    class_id = classroom().find(code).id
+    ids = {at: member_id(class_id, at.session_state["owner"]) for at in (ann, bob, cat)}
+    assert list(roster_blocks(teacher)) == [ids[ann], ids[bob], ids[cat]]
+    assert list(roster(teacher)["final training errors"]) == ["plain-20 25.0%", "plain-20 50.0%", "–"]
+    keys = [b.key for b in teacher.button]
+    assert not any(at.session_state["owner"] in k for k in keys for at in (ann, bob))  # no owner id in the page
+    assert teacher.button(key=f"class_project_{ids[cat]}").disabled  # no job, nothing to project
+    assert "class_projected_curves" not in charts(teacher)
+    teacher.button(key=f"class_project_{ids[bob]}").click()  # one click
+    run(teacher)
+    assert [s.value for s in teacher.subheader] == ["Bob's charts"]
+    errors = [y for t in charts(teacher)["class_projected_curves"]["data"] if t["name"] == "plain-20"
+              for y in t["y"] if y is not None]
+    assert errors and max(errors) > 40 and min(errors) == pytest.approx(50.0)  # Bob's curve, in %
+    teacher.button(key=f"class_project_{ids[ann]}").click()  # one click moves the projector to Ann
+    run(teacher)
+    assert [s.value for s in teacher.subheader] == ["Ann's charts"]
+    teacher.button(key=f"class_project_{ids[ann]}").click()  # and one click takes her charts away
+    run(teacher)
+    assert not teacher.subheader and "class_projected_curves" not in charts(teacher)
 
 
 # ----------------------------------------------------------------------------- predict, then observe; Figure 6
@@ -214,6 +306,8 @@ def test_a_lesson_link_locks_and_hides_controls_and_a_locked_one_cannot_be_chang
     run(at)
     assert at.number_input(key="train_epochs").disabled and at.number_input(key="train_lr").disabled
     assert "train_device" not in [s.key for s in at.selectbox]
+    assert "This page was opened from a lesson link, which keeps epochs and lr as it set them (greyed out) and " \
+           "hides device." in [c.value for c in at.caption]
     assert not at.selectbox(key="train_batch").disabled
     with pytest.raises(Exception, match="disabled"):
         at.number_input(key="train_epochs").set_value(9)
@@ -234,6 +328,41 @@ def test_unknown_lock_names_get_one_sentence_not_an_error(new_app):
     at.switch_page("pages/train.py")
     run(at)
     assert at.number_input(key="train_epochs").disabled
+
+
+def test_a_lesson_link_locks_and_hides_build_controls_too(new_app):
+    at = new_app(depth=56, shortcut="B", lock="depth,shortcut", hide="placement,preset")
+    assert not at.warning
+    at.switch_page("pages/build.py")
+    run(at)
+    assert at.selectbox(key="build_depth").disabled and at.selectbox(key="build_depth").value == 56
+    assert at.radio(key="build_shortcut").disabled and at.radio(key="build_shortcut").value == "B"
+    assert {"build_placement", "build_preset"}.isdisjoint(s.key for s in at.selectbox)
+    assert not at.radio(key="build_block").disabled and not at.selectbox(key="build_dataset").disabled
+    from explorer.nets.blocks import PLACEMENTS
+    captions = [c.value for c in at.caption]
+    assert "This page was opened from a lesson link, which keeps depth and shortcut as it set them (greyed out) " \
+           "and hides preset and placement." in captions
+    assert PLACEMENTS["original"].help not in captions  # a hidden control's caption would give it away
+    with pytest.raises(Exception, match="disabled"):
+        at.selectbox(key="build_depth").set_value(20)
+    at.session_state["build_depth"] = 20  # what a tampered browser could still send: ignored
+    at.session_state["build_placement"] = "full_preact"
+    run(at)
+    assert at.selectbox(key="build_depth").value == 56
+    assert {k: at.session_state["model_cfg"][k] for k in ("depth", "shortcut", "placement")} == \
+        {"depth": 56, "shortcut": "B", "placement": "original"}
+    at.radio(key="build_block").set_value("bottleneck")  # an unlocked control still changes; the depth stays
+    run(at)
+    assert at.selectbox(key="build_depth").value == 56 and at.session_state["model_cfg"]["block"] == "bottleneck"
+
+
+def test_an_unknown_build_control_name_gets_one_sentence_and_the_rest_still_locks(new_app):
+    at = new_app(lock="depth,deepness")
+    assert len(at.warning) == 1 and "'deepness'" in at.warning[0].value and "Build or Train" in at.warning[0].value
+    at.switch_page("pages/build.py")
+    run(at)
+    assert at.selectbox(key="build_depth").disabled and not at.exception
 
 
 def test_projector_mode_enlarges_the_charts(new_app):
@@ -286,6 +415,43 @@ def test_a_teacher_puts_the_class_on_a_lesson(new_app):
     run(ann)
     assert any("4. Where BN and ReLU go" in i.value for i in ann.info)
     assert ann.header[0].value == "4. Where BN and ReLU go" and "lessons_pick" not in [s.key for s in ann.selectbox]
+
+
+def test_lesson_predictions_are_kept_with_the_class_and_the_teacher_sees_the_tally(new_app):
+    teacher, code = teacher_with_class(new_app)
+    teacher.selectbox(key="class_lesson").set_value("degradation")
+    run(teacher)
+    ann, bob = student(new_app, code, "Ann"), student(new_app, code, "Bob")
+    for at, said in ((ann, "plain-20"), (bob, "plain-56")):
+        at.switch_page("pages/lessons.py")
+        run(at)
+        at.radio(key="lessons_predict_degradation").set_value(said)
+        run(at)
+        assert any("kept with your class" in c.value for c in at.caption)
+        assert not at.button(key="lessons_run").disabled
+    ann.radio(key="lessons_predict_degradation").set_value("plain-56")  # a change of mind, not a second vote
+    run(ann)
+    lone = new_app()  # outside a class the prediction stays in the session
+    lone.switch_page("pages/lessons.py")
+    run(lone)
+    lone.radio(key="lessons_predict_degradation").set_value("plain-20")
+    run(lone)
+    assert not any("kept with your class" in c.value for c in lone.caption)
+    from pages.common import classroom
+    classroom().join(code, lone.session_state["owner"], "Lone")  # then joins: that prediction is kept too
+    run(lone)
+    assert lone.radio(key="lessons_predict_degradation").value == "plain-20"
+    assert any("kept with your class" in c.value for c in lone.caption)
+    run(teacher)
+    table = next(d.value for d in teacher.dataframe if "predictions" in d.value.columns)
+    assert table.to_dict("records") == [{"lesson": "1. The degradation problem", "answered": "3 of 3",
+                                         "predictions": "plain-20: 1 · plain-56: 2 · about the same: 0"}]
+    assert [tuple(t["y"]) for t in charts(teacher)["class_lesson_chart"]["data"]] == [(1, 2, 0)]
+    again = new_app()  # Ann on another device (her owner cookie): her kept prediction comes back
+    again.session_state["owner"] = ann.session_state["owner"]
+    again.switch_page("pages/lessons.py")
+    run(again)
+    assert again.radio(key="lessons_predict_degradation").value == "plain-56"
 
 
 def test_a_lesson_offers_a_recorded_result_when_time_is_short(new_app):

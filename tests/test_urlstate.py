@@ -160,4 +160,15 @@ def test_lock_and_hide_round_trip_and_unknown_names_get_one_sentence():
     _, problems = controls_from_query({"hide": "x" * 5000})
     assert len(problems) == 1 and _one_sentence(problems[0]) and len(problems[0]) < 200
     assert controls_from_query({"lock": "epochs", "hide": "epochs"})[0] == {"lock": (), "hide": ("epochs",)}
-    assert set(CONTROLS) <= set(TRAIN_KEYS) | {"kind", "dataset"}
+    assert set(CONTROLS) <= set(TRAIN_KEYS) | set(MODEL_KEYS) | {"kind", "dataset", "preset"}
+
+
+def test_build_controls_lock_and_hide_too_and_a_wrong_name_names_both_pages():
+    from explorer.urlstate import BUILD_CONTROLS, CONTROLS, controls_from_query, controls_to_query
+    assert {"depth", "shortcut", "placement", "block", "width", "zero_init_residual"} <= set(BUILD_CONTROLS)
+    assert set(BUILD_CONTROLS) <= set(CONTROLS) and len(set(CONTROLS)) == len(CONTROLS)
+    q = controls_to_query(lock=["shortcut", "depth", "epochs"], hide=["placement"])
+    assert controls_from_query(q) == ({"lock": ("epochs", "depth", "shortcut"), "hide": ("placement",)}, [])
+    controls, problems = controls_from_query({"lock": "depth,dept"})
+    assert controls["lock"] == ("depth",) and len(problems) == 1 and _one_sentence(problems[0])
+    assert "'dept'" in problems[0] and "Build or Train page" in problems[0]

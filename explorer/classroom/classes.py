@@ -47,6 +47,12 @@ def student_seed(class_id: str, owner: str) -> int:
     return int(hashlib.sha256(f"{class_id}:{owner}".encode()).hexdigest()[:8], 16) % 1_000_000
 
 
+def member_id(class_id: str, owner: str) -> str:
+    """A member's short stable id in a class, for pages (widget keys, which the browser sees): the owner id is a
+    right to stop and delete jobs, so it never goes into a page."""
+    return hashlib.sha256(f"member:{class_id}:{owner}".encode()).hexdigest()[:12]
+
+
 def seeded_spec(spec, class_id: str, owner: str):
     """The spec with the student's own seed (an ExperimentSpec): identical requests of two students differ."""
     return dataclasses.replace(spec, train=dataclasses.replace(spec.train, seed=student_seed(class_id, owner)))
@@ -174,6 +180,27 @@ class Classroom:
         info = _info(row)
         return info, Member(info.id, owner, row._mapping["member_name"], row._mapping["joined"])
 
+    def leave(self, class_id: str, owner: str) -> None:
+        """Leave a class: the membership goes, so the student is a lone user again. Their runs and answers stay with
+        the class's records (a tally counts members only; joining again counts them again)."""
+        m = t.class_members.c
+        self.tx(lambda c: c.execute(t.class_members.delete().where((m.class_id == class_id) & (m.owner == owner))))
+
+    def delete(self, class_id: str) -> None:
+        """Delete a class with its memberships, questions, answers and records of its jobs, in one transaction.
+
+        The students' experiments themselves are never touched: they stay in the run store, with their owners.
+        """
+        q = t.class_questions.c
+
+        def write(conn):
+            asked = sa.select(q.id).where(q.class_id == class_id)
+            conn.execute(t.class_answers.delete().where(t.class_answers.c.question_id.in_(asked)))
+            for table in (t.class_questions, t.class_members, t.class_jobs):
+                conn.execute(table.delete().where(table.c.class_id == class_id))
+            conn.execute(t.classes.delete().where(t.classes.c.id == class_id))
+        self.tx(write)
+
     def members(self, class_id: str) -> list:
         m = t.class_members.c
         rows = self.q(lambda c: c.execute(sa.select(t.class_members).where(m.class_id == class_id)
@@ -225,12 +252,13 @@ class Classroom:
         for mem in members:
             job = newest.get(mem.owner)
             if job is None:
-                out.append(RosterRow(owner=mem.owner, name=mem.name))
+                out.append(RosterRow(owner=mem.owner, name=mem.name, member=member_id(class_id, mem.owner)))
                 continue
             progress = _json(job.progress) or {}
             total = _num(progress.get("total_steps"))
             fraction = min(1.0, (_num(progress.get("step")) or 0) / total) if total else None
-            out.append(RosterRow(owner=mem.owner, name=mem.name, exp_id=job.exp_id, status=job.status,
+            out.append(RosterRow(owner=mem.owner, name=mem.name, member=member_id(class_id, mem.owner),
+                                 exp_id=job.exp_id, status=job.status,
                                  fraction=fraction if job.status == "running" else None, seed=job.seed,
                                  finals=tuple(finals.get(job.exp_id, ())), jobs=counts[mem.owner]))
         return out

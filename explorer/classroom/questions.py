@@ -1,11 +1,14 @@
 """Predict, then observe: a teacher's question gates each student's curves until they answer or it is revealed.
 
 Answers are kept with the class (one row per student and question, so the tally counts each student once;
-answering again changes the answer). The tally is one grouped query.
-Size budget: ~150 lines.
+answering again changes the answer). The tally is one grouped query. A lesson's prediction is kept the same way,
+as the class's implicit question for that lesson (lesson_question), and the teacher's tally of every lesson is one
+grouped query too (lesson_tallies).
+Size budget: ~200 lines.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import secrets
@@ -20,6 +23,7 @@ MAX_PROMPT = 400
 MAX_CHOICES = 6
 MAX_CHOICE = 80
 GATED_KINDS = ("sweep", "twin", "compare")  # the experiment kinds a question may gate (sweep: Figure 6)
+LESSON_PREFIX = "lesson:"  # a lesson's implicit question: its `experiment` is "lesson:<key>", which gates nothing
 
 
 def _question(row) -> Question:
@@ -54,10 +58,11 @@ def open_question(room, class_id: str, prompt: str, choices=(), experiment: str 
 
 
 def class_questions(room, class_id: str) -> list:
-    """The class's questions, newest first."""
+    """The class's questions, newest first (the lessons' implicit prediction questions are not among them)."""
     qc = t.class_questions.c
     return [_question(r) for r in room.q(lambda c: c.execute(
-        sa.select(t.class_questions).where(qc.class_id == class_id).order_by(qc.opened.desc())).all())]
+        sa.select(t.class_questions).where((qc.class_id == class_id) & ~qc.experiment.startswith(LESSON_PREFIX))
+        .order_by(qc.opened.desc())).all())]
 
 
 def answer(room, question: Question, owner: str, value) -> str:
@@ -95,12 +100,16 @@ def my_answer(room, question_id: str, owner: str) -> str | None:
 
 
 def tally(room, question: Question) -> Tally:
-    """Counts per answer (choices in their order first) and how many members the class has: two queries."""
+    """Counts per answer (choices in their order first) and how many members the class has: two queries.
+
+    Only the answers of the class's members count: a student who left is no longer in the tally.
+    """
     a, m = t.class_answers.c, t.class_members.c
 
     def read(conn):
-        rows = conn.execute(sa.select(a.answer, sa.func.count()).where(a.question_id == question.id)
-                            .group_by(a.answer)).all()
+        rows = conn.execute(sa.select(a.answer, sa.func.count()).select_from(t.class_answers.join(
+            t.class_members, (m.owner == a.owner) & (m.class_id == question.class_id)))
+            .where(a.question_id == question.id).group_by(a.answer)).all()
         members = conn.execute(sa.select(sa.func.count()).where(m.class_id == question.class_id)).scalar_one()
         return rows, members
     rows, members = room.q(read)
@@ -142,3 +151,52 @@ def latest_question(room, class_id: str, experiment: str) -> Question | None:
     row = room.q(lambda c: c.execute(sa.select(t.class_questions).where(
         (qc.class_id == class_id) & (qc.experiment == experiment)).order_by(qc.opened.desc()).limit(1)).first())
     return _question(row) if row is not None else None
+
+
+# ----------------------------------------------------------------------------- a lesson's prediction, kept with the class
+def lesson_question_id(class_id: str, lesson_key: str) -> str:
+    """The id of a class's implicit question for one lesson's prediction (the same on every server and reload)."""
+    return "L" + hashlib.sha256(f"{class_id}:{lesson_key}".encode()).hexdigest()[:31]
+
+
+def lesson_question(room, class_id: str, lesson) -> Question:
+    """The class's implicit question for a lesson's prediction (an explorer.classroom.lessons.Lesson), made on first
+    use: one per class and lesson. Its kind, "lesson:<key>", gates no curves and it is not among class_questions."""
+    qid, qc = lesson_question_id(class_id, lesson.key), t.class_questions.c
+
+    def write(conn):
+        if conn.execute(sa.select(qc.id).where(qc.id == qid)).first() is None:
+            conn.execute(t.class_questions.insert().values(
+                id=qid, class_id=class_id, experiment=(LESSON_PREFIX + lesson.key)[:32], prompt=lesson.predict[:400],
+                choices=json.dumps(list(lesson.choices)), opened=time.time()))
+    try:
+        room.tx(write)
+    except sa.exc.IntegrityError:  # another session made it at the same moment
+        pass
+    row = room.q(lambda c: c.execute(sa.select(t.class_questions).where(qc.id == qid)).first())
+    return _question(row)
+
+
+def lesson_tallies(room, class_id: str, lessons) -> dict:
+    """{lesson key: Tally} of the class's predictions for each lesson (members only, each once): two queries,
+    whatever the number of students or lessons."""
+    qc, a, m = t.class_questions.c, t.class_answers.c, t.class_members.c
+
+    def read(conn):
+        rows = conn.execute(sa.select(qc.experiment, a.answer, sa.func.count()).select_from(
+            t.class_questions.join(t.class_answers, a.question_id == qc.id).join(
+                t.class_members, (m.owner == a.owner) & (m.class_id == qc.class_id)))
+            .where((qc.class_id == class_id) & qc.experiment.startswith(LESSON_PREFIX))
+            .group_by(qc.experiment, a.answer)).all()
+        members = conn.execute(sa.select(sa.func.count()).where(m.class_id == class_id)).scalar_one()
+        return rows, int(members)
+    rows, members = room.q(read)
+    found: dict = {}
+    for kind, said, n in rows:
+        found.setdefault(kind[len(LESSON_PREFIX):], {})[said] = int(n)
+    out = {}
+    for lesson in lessons:
+        counts = found.get(lesson.key, {})
+        out[lesson.key] = Tally(counts=tuple((c, counts.get(c, 0)) for c in lesson.choices),
+                                answered=sum(counts.get(c, 0) for c in lesson.choices), members=members)
+    return out

@@ -46,6 +46,7 @@ class RosterRow:
 
     owner: str
     name: str
+    member: str = ""  # member_id(class, owner): the row's id in pages (widget keys), never the owner cookie
     exp_id: str | None = None
     status: str | None = None  # the job's status (queued, running, completed, ...), None before any job
     fraction: float | None = None  # 0..1 while running

@@ -3,7 +3,8 @@
     classes           id, code (short, unique), name, teacher (owner id), created, closed, lesson
     class_members     class_id + owner (the owner cookie stays the identity), display name, joined
     class_jobs        class_id + exp_id, owner, seed: which experiments were started inside the class
-    class_questions   id, class_id, experiment (the spec kind it gates), prompt, choices (JSON), opened, revealed
+    class_questions   id, class_id, experiment (the spec kind it gates, or "lesson:<key>" for a lesson's prediction,
+                      which gates nothing), prompt, choices (JSON), opened, revealed
     class_answers     question_id + owner (so each student counts once), answer, answered
 
 Size budget: ~80 lines.
