@@ -1,9 +1,9 @@
 """How often live views redraw: once a second while few watch, slower as more do, within a server budget.
 
 Every live redraw of a page (a Streamlit fragment rerun) costs the app server a fixed slice of CPU, mostly in
-Streamlit itself (starting the run, the session message, serialising and sending the elements): about 30 ms on
-the 2-core machine of docs/benchmarks.md ("Watching one job"). Thirty students each redrawn once a second would
-take about a core on their own. So the server counts the sessions that are watching something live and spaces
+Streamlit itself (starting the run, the session message, serialising and sending the elements): 27 ms for a
+lone watcher on the 2-core machine of docs/benchmarks_watchers.md, 13 ms each when many watch one job (its
+figures are built once for all). Thirty students each redrawn once a second would take 0.4-0.8 cores. So the server counts the sessions that are watching something live and spaces
 each one's redraws so that all of them together stay within `budget_cores` (EXPLORER_LIVE_BUDGET_CORES,
 default 0.3): one second while up to ten sessions watch, three seconds for thirty.
 """
@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Optional
 
-REDRAW_CPU_S = 0.03  # server CPU seconds of one live redraw of the Train page (benchmarks/bench_watchers.py)
+REDRAW_CPU_S = 0.03  # server CPU seconds of one live redraw, rounded up from a lone watcher's 27 ms (bench_watchers)
 DEFAULT_BUDGET_CORES = 0.3
 MAX_INTERVAL_S = 10.0
 FORGET_AFTER_S = 30.0  # a session that has not redrawn for this long has stopped watching
