@@ -183,20 +183,35 @@ def class_header(info) -> None:
                "others' jobs.")
 
 
-def delete_class(info) -> None:
+def delete_class(info, suffix: str = "") -> None:
     """Delete the class after a confirmation: its memberships, questions and answers go; experiments stay."""
     ss = st.session_state
     if ss.get("class_remove_pending") != info.id:
-        st.button("Delete this class…", key="class_remove", on_click=ss.update,
+        st.button("Delete this class…", key=f"class_remove{suffix}", on_click=ss.update,
                   args=({"class_remove_pending": info.id},), help="Asks for a confirmation first.")
         return
     with st.container(border=True):
         st.warning(f"Delete the class {info.name} ({info.code})? Its members, questions and answers are deleted; "
                    "the students' experiments are kept.")
         c = st.columns(2)
-        c[0].button("Yes, delete the class", key="class_remove_confirm", type="primary", on_click=_delete_class,
-                    args=(info.id,))
-        c[1].button("Cancel", key="class_remove_cancel", on_click=ss.pop, args=("class_remove_pending", None))
+        c[0].button("Yes, delete the class", key=f"class_remove_confirm{suffix}", type="primary",
+                    on_click=_delete_class, args=(info.id,))
+        c[1].button("Cancel", key=f"class_remove_cancel{suffix}", on_click=ss.pop, args=("class_remove_pending", None))
+
+
+def closed_classes(room) -> None:
+    """The teacher's closed classes: reopen one (its link takes members again) or delete it."""
+    closed = [c for c in room.teacher_classes(include_closed=True) if c.closed is not None]
+    if not closed:
+        return
+    with st.expander(f"Closed classes ({len(closed)})", expanded=False):
+        for info in closed:
+            c = st.columns([3, 1, 2], vertical_alignment="center")
+            c[0].markdown(f"{info.name} ({info.code})")
+            c[1].button("Reopen", key=f"class_reopen_{info.id}", on_click=room.reopen, args=(info.id,),
+                        help="Its link takes new members again.")
+            with c[2]:
+                delete_class(info, f"_{info.id}")
 
 
 def _delete_class(class_id: str) -> None:
@@ -217,6 +232,7 @@ with st.expander("New class", expanded=not room.teacher_classes()):
         made = room.create(st.session_state["owner"], name)
         st.session_state["class_pick"] = made.id
 open_classes = {c.id: c for c in room.teacher_classes()}
+closed_classes(room)
 if not open_classes:
     st.info("Create a class to get its join link and code.")
     st.stop()

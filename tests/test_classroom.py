@@ -57,6 +57,8 @@ def test_a_closed_class_refuses_joins_and_leaves_no_membership(room):
         room.join(info.code, "bob")
     assert room.membership("ann") is None  # a closed class is no longer anyone's current class
     assert room.teacher_classes() == [] and len(room.teacher_classes(include_closed=True)) == 1
+    room.reopen(info.id)  # closed by mistake: open again, members kept, the link takes joins
+    assert room.membership("ann")[0].id == info.id and room.join(info.code, "bob")[1].owner == "bob"
 
 
 def test_a_student_who_leaves_is_a_lone_user_again_and_no_longer_counts(room):

@@ -466,3 +466,24 @@ def test_a_lesson_offers_a_recorded_result_when_time_is_short(new_app):
     at.switch_page("pages/train.py")
     run(at)
     assert {"plain-20", "resnet-20"} <= {t["name"] for t in charts(at)["train_curves"]["data"]}
+
+
+def test_a_closed_class_can_be_reopened_or_deleted_from_the_class_page(new_app):
+    from pages.common import classroom
+    teacher, code = teacher_with_class(new_app)
+    class_id = classroom().find(code).id
+    teacher.button(key="class_close").click()
+    run(teacher)
+    assert any(e.label == "Closed classes (1)" for e in teacher.expander)
+    assert any("Create a class" in i.value for i in teacher.info)  # no open class left to pick
+    teacher.button(key=f"class_reopen_{class_id}").click()
+    run(teacher)
+    assert student(new_app, code, "Ann").warning.len == 0  # the link takes members again
+    assert not any(e.label.startswith("Closed classes") for e in teacher.expander)
+    teacher.button(key="class_close").click()
+    run(teacher)
+    teacher.button(key=f"class_remove_{class_id}").click()  # a confirmation first
+    run(teacher)
+    teacher.button(key=f"class_remove_confirm_{class_id}").click()
+    run(teacher)
+    assert classroom().find(code) is None and not any(e.label.startswith("Closed") for e in teacher.expander)

@@ -138,6 +138,10 @@ class Classroom:
         self.tx(lambda c: c.execute(t.classes.update().where(t.classes.c.id == class_id)
                                     .values(closed=time.time())))
 
+    def reopen(self, class_id: str) -> None:
+        """Open a closed class again: its link takes new members."""
+        self.tx(lambda c: c.execute(t.classes.update().where(t.classes.c.id == class_id).values(closed=None)))
+
     def set_lesson(self, class_id: str, lesson: str | None) -> None:
         """Put the class on a lesson ("follow me"), or None to let everyone walk alone."""
         self.tx(lambda c: c.execute(t.classes.update().where(t.classes.c.id == class_id).values(lesson=lesson)))
