@@ -9,8 +9,9 @@ from explorer import figures as charts
 from explorer.data.config import DataConfig
 from explorer.data.datasets import dataset_info, load_dataset, model_config_for, normalize
 from explorer.data.images import tensor_to_display
-from explorer.data.uploads import MAX_ENTRIES, MAX_ZIP_BYTES, UploadRefused, folder_preview, import_zip
+from explorer.data.uploads import MAX_ENTRIES, MAX_ZIP_BYTES, UploadRefused, folder_preview
 from explorer.nets.config import ModelConfig
+from explorer.store.uploaded import keep_upload
 from explorer.training import experiments
 from explorer.training.recipes import train_config_for
 from pages.common import ensure_entry, is_teacher, start_experiment, store
@@ -43,7 +44,7 @@ def from_zip():
     done = st.session_state.setdefault("data_imports", {})
     if up.file_id not in done:
         try:
-            done[up.file_id] = import_zip(up.getvalue(), store().root / "uploads")[1]
+            done[up.file_id] = keep_upload(store(), up.getvalue())[1]
         except UploadRefused as exc:
             st.error(str(exc))
             return None

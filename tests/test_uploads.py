@@ -117,3 +117,43 @@ def test_folder_preview_of_a_server_folder(tmp_path):
         folder_preview(tmp_path / "nowhere")
     with pytest.raises(UploadRefused, match="more than 4 files"):
         folder_preview(tmp_path / "pets", max_files=4)
+
+
+def test_an_uploaded_dataset_reaches_a_machine_that_lacks_it_through_the_artefact_location(tmp_path, worker_env):
+    """Uploaded on the app's machine; the worker's machine has the runs folder's path but not the upload: it gets
+    the kept zip from the shared fsspec location, extracts it through the same checks and trains on it."""
+    import shutil
+    import subprocess
+    import sys
+
+    from explorer.nets.config import ModelConfig
+    from explorer.store.checkpoints import load_run_dataset
+    from explorer.store.runstore import RunStore
+    from explorer.store.uploaded import keep_upload
+    from explorer.training import experiments
+    from explorer.training.recipes import TrainConfig
+    shared, root, db_url = tmp_path / "shared", tmp_path / "runs", f"sqlite:///{tmp_path / 'shared.db'}"
+    app = RunStore(root, db_url, shared.as_uri())
+    folder, preview = keep_upload(app, digits_zip(per_class=10))
+    assert preview["images"] == 30 and (shared / "uploads" / f"{folder.name}.zip").is_file()
+    data = DataConfig("folder", path=str(folder))
+    spec = experiments.twin(experiments.fit_to_data(ModelConfig(depth=8, width=0.5), data), data,
+                            TrainConfig(epochs=1, batch_size=16, device="cpu"))
+    exp_id = app.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
+                                   owner="someone", spec_hash=spec.spec_hash())
+    shutil.rmtree(root / "uploads")  # the worker's node: the same path, none of the app's files
+    out = subprocess.run([sys.executable, "-m", "explorer", "worker", str(root / exp_id), "--database-url", db_url,
+                          "--artifacts-url", shared.as_uri()], env=worker_env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert app.load_experiment(exp_id).status == "completed" and folder.is_dir()
+    shutil.rmtree(root / "uploads")  # and an app replica on a third machine reads its test images the same way
+    assert len(load_run_dataset(app, exp_id).y_test) == len(load_dataset(data).y_test) > 0
+
+
+def test_without_a_remote_location_an_upload_is_only_the_folder(tmp_path):
+    from explorer.store.runstore import RunStore
+    from explorer.store.uploaded import keep_upload
+    store = RunStore(tmp_path / "runs")
+    folder, _ = keep_upload(store, digits_zip(per_class=4))
+    assert folder.parent == tmp_path / "runs" / "uploads" and not list(folder.parent.glob("*.zip"))

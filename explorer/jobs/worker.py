@@ -81,7 +81,7 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
             submit, or none); when it runs out the job stops at its next batch like a stop request, its results
             kept, and says so in its message.
     """
-    from ..data.datasets import load_dataset
+    from ..store.uploaded import load_store_dataset
 
     exp = store.load_experiment(exp_id, with_runs=False, reconcile=False)
     if exp is None:
@@ -99,7 +99,7 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
         resume = load_resume_state(store, exp_id)
         store.update_runs(exp_id, where_status=("queued", "interrupted", "running"), status="running")
         store.write_progress(exp_id, {"message": f"Loading {spec.data.name}…"})
-        data = load_dataset(spec.data)
+        data = load_store_dataset(store, spec.data)
         models = build_models(spec.models, spec.train.seed)
         # Resumed: the records past the saved epoch are trained again. Started over (no epoch was completed before
         # an interruption, or a first start): no record of an earlier attempt may stay.

@@ -8,6 +8,7 @@ __getattr__, __dir__, __all__ = exports(__name__, {
     'checkpoints': 'checkpoints', 'MAX_CHECKPOINT_BYTES': 'checkpoints', 'load_run_model': 'checkpoints',
     'load_uploaded_checkpoint': 'checkpoints', 'explainable_runs': 'checkpoints', 'load_run_dataset': 'checkpoints',
     'TrainedExperiment': 'checkpoints',
+    'uploaded': 'uploaded', 'keep_upload': 'uploaded', 'ensure_upload': 'uploaded', 'load_store_dataset': 'uploaded',
     'reports': 'reports', 'run_facts': 'reports', 'experiment_report': 'reports', 'history_rows': 'reports', 'export_csv': 'reports',
     'runstore': 'runstore', 'STATUSES': 'records', 'ACTIVE': 'records', 'FINAL_KEYS': 'records',
     'default_runs_dir': 'runstore', 'atomic_write_json': 'runstore', 'read_json': 'runstore', 'pid_alive': 'runstore',

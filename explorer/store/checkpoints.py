@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import torch
 
 from ..data.config import DataConfig
-from ..data.datasets import Dataset, load_dataset
+from ..data.datasets import Dataset
 from ..nets.caps import MAX_CHECKPOINT_BYTES, MAX_DEFLATE_RATIO, MAX_UNZIPPED_BYTES, REFUSED_FILES_KEPT
 from ..nets.weights import Explainable, from_checkpoint
 from .runstore import Filter, RunStore, load_checkpoint
+from .uploaded import load_store_dataset
 
 _REFUSED: OrderedDict = OrderedDict()  # sha256 of a refused upload -> its sentence (newest last)
 _REFUSED_LOCK = threading.Lock()  # Streamlit serves each session from its own thread
@@ -157,4 +158,4 @@ def load_run_dataset(store: RunStore, exp_id: str) -> Dataset:
     exp = store.load_experiment(exp_id, with_runs=False)
     if exp is None or not isinstance(exp.spec.get("data"), dict):
         raise ValueError(f"Experiment {exp_id} is missing or damaged.")
-    return load_dataset(DataConfig.from_dict(exp.spec["data"]))
+    return load_store_dataset(store, DataConfig.from_dict(exp.spec["data"]))
