@@ -234,13 +234,13 @@ def test_a_disk_budget_prunes_the_oldest_finished_runs_weights_first(tmp_path):
     store = RunStore(tmp_path / "runs")
     old, _ = _create(store)
     run_experiment(store, old)
+    old_bytes = weights_bytes(store)  # its snapshots too (tests/test_budget_snapshots.py)
     new, _ = _create(store, recipe=TrainConfig(epochs=1, batch_size=16, device="cpu", seed=1))
     run_experiment(store, new)
     store.update_experiment(old, created=1.0)
-    per_experiment = weights_bytes(store) // 2
-    assert weights_bytes(store, owner="tester") == weights_bytes(store) > 0
+    assert weights_bytes(store, owner="tester") == weights_bytes(store) > old_bytes > 0
     files = [store.weights_path(old, r, w) for r in ("plain-8", "resnet-8") for w in ("init", "final")]
-    assert enforce(store, DiskBudget(total_bytes=per_experiment + 1000)) > 0
+    assert enforce(store, DiskBudget(total_bytes=weights_bytes(store) - old_bytes + 1000)) > 0
     assert all(not f.exists() for f in files)
     pruned = store.load_experiment(old)
     assert all(r.final_weights is None and r.message == PRUNED for r in pruned.runs)

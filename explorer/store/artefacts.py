@@ -141,6 +141,20 @@ class Artefacts:
             return []
         return sorted(posixpath.basename(f["name"].rstrip("/")) for f in found if f.get("type") == "file")
 
+    def sizes(self, folder: str) -> dict:
+        """{file name: bytes} directly in an artefact folder, from one listing (nothing is downloaded)."""
+        if self.fs is None:
+            d = self.root / check_key(folder)
+            if not d.is_dir() or d.is_symlink():
+                return {}
+            return {p.name: p.stat().st_size for p in d.iterdir() if p.is_file() and not p.is_symlink()}
+        try:
+            found = self.fs.ls(self._remote(folder), detail=True)
+        except (OSError, ValueError):
+            return {}
+        return {posixpath.basename(f["name"].rstrip("/")): int(f.get("size") or 0) for f in found
+                if f.get("type") == "file"}
+
     def delete(self, relative: str) -> None:
         """Remove one artefact (a link is removed, never followed), here and at the remote location."""
         if self.fs is not None:

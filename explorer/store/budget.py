@@ -1,9 +1,13 @@
 """Disk budgets for weights: a total and a per-owner cap; the oldest finished runs' weights are pruned first.
 
-A class server keeps a semester of runs; weights are most of its disk. When the weights kept exceed a budget,
-the oldest finished experiments lose their weight files (their metrics and curves stay), whoever's they are
-for the total, the owner's own for a per-owner budget. A file shared by lineage twins is removed only when no
-run refers to it any more. Budgets come from EXPLORER_DISK_BUDGET_MB and EXPLORER_OWNER_DISK_BUDGET_MB.
+A class server keeps a semester of runs; weights are most of its disk. When the weights kept (init.pt, final.pt
+and the per-epoch snapshots of explorer.store.snapshots, all counted in runs.weights_bytes when written, so
+nothing is scanned to count them) exceed a budget, the oldest finished experiments lose first their snapshots
+(the least needed: the optimiser's path then says the run kept none), then their weight files (their metrics
+and curves stay), whoever's they are for the total, the owner's own for a per-owner budget. A file shared by
+lineage twins is removed only when no run refers to it any more. Budgets are checked after each job ends; only
+pruning lists folders (one per run it looks at).
+Budgets come from EXPLORER_DISK_BUDGET_MB and EXPLORER_OWNER_DISK_BUDGET_MB.
 """
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ import sqlalchemy as sa
 
 from . import db
 from .runstore import RunStore
+from .snapshots import drop_snapshots
 
+BATCH = 50
 PRUNED = "Its weights were pruned to keep the server within its disk budget; its curves are kept."
 
 
@@ -60,15 +66,44 @@ def enforce(store: RunStore, budget: DiskBudget) -> int:
 
 
 def _prune(store: RunStore, owner: Optional[str], excess: int) -> int:
+    """Free `excess` bytes: the oldest finished runs' snapshots first, then their init and final weights."""
+    freed = _prune_snapshots(store, owner, excess)
+    return freed + (_prune_weights(store, owner, excess - freed) if excess - freed > 0 else 0)
+
+
+def _finished(owner: Optional[str]):
+    """The finished runs that still count bytes (one owner's, when given), oldest first."""
     r, e = db.runs.c, db.experiments.c
+    q = sa.select(r.exp_id, r.id, r.weights_bytes, r.init_weights, r.final_weights).select_from(
+        db.runs.join(db.experiments, r.exp_id == e.id)).where(
+        (r.weights_bytes > 0) & e.status.not_in(["queued", "running"]))
+    if owner is not None:
+        q = q.where(e.owner == owner)
+    return q.order_by(e.created.asc(), r.exp_id, r.position)
+
+
+def _prune_snapshots(store: RunStore, owner: Optional[str], excess: int) -> int:
+    """Delete the snapshots of the oldest finished runs (one folder listing per run looked at)."""
+    freed, offset = 0, 0
+    while excess - freed > 0:
+        rows = store.select(_finished(owner).limit(BATCH).offset(offset))
+        if not rows:
+            return freed
+        offset += len(rows)
+        for exp_id, run_id, size, _, _ in rows:
+            got = drop_snapshots(store, exp_id, run_id)
+            freed += got
+            if got >= int(size):
+                offset -= 1  # it counted only snapshots (now 0 bytes): it left the list
+            if excess - freed <= 0:
+                return freed
+    return freed
+
+
+def _prune_weights(store: RunStore, owner: Optional[str], excess: int) -> int:
     freed = 0
     while excess - freed > 0:
-        q = sa.select(r.exp_id, r.id, r.weights_bytes, r.init_weights, r.final_weights).select_from(
-            db.runs.join(db.experiments, r.exp_id == e.id)).where(
-            (r.weights_bytes > 0) & e.status.not_in(["queued", "running"]))
-        if owner is not None:
-            q = q.where(e.owner == owner)
-        rows = store.select(q.order_by(e.created.asc(), r.position).limit(50))
+        rows = store.select(_finished(owner).limit(BATCH))
         if not rows:
             return freed
         for exp_id, run_id, size, init, final in rows:
@@ -76,6 +111,7 @@ def _prune(store: RunStore, owner: Optional[str], excess: int) -> int:
             for rel in (init, final):
                 if rel and not _still_referenced(store, rel):
                     store.artefacts.delete(rel)  # here and at a remote artefact location
+            drop_snapshots(store, exp_id, run_id)  # any left (written after the first pass looked)
             freed += int(size)
             if excess - freed <= 0:
                 return freed

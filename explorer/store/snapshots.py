@@ -3,8 +3,9 @@
 A run keeps `init.pt` and `final.pt` (recorded in the database); in between, the worker saves `snap-eNNN.pt`
 (the weights at the end of epoch NNN) in the run's folder, in the same checkpoint format, within a stated
 budget: every epoch while the run has at most MAX_SNAPSHOTS epochs and its snapshots fit in SNAPSHOT_BYTES;
-otherwise that many epochs, evenly spaced. They go with the run's folder when it is deleted; the database's
-weight accounting (explorer.store.budget) does not count them yet. With a remote artefact location
+otherwise that many epochs, evenly spaced. They go with the run's folder when it is deleted. Their bytes are
+added to the run's `weights_bytes` when written, so the disk budgets (explorer.store.budget) count them with no
+scan, and prune them first (drop_snapshots). With a remote artefact location
 (explorer.store.artefacts) each is uploaded once written, and listed and downloaded from there.
 A ResNet-20 (0.27M parameters, ~1.1 MB a snapshot) keeps every epoch of a 30-epoch run; a ResNet-110
 (1.7M parameters, ~7 MB) keeps 9 snapshots.
@@ -15,8 +16,10 @@ import os
 import re
 import secrets
 
+import sqlalchemy as sa
 import torch
 
+from . import db
 from .runstore import RunStore, load_checkpoint
 
 MAX_SNAPSHOTS = 30  # per run, besides init.pt and final.pt
@@ -34,12 +37,16 @@ def save_snapshot(store: RunStore, exp_id: str, run_id: str, epoch: int, model: 
     """Write the weights after `epoch` as <run folder>/snap-eNNN.pt (a checkpoint, written atomically); its path."""
     path = store.run_dir(exp_id, run_id) / f"{snapshot_name(epoch)}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
+    folder = path.parent.relative_to(store.root).as_posix()
+    before = store.artefacts.sizes(folder).get(path.name, 0)  # a resumed run rewrites an epoch's snapshot
     state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(3)}.tmp")
     torch.save({"format": "resnet-explorer/1", "state_dict": state, "model": model_cfg,
                 "preprocessing": preprocessing}, tmp)
     os.replace(tmp, path)
+    size = path.stat().st_size
     store.publish(path)
+    store.update_run(exp_id, run_id, weights_bytes=db.runs.c.weights_bytes + (size - before))
     return path
 
 
@@ -74,6 +81,25 @@ def snapshot_keys(store: RunStore, exp_id: str, run_id: str) -> list:
     folder = store.run_dir(exp_id, run_id).relative_to(store.root).as_posix()
     return sorted((int(m.group(1)), f"{folder}/{name}") for name in store.artefacts.names(folder)
                   if (m := _NAME.match(name)))
+
+
+def snapshot_sizes(store: RunStore, exp_id: str, run_id: str) -> list:
+    """[(artefact path, bytes)] of a run's saved snapshots, oldest first, from one listing of its folder."""
+    folder = store.run_dir(exp_id, run_id).relative_to(store.root).as_posix()
+    return sorted((f"{folder}/{name}", size) for name, size in store.artefacts.sizes(folder).items()
+                  if _NAME.match(name))
+
+
+def drop_snapshots(store: RunStore, exp_id: str, run_id: str) -> int:
+    """Delete a run's snapshots (here and at a remote artefact location) and uncount them; returns the bytes."""
+    found = snapshot_sizes(store, exp_id, run_id)
+    for rel, _ in found:
+        store.artefacts.delete(rel)
+    freed = sum(size for _, size in found)
+    if freed:
+        left = db.runs.c.weights_bytes - freed  # never below 0 (snapshots written before they were counted)
+        store.update_run(exp_id, run_id, weights_bytes=sa.case((left < 0, 0), else_=left))
+    return freed
 
 
 def path_states(store: RunStore, exp_id: str, run_id: str) -> tuple:
