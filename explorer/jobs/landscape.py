@@ -4,7 +4,8 @@ A landscape job (Li et al. 2018, "Visualizing the Loss Landscape of Neural Nets"
 source experiment and, for each, computes the 1-D line from its initial to its trained weights and a 2-D
 slice around its trained weights (explorer.landscape), on a fixed subset of the run's own training data.
 It is queued and run like a training job (explorer.jobs starts `python -m explorer worker DIR`), writes
-progress.json as training does, checks for a stop between grid points, and keeps its results as
+progress.json as training does, checks for a stop between grid points (a stop request, or the wall-time budget the
+job manager recorded at submit running out), and keeps its results (on a stop, the points computed so far) as
 <job>/<run>/landscape.json, so the page shows a finished landscape without computing it again.
 
 Size budget: ~300 lines.
@@ -15,12 +16,13 @@ import hashlib
 import json
 import logging
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 from ..analysis.landscape import DEFAULT_SUBSET, landscape_subset, line, surface
 from ..store.runstore import RunStore, atomic_write_json, read_json
 from .handles import own_handle
 from .failure import fail_job
+from .status import budget_message
 
 log = logging.getLogger(__name__)
 
@@ -154,12 +156,11 @@ def _training_subset(data, preprocessing: dict, spec: dict) -> tuple:
     return normalize(x, preprocessing), y
 
 
-def _one_run(store: RunStore, job_id: str, spec: dict, source_run: str, data, tracker: _Progress,
-             name: str) -> dict:
-    """Line and slice of one source run; each is skipped (None) once a stop is asked for."""
+def _one_run(store: RunStore, spec: dict, source_run: str, data, tracker: _Progress, name: str,
+             stop: Callable[[], bool]) -> dict:
+    """Line and slice of one source run; each is skipped (None) once `stop()` (checked before every grid point)."""
     final, init = _source_models(store, spec["source"], source_run)
     x, y = _training_subset(data, final.preprocessing, spec)
-    stop = lambda: store.stop_requested(job_id)  # noqa: E731 - checked before every grid point
     if spec.get("plane") == "pca":
         return _path_run(store, spec, source_run, final.model, x, y, tracker.part(spec["steps"] ** 2,
                                                                                    f"{name}: path plane"), stop)
@@ -189,17 +190,26 @@ def _stopped(result: dict) -> bool:
     return any((result.get(part) or {}).get("stopped") for part in ("line", "surface")) or result["surface"] is None
 
 
-def run_landscape_job(store: RunStore, job_id: str) -> dict:
+def run_landscape_job(store: RunStore, job_id: str, budget_s: Optional[float] = None) -> dict:
     """Compute a queued landscape job to its end (or to a stop); returns the experiment as stored.
 
     Writes <job>/<run>/landscape.json per run as soon as it is done, and progress.json as it goes. Never raises
     for a failure: the job ends `failed` with one sentence in its message (the traceback goes to worker.log).
+    Args:
+        budget_s: wall-time budget in seconds from now (None: the spec's "budget_s", recorded by the job manager at
+            submit, or none); when it runs out the job stops at its next grid point like a stop request, the points
+            computed so far kept, and says so in the training job's words (status.budget_message).
     """
     exp = store.load_experiment(job_id, with_runs=False)
     if exp is None:
         raise FileNotFoundError(f"Landscape job {job_id} does not exist (or its files are damaged).")
     store.update_experiment(job_id, status="running", worker=own_handle(), started=time.time())
     spec, stopped = exp.spec, False
+    if budget_s is None and isinstance(spec.get("budget_s"), (int, float)):
+        budget_s = float(spec["budget_s"])  # the job manager's budget when it was submitted
+    deadline = None if budget_s is None else time.monotonic() + budget_s
+    out_of_time = lambda: deadline is not None and time.monotonic() > deadline  # noqa: E731
+    stop = lambda: out_of_time() or store.stop_requested(job_id)  # noqa: E731 - checked before every grid point
     try:
         from ..data.config import DataConfig
         from ..data.datasets import load_dataset
@@ -215,17 +225,25 @@ def run_landscape_job(store: RunStore, job_id: str) -> dict:
                 store.update_run(job_id, job_run, status="stopped")
                 continue
             store.update_run(job_id, job_run, status="running")
-            result = _one_run(store, job_id, spec, source_run, data, tracker, job_run)
+            result = _one_run(store, spec, source_run, data, tracker, job_run, stop)
             store.run_dir(job_id, job_run).mkdir(parents=True, exist_ok=True)
             atomic_write_json(store.run_dir(job_id, job_run) / RESULT_FILE, result)
             store.publish(store.run_dir(job_id, job_run) / RESULT_FILE)
             stopped = _stopped(result)
             store.update_run(job_id, job_run, status="stopped" if stopped else "completed")
-        message = "Stopped on request; the points computed before the stop are kept." if stopped else None
         return store.update_experiment(job_id, status="stopped" if stopped else "completed", finished=time.time(),
-                                       message=message)
+                                       message=_end_message(store, job_id, stopped, out_of_time(), budget_s))
     except Exception as exc:  # noqa: BLE001 - a worker must always leave a readable status behind
         return _fail(store, job_id, exc)
+
+
+def _end_message(store: RunStore, job_id: str, stopped: bool, out_of_time: bool, budget_s) -> Optional[str]:
+    """Why a landscape job stopped: a stop request (it wins when both happened, as for training), or its budget."""
+    if not stopped:
+        return None
+    if out_of_time and not store.stop_requested(job_id):
+        return budget_message(budget_s)
+    return "Stopped on request; the points computed before the stop are kept."
 
 
 def _fail(store: RunStore, job_id: str, exc: Exception):

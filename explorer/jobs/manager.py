@@ -111,7 +111,7 @@ class JobManager:
                     return same.id, True
             if kind == "train":
                 self._check_estimate(spec)
-                spec = {**spec, "budget_s": self.budget_s}  # the worker stops the job when it runs out
+            spec = {**spec, "budget_s": self.budget_s}  # every kind's worker stops the job when it runs out
             exp_id = self.store.create_experiment(spec, runs, owner=owner, spec_hash=spec_hash, kind=kind,
                                                   admit=self._admit)
             self.pump()

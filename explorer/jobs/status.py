@@ -35,6 +35,11 @@ def human_duration(seconds) -> str:
     return f"{seconds / 86400:.0f} days"
 
 
+def budget_message(budget_s) -> str:
+    """The message of a job (training or landscape) that its wall-time budget stopped, its results kept."""
+    return f"The job's time budget ({human_duration(budget_s)}) ran out; what it reached is kept."
+
+
 def job_status(job: dict, position: Optional[dict] = None, what: str = "") -> JobStatus:
     """Where a job stands, in the page's words.
 

@@ -25,7 +25,7 @@ from ..training.engine import build_models, train_models
 from ..training.experiments import ExperimentSpec
 from .handles import own_handle
 from .failure import fail_job
-from .status import human_duration
+from .status import budget_message
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,8 @@ def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[di
                              **({"message": r["message"]} if r["message"] else {}))
         status = _experiment_status(results, stopped)
         if stopped and out_of_time() and not store.stop_requested(exp_id):
-            return store.update_experiment(exp_id, status=status, finished=time.time(), message=(
-                f"The job's time budget ({human_duration(budget_s)}) ran out; what it reached is kept."))
+            return store.update_experiment(exp_id, status=status, finished=time.time(),
+                                           message=budget_message(budget_s))
         return store.update_experiment(exp_id, status=status, finished=time.time())
     except Exception as exc:  # noqa: BLE001 - a worker must always leave a readable status behind
         return fail_job(store, exp_id, exc, "experiment")
@@ -167,12 +167,12 @@ def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], No
             budget_s: Optional[float] = None):
     """Run a queued job of any kind, chosen by its kind: `train` (default) or `landscape`.
 
-    budget_s: a training job's wall-time budget (see run_experiment); landscape jobs have their own caps.
+    budget_s: the job's wall-time budget (see run_experiment); None: the one the job manager recorded at submit.
     """
     exp = store.load_experiment(exp_id, with_runs=False, reconcile=False)
     if exp is not None and exp.kind == "landscape":
         from .landscape import run_landscape_job
-        return run_landscape_job(store, exp_id)
+        return run_landscape_job(store, exp_id, budget_s=budget_s)
     return run_experiment(store, exp_id, callback, budget_s=budget_s)
 
 
