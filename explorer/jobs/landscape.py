@@ -212,13 +212,13 @@ def run_landscape_job(store: RunStore, job_id: str, budget_s: Optional[float] = 
     stop = lambda: out_of_time() or store.stop_requested(job_id)  # noqa: E731 - checked before every grid point
     try:
         from ..data.config import DataConfig
-        from ..data.datasets import load_dataset
+        from ..store.uploaded import load_store_dataset
         pairs = list(zip([r.id for r in store.load_experiment(job_id, reconcile=False).runs], spec["runs"]))
         with_line = [store.has_weights(spec["source"], src, "init") for _, src in pairs]
         lines = spec.get("plane") != "pca"  # the path's plane comes without the 1-D line
         total = sum(spec["steps"] ** 2 + (spec["line_points"] if has and lines else 0) for has in with_line)
         store.write_progress(job_id, {"step": 0, "total_steps": total, "eta": None, "message": "Loading the data…"})
-        data = load_dataset(DataConfig.from_dict(spec["data"]))
+        data = load_store_dataset(store, DataConfig.from_dict(spec["data"]))
         tracker = _Progress(store, job_id, total)
         for job_run, source_run in pairs:
             if stopped:

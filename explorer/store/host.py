@@ -55,7 +55,8 @@ def pid_alive(pid) -> bool:
         return False
     except PermissionError:
         return True
-    return _proc_stat(pid) is None or _proc_stat(pid)[0] != "Z"
+    stat = _proc_stat(pid)  # read once: the process may end between two reads
+    return stat is None or stat[0] != "Z"
 
 
 def _proc_stat(pid: int) -> Optional[tuple]:
