@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("import-store", help="import a file run store (experiment.json folders) into the database")
     i.add_argument("old_dir")
     _store_flags(i)
+    e = sub.add_parser("export", help="write a finished experiment as one take-home PyTorch script")
+    e.add_argument("experiment_id")
+    e.add_argument("-o", "--output", help="the script's file (default: print it on stdout)")
+    _store_flags(e)
     w = sub.add_parser("worker", help="run one queued experiment folder (used by the job manager)")
     w.add_argument("experiment_dir")
     w.add_argument("--database-url")
@@ -205,7 +209,7 @@ def _print_report(store, report: dict, as_json: bool) -> None:
 
 
 def _other_command(args, parser) -> int:
-    """worker, resume and import-store."""
+    """worker, resume, import-store and export."""
     from .store.runstore import RunStore
     if args.command == "worker":
         from .jobs.worker import work
@@ -224,6 +228,8 @@ def _other_command(args, parser) -> int:
     from .store.reports import experiment_report
     store = RunStore(args.runs_dir, args.database_url, args.artifacts_url)
     exp = store.load_experiment(args.experiment_id)
+    if args.command == "export":
+        return _export(store, exp, args)
     if exp is None or exp.status not in ("interrupted", "queued"):
         parser.error(f"experiment {args.experiment_id} is not there or not interrupted"
                      + (f" (it is {exp.status})" if exp else "") + "; only an interrupted experiment resumes.")
@@ -234,11 +240,34 @@ def _other_command(args, parser) -> int:
     return 1 if exp.status == "failed" else 0
 
 
+def _export(store, exp, args) -> int:
+    """The take-home script of a finished experiment (explorer.training.export), on stdout or into a file."""
+    from .store.checkpoints import load_run_dataset
+    from .training.experiments import ExperimentSpec
+    from .training.export import export_script
+    if exp is None or exp.kind != "train":
+        print(f"error: there is no training experiment {args.experiment_id} in this run store.", file=sys.stderr)
+        return 2
+    try:
+        data = load_run_dataset(store, exp.id) if exp.dataset in ("digits", "folder") else None
+        script = export_script(ExperimentSpec.from_dict(exp.spec), data=data, title=exp.id,
+                               finals={r.name: r.final.to_dict() if r.final else None for r in exp.runs})
+    except (ValueError, OSError) as exc:
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    if args.output:
+        Path(args.output).write_text(script, encoding="utf-8")
+        print(f"Wrote {args.output}: run it with `python {args.output}` (torch only).", file=sys.stderr)
+    else:
+        sys.stdout.write(script)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from .store.runstore import RunStore
-    if args.command in ("worker", "resume", "import-store"):
+    if args.command in ("worker", "resume", "import-store", "export"):
         return _other_command(args, parser)
     from .data.files import DatasetUnavailable
     try:

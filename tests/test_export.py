@@ -69,6 +69,10 @@ def test_the_exported_script_retrains_a_digits_twin_to_the_apps_error_in_a_fresh
     finals = {r.name: r.final.to_dict() for r in store.load_experiment(exp_id).runs}
     text = export_script(spec, finals=finals, title=exp_id)
     assert _imports(text) <= ALLOWED_IMPORTS
+    from explorer.cli import main  # the same script from the command line
+    assert main(["export", exp_id, "-o", str(tmp_path / "cli.py"), "--runs-dir", str(store.root)]) == 0
+    assert (tmp_path / "cli.py").read_text() == text
+    assert main(["export", "20990101-000000-nothere", "--runs-dir", str(store.root)]) == 2
     assert "The app's final errors for resnet-8" in text
     script = tmp_path / "home" / "retrain.py"
     script.parent.mkdir()
