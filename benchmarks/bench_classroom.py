@@ -34,13 +34,8 @@ PASSWORD = "bench"
 
 
 def app(**query):
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
-    for k, v in query.items():
-        at.query_params[k] = str(v)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    from tests.helpers import open_app
+    return open_app(timeout_s=300, **query)
 
 
 def pct(values, q):

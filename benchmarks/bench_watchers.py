@@ -33,7 +33,7 @@ os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.bench_app import _cpu_s, _tree  # noqa: E402
+from benchmarks.bench_app import _cpu_s  # noqa: E402
 from benchmarks.machine import cpu_name  # noqa: E402
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, launch_app, stop_app  # noqa: E402
 

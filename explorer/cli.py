@@ -249,7 +249,7 @@ def _export(store, exp, args) -> int:
         print(f"error: there is no training experiment {args.experiment_id} in this run store.", file=sys.stderr)
         return 2
     try:
-        data = load_run_dataset(store, exp.id) if exp.dataset in ("digits", "folder") else None
+        data = load_run_dataset(store, exp.id) if exp.dataset == "folder" else None  # uploads: this store's
         script = export_script(ExperimentSpec.from_dict(exp.spec), data=data, title=exp.id,
                                finals={r.name: r.final.to_dict() if r.final else None for r in exp.runs})
     except (ValueError, OSError) as exc:

@@ -199,9 +199,8 @@ def delete_class(info, suffix: str = "") -> None:
         c[1].button("Cancel", key=f"class_remove_cancel{suffix}", on_click=ss.pop, args=("class_remove_pending", None))
 
 
-def closed_classes(room) -> None:
+def closed_classes(room, closed: list) -> None:
     """The teacher's closed classes: reopen one (its link takes members again) or delete it."""
-    closed = [c for c in room.teacher_classes(include_closed=True) if c.closed is not None]
     if not closed:
         return
     with st.expander(f"Closed classes ({len(closed)})", expanded=False):
@@ -231,8 +230,9 @@ with st.expander("New class", expanded=not room.teacher_classes()):
     if st.button("Create the class", key="class_create", type="primary"):
         made = room.create(st.session_state["owner"], name)
         st.session_state["class_pick"] = made.id
-open_classes = {c.id: c for c in room.teacher_classes()}
-closed_classes(room)
+every_class = room.teacher_classes(include_closed=True)
+open_classes = {c.id: c for c in every_class if c.closed is None}
+closed_classes(room, [c for c in every_class if c.closed is not None])
 if not open_classes:
     st.info("Create a class to get its join link and code.")
     st.stop()

@@ -34,8 +34,14 @@ def stop_watching() -> None:
     watchers().gone(_session())
 
 
-def live_caption(every: float) -> None:
-    """Say why the view redraws less often than once a second, when it does."""
+def _shown_key(func) -> str:
+    """Where the interval of func's fragment timer is kept for this session."""
+    return f"_live_every_{func.__name__}"
+
+
+def live_caption(func) -> None:
+    """Say why func's live view redraws less often than once a second, when it does."""
+    every = st.session_state.get(_shown_key(func), 1.0)
     if every > 1.0:
         st.caption(f"Live: redrawn every {every:g} s while {watchers().count()} sessions watch this server "
                    "(keeps it responsive for everyone).")
@@ -44,11 +50,11 @@ def live_caption(every: float) -> None:
 def live_fragment(func, base_s: float = 1.0):
     """`func` as a fragment with this session's interval; call the result with func's arguments."""
     every = live_every(base_s)
-    st.session_state[f"_live_every_{func.__name__}"] = every
+    st.session_state[_shown_key(func)] = every
 
     def redraw(*args, **kwargs):
         now = live_every(base_s)
-        shown = st.session_state.get(f"_live_every_{func.__name__}", every)
+        shown = st.session_state.get(_shown_key(func), every)
         if now >= 1.5 * shown or now <= shown / 1.5:
             st.rerun()  # the whole page, once: the fragment's timer takes the new interval
         return func(*args, **kwargs)

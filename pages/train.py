@@ -373,7 +373,7 @@ def watched(exp_id: str) -> None:
         st.info("The same experiment was already asked for, so you are watching that one (no second copy runs).")
     if exp.status in ACTIVE:
         live_fragment(live)(exp_id)
-        live_caption(st.session_state.get("_live_every_live", 1.0))
+        live_caption(live)
     else:
         status_line(exp)
         resume_button(exp)

@@ -3,7 +3,6 @@
 Keep this file small; fixtures used by one test file belong in that file.
 """
 import os
-import time
 from pathlib import Path
 
 # Before torch is imported anywhere: OpenMP threads that spin while waiting for each other make small
@@ -63,13 +62,6 @@ def worker_env(tmp_path, monkeypatch):
 @pytest.fixture
 def wait_for():
     """wait_for(predicate, timeout_s, what) polls every 0.1 s and returns the first truthy value, or fails."""
-    def _wait(predicate, timeout_s=60.0, what="the condition"):
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        pytest.fail(f"Timed out after {timeout_s:.0f} s waiting for {what}.")
-    return _wait
+    from helpers import wait_until
+    return wait_until
 

@@ -11,3 +11,72 @@ def warm_bn(model: nn.Module, seed: int = 1) -> nn.Module:
         for _ in range(3):
             model(torch.randn(16, 1, 8, 8, generator=g) * 2 + 0.5)
     return model
+
+
+# ----------------------------------------------------------------------------- polling and the app
+def wait_until(predicate, timeout_s: float = 60.0, what: str = "the condition", every_s: float = 0.1):
+    """Poll predicate() until it is truthy and return that value; fail the test after timeout_s."""
+    import time
+
+    import pytest
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every_s)
+    pytest.fail(f"Timed out after {timeout_s:.0f} s waiting for {what}.")
+
+
+def open_app(timeout_s: float = 120, **query):
+    """An AppTest of streamlit_app.py after its first run (one browser session), opened with this URL query."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "streamlit_app.py"), default_timeout=timeout_s)
+    for k, v in query.items():
+        at.query_params[k] = str(v)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+# ----------------------------------------------------------------------------- jobs
+class Killed(BaseException):
+    """Stands for SIGKILL inside one process: nothing after it runs, not even the worker's failure handler."""
+
+
+def interrupt_at_step(store, exp_id: str, step: int) -> None:
+    """Run an experiment in this process until `step`, end it there as a killed worker would, mark it interrupted."""
+    import pytest
+
+    from explorer.jobs.worker import run_experiment
+
+    def kill(event):
+        if event.get("type") == "step" and event["step"] == step:
+            raise Killed
+    with pytest.raises(Killed):
+        run_experiment(store, exp_id, callback=kill)
+    store.mark_interrupted(exp_id, "The worker process ended unexpectedly.")
+
+
+def _digits():
+    from explorer.data.config import DataConfig
+    from explorer.nets.config import ModelConfig
+    net = ModelConfig(depth=8, in_channels=1, input_size=8, num_classes=10)
+    short = (DataConfig("digits", train_subset=64, test_subset=64), dict(epochs=2, batch_size=32))
+    long = (DataConfig("digits", test_subset=64), dict(epochs=500, batch_size=16))  # minutes: stopped or killed
+    return net, short, long
+
+
+DIGIT_NET, SHORT, LONG = _digits()  # a twin of two 8-layer digits nets: a few seconds (SHORT) or minutes (LONG)
+
+
+def submit_twin(manager, owner: str, seed: int = 0, size=SHORT) -> str:
+    """Submit a DIGIT_NET twin of this size through a job manager; its experiment id."""
+    from explorer.training.experiments import twin
+    from explorer.training.recipes import TrainConfig
+    data, recipe = size
+    spec = twin(DIGIT_NET, data, TrainConfig(seed=seed, device="cpu", log_every=1, schedule="constant", **recipe))
+    runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
+    return manager.submit(spec.to_dict(), runs, owner, spec_hash=spec.spec_hash())[0]

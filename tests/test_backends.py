@@ -6,26 +6,11 @@ import socket
 
 import pytest
 
-from explorer.data.config import DataConfig
 from explorer.jobs.backends import LocalBackend
 from explorer.jobs.handles import Handle
 from explorer.jobs.manager import JobManager, Limits, make_backend
-from explorer.nets.config import ModelConfig
 from explorer.store.runstore import RunStore
-from explorer.training.experiments import twin
-from explorer.training.recipes import TrainConfig
-
-DIGIT_NET = ModelConfig(depth=8, in_channels=1, input_size=8, num_classes=10)
-SHORT = (DataConfig("digits", train_subset=64, test_subset=64), dict(epochs=2, batch_size=32))
-LONG = (DataConfig("digits", test_subset=64), dict(epochs=500, batch_size=16))  # minutes: killed
-
-
-def _submit(manager, owner, seed=0, size=SHORT):
-    data, recipe = size
-    spec = twin(DIGIT_NET, data, TrainConfig(seed=seed, device="cpu", log_every=1, schedule="constant", **recipe))
-    runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
-    return manager.submit(spec.to_dict(), runs, owner, spec_hash=spec.spec_hash())[0]
-
+from helpers import LONG, submit_twin
 
 def _epochs(store, exp_id):
     """Each run's epoch records without their clock fields (elapsed, eta, images/s, time)."""
@@ -60,7 +45,7 @@ def test_a_forked_job_equals_a_fresh_process_and_runs_in_its_own_group(tmp_path,
     for warm in (True, False):
         store = RunStore(tmp_path / f"warm-{warm}")
         manager = managers(store, warm, limits=Limits(concurrent=1), poll_s=0.2)
-        exp_id = _submit(manager, "alice", seed=7)
+        exp_id = submit_twin(manager, "alice", seed=7)
         pid = _pid(store, exp_id)
         if warm:
             assert os.getpgid(pid) == pid  # its own session and process group: a stop kills it and nothing else
@@ -73,8 +58,8 @@ def test_a_forked_job_equals_a_fresh_process_and_runs_in_its_own_group(tmp_path,
 @pytest.mark.slow
 def test_killing_one_forked_job_leaves_the_warm_process_and_the_other_job(store, worker_env, managers, wait_for):
     manager = managers(store, True, limits=Limits(concurrent=2), poll_s=0.2)
-    doomed = _submit(manager, "alice", size=LONG)
-    other = _submit(manager, "bob", seed=1)
+    doomed = submit_twin(manager, "alice", size=LONG)
+    other = submit_twin(manager, "bob", seed=1)
     wait_for(lambda: store.read_metrics(doomed, "resnet-8", kind="step"), 180, "the first step")
     os.kill(_pid(store, doomed), signal.SIGKILL)  # as the kernel's OOM killer would
     wait_for(lambda: manager.pump() or _status(store, doomed) == "interrupted", 60,
@@ -82,11 +67,11 @@ def test_killing_one_forked_job_leaves_the_warm_process_and_the_other_job(store,
     wait_for(lambda: _status(store, other) == "completed", 180, "the other job to complete")
     warm = manager.backend._warm
     assert warm.proc.poll() is None  # the warm process lives on ...
-    again = _submit(manager, "carol", seed=2)  # ... and forks the next job
+    again = submit_twin(manager, "carol", seed=2)  # ... and forks the next job
     wait_for(lambda: _status(store, again) == "completed", 180, "the next job to complete")
     warm.proc.kill()  # and if the warm process itself is killed, the next job gets a new one
     warm.proc.wait()
-    last = _submit(manager, "dave", seed=3)
+    last = submit_twin(manager, "dave", seed=3)
     assert manager.backend._warm is not warm and manager.backend._warm.proc.poll() is None
     wait_for(lambda: _status(store, last) == "completed", 180, "the last job to complete")
 

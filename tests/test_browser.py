@@ -115,11 +115,16 @@ def _is_rich_png(path: Path) -> tuple:
 @pytest.fixture
 def served(tmp_path):
     """(base URL, Chromium) of a fresh `streamlit run` with its own run store; both stopped afterwards."""
+    yield from serve(tmp_path)
+
+
+def serve(tmp_path, **env):
+    """What `served` yields, for a server started with these environment variables (a generator for fixtures)."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
     runs_dir, port = tmp_path / "runs", free_port()
-    server = launch_app(runs_dir, port, tmp_path / "streamlit.log")
+    server = launch_app(runs_dir, port, tmp_path / "streamlit.log", **env)
     try:
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

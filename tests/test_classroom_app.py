@@ -35,16 +35,8 @@ def runs_dir(tmp_path, monkeypatch):
 @pytest.fixture
 def new_app(runs_dir):
     """new_app(**query) -> an AppTest of streamlit_app.py after its first run (one browser session)."""
-    from streamlit.testing.v1 import AppTest
-
-    def make(**query):
-        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-        for k, v in query.items():
-            at.query_params[k] = str(v)
-        at.run()
-        assert not at.exception, at.exception
-        return at
-    return make
+    from helpers import open_app
+    return open_app
 
 
 def run(at):

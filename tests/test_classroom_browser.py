@@ -6,19 +6,9 @@ chart shows both students' runs. Screenshots: test-artifacts/class_teacher.png, 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from test_browser import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    _is_rich_png,
-    free_port,
-    kill_workers,
-    launch_app,
-    stop_app,
-)
+from test_browser import ARTIFACTS, _is_rich_png, serve
 
 PASSWORD = "browser-class-pw"
 JOBS_DEADLINE_S = 480  # two 2-epoch four-net sweeps one after the other on shared cores
@@ -26,22 +16,8 @@ JOBS_DEADLINE_S = 480  # two 2-epoch four-net sweeps one after the other on shar
 
 @pytest.fixture
 def served(tmp_path):
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
-    runs_dir, port = tmp_path / "runs", free_port()
-    server = launch_app(runs_dir, port, tmp_path / "streamlit.log", EXPLORER_TEACHER_PASSWORD=PASSWORD,
-                        OMP_NUM_THREADS="1")
-    try:
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                yield f"http://127.0.0.1:{port}", browser
-            finally:
-                browser.close()
-    finally:
-        stop_app(server)
-        kill_workers(runs_dir)
+    """(base URL, Chromium) of a fresh server with teacher mode's password set."""
+    yield from serve(tmp_path, EXPLORER_TEACHER_PASSWORD=PASSWORD, OMP_NUM_THREADS="1")
 
 
 def open_sidebar(page) -> None:

@@ -169,27 +169,27 @@ def test_a_checkpoint_rezipped_with_deflate_is_refused_from_its_zip_directory(tm
     assert result["growth_mb"] < UPLOAD_GROWTH_MB, result
 
 
-def test_a_deflated_member_with_an_absurd_ratio_is_refused_even_under_the_total_cap():
-    cfg = ModelConfig(depth=8, in_channels=1, input_size=8)
-    plain = _checkpoint_bytes(cfg, _real_state_dict(cfg))
+def _rezipped(cfg: ModelConfig, zeros: int = 0) -> bytes:
+    """A real checkpoint of cfg re-zipped with deflate, with an extra member of `zeros` zero bytes when asked."""
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(plain)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+    with zipfile.ZipFile(io.BytesIO(_checkpoint_bytes(cfg, _real_state_dict(cfg)))) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             dst.writestr(info.filename, src.read(info))
-        dst.writestr(info.filename.rsplit("/", 1)[0] + "/zeros", b"\0" * (8 * 2**20))
+        if zeros:
+            dst.writestr(info.filename.rsplit("/", 1)[0] + "/zeros", b"\0" * zeros)
+    return out.getvalue()
+
+
+def test_a_deflated_member_with_an_absurd_ratio_is_refused_even_under_the_total_cap():
     with pytest.raises(ValueError, match="fold") as err:
-        load_uploaded_checkpoint(out.getvalue())
+        load_uploaded_checkpoint(_rezipped(ModelConfig(depth=8, in_channels=1, input_size=8), zeros=8 * 2**20))
     assert _one_sentence(str(err.value))
 
 
 def test_a_checkpoint_rezipped_with_modest_deflate_still_loads():
     cfg = ModelConfig(depth=8, in_channels=1, input_size=8)
-    plain = _checkpoint_bytes(cfg, _real_state_dict(cfg))
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(plain)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            dst.writestr(info.filename, src.read(info))
-    assert load_uploaded_checkpoint(out.getvalue()).cfg == cfg
+    assert load_uploaded_checkpoint(_rezipped(cfg)).cfg == cfg
 
 
 # ----------------------------------------------------------------------------- item 19: non-finite weights

@@ -20,7 +20,6 @@ from explorer.nets.config import ModelConfig
 from explorer.training import experiments
 from explorer.store.runstore import worker_handle
 from explorer.training.recipes import TrainConfig
-from memory import measure
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

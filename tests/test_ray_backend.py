@@ -18,21 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from explorer.data.config import DataConfig
 from explorer.jobs.backends import LocalBackend
 from explorer.jobs.handles import Handle
 from explorer.jobs.manager import STOP_GRACE_S, JobError, JobManager, Limits
-from explorer.nets.config import ModelConfig
 from explorer.store.runstore import RunStore
-from explorer.training.experiments import twin
-from explorer.training.recipes import TrainConfig
+from helpers import LONG, submit_twin, wait_until
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 RAY = Path(sys.executable).with_name("ray")
-DIGIT_NET = ModelConfig(depth=8, in_channels=1, input_size=8, num_classes=10)
-SHORT = (DataConfig("digits", train_subset=64, test_subset=64), dict(epochs=2, batch_size=32))
-LONG = (DataConfig("digits", test_subset=64), dict(epochs=500, batch_size=16))  # minutes: stopped or killed
 NODE_MEMORY = ["--memory", str(1_500_000_000), "--object-store-memory", str(100_000_000)]
 
 
@@ -73,16 +67,6 @@ def _alive_nodes(dashboard: str) -> list:
         return []
 
 
-def _wait(predicate, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
-
 @pytest.fixture(scope="module")
 def ray_cluster():
     """{"dashboard": URL, "gcs": host:port} of a running two-node Ray cluster."""
@@ -111,8 +95,8 @@ def ray_cluster():
 
 def _wait_quietly(predicate, timeout_s):
     try:
-        return _wait(predicate, timeout_s, "")
-    except AssertionError:
+        return wait_until(predicate, timeout_s, "the cluster")
+    except pytest.fail.Exception:
         return None
 
 
@@ -147,13 +131,6 @@ def managers(store):
                 manager.backend.stop(handle)  # never leave a minutes-long job on the cluster
 
 
-def _submit(manager, owner, seed=0, size=SHORT):
-    data, recipe = size
-    spec = twin(DIGIT_NET, data, TrainConfig(seed=seed, device="cpu", log_every=1, schedule="constant", **recipe))
-    runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
-    return manager.submit(spec.to_dict(), runs, owner, spec_hash=spec.spec_hash())[0]
-
-
 def _exp(store, exp_id):
     return store.load_experiment(exp_id)
 
@@ -168,12 +145,12 @@ def _job_id(store, exp_id):
 
 
 def _wait_status(store, exp_id, statuses, timeout_s=240):
-    return _wait(lambda: _status(store, exp_id) in statuses and _exp(store, exp_id), timeout_s,
+    return wait_until(lambda: _status(store, exp_id) in statuses and _exp(store, exp_id), timeout_s,
                  f"{exp_id} to become {' or '.join(statuses)}")
 
 
 def _wait_training(store, exp_id):
-    _wait(lambda: store.read_metrics(exp_id, "resnet-8", kind="step"), 240, "the worker's first step")
+    wait_until(lambda: store.read_metrics(exp_id, "resnet-8", kind="step"), 240, "the worker's first step")
 
 
 def _worker_pids(exp_id):
@@ -202,11 +179,11 @@ def _epochs(store, exp_id):
 def test_ray_jobs_complete_with_the_local_metrics_and_owners_limits_hold(ray_env, store, tmp_path, managers):
     manager = managers(limits=Limits(concurrent=2, queued_per_owner=1, running_per_owner=1), poll_s=0.3)
     assert manager.backend.capacity() == 2  # two one-CPU nodes, one CPU a job
-    alice1 = _submit(manager, "alice", seed=3)
-    alice2 = _submit(manager, "alice", seed=4)
+    alice1 = submit_twin(manager, "alice", seed=3)
+    alice2 = submit_twin(manager, "alice", seed=4)
     with pytest.raises(JobError):
-        _submit(manager, "alice", seed=5)  # one running and one waiting is her limit
-    bob = _submit(manager, "bob", seed=6)
+        submit_twin(manager, "alice", seed=5)  # one running and one waiting is her limit
+    bob = submit_twin(manager, "bob", seed=6)
     assert [_status(store, e) for e in (alice1, alice2, bob)] == ["running", "queued", "running"]
     assert _exp(store, alice1).worker.startswith("ray:0:explorer-")
     for exp_id in (alice1, bob, alice2):
@@ -215,7 +192,7 @@ def test_ray_jobs_complete_with_the_local_metrics_and_owners_limits_hold(ray_env
     assert _exp(store, alice2).started >= _exp(store, alice1).finished - 1.0  # she waited for her slot
     local_store = RunStore(tmp_path / "local")
     local = managers(backend=LocalBackend(), on=local_store, poll_s=0.3)
-    same = _submit(local, "alice", seed=3)
+    same = submit_twin(local, "alice", seed=3)
     _wait_status(local_store, same, ("completed",))
     assert _epochs(local_store, same) == _epochs(store, alice1)  # the same seed, the same numbers
     assert len(_epochs(store, alice1)["resnet-8"]) == 3  # epoch 0 (before training) and two epochs
@@ -223,25 +200,25 @@ def test_ray_jobs_complete_with_the_local_metrics_and_owners_limits_hold(ray_env
 
 def test_stop_and_delete_reach_the_ray_job(ray_env, store, managers):
     manager = managers(limits=Limits(concurrent=2, queued_per_owner=1, running_per_owner=1), poll_s=0.3)
-    stopped = _submit(manager, "alice", size=LONG)
-    deleted = _submit(manager, "bob", seed=1, size=LONG)
+    stopped = submit_twin(manager, "alice", size=LONG)
+    deleted = submit_twin(manager, "bob", seed=1, size=LONG)
     _wait_training(store, stopped)
     asked = time.monotonic()
     manager.stop(stopped, "alice")
     exp = _wait_status(store, stopped, ("stopped",), STOP_GRACE_S + 30)
     assert time.monotonic() - asked < STOP_GRACE_S  # the worker honoured the stop; nobody had to kill it
     assert {r.status for r in exp.runs} == {"stopped"}
-    _wait(lambda: _ray_status(manager, stopped) == "SUCCEEDED", 30, "the Ray job to end")
+    wait_until(lambda: _ray_status(manager, stopped) == "SUCCEEDED", 30, "the Ray job to end")
     _wait_training(store, deleted)
     handle = _job_id(store, deleted)
     manager.delete(deleted, "bob")
     assert not store.exp_dir(deleted).exists()
-    _wait(lambda: manager.backend.client.get_job_status(handle).value == "STOPPED", 30, "the Ray job to stop")
+    wait_until(lambda: manager.backend.client.get_job_status(handle).value == "STOPPED", 30, "the Ray job to stop")
 
 
 def test_a_restarted_app_reattaches_to_its_ray_jobs(ray_env, store, managers):
     first = managers(limits=Limits(concurrent=2), poll_s=0.3)
-    exp_id = _submit(first, "alice", size=LONG)
+    exp_id = submit_twin(first, "alice", size=LONG)
     _wait_training(store, exp_id)
     first.shutdown()  # the app goes away; the cluster keeps the job
     assert _status(store, exp_id) == "running" and _ray_status(first, exp_id) == "RUNNING"
@@ -256,15 +233,15 @@ def test_a_restarted_app_reattaches_to_its_ray_jobs(ray_env, store, managers):
 def test_a_job_whose_node_dies_is_interrupted(ray_env, store, managers, monkeypatch):
     node = _start_node(head=ray_env["gcs"], resources={"doomed": 1})[0]
     try:
-        _wait(lambda: any("doomed" in (n.resources_total or {}) for n in _alive_nodes(ray_env["dashboard"])),
+        wait_until(lambda: any("doomed" in (n.resources_total or {}) for n in _alive_nodes(ray_env["dashboard"])),
               90, "the extra node to join")
         monkeypatch.setenv("EXPLORER_RAY_RESOURCES", json.dumps({"doomed": 0.5}))  # run it on that node only
         manager = managers(limits=Limits(concurrent=2), poll_s=0.3)
-        exp_id = _submit(manager, "alice", size=LONG)
+        exp_id = submit_twin(manager, "alice", size=LONG)
         _wait_training(store, exp_id)
         _kill_node(node)  # the machine is gone: its raylet, its agents, and with them the job
         exp = _wait_status(store, exp_id, ("interrupted",), 120)
         assert {r.status for r in exp.runs} == {"interrupted"} and "Ray job" in exp.message
-        _wait(lambda: not _worker_pids(exp_id), 60, "the worker to die with its node")
+        wait_until(lambda: not _worker_pids(exp_id), 60, "the worker to die with its node")
     finally:
         _kill_node(node)

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
+from helpers import DIGIT_NET, LONG, SHORT, wait_until
 from store_fixtures import PG_URL
-from test_ray_backend import DIGIT_NET, LONG, SHORT, _wait, ray_cluster  # noqa: F401 - ray_cluster: a fixture
+from test_ray_backend import ray_cluster  # noqa: F401 - a fixture
 
 from explorer.jobs.handles import Handle
 from explorer.jobs.manager import STOP_GRACE_S
@@ -192,12 +193,12 @@ def _status(store, exp_id):
 
 
 def _wait_status(store, exp_id, statuses, timeout_s=240):
-    _wait(lambda: _status(store, exp_id) in statuses, timeout_s, f"{exp_id} to become {' or '.join(statuses)}")
+    wait_until(lambda: _status(store, exp_id) in statuses, timeout_s, f"{exp_id} to become {' or '.join(statuses)}")
     return store.load_experiment(exp_id)
 
 
 def _wait_training(store, exp_id):
-    _wait(lambda: store.read_metrics(exp_id, "resnet-8", kind="step"), 240, f"{exp_id}'s first step")
+    wait_until(lambda: store.read_metrics(exp_id, "resnet-8", kind="step"), 240, f"{exp_id}'s first step")
 
 
 def _ray_status(client, store, exp_id):
@@ -244,12 +245,12 @@ def test_a_stop_and_a_delete_through_one_replica_reach_the_other_replicas_job(cl
     exp = _wait_status(store(), stopped, ("stopped", "interrupted", "failed"), STOP_GRACE_S + 30)
     assert exp.status == "stopped" and time.monotonic() - asked < STOP_GRACE_S, (exp.status, exp.message)
     assert {r.status for r in exp.runs} == {"stopped"}
-    _wait(lambda: _ray_status(client, store(), stopped) in ("SUCCEEDED", "STOPPED"), 30, "the Ray job to end")
+    wait_until(lambda: _ray_status(client, store(), stopped) in ("SUCCEEDED", "STOPPED"), 30, "the Ray job to end")
     _wait_training(store(), deleted)
     job = Handle.of(store().load_experiment(deleted)).ref
     assert b.ask(op="delete", exp_id=deleted, owner="bob") == {"ok": None}
     assert store().load_experiment(deleted) is None and not store().exp_dir(deleted).exists()
-    _wait(lambda: client.get_job_status(job).value == "STOPPED", 30, "the deleted job's Ray job to stop")
+    wait_until(lambda: client.get_job_status(job).value == "STOPPED", 30, "the deleted job's Ray job to stop")
     time.sleep(1.0)  # replica A's loop notices both ends; it recreates nothing and revives nothing
     assert store().load_experiment(deleted) is None and not store().exp_dir(deleted).exists()
     assert _status(store(), stopped) == "stopped" and a.proc.poll() is None
@@ -266,7 +267,7 @@ def test_a_killed_replicas_job_runs_on_and_the_other_replica_sees_it_through(clu
     os.kill(a.proc.pid, signal.SIGKILL)  # the replica that dispatched it dies, without a word
     a.proc.wait(timeout=10)
     assert _ray_status(client, store(), first) == "RUNNING" and _status(store(), first) == "running"
-    _wait(lambda: first in b.ask(op="started")["watching"], 10, "replica B to watch the job")
+    wait_until(lambda: first in b.ask(op="started")["watching"], 10, "replica B to watch the job")
     exp = _wait_status(store(), first, ("completed", "failed", "interrupted", "stopped"))
     assert exp.status == "completed", exp.message
     exp = _wait_status(store(), second, ("completed", "failed", "interrupted", "stopped"))

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from explorer.store.runstore import Filter, RunStore
+from helpers import interrupt_at_step
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -101,7 +102,6 @@ def test_the_teacher_deletes_old_experiments_after_a_dry_run_count(runs_dir):
 
 def test_the_owner_resumes_an_interrupted_job_and_it_completes(runs_dir):
     from explorer.data.config import DataConfig
-    from explorer.jobs.worker import run_experiment
     from explorer.nets.config import ModelConfig
     from explorer.training.experiments import twin
     from explorer.training.recipes import TrainConfig
@@ -113,15 +113,7 @@ def test_the_owner_resumes_an_interrupted_job_and_it_completes(runs_dir):
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
                                      owner=at.session_state["owner"])
 
-    class Killed(BaseException):
-        pass
-
-    def kill(event):
-        if event.get("type") == "step" and event["step"] == 6:
-            raise Killed
-    with pytest.raises(Killed):
-        run_experiment(store, exp_id, callback=kill)
-    store.mark_interrupted(exp_id, "The worker process ended unexpectedly.")
+    interrupt_at_step(store, exp_id, 6)
     at.run()
     at.button(key=f"runs_resume_{exp_id}").click().run()
     assert not at.exception, at.exception

@@ -17,6 +17,7 @@ from explorer.nets.config import ModelConfig
 from explorer.store.runstore import RunStore
 from explorer.training.experiments import twin
 from explorer.training.recipes import TrainConfig
+from helpers import interrupt_at_step
 from store_fixtures import BACKENDS, fresh_url
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -27,10 +28,6 @@ DATA = DataConfig("digits", train_subset=128, test_subset=64)
 RECIPE = TrainConfig(epochs=4, batch_size=16, lr=0.05, schedule="cosine", warmup_epochs=1, device="cpu", log_every=1)
 STEPS_PER_EPOCH = 8
 KEYS = ("train_loss", "train_error", "test_loss", "test_error", "lr")
-
-
-class _Killed(BaseException):
-    """Stands for SIGKILL inside one process: nothing after it runs, not even the worker's failure handler."""
 
 
 def _create(store, recipe=RECIPE) -> str:
@@ -57,14 +54,7 @@ def uninterrupted(tmp_path_factory):
 def test_a_run_killed_mid_epoch_resumes_to_the_uninterrupted_metrics(tmp_path, uninterrupted):
     store = RunStore(tmp_path / "runs")
     exp_id = _create(store)
-    kill_at = 2 * STEPS_PER_EPOCH + 3  # in the third epoch, after two completed ones
-
-    def killer(event):
-        if event.get("type") == "step" and event["step"] == kill_at:
-            raise _Killed
-    with pytest.raises(_Killed):
-        run_experiment(store, exp_id, callback=killer)
-    store.mark_interrupted(exp_id, "The worker process ended unexpectedly.")
+    interrupt_at_step(store, exp_id, 2 * STEPS_PER_EPOCH + 3)  # in the third epoch, after two completed ones
     exp = store.load_experiment(exp_id)
     assert exp.status == "interrupted" and exp.resumable
     run_experiment(store, exp_id)
@@ -75,13 +65,7 @@ def test_a_run_killed_mid_epoch_resumes_to_the_uninterrupted_metrics(tmp_path, u
 def test_a_run_killed_before_its_first_epoch_ended_starts_over_cleanly(tmp_path, uninterrupted):
     store = RunStore(tmp_path / "runs")
     exp_id = _create(store)
-
-    def killer(event):
-        if event.get("type") == "step" and event["step"] == 3:
-            raise _Killed
-    with pytest.raises(_Killed):
-        run_experiment(store, exp_id, callback=killer)
-    store.mark_interrupted(exp_id, "The worker process ended unexpectedly.")
+    interrupt_at_step(store, exp_id, 3)
     assert not store.load_experiment(exp_id).resumable
     run_experiment(store, exp_id)
     assert _curves(store, exp_id) == uninterrupted  # no record of the first attempt is left

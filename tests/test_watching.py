@@ -4,7 +4,6 @@ and the Train page of several real AppTest sessions watching one running job."""
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +16,6 @@ from explorer.jobs.watching import (
     live_interval,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_interval_keeps_all_watchers_within_the_budget():
@@ -79,8 +77,8 @@ def running_job(tmp_path, monkeypatch):
 
 
 def _watching(exp_id: str):
-    from streamlit.testing.v1 import AppTest
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120).run()
+    from helpers import open_app
+    at = open_app()
     at.session_state["watch"] = exp_id
     at.switch_page("pages/train.py").run()
     assert not at.exception, at.exception
