@@ -86,17 +86,11 @@ class Classroom:
 
     def tx(self, fn):
         """fn(connection) in one write transaction, retried while the database is busy."""
-        def attempt():
-            with self._write.begin() as conn:
-                return fn(conn)
-        return db.retrying(attempt)
+        return db.run_in(self._write, fn)
 
     def q(self, fn):
         """fn(connection) on a read connection (one consistent snapshot), retried while the database is busy."""
-        def attempt():
-            with self._read.begin() as conn:
-                return fn(conn)
-        return db.retrying(attempt)
+        return db.run_in(self._read, fn)
 
     # ------------------------------------------------------------------ classes
     def create(self, teacher: str, name: str = "") -> ClassInfo:

@@ -125,6 +125,15 @@ def _sqlite_engine(url: str, immediate: bool) -> sa.Engine:
     return engine
 
 
+def run_in(engine, fn: Callable):
+    """fn(connection) in one transaction on this engine (a write, or a consistent read snapshot), retried while
+    the database is busy."""
+    def attempt():
+        with engine.begin() as conn:
+            return fn(conn)
+    return retrying(attempt)
+
+
 def retrying(fn: Callable, attempts: int = 8):
     """Run fn(); a busy SQLite database ("database is locked") or a PostgreSQL serialisation failure is retried."""
     for attempt in range(attempts):

@@ -107,17 +107,11 @@ class RunStore:
 
     def _tx(self, fn):
         """fn(connection) in one write transaction, retried while the database is busy."""
-        def attempt():
-            with self._write.begin() as conn:
-                return fn(conn)
-        return db.retrying(attempt)
+        return db.run_in(self._write, fn)
 
     def _q(self, fn):
         """fn(connection) on a read connection (a consistent snapshot), retried while the database is busy."""
-        def attempt():
-            with self._read.begin() as conn:
-                return fn(conn)
-        return db.retrying(attempt)
+        return db.run_in(self._read, fn)
 
     def select(self, query) -> list:
         """The rows of a read-only query on the store's tables (explorer.store's own modules build them)."""
