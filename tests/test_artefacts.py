@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from store_fixtures import BACKENDS, fresh_url
 
 from explorer.data.config import DataConfig
 from explorer.nets.config import ModelConfig
@@ -21,7 +22,6 @@ from explorer.store.artefacts import Artefacts, check_key
 from explorer.store.runstore import RunStore
 from explorer.training import experiments
 from explorer.training.recipes import TrainConfig
-from store_fixtures import BACKENDS, fresh_url
 
 EPOCHS = 3
 

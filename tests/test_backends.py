@@ -5,12 +5,13 @@ import signal
 import socket
 
 import pytest
+from helpers import LONG, submit_twin
 
 from explorer.jobs.backends import LocalBackend
 from explorer.jobs.handles import Handle
 from explorer.jobs.manager import JobManager, Limits, make_backend
 from explorer.store.runstore import RunStore
-from helpers import LONG, submit_twin
+
 
 def _epochs(store, exp_id):
     """Each run's epoch records without their clock fields (elapsed, eta, images/s, time)."""

@@ -16,9 +16,9 @@ from explorer.training.recipes import TrainConfig
 # ----------------------------------------------------------------------------- registries
 def test_config_names_mirror_the_block_registries():
     """config keeps torch-free copies of the registry keys; they must not drift apart."""
-    assert config.SHORTCUTS == tuple(blocks.SHORTCUTS)
-    assert config.PLACEMENTS == tuple(blocks.PLACEMENTS)
-    assert config.BLOCKS == tuple(blocks.BLOCKS)
+    assert tuple(blocks.SHORTCUTS) == config.SHORTCUTS
+    assert tuple(blocks.PLACEMENTS) == config.PLACEMENTS
+    assert tuple(blocks.BLOCKS) == config.BLOCKS
 
 
 def test_every_registry_entry_is_accepted_by_the_config():

@@ -7,19 +7,19 @@ child's address space is capped too, so code that would take gigabytes fails the
 import hashlib
 import io
 import re
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+import tomllib
 import torch
+from memory import measure
 
 from explorer.nets.builder import build_model
 from explorer.nets.caps import MAX_CHECKPOINT_BYTES, MAX_LAYERS, MAX_PARAMS, REFUSED_FILES_KEPT
 from explorer.nets.config import ModelConfig
 from explorer.store import checkpoints
 from explorer.store.checkpoints import load_uploaded_checkpoint
-from memory import measure
 
 ROOT = Path(__file__).resolve().parent.parent
 UPLOAD_GROWTH_MB = 200  # stated in docs/security.md: one refused upload adds less than this to the server

@@ -5,11 +5,11 @@ import io
 import re
 
 import pytest
+from memory import measure
 from PIL import Image
 
 from explorer.data.images import MAX_BYTES, ImageError, load_image
 from explorer.nets.caps import MAX_ASPECT_RATIO, MAX_IMAGE_PIXELS
-from memory import measure
 
 
 def _one_sentence(text: str) -> bool:

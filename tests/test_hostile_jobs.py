@@ -10,15 +10,15 @@ import pytest
 import torch
 
 from explorer.data.config import DataConfig
-from explorer.jobs.manager import JobError, JobManager
-from explorer.jobs.teacher import TeacherGate
 from explorer.jobs.failure import failure_message
-from explorer.jobs.worker import run_experiment
+from explorer.jobs.manager import JobError, JobManager
 from explorer.jobs.status import human_duration
+from explorer.jobs.teacher import TeacherGate
+from explorer.jobs.worker import run_experiment
 from explorer.nets.caps import JOB_BUDGET_ENV, JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
 from explorer.nets.config import ModelConfig
-from explorer.training import experiments
 from explorer.store.runstore import worker_handle
+from explorer.training import experiments
 from explorer.training.recipes import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")

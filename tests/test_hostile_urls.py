@@ -5,14 +5,14 @@ one sentence instead of being built; students never see tracebacks.
 The app runs in Streamlit's AppTest with its own run store; nothing is mocked.
 """
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
+from memory import measure
 
 from explorer.nets.caps import MAX_PARAMS, MAX_QUERY_VALUE_CHARS
 from explorer.urlstate import BATCH_SIZES, EPOCHS, LR, WIDTHS, from_query
-from memory import measure
 from pages.common import plain_markdown
 
 ROOT = Path(__file__).resolve().parent.parent

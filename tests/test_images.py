@@ -171,7 +171,7 @@ def test_sklearn_sample_photos():
         x = image_to_tensor(img, pre)
         assert x.shape == (1, 3, 32, 32) and x.dtype == torch.float32 and torch.isfinite(x).all()
         shown = tensor_to_display(x, pre)
-        assert shown.shape == (32, 32, 3) and 0 <= shown.min() and shown.max() <= 1
+        assert shown.shape == (32, 32, 3) and shown.min() >= 0 and shown.max() <= 1
         expected = np.asarray(images.fit_square(img, 32), dtype=np.float32) / 255
         assert np.abs(shown - expected).max() < 1e-5  # display undoes normalisation exactly
 
@@ -200,7 +200,7 @@ def test_prepare_digit_looks_like_training_digits():
     pre = ds.preprocessing
     x, view = prepare_digit(_drawn_digit(), pre)
     assert x.shape == (1, 1, 8, 8) and view.shape == (8, 8)
-    assert 0 <= view.min() and view.max() <= 1 and view.max() == pytest.approx(1.0)
+    assert view.min() >= 0 and view.max() <= 1 and view.max() == pytest.approx(1.0)
     raw = x * pre["std"][0] + pre["mean"][0]  # back to raw / 16
     assert torch.allclose(raw[0, 0] * 16, torch.from_numpy(view) * 16, atol=1e-4)  # range 0..16
     assert view[0].mean() < view[:, 1:7].mean()  # light strokes on a dark background, like the data

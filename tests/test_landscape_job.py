@@ -4,10 +4,10 @@ Oracles: explorer.landscape.loss_at on the trained model and the same subset the
 own files. The tiny twin is trained by the real worker code (run_experiment) into a temporary store.
 """
 import json
-from types import SimpleNamespace
 import shutil
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 

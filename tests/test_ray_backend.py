@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import LONG, submit_twin, wait_until
 
 from explorer.jobs.backends import LocalBackend
 from explorer.jobs.handles import Handle
 from explorer.jobs.manager import STOP_GRACE_S, JobError, JobManager, Limits
 from explorer.store.runstore import RunStore
-from helpers import LONG, submit_twin, wait_until
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

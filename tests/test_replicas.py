@@ -21,8 +21,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 from helpers import DIGIT_NET, LONG, SHORT, wait_until
+from sqlalchemy.engine import make_url
 from store_fixtures import PG_URL
 from test_ray_backend import ray_cluster  # noqa: F401 - a fixture
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from helpers import interrupt_at_step
 
 from explorer.store.runstore import Filter, RunStore
-from helpers import interrupt_at_step
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("torch_one_thread")

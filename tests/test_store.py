@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import torch
+from store_fixtures import BACKENDS, fresh_url
 
 from explorer.store import db
 from explorer.store.importer import import_store, pending_import
@@ -22,7 +23,6 @@ from explorer.store.records import Experiment, Metric, Run, check_name, run_slug
 from explorer.store.reports import export_csv
 from explorer.store.retention import delete_by_filter, retention_count
 from explorer.store.runstore import Filter, RunStore
-from store_fixtures import BACKENDS, fresh_url
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = {"kind": "twin", "data": {"name": "digits"}, "train": {"device": "cpu"}, "models": []}

@@ -10,6 +10,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import interrupt_at_step
+from store_fixtures import BACKENDS, fresh_url
 
 from explorer.data.config import DataConfig
 from explorer.jobs.worker import run_experiment
@@ -17,8 +19,6 @@ from explorer.nets.config import ModelConfig
 from explorer.store.runstore import RunStore
 from explorer.training.experiments import twin
 from explorer.training.recipes import TrainConfig
-from helpers import interrupt_at_step
-from store_fixtures import BACKENDS, fresh_url
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 

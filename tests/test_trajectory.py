@@ -5,7 +5,7 @@ its budget; the PCA plane has orthonormal directions that explain most of the pa
 import pytest
 import torch
 
-from explorer.analysis.trajectory import pca_plane, path_surface
+from explorer.analysis.trajectory import path_surface, pca_plane
 from explorer.data.config import DataConfig
 from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes, run_landscape_job
 from explorer.jobs.worker import run_experiment

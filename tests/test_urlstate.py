@@ -3,7 +3,6 @@ import dataclasses
 import re
 
 import pytest
-
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 

@@ -17,7 +17,6 @@ from explorer.jobs.watching import (
 )
 
 
-
 def test_the_interval_keeps_all_watchers_within_the_budget():
     assert live_interval(1) == 1.0 and live_interval(10) == 1.0  # a lone user and a small group: every second
     for n in (11, 20, 30, 45, 80):
@@ -53,10 +52,10 @@ def running_job(tmp_path, monkeypatch):
     import streamlit as st
 
     from explorer.data.config import DataConfig
+    from explorer.nets.config import ModelConfig
     from explorer.store.runstore import RunStore, worker_handle
     from explorer.training.experiments import twin
     from explorer.training.recipes import train_config_for
-    from explorer.nets.config import ModelConfig
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("EXPLORER_LIVE_BUDGET_CORES", "0.03")  # one redraw a second in all: 3 watchers -> 3 s
     st.cache_resource.clear()

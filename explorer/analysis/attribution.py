@@ -14,8 +14,8 @@ import math
 import numbers
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional, Union
 
 import torch
 from captum.attr import (
@@ -74,13 +74,13 @@ class Attribution:
     """One attribution map and what to say beside it."""
 
     heat: torch.Tensor  # (H, W) float32 CPU, finite, >= 0
-    baseline: Optional[str] = None  # integrated gradients and occlusion: a key of baselines.BASELINES
-    n_steps: Optional[int] = None  # integrated gradients: the steps the map was computed with
-    delta: Optional[float] = None  # integrated gradients: |sum of attributions - score change| / |score change|
-    converged: Optional[bool] = None  # integrated gradients: delta < IG_TOLERANCE
+    baseline: str | None = None  # integrated gradients and occlusion: a key of baselines.BASELINES
+    n_steps: int | None = None  # integrated gradients: the steps the map was computed with
+    delta: float | None = None  # integrated gradients: |sum of attributions - score change| / |score change|
+    converged: bool | None = None  # integrated gradients: delta < IG_TOLERANCE
 
 
-def attribute(model: nn.Module, x: torch.Tensor, method: str, target: Optional[int] = None,
+def attribute(model: nn.Module, x: torch.Tensor, method: str, target: int | None = None,
               **options) -> torch.Tensor:
     """Attribution map of one image for one class, by one of METHODS (through captum).
 
@@ -101,7 +101,7 @@ def attribute(model: nn.Module, x: torch.Tensor, method: str, target: Optional[i
     return attribute_details(model, x, method, target, **options).heat
 
 
-def attribute_details(model: nn.Module, x: torch.Tensor, method: str, target: Optional[int] = None,
+def attribute_details(model: nn.Module, x: torch.Tensor, method: str, target: int | None = None,
                       **options) -> Attribution:
     """Like `attribute`, with what to report beside the map: the baseline, and for integrated gradients its
     completeness check (Sundararajan et al. 2017), steps doubled from n_steps (32) up to max_steps (512; 64
@@ -267,7 +267,7 @@ def _logits(work: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _check_target(logits: torch.Tensor, target: Optional[int]) -> int:
+def _check_target(logits: torch.Tensor, target: int | None) -> int:
     """The class to explain: the predicted one when target is None, else a checked index."""
     if target is None:
         return int(logits[0].argmax())
@@ -277,7 +277,7 @@ def _check_target(logits: torch.Tensor, target: Optional[int]) -> int:
     return int(target)
 
 
-def _counting_forward(work: nn.Module, expected_calls: int, progress: Optional[Callable]) -> Callable:
+def _counting_forward(work: nn.Module, expected_calls: int, progress: Callable | None) -> Callable:
     """The model's forward, reporting calls made / expected_calls to `progress` (capped below 1)."""
     if progress is None:
         return work
@@ -293,7 +293,7 @@ def _counting_forward(work: nn.Module, expected_calls: int, progress: Optional[C
 
 
 # ----------------------------------------------------------------------------- Grad-CAM's layer
-def _chosen_layer(model: nn.Module, work: nn.Module, layer: Union[str, nn.Module]) -> str:
+def _chosen_layer(model: nn.Module, work: nn.Module, layer: str | nn.Module) -> str:
     """Dotted name, valid in both the model and its copy, of the layer the caller chose."""
     if isinstance(layer, nn.Module):
         names = [name for name, module in model.named_modules() if module is layer]

@@ -7,7 +7,6 @@ Impact of Feature Attribution Baselines") show how much the choice changes a map
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import nn
@@ -19,7 +18,7 @@ BASELINES = {
 }
 
 
-def baseline_image(x: torch.Tensor, name: str = "mean", preprocessing: Optional[dict] = None) -> torch.Tensor:
+def baseline_image(x: torch.Tensor, name: str = "mean", preprocessing: dict | None = None) -> torch.Tensor:
     """The baseline named `name` (a key of BASELINES), shaped like x and in the model's normalised units.
 
     Args:

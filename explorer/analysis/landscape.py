@@ -12,7 +12,7 @@ subset; see docs/benchmarks_landscape.md. Size budget: ~250 lines.
 from __future__ import annotations
 
 import copy
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -30,7 +30,7 @@ def _moving_weights(model: nn.Module) -> dict:
 
 
 
-def _stopped(should_stop: Optional[Callable]) -> bool:
+def _stopped(should_stop: Callable | None) -> bool:
     return should_stop is not None and bool(should_stop())
 
 
@@ -62,7 +62,7 @@ def filter_normalized_direction(model: nn.Module, generator: torch.Generator) ->
 
 
 def line(model_init: nn.Module, model_final: nn.Module, x: torch.Tensor, y: torch.Tensor, points: int = 21,
-         extend: float = 0.25, progress: Optional[Callable] = None, should_stop: Optional[Callable] = None) -> dict:
+         extend: float = 0.25, progress: Callable | None = None, should_stop: Callable | None = None) -> dict:
     """Loss along theta(a) = (1 - a) theta_init + a theta_final, for a from -extend to 1 + extend.
 
     The 1-D interpolation plot (Goodfellow et al. 2015, used by Li et al. 2018, section 3). Only conv and
@@ -102,7 +102,7 @@ def line(model_init: nn.Module, model_final: nn.Module, x: torch.Tensor, y: torc
 
 
 def surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 21, span: float = 1.0, seed: int = 0,
-            progress: Optional[Callable] = None, should_stop: Optional[Callable] = None) -> dict:
+            progress: Callable | None = None, should_stop: Callable | None = None) -> dict:
     """A 2-D slice L(theta* + a d1 + b d2) around the trained weights, a and b in linspace(-span, span, steps).
 
     Li et al. 2018, Figure 5: without shortcuts the slice turns chaotic as depth grows; with them it stays

@@ -10,7 +10,7 @@ Size budget: ~150 lines.
 from __future__ import annotations
 
 import copy
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -61,8 +61,8 @@ def _axis(coords: list, steps: int, margin: float) -> list:
 
 
 def path_surface(model: nn.Module, snapshots: list, x: torch.Tensor, y: torch.Tensor, steps: int = 21,
-                 margin: float = 0.25, progress: Optional[Callable] = None,
-                 should_stop: Optional[Callable] = None) -> dict:
+                 margin: float = 0.25, progress: Callable | None = None,
+                 should_stop: Callable | None = None) -> dict:
     """The loss on the path's PCA plane around the trained weights, with the path projected onto it.
 
     Args:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional
 
 from ..nets.config import choice, config_from_dict
 
@@ -15,11 +14,11 @@ class DataConfig:
     """What to train on. Shapes, classes and preprocessing follow from the dataset (explorer.data)."""
 
     name: str = "digits"  # digits (built in, offline), fashion_mnist, mnist, cifar10, or folder
-    path: Optional[str] = None  # the image folder (one sub-folder per class) when name == "folder"
-    data_dir: Optional[str] = None  # where downloads live; None: EXPLORER_DATA_DIR or the user cache
-    train_subset: Optional[int] = None  # use only the first N training images (fast demos and tests)
-    test_subset: Optional[int] = None  # use only the first N test images
-    augment: Optional[bool] = None  # None: the dataset's own default augmentation; False: none
+    path: str | None = None  # the image folder (one sub-folder per class) when name == "folder"
+    data_dir: str | None = None  # where downloads live; None: EXPLORER_DATA_DIR or the user cache
+    train_subset: int | None = None  # use only the first N training images (fast demos and tests)
+    test_subset: int | None = None  # use only the first N test images
+    augment: bool | None = None  # None: the dataset's own default augmentation; False: none
 
     def __post_init__(self) -> None:
         choice("dataset", self.name, DATASETS)
@@ -34,5 +33,5 @@ class DataConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "DataConfig":
+    def from_dict(cls, d: dict) -> DataConfig:
         return config_from_dict(cls, d)

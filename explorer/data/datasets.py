@@ -13,8 +13,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ from .config import DataConfig
 from .files import DatasetCorrupt, DatasetUnavailable, read_cifar_batch, read_idx
 from .images import MAX_BYTES, ImageError, fit_square, load_image, normalize
 
-Progress = Optional[Callable[[str, Optional[float]], None]]
+Progress = Optional[Callable[[str, float | None], None]]
 
 DEBIAN_FASHION = pathlib.Path("/usr/share/datasets/fashion-mnist")
 _FASHION_FILES = {
@@ -80,7 +81,7 @@ class Dataset:
     y_test: torch.Tensor  # (M,) int64
     preprocessing: dict  # JSON-able; see the module docstring
 
-    def to(self, device) -> "Dataset":
+    def to(self, device) -> Dataset:
         """The same dataset with its four tensors on `device` (still uint8)."""
         return dataclasses.replace(self, x_train=self.x_train.to(device), y_train=self.y_train.to(device),
                                    x_test=self.x_test.to(device), y_test=self.y_test.to(device))
@@ -95,7 +96,7 @@ def default_data_dir() -> pathlib.Path:
     return pathlib.Path(cache).expanduser() / "resnet-explorer" / "data"
 
 
-def dataset_info(name: str, path: Optional[str] = None) -> dict:
+def dataset_info(name: str, path: str | None = None) -> dict:
     """Shape, classes and description of a dataset, without loading its images.
 
     Args:

@@ -17,7 +17,6 @@ import secrets
 import shutil
 import zipfile
 import zlib
-from typing import Optional
 
 from .datasets import IMAGE_SUFFIXES
 from .images import MAX_BYTES, ImageError, load_image
@@ -173,5 +172,5 @@ def folder_preview(path, max_files: int = 100_000) -> dict:
     if len([c for c in classes.values() if c]) < 2:
         raise UploadRefused(f"The folder {path} needs at least two sub-folders of images, one per class.")
     marker = path / ".skipped"
-    skipped: Optional[int] = int(marker.read_text()) if marker.is_file() else 0
+    skipped: int | None = int(marker.read_text()) if marker.is_file() else 0
     return {"classes": classes, "images": sum(classes.values()), "skipped": skipped, "path": str(path)}

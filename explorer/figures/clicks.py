@@ -6,8 +6,6 @@ marker on every cell; `clicked_point` reads the first selected point from st.plo
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import plotly.graph_objects as go
 
 from .style import as_number
@@ -15,7 +13,7 @@ from .style import as_number
 CELL_TRACE = "click a cell"  # the name of the invisible trace, so pages and tests can find it
 
 
-def clickable_cells(fig: go.Figure, x: list, y: list, hover: Optional[list] = None, size: int = 28) -> go.Figure:
+def clickable_cells(fig: go.Figure, x: list, y: list, hover: list | None = None, size: int = 28) -> go.Figure:
     """Add one invisible, selectable square marker at every (x, y) cell of a heatmap; returns the figure.
 
     Args:
@@ -35,7 +33,7 @@ def clickable_cells(fig: go.Figure, x: list, y: list, hover: Optional[list] = No
     return fig
 
 
-def clicked_point(state) -> Optional[dict]:
+def clicked_point(state) -> dict | None:
     """The first point selected in st.plotly_chart's selection state, or None.
 
     Args:

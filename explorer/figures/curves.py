@@ -10,7 +10,6 @@ Size budget: ~400 lines.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -59,7 +58,7 @@ def _epochs(run: dict) -> list:
 
 
 
-def _diverged_marker(x: list, y: list, run: dict, colour: str, first: bool) -> Optional[go.Scatter]:
+def _diverged_marker(x: list, y: list, run: dict, colour: str, first: bool) -> go.Scatter | None:
     """A large ✕ at the last drawn point of a diverged run's curve; None when there is nothing to mark."""
     points = [(a, b) for a, b in zip(x, y) if b is not None]
     if run.get("status") != "diverged" or not points:
@@ -192,7 +191,7 @@ def gradient_profile(runs: list) -> go.Figure:
     return apply_layout(fig, "Gradient norm per layer: does the gradient reach the input?")
 
 
-def gradient_log_range(runs: list) -> Optional[tuple]:
+def gradient_log_range(runs: list) -> tuple | None:
     """(min, max) of log10 gradient norm over every epoch of `runs`: pass it to `gradient_heatmap` so
     twins share one colour scale. None when no norm is recorded."""
     logs = [math.log10(v) for run in runs for r in _with(run, "grad_norms")
@@ -200,7 +199,7 @@ def gradient_log_range(runs: list) -> Optional[tuple]:
     return (min(logs), max(logs)) if logs else None
 
 
-def gradient_heatmap(run: dict, zrange: Optional[tuple] = None) -> go.Figure:
+def gradient_heatmap(run: dict, zrange: tuple | None = None) -> go.Figure:
     """log10 gradient norm per conv layer (y, input at the bottom) and epoch (x, 0 = before training).
 
     Args:

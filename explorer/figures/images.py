@@ -6,7 +6,6 @@ Size budget: ~200 lines.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 import plotly.graph_objects as go
@@ -115,7 +114,7 @@ def sample_strip(images: list, labels: list) -> go.Figure:
 # ----------------------------------------------------------------------------- the papers' numbers
 
 
-def image_grid(images: list, title: str, columns: int = 8, labels: Optional[list] = None,
+def image_grid(images: list, title: str, columns: int = 8, labels: list | None = None,
                rescale: bool = True) -> go.Figure:
     """Small images in rows of `columns` (feature maps of one layer, or first-layer filters), no ticks.
 

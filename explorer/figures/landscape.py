@@ -1,8 +1,6 @@
 """Loss-landscape figures (Li et al. 2018): 2-D slices side by side, the 1-D line from initial to trained weights."""
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -68,7 +66,7 @@ def _landscape_panel(kind: str, name: str, result: dict, z: np.ndarray, zrange: 
                          showlegend=False, marker=dict(size=6, color="red"))]
 
 
-def _landscape_centre(result: dict, z: np.ndarray) -> Optional[float]:
+def _landscape_centre(result: dict, z: np.ndarray) -> float | None:
     """z at (α, β) = (0, 0), the trained weights, or None if that point is missing."""
     try:
         value = z[list(result["beta"]).index(0)][list(result["alpha"]).index(0)]

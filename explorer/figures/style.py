@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Optional
 
 import plotly.graph_objects as go
 
@@ -39,7 +38,7 @@ def empty_figure(title: str, message: str) -> go.Figure:
     return apply_layout(fig, title, height=300)
 
 
-def as_number(value) -> Optional[float]:
+def as_number(value) -> float | None:
     """A finite float, or None (plotly draws None as a gap)."""
     if value is None or isinstance(value, bool):
         return None
@@ -79,7 +78,7 @@ def run_label(run: dict) -> str:
     return f"{run['name']} (diverged)" if run.get("status") == "diverged" else run["name"]
 
 
-def run_line(x, y, run: dict, style: tuple, first: bool, hover: Optional[list] = None, **kw) -> go.Scatter:
+def run_line(x, y, run: dict, style: tuple, first: bool, hover: list | None = None, **kw) -> go.Scatter:
     colour, dash = style
     return go.Scatter(x=list(x), y=list(y), mode=kw.pop("mode", "lines"), name=run_label(run),
                       legendgroup=run["name"], showlegend=first, line=dict(color=colour, dash=dash, width=3),

@@ -16,10 +16,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
 
 from ..store.runstore import worker_alive
 from .handles import HANDLE_ENV, Handle, kill_worker
+
 
 class Backend:
     """The interface: start a command for a job, ask whether it runs, kill it, say how many can run."""
@@ -32,7 +32,7 @@ class Backend:
         added (the store's database URL); its output goes to `log`."""
         raise NotImplementedError
 
-    def alive(self, handle: Handle) -> Optional[bool]:
+    def alive(self, handle: Handle) -> bool | None:
         """True while the job runs (or waits for a node), False once it ended, None when it cannot tell."""
         raise NotImplementedError
 
@@ -44,7 +44,7 @@ class Backend:
         """One sentence for a job that ended without writing its own end (a crash, a kill, a lost node)."""
         return "The worker process ended unexpectedly."
 
-    def capacity(self) -> Optional[int]:
+    def capacity(self) -> int | None:
         """How many jobs it can run at once; None when only the job manager's limit counts."""
         return None
 
@@ -57,7 +57,7 @@ class LocalBackend(Backend):
 
     name = "local"
 
-    def __init__(self, warm: Optional[bool] = None) -> None:
+    def __init__(self, warm: bool | None = None) -> None:
         if warm is None:
             warm = os.environ.get("EXPLORER_WARM_WORKERS", "1") != "0"
         self._procs: dict = {}  # pid -> subprocess.Popen, for workers started without the warm process
@@ -81,7 +81,7 @@ class LocalBackend(Backend):
         self._procs[proc.pid] = proc
         return Handle.local(proc.pid)
 
-    def alive(self, handle: Handle) -> Optional[bool]:
+    def alive(self, handle: Handle) -> bool | None:
         if handle.backend != self.name:
             return None
         proc = self._procs.get(int(handle.ref))

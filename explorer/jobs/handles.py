@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 from dataclasses import dataclass
-from typing import Optional
 
 from ..store.runstore import is_local, worker_alive, worker_handle
 
@@ -27,15 +26,15 @@ class Handle:
     worker: str
 
     @classmethod
-    def local(cls, pid: int) -> "Handle":
+    def local(cls, pid: int) -> Handle:
         return cls("local", str(pid), worker_handle(pid))
 
     @classmethod
-    def ray(cls, job_id: str) -> "Handle":
+    def ray(cls, job_id: str) -> Handle:
         return cls("ray", job_id, RAY_PREFIX + job_id)
 
     @classmethod
-    def of(cls, exp) -> Optional["Handle"]:
+    def of(cls, exp) -> Handle | None:
         """The handle an experiment record carries; None for a claim, another machine's process, or none."""
         worker = str(getattr(exp, "worker", None) or "")
         if worker.startswith(RAY_PREFIX):
@@ -51,7 +50,7 @@ def own_handle() -> str:
     return os.environ.get(HANDLE_ENV) or worker_handle(os.getpid())
 
 
-def is_our_worker(handle: Optional[str]) -> bool:
+def is_our_worker(handle: str | None) -> bool:
     """True only for a live process of this machine that is a job's worker, with the recorded start time: one
     started as `python -m explorer worker`, or a job forked from the warm worker process.
 
@@ -69,7 +68,7 @@ def is_our_worker(handle: Optional[str]) -> bool:
     return (b"explorer" in argv and b"worker" in argv) or b"explorer.jobs.warm" in argv
 
 
-def kill_worker(handle: Optional[str]) -> None:
+def kill_worker(handle: str | None) -> None:
     """SIGKILL a worker's process group (a worker leads its own), only if that process is still our worker."""
     if is_our_worker(handle):
         try:

@@ -16,12 +16,12 @@ import hashlib
 import json
 import logging
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from ..analysis.landscape import DEFAULT_SUBSET, landscape_subset, line, surface
 from ..store.runstore import RunStore, atomic_write_json, read_json
-from .handles import own_handle
 from .failure import fail_job
+from .handles import own_handle
 from .status import budget_message
 
 log = logging.getLogger(__name__)
@@ -190,7 +190,7 @@ def _stopped(result: dict) -> bool:
     return any((result.get(part) or {}).get("stopped") for part in ("line", "surface")) or result["surface"] is None
 
 
-def run_landscape_job(store: RunStore, job_id: str, budget_s: Optional[float] = None) -> dict:
+def run_landscape_job(store: RunStore, job_id: str, budget_s: float | None = None) -> dict:
     """Compute a queued landscape job to its end (or to a stop); returns the experiment as stored.
 
     Writes <job>/<run>/landscape.json per run as soon as it is done, and progress.json as it goes. Never raises
@@ -237,7 +237,7 @@ def run_landscape_job(store: RunStore, job_id: str, budget_s: Optional[float] = 
         return _fail(store, job_id, exc)
 
 
-def _end_message(store: RunStore, job_id: str, stopped: bool, out_of_time: bool, budget_s) -> Optional[str]:
+def _end_message(store: RunStore, job_id: str, stopped: bool, out_of_time: bool, budget_s) -> str | None:
     """Why a landscape job stopped: a stop request (it wins when both happened, as for training), or its budget."""
     if not stopped:
         return None

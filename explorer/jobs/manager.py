@@ -17,7 +17,6 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Optional
 
 from ..nets.caps import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
 from ..store.budget import DiskBudget, enforce
@@ -48,7 +47,7 @@ class Limits:
     starts_per_hour: int = 30  # jobs one owner may submit in an hour (stopped and deleted ones count too)
 
     @classmethod
-    def from_env(cls, concurrent: int = 1) -> "Limits":
+    def from_env(cls, concurrent: int = 1) -> Limits:
         """From EXPLORER_MAX_JOBS and EXPLORER_MAX_*; `concurrent` when EXPLORER_MAX_JOBS is unset."""
         def num(name, default):
             try:
@@ -59,7 +58,7 @@ class Limits:
                    num("EXPLORER_MAX_RUNNING_PER_OWNER", 1), num("EXPLORER_MAX_STARTS_PER_HOUR", 30))
 
 
-def make_backend(name: Optional[str] = None) -> Backend:
+def make_backend(name: str | None = None) -> Backend:
     """The backend named (or EXPLORER_BACKEND's, else `local`). Raises ValueError for an unknown name."""
     name = (name or os.environ.get("EXPLORER_BACKEND") or "local").strip().lower()
     if name == "local":
@@ -73,8 +72,8 @@ def make_backend(name: Optional[str] = None) -> Backend:
 class JobManager:
     """Start, watch and stop the workers of one run store's experiments, through one backend."""
 
-    def __init__(self, store: RunStore, limits: Optional[Limits] = None, poll_s: float = 0.5,
-                 background: bool = True, backend: Optional[Backend] = None) -> None:
+    def __init__(self, store: RunStore, limits: Limits | None = None, poll_s: float = 0.5,
+                 background: bool = True, backend: Backend | None = None) -> None:
         self.store = store
         self.backend = backend or make_backend()
         # On a cluster the nodes' resources bound the jobs at once, unless EXPLORER_MAX_JOBS says fewer.
@@ -91,14 +90,14 @@ class JobManager:
             threading.Thread(target=self._loop, args=(poll_s,), daemon=True, name="explorer-jobs").start()
 
     @classmethod
-    def from_env(cls, background: bool = True) -> "JobManager":
+    def from_env(cls, background: bool = True) -> JobManager:
         """The app's job manager, built from the environment alone, as every app replica builds it: the run store
         (EXPLORER_RUNS_DIR, EXPLORER_DATABASE_URL), the backend (EXPLORER_BACKEND, EXPLORER_RAY_*) and the
         limits (EXPLORER_MAX_*)."""
         return cls(RunStore(), background=background)
 
     # ------------------------------------------------------------------ asking
-    def submit(self, spec: dict, runs: list, owner: str, spec_hash: Optional[str] = None,
+    def submit(self, spec: dict, runs: list, owner: str, spec_hash: str | None = None,
                kind: str = "train") -> tuple:
         """Queue an experiment, or attach to an identical one queued, running or done.
 
@@ -140,6 +139,7 @@ class JobManager:
     def _check_estimate(self, spec: dict) -> None:
         """Refuse, with one sentence, an experiment whose optimistic estimate is already past the budget."""
         import torch
+
         from ..training.experiments import ExperimentSpec, estimate_seconds
         try:
             exp = ExperimentSpec.from_dict(spec)
@@ -154,7 +154,7 @@ class JobManager:
             raise JobError(f"This experiment would take at least {human_duration(seconds)} here, and a job may run "
                            f"for {human_duration(self.budget_s)}; use fewer epochs, models or layers.")
 
-    def stop(self, exp_id: str, owner: Optional[str], teacher: bool = False) -> None:
+    def stop(self, exp_id: str, owner: str | None, teacher: bool = False) -> None:
         """Ask a job to stop at its next batch (a queued job stops at once). Owner or teacher only."""
         with self._lock:
             exp = self._owned(exp_id, owner, teacher, "stop")
@@ -166,7 +166,7 @@ class JobManager:
                 self.store.request_stop(exp_id)
                 self._stop_asked.setdefault(exp_id, time.time())
 
-    def delete(self, exp_id: str, owner: Optional[str], teacher: bool = False) -> None:
+    def delete(self, exp_id: str, owner: str | None, teacher: bool = False) -> None:
         """Delete a job and its files (a running one is killed first). Owner or teacher only."""
         with self._lock:
             exp = self._owned(exp_id, owner, teacher, "delete")
@@ -178,7 +178,7 @@ class JobManager:
                     time.sleep(0.1)
             self.store.delete_experiment(exp_id)
 
-    def resume(self, exp_id: str, owner: Optional[str], teacher: bool = False) -> None:
+    def resume(self, exp_id: str, owner: str | None, teacher: bool = False) -> None:
         """Queue an interrupted job again; it goes on from its last completed epoch. Owner or teacher only."""
         with self._lock:
             exp = self._owned(exp_id, owner, teacher, "resume")
@@ -188,7 +188,7 @@ class JobManager:
             self.store.update_runs(exp_id, where_status=("interrupted",), status="queued")
             self.pump()
 
-    def _owned(self, exp_id: str, owner: Optional[str], teacher: bool, verb: str) -> Experiment:
+    def _owned(self, exp_id: str, owner: str | None, teacher: bool, verb: str) -> Experiment:
         exp = self.store.load_experiment(exp_id)
         if exp is None:
             raise JobError(f"There is no job {exp_id} (it may have been deleted).")
@@ -201,7 +201,7 @@ class JobManager:
         """Queued experiment ids, first to run first."""
         return [e.id for e in self.store.with_status(["queued"]).items]
 
-    def position(self, exp_id: str) -> Optional[dict]:
+    def position(self, exp_id: str) -> dict | None:
         """{"place": 1-based place in line, "wait_s": estimated wait} for a queued job, else None."""
         q = self.queue()
         if exp_id not in q:
@@ -213,7 +213,7 @@ class JobManager:
         first_free = etas[0] if len(etas) >= slots else 0.0
         return {"place": place, "wait_s": first_free + self.store.typical_duration() * ((place - 1) // slots)}
 
-    def queued_wait(self, exp_id: str) -> Optional[dict]:
+    def queued_wait(self, exp_id: str) -> dict | None:
         """position(), with the wait capped by the budget: no job ahead can run longer than its budget."""
         pos = self.position(exp_id)
         if pos is None:
@@ -298,7 +298,7 @@ class JobManager:
                 if handle is not None:
                     self._handles[exp.id] = handle
 
-    def _alive(self, handle: Handle) -> Optional[bool]:
+    def _alive(self, handle: Handle) -> bool | None:
         if handle.backend == self.backend.name:
             return self.backend.alive(handle)
         return worker_alive(handle.worker) if handle.backend == "local" else None

@@ -22,7 +22,6 @@ import secrets
 import shlex
 import time
 from pathlib import Path
-from typing import Optional
 
 from .backends import Backend
 from .handles import HANDLE_ENV, Handle
@@ -39,7 +38,7 @@ def _number(name: str, default: float) -> float:
         raise ValueError(f"{name} must be a number; got {os.environ.get(name)!r}.") from None
 
 
-def dashboard_url(address: Optional[str]) -> str:
+def dashboard_url(address: str | None) -> str:
     """The dashboard's http URL for an address given as `host:port` or a URL (default http://127.0.0.1:8265)."""
     address = (address or "").strip() or "http://127.0.0.1:8265"
     return address if "://" in address else f"http://{address}"
@@ -51,7 +50,7 @@ class RayBackend(Backend):
     name = "ray"
     outlives_app = True  # the cluster owns its jobs: a restarted app re-attaches to them
 
-    def __init__(self, address: Optional[str] = None) -> None:
+    def __init__(self, address: str | None = None) -> None:
         try:
             from ray.job_submission import JobSubmissionClient
         except ImportError:
@@ -89,7 +88,7 @@ class RayBackend(Backend):
             f.write(f"Submitted as Ray job {job_id} to {self.address}; its output is in Ray's job logs.\n")
         return Handle.ray(job_id)
 
-    def alive(self, handle: Handle) -> Optional[bool]:
+    def alive(self, handle: Handle) -> bool | None:
         if handle.backend != self.name:
             return None
         try:
@@ -116,7 +115,7 @@ class RayBackend(Backend):
         return f"The Ray job running it ended unexpectedly ({info.status.value}: {detail})." if detail else \
             f"The Ray job running it ended unexpectedly ({info.status.value})."
 
-    def capacity(self) -> Optional[int]:
+    def capacity(self) -> int | None:
         read_at, jobs = self._capacity
         if time.monotonic() - read_at < CAPACITY_TTL_S:
             return jobs

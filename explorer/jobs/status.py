@@ -6,7 +6,6 @@ words and the units are the same everywhere. Waits and ETAs are in human units (
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 FINISHED_WORDS = {"completed": "Finished", "stopped": "Stopped", "failed": "Failed", "interrupted": "Interrupted",
                   "diverged": "Every run diverged"}
@@ -19,7 +18,7 @@ class JobStatus:
     state: str  # "queued", "running" or the finished status ("completed", "stopped", ...)
     text: str  # one sentence (or a progress caption) for the page
     level: str  # how to draw it: "info", "progress", "success", "warning" or "error"
-    fraction: Optional[float] = None  # 0..1 while running
+    fraction: float | None = None  # 0..1 while running
 
 
 def human_duration(seconds) -> str:
@@ -40,7 +39,7 @@ def budget_message(budget_s) -> str:
     return f"The job's time budget ({human_duration(budget_s)}) ran out; what it reached is kept."
 
 
-def job_status(job: dict, position: Optional[dict] = None, what: str = "") -> JobStatus:
+def job_status(job: dict, position: dict | None = None, what: str = "") -> JobStatus:
     """Where a job stands, in the page's words.
 
     Args:

@@ -7,12 +7,11 @@ from __future__ import annotations
 import hmac
 import threading
 import time
-from typing import Optional
 
 from ..nets.caps import TEACHER_BACKOFF_BASE_S, TEACHER_BACKOFF_FREE, TEACHER_BACKOFF_MAX_S
 
 
-def check_teacher(password: Optional[str], expected: Optional[str]) -> bool:
+def check_teacher(password: str | None, expected: str | None) -> bool:
     """True when a teacher password is configured and this one matches it (constant-time)."""
     return bool(expected) and bool(password) and hmac.compare_digest(str(password), str(expected))
 
@@ -39,7 +38,7 @@ class TeacherGate:
         with self._lock:
             return max(self._wait(session, self.free), self._wait(self._SERVER, self.free * self.free))
 
-    def attempt(self, password: Optional[str], expected: Optional[str], session: str) -> tuple:
+    def attempt(self, password: str | None, expected: str | None, session: str) -> tuple:
         """(True, 0) for the teacher's password; (False, seconds to wait before the next try) otherwise."""
         wait = self.wait_s(session)
         if wait > 0:

@@ -24,7 +24,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Optional
 
 READY_TIMEOUT_S = 120.0  # importing torch on a loaded 2-core machine takes seconds, not minutes
 
@@ -148,7 +147,7 @@ def serve() -> None:
 class WarmWorkers:
     """The manager's handle on one warm process: start it, ask it to fork jobs, learn their exit codes."""
 
-    def __init__(self, env: Optional[dict] = None) -> None:
+    def __init__(self, env: dict | None = None) -> None:
         self.exit_codes: dict = {}  # child pid -> exit code (negative: the signal that ended it)
         self._replies: dict = {}
         self._ready = threading.Event()
@@ -184,7 +183,7 @@ class WarmWorkers:
                 return False
         return self.proc.poll() is None
 
-    def fork(self, exp_dir: Path, log: Path, env: Optional[dict] = None, timeout_s: float = 30.0) -> Optional[int]:
+    def fork(self, exp_dir: Path, log: Path, env: dict | None = None, timeout_s: float = 30.0) -> int | None:
         """Run `python -m explorer worker EXP_DIR` as a forked child; its pid, or None when the warm process cannot."""
         with self._cond:
             self._next_id += 1
@@ -203,7 +202,7 @@ class WarmWorkers:
                 self._cond.wait(0.1)
             return self._replies.pop(request_id)
 
-    def exit_code(self, pid: int, wait_s: float = 1.0) -> Optional[int]:
+    def exit_code(self, pid: int, wait_s: float = 1.0) -> int | None:
         """A forked child's exit code (negative: the signal that ended it), waiting briefly for the report."""
         deadline = time.monotonic() + wait_s
         with self._cond:

@@ -13,7 +13,6 @@ import math
 import os
 import threading
 import time
-from typing import Optional
 
 REDRAW_CPU_S = 0.03  # server CPU seconds of one live redraw, rounded up from a lone watcher's 27 ms (bench_watchers)
 DEFAULT_BUDGET_CORES = 0.3
@@ -21,7 +20,7 @@ MAX_INTERVAL_S = 10.0
 FORGET_AFTER_S = 30.0  # a session that has not redrawn for this long has stopped watching
 
 
-def budget_cores(env: Optional[dict] = None) -> float:
+def budget_cores(env: dict | None = None) -> float:
     """EXPLORER_LIVE_BUDGET_CORES, or the default when unset or not a positive number."""
     raw = (env if env is not None else os.environ).get("EXPLORER_LIVE_BUDGET_CORES", "")
     try:
@@ -50,7 +49,7 @@ class LiveWatchers:
         self._lock = threading.Lock()
         self.forget_after_s = forget_after_s
 
-    def seen(self, session: str, now: Optional[float] = None) -> int:
+    def seen(self, session: str, now: float | None = None) -> int:
         """Note that this session redrew now; returns how many sessions are watching."""
         now = time.monotonic() if now is None else now
         with self._lock:
@@ -69,6 +68,6 @@ class LiveWatchers:
             return len(self._seen)
 
     def interval(self, session: str, budget: float = DEFAULT_BUDGET_CORES, base_s: float = 1.0,
-                 now: Optional[float] = None) -> float:
+                 now: float | None = None) -> float:
         """seen() and live_interval() in one call."""
         return live_interval(self.seen(session, now), budget, base_s)

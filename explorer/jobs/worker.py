@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import torch
 
@@ -23,8 +23,8 @@ from ..store.runstore import RunStore, run_slug
 from ..store.snapshots import save_snapshot, snapshot_epochs
 from ..training.engine import build_models, train_models
 from ..training.experiments import ExperimentSpec
-from .handles import own_handle
 from .failure import fail_job
+from .handles import own_handle
 from .status import budget_message
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ STOP_POLL_S = 0.25  # the database is asked for a stop request at most this ofte
 class _StoreWriter:
     """Turns engine events into run-store writes (and passes them on to an optional callback)."""
 
-    def __init__(self, store: RunStore, exp_id: str, names: dict, forward: Optional[Callable] = None) -> None:
+    def __init__(self, store: RunStore, exp_id: str, names: dict, forward: Callable | None = None) -> None:
         self.store, self.exp_id, self.ids, self.forward = store, exp_id, names, forward
 
     def __call__(self, event: dict) -> None:
@@ -70,8 +70,8 @@ def _experiment_status(results: dict, stopped: bool) -> str:
     return "diverged" if statuses == {"diverged"} else "completed"
 
 
-def run_experiment(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None,
-                   budget_s: Optional[float] = None):
+def run_experiment(store: RunStore, exp_id: str, callback: Callable[[dict], None] | None = None,
+                   budget_s: float | None = None):
     """Train a queued (or resumed) experiment of the store to its end; returns the experiment as stored.
 
     Never raises for training failures: they end the experiment as `failed` with one sentence in
@@ -163,8 +163,8 @@ def _identical(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(a[k].shape == b[k].shape and torch.equal(a[k], b[k]) for k in a)
 
 
-def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], None]] = None,
-            budget_s: Optional[float] = None):
+def run_job(store: RunStore, exp_id: str, callback: Callable[[dict], None] | None = None,
+            budget_s: float | None = None):
     """Run a queued job of any kind, chosen by its kind: `train` (default) or `landscape`.
 
     budget_s: the job's wall-time budget (see run_experiment); None: the one the job manager recorded at submit.
@@ -176,7 +176,7 @@ def run_job(store: RunStore, exp_id: str, callback: Optional[Callable[[dict], No
     return run_experiment(store, exp_id, callback, budget_s=budget_s)
 
 
-def work(experiment_dir, database_url: Optional[str] = None, artefacts_url: Optional[str] = None) -> int:
+def work(experiment_dir, database_url: str | None = None, artefacts_url: str | None = None) -> int:
     """What `python -m explorer worker DIR` does (the CLI and a warm worker's child): run the job in that folder.
 
     DIR's parent is this machine's runs folder; with an artefact URL (or EXPLORER_ARTIFACTS_URL) it is only

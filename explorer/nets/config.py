@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from .caps import MAX_INPUT_SIZE, MAX_LAYERS, MAX_WIDTH
 
@@ -78,7 +78,7 @@ class ModelConfig:
     norm: str = "batch"  # "batch" (BatchNorm2d) or "none"
     init: str = "kaiming"  # "kaiming" (He et al. 2015) or "xavier" (Glorot & Bengio 2010)
     zero_init_residual: bool = False  # start each branch at zero: its last BN scale, or last conv (Goyal et al. 2017)
-    stage_blocks: Optional[tuple] = None  # explicit blocks per stage; overrides depth when given
+    stage_blocks: tuple | None = None  # explicit blocks per stage; overrides depth when given
     width: float = 1.0  # multiplier on the base widths (16/32/64 or 64/128/256/512)
     in_channels: int = 3  # image channels: 1 for digits and MNIST, 3 for colour
     input_size: int = 32  # square input side in pixels
@@ -183,11 +183,11 @@ class ModelConfig:
         """`resnet-20` or `plain-20` (the paper's names)."""
         return f"{'plain' if self.is_plain else 'resnet'}-{self.num_layers}"
 
-    def plain(self) -> "ModelConfig":
+    def plain(self) -> ModelConfig:
         """The plain twin: the same net without shortcuts (and without zero-init, which needs one)."""
         return dataclasses.replace(self, shortcut="none", zero_init_residual=False)
 
-    def residual(self, shortcut: str = "A") -> "ModelConfig":
+    def residual(self, shortcut: str = "A") -> ModelConfig:
         """The residual twin of a plain config (unchanged if it already has shortcuts)."""
         return self if not self.is_plain else dataclasses.replace(self, shortcut=shortcut)
 
@@ -199,7 +199,7 @@ class ModelConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         return config_from_dict(cls, d)
 
 

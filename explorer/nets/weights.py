@@ -16,8 +16,9 @@ import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 import torch
 
@@ -132,7 +133,7 @@ def imagenet_preprocessing(name: str) -> dict:
             "std": [float(s) for s in transform.std], "light_on_dark": False, "weights": str(weights)}
 
 
-def pretrained_imagenet(name: str, progress: Progress = None, cache_dir: Optional[Path] = None) -> Explainable:
+def pretrained_imagenet(name: str, progress: Progress = None, cache_dir: Path | None = None) -> Explainable:
     """torchvision's pretrained ResNet-18 or -50, downloaded once into torch's cache, loaded into our own model.
 
     Args:

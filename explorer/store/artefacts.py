@@ -21,7 +21,6 @@ import os
 import posixpath
 import secrets
 from pathlib import Path, PurePosixPath
-from typing import Optional
 
 from ..nets.caps import MAX_ARTEFACT_BYTES
 
@@ -31,7 +30,7 @@ ARTIFACTS_ENV = "EXPLORER_ARTIFACTS_URL"
 _CHUNK = 4 * 2**20
 
 
-def artefacts_url(url: Optional[str] = None) -> Optional[str]:
+def artefacts_url(url: str | None = None) -> str | None:
     """The artefact location to use: `url`, else EXPLORER_ARTIFACTS_URL, else None (the runs folder)."""
     return url or os.environ.get(ARTIFACTS_ENV) or None
 
@@ -52,7 +51,7 @@ class Artefacts:
         max_bytes: a remote file larger than this is never downloaded.
     """
 
-    def __init__(self, root: Path, url: Optional[str] = None, max_bytes: int = MAX_ARTEFACT_BYTES) -> None:
+    def __init__(self, root: Path, url: str | None = None, max_bytes: int = MAX_ARTEFACT_BYTES) -> None:
         self.root, self.url, self.max_bytes = Path(root), artefacts_url(url), max_bytes
         self.fs, self.base = None, ""
         if self.url:
@@ -88,7 +87,7 @@ class Artefacts:
         self._remember(Path(path), self.fs.info(dest))  # the scratch copy is this node's cached copy
         return relative
 
-    def fetch(self, relative: Optional[str], cache: bool = True) -> Optional[Path]:
+    def fetch(self, relative: str | None, cache: bool = True) -> Path | None:
         """A local path holding the artefact, or None when there is none (or it is unsafe, or over the size cap).
 
         cache: False for a file that is rewritten under the same key (resume.pt): always downloaded again.
@@ -119,7 +118,7 @@ class Artefacts:
         self._remember(local, info)
         return local
 
-    def exists(self, relative: Optional[str]) -> bool:
+    def exists(self, relative: str | None) -> bool:
         """True when the artefact is there (nothing is downloaded)."""
         if not relative:
             return False
@@ -175,7 +174,7 @@ class Artefacts:
             _quietly(lambda: self.fs.exists(remote) and self.fs.rm(remote, recursive=True))
 
     # ------------------------------------------------------------------ private
-    def _local_file(self, relative: str) -> Optional[Path]:
+    def _local_file(self, relative: str) -> Path | None:
         """The file under the runs folder, only if it is a regular file inside it (no link out)."""
         path = self.root / relative
         try:

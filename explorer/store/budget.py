@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional
 
 import sqlalchemy as sa
 
@@ -27,11 +26,11 @@ PRUNED = "Its weights were pruned to keep the server within its disk budget; its
 
 @dataclass(frozen=True)
 class DiskBudget:
-    total_bytes: Optional[int] = None  # None: no cap
-    owner_bytes: Optional[int] = None
+    total_bytes: int | None = None  # None: no cap
+    owner_bytes: int | None = None
 
     @classmethod
-    def from_env(cls) -> "DiskBudget":
+    def from_env(cls) -> DiskBudget:
         def mb(name):
             try:
                 return int(float(os.environ[name]) * 2**20) if os.environ.get(name) else None
@@ -40,7 +39,7 @@ class DiskBudget:
         return cls(mb("EXPLORER_DISK_BUDGET_MB"), mb("EXPLORER_OWNER_DISK_BUDGET_MB"))
 
 
-def weights_bytes(store: RunStore, owner: Optional[str] = None) -> int:
+def weights_bytes(store: RunStore, owner: str | None = None) -> int:
     """Bytes of weights kept (one owner's, when given)."""
     r, e = db.runs.c, db.experiments.c
     q = sa.select(sa.func.coalesce(sa.func.sum(r.weights_bytes), 0)).select_from(
@@ -65,13 +64,13 @@ def enforce(store: RunStore, budget: DiskBudget) -> int:
     return freed
 
 
-def _prune(store: RunStore, owner: Optional[str], excess: int) -> int:
+def _prune(store: RunStore, owner: str | None, excess: int) -> int:
     """Free `excess` bytes: the oldest finished runs' snapshots first, then their init and final weights."""
     freed = _prune_snapshots(store, owner, excess)
     return freed + (_prune_weights(store, owner, excess - freed) if excess - freed > 0 else 0)
 
 
-def _finished(owner: Optional[str]):
+def _finished(owner: str | None):
     """The finished runs that still count bytes (one owner's, when given), oldest first."""
     r, e = db.runs.c, db.experiments.c
     q = sa.select(r.exp_id, r.id, r.weights_bytes, r.init_weights, r.final_weights).select_from(
@@ -82,7 +81,7 @@ def _finished(owner: Optional[str]):
     return q.order_by(e.created.asc(), r.exp_id, r.position)
 
 
-def _prune_snapshots(store: RunStore, owner: Optional[str], excess: int) -> int:
+def _prune_snapshots(store: RunStore, owner: str | None, excess: int) -> int:
     """Delete the snapshots of the oldest finished runs (one folder listing per run looked at)."""
     freed, offset = 0, 0
     while excess - freed > 0:
@@ -100,7 +99,7 @@ def _prune_snapshots(store: RunStore, owner: Optional[str], excess: int) -> int:
     return freed
 
 
-def _prune_weights(store: RunStore, owner: Optional[str], excess: int) -> int:
+def _prune_weights(store: RunStore, owner: str | None, excess: int) -> int:
     freed = 0
     while excess - freed > 0:
         rows = store.select(_finished(owner).limit(BATCH))

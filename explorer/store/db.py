@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
@@ -89,7 +89,7 @@ class SchemaMismatch(RuntimeError):
     """The database was made by another version of the app (one sentence says which way)."""
 
 
-def database_url(runs_dir: Path, url: Optional[str] = None) -> str:
+def database_url(runs_dir: Path, url: str | None = None) -> str:
     """The database to use: `url`, else EXPLORER_DATABASE_URL, else SQLite in the runs folder."""
     url = url or os.environ.get("EXPLORER_DATABASE_URL")
     if url:

@@ -10,7 +10,6 @@ import os
 import secrets
 import socket
 from pathlib import Path
-from typing import Optional
 
 MAX_JSON_BYTES = 64 * 2**20  # a JSON artefact larger than this is not read
 
@@ -28,7 +27,7 @@ def atomic_write_json(path: Path, obj) -> None:
         raise
 
 
-def read_json(path: Path, max_bytes: int = MAX_JSON_BYTES) -> Optional[dict]:
+def read_json(path: Path, max_bytes: int = MAX_JSON_BYTES) -> dict | None:
     """The JSON object in a regular file (no link, at most max_bytes), or None when missing, too big or unreadable."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
@@ -59,7 +58,7 @@ def pid_alive(pid) -> bool:
     return stat is None or stat[0] != "Z"
 
 
-def _proc_stat(pid: int) -> Optional[tuple]:
+def _proc_stat(pid: int) -> tuple | None:
     """(state, start time in clock ticks) from /proc/PID/stat, or None where /proc cannot tell."""
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -75,12 +74,12 @@ def worker_handle(pid: int) -> str:
     return f"{socket.gethostname()}:{pid}:{stat[1] if stat else '?'}"
 
 
-def is_local(handle: Optional[str]) -> bool:
+def is_local(handle: str | None) -> bool:
     """True when a worker handle names a process of this machine."""
     return str(handle).rsplit(":", 2)[0] == socket.gethostname()
 
 
-def worker_alive(handle: Optional[str]) -> bool:
+def worker_alive(handle: str | None) -> bool:
     """True while the process a handle names still runs (same pid, same start time); other hosts count as alive."""
     try:
         host, pid, start = str(handle).rsplit(":", 2)

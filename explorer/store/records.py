@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Optional
 
 STATUSES = ("queued", "running", "completed", "stopped", "diverged", "failed", "interrupted")
 ACTIVE = ("queued", "running")
@@ -22,7 +21,7 @@ class DamagedRecord(ValueError):
     """A stored row that cannot be read as a record (one sentence, naming the experiment)."""
 
 
-def _number(value) -> Optional[float]:
+def _number(value) -> float | None:
     """A finite-or-NaN float, or None for anything that is not a number."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -38,13 +37,13 @@ def _whole(value, default: int = 0) -> int:
 class Final:
     """A run's last recorded metrics (errors are fractions in [0, 1]); None where not measured yet."""
 
-    train_loss: Optional[float] = None
-    train_error: Optional[float] = None
-    test_loss: Optional[float] = None
-    test_error: Optional[float] = None
+    train_loss: float | None = None
+    train_error: float | None = None
+    test_loss: float | None = None
+    test_error: float | None = None
 
     @classmethod
-    def from_dict(cls, d) -> Optional["Final"]:
+    def from_dict(cls, d) -> Final | None:
         if not isinstance(d, dict):
             return None
         return cls(**{k: _number(d.get(k)) for k in FINAL_KEYS})
@@ -58,16 +57,16 @@ class Progress:
     """The latest progress event of a running job (step, total steps, ETA in seconds, images/s, message)."""
 
     step: int = 0
-    total_steps: Optional[int] = None
-    epoch: Optional[float] = None
-    epochs: Optional[int] = None
-    elapsed: Optional[float] = None
-    eta: Optional[float] = None
-    images_per_second: Optional[float] = None
-    message: Optional[str] = None
+    total_steps: int | None = None
+    epoch: float | None = None
+    epochs: int | None = None
+    elapsed: float | None = None
+    eta: float | None = None
+    images_per_second: float | None = None
+    message: str | None = None
 
     @classmethod
-    def from_dict(cls, d) -> Optional["Progress"]:
+    def from_dict(cls, d) -> Progress | None:
         if not isinstance(d, dict):
             return None
         msg = d.get("message")
@@ -93,21 +92,21 @@ class Run:
     model: dict  # ModelConfig.to_dict()
     status: str = "queued"
     epochs: int = 0
-    final: Optional[Final] = None
-    images_per_second: Optional[float] = None
-    params: Optional[int] = None
-    dataset: Optional[str] = None
-    message: Optional[str] = None
-    depth: Optional[int] = None  # weighted layers (He et al. 2015), None when the config is unreadable
-    init_weights: Optional[str] = None  # paths relative to the store's artefact folder, None when absent
-    final_weights: Optional[str] = None
+    final: Final | None = None
+    images_per_second: float | None = None
+    params: int | None = None
+    dataset: str | None = None
+    message: str | None = None
+    depth: int | None = None  # weighted layers (He et al. 2015), None when the config is unreadable
+    init_weights: str | None = None  # paths relative to the store's artefact folder, None when absent
+    final_weights: str | None = None
 
     @property
-    def shortcut(self) -> Optional[str]:
+    def shortcut(self) -> str | None:
         return self.model.get("shortcut")
 
     @property
-    def placement(self) -> Optional[str]:
+    def placement(self) -> str | None:
         return self.model.get("placement")
 
     @property
@@ -125,17 +124,17 @@ class Experiment:
 
     id: str
     kind: str  # the job kind: "train" or "landscape"
-    owner: Optional[str]
+    owner: str | None
     status: str
     spec: dict  # ExperimentSpec.to_dict() for training, landscape_spec() for a landscape
-    spec_hash: Optional[str] = None
+    spec_hash: str | None = None
     created: float = 0.0
-    started: Optional[float] = None
-    finished: Optional[float] = None
-    message: Optional[str] = None
-    worker: Optional[str] = None  # the worker's handle: "host:pid:start time" (explorer.jobs checks it)
+    started: float | None = None
+    finished: float | None = None
+    message: str | None = None
+    worker: str | None = None  # the worker's handle: "host:pid:start time" (explorer.jobs checks it)
     resumable: bool = False  # every unfinished run has a saved epoch state
-    progress: Optional[Progress] = None
+    progress: Progress | None = None
     runs: tuple = ()
 
     @property
@@ -154,19 +153,19 @@ class Experiment:
         return str(train.get("device", "?")) if isinstance(train, dict) else "?"
 
     @property
-    def source(self) -> Optional[str]:
+    def source(self) -> str | None:
         """The source experiment of a landscape job."""
         return self.spec.get("source")
 
     @property
-    def duration(self) -> Optional[float]:
+    def duration(self) -> float | None:
         """Seconds from start to finish (None before it started; up to now while it runs)."""
         import time
         if not self.started:
             return None
         return (self.finished or time.time()) - self.started
 
-    def run(self, run_id: str) -> Optional[Run]:
+    def run(self, run_id: str) -> Run | None:
         return next((r for r in self.runs if r.id == run_id), None)
 
 
@@ -179,25 +178,25 @@ class Metric:
     """One record of a run's metrics (docs/engine.md): a `step` record or an `epoch` record."""
 
     type: str
-    run: Optional[str] = None
-    step: Optional[int] = None
-    epoch: Optional[float] = None
-    train_loss: Optional[float] = None
-    train_error: Optional[float] = None
-    test_loss: Optional[float] = None
-    test_error: Optional[float] = None
-    lr: Optional[float] = None
-    elapsed: Optional[float] = None
-    eta: Optional[float] = None
-    images_per_second: Optional[float] = None
-    time: Optional[float] = None
-    grad_norms: Optional[dict] = None  # {conv name: mean weight-gradient norm}, forward order
-    branch_ratios: Optional[dict] = None  # {unit name: ||F(x)|| / ||x||}
+    run: str | None = None
+    step: int | None = None
+    epoch: float | None = None
+    train_loss: float | None = None
+    train_error: float | None = None
+    test_loss: float | None = None
+    test_error: float | None = None
+    lr: float | None = None
+    elapsed: float | None = None
+    eta: float | None = None
+    images_per_second: float | None = None
+    time: float | None = None
+    grad_norms: dict | None = None  # {conv name: mean weight-gradient norm}, forward order
+    branch_ratios: dict | None = None  # {unit name: ||F(x)|| / ||x||}
     partial: bool = False
     extra: dict = field(default_factory=dict, compare=False)  # keys a newer engine wrote
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Metric":
+    def from_dict(cls, d: dict) -> Metric:
         known = {k: d.get(k) for k in METRIC_FIELDS if k in d}
         known["partial"] = bool(known.get("partial"))
         for key in ("grad_norms", "branch_ratios"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Optional
 
 from .records import FINAL_KEYS, Experiment, Run
 
@@ -39,7 +38,7 @@ def _duration(exp: Experiment) -> str:
     return f"{exp.duration:,.0f} s" if exp.duration is not None else "–"
 
 
-def history_rows(experiments: list, me: Optional[str] = None) -> list:
+def history_rows(experiments: list, me: str | None = None) -> list:
     """The Runs page's table: one row per run, with its experiment's facts ("you" marks the viewer's own runs)."""
     rows = []
     for exp in experiments:

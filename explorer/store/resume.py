@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from typing import Optional
 
 import torch
 
@@ -30,7 +29,7 @@ def save_resume_state(store: RunStore, exp_id: str, state: dict) -> None:
     store.update_experiment(exp_id, resume_state=store.publish(path), resume_step=int(state["step"]))
 
 
-def load_resume_state(store: RunStore, exp_id: str) -> Optional[dict]:
+def load_resume_state(store: RunStore, exp_id: str) -> dict | None:
     """The experiment's resume point, or None when it has none (or its file is unreadable)."""
     exp = store.load_experiment(exp_id, with_runs=False, reconcile=False)
     if exp is None or not exp.resumable:

@@ -24,7 +24,6 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import sqlalchemy as sa
 import torch
@@ -62,13 +61,13 @@ def _loads(text, default=None):
 class Filter:
     """Which experiments a query returns (None: any). `owner` is an exact owner id; `before` a timestamp."""
 
-    kind: Optional[str] = "train"  # the job kind; None for every kind
-    owner: Optional[str] = None
-    dataset: Optional[str] = None
-    spec_kind: Optional[str] = None  # single, twin, sweep, compare
-    status: Optional[str] = None
-    depth: Optional[int] = None  # at least one run of this depth
-    before: Optional[float] = None  # created before this time
+    kind: str | None = "train"  # the job kind; None for every kind
+    owner: str | None = None
+    dataset: str | None = None
+    spec_kind: str | None = None  # single, twin, sweep, compare
+    status: str | None = None
+    depth: int | None = None  # at least one run of this depth
+    before: float | None = None  # created before this time
     exclude_active: bool = False  # leave out queued and running jobs (retention)
 
 
@@ -88,7 +87,7 @@ class Page:
 class RunStore:
     """Experiments in a database, artefacts under one folder. Workers write; pages, the CLI and the job manager read."""
 
-    def __init__(self, root=None, database_url: Optional[str] = None, artefacts_url: Optional[str] = None) -> None:
+    def __init__(self, root=None, database_url: str | None = None, artefacts_url: str | None = None) -> None:
         self.root = Path(root) if root is not None else default_runs_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.url = db.database_url(self.root, database_url)
@@ -132,7 +131,7 @@ class RunStore:
     def run_dir(self, exp_id: str, run_id: str) -> Path:
         return self.exp_dir(exp_id) / run_slug(run_id)
 
-    def artefact(self, relative: Optional[str]) -> Optional[Path]:
+    def artefact(self, relative: str | None) -> Path | None:
         """The local file a database path names, only if it is a regular file inside the store (no link out);
         with a remote artefact location, downloaded first (or taken from this machine's cache)."""
         return self.artefacts.fetch(relative)
@@ -142,8 +141,8 @@ class RunStore:
         return self.artefacts.publish(path)
 
     # ------------------------------------------------------------------ create and update
-    def create_experiment(self, spec: dict, runs: list, owner: Optional[str] = None,
-                          spec_hash: Optional[str] = None, kind: str = "train", admit=None) -> str:
+    def create_experiment(self, spec: dict, runs: list, owner: str | None = None,
+                          spec_hash: str | None = None, kind: str = "train", admit=None) -> str:
         """A new experiment, status queued, with its runs (one transaction).
 
         Args:
@@ -183,7 +182,7 @@ class RunStore:
         return self._q(lambda c: c.execute(sa.select(db.experiments.c.id).where(db.experiments.c.id == exp_id))
                        .first()) is not None
 
-    def update_experiment(self, exp_id: str, **fields) -> Optional[Experiment]:
+    def update_experiment(self, exp_id: str, **fields) -> Experiment | None:
         """Set some columns of an experiment (status, started, finished, message, worker); returns it as stored."""
         allowed = {"status", "started", "finished", "message", "worker", "resume_state", "resume_step",
                    "stop_requested", "created"}
@@ -196,7 +195,7 @@ class RunStore:
             raise FileNotFoundError(f"Experiment {exp_id} does not exist (it may have been deleted).")
         return self.load_experiment(exp_id, reconcile=False)
 
-    def claim(self, exp_id: str, most_running: Optional[int] = None, most_per_owner: Optional[int] = None) -> bool:
+    def claim(self, exp_id: str, most_running: int | None = None, most_per_owner: int | None = None) -> bool:
         """Mark a queued experiment running for this process, atomically: False when another job manager (another
         app process or replica) claimed it first, or when `most_running` experiments (`most_per_owner` of its
         owner's) already run. Claims take one lock in turn, so limits counted here hold across every replica.
@@ -258,7 +257,7 @@ class RunStore:
         return row is None or row[0] is not None  # a deleted job stops too
 
     # ------------------------------------------------------------------ read
-    def read_metrics(self, exp_id: str, run_id: str, kind: Optional[str] = None, after: int = 0,
+    def read_metrics(self, exp_id: str, run_id: str, kind: str | None = None, after: int = 0,
                      limit: int = MAX_METRIC_ROWS) -> list:
         """Metric records of one run, in order (at most `limit`, those after sequence number `after`)."""
         m = db.metrics.c
@@ -280,7 +279,7 @@ class RunStore:
                                            .group_by(m.run_id)).all())
         return tuple(sorted((r, s) for r, s in rows))
 
-    def load_experiment(self, exp_id: str, with_runs: bool = True, reconcile: bool = True) -> Optional[Experiment]:
+    def load_experiment(self, exp_id: str, with_runs: bool = True, reconcile: bool = True) -> Experiment | None:
         """An experiment (with its runs and progress), or None if missing or damaged.
 
         One that claims to be running but whose worker process is gone is marked interrupted here.
@@ -297,7 +296,7 @@ class RunStore:
             return self.mark_interrupted(exp_id, "The worker process ended unexpectedly.")
         return exp
 
-    def mark_interrupted(self, exp_id: str, message: str) -> Optional[Experiment]:
+    def mark_interrupted(self, exp_id: str, message: str) -> Experiment | None:
         self._tx(lambda c: c.execute(db.experiments.update().where(
             (db.experiments.c.id == exp_id) & db.experiments.c.status.in_(ACTIVE))
             .values(status="interrupted", message=message, finished=time.time())))
@@ -331,12 +330,12 @@ class RunStore:
         items, damaged = records_from_rows(rows, with_runs, self._run_rows)
         return Page(tuple(items), len(items), tuple(damaged))
 
-    def owner_counts(self, owner: str, since: Optional[float] = None) -> dict:
+    def owner_counts(self, owner: str, since: float | None = None) -> dict:
         """{status: number of this owner's experiments}, plus "since": how many were created after `since`."""
         from .tables import owner_counts
         return self._q(lambda c: owner_counts(c, owner, since))
 
-    def find_by_hash(self, spec_hash: str, statuses=("queued", "running", "completed")) -> Optional[Experiment]:
+    def find_by_hash(self, spec_hash: str, statuses=("queued", "running", "completed")) -> Experiment | None:
         """The newest experiment with this spec hash in one of these statuses, or None."""
         e = db.experiments.c
         row = self._q(lambda c: c.execute(sa.select(e.id).where((e.spec_hash == spec_hash) & e.status.in_(statuses))
@@ -374,7 +373,7 @@ class RunStore:
 
     # ------------------------------------------------------------------ weights and artefacts
     def save_weights(self, exp_id: str, run_id: str, which: str, model: torch.nn.Module,
-                     model_cfg: dict, preprocessing: dict, reuse: Optional[str] = None) -> Path:
+                     model_cfg: dict, preprocessing: dict, reuse: str | None = None) -> Path:
         """Save state_dict + model config + preprocessing as `which`.pt (atomic) and record its path.
 
         reuse: an already saved file with identical tensors (a lineage twin's init.pt), referenced instead.

@@ -13,7 +13,6 @@ import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import Optional
 
 from ..analysis.evaluation import test_metrics
 from ..data.config import DataConfig
@@ -75,7 +74,7 @@ def _shipped_hash(folder: Path) -> str:
     return "shipped-" + sha.hexdigest()[:16]
 
 
-def ensure_shipped_in_store(store: RunStore, folder: Optional[Path] = None) -> str:
+def ensure_shipped_in_store(store: RunStore, folder: Path | None = None) -> str:
     """Import the shipped digits twin into the run store once, as a finished experiment; returns its id.
 
     The twin (He et al. 2015's plain-20 and ResNet-20 on the built-in digits) has final weights only, no

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Optional
 
 import sqlalchemy as sa
 
@@ -23,7 +22,7 @@ def _json(text, what: str, exp_id: str):
         raise DamagedRecord(f"Experiment {exp_id} has a damaged {what}; it is skipped.") from None
 
 
-def _depth(model: dict) -> Optional[int]:
+def _depth(model: dict) -> int | None:
     try:
         from ..nets.config import ModelConfig
         return ModelConfig.from_dict(model).num_layers
@@ -66,7 +65,7 @@ def run_from_row(row) -> Run:
                final_weights=r["final_weights"])
 
 
-def _finite(x) -> Optional[float]:
+def _finite(x) -> float | None:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
@@ -128,7 +127,7 @@ def filter_clause(filt):
     return cond
 
 
-def owner_counts(conn, owner: str, since: Optional[float] = None) -> dict:
+def owner_counts(conn, owner: str, since: float | None = None) -> dict:
     """{status: number of this owner's experiments}, plus "since": how many were created after `since`."""
     e = db.experiments.c
     recent = sa.func.sum(sa.case((e.created >= since, 1), else_=0)) if since is not None else sa.literal(0)

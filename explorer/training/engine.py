@@ -11,9 +11,10 @@ import dataclasses
 import math
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 from torch import nn
@@ -88,10 +89,10 @@ class _Run:
     scaler: object = None
     convs: tuple = ()  # (names, modules) of every conv, for per-step gradient norms
     status: str = "running"
-    message: Optional[str] = None
+    message: str | None = None
     images: int = 0
     epochs: int = 0
-    final: Optional[dict] = None
+    final: dict | None = None
     sums: dict = field(default_factory=dict)  # loss, correct, count and grad norms over the epoch (tensors)
 
 
@@ -100,7 +101,7 @@ class Lockstep:
     """Train several models on the same batches. Use train_models() unless you need the pieces."""
 
     def __init__(self, models: dict, data, train: TrainConfig, callback: Callback = None,
-                 should_stop: Optional[Callable[[], bool]] = None) -> None:
+                 should_stop: Callable[[], bool] | None = None) -> None:
         from ..data.datasets import normalize
         self.train, self.callback = train, callback or (lambda e: None)
         self.should_stop = should_stop or (lambda: False)
@@ -119,7 +120,7 @@ class Lockstep:
         probe_n = min(128, len(self.data.y_test))
         self.probe = normalize(self.data.x_test[:probe_n], self.data.preprocessing)
         self.stopped = False
-        self.on_epoch: Optional[Callable[[str, int, nn.Module], None]] = None
+        self.on_epoch: Callable[[str, int, nn.Module], None] | None = None
 
     def _make_run(self, name: str, model: nn.Module) -> _Run:
         model = model.to(self.device)
@@ -157,7 +158,7 @@ class Lockstep:
             run.model = run.raw
             return run.model(x)
 
-    def _train_step(self, run: _Run, x: torch.Tensor, y: torch.Tensor, check: bool) -> Optional[float]:
+    def _train_step(self, run: _Run, x: torch.Tensor, y: torch.Tensor, check: bool) -> float | None:
         run.model.train()
         with self._autocast():
             logits = self._forward(run, x)
@@ -326,7 +327,7 @@ class Lockstep:
                    "elapsed": time.time() - self.started, "eta": self._eta(),
                    "images_per_second": images / max(trained, 1e-9)})
 
-    def _eta(self) -> Optional[float]:
+    def _eta(self) -> float | None:
         if self.step == 0:
             return None
         per_step = (time.time() - self.started) / self.step
@@ -424,9 +425,9 @@ def _clone(gen: torch.Generator) -> torch.Generator:
 
 
 def train_models(models: dict, data, train: TrainConfig, callback: Callback = None,
-                 should_stop: Optional[Callable[[], bool]] = None, augment: Optional[bool] = None,
-                 checkpoint: Optional[Callable[[dict], None]] = None, resume: Optional[dict] = None,
-                 on_epoch: Optional[Callable[[str, int, nn.Module], None]] = None) -> dict:
+                 should_stop: Callable[[], bool] | None = None, augment: bool | None = None,
+                 checkpoint: Callable[[dict], None] | None = None, resume: dict | None = None,
+                 on_epoch: Callable[[str, int, nn.Module], None] | None = None) -> dict:
     """Train named models in place, in lockstep on `data` (an explorer.data.Dataset).
 
     checkpoint(state) is called after each completed epoch but the last with `Lockstep.state`; `resume` (such a

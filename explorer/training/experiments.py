@@ -52,7 +52,7 @@ class ExperimentSpec:
                 "data": self.data.to_dict(), "train": self.train.to_dict()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ExperimentSpec":
+    def from_dict(cls, d: dict) -> ExperimentSpec:
         try:
             models = tuple((m["name"], ModelConfig.from_dict(m["model"])) for m in d["models"])
             return cls(d["kind"], models, DataConfig.from_dict(d["data"]), TrainConfig.from_dict(d["train"]))

@@ -11,7 +11,6 @@ import base64
 import json
 import zlib
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -28,7 +27,7 @@ def _pack(t: torch.Tensor) -> dict:
             "data": base64.b64encode(zlib.compress(raw, 9)).decode("ascii")}
 
 
-def export_script(spec: ExperimentSpec, data=None, finals: Optional[dict] = None, title: str = "") -> str:
+def export_script(spec: ExperimentSpec, data=None, finals: dict | None = None, title: str = "") -> str:
     """The take-home script for an experiment, as text.
 
     Args:
@@ -69,7 +68,7 @@ def _fill(source: str, marker: str, value: str) -> str:
     return "".join(lines)
 
 
-def _header(spec: ExperimentSpec, finals: Optional[dict], title: str) -> str:
+def _header(spec: ExperimentSpec, finals: dict | None, title: str) -> str:
     lines = [f"# ResNet Explorer experiment {title}".rstrip(),
              f"# {spec.kind} on {spec.data.name}: {', '.join(n for n, _ in spec.models)}; seed {spec.train.seed}, "
              f"{spec.train.epochs} epochs, batch {spec.train.batch_size}, lr {spec.train.lr} ({spec.train.schedule})."]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional
 
 from ..data.config import DATASETS
 from ..nets.config import choice, config_from_dict
@@ -25,7 +24,7 @@ class TrainConfig:
     """How to train. Defaults are the digits demo's (see docs/engine.md), not the paper's CIFAR recipe."""
 
     epochs: int = 12  # passes over the training set (ignored when steps is set)
-    steps: Optional[int] = None  # total optimiser steps; overrides epochs when given
+    steps: int | None = None  # total optimiser steps; overrides epochs when given
     batch_size: int = 128  # images per step (the paper: 128)
     optimizer: str = "sgd"  # "sgd" with momentum (the paper) or "adamw"
     lr: float = 0.1  # peak learning rate (the paper: 0.1)
@@ -68,7 +67,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         return config_from_dict(cls, d)
 
 
