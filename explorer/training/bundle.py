@@ -68,7 +68,8 @@ class _Reads(ast.NodeVisitor):
     annotations`, so they are never evaluated). `early` keeps only what runs when the statement itself runs."""
 
     def __init__(self, early: bool) -> None:
-        self.early, self.names = early, set()
+        self.early = early
+        self.names: set[str] = set()
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
@@ -232,7 +233,8 @@ class Bundle:
             return True
 
     def _value_statement(self, mod: _Module, stmt: ast.stmt, name: str, value: object) -> tuple[str, set]:
-        self._direct = reads = set()
+        reads: set[tuple[str, str]] = set()
+        self._direct = reads
         try:
             written = self.literal(self.overrides.get(id(value), value), 0)
         finally:
@@ -353,11 +355,12 @@ def _is_constant(source: str) -> bool:
 
 def _imports(lines: set) -> str:
     """Import lines as isort writes them: the future, the standard library, then torch; `import` before `from`."""
-    plain, froms = set(), {}
+    plain: set[str] = set()
+    froms: dict[str, set[str]] = {}
     for line in lines:
         node = ast.parse(line).body[0]
         if isinstance(node, ast.ImportFrom):
-            froms.setdefault(node.module, set()).update(a.name + (f" as {a.asname}" if a.asname else "")
+            froms.setdefault(node.module or "", set()).update(a.name + (f" as {a.asname}" if a.asname else "")
                                                         for a in node.names)
         else:
             plain.add(line)

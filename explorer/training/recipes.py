@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from ..data.config import DATASETS
 from ..nets.config import choice, config_from_dict
@@ -84,8 +85,12 @@ TRAIN_DEFAULTS = {
 }
 
 
-def train_config_for(dataset: str, **overrides) -> TrainConfig:
-    """The dataset's default recipe, with explicit overrides (None values ignored)."""
+def train_config_for(dataset: str, **overrides: Any) -> TrainConfig:
+    """The dataset's default recipe, with explicit overrides (None values ignored).
+
+    Args:
+        dataset: its name. overrides: TrainConfig fields (any type here: TrainConfig checks each one).
+    """
     choice("dataset", dataset, DATASETS)
     fields = {**TRAIN_DEFAULTS[dataset], **{k: v for k, v in overrides.items() if v is not None}}
     return TrainConfig(**fields)
