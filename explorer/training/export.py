@@ -13,7 +13,7 @@ import lzma
 
 import torch
 
-from ..data.datasets import Dataset, _preprocessing, dataset_info
+from ..data.datasets import Dataset, dataset_info, preprocessing_for
 from ..nets.blocks import BLOCKS, PLACEMENTS, SHORTCUTS
 from ..nets.config import ModelConfig
 from . import takehome
@@ -84,7 +84,7 @@ def _data(spec: ExperimentSpec, data: Dataset | None) -> tuple[tuple, str, dict]
     if spec.data.name not in EMBEDDED:
         info = dataset_info(spec.data.name)
         shape = (1, info["in_channels"], info["input_size"], info["input_size"])
-        pre = _preprocessing(spec.data, torch.zeros(shape, dtype=torch.uint8), {})  # its mean and std: at home
+        pre = preprocessing_for(spec.data, torch.zeros(shape, dtype=torch.uint8), {})  # its mean and std: at home
         return (), "", {k: pre[k] for k in ("classes", "scale", "augment")}
     if data is None:
         from ..data.datasets import load_dataset

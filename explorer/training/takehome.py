@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..data.datasets import Dataset, _subset, test_batches, train_batches
+from ..data.datasets import Dataset, interleaved_subset, test_batches, train_batches
 from ..nets.config import ModelConfig
-from .engine import _lr_factor, _optimizer, build_models
+from .engine import build_models, lr_factor, make_optimizer
 from .recipes import TrainConfig
 
 Split = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # x_train, y_train, x_test, y_test
@@ -72,9 +72,9 @@ def _torchvision_split(exp: HomeExperiment, dataset: Callable, data_dir: str) ->
     x_train, x_test = x_train.contiguous(), x_test.contiguous()
     n_train, n_test = exp.subsets
     if n_train is not None:
-        x_train, y_train = _subset(x_train, y_train, n_train)
+        x_train, y_train = interleaved_subset(x_train, y_train, n_train)
     if n_test is not None:
-        x_test, y_test = _subset(x_test, y_test, n_test)
+        x_test, y_test = interleaved_subset(x_test, y_test, n_test)
     return x_train, y_train, x_test, y_test
 
 
@@ -141,7 +141,7 @@ def train(exp: HomeExperiment, device: torch.device, epochs: int | None = None, 
     recipe = dataclasses.replace(exp.recipe, epochs=epochs, steps=None) if epochs else exp.recipe
     data = load_data(exp, data_dir).to(device)
     models = {name: m.to(device) for name, m in build_models(exp.models, recipe.seed).items()}
-    opts = {name: _optimizer(m, recipe) for name, m in models.items()}
+    opts = {name: make_optimizer(m, recipe) for name, m in models.items()}
     criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     per_epoch = math.ceil(len(data.y_train) / recipe.batch_size)
     total = recipe.steps or recipe.epochs * per_epoch
@@ -152,7 +152,7 @@ def train(exp: HomeExperiment, device: torch.device, epochs: int | None = None, 
         for x, y in train_batches(data, recipe.batch_size, gen):
             if step >= total or not alive:
                 break
-            lr = recipe.lr * _lr_factor(recipe, step, total, per_epoch)
+            lr = recipe.lr * lr_factor(recipe, step, total, per_epoch)
             step += 1
             for name in list(alive):
                 for group in opts[name].param_groups:
