@@ -118,7 +118,8 @@ def test_a_digits_script_holds_only_what_its_experiment_uses(tmp_path, monkeypat
     assert max(len(line) for line in lines) <= 130  # the library's own lines, as its source has them
     start = lines.index('DATA_BLOCK = """')
     assert all(len(line) <= 76 for line in lines[start + 1:]) and start > len(lines) // 3  # the data comes last
-    experiment = lines[lines.index("def the_experiment():"): lines.index("def the_experiment():") + 40]
+    top = next(i for i, line in enumerate(lines) if line.startswith("def the_experiment("))
+    experiment = lines[top: top + 40]
     assert max(len(line) for line in experiment) <= 120  # what the export writes itself
     assert "import torchvision" not in text  # no download code
     script = load_script(text, tmp_path, monkeypatch)
@@ -130,3 +131,25 @@ def test_a_digits_script_holds_only_what_its_experiment_uses(tmp_path, monkeypat
     x_train, y_train, x_test, y_test = exp.load(exp, "unused")
     data = load_dataset(spec.data)
     assert torch.equal(x_train, data.x_train) and torch.equal(y_test, data.y_test)  # the app's exact split
+
+
+def test_an_uploaded_folder_goes_in_as_its_exact_split_with_its_class_names_as_literals(tmp_path, monkeypatch):
+    from explorer.data.datasets import Dataset
+    classes = ['cat"""\nraise SystemExit("a class ran")\n#', "dog"]
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (12, 3, 32, 32), generator=gen, dtype=torch.uint8)
+    y = torch.tensor([0, 1] * 6)
+    data = Dataset("folder", x[:8], y[:8], x[8:], y[8:], {
+        "dataset": "folder", "classes": classes, "num_classes": 2, "in_channels": 3, "input_size": 32,
+        "scale": 255.0, "mean": [0.5] * 3, "std": [0.25] * 3, "augment": {"pad": 4, "flip": True},
+        "path": "/srv/uploads/secret", "skipped": 0})
+    cfg = ModelConfig(depth=8, num_classes=2, width=0.25)
+    spec = ExperimentSpec("single", (("resnet-8", cfg),), DataConfig("folder", path="/srv/uploads/secret"),
+                          TrainConfig(epochs=1))
+    text = export_script(spec, data=data)
+    assert "/srv/uploads" not in text  # server paths mean nothing at home
+    exp = load_script(text, tmp_path, monkeypatch).the_experiment()
+    assert exp.preprocessing["classes"] == classes
+    x_train, y_train, x_test, y_test = exp.load(exp, "unused")
+    assert torch.equal(x_train, data.x_train) and torch.equal(y_train, data.y_train)
+    assert torch.equal(x_test, data.x_test) and torch.equal(y_test, data.y_test)

@@ -111,6 +111,6 @@ def _experiment(bundle: Bundle, spec: ExperimentSpec, layout: tuple, pre: dict, 
     if layout:  # the packed split is the block at the end of the file
         call = call[: call.rstrip().rindex(")")].rstrip() + "\n        packed=DATA_BLOCK,\n    )"
     return ("# " + "-" * 77 + " the experiment\n"
-            "def the_experiment():\n"
+            "def the_experiment() -> HomeExperiment:\n"
             '    """What the app trained, as the app recorded it: change a value to try a variant."""\n'
             f"    return {call}")
