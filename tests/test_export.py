@@ -20,8 +20,8 @@ from explorer.training.export import export_script
 from explorer.training.recipes import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
-ALLOWED_IMPORTS = {"__future__", "argparse", "base64", "dataclasses", "json", "lzma", "math", "os", "re", "time",
-                   "torch", "torchvision"}
+ALLOWED_IMPORTS = {"__future__", "argparse", "base64", "collections", "dataclasses", "json", "lzma", "math", "os", "re",
+                   "time", "typing", "torch", "torchvision"}
 
 CONFIGS = [  # a twin, every placement and shortcut, bottlenecks, zero-init, explicit stages, an ImageNet stem
     [("plain-20", ModelConfig(shortcut="none", in_channels=1, input_size=8)),

@@ -105,6 +105,15 @@ def _reads(stmt: ast.stmt, early: bool) -> set:
     return visitor.names
 
 
+def _annotation_names(stmt: ast.stmt) -> set:
+    """Names read in a statement's annotations (never evaluated in the script, but a reader's tools check them)."""
+    found: set[str] = set()
+    for node in ast.walk(stmt):
+        notes = [getattr(node, "annotation", None), getattr(node, "returns", None)]
+        found |= {n.id for note in notes if note is not None for n in ast.walk(note) if isinstance(n, ast.Name)}
+    return found
+
+
 def _rename(source: str, names: dict) -> str:
     """`source` with each NAME token in `names` renamed (attributes, after a dot, are left alone)."""
     if not names:
@@ -258,6 +267,10 @@ class Bundle:
                 reads.add(self._names[as_named])
                 if read in early_reads:
                     early.add(self._names[as_named])
+        for note in sorted(_annotation_names(stmt) - _reads(stmt, early=False)):
+            binder = mod.binders.get(note)
+            if isinstance(binder, ast.ImportFrom) and not binder.level and _importable(binder.module or ""):
+                self._imported(mod.name, note, binder)  # typing names and torch's: imported, as in the library
         if self.name_for(key) != key[1]:
             renames[key[1]] = self.name_for(key)
         source = "\n".join(mod.lines[_start(mod, stmt): stmt.end_lineno])
@@ -325,7 +338,7 @@ class Bundle:
         for item in ordered:
             if item.key[0] != module:
                 module = item.key[0]
-                text += f"\n# {'-' * 77} from {module.replace('.', '/')}.py\n"
+                text += f"# {'-' * 77} from {module.replace('.', '/')}.py\n"
             elif _is_constant(previous) and _is_constant(item.source):
                 text = text[:-1]  # one blank line between constants, two around definitions
             text += item.source + "\n\n\n"

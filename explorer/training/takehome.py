@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -28,7 +29,14 @@ from ..nets.config import ModelConfig
 from .engine import build_models, lr_factor, make_optimizer
 from .recipes import TrainConfig
 
-Split = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # x_train, y_train, x_test, y_test
+
+class Split(NamedTuple):
+    """A dataset's images (uint8, (N, C, H, W)) and labels (int64, (N,)), split as the app split them."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -56,8 +64,7 @@ def unpack(exp: HomeExperiment, data_dir: str) -> Split:
         size = math.prod(shape) * torch.empty((), dtype=kind).element_size()
         tensors.append(torch.frombuffer(bytearray(raw[at: at + size]), dtype=kind).reshape(shape))
         at += size
-    x_train, y_train, x_test, y_test = tensors
-    return x_train, y_train, x_test, y_test
+    return Split(*tensors)
 
 
 def _torchvision_split(exp: HomeExperiment, dataset: Callable, data_dir: str) -> Split:
@@ -75,7 +82,7 @@ def _torchvision_split(exp: HomeExperiment, dataset: Callable, data_dir: str) ->
         x_train, y_train = interleaved_subset(x_train, y_train, n_train)
     if n_test is not None:
         x_test, y_test = interleaved_subset(x_test, y_test, n_test)
-    return x_train, y_train, x_test, y_test
+    return Split(x_train, y_train, x_test, y_test)
 
 
 def load_mnist(exp: HomeExperiment, data_dir: str) -> Split:
