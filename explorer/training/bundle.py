@@ -7,24 +7,22 @@ follows every global name it reads (through relative imports too), and keeps tor
 library imports as imports. Values the code defines at run time are written from their current value: a
 registry (filtered to the entries asked for), a tuple a test extended. A name two modules define differently
 gets its module's name in front (`config_PLACEMENTS`), in its definition and where it is read.
-Size budget: ~300 lines.
+Size budget: ~350 lines (values as source: explorer.training.literals).
 """
 from __future__ import annotations
 
 import ast
-import dataclasses
 import importlib
 import importlib.util
 import inspect
 import io
-import math
 import sys
 import tokenize
 from dataclasses import dataclass, field
 
+from .literals import import_block, is_constant, is_data, literal
+
 IMPORTABLE = ("torch", "torchvision")  # besides the standard library: what the script may import
-PLAIN = (type(None), bool, int, float, str)
-WIDTH = 110  # a literal longer than this is written over several lines
 
 
 class BundleError(RuntimeError):
@@ -234,7 +232,7 @@ class Bundle:
         (computed, or changed since, as a registry a test extended)."""
         if id(value) in self.overrides:
             return True
-        if not _is_data(value) or _bound_names(stmt) != {_target(stmt)} or stmt.value is None:
+        if not is_data(value) or _bound_names(stmt) != {_target(stmt)} or stmt.value is None:
             return False
         try:
             return bool(ast.literal_eval(stmt.value) != value)
@@ -288,36 +286,8 @@ class Bundle:
         return self.need(module, name)
 
     def literal(self, value: object, indent: int, skip_defaults: bool = False) -> str:
-        """Python source for a value: plain data, dataclass instances as calls, classes and functions by name.
-
-        Args:
-            value: what to write. indent: the column its first line starts at (long ones wrap).
-            skip_defaults: write only the fields of a dataclass instance that differ from their defaults.
-        """
-        if isinstance(value, float) and not math.isfinite(value):
-            return f"float({str(value)!r})"
-        if isinstance(value, str) and len(value) > WIDTH - indent - 20:
-            return _long_string(value, indent)
-        if isinstance(value, PLAIN):
-            return repr(value)
-        if inspect.isclass(value) or inspect.isfunction(value):
-            return self.need_object(value)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            fields = [f for f in dataclasses.fields(value) if f.init]
-            if skip_defaults:
-                fields = [f for f in fields if f.default is dataclasses.MISSING or getattr(value, f.name) != f.default]
-            parts = [f"{f.name}={self.literal(getattr(value, f.name), indent + 4, skip_defaults)}" for f in fields]
-            return _join(f"{self.need_object(type(value))}(", parts, ")", indent)
-        if isinstance(value, dict):
-            parts = [f"{self.literal(k, indent + 4)}: {self.literal(v, indent + 4, skip_defaults)}"
-                     for k, v in value.items()]
-            return _join("{", parts, "}", indent)
-        if isinstance(value, (tuple, list)):
-            parts = [self.literal(v, indent + 4, skip_defaults) for v in value]
-            if isinstance(value, list):
-                return _join("[", parts, "]", indent)
-            return _join("(", parts, ",)" if len(parts) == 1 else ")", indent)
-        raise BundleError(f"A {type(value).__name__} cannot be written into the script as Python source.")
+        """Python source for a value (explorer.training.literals), defining the classes and functions it names."""
+        return literal(value, indent, self.need_object, skip_defaults)
 
     # ----------------------------------------------------------------- the file
     def render(self, after_imports: str = "") -> str:
@@ -333,13 +303,13 @@ class Bundle:
             items.remove(ready)
             ordered.append(ready)
             done.add(ready.key)
-        text = _imports(self.imports) + "\n\n\n" + (after_imports + "\n\n\n" if after_imports else "")
+        text = import_block(self.imports) + "\n\n\n" + (after_imports + "\n\n\n" if after_imports else "")
         module, previous = None, ""
         for item in ordered:
             if item.key[0] != module:
                 module = item.key[0]
                 text += f"# {'-' * 77} from {module.replace('.', '/')}.py\n"
-            elif _is_constant(previous) and _is_constant(item.source):
+            elif is_constant(previous) and is_constant(item.source):
                 text = text[:-1]  # one blank line between constants, two around definitions
             text += item.source + "\n\n\n"
             previous = item.source
@@ -359,66 +329,6 @@ class Bundle:
         for module in self._order:
             visit(module, ())
         return order
-
-
-def _is_constant(source: str) -> bool:
-    code = [line for line in source.splitlines() if not line.lstrip().startswith("#")]
-    return len(code) == 1 and " = " in code[0] and code[0].split(" = ")[0].isidentifier()
-
-
-def _imports(lines: set) -> str:
-    """Import lines as isort writes them: the future, the standard library, then torch; `import` before `from`."""
-    plain: set[str] = set()
-    froms: dict[str, set[str]] = {}
-    for line in lines:
-        node = ast.parse(line).body[0]
-        if isinstance(node, ast.ImportFrom):
-            froms.setdefault(node.module or "", set()).update(a.name + (f" as {a.asname}" if a.asname else "")
-                                                        for a in node.names)
-        else:
-            plain.add(line)
-    future = froms.pop("__future__", set())
-    sections = []
-    for std in (True, False):
-        section = sorted(p for p in plain if (p.split()[1].split(".")[0] in sys.stdlib_module_names) == std)
-        section += [f"from {m} import {', '.join(sorted(froms[m]))}" for m in sorted(froms)
-                    if (m.split(".")[0] in sys.stdlib_module_names) == std]
-        sections.append("\n".join(section))
-    return "\n\n".join(["from __future__ import " + ", ".join(sorted(future)), *filter(None, sections)])
-
-
-def _is_data(value: object) -> bool:
-    """Plain data, dataclass instances of it, classes and functions: what `Bundle.literal` can write."""
-    if isinstance(value, PLAIN) or inspect.isclass(value) or inspect.isfunction(value):
-        return True
-    if isinstance(value, (tuple, list)):
-        return all(_is_data(v) for v in value)
-    if isinstance(value, dict):
-        return all(_is_data(k) and _is_data(v) for k, v in value.items())
-    if dataclasses.is_dataclass(value):
-        return all(_is_data(getattr(value, f.name)) for f in dataclasses.fields(value))
-    return False
-
-
-def _join(opening: str, parts: list, closing: str, indent: int) -> str:
-    flat = opening + ", ".join(parts) + closing
-    if len(flat) + indent <= WIDTH and "\n" not in flat:
-        return flat
-    pad = " " * (indent + 4)
-    return opening + "\n" + "".join(f"{pad}{p},\n" for p in parts) + " " * indent + closing.lstrip(",")
-
-
-def _long_string(value: str, indent: int) -> str:
-    """A long string as adjacent literals in parentheses, broken after spaces (the value is unchanged)."""
-    chunks, line = [], ""
-    for word in value.split(" "):
-        if line and len(line) + len(word) > WIDTH - indent - 12:
-            chunks.append(line)
-            line = ""
-        line += word + " "
-    chunks.append(line[:-1])
-    pad = " " * (indent + 4)
-    return "(\n" + "".join(f"{pad}{c!r}\n" for c in chunks) + " " * indent + ")"
 
 
 def _target(stmt: ast.Assign | ast.AnnAssign) -> str | None:
