@@ -91,6 +91,8 @@ def test_torchvision_data_is_not_embedded_and_the_experiment_is_python_values(tm
     text = export_script(spec)
     assert 'DATA_BLOCK = """\n"""' in text and len(text) < 80_000  # CIFAR-10 comes from torchvision at home
     assert "ModelConfig(depth=8, shortcut='none')" in text and "json.loads" not in text
-    exp = load_script(text, tmp_path, monkeypatch).the_experiment()
+    script = load_script(text, tmp_path, monkeypatch)
+    exp = script.the_experiment()
     assert exp.subsets == (100, None) and exp.load.__name__ == "load_cifar10"
+    assert not hasattr(script, "load_mnist") and not hasattr(script, "unpack")  # only this dataset's loader
     assert [(n, c.to_dict()) for n, c in exp.models] == [(n, c.to_dict()) for n, c in spec.models]

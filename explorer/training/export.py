@@ -107,10 +107,10 @@ def _experiment(bundle: Bundle, spec: ExperimentSpec, layout: tuple, pre: dict, 
         id=title, models=[(n, c) for n, c in spec.models], dataset=spec.data.name,
         load=LOADERS.get(spec.data.name, takehome.unpack), preprocessing=pre, recipe=spec.train, subsets=subsets,
         layout=layout, app_finals=app_finals)
-    call = bundle.literal(record, 4, skip_defaults=True)
+    call, kind = bundle.literal(record, 4, skip_defaults=True), bundle.need_object(takehome.HomeExperiment)
     if layout:  # the packed split is the block at the end of the file
         call = call[: call.rstrip().rindex(")")].rstrip() + "\n        packed=DATA_BLOCK,\n    )"
     return ("# " + "-" * 77 + " the experiment\n"
-            "def the_experiment() -> HomeExperiment:\n"
+            f"def the_experiment() -> {kind}:\n"
             '    """What the app trained, as the app recorded it: change a value to try a variant."""\n'
             f"    return {call}")
