@@ -2,6 +2,7 @@
 says a new one is added: a BN/ReLU placement and a shortcut whose module is this file, not the library. The
 take-home script must carry them (tests/test_takehome_parity.py).
 """
+import numpy as np
 import torch
 from torch import nn
 
@@ -40,3 +41,8 @@ def register(monkeypatch) -> None:
     for name, registry in (("PLACEMENTS", blocks.PLACEMENTS), ("SHORTCUTS", blocks.SHORTCUTS)):
         if isinstance(getattr(config, name, None), tuple):
             monkeypatch.setattr(config, name, tuple(registry))
+
+
+def numpy_mean(x: torch.Tensor) -> float:
+    """Reads numpy, which the take-home script must never import: the bundle refuses it."""
+    return float(np.mean(x.numpy()))

@@ -153,3 +153,9 @@ def test_an_uploaded_folder_goes_in_as_its_exact_split_with_its_class_names_as_l
     x_train, y_train, x_test, y_test = exp.load(exp, "unused")
     assert torch.equal(x_train, data.x_train) and torch.equal(y_train, data.y_train)
     assert torch.equal(x_test, data.x_test) and torch.equal(y_test, data.y_test)
+
+
+def test_the_bundle_refuses_code_that_needs_more_than_torch():
+    from explorer.training.bundle import Bundle, BundleError
+    with pytest.raises(BundleError, match="numpy"):
+        Bundle().need("takehome_extras", "numpy_mean")
