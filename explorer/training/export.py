@@ -112,5 +112,6 @@ def _experiment(bundle: Bundle, spec: ExperimentSpec, layout: tuple, pre: dict, 
         call = call[: call.rstrip().rindex(")")].rstrip() + "\n        packed=DATA_BLOCK,\n    )"
     return ("# " + "-" * 77 + " the experiment\n"
             f"def the_experiment() -> {kind}:\n"
-            '    """What the app trained, as the app recorded it: change a value to try a variant."""\n'
+            '    """What the app trained, as the app recorded it. Change a value to try a variant (the registries\n'
+            "    below hold only the placements, shortcuts and blocks used here; the library has them all).\"\"\"\n"
             f"    return {call}")
