@@ -150,14 +150,14 @@ def load_dataset(cfg: DataConfig, progress: Progress = None) -> Dataset:
               "cifar10": _load_cifar10, "folder": _load_folder}[cfg.name]
     x_train, y_train, x_test, y_test, extra = loader(where, progress)
     if cfg.train_subset is not None:
-        x_train, y_train = _subset(x_train, y_train, cfg.train_subset)
+        x_train, y_train = interleaved_subset(x_train, y_train, cfg.train_subset)
     if cfg.test_subset is not None:
-        x_test, y_test = _subset(x_test, y_test, cfg.test_subset)
-    pre = _preprocessing(cfg, x_train, extra)
+        x_test, y_test = interleaved_subset(x_test, y_test, cfg.test_subset)
+    pre = preprocessing_for(cfg, x_train, extra)
     return Dataset(cfg.name, x_train, y_train, x_test, y_test, pre)
 
 
-def _preprocessing(cfg: DataConfig, x_train: torch.Tensor, extra: dict) -> dict:
+def preprocessing_for(cfg: DataConfig, x_train: torch.Tensor, extra: dict) -> dict:
     """The JSON-able recipe that turns raw images into model inputs (saved with each run)."""
     info = DATASET_INFO[cfg.name]
     classes = extra.get("classes", info["classes"])
@@ -178,7 +178,7 @@ def _preprocessing(cfg: DataConfig, x_train: torch.Tensor, extra: dict) -> dict:
     return pre
 
 
-def _subset(x: torch.Tensor, y: torch.Tensor, n: int) -> tuple:
+def interleaved_subset(x: torch.Tensor, y: torch.Tensor, n: int) -> tuple:
     """The first n of a seeded order that cycles through the classes (so n >= classes holds them all)."""
     g = torch.Generator().manual_seed(SPLIT_SEED)
     perm = torch.randperm(len(y), generator=g)
