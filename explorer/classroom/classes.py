@@ -23,7 +23,7 @@ from .records import ClassError, ClassInfo, Member, RosterRow
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a projector
 CODE_LENGTH = 6
-MAX_NAME = 40
+MAX_NAME = 40  # characters of a class or display name: fits a roster row and a projector
 _CODE_RE = re.compile(rf"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
 
 

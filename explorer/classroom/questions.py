@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from . import tables as t
 from .records import ClassError, Question, Tally
 
-MAX_PROMPT = 400
-MAX_CHOICES = 6
-MAX_CHOICE = 80
+MAX_PROMPT = 400  # characters of a question the teacher asks
+MAX_CHOICES = 6  # answers offered: a tally chart stays readable on a projector
+MAX_CHOICE = 80  # characters of one answer
 GATED_KINDS = ("sweep", "twin", "compare")  # the experiment kinds a question may gate (sweep: Figure 6)
 LESSON_PREFIX = "lesson:"  # a lesson's implicit question: its `experiment` is "lesson:<key>", which gates nothing
 

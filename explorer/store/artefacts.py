@@ -22,12 +22,12 @@ import posixpath
 import secrets
 from pathlib import Path, PurePosixPath
 
-from ..nets.caps import MAX_ARTEFACT_BYTES
-
 log = logging.getLogger(__name__)
 
 ARTIFACTS_ENV = "EXPLORER_ARTIFACTS_URL"
 _CHUNK = 4 * 2**20
+MAX_ARTEFACT_BYTES = 4 * 2**30  # one file from a remote artefact location; a larger one is not ours, never fetched
+# (a resume state of a few of the largest nets MAX_PARAMS allows, weights + momentum at 0.5 GB each, fits)
 
 
 def artefacts_url(url: str | None = None) -> str | None:

@@ -8,7 +8,10 @@ import hmac
 import threading
 import time
 
-from ..nets.caps import TEACHER_BACKOFF_BASE_S, TEACHER_BACKOFF_FREE, TEACHER_BACKOFF_MAX_S
+# The back-off's caps (docs/security.md, "the teacher password").
+TEACHER_BACKOFF_FREE = 3  # wrong passwords before waits start
+TEACHER_BACKOFF_BASE_S = 1.0  # first wait; doubles with each further wrong password
+TEACHER_BACKOFF_MAX_S = 300.0  # longest wait
 
 
 def check_teacher(password: str | None, expected: str | None) -> bool:
