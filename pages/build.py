@@ -8,7 +8,8 @@ from explorer.nets.config import BLOCKS, FAMILIES, INITS, NORMS, PRESETS, ZERO_I
 from explorer.nets.cost import check_model_cost
 from explorer.nets.summary import block_diagram, layer_table, model_stats
 from explorer.urlstate import BUILD_CONTROLS, WIDTHS, depth_options
-from pages.common import ensure_entry, fmt_int, fmt_madds
+from pages.common import ensure_entry
+from pages.display import fmt_int, fmt_madds
 from pages.lesson_links import is_pinned, lesson_pins, link_note, locked_controls, pinned
 
 ensure_entry("pages/build.py")

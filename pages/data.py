@@ -6,6 +6,7 @@ Every file goes through explorer.data.uploads (the zip's caps) and the image doo
 import streamlit as st
 
 from explorer import figures as charts
+from explorer.access.policy import Action
 from explorer.data.config import DataConfig
 from explorer.data.datasets import dataset_info, load_dataset, model_config_for, normalize
 from explorer.data.images import tensor_to_display
@@ -14,7 +15,8 @@ from explorer.nets.config import ModelConfig
 from explorer.store.uploaded import keep_upload
 from explorer.training import experiments
 from explorer.training.recipes import train_config_for
-from pages.common import ensure_entry, is_teacher, start_experiment, store
+from pages.common import ensure_entry, may, store
+from pages.job_actions import start_experiment
 
 ensure_entry("pages/data.py")
 
@@ -90,7 +92,7 @@ def train_form(preview: dict) -> None:
 st.title("Your data")
 st.caption("Train the plain net and its residual twin on your own pictures: a zip with one folder per class.")
 source = "zip"
-if is_teacher():
+if may(Action.SERVER_FOLDER):
     source = st.radio("Images from", ["zip", "server"], key="data_source", horizontal=True,
                       format_func={"zip": "An uploaded zip", "server": "A folder on the server"}.get)
 preview = from_zip() if source == "zip" else from_server()

@@ -20,20 +20,12 @@ from explorer.analysis.diagnostics import (
 )
 from explorer.analysis.evaluation import test_example
 from explorer.data.datasets import normalize
-from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
-from explorer.jobs.manager import JobError
+from explorer.jobs.landscape import landscape_spec, read_landscapes
 from explorer.nets.blocks import ResidualUnit
 from explorer.store.checkpoints import load_run_dataset, load_run_model
-from explorer.store.records import ACTIVE, STATUSES
-from pages.common import (
-    choose_nets,
-    ensure_entry,
-    guard_view,
-    job_manager,
-    side_job_live,
-    side_job_status,
-    store,
-)
+from pages.common import ensure_entry, store
+from pages.display import choose_nets, guard_view
+from pages.job_actions import landscape_job
 
 ensure_entry("pages/inspect.py")
 
@@ -225,23 +217,7 @@ def landscape_view(exp, nets: dict) -> None:
     steps = left.select_slider("Grid points per axis", [5, 9, 11, 15, 21, 31, 41], value=21, key="inspect_ls_steps")
     span = right.select_slider("Span", [0.25, 0.5, 1.0, 2.0], value=1.0, key="inspect_ls_span")
     spec = landscape_spec(exp.id, [rid for _, rid in nets.values()], steps=steps, span=span)
-    full, runs, digest = landscape_request(store(), spec)
-    job = store().find_by_hash(digest, statuses=STATUSES)
-    if job is not None and job.status in ACTIVE:
-        side_job_live(job.id, "The landscape job", "inspect_landscape_cancel")
-        return
-    if job is not None:
-        side_job_status(job, "The landscape job")
-        landscape_results(job.id)
-    if job is None or job.status != "completed":
-        if st.button("Start", key="inspect_landscape_start", type="primary",
-                     help=f"{steps}×{steps} points per net, on {spec['subset']} training images."):
-            try:
-                job_manager().submit(full, runs, owner=st.session_state["owner"], spec_hash=digest, kind="landscape")
-            except JobError as exc:
-                st.error(str(exc))
-            else:
-                st.rerun()
+    landscape_job(spec, "The landscape job", "inspect_landscape", landscape_results)
 
 
 # ----------------------------------------------------------------------------- the page

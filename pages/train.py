@@ -4,9 +4,9 @@ import time
 import streamlit as st
 
 from explorer import figures as charts
+from explorer.access.policy import Action
 from explorer.data.config import DataConfig
 from explorer.data.datasets import DATASET_INFO, dataset_info
-from explorer.jobs.manager import JobError
 from explorer.jobs.status import job_status
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
 from explorer.nets.config import CIFAR_DEPTHS
@@ -15,20 +15,10 @@ from explorer.store.runstore import Filter
 from explorer.training import experiments
 from explorer.training.recipes import SCHEDULES
 from explorer.urlstate import BATCH_SIZES, EPOCHS, LR, TRAIN_CONTROLS
-from pages.common import (
-    class_caption,
-    classroom,
-    ensure_entry,
-    is_teacher,
-    job_manager,
-    model_cfg,
-    my_class,
-    plot,
-    show_job_status,
-    start_experiment,
-    store,
-    train_cfg,
-)
+from pages.class_panel import class_caption
+from pages.common import classroom, ensure_entry, job_manager, may, model_cfg, my_class, store, train_cfg
+from pages.display import plot
+from pages.job_actions import act, act_and_rerun, show_job_status, start_experiment
 from pages.lesson_links import control, link_note
 from pages.live import live_caption, live_fragment, stop_watching
 
@@ -162,20 +152,9 @@ def _cuda() -> bool:
 def build_spec():
     """The experiment the widgets describe (ValueError with one sentence when impossible)."""
     ss = st.session_state
-    base, train = model_cfg(), train_cfg()
-    data = DataConfig(name=ss["dataset"])
-    if ss["kind"] == "sweep":
-        depths = ss.get("train_depths") or []
-        if not depths:
-            raise ValueError("Pick at least one depth for the sweep.")
-        base = experiments.fit_for_sweep(base)[0]  # the setup form shows the note saying so
-        return experiments.sweep(base, depths, data, train, shortcut=base.residual().shortcut)
-    if ss["kind"] == "compare":
-        placements, shortcuts = ss.get("train_placements") or [], ss.get("train_shortcuts") or []
-        if not placements or not shortcuts:
-            raise ValueError("Pick at least one placement and one shortcut to compare.")
-        return experiments.compare(base, data, train, placements=placements, shortcuts=shortcuts)
-    return experiments.twin(base, data, train, shortcut=base.residual().shortcut)
+    return experiments.for_kind(ss["kind"], model_cfg(), DataConfig(name=ss["dataset"]), train_cfg(),
+                                depths=ss.get("train_depths") or (), placements=ss.get("train_placements") or (),
+                                shortcuts=ss.get("train_shortcuts") or ())
 
 
 # ----------------------------------------------------------------------------- live view
@@ -263,26 +242,20 @@ def charts_panel(exp) -> None:
 
 
 def stop_button(exp) -> None:
-    mine = exp.owner == st.session_state["owner"]
-    if exp.status in ACTIVE and (mine or is_teacher()):
-        if st.button("Stop", key="train_stop", help="Ends the job at its next batch; what it reached is kept."):
-            job_manager().stop(exp.id, st.session_state["owner"], teacher=is_teacher())
+    if exp.status in ACTIVE and may(Action.STOP, exp.owner):
+        if st.button("Stop", key="train_stop", help="Ends the job at its next batch; what it reached is kept.") \
+                and act(Action.STOP, exp.id):
             st.toast("Stopping…")
 
 
 def resume_button(exp) -> None:
     """Resume for an interrupted job (its owner or the teacher): it goes on from its last completed epoch."""
-    if exp.status != "interrupted" or not (exp.owner == st.session_state["owner"] or is_teacher()):
+    if exp.status != "interrupted" or not may(Action.RESUME, exp.owner):
         return
     help_text = "Goes on from the last completed epoch." if exp.resumable else \
         "No epoch was completed before the interruption, so it starts again from the beginning."
     if st.button("Resume", key="train_resume", help=help_text):
-        try:
-            job_manager().resume(exp.id, st.session_state["owner"], teacher=is_teacher())
-        except JobError as exc:
-            st.error(str(exc))
-        else:
-            st.rerun()
+        act_and_rerun(Action.RESUME, exp.id)
 
 
 def observed(exp) -> None:
@@ -294,7 +267,7 @@ def observed(exp) -> None:
         charts_panel(exp)
         return
     room, owner = classroom(), st.session_state["owner"]
-    pending = None if is_teacher() else questions.pending_question(room, mine[0].id, owner, exp.spec_kind)
+    pending = None if may(Action.SKIP_PREDICTION) else questions.pending_question(room, mine[0].id, owner, exp.spec_kind)
     if pending is not None:
         ask(pending)
         return

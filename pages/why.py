@@ -11,23 +11,15 @@ from explorer import figures as charts
 from explorer.analysis.ablation import delete_random_units, path_lengths
 from explorer.analysis.highway import gradient_split, highway_summary
 from explorer.data.datasets import normalize
-from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
-from explorer.jobs.manager import JobError
+from explorer.jobs.landscape import landscape_spec, read_landscapes
 from explorer.nets.config import ModelConfig
 from explorer.store.checkpoints import load_run_dataset, load_run_model
-from explorer.store.runstore import ACTIVE, STATUSES
 from explorer.store.snapshots import snapshot_keys
 from explorer.training.experiments import ExperimentSpec
 from explorer.training.export import export_script
-from pages.common import (
-    choose_nets,
-    ensure_entry,
-    guard_view,
-    job_manager,
-    side_job_live,
-    side_job_status,
-    store,
-)
+from pages.common import ensure_entry, store
+from pages.display import choose_nets, guard_view
+from pages.job_actions import landscape_job
 
 ensure_entry("pages/why.py")
 
@@ -119,27 +111,16 @@ def path_view(exp, nets: dict) -> None:
         return
     steps = st.select_slider("Grid points per axis", [5, 11, 15, 21, 31], value=21, key="why_path_steps")
     spec = landscape_spec(exp.id, [rid for _, rid in nets.values()], steps=steps, plane="pca")
-    full, runs, digest = landscape_request(store(), spec)
-    job = store().find_by_hash(digest, statuses=STATUSES)
-    if job is not None and job.status in ACTIVE:
-        side_job_live(job.id, "The path's landscape job", "why_path_cancel")
-        return
-    if job is not None:
-        side_job_status(job, "The path's landscape job")
-        results = {n: r["surface"] for n, r in read_landscapes(store(), job.id).items() if r.get("surface")}
-        if results:
-            st.plotly_chart(charts.path_landscape_chart(results), key="why_path_chart")
-            st.caption(" ".join(f"{n}: the path's first two directions hold {100 * sum(r['explained']):.0f}% of its "
-                                f"variation ({len(r['path']['alpha'])} points)." for n, r in results.items()))
-    if job is None or job.status != "completed":
-        if st.button("Start", key="why_path_start", type="primary",
-                     help=f"{steps}×{steps} points per net, on {spec['subset']} training images."):
-            try:
-                job_manager().submit(full, runs, owner=st.session_state["owner"], spec_hash=digest, kind="landscape")
-            except JobError as exc:
-                st.error(str(exc))
-            else:
-                st.rerun()
+    landscape_job(spec, "The path's landscape job", "why_path", path_results)
+
+
+def path_results(job_id: str) -> None:
+    """The optimiser's path on its plane's landscape, per net, with how much of the path the plane holds."""
+    results = {n: r["surface"] for n, r in read_landscapes(store(), job_id).items() if r.get("surface")}
+    if results:
+        st.plotly_chart(charts.path_landscape_chart(results), key="why_path_chart")
+        st.caption(" ".join(f"{n}: the path's first two directions hold {100 * sum(r['explained']):.0f}% of its "
+                            f"variation ({len(r['path']['alpha'])} points)." for n, r in results.items()))
 
 
 @st.cache_data(max_entries=8, show_spinner="Writing the script…")

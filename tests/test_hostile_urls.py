@@ -12,9 +12,8 @@ import tomllib
 from memory import measure
 
 from explorer.nets.caps import MAX_PARAMS
-from explorer.urlstate import MAX_QUERY_VALUE_CHARS
-from explorer.urlstate import BATCH_SIZES, EPOCHS, LR, WIDTHS, from_query
 from explorer.text import plain_text
+from explorer.urlstate import BATCH_SIZES, EPOCHS, LR, MAX_QUERY_VALUE_CHARS, WIDTHS, from_query
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_GROWTH_MB = 150  # stated in docs/security.md: describing any net the Build page allows adds less than this

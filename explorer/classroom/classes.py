@@ -18,6 +18,7 @@ import time
 import sqlalchemy as sa
 
 from ..store import db
+from ..training.experiments import ExperimentSpec
 from . import tables as t
 from .records import ClassError, ClassInfo, Member, RosterRow
 
@@ -53,7 +54,7 @@ def member_id(class_id: str, owner: str) -> str:
     return hashlib.sha256(f"member:{class_id}:{owner}".encode()).hexdigest()[:12]
 
 
-def seeded_spec(spec, class_id: str, owner: str):
+def seeded_spec(spec: ExperimentSpec, class_id: str, owner: str) -> ExperimentSpec:
     """The spec with the student's own seed (an ExperimentSpec): identical requests of two students differ."""
     return dataclasses.replace(spec, train=dataclasses.replace(spec.train, seed=student_seed(class_id, owner)))
 
@@ -216,6 +217,21 @@ class Classroom:
             conn.execute(t.class_jobs.insert().values(class_id=class_id, exp_id=exp_id, owner=owner, seed=seed,
                                                       created=time.time()))
         self.tx(write)
+
+    def member_spec(self, spec: ExperimentSpec, owner: str) -> tuple[ExperimentSpec, str | None]:
+        """The experiment as this owner starts it, and the id of their class (None: a lone user, spec unchanged).
+
+        Inside a class the spec gets the student's own seed (seeded_spec), so the class's Figure 6 has one run per
+        student instead of one shared job; record the started job with record_member_job. One query.
+        """
+        mine = self.membership(owner)
+        if mine is None:
+            return spec, None
+        return seeded_spec(spec, mine[0].id, owner), mine[0].id
+
+    def record_member_job(self, class_id: str, owner: str, exp_id: str) -> None:
+        """Record a job a member started (after member_spec) as the class's, with the member's seed."""
+        self.record_job(class_id, owner, exp_id, student_seed(class_id, owner))
 
     def is_class_job(self, class_id: str, exp_id: str) -> bool:
         j = t.class_jobs.c

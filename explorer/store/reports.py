@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-
 from typing import TYPE_CHECKING
 
 from .records import FINAL_KEYS, Experiment, Run
