@@ -1,11 +1,13 @@
 """Class (teacher only): create a class and put its code on the projector, watch every student live, stop or
-delete any job, project any student's charts in one click, ask a predict-then-observe question, draw the class's Figure 6."""
+delete any job, project any student's charts in one click, ask a predict-then-observe question, draw the class's
+Figure 6."""
 import streamlit as st
 
-from explorer import figures as charts
 from explorer.access.policy import Action
 from explorer.classroom import questions
 from explorer.classroom.records import ClassError
+from explorer.figures.classroom import class_figure6, tally_chart
+from explorer.figures.curves import run_series, training_curves
 from explorer.jobs.status import status_word
 from explorer.text import plain_text
 from pages.common import classroom, ensure_entry, may, store
@@ -26,7 +28,8 @@ def roster_rows(rows) -> None:
     """One row per student, each with its own Project button: one click puts that student's charts (their newest
     job, live) right under their row; a second click takes them away."""
     head = st.columns(ROW)
-    for col, label in zip(head, ("student", "job", "progress", "final training errors", "seed", "jobs", "")):
+    labels = ("student", "job", "progress", "final training errors", "seed", "jobs", "")
+    for col, label in zip(head, labels, strict=True):
         col.caption(label)
     projected = st.session_state.get("class_projected")
     for row in rows:
@@ -78,8 +81,8 @@ def projected_student(row) -> None:
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def projected_figure(exp_id: str, version: tuple, _exp):
-    series = [charts.run_series(run, store().read_metrics(exp_id, run.id, kind="epoch")) for run in _exp.runs]
-    return charts.training_curves(series)
+    series = [run_series(run, store().read_metrics(exp_id, run.id, kind="epoch")) for run in _exp.runs]
+    return training_curves(series)
 
 
 def question_panel(info) -> None:
@@ -90,7 +93,7 @@ def question_panel(info) -> None:
         t = questions.tally(room, latest)
         state = "revealed to everyone" if latest.revealed else "hidden from the students"
         st.markdown(f"**{latest.prompt}** ({t.answered} of {t.members} answered; {state})")
-        plot(st, charts.tally_chart(t.counts), key="class_tally")
+        plot(st, tally_chart(t.counts), key="class_tally")
         if latest.revealed is None and may(Action.REVEAL):
             st.button("Reveal answers and curves", key="class_reveal", on_click=questions.reveal,
                       args=(room, latest.id))
@@ -112,7 +115,7 @@ def lesson_predictions(info) -> None:
     followed = next((x for x in LESSONS if x.key == info.lesson), None)
     if followed is not None:
         t = tallies[followed.key]
-        plot(st, charts.tally_chart(t.counts, f"{followed.predict} ({t.answered} of {t.members} answered)"),
+        plot(st, tally_chart(t.counts, f"{followed.predict} ({t.answered} of {t.members} answered)"),
              key="class_lesson_chart")
 
 
@@ -134,7 +137,7 @@ def live(class_id: str) -> None:
 # The class chart reads every finished run's epoch records: rebuilt only when another job finishes.
 @st.cache_resource(max_entries=16, show_spinner=False)
 def class_figure(class_id: str, finished: tuple):
-    return charts.class_figure6(classroom().epoch_curves(class_id, "sweep", ids=finished))
+    return class_figure6(classroom().epoch_curves(class_id, "sweep", ids=finished))
 
 
 def ask_form(info) -> None:

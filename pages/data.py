@@ -5,12 +5,12 @@ Every file goes through explorer.data.uploads (the zip's caps) and the image doo
 """
 import streamlit as st
 
-from explorer import figures as charts
 from explorer.access.policy import Action
 from explorer.data.config import DataConfig
 from explorer.data.datasets import dataset_info, load_dataset, model_config_for, normalize
 from explorer.data.images import tensor_to_display
 from explorer.data.uploads import MAX_ENTRIES, MAX_ZIP_BYTES, UploadRefused, folder_preview
+from explorer.figures.images import sample_strip
 from explorer.nets.config import ModelConfig
 from explorer.store.uploaded import keep_upload
 from explorer.training import experiments
@@ -72,7 +72,7 @@ def show_preview(preview: dict) -> None:
     if preview.get("skipped"):
         st.caption(f"{preview['skipped']} file(s) were skipped: not images, or images that could not be read.")
     images, labels, n_train, n_test = _samples(preview["path"])
-    st.plotly_chart(charts.sample_strip(images, labels), key="data_samples", config={"displayModeBar": False})
+    st.plotly_chart(sample_strip(images, labels), key="data_samples", config={"displayModeBar": False})
     st.caption(f"Split like the built-in sets: {n_train} images to train on and {n_test} to test on (a seeded, "
                "stratified 80/20 split), each resized to 32×32 RGB and normalised by the training images' mean.")
 

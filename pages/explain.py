@@ -300,7 +300,7 @@ def show_models(models: dict, inputs: dict, explain: tuple, source_key: str) -> 
     heavy_ok = bool(heavy) and st.button(f"Compute {METHOD_NAMES[method]} for {', '.join(heavy)}",
                                          key="explain_compute", type="primary",
                                          help="A big net with a many-pass method takes a while; it runs once you ask.")
-    for column, (name, model) in zip(st.columns(len(models)), models.items()):
+    for column, (name, model) in zip(st.columns(len(models)), models.items(), strict=True):
         with column:
             st.subheader(name)
             try:
@@ -313,7 +313,7 @@ def show_test_set(models: dict, dataset, source_key: str) -> None:
     """Each model's confusion matrix on its test set and the test images it gets most confidently wrong."""
     st.header("On the test set")
     classes = dataset.preprocessing["classes"]
-    for column, (name, model) in zip(st.columns(len(models)), models.items()):
+    for column, (name, model) in zip(st.columns(len(models)), models.items(), strict=True):
         with column:
             cm, mistakes = _test_set_scores(f"{source_key}/{name}", model.model, dataset)
             errors = 1 - cm.trace() / max(1, cm.sum())

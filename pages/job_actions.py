@@ -91,10 +91,10 @@ def _side_job_live(job_id: str, what: str, cancel_key: str) -> None:
         st.warning("This landscape job is gone (deleted?).")
         return
     side_job_status(job, what)
-    if job.status in ACTIVE and may(Action.STOP, job.owner):
-        if st.button("Cancel", key=cancel_key, help="Stops the job at its next grid point."):
-            act(Action.STOP, job_id)
-            st.toast("Cancelling…")
+    if job.status in ACTIVE and may(Action.STOP, job.owner) \
+            and st.button("Cancel", key=cancel_key, help="Stops the job at its next grid point.") \
+            and act(Action.STOP, job_id):
+        st.toast("Cancelling…")
     if job.status not in ACTIVE:
         from pages.live import stop_watching
         stop_watching()

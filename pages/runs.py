@@ -4,9 +4,9 @@ import datetime as dt
 
 import streamlit as st
 
-from explorer import figures as charts
 from explorer.access.policy import Action
 from explorer.data.datasets import DATASET_INFO
+from explorer.figures.curves import run_series, training_curves
 from explorer.store.records import ACTIVE, STATUSES
 from explorer.store.reports import export_csv, final_weights_bytes, history_rows
 from explorer.store.retention import delete_by_filter, retention_count
@@ -46,8 +46,8 @@ def overlay(rows: list, experiments: dict) -> None:
         exp_id, run_id = key.split("/", 1)
         run = experiments[exp_id].run(run_id) if exp_id in experiments else None
         if run is not None:
-            series.append(charts.run_series(run, s.read_metrics(exp_id, run_id)))
-    st.plotly_chart(charts.training_curves(series), key="runs_overlay_chart")
+            series.append(run_series(run, s.read_metrics(exp_id, run_id)))
+    st.plotly_chart(training_curves(series), key="runs_overlay_chart")
 
 
 def manage(exp) -> None:
@@ -69,13 +69,13 @@ def manage(exp) -> None:
             c[1].caption("These weights cannot be offered (missing, not a regular file, or too large).")
         else:
             c[1].download_button("Weights (.pt)", data, file_name=f"{exp.id}-{pick}.pt", key=f"runs_weights_{exp.id}")
-    if may(Action.RESUME, exp.owner) and exp.status == "interrupted":
-        if c[2].button("Resume", key=f"runs_resume_{exp.id}", help="Goes on from the last completed epoch."):
-            act_and_rerun(Action.RESUME, exp.id)
-    if may(Action.DELETE, exp.owner):
-        if c[3].button("Delete", key=f"runs_delete_{exp.id}",
-                       help="Deletes the experiment and its files (a running job is stopped first)."):
-            act_and_rerun(Action.DELETE, exp.id)
+    if exp.status == "interrupted" and may(Action.RESUME, exp.owner) \
+            and c[2].button("Resume", key=f"runs_resume_{exp.id}", help="Goes on from the last completed epoch."):
+        act_and_rerun(Action.RESUME, exp.id)
+    if may(Action.DELETE, exp.owner) and c[3].button(
+            "Delete", key=f"runs_delete_{exp.id}",
+            help="Deletes the experiment and its files (a running job is stopped first)."):
+        act_and_rerun(Action.DELETE, exp.id)
 
 
 def other_jobs() -> None:

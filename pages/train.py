@@ -3,10 +3,14 @@ import time
 
 import streamlit as st
 
-from explorer import figures as charts
 from explorer.access.policy import Action
 from explorer.data.config import DataConfig
 from explorer.data.datasets import DATASET_INFO, dataset_info
+from explorer.figures.classroom import tally_chart
+from explorer.figures.clicks import clicked_point, epoch_table
+from explorer.figures.curves import gradient_profile, loss_curve, run_series, training_curves
+from explorer.figures.images import sample_strip
+from explorer.figures.papers import reference_tables
 from explorer.jobs.status import job_status
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
 from explorer.nets.config import CIFAR_DEPTHS
@@ -27,7 +31,8 @@ ensure_entry("pages/train.py")
 KIND_HELP = {
     "twin": "Your net and its plain twin: the same layers, the same starting weights, with and without shortcuts.",
     "sweep": "Plain and residual nets at several depths, as in Figure 6 of He et al. 2015.",
-    "compare": "Several BN/ReLU placements or shortcut types at one depth (He et al. 2016, Table 2; Gross & Wilber 2016).",
+    "compare": "Several BN/ReLU placements or shortcut types at one depth (He et al. 2016, Table 2; Gross & Wilber "
+               "2016).",
 }
 CURVES_HELP = ("This app's view: training error left, test error right; plain nets dashed, ResNets solid, one colour "
                "per depth. The paper's Figure 6 (He et al. 2015) is laid out differently: plain nets and ResNets in "
@@ -60,7 +65,7 @@ def _sample_strip(dataset: str) -> None:
     except Exception as exc:  # noqa: BLE001 - a missing dataset must not break the page
         st.caption(f"No samples to show: {exc}")
         return
-    st.plotly_chart(charts.sample_strip(images, labels), key="train_samples", config={"displayModeBar": False})
+    st.plotly_chart(sample_strip(images, labels), key="train_samples", config={"displayModeBar": False})
 
 
 def setup_form() -> None:
@@ -160,7 +165,7 @@ def build_spec():
 # ----------------------------------------------------------------------------- live view
 def _runs_for_charts(exp) -> list:
     s = store()
-    return [charts.run_series(run, s.read_metrics(exp.id, run.id)) for run in exp.runs]
+    return [run_series(run, s.read_metrics(exp.id, run.id)) for run in exp.runs]
 
 
 def _data_version(exp) -> tuple:
@@ -174,23 +179,23 @@ def _data_version(exp) -> tuple:
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _epoch_figures(exp_id: str, version: tuple, layout: str, _exp) -> tuple:
     runs = _runs_for_charts(_exp)
-    return charts.training_curves(runs, layout=layout), charts.gradient_profile(runs), any(r["records"] for r in runs)
+    return training_curves(runs, layout=layout), gradient_profile(runs), any(r["records"] for r in runs)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _loss_figure(exp_id: str, version: tuple, _exp):
-    return charts.loss_curve(_runs_for_charts(_exp))
+    return loss_curve(_runs_for_charts(_exp))
 
 
 def _remember_epoch() -> None:
     """on_select callback: keep the clicked point of the training curves under a plain session key."""
-    st.session_state["train_clicked_epoch"] = charts.clicked_point(st.session_state.get("train_curves"))
+    st.session_state["train_clicked_epoch"] = clicked_point(st.session_state.get("train_curves"))
 
 
 def epoch_numbers(exp) -> None:
     """Each run's numbers at the epoch last clicked on the training curves (click-through, issue 15)."""
     point = st.session_state.get("train_clicked_epoch")
-    rows = charts.epoch_table(_runs_for_charts(exp), point["x"]) if point else []
+    rows = epoch_table(_runs_for_charts(exp), point["x"]) if point else []
     if rows:
         st.markdown(f"**Epoch {point['x']}** (clicked on the chart):")
         st.dataframe(rows, hide_index=True, key="train_epoch_table")
@@ -242,10 +247,10 @@ def charts_panel(exp) -> None:
 
 
 def stop_button(exp) -> None:
-    if exp.status in ACTIVE and may(Action.STOP, exp.owner):
-        if st.button("Stop", key="train_stop", help="Ends the job at its next batch; what it reached is kept.") \
-                and act(Action.STOP, exp.id):
-            st.toast("Stopping…")
+    if exp.status in ACTIVE and may(Action.STOP, exp.owner) \
+            and st.button("Stop", key="train_stop", help="Ends the job at its next batch; what it reached is kept.") \
+            and act(Action.STOP, exp.id):
+        st.toast("Stopping…")
 
 
 def resume_button(exp) -> None:
@@ -267,7 +272,8 @@ def observed(exp) -> None:
         charts_panel(exp)
         return
     room, owner = classroom(), st.session_state["owner"]
-    pending = None if may(Action.SKIP_PREDICTION) else questions.pending_question(room, mine[0].id, owner, exp.spec_kind)
+    pending = None if may(Action.SKIP_PREDICTION) else \
+        questions.pending_question(room, mine[0].id, owner, exp.spec_kind)
     if pending is not None:
         ask(pending)
         return
@@ -278,7 +284,7 @@ def observed(exp) -> None:
         left.markdown(f"**{latest.prompt}**")
         yours = questions.my_answer(room, latest.id, owner)
         left.caption(f"Your prediction: {yours}." if yours else "You did not answer this one.")
-        plot(right, charts.tally_chart(t.counts, f"The class's predictions ({t.answered} of {t.members} answered)"),
+        plot(right, tally_chart(t.counts, f"The class's predictions ({t.answered} of {t.members} answered)"),
              key="train_tally")
     elif latest is not None:
         st.caption(f"Your prediction is in: {questions.my_answer(room, latest.id, owner) or '–'}. The class's "
@@ -358,7 +364,7 @@ def watched(exp_id: str) -> None:
 
 
 def reference_numbers() -> None:
-    ref = charts.reference_tables()
+    ref = reference_tables()
     with st.expander("The papers' numbers (CIFAR-10, not your dataset)", expanded=False):
         st.caption(ref["label"])
         st.markdown("**ResNets on CIFAR-10** (He et al. 2015, Table 6): test error")

@@ -36,7 +36,7 @@ def experiment_report(exp: Experiment) -> dict:
     return {"experiment": exp.id, "status": exp.status, "message": exp.message, "runs": runs}
 
 
-def _percent(x) -> str:
+def _percent(x: object) -> str:
     return f"{100 * x:.1f}%" if isinstance(x, (int, float)) and not isinstance(x, bool) else "–"
 
 
