@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 from pathlib import Path
+from stat import S_ISREG
 
 MAX_JSON_BYTES = 64 * 2**20  # a JSON artefact larger than this is not read
 
@@ -35,7 +36,7 @@ def read_json(path: Path, max_bytes: int = MAX_JSON_BYTES) -> dict | None:
         return None
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
-        if not (st.st_mode & 0o170000 == 0o100000) or st.st_size > max_bytes:
+        if not S_ISREG(st.st_mode) or st.st_size > max_bytes:
             return None
         try:
             obj = json.loads(f.read(max_bytes + 1))

@@ -76,7 +76,7 @@ def _import_one(folder: Path, store: RunStore) -> None:
     exp_id = store.exp_dir(folder.name).name  # checks the name
     store.delete_metrics_after(exp_id, -2**31)  # a cut-short earlier import left metrics behind
     runs = []
-    for i, row in enumerate(exp["runs"]):
+    for row in exp["runs"]:
         rid = run_slug(row["id"])
         run = read_json(folder / rid / "run.json") or dict(row, status="failed")
         run = dict(run, id=rid, name=str(run.get("name") or row.get("name") or rid))
