@@ -27,8 +27,7 @@ from .records import ClassError, ClassInfo, Member, RosterRow
 
 T = TypeVar("T")
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
-    Row = sa.Row[Unpack[tuple[Any, ...]]]  # a row of the class tables (columns read by name)
+    from ..store.db import Row
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a projector
 CODE_LENGTH = 6

@@ -23,7 +23,8 @@ from . import tables as t
 from .records import ClassError, Question, Tally
 
 if TYPE_CHECKING:
-    from .classes import Classroom, Row
+    from ..store.db import Row
+    from .classes import Classroom
     from .lessons import Lesson
 
 MAX_PROMPT = 400  # characters of a question the teacher asks

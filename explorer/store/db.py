@@ -13,12 +13,15 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 T = TypeVar("T")
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+    Row = sa.Row[Unpack[tuple[Any, ...]]]  # a result row of any width (its columns read by name)
 
 SCHEMA_VERSION = 1  # bump with a migration step in `_migrate` when the tables change
 DB_FILE = "runs.db"
