@@ -1,7 +1,7 @@
 """The library's layers: no streamlit in explorer/, imports point down only, no cycles, no private names borrowed.
 
-Layers, lowest first (docs/architecture.md): resources -> nets -> data -> analysis -> training -> store ->
-jobs | figures -> cli | urlstate. A module may import from its own subpackage or from a lower layer; peers on
+Layers, lowest first (docs/architecture.md): resources | text -> access -> nets -> data -> analysis -> training ->
+store -> classroom -> jobs | figures -> cli | urlstate -> security. A module may import from its own subpackage or from a lower layer; peers on
 one layer (jobs and figures) do not import each other. The checker is a plain function over {module: source},
 so the tests below also prove that it catches a planted upward import, a cycle and a private import.
 """

@@ -68,3 +68,13 @@ def test_the_job_manager_asks_the_policy(tmp_path):
         assert store.load_experiment(exp) is None
     finally:
         manager.shutdown()
+
+
+def test_the_security_page_shows_the_policy_as_the_code_states_it():
+    import re
+    from pathlib import Path
+
+    from explorer.access.policy import policy_markdown
+    text = (Path(__file__).resolve().parents[1] / "docs" / "security.md").read_text(encoding="utf-8")
+    shown = re.search(r"<!-- policy-table:start -->\n(.*?)<!-- policy-table:end -->", text, re.S)
+    assert shown is not None and shown.group(1) == policy_markdown()

@@ -104,3 +104,12 @@ class Policy:
 
 
 POLICY = Policy()
+
+
+def policy_markdown(policy: Policy = POLICY) -> str:
+    """The rules as a markdown table, one row per action and one column per role (docs/security.md shows it)."""
+    roles = list(Role)
+    rows = ["| action | " + " | ".join(r.value for r in roles) + " |", "|---|" + "---|" * len(roles)]
+    rows += [f"| {a.value} | " + " | ".join("yes" if r in policy.rules[a] else "–" for r in roles) + " |"
+             for a in Action]
+    return "\n".join(rows) + "\n"
