@@ -1,7 +1,7 @@
 """Classes in the run database: create and close them, join by code, the teacher's roster, the class's runs.
 
 A class link grants membership, never rights: the owner cookie stays the student's identity and only teacher
-mode stops or deletes others' jobs (explorer.jobs.manager). Every read the teacher's live view makes is a
+mode stops or deletes others' jobs (explorer.access.policy). Every read the teacher's live view makes is a
 fixed number of indexed queries, whatever the number of students (docs/benchmarks.md, "Classroom").
 Size budget: ~250 lines.
 """
