@@ -24,9 +24,9 @@ from ..store.budget import DiskBudget, enforce
 from ..store.records import ACTIVE, Experiment
 from ..store.runstore import RunStore, is_local, pid_alive, worker_alive
 from .backends import Backend, LocalBackend, worker_command
+from .budget import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
 from .handles import Handle, is_our_worker, kill_worker
 from .status import human_duration
-from .budget import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
 
 log = logging.getLogger(__name__)
 

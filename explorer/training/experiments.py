@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..data.config import DataConfig
@@ -143,8 +144,8 @@ def compare(base: ModelConfig, data: DataConfig, train: TrainConfig, placements=
     return ExperimentSpec("compare", tuple(models), data, train)
 
 
-def for_kind(kind: str, base: ModelConfig, data: DataConfig, train: TrainConfig, depths=(), placements=(),
-             shortcuts=()) -> ExperimentSpec:
+def for_kind(kind: str, base: ModelConfig, data: DataConfig, train: TrainConfig, depths: Sequence[int] = (),
+             placements: Sequence[str] = (), shortcuts: Sequence[str] = ()) -> ExperimentSpec:
     """The experiment of one kind the app offers (twin, sweep or compare) around the net `base`.
 
     A sweep fits `base` to the paper's CIFAR nets first (fit_for_sweep; the page shows its note); every kind keeps
