@@ -234,3 +234,17 @@ def check_name(name: object) -> str:
             or "\x00" in name or len(name) > 200:
         raise ValueError(f"Not a usable name: {str(name)[:40]!r} (no '.', '..' or '/').")
     return name
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which experiments a query returns (None: any). `owner` is an exact owner id; `before` a timestamp."""
+
+    kind: str | None = "train"  # the job kind; None for every kind
+    owner: str | None = None
+    dataset: str | None = None
+    spec_kind: str | None = None  # single, twin, sweep, compare
+    status: str | None = None
+    depth: int | None = None  # at least one run of this depth
+    before: float | None = None  # created before this time
+    exclude_active: bool = False  # leave out queued and running jobs (retention)

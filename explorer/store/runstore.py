@@ -33,7 +33,7 @@ import torch
 from . import db
 from .artefacts import Artefacts
 from .host import atomic_write_json, is_local, pid_alive, read_json, worker_alive, worker_handle  # noqa: F401
-from .records import ACTIVE, FINAL_KEYS, STATUSES, Experiment, Metric, check_name, run_slug
+from .records import ACTIVE, FINAL_KEYS, STATUSES, Experiment, Filter, Metric, check_name, run_slug
 
 if TYPE_CHECKING:
     from .db import Row
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 __all__ = ["STATUSES", "ACTIVE", "FINAL_KEYS", "RunStore", "Filter", "Page", "default_runs_dir", "run_slug",
            "pid_alive", "worker_handle", "worker_alive", "load_checkpoint", "read_json", "atomic_write_json"]
 
+TRAINING, EVERY_KIND = Filter(), Filter(kind=None)  # the default filters: training runs; jobs of every kind
 MAX_METRIC_ROWS = 200_000  # one read of a run's metrics returns at most this many records (newest dropped)
 
 
@@ -63,20 +64,6 @@ def _loads(text: str | None, default: Any = None) -> Any:  # JSON of any shape; 
         return json.loads(text) if text else default
     except (TypeError, ValueError):
         return default
-
-
-@dataclass(frozen=True)
-class Filter:
-    """Which experiments a query returns (None: any). `owner` is an exact owner id; `before` a timestamp."""
-
-    kind: str | None = "train"  # the job kind; None for every kind
-    owner: str | None = None
-    dataset: str | None = None
-    spec_kind: str | None = None  # single, twin, sweep, compare
-    status: str | None = None
-    depth: int | None = None  # at least one run of this depth
-    before: float | None = None  # created before this time
-    exclude_active: bool = False  # leave out queued and running jobs (retention)
 
 
 @dataclass(frozen=True)
@@ -313,7 +300,7 @@ class RunStore:
         self.update_runs(exp_id, where_status=ACTIVE, status="interrupted")
         return self.load_experiment(exp_id, reconcile=False)
 
-    def page(self, filt: Filter = Filter(), limit: int = 20, offset: int = 0, with_runs: bool = True) -> Page:
+    def page(self, filt: Filter = TRAINING, limit: int = 20, offset: int = 0, with_runs: bool = True) -> Page:
         """One page of experiments matching a filter, newest first, with the count of all that match."""
         from .tables import filter_clause, records_from_rows
         e = db.experiments.c
@@ -325,7 +312,7 @@ class RunStore:
         items, damaged = records_from_rows(rows, with_runs, self._run_rows)
         return Page(tuple(items), int(total), tuple(damaged))
 
-    def list_experiments(self, with_runs: bool = True, filt: Filter = Filter(kind=None),
+    def list_experiments(self, with_runs: bool = True, filt: Filter = EVERY_KIND,
                          limit: int = 100_000) -> list:
         """Experiments matching a filter (every kind by default), newest first; damaged rows are skipped."""
         return list(self.page(filt, limit=limit, with_runs=with_runs).items)

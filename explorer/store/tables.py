@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from . import db
-from .records import MAX_EPOCHS, STATUSES, DamagedRecord, Experiment, Final, Progress, Run, run_slug
+from .records import MAX_EPOCHS, STATUSES, DamagedRecord, Experiment, Filter, Final, Progress, Run, run_slug
 
 if TYPE_CHECKING:
     from .db import Row
-    from .runstore import Filter
 
 
 def _json(text: str | None, what: str, exp_id: str) -> Any:  # whatever JSON the column holds; callers check it
