@@ -6,16 +6,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import streamlit as st  # noqa: E402
 
-from pages.common import (
-    init_session,
-    join_panel,
-    projector_toggle,
-    show_url_problems,
-    store_notice,
-    sync_query,
-    teacher_login,
-    write_owner_cookie,
-)
+from pages.class_panel import join_panel
+from pages.common import init_session, store_notice, sync_query, teacher_login, write_owner_cookie
+from pages.display import projector_toggle, show_url_problems
 
 st.set_page_config(page_title="ResNet Explorer", page_icon=":material/account_tree:", layout="wide",
                    initial_sidebar_state="collapsed")

@@ -13,9 +13,10 @@ import dataclasses
 import re
 
 from .data.config import DATASETS
-from .nets.caps import MAX_QUERY_VALUE_CHARS
 from .nets.config import CIFAR_DEPTHS, IMAGENET_STAGES, ModelConfig
 from .training.recipes import TrainConfig, train_config_for
+
+MAX_QUERY_VALUE_CHARS = 64  # a URL value longer than this is dropped, never echoed (100 KB were)
 
 # What the Build and Train pages' widgets offer (depths: nets.config.CIFAR_DEPTHS); a link may ask for nothing else.
 WIDTHS = (0.25, 2.0, 0.25)  # slider: lowest, highest, step

@@ -8,7 +8,8 @@ from explorer.nets.config import BLOCKS, FAMILIES, INITS, NORMS, PRESETS, ZERO_I
 from explorer.nets.cost import check_model_cost
 from explorer.nets.summary import block_diagram, layer_table, model_stats
 from explorer.urlstate import BUILD_CONTROLS, WIDTHS, depth_options
-from pages.common import ensure_entry, fmt_int, fmt_madds
+from pages.common import ensure_entry
+from pages.display import fmt_int, fmt_madds
 from pages.lesson_links import is_pinned, lesson_pins, link_note, locked_controls, pinned
 
 ensure_entry("pages/build.py")
@@ -27,7 +28,8 @@ HELP = {
             "(Glorot & Bengio 2010).",
     "zero": "Start each residual branch at zero, so every unit starts as its shortcut: the last BN's scale where the "
             "branch ends in BN (Goyal et al. 2017), the last conv's weights where it ends in a conv (full "
-            "pre-activation). Not offered where a zero branch could not learn (ReLU before, or BN after, the addition).",
+            "pre-activation). Not offered where a zero branch could not learn (ReLU before, or BN after, the "
+            "addition).",
     "width": "Multiplies every stage's filter count (1.0 is the paper's); narrower nets train faster on a laptop.",
 }
 _FIELDS = ("family", "depth", "block", "shortcut", "placement", "norm", "init", "zero_init_residual", "width")

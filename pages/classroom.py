@@ -1,30 +1,25 @@
 """Class (teacher only): create a class and put its code on the projector, watch every student live, stop or
-delete any job, project any student's charts in one click, ask a predict-then-observe question, draw the class's Figure 6."""
-import re
-
+delete any job, project any student's charts in one click, ask a predict-then-observe question, draw the class's
+Figure 6."""
 import streamlit as st
 
-from explorer import figures as charts
+from explorer.access.policy import Action
 from explorer.classroom import questions
 from explorer.classroom.records import ClassError
-from explorer.jobs.manager import JobError
-from pages.common import classroom, ensure_entry, is_teacher, job_manager, plot, store
+from explorer.figures.classroom import class_figure6, tally_chart
+from explorer.figures.curves import run_series, training_curves
+from explorer.jobs.status import status_word
+from explorer.text import plain_text
+from pages.common import classroom, ensure_entry, may, store
+from pages.display import plot
+from pages.job_actions import act
 
 ensure_entry("pages/classroom.py")
 
 FIGURE6_QUESTION = "Which ends with the higher *training* error after 15 epochs: plain-20 or plain-56?"
-STATUS_WORDS = {None: "no job yet", "queued": "waiting", "running": "training", "completed": "finished"}
 
 
 ROW = (2.2, 1.1, 1.6, 3.6, 1.0, 0.6, 1.3)  # student, job, progress, final training errors, seed, jobs, project
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>])")
-
-
-def plain_name(name: str) -> str:
-    """A display name as markdown that shows it exactly (a cleaned name may still hold - . _, which markdown reads)."""
-    return _MARKDOWN.sub(r"\\\1", name)
-
-
 def finals_text(row) -> str:
     return ", ".join(f"{n} {tr:.1%}" for n, tr, _ in row.finals if tr is not None) or "–"
 
@@ -33,23 +28,24 @@ def roster_rows(rows) -> None:
     """One row per student, each with its own Project button: one click puts that student's charts (their newest
     job, live) right under their row; a second click takes them away."""
     head = st.columns(ROW)
-    for col, label in zip(head, ("student", "job", "progress", "final training errors", "seed", "jobs", "")):
+    labels = ("student", "job", "progress", "final training errors", "seed", "jobs", "")
+    for col, label in zip(head, labels, strict=True):
         col.caption(label)
     projected = st.session_state.get("class_projected")
     for row in rows:
         with st.container(key=f"class_row_{row.member}"):
             c = st.columns(ROW, vertical_alignment="center")
-            c[0].markdown(f"**{plain_name(row.name)}**")
-            c[1].markdown(STATUS_WORDS.get(row.status, row.status))
+            c[0].markdown(f"**{plain_text(row.name)}**")
+            c[1].markdown(status_word(row.status))
             c[2].progress(row.fraction if row.fraction is not None else (1.0 if row.status == "completed" else 0.0))
-            c[3].markdown(plain_name(finals_text(row)))
+            c[3].markdown(finals_text(row))
             c[4].markdown(str(row.seed) if row.seed is not None else "–")
             c[5].markdown(str(row.jobs))
             on = projected == row.member
             c[6].button("Projecting" if on else "Project", key=f"class_project_{row.member}",
-                        disabled=row.exp_id is None, type="primary" if on else "secondary",
+                        disabled=row.exp_id is None or not may(Action.PROJECT), type="primary" if on else "secondary",
                         on_click=_project, args=(None if on else row.member,),
-                        help=f"Show {plain_name(row.name)}'s charts under this row" if not on else "Stop projecting")
+                        help=f"Show {plain_text(row.name)}'s charts under this row" if not on else "Stop projecting")
         if on and row.exp_id:
             projected_student(row)
 
@@ -66,14 +62,10 @@ def student_actions(rows) -> None:
     c = st.columns([3, 1, 1], vertical_alignment="bottom")
     pick = c[0].selectbox("Stop or delete a student's job", list(with_jobs), key="class_student",
                           format_func=lambda e: with_jobs[e].name)
-    try:
-        if c[1].button("Stop", key="class_stop"):
-            job_manager().stop(pick, st.session_state["owner"], teacher=is_teacher())
-            st.toast(f"Stopping {with_jobs[pick].name}'s job…")
-        if c[2].button("Delete", key="class_delete"):
-            job_manager().delete(pick, st.session_state["owner"], teacher=is_teacher())
-    except JobError as exc:
-        st.error(str(exc))
+    if c[1].button("Stop", key="class_stop") and act(Action.STOP, pick):
+        st.toast(f"Stopping {plain_text(with_jobs[pick].name)}'s job…")
+    if c[2].button("Delete", key="class_delete"):
+        act(Action.DELETE, pick)
 
 
 def projected_student(row) -> None:
@@ -82,15 +74,15 @@ def projected_student(row) -> None:
     if exp is None:
         return
     with st.container(border=True, key="class_projected_box"):
-        st.subheader(f"{plain_name(row.name)}'s charts")
+        st.subheader(f"{plain_text(row.name)}'s charts")
         version = (exp.status, *store().metrics_version(exp.id))
         plot(st, projected_figure(exp.id, version, exp), key="class_projected_curves")
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def projected_figure(exp_id: str, version: tuple, _exp):
-    series = [charts.run_series(run, store().read_metrics(exp_id, run.id, kind="epoch")) for run in _exp.runs]
-    return charts.training_curves(series)
+    series = [run_series(run, store().read_metrics(exp_id, run.id, kind="epoch")) for run in _exp.runs]
+    return training_curves(series)
 
 
 def question_panel(info) -> None:
@@ -101,8 +93,8 @@ def question_panel(info) -> None:
         t = questions.tally(room, latest)
         state = "revealed to everyone" if latest.revealed else "hidden from the students"
         st.markdown(f"**{latest.prompt}** ({t.answered} of {t.members} answered; {state})")
-        plot(st, charts.tally_chart(t.counts), key="class_tally")
-        if latest.revealed is None:
+        plot(st, tally_chart(t.counts), key="class_tally")
+        if latest.revealed is None and may(Action.REVEAL):
             st.button("Reveal answers and curves", key="class_reveal", on_click=questions.reveal,
                       args=(room, latest.id))
 
@@ -123,7 +115,7 @@ def lesson_predictions(info) -> None:
     followed = next((x for x in LESSONS if x.key == info.lesson), None)
     if followed is not None:
         t = tallies[followed.key]
-        plot(st, charts.tally_chart(t.counts, f"{followed.predict} ({t.answered} of {t.members} answered)"),
+        plot(st, tally_chart(t.counts, f"{followed.predict} ({t.answered} of {t.members} answered)"),
              key="class_lesson_chart")
 
 
@@ -145,10 +137,12 @@ def live(class_id: str) -> None:
 # The class chart reads every finished run's epoch records: rebuilt only when another job finishes.
 @st.cache_resource(max_entries=16, show_spinner=False)
 def class_figure(class_id: str, finished: tuple):
-    return charts.class_figure6(classroom().epoch_curves(class_id, "sweep", ids=finished))
+    return class_figure6(classroom().epoch_curves(class_id, "sweep", ids=finished))
 
 
 def ask_form(info) -> None:
+    if not may(Action.ASK):
+        return
     with st.expander("Ask the class to predict", expanded=False):
         prompt = st.text_input("Question", value=FIGURE6_QUESTION, max_chars=questions.MAX_PROMPT,
                                key="class_q_prompt")
@@ -191,8 +185,8 @@ def delete_class(info, suffix: str = "") -> None:
                   args=({"class_remove_pending": info.id},), help="Asks for a confirmation first.")
         return
     with st.container(border=True):
-        st.warning(f"Delete the class {info.name} ({info.code})? Its members, questions and answers are deleted; "
-                   "the students' experiments are kept.")
+        st.warning(f"Delete the class {plain_text(info.name)} ({info.code})? Its members, questions and answers are "
+                   "deleted; the students' experiments are kept.")
         c = st.columns(2)
         c[0].button("Yes, delete the class", key=f"class_remove_confirm{suffix}", type="primary",
                     on_click=_delete_class, args=(info.id,))
@@ -206,7 +200,7 @@ def closed_classes(room, closed: list) -> None:
     with st.expander(f"Closed classes ({len(closed)})", expanded=False):
         for info in closed:
             c = st.columns([3, 1, 2], vertical_alignment="center")
-            c[0].markdown(f"{info.name} ({info.code})")
+            c[0].markdown(f"{plain_text(info.name)} ({info.code})")
             c[1].button("Reopen", key=f"class_reopen_{info.id}", on_click=room.reopen, args=(info.id,),
                         help="Its link takes new members again.")
             with c[2]:
@@ -221,7 +215,7 @@ def _delete_class(class_id: str) -> None:
 
 
 st.title("Class")
-if not is_teacher():
+if not may(Action.MANAGE_CLASS):
     st.info("The Class page is for the teacher: unlock teacher mode with the password in the sidebar.")
     st.stop()
 room = classroom()

@@ -5,16 +5,18 @@ Every file goes through explorer.data.uploads (the zip's caps) and the image doo
 """
 import streamlit as st
 
-from explorer import figures as charts
+from explorer.access.policy import Action
 from explorer.data.config import DataConfig
 from explorer.data.datasets import dataset_info, load_dataset, model_config_for, normalize
 from explorer.data.images import tensor_to_display
 from explorer.data.uploads import MAX_ENTRIES, MAX_ZIP_BYTES, UploadRefused, folder_preview
+from explorer.figures.images import sample_strip
 from explorer.nets.config import ModelConfig
 from explorer.store.uploaded import keep_upload
 from explorer.training import experiments
 from explorer.training.recipes import train_config_for
-from pages.common import ensure_entry, is_teacher, start_experiment, store
+from pages.common import ensure_entry, may, store
+from pages.job_actions import start_experiment
 
 ensure_entry("pages/data.py")
 
@@ -70,7 +72,7 @@ def show_preview(preview: dict) -> None:
     if preview.get("skipped"):
         st.caption(f"{preview['skipped']} file(s) were skipped: not images, or images that could not be read.")
     images, labels, n_train, n_test = _samples(preview["path"])
-    st.plotly_chart(charts.sample_strip(images, labels), key="data_samples", config={"displayModeBar": False})
+    st.plotly_chart(sample_strip(images, labels), key="data_samples", config={"displayModeBar": False})
     st.caption(f"Split like the built-in sets: {n_train} images to train on and {n_test} to test on (a seeded, "
                "stratified 80/20 split), each resized to 32×32 RGB and normalised by the training images' mean.")
 
@@ -90,7 +92,7 @@ def train_form(preview: dict) -> None:
 st.title("Your data")
 st.caption("Train the plain net and its residual twin on your own pictures: a zip with one folder per class.")
 source = "zip"
-if is_teacher():
+if may(Action.SERVER_FOLDER):
     source = st.radio("Images from", ["zip", "server"], key="data_source", horizontal=True,
                       format_func={"zip": "An uploaded zip", "server": "A folder on the server"}.get)
 preview = from_zip() if source == "zip" else from_server()

@@ -21,7 +21,8 @@ from explorer.figures.images import attribution_overlay, confusion_matrix, sampl
 from explorer.nets.weights import Explainable, PretrainedUnavailable, pretrained_imagenet
 from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model, load_uploaded_checkpoint
 from explorer.store.shipped import shipped_twin, shipped_twin_readme
-from pages.common import ensure_entry, plain_markdown
+from explorer.text import plain_text
+from pages.common import ensure_entry
 
 ensure_entry("pages/explain.py")
 
@@ -83,7 +84,7 @@ def choose_models() -> tuple:
             return _imagenet_source()
         return _upload_source()
     except (ValueError, OSError) as exc:
-        st.error(plain_markdown(str(exc)))  # an upload's own values may be quoted in the sentence
+        st.error(plain_text(str(exc)))  # an upload's own values may be quoted in the sentence
         return {}, None, source
 
 
@@ -158,7 +159,7 @@ def choose_input(models: dict, dataset) -> dict:
         last = len(dataset.y_test) - 1
         index = st.number_input(f"Test image (0–{last})", 0, last, 0, key="explain_sample")
         x, view, label = test_example(dataset, int(index))
-        st.caption(f"True class: **{dataset.preprocessing['classes'][label]}**")
+        st.caption(f"True class: **{plain_text(dataset.preprocessing['classes'][label])}**")
         return {name: (x, view) for name in models}
     image = None if kind == "draw" else _uploaded_image()
     left, right = st.columns(2)
@@ -299,7 +300,7 @@ def show_models(models: dict, inputs: dict, explain: tuple, source_key: str) -> 
     heavy_ok = bool(heavy) and st.button(f"Compute {METHOD_NAMES[method]} for {', '.join(heavy)}",
                                          key="explain_compute", type="primary",
                                          help="A big net with a many-pass method takes a while; it runs once you ask.")
-    for column, (name, model) in zip(st.columns(len(models)), models.items()):
+    for column, (name, model) in zip(st.columns(len(models)), models.items(), strict=True):
         with column:
             st.subheader(name)
             try:
@@ -312,7 +313,7 @@ def show_test_set(models: dict, dataset, source_key: str) -> None:
     """Each model's confusion matrix on its test set and the test images it gets most confidently wrong."""
     st.header("On the test set")
     classes = dataset.preprocessing["classes"]
-    for column, (name, model) in zip(st.columns(len(models)), models.items()):
+    for column, (name, model) in zip(st.columns(len(models)), models.items(), strict=True):
         with column:
             cm, mistakes = _test_set_scores(f"{source_key}/{name}", model.model, dataset)
             errors = 1 - cm.trace() / max(1, cm.sum())
@@ -347,10 +348,11 @@ def cell_images(name: str, model, dataset, source_key: str, names: list) -> None
         return
     true, predicted = names.index(point["y"]), names.index(point["x"])
     shown = _cell(f"{source_key}/{name}", true, predicted, model.model, dataset)
+    cell = f"**True {plain_text(names[true])}, predicted {plain_text(names[predicted])}:**"
     if not shown:
-        st.markdown(f"**True {names[true]}, predicted {names[predicted]}:** no test image is in this cell.")
+        st.markdown(f"{cell} no test image is in this cell.")
         return
-    st.markdown(f"**True {names[true]}, predicted {names[predicted]}:** {len(shown)} image(s)"
+    st.markdown(f"{cell} {len(shown)} image(s)"
                 + (f", the {CELL_IMAGES} most confident" if len(shown) == CELL_IMAGES else ""))
     for row in range(0, len(shown), MISTAKES_PER_ROW):
         part = shown[row:row + MISTAKES_PER_ROW]

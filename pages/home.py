@@ -1,7 +1,9 @@
 """Home: the degradation problem on one screen, and one button that reproduces Figure 6 in miniature."""
 import streamlit as st
 
-from pages.common import class_caption, ensure_entry, figure6_spec, start_experiment
+from pages.class_panel import class_caption
+from pages.common import ensure_entry
+from pages.job_actions import figure6_spec, start_experiment
 
 ensure_entry("pages/home.py")
 

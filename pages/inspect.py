@@ -9,7 +9,6 @@ import functools
 import streamlit as st
 from torch import nn
 
-from explorer import figures as charts
 from explorer.analysis.ablation import ablate_blocks
 from explorer.analysis.diagnostics import (
     branch_ratios,
@@ -20,20 +19,23 @@ from explorer.analysis.diagnostics import (
 )
 from explorer.analysis.evaluation import test_example
 from explorer.data.datasets import normalize
-from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
-from explorer.jobs.manager import JobError
+from explorer.figures.clicks import clickable_cells, clicked_point
+from explorer.figures.curves import (
+    ablation_chart,
+    branch_ratio_chart,
+    gradient_heatmap,
+    gradient_log_range,
+    layer_response_chart,
+    run_series,
+)
+from explorer.figures.images import image_grid
+from explorer.figures.landscape import landscape_line, landscape_surfaces
+from explorer.jobs.landscape import landscape_spec, read_landscapes
 from explorer.nets.blocks import ResidualUnit
 from explorer.store.checkpoints import load_run_dataset, load_run_model
-from explorer.store.records import ACTIVE, STATUSES
-from pages.common import (
-    choose_nets,
-    ensure_entry,
-    guard_view,
-    job_manager,
-    side_job_live,
-    side_job_status,
-    store,
-)
+from pages.common import ensure_entry, store
+from pages.display import choose_nets, guard_view
+from pages.job_actions import landscape_job
 
 ensure_entry("pages/inspect.py")
 
@@ -103,29 +105,30 @@ def gradient_view(exp, nets: dict) -> None:
                 "(He et al. 2016, Eq. 5). What your nets show:")
     rows = {r.id: r for r in exp.runs}
     records = {n: store().read_metrics(eid, rid, kind="epoch") for n, (eid, rid) in nets.items()}
-    series = {n: charts.run_series(rows[rid], records[n]) for n, (_, rid) in nets.items()}
-    zrange = charts.gradient_log_range(list(series.values()))
+    series = {n: run_series(rows[rid], records[n]) for n, (_, rid) in nets.items()}
+    zrange = gradient_log_range(list(series.values()))
     if zrange is None:
         st.info("This experiment recorded no gradient norms (it was imported with its weights only); "
                 "train a twin on the Train page to see how the gradient flows during training.")
         return
     st.markdown("\n".join(f"- {gradient_flow_sentence(n, recs)}" for n, recs in records.items()))
-    for col, (name, run) in zip(st.columns(len(series)), series.items()):
+    for col, (name, run) in zip(st.columns(len(series)), series.items(), strict=True):
+        on_click = functools.partial(_remember_click, f"inspect_grad_{name}", "inspect_grad_cell", name)
         col.plotly_chart(_clickable_heatmap(run, zrange), key=f"inspect_grad_{name}", selection_mode="points",
-                         on_select=functools.partial(_remember_click, f"inspect_grad_{name}", "inspect_grad_cell", name))
+                         on_select=on_click)
     clicked_layer_maps(nets)
 
 
 # ----------------------------------------------------------------------------- click-through (issue 15)
 def _clickable_heatmap(run: dict, zrange):
-    fig = charts.gradient_heatmap(run, zrange)
+    fig = gradient_heatmap(run, zrange)
     heat = fig.data[0] if fig.data and fig.data[0].type == "heatmap" else None
-    return charts.clickable_cells(fig, list(heat.x), list(heat.y), size=14) if heat is not None else fig
+    return clickable_cells(fig, list(heat.x), list(heat.y), size=14) if heat is not None else fig
 
 
 def _remember_click(chart_key: str, state_key: str, net: str) -> None:
     """on_select callback: keep (net, clicked point) under a plain session key (the page reads that key)."""
-    point = charts.clicked_point(st.session_state.get(chart_key))
+    point = clicked_point(st.session_state.get(chart_key))
     st.session_state[state_key] = dict(point, net=net) if point else None
 
 
@@ -141,7 +144,7 @@ def clicked_layer_maps(nets: dict) -> None:
     net = load_run_model(store(), eid, rid, which)
     maps = feature_maps(net.model, _test_images(eid, net.preprocessing, 1, index)[0], str(point["y"])).numpy()
     weights = "initial" if which == "init" else "trained"
-    st.plotly_chart(charts.image_grid(list(maps[:MAPS_SHOWN]), f"{point['net']}: {point['y']} on test image {index} "
+    st.plotly_chart(image_grid(list(maps[:MAPS_SHOWN]), f"{point['net']}: {point['y']} on test image {index} "
                                       f"({weights} weights, {maps.shape[0]} channels)", columns=8),
                     key="inspect_grad_maps")
 
@@ -154,11 +157,11 @@ def responses_view(exp, nets: dict) -> None:
                 "plain unit has no F(x), so its line shows ‖output‖/‖input‖ instead.")
     results = _each(nets, _responses)
     rows = {r.id: r for r in exp.runs}
-    ratios = [charts.run_series(rows[rid], [{"type": "epoch", "epoch": 0, "branch_ratios": results[n][1]}])
+    ratios = [run_series(rows[rid], [{"type": "epoch", "epoch": 0, "branch_ratios": results[n][1]}])
               for n, (_, rid) in nets.items()]
     left, right = st.columns(2)
-    left.plotly_chart(charts.layer_response_chart({n: r[0] for n, r in results.items()}), key="inspect_responses")
-    right.plotly_chart(charts.branch_ratio_chart(ratios), key="inspect_ratios")
+    left.plotly_chart(layer_response_chart({n: r[0] for n, r in results.items()}), key="inspect_responses")
+    right.plotly_chart(branch_ratio_chart(ratios), key="inspect_ratios")
 
 
 def ablation_view(exp, nets: dict) -> None:
@@ -167,7 +170,7 @@ def ablation_view(exp, nets: dict) -> None:
                 "Belongie 2016 found a ResNet barely notices a missing block, except where it downsamples, while a "
                 "plain net collapses: a ResNet behaves like an ensemble of many shorter paths.")
     results = _each(nets, _ablation)
-    st.plotly_chart(charts.ablation_chart(results), key="inspect_ablation")
+    st.plotly_chart(ablation_chart(results), key="inspect_ablation")
     for name, rows in results.items():
         stuck = [r for r in rows if r["unit"] is not None and not r["skippable"]]
         if stuck:
@@ -190,13 +193,13 @@ def feature_view(exp, nets: dict) -> None:
     dataset = _dataset(exp.id)
     index = int(pick.number_input("Test image", 0, len(dataset.y_test) - 1, 0, key="inspect_fm_image"))
     _, view, label = test_example(dataset, index)
-    image.plotly_chart(charts.image_grid([view], f"Test image {index}", columns=1, labels=[f"label {label}"],
+    image.plotly_chart(image_grid([view], f"Test image {index}", columns=1, labels=[f"label {label}"],
                                          rescale=False), key="inspect_fm_input", config={"displayModeBar": False})
-    for col, (name, (eid, rid)) in zip(st.columns(len(nets)), nets.items()):
+    for col, (name, (eid, rid)) in zip(st.columns(len(nets)), nets.items(), strict=True):
         maps = _maps(eid, rid, _mtime(eid, rid), layer, index)
-        col.plotly_chart(charts.image_grid(list(maps[:MAPS_SHOWN]), f"{name}: {layer} ({maps.shape[0]} channels)",
+        col.plotly_chart(image_grid(list(maps[:MAPS_SHOWN]), f"{name}: {layer} ({maps.shape[0]} channels)",
                                            columns=8), key=f"inspect_fm_{name}")
-        col.plotly_chart(charts.image_grid(_filters(eid, rid, _mtime(eid, rid)), f"{name}: first-layer filters",
+        col.plotly_chart(image_grid(_filters(eid, rid, _mtime(eid, rid)), f"{name}: first-layer filters",
                                            columns=8, rescale=False), key=f"inspect_filters_{name}")
 
 
@@ -207,10 +210,10 @@ def landscape_results(job_id: str) -> None:
         return
     kind = st.radio("Plot", ["contour", "surface"], horizontal=True, key="inspect_ls_kind")
     surfaces = {n: r["surface"] for n, r in results.items() if r.get("surface")}
-    st.plotly_chart(charts.landscape_surfaces(surfaces, kind=kind), key="inspect_ls_surface")
+    st.plotly_chart(landscape_surfaces(surfaces, kind=kind), key="inspect_ls_surface")
     lines = {n: r["line"] for n, r in results.items() if r.get("line") and r["line"]["loss"]}
     if lines:
-        st.plotly_chart(charts.landscape_line(lines), key="inspect_ls_line")
+        st.plotly_chart(landscape_line(lines), key="inspect_ls_line")
     for note in dict.fromkeys(r["line_note"] for r in results.values() if r.get("line_note")):
         st.caption(note)
 
@@ -225,23 +228,7 @@ def landscape_view(exp, nets: dict) -> None:
     steps = left.select_slider("Grid points per axis", [5, 9, 11, 15, 21, 31, 41], value=21, key="inspect_ls_steps")
     span = right.select_slider("Span", [0.25, 0.5, 1.0, 2.0], value=1.0, key="inspect_ls_span")
     spec = landscape_spec(exp.id, [rid for _, rid in nets.values()], steps=steps, span=span)
-    full, runs, digest = landscape_request(store(), spec)
-    job = store().find_by_hash(digest, statuses=STATUSES)
-    if job is not None and job.status in ACTIVE:
-        side_job_live(job.id, "The landscape job", "inspect_landscape_cancel")
-        return
-    if job is not None:
-        side_job_status(job, "The landscape job")
-        landscape_results(job.id)
-    if job is None or job.status != "completed":
-        if st.button("Start", key="inspect_landscape_start", type="primary",
-                     help=f"{steps}×{steps} points per net, on {spec['subset']} training images."):
-            try:
-                job_manager().submit(full, runs, owner=st.session_state["owner"], spec_hash=digest, kind="landscape")
-            except JobError as exc:
-                st.error(str(exc))
-            else:
-                st.rerun()
+    landscape_job(spec, "The landscape job", "inspect_landscape", landscape_results)
 
 
 # ----------------------------------------------------------------------------- the page
@@ -250,7 +237,7 @@ st.caption("What the shortcut changes inside a network: the plain net and its re
 exp, nets = choose_nets("inspect")
 if nets:
     views = [gradient_view, responses_view, landscape_view, ablation_view, feature_view]
-    for tab, view in zip(st.tabs(TABS, key="inspect_tab", on_change="rerun"), views):
+    for tab, view in zip(st.tabs(TABS, key="inspect_tab", on_change="rerun"), views, strict=True):
         if tab.open:
             with tab:
                 guard_view(view, exp, nets)

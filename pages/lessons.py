@@ -7,15 +7,9 @@ from explorer.classroom import questions
 from explorer.classroom.lessons import LESSONS, lesson
 from explorer.data.config import DataConfig
 from explorer.figures.classroom import band
-from pages.common import (
-    class_caption,
-    classroom,
-    ensure_entry,
-    my_class,
-    start_experiment,
-    store,
-    train_cfg,
-)
+from pages.class_panel import class_caption
+from pages.common import classroom, ensure_entry, my_class, store, train_cfg
+from pages.job_actions import start_experiment
 
 ensure_entry("pages/lessons.py")
 

@@ -4,20 +4,20 @@ import datetime as dt
 
 import streamlit as st
 
-from explorer import figures as charts
+from explorer.access.policy import Action
 from explorer.data.datasets import DATASET_INFO
-from explorer.jobs.manager import JobError
+from explorer.figures.curves import run_series, training_curves
 from explorer.store.records import ACTIVE, STATUSES
-from explorer.store.reports import export_csv, history_rows
+from explorer.store.reports import export_csv, final_weights_bytes, history_rows
 from explorer.store.retention import delete_by_filter, retention_count
 from explorer.store.runstore import Filter
 from explorer.training.experiments import KINDS
-from pages.common import ensure_entry, is_teacher, job_manager, store
+from pages.common import ensure_entry, may, store
+from pages.job_actions import act_and_rerun
 
 ensure_entry("pages/runs.py")
 
 PAGE_SIZE = 20  # experiments per page
-MAX_WEIGHTS_BYTES = 200 * 2**20  # a weights file larger than this is not offered for download
 ANY = "any"
 
 
@@ -46,16 +46,8 @@ def overlay(rows: list, experiments: dict) -> None:
         exp_id, run_id = key.split("/", 1)
         run = experiments[exp_id].run(run_id) if exp_id in experiments else None
         if run is not None:
-            series.append(charts.run_series(run, s.read_metrics(exp_id, run_id)))
-    st.plotly_chart(charts.training_curves(series), key="runs_overlay_chart")
-
-
-def _weights_bytes(exp, run_id: str):
-    """A run's final weights, only from a regular file inside the store and under the size cap (else None)."""
-    path = store().artefact(exp.run(run_id).final_weights if exp.run(run_id) else None)
-    if path is None or path.stat().st_size > MAX_WEIGHTS_BYTES:
-        return None
-    return path.read_bytes()
+            series.append(run_series(run, s.read_metrics(exp_id, run_id)))
+    st.plotly_chart(training_curves(series), key="runs_overlay_chart")
 
 
 def manage(exp) -> None:
@@ -72,28 +64,18 @@ def manage(exp) -> None:
     finals = [r.id for r in exp.runs if r.final_weights]
     if finals:
         pick = c[1].selectbox("Weights", finals, key=f"runs_wpick_{exp.id}", label_visibility="collapsed")
-        data = _weights_bytes(exp, pick)
+        data = final_weights_bytes(store(), exp, pick)
         if data is None:
             c[1].caption("These weights cannot be offered (missing, not a regular file, or too large).")
         else:
             c[1].download_button("Weights (.pt)", data, file_name=f"{exp.id}-{pick}.pt", key=f"runs_weights_{exp.id}")
-    mine = exp.owner == st.session_state["owner"]
-    if (mine or is_teacher()) and exp.status == "interrupted":
-        if c[2].button("Resume", key=f"runs_resume_{exp.id}", help="Goes on from the last completed epoch."):
-            _act(lambda: job_manager().resume(exp.id, st.session_state["owner"], teacher=is_teacher()))
-    if mine or is_teacher():
-        if c[3].button("Delete", key=f"runs_delete_{exp.id}",
-                       help="Deletes the experiment and its files (a running job is stopped first)."):
-            _act(lambda: job_manager().delete(exp.id, st.session_state["owner"], teacher=is_teacher()))
-
-
-def _act(fn) -> None:
-    try:
-        fn()
-    except JobError as exc:
-        st.error(str(exc))
-    else:
-        st.rerun()
+    if exp.status == "interrupted" and may(Action.RESUME, exp.owner) \
+            and c[2].button("Resume", key=f"runs_resume_{exp.id}", help="Goes on from the last completed epoch."):
+        act_and_rerun(Action.RESUME, exp.id)
+    if may(Action.DELETE, exp.owner) and c[3].button(
+            "Delete", key=f"runs_delete_{exp.id}",
+            help="Deletes the experiment and its files (a running job is stopped first)."):
+        act_and_rerun(Action.DELETE, exp.id)
 
 
 def other_jobs() -> None:
@@ -106,12 +88,12 @@ def other_jobs() -> None:
     st.dataframe([{"job": j.id, "kind": j.kind, "of experiment": j.source or "?", "status": j.status,
                    "owner": "you" if j.owner == me else "someone else"} for j in jobs],
                  hide_index=True, key="runs_other_table")
-    mine = [j.id for j in jobs if j.owner == me or is_teacher()]
-    if mine:
+    deletable = [j.id for j in jobs if may(Action.DELETE, j.owner)]
+    if deletable:
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-        pick = c1.selectbox("Job", mine, key="runs_other_pick")
+        pick = c1.selectbox("Job", deletable, key="runs_other_pick")
         if c2.button("Delete job", key="runs_other_delete"):
-            _act(lambda: job_manager().delete(pick, st.session_state["owner"], teacher=is_teacher()))
+            act_and_rerun(Action.DELETE, pick)
 
 
 def retention() -> None:
@@ -165,5 +147,5 @@ else:
         st.switch_page("pages/train.py")
     manage(exp)
 other_jobs()
-if is_teacher():
+if may(Action.RETENTION):
     retention()

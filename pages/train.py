@@ -3,10 +3,14 @@ import time
 
 import streamlit as st
 
-from explorer import figures as charts
+from explorer.access.policy import Action
 from explorer.data.config import DataConfig
 from explorer.data.datasets import DATASET_INFO, dataset_info
-from explorer.jobs.manager import JobError
+from explorer.figures.classroom import tally_chart
+from explorer.figures.clicks import clicked_point, epoch_table
+from explorer.figures.curves import gradient_profile, loss_curve, run_series, training_curves
+from explorer.figures.images import sample_strip
+from explorer.figures.papers import reference_tables
 from explorer.jobs.status import job_status
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
 from explorer.nets.config import CIFAR_DEPTHS
@@ -15,20 +19,10 @@ from explorer.store.runstore import Filter
 from explorer.training import experiments
 from explorer.training.recipes import SCHEDULES
 from explorer.urlstate import BATCH_SIZES, EPOCHS, LR, TRAIN_CONTROLS
-from pages.common import (
-    class_caption,
-    classroom,
-    ensure_entry,
-    is_teacher,
-    job_manager,
-    model_cfg,
-    my_class,
-    plot,
-    show_job_status,
-    start_experiment,
-    store,
-    train_cfg,
-)
+from pages.class_panel import class_caption
+from pages.common import classroom, ensure_entry, job_manager, may, model_cfg, my_class, store, train_cfg
+from pages.display import plot
+from pages.job_actions import act, act_and_rerun, show_job_status, start_experiment
 from pages.lesson_links import control, link_note
 from pages.live import live_caption, live_fragment, stop_watching
 
@@ -37,7 +31,8 @@ ensure_entry("pages/train.py")
 KIND_HELP = {
     "twin": "Your net and its plain twin: the same layers, the same starting weights, with and without shortcuts.",
     "sweep": "Plain and residual nets at several depths, as in Figure 6 of He et al. 2015.",
-    "compare": "Several BN/ReLU placements or shortcut types at one depth (He et al. 2016, Table 2; Gross & Wilber 2016).",
+    "compare": "Several BN/ReLU placements or shortcut types at one depth (He et al. 2016, Table 2; Gross & Wilber "
+               "2016).",
 }
 CURVES_HELP = ("This app's view: training error left, test error right; plain nets dashed, ResNets solid, one colour "
                "per depth. The paper's Figure 6 (He et al. 2015) is laid out differently: plain nets and ResNets in "
@@ -70,7 +65,7 @@ def _sample_strip(dataset: str) -> None:
     except Exception as exc:  # noqa: BLE001 - a missing dataset must not break the page
         st.caption(f"No samples to show: {exc}")
         return
-    st.plotly_chart(charts.sample_strip(images, labels), key="train_samples", config={"displayModeBar": False})
+    st.plotly_chart(sample_strip(images, labels), key="train_samples", config={"displayModeBar": False})
 
 
 def setup_form() -> None:
@@ -162,26 +157,15 @@ def _cuda() -> bool:
 def build_spec():
     """The experiment the widgets describe (ValueError with one sentence when impossible)."""
     ss = st.session_state
-    base, train = model_cfg(), train_cfg()
-    data = DataConfig(name=ss["dataset"])
-    if ss["kind"] == "sweep":
-        depths = ss.get("train_depths") or []
-        if not depths:
-            raise ValueError("Pick at least one depth for the sweep.")
-        base = experiments.fit_for_sweep(base)[0]  # the setup form shows the note saying so
-        return experiments.sweep(base, depths, data, train, shortcut=base.residual().shortcut)
-    if ss["kind"] == "compare":
-        placements, shortcuts = ss.get("train_placements") or [], ss.get("train_shortcuts") or []
-        if not placements or not shortcuts:
-            raise ValueError("Pick at least one placement and one shortcut to compare.")
-        return experiments.compare(base, data, train, placements=placements, shortcuts=shortcuts)
-    return experiments.twin(base, data, train, shortcut=base.residual().shortcut)
+    return experiments.for_kind(ss["kind"], model_cfg(), DataConfig(name=ss["dataset"]), train_cfg(),
+                                depths=ss.get("train_depths") or (), placements=ss.get("train_placements") or (),
+                                shortcuts=ss.get("train_shortcuts") or ())
 
 
 # ----------------------------------------------------------------------------- live view
 def _runs_for_charts(exp) -> list:
     s = store()
-    return [charts.run_series(run, s.read_metrics(exp.id, run.id)) for run in exp.runs]
+    return [run_series(run, s.read_metrics(exp.id, run.id)) for run in exp.runs]
 
 
 def _data_version(exp) -> tuple:
@@ -195,23 +179,23 @@ def _data_version(exp) -> tuple:
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _epoch_figures(exp_id: str, version: tuple, layout: str, _exp) -> tuple:
     runs = _runs_for_charts(_exp)
-    return charts.training_curves(runs, layout=layout), charts.gradient_profile(runs), any(r["records"] for r in runs)
+    return training_curves(runs, layout=layout), gradient_profile(runs), any(r["records"] for r in runs)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _loss_figure(exp_id: str, version: tuple, _exp):
-    return charts.loss_curve(_runs_for_charts(_exp))
+    return loss_curve(_runs_for_charts(_exp))
 
 
 def _remember_epoch() -> None:
     """on_select callback: keep the clicked point of the training curves under a plain session key."""
-    st.session_state["train_clicked_epoch"] = charts.clicked_point(st.session_state.get("train_curves"))
+    st.session_state["train_clicked_epoch"] = clicked_point(st.session_state.get("train_curves"))
 
 
 def epoch_numbers(exp) -> None:
     """Each run's numbers at the epoch last clicked on the training curves (click-through, issue 15)."""
     point = st.session_state.get("train_clicked_epoch")
-    rows = charts.epoch_table(_runs_for_charts(exp), point["x"]) if point else []
+    rows = epoch_table(_runs_for_charts(exp), point["x"]) if point else []
     if rows:
         st.markdown(f"**Epoch {point['x']}** (clicked on the chart):")
         st.dataframe(rows, hide_index=True, key="train_epoch_table")
@@ -263,26 +247,20 @@ def charts_panel(exp) -> None:
 
 
 def stop_button(exp) -> None:
-    mine = exp.owner == st.session_state["owner"]
-    if exp.status in ACTIVE and (mine or is_teacher()):
-        if st.button("Stop", key="train_stop", help="Ends the job at its next batch; what it reached is kept."):
-            job_manager().stop(exp.id, st.session_state["owner"], teacher=is_teacher())
-            st.toast("Stopping…")
+    if exp.status in ACTIVE and may(Action.STOP, exp.owner) \
+            and st.button("Stop", key="train_stop", help="Ends the job at its next batch; what it reached is kept.") \
+            and act(Action.STOP, exp.id):
+        st.toast("Stopping…")
 
 
 def resume_button(exp) -> None:
     """Resume for an interrupted job (its owner or the teacher): it goes on from its last completed epoch."""
-    if exp.status != "interrupted" or not (exp.owner == st.session_state["owner"] or is_teacher()):
+    if exp.status != "interrupted" or not may(Action.RESUME, exp.owner):
         return
     help_text = "Goes on from the last completed epoch." if exp.resumable else \
         "No epoch was completed before the interruption, so it starts again from the beginning."
     if st.button("Resume", key="train_resume", help=help_text):
-        try:
-            job_manager().resume(exp.id, st.session_state["owner"], teacher=is_teacher())
-        except JobError as exc:
-            st.error(str(exc))
-        else:
-            st.rerun()
+        act_and_rerun(Action.RESUME, exp.id)
 
 
 def observed(exp) -> None:
@@ -294,7 +272,8 @@ def observed(exp) -> None:
         charts_panel(exp)
         return
     room, owner = classroom(), st.session_state["owner"]
-    pending = None if is_teacher() else questions.pending_question(room, mine[0].id, owner, exp.spec_kind)
+    pending = None if may(Action.SKIP_PREDICTION) else \
+        questions.pending_question(room, mine[0].id, owner, exp.spec_kind)
     if pending is not None:
         ask(pending)
         return
@@ -305,7 +284,7 @@ def observed(exp) -> None:
         left.markdown(f"**{latest.prompt}**")
         yours = questions.my_answer(room, latest.id, owner)
         left.caption(f"Your prediction: {yours}." if yours else "You did not answer this one.")
-        plot(right, charts.tally_chart(t.counts, f"The class's predictions ({t.answered} of {t.members} answered)"),
+        plot(right, tally_chart(t.counts, f"The class's predictions ({t.answered} of {t.members} answered)"),
              key="train_tally")
     elif latest is not None:
         st.caption(f"Your prediction is in: {questions.my_answer(room, latest.id, owner) or '–'}. The class's "
@@ -385,7 +364,7 @@ def watched(exp_id: str) -> None:
 
 
 def reference_numbers() -> None:
-    ref = charts.reference_tables()
+    ref = reference_tables()
     with st.expander("The papers' numbers (CIFAR-10, not your dataset)", expanded=False):
         st.caption(ref["label"])
         st.markdown("**ResNets on CIFAR-10** (He et al. 2015, Table 6): test error")

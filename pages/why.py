@@ -7,27 +7,19 @@ widgets, calls explorer and draws explorer.figures; heavy results are cached per
 """
 import streamlit as st
 
-from explorer import figures as charts
 from explorer.analysis.ablation import delete_random_units, path_lengths
 from explorer.analysis.highway import gradient_split, highway_summary
 from explorer.data.datasets import normalize
-from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
-from explorer.jobs.manager import JobError
+from explorer.figures.why import deletion_chart, highway_chart, path_landscape_chart, path_length_chart
+from explorer.jobs.landscape import landscape_spec, read_landscapes
 from explorer.nets.config import ModelConfig
 from explorer.store.checkpoints import load_run_dataset, load_run_model
-from explorer.store.runstore import ACTIVE, STATUSES
 from explorer.store.snapshots import snapshot_keys
 from explorer.training.experiments import ExperimentSpec
 from explorer.training.export import export_script
-from pages.common import (
-    choose_nets,
-    ensure_entry,
-    guard_view,
-    job_manager,
-    side_job_live,
-    side_job_status,
-    store,
-)
+from pages.common import ensure_entry, store
+from pages.display import choose_nets, guard_view
+from pages.job_actions import landscape_job
 
 ensure_entry("pages/why.py")
 
@@ -78,7 +70,7 @@ def highway_view(exp, nets: dict) -> None:
             splits[title] = {n: _highway(eid, rid, which, _mtime(eid, rid, which)) for n, (eid, rid) in have.items()}
     if "at initialisation" not in splits:
         st.caption("These runs kept no initial weights, so only the trained nets are shown.")
-    st.plotly_chart(charts.highway_chart(splits), key="why_highway")
+    st.plotly_chart(highway_chart(splits), key="why_highway")
     for title, rows in splits.items():
         st.markdown(f"**{title.capitalize()}:** {highway_summary(rows)}")
 
@@ -94,9 +86,9 @@ def ensembles_view(exp, nets: dict) -> None:
     configs = {n: ModelConfig.from_dict(runs[rid].model) for n, (_, rid) in nets.items()}
     residual = {n: path_lengths(sum(c.blocks_per_stage)) for n, c in configs.items() if not c.is_plain}
     left, right = st.columns([2, 3])
-    left.plotly_chart(charts.path_length_chart(residual), key="why_paths")
+    left.plotly_chart(path_length_chart(residual), key="why_paths")
     results = {n: _deletions(eid, rid, _mtime(eid, rid)) for n, (eid, rid) in nets.items()}
-    right.plotly_chart(charts.deletion_chart(results), key="why_deletions")
+    right.plotly_chart(deletion_chart(results), key="why_deletions")
     for name, rows in results.items():
         if len(rows) > 1:
             st.caption(f"{name}: {100 * rows[0]['mean']:.1f}% with nothing deleted, {100 * rows[1]['mean']:.1f}% "
@@ -119,27 +111,16 @@ def path_view(exp, nets: dict) -> None:
         return
     steps = st.select_slider("Grid points per axis", [5, 11, 15, 21, 31], value=21, key="why_path_steps")
     spec = landscape_spec(exp.id, [rid for _, rid in nets.values()], steps=steps, plane="pca")
-    full, runs, digest = landscape_request(store(), spec)
-    job = store().find_by_hash(digest, statuses=STATUSES)
-    if job is not None and job.status in ACTIVE:
-        side_job_live(job.id, "The path's landscape job", "why_path_cancel")
-        return
-    if job is not None:
-        side_job_status(job, "The path's landscape job")
-        results = {n: r["surface"] for n, r in read_landscapes(store(), job.id).items() if r.get("surface")}
-        if results:
-            st.plotly_chart(charts.path_landscape_chart(results), key="why_path_chart")
-            st.caption(" ".join(f"{n}: the path's first two directions hold {100 * sum(r['explained']):.0f}% of its "
-                                f"variation ({len(r['path']['alpha'])} points)." for n, r in results.items()))
-    if job is None or job.status != "completed":
-        if st.button("Start", key="why_path_start", type="primary",
-                     help=f"{steps}×{steps} points per net, on {spec['subset']} training images."):
-            try:
-                job_manager().submit(full, runs, owner=st.session_state["owner"], spec_hash=digest, kind="landscape")
-            except JobError as exc:
-                st.error(str(exc))
-            else:
-                st.rerun()
+    landscape_job(spec, "The path's landscape job", "why_path", path_results)
+
+
+def path_results(job_id: str) -> None:
+    """The optimiser's path on its plane's landscape, per net, with how much of the path the plane holds."""
+    results = {n: r["surface"] for n, r in read_landscapes(store(), job_id).items() if r.get("surface")}
+    if results:
+        st.plotly_chart(path_landscape_chart(results), key="why_path_chart")
+        st.caption(" ".join(f"{n}: the path's first two directions hold {100 * sum(r['explained']):.0f}% of its "
+                            f"variation ({len(r['path']['alpha'])} points)." for n, r in results.items()))
 
 
 @st.cache_data(max_entries=8, show_spinner="Writing the script…")
@@ -175,7 +156,7 @@ st.caption("The explanations that followed the ResNet paper, measured on your ow
 exp, nets = choose_nets("why")
 if nets:
     views = [highway_view, ensembles_view, path_view, takehome_view]
-    for tab, view in zip(st.tabs(TABS, key="why_tab", on_change="rerun"), views):
+    for tab, view in zip(st.tabs(TABS, key="why_tab", on_change="rerun"), views, strict=True):
         if tab.open:
             with tab:
                 guard_view(view, exp, nets)

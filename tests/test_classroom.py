@@ -174,6 +174,20 @@ def test_each_student_gets_their_own_seed_and_identical_requests_differ_inside_a
     assert seeded_spec(spec, "c1", "ann").spec_hash() == seeded_spec(spec, "c1", "ann").spec_hash()
 
 
+def test_a_member_starts_their_own_seeded_job_and_a_lone_user_the_spec_as_asked(room):
+    """Class seeding in one place (Classroom.member_spec / record_member_job), as every page starts experiments."""
+    spec = figure6(DataConfig("digits"), TrainConfig(epochs=1))
+    assert room.member_spec(spec, "lone") == (spec, None)
+    info = room.create("teacher")
+    room.join(info.code, "ann")
+    seeded, class_id = room.member_spec(spec, "ann")
+    assert class_id == info.id and seeded == seeded_spec(spec, info.id, "ann")
+    exp = room.store.create_experiment(seeded.to_dict(), [{"name": "plain-20", "model": {}}], owner="ann")
+    room.record_member_job(class_id, "ann", exp)
+    assert room.is_class_job(info.id, exp)
+    assert room.roster(info.id)[0].seed == student_seed(info.id, "ann")
+
+
 def _count_queries(engine):
     counter = {"n": 0}
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from explorer.text import plain_text
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "class-pw"
 JOB_DEADLINE_S = 400.0  # three 1-epoch four-net sweeps one after the other on shared cores
@@ -96,7 +98,8 @@ def roster_blocks(at) -> dict:
 def roster(at):
     """The roster as the teacher reads it: one row per student (student, job, final errors, seed, jobs)."""
     import pandas as pd
-    rows = [[m.value.strip("*").replace("\\", "") for m in b.get("markdown")] for b in roster_blocks(at).values()]
+    # A student's name is user text, shown as a code span (explorer.text.plain_text): read back without its fences.
+    rows = [[m.value.strip("*").strip("` ") for m in b.get("markdown")] for b in roster_blocks(at).values()]
     return pd.DataFrame(rows, columns=["student", "job", "final training errors", "seed", "jobs"])
 
 
@@ -105,8 +108,8 @@ def test_a_teacher_creates_a_class_two_students_join_by_its_link_and_a_closed_cl
     teacher, code = teacher_with_class(new_app)
     assert any("?join=" + code in c.value for c in teacher.code)
     ann, other = student(new_app, code, "Ann"), student(new_app, code)
-    assert any(f"({code}) as Ann" in c.value for c in ann.caption), [c.value for c in ann.caption]
-    assert any("as Student 2" in c.value for c in other.caption)
+    assert any(f"({code}) as {plain_text('Ann')}" in c.value for c in ann.caption), [c.value for c in ann.caption]
+    assert any(f"as {plain_text('Student 2')}" in c.value for c in other.caption)
     run(teacher)
     assert list(roster(teacher)["student"]) == ["Ann", "Student 2"]
     teacher.button(key="class_close").click()
@@ -202,13 +205,13 @@ def test_one_click_projects_any_students_charts_under_their_row(new_app):
     assert "class_projected_curves" not in charts(teacher)
     teacher.button(key=f"class_project_{ids[bob]}").click()  # one click
     run(teacher)
-    assert [s.value for s in teacher.subheader] == ["Bob's charts"]
+    assert [s.value for s in teacher.subheader] == [f"{plain_text('Bob')}'s charts"]
     errors = [y for t in charts(teacher)["class_projected_curves"]["data"] if t["name"] == "plain-20"
               for y in t["y"] if y is not None]
     assert errors and max(errors) > 40 and min(errors) == pytest.approx(50.0)  # Bob's curve, in %
     teacher.button(key=f"class_project_{ids[ann]}").click()  # one click moves the projector to Ann
     run(teacher)
-    assert [s.value for s in teacher.subheader] == ["Ann's charts"]
+    assert [s.value for s in teacher.subheader] == [f"{plain_text('Ann')}'s charts"]
     teacher.button(key=f"class_project_{ids[ann]}").click()  # and one click takes her charts away
     run(teacher)
     assert not teacher.subheader and "class_projected_curves" not in charts(teacher)
@@ -273,7 +276,7 @@ def test_predict_then_observe_and_the_class_figure6_across_three_seeds(new_app, 
 
     def all_finished(at):
         table = roster(at)
-        return list(table["job"]) == ["finished"] * 3
+        return list(table["job"]) == ["Finished"] * 3  # explorer.jobs.status's one wording
     try:
         poll(teacher, all_finished, "the three Figure 6 jobs to finish")
     except BaseException:

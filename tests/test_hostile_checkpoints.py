@@ -16,10 +16,10 @@ import torch
 from memory import measure
 
 from explorer.nets.builder import build_model
-from explorer.nets.caps import MAX_CHECKPOINT_BYTES, MAX_LAYERS, MAX_PARAMS, REFUSED_FILES_KEPT
+from explorer.nets.caps import MAX_LAYERS, MAX_PARAMS
 from explorer.nets.config import ModelConfig
 from explorer.store import checkpoints
-from explorer.store.checkpoints import load_uploaded_checkpoint
+from explorer.store.checkpoints import MAX_CHECKPOINT_BYTES, REFUSED_FILES_KEPT, load_uploaded_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 UPLOAD_GROWTH_MB = 200  # stated in docs/security.md: one refused upload adds less than this to the server

@@ -8,8 +8,7 @@ import pytest
 from memory import measure
 from PIL import Image
 
-from explorer.data.images import MAX_BYTES, ImageError, load_image
-from explorer.nets.caps import MAX_ASPECT_RATIO, MAX_IMAGE_PIXELS
+from explorer.data.images import MAX_ASPECT_RATIO, MAX_BYTES, MAX_IMAGE_PIXELS, ImageError, load_image
 
 
 def _one_sentence(text: str) -> bool:

@@ -9,13 +9,13 @@ import time
 import pytest
 import torch
 
+from explorer.access.teacher import TeacherGate
 from explorer.data.config import DataConfig
+from explorer.jobs.budget import JOB_BUDGET_ENV, JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
 from explorer.jobs.failure import failure_message
 from explorer.jobs.manager import JobError, JobManager
 from explorer.jobs.status import human_duration
-from explorer.jobs.teacher import TeacherGate
 from explorer.jobs.worker import run_experiment
-from explorer.nets.caps import JOB_BUDGET_ENV, JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
 from explorer.nets.config import ModelConfig
 from explorer.store.runstore import worker_handle
 from explorer.training import experiments

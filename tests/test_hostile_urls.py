@@ -11,9 +11,9 @@ import pytest
 import tomllib
 from memory import measure
 
-from explorer.nets.caps import MAX_PARAMS, MAX_QUERY_VALUE_CHARS
-from explorer.urlstate import BATCH_SIZES, EPOCHS, LR, WIDTHS, from_query
-from pages.common import plain_markdown
+from explorer.nets.caps import MAX_PARAMS
+from explorer.text import plain_text
+from explorer.urlstate import BATCH_SIZES, EPOCHS, LR, MAX_QUERY_VALUE_CHARS, WIDTHS, from_query
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_GROWTH_MB = 150  # stated in docs/security.md: describing any net the Build page allows adds less than this
@@ -62,8 +62,8 @@ def test_markdown_in_the_url_is_shown_as_plain_text(app, value):
 
 
 @pytest.mark.parametrize("text", ["plain", "a `tick` inside", "``two``", "`", "line\nbreak"])
-def test_plain_markdown_fences_any_text_in_one_code_span(text):
-    shown = plain_markdown(text)
+def test_plain_text_fences_any_text_in_one_code_span(text):
+    shown = plain_text(text)
     fence = re.match(r"`+", shown).group()
     assert shown.endswith(" " + fence) and shown[len(fence):-len(fence)].strip() == text.replace("\n", " ")
     runs = re.findall(r"`+", text)

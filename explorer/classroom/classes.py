@@ -1,7 +1,7 @@
 """Classes in the run database: create and close them, join by code, the teacher's roster, the class's runs.
 
 A class link grants membership, never rights: the owner cookie stays the student's identity and only teacher
-mode stops or deletes others' jobs (explorer.jobs.manager). Every read the teacher's live view makes is a
+mode stops or deletes others' jobs (explorer.access.policy). Every read the teacher's live view makes is a
 fixed number of indexed queries, whatever the number of students (docs/benchmarks.md, "Classroom").
 Size budget: ~250 lines.
 """
@@ -14,20 +14,28 @@ import math
 import re
 import secrets
 import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
 from ..store import db
+from ..store.runstore import RunStore
+from ..training.experiments import ExperimentSpec
 from . import tables as t
 from .records import ClassError, ClassInfo, Member, RosterRow
 
+T = TypeVar("T")
+if TYPE_CHECKING:
+    from ..store.db import Row
+
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a projector
 CODE_LENGTH = 6
-MAX_NAME = 40
+MAX_NAME = 40  # characters of a class or display name: fits a roster row and a projector
 _CODE_RE = re.compile(rf"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
 
 
-def clean_code(text) -> str | None:
+def clean_code(text: object) -> str | None:
     """A class code as typed or linked (case and spaces forgiven), or None when it cannot be one."""
     if not isinstance(text, str) or len(text) > 40:
         return None
@@ -35,7 +43,7 @@ def clean_code(text) -> str | None:
     return code if _CODE_RE.match(code) else None
 
 
-def clean_name(text, fallback: str) -> str:
+def clean_name(text: object, fallback: str) -> str:
     """A display name: letters, digits, spaces and - ' . _ only (nothing a page could render as markup or a link),
     at most 40 characters, or the fallback ("Student 7") when nothing is left."""
     name = "".join(ch for ch in str(text or "")[:200] if ch.isalnum() or ch in " -'._")
@@ -53,12 +61,12 @@ def member_id(class_id: str, owner: str) -> str:
     return hashlib.sha256(f"member:{class_id}:{owner}".encode()).hexdigest()[:12]
 
 
-def seeded_spec(spec, class_id: str, owner: str):
+def seeded_spec(spec: ExperimentSpec, class_id: str, owner: str) -> ExperimentSpec:
     """The spec with the student's own seed (an ExperimentSpec): identical requests of two students differ."""
     return dataclasses.replace(spec, train=dataclasses.replace(spec.train, seed=student_seed(class_id, owner)))
 
 
-def _info(row) -> ClassInfo:
+def _info(row: Row) -> ClassInfo:
     r = row._mapping
     return ClassInfo(id=r["id"], code=r["code"], name=r["name"], teacher=r["teacher"], created=float(r["created"]),
                      closed=r["closed"], lesson=r["lesson"])
@@ -67,7 +75,7 @@ def _info(row) -> ClassInfo:
 class Classroom:
     """The classroom's reads and writes on the run store's database (its own small engines, the same URL)."""
 
-    def __init__(self, store) -> None:
+    def __init__(self, store: RunStore) -> None:
         self.store = store
         self._read, self._write = db.make_engines(store.url)
         try:
@@ -84,11 +92,11 @@ class Classroom:
         self._read.dispose()
         self._write.dispose()
 
-    def tx(self, fn):
+    def tx(self, fn: Callable[[sa.Connection], T]) -> T:
         """fn(connection) in one write transaction, retried while the database is busy."""
         return db.run_in(self._write, fn)
 
-    def q(self, fn):
+    def q(self, fn: Callable[[sa.Connection], T]) -> T:
         """fn(connection) on a read connection (one consistent snapshot), retried while the database is busy."""
         return db.run_in(self._read, fn)
 
@@ -99,8 +107,9 @@ class Classroom:
             info = ClassInfo(id=secrets.token_hex(8), code="".join(secrets.choice(CODE_ALPHABET)
                                                                    for _ in range(CODE_LENGTH)),
                              name=clean_name(name, "My class"), teacher=teacher, created=time.time())
+            row = dataclasses.asdict(info)
             try:
-                self.tx(lambda c, row=dataclasses.asdict(info): c.execute(t.classes.insert().values(**row)))
+                self.tx(lambda c: c.execute(t.classes.insert().values(**row)))  # noqa: B023 - run before the next
                 return info
             except sa.exc.IntegrityError:  # the code is taken: draw another
                 continue
@@ -110,15 +119,15 @@ class Classroom:
         row = self.q(lambda c: c.execute(sa.select(t.classes).where(t.classes.c.id == class_id)).first())
         return _info(row) if row is not None else None
 
-    def find(self, code) -> ClassInfo | None:
+    def find(self, typed: object) -> ClassInfo | None:
         """The class with this code (typed or linked), or None."""
-        code = clean_code(code)
+        code = clean_code(typed)
         if code is None:
             return None
         row = self.q(lambda c: c.execute(sa.select(t.classes).where(t.classes.c.code == code)).first())
         return _info(row) if row is not None else None
 
-    def teacher_classes(self, teacher: str | None = None, include_closed: bool = False) -> list:
+    def teacher_classes(self, teacher: str | None = None, include_closed: bool = False) -> list[ClassInfo]:
         """Classes, newest first: every class (teacher mode sees all), or one teacher's."""
         query = sa.select(t.classes).order_by(t.classes.c.created.desc())
         if teacher is not None:
@@ -141,7 +150,7 @@ class Classroom:
         self.tx(lambda c: c.execute(t.classes.update().where(t.classes.c.id == class_id).values(lesson=lesson)))
 
     # ------------------------------------------------------------------ members
-    def join(self, code, owner: str, name: str = "") -> tuple:
+    def join(self, code: object, owner: str, name: str = "") -> tuple[ClassInfo, Member]:
         """Join a class by its code; a member who joins again only changes their name.
 
         Returns (ClassInfo, Member). Raises ClassError (one sentence) for an unknown or closed class.
@@ -153,7 +162,7 @@ class Classroom:
             raise ClassError("This class has been closed by its teacher, so it takes no new members.")
         m = t.class_members.c
 
-        def write(conn):
+        def write(conn: sa.Connection) -> Member:
             old = conn.execute(sa.select(t.class_members).where((m.class_id == info.id) & (m.owner == owner))).first()
             if old is not None:
                 chosen = clean_name(name, old._mapping["name"])
@@ -166,7 +175,7 @@ class Classroom:
             return member
         return info, self.tx(write)
 
-    def membership(self, owner: str) -> tuple | None:
+    def membership(self, owner: str) -> tuple[ClassInfo, Member] | None:
         """(ClassInfo, Member) of the newest open class this owner belongs to, or None (one query)."""
         m, k = t.class_members.c, t.classes.c
         row = self.q(lambda c: c.execute(
@@ -191,7 +200,7 @@ class Classroom:
         """
         q = t.class_questions.c
 
-        def write(conn):
+        def write(conn: sa.Connection) -> None:
             asked = sa.select(q.id).where(q.class_id == class_id)
             conn.execute(t.class_answers.delete().where(t.class_answers.c.question_id.in_(asked)))
             for table in (t.class_questions, t.class_members, t.class_jobs):
@@ -199,7 +208,7 @@ class Classroom:
             conn.execute(t.classes.delete().where(t.classes.c.id == class_id))
         self.tx(write)
 
-    def members(self, class_id: str) -> list:
+    def members(self, class_id: str) -> list[Member]:
         m = t.class_members.c
         rows = self.q(lambda c: c.execute(sa.select(t.class_members).where(m.class_id == class_id)
                                           .order_by(m.joined)).all())
@@ -210,23 +219,38 @@ class Classroom:
         """Remember that this experiment was started inside the class (again: nothing changes)."""
         j = t.class_jobs.c
 
-        def write(conn):
+        def write(conn: sa.Connection) -> None:
             if conn.execute(sa.select(j.exp_id).where((j.class_id == class_id) & (j.exp_id == exp_id))).first():
                 return
             conn.execute(t.class_jobs.insert().values(class_id=class_id, exp_id=exp_id, owner=owner, seed=seed,
                                                       created=time.time()))
         self.tx(write)
 
+    def member_spec(self, spec: ExperimentSpec, owner: str) -> tuple[ExperimentSpec, str | None]:
+        """The experiment as this owner starts it, and the id of their class (None: a lone user, spec unchanged).
+
+        Inside a class the spec gets the student's own seed (seeded_spec), so the class's Figure 6 has one run per
+        student instead of one shared job; record the started job with record_member_job. One query.
+        """
+        mine = self.membership(owner)
+        if mine is None:
+            return spec, None
+        return seeded_spec(spec, mine[0].id, owner), mine[0].id
+
+    def record_member_job(self, class_id: str, owner: str, exp_id: str) -> None:
+        """Record a job a member started (after member_spec) as the class's, with the member's seed."""
+        self.record_job(class_id, owner, exp_id, student_seed(class_id, owner))
+
     def is_class_job(self, class_id: str, exp_id: str) -> bool:
         j = t.class_jobs.c
         return self.q(lambda c: c.execute(sa.select(j.exp_id).where((j.class_id == class_id) &
                                                                     (j.exp_id == exp_id))).first()) is not None
 
-    def roster(self, class_id: str) -> list:
+    def roster(self, class_id: str) -> list[RosterRow]:
         """Every member with their newest class job, its progress and its runs' final errors: three queries."""
         j, e, r = t.class_jobs.c, db.experiments.c, db.runs.c
 
-        def read(conn):
+        def read(conn: sa.Connection) -> tuple[list[Row], list[Row], dict[str, Row], list[Row]]:
             members = conn.execute(sa.select(t.class_members).where(t.class_members.c.class_id == class_id)
                                    .order_by(t.class_members.c.joined)).all()
             jobs = conn.execute(sa.select(j.owner, j.exp_id, j.seed, e.status, e.progress)
@@ -236,14 +260,14 @@ class Classroom:
             runs = conn.execute(sa.select(r.exp_id, r.name, r.final).where(
                 r.exp_id.in_([row.exp_id for row in newest.values()])).order_by(r.exp_id, r.position)).all() \
                 if newest else []
-            return members, jobs, newest, runs
+            return list(members), list(jobs), newest, list(runs)
         members, jobs, newest, runs = self.q(read)
-        finals: dict = {}
+        finals: dict[str, list[tuple[str, float | None, float | None]]] = {}
         for row in runs:
             final = _json(row.final) or {}
             finals.setdefault(row.exp_id, []).append((row.name, _num(final.get("train_error")),
                                                       _num(final.get("test_error"))))
-        counts: dict = {}
+        counts: dict[str, int] = {}
         for row in jobs:
             counts[row.owner] = counts.get(row.owner, 0) + 1
         out = []
@@ -261,28 +285,29 @@ class Classroom:
                                  finals=tuple(finals.get(job.exp_id, ())), jobs=counts[mem.owner]))
         return out
 
-    def finished_jobs(self, class_id: str, spec_kind: str = "sweep") -> tuple:
+    def finished_jobs(self, class_id: str, spec_kind: str = "sweep") -> tuple[str, ...]:
         """Ids of the class's completed experiments of one kind, sorted (one query): the class chart's version."""
         j, e = t.class_jobs.c, db.experiments.c
         return tuple(sorted(row.exp_id for row in self.q(lambda c: c.execute(
             sa.select(j.exp_id).join(db.experiments, e.id == j.exp_id)
             .where((j.class_id == class_id) & (e.status == "completed") & (e.spec_kind == spec_kind))).all())))
 
-    def epoch_curves(self, class_id: str, spec_kind: str = "sweep", ids=None) -> dict:
+    def epoch_curves(self, class_id: str, spec_kind: str = "sweep",
+                     ids: Iterable[str] | None = None) -> dict[str, list[list[dict[str, Any]]]]:
         """The class's finished runs of one experiment kind, as {run name: [[epoch record, ...] per student run]}.
 
         Only completed experiments count (a stopped or running one would pull the median); two queries (one when
         `ids`, from finished_jobs, is given). Pages cache the result by those ids: it changes only when a job ends.
         """
         mt = db.metrics.c
-        ids = list(ids) if ids is not None else list(self.finished_jobs(class_id, spec_kind))
+        wanted = list(ids) if ids is not None else list(self.finished_jobs(class_id, spec_kind))
 
-        def read(conn):
-            if not ids:
+        def read(conn: sa.Connection) -> list[Row]:
+            if not wanted:
                 return []
-            return conn.execute(sa.select(mt.exp_id, mt.run_id, mt.record).where(
-                mt.exp_id.in_(ids) & (mt.type == "epoch")).order_by(mt.exp_id, mt.run_id, mt.seq)).all()
-        curves: dict = {}
+            return list(conn.execute(sa.select(mt.exp_id, mt.run_id, mt.record).where(
+                mt.exp_id.in_(wanted) & (mt.type == "epoch")).order_by(mt.exp_id, mt.run_id, mt.seq)).all())
+        curves: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for row in self.q(read):
             rec = _json(row.record)
             if isinstance(rec, dict):
@@ -290,12 +315,12 @@ class Classroom:
         return {name: list(by_exp.values()) for name, by_exp in curves.items()}
 
 
-def _json(text):
+def _json(text: str | None) -> Any:  # whatever JSON the column holds; callers check its shape
     try:
         return json.loads(text) if text else None
     except (TypeError, ValueError):
         return None
 
 
-def _num(x) -> float | None:
+def _num(x: object) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None

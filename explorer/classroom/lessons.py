@@ -5,11 +5,14 @@ Size budget: ~200 lines.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..data.config import DataConfig
 from ..nets.config import ModelConfig
 from ..training import experiments
+from ..training.experiments import ExperimentSpec
+from ..training.recipes import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -34,12 +37,12 @@ class Lesson:
     checks: tuple  # Check, ...
     recorded: bool = False  # a recorded result is offered: the shipped digits twin (plain-20 and ResNet-20)
 
-    def spec(self, data: DataConfig, train):
+    def spec(self, data: DataConfig, train: TrainConfig) -> ExperimentSpec:
         """The lesson's one experiment (an ExperimentSpec) on this dataset and recipe."""
         return _SPECS[self.key](data, train)
 
 
-_SPECS = {
+_SPECS: dict[str, Callable[[DataConfig, TrainConfig], ExperimentSpec]] = {
     "degradation": lambda d, t: experiments.figure6(d, t),
     "fix": lambda d, t: experiments.twin(ModelConfig(depth=56, zero_init_residual=True), d, t, shortcut="A"),
     "shortcuts": lambda d, t: experiments.compare(ModelConfig(depth=20), d, t, shortcuts=["none", "A", "B", "C"]),
@@ -148,8 +151,8 @@ LESSONS = (
 _BY_KEY = {lesson.key: lesson for lesson in LESSONS}
 
 
-def lesson(key) -> Lesson:
+def lesson(key: object) -> Lesson:
     """The lesson with this key (ValueError with one sentence for an unknown one)."""
-    if key not in _BY_KEY:
+    if not isinstance(key, str) or key not in _BY_KEY:
         raise ValueError(f"There is no lesson {str(key)[:40]!r}; the lessons are {', '.join(_BY_KEY)}.")
     return _BY_KEY[key]

@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..nets.caps import MAX_ASPECT_RATIO, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
-
-MAX_BYTES = MAX_IMAGE_BYTES  # explorer.nets.caps gives the reasons
+MAX_IMAGE_BYTES = 20 * 2**20  # covers any phone photo
+MAX_IMAGE_PIXELS = 40_000_000  # 8000 x 5000; about 120 MB once decoded to RGB
+MAX_ASPECT_RATIO = 50  # longest side / shortest side; 10,000 x 1 crashed the browser's image element
+MAX_BYTES = MAX_IMAGE_BYTES
 MAX_PIXELS = MAX_IMAGE_PIXELS
 FORMATS = ["PNG", "JPEG", "WEBP", "BMP", "GIF"]
 INK_THRESHOLD = 0.2  # a pixel counts as ink above this share of the full stroke level

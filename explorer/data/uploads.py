@@ -25,7 +25,7 @@ MAX_ZIP_BYTES = 200 * 2**20  # Streamlit's default upload limit
 MAX_ENTRIES = 10_000  # files and folders listed in the zip
 MAX_UNCOMPRESSED = 512 * 2**20  # the sum of the sizes the entries declare
 MAX_RATIO = 100  # uncompressed / compressed size of one entry; images barely compress, zip bombs expand 1000x
-MAX_CLASSES = 100
+MAX_CLASSES = 100  # class folders in one dataset: more than any picture set a class makes
 
 
 class UploadRefused(ValueError):

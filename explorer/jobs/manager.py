@@ -18,14 +18,15 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from ..nets.caps import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
+from ..access.policy import POLICY, Action, Actor
+from ..access.teacher import TeacherGate, check_teacher  # noqa: F401 - re-exported: the app and tests import them here
 from ..store.budget import DiskBudget, enforce
 from ..store.records import ACTIVE, Experiment
 from ..store.runstore import RunStore, is_local, pid_alive, worker_alive
 from .backends import Backend, LocalBackend, worker_command
+from .budget import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
 from .handles import Handle, is_our_worker, kill_worker
 from .status import human_duration
-from .teacher import TeacherGate, check_teacher  # noqa: F401 - re-exported: the app and tests import them here
 
 log = logging.getLogger(__name__)
 
@@ -192,8 +193,8 @@ class JobManager:
         exp = self.store.load_experiment(exp_id)
         if exp is None:
             raise JobError(f"There is no job {exp_id} (it may have been deleted).")
-        if not teacher and (owner is None or exp.owner != owner):
-            raise JobError(f"Only the person who started this job (or the teacher) can {verb} it.")
+        if not POLICY.allows(Actor(owner, teacher=teacher), Action(verb), exp.owner):
+            raise JobError(POLICY.refusal(Action(verb)))
         return exp
 
     # ------------------------------------------------------------------ reading

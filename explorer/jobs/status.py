@@ -11,6 +11,14 @@ FINISHED_WORDS = {"completed": "Finished", "stopped": "Stopped", "failed": "Fail
                   "diverged": "Every run diverged"}
 
 
+STATE_WORDS = {None: "No job yet", "queued": "Queued", "running": "Running"}
+
+
+def status_word(status: str | None) -> str:
+    """A job's state in a word or two, for a table cell (the Class page's roster): the words JobStatus uses."""
+    return STATE_WORDS.get(status) or FINISHED_WORDS.get(str(status), str(status))
+
+
 @dataclass(frozen=True)
 class JobStatus:
     """What a page shows for one job."""

@@ -15,8 +15,8 @@ import threading
 import time
 
 REDRAW_CPU_S = 0.03  # server CPU seconds of one live redraw, rounded up from a lone watcher's 27 ms (bench_watchers)
-DEFAULT_BUDGET_CORES = 0.3
-MAX_INTERVAL_S = 10.0
+DEFAULT_BUDGET_CORES = 0.3  # server cores all sessions' live redraws may take together
+MAX_INTERVAL_S = 10.0  # the slowest a live view redraws, however many watch
 FORGET_AFTER_S = 30.0  # a session that has not redrawn for this long has stopped watching
 
 

@@ -15,19 +15,21 @@ with "..". The URL comes from the server's administrator (the environment or the
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import posixpath
 import secrets
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-
-from ..nets.caps import MAX_ARTEFACT_BYTES
 
 log = logging.getLogger(__name__)
 
 ARTIFACTS_ENV = "EXPLORER_ARTIFACTS_URL"
 _CHUNK = 4 * 2**20
+MAX_ARTEFACT_BYTES = 4 * 2**30  # one file from a remote artefact location; a larger one is not ours, never fetched
+# (a resume state of a few of the largest nets MAX_PARAMS allows, weights + momentum at 0.5 GB each, fits)
 
 
 def artefacts_url(url: str | None = None) -> str | None:
@@ -169,9 +171,10 @@ class Artefacts:
 
     def delete_folder(self, folder: str) -> None:
         """Remove an experiment's remote folder (the runs folder's copy is the store's to remove)."""
-        if self.fs is not None:
+        fs = self.fs
+        if fs is not None:
             remote = self._remote(folder)
-            _quietly(lambda: self.fs.exists(remote) and self.fs.rm(remote, recursive=True))
+            _quietly(lambda: fs.exists(remote) and fs.rm(remote, recursive=True))
 
     # ------------------------------------------------------------------ private
     def _local_file(self, relative: str) -> Path | None:
@@ -188,6 +191,7 @@ class Artefacts:
     def _download(self, remote: str, local: Path) -> None:
         local.parent.mkdir(parents=True, exist_ok=True)
         tmp = local.with_name(f".{local.name}.{secrets.token_hex(4)}.tmp")
+        assert self.fs is not None, "only a remote artefact location downloads"
         try:
             copied = 0
             with self.fs.open(remote, "rb") as src, open(tmp, "wb") as dst:
@@ -225,11 +229,9 @@ def _version(info: dict) -> dict:
     return {"size": info.get("size"), "version": str(stamp)}
 
 
-def _quietly(fn, *args, **kwargs) -> None:
-    try:
+def _quietly(fn: Callable[..., object], *args: object, **kwargs: object) -> None:
+    with contextlib.suppress(OSError):
         fn(*args, **kwargs)
-    except (FileNotFoundError, OSError):
-        pass
 
 
 __all__ = ["ARTIFACTS_ENV", "Artefacts", "artefacts_url", "check_key"]

@@ -31,7 +31,7 @@ class DiskBudget:
 
     @classmethod
     def from_env(cls) -> DiskBudget:
-        def mb(name):
+        def mb(name: str) -> int | None:
             try:
                 return int(float(os.environ[name]) * 2**20) if os.environ.get(name) else None
             except ValueError:
@@ -70,7 +70,7 @@ def _prune(store: RunStore, owner: str | None, excess: int) -> int:
     return freed + (_prune_weights(store, owner, excess - freed) if excess - freed > 0 else 0)
 
 
-def _finished(owner: str | None):
+def _finished(owner: str | None) -> sa.Select:
     """The finished runs that still count bytes (one owner's, when given), oldest first."""
     r, e = db.runs.c, db.experiments.c
     q = sa.select(r.exp_id, r.id, r.weights_bytes, r.init_weights, r.final_weights).select_from(

@@ -2,7 +2,7 @@
 
 Weights are read only with `torch.load(..., weights_only=True)`: a file that asks to build anything but
 tensors and plain containers is refused before any of it runs. An upload's zip directory is checked first
-(sizes after decompression, explorer.nets.caps), and a refused file is remembered by its sha256, so a
+(sizes after decompression, the caps below), and a refused file is remembered by its sha256, so a
 rerun refuses it at once instead of reading it again.
 """
 from __future__ import annotations
@@ -18,10 +18,15 @@ import torch
 
 from ..data.config import DataConfig
 from ..data.datasets import Dataset
-from ..nets.caps import MAX_CHECKPOINT_BYTES, MAX_DEFLATE_RATIO, MAX_UNZIPPED_BYTES, REFUSED_FILES_KEPT
 from ..nets.weights import Explainable, from_checkpoint
 from .runstore import Filter, RunStore, load_checkpoint
 from .uploaded import load_store_dataset
+
+# Caps on a checkpoint from a user (docs/security.md), checked on the zip's directory before torch.load.
+MAX_CHECKPOINT_BYTES = 50 * 2**20  # = server.maxUploadSize in .streamlit/config.toml (a test checks)
+MAX_UNZIPPED_BYTES = MAX_CHECKPOINT_BYTES  # torch.save stores members uncompressed: inside = on the wire
+MAX_DEFLATE_RATIO = 20  # a deflated member over 1 MiB expanding more than this is a bomb (weights: ~1.1x)
+REFUSED_FILES_KEPT = 64  # sha256s of refused uploads remembered, so a rerun refuses at once
 
 _REFUSED: OrderedDict = OrderedDict()  # sha256 of a refused upload -> its sentence (newest last)
 _REFUSED_LOCK = threading.Lock()  # Streamlit serves each session from its own thread

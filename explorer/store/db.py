@@ -13,9 +13,15 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
+
+T = TypeVar("T")
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+    Row = sa.Row[Unpack[tuple[Any, ...]]]  # a result row of any width (its columns read by name)
 
 SCHEMA_VERSION = 1  # bump with a migration step in `_migrate` when the tables change
 DB_FILE = "runs.db"
@@ -97,7 +103,7 @@ def database_url(runs_dir: Path, url: str | None = None) -> str:
     return f"sqlite:///{Path(runs_dir).resolve() / DB_FILE}"
 
 
-def make_engines(url: str) -> tuple:
+def make_engines(url: str) -> tuple[sa.Engine, sa.Engine]:
     """(reader, writer) engines for a URL; on SQLite the writer begins with BEGIN IMMEDIATE, both use WAL."""
     if not url.startswith("sqlite"):
         engine = sa.create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=8)
@@ -109,7 +115,7 @@ def _sqlite_engine(url: str, immediate: bool) -> sa.Engine:
     engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
-    def _connect(dbapi_conn, _record) -> None:
+    def _connect(dbapi_conn: Any, _record: object) -> None:  # a DB-API connection: sqlite3's, untyped here
         dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" below decides how a transaction starts
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -119,22 +125,22 @@ def _sqlite_engine(url: str, immediate: bool) -> sa.Engine:
         cur.close()
 
     @sa.event.listens_for(engine, "begin")
-    def _begin(conn) -> None:
+    def _begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
 
-def run_in(engine, fn: Callable):
+def run_in(engine: sa.Engine, fn: Callable[[sa.Connection], T]) -> T:
     """fn(connection) in one transaction on this engine (a write, or a consistent read snapshot), retried while
     the database is busy."""
-    def attempt():
+    def attempt() -> T:
         with engine.begin() as conn:
             return fn(conn)
     return retrying(attempt)
 
 
-def retrying(fn: Callable, attempts: int = 8):
+def retrying(fn: Callable[[], T], attempts: int = 8) -> T:
     """Run fn(); a busy SQLite database ("database is locked") or a PostgreSQL serialisation failure is retried."""
     for attempt in range(attempts):
         try:
@@ -145,12 +151,13 @@ def retrying(fn: Callable, attempts: int = 8):
             if not transient or attempt == attempts - 1:
                 raise
             time.sleep(min(1.0, 0.02 * 2 ** attempt) * (0.5 + random.random()))
+    raise ValueError(f"retrying needs at least one attempt; got {attempts}.")
 
 
 CLAIM_LOCK = 0x6578706C  # "expl": the PostgreSQL advisory lock that job managers' claims take in turn
 
 
-def claim_lock(conn) -> None:
+def claim_lock(conn: sa.Connection) -> None:
     """Hold the claim lock until this transaction ends, so claims that count running jobs never interleave
     (several app replicas on one PostgreSQL database). SQLite's writer holds the whole database from BEGIN
     IMMEDIATE already."""
@@ -160,7 +167,7 @@ def claim_lock(conn) -> None:
 
 def ensure_schema(writer: sa.Engine) -> None:
     """Create the tables on a new database; refuse one made by another schema version (one sentence)."""
-    def create():
+    def create() -> int:
         with writer.begin() as conn:
             metadata.create_all(conn, checkfirst=True)
             row = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).first()

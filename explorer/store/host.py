@@ -10,11 +10,12 @@ import os
 import secrets
 import socket
 from pathlib import Path
+from stat import S_ISREG
 
 MAX_JSON_BYTES = 64 * 2**20  # a JSON artefact larger than this is not read
 
 
-def atomic_write_json(path: Path, obj) -> None:
+def atomic_write_json(path: Path, obj: object) -> None:
     """Write JSON to a temp file in the same folder, then rename over the target (readers never see half a file)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
@@ -35,7 +36,7 @@ def read_json(path: Path, max_bytes: int = MAX_JSON_BYTES) -> dict | None:
         return None
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
-        if not (st.st_mode & 0o170000 == 0o100000) or st.st_size > max_bytes:
+        if not S_ISREG(st.st_mode) or st.st_size > max_bytes:
             return None
         try:
             obj = json.loads(f.read(max_bytes + 1))
@@ -44,7 +45,7 @@ def read_json(path: Path, max_bytes: int = MAX_JSON_BYTES) -> dict | None:
     return obj if isinstance(obj, dict) else None
 
 
-def pid_alive(pid) -> bool:
+def pid_alive(pid: object) -> bool:
     """True if a process with this pid runs (a zombie counts as dead)."""
     if not isinstance(pid, int) or pid <= 0:
         return False
@@ -82,8 +83,8 @@ def is_local(handle: str | None) -> bool:
 def worker_alive(handle: str | None) -> bool:
     """True while the process a handle names still runs (same pid, same start time); other hosts count as alive."""
     try:
-        host, pid, start = str(handle).rsplit(":", 2)
-        pid = int(pid)
+        host, pid_text, start = str(handle).rsplit(":", 2)
+        pid = int(pid_text)
     except (ValueError, TypeError):
         return False
     if host != socket.gethostname():

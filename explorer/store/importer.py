@@ -76,21 +76,23 @@ def _import_one(folder: Path, store: RunStore) -> None:
     exp_id = store.exp_dir(folder.name).name  # checks the name
     store.delete_metrics_after(exp_id, -2**31)  # a cut-short earlier import left metrics behind
     runs = []
-    for i, row in enumerate(exp["runs"]):
+    for row in exp["runs"]:
         rid = run_slug(row["id"])
         run = read_json(folder / rid / "run.json") or dict(row, status="failed")
         run = dict(run, id=rid, name=str(run.get("name") or row.get("name") or rid))
         run.update(_copy_artefacts(folder / rid, store, exp_id, rid))
         _import_metrics(folder / rid / "metrics.jsonl", store, exp_id, rid)
         runs.append(run)
-    status = exp.get("status") if exp.get("status") != "running" else "interrupted"
+    raw = exp.get("status")  # a running job's worker is gone; a record without a status never finished either
+    status = raw if isinstance(raw, str) and raw != "running" else "interrupted"
     extra = {k: exp.get(k) for k in ("started", "finished", "message") if isinstance(exp.get(k), (int, float, str))}
     progress = read_json(folder / "progress.json")
     if progress is not None:
         extra["progress"] = json.dumps(progress)
-    created = exp.get("created") if isinstance(exp.get("created"), (int, float)) else os.stat(folder).st_mtime
+    stamp = exp.get("created")
+    created = float(stamp) if isinstance(stamp, int | float) else os.stat(folder).st_mtime
     store.insert_experiment(exp_id, exp["spec"], runs, owner=exp.get("owner"), spec_hash=exp.get("spec_hash"),
-                            kind=exp.get("kind") or "train", created=float(created), status=status, **extra)
+                            kind=exp.get("kind") or "train", created=created, status=status, **extra)
 
 
 def _copy_artefacts(src: Path, store: RunStore, exp_id: str, run_id: str) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any, overload
 
 STATUSES = ("queued", "running", "completed", "stopped", "diverged", "failed", "interrupted")
 ACTIVE = ("queued", "running")
@@ -21,14 +22,24 @@ class DamagedRecord(ValueError):
     """A stored row that cannot be read as a record (one sentence, naming the experiment)."""
 
 
-def _number(value) -> float | None:
+def _number(value: object) -> float | None:
     """A finite-or-NaN float, or None for anything that is not a number."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
 
 
-def _whole(value, default: int = 0) -> int:
+@overload
+def _whole(value: object, default: int = 0) -> int:
+    ...
+
+
+@overload
+def _whole(value: object, default: None) -> int | None:
+    ...
+
+
+def _whole(value: object, default: int | None = 0) -> int | None:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
         and 0 <= value <= MAX_EPOCHS * 10**6 else default
 
@@ -43,7 +54,7 @@ class Final:
     test_error: float | None = None
 
     @classmethod
-    def from_dict(cls, d) -> Final | None:
+    def from_dict(cls, d: object) -> Final | None:
         if not isinstance(d, dict):
             return None
         return cls(**{k: _number(d.get(k)) for k in FINAL_KEYS})
@@ -66,7 +77,7 @@ class Progress:
     message: str | None = None
 
     @classmethod
-    def from_dict(cls, d) -> Progress | None:
+    def from_dict(cls, d: object) -> Progress | None:
         if not isinstance(d, dict):
             return None
         msg = d.get("message")
@@ -197,7 +208,7 @@ class Metric:
 
     @classmethod
     def from_dict(cls, d: dict) -> Metric:
-        known = {k: d.get(k) for k in METRIC_FIELDS if k in d}
+        known: dict[str, Any] = {k: d.get(k) for k in METRIC_FIELDS if k in d}
         known["partial"] = bool(known.get("partial"))
         for key in ("grad_norms", "branch_ratios"):
             if not isinstance(known.get(key), dict):
@@ -217,9 +228,23 @@ def run_slug(name: str) -> str:
     return ("_" + slug.lstrip(".")) if slug.startswith(".") else (slug or "run")
 
 
-def check_name(name) -> str:
+def check_name(name: object) -> str:
     """A run or experiment name that is safe as a folder name: refuses empty, `.`, `..` and path separators."""
     if not isinstance(name, str) or not name.strip() or name in (".", "..") or "/" in name or "\\" in name \
             or "\x00" in name or len(name) > 200:
         raise ValueError(f"Not a usable name: {str(name)[:40]!r} (no '.', '..' or '/').")
     return name
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which experiments a query returns (None: any). `owner` is an exact owner id; `before` a timestamp."""
+
+    kind: str | None = "train"  # the job kind; None for every kind
+    owner: str | None = None
+    dataset: str | None = None
+    spec_kind: str | None = None  # single, twin, sweep, compare
+    status: str | None = None
+    depth: int | None = None  # at least one run of this depth
+    before: float | None = None  # created before this time
+    exclude_active: bool = False  # leave out queued and running jobs (retention)

@@ -2,14 +2,20 @@
 
 `experiment_report` is the fixed JSON contract of `python -m explorer train|sweep|compare --json` (docs/engine.md);
 `history_rows` is the Runs page's table. Both read each run's facts through `run_facts`. `export_csv` is the
-Runs page's download of epoch metrics.
+Runs page's download of epoch metrics; `final_weights_bytes` its download of a run's weights.
 """
 from __future__ import annotations
 
 import csv
 import io
+from typing import TYPE_CHECKING
 
 from .records import FINAL_KEYS, Experiment, Run
+
+if TYPE_CHECKING:
+    from .runstore import RunStore
+
+MAX_WEIGHTS_BYTES = 200 * 2**20  # a weights file larger than this is not offered for download (held in memory)
 
 
 def run_facts(run: Run) -> dict:
@@ -30,7 +36,7 @@ def experiment_report(exp: Experiment) -> dict:
     return {"experiment": exp.id, "status": exp.status, "message": exp.message, "runs": runs}
 
 
-def _percent(x) -> str:
+def _percent(x: object) -> str:
     return f"{100 * x:.1f}%" if isinstance(x, (int, float)) and not isinstance(x, bool) else "–"
 
 
@@ -54,7 +60,7 @@ def history_rows(experiments: list, me: str | None = None) -> list:
     return rows
 
 
-def export_csv(store, exp_id: str) -> str:
+def export_csv(store: RunStore, exp_id: str) -> str:
     """Epoch metrics of every run of an experiment as CSV text (one row per run and epoch), built on demand."""
     exp = store.load_experiment(exp_id)
     if exp is None:
@@ -67,3 +73,13 @@ def export_csv(store, exp_id: str) -> str:
         for rec in store.read_metrics(exp_id, run.id, kind="epoch"):
             writer.writerow({"experiment": exp_id, "run": run.name, **rec.to_dict()})
     return buf.getvalue()
+
+
+def final_weights_bytes(store: RunStore, exp: Experiment, run_id: str) -> bytes | None:
+    """A run's final weights for a download: only from a regular file inside the store and at most
+    MAX_WEIGHTS_BYTES (None otherwise: missing, not a regular file, or too large)."""
+    run = exp.run(run_id)
+    path = store.artefact(run.final_weights if run else None)
+    if path is None or path.stat().st_size > MAX_WEIGHTS_BYTES:
+        return None
+    return path.read_bytes()

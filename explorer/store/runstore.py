@@ -22,8 +22,10 @@ import secrets
 import shutil
 import socket
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 import torch
@@ -31,13 +33,20 @@ import torch
 from . import db
 from .artefacts import Artefacts
 from .host import atomic_write_json, is_local, pid_alive, read_json, worker_alive, worker_handle  # noqa: F401
-from .records import ACTIVE, FINAL_KEYS, STATUSES, Experiment, Metric, check_name, run_slug
+from .records import ACTIVE, FINAL_KEYS, STATUSES, Experiment, Filter, Metric, check_name, run_slug
+
+if TYPE_CHECKING:
+    from .db import Row
+
+T = TypeVar("T")
+Admit = Callable[[Callable[[float | None], dict[str, int]]], None]  # the job manager's check of an owner's counts
 
 log = logging.getLogger(__name__)
 
 __all__ = ["STATUSES", "ACTIVE", "FINAL_KEYS", "RunStore", "Filter", "Page", "default_runs_dir", "run_slug",
            "pid_alive", "worker_handle", "worker_alive", "load_checkpoint", "read_json", "atomic_write_json"]
 
+TRAINING, EVERY_KIND = Filter(), Filter(kind=None)  # the default filters: training runs; jobs of every kind
 MAX_METRIC_ROWS = 200_000  # one read of a run's metrics returns at most this many records (newest dropped)
 
 
@@ -46,29 +55,15 @@ def default_runs_dir() -> Path:
     return Path(os.environ.get("EXPLORER_RUNS_DIR") or "runs")
 
 
-def _dumps(obj) -> str:
+def _dumps(obj: object) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
-def _loads(text, default=None):
+def _loads(text: str | None, default: Any = None) -> Any:  # JSON of any shape; callers check it
     try:
         return json.loads(text) if text else default
     except (TypeError, ValueError):
         return default
-
-
-@dataclass(frozen=True)
-class Filter:
-    """Which experiments a query returns (None: any). `owner` is an exact owner id; `before` a timestamp."""
-
-    kind: str | None = "train"  # the job kind; None for every kind
-    owner: str | None = None
-    dataset: str | None = None
-    spec_kind: str | None = None  # single, twin, sweep, compare
-    status: str | None = None
-    depth: int | None = None  # at least one run of this depth
-    before: float | None = None  # created before this time
-    exclude_active: bool = False  # leave out queued and running jobs (retention)
 
 
 @dataclass(frozen=True)
@@ -87,7 +82,8 @@ class Page:
 class RunStore:
     """Experiments in a database, artefacts under one folder. Workers write; pages, the CLI and the job manager read."""
 
-    def __init__(self, root=None, database_url: str | None = None, artefacts_url: str | None = None) -> None:
+    def __init__(self, root: str | os.PathLike[str] | None = None, database_url: str | None = None,
+                 artefacts_url: str | None = None) -> None:
         self.root = Path(root) if root is not None else default_runs_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.url = db.database_url(self.root, database_url)
@@ -104,23 +100,23 @@ class RunStore:
         self._read.dispose()
         self._write.dispose()
 
-    def _tx(self, fn):
+    def _tx(self, fn: Callable[[sa.Connection], T]) -> T:
         """fn(connection) in one write transaction, retried while the database is busy."""
         return db.run_in(self._write, fn)
 
-    def _q(self, fn):
+    def _q(self, fn: Callable[[sa.Connection], T]) -> T:
         """fn(connection) on a read connection (a consistent snapshot), retried while the database is busy."""
         return db.run_in(self._read, fn)
 
-    def select(self, query) -> list:
+    def select(self, query: sa.Executable) -> list[Row]:
         """The rows of a read-only query on the store's tables (explorer.store's own modules build them)."""
-        return self._q(lambda c: c.execute(query).all())
+        return self._q(lambda c: list(c.execute(query).all()))
 
-    def _run_rows(self, exp_ids: list) -> list:
+    def _run_rows(self, exp_ids: list[str]) -> list[Row]:
         """The run rows of some experiments, in each one's run order."""
         rc = db.runs.c
-        return self._q(lambda c: c.execute(sa.select(db.runs).where(rc.exp_id.in_(exp_ids))
-                                           .order_by(rc.exp_id, rc.position)).all()) if exp_ids else []
+        return self._q(lambda c: list(c.execute(sa.select(db.runs).where(rc.exp_id.in_(exp_ids))
+                                                .order_by(rc.exp_id, rc.position)).all())) if exp_ids else []
 
     # ------------------------------------------------------------------ paths
     def exp_dir(self, exp_id: str) -> Path:
@@ -142,7 +138,7 @@ class RunStore:
 
     # ------------------------------------------------------------------ create and update
     def create_experiment(self, spec: dict, runs: list, owner: str | None = None,
-                          spec_hash: str | None = None, kind: str = "train", admit=None) -> str:
+                          spec_hash: str | None = None, kind: str = "train", admit: Admit | None = None) -> str:
         """A new experiment, status queued, with its runs (one transaction).
 
         Args:
@@ -160,14 +156,15 @@ class RunStore:
                                admit=admit)
         return exp_id
 
-    def insert_experiment(self, exp_id: str, spec: dict, runs: list, owner=None, spec_hash=None, kind="train",
-                          created: float = 0.0, status: str = "queued", admit=None, **fields) -> None:
+    def insert_experiment(self, exp_id: str, spec: dict, runs: list, owner: str | None = None,
+                          spec_hash: str | None = None, kind: str = "train", created: float = 0.0,
+                          status: str = "queued", admit: Admit | None = None, **fields: Any) -> None:
         """Insert an experiment row and its run rows as they are (create_experiment and import-store use it)."""
         from .tables import experiment_row, owner_counts, run_row
         row = experiment_row(exp_id, spec, runs, owner, spec_hash, kind, created, status, fields)
         rows = [run_row(exp_id, i, r) for i, r in enumerate(runs)]
 
-        def write(conn):
+        def write(conn: sa.Connection) -> None:
             if admit is not None:
                 db.claim_lock(conn)
                 admit(lambda since: owner_counts(conn, owner, since))
@@ -182,7 +179,7 @@ class RunStore:
         return self._q(lambda c: c.execute(sa.select(db.experiments.c.id).where(db.experiments.c.id == exp_id))
                        .first()) is not None
 
-    def update_experiment(self, exp_id: str, **fields) -> Experiment | None:
+    def update_experiment(self, exp_id: str, **fields: Any) -> Experiment | None:
         """Set some columns of an experiment (status, started, finished, message, worker); returns it as stored."""
         allowed = {"status", "started", "finished", "message", "worker", "resume_state", "resume_step",
                    "stop_requested", "created"}
@@ -204,7 +201,7 @@ class RunStore:
         claim = db.experiments.update().where((e.id == exp_id) & (e.status == "queued")).values(
             status="running", started=time.time(), worker=f"{socket.gethostname()}:{os.getpid()}:claim")
 
-        def write(conn):
+        def write(conn: sa.Connection) -> int:
             db.claim_lock(conn)
             owners = conn.execute(sa.select(e.owner).where(e.status == "running")).scalars().all()
             owner = conn.execute(sa.select(e.owner).where(e.id == exp_id)).scalar()
@@ -214,7 +211,7 @@ class RunStore:
             return conn.execute(claim).rowcount
         return bool(self._tx(write))
 
-    def update_run(self, exp_id: str, run_id: str, **fields) -> None:
+    def update_run(self, exp_id: str, run_id: str, **fields: Any) -> None:
         """Set some columns of a run (status, epochs, final, images_per_second, params, dataset, message)."""
         if "final" in fields:
             fields["final"] = _dumps(fields["final"]) if fields["final"] is not None else None
@@ -223,7 +220,7 @@ class RunStore:
         self._tx(lambda c: c.execute(db.runs.update().where((db.runs.c.exp_id == exp_id) &
                                                             (db.runs.c.id == run_slug(run_id))).values(**fields)))
 
-    def update_runs(self, exp_id: str, where_status=None, **fields) -> None:
+    def update_runs(self, exp_id: str, where_status: Iterable[str] | None = None, **fields: Any) -> None:
         """Set columns of every run of an experiment (only those in `where_status`, when given)."""
         cond = db.runs.c.exp_id == exp_id
         if where_status:
@@ -303,7 +300,7 @@ class RunStore:
         self.update_runs(exp_id, where_status=ACTIVE, status="interrupted")
         return self.load_experiment(exp_id, reconcile=False)
 
-    def page(self, filt: Filter = Filter(), limit: int = 20, offset: int = 0, with_runs: bool = True) -> Page:
+    def page(self, filt: Filter = TRAINING, limit: int = 20, offset: int = 0, with_runs: bool = True) -> Page:
         """One page of experiments matching a filter, newest first, with the count of all that match."""
         from .tables import filter_clause, records_from_rows
         e = db.experiments.c
@@ -315,18 +312,19 @@ class RunStore:
         items, damaged = records_from_rows(rows, with_runs, self._run_rows)
         return Page(tuple(items), int(total), tuple(damaged))
 
-    def list_experiments(self, with_runs: bool = True, filt: Filter = Filter(kind=None),
+    def list_experiments(self, with_runs: bool = True, filt: Filter = EVERY_KIND,
                          limit: int = 100_000) -> list:
         """Experiments matching a filter (every kind by default), newest first; damaged rows are skipped."""
         return list(self.page(filt, limit=limit, with_runs=with_runs).items)
 
-    def with_status(self, statuses, oldest_first: bool = True, limit: int = 10_000, with_runs: bool = False) -> Page:
+    def with_status(self, statuses: Iterable[str], oldest_first: bool = True, limit: int = 10_000,
+                    with_runs: bool = False) -> Page:
         """Experiments in some statuses (what the job manager asks twice a second), by creation time."""
         from .tables import records_from_rows
         e = db.experiments.c
         q = sa.select(db.experiments).where(e.status.in_(list(statuses)))
         q = q.order_by(e.created.asc() if oldest_first else e.created.desc()).limit(limit)
-        rows = self._q(lambda c: c.execute(q).all())
+        rows = self._q(lambda c: list(c.execute(q).all()))
         items, damaged = records_from_rows(rows, with_runs, self._run_rows)
         return Page(tuple(items), len(items), tuple(damaged))
 
@@ -335,10 +333,12 @@ class RunStore:
         from .tables import owner_counts
         return self._q(lambda c: owner_counts(c, owner, since))
 
-    def find_by_hash(self, spec_hash: str, statuses=("queued", "running", "completed")) -> Experiment | None:
+    def find_by_hash(self, spec_hash: str,
+                     statuses: Iterable[str] = ("queued", "running", "completed")) -> Experiment | None:
         """The newest experiment with this spec hash in one of these statuses, or None."""
         e = db.experiments.c
-        row = self._q(lambda c: c.execute(sa.select(e.id).where((e.spec_hash == spec_hash) & e.status.in_(statuses))
+        row = self._q(lambda c: c.execute(sa.select(e.id).where((e.spec_hash == spec_hash)
+                                                                & e.status.in_(list(statuses)))
                                           .order_by(e.created.desc()).limit(1)).first())
         return self.load_experiment(row[0], with_runs=False) if row else None
 
@@ -354,7 +354,7 @@ class RunStore:
     # ------------------------------------------------------------------ delete
     def delete_experiment(self, exp_id: str) -> None:
         """Delete an experiment's rows (one transaction), then its artefact folder (a link is removed, not followed)."""
-        def write(conn):
+        def write(conn: sa.Connection) -> None:
             conn.execute(db.metrics.delete().where(db.metrics.c.exp_id == exp_id))
             conn.execute(db.runs.delete().where(db.runs.c.exp_id == exp_id))
             conn.execute(db.experiments.delete().where(db.experiments.c.id == exp_id))
@@ -407,10 +407,10 @@ class RunStore:
         """True when a run's weights are kept (nothing is downloaded to find out)."""
         row = self._q(lambda c: c.execute(sa.select(db.runs.c[f"{which}_weights"]).where(
             (db.runs.c.exp_id == exp_id) & (db.runs.c.id == run_slug(run_id)))).first())
-        return bool(row and row[0]) and self.artefacts.exists(row[0])
+        return row is not None and bool(row[0]) and self.artefacts.exists(row[0])
 
 
-def load_checkpoint(source) -> dict:
+def load_checkpoint(source: str | os.PathLike[str] | bytes | bytearray | IO[bytes]) -> dict:
     """Read a checkpoint (path, bytes or file object) with weights_only=True and check its format.
 
     Returns {"state_dict", "model", "preprocessing"}; anything else raises ValueError with one sentence.

@@ -12,11 +12,14 @@ import json
 import secrets
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import torch
 
 from ..analysis.evaluation import test_metrics
 from ..data.config import DataConfig
-from ..data.datasets import load_dataset
+from ..data.datasets import Dataset, load_dataset
 from ..nets.weights import from_checkpoint
 from ..resources import asset_path
 from ..training.experiments import ExperimentSpec
@@ -56,7 +59,7 @@ SHIPPED_OWNER = "shipped"  # the owner recorded on the imported shipped twin (no
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path):
+def _file_lock(path: Path) -> Iterator[None]:
     with open(path, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
@@ -140,7 +143,7 @@ def _shipped_metrics(path: Path) -> list:
     return records
 
 
-def _final_metrics(records: list, net, data) -> dict:
+def _final_metrics(records: list, net: torch.nn.Module, data: Dataset) -> dict:
     """The last recorded epoch's metrics when they shipped, else the test metrics computed now."""
     epochs = [r for r in records if r.get("type") == "epoch"]
     if epochs and epochs[-1].get("train_error") is not None:

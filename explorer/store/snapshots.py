@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from pathlib import Path
 
 import sqlalchemy as sa
 import torch
@@ -33,7 +34,7 @@ def snapshot_name(epoch: int) -> str:
 
 
 def save_snapshot(store: RunStore, exp_id: str, run_id: str, epoch: int, model: torch.nn.Module, model_cfg: dict,
-                  preprocessing: dict):
+                  preprocessing: dict) -> Path:
     """Write the weights after `epoch` as <run folder>/snap-eNNN.pt (a checkpoint, written atomically); its path."""
     path = store.run_dir(exp_id, run_id) / f"{snapshot_name(epoch)}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)

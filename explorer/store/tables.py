@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from . import db
-from .records import MAX_EPOCHS, STATUSES, DamagedRecord, Experiment, Final, Progress, Run, run_slug
+from .records import MAX_EPOCHS, STATUSES, DamagedRecord, Experiment, Filter, Final, Progress, Run, run_slug
+
+if TYPE_CHECKING:
+    from .db import Row
 
 
-def _json(text, what: str, exp_id: str):
+def _json(text: str | None, what: str, exp_id: str) -> Any:  # whatever JSON the column holds; callers check it
     try:
         return json.loads(text) if text else None
     except (TypeError, ValueError):
         raise DamagedRecord(f"Experiment {exp_id} has a damaged {what}; it is skipped.") from None
 
 
-def _depth(model: dict) -> int | None:
+def _depth(model: dict[str, Any]) -> int | None:
     try:
         from ..nets.config import ModelConfig
         return ModelConfig.from_dict(model).num_layers
@@ -30,7 +35,8 @@ def _depth(model: dict) -> int | None:
         return None
 
 
-def experiment_row(exp_id: str, spec: dict, runs: list, owner, spec_hash, kind, created, status, fields) -> dict:
+def experiment_row(exp_id: str, spec: dict, runs: list[dict], owner: str | None, spec_hash: str | None, kind: str,
+                   created: float, status: str, fields: dict[str, Any]) -> dict[str, Any]:
     """The experiments row of a new (or imported) experiment."""
     data = spec.get("data") if isinstance(spec, dict) else None
     return {"id": exp_id, "kind": kind or "train", "owner": owner, "status": status, "spec": json.dumps(spec),
@@ -41,7 +47,8 @@ def experiment_row(exp_id: str, spec: dict, runs: list, owner, spec_hash, kind, 
 
 def run_row(exp_id: str, position: int, run: dict) -> dict:
     """The runs row of one run of a new (or imported) experiment."""
-    model = run.get("model") if isinstance(run.get("model"), dict) else {}
+    raw = run.get("model")
+    model = raw if isinstance(raw, dict) else {}
     final = run.get("final")
     return {"exp_id": exp_id, "id": run_slug(run.get("id") or run["name"]), "position": position, "weights_bytes": 0,
             "name": str(run["name"]), "model": json.dumps(model), "depth": _depth(model),
@@ -51,7 +58,7 @@ def run_row(exp_id: str, position: int, run: dict) -> dict:
                                        "final_weights") if k in run}}
 
 
-def run_from_row(row) -> Run:
+def run_from_row(row: Row) -> Run:
     r = row._mapping
     model = _json(r["model"], "run config", r["exp_id"])
     epochs = r["epochs"]
@@ -65,11 +72,11 @@ def run_from_row(row) -> Run:
                final_weights=r["final_weights"])
 
 
-def _finite(x) -> float | None:
+def _finite(x: object) -> float | None:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
-def experiment_from_row(row, runs: tuple) -> Experiment:
+def experiment_from_row(row: Row, runs: tuple[Run, ...]) -> Experiment:
     r = row._mapping
     spec = _json(r["spec"], "spec", r["id"])
     created = r["created"]
@@ -84,9 +91,10 @@ def experiment_from_row(row, runs: tuple) -> Experiment:
                                                                                           r["id"])), runs=runs)
 
 
-def records_from_rows(rows: list, with_runs: bool, run_rows) -> tuple:
+def records_from_rows(rows: Sequence[Row], with_runs: bool,
+                      run_rows: Callable[[list[str]], Iterable[Row]]) -> tuple[list[Experiment], list[str]]:
     """([Experiment, ...], [ids of damaged rows]) for experiment rows, in their order; run_rows(ids) fetches runs."""
-    runs: dict = {}
+    runs: dict[str, tuple[Run, ...] | None] = {}
     if with_runs:
         for row in run_rows([r._mapping["id"] for r in rows]):
             exp_id = row._mapping["exp_id"]
@@ -95,24 +103,27 @@ def records_from_rows(rows: list, with_runs: bool, run_rows) -> tuple:
             except DamagedRecord:
                 runs[exp_id] = None
                 continue
-            if runs.get(exp_id, ()) is not None:
-                runs[exp_id] = runs.get(exp_id, ()) + (run,)
-    items, damaged = [], []
+            kept = runs.get(exp_id, ())
+            if kept is not None:
+                runs[exp_id] = (*kept, run)
+    items: list[Experiment] = []
+    damaged: list[str] = []
     for row in rows:
         exp_id = row._mapping["id"]
         try:
-            if with_runs and runs.get(exp_id, ()) is None:
+            kept = runs.get(exp_id, ())
+            if kept is None:
                 raise DamagedRecord(exp_id)
-            items.append(experiment_from_row(row, runs.get(exp_id, ())))
+            items.append(experiment_from_row(row, kept))
         except DamagedRecord:
             damaged.append(exp_id)
     return items, damaged
 
 
-def filter_clause(filt):
+def filter_clause(filt: Filter) -> sa.ColumnElement[bool]:
     """The SQL condition for a runstore.Filter."""
     e = db.experiments.c
-    cond = sa.true()
+    cond: sa.ColumnElement[bool] = sa.true()
     for column, value in ((e.kind, filt.kind), (e.owner, filt.owner), (e.dataset, filt.dataset),
                           (e.spec_kind, filt.spec_kind), (e.status, filt.status)):
         if value is not None:
@@ -127,7 +138,7 @@ def filter_clause(filt):
     return cond
 
 
-def owner_counts(conn, owner: str, since: float | None = None) -> dict:
+def owner_counts(conn: sa.Connection, owner: str | None, since: float | None = None) -> dict[str, int]:
     """{status: number of this owner's experiments}, plus "since": how many were created after `since`."""
     e = db.experiments.c
     recent = sa.func.sum(sa.case((e.created >= since, 1), else_=0)) if since is not None else sa.literal(0)

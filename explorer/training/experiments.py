@@ -148,6 +148,28 @@ def compare(base: ModelConfig, data: DataConfig, train: TrainConfig, placements:
     return ExperimentSpec("compare", tuple(models), data, train)
 
 
+def for_kind(kind: str, base: ModelConfig, data: DataConfig, train: TrainConfig, depths: Sequence[int] = (),
+             placements: Sequence[str] = (), shortcuts: Sequence[str] = ()) -> ExperimentSpec:
+    """The experiment of one kind the app offers (twin, sweep or compare) around the net `base`.
+
+    A sweep fits `base` to the paper's CIFAR nets first (fit_for_sweep; the page shows its note); every kind keeps
+    the residual side's shortcut. Raises ValueError with one sentence when a sweep has no depth, or a comparison
+    no placement or shortcut.
+    """
+    if kind == "sweep":
+        if not depths:
+            raise ValueError("Pick at least one depth for the sweep.")
+        base = fit_for_sweep(base)[0]
+        return sweep(base, depths, data, train, shortcut=base.residual().shortcut)
+    if kind == "compare":
+        if not placements or not shortcuts:
+            raise ValueError("Pick at least one placement and one shortcut to compare.")
+        return compare(base, data, train, placements=placements, shortcuts=shortcuts)
+    if kind != "twin":
+        raise ValueError(f"The experiment kind must be twin, sweep or compare; got {kind!r}.")
+    return twin(base, data, train, shortcut=base.residual().shortcut)
+
+
 class _RunRecord(Protocol):
     """What plain_residual_pairs reads of a run (explorer.store.records.Run)."""
 

@@ -7,8 +7,12 @@ from __future__ import annotations
 import hmac
 import threading
 import time
+from collections.abc import Callable
 
-from ..nets.caps import TEACHER_BACKOFF_BASE_S, TEACHER_BACKOFF_FREE, TEACHER_BACKOFF_MAX_S
+# The back-off's caps (docs/security.md, "the teacher password").
+TEACHER_BACKOFF_FREE = 3  # wrong passwords before waits start
+TEACHER_BACKOFF_BASE_S = 1.0  # first wait; doubles with each further wrong password
+TEACHER_BACKOFF_MAX_S = 300.0  # longest wait
 
 
 def check_teacher(password: str | None, expected: str | None) -> bool:
@@ -28,9 +32,9 @@ class TeacherGate:
     _SERVER = "\0server"
 
     def __init__(self, free: int = TEACHER_BACKOFF_FREE, base_s: float = TEACHER_BACKOFF_BASE_S,
-                 most_s: float = TEACHER_BACKOFF_MAX_S, clock=time.monotonic) -> None:
+                 most_s: float = TEACHER_BACKOFF_MAX_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.free, self.base_s, self.most_s, self.clock = free, base_s, most_s, clock
-        self._failures: dict = {}  # key -> (wrong tries in a row, time of the last)
+        self._failures: dict[str, tuple[int, float]] = {}  # key -> (wrong tries in a row, time of the last)
         self._lock = threading.Lock()
 
     def wait_s(self, session: str) -> float:
@@ -38,7 +42,7 @@ class TeacherGate:
         with self._lock:
             return max(self._wait(session, self.free), self._wait(self._SERVER, self.free * self.free))
 
-    def attempt(self, password: str | None, expected: str | None, session: str) -> tuple:
+    def attempt(self, password: str | None, expected: str | None, session: str) -> tuple[bool, float]:
         """(True, 0) for the teacher's password; (False, seconds to wait before the next try) otherwise."""
         wait = self.wait_s(session)
         if wait > 0:

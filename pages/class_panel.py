@@ -1,0 +1,62 @@
+"""The class panel on every page: a class link's Join box, and the caption saying which class this session is in,
+with a button to leave it. Membership only: a class link grants no rights (explorer.access.policy)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.classroom.records import ClassError
+from explorer.text import plain_text
+from pages.common import classroom, my_class
+
+
+def join_panel() -> None:
+    """A class link (?join=CODE) asks for a display name and joins; a closed or unknown class gets one sentence."""
+    if "join_problem" in st.session_state:
+        st.warning(st.session_state.pop("join_problem"))
+
+    code = st.session_state.get("join_code")
+    if not code:
+        return
+    info = classroom().find(code)
+    if info is None or not info.is_open:
+        st.warning("This class has been closed by its teacher, so it takes no new members." if info is not None
+                   else "There is no class with that code; check it with your teacher.")
+        st.session_state.pop("join_code", None)
+        return
+    mine = my_class()
+    if mine is not None and mine[0].id == info.id:
+        st.session_state.pop("join_code", None)
+        return
+    with st.container(border=True):
+        st.markdown(f"**Join the class {plain_text(info.name)}** (code {info.code}). Your name is shown to the "
+                    "teacher only.")
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        c1.text_input("Your name (or leave empty to be \"Student N\")", max_chars=40, key="sidebar_join_name")
+        c2.button("Join the class", key="sidebar_join", type="primary", on_click=_join, args=(info.code,))
+
+
+def _join(code: str) -> None:
+    """The Join button's callback: membership before the page runs, so it already shows the class."""
+    try:
+        classroom().join(code, st.session_state["owner"], st.session_state.get("sidebar_join_name", ""))
+    except ClassError as exc:
+        st.session_state["join_problem"] = str(exc)
+    st.session_state.pop("join_code", None)
+
+
+def class_caption() -> None:
+    """Above every page: which class this session is in, as whom, and a button to leave it."""
+    mine = my_class()
+    if mine is None:
+        if "class_notice" in st.session_state:
+            st.info(st.session_state.pop("class_notice"))
+        return
+    c = st.columns([5, 1], vertical_alignment="center")
+    c[0].caption(f"In class {plain_text(mine[0].name)} ({mine[0].code}) as {plain_text(mine[1].name)}.")
+    c[1].button("Leave the class", key="member_leave", on_click=_leave, args=(mine[0].id,),
+                help="You become a lone user again; the class's code lets you join again while it is open.")
+
+
+def _leave(class_id: str) -> None:
+    classroom().leave(class_id, st.session_state["owner"])
+    st.session_state["class_notice"] = "You left the class; your experiments are still yours."

@@ -1,0 +1,108 @@
+"""Display helpers every page shares: a link's problems as plain text, numbers, projector mode and its charts, the
+plain/residual net picker of Inspect and Why it works, and a view that fails as one sentence."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from explorer.store.records import Experiment
+from explorer.text import plain_text
+from pages.common import store
+
+
+def show_url_problems() -> None:
+    """The link's dropped or clamped values, one warning each, its quoted values shown as plain text."""
+    for problem in st.session_state.pop("url_problems", []):
+        st.warning(plain_text(problem))
+
+
+def fmt_int(n: float | None) -> str:
+    return f"{int(n):,}" if n is not None else "–"
+
+
+def fmt_madds(n: float | None) -> str:
+    return f"{n / 1e6:,.2f} M" if n is not None else "–"
+
+
+# ----------------------------------------------------------------------------- projector mode
+PROJECTOR_CSS = """<style>
+.stApp [data-testid="stMarkdownContainer"] p, .stApp [data-testid="stMarkdownContainer"] li,
+.stApp [data-testid="stCaptionContainer"], .stApp label p, .stApp button p { font-size: 1.45rem !important; }
+.stApp h1 { font-size: 3.4rem !important; } .stApp h2 { font-size: 2.6rem !important; }
+.stApp h3 { font-size: 2.1rem !important; }
+</style>"""
+PROJECTOR_SCALE = 1.6
+
+
+def projector_toggle(container: Any) -> None:
+    """A toggle that enlarges text, chart fonts and line widths for a projected screen."""
+    ss = st.session_state
+    ss.setdefault("sidebar_projector", bool(ss.get("projector")))
+    container.toggle("Projector mode", key="sidebar_projector", help="Larger text, chart fonts and lines.",
+                     on_change=lambda: ss.update(projector=bool(ss.get("sidebar_projector"))))
+    if ss.get("projector"):
+        st.html(PROJECTOR_CSS)
+
+
+def chart_scale() -> float:
+    """1.6 in projector mode (kept under a plain key, so it holds on every page), else 1."""
+    return PROJECTOR_SCALE if st.session_state.get("projector") else 1.0
+
+
+def plot(container: Any, fig: Any, key: str, **kw: Any) -> None:
+    """Draw a plotly figure, enlarged in projector mode (explorer.figures.projected); kw go to st.plotly_chart."""
+    from explorer.figures.classroom import projected
+    container.plotly_chart(projected(fig, chart_scale()), key=key, **kw)
+
+
+# ----------------------------------------------------------------------------- a plain net and its residual twin
+def choose_nets(prefix: str) -> tuple[Experiment | None, dict[str, tuple[str, str]]]:
+    """An experiment picker and a plain/residual pair (Inspect, Why it works); the shipped twin first.
+
+    Returns:
+        (experiment record or None, {net name: (exp id, run id)}); widgets keyed `<prefix>_...`.
+    """
+    from explorer.store.checkpoints import explainable_runs
+    from explorer.training.experiments import plain_residual_pairs
+    shipped = _shipped_id(prefix)
+    sources = {e.exp_id: e for e in explainable_runs(store())}
+    if not sources:
+        st.info("No finished experiment has trained weights yet; train one on the Train page.")
+        return None, {}
+    ids = list(sources)
+    label = {i: ("Shipped digits twin (plain-20, resnet-20)" if i == shipped else sources[i].label) for i in ids}
+    exp_id = st.selectbox("Experiment", ids, index=ids.index(shipped) if shipped in ids else 0,
+                          format_func=label.get, key=f"{prefix}_exp")
+    exp = store().load_experiment(exp_id)
+    runs = dict(sources[exp_id].runs)  # run id -> name
+    pair = next(((p, r) for p, r in plain_residual_pairs(exp) if p in runs and r in runs),
+                (list(runs)[0], list(runs)[-1]))
+    left, right = st.columns(2)
+    plain = left.selectbox("Plain net", list(runs), index=list(runs).index(pair[0]), format_func=runs.get,
+                           key=f"{prefix}_plain_{exp_id}")
+    residual = right.selectbox("Residual net", list(runs), index=list(runs).index(pair[1]), format_func=runs.get,
+                               key=f"{prefix}_residual_{exp_id}")
+    return exp, {runs[rid]: (exp_id, rid) for rid in dict.fromkeys([plain, residual])}
+
+
+def _shipped_id(prefix: str) -> str | None:
+    """The shipped digits twin's experiment id, imported into the store once per session (None when missing)."""
+    from explorer.store.shipped import ensure_shipped_in_store
+    ss, key = st.session_state, f"{prefix}_shipped"
+    if ss.get(key) is None or store().load_experiment(ss[key]) is None:
+        try:
+            ss[key] = ensure_shipped_in_store(store())
+        except FileNotFoundError as exc:
+            st.caption(str(exc))
+            ss[key] = None
+    return ss[key]
+
+
+def guard_view(view: Callable[..., None], *args: Any) -> None:
+    """Draw one view; a missing dataset or unreadable weights becomes one sentence instead of a traceback."""
+    try:
+        view(*args)
+    except (ValueError, RuntimeError, OSError) as exc:
+        st.error(str(exc).splitlines()[0] if str(exc) else "This view could not be drawn for these nets.")
