@@ -1,8 +1,8 @@
 """The library's layers: no streamlit in explorer/, imports point down only, no cycles, no private names borrowed.
 
 Layers, lowest first (docs/architecture.md): resources | text -> access -> nets -> data -> analysis -> training ->
-store -> classroom -> jobs | figures -> cli | urlstate -> security. A module may import from its own subpackage or from a lower layer; peers on
-one layer (jobs and figures) do not import each other. The checker is a plain function over {module: source},
+store -> classroom -> jobs | figures -> cli | urlstate | launch -> security. A module may import from its own
+subpackage or from a lower layer; peers on one layer (jobs and figures) do not import each other. The checker is a plain function over {module: source},
 so the tests below also prove that it catches a planted upward import, a cycle and a private import.
 """
 import ast
