@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .data.config import DATASETS, DataConfig
 from .nets.config import BLOCKS, FAMILIES, INITS, NORMS, PLACEMENTS, PRESETS, SHORTCUTS, ModelConfig, preset
+from .training.events import EpochEvent, Event, ProgressEvent, StatusEvent
 from .training.experiments import FIGURE6_DEPTHS
 from .training.recipes import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, train_config_for
 
@@ -177,22 +178,20 @@ class _Progress:
         stream = stream or sys.stderr  # looked up per call, so a redirected sys.stderr is honoured
         self.stream, self.tty, self.last = stream, stream.isatty(), 0.0
 
-    def __call__(self, event: dict) -> None:
-        kind = event.get("type")
-        if kind == "progress" and (self.tty or time.time() - self.last > 5):
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, ProgressEvent) and (self.tty or time.time() - self.last > 5):
             self.last = time.time()
-            frac = event["step"] / max(1, event["total_steps"])
+            frac = event.step / max(1, event.total_steps)
             bar = "#" * int(30 * frac)
-            eta = event.get("eta")
-            text = f"[{bar:<30}] {100 * frac:5.1f}%  step {event['step']}/{event['total_steps']}" + \
-                   (f"  ETA {eta:5.0f}s" if eta is not None else "")
+            text = f"[{bar:<30}] {100 * frac:5.1f}%  step {event.step}/{event.total_steps}" + \
+                   (f"  ETA {event.eta:5.0f}s" if event.eta is not None else "")
             self.stream.write(("\r" if self.tty else "") + text + ("" if self.tty else "\n"))
-        elif kind == "epoch" and event.get("train_error") is not None:
+        elif isinstance(event, EpochEvent) and event.train_error is not None and event.train_loss is not None:
             self.stream.write(("\r" if self.tty else "") +
-                              f"epoch {event['epoch']:>3}  {event['run']:<24} train error {event['train_error']:.3f}"
-                              f"  test error {event['test_error']:.3f}  loss {event['train_loss']:.3f}\n")
-        elif kind == "status":
-            self.stream.write(f"\n{event['run']}: {event['message']}\n")
+                              f"epoch {event.epoch:>3}  {event.run:<24} train error {event.train_error:.3f}"
+                              f"  test error {event.test_error:.3f}  loss {event.train_loss:.3f}\n")
+        elif isinstance(event, StatusEvent):
+            self.stream.write(f"\n{event.run}: {event.message}\n")
         self.stream.flush()
 
 

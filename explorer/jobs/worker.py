@@ -22,6 +22,7 @@ from ..store.resume import load_resume_state, save_resume_state
 from ..store.runstore import RunStore, run_slug
 from ..store.snapshots import save_snapshot, snapshot_epochs
 from ..training.engine import build_models, train_models
+from ..training.events import Callback, EpochEvent, Event, ProgressEvent, RunResult, StatusEvent, StepEvent
 from ..training.experiments import ExperimentSpec
 from .failure import fail_job
 from .handles import own_handle
@@ -35,18 +36,16 @@ STOP_POLL_S = 0.25  # the database is asked for a stop request at most this ofte
 class _StoreWriter:
     """Turns engine events into run-store writes (and passes them on to an optional callback)."""
 
-    def __init__(self, store: RunStore, exp_id: str, names: dict, forward: Callable | None = None) -> None:
+    def __init__(self, store: RunStore, exp_id: str, names: dict[str, str], forward: Callback | None = None) -> None:
         self.store, self.exp_id, self.ids, self.forward = store, exp_id, names, forward
 
-    def __call__(self, event: dict) -> None:
-        kind = event.get("type")
-        if kind in ("step", "epoch"):
-            self.store.append_metrics(self.exp_id, self.ids[event["run"]], [event])
-        elif kind == "status":
-            self.store.update_run(self.exp_id, self.ids[event["run"]], status=event["status"],
-                                  message=event.get("message"))
-        elif kind == "progress":
-            self.store.write_progress(self.exp_id, event)
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, (StepEvent, EpochEvent)):
+            self.store.append_metrics(self.exp_id, self.ids[event.run], [event.to_dict()])
+        elif isinstance(event, StatusEvent):
+            self.store.update_run(self.exp_id, self.ids[event.run], status=event.status, message=event.message)
+        elif isinstance(event, ProgressEvent):
+            self.store.write_progress(self.exp_id, event.to_dict())
         if self.forward is not None:
             self.forward(event)
 
@@ -63,8 +62,8 @@ def _stop_poll(store: RunStore, exp_id: str) -> Callable[[], bool]:
     return should_stop
 
 
-def _experiment_status(results: dict, stopped: bool) -> str:
-    statuses = {r["status"] for r in results.values()}
+def _experiment_status(results: dict[str, RunResult], stopped: bool) -> str:
+    statuses = {r.status for r in results.values()}
     if stopped:
         return "stopped"
     return "diverged" if statuses == {"diverged"} else "completed"
@@ -116,14 +115,13 @@ def run_experiment(store: RunStore, exp_id: str, callback: Callable[[dict], None
                                augment=spec.data.augment,
                                checkpoint=lambda state: save_resume_state(store, exp_id, state), resume=resume,
                                on_epoch=snapshot)
-        stopped = any(r["status"] == "stopped" for r in results.values())
+        stopped = any(r.status == "stopped" for r in results.values())
         for name, cfg in spec.models:
             r = results[name]
-            if r["status"] != "diverged":
-                store.save_weights(exp_id, ids[name], "final", r["model"], cfg.to_dict(), data.preprocessing)
-            store.update_run(exp_id, ids[name], status=r["status"], epochs=r["epochs"], final=r["final"],
-                             images_per_second=r["images_per_second"],
-                             **({"message": r["message"]} if r["message"] else {}))
+            if r.status != "diverged":
+                store.save_weights(exp_id, ids[name], "final", r.model, cfg.to_dict(), data.preprocessing)
+            store.update_run(exp_id, ids[name], status=r.status, epochs=r.epochs, final=r.final,
+                             images_per_second=r.images_per_second, **({"message": r.message} if r.message else {}))
         status = _experiment_status(results, stopped)
         if stopped and out_of_time() and not store.stop_requested(exp_id):
             return store.update_experiment(exp_id, status=status, finished=time.time(),
