@@ -275,11 +275,13 @@ def main(argv=None) -> int:
         parser.error(str(exc))
     if args.data_dir:
         os.environ["EXPLORER_DATA_DIR"] = args.data_dir
+    from .jobs.request import JobRequest
     from .jobs.worker import run_experiment
     from .store.reports import experiment_report
     store = RunStore(args.runs_dir, args.database_url, args.artifacts_url)
-    exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
-                                     owner="cli", spec_hash=spec.spec_hash())
+    request = JobRequest.training(spec, owner="cli")
+    exp_id = store.create_experiment(request.to_json(), request.runs_json(), owner=request.owner,
+                                     spec_hash=request.spec_hash())
     exp = run_experiment(store, exp_id, callback=_Progress())
     _print_report(store, experiment_report(store.load_experiment(exp_id)), args.json)
     if exp.status == "failed":

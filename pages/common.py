@@ -235,9 +235,10 @@ def start_experiment(spec) -> str | None:
     owner, member = st.session_state["owner"], my_class()
     if member is not None:
         spec = seeded_spec(spec, member[0].id, owner)
-    runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
+    from explorer.jobs.request import JobRequest
+    request = JobRequest.training(spec, owner, class_id=member[0].id if member is not None else None)
     try:
-        exp_id, attached = job_manager().submit(spec.to_dict(), runs, owner=owner, spec_hash=spec.spec_hash())
+        exp_id, attached = job_manager().submit(request)
     except JobError as exc:
         st.error(str(exc))
         return None

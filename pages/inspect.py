@@ -225,8 +225,8 @@ def landscape_view(exp, nets: dict) -> None:
     steps = left.select_slider("Grid points per axis", [5, 9, 11, 15, 21, 31, 41], value=21, key="inspect_ls_steps")
     span = right.select_slider("Span", [0.25, 0.5, 1.0, 2.0], value=1.0, key="inspect_ls_span")
     spec = landscape_spec(exp.id, [rid for _, rid in nets.values()], steps=steps, span=span)
-    full, runs, digest = landscape_request(store(), spec)
-    job = store().find_by_hash(digest, statuses=STATUSES)
+    request = landscape_request(store(), spec, owner=st.session_state["owner"])
+    job = store().find_by_hash(request.spec_hash(), statuses=STATUSES)
     if job is not None and job.status in ACTIVE:
         side_job_live(job.id, "The landscape job", "inspect_landscape_cancel")
         return
@@ -237,7 +237,7 @@ def landscape_view(exp, nets: dict) -> None:
         if st.button("Start", key="inspect_landscape_start", type="primary",
                      help=f"{steps}×{steps} points per net, on {spec['subset']} training images."):
             try:
-                job_manager().submit(full, runs, owner=st.session_state["owner"], spec_hash=digest, kind="landscape")
+                job_manager().submit(request)
             except JobError as exc:
                 st.error(str(exc))
             else:

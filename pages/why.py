@@ -119,8 +119,8 @@ def path_view(exp, nets: dict) -> None:
         return
     steps = st.select_slider("Grid points per axis", [5, 11, 15, 21, 31], value=21, key="why_path_steps")
     spec = landscape_spec(exp.id, [rid for _, rid in nets.values()], steps=steps, plane="pca")
-    full, runs, digest = landscape_request(store(), spec)
-    job = store().find_by_hash(digest, statuses=STATUSES)
+    request = landscape_request(store(), spec, owner=st.session_state["owner"])
+    job = store().find_by_hash(request.spec_hash(), statuses=STATUSES)
     if job is not None and job.status in ACTIVE:
         side_job_live(job.id, "The path's landscape job", "why_path_cancel")
         return
@@ -135,7 +135,7 @@ def path_view(exp, nets: dict) -> None:
         if st.button("Start", key="why_path_start", type="primary",
                      help=f"{steps}×{steps} points per net, on {spec['subset']} training images."):
             try:
-                job_manager().submit(full, runs, owner=st.session_state["owner"], spec_hash=digest, kind="landscape")
+                job_manager().submit(request)
             except JobError as exc:
                 st.error(str(exc))
             else:

@@ -149,14 +149,16 @@ def test_lockstep_constructed_with_checkpoint_and_resume_checkpoints_and_resumes
     cfgs = [("plain", DIGIT_NET.plain()), ("resnet", DIGIT_NET)]
     states, whole, resumed = [], [], []
     full = build_models(cfgs, seed=0)
-    keep = lambda state: states.append(copy.deepcopy(state))  # on the CPU a state shares the live tensors: saved
-    Lockstep(full, tiny_digits, recipe, whole.append, checkpoint=keep).run()  # at once, as the worker does
+    def keep(state):  # on the CPU a state shares the live tensors: copied at once, as the worker saves it at once
+        states.append(copy.deepcopy(state))
+    Lockstep(full, tiny_digits, recipe, whole.append, checkpoint=keep).run()
     assert [s["epoch"] for s in states] == [1, 2]
     again = build_models(cfgs, seed=5)  # other initial weights: only the resume state can make them equal
     results = Lockstep(again, tiny_digits, recipe, resumed.append, resume=states[0]).run()
     assert [e["epoch"] for e in _epoch_records(resumed, "resnet")] == [2, 3]  # epoch 1 is not trained again
-    strip = lambda recs: [{k: v for k, v in r.items() if k not in ("elapsed", "eta", "images_per_second")}
-                          for r in recs if r["epoch"] >= 2]
+    def strip(recs):
+        return [{k: v for k, v in r.items() if k not in ("elapsed", "eta", "images_per_second")}
+                for r in recs if r["epoch"] >= 2]
     assert strip(_epoch_records(resumed)) == strip(_epoch_records(whole))
     assert all(r.status == "completed" and r.epochs == 3 for r in results.values())
     for name, model in full.items():

@@ -12,17 +12,26 @@ Size budget: ~300 lines.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
 
 from ..analysis.landscape import DEFAULT_SUBSET, landscape_subset, line, surface
+from ..data.config import DataConfig
+from ..nets.config import ModelConfig
+from ..store.records import Experiment
 from ..store.runstore import RunStore, atomic_write_json, read_json
 from .failure import fail_job
 from .handles import own_handle
+from .request import JobRequest, NamedModel
 from .status import budget_message
+
+if TYPE_CHECKING:
+    from ..data.datasets import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +45,8 @@ RESULT_FILE = "landscape.json"
 NO_INIT = "This run has no initial weights saved, so the line from its initial to its trained weights cannot be drawn."
 
 
-def landscape_spec(source_exp_id: str, run_ids, steps: int = 21, span: float = 1.0, subset: int = DEFAULT_SUBSET,
-                   seed: int = 0, line_points: int = 21, plane: str = "random") -> dict:
+def landscape_spec(source_exp_id: str, run_ids: Iterable[str], steps: int = 21, span: float = 1.0,
+                   subset: int = DEFAULT_SUBSET, seed: int = 0, line_points: int = 21, plane: str = "random") -> dict:
     """The JSON spec of a landscape job over some finished runs of one experiment (Li et al. 2018).
 
     Args:
@@ -70,33 +79,36 @@ def landscape_spec(source_exp_id: str, run_ids, steps: int = 21, span: float = 1
             **({"plane": "pca"} if plane == "pca" else {})}
 
 
-def _whole(value) -> bool:
+def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def landscape_request(store: RunStore, spec: dict) -> tuple:
-    """What JobManager.submit needs for a landscape spec: the spec with the source's data, the runs, a hash.
+def landscape_request(store: RunStore, spec: Mapping[str, Any], owner: str = "") -> JobRequest:
+    """The job request for a landscape spec: the source's data and the source runs' configs added.
 
     Args:
-        store: the run store holding the source experiment. spec: from `landscape_spec`.
+        store: the run store holding the source experiment. spec: from `landscape_spec`. owner: who asks.
     Returns:
-        (spec with "data" added, [{"name", "model"}, ...] one per source run, spec hash). Identical
-        requests hash the same, so the job manager attaches to a queued, running or finished one.
+        A JobRequest of kind "landscape" (one model per source run). Identical requests hash the same, so the job
+        manager attaches to a queued, running or finished one.
     Raises:
         ValueError: one sentence, when the source or one of its runs is missing or has no trained weights.
     """
     source = store.load_experiment(spec["source"])
-    if source is None or not isinstance(source.spec.get("data"), dict):
-        raise ValueError(f"Experiment {spec['source']} is missing or damaged, so it has no landscape to compute.")
+    damaged = f"Experiment {spec['source']} is missing or damaged, so it has no landscape to compute."
+    if source is None:
+        raise ValueError(damaged)
     runs = {r.id: r for r in source.runs}
-    rows = []
+    try:
+        data = DataConfig.from_dict(source.spec["data"])
+        configs = {rid: ModelConfig.from_dict(runs[rid].model) for rid in spec["runs"] if rid in runs}
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(damaged) from None
     for rid in spec["runs"]:
         if rid not in runs or not store.has_weights(spec["source"], rid, "final"):
             raise ValueError(f"Run {rid} of experiment {spec['source']} has no trained weights to look at.")
-        rows.append({"name": runs[rid].name, "model": runs[rid].model})
-    full = dict(spec, data=source.spec["data"])
-    digest = hashlib.sha256(json.dumps(full, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
-    return full, rows, digest
+    models = tuple(NamedModel(runs[rid].name, configs[rid]) for rid in spec["runs"])
+    return JobRequest(LANDSCAPE_KIND, models, data, owner, landscape=dict(spec))
 
 
 def read_landscapes(store: RunStore, job_id: str) -> dict:
@@ -149,23 +161,23 @@ def _source_models(store: RunStore, source: str, run_id: str) -> tuple:
     return final, init
 
 
-def _training_subset(data, preprocessing: dict, spec: dict) -> tuple:
+def _training_subset(data: Dataset, preprocessing: dict, spec: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
     """The fixed training subset, taken from the raw images first, then normalised as the run was trained."""
     from ..data.datasets import normalize
     x, y = landscape_subset(data.x_train, data.y_train, n=spec["subset"], seed=spec["seed"])
     return normalize(x, preprocessing), y
 
 
-def _one_run(store: RunStore, spec: dict, source_run: str, data, tracker: _Progress, name: str,
-             stop: Callable[[], bool]) -> dict:
+def _one_run(store: RunStore, spec: Mapping[str, Any], source_run: str, data: Dataset, tracker: _Progress, name: str,
+             stop: Callable[[], bool]) -> dict[str, Any]:
     """Line and slice of one source run; each is skipped (None) once `stop()` (checked before every grid point)."""
     final, init = _source_models(store, spec["source"], source_run)
     x, y = _training_subset(data, final.preprocessing, spec)
     if spec.get("plane") == "pca":
         return _path_run(store, spec, source_run, final.model, x, y, tracker.part(spec["steps"] ** 2,
                                                                                    f"{name}: path plane"), stop)
-    result = {"line": None, "line_note": None if init is not None else NO_INIT, "surface": None,
-              "subset": int(x.shape[0]), "source_run": source_run}
+    result: dict[str, Any] = {"line": None, "line_note": None if init is not None else NO_INIT, "surface": None,
+                              "subset": int(x.shape[0]), "source_run": source_run}
     if init is not None:
         result["line"] = line(init, final.model, x, y, points=spec["line_points"],
                               progress=tracker.part(spec["line_points"], f"{name}: line"), should_stop=stop)
@@ -175,7 +187,8 @@ def _one_run(store: RunStore, spec: dict, source_run: str, data, tracker: _Progr
     return result
 
 
-def _path_run(store: RunStore, spec: dict, source_run: str, model, x, y, progress, stop) -> dict:
+def _path_run(store: RunStore, spec: Mapping[str, Any], source_run: str, model: nn.Module, x: torch.Tensor,
+              y: torch.Tensor, progress: Callable[[float], None], stop: Callable[[], bool]) -> dict[str, Any]:
     """The loss on the plane of one run's optimiser path, with the path drawn on it (Li et al. 2018, §7)."""
     from ..analysis.trajectory import path_surface
     from ..store.snapshots import path_states
@@ -190,7 +203,7 @@ def _stopped(result: dict) -> bool:
     return any((result.get(part) or {}).get("stopped") for part in ("line", "surface")) or result["surface"] is None
 
 
-def run_landscape_job(store: RunStore, job_id: str, budget_s: float | None = None) -> dict:
+def run_landscape_job(store: RunStore, job_id: str, budget_s: float | None = None) -> Experiment | None:
     """Compute a queued landscape job to its end (or to a stop); returns the experiment as stored.
 
     Writes <job>/<run>/landscape.json per run as soon as it is done, and progress.json as it goes. Never raises
@@ -211,9 +224,9 @@ def run_landscape_job(store: RunStore, job_id: str, budget_s: float | None = Non
     out_of_time = lambda: deadline is not None and time.monotonic() > deadline  # noqa: E731
     stop = lambda: out_of_time() or store.stop_requested(job_id)  # noqa: E731 - checked before every grid point
     try:
-        from ..data.config import DataConfig
         from ..store.uploaded import load_store_dataset
-        pairs = list(zip([r.id for r in store.load_experiment(job_id, reconcile=False).runs], spec["runs"]))
+        job = store.load_experiment(job_id, reconcile=False)
+        pairs = list(zip([r.id for r in job.runs] if job else [], spec["runs"], strict=False))
         with_line = [store.has_weights(spec["source"], src, "init") for _, src in pairs]
         lines = spec.get("plane") != "pca"  # the path's plane comes without the 1-D line
         total = sum(spec["steps"] ** 2 + (spec["line_points"] if has and lines else 0) for has in with_line)
@@ -237,7 +250,7 @@ def run_landscape_job(store: RunStore, job_id: str, budget_s: float | None = Non
         return _fail(store, job_id, exc)
 
 
-def _end_message(store: RunStore, job_id: str, stopped: bool, out_of_time: bool, budget_s) -> str | None:
+def _end_message(store: RunStore, job_id: str, stopped: bool, out_of_time: bool, budget_s: float | None) -> str | None:
     """Why a landscape job stopped: a stop request (it wins when both happened, as for training), or its budget."""
     if not stopped:
         return None
@@ -246,5 +259,5 @@ def _end_message(store: RunStore, job_id: str, stopped: bool, out_of_time: bool,
     return "Stopped on request; the points computed before the stop are kept."
 
 
-def _fail(store: RunStore, job_id: str, exc: Exception):
+def _fail(store: RunStore, job_id: str, exc: Exception) -> Experiment | None:
     return fail_job(store, job_id, exc, "landscape")
