@@ -21,7 +21,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from .data.config import DATASETS, DataConfig
 from .nets.config import BLOCKS, FAMILIES, INITS, NORMS, PLACEMENTS, PRESETS, SHORTCUTS, ModelConfig, preset
@@ -29,9 +31,16 @@ from .training.events import EpochEvent, Event, ProgressEvent, StatusEvent
 from .training.experiments import FIGURE6_DEPTHS
 from .training.recipes import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, train_config_for
 
+if TYPE_CHECKING:
+    from .store.records import Experiment
+    from .store.runstore import RunStore
+    from .training.experiments import ExperimentSpec
 
-def _csv(kind):
-    def parse(text: str) -> list:
+T = TypeVar("T")
+
+
+def _csv(kind: Callable[[str], T]) -> Callable[[str], list[T]]:
+    def parse(text: str) -> list[T]:
         try:
             return [kind(t.strip()) for t in text.split(",") if t.strip()]
         except ValueError:
@@ -81,7 +90,7 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
-def _store_flags(g) -> None:
+def _store_flags(g: argparse._ActionsContainer) -> None:
     g.add_argument("--runs-dir", help="the run store's folder (default: EXPLORER_RUNS_DIR or ./runs)")
     g.add_argument("--database-url", help="the run database (default: EXPLORER_DATABASE_URL, else SQLite "
                                           "runs.db in the runs folder); postgresql://... for a shared server")
@@ -133,16 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _model_config(args) -> ModelConfig:
-    fields = {k: getattr(args, k, None) for k in ("family", "depth", "block", "shortcut", "placement", "norm",
-                                                 "init", "width", "zero_init_residual")}
-    fields = {k: v for k, v in fields.items() if v is not None}
+def _model_config(args: argparse.Namespace) -> ModelConfig:
+    names = ("family", "depth", "block", "shortcut", "placement", "norm", "init", "width", "zero_init_residual")
+    fields: dict[str, Any] = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
     if args.preset:
         return preset(args.preset, **fields)
     return ModelConfig(**fields)
 
 
-def _spec(args):
+def _spec(args: argparse.Namespace) -> ExperimentSpec:
     from .training import experiments as X
     data = DataConfig(name=args.dataset, path=args.data_path, data_dir=args.data_dir,
                         train_subset=args.train_subset, test_subset=args.test_subset,
@@ -174,7 +182,7 @@ def _spec(args):
 class _Progress:
     """A one-line progress bar on stderr, and a line per epoch."""
 
-    def __init__(self, stream=None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         stream = stream or sys.stderr  # looked up per call, so a redirected sys.stderr is honoured
         self.stream, self.tty, self.last = stream, stream.isatty(), 0.0
 
@@ -195,7 +203,19 @@ class _Progress:
         self.stream.flush()
 
 
-def _print_report(store, report: dict, as_json: bool) -> None:
+def _run_and_report(store: RunStore, exp_id: str, as_json: bool) -> Experiment:
+    """Train a queued experiment in this process with a progress bar on stderr, print its report; returns it."""
+    from .jobs.worker import run_experiment
+    from .store.reports import experiment_report
+    run_experiment(store, exp_id, callback=_Progress())
+    exp = store.load_experiment(exp_id)
+    if exp is None:
+        raise FileNotFoundError(f"Experiment {exp_id} was deleted while it ran.")
+    _print_report(store, experiment_report(exp), as_json)
+    return exp
+
+
+def _print_report(store: RunStore, report: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report))
         return
@@ -207,7 +227,7 @@ def _print_report(store, report: dict, as_json: bool) -> None:
     print(f"Saved in {store.exp_dir(report['experiment'])}")
 
 
-def _other_command(args, parser) -> int:
+def _other_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """worker, resume, import-store and export."""
     from .store.runstore import RunStore
     if args.command == "worker":
@@ -223,8 +243,6 @@ def _other_command(args, parser) -> int:
             return 1
         print(result.sentence())
         return 0
-    from .jobs.worker import run_experiment
-    from .store.reports import experiment_report
     store = RunStore(args.runs_dir, args.database_url, args.artifacts_url)
     exp = store.load_experiment(args.experiment_id)
     if args.command == "export":
@@ -234,12 +252,10 @@ def _other_command(args, parser) -> int:
                      + (f" (it is {exp.status})" if exp else "") + "; only an interrupted experiment resumes.")
     store.update_experiment(exp.id, status="queued", finished=None, message=None, stop_requested=None)
     store.update_runs(exp.id, where_status=("interrupted",), status="queued")
-    exp = run_experiment(store, exp.id, callback=_Progress())
-    _print_report(store, experiment_report(store.load_experiment(exp.id)), args.json)
-    return 1 if exp.status == "failed" else 0
+    return 1 if _run_and_report(store, exp.id, args.json).status == "failed" else 0
 
 
-def _export(store, exp, args) -> int:
+def _export(store: RunStore, exp: Experiment | None, args: argparse.Namespace) -> int:
     """The take-home script of a finished experiment (explorer.training.export), on stdout or into a file."""
     from .store.checkpoints import load_run_dataset
     from .training.experiments import ExperimentSpec
@@ -262,7 +278,7 @@ def _export(store, exp, args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from .store.runstore import RunStore
@@ -276,14 +292,11 @@ def main(argv=None) -> int:
     if args.data_dir:
         os.environ["EXPLORER_DATA_DIR"] = args.data_dir
     from .jobs.request import JobRequest
-    from .jobs.worker import run_experiment
-    from .store.reports import experiment_report
     store = RunStore(args.runs_dir, args.database_url, args.artifacts_url)
     request = JobRequest.training(spec, owner="cli")
     exp_id = store.create_experiment(request.to_json(), request.runs_json(), owner=request.owner,
                                      spec_hash=request.spec_hash())
-    exp = run_experiment(store, exp_id, callback=_Progress())
-    _print_report(store, experiment_report(store.load_experiment(exp_id)), args.json)
+    exp = _run_and_report(store, exp_id, args.json)
     if exp.status == "failed":
         print(f"error: {exp.message}", file=sys.stderr)
         return 1

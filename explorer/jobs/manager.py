@@ -29,7 +29,7 @@ from ..training.experiments import ExperimentSpec
 from .backends import Backend, LocalBackend, worker_command
 from .handles import Handle, is_our_worker, kill_worker
 from .request import JobRequest
-from .status import human_duration
+from .status import QueuePlace, human_duration
 from .teacher import TeacherGate, check_teacher  # noqa: F401 - re-exported: the app and tests import them here
 
 log = logging.getLogger(__name__)
@@ -83,10 +83,10 @@ class JobManager:
         self.backend = backend or make_backend()
         # On a cluster the nodes' resources bound the jobs at once, unless EXPLORER_MAX_JOBS says fewer.
         self.limits = limits or Limits.from_env(1 if self.backend.capacity() is None else 1_000_000)
-        self._handles: dict = {}  # experiment id -> Handle, for every running job this manager watches
-        self._started: set = set()  # ... of which it started these (the rest: left by an earlier app)
-        self._stop_asked: dict = {}  # experiment id -> time a stop was requested
-        self.damaged: dict = {}  # experiment id -> the sentence reported for a damaged queued record
+        self._handles: dict[str, Handle] = {}  # experiment id -> Handle, for every running job this manager watches
+        self._started: set[str] = set()  # ... of which it started these (the rest: left by an earlier app)
+        self._stop_asked: dict[str, float] = {}  # experiment id -> time a stop was requested
+        self.damaged: dict[str, str] = {}  # experiment id -> the sentence reported for a damaged queued record
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self.budget_s = job_budget_s()  # each job's wall-time budget; a teacher may change it (set_budget)
@@ -199,11 +199,11 @@ class JobManager:
         return exp
 
     # ------------------------------------------------------------------ reading
-    def queue(self) -> list:
+    def queue(self) -> list[str]:
         """Queued experiment ids, first to run first."""
         return [e.id for e in self.store.with_status(["queued"]).items]
 
-    def position(self, exp_id: str) -> dict | None:
+    def position(self, exp_id: str) -> QueuePlace | None:
         """{"place": 1-based place in line, "wait_s": estimated wait} for a queued job, else None."""
         q = self.queue()
         if exp_id not in q:
@@ -215,13 +215,13 @@ class JobManager:
         first_free = etas[0] if len(etas) >= slots else 0.0
         return {"place": place, "wait_s": first_free + self.store.typical_duration() * ((place - 1) // slots)}
 
-    def queued_wait(self, exp_id: str) -> dict | None:
+    def queued_wait(self, exp_id: str) -> QueuePlace | None:
         """position(), with the wait capped by the budget: no job ahead can run longer than its budget."""
         pos = self.position(exp_id)
         if pos is None:
             return None
         rounds = -(-pos["place"] // max(1, self.limits.concurrent))  # jobs ahead finish in this many budgets
-        return {**pos, "wait_s": min(pos["wait_s"], rounds * self.budget_s)}
+        return {"place": pos["place"], "wait_s": min(pos["wait_s"], rounds * self.budget_s)}
 
     # ------------------------------------------------------------------ the loop
     def pump(self) -> None:
@@ -251,7 +251,7 @@ class JobManager:
                 running[exp.owner] += 1
                 free -= 1
 
-    def _running(self) -> list:
+    def _running(self) -> list[Experiment]:
         """Running jobs; one whose worker on this machine is gone, or is not a worker, is marked interrupted (freeing
         its slot). Another machine's workers are left to that machine's job manager (a shared PostgreSQL store)."""
         out = []
@@ -290,7 +290,7 @@ class JobManager:
         # claim() marked it running; the worker records its own handle too (a fast one may even have ended).
         self.store.update_experiment(exp_id, worker=handle.worker)
 
-    def _attach(self, running: list) -> None:
+    def _attach(self, running: list[Experiment]) -> None:
         """Watch running jobs that an earlier app started (their handle is on the record): re-attach."""
         for exp in running:
             if exp.id not in self._handles:

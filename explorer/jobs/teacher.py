@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 import threading
 import time
+from collections.abc import Callable
 
 from ..nets.caps import TEACHER_BACKOFF_BASE_S, TEACHER_BACKOFF_FREE, TEACHER_BACKOFF_MAX_S
 
@@ -28,9 +29,9 @@ class TeacherGate:
     _SERVER = "\0server"
 
     def __init__(self, free: int = TEACHER_BACKOFF_FREE, base_s: float = TEACHER_BACKOFF_BASE_S,
-                 most_s: float = TEACHER_BACKOFF_MAX_S, clock=time.monotonic) -> None:
+                 most_s: float = TEACHER_BACKOFF_MAX_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.free, self.base_s, self.most_s, self.clock = free, base_s, most_s, clock
-        self._failures: dict = {}  # key -> (wrong tries in a row, time of the last)
+        self._failures: dict[str, tuple[int, float]] = {}  # key -> (wrong tries in a row, time of the last)
         self._lock = threading.Lock()
 
     def wait_s(self, session: str) -> float:

@@ -404,9 +404,9 @@ class Lockstep:
             grads = dict(zip(run.convs[0], (s["grad"] / s["grad_steps"]).tolist(), strict=True))
             ratios = diagnostics.branch_ratios(run.raw, self.probe)
         return EpochEvent(run.name, epoch, self.step, final["train_loss"], final["train_error"], final["test_loss"],
-                          final["test_error"], elapsed=time.time() - self.started, images_per_second=run.images / max(self.train_time, 1e-9),
-                          lr=run.opt.param_groups[0]["lr"], eta=self._eta(), grad_norms=grads, branch_ratios=ratios,
-                          partial=partial)
+                          final["test_error"], elapsed=time.time() - self.started,
+                          images_per_second=run.images / max(self.train_time, 1e-9), lr=run.opt.param_groups[0]["lr"],
+                          eta=self._eta(), grad_norms=grads, branch_ratios=ratios, partial=partial)
 
     def _results(self) -> dict[str, RunResult]:
         out = {}
