@@ -20,11 +20,12 @@ from explorer.analysis.diagnostics import (
 )
 from explorer.analysis.evaluation import test_example
 from explorer.data.datasets import normalize
+from explorer.figures.style import RunSeries
 from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
 from explorer.jobs.manager import JobError
 from explorer.nets.blocks import ResidualUnit
 from explorer.store.checkpoints import load_run_dataset, load_run_model
-from explorer.store.records import ACTIVE, STATUSES
+from explorer.store.records import ACTIVE, STATUSES, Metric
 from pages.common import (
     choose_nets,
     ensure_entry,
@@ -117,7 +118,7 @@ def gradient_view(exp, nets: dict) -> None:
 
 
 # ----------------------------------------------------------------------------- click-through (issue 15)
-def _clickable_heatmap(run: dict, zrange):
+def _clickable_heatmap(run: RunSeries, zrange):
     fig = charts.gradient_heatmap(run, zrange)
     heat = fig.data[0] if fig.data and fig.data[0].type == "heatmap" else None
     return charts.clickable_cells(fig, list(heat.x), list(heat.y), size=14) if heat is not None else fig
@@ -154,7 +155,7 @@ def responses_view(exp, nets: dict) -> None:
                 "plain unit has no F(x), so its line shows ‖output‖/‖input‖ instead.")
     results = _each(nets, _responses)
     rows = {r.id: r for r in exp.runs}
-    ratios = [charts.run_series(rows[rid], [{"type": "epoch", "epoch": 0, "branch_ratios": results[n][1]}])
+    ratios = [charts.run_series(rows[rid], [Metric("epoch", epoch=0, branch_ratios=results[n][1])])
               for n, (_, rid) in nets.items()]
     left, right = st.columns(2)
     left.plotly_chart(charts.layer_response_chart({n: r[0] for n, r in results.items()}), key="inspect_responses")
