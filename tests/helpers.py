@@ -51,9 +51,10 @@ def interrupt_at_step(store, exp_id: str, step: int) -> None:
     import pytest
 
     from explorer.jobs.worker import run_experiment
+    from explorer.training.events import StepEvent
 
     def kill(event):
-        if event.get("type") == "step" and event["step"] == step:
+        if isinstance(event, StepEvent) and event.step == step:
             raise Killed
     with pytest.raises(Killed):
         run_experiment(store, exp_id, callback=kill)
