@@ -236,7 +236,7 @@ def landscape_view(exp, nets: dict) -> None:
         landscape_results(job.id)
     if job is None or job.status != "completed":
         if st.button("Start", key="inspect_landscape_start", type="primary",
-                     help=f"{steps}×{steps} points per net, on {spec['subset']} training images."):
+                     help=f"{steps}×{steps} points per net, on {spec.subset} training images."):
             try:
                 job_manager().submit(request)
             except JobError as exc:

@@ -133,7 +133,7 @@ def path_view(exp, nets: dict) -> None:
                                 f"variation ({len(r['path']['alpha'])} points)." for n, r in results.items()))
     if job is None or job.status != "completed":
         if st.button("Start", key="why_path_start", type="primary",
-                     help=f"{steps}×{steps} points per net, on {spec['subset']} training images."):
+                     help=f"{steps}×{steps} points per net, on {spec.subset} training images."):
             try:
                 job_manager().submit(request)
             except JobError as exc:

@@ -64,12 +64,14 @@ def test_a_landscape_request_hashes_as_before_and_round_trips(store):
     assert run_experiment(store, exp_id).status == "completed"
     settings = landscape_spec(exp_id, [r.id for r in store.load_experiment(exp_id).runs], steps=3, subset=8)
     request = landscape_request(store, settings, owner="me")
-    before = dict(settings, data=store.load_experiment(exp_id).spec["data"])  # landscape_request's old JSON
+    before = {"kind": "landscape", "source": exp_id, "runs": ["plain-8", "resnet-8"], "steps": 3, "span": 1.0,
+              "subset": 8, "seed": 0, "line_points": 21,  # what landscape_spec returned before, with the source's data
+              "data": store.load_experiment(exp_id).spec["data"]}
     assert request.spec_hash() == hashlib.sha256(json.dumps(before, sort_keys=True, separators=(",", ":"))
                                                  .encode()).hexdigest()[:16]
     assert request.to_json() == before and request.job_kind == "landscape" and request.seed == 0
-    assert [m.name for m in request.models] == ["plain-8", "resnet-8"]
-    back = JobRequest.from_json(request.to_json(), "me", request.runs_json())
+    assert [m.name for m in request.models] == ["plain-8", "resnet-8"] and request.landscape == settings
+    back = JobRequest.from_json(json.loads(json.dumps(request.to_json())), "me", request.runs_json())
     assert back == request
     with pytest.raises(ValueError, match="not a training experiment"):
         request.experiment()

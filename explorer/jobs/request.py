@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..analysis.landscape import DEFAULT_SUBSET
 from ..data.config import DataConfig
 from ..nets.config import ModelConfig
 from ..training.experiments import ExperimentSpec
@@ -31,6 +32,36 @@ class NamedModel:
 
 
 @dataclass(frozen=True)
+class LandscapeSettings:
+    """What a landscape job computes over finished runs of one experiment (Li et al. 2018); built and checked by
+    explorer.jobs.landscape.landscape_spec."""
+
+    source: str  # the experiment whose runs are looked at
+    runs: tuple[str, ...]  # their run ids
+    steps: int = 21  # grid points per axis of the 2-D slice
+    span: float = 1.0  # the slice covers [-span, span] on each axis
+    subset: int = DEFAULT_SUBSET  # training images the loss is measured on
+    seed: int = 0  # picks the subset and the directions
+    line_points: int = 21  # points of the 1-D line from the initial (0) to the trained (1) weights
+    plane: str = "random"  # "random" directions (with the line), or "pca": the optimiser's path's plane
+
+    def to_json(self) -> dict:
+        """The stored JSON; "plane" only for "pca", so jobs stored before it existed keep their hash."""
+        return {"kind": LANDSCAPE, "source": self.source, "runs": list(self.runs), "steps": self.steps,
+                "span": self.span, "subset": self.subset, "seed": self.seed, "line_points": self.line_points,
+                **({"plane": "pca"} if self.plane == "pca" else {})}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> LandscapeSettings:
+        """Raises ValueError, one sentence, for settings that are incomplete or malformed."""
+        try:
+            return cls(str(d["source"]), tuple(str(r) for r in d["runs"]), int(d["steps"]), float(d["span"]),
+                       int(d["subset"]), int(d["seed"]), int(d["line_points"]), str(d.get("plane", "random")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"This landscape spec is incomplete or malformed ({exc}).") from exc
+
+
+@dataclass(frozen=True)
 class JobRequest:
     """A job for the job manager: a training experiment, or a landscape over finished runs (Li et al. 2018).
 
@@ -42,7 +73,7 @@ class JobRequest:
     data: DataConfig
     owner: str  # who asked: a session's owner id, a signed-in subject, or "cli"
     recipe: TrainConfig | None = None  # training only
-    landscape: Mapping[str, Any] | None = None  # landscape only: explorer.jobs.landscape.landscape_spec()
+    landscape: LandscapeSettings | None = None  # landscape only: explorer.jobs.landscape.landscape_spec()
     class_id: str | None = None  # the class this job is a student's work for, if any
     budget_s: float | None = None  # wall-time budget; the job manager sets it at submit
 
@@ -67,7 +98,7 @@ class JobRequest:
         """The seed of the batches and initial weights (training), or of the subset and directions (landscape)."""
         if self.recipe is not None:
             return self.recipe.seed
-        return int((self.landscape or {}).get("seed", 0))
+        return self.landscape.seed if self.landscape is not None else 0
 
     def experiment(self) -> ExperimentSpec:
         """The training experiment this request asks for. Raises ValueError for a landscape request."""
@@ -77,9 +108,9 @@ class JobRequest:
 
     # ------------------------------------------------------------------ JSON, for the store and the worker
     def _spec_json(self) -> dict:
-        if self.recipe is not None:
-            return self.experiment().to_dict()
-        return {**(self.landscape or {}), "data": self.data.to_dict()}
+        if self.landscape is not None:
+            return {**self.landscape.to_json(), "data": self.data.to_dict()}
+        return self.experiment().to_dict()
 
     def to_json(self) -> dict:
         """The spec the store keeps: ExperimentSpec.to_dict() or the landscape settings with "data", and "budget_s"."""
@@ -111,8 +142,8 @@ class JobRequest:
             data = DataConfig.from_dict(spec["data"])
         except (KeyError, TypeError) as exc:
             raise ValueError(f"This landscape spec is incomplete or malformed ({exc}).") from exc
-        settings = {k: v for k, v in spec.items() if k not in ("data", "budget_s")}
-        return cls(LANDSCAPE, models, data, owner or "", landscape=settings, budget_s=budget_s)
+        return cls(LANDSCAPE, models, data, owner or "", landscape=LandscapeSettings.from_json(spec),
+                   budget_s=budget_s)
 
 
-__all__ = ["JobRequest", "LANDSCAPE", "NamedModel"]
+__all__ = ["JobRequest", "LANDSCAPE", "LandscapeSettings", "NamedModel"]
