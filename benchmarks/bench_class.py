@@ -30,6 +30,7 @@ from benchmarks.machine import cpu_name  # noqa: E402
 from explorer.data.config import DataConfig  # noqa: E402
 from explorer.jobs.backends import LocalBackend  # noqa: E402
 from explorer.jobs.manager import JobManager, Limits  # noqa: E402
+from explorer.jobs.request import JobRequest  # noqa: E402
 from explorer.nets.config import preset  # noqa: E402
 from explorer.store.records import ACTIVE  # noqa: E402
 from explorer.store.runstore import RunStore  # noqa: E402
@@ -84,8 +85,7 @@ def run_class(name: str, students: int, epochs: int, concurrent: int, address: s
     ids = []
     for seed in range(students):
         spec = twin(base, DataConfig("digits"), train_config_for("digits", epochs=epochs, seed=seed, device=device))
-        runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
-        ids.append(manager.submit(spec.to_dict(), runs, f"student-{seed}", spec_hash=spec.spec_hash())[0])
+        ids.append(manager.submit(JobRequest.training(spec, f"student-{seed}"))[0])
     while time.time() - t0 < timeout_s:
         exps = [store.load_experiment(i, with_runs=False) for i in ids]
         if all(e is not None and e.status not in ACTIVE for e in exps):

@@ -70,7 +70,7 @@ def bare_loop(model, data: Dataset, train: TrainConfig, steps: int) -> float:
 
 def engine(model, data: Dataset, train: TrainConfig) -> float:
     result = train_models({"net": model}, data, train)
-    return result["net"]["images_per_second"]
+    return result["net"].images_per_second
 
 
 def measure(name: str, cfg: ModelConfig, data: Dataset, args) -> dict:

@@ -23,6 +23,7 @@ from explorer.data.config import DataConfig
 from explorer.data.datasets import load_dataset, model_config_for
 from explorer.nets.config import ModelConfig
 from explorer.training.engine import build_models, train_models
+from explorer.training.events import EpochEvent, Event
 from explorer.training.recipes import TrainConfig
 
 
@@ -38,7 +39,7 @@ def cifar_epoch(compile_: bool) -> dict:
         t0 = time.perf_counter()
         r = train_models({"net": model}, data, train)["net"]
         torch.cuda.synchronize()
-        out[label] = {"images_per_second": r["images_per_second"], "wall_s": time.perf_counter() - t0}
+        out[label] = {"images_per_second": r.images_per_second, "wall_s": time.perf_counter() - t0}
     ips = out["timed"]["images_per_second"]
     return {"images_per_second": ips, "epoch_s": 50_000 / ips}
 
@@ -50,10 +51,10 @@ def fashion_to_93(compile_: bool, epochs: int = 12) -> dict:
     reached = {}
     t0 = time.perf_counter()
 
-    def watch(event: dict) -> None:
-        if event.get("type") == "epoch" and event.get("epoch", 0) > 0 and "t" not in reached:
-            if event["test_error"] <= 0.07:
-                reached.update(t=time.perf_counter() - t0, epoch=event["epoch"], error=event["test_error"])
+    def watch(event: Event) -> None:
+        if isinstance(event, EpochEvent) and event.epoch > 0 and "t" not in reached:
+            if event.test_error <= 0.07:
+                reached.update(t=time.perf_counter() - t0, epoch=event.epoch, error=event.test_error)
 
     train = TrainConfig(epochs=epochs, batch_size=512, lr=0.4, schedule="onecycle", device="cuda",
                         compile=compile_, diagnostics=False, log_every=50)

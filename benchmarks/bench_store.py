@@ -86,9 +86,16 @@ def measure(url, n: int, repeats: int) -> dict:
                                            starts_per_hour=10**6), background=False)
         counter = iter(range(10**9))
 
-        def submit():
-            manager.submit(dict(SPEC, train={"seed": 10**6 + next(counter)}), runs, owner="owner1",
-                           spec_hash=f"new{next(counter)}")
+        from explorer.data.config import DataConfig
+        from explorer.jobs.request import JobRequest
+        from explorer.nets.config import ModelConfig
+        from explorer.training.experiments import twin
+        from explorer.training.recipes import TrainConfig
+
+        def submit():  # a new request each time (another seed): never attached, always a queued row
+            seed = 10**6 + next(counter)
+            spec = twin(ModelConfig(depth=20), DataConfig("digits"), TrainConfig(device="cpu", seed=seed))
+            manager.submit(JobRequest.training(spec, "owner1"))
 
         def runs_page():
             page = store.page(Filter(kind="train"), limit=20)

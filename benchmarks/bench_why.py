@@ -71,13 +71,14 @@ def bench_path(steps: int) -> tuple:
     t0 = time.perf_counter()
     assert run_experiment(store, exp_id).status == "completed"
     trained = time.perf_counter() - t0
-    full, runs, digest = landscape_request(store, landscape_spec(exp_id, list(TWIN_NAMES), steps=steps, plane="pca"))
-    job = store.create_experiment(full, runs, owner="bench", spec_hash=digest, kind="landscape")
+    request = landscape_request(store, landscape_spec(exp_id, list(TWIN_NAMES), steps=steps, plane="pca"), "bench")
+    job = store.create_experiment(request.to_json(), request.runs_json(), owner=request.owner,
+                                  spec_hash=request.spec_hash(), kind=request.job_kind)
     t0 = time.perf_counter()
     assert run_landscape_job(store, job).status == "completed"
     took = time.perf_counter() - t0
     shares = {n: r["surface"]["explained"] for n, r in read_landscapes(store, job).items()}
-    return trained, took, shares, full["subset"]
+    return trained, took, shares, request.to_json()["subset"]
 
 
 def main() -> None:

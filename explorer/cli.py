@@ -21,16 +21,26 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from .data.config import DATASETS, DataConfig
 from .nets.config import BLOCKS, FAMILIES, INITS, NORMS, PLACEMENTS, PRESETS, SHORTCUTS, ModelConfig, preset
+from .training.events import EpochEvent, Event, ProgressEvent, StatusEvent
 from .training.experiments import FIGURE6_DEPTHS
 from .training.recipes import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, train_config_for
 
+if TYPE_CHECKING:
+    from .store.records import Experiment
+    from .store.runstore import RunStore
+    from .training.experiments import ExperimentSpec
 
-def _csv(kind):
-    def parse(text: str) -> list:
+T = TypeVar("T")
+
+
+def _csv(kind: Callable[[str], T]) -> Callable[[str], list[T]]:
+    def parse(text: str) -> list[T]:
         try:
             return [kind(t.strip()) for t in text.split(",") if t.strip()]
         except ValueError:
@@ -80,7 +90,7 @@ def _train_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
-def _store_flags(g) -> None:
+def _store_flags(g: argparse._ActionsContainer) -> None:
     g.add_argument("--runs-dir", help="the run store's folder (default: EXPLORER_RUNS_DIR or ./runs)")
     g.add_argument("--database-url", help="the run database (default: EXPLORER_DATABASE_URL, else SQLite "
                                           "runs.db in the runs folder); postgresql://... for a shared server")
@@ -133,16 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _model_config(args) -> ModelConfig:
-    fields = {k: getattr(args, k, None) for k in ("family", "depth", "block", "shortcut", "placement", "norm",
-                                                 "init", "width", "zero_init_residual")}
-    fields = {k: v for k, v in fields.items() if v is not None}
+def _model_config(args: argparse.Namespace) -> ModelConfig:
+    names = ("family", "depth", "block", "shortcut", "placement", "norm", "init", "width", "zero_init_residual")
+    fields: dict[str, Any] = {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
     if args.preset:
         return preset(args.preset, **fields)
     return ModelConfig(**fields)
 
 
-def _spec(args):
+def _spec(args: argparse.Namespace) -> ExperimentSpec:
     from .training import experiments as X
     data = DataConfig(name=args.dataset, path=args.data_path, data_dir=args.data_dir,
                         train_subset=args.train_subset, test_subset=args.test_subset,
@@ -174,30 +183,40 @@ def _spec(args):
 class _Progress:
     """A one-line progress bar on stderr, and a line per epoch."""
 
-    def __init__(self, stream=None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         stream = stream or sys.stderr  # looked up per call, so a redirected sys.stderr is honoured
         self.stream, self.tty, self.last = stream, stream.isatty(), 0.0
 
-    def __call__(self, event: dict) -> None:
-        kind = event.get("type")
-        if kind == "progress" and (self.tty or time.time() - self.last > 5):
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, ProgressEvent) and (self.tty or time.time() - self.last > 5):
             self.last = time.time()
-            frac = event["step"] / max(1, event["total_steps"])
+            frac = event.step / max(1, event.total_steps)
             bar = "#" * int(30 * frac)
-            eta = event.get("eta")
-            text = f"[{bar:<30}] {100 * frac:5.1f}%  step {event['step']}/{event['total_steps']}" + \
-                   (f"  ETA {eta:5.0f}s" if eta is not None else "")
+            text = f"[{bar:<30}] {100 * frac:5.1f}%  step {event.step}/{event.total_steps}" + \
+                   (f"  ETA {event.eta:5.0f}s" if event.eta is not None else "")
             self.stream.write(("\r" if self.tty else "") + text + ("" if self.tty else "\n"))
-        elif kind == "epoch" and event.get("train_error") is not None:
+        elif isinstance(event, EpochEvent) and event.train_error is not None and event.train_loss is not None:
             self.stream.write(("\r" if self.tty else "") +
-                              f"epoch {event['epoch']:>3}  {event['run']:<24} train error {event['train_error']:.3f}"
-                              f"  test error {event['test_error']:.3f}  loss {event['train_loss']:.3f}\n")
-        elif kind == "status":
-            self.stream.write(f"\n{event['run']}: {event['message']}\n")
+                              f"epoch {event.epoch:>3}  {event.run:<24} train error {event.train_error:.3f}"
+                              f"  test error {event.test_error:.3f}  loss {event.train_loss:.3f}\n")
+        elif isinstance(event, StatusEvent):
+            self.stream.write(f"\n{event.run}: {event.message}\n")
         self.stream.flush()
 
 
-def _print_report(store, report: dict, as_json: bool) -> None:
+def _run_and_report(store: RunStore, exp_id: str, as_json: bool) -> Experiment:
+    """Train a queued experiment in this process with a progress bar on stderr, print its report; returns it."""
+    from .jobs.worker import run_experiment
+    from .store.reports import experiment_report
+    run_experiment(store, exp_id, callback=_Progress())
+    exp = store.load_experiment(exp_id)
+    if exp is None:
+        raise FileNotFoundError(f"Experiment {exp_id} was deleted while it ran.")
+    _print_report(store, experiment_report(exp), as_json)
+    return exp
+
+
+def _print_report(store: RunStore, report: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(report))
         return
@@ -209,7 +228,7 @@ def _print_report(store, report: dict, as_json: bool) -> None:
     print(f"Saved in {store.exp_dir(report['experiment'])}")
 
 
-def _other_command(args, parser) -> int:
+def _other_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """worker, resume, import-store and export."""
     from .store.runstore import RunStore
     if args.command == "worker":
@@ -225,8 +244,6 @@ def _other_command(args, parser) -> int:
             return 1
         print(result.sentence())
         return 0
-    from .jobs.worker import run_experiment
-    from .store.reports import experiment_report
     store = RunStore(args.runs_dir, args.database_url, args.artifacts_url)
     exp = store.load_experiment(args.experiment_id)
     if args.command == "export":
@@ -236,12 +253,10 @@ def _other_command(args, parser) -> int:
                      + (f" (it is {exp.status})" if exp else "") + "; only an interrupted experiment resumes.")
     store.update_experiment(exp.id, status="queued", finished=None, message=None, stop_requested=None)
     store.update_runs(exp.id, where_status=("interrupted",), status="queued")
-    exp = run_experiment(store, exp.id, callback=_Progress())
-    _print_report(store, experiment_report(store.load_experiment(exp.id)), args.json)
-    return 1 if exp.status == "failed" else 0
+    return 1 if _run_and_report(store, exp.id, args.json).status == "failed" else 0
 
 
-def _export(store, exp, args) -> int:
+def _export(store: RunStore, exp: Experiment | None, args: argparse.Namespace) -> int:
     """The take-home script of a finished experiment (explorer.training.export), on stdout or into a file."""
     from .store.checkpoints import load_run_dataset
     from .training.experiments import ExperimentSpec
@@ -264,7 +279,7 @@ def _export(store, exp, args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["app"]:  # before argparse: Streamlit's own options (--server.port 8502) pass through untouched
         from .launch import run_app
@@ -281,13 +296,12 @@ def main(argv=None) -> int:
         parser.error(str(exc))
     if args.data_dir:
         os.environ["EXPLORER_DATA_DIR"] = args.data_dir
-    from .jobs.worker import run_experiment
-    from .store.reports import experiment_report
+    from .jobs.request import JobRequest
     store = RunStore(args.runs_dir, args.database_url, args.artifacts_url)
-    exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
-                                     owner="cli", spec_hash=spec.spec_hash())
-    exp = run_experiment(store, exp_id, callback=_Progress())
-    _print_report(store, experiment_report(store.load_experiment(exp_id)), args.json)
+    request = JobRequest.training(spec, owner="cli")
+    exp_id = store.create_experiment(request.to_json(), request.runs_json(), owner=request.owner,
+                                     spec_hash=request.spec_hash())
+    exp = _run_and_report(store, exp_id, args.json)
     if exp.status == "failed":
         print(f"error: {exp.message}", file=sys.stderr)
         return 1

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypedDict
 
 from .data.config import DATASETS
 from .nets.config import CIFAR_DEPTHS, IMAGENET_STAGES, ModelConfig
@@ -45,18 +47,28 @@ def _float(text: str) -> float:
     return float(text)
 
 
-_TYPES = {"depth": _int, "width": _float, "epochs": _int, "batch_size": _int, "lr": _float, "seed": _int,
-          "zero_init_residual": lambda s: {"1": True, "true": True, "0": False, "false": False}[s.lower()]}
+_TYPES: dict[str, Callable[[str], Any]] = {
+    "depth": _int, "width": _float, "epochs": _int, "batch_size": _int, "lr": _float, "seed": _int,
+    "zero_init_residual": lambda s: {"1": True, "true": True, "0": False, "false": False}[s.lower()]}
 
 
-def depth_options(family: str, block: str) -> tuple:
+class LinkSettings(TypedDict):
+    """What a link sets: each part None or empty when the link leaves it alone."""
+
+    dataset: str | None
+    kind: str | None
+    model: dict[str, Any]  # ModelConfig fields
+    train: dict[str, Any]  # TrainConfig fields
+
+
+def depth_options(family: str, block: str) -> tuple[int, ...]:
     """The depths the Build page offers for a family and block."""
     if family == "imagenet":
         return tuple(d for d, (b, _) in IMAGENET_STAGES.items() if b == block)
     return CIFAR_DEPTHS.get(block, ())
 
 
-def to_query(dataset: str, model: ModelConfig, train: TrainConfig, kind: str = "twin") -> dict:
+def to_query(dataset: str, model: ModelConfig, train: TrainConfig, kind: str = "twin") -> dict[str, str]:
     """Only what differs from the defaults, as strings: short links for common setups.
 
     A link opens on the dataset's recipe (train_config_for), so recipe fields are compared with that recipe,
@@ -75,9 +87,9 @@ def to_query(dataset: str, model: ModelConfig, train: TrainConfig, kind: str = "
     return q
 
 
-def _parse(key: str, text: str) -> tuple:
+def _parse(key: str, text: str) -> tuple[Any, str | None]:
     """(value within the widget's range, a sentence when it had to be clamped or None)."""
-    value = _TYPES.get(key, str)(text)
+    value = _TYPES.get(key, str)(text)  # a number for every key in _RANGES, else a name or a flag
     if key in _RANGES and value > 0:
         lo, hi = _RANGES[key]
         clamped = min(max(value, lo), hi)
@@ -91,14 +103,14 @@ def _parse(key: str, text: str) -> tuple:
     return value, None
 
 
-def from_query(params: dict) -> tuple:
+def from_query(params: Mapping[str, Any]) -> tuple[LinkSettings, list[str]]:
     """Parse query parameters into (settings, problems).
 
     settings: {"dataset": str|None, "kind": str|None, "model": {field: value}, "train": {field: value}}
     with only the fields that are valid on their own; problems: one sentence per dropped field.
     """
-    settings = {"dataset": None, "kind": None, "model": {}, "train": {}}
-    problems = []
+    settings: LinkSettings = {"dataset": None, "kind": None, "model": {}, "train": {}}
+    problems: list[str] = []
     params = {k: (v[-1] if isinstance(v, list) else v) for k, v in dict(params).items()}
     for k in [k for k, v in params.items() if len(str(v)) > MAX_QUERY_VALUE_CHARS]:
         if k in ("dataset", "kind", *MODEL_KEYS, *TRAIN_KEYS):  # other keys are ignored anyway, unquoted
@@ -115,20 +127,20 @@ def from_query(params: dict) -> tuple:
             settings["kind"] = params["kind"]
         else:
             problems.append(f"The link's experiment kind {params['kind']!r} is not one we know; using twin.")
-    for group, keys, cls in (("model", MODEL_KEYS, ModelConfig), ("train", TRAIN_KEYS, TrainConfig)):
+    for group, keys in ((settings["model"], MODEL_KEYS), (settings["train"], TRAIN_KEYS)):
         for k in keys:
             if k not in params:
                 continue
             try:
                 value, clamped = _parse(k, str(params[k]))
-                if group == "train":
-                    dataclasses.replace(cls(), **{k: value})  # recipe fields are valid on their own
+                if group is settings["train"]:
+                    dataclasses.replace(TrainConfig(), **{k: value})  # recipe fields are valid on their own
             except (ValueError, KeyError, TypeError) as exc:
                 problems.append(f"The link's {k}={params[k]!r} was ignored: {_reason(exc)}")
                 continue
             if clamped:
                 problems.append(clamped)
-            settings[group][k] = value
+            group[k] = value
     if settings["model"]:
         try:
             ModelConfig(**settings["model"])  # architecture fields are valid only together
@@ -139,7 +151,7 @@ def from_query(params: dict) -> tuple:
     return settings, problems
 
 
-def _check_depth(settings: dict, problems: list) -> None:
+def _check_depth(settings: LinkSettings, problems: list[str]) -> None:
     """Drop a depth the Build page does not offer for the link's (or the default) family and block."""
     model = settings["model"]
     if "depth" not in model:
@@ -166,7 +178,7 @@ CONTROLS = tuple(dict.fromkeys(TRAIN_CONTROLS + BUILD_CONTROLS))
 MAX_CONTROL_LIST = 200  # characters of one lock= or hide= value
 
 
-def controls_to_query(lock=(), hide=()) -> dict:
+def controls_to_query(lock: Iterable[str] = (), hide: Iterable[str] = ()) -> dict[str, str]:
     """{"lock": "epochs,lr", "hide": "device"} for the controls named (unknown names are left out)."""
     q = {}
     for key, names in (("lock", lock), ("hide", hide)):
@@ -176,13 +188,14 @@ def controls_to_query(lock=(), hide=()) -> dict:
     return q
 
 
-def controls_from_query(params: dict) -> tuple:
+def controls_from_query(params: Mapping[str, Any]) -> tuple[dict[str, tuple[str, ...]], list[str]]:
     """Parse lock= and hide= into ({"lock": (names...), "hide": (names...)}, problems).
 
     Unknown or malformed names are dropped with one sentence per list, never an exception; a control that is
     both locked and hidden is hidden.
     """
-    out, problems = {"lock": (), "hide": ()}, []
+    out: dict[str, tuple[str, ...]] = {"lock": (), "hide": ()}
+    problems: list[str] = []
     params = {k: (v[-1] if isinstance(v, list) else v) for k, v in dict(params).items()}
     for key, verb in (("lock", "locked"), ("hide", "hidden")):
         if key not in params:

@@ -30,9 +30,11 @@ from explorer.figures.curves import (
 )
 from explorer.figures.images import image_grid
 from explorer.figures.landscape import landscape_line, landscape_surfaces
+from explorer.figures.style import RunSeries
 from explorer.jobs.landscape import landscape_spec, read_landscapes
 from explorer.nets.blocks import ResidualUnit
 from explorer.store.checkpoints import load_run_dataset, load_run_model
+from explorer.store.records import Metric
 from pages.common import ensure_entry, store
 from pages.display import choose_nets, guard_view
 from pages.job_actions import landscape_job
@@ -120,7 +122,7 @@ def gradient_view(exp, nets: dict) -> None:
 
 
 # ----------------------------------------------------------------------------- click-through (issue 15)
-def _clickable_heatmap(run: dict, zrange):
+def _clickable_heatmap(run: RunSeries, zrange):
     fig = gradient_heatmap(run, zrange)
     heat = fig.data[0] if fig.data and fig.data[0].type == "heatmap" else None
     return clickable_cells(fig, list(heat.x), list(heat.y), size=14) if heat is not None else fig
@@ -157,7 +159,7 @@ def responses_view(exp, nets: dict) -> None:
                 "plain unit has no F(x), so its line shows ‖output‖/‖input‖ instead.")
     results = _each(nets, _responses)
     rows = {r.id: r for r in exp.runs}
-    ratios = [run_series(rows[rid], [{"type": "epoch", "epoch": 0, "branch_ratios": results[n][1]}])
+    ratios = [run_series(rows[rid], [Metric("epoch", epoch=0, branch_ratios=results[n][1])])
               for n, (_, rid) in nets.items()]
     left, right = st.columns(2)
     left.plotly_chart(layer_response_chart({n: r[0] for n, r in results.items()}), key="inspect_responses")

@@ -3,12 +3,13 @@ the landscape-job flow of Inspect and Why it works. Who may act is the access po
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import streamlit as st
 
 from explorer.access.policy import Action
+from explorer.jobs.landscape import landscape_request
 from explorer.jobs.manager import JobError
+from explorer.jobs.request import JobRequest, LandscapeSettings
 from explorer.jobs.status import JobStatus, job_status
 from explorer.store.records import ACTIVE, STATUSES, Experiment
 from pages.common import classroom, is_teacher, job_manager, may, store, train_cfg
@@ -23,9 +24,8 @@ def start_experiment(spec) -> str | None:
     """
     owner = st.session_state["owner"]
     spec, class_id = classroom().member_spec(spec, owner)
-    runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
     try:
-        exp_id, attached = job_manager().submit(spec.to_dict(), runs, owner=owner, spec_hash=spec.spec_hash())
+        exp_id, attached = job_manager().submit(JobRequest.training(spec, owner, class_id=class_id))
     except JobError as exc:
         st.error(str(exc))
         return None
@@ -101,16 +101,15 @@ def _side_job_live(job_id: str, what: str, cancel_key: str) -> None:
         st.rerun()  # the whole page redraws once, now with the results
 
 
-def landscape_job(spec: dict[str, Any], what: str, key: str, results: Callable[[str], None]) -> None:
+def landscape_job(spec: LandscapeSettings, what: str, key: str, results: Callable[[str], None]) -> None:
     """The landscape job a spec asks for (explorer.jobs.landscape), one flow for Inspect and Why it works.
 
     While it runs: its progress and a Cancel button (`<key>_cancel`), redrawn live. Once it ended: its ending and
     `results(job id)`. Until one has completed: a Start button (`<key>_start`); an identical job already queued,
     running or done is attached to, never run twice.
     """
-    from explorer.jobs.landscape import landscape_request
-    full, runs, digest = landscape_request(store(), spec)
-    job = store().find_by_hash(digest, statuses=STATUSES)
+    request = landscape_request(store(), spec, owner=st.session_state["owner"])
+    job = store().find_by_hash(request.spec_hash(), statuses=STATUSES)
     if job is not None and job.status in ACTIVE:
         side_job_live(job.id, what, f"{key}_cancel")
         return
@@ -118,11 +117,10 @@ def landscape_job(spec: dict[str, Any], what: str, key: str, results: Callable[[
         side_job_status(job, what)
         results(job.id)
     if job is None or job.status != "completed":
-        steps = spec["steps"]
         if st.button("Start", key=f"{key}_start", type="primary",
-                     help=f"{steps}×{steps} points per net, on {spec['subset']} training images."):
+                     help=f"{spec.steps}×{spec.steps} points per net, on {spec.subset} training images."):
             try:
-                job_manager().submit(full, runs, owner=st.session_state["owner"], spec_hash=digest, kind="landscape")
+                job_manager().submit(request)
             except JobError as exc:
                 st.error(str(exc))
             else:

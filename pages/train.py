@@ -179,7 +179,7 @@ def _data_version(exp) -> tuple:
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _epoch_figures(exp_id: str, version: tuple, layout: str, _exp) -> tuple:
     runs = _runs_for_charts(_exp)
-    return training_curves(runs, layout=layout), gradient_profile(runs), any(r["records"] for r in runs)
+    return training_curves(runs, layout=layout), gradient_profile(runs), any(r.records for r in runs)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

@@ -51,9 +51,10 @@ def interrupt_at_step(store, exp_id: str, step: int) -> None:
     import pytest
 
     from explorer.jobs.worker import run_experiment
+    from explorer.training.events import StepEvent
 
     def kill(event):
-        if event.get("type") == "step" and event["step"] == step:
+        if isinstance(event, StepEvent) and event.step == step:
             raise Killed
     with pytest.raises(Killed):
         run_experiment(store, exp_id, callback=kill)
@@ -78,5 +79,5 @@ def submit_twin(manager, owner: str, seed: int = 0, size=SHORT) -> str:
     from explorer.training.recipes import TrainConfig
     data, recipe = size
     spec = twin(DIGIT_NET, data, TrainConfig(seed=seed, device="cpu", log_every=1, schedule="constant", **recipe))
-    runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
-    return manager.submit(spec.to_dict(), runs, owner, spec_hash=spec.spec_hash())[0]
+    from explorer.jobs.request import JobRequest
+    return manager.submit(JobRequest.training(spec, owner))[0]

@@ -17,6 +17,7 @@ import torch
 from store_fixtures import BACKENDS, fresh_url
 
 from explorer.data.config import DataConfig
+from explorer.jobs.request import JobRequest
 from explorer.nets.config import ModelConfig
 from explorer.store.artefacts import Artefacts, check_key
 from explorer.store.runstore import RunStore
@@ -75,9 +76,9 @@ def test_two_machines_share_only_the_database_and_the_artefact_location(tmp_path
     assert load_resume_state(app, exp_id)["step"] > 0  # the worker's last completed epoch, read from the location
 
     # A landscape job queued by the app, computed by a worker on a third machine, read back by the app.
-    full, runs, digest = landscape_request(app, landscape_spec(exp_id, ["resnet-8"], steps=3, line_points=3,
-                                                               subset=32))
-    job_id = app.create_experiment(full, runs, owner="someone", spec_hash=digest, kind="landscape")
+    request = landscape_request(app, landscape_spec(exp_id, ["resnet-8"], steps=3, line_points=3, subset=32), "someone")
+    job_id = app.create_experiment(request.to_json(), request.runs_json(), owner=request.owner,
+                                   spec_hash=request.spec_hash(), kind=request.job_kind)
     _worker(worker_env, tmp_path / "third-runs", job_id, db_url, url)
     assert app.load_experiment(job_id).status == "completed"
     result = read_landscapes(app, job_id)["resnet-8"]
@@ -188,8 +189,7 @@ def test_the_job_manager_hands_its_artefact_location_to_its_workers(tmp_path, wo
                             TrainConfig(epochs=1, batch_size=32, device="cpu"))
     manager = JobManager(store, limits=Limits(concurrent=1), poll_s=0.2)
     try:
-        exp_id = manager.submit(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models], "alice",
-                                spec_hash=spec.spec_hash())[0]
+        exp_id = manager.submit(JobRequest.training(spec, "alice"))[0]
         def finished():
             manager.pump()
             e = store.load_experiment(exp_id)

@@ -4,6 +4,7 @@ Most inputs are small hand-made metric records shaped like the engine's; one tes
 records of a real (tiny, few-step) digits twin trained by explorer.engine, and the ablation, landscape and
 response charts get their rows from the real library functions on a tiny net.
 """
+import dataclasses
 import json
 import math
 import re
@@ -15,14 +16,16 @@ import pytest
 import torch
 
 from explorer import figures as charts
+from explorer.figures.style import RunSeries
 from explorer.nets.config import ModelConfig
+from explorer.store.records import Metric, Run
 
 PAPERS_MD = Path(__file__).resolve().parents[2] / "shared" / "PAPERS.md"
 CONVS = ["conv1", "layer1.0.conv1", "layer1.0.conv2", "layer2.0.conv1", "layer2.0.conv2", "fc_never_mind"]
 UNITS = ["layer1.0", "layer2.0", "layer3.0"]
 
 
-def _epoch(run, epoch, train=0.5, test=0.6, grads=None, ratios=None, **extra):
+def _epoch(run, epoch, train=0.5, test=0.6, grads=None, ratios=None, **extra) -> Metric:
     rec = {"type": "epoch", "run": run, "epoch": epoch, "step": 10 * epoch,
            "train_loss": None if epoch == 0 else train * 2, "train_error": None if epoch == 0 else train,
            "test_loss": test * 2, "test_error": test, "elapsed": float(epoch), "eta": None, "lr": 0.1,
@@ -32,18 +35,22 @@ def _epoch(run, epoch, train=0.5, test=0.6, grads=None, ratios=None, **extra):
     if ratios is not None:
         rec["branch_ratios"] = dict(zip(UNITS, ratios))
     rec.update(extra)
-    return rec
+    return Metric.from_dict(rec)
 
 
-def _steps(run, n=30):
-    return [{"type": "step", "run": run, "step": s, "epoch": s / 10, "train_loss": 2.3 / (1 + s),
-             "train_error": 0.5, "lr": 0.1, "time": 0.0} for s in range(1, n + 1)]
+def _steps(run, n=30) -> list:
+    return [Metric("step", run, step=s, epoch=s / 10, train_loss=2.3 / (1 + s), train_error=0.5, lr=0.1, time=0.0)
+            for s in range(1, n + 1)]
 
 
-def _run(name, depth, plain, status="completed", epochs=3, grads=(1e-3, 1e-2, 1e-1)):
+def _run(name, depth, plain, status="completed", epochs=3, grads=(1e-3, 1e-2, 1e-1)) -> RunSeries:
     recs = [_epoch(name, e, train=0.5 / (e + 1), test=0.6 / (e + 1), grads=[g * (e + 1) for g in grads],
                    ratios=[0.3, 0.2, 0.1]) for e in range(epochs + 1)]
-    return {"name": name, "depth": depth, "plain": plain, "status": status, "records": _steps(name) + recs}
+    return RunSeries(name, depth, plain, status, tuple(_steps(name) + recs))
+
+
+def _with(run: RunSeries, *records: Metric) -> RunSeries:
+    return dataclasses.replace(run, records=run.records + records)
 
 
 @pytest.fixture
@@ -107,8 +114,8 @@ def test_diverged_run_gets_a_cross_marker_at_its_last_point():
 
 def test_curves_survive_nan_partial_and_empty_runs():
     bad = _run("resnet-20", 20, False)
-    bad["records"].append(_epoch("resnet-20", 4, train=float("nan"), test=0.1, partial=True))
-    empty = {"name": "plain-20", "depth": 20, "plain": True, "status": "queued", "records": []}
+    bad = _with(bad, _epoch("resnet-20", 4, train=float("nan"), test=0.1, partial=True))
+    empty = RunSeries("plain-20", 20, True, "queued")
     fig = charts.training_curves([bad, empty])
     train = [t for t in _lines(fig) if t.name == "resnet-20"][0]
     assert all(v is None or math.isfinite(v) for v in train.y)
@@ -120,7 +127,7 @@ def test_loss_curve_uses_fractional_epochs_and_thins_long_runs():
     fig = charts.loss_curve([run])
     assert list(fig.data[0].x)[:3] == [0.1, 0.2, 0.3]
     assert fig.data[0].y[0] == pytest.approx(2.3 / 2)
-    long = {"name": "resnet-20", "depth": 20, "plain": False, "records": _steps("r", 5000)}
+    long = RunSeries("resnet-20", 20, False, records=tuple(_steps("r", 5000)))
     assert len(charts.loss_curve([long]).data[0].x) <= charts.MAX_POINTS
 
 
@@ -141,7 +148,7 @@ def test_gradient_profile_log_axis_two_panels_and_hover_names(sweep):
     assert list(start.x) == [1, 2, 3] and start.line.dash == "dash"
     assert start.hovertext[1].startswith("layer1.0.conv1")
     assert latest.y[0] == pytest.approx(4 * 1e-3)  # epoch 3's norms
-    assert "No gradient" in charts.gradient_profile([{"name": "a", "records": []}]).layout.annotations[0].text
+    assert "No gradient" in charts.gradient_profile([RunSeries("a")]).layout.annotations[0].text
 
 
 def test_gradient_heatmap_rows_are_layers_columns_epochs():
@@ -155,7 +162,7 @@ def test_gradient_heatmap_rows_are_layers_columns_epochs():
 
 
 def test_branch_ratio_chart_latest_epoch_per_unit(sweep):
-    sweep[0]["records"].append(_epoch("plain-20", 4, ratios=[1.5, 1.2, 0.9]))
+    sweep[0] = _with(sweep[0], _epoch("plain-20", 4, ratios=[1.5, 1.2, 0.9]))
     fig = charts.branch_ratio_chart(sweep)
     assert len(fig.data) == 4
     plain = [t for t in fig.data if t.name.startswith("plain-20")][0]
@@ -175,16 +182,18 @@ def test_charts_from_a_real_engine_run():
     from explorer.data.config import DataConfig
     from explorer.data.datasets import load_dataset, model_config_for
     from explorer.training.engine import build_models, train_models
+    from explorer.training.events import EpochEvent, StepEvent
     from explorer.training.recipes import TrainConfig
     data = load_dataset(DataConfig(name="digits", train_subset=64, test_subset=32))
     cfg = model_config_for(ModelConfig(depth=8, width=0.5), data)
     models = build_models([("resnet-8", cfg), ("plain-8", cfg.plain())], seed=0)
     events = []
     train_models(models, data, TrainConfig(epochs=2, batch_size=64, device="cpu", log_every=1), events.append)
-    runs = [charts.run_series({"name": n, "model": c.to_dict(), "status": "completed"},
-                              [e for e in events if e.get("run") == n and e["type"] in ("step", "epoch")])
+    runs = [charts.run_series(Run("exp", n, n, c.to_dict(), "completed", depth=c.num_layers),
+                              [Metric.from_dict(e.to_dict()) for e in events
+                               if isinstance(e, (StepEvent, EpochEvent)) and e.run == n])
             for n, c in (("resnet-8", cfg), ("plain-8", cfg.plain()))]
-    assert runs[1]["plain"] and runs[1]["depth"] == 8 and not runs[0]["plain"]
+    assert runs[1].plain and runs[1].depth == 8 and not runs[0].plain
     curves = charts.training_curves(runs)
     assert len(_lines(curves)) == 4 and list(_lines(curves)[0].x) == [1, 2]
     profile = charts.gradient_profile(runs)

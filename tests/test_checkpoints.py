@@ -158,7 +158,7 @@ def test_saved_run_weights_give_the_trained_models_logits(tmp_path):
     results = train_models(build_models(spec.models, RECIPE.seed), data, RECIPE)
     x = normalize(data.x_test[:8], data.preprocessing)
     for name, cfg in spec.models:
-        trained = results[name]["model"].eval()
+        trained = results[name].model.eval()
         store.save_weights(exp_id, name, "final", trained, cfg.to_dict(), data.preprocessing)
         model, pre, loaded_cfg = load_run_model(store, exp_id, name)
         assert loaded_cfg == cfg and pre == data.preprocessing and not model.training

@@ -162,9 +162,16 @@ def test_a_student_cannot_see_the_class_page_or_stop_anothers_job(new_app, runs_
     run(bob)
     assert any("for the teacher" in i.value for i in bob.info)
     assert not [d for d in bob.dataframe] and "class_stop" not in [b.key for b in bob.button]
+    from explorer.data.config import DataConfig
     from explorer.jobs.manager import JobError
+    from explorer.jobs.request import JobRequest
+    from explorer.nets.config import ModelConfig
+    from explorer.training.experiments import single
+    from explorer.training.recipes import TrainConfig
     from pages.common import job_manager
-    exp_id, _ = job_manager().submit({"kind": "x"}, [{"name": "a", "model": {}}], owner=ann.session_state["owner"])
+    spec = single(ModelConfig(depth=8), DataConfig("digits", train_subset=64, test_subset=64),
+                  TrainConfig(epochs=1, device="cpu"))
+    exp_id, _ = job_manager().submit(JobRequest.training(spec, ann.session_state["owner"]))
     with pytest.raises(JobError, match="Only the person who started"):
         job_manager().stop(exp_id, bob.session_state["owner"])
     job_manager().stop(exp_id, teacher.session_state["owner"], teacher=True)  # the teacher may

@@ -49,9 +49,11 @@ def test_a_confusion_cell_holds_exactly_the_matrixs_count():
 
 
 def test_epoch_table_gives_each_runs_numbers_at_the_clicked_epoch():
-    runs = [{"name": "plain-8", "records": [{"type": "epoch", "epoch": 1, "train_error": 0.5, "test_error": 0.25,
-                                             "train_loss": 1.0, "test_loss": 0.9, "lr": 0.1, "elapsed": 3.0}]},
-            {"name": "resnet-8", "records": [{"type": "step", "epoch": 1}]}]
+    from explorer.figures.style import RunSeries
+    from explorer.store.records import Metric
+    runs = [RunSeries("plain-8", records=(Metric("epoch", epoch=1, train_error=0.5, test_error=0.25, train_loss=1.0,
+                                                 test_loss=0.9, lr=0.1, elapsed=3.0),)),
+            RunSeries("resnet-8", records=(Metric("step", epoch=1),))]
     assert charts.epoch_table(runs, 1) == [{"run": "plain-8", "epoch": 1, "train loss": 1.0, "train error %": 50.0,
                                             "test loss": 0.9, "test error %": 25.0, "learning rate": 0.1,
                                             "seconds": 3.0}]

@@ -1,4 +1,5 @@
 """explorer.engine: twins start equal, lockstep batches, seeds, stop requests, divergence, events."""
+import copy
 import dataclasses
 import math
 import subprocess
@@ -10,7 +11,8 @@ import torch
 from explorer.data.config import DataConfig
 from explorer.nets.config import ModelConfig
 from explorer.store.runstore import RunStore, load_checkpoint
-from explorer.training.engine import build_models, lr_factor, train_models
+from explorer.training.engine import Lockstep, build_models, lr_factor, train_models
+from explorer.training.events import EndEvent, EpochEvent, StatusEvent, StepEvent
 from explorer.training.experiments import twin
 from explorer.training.recipes import TrainConfig
 
@@ -29,7 +31,8 @@ def _shared_names(a, b):
 
 
 def _epoch_records(events, run=None):
-    return [e for e in events if e["type"] == "epoch" and (run is None or e["run"] == run)]
+    """The epoch events (as docs/engine.md's dicts) of one run, or of all."""
+    return [e.to_dict() for e in events if isinstance(e, EpochEvent) and (run is None or e.run == run)]
 
 
 # ----------------------------------------------------------------------------- twins start equal
@@ -71,7 +74,7 @@ def test_lockstep_copies_see_the_same_batches_and_end_identical(tiny_digits, tin
     models = build_models([("a", DIGIT_NET), ("b", DIGIT_NET)], seed=1)
     events = []
     results = train_models(models, tiny_digits, tiny_recipe, events.append)
-    assert results["a"]["status"] == results["b"]["status"] == "completed"
+    assert results["a"].status == results["b"].status == "completed"
     for k, v in _state(models["a"]).items():
         assert torch.equal(v, _state(models["b"])[k]), k
     strip = lambda recs: [{k: v for k, v in r.items() if k not in ("run", "elapsed", "eta", "images_per_second")}
@@ -112,13 +115,13 @@ def test_stop_request_keeps_runs_stopped_with_their_metrics(tiny_digits, tiny_re
     results = train_models(models, tiny_digits, tiny_recipe, events.append, should_stop=_stop_after(k))
     for name in ("plain", "resnet"):
         r = results[name]
-        assert r["status"] == "stopped", r["message"]
-        assert r["epochs"] == k // 4  # completed epochs only
+        assert r.status == "stopped", r.message
+        assert r.epochs == k // 4  # completed epochs only
         last = _epoch_records(events, name)[-1]
         assert last["step"] == k and last.get("partial", False) == (k % 4 != 0)
-        assert r["final"] == {key: last[key] for key in ("train_loss", "train_error", "test_loss", "test_error")}
-        assert all(math.isfinite(v) for v in r["final"].values())
-    assert events[-1]["type"] == "end" and events[-1]["stopped"]
+        assert r.final == {key: last[key] for key in ("train_loss", "train_error", "test_loss", "test_error")}
+        assert all(math.isfinite(v) for v in r.final.values())
+    assert isinstance(events[-1], EndEvent) and events[-1].stopped
 
 
 def test_nan_marks_only_that_run_diverged_and_the_other_goes_on(tiny_digits, tiny_recipe):
@@ -127,15 +130,40 @@ def test_nan_marks_only_that_run_diverged_and_the_other_goes_on(tiny_digits, tin
         models["plain"].fc.weight.fill_(float("nan"))
     events = []
     results = train_models(models, tiny_digits, tiny_recipe, events.append)
-    assert results["plain"]["status"] == "diverged" and results["plain"]["epochs"] == 0
-    assert results["plain"]["message"].endswith(".") and "NaN" in results["plain"]["message"]
-    assert results["resnet"]["status"] == "completed" and results["resnet"]["epochs"] == 2
-    assert all(math.isfinite(v) for v in results["resnet"]["final"].values())
-    statuses = [e for e in events if e["type"] == "status"]
-    assert [(e["run"], e["status"]) for e in statuses] == [("plain", "diverged")]
+    assert results["plain"].status == "diverged" and results["plain"].epochs == 0
+    assert results["plain"].message.endswith(".") and "NaN" in results["plain"].message
+    assert results["resnet"].status == "completed" and results["resnet"].epochs == 2
+    assert all(math.isfinite(v) for v in results["resnet"].final.values())
+    statuses = [e for e in events if isinstance(e, StatusEvent)]
+    assert [(e.run, e.status) for e in statuses] == [("plain", "diverged")]
     assert [e["epoch"] for e in _epoch_records(events, "plain")] == [0]  # nothing after it diverged
     assert [e["epoch"] for e in _epoch_records(events, "resnet")] == [0, 1, 2]
-    assert events[-1]["statuses"] == {"plain": "diverged", "resnet": "completed"}
+    assert events[-1].statuses == {"plain": "diverged", "resnet": "completed"}
+
+
+# ----------------------------------------------------------------------------- checkpoint and resume
+def test_lockstep_constructed_with_checkpoint_and_resume_checkpoints_and_resumes(tiny_digits, tiny_recipe):
+    """Lockstep built as its docstring invites (no attributes set afterwards) keeps a state after each completed
+    epoch but the last, and goes on from one: the resumed epochs and weights equal an uninterrupted run's."""
+    recipe = dataclasses.replace(tiny_recipe, epochs=3)
+    cfgs = [("plain", DIGIT_NET.plain()), ("resnet", DIGIT_NET)]
+    states, whole, resumed = [], [], []
+    full = build_models(cfgs, seed=0)
+    def keep(state):  # on the CPU a state shares the live tensors: copied at once, as the worker saves it at once
+        states.append(copy.deepcopy(state))
+    Lockstep(full, tiny_digits, recipe, whole.append, checkpoint=keep).run()
+    assert [s["epoch"] for s in states] == [1, 2]
+    again = build_models(cfgs, seed=5)  # other initial weights: only the resume state can make them equal
+    results = Lockstep(again, tiny_digits, recipe, resumed.append, resume=states[0]).run()
+    assert [e["epoch"] for e in _epoch_records(resumed, "resnet")] == [2, 3]  # epoch 1 is not trained again
+    def strip(recs):
+        return [{k: v for k, v in r.items() if k not in ("elapsed", "eta", "images_per_second")}
+                for r in recs if r["epoch"] >= 2]
+    assert strip(_epoch_records(resumed)) == strip(_epoch_records(whole))
+    assert all(r.status == "completed" and r.epochs == 3 for r in results.values())
+    for name, model in full.items():
+        for k, v in _state(model).items():
+            assert torch.equal(v, _state(again[name])[k]), (name, k)
 
 
 @pytest.mark.gpu
@@ -148,9 +176,9 @@ def test_on_cuda_a_nan_run_diverges_and_the_other_trains(tiny_digits, tiny_recip
         models["plain"].fc.weight.fill_(float("nan"))
     recipe = dataclasses.replace(tiny_recipe, device="cuda", precision=precision)
     results = train_models(models, tiny_digits, recipe)
-    assert results["plain"]["status"] == "diverged"
-    assert results["resnet"]["status"] == "completed" and results["resnet"]["epochs"] == 2
-    assert all(math.isfinite(v) for v in results["resnet"]["final"].values())
+    assert results["plain"].status == "diverged"
+    assert results["resnet"].status == "completed" and results["resnet"].epochs == 2
+    assert all(math.isfinite(v) for v in results["resnet"].final.values())
     assert next(models["resnet"].parameters()).is_cuda
 
 
@@ -159,18 +187,18 @@ def test_events_carry_the_documented_fields(tiny_digits, tiny_recipe):
     model = build_models([("resnet", DIGIT_NET)], seed=0)
     events = []
     result = train_models(model, tiny_digits, tiny_recipe, events.append)["resnet"]
-    kinds = [e["type"] for e in events]
-    assert kinds[0] == "start" and kinds[-1] == "end" and events[0]["total_steps"] == 8
-    steps = [e for e in events if e["type"] == "step"]
-    assert [e["step"] for e in steps] == [1, 2, 4, 6, 8]  # the first step, then every log_every
-    assert all(e["lr"] == pytest.approx(0.05) and 0 <= e["train_error"] <= 1 for e in steps)
+    kinds = [e.type for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "end" and events[0].total_steps == 8
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    assert [e.step for e in steps] == [1, 2, 4, 6, 8]  # the first step, then every log_every
+    assert all(e.lr == pytest.approx(0.05) and 0 <= e.train_error <= 1 for e in steps)
     convs = [n for n, m in model["resnet"].named_modules() if isinstance(m, torch.nn.Conv2d)]
     units = [n for n, _ in model["resnet"].units()]
     for rec in _epoch_records(events):
         assert 0 <= rec["test_error"] <= 1
         assert list(rec["grad_norms"]) == convs and all(v > 0 for v in rec["grad_norms"].values())
         assert sorted(rec["branch_ratios"]) == sorted(units)
-    assert result["images_per_second"] > 0 and result["model"] is model["resnet"]
+    assert result.images_per_second > 0 and result.model is model["resnet"]
 
 
 @pytest.mark.parametrize("schedule,scheduler", [

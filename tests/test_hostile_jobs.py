@@ -14,6 +14,7 @@ from explorer.data.config import DataConfig
 from explorer.jobs.budget import JOB_BUDGET_ENV, JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
 from explorer.jobs.failure import failure_message
 from explorer.jobs.manager import JobError, JobManager
+from explorer.jobs.request import JobRequest
 from explorer.jobs.status import human_duration
 from explorer.jobs.worker import run_experiment
 from explorer.nets.config import ModelConfig
@@ -54,7 +55,7 @@ def test_the_issue_s_47_day_sweep_is_refused_at_submit_in_one_sentence(store):
         spec = experiments.sweep(ModelConfig(), [8, 14, 20, 32, 44, 56, 110], DataConfig("fashion_mnist"),
                                  TrainConfig(epochs=200, batch_size=16, device="cpu"))
         with pytest.raises(JobError) as err:
-            manager.submit(spec.to_dict(), _runs(spec), owner="alice", spec_hash=spec.spec_hash())
+            manager.submit(JobRequest.training(spec, "alice"))
         assert _one_sentence(str(err.value)) and "days" in str(err.value) and "30 min" in str(err.value)
         assert not store.list_experiments()  # nothing queued
         small = experiments.twin(ModelConfig(depth=8), DataConfig("digits", train_subset=64),
@@ -72,7 +73,7 @@ def test_jobs_get_the_budget_a_teacher_set(store, worker_env, wait_for):
         manager.set_budget(15 * 60)
         spec = experiments.twin(ModelConfig(depth=8), DataConfig("digits", train_subset=64),
                                 TrainConfig(epochs=50, device="cpu"))
-        exp_id, _ = manager.submit(spec.to_dict(), _runs(spec), owner="alice")
+        exp_id, _ = manager.submit(JobRequest.training(spec, "alice"))
         assert store.load_experiment(exp_id).spec["budget_s"] == 15 * 60  # what its worker reads
     finally:
         manager.shutdown(grace_s=2.0)

@@ -9,6 +9,7 @@ import pytest
 
 from explorer.data.config import DataConfig
 from explorer.jobs.manager import STOP_GRACE_S, JobError, JobManager, Limits, check_teacher
+from explorer.jobs.request import JobRequest
 from explorer.nets.config import ModelConfig
 from explorer.store.runstore import pid_alive, worker_handle
 from explorer.training.experiments import twin
@@ -19,16 +20,21 @@ SHORT = (DataConfig("digits", train_subset=64, test_subset=64), dict(epochs=1, b
 LONG = (DataConfig("digits", test_subset=64), dict(epochs=500, batch_size=16))  # minutes: stopped or killed
 
 
-def _job(seed=0, size=SHORT):
-    """(spec dict, runs, spec hash) of a digits twin, as the app would submit it."""
+def _job(owner, seed=0, size=SHORT):
+    """The JobRequest of a digits twin, as the app would submit it."""
     data, recipe = size
     spec = twin(DIGIT_NET, data, TrainConfig(seed=seed, device="cpu", log_every=1, schedule="constant", **recipe))
-    return spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models], spec.spec_hash()
+    return JobRequest.training(spec, owner)
+
+
+def _stored(seed):
+    """(spec, runs) of a digits twin as the store keeps them, for a row written straight into the store."""
+    request = _job("", seed)
+    return request.to_json(), request.runs_json()
 
 
 def _submit(manager, owner, seed=0, size=SHORT):
-    spec, runs, spec_hash = _job(seed, size)
-    return manager.submit(spec, runs, owner, spec_hash=spec_hash)
+    return manager.submit(_job(owner, seed, size))
 
 
 @pytest.fixture
@@ -56,7 +62,7 @@ def stand_in():
 @pytest.fixture
 def busy(store, stand_in):
     """The one CPU slot taken by a job that a live worker process runs, so new jobs wait in the queue."""
-    exp_id = store.create_experiment(*_job(seed=99)[:2], owner="someone", spec_hash="busy")
+    exp_id = store.create_experiment(*_stored(99), owner="someone", spec_hash="busy")
     store.update_experiment(exp_id, status="running", worker=stand_in, started=time.time())
     store.write_progress(exp_id, {"eta": 12.0})
     return exp_id
@@ -131,7 +137,7 @@ def test_teacher_password_check():
 
 def test_queue_position_and_wait_estimate(store, busy, managers):
     manager = managers(background=False)
-    done = store.create_experiment(*_job(seed=50)[:2], owner="old")
+    done = store.create_experiment(*_stored(50), owner="old")
     store.update_experiment(done, status="completed", started=100.0, finished=120.0)  # history: 20 s a job
     first, _ = _submit(manager, "alice", seed=1)
     second, _ = _submit(manager, "bob", seed=2)
@@ -145,7 +151,7 @@ def test_queue_position_and_wait_estimate(store, busy, managers):
 def test_a_free_slot_goes_to_another_owner_not_to_a_second_job_of_the_same_owner(store, worker_env, managers,
                                                                                    wait_for, stand_in):
     manager = managers(background=False, limits=Limits(concurrent=2, queued_per_owner=1, running_per_owner=1))
-    mine = store.create_experiment(*_job(seed=98)[:2], owner="alice")
+    mine = store.create_experiment(*_stored(98), owner="alice")
     store.update_experiment(mine, status="running", worker=stand_in)  # alice's first job holds one of two slots
     second, _ = _submit(manager, "alice", seed=1)
     assert _status(store, second) == "queued"  # she has one running already

@@ -23,19 +23,25 @@ BUDGET_S = 4.0  # below the 60 s a teacher may set (set_budget's clamp, tested i
 SLACK_S = 10.0  # the last grid point begun before the deadline, and the final writes, on 2 busy cores
 
 
-def _request(store, **settings) -> tuple:
+def _request(store, **settings):
+    """A landscape JobRequest over the shipped twin, asked by alice."""
     exp_id = ensure_shipped_in_store(store)
     return landscape_request(store, landscape_spec(exp_id, [r.id for r in store.load_experiment(exp_id).runs],
-                                                   **settings))
+                                                   **settings), owner="alice")
+
+
+def _stored(request) -> tuple:
+    """(spec, runs, hash) as the store keeps them, for rows written straight into the store."""
+    return request.to_json(), request.runs_json(), request.spec_hash()
 
 
 def test_a_landscape_job_past_its_budget_stops_with_its_points_kept(store, worker_env, wait_for):
     # 2 runs x (3 + 101²) points of resnet-20 on 256 images: minutes of work, far past the budget.
-    full, runs, digest = _request(store, steps=101, subset=256, line_points=3)
+    request = _request(store, steps=101, subset=256, line_points=3)
     manager = JobManager(store, background=False, backend=LocalBackend())
     try:
         manager.budget_s = BUDGET_S
-        job_id, attached = manager.submit(full, runs, owner="alice", spec_hash=digest, kind="landscape")
+        job_id, attached = manager.submit(request)
         assert not attached and store.load_experiment(job_id).spec["budget_s"] == BUDGET_S  # what its worker reads
 
         def ended():
@@ -60,7 +66,7 @@ def test_a_landscape_job_past_its_budget_stops_with_its_points_kept(store, worke
 
 def test_a_request_to_stop_keeps_its_own_words_within_the_budget(store):
     """A job whose budget has not run out keeps the stop-request message; with no budget, it runs to its end."""
-    full, runs, digest = _request(store, steps=2, subset=8, line_points=2)
+    full, runs, digest = _stored(_request(store, steps=2, subset=8, line_points=2))
     job = store.create_experiment(full, runs, owner="alice", spec_hash=digest, kind="landscape")
     assert run_landscape_job(store, job).status == "completed"  # no budget recorded: none applies
     spent = store.create_experiment({**full, "budget_s": 0.0}, runs, owner="bob", kind="landscape")
@@ -74,7 +80,7 @@ def test_a_request_to_stop_keeps_its_own_words_within_the_budget(store):
 def test_a_wait_behind_a_landscape_job_is_capped_by_the_budget(store):
     manager = JobManager(store, background=False, backend=LocalBackend())
     try:
-        full, runs, digest = _request(store, steps=2, subset=8)
+        full, runs, digest = _stored(_request(store, steps=2, subset=8))
         ahead = store.create_experiment(full, runs, owner="bob", spec_hash=digest, kind="landscape")
         store.update_experiment(ahead, status="running", worker=worker_handle(os.getpid()), started=time.time())
         store.write_progress(ahead, {"eta": 3_052_336})  # a landscape ETA past any budget

@@ -49,8 +49,9 @@ def twin_exp(store, tiny_recipe):
 def _submit(store, exp_id, **settings) -> str:
     exp = store.load_experiment(exp_id)
     spec = landscape_spec(exp_id, [r.id for r in exp.runs], **settings)
-    full, runs, digest = landscape_request(store, spec)
-    return store.create_experiment(full, runs, owner="me", spec_hash=digest, kind="landscape")
+    request = landscape_request(store, spec, owner="me")
+    return store.create_experiment(request.to_json(), request.runs_json(), owner=request.owner,
+                                   spec_hash=request.spec_hash(), kind=request.job_kind)
 
 
 def _worker(store, job_id, env) -> subprocess.Popen:
@@ -110,13 +111,13 @@ def test_an_identical_request_attaches_to_the_finished_job(twin_exp):
     job_id = _submit(store, exp_id, steps=2, subset=8, line_points=2)
     assert run_landscape_job(store, job_id).status == "completed"
     exp = store.load_experiment(exp_id)
-    full, runs, digest = landscape_request(store, landscape_spec(exp_id, [r.id for r in exp.runs],
-                                                                 steps=2, subset=8, line_points=2))
+    request = landscape_request(store, landscape_spec(exp_id, [r.id for r in exp.runs], steps=2, subset=8,
+                                                      line_points=2), owner="someone else")
     manager = JobManager(store, background=False)
     try:
-        assert manager.submit(full, runs, owner="someone else", spec_hash=digest, kind="landscape") == (job_id, True)
-        other = landscape_request(store, landscape_spec(exp_id, [exp.runs[0].id], steps=3))[2]
-        assert other != digest
+        assert manager.submit(request) == (job_id, True)
+        other = landscape_request(store, landscape_spec(exp_id, [exp.runs[0].id], steps=3)).spec_hash()
+        assert other != request.spec_hash()
     finally:
         manager.shutdown()
 

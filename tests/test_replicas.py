@@ -43,6 +43,7 @@ OVER_LIMIT = "You already have as many jobs running and waiting as allowed; stop
 _REPLICA = """
 import json, sys
 from explorer.jobs.manager import JobError, JobManager
+from explorer.jobs.request import JobRequest
 manager = JobManager.from_env()
 def reply(obj):
     print("REPLY " + json.dumps(obj), flush=True)
@@ -51,7 +52,8 @@ for line in sys.stdin:
     ask = json.loads(line)
     try:
         if ask["op"] == "submit":
-            reply({"ok": manager.submit(ask["spec"], ask["runs"], ask["owner"], spec_hash=ask["spec_hash"])[0]})
+            request = JobRequest.from_json(ask["spec"], ask["owner"])
+            reply({"ok": manager.submit(request)[0]})
         elif ask["op"] == "started":  # the jobs this replica's manager dispatched, and the ones it watches
             reply({"ok": sorted(manager._started), "watching": sorted(manager._handles)})
         else:
@@ -92,8 +94,7 @@ class Replica:
     def submit(self, owner: str, seed: int, size=SHORT) -> dict:
         data, recipe = size
         spec = twin(DIGIT_NET, data, TrainConfig(seed=seed, device="cpu", log_every=1, schedule="constant", **recipe))
-        runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]
-        return self.ask(op="submit", spec=spec.to_dict(), runs=runs, owner=owner, spec_hash=spec.spec_hash())
+        return self.ask(op="submit", spec=spec.to_dict(), owner=owner)  # JobRequest.from_json on the other side
 
     def end(self) -> None:
         """The app process ends (its jobs stay on the cluster); wait_ended() waits for it."""

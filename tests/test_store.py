@@ -293,16 +293,24 @@ def test_a_recorded_pid_that_is_not_our_worker_is_never_signalled(store):
 
 # ----------------------------------------------------------------------------- job starts per hour (issue 11: 11)
 def test_an_owner_cannot_start_more_jobs_an_hour_than_allowed_even_after_stopping_them(store):
+    from explorer.data.config import DataConfig
     from explorer.jobs.manager import JobError, JobManager, Limits
+    from explorer.jobs.request import JobRequest
+    from explorer.nets.config import ModelConfig
+    from explorer.training.experiments import twin
+    from explorer.training.recipes import TrainConfig
     manager = JobManager(store, Limits(concurrent=0, queued_per_owner=100, running_per_owner=100, starts_per_hour=3),
                          background=False)
+
+    def request(owner, seed):
+        return JobRequest.training(twin(ModelConfig(depth=8), DataConfig("digits"), TrainConfig(seed=seed)), owner)
     try:
         for seed in range(3):
-            exp_id, _ = manager.submit(dict(SPEC, train={"seed": seed}), RUNS, "student", spec_hash=f"s{seed}")
+            exp_id, _ = manager.submit(request("student", seed))
             manager.stop(exp_id, "student")  # stopped jobs still count: Start/Stop in a loop is no way round
         with pytest.raises(JobError, match=r"^You have started 3 jobs in the last hour.*\.$"):
-            manager.submit(dict(SPEC, train={"seed": 9}), RUNS, "student", spec_hash="s9")
-        manager.submit(dict(SPEC, train={"seed": 9}), RUNS, "someone else", spec_hash="s9")
+            manager.submit(request("student", 9))
+        manager.submit(request("someone else", 9))
     finally:
         manager.shutdown()
 

@@ -89,10 +89,12 @@ def test_path_surface_puts_the_trained_net_at_the_origin(trained, tiny_digits):
 def test_a_pca_landscape_job_draws_the_path_for_both_nets(trained):
     store, exp_id = trained
     spec = landscape_spec(exp_id, ["plain-8", "resnet-8"], steps=5, subset=64, plane="pca")
-    assert spec["plane"] == "pca" and "plane" not in landscape_spec(exp_id, ["plain-8"])
-    full, runs, digest = landscape_request(store, spec)
-    assert digest != landscape_request(store, landscape_spec(exp_id, ["plain-8", "resnet-8"], steps=5, subset=64))[2]
-    job = store.create_experiment(full, runs, owner="someone", spec_hash=digest, kind="landscape")
+    assert spec.to_json()["plane"] == "pca" and "plane" not in landscape_spec(exp_id, ["plain-8"]).to_json()
+    request = landscape_request(store, spec, owner="someone")
+    random = landscape_request(store, landscape_spec(exp_id, ["plain-8", "resnet-8"], steps=5, subset=64))
+    assert request.spec_hash() != random.spec_hash()
+    job = store.create_experiment(request.to_json(), request.runs_json(), owner=request.owner,
+                                  spec_hash=request.spec_hash(), kind=request.job_kind)
     assert run_landscape_job(store, job).status == "completed"
     results = read_landscapes(store, job)
     assert set(results) == {"plain-8", "resnet-8"}

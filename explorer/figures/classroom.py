@@ -6,6 +6,7 @@ Size budget: ~120 lines.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -54,7 +55,7 @@ def class_figure6(curves: dict, scale: float = 1.0) -> go.Figure:
     if not curves:
         return projected(empty_figure("The class's Figure 6", "No finished runs in the class yet."), scale)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Training error", "Test error"), horizontal_spacing=0.08)
-    names = sorted(curves, key=lambda n: (named_runs([n])[0]["depth"] or 0, not named_runs([n])[0]["plain"]))
+    names = sorted(curves, key=lambda n: (named_runs([n])[0].depth or 0, not named_runs([n])[0].plain))
     styles = run_styles(named_runs(names))
     for name in names:
         colour, dash = styles[name]
@@ -82,7 +83,8 @@ def class_figure6(curves: dict, scale: float = 1.0) -> go.Figure:
     return projected(fig, scale)
 
 
-def tally_chart(counts, title: str = "The class's answers", scale: float = 1.0) -> go.Figure:
+def tally_chart(counts: Iterable[tuple[object, int]], title: str = "The class's answers",
+                scale: float = 1.0) -> go.Figure:
     """A bar per answer (counts: ((answer, count), ...)); each student counts once."""
     counts = list(counts)
     if not counts:

@@ -6,9 +6,12 @@ marker on every cell; `clicked_point` reads the first selected point from st.plo
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import plotly.graph_objects as go
 
-from .style import as_number
+from .style import RunSeries, as_number
 
 CELL_TRACE = "click a cell"  # the name of the invisible trace, so pages and tests can find it
 
@@ -33,48 +36,43 @@ def clickable_cells(fig: go.Figure, x: list, y: list, hover: list | None = None,
     return fig
 
 
-def clicked_point(state) -> dict | None:
+def clicked_point(state: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The first point selected in st.plotly_chart's selection state, or None.
 
     Args:
-        state: what st.plotly_chart returns (or st.session_state[key]) with on_select: {"selection": {"points":
-            [{"x", "y", "curve_number", "point_index", ...}]}}; attribute access works too.
+        state: what st.plotly_chart returns (or st.session_state[key]) with on_select, a mapping:
+            {"selection": {"points": [{"x", "y", "curve_number", "point_index", ...}]}}.
     Returns:
         {"x", "y", "curve", "index"} of the first selected point.
     """
-    selection = _get(state, "selection")
-    points = _get(selection, "points") or []
+    points = ((state or {}).get("selection") or {}).get("points") or []
     if not points:
         return None
     p = points[0]
-    return {"x": _get(p, "x"), "y": _get(p, "y"), "curve": _get(p, "curve_number"), "index": _get(p, "point_index")}
+    return {"x": p.get("x"), "y": p.get("y"), "curve": p.get("curve_number"), "index": p.get("point_index")}
 
 
-def _get(obj, key):
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
-        return obj.get(key)
-    return getattr(obj, key, None)
+def _percent(value: float | None) -> float | None:
+    number = as_number(value)
+    return None if number is None else round(100 * number, 2)
 
 
-def epoch_table(runs: list, epoch) -> list:
+def epoch_table(runs: Sequence[RunSeries], epoch: float) -> list[dict[str, Any]]:
     """Each run's numbers at one epoch (what a click on a point of the training curves opens).
 
     Args:
-        runs: run dicts from `run_series`. epoch: the clicked epoch (0 = before training).
+        runs: from `run_series`. epoch: the clicked epoch (0 = before training).
     Returns:
         [{"run", "epoch", "train loss", "train error %", "test loss", "test error %", "learning rate",
         "seconds"}], one per run that recorded that epoch; missing numbers are None.
     """
     rows = []
     for run in runs:
-        rec = next((r for r in run.get("records", []) if r.get("type") == "epoch" and r.get("epoch") == epoch), None)
+        rec = next((r for r in run.epochs() if r.epoch == epoch), None)
         if rec is None:
             continue
-        pct = lambda v: None if as_number(v) is None else round(100 * v, 2)  # noqa: E731
-        rows.append({"run": run["name"], "epoch": epoch, "train loss": as_number(rec.get("train_loss")),
-                     "train error %": pct(rec.get("train_error")), "test loss": as_number(rec.get("test_loss")),
-                     "test error %": pct(rec.get("test_error")), "learning rate": as_number(rec.get("lr")),
-                     "seconds": as_number(rec.get("elapsed"))})
+        rows.append({"run": run.name, "epoch": epoch, "train loss": as_number(rec.train_loss),
+                     "train error %": _percent(rec.train_error), "test loss": as_number(rec.test_loss),
+                     "test error %": _percent(rec.test_error), "learning rate": as_number(rec.lr),
+                     "seconds": as_number(rec.elapsed)})
     return rows

@@ -1,4 +1,5 @@
-"""Every figure of the app, as pure functions: plain data (dicts, lists, numpy) in, a plotly Figure out.
+"""Every figure of the app, as pure functions: records (RunSeries of Metric records, or rows of the analysis
+functions) in, a plotly Figure out.
 
 The pages place the figures; nothing here knows about Streamlit, so tests check a figure's data without a
 browser. This app's own convention, kept in every chart: one colour per depth, plain nets dashed and residual
@@ -9,69 +10,57 @@ Size budget: ~400 lines.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Iterable, Sequence
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import apply_layout, as_number, empty_figure, named_runs, run_label, run_line, run_styles, whole_ticks
+from ..store.records import Metric, Run
+from .style import (
+    RunSeries,
+    Style,
+    apply_layout,
+    as_number,
+    empty_figure,
+    named_runs,
+    run_label,
+    run_line,
+    run_styles,
+    whole_ticks,
+)
 
 MAX_POINTS = 2000  # step curves are thinned to this many points per run; the shape survives, the browser copes
 
 
-def run_series(run, records: list) -> dict:
-    """The run dict every chart takes, from a stored run and its metric records (explorer.store.records).
+def run_series(run: Run, records: Iterable[Metric]) -> RunSeries:
+    """What every chart of a run takes, from a stored run and its metric records (explorer.store.records).
 
     Args:
-        run: a Run record (name, model, status, depth), or a {"name", "model", "status"} dict.
-        records: Metric records (RunStore.read_metrics), or dicts of docs/engine.md's shape, in order.
+        run: a Run record (name, model, status, depth). records: its Metric records (RunStore.read_metrics), in order.
     Returns:
-        {"name", "depth", "plain", "status", "records"}; depth counts weighted layers (He et al. 2015).
+        A RunSeries; its depth counts weighted layers (He et al. 2015), read from the config's own depth when
+        the stored config cannot be rebuilt.
     """
-    if isinstance(run, dict):
-        name, model, status, depth = run.get("name", "run"), run.get("model") or {}, run.get("status"), None
-    else:
-        name, model, status, depth = run.name, run.model, run.status, run.depth
-    if depth is None:
-        try:
-            from ..nets.config import ModelConfig
-            depth = ModelConfig.from_dict(model).num_layers
-        except (TypeError, ValueError, KeyError):
-            depth = model.get("depth")
-    return {"name": name, "depth": depth, "plain": model.get("shortcut") == "none", "status": status,
-            "records": [r if isinstance(r, dict) else r.to_dict() for r in records]}
+    depth = run.depth if run.depth is not None else run.model.get("depth")
+    return RunSeries(run.name, depth if isinstance(depth, int) else None, run.plain, run.status, tuple(records))
 
 
-def _epochs(run: dict) -> list:
-    return [r for r in run.get("records", []) if r.get("type") == "epoch"]
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-def _diverged_marker(x: list, y: list, run: dict, colour: str, first: bool) -> go.Scatter | None:
+def _diverged_marker(x: list, y: list, run: RunSeries, colour: str, first: bool) -> go.Scatter | None:
     """A large ✕ at the last drawn point of a diverged run's curve; None when there is nothing to mark."""
-    points = [(a, b) for a, b in zip(x, y) if b is not None]
-    if run.get("status") != "diverged" or not points:
+    points = [(a, b) for a, b in zip(x, y, strict=True) if b is not None]
+    if run.status != "diverged" or not points:
         return None
-    return go.Scatter(x=[points[-1][0]], y=[points[-1][1]], mode="markers", name=f"{run['name']} diverged",
-                      legendgroup=run["name"], showlegend=first, hovertext=[f"{run['name']}: diverged here"],
+    return go.Scatter(x=[points[-1][0]], y=[points[-1][1]], mode="markers", name=f"{run.name} diverged",
+                      legendgroup=run.name, showlegend=first, hovertext=[f"{run.name}: diverged here"],
                       marker=dict(symbol="x", size=18, color=colour, line=dict(width=2, color="white")))
 
 
 CURVE_LAYOUTS = ("splits", "figure6")
 
 
-def training_curves(runs: list, metric: str = "error", layout: str = "splits") -> go.Figure:
+def training_curves(runs: Sequence[RunSeries], metric: str = "error", layout: str = "splits") -> go.Figure:
     """Training and test curves against epochs, in this app's layout or in the paper's Figure 6 layout.
 
     "splits" (this app's overlay): a training panel and a test panel, plain nets dashed, residual nets solid,
@@ -81,7 +70,7 @@ def training_curves(runs: list, metric: str = "error", layout: str = "splits") -
     include epoch 0, the untrained net.
 
     Args:
-        runs: run dicts from `run_series`. metric: "error" (shown in %) or "loss" (cross-entropy).
+        runs: from `run_series`. metric: "error" (shown in %) or "loss" (cross-entropy).
         layout: one of CURVE_LAYOUTS.
     Returns: a figure with two panels, two traces per run (plus a ✕ marker per curve of a diverged run).
     """
@@ -94,17 +83,17 @@ def training_curves(runs: list, metric: str = "error", layout: str = "splits") -
     fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.08, shared_yaxes=figure6)
     styles = run_styles(runs)
     for run in runs:
-        records = _epochs(run)
-        colour, dash = styles[run["name"]]
+        records = run.epochs()
+        colour, dash = styles[run.name]
         for n, split in enumerate(("train", "test")):
             if figure6:  # the paper's convention: the panel says plain or ResNet, the line says training or test
-                col, style, width = (1 if run.get("plain") else 2), (colour, "dash" if split == "train" else "solid"), \
+                col, style, width = (1 if run.plain else 2), (colour, "dash" if split == "train" else "solid"), \
                     (2 if split == "train" else 4)
             else:
                 col, style, width = n + 1, (colour, dash), 3
             _add_curve(fig, run, records, split, metric, style, width, col, first=n == 0)
     fig.update_xaxes(title_text="epoch")
-    whole_ticks(fig, max((r["epoch"] for run in runs for r in _epochs(run)), default=None))
+    whole_ticks(fig, max((r.epoch for run in runs for r in run.epochs() if r.epoch is not None), default=None))
     fig.update_yaxes(title_text="error (%)" if metric == "error" else "loss (cross-entropy)", rangemode="tozero")
     what = "Error" if metric == "error" else "Loss"
     if figure6:
@@ -112,14 +101,14 @@ def training_curves(runs: list, metric: str = "error", layout: str = "splits") -
     return apply_layout(fig, f"{what} against epochs: plain (dashed) vs residual (solid)")
 
 
-def _add_curve(fig: go.Figure, run: dict, records: list, split: str, metric: str, style: tuple, width: int,
-               col: int, first: bool) -> None:
+def _add_curve(fig: go.Figure, run: RunSeries, records: list[Metric], split: str, metric: str, style: Style,
+               width: int, col: int, first: bool) -> None:
     """One run's training or test curve in panel `col`, and a ✕ at its end if the run diverged."""
     scale = 100.0 if metric == "error" else 1.0
-    pts = [(r["epoch"], as_number(r.get(f"{split}_{metric}"))) for r in records]
+    pts = [(r.epoch, as_number(getattr(r, f"{split}_{metric}"))) for r in records]
     x = [e for e, v in pts if v is not None]
     y = [v * scale for _, v in pts if v is not None]
-    hover = [f"{run['name']}: {'training' if split == 'train' else 'test'} {metric}"] * len(x)
+    hover = [f"{run.name}: {'training' if split == 'train' else 'test'} {metric}"] * len(x)
     line = run_line(x, y, run, style, first=first, hover=hover, mode="lines+markers", marker=dict(size=6))
     line.line.width = width
     fig.add_trace(line, row=1, col=col)
@@ -128,24 +117,24 @@ def _add_curve(fig: go.Figure, run: dict, records: list, split: str, metric: str
         fig.add_trace(marker, row=1, col=col)
 
 
-def _thin(x: list, y: list, max_points: int = MAX_POINTS) -> tuple:
+def _thin(x: list, y: list, max_points: int = MAX_POINTS) -> tuple[list, list]:
     step = max(1, math.ceil(len(x) / max_points))
     return x[::step], y[::step]
 
 
-def loss_curve(runs: list) -> go.Figure:
+def loss_curve(runs: Sequence[RunSeries]) -> go.Figure:
     """Training loss at every step against (fractional) epoch: the live, fine-grained view of training.
 
-    Args: runs: run dicts from `run_series` (their "step" records are used).
+    Args: runs: from `run_series` (their "step" records are used).
     Returns: one trace per run (a diverged run also gets a ✕ at its last finite loss).
     """
     fig = go.Figure()
     styles = run_styles(runs)
     for run in runs:
-        steps = [r for r in run.get("records", []) if r.get("type") == "step"]
-        x, y = _thin([r.get("epoch") for r in steps], [as_number(r.get("train_loss")) for r in steps])
-        fig.add_trace(run_line(x, y, run, styles[run["name"]], first=True))
-        marker = _diverged_marker(x, y, run, styles[run["name"]][0], first=False)
+        steps = run.steps()
+        x, y = _thin([r.epoch for r in steps], [as_number(r.train_loss) for r in steps])
+        fig.add_trace(run_line(x, y, run, styles[run.name], first=True))
+        marker = _diverged_marker(x, y, run, styles[run.name][0], first=False)
         if marker is not None:
             fig.add_trace(marker)
     fig.update_xaxes(title_text="epoch")
@@ -153,37 +142,39 @@ def loss_curve(runs: list) -> go.Figure:
     return apply_layout(fig, "Training loss, step by step")
 
 
-def _with(run: dict, key: str) -> list:
-    return [r for r in _epochs(run) if r.get(key)]
+def _grad_norms(run: RunSeries) -> list[tuple[Metric, dict[str, float]]]:
+    """(epoch record, its gradient norms) for each epoch record that has them."""
+    return [(r, r.grad_norms) for r in run.epochs() if r.grad_norms]
 
 
-def gradient_profile(runs: list) -> go.Figure:
+def gradient_profile(runs: Sequence[RunSeries]) -> go.Figure:
     """Gradient norm of each conv layer, input to output, at the start and at the latest epoch (log scale).
 
     He et al. 2015 (§4.1) checked that with BN a deep plain net's gradients do not vanish: degradation is an
     optimisation difficulty. With identity shortcuts the gradient also has a direct path back to every earlier
     unit (He et al. 2016, Eq. 5). The chart shows what the user's own nets do, whichever way it goes.
 
-    Args: runs: run dicts from `run_series` (epoch records with "grad_norms" {conv name: norm}).
+    Args: runs: from `run_series` (epoch records with grad_norms {conv name: norm}).
     Returns: two panels, "At the start (epoch 0)" and "Latest epoch", one trace per run and panel.
     """
-    if not any(_with(run, "grad_norms") for run in runs):
+    if not any(_grad_norms(run) for run in runs):
         return empty_figure("Gradient norm per layer", "No gradient norms recorded yet.")
     fig = make_subplots(rows=1, cols=2, subplot_titles=("At the start (epoch 0)", "Latest epoch"),
                         shared_yaxes=True, horizontal_spacing=0.05)
     styles = run_styles(runs)
     for run in runs:
-        recs = _with(run, "grad_norms")
-        start = [r for r in recs if r.get("epoch") == 0]
-        latest = [r for r in recs if r.get("epoch") != 0]
-        for col, rec in ((1, start[0] if start else None), (2, latest[-1] if latest else None)):
-            if rec is None:
+        recs = _grad_norms(run)
+        start = [r for r in recs if r[0].epoch == 0]
+        latest = [r for r in recs if r[0].epoch != 0]
+        for col, picked in ((1, start[0] if start else None), (2, latest[-1] if latest else None)):
+            if picked is None:
                 continue
-            names = list(rec["grad_norms"])
-            y = [v if v is not None and v > 0 else None for v in map(as_number, rec["grad_norms"].values())]
-            hover = [f"{n} (epoch {rec['epoch']})" for n in names]
-            fig.add_trace(run_line(range(1, len(names) + 1), y, run, styles[run["name"]], first=col == 1,
-                                hover=hover, mode="lines+markers"), row=1, col=col)
+            rec, norms = picked
+            names = list(norms)
+            y = [v if v is not None and v > 0 else None for v in map(as_number, norms.values())]
+            hover = [f"{n} (epoch {rec.epoch})" for n in names]
+            fig.add_trace(run_line(range(1, len(names) + 1), y, run, styles[run.name], first=col == 1,
+                                   hover=hover, mode="lines+markers"), row=1, col=col)
     fig.update_xaxes(title_text="conv layer (1 = nearest the input)")
     whole_ticks(fig, max((len(t.x) for t in fig.data), default=None))
     fig.update_yaxes(type="log")
@@ -191,32 +182,32 @@ def gradient_profile(runs: list) -> go.Figure:
     return apply_layout(fig, "Gradient norm per layer: does the gradient reach the input?")
 
 
-def gradient_log_range(runs: list) -> tuple | None:
+def gradient_log_range(runs: Sequence[RunSeries]) -> tuple[float, float] | None:
     """(min, max) of log10 gradient norm over every epoch of `runs`: pass it to `gradient_heatmap` so
     twins share one colour scale. None when no norm is recorded."""
-    logs = [math.log10(v) for run in runs for r in _with(run, "grad_norms")
-            for v in map(as_number, r["grad_norms"].values()) if v is not None and v > 0]
+    logs = [math.log10(v) for run in runs for _, norms in _grad_norms(run)
+            for v in map(as_number, norms.values()) if v is not None and v > 0]
     return (min(logs), max(logs)) if logs else None
 
 
-def gradient_heatmap(run: dict, zrange: tuple | None = None) -> go.Figure:
+def gradient_heatmap(run: RunSeries, zrange: tuple[float, float] | None = None) -> go.Figure:
     """log10 gradient norm per conv layer (y, input at the bottom) and epoch (x, 0 = before training).
 
     Args:
-        run: a run dict from `run_series`. zrange: (min, max) colour range, e.g. `gradient_log_range(twins)`.
+        run: from `run_series`. zrange: (min, max) colour range, e.g. `gradient_log_range(twins)`.
     Returns: one Heatmap trace; z[i][j] is layer i at epoch j (None where a value is missing or zero).
     """
-    recs = _with(run, "grad_norms")
+    recs = _grad_norms(run)
     if not recs:
-        return empty_figure(f"Gradient flow: {run['name']}", "No gradient norms recorded for this run.")
-    layers = list(recs[0]["grad_norms"])
-    z = [[None] * len(recs) for _ in layers]
-    for j, rec in enumerate(recs):
+        return empty_figure(f"Gradient flow: {run.name}", "No gradient norms recorded for this run.")
+    layers = list(recs[0][1])
+    z: list[list[float | None]] = [[None] * len(recs) for _ in layers]
+    for j, (_, norms) in enumerate(recs):
         for i, name in enumerate(layers):
-            v = as_number(rec["grad_norms"].get(name))
+            v = as_number(norms.get(name))
             z[i][j] = math.log10(v) if v is not None and v > 0 else None
     lo, hi = zrange if zrange is not None else (None, None)
-    fig = go.Figure(go.Heatmap(z=z, x=[r["epoch"] for r in recs], y=layers, zmin=lo, zmax=hi,
+    fig = go.Figure(go.Heatmap(z=z, x=[r.epoch for r, _ in recs], y=layers, zmin=lo, zmax=hi,
                                colorscale="Viridis", colorbar=dict(title="log10 norm"),
                                hovertemplate="%{y}<br>epoch %{x}<br>log10 norm %{z:.2f}<extra></extra>"))
     fig.update_xaxes(title_text="epoch (0 = before training)", dtick=1)
@@ -224,27 +215,28 @@ def gradient_heatmap(run: dict, zrange: tuple | None = None) -> go.Figure:
     return apply_layout(fig, f"Gradient flow over training: {run_label(run)}", height=max(420, 16 * len(layers)))
 
 
-def branch_ratio_chart(runs: list) -> go.Figure:
+def branch_ratio_chart(runs: Sequence[RunSeries]) -> go.Figure:
     """‖F(x)‖ / ‖x‖ per unit at the latest epoch: how big the residual branch is next to the shortcut.
 
     He et al. 2015, §4.2 (with Figure 7): the residual functions tend to stay small. A plain unit has no F(x)
     (nothing is added to it): its ratio is ‖output‖ / ‖input‖, and its trace says so.
 
-    Args: runs: run dicts from `run_series` (epoch records with "branch_ratios" {unit: ratio}).
+    Args: runs: from `run_series` (epoch records with branch_ratios {unit: ratio}).
     Returns: one trace per run, x = unit names in forward order.
     """
-    if not any(_with(run, "branch_ratios") for run in runs):
+    latest = {run.name: next((r.branch_ratios for r in reversed(run.epochs()) if r.branch_ratios), None)
+              for run in runs}
+    if not any(latest.values()):
         return empty_figure("Residual branch size", "No branch ratios recorded yet.")
     fig = go.Figure()
     styles = run_styles(runs)
     for run in runs:
-        recs = _with(run, "branch_ratios")
-        if recs:
-            ratios = recs[-1]["branch_ratios"]
-            what = "‖output‖/‖input‖ (a plain unit has no F(x))" if run.get("plain") else "‖F(x)‖/‖x‖"
-            shown = {**run, "name": f"{run['name']}: ‖out‖/‖in‖" if run.get("plain") else run["name"]}
-            fig.add_trace(run_line(list(ratios), [as_number(v) for v in ratios.values()], shown, styles[run["name"]],
-                                first=True, hover=[f"{u}: {what}" for u in ratios], mode="lines+markers"))
+        ratios = latest[run.name]
+        if ratios:
+            what = "‖output‖/‖input‖ (a plain unit has no F(x))" if run.plain else "‖F(x)‖/‖x‖"
+            shown = dataclasses.replace(run, name=f"{run.name}: ‖out‖/‖in‖") if run.plain else run
+            fig.add_trace(run_line(list(ratios), [as_number(v) for v in ratios.values()], shown, styles[run.name],
+                                   first=True, hover=[f"{u}: {what}" for u in ratios], mode="lines+markers"))
     fig.update_xaxes(title_text="unit (input to output)", type="category")
     fig.update_yaxes(title_text="‖F(x)‖ / ‖x‖ (plain: ‖out‖ / ‖in‖)", rangemode="tozero")
     return apply_layout(fig, "Residual branch size next to its input (latest epoch)")
@@ -267,7 +259,7 @@ def layer_response_chart(responses: dict) -> go.Figure:
         pairs = [(layer, as_number(v)) for layer, v in stds.items()]
         ranked = sorted(pairs, key=lambda p: -math.inf if p[1] is None else p[1], reverse=True)
         for row, shown in ((1, pairs), (2, ranked)):
-            fig.add_trace(run_line(range(1, len(shown) + 1), [v for _, v in shown], {"name": name}, styles[name],
+            fig.add_trace(run_line(range(1, len(shown) + 1), [v for _, v in shown], RunSeries(name), styles[name],
                                    first=row == 1, hover=[layer for layer, _ in shown], mode="lines+markers"),
                           row=row, col=1)
     fig.update_xaxes(title_text="3×3 layer (input to output)", row=1, col=1)
@@ -294,7 +286,7 @@ def ablation_chart(results: dict) -> go.Figure:
         x = [r["unit"] for r in units]
         y = [None if as_number(r.get("error")) is None else 100 * r["error"] for r in units]
         colour, dash = styles[name]
-        fig.add_trace(run_line(x, y, {"name": name}, styles[name], first=True, mode="lines+markers"))
+        fig.add_trace(run_line(x, y, RunSeries(name), styles[name], first=True, mode="lines+markers"))
         if base is not None and x:
             fig.add_trace(go.Scatter(x=[x[0], x[-1]], y=[100 * base] * 2, mode="lines", legendgroup=name,
                                      name=f"{name}: nothing removed",

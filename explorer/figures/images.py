@@ -29,7 +29,7 @@ def topk_bars(preds: list, title: str) -> go.Figure:
     return apply_layout(fig, title, height=120 + 45 * max(1, len(preds)))
 
 
-def confusion_matrix(cm, classes: list) -> go.Figure:
+def confusion_matrix(cm: np.ndarray, classes: list) -> go.Figure:
     """Counts of (true class, predicted class) on the test set, numbers printed in the cells.
 
     Args: cm: (K, K) array, cm[i][j] = images of class i predicted as j. classes: K names.
@@ -48,7 +48,7 @@ def confusion_matrix(cm, classes: list) -> go.Figure:
     return apply_layout(fig, "Confusion matrix (test set)", height=max(420, 40 * len(names) + 150))
 
 
-def _rgb(image) -> np.ndarray:
+def _rgb(image: np.ndarray) -> np.ndarray:
     """An HxW or HxWxC image in [0, 1] as HxWx3 uint8."""
     img = np.clip(np.nan_to_num(np.asarray(image, dtype=float)), 0.0, 1.0)
     if img.ndim == 3 and img.shape[2] == 1:
@@ -65,7 +65,7 @@ def _bare_axes(fig: go.Figure) -> None:
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
 
 
-def attribution_overlay(image, amap, opacity: float = 0.5, title: str = "") -> go.Figure:
+def attribution_overlay(image: np.ndarray, amap: np.ndarray, opacity: float = 0.5, title: str = "") -> go.Figure:
     """The image with an attribution map laid over it (low values transparent), no ticks, square pixels.
 
     Args:

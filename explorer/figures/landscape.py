@@ -1,14 +1,16 @@
 """Loss-landscape figures (Li et al. 2018): 2-D slices side by side, the 1-D line from initial to trained weights."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import apply_layout, as_number, empty_figure, named_runs, run_line, run_styles
+from .style import RunSeries, apply_layout, as_number, empty_figure, named_runs, run_line, run_styles
 
 
-def _finite_log(loss, log: bool) -> np.ndarray:
+def _finite_log(loss: Sequence[Sequence[float | None]], log: bool) -> np.ndarray:
     z = np.array([[np.nan if v is None else v for v in row] for row in loss], dtype=float)
     z[~np.isfinite(z)] = np.nan
     if log:
@@ -87,7 +89,7 @@ def landscape_line(results: dict) -> go.Figure:
     styles = run_styles(named_runs(results))
     for name, r in results.items():
         y = [v if v is not None and v > 0 else None for v in map(as_number, r["loss"])]
-        fig.add_trace(run_line(r["alpha"], y, {"name": name}, styles[name], first=True, mode="lines+markers"))
+        fig.add_trace(run_line(r["alpha"], y, RunSeries(name), styles[name], first=True, mode="lines+markers"))
     for x, text in ((0, "initial"), (1, "trained")):
         fig.add_vline(x=x, line=dict(color="grey", dash="dot"), annotation_text=text)
     fig.update_xaxes(title_text="α (0 = initial weights, 1 = trained weights)")

@@ -3,14 +3,38 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, SupportsFloat
 
 import plotly.graph_objects as go
+
+from ..store.records import Metric
 
 # Okabe & Ito's colour-blind-safe palette (yellow left out: it vanishes on a projector's white).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999")
 
 
 FONT_SIZE = 16
+
+
+@dataclass(frozen=True)
+class RunSeries:
+    """What every chart of a run takes: its name, how it is drawn (depth, plain) and its metric records."""
+
+    name: str
+    depth: int | None = None  # weighted layers (He et al. 2015): one colour per depth
+    plain: bool = False  # no shortcuts: drawn dashed
+    status: str | None = None  # "diverged" gets a ✕ at its last point
+    records: tuple[Metric, ...] = ()  # step and epoch records, in order (explorer.store.records.Metric)
+
+    def epochs(self) -> list[Metric]:
+        """The epoch records, in order."""
+        return [r for r in self.records if r.type == "epoch"]
+
+    def steps(self) -> list[Metric]:
+        """The step records, in order."""
+        return [r for r in self.records if r.type == "step"]
 
 
 OVERLAY_SCALE = [[0.0, "rgba(255,0,0,0)"], [0.4, "rgba(255,80,0,0.5)"], [1.0, "rgba(255,230,0,1)"]]
@@ -24,7 +48,7 @@ def apply_layout(fig: go.Figure, title: str, height: int = 460) -> go.Figure:
     return fig
 
 
-def whole_ticks(fig: go.Figure, largest, **where) -> None:
+def whole_ticks(fig: go.Figure, largest: float | None, **where: Any) -> None:
     """Tick every whole number on an x axis of epochs or layer indices, when there are few enough."""
     if largest is not None and largest <= 15:
         fig.update_xaxes(dtick=1, **where)
@@ -38,48 +62,52 @@ def empty_figure(title: str, message: str) -> go.Figure:
     return apply_layout(fig, title, height=300)
 
 
-def as_number(value) -> float | None:
+def as_number(value: SupportsFloat | str | None) -> float | None:
     """A finite float, or None (plotly draws None as a gap)."""
     if value is None or isinstance(value, bool):
         return None
     try:
-        value = float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
-    return value if math.isfinite(value) else None
+    return number if math.isfinite(number) else None
 
 
-def name_style(name: str) -> tuple:
+def name_style(name: str) -> tuple[int | None, bool]:
     """(depth, plain) read from a name such as "plain-56" or "resnet-110-full_preact"."""
     found = re.search(r"(\d+)", name)
     return (int(found.group(1)) if found else None), name.lower().startswith("plain")
 
 
-def run_styles(runs: list) -> dict:
+Style = tuple[str, str]  # (colour, dash)
+
+
+def run_styles(runs: Sequence[RunSeries]) -> dict[str, Style]:
     """{run name: (colour, dash)}: one colour per depth, plain dashed, residual solid.
 
     When several runs of one kind share a depth (a placement comparison), depth cannot tell them apart,
     so each run gets its own colour instead.
     """
-    kinds = [(r.get("depth"), bool(r.get("plain"))) for r in runs]
+    kinds = [(r.depth, r.plain) for r in runs]
     by_depth = len(set(kinds)) == len(kinds)
-    keys = [r.get("depth") if by_depth else r["name"] for r in runs]
+    keys: list[int | str | None] = [r.depth if by_depth else r.name for r in runs]
     order = sorted(set(keys), key=lambda k: (isinstance(k, str), k if k is not None else -1))
     colour = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(order)}
-    return {r["name"]: (colour[k], "dash" if r.get("plain") else "solid") for r, k in zip(runs, keys)}
+    return {r.name: (colour[k], "dash" if r.plain else "solid") for r, k in zip(runs, keys, strict=True)}
 
 
-def named_runs(names) -> list:
-    """Run-like dicts for charts keyed by net name only (responses, ablation, landscapes)."""
-    return [{"name": n, "depth": name_style(n)[0], "plain": name_style(n)[1]} for n in names]
+def named_runs(names: Iterable[str]) -> list[RunSeries]:
+    """Runs for charts keyed by net name only (responses, ablation, landscapes): depth and plain read from the name."""
+    return [RunSeries(n, *name_style(n)) for n in names]
 
 
-def run_label(run: dict) -> str:
-    return f"{run['name']} (diverged)" if run.get("status") == "diverged" else run["name"]
+def run_label(run: RunSeries) -> str:
+    return f"{run.name} (diverged)" if run.status == "diverged" else run.name
 
 
-def run_line(x, y, run: dict, style: tuple, first: bool, hover: list | None = None, **kw) -> go.Scatter:
+def run_line(x: Iterable[Any], y: Iterable[Any], run: RunSeries, style: Style, first: bool,
+             hover: list[str] | None = None, **kw: Any) -> go.Scatter:
     colour, dash = style
     return go.Scatter(x=list(x), y=list(y), mode=kw.pop("mode", "lines"), name=run_label(run),
-                      legendgroup=run["name"], showlegend=first, line=dict(color=colour, dash=dash, width=3),
+                      legendgroup=run.name, showlegend=first, line=dict(color=colour, dash=dash, width=3),
                       hovertext=hover, **kw)

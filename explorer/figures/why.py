@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .style import PALETTE, apply_layout, as_number, empty_figure, name_style
+from .style import PALETTE, Style, apply_layout, as_number, empty_figure, name_style
 
 
-def _net_styles(names) -> dict:
+def _net_styles(names: Iterable[str]) -> dict[str, Style]:
     """{net name: (colour, dash)}: one colour per net (twins share a depth), plain nets dashed."""
     return {n: (PALETTE[i % len(PALETTE)], "dash" if name_style(n)[1] else "solid") for i, n in enumerate(names)}
 
@@ -127,9 +128,9 @@ def path_landscape_chart(results: dict) -> go.Figure:
     return apply_layout(fig, title, height=540)
 
 
-def _log_loss(loss) -> list:
+def _log_loss(loss: Sequence[Sequence[float | None]]) -> list[list[float | None]]:
     return [[math.log10(v) if v is not None and math.isfinite(v) and v > 0 else None for v in row] for row in loss]
 
 
-def _pc_label(k: int, share) -> str:
+def _pc_label(k: int, share: float | None) -> str:
     return f"direction {k}" + (f" ({100 * share:.0f}% of the path's variance)" if share is not None else "")

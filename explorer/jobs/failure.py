@@ -5,6 +5,7 @@ import logging
 import time
 import traceback
 
+from ..store.records import Experiment
 from ..store.runstore import RunStore
 from ..training.devices import EngineError
 
@@ -22,7 +23,7 @@ def failure_message(exc: BaseException, what: str = "experiment") -> str:
     return f"The {what} failed unexpectedly ({type(exc).__name__}); see worker.log in its folder."
 
 
-def fail_job(store: RunStore, exp_id: str, exc: Exception, what: str):
+def fail_job(store: RunStore, exp_id: str, exc: Exception, what: str) -> Experiment | None:
     """End a job as `failed` with one sentence (the traceback goes to worker.log in its folder)."""
     message = failure_message(exc, what)
     store.exp_dir(exp_id).mkdir(parents=True, exist_ok=True)

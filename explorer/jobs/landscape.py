@@ -12,17 +12,26 @@ Size budget: ~300 lines.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
 
 from ..analysis.landscape import DEFAULT_SUBSET, landscape_subset, line, surface
+from ..data.config import DataConfig
+from ..nets.config import ModelConfig
+from ..store.records import Experiment
 from ..store.runstore import RunStore, atomic_write_json, read_json
 from .failure import fail_job
 from .handles import own_handle
+from .request import JobRequest, LandscapeSettings, NamedModel
 from .status import budget_message
+
+if TYPE_CHECKING:
+    from ..data.datasets import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +45,10 @@ RESULT_FILE = "landscape.json"
 NO_INIT = "This run has no initial weights saved, so the line from its initial to its trained weights cannot be drawn."
 
 
-def landscape_spec(source_exp_id: str, run_ids, steps: int = 21, span: float = 1.0, subset: int = DEFAULT_SUBSET,
-                   seed: int = 0, line_points: int = 21, plane: str = "random") -> dict:
-    """The JSON spec of a landscape job over some finished runs of one experiment (Li et al. 2018).
+def landscape_spec(source_exp_id: str, run_ids: Iterable[str], steps: int = 21, span: float = 1.0,
+                   subset: int = DEFAULT_SUBSET, seed: int = 0, line_points: int = 21,
+                   plane: str = "random") -> LandscapeSettings:
+    """The settings of a landscape job over some finished runs of one experiment (Li et al. 2018), checked.
 
     Args:
         source_exp_id: the experiment whose runs to look at. run_ids: their run ids (at least one).
@@ -48,8 +58,7 @@ def landscape_spec(source_exp_id: str, run_ids, steps: int = 21, span: float = 1
         plane: "random" (two filter-normalised random directions, with the line) or "pca" (the plane of the
             optimiser's path, Li et al. 2018 §7: its weight snapshots' two principal directions, no line).
     Returns:
-        {"kind": "landscape", "source", "runs", "steps", "span", "subset", "seed", "line_points"}, and
-        "plane": "pca" for the path's plane (left out for random directions, so earlier jobs keep their hash).
+        LandscapeSettings (its to_json() is what the store keeps, as before).
     Raises:
         ValueError: one sentence, for a setting the landscape cannot use.
     """
@@ -65,38 +74,40 @@ def landscape_spec(source_exp_id: str, run_ids, steps: int = 21, span: float = 1
     for ok, sentence in checks:
         if not ok:
             raise ValueError(sentence)
-    return {"kind": LANDSCAPE_KIND, "source": str(source_exp_id), "runs": run_ids, "steps": int(steps),
-            "span": float(span), "subset": int(subset), "seed": int(seed), "line_points": int(line_points),
-            **({"plane": "pca"} if plane == "pca" else {})}
+    return LandscapeSettings(str(source_exp_id), tuple(run_ids), int(steps), float(span), int(subset), int(seed),
+                             int(line_points), plane)
 
 
-def _whole(value) -> bool:
+def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def landscape_request(store: RunStore, spec: dict) -> tuple:
-    """What JobManager.submit needs for a landscape spec: the spec with the source's data, the runs, a hash.
+def landscape_request(store: RunStore, spec: LandscapeSettings, owner: str = "") -> JobRequest:
+    """The job request for a landscape spec: the source's data and the source runs' configs added.
 
     Args:
-        store: the run store holding the source experiment. spec: from `landscape_spec`.
+        store: the run store holding the source experiment. spec: from `landscape_spec`. owner: who asks.
     Returns:
-        (spec with "data" added, [{"name", "model"}, ...] one per source run, spec hash). Identical
-        requests hash the same, so the job manager attaches to a queued, running or finished one.
+        A JobRequest of kind "landscape" (one model per source run). Identical requests hash the same, so the job
+        manager attaches to a queued, running or finished one.
     Raises:
         ValueError: one sentence, when the source or one of its runs is missing or has no trained weights.
     """
-    source = store.load_experiment(spec["source"])
-    if source is None or not isinstance(source.spec.get("data"), dict):
-        raise ValueError(f"Experiment {spec['source']} is missing or damaged, so it has no landscape to compute.")
+    source = store.load_experiment(spec.source)
+    damaged = f"Experiment {spec.source} is missing or damaged, so it has no landscape to compute."
+    if source is None:
+        raise ValueError(damaged)
     runs = {r.id: r for r in source.runs}
-    rows = []
-    for rid in spec["runs"]:
-        if rid not in runs or not store.has_weights(spec["source"], rid, "final"):
-            raise ValueError(f"Run {rid} of experiment {spec['source']} has no trained weights to look at.")
-        rows.append({"name": runs[rid].name, "model": runs[rid].model})
-    full = dict(spec, data=source.spec["data"])
-    digest = hashlib.sha256(json.dumps(full, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
-    return full, rows, digest
+    try:
+        data = DataConfig.from_dict(source.spec["data"])
+        configs = {rid: ModelConfig.from_dict(runs[rid].model) for rid in spec.runs if rid in runs}
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(damaged) from None
+    for rid in spec.runs:
+        if rid not in runs or not store.has_weights(spec.source, rid, "final"):
+            raise ValueError(f"Run {rid} of experiment {spec.source} has no trained weights to look at.")
+    models = tuple(NamedModel(runs[rid].name, configs[rid]) for rid in spec.runs)
+    return JobRequest(LANDSCAPE_KIND, models, data, owner, landscape=spec)
 
 
 def read_landscapes(store: RunStore, job_id: str) -> dict:
@@ -149,38 +160,39 @@ def _source_models(store: RunStore, source: str, run_id: str) -> tuple:
     return final, init
 
 
-def _training_subset(data, preprocessing: dict, spec: dict) -> tuple:
+def _training_subset(data: Dataset, preprocessing: dict, spec: LandscapeSettings) -> tuple[torch.Tensor, torch.Tensor]:
     """The fixed training subset, taken from the raw images first, then normalised as the run was trained."""
     from ..data.datasets import normalize
-    x, y = landscape_subset(data.x_train, data.y_train, n=spec["subset"], seed=spec["seed"])
+    x, y = landscape_subset(data.x_train, data.y_train, n=spec.subset, seed=spec.seed)
     return normalize(x, preprocessing), y
 
 
-def _one_run(store: RunStore, spec: dict, source_run: str, data, tracker: _Progress, name: str,
-             stop: Callable[[], bool]) -> dict:
+def _one_run(store: RunStore, spec: LandscapeSettings, source_run: str, data: Dataset, tracker: _Progress, name: str,
+             stop: Callable[[], bool]) -> dict[str, Any]:
     """Line and slice of one source run; each is skipped (None) once `stop()` (checked before every grid point)."""
-    final, init = _source_models(store, spec["source"], source_run)
+    final, init = _source_models(store, spec.source, source_run)
     x, y = _training_subset(data, final.preprocessing, spec)
-    if spec.get("plane") == "pca":
-        return _path_run(store, spec, source_run, final.model, x, y, tracker.part(spec["steps"] ** 2,
+    if spec.plane == "pca":
+        return _path_run(store, spec, source_run, final.model, x, y, tracker.part(spec.steps ** 2,
                                                                                    f"{name}: path plane"), stop)
-    result = {"line": None, "line_note": None if init is not None else NO_INIT, "surface": None,
-              "subset": int(x.shape[0]), "source_run": source_run}
+    result: dict[str, Any] = {"line": None, "line_note": None if init is not None else NO_INIT, "surface": None,
+                              "subset": int(x.shape[0]), "source_run": source_run}
     if init is not None:
-        result["line"] = line(init, final.model, x, y, points=spec["line_points"],
-                              progress=tracker.part(spec["line_points"], f"{name}: line"), should_stop=stop)
+        result["line"] = line(init, final.model, x, y, points=spec.line_points,
+                              progress=tracker.part(spec.line_points, f"{name}: line"), should_stop=stop)
     if not (result["line"] or {}).get("stopped"):
-        result["surface"] = surface(final.model, x, y, steps=spec["steps"], span=spec["span"], seed=spec["seed"],
-                                    progress=tracker.part(spec["steps"] ** 2, f"{name}: slice"), should_stop=stop)
+        result["surface"] = surface(final.model, x, y, steps=spec.steps, span=spec.span, seed=spec.seed,
+                                    progress=tracker.part(spec.steps ** 2, f"{name}: slice"), should_stop=stop)
     return result
 
 
-def _path_run(store: RunStore, spec: dict, source_run: str, model, x, y, progress, stop) -> dict:
+def _path_run(store: RunStore, spec: LandscapeSettings, source_run: str, model: nn.Module, x: torch.Tensor,
+              y: torch.Tensor, progress: Callable[[float], None], stop: Callable[[], bool]) -> dict[str, Any]:
     """The loss on the plane of one run's optimiser path, with the path drawn on it (Li et al. 2018, §7)."""
     from ..analysis.trajectory import path_surface
     from ..store.snapshots import path_states
-    epochs, states = path_states(store, spec["source"], source_run)
-    surface_ = path_surface(model, states, x, y, steps=spec["steps"], progress=progress, should_stop=stop)
+    epochs, states = path_states(store, spec.source, source_run)
+    surface_ = path_surface(model, states, x, y, steps=spec.steps, progress=progress, should_stop=stop)
     surface_["path"]["epoch"] = epochs + ["final"]
     return {"line": None, "line_note": None, "surface": surface_, "subset": int(x.shape[0]),
             "source_run": source_run}
@@ -190,13 +202,13 @@ def _stopped(result: dict) -> bool:
     return any((result.get(part) or {}).get("stopped") for part in ("line", "surface")) or result["surface"] is None
 
 
-def run_landscape_job(store: RunStore, job_id: str, budget_s: float | None = None) -> dict:
+def run_landscape_job(store: RunStore, job_id: str, budget_s: float | None = None) -> Experiment | None:
     """Compute a queued landscape job to its end (or to a stop); returns the experiment as stored.
 
     Writes <job>/<run>/landscape.json per run as soon as it is done, and progress.json as it goes. Never raises
     for a failure: the job ends `failed` with one sentence in its message (the traceback goes to worker.log).
     Args:
-        budget_s: wall-time budget in seconds from now (None: the spec's "budget_s", recorded by the job manager at
+        budget_s: wall-time budget in seconds from now (None: the request's, recorded by the job manager at
             submit, or none); when it runs out the job stops at its next grid point like a stop request, the points
             computed so far kept, and says so in the training job's words (status.budget_message).
     """
@@ -204,40 +216,50 @@ def run_landscape_job(store: RunStore, job_id: str, budget_s: float | None = Non
     if exp is None:
         raise FileNotFoundError(f"Landscape job {job_id} does not exist (or its files are damaged).")
     store.update_experiment(job_id, status="running", worker=own_handle(), started=time.time())
-    spec, stopped = exp.spec, False
-    if budget_s is None and isinstance(spec.get("budget_s"), (int, float)):
-        budget_s = float(spec["budget_s"])  # the job manager's budget when it was submitted
-    deadline = None if budget_s is None else time.monotonic() + budget_s
-    out_of_time = lambda: deadline is not None and time.monotonic() > deadline  # noqa: E731
-    stop = lambda: out_of_time() or store.stop_requested(job_id)  # noqa: E731 - checked before every grid point
+    out_of_time: Callable[[], bool] = lambda: False  # noqa: E731 - until the request's budget is read
     try:
-        from ..data.config import DataConfig
-        from ..store.uploaded import load_store_dataset
-        pairs = list(zip([r.id for r in store.load_experiment(job_id, reconcile=False).runs], spec["runs"]))
-        with_line = [store.has_weights(spec["source"], src, "init") for _, src in pairs]
-        lines = spec.get("plane") != "pca"  # the path's plane comes without the 1-D line
-        total = sum(spec["steps"] ** 2 + (spec["line_points"] if has and lines else 0) for has in with_line)
-        store.write_progress(job_id, {"step": 0, "total_steps": total, "eta": None, "message": "Loading the data…"})
-        data = load_store_dataset(store, DataConfig.from_dict(spec["data"]))
-        tracker = _Progress(store, job_id, total)
-        for job_run, source_run in pairs:
-            if stopped:
-                store.update_run(job_id, job_run, status="stopped")
-                continue
-            store.update_run(job_id, job_run, status="running")
-            result = _one_run(store, spec, source_run, data, tracker, job_run, stop)
-            store.run_dir(job_id, job_run).mkdir(parents=True, exist_ok=True)
-            atomic_write_json(store.run_dir(job_id, job_run) / RESULT_FILE, result)
-            store.publish(store.run_dir(job_id, job_run) / RESULT_FILE)
-            stopped = _stopped(result)
-            store.update_run(job_id, job_run, status="stopped" if stopped else "completed")
+        job = store.load_experiment(job_id, reconcile=False)
+        rows = [{"name": r.name, "model": r.model} for r in job.runs] if job else []
+        request = JobRequest.from_json(exp.spec, exp.owner, rows)
+        if request.landscape is None:
+            raise ValueError("This job is not a landscape job.")
+        budget_s = request.budget_s if budget_s is None else budget_s  # else the manager's, recorded at submit
+        deadline = None if budget_s is None else time.monotonic() + budget_s
+        out_of_time = lambda: deadline is not None and time.monotonic() > deadline  # noqa: E731
+        pairs = list(zip([r.id for r in job.runs] if job else [], request.landscape.runs, strict=False))
+        stopped = _compute(store, job_id, request.landscape, request.data, pairs,
+                           lambda: out_of_time() or store.stop_requested(job_id))  # checked before every grid point
         return store.update_experiment(job_id, status="stopped" if stopped else "completed", finished=time.time(),
                                        message=_end_message(store, job_id, stopped, out_of_time(), budget_s))
     except Exception as exc:  # noqa: BLE001 - a worker must always leave a readable status behind
         return _fail(store, job_id, exc)
 
 
-def _end_message(store: RunStore, job_id: str, stopped: bool, out_of_time: bool, budget_s) -> str | None:
+def _compute(store: RunStore, job_id: str, spec: LandscapeSettings, data_config: DataConfig,
+             pairs: list[tuple[str, str]], stop: Callable[[], bool]) -> bool:
+    """Each (job run, source run)'s results, written as soon as they are done; True when a stop cut it short."""
+    from ..store.uploaded import load_store_dataset
+    with_line = [store.has_weights(spec.source, src, "init") for _, src in pairs]
+    lines = spec.plane != "pca"  # the path's plane comes without the 1-D line
+    total = sum(spec.steps ** 2 + (spec.line_points if has and lines else 0) for has in with_line)
+    store.write_progress(job_id, {"step": 0, "total_steps": total, "eta": None, "message": "Loading the data…"})
+    data = load_store_dataset(store, data_config)
+    tracker, stopped = _Progress(store, job_id, total), False
+    for job_run, source_run in pairs:
+        if stopped:
+            store.update_run(job_id, job_run, status="stopped")
+            continue
+        store.update_run(job_id, job_run, status="running")
+        result = _one_run(store, spec, source_run, data, tracker, job_run, stop)
+        store.run_dir(job_id, job_run).mkdir(parents=True, exist_ok=True)
+        atomic_write_json(store.run_dir(job_id, job_run) / RESULT_FILE, result)
+        store.publish(store.run_dir(job_id, job_run) / RESULT_FILE)
+        stopped = _stopped(result)
+        store.update_run(job_id, job_run, status="stopped" if stopped else "completed")
+    return stopped
+
+
+def _end_message(store: RunStore, job_id: str, stopped: bool, out_of_time: bool, budget_s: float | None) -> str | None:
     """Why a landscape job stopped: a stop request (it wins when both happened, as for training), or its budget."""
     if not stopped:
         return None
@@ -246,5 +268,5 @@ def _end_message(store: RunStore, job_id: str, stopped: bool, out_of_time: bool,
     return "Stopped on request; the points computed before the stop are kept."
 
 
-def _fail(store: RunStore, job_id: str, exc: Exception):
+def _fail(store: RunStore, job_id: str, exc: Exception) -> Experiment | None:
     return fail_job(store, job_id, exc, "landscape")

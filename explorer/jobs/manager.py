@@ -11,11 +11,14 @@ Size budget: ~300 lines.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import dataclasses
 import logging
 import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..access.policy import POLICY, Action, Actor
@@ -23,10 +26,12 @@ from ..access.teacher import TeacherGate, check_teacher  # noqa: F401 - re-expor
 from ..store.budget import DiskBudget, enforce
 from ..store.records import ACTIVE, Experiment
 from ..store.runstore import RunStore, is_local, pid_alive, worker_alive
+from ..training.experiments import ExperimentSpec
 from .backends import Backend, LocalBackend, worker_command
 from .budget import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
 from .handles import Handle, is_our_worker, kill_worker
-from .status import human_duration
+from .request import JobRequest
+from .status import QueuePlace, human_duration
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,7 @@ class Limits:
     @classmethod
     def from_env(cls, concurrent: int = 1) -> Limits:
         """From EXPLORER_MAX_JOBS and EXPLORER_MAX_*; `concurrent` when EXPLORER_MAX_JOBS is unset."""
-        def num(name, default):
+        def num(name: str, default: int) -> int:
             try:
                 return max(1, int(os.environ.get(name, default)))
             except ValueError:
@@ -79,10 +84,10 @@ class JobManager:
         self.backend = backend or make_backend()
         # On a cluster the nodes' resources bound the jobs at once, unless EXPLORER_MAX_JOBS says fewer.
         self.limits = limits or Limits.from_env(1 if self.backend.capacity() is None else 1_000_000)
-        self._handles: dict = {}  # experiment id -> Handle, for every running job this manager watches
-        self._started: set = set()  # ... of which it started these (the rest: left by an earlier app)
-        self._stop_asked: dict = {}  # experiment id -> time a stop was requested
-        self.damaged: dict = {}  # experiment id -> the sentence reported for a damaged queued record
+        self._handles: dict[str, Handle] = {}  # experiment id -> Handle, for every running job this manager watches
+        self._started: set[str] = set()  # ... of which it started these (the rest: left by an earlier app)
+        self._stop_asked: dict[str, float] = {}  # experiment id -> time a stop was requested
+        self.damaged: dict[str, str] = {}  # experiment id -> the sentence reported for a damaged queued record
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self.budget_s = job_budget_s()  # each job's wall-time budget; a teacher may change it (set_budget)
@@ -98,36 +103,37 @@ class JobManager:
         return cls(RunStore(), background=background)
 
     # ------------------------------------------------------------------ asking
-    def submit(self, spec: dict, runs: list, owner: str, spec_hash: str | None = None,
-               kind: str = "train") -> tuple:
-        """Queue an experiment, or attach to an identical one queued, running or done.
+    def submit(self, request: JobRequest, attach: bool = True) -> tuple[str, bool]:
+        """Queue a job, or (with `attach`) attach to an identical one queued, running or done.
 
-        Returns (experiment id, attached: bool). Raises JobError when the owner is over a limit.
+        Returns (experiment id, attached). Raises JobError when the owner is over a limit, or a training
+        experiment's estimate is past the job budget.
         """
         with self._lock:
-            if spec_hash:
+            spec_hash = request.spec_hash()
+            if attach:
                 same = self.store.find_by_hash(spec_hash)
                 if same is not None:
                     return same.id, True
-            if kind == "train":
-                self._check_estimate(spec)
-            spec = {**spec, "budget_s": self.budget_s}  # every kind's worker stops the job when it runs out
-            exp_id = self.store.create_experiment(spec, runs, owner=owner, spec_hash=spec_hash, kind=kind,
-                                                  admit=self._admit)
+            if request.recipe is not None:
+                self._check_estimate(request.experiment())
+            request = dataclasses.replace(request, budget_s=self.budget_s)  # every kind's worker stops at its end
+            exp_id = self.store.create_experiment(request.to_json(), request.runs_json(), owner=request.owner,
+                                                  spec_hash=spec_hash, kind=request.job_kind, admit=self._admit)
             self.pump()
             return exp_id, False
 
-    def _admit(self, counts) -> None:
+    def _admit(self, counts: Callable[[float], dict[str, int]]) -> None:
         """Refuse, with one sentence, an owner over a limit. counts(since) is the store's owner_counts, read in the
         creating transaction under its claim lock, so requests through every app replica count."""
-        counts = counts(time.time() - 3600)  # one query for both checks
-        queued = counts.get("queued", 0)
-        active = queued + counts.get("running", 0)
+        counted = counts(time.time() - 3600)  # one query for both checks
+        queued = counted.get("queued", 0)
+        active = queued + counted.get("running", 0)
         if queued >= self.limits.queued_per_owner or \
                 active >= self.limits.queued_per_owner + self.limits.running_per_owner:
             raise JobError("You already have as many jobs running and waiting as allowed; "
                            "stop one or wait for it to finish.")
-        recent = counts["since"]
+        recent = counted["since"]
         if recent >= self.limits.starts_per_hour:
             raise JobError(f"You have started {recent} jobs in the last hour, the most allowed; "
                            "wait a while before starting another.")
@@ -137,15 +143,11 @@ class JobManager:
         self.budget_s = min(max(float(seconds), MIN_JOB_BUDGET_S), MAX_JOB_BUDGET_S)
         return self.budget_s
 
-    def _check_estimate(self, spec: dict) -> None:
+    def _check_estimate(self, exp: ExperimentSpec) -> None:
         """Refuse, with one sentence, an experiment whose optimistic estimate is already past the budget."""
         import torch
 
-        from ..training.experiments import ExperimentSpec, estimate_seconds
-        try:
-            exp = ExperimentSpec.from_dict(spec)
-        except (ValueError, TypeError):
-            return  # not a spec this can estimate: its worker fails it with one sentence
+        from ..training.experiments import estimate_seconds
         device = exp.train.device if exp.train.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
         try:
             seconds = estimate_seconds(exp, device)
@@ -198,11 +200,11 @@ class JobManager:
         return exp
 
     # ------------------------------------------------------------------ reading
-    def queue(self) -> list:
+    def queue(self) -> list[str]:
         """Queued experiment ids, first to run first."""
         return [e.id for e in self.store.with_status(["queued"]).items]
 
-    def position(self, exp_id: str) -> dict | None:
+    def position(self, exp_id: str) -> QueuePlace | None:
         """{"place": 1-based place in line, "wait_s": estimated wait} for a queued job, else None."""
         q = self.queue()
         if exp_id not in q:
@@ -214,13 +216,13 @@ class JobManager:
         first_free = etas[0] if len(etas) >= slots else 0.0
         return {"place": place, "wait_s": first_free + self.store.typical_duration() * ((place - 1) // slots)}
 
-    def queued_wait(self, exp_id: str) -> dict | None:
+    def queued_wait(self, exp_id: str) -> QueuePlace | None:
         """position(), with the wait capped by the budget: no job ahead can run longer than its budget."""
         pos = self.position(exp_id)
         if pos is None:
             return None
         rounds = -(-pos["place"] // max(1, self.limits.concurrent))  # jobs ahead finish in this many budgets
-        return {**pos, "wait_s": min(pos["wait_s"], rounds * self.budget_s)}
+        return {"place": pos["place"], "wait_s": min(pos["wait_s"], rounds * self.budget_s)}
 
     # ------------------------------------------------------------------ the loop
     def pump(self) -> None:
@@ -250,7 +252,7 @@ class JobManager:
                 running[exp.owner] += 1
                 free -= 1
 
-    def _running(self) -> list:
+    def _running(self) -> list[Experiment]:
         """Running jobs; one whose worker on this machine is gone, or is not a worker, is marked interrupted (freeing
         its slot). Another machine's workers are left to that machine's job manager (a shared PostgreSQL store)."""
         out = []
@@ -263,16 +265,14 @@ class JobManager:
             out.append(exp)
         return out
 
-    def _report_damaged(self, ids) -> None:
+    def _report_damaged(self, ids: Iterable[str]) -> None:
         """A damaged queued record is failed with one sentence (the queue goes on for everyone else)."""
         for exp_id in ids:
             sentence = "This job's record is damaged (its spec, status or creation time), so it cannot run."
             self.damaged[exp_id] = sentence
             log.warning("Job %s: %s", exp_id, sentence)
-            try:
+            with contextlib.suppress(Exception):  # a row too damaged to update is left, and reported again
                 self.store.update_experiment(exp_id, status="failed", message=sentence, finished=time.time())
-            except Exception:  # noqa: BLE001 - a row too damaged to update is left, and reported again
-                pass
 
     def _slots(self) -> int:
         """Jobs at once: the limit, or fewer when the backend (a cluster's live nodes) holds fewer."""
@@ -291,7 +291,7 @@ class JobManager:
         # claim() marked it running; the worker records its own handle too (a fast one may even have ended).
         self.store.update_experiment(exp_id, worker=handle.worker)
 
-    def _attach(self, running: list) -> None:
+    def _attach(self, running: list[Experiment]) -> None:
         """Watch running jobs that an earlier app started (their handle is on the record): re-attach."""
         for exp in running:
             if exp.id not in self._handles:
@@ -383,4 +383,5 @@ class JobManager:
             self.backend.close()
 
 
-__all__ = ["JobManager", "JobError", "Limits", "check_teacher", "TeacherGate", "make_backend", "pid_alive", "STOP_GRACE_S"]
+__all__ = ["JobManager", "JobError", "JobRequest", "Limits", "check_teacher", "TeacherGate", "make_backend",
+           "pid_alive", "STOP_GRACE_S"]

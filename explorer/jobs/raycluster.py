@@ -15,6 +15,7 @@ Size budget: ~150 lines.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -101,10 +102,8 @@ class RayBackend(Backend):
     def stop(self, handle: Handle) -> None:
         if handle.backend != self.name:
             return
-        try:
+        with contextlib.suppress(Exception):  # already ended, or the head is gone with it
             self.client.stop_job(handle.ref)  # SIGTERM to the job's process group, SIGKILL a few seconds later
-        except Exception:  # noqa: BLE001 - already ended, or the head is gone with it
-            pass
 
     def why_ended(self, handle: Handle) -> str:
         try:

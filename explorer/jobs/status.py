@@ -6,6 +6,10 @@ words and the units are the same everywhere. Waits and ETAs are in human units (
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
+
+if TYPE_CHECKING:
+    from ..store.records import Experiment
 
 FINISHED_WORDS = {"completed": "Finished", "stopped": "Stopped", "failed": "Failed", "interrupted": "Interrupted",
                   "diverged": "Every run diverged"}
@@ -29,7 +33,14 @@ class JobStatus:
     fraction: float | None = None  # 0..1 while running
 
 
-def human_duration(seconds) -> str:
+class QueuePlace(TypedDict):
+    """Where a queued job stands in line (JobManager.position)."""
+
+    place: int  # 1-based
+    wait_s: float  # estimated seconds before it starts
+
+
+def human_duration(seconds: float | None) -> str:
     """A duration a person reads at a glance: "40 s", "3 min", "2.5 h", "47 days"; "–" when unknown."""
     if seconds is None or not isinstance(seconds, (int, float)) or seconds != seconds or seconds < 0:
         return "–"
@@ -42,12 +53,12 @@ def human_duration(seconds) -> str:
     return f"{seconds / 86400:.0f} days"
 
 
-def budget_message(budget_s) -> str:
+def budget_message(budget_s: float | None) -> str:
     """The message of a job (training or landscape) that its wall-time budget stopped, its results kept."""
     return f"The job's time budget ({human_duration(budget_s)}) ran out; what it reached is kept."
 
 
-def job_status(job: dict, position: dict | None = None, what: str = "") -> JobStatus:
+def job_status(job: Experiment, position: QueuePlace | None = None, what: str = "") -> JobStatus:
     """Where a job stands, in the page's words.
 
     Args:
@@ -61,7 +72,7 @@ def job_status(job: dict, position: dict | None = None, what: str = "") -> JobSt
         if not position:
             return JobStatus("queued", "Queued: starting…", "info")
         return JobStatus("queued", f"Queued: number {position['place']} in line, about "
-                                   f"{human_duration(position.get('wait_s'))} to wait.", "info")
+                                   f"{human_duration(position['wait_s'])} to wait.", "info")
     if status == "running":
         if progress is None:
             return JobStatus("running", "Starting…", "progress", 0.0)

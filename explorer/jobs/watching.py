@@ -1,11 +1,12 @@
 """How often live views redraw: once a second while few watch, slower as more do, within a server budget.
 
 Every live redraw of a page (a Streamlit fragment rerun) costs the app server a fixed slice of CPU, mostly in
-Streamlit itself (starting the run, the session message, serialising and sending the elements): 27 ms for a
-lone watcher on the 2-core machine of docs/benchmarks_watchers.md, 13 ms each when many watch one job (its
-figures are built once for all). Thirty students each redrawn once a second would take 0.4-0.8 cores. So the server counts the sessions that are watching something live and spaces
-each one's redraws so that all of them together stay within `budget_cores` (EXPLORER_LIVE_BUDGET_CORES,
-default 0.3): one second while up to ten sessions watch, three seconds for thirty.
+Streamlit itself (starting the run, the session message, serialising and sending the elements): 27 ms for a lone
+watcher on the 2-core machine of docs/benchmarks_watchers.md, 13 ms each when many watch one job (its figures are
+built once for all). Thirty students each redrawn once a second would take 0.4-0.8 cores. So the server counts
+the sessions that are watching something live and spaces each one's redraws so that all of them together stay
+within `budget_cores` (EXPLORER_LIVE_BUDGET_CORES, default 0.3): one second while up to ten sessions watch, three
+seconds for thirty.
 """
 from __future__ import annotations
 

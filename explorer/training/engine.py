@@ -1,7 +1,8 @@
 """Lockstep training: every model of an experiment sees the same batches, in the same order, with the
 same augmentation; twins start from the same weights. The only difference on the chart is the architecture.
 
-Events go to a callback as plain dicts (no UI here); a stop request is polled between batches.
+Events go to a callback as typed records (explorer.training.events; no UI here); a stop request is polled
+between batches.
 Size budget: ~400 lines.
 """
 from __future__ import annotations
@@ -11,10 +12,10 @@ import dataclasses
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -23,9 +24,14 @@ from ..analysis import diagnostics
 from ..nets.builder import build_model, copy_matching_weights, zero_init_branches
 from ..nets.config import ModelConfig
 from .devices import OUT_OF_MEMORY, EngineError, maybe_compile, resolve_device, resolve_precision
+from .events import Callback, EndEvent, EpochEvent, Event, ProgressEvent, RunResult, StartEvent, StatusEvent, StepEvent
 from .recipes import TrainConfig
 
-Callback = Optional[Callable[[dict], None]]
+if TYPE_CHECKING:
+    from ..data.datasets import Dataset
+
+Checkpoint = Callable[[dict], None]  # called with Lockstep.state() after each completed epoch but the last
+OnEpoch = Callable[[str, int, nn.Module], None]  # (run name, completed epoch, the plain module)
 
 
 # ----------------------------------------------------------------------------- models
@@ -35,13 +41,14 @@ def _lineage(cfg: ModelConfig) -> tuple:
             cfg.in_channels, cfg.input_size, cfg.num_classes)
 
 
-def build_models(named_cfgs, seed: int) -> dict:
+def build_models(named_cfgs: Sequence[tuple[str, ModelConfig]], seed: int) -> dict[str, nn.Module]:
     """Build each named model; twins (same depth, width, ...) start from identical weights.
 
     The reference weights come from the first config of each lineage with zero-init off, so a plain
     twin never inherits a zeroed branch; zero-init is then applied where a config asks for it.
     """
-    models, references = {}, {}
+    models: dict[str, nn.Module] = {}
+    references: dict[tuple, nn.Module] = {}
     for name, cfg in named_cfgs:
         key = _lineage(cfg)
         torch.manual_seed(seed)
@@ -86,25 +93,34 @@ class _Run:
     model: nn.Module  # what trains (maybe torch.compile'd)
     raw: nn.Module  # the plain module: diagnostics, saving, evaluation
     opt: torch.optim.Optimizer
-    scaler: object = None
-    convs: tuple = ()  # (names, modules) of every conv, for per-step gradient norms
+    scaler: torch.amp.GradScaler | None = None
+    convs: tuple[tuple[str, ...], tuple[nn.Conv2d, ...]] = ((), ())  # every conv's name and module: gradient norms
     status: str = "running"
     message: str | None = None
     images: int = 0
     epochs: int = 0
-    final: dict | None = None
-    sums: dict = field(default_factory=dict)  # loss, correct, count and grad norms over the epoch (tensors)
+    final: dict[str, float] | None = None
+    sums: dict[str, Any] = field(default_factory=dict)  # loss, correct, count and grad norms over the epoch (tensors)
 
 
 # ----------------------------------------------------------------------------- training
 class Lockstep:
-    """Train several models on the same batches. Use train_models() unless you need the pieces."""
+    """Train several models on the same batches. Use train_models() unless you need the pieces.
 
-    def __init__(self, models: dict, data, train: TrainConfig, callback: Callback = None,
-                 should_stop: Callable[[], bool] | None = None) -> None:
+    Every argument is train_models's: checkpoint, resume, augment and on_epoch are given here or not at all.
+    """
+
+    def __init__(self, models: dict[str, nn.Module], data: Dataset, train: TrainConfig,
+                 callback: Callback | None = None, should_stop: Callable[[], bool] | None = None, *,
+                 augment: bool | None = None, checkpoint: Checkpoint | None = None, resume: dict | None = None,
+                 on_epoch: OnEpoch | None = None) -> None:
         from ..data.datasets import normalize
-        self.train, self.callback = train, callback or (lambda e: None)
+        self.train = train
+        self.callback: Callback = callback or (lambda e: None)
         self.should_stop = should_stop or (lambda: False)
+        self.augment = True if augment is None else bool(augment)
+        self.checkpoint, self.resume, self.on_epoch = checkpoint, resume, on_epoch
+        self._pool: ThreadPoolExecutor | None = None
         self.device = resolve_device(train.device)
         self.amp_dtype = resolve_precision(train.precision, self.device)
         self.data = data.to(self.device)
@@ -120,7 +136,7 @@ class Lockstep:
         probe_n = min(128, len(self.data.y_test))
         self.probe = normalize(self.data.x_test[:probe_n], self.data.preprocessing)
         self.stopped = False
-        self.on_epoch: Callable[[str, int, nn.Module], None] | None = None
+        self._epoch_t0 = time.perf_counter()
 
     def _make_run(self, name: str, model: nn.Module) -> _Run:
         model = model.to(self.device)
@@ -133,16 +149,16 @@ class Lockstep:
         return _Run(name, trained, model, make_optimizer(model, self.train), scaler,
                     (tuple(n for n, _ in convs), tuple(m for _, m in convs)))
 
-    def _autocast(self):
+    def _autocast(self) -> contextlib.AbstractContextManager:
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     @property
-    def active(self) -> list:
+    def active(self) -> list[_Run]:
         return [r for r in self.runs if r.status == "running"]
 
-    def emit(self, event: dict) -> None:
+    def emit(self, event: Event) -> None:
         self.callback(event)
 
     # --------------------------------------------------------------- one step
@@ -191,8 +207,7 @@ class Lockstep:
     def _diverge(self, run: _Run, where: str) -> None:
         run.status = "diverged"
         run.message = f"The loss became NaN or infinite {where}; this run stopped there (the others go on)."
-        self.emit({"type": "status", "run": run.name, "status": "diverged", "message": run.message,
-                   "step": self.step, "epoch": self.step / self.steps_per_epoch})
+        self.emit(StatusEvent(run.name, "diverged", run.message, self.step, self.step / self.steps_per_epoch))
 
     def _set_lr(self) -> float:
         lr = self.train.lr * lr_factor(self.train, self.step, self.total_steps, self.steps_per_epoch)
@@ -202,15 +217,14 @@ class Lockstep:
         return lr
 
     # --------------------------------------------------------------- CPU parallelism
-    def _map(self, fn, runs: list) -> list:
+    def _map(self, fn: Callable[[_Run], Any], runs: list[_Run]) -> list:
         """fn over the runs: on the CPU, one model per core (see _cpu_pool); elsewhere one after another."""
-        pool = getattr(self, "_pool", None)
-        if pool is None or len(runs) < 2:
+        if self._pool is None or len(runs) < 2:
             return [fn(r) for r in runs]
-        return list(pool.map(fn, runs))
+        return list(self._pool.map(fn, runs))
 
     @contextlib.contextmanager
-    def _cpu_pool(self):
+    def _cpu_pool(self) -> Iterator[None]:
         """Small nets gain little from several threads inside one op, but lockstep models are independent:
         on the CPU, train them side by side, one model per core and one thread per op (docs/benchmarks.md).
         EXPLORER_CPU_PARALLEL=0 turns it off (ops then use torch's threads: same seed, same results,
@@ -231,24 +245,22 @@ class Lockstep:
             torch.set_num_threads(threads)
 
     # --------------------------------------------------------------- epochs
-    def run(self) -> dict:
-        """Train all models; returns {name: {"status", "epochs", "final", "images", "message"}}."""
+    def run(self) -> dict[str, RunResult]:
+        """Train all models; returns each one's RunResult by name."""
         with self._cpu_pool():
             return self._run()
 
-    def _run(self) -> dict:
+    def _run(self) -> dict[str, RunResult]:
         from ..data.datasets import train_batches
-        self.emit({"type": "start", "total_steps": self.total_steps, "epochs": self.epochs,
-                   "device": str(self.device), "precision": str(self.amp_dtype or "fp32"),
-                   "runs": [r.name for r in self.runs]})
+        self.emit(StartEvent(self.total_steps, self.epochs, str(self.device), str(self.amp_dtype or "fp32"),
+                             tuple(r.name for r in self.runs)))
         gen = torch.Generator(device=self.device).manual_seed(self.train.seed)
-        resume = getattr(self, "resume", None)
-        first = self._restore(resume, gen) + 1 if resume else 1
-        if not resume:
+        first = self._restore(self.resume, gen) + 1 if self.resume else 1
+        if not self.resume:
             self._epoch_zero(gen)
         for epoch in range(first, self.epochs + 1):
             t0 = self._epoch_t0 = time.perf_counter()
-            for x, y in train_batches(self.data, self.train.batch_size, gen, augment=self.train_augment):
+            for x, y in train_batches(self.data, self.train.batch_size, gen, augment=self.augment):
                 if self.step >= self.total_steps or not self.active:
                     break
                 if self.should_stop():
@@ -260,7 +272,7 @@ class Lockstep:
             self._end_epoch(epoch, partial=partial)
             if self.stopped or not self.active or self.step >= self.total_steps:
                 break
-            if getattr(self, "checkpoint", None) is not None:
+            if self.checkpoint is not None:
                 self.checkpoint(self.state(epoch, gen))
         return self._results()
 
@@ -293,17 +305,12 @@ class Lockstep:
         torch.set_rng_state(state["torch_rng"])
         return int(state["epoch"])
 
-    @property
-    def train_augment(self) -> bool:
-        aug = getattr(self, "augment", None)
-        return True if aug is None else bool(aug)
-
     def _batch(self, x: torch.Tensor, y: torch.Tensor) -> None:
         lr = self._set_lr()
         self.step += 1
         check = self.device.type == "cpu" or self.step % self.train.log_every == 0
         active = self.active
-        for run, bad in zip(active, self._map(lambda r: self._train_step(r, x, y, check), active)):
+        for run, bad in zip(active, self._map(lambda r: self._train_step(r, x, y, check), active), strict=True):
             if bad is not None:
                 self._diverge(run, f"at step {self.step}")
         if self.step % self.train.log_every == 0 or self.step == 1:
@@ -317,15 +324,12 @@ class Lockstep:
             if not math.isfinite(loss):
                 self._diverge(run, f"by step {self.step}")
                 continue
-            self.emit({"type": "step", "run": run.name, "step": self.step,
-                       "epoch": self.step / self.steps_per_epoch, "train_loss": loss,
-                       "train_error": 1.0 - float(s["correct"]) / count, "lr": lr, "time": time.time()})
+            self.emit(StepEvent(run.name, self.step, self.step / self.steps_per_epoch, loss,
+                                1.0 - float(s["correct"]) / count, lr, time.time()))
         trained = self.train_time + time.perf_counter() - self._epoch_t0  # training time so far, evaluation excluded
         images = max((r.images for r in self.runs), default=0)
-        self.emit({"type": "progress", "step": self.step, "total_steps": self.total_steps,
-                   "epoch": self.step / self.steps_per_epoch, "epochs": self.epochs,
-                   "elapsed": time.time() - self.started, "eta": self._eta(),
-                   "images_per_second": images / max(trained, 1e-9)})
+        self.emit(ProgressEvent(self.step, self.total_steps, self.step / self.steps_per_epoch, self.epochs,
+                                time.time() - self.started, self._eta(), images / max(trained, 1e-9)))
 
     def _eta(self) -> float | None:
         if self.step == 0:
@@ -334,7 +338,7 @@ class Lockstep:
         return per_step * (self.total_steps - self.step)
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module) -> tuple:
+    def evaluate(self, model: nn.Module) -> tuple[float, float]:
         """(test loss, test error) over the whole test set, in eval mode."""
         from ..data.datasets import test_batches
         model.eval()
@@ -368,10 +372,9 @@ class Lockstep:
             grads = diagnostics.conv_grad_norms(model)
             model.zero_grad(set_to_none=True)
             test_loss, test_error = self.evaluate(model)
-            self.emit({"type": "epoch", "run": run.name, "epoch": 0, "step": 0, "train_loss": None,
-                       "train_error": None, "test_loss": test_loss, "test_error": test_error, "grad_norms": grads,
-                       "branch_ratios": diagnostics.branch_ratios(model, self.probe),
-                       "elapsed": 0.0, "images_per_second": None})
+            self.emit(EpochEvent(run.name, 0, 0, None, None, test_loss, test_error, elapsed=0.0,
+                                 images_per_second=None, grad_norms=grads,
+                                 branch_ratios=diagnostics.branch_ratios(model, self.probe)))
 
     def _end_epoch(self, epoch: int, partial: bool) -> None:
         ready = []
@@ -382,39 +385,37 @@ class Lockstep:
                 self._diverge(run, f"in epoch {epoch}")
                 continue
             ready.append(run)
-        for run, (test_loss, test_error) in zip(ready, self._map(lambda r: self.evaluate(r.raw), ready)):
-            s = run.sums
-            count = s["count"]
-            train_loss = float(s["loss"]) / count
-            record = {"type": "epoch", "run": run.name, "epoch": epoch, "step": self.step,
-                      "train_loss": train_loss, "train_error": 1.0 - float(s.get("correct", 0)) / count,
-                      "test_loss": test_loss, "test_error": test_error, "lr": run.opt.param_groups[0]["lr"],
-                      "elapsed": time.time() - self.started, "eta": self._eta(),
-                      "images_per_second": run.images / max(self.train_time, 1e-9)}
-            if partial:
-                record["partial"] = True
-            if self.train.diagnostics and s.get("grad_steps"):
-                mean = (s["grad"] / s["grad_steps"]).tolist()
-                record["grad_norms"] = dict(zip(run.convs[0], mean))
-                record["branch_ratios"] = diagnostics.branch_ratios(run.raw, self.probe)
-            if not partial:
-                run.epochs = epoch
-            run.final = {k: record[k] for k in ("train_loss", "train_error", "test_loss", "test_error")}
+        for run, (test_loss, test_error) in zip(ready, self._map(lambda r: self.evaluate(r.raw), ready), strict=True):
+            count = run.sums["count"]
+            run.final = {"train_loss": float(run.sums["loss"]) / count,
+                         "train_error": 1.0 - float(run.sums.get("correct", 0)) / count,
+                         "test_loss": test_loss, "test_error": test_error}
+            record = self._epoch_record(run, epoch, run.final, partial)
+            run.epochs = run.epochs if partial else epoch
             run.sums = {}
             self.emit(record)
             if not partial and self.on_epoch is not None:
                 self.on_epoch(run.name, epoch, run.raw)  # e.g. a weight snapshot for the optimiser's path
 
-    def _results(self) -> dict:
+    def _epoch_record(self, run: _Run, epoch: int, final: dict[str, float], partial: bool) -> EpochEvent:
+        s = run.sums
+        grads = ratios = None
+        if self.train.diagnostics and s.get("grad_steps"):
+            grads = dict(zip(run.convs[0], (s["grad"] / s["grad_steps"]).tolist(), strict=True))
+            ratios = diagnostics.branch_ratios(run.raw, self.probe)
+        return EpochEvent(run.name, epoch, self.step, final["train_loss"], final["train_error"], final["test_loss"],
+                          final["test_error"], elapsed=time.time() - self.started,
+                          images_per_second=run.images / max(self.train_time, 1e-9), lr=run.opt.param_groups[0]["lr"],
+                          eta=self._eta(), grad_norms=grads, branch_ratios=ratios, partial=partial)
+
+    def _results(self) -> dict[str, RunResult]:
         out = {}
         for run in self.runs:
             if run.status == "running":
                 run.status = "stopped" if self.stopped else "completed"
-            out[run.name] = {"status": run.status, "epochs": run.epochs, "final": run.final,
-                             "images_per_second": run.images / max(self.train_time, 1e-9),
-                             "message": run.message, "model": run.raw}
-        self.emit({"type": "end", "stopped": self.stopped, "train_time": self.train_time,
-                   "statuses": {n: r["status"] for n, r in out.items()}})
+            out[run.name] = RunResult(run.status, run.epochs, run.final, run.images / max(self.train_time, 1e-9),
+                                      run.message, run.raw)
+        self.emit(EndEvent(self.stopped, self.train_time, {n: r.status for n, r in out.items()}))
         return out
 
 
@@ -424,23 +425,22 @@ def _clone(gen: torch.Generator) -> torch.Generator:
     return g
 
 
-def train_models(models: dict, data, train: TrainConfig, callback: Callback = None,
+def train_models(models: dict[str, nn.Module], data: Dataset, train: TrainConfig, callback: Callback | None = None,
                  should_stop: Callable[[], bool] | None = None, augment: bool | None = None,
-                 checkpoint: Callable[[dict], None] | None = None, resume: dict | None = None,
-                 on_epoch: Callable[[str, int, nn.Module], None] | None = None) -> dict:
+                 checkpoint: Checkpoint | None = None, resume: dict | None = None,
+                 on_epoch: OnEpoch | None = None) -> dict[str, RunResult]:
     """Train named models in place, in lockstep on `data` (an explorer.data.Dataset).
 
+    callback(event) gets each typed event (explorer.training.events) as it happens.
     checkpoint(state) is called after each completed epoch but the last with `Lockstep.state`; `resume` (such a
     state) continues from that epoch, and the metrics that follow equal an uninterrupted run's (CPU, same seed).
     on_epoch(name, epoch, model), if given, is called after each completed epoch of each model (the worker saves
     weight snapshots there, for the optimiser's path).
 
-    Returns {name: {"status", "epochs", "final": {train_loss, train_error, test_loss, test_error},
-    "images_per_second", "message", "model"}}. Raises EngineError for out-of-memory and bad devices.
+    Returns {name: RunResult}. Raises EngineError for out-of-memory and bad devices.
     """
-    trainer = Lockstep(models, data, train, callback, should_stop)
-    trainer.augment, trainer.checkpoint, trainer.resume = augment, checkpoint, resume
-    trainer.on_epoch = on_epoch
+    trainer = Lockstep(models, data, train, callback, should_stop, augment=augment, checkpoint=checkpoint,
+                       resume=resume, on_epoch=on_epoch)
     try:
         return trainer.run()
     except OUT_OF_MEMORY as exc:
