@@ -29,8 +29,6 @@ SOURCES = {"twin": "Shipped digits twin", "run": "A finished run", "imagenet": "
            "upload": "Upload a checkpoint"}
 INPUTS = {"sample": "A test image", "draw": "Draw a digit", "upload": "Upload an image"}
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
-METHOD_NAMES = {"saliency": "Saliency", "integrated_gradients": "Integrated Gradients", "smoothgrad": "SmoothGrad",
-                "guided_backprop": "Guided Backprop", "gradcam": "Grad-CAM", "occlusion": "Occlusion"}
 IMAGENET_NAMES = {"resnet18": "ResNet-18 (45 MB download)", "resnet50": "ResNet-50 (98 MB download)"}
 MAX_RUNS_SIDE_BY_SIDE = 4
 MISTAKES_PER_ROW = 4  # half a wide page holds four labelled thumbnails
@@ -214,22 +212,21 @@ def _drawing():
 
 # ----------------------------------------------------------------------------- explaining
 BASELINE_NAMES = {"mean": "Dataset mean colour", "black": "Black", "blur": "Blurred image"}
-WITH_BASELINE = ("integrated_gradients", "occlusion")
 
 
 def choose_method(classes: list) -> tuple:
     """The attribution widgets; returns (method, target or None for the predicted class, opacity, baseline)."""
     left, middle, base, right = st.columns([2, 2, 2, 1])
     method = left.selectbox("Attribution method", list(METHODS), index=list(METHODS).index("gradcam"),
-                            key="explain_method", format_func=METHOD_NAMES.get)
+                            key="explain_method", format_func=lambda m: METHODS[m].label)
     target = middle.selectbox("Explain the class", [None, *range(len(classes))], key="explain_target",
                               format_func=lambda c: "the predicted class" if c is None else str(classes[c]))
     baseline = None
-    if method in WITH_BASELINE:
+    if METHODS[method].baseline:
         baseline = base.selectbox("Baseline", list(BASELINES), key="explain_baseline", format_func=BASELINE_NAMES.get,
                                   help=" ".join(f"**{BASELINE_NAMES[k]}**: {v}." for k, v in BASELINES.items()))
     opacity = right.slider("Map opacity", 0.0, 1.0, 0.5, 0.05, key="explain_opacity")
-    st.caption(f"**{METHOD_NAMES[method]}**: {METHODS[method]}"
+    st.caption(f"**{METHODS[method].label}**: {METHODS[method].help}"
                + (f" Baseline: {BASELINES[baseline]}." if baseline else ""))
     return method, target, opacity, baseline
 
@@ -248,7 +245,7 @@ def _attribution(model_key: str, model, x, explain: tuple, heavy_ok: bool, prepr
             return None
         if len(maps) >= MAPS_KEPT:
             maps.pop(next(iter(maps)))
-        bar = st.progress(0.0, text=f"{METHOD_NAMES[method]}…") if is_heavy(model, method) else None
+        bar = st.progress(0.0, text=f"{METHODS[method].label}…") if is_heavy(model, method) else None
         options = {"progress": lambda f: bar.progress(f)} if bar else {}
         if baseline:
             options.update(baseline=baseline, preprocessing=preprocessing)
@@ -280,11 +277,11 @@ def show_model(name: str, model: Explainable, x, view, explain: tuple, source_ke
     st.plotly_chart(topk_bars([(classes[i], p) for i, p in preds], f"{name}: top 5"), key=f"explain_top5_{name}")
     result = _attribution(f"{source_key}/{name}", model.model, x, explain, heavy_ok, model.preprocessing)
     if result is None:
-        st.info(f"{METHOD_NAMES[method]} runs {name} many times; press the button above to compute it.")
+        st.info(f"{METHODS[method].label} runs {name} many times; press the button above to compute it.")
         return
     shown = classes[preds[0][0]] if target is None else classes[target]
     st.plotly_chart(attribution_overlay(view, result.heat.numpy(), opacity,
-                                        f"{name}: {METHOD_NAMES[method]} for '{shown}'"), key=f"explain_map_{name}")
+                                        f"{name}: {METHODS[method].label} for '{shown}'"), key=f"explain_map_{name}")
     note = completeness_note(result)
     if note:
         (st.caption if result.converged else st.warning)(note)
@@ -296,7 +293,7 @@ def show_models(models: dict, inputs: dict, explain: tuple, source_key: str) -> 
     heavy = [n for n, m in models.items() if is_heavy(m.model, method)
              and _map_key(f"{source_key}/{n}", inputs[n][0], method, explain[1], explain[3]) not in
              st.session_state.get("explain_maps", {})]
-    heavy_ok = bool(heavy) and st.button(f"Compute {METHOD_NAMES[method]} for {', '.join(heavy)}",
+    heavy_ok = bool(heavy) and st.button(f"Compute {METHODS[method].label} for {', '.join(heavy)}",
                                          key="explain_compute", type="primary",
                                          help="A big net with a many-pass method takes a while; it runs once you ask.")
     for column, (name, model) in zip(st.columns(len(models)), models.items()):

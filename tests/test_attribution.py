@@ -265,8 +265,8 @@ def test_the_baselines_are_named_for_what_they_are(shipped_plain20):
     soft = baseline_image(x, "blur")
     assert soft.shape == x.shape and soft.diff(dim=-1).abs().sum() < x.diff(dim=-1).abs().sum()  # less detail
     assert torch.allclose(blur(torch.full((1, 3, 5, 7), 0.3), 2.0), torch.full((1, 3, 5, 7), 0.3))
-    assert "black" not in METHODS["integrated_gradients"] and "blank" not in METHODS["occlusion"]
-    assert "mean colour" in METHODS["integrated_gradients"] and "mean colour" in METHODS["occlusion"]
+    assert "black" not in METHODS["integrated_gradients"].help and "blank" not in METHODS["occlusion"].help
+    assert "mean colour" in METHODS["integrated_gradients"].help and "mean colour" in METHODS["occlusion"].help
     assert set(BASELINES) == {"mean", "black", "blur"}
 
 
@@ -313,3 +313,33 @@ def test_occlusion_hides_with_the_chosen_baseline(digit, digit_net):
         attribute(digit_net, digit, "occlusion", baseline="grey")
     with pytest.raises(ValueError, match="preprocessing"):
         attribute(digit_net, digit, "integrated_gradients", baseline="black")
+
+
+# ----------------------------------------------------------------------------- the registry
+def _input_x_gradient(work, x, target, options, layer_name, progress):
+    """Gradient x input (Shrikumar et al. 2016), a method the library does not ship: registered by the test."""
+    (grad,) = torch.autograd.grad(work(x)[0, target], x)
+    return attribution.Attribution((grad * x)[0].abs().sum(dim=0))  # (1, C, H, W) -> (H, W)
+
+
+@pytest.fixture
+def input_x_gradient(monkeypatch):
+    """A method registered at test time, the way a new one is added: one record, nothing else."""
+    method = attribution.Method("input_x_gradient", "Gradient × Input", "The gradient times the pixel's value "
+                                "(Shrikumar et al. 2016).", _input_x_gradient)
+    monkeypatch.setitem(attribution.METHODS, method.name, method)
+    return method
+
+
+def test_a_method_registered_at_test_time_is_listed_and_runs(input_x_gradient, digit, digit_net):
+    assert "input_x_gradient" in METHODS
+    heat = attribute(digit_net, digit, "input_x_gradient", target=3)
+    assert heat.shape == (8, 8) and torch.isfinite(heat).all() and heat.sum() > 0
+    assert not attribution.is_heavy(digit_net, "input_x_gradient")
+    with pytest.raises(ValueError, match="does not take option"):
+        attribute(digit_net, digit, "input_x_gradient", n_steps=4)  # it declared no options
+
+
+def test_register_method_refuses_a_taken_name():
+    with pytest.raises(ValueError, match="taken"):
+        attribution.register_method(METHODS["saliency"])

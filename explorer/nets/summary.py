@@ -36,7 +36,7 @@ def layer_table(cfg: ModelConfig, max_depth: int = 3) -> dict:
     names = {id(m): n for n, m in model.named_modules()}
     stats = torchinfo_summary(model, input_size=(1, cfg.in_channels, cfg.input_size, cfg.input_size),
                               depth=max(max_depth, 1), verbose=0, device="meta")
-    macs = {}  # dotted module name -> mult-adds of it and everything under it
+    macs: dict[str, int] = {}  # dotted module name -> mult-adds of it and everything under it
     for info in stats.summary_list:
         if info.is_leaf_layer:
             parts = names[id(info.module)].split(".")
