@@ -18,6 +18,7 @@ from explorer.data.files import DatasetUnavailable
 from explorer.data.images import ImageError, is_digit_model, load_image, to_model_input
 from explorer.figures.clicks import clickable_cells, clicked_point
 from explorer.figures.images import attribution_overlay, confusion_matrix, sample_strip, topk_bars
+from explorer.nets.preprocessing import Preprocessing
 from explorer.nets.weights import Explainable, PretrainedUnavailable, pretrained_imagenet
 from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model, load_uploaded_checkpoint
 from explorer.store.shipped import shipped_twin, shipped_twin_readme
@@ -142,7 +143,7 @@ def _upload_source() -> tuple:
         cache.clear()  # one uploaded model per session
         cache[digest] = load_uploaded_checkpoint(data)
     model = cache[digest]
-    test_set = "digits" if model.preprocessing.get("dataset") == "digits" else None
+    test_set = "digits" if model.preprocessing.dataset == "digits" else None
     return {model.cfg.name: model}, test_set, f"upload/{digest}"
 
 
@@ -156,7 +157,7 @@ def choose_input(models: dict, dataset) -> dict:
         last = len(dataset.y_test) - 1
         index = st.number_input(f"Test image (0–{last})", 0, last, 0, key="explain_sample")
         x, view, label = test_example(dataset, int(index))
-        st.caption(f"True class: **{dataset.preprocessing['classes'][label]}**")
+        st.caption(f"True class: **{dataset.preprocessing.classes[label]}**")
         return {name: (x, view) for name in models}
     image = None if kind == "draw" else _uploaded_image()
     left, right = st.columns(2)
@@ -235,7 +236,7 @@ def _map_key(model_key: str, x, method: str, target, baseline=None) -> tuple:
     return model_key, hashlib.sha256(x.numpy().tobytes()).hexdigest()[:16], method, target, baseline
 
 
-def _attribution(model_key: str, model, x, explain: tuple, heavy_ok: bool, preprocessing: dict):
+def _attribution(model_key: str, model, x, explain: tuple, heavy_ok: bool, preprocessing: Preprocessing):
     """The map and its report from this session's memory, or computed now (a heavy one only once asked)."""
     method, target, _, baseline = explain
     maps = st.session_state.setdefault("explain_maps", {})
@@ -272,7 +273,7 @@ def completeness_note(result) -> str:
 def show_model(name: str, model: Explainable, x, view, explain: tuple, source_key: str, heavy_ok: bool) -> None:
     """One model's column: its top-5 classes and the attribution map over the image."""
     method, target, opacity, _ = explain
-    classes = model.preprocessing["classes"]
+    classes = model.preprocessing.classes
     preds = predict(model.model, x, top=5)
     st.plotly_chart(topk_bars([(classes[i], p) for i, p in preds], f"{name}: top 5"), key=f"explain_top5_{name}")
     result = _attribution(f"{source_key}/{name}", model.model, x, explain, heavy_ok, model.preprocessing)
@@ -308,7 +309,7 @@ def show_models(models: dict, inputs: dict, explain: tuple, source_key: str) -> 
 def show_test_set(models: dict, dataset, source_key: str) -> None:
     """Each model's confusion matrix on its test set and the test images it gets most confidently wrong."""
     st.header("On the test set")
-    classes = dataset.preprocessing["classes"]
+    classes = dataset.preprocessing.classes
     for column, (name, model) in zip(st.columns(len(models)), models.items()):
         with column:
             cm, mistakes = _test_set_scores(f"{source_key}/{name}", model.model, dataset)
@@ -374,7 +375,7 @@ if not models:
 dataset = _test_set(test_set)
 inputs = choose_input(models, dataset)
 if inputs:
-    explain = choose_method(next(iter(models.values())).preprocessing["classes"])
+    explain = choose_method(next(iter(models.values())).preprocessing.classes)
     show_models(models, inputs, explain, source_key)
 if dataset is not None:
     show_test_set(models, dataset, source_key)

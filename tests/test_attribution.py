@@ -8,6 +8,7 @@ from explorer.analysis import attribution
 from explorer.analysis.attribution import METHODS, attribute, default_gradcam_layer, predict
 from explorer.nets.builder import build_model
 from explorer.nets.config import ModelConfig
+from explorer.nets.preprocessing import Preprocessing
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny nets; see tests/conftest.py
 
@@ -259,7 +260,7 @@ def test_the_baselines_are_named_for_what_they_are(shipped_plain20):
     net, ds = shipped_plain20
     pre = net.preprocessing
     x = normalize(ds.x_test[:1], pre)
-    mean_colour = torch.tensor(pre["mean"]).view(1, -1, 1, 1) * pre["scale"] * torch.ones_like(ds.x_test[:1].float())
+    mean_colour = torch.tensor(pre.mean).view(1, -1, 1, 1) * pre.scale * torch.ones_like(ds.x_test[:1].float())
     assert torch.allclose(baseline_image(x, "mean"), normalize(mean_colour, pre), atol=1e-5)
     assert torch.allclose(baseline_image(x, "black", pre), normalize(torch.zeros_like(ds.x_test[:1]), pre))
     soft = baseline_image(x, "blur")
@@ -304,7 +305,7 @@ def test_integrated_gradients_says_when_completeness_was_not_reached(shipped_pla
 
 
 def test_occlusion_hides_with_the_chosen_baseline(digit, digit_net):
-    pre = {"mean": [0.3], "std": [0.4]}
+    pre = Preprocessing("digits", tuple("0123456789"), in_channels=1, input_size=8, scale=16.0, mean=(0.3,), std=(0.4,))
     maps = {b: attribution.attribute_details(digit_net, digit, "occlusion", baseline=b, preprocessing=pre, window=2)
             for b in BASELINES}
     assert {b: m.baseline for b, m in maps.items()} == {b: b for b in BASELINES}

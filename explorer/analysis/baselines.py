@@ -11,6 +11,8 @@ import math
 import torch
 from torch import nn
 
+from ..nets.preprocessing import Preprocessing
+
 BASELINES = {
     "mean": "the dataset's mean colour (0 after normalisation; captum's default)",
     "black": "a black image (every pixel 0 before normalisation)",
@@ -18,13 +20,13 @@ BASELINES = {
 }
 
 
-def baseline_image(x: torch.Tensor, name: str = "mean", preprocessing: dict | None = None) -> torch.Tensor:
+def baseline_image(x: torch.Tensor, name: str = "mean", preprocessing: Preprocessing | None = None) -> torch.Tensor:
     """The baseline named `name` (a key of BASELINES), shaped like x and in the model's normalised units.
 
     Args:
         x: (B, C, H, W) normalised model input.
         name: "mean", "black" or "blur".
-        preprocessing: the dataset's dict with per-channel "mean" and "std" (needed for "black").
+        preprocessing: the dataset's Preprocessing, with its per-channel mean and std (needed for "black").
     Returns:
         (B, C, H, W) tensor on x's device.
     """
@@ -35,10 +37,10 @@ def baseline_image(x: torch.Tensor, name: str = "mean", preprocessing: dict | No
     if name == "blur":
         return blur(x.detach(), max(1.0, min(x.shape[-2:]) / 8))
     pre = preprocessing
-    if not isinstance(pre, dict) or "mean" not in pre or "std" not in pre or len(pre["mean"]) != x.shape[1]:
+    if pre is None or len(pre.mean) != x.shape[1]:
         raise ValueError("A black baseline needs the model's preprocessing (its per-channel mean and std).")
-    mean = torch.tensor(pre["mean"], dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
-    std = torch.tensor(pre["std"], dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    mean = torch.tensor(pre.mean, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    std = torch.tensor(pre.std, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
     return (torch.zeros_like(x) - mean) / std  # raw 0, normalised as the model's input is
 
 

@@ -69,7 +69,7 @@ def confusion_and_mistakes(model: torch.nn.Module, dataset: Dataset, top: int = 
         list of {"index", "true", "predicted", "confidence", "image"} (image (H, W) or (H, W, 3) in [0, 1]),
         highest confidence in the wrong class first.
     """
-    k = int(dataset.preprocessing["num_classes"])
+    k = dataset.preprocessing.num_classes
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -130,7 +130,7 @@ def confusion_cell(model: nn.Module, dataset: Dataset, true_class: int, predicte
     Returns:
         [{"index", "true", "predicted", "confidence", "image"}], most confident first (image in [0, 1]).
     """
-    k = int(dataset.preprocessing["num_classes"])
+    k = dataset.preprocessing.num_classes
     if not (0 <= true_class < k and 0 <= predicted_class < k):
         raise ValueError(f"A confusion-matrix cell needs two classes from 0 to {k - 1}.")
     device = next(model.parameters()).device

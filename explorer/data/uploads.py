@@ -18,7 +18,7 @@ import shutil
 import zipfile
 import zlib
 
-from .datasets import IMAGE_SUFFIXES
+from .builtin import IMAGE_SUFFIXES
 from .images import MAX_BYTES, ImageError, load_image
 
 MAX_ZIP_BYTES = 200 * 2**20  # Streamlit's default upload limit

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 
 from ..analysis.landscape import DEFAULT_SUBSET, landscape_subset, line, surface
+from ..nets.preprocessing import Preprocessing
 from ..store.runstore import RunStore, atomic_write_json, read_json
 from .failure import fail_job
 from .handles import own_handle
@@ -149,7 +150,7 @@ def _source_models(store: RunStore, source: str, run_id: str) -> tuple:
     return final, init
 
 
-def _training_subset(data, preprocessing: dict, spec: dict) -> tuple:
+def _training_subset(data, preprocessing: Preprocessing, spec: dict) -> tuple:
     """The fixed training subset, taken from the raw images first, then normalised as the run was trained."""
     from ..data.datasets import normalize
     x, y = landscape_subset(data.x_train, data.y_train, n=spec["subset"], seed=spec["seed"])

@@ -18,6 +18,7 @@ import torch
 
 from ..nets.builder import count_parameters
 from ..nets.cost import check_model_cost
+from ..nets.preprocessing import Preprocessing
 from ..store.resume import load_resume_state, save_resume_state
 from ..store.runstore import RunStore, run_slug
 from ..store.snapshots import save_snapshot, snapshot_epochs
@@ -147,7 +148,8 @@ def _snapshotter(store: RunStore, exp_id: str, spec: ExperimentSpec, ids: dict, 
     return save
 
 
-def _save_initial_weights(store: RunStore, exp_id: str, spec, ids: dict, models: dict, preprocessing: dict) -> None:
+def _save_initial_weights(store: RunStore, exp_id: str, spec, ids: dict, models: dict,
+                          preprocessing: Preprocessing) -> None:
     """init.pt per run; lineage twins that start from identical tensors share one file (He et al. 2015's twins
     differ only in their shortcuts), so a comparison of many nets writes its initial weights once."""
     written = []  # (state_dict, path relative to the store)
