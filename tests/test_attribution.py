@@ -126,7 +126,8 @@ def test_default_target_is_the_predicted_class(digit, digit_net):
     top = predict(digit_net, digit, top=10)
     assert [c for c, _ in top] == sorted(range(10), key=lambda c: -dict(top)[c])
     assert abs(sum(p for _, p in top) - 1) < 1e-5
-    assert torch.equal(attribute(digit_net, digit, "saliency"), attribute(digit_net, digit, "saliency", target=top[0][0]))
+    predicted = attribute(digit_net, digit, "saliency", target=top[0][0])
+    assert torch.equal(attribute(digit_net, digit, "saliency"), predicted)
 
 
 def _hook_count(model):

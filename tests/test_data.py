@@ -74,7 +74,7 @@ def test_train_batches_are_reproducible_and_cover_the_epoch(digits):
 
     a, b, c = epoch(3), epoch(3), epoch(4)
     assert [len(y) for _, y in a] == [500, 500, 438]  # last partial batch kept
-    assert all(torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(a, b))
+    assert all(torch.equal(xa, xb) and torch.equal(ya, yb) for (xa, ya), (xb, yb) in zip(a, b, strict=True))
     assert not torch.equal(a[0][0], c[0][0])
     labels = torch.cat([y for _, y in a])
     assert torch.equal(labels.sort().values, digits.y_train.sort().values)  # a permutation of the epoch
@@ -95,13 +95,13 @@ def test_augment_batch_is_a_shifted_crop():
 def test_augment_batch_flips_about_half():
     x = torch.randint(0, 255, (400, 1, 5, 7), dtype=torch.uint8)
     out = data.augment_batch(x, data.Augment(pad=0, flip=True), torch.Generator().manual_seed(1))
-    same = torch.tensor([torch.equal(o, i) for o, i in zip(out, x)])
-    flipped = torch.tensor([torch.equal(o, i.flip(-1)) for o, i in zip(out, x)])
+    same = torch.tensor([torch.equal(o, i) for o, i in zip(out, x, strict=True)])
+    flipped = torch.tensor([torch.equal(o, i.flip(-1)) for o, i in zip(out, x, strict=True)])
     assert bool((same | flipped).all()) and 150 < int(flipped.sum()) < 250
 
 
 def test_test_batches_in_order(digits):
-    xs, ys = zip(*data.test_batches(digits, 100))
+    xs, ys = zip(*data.test_batches(digits, 100), strict=True)
     assert torch.equal(torch.cat(ys), digits.y_test)
     assert torch.allclose(torch.cat(xs), data.normalize(digits.x_test, digits.preprocessing))
 

@@ -9,6 +9,7 @@ Size budget: ~300 lines.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 
 import numpy as np
@@ -47,16 +48,15 @@ def load_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PI
     if len(data) == 0:
         raise ImageError("The file is empty; choose a PNG, JPEG, WebP, BMP or GIF image.")
     if len(data) > max_bytes:
-        raise ImageError(f"The file is {len(data) / 2**20:.1f} MB; images up to {max_bytes / 2**20:.0f} MB are accepted.")
+        raise ImageError(f"The file is {len(data) / 2**20:.1f} MB; images up to {max_bytes / 2**20:.0f} MB are "
+                         f"accepted.")
     # PIL itself warns above Image.MAX_IMAGE_PIXELS and errors at twice that; our cap never lets an image
     # past PIL's warning level reach the decoder. (No warnings.catch_warnings: it is not thread-safe, and
     # Streamlit serves each session from its own thread.)
     limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
     img = _decode(_open_checked(bytes(data), limit))
-    try:
+    with contextlib.suppress(Exception):  # a broken EXIF block should not cost the user the picture
         img = ImageOps.exif_transpose(img)
-    except Exception:  # a broken EXIF block should not cost the user the picture
-        pass
     return to_rgb_or_l(img)
 
 
@@ -71,11 +71,12 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(data), formats=FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"The image has too many pixels; images up to {max_pixels / 1e6:.0f} megapixels are accepted.")
+        raise ImageError(f"The image has too many pixels; images up to {max_pixels / 1e6:.0f} megapixels are "
+                         f"accepted.") from None
     except UnidentifiedImageError:
-        raise ImageError("This file is not a PNG, JPEG, WebP, BMP or GIF image.")
+        raise ImageError("This file is not a PNG, JPEG, WebP, BMP or GIF image.") from None
     except Exception:
-        raise ImageError("This image file is damaged and cannot be read.")
+        raise ImageError("This image file is damaged and cannot be read.") from None
     width, height = img.size
     if width < 1 or height < 1:
         raise ImageError("The image has no pixels.")
@@ -93,9 +94,9 @@ def _decode(img: Image.Image) -> Image.Image:
         img.seek(0)
         img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("The image has too many pixels to decode safely.")
+        raise ImageError("The image has too many pixels to decode safely.") from None
     except Exception:
-        raise ImageError("This image file is damaged or cut off and cannot be read.")
+        raise ImageError("This image file is damaged or cut off and cannot be read.") from None
     return img
 
 
@@ -121,7 +122,7 @@ def to_rgb_or_l(img: Image.Image) -> Image.Image:
     try:
         return img.convert("RGB")  # P without transparency, CMYK, YCbCr, LAB, HSV
     except Exception:
-        raise ImageError(f"Images in PIL mode {mode} are not supported; save it as an RGB PNG or JPEG.")
+        raise ImageError(f"Images in PIL mode {mode} are not supported; save it as an RGB PNG or JPEG.") from None
 
 
 def _onto_white(rgba: Image.Image) -> Image.Image:

@@ -88,7 +88,8 @@ class ShortcutKind:
 
 
 SHORTCUTS = {
-    "none": ShortcutKind(None, "", "No shortcut: the plain net, the same layers without the addition (He et al. 2015)."),
+    "none": ShortcutKind(None, "", "No shortcut: the plain net, the same layers without the addition "
+                         "(He et al. 2015)."),
     "A": ShortcutKind(_option_a, "zero-pad", "Identity; where the shape changes, subsample and pad with zero channels: "
                       "no extra parameters, so plain and residual twins match exactly (He et al. 2015, option A)."),
     "B": ShortcutKind(_option_b, "projection", "Identity; a 1x1 convolution + BN only where the shape changes "
@@ -196,7 +197,7 @@ class ResidualUnit(nn.Module):
         raise NotImplementedError
 
     @property
-    def zero_init_target(self) -> nn.Module | None:
+    def zero_init_target(self) -> nn.BatchNorm2d | nn.Conv2d | None:
         """What zero-init zeroes so the unit starts as its shortcut and still learns, or None where it cannot.
 
         A branch that ends in BN: that BN, whose scale is zeroed (Goyal et al. 2017); one that ends in a conv
@@ -223,7 +224,8 @@ class ResidualUnit(nn.Module):
         return self._run(self._branch_names, x)
 
     def identity_path(self, x: torch.Tensor) -> torch.Tensor:
-        """What the shortcut adds to F(x): shortcut(x), pre-activated first for a projection in a pre-activation unit."""
+        """What the shortcut adds to F(x): shortcut(x), pre-activated first for a projection in a pre-activation
+        unit."""
         if self.shortcut is None:
             raise ValueError("A plain unit has no shortcut, so it has no identity path.")
         return self.shortcut(self._run(self._branch_names[: self._n_pre], x) if self._preact_projection else x)

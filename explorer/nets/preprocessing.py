@@ -50,10 +50,11 @@ class Preprocessing:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-able dict saved with weights (the keys every checkpoint so far has used)."""
-        d: dict[str, Any] = {"dataset": self.dataset, "classes": list(self.classes), "num_classes": self.num_classes,
-                             "in_channels": self.in_channels, "input_size": self.input_size, "scale": self.scale,
-                             "mean": list(self.mean), "std": list(self.std), "augment": dataclasses.asdict(self.augment),
-                             "light_on_dark": self.light_on_dark}
+        d: dict[str, Any] = {
+            "dataset": self.dataset, "classes": list(self.classes), "num_classes": self.num_classes,
+            "in_channels": self.in_channels, "input_size": self.input_size, "scale": self.scale,
+            "mean": list(self.mean), "std": list(self.std), "augment": dataclasses.asdict(self.augment),
+            "light_on_dark": self.light_on_dark}
         optional = {"margin": self.margin, "path": self.path, "skipped": self.skipped, "weights": self.weights}
         return d | {k: v for k, v in optional.items() if v is not None}
 
@@ -75,7 +76,8 @@ class Preprocessing:
                       light_on_dark=d.get("light_on_dark", True), margin=d.get("margin"), path=d.get("path"),
                       skipped=d.get("skipped"), weights=d.get("weights"))
         except (KeyError, TypeError, AttributeError):
-            raise ValueError("A preprocessing must give classes, in_channels, input_size, scale, mean and std.") from None
+            raise ValueError("A preprocessing must give classes, in_channels, input_size, scale, mean and "
+                             "std.") from None
         if d.get("num_classes", pre.num_classes) != pre.num_classes:
             raise ValueError("A preprocessing's num_classes must be the number of its classes.")
         return pre

@@ -160,7 +160,8 @@ def block_diagram(cfg: ModelConfig, max_per_stage: int = 4) -> str:
                          f'fontcolor="#c0392b"];')
             node = f"{node}_add"
         prev = node
-    final = [label for label, m in (("BN", model.bn_final), ("ReLU", model.relu_final)) if not isinstance(m, nn.Identity)]
+    ends = (("BN", model.bn_final), ("ReLU", model.relu_final))
+    final = [label for label, m in ends if not isinstance(m, nn.Identity)]
     tail = "".join(f"{op} → " for op in final[:-1]) + (f"{final[-1]}\\n" if final else "") + "global avg pool"
     lines.append(f'  pool [label="{tail}"];')
     lines.append(f'  fc [label="linear, {cfg.num_classes} classes", fillcolor="#ffffff"];')

@@ -18,7 +18,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 
@@ -26,6 +26,9 @@ from .builder import ResNet, build_model, load_torchvision_weights
 from .config import ModelConfig, preset
 from .cost import check_model_cost
 from .preprocessing import MAX_CLASS_NAME, Preprocessing
+
+if TYPE_CHECKING:
+    from torchvision.models import WeightsEnum
 
 # torchvision weights per name (He et al. 2015 architectures; ResNet-50 with torchvision's improved recipe).
 IMAGENET_WEIGHTS = {"resnet18": "ResNet18_Weights.IMAGENET1K_V1", "resnet50": "ResNet50_Weights.IMAGENET1K_V2"}
@@ -163,7 +166,7 @@ def pretrained_imagenet(name: str, progress: Progress = None, cache_dir: Path | 
     return Explainable(model, imagenet_preprocessing(name), cfg)
 
 
-def _imagenet_weights(name: str):
+def _imagenet_weights(name: str) -> WeightsEnum:
     from torchvision.models import get_weight
     if name not in IMAGENET_WEIGHTS:
         raise ValueError(f"Pretrained ImageNet models are {', '.join(IMAGENET_WEIGHTS)}; got {name!r}.")
