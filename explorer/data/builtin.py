@@ -192,24 +192,26 @@ register_dataset(DatasetSpec(
     1, 8, _DIGITS, _load_digits,
     # Tuned so the Figure 6 sweep shows degradation in about a minute on a laptop (docs/engine.md).
     Recipe(epochs=15, batch_size=64, lr=0.1, schedule="cosine", warmup_epochs=2.0),
-    scale=16.0, augment=Augment(1, False), margin=0.0, drawn_digits=True))
+    scale=16.0, augment=Augment(1, False), margin=0.0, drawn_digits=True, train_images=1437))  # 80 % of 1,797
 register_dataset(DatasetSpec(
     "fashion_mnist", "Fashion-MNIST", "Zalando's 70,000 28x28 grayscale pictures of clothing in 10 classes.",
     "Zalando Research (Xiao, Rasul & Vollgraf 2017), MIT licence; Debian's dataset-fashion-mnist when installed.",
     1, 28, ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
     _load_fashion, Recipe(epochs=5, batch_size=256, lr=0.1, schedule="onecycle"),
-    augment=Augment(2, True), margin=0.0, needs_download=not _debian_fashion_present()))
+    augment=Augment(2, True), margin=0.0, train_images=60_000, torchvision="FashionMNIST",
+    needs_download=not _debian_fashion_present()))
 register_dataset(DatasetSpec(
     "mnist", "MNIST", "LeCun's 70,000 28x28 handwritten digits (needs a download).",
     "Yann LeCun, Corinna Cortes and Chris Burges (LeCun et al. 1998), CC BY-SA 3.0; downloaded by torchvision.",
     1, 28, _DIGITS, _load_mnist, Recipe(epochs=4, batch_size=256, lr=0.1, schedule="onecycle"),
-    augment=Augment(2, False), margin=4 / 28, drawn_digits=True, needs_download=True))  # 20x20 inside 28x28
+    augment=Augment(2, False), margin=4 / 28, drawn_digits=True, train_images=60_000, torchvision="MNIST",
+    needs_download=True))  # margin: MNIST's digits are 20x20 inside 28x28
 register_dataset(DatasetSpec(
     "cifar10", "CIFAR-10", "60,000 32x32 colour photos in 10 classes, the paper's CIFAR-10 (needs a download).",
     "Alex Krizhevsky, Vinod Nair and Geoffrey Hinton (Krizhevsky 2009), University of Toronto; no stated licence.",
     3, 32, ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
     _load_cifar10, Recipe(epochs=30, batch_size=128, lr=0.1, schedule="step", warmup_epochs=1.0),
-    augment=Augment(4, True), needs_download=True))
+    augment=Augment(4, True), train_images=50_000, torchvision="CIFAR10", needs_download=True))
 register_dataset(DatasetSpec(
     "folder", "Your images", "Your own images: one sub-folder per class, resized to 32x32 RGB.",
     "Yours: uploaded as a zip or read from a folder on the server.",

@@ -64,6 +64,9 @@ class DatasetSpec:
     augment: Augment = Augment()  # the default training augmentation
     margin: float | None = None  # light-on-dark digit-like images: share of the side left empty; None: photos
     drawn_digits: bool = False  # drawings and photos of digits are brought to the look of this data (Explain)
+    train_images: int = 0  # training images per epoch (for time estimates); 0 when unknown before it is read
+    torchvision: str | None = None  # the torchvision.datasets class that fetches it (the take-home script
+    #                                  downloads it that way); None: the script carries the data itself
     needs_download: bool = False  # True when it is not on this machine and must be downloaded first
     needs_path: bool = False  # read from a folder (DataConfig.path): classes come from its sub-folders
     list_classes: Callable[[pathlib.Path], tuple[str, ...]] | None = None  # needs_path: the folder's classes
