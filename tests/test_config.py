@@ -33,6 +33,11 @@ def test_a_placement_registered_later_is_accepted_and_built(monkeypatch):
     assert build_model(cfg)(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
     with pytest.raises(ValueError, match="placement must be one of"):
         ModelConfig(placement="not_registered")
+    refusing = dataclasses.replace(blocks.PLACEMENTS["relu_before_add"], help="A test-only unit ending in a ReLU.")
+    monkeypatch.setitem(blocks.PLACEMENTS, "test_refusing", refusing)
+    assert ModelConfig(placement="test_refusing").can_zero_init is False  # the entry's zero_init=None decides
+    with pytest.raises(ValueError, match="does not fit the test_refusing placement"):
+        ModelConfig(placement="test_refusing", zero_init_residual=True)
 
 
 def test_every_registry_entry_is_accepted_by_the_config():

@@ -30,8 +30,8 @@ NORMS = ("batch", "none")
 INITS = ("kaiming", "xavier")
 
 
-# Placements whose branch cannot start at zero and still learn, with the sentence that says why (the
-# registry's Placement.zero_init is None for exactly these; a test checks that the two agree).
+# Why a placement's branch cannot start at zero and still learn, for those whose registry entry says so
+# (Placement.zero_init is None; `zero_init_refusal` reads the registry, a test checks that the two agree).
 ZERO_INIT_REFUSED = {
     "relu_before_add": "zero_init_residual does not fit the relu_before_add placement: its branch ends in a ReLU, "
                        "and a branch that starts at exactly zero there gets no gradient and never learns.",
@@ -54,6 +54,14 @@ IMAGENET_STAGES = {
 # The CIFAR depths offered in the app: 6n+2 layers with basic blocks, 9n+2 with bottlenecks (He et al. 2015 §4.2,
 # He et al. 2016's ResNet-164).
 CIFAR_DEPTHS = {"basic": (8, 14, 20, 32, 44, 56, 110), "bottleneck": (11, 20, 29, 47, 56, 110, 164)}
+
+
+def zero_init_refusal(placement: str) -> str | None:
+    """Why a registered placement's branch cannot start at zero (its registry entry's zero_init is None), or None."""
+    if PLACEMENTS[placement].zero_init is not None:
+        return None
+    return ZERO_INIT_REFUSED.get(placement, f"zero_init_residual does not fit the {placement} placement: its branch "
+                                            f"cannot start at exactly zero and still learn.")
 
 
 def choice(name: str, value: object, allowed: Collection[object]) -> None:
@@ -122,8 +130,9 @@ class ModelConfig:
         if self.zero_init_residual and self.shortcut == "none":
             raise ValueError("zero_init_residual needs a shortcut: a plain net whose branches start at zero "
                              "cannot train.")
-        if self.zero_init_residual and self.placement in ZERO_INIT_REFUSED:
-            raise ValueError(ZERO_INIT_REFUSED[self.placement])
+        refusal = zero_init_refusal(self.placement)
+        if self.zero_init_residual and refusal:
+            raise ValueError(refusal)
 
     def _validate_caps(self) -> None:
         """Depth and input size within explorer.nets.caps, checked on the numbers before anything is built."""
@@ -172,7 +181,7 @@ class ModelConfig:
     @property
     def can_zero_init(self) -> bool:
         """True when this net may start its branches at zero: BN, a shortcut, and a placement that allows it."""
-        return self.norm != "none" and not self.is_plain and self.placement not in ZERO_INIT_REFUSED
+        return self.norm != "none" and not self.is_plain and not zero_init_refusal(self.placement)
 
     @property
     def is_plain(self) -> bool:
