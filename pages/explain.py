@@ -212,7 +212,6 @@ def _drawing():
 
 
 # ----------------------------------------------------------------------------- explaining
-BASELINE_NAMES = {"mean": "Dataset mean colour", "black": "Black", "blur": "Blurred image"}
 
 
 def choose_method(classes: list) -> tuple:
@@ -224,11 +223,12 @@ def choose_method(classes: list) -> tuple:
                               format_func=lambda c: "the predicted class" if c is None else str(classes[c]))
     baseline = None
     if METHODS[method].baseline:
-        baseline = base.selectbox("Baseline", list(BASELINES), key="explain_baseline", format_func=BASELINE_NAMES.get,
-                                  help=" ".join(f"**{BASELINE_NAMES[k]}**: {v}." for k, v in BASELINES.items()))
+        baseline = base.selectbox("Baseline", list(BASELINES), key="explain_baseline",
+                                  format_func=lambda b: BASELINES[b].label,
+                                  help=" ".join(f"**{b.label}**: {b.help}." for b in BASELINES.values()))
     opacity = right.slider("Map opacity", 0.0, 1.0, 0.5, 0.05, key="explain_opacity")
     st.caption(f"**{METHODS[method].label}**: {METHODS[method].help}"
-               + (f" Baseline: {BASELINES[baseline]}." if baseline else ""))
+               + (f" Baseline: {BASELINES[baseline].help}." if baseline else ""))
     return method, target, opacity, baseline
 
 
