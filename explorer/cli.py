@@ -125,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("experiment_id")
     e.add_argument("-o", "--output", help="the script's file (default: print it on stdout)")
     _store_flags(e)
+    sub.add_parser("app", help="start the app (`streamlit run`); the arguments after `app` go to Streamlit")
     w = sub.add_parser("worker", help="run one queued experiment folder (used by the job manager)")
     w.add_argument("experiment_dir")
     w.add_argument("--database-url")
@@ -264,6 +265,10 @@ def _export(store, exp, args) -> int:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["app"]:  # before argparse: Streamlit's own options (--server.port 8502) pass through untouched
+        from .launch import run_app
+        return run_app(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     from .store.runstore import RunStore

@@ -2,7 +2,8 @@
 ImageNet ResNets or an uploaded checkpoint) and an image (a test image, an upload or a drawing); see the top-5
 classes and an attribution map for each model, plain and residual side by side.
 
-The page only reads widgets, calls explorer.checkpoints / explorer.attribution and draws explorer.charts figures.
+The page only reads widgets, calls explorer.store.checkpoints / explorer.analysis.attribution and draws
+explorer.figures.
 """
 import functools
 import hashlib

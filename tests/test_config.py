@@ -1,4 +1,4 @@
-"""explorer.config: validation with clear messages, JSON round trips, twins, presets.
+"""explorer.nets.config and explorer.data.config: validation with clear messages, JSON round trips, twins, presets.
 
 The config validates against explorer.nets.blocks' registries (one name for one thing).
 """

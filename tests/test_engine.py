@@ -10,7 +10,7 @@ import torch
 from explorer.data.config import DataConfig
 from explorer.nets.config import ModelConfig
 from explorer.store.runstore import RunStore, load_checkpoint
-from explorer.training.engine import _lr_factor, build_models, train_models
+from explorer.training.engine import build_models, lr_factor, train_models
 from explorer.training.experiments import twin
 from explorer.training.recipes import TrainConfig
 
@@ -183,7 +183,7 @@ def test_schedules_match_pytorch_schedulers(schedule, scheduler):
     sched = scheduler(opt, total)
     recipe = TrainConfig(schedule=schedule, lr=1.0)
     for step in range(total):
-        assert _lr_factor(recipe, step, total, 10) == pytest.approx(opt.param_groups[0]["lr"], abs=1e-9), step
+        assert lr_factor(recipe, step, total, 10) == pytest.approx(opt.param_groups[0]["lr"], abs=1e-9), step
         opt.step()
         sched.step()
 

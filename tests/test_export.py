@@ -1,6 +1,6 @@
 """Take it home: the exported script (torch and torchvision only) rebuilds the same nets as the app, and, run in a
 fresh process that cannot import this project, retrains a digits twin to the app's final training error (CPU, same
-seed, within 0.01).
+seed, within 0.01). tests/test_takehome_parity.py checks every registry entry.
 """
 import ast
 import json
@@ -9,19 +9,19 @@ import subprocess
 import sys
 
 import pytest
-import torch
+from test_takehome_parity import assert_same_nets, load_script
 
 from explorer.data.config import DataConfig
 from explorer.jobs.worker import run_experiment
 from explorer.nets.config import ModelConfig, preset
-from explorer.training import experiments, takehome
-from explorer.training.engine import build_models
+from explorer.training import experiments
+from explorer.training.experiments import ExperimentSpec
 from explorer.training.export import export_script
 from explorer.training.recipes import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
-ALLOWED_IMPORTS = {"argparse", "base64", "dataclasses", "gzip", "json", "math", "os", "time", "zlib", "torch",
-                   "torchvision"}
+ALLOWED_IMPORTS = {"__future__", "argparse", "base64", "collections", "dataclasses", "json", "lzma", "math", "os", "re",
+                   "time", "typing", "torch", "torchvision"}
 
 CONFIGS = [  # a twin, every placement and shortcut, bottlenecks, zero-init, explicit stages, an ImageNet stem
     [("plain-20", ModelConfig(shortcut="none", in_channels=1, input_size=8)),
@@ -37,16 +37,9 @@ CONFIGS = [  # a twin, every placement and shortcut, bottlenecks, zero-init, exp
 
 
 @pytest.mark.parametrize("named", CONFIGS, ids=["twin", "placements", "bottleneck-xavier", "imagenet"])
-def test_the_scripts_nets_are_the_apps_nets(named):
-    ours = build_models(named, seed=3)
-    theirs = takehome.build_models([{"name": n, "model": c.to_dict()} for n, c in named], seed=3)
-    for name, cfg in named:
-        a, b = ours[name].state_dict(), theirs[name].state_dict()
-        assert list(a) == list(b), name  # the same names, so the app's checkpoints load into the script's nets
-        assert all(torch.equal(a[k], b[k]) for k in a), name  # the same initial weights, twins included
-        x = torch.randn(2, cfg.in_channels, cfg.input_size, cfg.input_size)
-        ours[name].eval(), theirs[name].eval()
-        torch.testing.assert_close(theirs[name](x), ours[name](x), rtol=0, atol=0)
+def test_the_scripts_nets_are_the_apps_nets(named, tmp_path, monkeypatch):
+    spec = ExperimentSpec("compare", tuple(named), DataConfig("cifar10"), TrainConfig())
+    assert_same_nets(named, load_script(export_script(spec), tmp_path, monkeypatch))  # names, init, outputs
 
 
 def _imports(source: str) -> set:
@@ -73,7 +66,6 @@ def test_the_exported_script_retrains_a_digits_twin_to_the_apps_error_in_a_fresh
     assert main(["export", exp_id, "-o", str(tmp_path / "cli.py"), "--runs-dir", str(store.root)]) == 0
     assert (tmp_path / "cli.py").read_text() == text
     assert main(["export", "20990101-000000-nothere", "--runs-dir", str(store.root)]) == 2
-    assert "The app's final errors for resnet-8" in text
     script = tmp_path / "home" / "retrain.py"
     script.parent.mkdir()
     script.write_text(text)
@@ -84,6 +76,7 @@ def test_the_exported_script_retrains_a_digits_twin_to_the_apps_error_in_a_fresh
     done = subprocess.run([sys.executable, "-c", blocker], cwd=script.parent, env=env, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "resnet-8: train error" in done.stdout and "(the app: train" in done.stdout  # quoted to compare
     home = json.loads((script.parent / "out.json").read_text())
     assert set(home) == set(finals) == {"plain-8", "resnet-8"}
     for name, app in finals.items():
@@ -93,12 +86,13 @@ def test_the_exported_script_retrains_a_digits_twin_to_the_apps_error_in_a_fresh
         assert abs(home[name]["test_error"] - app["test_error"]) <= 0.02, (name, home[name], app)
 
 
-def test_the_template_alone_refuses_to_run_and_torchvision_data_is_not_embedded():
+def test_torchvision_data_is_not_embedded_and_the_experiment_is_python_values(tmp_path, monkeypatch):
     spec = experiments.twin(ModelConfig(depth=8), DataConfig("cifar10", train_subset=100), TrainConfig())
     text = export_script(spec)
-    assert "EMBEDDED_DATA = None" in text and len(text) < 40_000  # CIFAR-10 comes from torchvision at home
-    line = next(l for l in text.splitlines() if l.startswith("EXPERIMENT = json.loads("))
-    written = json.loads(ast.literal_eval(line[len("EXPERIMENT = json.loads("):-1]))
-    assert written["data"]["train_subset"] == 100 and written["models"] == spec.to_dict()["models"]
-    with pytest.raises(SystemExit):
-        takehome.main([])  # the unfilled template says to download a filled-in one
+    assert 'DATA_BLOCK = """\n"""' in text and len(text) < 80_000  # CIFAR-10 comes from torchvision at home
+    assert "ModelConfig(depth=8, shortcut='none')" in text and "json.loads" not in text
+    script = load_script(text, tmp_path, monkeypatch)
+    exp = script.the_experiment()
+    assert exp.subsets == (100, None) and exp.load.__name__ == "load_cifar10"
+    assert not hasattr(script, "load_mnist") and not hasattr(script, "unpack")  # only this dataset's loader
+    assert [(n, c.to_dict()) for n, c in exp.models] == [(n, c.to_dict()) for n, c in spec.models]

@@ -1,4 +1,4 @@
-"""explorer.images: real files of every mode and format, broken files, and digit preprocessing."""
+"""explorer.data.images: real files of every mode and format, broken files, and digit preprocessing."""
 import io
 
 import numpy as np

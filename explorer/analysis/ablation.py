@@ -59,7 +59,7 @@ def ablate_blocks(model: ResNet, x: torch.Tensor, y: torch.Tensor, batch_size: i
     where its input and output shapes agree, and is reported as not skippable where they do not.
 
     Args:
-        model: a trained `explorer.models.ResNet` (not changed: the work is done on a deep copy, in eval mode).
+        model: a trained `explorer.nets.builder.ResNet` (not changed: the work is done on a deep copy, in eval mode).
         x: (N, C, H, W) test images; y: (N,) labels. batch_size: images per forward pass.
     Returns:
         a list of rows {"unit", "stage", "index", "skippable", "error", "reason"}: first the baseline

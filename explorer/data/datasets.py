@@ -23,7 +23,7 @@ from ..nets.preprocessing import Augment, Preprocessing
 from .builtin import SPLIT_SEED
 from .config import DataConfig
 from .images import normalize
-from .registry import DATASETS, DatasetSpec, Progress, Splits, dataset_spec
+from .registry import DATASETS, DatasetSpec, Progress, dataset_spec
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # (x (B, C, H, W) normalised float32, y (B,) int64)
 
@@ -109,10 +109,10 @@ def load_dataset(cfg: DataConfig, progress: Progress | None = None) -> Dataset:
     splits = spec.loader(where, progress or _quiet)
     x_train, y_train, x_test, y_test = splits.x_train, splits.y_train, splits.x_test, splits.y_test
     if cfg.train_subset is not None:
-        x_train, y_train = _subset(x_train, y_train, cfg.train_subset)
+        x_train, y_train = interleaved_subset(x_train, y_train, cfg.train_subset)
     if cfg.test_subset is not None:
-        x_test, y_test = _subset(x_test, y_test, cfg.test_subset)
-    pre = _preprocessing(cfg, spec, x_train, splits)
+        x_test, y_test = interleaved_subset(x_test, y_test, cfg.test_subset)
+    pre = preprocessing_for(cfg, x_train, splits.classes, splits.skipped)
     return Dataset(cfg.name, x_train, y_train, x_test, y_test, pre)
 
 
@@ -120,20 +120,28 @@ def _quiet(message: str, fraction: float | None) -> None:
     """The progress callback when nobody listens."""
 
 
-def _preprocessing(cfg: DataConfig, spec: DatasetSpec, x_train: torch.Tensor, splits: Splits) -> Preprocessing:
-    """The record that turns raw images into model inputs (saved with each run)."""
+def preprocessing_for(cfg: DataConfig, x_train: torch.Tensor, classes: tuple[str, ...] | None = None,
+                      skipped: int = 0) -> Preprocessing:
+    """The record that turns raw images into model inputs (saved with each run).
+
+    Args:
+        cfg: the data config (its dataset's record gives the scale, augmentation and classes).
+        x_train: (N, C, H, W) raw training images: the per-channel mean and std are theirs.
+        classes, skipped: what a loader found in a folder (Splits.classes, Splits.skipped), if anything.
+    """
+    spec = DATASETS[cfg.name]
     x = x_train.to(torch.float64) / spec.scale  # (N, C, H, W)
     mean = x.mean(dim=(0, 2, 3))
     std = x.std(dim=(0, 2, 3)).clamp_min(1e-6)
     return Preprocessing(
-        dataset=cfg.name, classes=splits.classes or spec.classes, in_channels=int(x_train.shape[1]),
+        dataset=cfg.name, classes=classes or spec.classes, in_channels=int(x_train.shape[1]),
         input_size=int(x_train.shape[-1]), scale=spec.scale, mean=tuple(float(m) for m in mean),
         std=tuple(float(s) for s in std), augment=spec.augment if cfg.augment is not False else Augment(),
         light_on_dark=spec.light_on_dark, margin=spec.margin,
-        path=str(cfg.path) if spec.needs_path else None, skipped=splits.skipped if spec.needs_path else None)
+        path=str(cfg.path) if spec.needs_path else None, skipped=skipped if spec.needs_path else None)
 
 
-def _subset(x: torch.Tensor, y: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+def interleaved_subset(x: torch.Tensor, y: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The first n of a seeded order that cycles through the classes (so n >= classes holds them all)."""
     g = torch.Generator().manual_seed(SPLIT_SEED)
     perm = torch.randperm(len(y), generator=g)

@@ -4,6 +4,8 @@ Size budget: ~80 lines.
 """
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -37,6 +39,6 @@ OUT_OF_MEMORY = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError) 
 def maybe_compile(model: nn.Module) -> nn.Module:
     """torch.compile on CUDA when it works; the plain module otherwise (compilation is an optimisation only)."""
     try:
-        return torch.compile(model)
+        return cast(nn.Module, torch.compile(model))  # a Module in, an OptimizedModule (a Module) out
     except Exception:  # noqa: BLE001 - any compiler failure falls back to eager
         return model

@@ -56,7 +56,7 @@ def build_models(named_cfgs, seed: int) -> dict:
     return models
 
 
-def _lr_factor(train: TrainConfig, step: int, total: int, steps_per_epoch: int) -> float:
+def lr_factor(train: TrainConfig, step: int, total: int, steps_per_epoch: int) -> float:
     """Learning-rate multiplier at a step: warm-up, then constant / step (/10 at 50% and 75%) / cosine / one-cycle."""
     warm = int(train.warmup_epochs * steps_per_epoch)
     if step < warm:
@@ -71,7 +71,7 @@ def _lr_factor(train: TrainConfig, step: int, total: int, steps_per_epoch: int) 
     return 1.0
 
 
-def _optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, train: TrainConfig) -> torch.optim.Optimizer:
     if train.optimizer == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=train.lr, weight_decay=train.weight_decay)
     return torch.optim.SGD(model.parameters(), lr=train.lr, momentum=train.momentum,
@@ -130,7 +130,7 @@ class Lockstep:
             trained = maybe_compile(model) if self.train.compile else model
         scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-        return _Run(name, trained, model, _optimizer(model, self.train), scaler,
+        return _Run(name, trained, model, make_optimizer(model, self.train), scaler,
                     (tuple(n for n, _ in convs), tuple(m for _, m in convs)))
 
     def _autocast(self):
@@ -195,7 +195,7 @@ class Lockstep:
                    "step": self.step, "epoch": self.step / self.steps_per_epoch})
 
     def _set_lr(self) -> float:
-        lr = self.train.lr * _lr_factor(self.train, self.step, self.total_steps, self.steps_per_epoch)
+        lr = self.train.lr * lr_factor(self.train, self.step, self.total_steps, self.steps_per_epoch)
         for run in self.active:
             for g in run.opt.param_groups:
                 g["lr"] = lr

@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..data.config import DataConfig
 from ..data.registry import DATASETS
@@ -80,14 +82,15 @@ def twin(cfg: ModelConfig, data: DataConfig, train: TrainConfig, shortcut: str =
     return ExperimentSpec("twin", ((plain.name, plain), (residual.name, residual)), data, train)
 
 
-def sweep(base: ModelConfig, depths, data: DataConfig, train: TrainConfig, shortcut: str = "A") -> ExperimentSpec:
+def sweep(base: ModelConfig, depths: Iterable[int], data: DataConfig, train: TrainConfig,
+          shortcut: str = "A") -> ExperimentSpec:
     """Plain and residual at each depth (He et al. 2015, Figure 6): plain-20, resnet-20, plain-56, resnet-56, ..."""
-    depths = sorted({int(d) for d in depths})
-    if not depths:
+    ordered = sorted({int(d) for d in depths})
+    if not ordered:
         raise ValueError("A sweep needs at least one depth.")
     base = fit_to_data(base, data)
     models = []
-    for depth in depths:
+    for depth in ordered:
         residual = dataclasses.replace(base.residual(shortcut), depth=depth, stage_blocks=None)
         models += [(residual.plain().name, residual.plain()), (residual.name, residual)]
     return ExperimentSpec("sweep", tuple(models), data, train)
@@ -109,7 +112,7 @@ def fit_for_sweep(base: ModelConfig) -> tuple:
     return fitted, SWEEP_NOTE.format(what=what)  # the depth is a placeholder: the sweep sets each one
 
 
-def figure6(data: DataConfig = DataConfig(), train: TrainConfig = None) -> ExperimentSpec:
+def figure6(data: DataConfig | None = None, train: TrainConfig | None = None) -> ExperimentSpec:
     """He et al. 2015's Figure 6 in miniature: plain and residual nets at depths 20 and 56 (option A shortcuts).
 
     The residual branches start at zero (Goyal et al. 2017) so the deep ResNet gets going within a short run;
@@ -117,11 +120,13 @@ def figure6(data: DataConfig = DataConfig(), train: TrainConfig = None) -> Exper
     Args:
         data: the dataset (default: the built-in digits). train: the recipe (default: the dataset's own).
     """
+    data = data if data is not None else DataConfig()
     base = ModelConfig(depth=FIGURE6_DEPTHS[0], shortcut="A", placement="original", zero_init_residual=True)
     return sweep(base, FIGURE6_DEPTHS, data, train if train is not None else train_config_for(data.name))
 
 
-def compare(base: ModelConfig, data: DataConfig, train: TrainConfig, placements=None, shortcuts=None) -> ExperimentSpec:
+def compare(base: ModelConfig, data: DataConfig, train: TrainConfig, placements: Sequence[str] | None = None,
+            shortcuts: Sequence[str] | None = None) -> ExperimentSpec:
     """Several placements and/or shortcuts at one depth; names add what differs: `resnet-20-full_preact`, `resnet-20-B`.
 
     Zero-init, when the base asks for it, is kept only where the net can use it (a shortcut, and a placement
@@ -140,7 +145,24 @@ def compare(base: ModelConfig, data: DataConfig, train: TrainConfig, placements=
     return ExperimentSpec("compare", tuple(models), data, train)
 
 
-def plain_residual_pairs(exp: dict) -> list:
+class _RunRecord(Protocol):
+    """What plain_residual_pairs reads of a run (explorer.store.records.Run)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def model(self) -> dict: ...
+
+
+class _ExperimentRecord(Protocol):
+    """What plain_residual_pairs reads of an experiment (explorer.store.records.Experiment)."""
+
+    @property
+    def runs(self) -> Sequence[_RunRecord]: ...
+
+
+def plain_residual_pairs(exp: _ExperimentRecord) -> list[tuple[str, str]]:
     """(plain run id, residual run id) for each residual run of an experiment whose plain twin is in it too.
 
     Twins are He et al. 2015's comparison: the same layers with and without shortcuts.
@@ -150,7 +172,6 @@ def plain_residual_pairs(exp: dict) -> list:
     Returns:
         [(plain id, residual id), ...] in the experiment's run order.
     """
-    from ..nets.config import ModelConfig
     cfgs = {}
     for run in exp.runs:
         try:

@@ -1,79 +1,118 @@
 """Take it home: one self-contained PyTorch script that retrains an experiment outside the app.
 
-The script is `takehome.py` (torch and torchvision only) with the experiment's spec written in. Data that
-torchvision cannot fetch (the built-in digits, an image folder) is embedded as the app's exact split, so the
-script rebuilds the same nets, split, recipe and seed; on the same device it reproduces the app's training
-errors up to floating-point noise.
+The script is written from the library's own source (explorer.training.bundle): the nets, the recipe, the
+batches and the loop of explorer.training.takehome, only the parts this experiment uses (its placements,
+shortcuts and blocks, its dataset's loader). The experiment itself is Python values at the top. Data that
+torchvision cannot fetch (the built-in digits, an image folder) is the app's exact split, compressed, at the end.
+On the same device and seed the script reproduces the app's training errors up to floating-point noise.
 """
 from __future__ import annotations
 
 import base64
-import json
-import zlib
-from pathlib import Path
+import lzma
 
 import torch
 
+from ..data.datasets import Dataset, dataset_info, preprocessing_for
+from ..nets.blocks import BLOCKS, PLACEMENTS, SHORTCUTS
+from ..nets.config import ModelConfig
+from . import takehome
+from .bundle import Bundle
 from .experiments import ExperimentSpec
+from .recipes import TrainConfig
 
-TEMPLATE = Path(__file__).with_name("takehome.py")
 EMBEDDED = ("digits", "folder")  # datasets torchvision cannot fetch: their split goes into the script
 MAX_EMBEDDED_BYTES = 32 * 2**20  # larger image folders are refused (the script would be too big to download)
+LOADERS = {"mnist": takehome.load_mnist, "fashion_mnist": takehome.load_fashion_mnist,
+           "cifar10": takehome.load_cifar10}  # the others are embedded: takehome.unpack
+REGISTRIES = ((PLACEMENTS, "placement"), (SHORTCUTS, "shortcut"), (BLOCKS, "block"))  # and the field naming an entry
+PREPROCESSING_KEYS = ("classes", "scale", "mean", "std", "augment")  # what the script reads (no server paths)
+
+DOCSTRING = '''"""ResNet Explorer, take-home script: retrain one experiment with PyTorch alone.
+
+Run: python THIS_FILE.py [--device cpu] [--epochs N] [--data-dir DIR] [--save-dir DIR] [--json FILE]
+Needs PyTorch (and torchvision for MNIST, Fashion-MNIST or CIFAR-10), nothing of ResNet Explorer.
+
+The nets follow He et al. 2015 ("Deep Residual Learning for Image Recognition") and He et al. 2016 ("Identity
+Mappings in Deep Residual Networks"): each unit computes y = after_add(F(x) + shortcut(x)); a plain net is the
+same unit without the addition. All nets train in lockstep on the same batches, with the same augmentation,
+from the same initial weights where their layers match, so the only difference between them is the shortcut.
+On the same device and seed this reproduces the app's numbers up to floating-point noise.
+
+Read it from the top: the experiment (what the app trained, as Python values you may change), then ResNet
+Explorer's own code that it needs, each part under the path of its file in the library (the config, the
+blocks, the builder, the recipe, the batches, the loop), and at the end the data.
+"""'''
 
 
-def _pack(t: torch.Tensor) -> dict:
-    raw = t.detach().cpu().contiguous().numpy().tobytes()
-    return {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""),
-            "data": base64.b64encode(zlib.compress(raw, 9)).decode("ascii")}
-
-
-def export_script(spec: ExperimentSpec, data=None, finals: dict | None = None, title: str = "") -> str:
+def export_script(spec: ExperimentSpec, data: Dataset | None = None, finals: dict | None = None,
+                  title: str = "") -> str:
     """The take-home script for an experiment, as text.
 
     Args:
         spec: the experiment's nets, data, recipe and seed.
         data: its explorer.data.Dataset, when already loaded (needed only for embedded datasets; loaded if None).
-        finals: optional {net name: final metrics} the app recorded, quoted in the script's header to compare.
-        title: a line for the header, e.g. the experiment's id.
+        finals: optional {net name: final metrics} the app recorded, printed beside the script's own.
+        title: the experiment's id.
     Returns:
         Python source that imports only the standard library, torch and torchvision.
     Raises:
         ValueError: one sentence, when the data is too large to embed.
     """
-    source = TEMPLATE.read_text(encoding="utf-8")
-    exp = spec.to_dict()
-    exp["data"] = {**exp["data"], "path": None, "data_dir": None}  # server paths mean nothing at home
-    embedded = None
-    if spec.data.name in EMBEDDED:
-        if data is None:
-            from ..data.datasets import load_dataset
-            data = load_dataset(spec.data)
-        tensors = {k: getattr(data, k) for k in ("x_train", "y_train", "x_test", "y_test")}
-        if sum(t.numel() * t.element_size() for t in tensors.values()) > MAX_EMBEDDED_BYTES:
-            raise ValueError(f"This dataset is larger than {MAX_EMBEDDED_BYTES // 2**20} MB, too large to put inside "
-                             f"a script; export an experiment on a smaller one.")
-        embedded = {k: _pack(t) for k, t in tensors.items()}
-    source = _fill(source, "EXPERIMENT = None", f"EXPERIMENT = json.loads({json.dumps(json.dumps(exp))})")
-    source = _fill(source, "EMBEDDED_DATA = None", f"EMBEDDED_DATA = {embedded!r}")
-    return _header(spec, finals, title) + source
+    used = {id(registry): {k: v for k, v in registry.items() if k in {getattr(c, field) for _, c in spec.models}}
+            for registry, field in REGISTRIES}
+    bundle = Bundle(overrides=used)
+    for registry, _ in REGISTRIES:  # the registries keep their names where another module uses the same
+        bundle.name_for(bundle.where_defined(registry))
+    for root in (ModelConfig, TrainConfig):  # what the experiment is made of comes first
+        bundle.need_object(root)
+    layout, packed, pre = _data(spec, data)
+    experiment = _experiment(bundle, spec, layout, pre, finals or {}, title)
+    main = bundle.need_object(takehome.main)
+    block = "".join(packed[i: i + 76] + "\n" for i in range(0, len(packed), 76))
+    data_block = ("# " + "-" * 77 + " the data\n"
+                  + ("# The app's exact split (HomeExperiment.layout names its tensors), lzma-compressed and base64-"
+                     "encoded;\n# unpack() reads it.\n" if packed else "# Downloaded at home by torchvision.\n")
+                  + f'DATA_BLOCK = """\n{block}"""')
+    guard = f'if __name__ == "__main__":\n    {main}(the_experiment())'
+    parts = [DOCSTRING, bundle.render(after_imports=experiment), data_block, guard]
+    return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
 
-def _fill(source: str, marker: str, value: str) -> str:
-    """Replace the line that starts with `marker` (the template's placeholder) by `value`."""
-    lines = source.splitlines(keepends=True)
-    hits = [i for i, line in enumerate(lines) if line.startswith(marker)]
-    if len(hits) != 1:
-        raise RuntimeError(f"The take-home template has {len(hits)} lines starting {marker!r}; it needs one.")
-    lines[hits[0]] = value + "\n"
-    return "".join(lines)
+def _data(spec: ExperimentSpec, data: Dataset | None) -> tuple[tuple, str, dict]:
+    """(layout, packed split, preprocessing) for the script: the app's exact split where torchvision cannot fetch it."""
+    if spec.data.name not in EMBEDDED:
+        info = dataset_info(spec.data.name)
+        shape = (1, info.in_channels, info.input_size, info.input_size)
+        pre = preprocessing_for(spec.data, torch.zeros(shape, dtype=torch.uint8)).to_dict()  # mean, std: at home
+        return (), "", {k: pre[k] for k in ("classes", "scale", "augment")}
+    if data is None:
+        from ..data.datasets import load_dataset
+        data = load_dataset(spec.data)
+    tensors = {k: getattr(data, k).detach().cpu().contiguous() for k in ("x_train", "y_train", "x_test", "y_test")}
+    if sum(t.numel() * t.element_size() for t in tensors.values()) > MAX_EMBEDDED_BYTES:
+        raise ValueError(f"This dataset is larger than {MAX_EMBEDDED_BYTES // 2**20} MB, too large to put inside "
+                         f"a script; export an experiment on a smaller one.")
+    layout = tuple((k, str(t.dtype).replace("torch.", ""), tuple(t.shape)) for k, t in tensors.items())
+    raw = b"".join(t.numpy().tobytes() for t in tensors.values())
+    packed = base64.b64encode(lzma.compress(raw, preset=9)).decode("ascii")
+    saved = data.preprocessing.to_dict()
+    return layout, packed, {k: saved[k] for k in PREPROCESSING_KEYS if k in saved}
 
 
-def _header(spec: ExperimentSpec, finals: dict | None, title: str) -> str:
-    lines = [f"# ResNet Explorer experiment {title}".rstrip(),
-             f"# {spec.kind} on {spec.data.name}: {', '.join(n for n, _ in spec.models)}; seed {spec.train.seed}, "
-             f"{spec.train.epochs} epochs, batch {spec.train.batch_size}, lr {spec.train.lr} ({spec.train.schedule})."]
-    for name, m in (finals or {}).items():
-        if m and m.get("train_error") is not None:
-            lines.append(f"# The app's final errors for {name}: train {100 * m['train_error']:.2f}%, "
-                         f"test {100 * m['test_error']:.2f}%.")
-    return "\n".join(lines) + "\n"
+def _experiment(bundle: Bundle, spec: ExperimentSpec, layout: tuple, pre: dict, finals: dict, title: str) -> str:
+    """`the_experiment()`: the experiment as Python values (every stored name goes in through repr, never raw)."""
+    subsets = (None, None) if spec.data.name in EMBEDDED else (spec.data.train_subset, spec.data.test_subset)
+    app_finals = {name: {k: v for k, v in m.items() if isinstance(v, (int, float))} for name, m in finals.items() if m}
+    record = takehome.HomeExperiment(
+        id=title, models=[(n, c) for n, c in spec.models], dataset=spec.data.name,
+        load=LOADERS.get(spec.data.name, takehome.unpack), preprocessing=pre, recipe=spec.train, subsets=subsets,
+        layout=layout, app_finals=app_finals)
+    call, kind = bundle.literal(record, 4, skip_defaults=True), bundle.need_object(takehome.HomeExperiment)
+    if layout:  # the packed split is the block at the end of the file
+        call = call[: call.rstrip().rindex(")")].rstrip() + "\n        packed=DATA_BLOCK,\n    )"
+    return ("# " + "-" * 77 + " the experiment\n"
+            f"def the_experiment() -> {kind}:\n"
+            '    """What the app trained, as the app recorded it. Change a value to try a variant (the registries\n'
+            "    below hold only the placements, shortcuts and blocks used here; the library has them all).\"\"\"\n"
+            f"    return {call}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from ..data.registry import DATASETS
 from ..nets.config import choice, config_from_dict
@@ -51,7 +52,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a whole number from 1 to {most:,}; got {value!r}.")
         steps = self.steps
         if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 10**7):
-            raise ValueError(f"steps must be a whole number from 1 to 10,000,000 (or empty to use epochs); got {steps!r}.")
+            raise ValueError(f"steps must be a whole number from 1 to 10,000,000 (or empty to use epochs); "
+                             f"got {steps!r}.")
         if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or not 0 < self.lr <= 10:
             raise ValueError(f"lr (learning rate) must be a number above 0 and at most 10; got {self.lr!r}.")
         for name, low, high in (("momentum", 0, 1), ("weight_decay", 0, 1), ("label_smoothing", 0, 1)):
@@ -71,8 +73,12 @@ class TrainConfig:
         return config_from_dict(cls, d)
 
 
-def train_config_for(dataset: str, **overrides) -> TrainConfig:
-    """The dataset's default recipe (its record's `recipe` in DATASETS), with overrides (None values ignored)."""
+def train_config_for(dataset: str, **overrides: Any) -> TrainConfig:
+    """The dataset's default recipe (its record's `recipe` in DATASETS), with overrides (None values ignored).
+
+    Args:
+        dataset: its name. overrides: TrainConfig fields (any type here: TrainConfig checks each one).
+    """
     choice("dataset", dataset, DATASETS)
     fields = {**dataclasses.asdict(DATASETS[dataset].recipe), **{k: v for k, v in overrides.items() if v is not None}}
     return TrainConfig(**fields)

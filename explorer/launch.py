@@ -1,0 +1,66 @@
+"""`resnet-explorer app`: start the Streamlit app from wherever it is installed, with its own settings.
+
+The app's files are the checkout's streamlit_app.py, pages/ and .streamlit/config.toml; a wheel installs the same
+files as the package `explorer_app` (setup.py), so this finds the entry script without depending on the working
+folder. Streamlit reads .streamlit/config.toml only from the working folder, so its settings are passed as
+command-line options instead; options given after `app` come later and win.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+ENTRY = "streamlit_app.py"
+
+
+def app_entry() -> Path:
+    """The entry script: the installed `explorer_app` package's, else the checkout's beside explorer/.
+
+    Raises:
+        FileNotFoundError: with one sentence, when neither is there.
+    """
+    spec = importlib.util.find_spec("explorer_app")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    folders.append(str(Path(__file__).resolve().parents[1]))  # a checkout: explorer/ beside streamlit_app.py
+    for folder in folders:
+        if (Path(folder) / ENTRY).is_file():
+            return Path(folder) / ENTRY
+    raise FileNotFoundError("The app's streamlit_app.py is not installed; reinstall resnet-explorer.")
+
+
+def config_options(entry: Path) -> list[str]:
+    """The app's .streamlit/config.toml beside `entry` as `--section.option value` arguments for `streamlit run`."""
+    path = entry.parent / ".streamlit" / "config.toml"
+    if not path.is_file():
+        return []
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: run with Streamlit's defaults rather than fail
+        return []
+    with path.open("rb") as f:
+        config = tomllib.load(f)
+    options = []
+    for section, values in config.items():
+        for name, value in values.items():
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            options += [f"--{section}.{name}", text]
+    return options
+
+
+def app_command(args: list[str]) -> list[str]:
+    """The `streamlit run` command line that `resnet-explorer app ARGS` executes."""
+    entry = app_entry()
+    return [sys.executable, "-m", "streamlit", "run", str(entry), *config_options(entry), *args]
+
+
+def run_app(args: list[str]) -> int:
+    """Replace this process with `streamlit run` of the app (extra `args` are passed on to it)."""
+    try:
+        command = app_command(args)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    os.execv(command[0], command)
+    return 0  # not reached: execv does not return
