@@ -317,3 +317,23 @@ def test_every_registered_dataset_has_a_complete_record():
         assert spec.in_channels in (1, 3) and spec.input_size >= 4 and spec.scale > 0
         assert spec.needs_path or spec.num_classes >= 2
         assert spec.recipe.epochs >= 1 and spec.recipe.batch_size >= 1
+
+
+def test_the_take_home_script_carries_a_registered_dataset(stripes, tmp_path, monkeypatch):
+    """A dataset torchvision cannot fetch (its record names no class) goes into the script as its exact split."""
+    from test_takehome_parity import load_script
+
+    from explorer.nets.config import ModelConfig
+    from explorer.training import experiments
+    from explorer.training.export import export_script
+    from explorer.training.recipes import train_config_for
+
+    spec = experiments.twin(ModelConfig(depth=8, width=0.25), DataConfig("stripes"), train_config_for("stripes"))
+    script = load_script(export_script(spec), tmp_path, monkeypatch)
+    exp = script.the_experiment()
+    assert exp.dataset == "stripes" and tuple(exp.preprocessing["classes"]) == stripes.classes
+    home = script.load_data(exp, str(tmp_path))
+    app = load_dataset(DataConfig("stripes"))
+    assert torch.equal(home.x_train, app.x_train) and torch.equal(home.y_test, app.y_test)
+    assert home.preprocessing.mean == pytest.approx(app.preprocessing.mean)
+    assert (home.preprocessing.augment.pad, home.preprocessing.augment.flip) == (1, True)  # the script's own record
