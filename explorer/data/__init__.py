@@ -10,7 +10,6 @@ from .config import DataConfig
 from .datasets import (
     Dataset,
     augment_batch,
-    dataset_info,
     default_data_dir,
     load_dataset,
     model_config_for,
@@ -19,7 +18,7 @@ from .datasets import (
 )
 from .files import read_cifar_batch, read_idx
 from .images import ImageError, load_image, normalize
-from .registry import DATASETS, DatasetSpec, Recipe, Splits, dataset_spec, register_dataset
+from .registry import DATASETS, DatasetSpec, Recipe, Splits, dataset_info, register_dataset
 
 __all__ = [
     "Augment",
@@ -34,7 +33,6 @@ __all__ = [
     "Splits",
     "augment_batch",
     "dataset_info",
-    "dataset_spec",
     "default_data_dir",
     "load_dataset",
     "load_image",

@@ -23,7 +23,8 @@ from ..nets.preprocessing import Augment, Preprocessing
 from .builtin import SPLIT_SEED
 from .config import DataConfig
 from .images import normalize
-from .registry import DATASETS, DatasetSpec, Progress, dataset_spec
+from .registry import DATASETS, Progress
+from .registry import dataset_info as dataset_info  # re-exported: callers import it from here too
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # (x (B, C, H, W) normalised float32, y (B,) int64)
 
@@ -52,18 +53,6 @@ def default_data_dir() -> pathlib.Path:
         return pathlib.Path(os.environ["EXPLORER_DATA_DIR"]).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
     return pathlib.Path(cache).expanduser() / "resnet-explorer" / "data"
-
-
-def dataset_info(name: str, path: str | None = None) -> DatasetSpec:
-    """A dataset's record (shape, classes, description, ...), without loading its images.
-
-    Args:
-        name: one of explorer.data.registry.DATASETS' keys.
-        path: for a dataset read from a folder, the folder to scan (its sub-folders are the classes).
-    Returns:
-        The DatasetSpec; for a folder, with the folder's classes filled in.
-    """
-    return dataset_spec(name, path)
 
 
 class InputShape(Protocol):

@@ -98,8 +98,9 @@ def register_dataset(spec: DatasetSpec) -> DatasetSpec:
     return spec
 
 
-def dataset_spec(name: str, path: str | None = None) -> DatasetSpec:
-    """A dataset's record, without loading its images; for a folder dataset, with the folder's classes.
+def dataset_info(name: str, path: str | None = None) -> DatasetSpec:
+    """A dataset's record (shape, classes, description, ...), without loading its images; for a dataset read
+    from a folder, with the folder's classes.
 
     Args:
         name: a key of DATASETS.
