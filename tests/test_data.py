@@ -337,3 +337,15 @@ def test_the_take_home_script_carries_a_registered_dataset(stripes, tmp_path, mo
     assert torch.equal(home.x_train, app.x_train) and torch.equal(home.y_test, app.y_test)
     assert home.preprocessing.mean == pytest.approx(app.preprocessing.mean)
     assert (home.preprocessing.augment.pad, home.preprocessing.augment.flip) == (1, True)  # the script's own record
+
+
+def test_preprocessing_is_one_checked_record_that_reads_back_what_it_saves():
+    pre = data.Preprocessing("cifar10", ("cat", "dog"), in_channels=3, input_size=32, scale=255.0,
+                             mean=(0.5, 0.4, 0.3), std=(0.2, 0.2, 0.2), augment=data.Augment(4, True))
+    saved = pre.to_dict()
+    assert saved["num_classes"] == 2 and saved["augment"] == {"pad": 4, "flip": True} and "path" not in saved
+    assert data.Preprocessing.from_dict(json.loads(json.dumps(saved))) == pre
+    for bad in ({}, {**saved, "classes": "cat"}, {**saved, "std": [0.2, 0.0, 0.2]}, {**saved, "num_classes": 3},
+                {**saved, "mean": [0.5]}, {**saved, "classes": ["<b>cat</b>", "dog"]}, {**saved, "augment": [4]}):
+        with pytest.raises(ValueError, match="preprocessing"):
+            data.Preprocessing.from_dict(bad)

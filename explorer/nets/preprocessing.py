@@ -66,6 +66,8 @@ class Preprocessing:
         """
         if not isinstance(d, dict):
             raise ValueError("A preprocessing must be a JSON object.")
+        if not all(isinstance(d.get(k), (list, tuple)) for k in ("classes", "mean", "std")):
+            raise ValueError("A preprocessing must give its classes, mean and std as lists.")
         try:
             augment = d.get("augment") or {}
             pre = cls(dataset=str(d.get("dataset", "")), classes=tuple(d["classes"]),
