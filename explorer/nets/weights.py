@@ -107,24 +107,21 @@ def _check_tensors(state_dict: dict[str, torch.Tensor]) -> None:
 
 
 def _checked_preprocessing(pre: object, cfg: ModelConfig) -> Preprocessing:
-    """A checkpoint's preprocessing dict as the record, checked for what explaining needs and against the config."""
+    """A checkpoint's preprocessing dict read as the record (which checks itself), then checked against the config."""
     if not isinstance(pre, dict) or any(k not in pre for k in _PRE_KEYS):
         raise ValueError(f"This checkpoint's preprocessing must give {', '.join(_PRE_KEYS)}.")
-    channels = cfg.in_channels
-    ok = (pre["in_channels"] == channels and pre["input_size"] == cfg.input_size
-          and isinstance(pre["classes"], list) and len(pre["classes"]) == cfg.num_classes
-          and all(isinstance(c, str) and len(c) <= MAX_CLASS_NAME and not set(c) & set("<>") for c in pre["classes"])
-          and isinstance(pre["scale"], (int, float)) and pre["scale"] > 0
-          and all(isinstance(v, list) and len(v) == channels for v in (pre["mean"], pre["std"]))
-          and all(isinstance(s, (int, float)) and s > 0 for s in pre["std"]))
-    if not ok:  # class names are drawn in charts: short plain text only, no markup
-        raise ValueError(f"This checkpoint's preprocessing does not match its model ({channels} channels, "
-                         f"{cfg.input_size}x{cfg.input_size} pixels, {cfg.num_classes} classes named in plain "
-                         f"text of up to {MAX_CLASS_NAME} characters).")
+    # class names are drawn in charts: short plain text only, no markup (Preprocessing refuses any other)
+    mismatch = ValueError(f"This checkpoint's preprocessing does not match its model ({cfg.in_channels} channels, "
+                          f"{cfg.input_size}x{cfg.input_size} pixels, {cfg.num_classes} classes named in plain "
+                          f"text of up to {MAX_CLASS_NAME} characters).")
     try:
-        return Preprocessing.from_dict(pre)
-    except ValueError as exc:
-        raise ValueError(f"This checkpoint's preprocessing is not valid: {exc}") from None
+        record = Preprocessing.from_dict(pre)
+    except ValueError:
+        raise mismatch from None
+    if (record.in_channels, record.input_size, record.num_classes) != (cfg.in_channels, cfg.input_size,
+                                                                        cfg.num_classes):
+        raise mismatch
+    return record
 
 
 def imagenet_preprocessing(name: str) -> Preprocessing:
