@@ -118,7 +118,7 @@ def from_query(params: Mapping[str, Any]) -> tuple[LinkSettings, list[str]]:
                             f"ignored.")
         del params[k]
     if "dataset" in params:
-        if params["dataset"] in DATASETS and params["dataset"] != "folder":
+        if params["dataset"] in DATASETS and not DATASETS[params["dataset"]].needs_path:  # never a server folder
             settings["dataset"] = params["dataset"]
         else:
             problems.append(f"The link's dataset {params['dataset']!r} is not one we know; using digits.")

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from explorer.data.datasets import DATASET_INFO, dataset_info, model_config_for
+from explorer.data.datasets import dataset_info, model_config_for
+from explorer.data.registry import DATASETS
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
 from explorer.nets.config import BLOCKS, FAMILIES, INITS, NORMS, PRESETS, ZERO_INIT_REFUSED, ModelConfig, preset
 from explorer.nets.cost import check_model_cost
@@ -59,10 +60,10 @@ def choose() -> dict:
     ss = st.session_state
     left, right = st.columns(2)
     with left:
-        names = [n for n in DATASET_INFO if n != "folder"]
+        names = [n for n, spec in DATASETS.items() if not spec.needs_path]
         pinned("dataset", "build_dataset", lambda off: st.selectbox(
             "Dataset", names, key="build_dataset", help=HELP["dataset"], disabled=off,
-            format_func=lambda n: f"{n} — {DATASET_INFO[n]['in_channels']}×{DATASET_INFO[n]['input_size']}²"))
+            format_func=lambda n: f"{n} — {DATASETS[n].in_channels}×{DATASETS[n].input_size}²"))
         pinned("preset", "build_preset", lambda off: st.selectbox(
             "Preset", ["custom", *PRESETS], key="build_preset", on_change=_apply_preset, help=HELP["preset"],
             disabled=off))

@@ -27,7 +27,7 @@ DEPTHS = [8, 14, 20, 32]
 def _samples(path: str) -> tuple:
     ds = load_dataset(DataConfig("folder", path=path))
     images, labels = [], []
-    for c, name in enumerate(ds.preprocessing["classes"]):
+    for c, name in enumerate(ds.preprocessing.classes):
         idx = (ds.y_train == c).nonzero()
         if len(idx):
             images.append(tensor_to_display(normalize(ds.x_train[idx[0, 0]][None], ds.preprocessing),

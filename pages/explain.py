@@ -2,7 +2,8 @@
 ImageNet ResNets or an uploaded checkpoint) and an image (a test image, an upload or a drawing); see the top-5
 classes and an attribution map for each model, plain and residual side by side.
 
-The page only reads widgets, calls explorer.checkpoints / explorer.attribution and draws explorer.charts figures.
+The page only reads widgets, calls explorer.store.checkpoints / explorer.analysis.attribution and draws
+explorer.figures.
 """
 import functools
 import hashlib
@@ -18,6 +19,7 @@ from explorer.data.files import DatasetUnavailable
 from explorer.data.images import ImageError, is_digit_model, load_image, to_model_input
 from explorer.figures.clicks import clickable_cells, clicked_point
 from explorer.figures.images import attribution_overlay, confusion_matrix, sample_strip, topk_bars
+from explorer.nets.preprocessing import Preprocessing
 from explorer.nets.weights import Explainable, PretrainedUnavailable, pretrained_imagenet
 from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model, load_uploaded_checkpoint
 from explorer.store.shipped import shipped_twin, shipped_twin_readme
@@ -30,8 +32,6 @@ SOURCES = {"twin": "Shipped digits twin", "run": "A finished run", "imagenet": "
            "upload": "Upload a checkpoint"}
 INPUTS = {"sample": "A test image", "draw": "Draw a digit", "upload": "Upload an image"}
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
-METHOD_NAMES = {"saliency": "Saliency", "integrated_gradients": "Integrated Gradients", "smoothgrad": "SmoothGrad",
-                "guided_backprop": "Guided Backprop", "gradcam": "Grad-CAM", "occlusion": "Occlusion"}
 IMAGENET_NAMES = {"resnet18": "ResNet-18 (45 MB download)", "resnet50": "ResNet-50 (98 MB download)"}
 MAX_RUNS_SIDE_BY_SIDE = 4
 MISTAKES_PER_ROW = 4  # half a wide page holds four labelled thumbnails
@@ -145,7 +145,7 @@ def _upload_source() -> tuple:
         cache.clear()  # one uploaded model per session
         cache[digest] = load_uploaded_checkpoint(data)
     model = cache[digest]
-    test_set = "digits" if model.preprocessing.get("dataset") == "digits" else None
+    test_set = "digits" if model.preprocessing.dataset == "digits" else None
     return {model.cfg.name: model}, test_set, f"upload/{digest}"
 
 
@@ -159,7 +159,7 @@ def choose_input(models: dict, dataset) -> dict:
         last = len(dataset.y_test) - 1
         index = st.number_input(f"Test image (0–{last})", 0, last, 0, key="explain_sample")
         x, view, label = test_example(dataset, int(index))
-        st.caption(f"True class: **{plain_text(dataset.preprocessing['classes'][label])}**")
+        st.caption(f"True class: **{plain_text(dataset.preprocessing.classes[label])}**")
         return {name: (x, view) for name in models}
     image = None if kind == "draw" else _uploaded_image()
     left, right = st.columns(2)
@@ -214,24 +214,23 @@ def _drawing():
 
 
 # ----------------------------------------------------------------------------- explaining
-BASELINE_NAMES = {"mean": "Dataset mean colour", "black": "Black", "blur": "Blurred image"}
-WITH_BASELINE = ("integrated_gradients", "occlusion")
 
 
 def choose_method(classes: list) -> tuple:
     """The attribution widgets; returns (method, target or None for the predicted class, opacity, baseline)."""
     left, middle, base, right = st.columns([2, 2, 2, 1])
     method = left.selectbox("Attribution method", list(METHODS), index=list(METHODS).index("gradcam"),
-                            key="explain_method", format_func=METHOD_NAMES.get)
+                            key="explain_method", format_func=lambda m: METHODS[m].label)
     target = middle.selectbox("Explain the class", [None, *range(len(classes))], key="explain_target",
                               format_func=lambda c: "the predicted class" if c is None else str(classes[c]))
     baseline = None
-    if method in WITH_BASELINE:
-        baseline = base.selectbox("Baseline", list(BASELINES), key="explain_baseline", format_func=BASELINE_NAMES.get,
-                                  help=" ".join(f"**{BASELINE_NAMES[k]}**: {v}." for k, v in BASELINES.items()))
+    if METHODS[method].baseline:
+        baseline = base.selectbox("Baseline", list(BASELINES), key="explain_baseline",
+                                  format_func=lambda b: BASELINES[b].label,
+                                  help=" ".join(f"**{b.label}**: {b.help}." for b in BASELINES.values()))
     opacity = right.slider("Map opacity", 0.0, 1.0, 0.5, 0.05, key="explain_opacity")
-    st.caption(f"**{METHOD_NAMES[method]}**: {METHODS[method]}"
-               + (f" Baseline: {BASELINES[baseline]}." if baseline else ""))
+    st.caption(f"**{METHODS[method].label}**: {METHODS[method].help}"
+               + (f" Baseline: {BASELINES[baseline].help}." if baseline else ""))
     return method, target, opacity, baseline
 
 
@@ -239,7 +238,7 @@ def _map_key(model_key: str, x, method: str, target, baseline=None) -> tuple:
     return model_key, hashlib.sha256(x.numpy().tobytes()).hexdigest()[:16], method, target, baseline
 
 
-def _attribution(model_key: str, model, x, explain: tuple, heavy_ok: bool, preprocessing: dict):
+def _attribution(model_key: str, model, x, explain: tuple, heavy_ok: bool, preprocessing: Preprocessing):
     """The map and its report from this session's memory, or computed now (a heavy one only once asked)."""
     method, target, _, baseline = explain
     maps = st.session_state.setdefault("explain_maps", {})
@@ -249,7 +248,7 @@ def _attribution(model_key: str, model, x, explain: tuple, heavy_ok: bool, prepr
             return None
         if len(maps) >= MAPS_KEPT:
             maps.pop(next(iter(maps)))
-        bar = st.progress(0.0, text=f"{METHOD_NAMES[method]}…") if is_heavy(model, method) else None
+        bar = st.progress(0.0, text=f"{METHODS[method].label}…") if is_heavy(model, method) else None
         options = {"progress": lambda f: bar.progress(f)} if bar else {}
         if baseline:
             options.update(baseline=baseline, preprocessing=preprocessing)
@@ -276,16 +275,16 @@ def completeness_note(result) -> str:
 def show_model(name: str, model: Explainable, x, view, explain: tuple, source_key: str, heavy_ok: bool) -> None:
     """One model's column: its top-5 classes and the attribution map over the image."""
     method, target, opacity, _ = explain
-    classes = model.preprocessing["classes"]
+    classes = model.preprocessing.classes
     preds = predict(model.model, x, top=5)
     st.plotly_chart(topk_bars([(classes[i], p) for i, p in preds], f"{name}: top 5"), key=f"explain_top5_{name}")
     result = _attribution(f"{source_key}/{name}", model.model, x, explain, heavy_ok, model.preprocessing)
     if result is None:
-        st.info(f"{METHOD_NAMES[method]} runs {name} many times; press the button above to compute it.")
+        st.info(f"{METHODS[method].label} runs {name} many times; press the button above to compute it.")
         return
     shown = classes[preds[0][0]] if target is None else classes[target]
     st.plotly_chart(attribution_overlay(view, result.heat.numpy(), opacity,
-                                        f"{name}: {METHOD_NAMES[method]} for '{shown}'"), key=f"explain_map_{name}")
+                                        f"{name}: {METHODS[method].label} for '{shown}'"), key=f"explain_map_{name}")
     note = completeness_note(result)
     if note:
         (st.caption if result.converged else st.warning)(note)
@@ -297,7 +296,7 @@ def show_models(models: dict, inputs: dict, explain: tuple, source_key: str) -> 
     heavy = [n for n, m in models.items() if is_heavy(m.model, method)
              and _map_key(f"{source_key}/{n}", inputs[n][0], method, explain[1], explain[3]) not in
              st.session_state.get("explain_maps", {})]
-    heavy_ok = bool(heavy) and st.button(f"Compute {METHOD_NAMES[method]} for {', '.join(heavy)}",
+    heavy_ok = bool(heavy) and st.button(f"Compute {METHODS[method].label} for {', '.join(heavy)}",
                                          key="explain_compute", type="primary",
                                          help="A big net with a many-pass method takes a while; it runs once you ask.")
     for column, (name, model) in zip(st.columns(len(models)), models.items(), strict=True):
@@ -312,7 +311,7 @@ def show_models(models: dict, inputs: dict, explain: tuple, source_key: str) -> 
 def show_test_set(models: dict, dataset, source_key: str) -> None:
     """Each model's confusion matrix on its test set and the test images it gets most confidently wrong."""
     st.header("On the test set")
-    classes = dataset.preprocessing["classes"]
+    classes = dataset.preprocessing.classes
     for column, (name, model) in zip(st.columns(len(models)), models.items(), strict=True):
         with column:
             cm, mistakes = _test_set_scores(f"{source_key}/{name}", model.model, dataset)
@@ -379,7 +378,7 @@ if not models:
 dataset = _test_set(test_set)
 inputs = choose_input(models, dataset)
 if inputs:
-    explain = choose_method(next(iter(models.values())).preprocessing["classes"])
+    explain = choose_method(next(iter(models.values())).preprocessing.classes)
     show_models(models, inputs, explain, source_key)
 if dataset is not None:
     show_test_set(models, dataset, source_key)

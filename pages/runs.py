@@ -5,7 +5,7 @@ import datetime as dt
 import streamlit as st
 
 from explorer.access.policy import Action
-from explorer.data.datasets import DATASET_INFO
+from explorer.data.registry import DATASETS
 from explorer.figures.curves import run_series, training_curves
 from explorer.store.records import ACTIVE, STATUSES
 from explorer.store.reports import export_csv, final_weights_bytes, history_rows
@@ -25,7 +25,7 @@ def filters() -> Filter:
     """Whose, dataset, kind, status and depth; the page shows the newest experiments that match."""
     c = st.columns(5)
     whose = c[0].selectbox("Whose", ["everyone's", "mine"], key="runs_whose")
-    dataset = c[1].selectbox("Dataset", [ANY, *DATASET_INFO], key="runs_dataset")
+    dataset = c[1].selectbox("Dataset", [ANY, *DATASETS], key="runs_dataset")
     kind = c[2].selectbox("Kind", [ANY, *KINDS], key="runs_kind")
     status = c[3].selectbox("Status", [ANY, *STATUSES], key="runs_status")
     depth = c[4].selectbox("Depth", [ANY, 8, 14, 20, 32, 44, 56, 110, 164, 1202], key="runs_depth")

@@ -5,7 +5,8 @@ import streamlit as st
 
 from explorer.access.policy import Action
 from explorer.data.config import DataConfig
-from explorer.data.datasets import DATASET_INFO, dataset_info
+from explorer.data.datasets import dataset_info
+from explorer.data.registry import DATASETS
 from explorer.figures.classroom import tally_chart
 from explorer.figures.clicks import clicked_point, epoch_table
 from explorer.figures.curves import gradient_profile, loss_curve, run_series, training_curves
@@ -47,7 +48,7 @@ def _samples(dataset: str) -> tuple:
     from explorer.data.images import tensor_to_display
     ds = load_dataset(DataConfig(name=dataset, train_subset=200, test_subset=10))
     images, labels = [], []
-    for c, name in enumerate(ds.preprocessing["classes"]):
+    for c, name in enumerate(ds.preprocessing.classes):
         idx = (ds.y_train == c).nonzero()
         if len(idx):
             x = normalize(ds.x_train[idx[0, 0]][None], ds.preprocessing)
@@ -57,7 +58,7 @@ def _samples(dataset: str) -> tuple:
 
 
 def _sample_strip(dataset: str) -> None:
-    if not dataset_info(dataset)["offline"]:
+    if not dataset_info(dataset).offline:
         st.caption(f"{dataset} needs a download the first time it is used.")
         return
     try:
@@ -78,7 +79,7 @@ def setup_form() -> None:
         help=" ".join(f"**{k}**: {v}" for k, v in KIND_HELP.items())))
     st.caption(KIND_HELP[kind])
     ss["kind"] = kind
-    names = [n for n in DATASET_INFO if n != "folder"]
+    names = [n for n, spec in DATASETS.items() if not spec.needs_path]
     ss["dataset"] = control("dataset", lambda off: st.selectbox(
         "Dataset", names, key="train_dataset", disabled=off, help="Digits is built in and offline; the others "
         "need their files (Fashion-MNIST ships with Debian's dataset-fashion-mnist package)."))

@@ -100,6 +100,37 @@ def test_every_page_renders_without_an_exception(new_app, page):
     assert at.title, f"the {page} page drew no title"
 
 
+def _load_stripes(root, progress):
+    """A test-only dataset: 3 classes of 6x6 stripes (horizontal, vertical, none), 12 images each."""
+    import torch
+
+    from explorer.data.registry import Splits
+    x = torch.zeros(36, 1, 6, 6, dtype=torch.uint8)
+    x[0:12, :, ::2, :] = 200
+    x[12:24, :, :, ::2] = 200
+    y = torch.arange(3).repeat_interleave(12)
+    return Splits(x[::2], y[::2], x[1::2], y[1::2])
+
+
+def test_a_dataset_registered_at_test_time_is_offered_and_sets_the_recipe(new_app, monkeypatch):
+    """The pages iterate the dataset registry: one record makes a dataset appear on Build and Train."""
+    from explorer.data.registry import DATASETS, DatasetSpec, Recipe
+    spec = DatasetSpec("stripes", "Stripes", "Three kinds of 6x6 stripes.", "Made up by tests/test_app.py.",
+                       1, 6, ("horizontal", "vertical", "none"), _load_stripes,
+                       Recipe(epochs=7, batch_size=32, lr=0.05, schedule="constant"))
+    monkeypatch.setitem(DATASETS, spec.name, spec)
+    at = new_app()
+    at.switch_page("pages/build.py").run()
+    assert at.selectbox(key="build_dataset").options[-1] == "stripes — 1×6²"
+    at.switch_page("pages/train.py").run()
+    assert "stripes" in at.selectbox(key="train_dataset").options
+    at = new_app(dataset="stripes")  # a link to it: accepted, and the Train page opens on its recipe
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="train_dataset").value == "stripes"
+    assert at.number_input(key="train_epochs").value == 7 and at.selectbox(key="train_batch").value == 32
+
+
 def test_home_says_the_resnets_start_with_zeroed_branches_and_why(new_app):
     """Home's Figure 6 button: the nets share batches, but the ResNets start from zero branches (Goyal et al. 2017)."""
     text = " ".join(m.value for m in new_app().markdown)

@@ -19,6 +19,7 @@ from store_fixtures import BACKENDS, fresh_url
 from explorer.data.config import DataConfig
 from explorer.jobs.request import JobRequest
 from explorer.nets.config import ModelConfig
+from explorer.nets.preprocessing import Preprocessing
 from explorer.store.artefacts import Artefacts, check_key
 from explorer.store.runstore import RunStore
 from explorer.training import experiments
@@ -163,7 +164,8 @@ def test_a_store_saves_weights_to_the_location_and_loads_them_on_another_machine
     exp_id = a.create_experiment({"kind": "single"}, [{"name": "resnet-8", "model": cfg.to_dict()}])
     from explorer.nets.builder import build_model
     model = build_model(cfg)
-    a.save_weights(exp_id, "resnet-8", "final", model, cfg.to_dict(), {"mean": [0.5], "std": [0.5]})
+    pre = Preprocessing("digits", tuple("0123456789"), 1, 8, 16.0, (0.5,), (0.5,))
+    a.save_weights(exp_id, "resnet-8", "final", model, cfg.to_dict(), pre)
     assert b.has_weights(exp_id, "resnet-8") and not (tmp_path / "b" / exp_id / "resnet-8" / "final.pt").exists()
     from explorer.store.runstore import load_checkpoint
     loaded = load_checkpoint(b.weights_path(exp_id, "resnet-8"))["state_dict"]

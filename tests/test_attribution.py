@@ -8,6 +8,7 @@ from explorer.analysis import attribution
 from explorer.analysis.attribution import METHODS, attribute, default_gradcam_layer, predict
 from explorer.nets.builder import build_model
 from explorer.nets.config import ModelConfig
+from explorer.nets.preprocessing import Preprocessing
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny nets; see tests/conftest.py
 
@@ -125,7 +126,8 @@ def test_default_target_is_the_predicted_class(digit, digit_net):
     top = predict(digit_net, digit, top=10)
     assert [c for c, _ in top] == sorted(range(10), key=lambda c: -dict(top)[c])
     assert abs(sum(p for _, p in top) - 1) < 1e-5
-    assert torch.equal(attribute(digit_net, digit, "saliency"), attribute(digit_net, digit, "saliency", target=top[0][0]))
+    predicted = attribute(digit_net, digit, "saliency", target=top[0][0])
+    assert torch.equal(attribute(digit_net, digit, "saliency"), predicted)
 
 
 def _hook_count(model):
@@ -259,14 +261,14 @@ def test_the_baselines_are_named_for_what_they_are(shipped_plain20):
     net, ds = shipped_plain20
     pre = net.preprocessing
     x = normalize(ds.x_test[:1], pre)
-    mean_colour = torch.tensor(pre["mean"]).view(1, -1, 1, 1) * pre["scale"] * torch.ones_like(ds.x_test[:1].float())
+    mean_colour = torch.tensor(pre.mean).view(1, -1, 1, 1) * pre.scale * torch.ones_like(ds.x_test[:1].float())
     assert torch.allclose(baseline_image(x, "mean"), normalize(mean_colour, pre), atol=1e-5)
     assert torch.allclose(baseline_image(x, "black", pre), normalize(torch.zeros_like(ds.x_test[:1]), pre))
     soft = baseline_image(x, "blur")
     assert soft.shape == x.shape and soft.diff(dim=-1).abs().sum() < x.diff(dim=-1).abs().sum()  # less detail
     assert torch.allclose(blur(torch.full((1, 3, 5, 7), 0.3), 2.0), torch.full((1, 3, 5, 7), 0.3))
-    assert "black" not in METHODS["integrated_gradients"] and "blank" not in METHODS["occlusion"]
-    assert "mean colour" in METHODS["integrated_gradients"] and "mean colour" in METHODS["occlusion"]
+    assert "black" not in METHODS["integrated_gradients"].help and "blank" not in METHODS["occlusion"].help
+    assert "mean colour" in METHODS["integrated_gradients"].help and "mean colour" in METHODS["occlusion"].help
     assert set(BASELINES) == {"mean", "black", "blur"}
 
 
@@ -304,7 +306,7 @@ def test_integrated_gradients_says_when_completeness_was_not_reached(shipped_pla
 
 
 def test_occlusion_hides_with_the_chosen_baseline(digit, digit_net):
-    pre = {"mean": [0.3], "std": [0.4]}
+    pre = Preprocessing("digits", tuple("0123456789"), in_channels=1, input_size=8, scale=16.0, mean=(0.3,), std=(0.4,))
     maps = {b: attribution.attribute_details(digit_net, digit, "occlusion", baseline=b, preprocessing=pre, window=2)
             for b in BASELINES}
     assert {b: m.baseline for b, m in maps.items()} == {b: b for b in BASELINES}
@@ -313,3 +315,33 @@ def test_occlusion_hides_with_the_chosen_baseline(digit, digit_net):
         attribute(digit_net, digit, "occlusion", baseline="grey")
     with pytest.raises(ValueError, match="preprocessing"):
         attribute(digit_net, digit, "integrated_gradients", baseline="black")
+
+
+# ----------------------------------------------------------------------------- the registry
+def _input_x_gradient(work, x, target, options, layer_name, progress):
+    """Gradient x input (Shrikumar et al. 2016), a method the library does not ship: registered by the test."""
+    (grad,) = torch.autograd.grad(work(x)[0, target], x)
+    return attribution.Attribution((grad * x)[0].abs().sum(dim=0))  # (1, C, H, W) -> (H, W)
+
+
+@pytest.fixture
+def input_x_gradient(monkeypatch):
+    """A method registered at test time, the way a new one is added: one record, nothing else."""
+    method = attribution.Method("input_x_gradient", "Gradient × Input", "The gradient times the pixel's value "
+                                "(Shrikumar et al. 2016).", _input_x_gradient)
+    monkeypatch.setitem(attribution.METHODS, method.name, method)
+    return method
+
+
+def test_a_method_registered_at_test_time_is_listed_and_runs(input_x_gradient, digit, digit_net):
+    assert "input_x_gradient" in METHODS
+    heat = attribute(digit_net, digit, "input_x_gradient", target=3)
+    assert heat.shape == (8, 8) and torch.isfinite(heat).all() and heat.sum() > 0
+    assert not attribution.is_heavy(digit_net, "input_x_gradient")
+    with pytest.raises(ValueError, match="does not take option"):
+        attribute(digit_net, digit, "input_x_gradient", n_steps=4)  # it declared no options
+
+
+def test_register_method_refuses_a_taken_name():
+    with pytest.raises(ValueError, match="taken"):
+        attribution.register_method(METHODS["saliency"])

@@ -60,7 +60,7 @@ def test_shipped_twin_is_a_plain_and_a_residual_digits_net_in_eval_mode(shipped)
     assert shipped["plain-20"].cfg == shipped["resnet-20"].cfg.plain()
     for name, (model, pre, cfg) in shipped.items():
         assert cfg.name == name and not model.training
-        assert (pre["dataset"], pre["input_size"], pre["in_channels"]) == ("digits", 8, 1)
+        assert (pre.dataset, pre.input_size, pre.in_channels) == ("digits", 8, 1)
     readme = shipped_twin_readme()
     assert "--compare-plain --dataset digits" in readme and "plain-20" in readme and "torch " in readme
 
@@ -84,7 +84,7 @@ def test_shipped_resnet20_reads_a_drawn_digit(shipped, digit):
     assert x.shape == (1, 1, 8, 8) and view.shape == (8, 8)
     assert view.max() == pytest.approx(1.0) and view[0, 0] == 0 and view[-1, -1] == 0  # light on dark
     (top, prob), *_ = predict(model, x)
-    assert pre["classes"][top] == digit and prob > 0.5
+    assert pre.classes[top] == digit and prob > 0.5
 
 
 def test_uploaded_copy_of_a_shipped_checkpoint_gives_the_same_logits(shipped):
@@ -220,7 +220,7 @@ def test_cached_torchvision_weights_load_into_our_model_with_torchvisions_logits
     torch.save(reference.state_dict(), tmp_path / filename)  # what a finished download leaves in the cache
     model, pre, cfg = pretrained_imagenet("resnet18", cache_dir=tmp_path)
     assert cfg == preset("resnet18") and not model.training
-    assert (len(pre["classes"]), pre["input_size"], pre["classes"][0]) == (1000, 224, "tench")
+    assert (len(pre.classes), pre.input_size, pre.classes[0]) == (1000, 224, "tench")
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(model(x), reference(x), atol=1e-5)
@@ -235,7 +235,7 @@ def test_real_download_of_resnet18(tmp_path):
         pytest.skip("needs a download from download.pytorch.org, which is not reachable here")
     seen = []
     model, pre, _ = pretrained_imagenet("resnet18", progress=seen.append, cache_dir=tmp_path)
-    assert seen[-1] == 1.0 and len(pre["classes"]) == 1000
+    assert seen[-1] == 1.0 and len(pre.classes) == 1000
 
 
 def test_photo_inputs_and_heavy_methods():

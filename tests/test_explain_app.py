@@ -81,6 +81,24 @@ def test_integrated_gradients_names_its_baseline_and_reports_its_completeness_ch
     assert not app.get("selectbox") or "explain_baseline" not in [s.key for s in app.selectbox]
 
 
+def test_a_method_registered_at_test_time_is_offered_and_drawn(app, monkeypatch):
+    """The page iterates the registry: a new method needs no edit here (and cannot raise KeyError)."""
+    from explorer.analysis import attribution
+
+    def runner(work, x, target, options, layer_name, progress):
+        return attribution.Attribution(x[0].abs().sum(dim=0))  # (1, C, H, W) -> (H, W): the image itself
+
+    method = attribution.Method("test_brightness", "Brightness (test)", "The image's own brightness.", runner)
+    monkeypatch.setitem(attribution.METHODS, method.name, method)
+    app.run()
+    assert "Brightness (test)" in app.selectbox(key="explain_method").options  # AppTest lists the labels
+    app.selectbox(key="explain_method").set_value("test_brightness").run()
+    assert not app.exception and not app.error
+    assert "**Brightness (test)**: The image's own brightness." in [c.value for c in app.caption]
+    titles = [c["layout"]["title"]["text"] for k, c in _charts(app).items() if k.startswith("explain_map_")]
+    assert len(titles) == len(TWIN_NAMES) and all("Brightness (test)" in t for t in titles)
+
+
 def test_uploaded_photo_gives_predictions_and_maps_for_both_twins(app):
     app.radio(key="explain_input").set_value("upload").run()
     _upload(app, "explain_upload", "china.jpg", _jpeg_photo(), "image/jpeg")

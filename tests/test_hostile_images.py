@@ -49,7 +49,7 @@ def test_a_folder_dataset_skips_a_huge_file_without_reading_it(tmp_path):
     """
     body = """
         data = load_dataset(config)
-        outcome["value"] = [len(data.y_train) + len(data.y_test), data.preprocessing.get("skipped")]
+        outcome["value"] = [len(data.y_train) + len(data.y_test), data.preprocessing.skipped]
     """
     result = measure(setup, body)
     assert result["error"] is None, result

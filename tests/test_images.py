@@ -1,4 +1,4 @@
-"""explorer.images: real files of every mode and format, broken files, and digit preprocessing."""
+"""explorer.data.images: real files of every mode and format, broken files, and digit preprocessing."""
 import io
 
 import numpy as np
@@ -164,7 +164,8 @@ def test_byte_cap():
 def test_sklearn_sample_photos():
     from sklearn.datasets import load_sample_images
 
-    pre = {"input_size": 32, "in_channels": 3, "scale": 255.0, "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3]}
+    pre = data.Preprocessing("photos", (), in_channels=3, input_size=32, scale=255.0, mean=(0.5, 0.4, 0.3),
+                             std=(0.2, 0.25, 0.3))
     for photo in load_sample_images().images:
         img = load_image(_encode(Image.fromarray(photo), "JPEG", quality=90))
         assert img.mode == "RGB" and img.size == (photo.shape[1], photo.shape[0])
@@ -184,7 +185,7 @@ def test_image_to_tensor_matches_training_normalisation():
     x = image_to_tensor(img, pre)
     expected = data.normalize(raw, pre)
     assert x.shape == expected.shape == (1, 1, 8, 8)
-    assert torch.allclose(x, expected, atol=0.5 / 255 / pre["std"][0] * 16 + 1e-4)
+    assert torch.allclose(x, expected, atol=0.5 / 255 / pre.std[0] * 16 + 1e-4)
 
 
 def _drawn_digit(size=200) -> Image.Image:
@@ -201,7 +202,7 @@ def test_prepare_digit_looks_like_training_digits():
     x, view = prepare_digit(_drawn_digit(), pre)
     assert x.shape == (1, 1, 8, 8) and view.shape == (8, 8)
     assert view.min() >= 0 and view.max() <= 1 and view.max() == pytest.approx(1.0)
-    raw = x * pre["std"][0] + pre["mean"][0]  # back to raw / 16
+    raw = x * pre.std[0] + pre.mean[0]  # back to raw / 16
     assert torch.allclose(raw[0, 0] * 16, torch.from_numpy(view) * 16, atol=1e-4)  # range 0..16
     assert view[0].mean() < view[:, 1:7].mean()  # light strokes on a dark background, like the data
     assert view[[0, 7], :].mean() < 0.5 and view[:, [0, 7]].mean() < 0.3
@@ -212,7 +213,8 @@ def test_prepare_digit_looks_like_training_digits():
 
 
 def test_prepare_digit_light_on_dark_input_is_not_inverted():
-    pre = {"input_size": 8, "in_channels": 1, "scale": 16.0, "mean": [0.3], "std": [0.4], "light_on_dark": True}
+    pre = data.Preprocessing("digits", tuple("0123456789"), in_channels=1, input_size=8, scale=16.0, mean=(0.3,),
+                             std=(0.4,), light_on_dark=True)
     img = Image.new("L", (100, 100), 0)
     ImageDraw.Draw(img).line((50, 10, 50, 90), fill=255, width=10)  # a white "1" on black
     _, view = prepare_digit(img, pre)
@@ -220,6 +222,7 @@ def test_prepare_digit_light_on_dark_input_is_not_inverted():
 
 
 def test_prepare_digit_blank_raises():
-    pre = {"input_size": 8, "in_channels": 1, "scale": 16.0, "mean": [0.3], "std": [0.4], "light_on_dark": True}
+    pre = data.Preprocessing("digits", tuple("0123456789"), in_channels=1, input_size=8, scale=16.0, mean=(0.3,),
+                             std=(0.4,), light_on_dark=True)
     with pytest.raises(ImageError, match="blank"):
         prepare_digit(Image.new("RGBA", (50, 50), (0, 0, 0, 0)), pre)

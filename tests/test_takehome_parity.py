@@ -135,14 +135,15 @@ def test_a_digits_script_holds_only_what_its_experiment_uses(tmp_path, monkeypat
 
 def test_an_uploaded_folder_goes_in_as_its_exact_split_with_its_class_names_as_literals(tmp_path, monkeypatch):
     from explorer.data.datasets import Dataset
+    from explorer.nets.preprocessing import Preprocessing
     classes = ['cat"""\nraise SystemExit("a class ran")\n#', "dog"]
     gen = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (12, 3, 32, 32), generator=gen, dtype=torch.uint8)
     y = torch.tensor([0, 1] * 6)
-    data = Dataset("folder", x[:8], y[:8], x[8:], y[8:], {
+    data = Dataset("folder", x[:8], y[:8], x[8:], y[8:], Preprocessing.from_dict({
         "dataset": "folder", "classes": classes, "num_classes": 2, "in_channels": 3, "input_size": 32,
         "scale": 255.0, "mean": [0.5] * 3, "std": [0.25] * 3, "augment": {"pad": 4, "flip": True},
-        "path": "/srv/uploads/secret", "skipped": 0})
+        "path": "/srv/uploads/secret", "skipped": 0}))
     cfg = ModelConfig(depth=8, num_classes=2, width=0.25)
     spec = ExperimentSpec("single", (("resnet-8", cfg),), DataConfig("folder", path="/srv/uploads/secret"),
                           TrainConfig(epochs=1))

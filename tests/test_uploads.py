@@ -46,7 +46,7 @@ def test_a_zip_of_class_folders_becomes_a_dataset_that_trains(tmp_path, store):
     again, _ = import_zip(data, tmp_path / "uploads")
     assert again == folder and len(list((tmp_path / "uploads").iterdir())) == 1  # the same upload is one dataset
     ds = load_dataset(DataConfig("folder", path=str(folder)))
-    assert ds.preprocessing["classes"] == ["digit-0", "digit-1", "digit-7"] and ds.x_train.shape[1:] == (3, 32, 32)
+    assert ds.preprocessing.classes == ("digit-0", "digit-1", "digit-7") and ds.x_train.shape[1:] == (3, 32, 32)
     assert len(ds.y_train) + len(ds.y_test) == 36 and set(ds.y_test.tolist()) == {0, 1, 2}  # its own stratified split
     from explorer.jobs.worker import run_experiment
     from explorer.nets.config import ModelConfig

@@ -95,10 +95,11 @@ def test_the_url_never_carries_an_owner():
 # ----------------------------------------------------------------------------- the property: nothing is lost
 @st.composite
 def _models(draw) -> ModelConfig:
-    family, block = draw(st.sampled_from(nets.FAMILIES)), draw(st.sampled_from(nets.BLOCKS))
+    family, block = draw(st.sampled_from(nets.FAMILIES)), draw(st.sampled_from(list(nets.BLOCKS)))
     depths = depth_options(family, block)  # what the Build page offers (a link takes nothing else)
     fields = dict(family=family, block=block, depth=draw(st.sampled_from(depths)),
-                  shortcut=draw(st.sampled_from(nets.SHORTCUTS)), placement=draw(st.sampled_from(nets.PLACEMENTS)),
+                  shortcut=draw(st.sampled_from(list(nets.SHORTCUTS))),
+                  placement=draw(st.sampled_from(list(nets.PLACEMENTS))),
                   norm=draw(st.sampled_from(nets.NORMS)), init=draw(st.sampled_from(nets.INITS)),
                   width=draw(st.sampled_from([WIDTHS[0] + k * WIDTHS[2] for k in range(8)])),  # the slider's
                   zero_init_residual=draw(st.booleans()))

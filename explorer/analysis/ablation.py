@@ -15,13 +15,15 @@ import random
 import torch
 from torch import nn
 
+from ..nets.blocks import ResidualUnit
+from ..nets.builder import ResNet
 from .evaluation import error_rate, eval_no_grad
 
 
 class ShortcutOnly(nn.Module):
     """A residual unit with its branch removed: y = after_add(shortcut(x)) (Veit et al. 2016)."""
 
-    def __init__(self, unit: nn.Module) -> None:
+    def __init__(self, unit: ResidualUnit) -> None:
         super().__init__()
         self.unit = unit
 
@@ -31,7 +33,7 @@ class ShortcutOnly(nn.Module):
 
 
 
-def _replacement(unit: nn.Module):
+def _replacement(unit: ResidualUnit) -> tuple[nn.Module | None, str | None]:
     """(module to put in the unit's place, None) or (None, reason it cannot be skipped)."""
     if unit.shortcut is not None:
         return ShortcutOnly(unit), None
@@ -50,14 +52,14 @@ def _swap(model: nn.Module, name: str, module: nn.Module) -> nn.Module:
     return old
 
 
-def ablate_blocks(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> list:
+def ablate_blocks(model: ResNet, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> list:
     """Test error of the net with each unit skipped in turn, after the unablated baseline.
 
     A residual unit keeps only its shortcut (y = after_add(shortcut(x))); a plain unit becomes the identity
     where its input and output shapes agree, and is reported as not skippable where they do not.
 
     Args:
-        model: a trained `explorer.models.ResNet` (not changed: the work is done on a deep copy, in eval mode).
+        model: a trained `explorer.nets.builder.ResNet` (not changed: the work is done on a deep copy, in eval mode).
         x: (N, C, H, W) test images; y: (N,) labels. batch_size: images per forward pass.
     Returns:
         a list of rows {"unit", "stage", "index", "skippable", "error", "reason"}: first the baseline
@@ -69,7 +71,7 @@ def ablate_blocks(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1; got {batch_size}.")
     work = copy.deepcopy(model)
-    rows = []
+    rows: list[dict[str, object]] = []
     with eval_no_grad(work):
         rows.append({"unit": None, "stage": None, "index": None, "skippable": True,
                      "error": error_rate(work, x, y, batch_size), "reason": None})
@@ -104,7 +106,7 @@ def path_lengths(n_units: int) -> list:
             for k in range(n_units + 1)]
 
 
-def delete_random_units(model: nn.Module, x: torch.Tensor, y: torch.Tensor, draws: int = 8, seed: int = 0,
+def delete_random_units(model: ResNet, x: torch.Tensor, y: torch.Tensor, draws: int = 8, seed: int = 0,
                         batch_size: int = 512) -> list:
     """Test error after deleting k randomly chosen units, k = 0..(units that can be skipped), over several draws.
 
@@ -146,10 +148,13 @@ def _subsets(n: int, k: int, draws: int, rng: random.Random) -> list:
     return [list(s) for s in sorted(seen)]
 
 
-def _error_without(work: nn.Module, units: list, x, y, batch_size: int) -> float:
+def _error_without(work: ResNet, units: list[tuple[str, ResidualUnit]], x: torch.Tensor, y: torch.Tensor,
+                   batch_size: int) -> float:
     """The error with these (name, unit) pairs swapped for their skip; the units are put back afterwards."""
     for name, unit in units:
-        _swap(work, name, _replacement(unit)[0].eval())
+        skip, _ = _replacement(unit)
+        if skip is not None:  # the caller passes skippable units only
+            _swap(work, name, skip.eval())
     try:
         return error_rate(work, x, y, batch_size)
     finally:

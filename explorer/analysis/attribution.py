@@ -1,21 +1,26 @@
 """Attribution maps through captum behind one function: which pixels made the model say what it said.
 
+Each method is one registered record (`Method`: its runner, label, help, options, heavy flag) in `METHODS`;
+the app, the CLI and the tests iterate it, so adding a method is one `register_method(...)` call.
 `attribute(model, x, method)` turns one image (1, C, H, W) into one non-negative (H, W) map on the CPU,
 whatever the method, so the app can overlay any of them the same way (`attribute_details` adds what to say
 beside it: the baseline, integrated gradients' completeness check). Every method runs on a deep copy of the
-model in eval mode (explorer.analysis.modelcopy): the caller's model, possibly one being trained, is never touched. Heavy jobs (a big model with a
-many-pass method) take a process-wide lock, one at a time, so one student cannot stall a shared server.
+model in eval mode (explorer.analysis.modelcopy): the caller's model, possibly one being trained, is never
+touched. Heavy jobs (a big model with a many-pass method) take a process-wide lock, one at a time, so one
+student cannot stall a shared server.
 Size budget: ~400 lines.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import numbers
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 from captum.attr import (
@@ -30,41 +35,15 @@ from captum.attr import (
 from torch import nn
 
 from .baselines import baseline_image
+from .layers import checked_logits, chosen_layer, default_layer, probe, stage_names
 from .modelcopy import borrowed_copy
-
-METHODS = {
-    "saliency": "How strongly each pixel would change the class score if nudged: the gradient's size "
-                "(Simonyan et al. 2014).",
-    "integrated_gradients": "How much each pixel contributed on the straight path from a baseline image (the "
-                            "dataset's mean colour unless you pick another) to this one: gradients summed along the "
-                            "path (Sundararajan et al. 2017).",
-    "smoothgrad": "The saliency map averaged over noisy copies of the image, which keeps the pixels that matter "
-                  "and drops the speckle (Smilkov et al. 2017).",
-    "guided_backprop": "The gradient with only positive signals let back through each ReLU: sharp, edge-like "
-                       "detail of what excites the class (Springenberg et al. 2015).",
-    "gradcam": "Which regions of a late convolutional stage the class relies on: its feature maps weighted by "
-               "their average gradient, coarse but class-specific (Selvaraju et al. 2017).",
-    "occlusion": "How much the class score changes when a patch of the baseline (the dataset's mean colour unless "
-                 "you pick another) hides each region: slow, but asks the model directly (Zeiler & Fergus 2014).",
-}
 
 IG_TOLERANCE = 0.05  # completeness: the map's sum must be within 5 % of the score change it explains
 IG_MAX_STEPS = 512  # integrated gradients doubles its steps up to this until the tolerance is met
 IG_MAX_STEPS_HEAVY = 64  # ... and up to this for a heavy net (ResNet-50 at 224x224: ~0.6 s a step on a CPU)
 
-# Options each method accepts besides `progress` (a callable taking the fraction done, 0..1).
-_OPTIONS = {
-    "saliency": (),
-    "integrated_gradients": ("n_steps", "internal_batch_size", "baseline", "preprocessing", "max_steps"),
-    "smoothgrad": ("nt_samples", "stdevs", "internal_batch_size"),
-    "guided_backprop": (),
-    "gradcam": ("layer",),
-    "occlusion": ("window", "stride", "internal_batch_size", "baseline", "preprocessing"),
-}
 HEAVY_PARAMETERS = 5_000_000  # above this, many-pass methods run one at a time in the process
-_MANY_PASSES = ("integrated_gradients", "smoothgrad", "occlusion")
 _HEAVY_LOCK = threading.Lock()
-_MIN_CAM_SIDE = 4  # Grad-CAM's default stage must keep at least 4x4 (an 8x8 digit must not give 4 squares)
 _BATCH_ELEMENTS = 2 ** 21  # input values per forward for many-pass methods (bounds memory on big images)
 
 
@@ -80,8 +59,49 @@ class Attribution:
     converged: bool | None = None  # integrated gradients: delta < IG_TOLERANCE
 
 
+Progress = Callable[[float], None]  # fed the fraction done, 0..1
+Options = dict[str, Any]  # a method's options (Method.options names them), checked by the runner
+
+
+class Runner(Protocol):
+    """How a method computes its raw map (before the shared clean-up: finite, >= 0, on the CPU)."""
+
+    def __call__(self, work: nn.Module, x: torch.Tensor, target: int, options: Options, layer_name: str | None,
+                 progress: Progress | None) -> Attribution:
+        """Args: an eval-mode copy of the model; x (1, C, H, W) on its device (requiring grad when the method
+        has `gradients`); the class to explain; the options; Grad-CAM's layer (methods with `layer`, else
+        None); progress or None. Returns an Attribution whose heat is (H, W)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Method:
+    """One attribution method: how it runs, and how the app names and explains it."""
+
+    name: str  # its key in METHODS, e.g. "gradcam"
+    label: str  # its name in the app, e.g. "Grad-CAM"
+    help: str  # what the map shows, in a sentence or two, with its paper
+    runner: Runner  # computes the map (see Runner)
+    options: tuple[str, ...] = ()  # options it takes besides `progress`
+    heavy: bool = False  # many passes through the model: on a big net it runs one at a time, and the app asks first
+    baseline: bool = False  # starts from, or hides with, a baseline image (the app offers the choice)
+    gradients: bool = True  # needs the input's gradient (occlusion only runs forward)
+    layer: bool = False  # explains a layer's output (Grad-CAM): gets a layer name, by default the last wide stage
+
+
+METHODS: dict[str, Method] = {}  # name -> Method, in the order the app lists them
+
+
+def register_method(method: Method) -> Method:
+    """Add an attribution method to METHODS (the app, the CLI and the tests pick it up); returns it."""
+    if not method.name or method.name in METHODS:
+        raise ValueError(f"An attribution method needs a new name; {method.name!r} is empty or taken.")
+    METHODS[method.name] = method
+    return method
+
+
 def attribute(model: nn.Module, x: torch.Tensor, method: str, target: int | None = None,
-              **options) -> torch.Tensor:
+              **options: Any) -> torch.Tensor:
     """Attribution map of one image for one class, by one of METHODS (through captum).
 
     Args:
@@ -89,9 +109,9 @@ def attribute(model: nn.Module, x: torch.Tensor, method: str, target: int | None
         x: the image, (1, C, H, W), already preprocessed for the model.
         method: a key of METHODS.
         target: the class to explain; None means the class the model predicts.
-        **options: per method (see _OPTIONS); `progress` takes a callable fed the fraction done. Integrated
+        **options: per method (its Method.options); `progress` takes a callable fed the fraction done. Integrated
             gradients and occlusion take `baseline` (a key of explorer.analysis.baselines.BASELINES, "mean" by
-            default; "black" also needs `preprocessing`, the dataset's dict with its mean and std).
+            default; "black" also needs `preprocessing`, the dataset's Preprocessing with its mean and std).
     Returns:
         (H, W) float32 CPU tensor, finite and >= 0. Gradient methods: |attribution| summed over channels;
         Grad-CAM: ReLU'd and bilinearly upsampled to H x W; occlusion: |score change|, mean over channels.
@@ -102,35 +122,35 @@ def attribute(model: nn.Module, x: torch.Tensor, method: str, target: int | None
 
 
 def attribute_details(model: nn.Module, x: torch.Tensor, method: str, target: int | None = None,
-                      **options) -> Attribution:
+                      **options: Any) -> Attribution:
     """Like `attribute`, with what to report beside the map: the baseline, and for integrated gradients its
     completeness check (Sundararajan et al. 2017), steps doubled from n_steps (32) up to max_steps (512; 64
     for a heavy net) until the map's sum is within 5 % of the score change from the baseline, or reported as
     not reached."""
     if method not in METHODS:
         raise ValueError(f"Unknown attribution method {method!r}; choose one of {', '.join(METHODS)}.")
-    _check_options(method, options)
+    spec = METHODS[method]
+    _check_options(spec, options)
     progress = options.pop("progress", None)
     _check_input(model, x)
-    heavy = method in _MANY_PASSES and _count_parameters(model) > HEAVY_PARAMETERS
+    heavy = spec.heavy and _count_parameters(model) > HEAVY_PARAMETERS
     with _HEAVY_LOCK if heavy else contextlib.nullcontext(), _grad_allowed(), borrowed_copy(model) as work:
-        x = x.detach().to(_device_of(work), torch.float32).clone().requires_grad_(method != "occlusion")
-        default_layer = method == "gradcam" and options.get("layer") is None
+        x = x.detach().to(_device_of(work), torch.float32).clone().requires_grad_(spec.gradients)
+        by_default = spec.layer and options.get("layer") is None
         # One no-grad forward gives the predicted class and, for Grad-CAM's default, the stages' sizes.
-        logits, sides = _probe(work, x, _stage_names(work) if default_layer else [])
+        logits, sides = probe(work, x, stage_names(work) if by_default else [])
         target = _check_target(logits, target)
         layer_name = None
-        if method == "gradcam":
-            layer_name = _default_layer(work, sides) if default_layer else _chosen_layer(model, work, options["layer"])
-        out = _RUNNERS[method](work, x, target, options, layer_name, progress)
-    heat, info = out if isinstance(out, tuple) else (out, {})
+        if spec.layer:
+            layer_name = default_layer(work, sides) if by_default else chosen_layer(model, work, options["layer"])
+        out = spec.runner(work, x, target, options, layer_name, progress)
     if progress is not None:
         progress(1.0)
-    heat = torch.nan_to_num(heat.detach().float().cpu(), nan=0.0, posinf=0.0, neginf=0.0).clamp_min(0.0)
-    return Attribution(heat, **info)
+    heat = torch.nan_to_num(out.heat.detach().float().cpu(), nan=0.0, posinf=0.0, neginf=0.0).clamp_min(0.0)
+    return dataclasses.replace(out, heat=heat)
 
 
-def predict(model: nn.Module, x: torch.Tensor, top: int = 5) -> list:
+def predict(model: nn.Module, x: torch.Tensor, top: int = 5) -> list[tuple[int, float]]:
     """The model's most likely classes for one image.
 
     Args:
@@ -144,10 +164,10 @@ def predict(model: nn.Module, x: torch.Tensor, top: int = 5) -> list:
         raise ValueError(f"top must be a whole number of at least 1; got {top!r}.")
     _check_input(model, x)
     with borrowed_copy(model) as work, torch.no_grad():
-        logits = _logits(work, x.detach().to(_device_of(work), torch.float32))
+        logits = checked_logits(work, x.detach().to(_device_of(work), torch.float32))
     probs = torch.softmax(logits[0].float(), dim=0).cpu()
     values, indices = probs.topk(min(top, probs.numel()))
-    return [(int(i), float(p)) for i, p in zip(indices, values)]
+    return [(int(i), float(p)) for i, p in zip(indices, values, strict=True)]
 
 
 def default_gradcam_layer(model: nn.Module, x: torch.Tensor) -> str:
@@ -163,8 +183,8 @@ def default_gradcam_layer(model: nn.Module, x: torch.Tensor) -> str:
     """
     _check_input(model, x)
     with borrowed_copy(model) as work:
-        _, sides = _probe(work, x.detach().to(_device_of(work), torch.float32), _stage_names(work))
-        return _default_layer(work, sides)
+        _, sides = probe(work, x.detach().to(_device_of(work), torch.float32), stage_names(work))
+        return default_layer(work, sides)
 
 
 # ----------------------------------------------------------------------------- one runner per method
@@ -172,17 +192,20 @@ def _gradient_heat(attr: torch.Tensor) -> torch.Tensor:
     return attr[0].abs().sum(dim=0)  # (1, C, H, W) -> (H, W)
 
 
-def _saliency(work, x, target, options, layer_name, progress):
-    return _gradient_heat(Saliency(work).attribute(x, target=target, abs=True))
+def _saliency(work: nn.Module, x: torch.Tensor, target: int, options: Options, layer_name: str | None,
+              progress: Progress | None) -> Attribution:
+    return Attribution(_gradient_heat(Saliency(work).attribute(x, target=target, abs=True)))
 
 
-def _guided_backprop(work, x, target, options, layer_name, progress):
+def _guided_backprop(work: nn.Module, x: torch.Tensor, target: int, options: Options, layer_name: str | None,
+                     progress: Progress | None) -> Attribution:
     with warnings.catch_warnings():  # captum announces its (temporary) ReLU hooks; they are on our copy
         warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")
-        return _gradient_heat(GuidedBackprop(work).attribute(x, target=target))
+        return Attribution(_gradient_heat(GuidedBackprop(work).attribute(x, target=target)))
 
 
-def _integrated_gradients(work, x, target, options, layer_name, progress):
+def _integrated_gradients(work: nn.Module, x: torch.Tensor, target: int, options: Options, layer_name: str | None,
+                          progress: Progress | None) -> Attribution:
     n_steps = _positive_int(options, "n_steps", 32)
     cap = IG_MAX_STEPS_HEAVY if _count_parameters(work) > HEAVY_PARAMETERS else IG_MAX_STEPS
     most = max(n_steps, _positive_int(options, "max_steps", cap))
@@ -200,11 +223,12 @@ def _integrated_gradients(work, x, target, options, layer_name, progress):
         if relative < IG_TOLERANCE or n_steps >= most:
             break
         n_steps = min(2 * n_steps, most)
-    info = dict(baseline=name, n_steps=n_steps, delta=relative, converged=relative < IG_TOLERANCE)
-    return _gradient_heat(attr), info
+    return Attribution(_gradient_heat(attr), baseline=name, n_steps=n_steps, delta=relative,
+                       converged=relative < IG_TOLERANCE)
 
 
-def _smoothgrad(work, x, target, options, layer_name, progress):
+def _smoothgrad(work: nn.Module, x: torch.Tensor, target: int, options: Options, layer_name: str | None,
+                progress: Progress | None) -> Attribution:
     samples = _positive_int(options, "nt_samples", 16)
     spread = float(x.detach().max() - x.detach().min()) or 1.0
     stdevs = _positive_float(options, "stdevs", 0.15 * spread)  # 10-20% of the range (Smilkov et al. 2017)
@@ -212,19 +236,21 @@ def _smoothgrad(work, x, target, options, layer_name, progress):
     forward = _counting_forward(work, math.ceil(samples / batch), progress)
     attr = NoiseTunnel(Saliency(forward)).attribute(x, nt_type="smoothgrad", nt_samples=samples,
                                                     nt_samples_batch_size=batch, stdevs=stdevs, target=target)
-    return _gradient_heat(attr)
+    return Attribution(_gradient_heat(attr))
 
 
-def _gradcam(work, x, target, options, layer_name, progress):
-    layer = work.get_submodule(layer_name)
+def _gradcam(work: nn.Module, x: torch.Tensor, target: int, options: Options, layer_name: str | None,
+             progress: Progress | None) -> Attribution:
+    layer = work.get_submodule(layer_name or "")
     cam = LayerGradCam(work, layer).attribute(x, target=target, relu_attributions=True)  # (1, 1, h, w)
     if cam.dim() != 4:
         raise ValueError(f"Grad-CAM needs a layer with a (C, h, w) output; {layer_name!r} gives {tuple(cam.shape)}.")
     up = LayerAttribution.interpolate(cam, tuple(x.shape[2:]), interpolate_mode="bilinear")
-    return up[0, 0]  # (1, 1, H, W) -> (H, W)
+    return Attribution(up[0, 0])  # (1, 1, H, W) -> (H, W)
 
 
-def _occlusion(work, x, target, options, layer_name, progress):
+def _occlusion(work: nn.Module, x: torch.Tensor, target: int, options: Options, layer_name: str | None,
+               progress: Progress | None) -> Attribution:
     channels, height, width = x.shape[1:]
     window = _positive_int(options, "window", max(1, min(height, width) // 8))
     stride = _positive_int(options, "stride", max(1, window // 2))
@@ -242,29 +268,40 @@ def _occlusion(work, x, target, options, layer_name, progress):
                                             target=target, perturbations_per_eval=batch)
     # Each pixel: the mean score change of the patches covering it, the same for every channel -> (H, W).
     # Absolute, like the gradient maps: hiding a patch that argues against the class matters too.
-    return attr[0].mean(dim=0).abs(), {"baseline": name}
+    return Attribution(attr[0].mean(dim=0).abs(), baseline=name)
 
 
-_RUNNERS = {"saliency": _saliency, "integrated_gradients": _integrated_gradients, "smoothgrad": _smoothgrad,
-            "guided_backprop": _guided_backprop, "gradcam": _gradcam, "occlusion": _occlusion}
+_IG_OPTIONS = ("n_steps", "internal_batch_size", "baseline", "preprocessing", "max_steps")
+_OCCLUSION_OPTIONS = ("window", "stride", "internal_batch_size", "baseline", "preprocessing")
+register_method(Method(
+    "saliency", "Saliency", "How strongly each pixel would change the class score if nudged: the gradient's size "
+    "(Simonyan et al. 2014).", _saliency))
+register_method(Method(
+    "integrated_gradients", "Integrated Gradients", "How much each pixel contributed on the straight path from a "
+    "baseline image (the dataset's mean colour unless you pick another) to this one: gradients summed along the "
+    "path (Sundararajan et al. 2017).", _integrated_gradients, _IG_OPTIONS, heavy=True, baseline=True))
+register_method(Method(
+    "smoothgrad", "SmoothGrad", "The saliency map averaged over noisy copies of the image, which keeps the pixels "
+    "that matter and drops the speckle (Smilkov et al. 2017).", _smoothgrad,
+    ("nt_samples", "stdevs", "internal_batch_size"), heavy=True))
+register_method(Method(
+    "guided_backprop", "Guided Backprop", "The gradient with only positive signals let back through each ReLU: "
+    "sharp, edge-like detail of what excites the class (Springenberg et al. 2015).", _guided_backprop))
+register_method(Method(
+    "gradcam", "Grad-CAM", "Which regions of a late convolutional stage the class relies on: its feature maps "
+    "weighted by their average gradient, coarse but class-specific (Selvaraju et al. 2017).", _gradcam,
+    ("layer",), layer=True))
+register_method(Method(
+    "occlusion", "Occlusion", "How much the class score changes when a patch of the baseline (the dataset's mean "
+    "colour unless you pick another) hides each region: slow, but asks the model directly (Zeiler & Fergus 2014).",
+    _occlusion, _OCCLUSION_OPTIONS, heavy=True, baseline=True, gradients=False))
 
 
 @contextlib.contextmanager
-def _grad_allowed():
+def _grad_allowed() -> Iterator[None]:
     """Gradients on even if the caller sits under torch.no_grad or torch.inference_mode (captum needs them)."""
     with torch.inference_mode(False), torch.enable_grad():
         yield
-
-
-def _logits(work: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    try:
-        out = work(x)
-    except RuntimeError as err:
-        raise ValueError(f"The model could not read this image of shape {tuple(x.shape)}; "
-                         f"check its size and channels ({str(err).splitlines()[0]}).") from err
-    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
-        raise ValueError("The model must return one row of class scores, shaped (1, num_classes).")
-    return out
 
 
 def _check_target(logits: torch.Tensor, target: int | None) -> int:
@@ -277,13 +314,14 @@ def _check_target(logits: torch.Tensor, target: int | None) -> int:
     return int(target)
 
 
-def _counting_forward(work: nn.Module, expected_calls: int, progress: Callable | None) -> Callable:
+def _counting_forward(work: nn.Module, expected_calls: int,
+                      progress: Progress | None) -> Callable[[torch.Tensor], torch.Tensor]:
     """The model's forward, reporting calls made / expected_calls to `progress` (capped below 1)."""
     if progress is None:
         return work
     calls = [0]
 
-    def forward(inputs):
+    def forward(inputs: torch.Tensor) -> torch.Tensor:
         out = work(inputs)
         calls[0] += 1
         progress(min(calls[0] / max(expected_calls, 1), 0.99))
@@ -292,62 +330,12 @@ def _counting_forward(work: nn.Module, expected_calls: int, progress: Callable |
     return forward
 
 
-# ----------------------------------------------------------------------------- Grad-CAM's layer
-def _chosen_layer(model: nn.Module, work: nn.Module, layer: str | nn.Module) -> str:
-    """Dotted name, valid in both the model and its copy, of the layer the caller chose."""
-    if isinstance(layer, nn.Module):
-        names = [name for name, module in model.named_modules() if module is layer]
-        if not names or not names[0]:
-            raise ValueError("The Grad-CAM layer must be a sub-module of the model being explained.")
-        return names[0]
-    if isinstance(layer, str):
-        try:
-            work.get_submodule(layer)
-        except AttributeError:
-            raise ValueError(f"The model has no layer named {layer!r}; use a dotted name such as 'layer3'.") from None
-        return layer
-    raise ValueError(f"layer must be a module of the model or its dotted name; got {type(layer).__name__}.")
-
-
-def _stage_names(work: nn.Module) -> list:
-    return list(getattr(work, "stages", None) or [])
-
-
-def _default_layer(work: nn.Module, sides: dict) -> str:
-    """The last stage whose output keeps at least 4x4 (sides from _probe); no stages: the last Conv2d."""
-    stages = _stage_names(work)
-    if not stages:
-        convs = [name for name, module in work.named_modules() if isinstance(module, nn.Conv2d)]
-        if not convs:
-            raise ValueError("Grad-CAM needs a convolutional layer, and this model has none.")
-        return convs[-1]
-    wide_enough = [name for name in stages if sides.get(name, 0) >= _MIN_CAM_SIDE]
-    # No stage keeps 4x4 (a tiny input): fall back to the stage with the largest output.
-    return wide_enough[-1] if wide_enough else max(stages, key=lambda name: sides.get(name, 0))
-
-
-def _probe(work: nn.Module, x: torch.Tensor, names: list) -> tuple:
-    """One no-grad forward: the logits (1, classes) and the smaller spatial side of each named module's output."""
-    sides, handles = {}, []
-    for name in names:
-        def record(module, inputs, output, name=name):
-            sides[name] = min(output.shape[-2:]) if isinstance(output, torch.Tensor) and output.dim() == 4 else 0
-        handles.append(work.get_submodule(name).register_forward_hook(record))
-    try:
-        with torch.no_grad():
-            logits = _logits(work, x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return logits, sides
-
-
 # ----------------------------------------------------------------------------- checks and sizes
-def _check_options(method: str, options: dict) -> None:
-    allowed = _OPTIONS[method] + ("progress",)
+def _check_options(method: Method, options: Options) -> None:
+    allowed = (*method.options, "progress")
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise ValueError(f"{method} does not take option(s) {', '.join(unknown)}; it takes {', '.join(allowed)}.")
+        raise ValueError(f"{method.name} does not take option(s) {', '.join(unknown)}; it takes {', '.join(allowed)}.")
     if options.get("progress") is not None and not callable(options["progress"]):
         raise ValueError("progress must be a function that takes the fraction done.")
 
@@ -362,7 +350,7 @@ def _check_input(model: nn.Module, x: torch.Tensor) -> None:
         raise ValueError("The image contains NaN or infinite values; load it again.")
 
 
-def _positive_int(options: dict, name: str, default: int) -> int:
+def _positive_int(options: Options, name: str, default: int) -> int:
     value = options.get(name)
     if value is None:
         return default
@@ -371,7 +359,7 @@ def _positive_int(options: dict, name: str, default: int) -> int:
     return value
 
 
-def _positive_float(options: dict, name: str, default: float) -> float:
+def _positive_float(options: Options, name: str, default: float) -> float:
     value = options.get(name)
     if value is None:
         return default
@@ -397,4 +385,4 @@ def _default_batch(work: nn.Module, x: torch.Tensor, passes: int) -> int:
 
 def is_heavy(model: torch.nn.Module, method: str) -> bool:
     """True when this attribution would stall a shared server (a big net and a many-pass method): ask first."""
-    return method in _MANY_PASSES and _count_parameters(model) > HEAVY_PARAMETERS
+    return METHODS[method].heavy and _count_parameters(model) > HEAVY_PARAMETERS

@@ -7,9 +7,12 @@ Size budget: ~200 lines.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
+from ..nets.builder import ResNet
 from .evaluation import eval_no_grad
 
 _EPS = 1e-12  # keeps a ratio finite when an input is all zeros
@@ -23,15 +26,15 @@ def _device_of(model: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
-def _unit_inputs_outputs(model: nn.Module, x: torch.Tensor) -> list:
+def _unit_inputs_outputs(model: ResNet, x: torch.Tensor) -> list:
     """One forward pass with hooks on every unit: [(name, unit, input, output)], in forward order.
 
     Must be called inside `eval_no_grad`. The hooks are removed even if the forward fails.
     """
     captured: dict = {}
 
-    def _make_hook(name):
-        def _hook(module, args, output):
+    def _make_hook(name: str) -> Callable[[nn.Module, tuple[torch.Tensor, ...], torch.Tensor], None]:
+        def _hook(module: nn.Module, args: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
             captured[name] = (args[0], output)
         return _hook
 
@@ -69,7 +72,7 @@ def conv_grad_norm_tensors(model: nn.Module) -> dict:
         return {}
     # One fused kernel where torch has it (as clip_grad_norm_ does); one norm per tensor otherwise.
     norms = torch._foreach_norm(grads) if hasattr(torch, "_foreach_norm") else [g.norm() for g in grads]
-    return dict(zip(names, norms))
+    return dict(zip(names, norms, strict=True))
 
 
 def conv_grad_norms(model: nn.Module) -> dict:
@@ -88,7 +91,7 @@ def conv_grad_norms(model: nn.Module) -> dict:
     norms = conv_grad_norm_tensors(model)
     if not norms:
         return {}
-    return dict(zip(norms, torch.stack(list(norms.values())).tolist()))
+    return dict(zip(norms, torch.stack(list(norms.values())).tolist(), strict=True))
 
 
 def gradient_flow_sentence(name: str, records: list) -> str:
@@ -105,11 +108,12 @@ def gradient_flow_sentence(name: str, records: list) -> str:
     """
     ratios = []
     for rec in records:
-        field = rec.get if isinstance(rec, dict) else lambda key: getattr(rec, key, None)
-        norms = [(k, v) for k, v in (field("grad_norms") or {}).items() if ".shortcut." not in f".{k}."]
+        grad_norms = _field(rec, "grad_norms")
+        pairs = grad_norms.items() if isinstance(grad_norms, dict) else ()
+        norms = [(k, v) for k, v in pairs if ".shortcut." not in f".{k}."]
         first, last = (norms[0][1], norms[-1][1]) if len(norms) > 1 else (None, None)
         if isinstance(first, (int, float)) and isinstance(last, (int, float)) and first > 0 and last > 0:
-            epoch = field("epoch")
+            epoch = _field(rec, "epoch")
             ratios.append((int(epoch) if isinstance(epoch, float) and epoch.is_integer() else epoch, first / last))
     if not ratios:
         return f"{name}: no gradient norms were recorded, so there is nothing to compare."
@@ -117,6 +121,11 @@ def gradient_flow_sentence(name: str, records: list) -> str:
     if len(ratios) > 1:
         parts.append(_ratio_words(ratios[-1][1], f"at epoch {ratios[-1][0]}", short=True))
     return f"{name}: " + "; ".join(parts) + "."
+
+
+def _field(record: object, key: str) -> object:
+    """A field of an epoch record, a dict or a record object (None when absent)."""
+    return record.get(key) if isinstance(record, dict) else getattr(record, key, None)
 
 
 def _ratio_words(ratio: float, when: str, short: bool = False) -> str:
@@ -130,7 +139,7 @@ def _ratio_words(ratio: float, when: str, short: bool = False) -> str:
     return f"{when} the conv nearest the input got {size} the conv nearest the output"
 
 
-def branch_ratios(model: nn.Module, x: torch.Tensor) -> dict:
+def branch_ratios(model: ResNet, x: torch.Tensor) -> dict[str, float]:
     """Per unit, the batch mean of ||F(x_i)|| / ||x_i||: how large the residual branch is next to its input.
 
     Small ratios mean the units are close to the identity, as He et al. 2015 (section 4.2) observe.
@@ -138,7 +147,7 @@ def branch_ratios(model: nn.Module, x: torch.Tensor) -> dict:
     without gradients; the model's parameters, BN statistics and mode are left as they were.
 
     Args:
-        model: a `explorer.models.ResNet` (anything with `.units()`).
+        model: an `explorer.nets.builder.ResNet` (anything with `.units()`).
         x: (B, C, H, W) probe batch.
     Returns:
         {unit dotted name (e.g. "layer2.0"): float ratio}, in forward order.
@@ -151,10 +160,10 @@ def branch_ratios(model: nn.Module, x: torch.Tensor) -> dict:
             ratios.append((_per_sample_norm(top) / _per_sample_norm(inp).clamp_min(_EPS)).mean())
     if not ratios:
         return {}
-    return dict(zip([r[0] for r in records], torch.stack(ratios).tolist()))
+    return dict(zip([r[0] for r in records], torch.stack(ratios).tolist(), strict=True))
 
 
-def response_points(model: nn.Module) -> list:
+def response_points(model: ResNet) -> list:
     """Where He et al. 2015 (Figure 7) read each 3x3 layer's response: after its BN, before the addition or ReLU.
 
     For each 3x3 conv (the stem's too, where it is 3x3), in network order: the BN that directly follows it
@@ -166,10 +175,10 @@ def response_points(model: nn.Module) -> list:
     Returns:
         [(conv dotted name, the module whose output is the response)], input to output.
     """
-    def is_3x3(m) -> bool:
+    def is_3x3(m: object) -> bool:
         return isinstance(m, nn.Conv2d) and tuple(m.kernel_size) == (3, 3)
 
-    points = []
+    points: list[tuple[str, nn.Module]] = []
     if is_3x3(getattr(model, "conv1", None)):
         points.append(("conv1", model.bn1 if isinstance(model.bn1, nn.BatchNorm2d) else model.conv1))
     for unit_name, unit in model.units():
@@ -181,7 +190,7 @@ def response_points(model: nn.Module) -> list:
     return points
 
 
-def layer_responses(model: nn.Module, x: torch.Tensor) -> dict:
+def layer_responses(model: ResNet, x: torch.Tensor) -> dict[str, float]:
     """Std of every 3x3 layer's response, after BN and before the addition or ReLU (He et al. 2015, Figure 7).
 
     The paper plots these in network order (top) and sorted by magnitude (bottom): ResNets' responses are
@@ -208,7 +217,7 @@ def layer_responses(model: nn.Module, x: torch.Tensor) -> dict:
             h.remove()
     if not stds:
         return {}
-    return dict(zip([name for name, _ in points], torch.stack(stds).tolist()))
+    return dict(zip([name for name, _ in points], torch.stack(stds).tolist(), strict=True))
 
 
 def feature_maps(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:

@@ -6,6 +6,7 @@ mode restored afterwards.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ from torch.nn import functional as F
 
 from ..data.datasets import Dataset, normalize, test_batches
 from ..data.images import tensor_to_display
+from ..nets.weights import Explainable
 
 _BATCH = 1024  # images per forward pass inside loss_at
 
@@ -25,7 +27,7 @@ def check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
 
 
 @contextlib.contextmanager
-def eval_no_grad(model: nn.Module):
+def eval_no_grad(model: nn.Module) -> Iterator[None]:
     """Eval mode (BN uses its running stats and does not update them) and no autograd; mode restored after."""
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
@@ -69,18 +71,18 @@ def confusion_and_mistakes(model: torch.nn.Module, dataset: Dataset, top: int = 
         list of {"index", "true", "predicted", "confidence", "image"} (image (H, W) or (H, W, 3) in [0, 1]),
         highest confidence in the wrong class first.
     """
-    k = int(dataset.preprocessing["num_classes"])
+    k = dataset.preprocessing.num_classes
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    probs = []
+    batches = []
     try:
         with torch.no_grad():
             for x, _ in test_batches(dataset, batch_size):
-                probs.append(torch.softmax(model(x.to(device)).float(), dim=1).cpu())  # (B, K)
+                batches.append(torch.softmax(model(x.to(device)).float(), dim=1).cpu())  # (B, K)
     finally:
         model.train(was_training)
-    probs = torch.cat(probs) if probs else torch.zeros(0, k)
+    probs = torch.cat(batches) if batches else torch.zeros(0, k)  # (M, K)
     confidence, predicted = probs.max(dim=1)
     truth = dataset.y_test.cpu()
     cm = torch.bincount(truth * k + predicted, minlength=k * k).reshape(k, k).numpy().astype(np.int64)
@@ -91,7 +93,7 @@ def confusion_and_mistakes(model: torch.nn.Module, dataset: Dataset, top: int = 
     return cm, mistakes
 
 
-def test_metrics(net, data) -> dict:
+def test_metrics(net: Explainable, data: Dataset) -> dict[str, float | None]:
     """{"test_loss", "test_error"} of a shipped net on the test set (its training metrics were not shipped)."""
     from ..data.datasets import normalize
     x = normalize(data.x_test, net.preprocessing)
@@ -130,7 +132,7 @@ def confusion_cell(model: nn.Module, dataset: Dataset, true_class: int, predicte
     Returns:
         [{"index", "true", "predicted", "confidence", "image"}], most confident first (image in [0, 1]).
     """
-    k = int(dataset.preprocessing["num_classes"])
+    k = dataset.preprocessing.num_classes
     if not (0 <= true_class < k and 0 <= predicted_class < k):
         raise ValueError(f"A confusion-matrix cell needs two classes from 0 to {k - 1}.")
     device = next(model.parameters()).device

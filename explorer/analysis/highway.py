@@ -16,11 +16,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..nets.blocks import ResidualUnit
+from ..nets.builder import ResNet
+
+_Parts = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]  # a unit's input x, shortcut s(x), branch F(x)
+
 
 class _SplitUnit(nn.Module):
     """A unit whose forward keeps its input x, shortcut output s and branch output F(x) for the split."""
 
-    def __init__(self, unit: nn.Module, name: str, record: dict) -> None:
+    def __init__(self, unit: ResidualUnit, name: str, record: dict[str, _Parts]) -> None:
         super().__init__()
         self.unit, self.name, self.record = unit, name, record
 
@@ -36,11 +41,11 @@ def _swap(model: nn.Module, name: str, module: nn.Module) -> None:
     setattr(model.get_submodule(parent_name) if parent_name else model, child, module)
 
 
-def _norm(t) -> float:
+def _norm(t: torch.Tensor | None) -> float:
     return 0.0 if t is None else float(t.detach().float().norm())
 
 
-def gradient_split(model: nn.Module, x: torch.Tensor, y: torch.Tensor, train_mode: bool = True) -> list:
+def gradient_split(model: ResNet, x: torch.Tensor, y: torch.Tensor, train_mode: bool = True) -> list:
     """Per unit, the norms of the gradient at its input through the shortcut and through the branch.
 
     He et al. 2016, Eq. 5: dL/dx = dL/dz · (1 + dF/dx). On one batch the cross-entropy loss is
@@ -69,25 +74,27 @@ def gradient_split(model: nn.Module, x: torch.Tensor, y: torch.Tensor, train_mod
     return rows
 
 
-def unit_gradients(model: nn.Module, x: torch.Tensor, y: torch.Tensor, train_mode: bool = True) -> dict:
+def unit_gradients(model: ResNet, x: torch.Tensor, y: torch.Tensor,
+                   train_mode: bool = True) -> dict[str, tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, bool]]:
     """The split itself, as tensors: {unit name: (shortcut part or None, branch part, dL/dz, identity?)}.
 
     Args and mode as `gradient_split`; each part is shaped like the unit's input (B, C, H, W).
     """
     work = copy.deepcopy(model).train(train_mode)
     device = next(work.parameters()).device
-    record: dict = {}
-    for name, unit in work.units():
+    record: dict[str, _Parts] = {}
+    units = dict(work.units())
+    for name, unit in units.items():
         _swap(work, name, _SplitUnit(unit, name, record))
     loss = F.cross_entropy(work(x.to(device)).float(), y.to(device))
     # dL/dz for every unit: z was never materialised as a leaf, so ask autograd through f (dL/dz = dL/df).
     arriving = torch.autograd.grad(loss, [f for _, _, f in record.values()], retain_graph=True)
     out = {}
-    for (name, (inp, s, f)), g in zip(record.items(), arriving):
+    for (name, (inp, s, f)), g in zip(record.items(), arriving, strict=True):
         branch = torch.autograd.grad(f, inp, g, retain_graph=True)[0]  # (dF/dx)^T dL/dz
         shortcut = None if s is None else torch.autograd.grad(s, inp, g, retain_graph=True)[0]  # 1 · dL/dz
-        unit = work.get_submodule(name).unit
-        identity = unit.shortcut is not None and not any(True for _ in unit.shortcut.parameters())
+        shortcut_module = units[name].shortcut
+        identity = shortcut_module is not None and not any(True for _ in shortcut_module.parameters())
         out[name] = (shortcut, branch, g, identity)
     return out
 

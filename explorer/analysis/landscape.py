@@ -88,7 +88,7 @@ def line(model_init: nn.Module, model_final: nn.Module, x: torch.Tensor, y: torc
     end = {n: p.detach().clone() for n, p in weights.items()}
     grid = [-extend + (1 + 2 * extend) * k / (points - 1) for k in range(points)]
     alphas = sorted({round(a, 12) + 0.0 for a in grid} | {0.0, 1.0})  # rounding merges near-duplicates of 0, 1
-    losses = []
+    losses: list[float] = []
     for i, a in enumerate(alphas):
         if _stopped(should_stop):
             return {"alpha": alphas[:len(losses)], "loss": losses, "stopped": True}
@@ -128,15 +128,15 @@ def surface(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 21,
     d2 = filter_normalized_direction(work, generator)
     centre = {n: p.detach().clone() for n, p in weights.items()}
     axis = [span * (2 * k - (steps - 1)) / (steps - 1) for k in range(steps)]  # exact 0 in the middle
-    result = {"alpha": axis, "beta": axis, "loss": [[None] * steps for _ in range(steps)], "seed": seed,
-              "subset": int(x.shape[0]), "stopped": False}
+    loss: list[list[float | None]] = [[None] * steps for _ in range(steps)]
+    result = {"alpha": axis, "beta": axis, "loss": loss, "seed": seed, "subset": int(x.shape[0]), "stopped": False}
     for i, b in enumerate(axis):
         for j, a in enumerate(axis):
             if _stopped(should_stop):
                 result["stopped"] = True
                 return result
             _move_to(weights, centre, d1, d2, a, b)
-            result["loss"][i][j] = loss_at(work, x, y)
+            loss[i][j] = loss_at(work, x, y)
         if progress is not None:
             progress((i + 1) / steps)
     return result

@@ -7,6 +7,7 @@ import contextlib
 import copy
 import threading
 import weakref
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -19,12 +20,13 @@ class _Copy:
         self.work, self.fingerprint, self.lock = _fresh_copy(model), fingerprint, threading.Lock()
 
 
-_COPIES = weakref.WeakKeyDictionary()  # caller's model -> _Copy (dropped when the model is garbage)
+# caller's model -> _Copy (dropped when the model is garbage)
+_COPIES: weakref.WeakKeyDictionary[nn.Module, _Copy] = weakref.WeakKeyDictionary()
 _COPIES_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
-def borrowed_copy(model: nn.Module):
+def borrowed_copy(model: nn.Module) -> Iterator[nn.Module]:
     """An eval-mode copy of the model holding its current weights, never the model itself.
 
     Deep-copying a net costs more than one map of a small net (ResNet-20: tens of milliseconds), so each
@@ -69,12 +71,12 @@ def _fingerprint(model: nn.Module) -> tuple:
     return modules, tensors
 
 
-def _named_tensors(model: nn.Module) -> list:
+def _named_tensors(model: nn.Module) -> list[tuple[str, torch.Tensor]]:
     return list(model.named_parameters()) + list(model.named_buffers())
 
 
 def _refresh(work: nn.Module, model: nn.Module) -> None:
     """Copy the model's current parameters and buffers (e.g. BN running statistics) into its copy."""
     with torch.no_grad():
-        for (_, mine), (_, theirs) in zip(_named_tensors(work), _named_tensors(model)):
+        for (_, mine), (_, theirs) in zip(_named_tensors(work), _named_tensors(model), strict=True):
             mine.copy_(theirs)

@@ -95,7 +95,7 @@ def path_surface(model: nn.Module, snapshots: list, x: torch.Tensor, y: torch.Te
                 result["stopped"] = True
                 return result
             with torch.no_grad():
-                for p, c, u, v in zip(weights, centre, d1, d2):
+                for p, c, u, v in zip(weights, centre, d1, d2, strict=True):
                     torch.add(c, u, alpha=a, out=p.data)  # theta* + a d1 + b d2, in place
                     p.data.add_(v, alpha=b)
             result["loss"][i][j] = loss_at(work, x, y)

@@ -1,20 +1,22 @@
-"""What to train on: DataConfig. Shapes, classes and preprocessing follow from the dataset (data.datasets)."""
+"""What to train on: DataConfig. Shapes, classes and preprocessing follow from the dataset's registered record."""
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from ..nets.config import choice, config_from_dict
+from .registry import DATASETS
 
-DATASETS = ("digits", "fashion_mnist", "mnist", "cifar10", "folder")
+__all__ = ["DATASETS", "DataConfig"]  # DATASETS: the registry (explorer.data.registry), name -> DatasetSpec
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    """What to train on. Shapes, classes and preprocessing follow from the dataset (explorer.data)."""
+    """What to train on. Shapes, classes and preprocessing follow from the dataset (explorer.data.DATASETS)."""
 
-    name: str = "digits"  # digits (built in, offline), fashion_mnist, mnist, cifar10, or folder
-    path: str | None = None  # the image folder (one sub-folder per class) when name == "folder"
+    name: str = "digits"  # a key of DATASETS: digits (built in, offline), fashion_mnist, mnist, cifar10, folder, ...
+    path: str | None = None  # the image folder (one sub-folder per class) for a dataset read from a folder
     data_dir: str | None = None  # where downloads live; None: EXPLORER_DATA_DIR or the user cache
     train_subset: int | None = None  # use only the first N training images (fast demos and tests)
     test_subset: int | None = None  # use only the first N test images
@@ -22,16 +24,16 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         choice("dataset", self.name, DATASETS)
-        if self.name == "folder" and not self.path:
-            raise ValueError("The folder dataset needs a path to a folder with one sub-folder per class.")
+        if DATASETS[self.name].needs_path and not self.path:
+            raise ValueError(f"The {self.name} dataset needs a path to a folder with one sub-folder per class.")
         for name in ("train_subset", "test_subset"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise ValueError(f"{name} must be a whole number of at least 1 (or empty for all); got {value!r}.")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> DataConfig:
+    def from_dict(cls, d: dict[str, Any]) -> DataConfig:
         return config_from_dict(cls, d)

@@ -7,13 +7,16 @@ Size budget: ~150 lines.
 from __future__ import annotations
 
 import gzip
+import importlib
 import math
 import pathlib
 import pickle
 import struct
+from collections.abc import Callable
 
 import numpy as np
 import torch
+from numpy.typing import DTypeLike
 
 
 class DatasetUnavailable(RuntimeError):
@@ -49,17 +52,27 @@ def read_idx(path: pathlib.Path, dims: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
-try:  # numpy's array-unpickling helper (the real files name it numpy.core.multiarray._reconstruct)
-    from numpy._core.multiarray import _reconstruct as _RECONSTRUCT
-except ImportError:  # numpy 1.x
-    from numpy.core.multiarray import _reconstruct as _RECONSTRUCT
+def _numpy_reconstruct() -> Callable[..., np.ndarray]:
+    """numpy's array-unpickling helper (the real files name it numpy.core.multiarray._reconstruct)."""
+    for module in ("numpy._core.multiarray", "numpy.core.multiarray"):  # numpy 2, then numpy 1.x
+        try:
+            found: Callable[..., np.ndarray] = importlib.import_module(module)._reconstruct
+            return found
+        except (ImportError, AttributeError):
+            continue
+    raise ImportError("numpy's _reconstruct was not found; CIFAR-10 batches cannot be read.")
+
+
+_RECONSTRUCT = _numpy_reconstruct()
+
+
 class _CifarUnpickler(pickle.Unpickler):
     """Unpickler that builds only what CIFAR-10's batch files hold: dicts, lists, bytes, numpy arrays.
 
     Any other global (os.system, builtins.eval, ...) is refused before it is looked up, so it never runs.
     """
 
-    def find_class(self, module: str, name: str):
+    def find_class(self, module: str, name: str) -> Callable[..., object]:
         if name == "_reconstruct" and module in ("numpy.core.multiarray", "numpy._core.multiarray"):
             return _RECONSTRUCT
         if (module, name) == ("numpy", "ndarray"):
@@ -71,7 +84,7 @@ class _CifarUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refused to load {module}.{name}: a CIFAR-10 batch holds only arrays and lists")
 
 
-def _numeric_dtype(spec, align=False, copy=True):
+def _numeric_dtype(spec: DTypeLike, align: bool = False, copy: bool = True) -> np.dtype:
     dtype = np.dtype(spec, align, copy)
     if dtype.hasobject:
         raise pickle.UnpicklingError("refused an array of Python objects")
@@ -84,7 +97,7 @@ def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     return text.encode("latin1")
 
 
-def read_cifar_batch(path: pathlib.Path) -> tuple:
+def read_cifar_batch(path: pathlib.Path) -> tuple[torch.Tensor, torch.Tensor]:
     """Read one CIFAR-10 python batch file with a restricted unpickler (never plain pickle.load).
 
     Args:

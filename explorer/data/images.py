@@ -9,11 +9,15 @@ Size budget: ~300 lines.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..nets.preprocessing import Preprocessing
+from .registry import DATASETS
 
 MAX_IMAGE_BYTES = 20 * 2**20  # covers any phone photo
 MAX_IMAGE_PIXELS = 40_000_000  # 8000 x 5000; about 120 MB once decoded to RGB
@@ -46,16 +50,15 @@ def load_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PI
     if len(data) == 0:
         raise ImageError("The file is empty; choose a PNG, JPEG, WebP, BMP or GIF image.")
     if len(data) > max_bytes:
-        raise ImageError(f"The file is {len(data) / 2**20:.1f} MB; images up to {max_bytes / 2**20:.0f} MB are accepted.")
+        raise ImageError(f"The file is {len(data) / 2**20:.1f} MB; images up to {max_bytes / 2**20:.0f} MB are "
+                         f"accepted.")
     # PIL itself warns above Image.MAX_IMAGE_PIXELS and errors at twice that; our cap never lets an image
     # past PIL's warning level reach the decoder. (No warnings.catch_warnings: it is not thread-safe, and
     # Streamlit serves each session from its own thread.)
     limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
     img = _decode(_open_checked(bytes(data), limit))
-    try:
+    with contextlib.suppress(Exception):  # a broken EXIF block should not cost the user the picture
         img = ImageOps.exif_transpose(img)
-    except Exception:  # a broken EXIF block should not cost the user the picture
-        pass
     return to_rgb_or_l(img)
 
 
@@ -70,11 +73,12 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(data), formats=FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"The image has too many pixels; images up to {max_pixels / 1e6:.0f} megapixels are accepted.")
+        raise ImageError(f"The image has too many pixels; images up to {max_pixels / 1e6:.0f} megapixels are "
+                         f"accepted.") from None
     except UnidentifiedImageError:
-        raise ImageError("This file is not a PNG, JPEG, WebP, BMP or GIF image.")
+        raise ImageError("This file is not a PNG, JPEG, WebP, BMP or GIF image.") from None
     except Exception:
-        raise ImageError("This image file is damaged and cannot be read.")
+        raise ImageError("This image file is damaged and cannot be read.") from None
     width, height = img.size
     if width < 1 or height < 1:
         raise ImageError("The image has no pixels.")
@@ -92,9 +96,9 @@ def _decode(img: Image.Image) -> Image.Image:
         img.seek(0)
         img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("The image has too many pixels to decode safely.")
+        raise ImageError("The image has too many pixels to decode safely.") from None
     except Exception:
-        raise ImageError("This image file is damaged or cut off and cannot be read.")
+        raise ImageError("This image file is damaged or cut off and cannot be read.") from None
     return img
 
 
@@ -120,7 +124,7 @@ def to_rgb_or_l(img: Image.Image) -> Image.Image:
     try:
         return img.convert("RGB")  # P without transparency, CMYK, YCbCr, LAB, HSV
     except Exception:
-        raise ImageError(f"Images in PIL mode {mode} are not supported; save it as an RGB PNG or JPEG.")
+        raise ImageError(f"Images in PIL mode {mode} are not supported; save it as an RGB PNG or JPEG.") from None
 
 
 def _onto_white(rgba: Image.Image) -> Image.Image:
@@ -157,7 +161,7 @@ def _channels(img: Image.Image, in_channels: int) -> Image.Image:
     return img.convert("L" if in_channels == 1 else "RGB")
 
 
-def normalize(x: torch.Tensor, pre: dict) -> torch.Tensor:
+def normalize(x: torch.Tensor, pre: Preprocessing) -> torch.Tensor:
     """Raw images -> model input: (x / scale - mean) / std per channel.
 
     Args:
@@ -166,31 +170,31 @@ def normalize(x: torch.Tensor, pre: dict) -> torch.Tensor:
     Returns:
         (B, C, H, W) float32 on x's device.
     """
-    mean = torch.tensor(pre["mean"], dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
-    std = torch.tensor(pre["std"], dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
-    return (x.to(torch.float32) / float(pre["scale"]) - mean) / std
+    mean = torch.tensor(pre.mean, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    std = torch.tensor(pre.std, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    return (x.to(torch.float32) / float(pre.scale) - mean) / std
 
 
-def image_to_tensor(img: Image.Image, pre: dict) -> torch.Tensor:
+def image_to_tensor(img: Image.Image, pre: Preprocessing) -> torch.Tensor:
     """An image -> the model's input, preprocessed exactly as the run's training data was.
 
     Args:
         img: any PIL image (from `load_image`, or a drawing).
-        pre: a dataset's preprocessing dict (explorer.data.Dataset.preprocessing, saved with each run).
+        pre: a dataset's Preprocessing (explorer.data.Dataset.preprocessing, saved with each run).
     Returns:
-        (1, C, H, W) float32: centre-cropped and resized to pre["input_size"], C = pre["in_channels"],
+        (1, C, H, W) float32: centre-cropped and resized to pre.input_size, C = pre.in_channels,
         scaled to the dataset's raw range (0..scale) and normalised by `explorer.data.normalize`.
     """
 
-    size = int(pre["input_size"])
-    img = fit_square(_channels(img, int(pre["in_channels"])), size)
+    size = pre.input_size
+    img = fit_square(_channels(img, pre.in_channels), size)
     a = np.asarray(img, dtype=np.float32) / 255.0  # (H, W) or (H, W, 3) in [0, 1]
     a = a[:, :, None] if a.ndim == 2 else a
-    raw = torch.from_numpy(a).permute(2, 0, 1).unsqueeze(0) * float(pre["scale"])  # (1, C, H, W)
+    raw = torch.from_numpy(a).permute(2, 0, 1).unsqueeze(0) * float(pre.scale)  # (1, C, H, W)
     return normalize(raw, pre)
 
 
-def prepare_digit(img: Image.Image, pre: dict) -> tuple[torch.Tensor, np.ndarray]:
+def prepare_digit(img: Image.Image, pre: Preprocessing) -> tuple[torch.Tensor, np.ndarray]:
     """Bring a drawing or photo of a digit to the look of the training digits, then to a tensor.
 
     Steps: composite transparency onto the background that contrasts with the strokes, grayscale,
@@ -209,13 +213,13 @@ def prepare_digit(img: Image.Image, pre: dict) -> tuple[torch.Tensor, np.ndarray
     """
 
     ink = _ink_map(img)  # (h, w) in [0, 1], ink bright, paper 0
-    square = _crop_to_square(ink, pre.get("margin", DEFAULT_DIGIT_MARGIN))
-    size = int(pre["input_size"])
+    square = _crop_to_square(ink, DEFAULT_DIGIT_MARGIN if pre.margin is None else pre.margin)
+    size = pre.input_size
     small = np.asarray(Image.fromarray(square, mode="F").resize((size, size), Image.Resampling.BOX))
     small = np.clip(small / max(float(small.max()), 1e-6), 0.0, 1.0).astype(np.float32)
-    view = small if pre.get("light_on_dark", True) else 1.0 - small
-    raw = torch.from_numpy(view)[None, None] * float(pre["scale"])  # (1, 1, H, W)
-    raw = raw.expand(1, int(pre["in_channels"]), size, size)
+    view = small if pre.light_on_dark else 1.0 - small
+    raw = torch.from_numpy(view)[None, None] * float(pre.scale)  # (1, 1, H, W)
+    raw = raw.expand(1, pre.in_channels, size, size)
     return normalize(raw, pre), view
 
 
@@ -254,7 +258,7 @@ def _crop_to_square(ink: np.ndarray, margin: float) -> np.ndarray:
     return square
 
 
-def tensor_to_display(x: torch.Tensor, pre: dict) -> np.ndarray:
+def tensor_to_display(x: torch.Tensor, pre: Preprocessing) -> np.ndarray:
     """Undo the normalisation of one model input for display.
 
     Args:
@@ -265,21 +269,20 @@ def tensor_to_display(x: torch.Tensor, pre: dict) -> np.ndarray:
     """
     x = x.detach().float().cpu()
     x = x[0] if x.dim() == 4 else x
-    mean = torch.tensor(pre["mean"], dtype=torch.float32).view(-1, 1, 1)
-    std = torch.tensor(pre["std"], dtype=torch.float32).view(-1, 1, 1)
+    mean = torch.tensor(pre.mean, dtype=torch.float32).view(-1, 1, 1)
+    std = torch.tensor(pre.std, dtype=torch.float32).view(-1, 1, 1)
     img = (x * std + mean).clamp(0.0, 1.0)  # (C, H, W) in [0, 1]
     return img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).numpy()
 
 
-DIGIT_DATASETS = ("digits", "mnist")  # drawings and photos of digits go through images.prepare_digit
+def is_digit_model(pre: Preprocessing) -> bool:
+    """True when the model was trained on handwritten digits (its dataset's record says `drawn_digits`):
+    drawings and photos of digits are brought to their look by prepare_digit."""
+    spec = DATASETS.get(pre.dataset)
+    return spec is not None and spec.drawn_digits
 
 
-def is_digit_model(pre: dict) -> bool:
-    """True when the model was trained on handwritten digits (drawings are brought to their look)."""
-    return pre.get("dataset") in DIGIT_DATASETS
-
-
-def to_model_input(img: Image.Image, pre: dict) -> tuple:
+def to_model_input(img: Image.Image, pre: Preprocessing) -> tuple[torch.Tensor, np.ndarray]:
     """An image (upload or drawing) -> the model's input and the model's-eye view of it.
 
     Digit models get images.prepare_digit (cropped, centred, light-on-dark like the data); others get

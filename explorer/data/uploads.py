@@ -17,8 +17,9 @@ import secrets
 import shutil
 import zipfile
 import zlib
+from typing import Any
 
-from .datasets import IMAGE_SUFFIXES
+from .builtin import IMAGE_SUFFIXES
 from .images import MAX_BYTES, ImageError, load_image
 
 MAX_ZIP_BYTES = 200 * 2**20  # Streamlit's default upload limit
@@ -46,13 +47,13 @@ def _plan(zf: zipfile.ZipFile, caps: dict) -> tuple:
                                 "so it was refused.")
     files = [i for i in infos if not i.is_dir() and not _hidden(i.filename)]
     parts = [pathlib.PurePosixPath(i.filename).parts for i in files]
-    if any(p[0] in ("/", "..") or ".." in p or "\\" in i.filename for p, i in zip(parts, files)):
+    if any(p[0] in ("/", "..") or ".." in p or "\\" in i.filename for p, i in zip(parts, files, strict=True)):
         raise UploadRefused("The zip holds a path that leaves its folder, so it was refused.")
     images = [p for p in parts if pathlib.PurePosixPath(p[-1]).suffix.lower() in IMAGE_SUFFIXES]
     if images and all(len(p) >= 3 for p in images) and len({p[0] for p in images}) == 1:
         parts = [p[1:] for p in parts]  # one folder wrapping the class folders
     plan, skipped = [], 0
-    for info, p in zip(files, parts):
+    for info, p in zip(files, parts, strict=True):
         if len(p) < 2 or pathlib.PurePosixPath(p[-1]).suffix.lower() not in IMAGE_SUFFIXES:
             skipped += 1  # a file beside the class folders, or not an image
             continue
@@ -63,7 +64,8 @@ def _plan(zf: zipfile.ZipFile, caps: dict) -> tuple:
         plan.append((info, cls))
     classes = {c for _, c in plan}
     if len(classes) < 2:
-        raise UploadRefused("The zip needs at least two folders of images, one per class (for example cats/ and dogs/).")
+        raise UploadRefused("The zip needs at least two folders of images, one per class (for example cats/ and "
+                            "dogs/).")
     if len(classes) > caps["classes"]:
         raise UploadRefused(f"The zip has {len(classes)} class folders; at most {caps['classes']} are accepted.")
     return plan, skipped
@@ -75,8 +77,9 @@ def _hidden(name: str) -> bool:
     return any((p.startswith(".") and p != "..") or p == "__MACOSX" for p in parts)
 
 
-def import_zip(data: bytes, root, max_zip_bytes: int = MAX_ZIP_BYTES, max_entries: int = MAX_ENTRIES,
-               max_uncompressed: int = MAX_UNCOMPRESSED, max_ratio: int = MAX_RATIO) -> tuple:
+def import_zip(data: bytes, root: str | pathlib.Path, max_zip_bytes: int = MAX_ZIP_BYTES,
+               max_entries: int = MAX_ENTRIES, max_uncompressed: int = MAX_UNCOMPRESSED,
+               max_ratio: int = MAX_RATIO) -> tuple[pathlib.Path, dict[str, Any]]:
     """Check a zip of class folders, then extract its readable images into root/<hash>/<class>/.
 
     Args:
@@ -148,7 +151,7 @@ def _bounded_read(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
     return raw
 
 
-def folder_preview(path, max_files: int = 100_000) -> dict:
+def folder_preview(path: str | pathlib.Path, max_files: int = 100_000) -> dict[str, Any]:
     """Classes and image counts of a folder dataset (one sub-folder per class), without decoding anything.
 
     Returns:

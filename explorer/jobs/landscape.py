@@ -24,6 +24,7 @@ from ..analysis.landscape import DEFAULT_SUBSET, landscape_subset, line, surface
 from ..data.config import DataConfig
 from ..nets.config import ModelConfig
 from ..store.records import Experiment
+from ..nets.preprocessing import Preprocessing
 from ..store.runstore import RunStore, atomic_write_json, read_json
 from .failure import fail_job
 from .handles import own_handle
@@ -160,7 +161,8 @@ def _source_models(store: RunStore, source: str, run_id: str) -> tuple:
     return final, init
 
 
-def _training_subset(data: Dataset, preprocessing: dict, spec: LandscapeSettings) -> tuple[torch.Tensor, torch.Tensor]:
+def _training_subset(data: Dataset, preprocessing: Preprocessing,
+                     spec: LandscapeSettings) -> tuple[torch.Tensor, torch.Tensor]:
     """The fixed training subset, taken from the raw images first, then normalised as the run was trained."""
     from ..data.datasets import normalize
     x, y = landscape_subset(data.x_train, data.y_train, n=spec.subset, seed=spec.seed)

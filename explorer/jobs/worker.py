@@ -21,6 +21,7 @@ from torch import nn
 from ..nets.builder import count_parameters
 from ..nets.cost import check_model_cost
 from ..store.records import Experiment
+from ..nets.preprocessing import Preprocessing
 from ..store.resume import load_resume_state, save_resume_state
 from ..store.runstore import RunStore, run_slug
 from ..store.snapshots import save_snapshot, snapshot_epochs
@@ -159,7 +160,7 @@ def _snapshotter(store: RunStore, exp_id: str, spec: ExperimentSpec, ids: dict[s
 
 
 def _save_initial_weights(store: RunStore, exp_id: str, spec: ExperimentSpec, ids: dict[str, str],
-                          models: dict[str, nn.Module], preprocessing: dict) -> None:
+                          models: dict[str, nn.Module], preprocessing: Preprocessing) -> None:
     """init.pt per run; lineage twins that start from identical tensors share one file (He et al. 2015's twins
     differ only in their shortcuts), so a comparison of many nets writes its initial weights once."""
     written: list[tuple[dict, str]] = []  # (state_dict, path relative to the store)

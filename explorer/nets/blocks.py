@@ -10,6 +10,7 @@ Size budget: ~250 lines.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -61,15 +62,19 @@ class Projection(nn.Sequential):
         super().__init__(conv1x1(in_ch, out_ch, stride, bias=norm == "none"), make_norm(norm, out_ch))
 
 
-def _option_a(in_ch, out_ch, stride, norm):
+MakeShortcut = Callable[[int, int, int, str], nn.Module]  # (in_ch, out_ch, stride, norm) -> the shortcut
+MakeConv = Callable[[int, int, bool], nn.Conv2d]  # (in_ch, out_ch, bias) -> one conv of a branch
+
+
+def _option_a(in_ch: int, out_ch: int, stride: int, norm: str) -> nn.Module:
     return nn.Identity() if in_ch == out_ch and stride == 1 else ZeroPadShortcut(in_ch, out_ch, stride)
 
 
-def _option_b(in_ch, out_ch, stride, norm):
+def _option_b(in_ch: int, out_ch: int, stride: int, norm: str) -> nn.Module:
     return nn.Identity() if in_ch == out_ch and stride == 1 else Projection(in_ch, out_ch, stride, norm)
 
 
-def _option_c(in_ch, out_ch, stride, norm):
+def _option_c(in_ch: int, out_ch: int, stride: int, norm: str) -> nn.Module:
     return Projection(in_ch, out_ch, stride, norm)
 
 
@@ -77,13 +82,14 @@ def _option_c(in_ch, out_ch, stride, norm):
 class ShortcutKind:
     """How one shortcut option is built, and how the UI and the diagram name it."""
 
-    make: object  # (in_ch, out_ch, stride, norm) -> nn.Module, or None for the plain net
+    make: MakeShortcut | None  # (in_ch, out_ch, stride, norm) -> nn.Module, or None for the plain net
     label: str  # what the block diagram writes on the arrow where the shape changes
     help: str  # one sentence for the UI, with its source
 
 
 SHORTCUTS = {
-    "none": ShortcutKind(None, "", "No shortcut: the plain net, the same layers without the addition (He et al. 2015)."),
+    "none": ShortcutKind(None, "", "No shortcut: the plain net, the same layers without the addition "
+                         "(He et al. 2015)."),
     "A": ShortcutKind(_option_a, "zero-pad", "Identity; where the shape changes, subsample and pad with zero channels: "
                       "no extra parameters, so plain and residual twins match exactly (He et al. 2015, option A)."),
     "B": ShortcutKind(_option_b, "projection", "Identity; a 1x1 convolution + BN only where the shape changes "
@@ -103,11 +109,11 @@ class Placement:
     first unit splits into its two paths, and the last unit's sum before the pool (He et al. 2016, appendix).
     """
 
-    pre: tuple  # ops before every conv of the branch, e.g. ("bn", "relu") for full pre-activation
-    post: tuple  # ops after every conv but the last
-    last: tuple  # ops after the branch's last conv (before the addition)
-    after_add: tuple  # ops after the addition
-    zero_init: object  # what zero-init zeroes: "bn" (the branch ends in BN: its scale), "conv" (ends in a conv:
+    pre: tuple[str, ...]  # ops before every conv of the branch, e.g. ("bn", "relu") for full pre-activation
+    post: tuple[str, ...]  # ops after every conv but the last
+    last: tuple[str, ...]  # ops after the branch's last conv (before the addition)
+    after_add: tuple[str, ...]  # ops after the addition
+    zero_init: str | None  # what zero-init zeroes: "bn" (the branch ends in BN: its scale), "conv" (ends in a conv:
     #                    its weights), None (refused: explorer.nets.config.ZERO_INIT_REFUSED says why)
     help: str  # one sentence for the UI, with its source
 
@@ -148,7 +154,8 @@ class ResidualUnit(nn.Module):
     the split into the two paths, so its first conv has no BN/ReLU of its own (He et al. 2016, appendix).
     """
 
-    expansion = 1
+    expansion = 1  # output channels / planes
+    convs = 2  # convolutions in the branch (the paper counts them as layers)
 
     def __init__(self, in_ch: int, planes: int, stride: int = 1, shortcut: str = "A",
                  placement: str = "original", norm: str = "batch", activated: bool = False) -> None:
@@ -162,13 +169,13 @@ class ResidualUnit(nn.Module):
         p = PLACEMENTS[placement]
         bias = norm == "none"
         plan = self._conv_plan(in_ch, planes, stride)
-        self._branch_names: list = []  # module names of F(x), in order
+        self._branch_names: list[str] = []  # module names of F(x), in order
         for i, (cin, cout, make) in enumerate(plan, start=1):
             self._add_ops(() if activated and i == 1 else p.pre, i, cin, norm)
             setattr(self, f"conv{i}", make(cin, cout, bias))
             self._branch_names.append(f"conv{i}")
             self._add_ops(p.last if i == len(plan) else p.post, i, cout, norm)
-        self._after_names: list = []
+        self._after_names: list[str] = []
         for op in p.after_add:
             name = f"{op}_out"
             setattr(self, name, make_norm(norm, self.out_ch) if op == "bn" else nn.ReLU())
@@ -181,16 +188,16 @@ class ResidualUnit(nn.Module):
         self._preact_projection = self._n_pre > 0 and isinstance(self.shortcut, Projection)
         self._zero_init = p.zero_init
 
-    def _add_ops(self, ops: tuple, i: int, channels: int, norm: str) -> None:
+    def _add_ops(self, ops: tuple[str, ...], i: int, channels: int, norm: str) -> None:
         for op in ops:
             setattr(self, f"{op}{i}", make_norm(norm, channels) if op == "bn" else nn.ReLU())
             self._branch_names.append(f"{op}{i}")
 
-    def _conv_plan(self, in_ch: int, planes: int, stride: int) -> list:
+    def _conv_plan(self, in_ch: int, planes: int, stride: int) -> list[tuple[int, int, MakeConv]]:
         raise NotImplementedError
 
     @property
-    def zero_init_target(self):
+    def zero_init_target(self) -> nn.BatchNorm2d | nn.Conv2d | None:
         """What zero-init zeroes so the unit starts as its shortcut and still learns, or None where it cannot.
 
         A branch that ends in BN: that BN, whose scale is zeroed (Goyal et al. 2017); one that ends in a conv
@@ -203,11 +210,11 @@ class ResidualUnit(nn.Module):
         wanted = nn.BatchNorm2d if self._zero_init == "bn" else nn.Conv2d
         return last if isinstance(last, wanted) else None
 
-    def branch_layers(self) -> list:
+    def branch_layers(self) -> list[tuple[str, nn.Module]]:
         """[(name, module)] of F(x), in the order they run (pre-activation ops first, where there are any)."""
         return [(name, getattr(self, name)) for name in self._branch_names]
 
-    def _run(self, names: list, x: torch.Tensor) -> torch.Tensor:
+    def _run(self, names: list[str], x: torch.Tensor) -> torch.Tensor:
         for name in names:
             x = getattr(self, name)(x)
         return x
@@ -217,7 +224,10 @@ class ResidualUnit(nn.Module):
         return self._run(self._branch_names, x)
 
     def identity_path(self, x: torch.Tensor) -> torch.Tensor:
-        """What the shortcut adds to F(x): shortcut(x), pre-activated first for a projection in a pre-activation unit."""
+        """What the shortcut adds to F(x): shortcut(x), pre-activated first for a projection in a pre-activation
+        unit."""
+        if self.shortcut is None:
+            raise ValueError("A plain unit has no shortcut, so it has no identity path.")
         return self.shortcut(self._run(self._branch_names[: self._n_pre], x) if self._preact_projection else x)
 
     def after_add(self, out: torch.Tensor) -> torch.Tensor:
@@ -237,8 +247,9 @@ class BasicBlock(ResidualUnit):
     """Two 3x3 convs; the first carries the stride (He et al. 2015, Fig. 2)."""
 
     expansion = 1
+    convs = 2
 
-    def _conv_plan(self, in_ch, planes, stride):
+    def _conv_plan(self, in_ch: int, planes: int, stride: int) -> list[tuple[int, int, MakeConv]]:
         return [(in_ch, planes, lambda i, o, b: conv3x3(i, o, stride, b)),
                 (planes, planes, lambda i, o, b: conv3x3(i, o, 1, b))]
 
@@ -247,11 +258,12 @@ class Bottleneck(ResidualUnit):
     """1x1 reduce, 3x3 (with the stride, as torchvision), 1x1 expand by 4 (He et al. 2015, Fig. 5)."""
 
     expansion = 4
+    convs = 3
 
-    def _conv_plan(self, in_ch, planes, stride):
+    def _conv_plan(self, in_ch: int, planes: int, stride: int) -> list[tuple[int, int, MakeConv]]:
         return [(in_ch, planes, lambda i, o, b: conv1x1(i, o, 1, b)),
                 (planes, planes, lambda i, o, b: conv3x3(i, o, stride, b)),
                 (planes, planes * 4, lambda i, o, b: conv1x1(i, o, 1, b))]
 
 
-BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
+BLOCKS: dict[str, type[ResidualUnit]] = {"basic": BasicBlock, "bottleneck": Bottleneck}

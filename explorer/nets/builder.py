@@ -39,7 +39,7 @@ class ResNet(nn.Module):
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1) if cfg.family == "imagenet" else nn.Identity()
         in_ch = widths[0]
         self.stages = []  # names of the stage modules, in order
-        for s, (planes, n) in enumerate(zip(widths, cfg.blocks_per_stage), start=1):
+        for s, (planes, n) in enumerate(zip(widths, cfg.blocks_per_stage, strict=True), start=1):
             stride = 1 if s == 1 else 2
             units = []
             for b in range(n):
@@ -66,7 +66,7 @@ class ResNet(nn.Module):
         x = torch.flatten(self.avgpool(x), 1)  # (B, C, h, w) -> (B, C)
         return self.fc(x)  # (B, num_classes)
 
-    def units(self) -> list:
+    def units(self) -> list[tuple[str, ResidualUnit]]:
         """All residual units as (dotted name, module), in forward order."""
         return [(n, m) for n, m in self.named_modules() if isinstance(m, ResidualUnit)]
 
@@ -98,7 +98,8 @@ def zero_init_branches(model: ResNet) -> None:
     for name, unit in model.units():
         target = unit.zero_init_target
         if target is None:
-            raise ValueError(f"Unit {name} ({unit.placement} placement) cannot start its branch at zero and still learn.")
+            raise ValueError(f"Unit {name} ({unit.placement} placement) cannot start its branch at zero and still "
+                             f"learn.")
         nn.init.zeros_(target.weight)
         if target.bias is not None and isinstance(target, nn.Conv2d):
             nn.init.zeros_(target.bias)

@@ -1,23 +1,27 @@
 """What to build: ModelConfig (family, depth, block, shortcut, BN/ReLU placement) and the papers' presets.
 
-Frozen, validated, JSON round-trip; importable without torch. Every field has a one-line comment; every
-check raises a ValueError with one sentence a student can act on. `choice` and `config_from_dict` are the
-checks DataConfig and TrainConfig share.
+Frozen, validated, JSON round-trip. Every field has a one-line comment; every check raises a ValueError with
+one sentence a student can act on. `choice` and `config_from_dict` are the checks DataConfig and TrainConfig
+share. Blocks, shortcuts and placements are validated against explorer.nets.blocks' registries (BLOCKS,
+SHORTCUTS, PLACEMENTS: dicts name -> thing, imported here under the same names), so a variant registered
+there is accepted here with no second list to keep.
 
 Size budget: ~200 lines.
 """
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from .blocks import BLOCKS, PLACEMENTS, SHORTCUTS
 from .caps import MAX_INPUT_SIZE, MAX_LAYERS, MAX_WIDTH
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 FAMILIES = ("cifar", "imagenet")
-
-
-BLOCKS = ("basic", "bottleneck")
 
 
 NORMS = ("batch", "none")
@@ -26,16 +30,8 @@ NORMS = ("batch", "none")
 INITS = ("kaiming", "xavier")
 
 
-# The shortcut and placement names live in explorer.blocks' registries; these tuples mirror them
-# so that config stays importable without torch. A test checks that the two agree.
-SHORTCUTS = ("none", "A", "B", "C")
-
-
-PLACEMENTS = ("original", "no_final_relu", "bn_after_add", "relu_before_add", "relu_preact", "full_preact")
-
-
-# Placements whose branch cannot start at zero and still learn, with the sentence that says why (the
-# registry's Placement.zero_init is None for exactly these; a test checks that the two agree).
+# Why a placement's branch cannot start at zero and still learn, for those whose registry entry says so
+# (Placement.zero_init is None; `zero_init_refusal` reads the registry, a test checks that the two agree).
 ZERO_INIT_REFUSED = {
     "relu_before_add": "zero_init_residual does not fit the relu_before_add placement: its branch ends in a ReLU, "
                        "and a branch that starts at exactly zero there gets no gradient and never learns.",
@@ -55,14 +51,26 @@ IMAGENET_STAGES = {
 }
 
 
-CONVS_PER_BLOCK = {"basic": 2, "bottleneck": 3}
 # The CIFAR depths offered in the app: 6n+2 layers with basic blocks, 9n+2 with bottlenecks (He et al. 2015 §4.2,
 # He et al. 2016's ResNet-164).
 CIFAR_DEPTHS = {"basic": (8, 14, 20, 32, 44, 56, 110), "bottleneck": (11, 20, 29, 47, 56, 110, 164)}
 
 
-def choice(name: str, value: Any, allowed: tuple) -> None:
-    if value not in allowed:
+def zero_init_refusal(placement: str) -> str | None:
+    """Why a registered placement's branch cannot start at zero (its registry entry's zero_init is None), or None."""
+    if PLACEMENTS[placement].zero_init is not None:
+        return None
+    return ZERO_INIT_REFUSED.get(placement, f"zero_init_residual does not fit the {placement} placement: its branch "
+                                            f"cannot start at exactly zero and still learn.")
+
+
+def choice(name: str, value: object, allowed: Collection[object]) -> None:
+    """Raise a one-sentence ValueError unless value is one of allowed (a tuple, or a registry's keys)."""
+    try:
+        known = value in allowed
+    except TypeError:  # an unhashable value (a list read from a file) looked up in a registry's keys
+        known = False
+    if not known:
         raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}.")
 
 
@@ -74,11 +82,11 @@ class ModelConfig:
     depth: int = 20  # weighted layers: CIFAR 6n+2 (basic) or 9n+2 (bottleneck); ImageNet 18/34/50/101/152
     block: str = "basic"  # "basic": two 3x3 convs; "bottleneck": 1x1, 3x3, 1x1 with expansion 4
     shortcut: str = "A"  # "none" plain; "A" zero-pad identity; "B" projection where shape changes; "C" always
-    placement: str = "original"  # where BN and ReLU sit in each unit (see explorer.blocks.PLACEMENTS)
+    placement: str = "original"  # where BN and ReLU sit in each unit (see explorer.nets.blocks.PLACEMENTS)
     norm: str = "batch"  # "batch" (BatchNorm2d) or "none"
     init: str = "kaiming"  # "kaiming" (He et al. 2015) or "xavier" (Glorot & Bengio 2010)
     zero_init_residual: bool = False  # start each branch at zero: its last BN scale, or last conv (Goyal et al. 2017)
-    stage_blocks: tuple | None = None  # explicit blocks per stage; overrides depth when given
+    stage_blocks: tuple[int, ...] | None = None  # explicit blocks per stage; overrides depth when given
     width: float = 1.0  # multiplier on the base widths (16/32/64 or 64/128/256/512)
     in_channels: int = 3  # image channels: 1 for digits and MNIST, 3 for colour
     input_size: int = 32  # square input side in pixels
@@ -105,7 +113,7 @@ class ModelConfig:
             raise ValueError(f"width must be a multiplier between 0 and {MAX_WIDTH:g} (1.0 is the paper's); "
                              f"got {self.width!r}.")
         if self.stage_blocks is not None:
-            self._validate_stage_blocks()
+            self._validate_stage_blocks(self.stage_blocks)
         else:
             self._validate_depth()
         self._validate_caps()
@@ -120,9 +128,11 @@ class ModelConfig:
         if self.zero_init_residual and self.norm == "none":
             raise ValueError("zero_init_residual needs BatchNorm (there is no BN scale to zero with norm='none').")
         if self.zero_init_residual and self.shortcut == "none":
-            raise ValueError("zero_init_residual needs a shortcut: a plain net whose branches start at zero cannot train.")
-        if self.zero_init_residual and self.placement in ZERO_INIT_REFUSED:
-            raise ValueError(ZERO_INIT_REFUSED[self.placement])
+            raise ValueError("zero_init_residual needs a shortcut: a plain net whose branches start at zero "
+                             "cannot train.")
+        refusal = zero_init_refusal(self.placement)
+        if self.zero_init_residual and refusal:
+            raise ValueError(refusal)
 
     def _validate_caps(self) -> None:
         """Depth and input size within explorer.nets.caps, checked on the numbers before anything is built."""
@@ -132,13 +142,11 @@ class ModelConfig:
         if self.input_size > MAX_INPUT_SIZE:
             raise ValueError(f"input_size must be at most {MAX_INPUT_SIZE} pixels; got {self.input_size:,}.")
 
-    def _validate_stage_blocks(self) -> None:
+    def _validate_stage_blocks(self, blocks: tuple[int, ...]) -> None:
         stages = 4 if self.family == "imagenet" else 3
-        blocks = self.stage_blocks
         if len(blocks) != stages or any(not isinstance(b, int) or isinstance(b, bool) or b < 1 for b in blocks):
-            raise ValueError(
-                f"stage_blocks must be {stages} whole numbers of at least 1 for the {self.family} family; got {blocks!r}."
-            )
+            raise ValueError(f"stage_blocks must be {stages} whole numbers of at least 1 for the {self.family} "
+                             f"family; got {blocks!r}.")
 
     def _validate_depth(self) -> None:
         if self.family == "imagenet":
@@ -148,31 +156,32 @@ class ModelConfig:
             if self.block != wanted:
                 raise ValueError(f"ImageNet depth {self.depth} uses {wanted} blocks; got block={self.block!r}.")
             return
-        step = 3 * CONVS_PER_BLOCK[self.block]
+        step = 3 * BLOCKS[self.block].convs
         if (self.depth - 2) % step or self.depth < step + 2:
-            rule = "6n+2 (8, 14, 20, 32, 44, 56, 110, ...)" if self.block == "basic" else "9n+2 (11, 20, 29, ..., 164)"
+            examples = CIFAR_DEPTHS.get(self.block) or tuple(k * step + 2 for k in (1, 2, 3))
+            rule = f"{step}n+2 ({', '.join(map(str, examples))}, ...)"
             raise ValueError(f"CIFAR depth with {self.block} blocks must be {rule}; got {self.depth}.")
 
     # ----------------------------------------------------------------- derived
     @property
-    def blocks_per_stage(self) -> tuple:
+    def blocks_per_stage(self) -> tuple[int, ...]:
         """Residual units in each stage."""
         if self.stage_blocks is not None:
             return self.stage_blocks
         if self.family == "imagenet":
             return IMAGENET_STAGES[self.depth][1]
-        n = (self.depth - 2) // (3 * CONVS_PER_BLOCK[self.block])
+        n = (self.depth - 2) // (3 * BLOCKS[self.block].convs)
         return (n, n, n)
 
     @property
     def num_layers(self) -> int:
         """Weighted layers as the paper counts them: stem conv + branch convs + the linear layer."""
-        return sum(self.blocks_per_stage) * CONVS_PER_BLOCK[self.block] + 2
+        return sum(self.blocks_per_stage) * BLOCKS[self.block].convs + 2
 
     @property
     def can_zero_init(self) -> bool:
         """True when this net may start its branches at zero: BN, a shortcut, and a placement that allows it."""
-        return self.norm != "none" and not self.is_plain and self.placement not in ZERO_INIT_REFUSED
+        return self.norm != "none" and not self.is_plain and not zero_init_refusal(self.placement)
 
     @property
     def is_plain(self) -> bool:
@@ -192,18 +201,22 @@ class ModelConfig:
         return self if not self.is_plain else dataclasses.replace(self, shortcut=shortcut)
 
     # ----------------------------------------------------------------- JSON
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         if d["stage_blocks"] is not None:
             d["stage_blocks"] = list(d["stage_blocks"])
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> ModelConfig:
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
         return config_from_dict(cls, d)
 
 
-def config_from_dict(cls, d: dict):
+_Config = TypeVar("_Config", bound="DataclassInstance")
+
+
+def config_from_dict(cls: type[_Config], d: object) -> _Config:
+    """cls(**d) for a JSON object d, refusing unknown fields with one sentence (ModelConfig, DataConfig, ...)."""
     if not isinstance(d, dict):
         raise ValueError(f"A {cls.__name__} must be a JSON object; got {type(d).__name__}.")
     known = {f.name for f in dataclasses.fields(cls)}
@@ -213,7 +226,7 @@ def config_from_dict(cls, d: dict):
     return cls(**d)
 
 
-_PRESETS = {
+_PRESETS: dict[str, dict[str, Any]] = {
     **{f"resnet{d}": dict(family="cifar", depth=d, shortcut="A") for d in (20, 32, 44, 56, 110)},
     **{f"resnet{d}": dict(family="imagenet", depth=d, block="basic", shortcut="B", in_channels=3,
                           input_size=224, num_classes=1000) for d in (18, 34)},
@@ -226,7 +239,7 @@ _PRESETS = {
 PRESETS = tuple(_PRESETS)
 
 
-def preset(name: str, **overrides) -> ModelConfig:
+def preset(name: str, **overrides: Any) -> ModelConfig:
     """The paper's nets by name (`resnet20` ... `resnet110`, `resnet18/34/50`, `preact_resnet164`)."""
     if name not in _PRESETS:
         raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")

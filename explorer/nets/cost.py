@@ -33,7 +33,7 @@ def _mult_adds(cfg: ModelConfig) -> int:
     """Mult-adds of every conv and linear layer in one forward pass of one image, run on the meta device."""
     model, macs = _meta_model(cfg), []
 
-    def count(module, inputs, output) -> None:
+    def count(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         if isinstance(module, nn.Conv2d):
             k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
             macs.append(output.numel() * k)

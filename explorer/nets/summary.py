@@ -36,7 +36,7 @@ def layer_table(cfg: ModelConfig, max_depth: int = 3) -> dict:
     names = {id(m): n for n, m in model.named_modules()}
     stats = torchinfo_summary(model, input_size=(1, cfg.in_channels, cfg.input_size, cfg.input_size),
                               depth=max(max_depth, 1), verbose=0, device="meta")
-    macs = {}  # dotted module name -> mult-adds of it and everything under it
+    macs: dict[str, int] = {}  # dotted module name -> mult-adds of it and everything under it
     for info in stats.summary_list:
         if info.is_leaf_layer:
             parts = names[id(info.module)].split(".")
@@ -160,7 +160,8 @@ def block_diagram(cfg: ModelConfig, max_per_stage: int = 4) -> str:
                          f'fontcolor="#c0392b"];')
             node = f"{node}_add"
         prev = node
-    final = [label for label, m in (("BN", model.bn_final), ("ReLU", model.relu_final)) if not isinstance(m, nn.Identity)]
+    ends = (("BN", model.bn_final), ("ReLU", model.relu_final))
+    final = [label for label, m in ends if not isinstance(m, nn.Identity)]
     tail = "".join(f"{op} → " for op in final[:-1]) + (f"{final[-1]}\\n" if final else "") + "global avg pool"
     lines.append(f'  pool [label="{tail}"];')
     lines.append(f'  fc [label="linear, {cfg.num_classes} classes", fillcolor="#ffffff"];')

@@ -18,13 +18,17 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 
 from .builder import ResNet, build_model, load_torchvision_weights
 from .config import ModelConfig, preset
 from .cost import check_model_cost
+from .preprocessing import MAX_CLASS_NAME, Preprocessing
+
+if TYPE_CHECKING:
+    from torchvision.models import WeightsEnum
 
 # torchvision weights per name (He et al. 2015 architectures; ResNet-50 with torchvision's improved recipe).
 IMAGENET_WEIGHTS = {"resnet18": "ResNet18_Weights.IMAGENET1K_V1", "resnet50": "ResNet50_Weights.IMAGENET1K_V2"}
@@ -36,14 +40,14 @@ DOWNLOAD_TIMEOUT_S = 30  # seconds without an answer before a download gives up
 _PRE_KEYS = ("classes", "in_channels", "input_size", "scale", "mean", "std")
 
 
-Progress = Optional[Callable[[float], None]]
+Progress = Callable[[float], None] | None
 
 
 class Explainable(NamedTuple):
     """A model ready to explain: eval mode, the preprocessing its inputs need, and its config."""
 
     model: ResNet
-    preprocessing: dict  # explorer.data's preprocessing dict (classes, input_size, scale, mean, std, ...)
+    preprocessing: Preprocessing  # what its inputs go through (classes, input_size, scale, mean, std, ...)
     cfg: ModelConfig
 
 
@@ -51,7 +55,7 @@ class PretrainedUnavailable(RuntimeError):
     """Pretrained weights that are not cached and cannot be downloaded; the message is one sentence."""
 
 
-def from_checkpoint(ckpt: dict) -> Explainable:
+def from_checkpoint(ckpt: dict[str, Any]) -> Explainable:
     """Rebuild a model from a checkpoint dict (runs.load_checkpoint's result) and load its weights strictly.
 
     Args:
@@ -80,7 +84,7 @@ def from_checkpoint(ckpt: dict) -> Explainable:
     return Explainable(model, pre, cfg)
 
 
-def _check_shapes(cfg: ModelConfig, state_dict: dict) -> None:
+def _check_shapes(cfg: ModelConfig, state_dict: dict[str, torch.Tensor]) -> None:
     """Compare the weights' names and shapes with the config's net built on the meta device (no memory used)."""
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in build_model(cfg).state_dict().items()}
@@ -89,7 +93,7 @@ def _check_shapes(cfg: ModelConfig, state_dict: dict) -> None:
         raise ValueError(f"This checkpoint's weights do not fit its model config ({cfg.name}).")
 
 
-def _check_tensors(state_dict: dict) -> None:
+def _check_tensors(state_dict: dict[str, torch.Tensor]) -> None:
     """Refuse weights stored as views of fewer values (one number "expanded" to a whole layer: the file stays
     tiny while the model it builds does not), then weights holding NaN or infinity ("nan%" bars)."""
     for name, tensor in state_dict.items():
@@ -102,35 +106,35 @@ def _check_tensors(state_dict: dict) -> None:
                              f"the run that saved it probably diverged.")
 
 
-def _checked_preprocessing(pre, cfg: ModelConfig) -> dict:
-    """The preprocessing dict, checked for what explaining needs and for agreement with the config."""
+def _checked_preprocessing(pre: object, cfg: ModelConfig) -> Preprocessing:
+    """A checkpoint's preprocessing dict read as the record (which checks itself), then checked against the config."""
     if not isinstance(pre, dict) or any(k not in pre for k in _PRE_KEYS):
         raise ValueError(f"This checkpoint's preprocessing must give {', '.join(_PRE_KEYS)}.")
-    channels = cfg.in_channels
-    ok = (pre["in_channels"] == channels and pre["input_size"] == cfg.input_size
-          and isinstance(pre["classes"], list) and len(pre["classes"]) == cfg.num_classes
-          and all(isinstance(c, str) and len(c) <= 64 and not set(c) & set("<>") for c in pre["classes"])
-          and isinstance(pre["scale"], (int, float)) and pre["scale"] > 0
-          and all(isinstance(v, list) and len(v) == channels for v in (pre["mean"], pre["std"]))
-          and all(isinstance(s, (int, float)) and s > 0 for s in pre["std"]))
-    if not ok:  # class names are drawn in charts: short plain text only, no markup
-        raise ValueError(f"This checkpoint's preprocessing does not match its model ({channels} channels, "
-                         f"{cfg.input_size}x{cfg.input_size} pixels, {cfg.num_classes} classes named in plain "
-                         f"text of up to 64 characters).")
-    return pre
+    # class names are drawn in charts: short plain text only, no markup (Preprocessing refuses any other)
+    mismatch = ValueError(f"This checkpoint's preprocessing does not match its model ({cfg.in_channels} channels, "
+                          f"{cfg.input_size}x{cfg.input_size} pixels, {cfg.num_classes} classes named in plain "
+                          f"text of up to {MAX_CLASS_NAME} characters).")
+    try:
+        record = Preprocessing.from_dict(pre)
+    except ValueError:
+        raise mismatch from None
+    if (record.in_channels, record.input_size, record.num_classes) != (cfg.in_channels, cfg.input_size,
+                                                                        cfg.num_classes):
+        raise mismatch
+    return record
 
 
-def imagenet_preprocessing(name: str) -> dict:
+def imagenet_preprocessing(name: str) -> Preprocessing:
     """Preprocessing for torchvision's ImageNet weights: RGB 224x224, ImageNet mean/std, its 1,000 class names.
 
     Available offline: the class names come with torchvision's weights metadata.
     """
     weights = _imagenet_weights(name)
     transform = weights.transforms()
-    classes = list(weights.meta["categories"])
-    return {"dataset": "imagenet", "classes": classes, "num_classes": len(classes), "in_channels": 3,
-            "input_size": int(transform.crop_size[0]), "scale": 255.0, "mean": [float(m) for m in transform.mean],
-            "std": [float(s) for s in transform.std], "light_on_dark": False, "weights": str(weights)}
+    return Preprocessing(dataset="imagenet", classes=tuple(weights.meta["categories"]), in_channels=3,
+                         input_size=int(transform.crop_size[0]), scale=255.0,
+                         mean=tuple(float(m) for m in transform.mean), std=tuple(float(s) for s in transform.std),
+                         light_on_dark=False, weights=str(weights))
 
 
 def pretrained_imagenet(name: str, progress: Progress = None, cache_dir: Path | None = None) -> Explainable:
@@ -159,7 +163,7 @@ def pretrained_imagenet(name: str, progress: Progress = None, cache_dir: Path | 
     return Explainable(model, imagenet_preprocessing(name), cfg)
 
 
-def _imagenet_weights(name: str):
+def _imagenet_weights(name: str) -> WeightsEnum:
     from torchvision.models import get_weight
     if name not in IMAGENET_WEIGHTS:
         raise ValueError(f"Pretrained ImageNet models are {', '.join(IMAGENET_WEIGHTS)}; got {name!r}.")

@@ -30,6 +30,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 import torch
 
+from ..nets.preprocessing import Preprocessing
 from . import db
 from .artefacts import Artefacts
 from .host import atomic_write_json, is_local, pid_alive, read_json, worker_alive, worker_handle  # noqa: F401
@@ -373,7 +374,7 @@ class RunStore:
 
     # ------------------------------------------------------------------ weights and artefacts
     def save_weights(self, exp_id: str, run_id: str, which: str, model: torch.nn.Module,
-                     model_cfg: dict, preprocessing: dict, reuse: str | None = None) -> Path:
+                     model_cfg: dict, preprocessing: Preprocessing, reuse: str | None = None) -> Path:
         """Save state_dict + model config + preprocessing as `which`.pt (atomic) and record its path.
 
         reuse: an already saved file with identical tensors (a lineage twin's init.pt), referenced instead.
@@ -386,7 +387,7 @@ class RunStore:
             state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
             tmp = path.with_name(f".{path.name}.{secrets.token_hex(3)}.tmp")
             torch.save({"format": "resnet-explorer/1", "state_dict": state, "model": model_cfg,
-                        "preprocessing": preprocessing}, tmp)
+                        "preprocessing": preprocessing.to_dict()}, tmp)
             os.replace(tmp, path)
         relative = reuse or self.publish(path)
         size = 0 if reuse else path.stat().st_size  # a shared file counts once, for the run that wrote it

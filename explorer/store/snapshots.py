@@ -20,6 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 import torch
 
+from ..nets.preprocessing import Preprocessing
 from . import db
 from .runstore import RunStore, load_checkpoint
 
@@ -34,7 +35,7 @@ def snapshot_name(epoch: int) -> str:
 
 
 def save_snapshot(store: RunStore, exp_id: str, run_id: str, epoch: int, model: torch.nn.Module, model_cfg: dict,
-                  preprocessing: dict) -> Path:
+                  preprocessing: Preprocessing) -> Path:
     """Write the weights after `epoch` as <run folder>/snap-eNNN.pt (a checkpoint, written atomically); its path."""
     path = store.run_dir(exp_id, run_id) / f"{snapshot_name(epoch)}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,7 +44,7 @@ def save_snapshot(store: RunStore, exp_id: str, run_id: str, epoch: int, model: 
     state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(3)}.tmp")
     torch.save({"format": "resnet-explorer/1", "state_dict": state, "model": model_cfg,
-                "preprocessing": preprocessing}, tmp)
+                "preprocessing": preprocessing.to_dict()}, tmp)
     os.replace(tmp, path)
     size = path.stat().st_size
     store.publish(path)

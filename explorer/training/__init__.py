@@ -5,11 +5,10 @@ The public API below is imported here; the rest from its module.
 """
 from .engine import build_models, train_models
 from .experiments import ExperimentSpec
-from .recipes import TRAIN_DEFAULTS, TrainConfig, train_config_for
+from .recipes import TrainConfig, train_config_for
 
 __all__ = [
     "ExperimentSpec",
-    "TRAIN_DEFAULTS",
     "TrainConfig",
     "build_models",
     "train_config_for",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..data.config import DataConfig
+from ..data.registry import DATASETS
 from ..nets.caps import macs_per_s
 from ..nets.config import ModelConfig
 from .recipes import TrainConfig, train_config_for
@@ -24,10 +25,6 @@ KINDS = ("single", "twin", "sweep", "compare")
 FIGURE6_DEPTHS = (20, 56)
 SWEEP_NOTE = ("A depth sweep trains He et al. 2015's CIFAR nets (basic blocks, 6n+2 layers), so it uses those "
               "instead of the {what} chosen on Build.")
-
-
-# Training images per epoch (digits: 80 % of 1,797; a folder's count is unknown before it is read).
-TRAIN_IMAGES = {"digits": 1437, "fashion_mnist": 60_000, "mnist": 60_000, "cifar10": 50_000, "folder": 0}
 
 
 @dataclass(frozen=True)
@@ -224,7 +221,7 @@ def estimate_seconds(spec: ExperimentSpec, device: str = "cpu") -> float:
     """
     from ..nets.cost import model_cost
     train = spec.train
-    per_epoch = spec.data.train_subset or TRAIN_IMAGES.get(spec.data.name, 0)
+    per_epoch = spec.data.train_subset or DATASETS[spec.data.name].train_images  # the dataset's record
     images = train.steps * train.batch_size if train.steps else train.epochs * per_epoch
     work = 3 * images * sum(model_cost(cfg)["mult_adds"] for _, cfg in spec.models)
     return work / macs_per_s(device)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import lzma
+from collections.abc import Callable
 
 import torch
 
 from ..data.datasets import Dataset, dataset_info, preprocessing_for
+from ..data.registry import DATASETS
 from ..nets.blocks import BLOCKS, PLACEMENTS, SHORTCUTS
 from ..nets.config import ModelConfig
 from . import takehome
@@ -21,10 +23,10 @@ from .bundle import Bundle
 from .experiments import ExperimentSpec
 from .recipes import TrainConfig
 
-EMBEDDED = ("digits", "folder")  # datasets torchvision cannot fetch: their split goes into the script
 MAX_EMBEDDED_BYTES = 32 * 2**20  # larger image folders are refused (the script would be too big to download)
-LOADERS = {"mnist": takehome.load_mnist, "fashion_mnist": takehome.load_fashion_mnist,
-           "cifar10": takehome.load_cifar10}  # the others are embedded: takehome.unpack
+# The script's loader per torchvision class (a dataset's record names its class, DatasetSpec.torchvision); a
+# dataset torchvision cannot fetch (no class: digits, folders, any other) goes into the script: takehome.unpack.
+LOADERS = {"MNIST": takehome.load_mnist, "FashionMNIST": takehome.load_fashion_mnist, "CIFAR10": takehome.load_cifar10}
 REGISTRIES = ((PLACEMENTS, "placement"), (SHORTCUTS, "shortcut"), (BLOCKS, "block"))  # and the field naming an entry
 PREPROCESSING_KEYS = ("classes", "scale", "mean", "std", "augment")  # what the script reads (no server paths)
 
@@ -79,12 +81,17 @@ def export_script(spec: ExperimentSpec, data: Dataset | None = None, finals: dic
     return "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
 
 
+def _loader(spec: ExperimentSpec) -> Callable[[takehome.HomeExperiment, str], takehome.Split]:
+    """How the script gets its data: torchvision's download where the dataset's record names a class, else unpack."""
+    return LOADERS.get(DATASETS[spec.data.name].torchvision or "", takehome.unpack)
+
+
 def _data(spec: ExperimentSpec, data: Dataset | None) -> tuple[tuple, str, dict]:
     """(layout, packed split, preprocessing) for the script: the app's exact split where torchvision cannot fetch it."""
-    if spec.data.name not in EMBEDDED:
+    if _loader(spec) is not takehome.unpack:
         info = dataset_info(spec.data.name)
-        shape = (1, info["in_channels"], info["input_size"], info["input_size"])
-        pre = preprocessing_for(spec.data, torch.zeros(shape, dtype=torch.uint8), {})  # its mean and std: at home
+        shape = (1, info.in_channels, info.input_size, info.input_size)
+        pre = preprocessing_for(spec.data, torch.zeros(shape, dtype=torch.uint8)).to_dict()  # mean, std: at home
         return (), "", {k: pre[k] for k in ("classes", "scale", "augment")}
     if data is None:
         from ..data.datasets import load_dataset
@@ -96,16 +103,18 @@ def _data(spec: ExperimentSpec, data: Dataset | None) -> tuple[tuple, str, dict]
     layout = tuple((k, str(t.dtype).replace("torch.", ""), tuple(t.shape)) for k, t in tensors.items())
     raw = b"".join(t.numpy().tobytes() for t in tensors.values())
     packed = base64.b64encode(lzma.compress(raw, preset=9)).decode("ascii")
-    return layout, packed, {k: data.preprocessing[k] for k in PREPROCESSING_KEYS if k in data.preprocessing}
+    saved = data.preprocessing.to_dict()
+    return layout, packed, {k: saved[k] for k in PREPROCESSING_KEYS if k in saved}
 
 
 def _experiment(bundle: Bundle, spec: ExperimentSpec, layout: tuple, pre: dict, finals: dict, title: str) -> str:
     """`the_experiment()`: the experiment as Python values (every stored name goes in through repr, never raw)."""
-    subsets = (None, None) if spec.data.name in EMBEDDED else (spec.data.train_subset, spec.data.test_subset)
+    load = _loader(spec)
+    subsets = (None, None) if load is takehome.unpack else (spec.data.train_subset, spec.data.test_subset)
     app_finals = {name: {k: v for k, v in m.items() if isinstance(v, (int, float))} for name, m in finals.items() if m}
     record = takehome.HomeExperiment(
         id=title, models=[(n, c) for n, c in spec.models], dataset=spec.data.name,
-        load=LOADERS.get(spec.data.name, takehome.unpack), preprocessing=pre, recipe=spec.train, subsets=subsets,
+        load=load, preprocessing=pre, recipe=spec.train, subsets=subsets,
         layout=layout, app_finals=app_finals)
     call, kind = bundle.literal(record, 4, skip_defaults=True), bundle.need_object(takehome.HomeExperiment)
     if layout:  # the packed split is the block at the end of the file

@@ -5,7 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ..data.config import DATASETS
+from ..data.registry import DATASETS
 from ..nets.config import choice, config_from_dict
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -73,24 +73,12 @@ class TrainConfig:
         return config_from_dict(cls, d)
 
 
-# Recipe defaults per dataset (docs/engine.md explains them). They differ from the paper's CIFAR recipe,
-# which needs ~164 epochs: these are for a short run in a class, with the same optimiser and step schedule.
-TRAIN_DEFAULTS = {
-    # Tuned so the Figure 6 sweep shows degradation in about a minute on a laptop (docs/engine.md).
-    "digits": dict(epochs=15, batch_size=64, lr=0.1, schedule="cosine", warmup_epochs=2.0),
-    "fashion_mnist": dict(epochs=5, batch_size=256, lr=0.1, schedule="onecycle"),
-    "mnist": dict(epochs=4, batch_size=256, lr=0.1, schedule="onecycle"),
-    "cifar10": dict(epochs=30, batch_size=128, lr=0.1, schedule="step", warmup_epochs=1.0),
-    "folder": dict(epochs=15, batch_size=64, lr=0.05, schedule="cosine"),
-}
-
-
 def train_config_for(dataset: str, **overrides: Any) -> TrainConfig:
-    """The dataset's default recipe, with explicit overrides (None values ignored).
+    """The dataset's default recipe (its record's `recipe` in DATASETS), with overrides (None values ignored).
 
     Args:
         dataset: its name. overrides: TrainConfig fields (any type here: TrainConfig checks each one).
     """
     choice("dataset", dataset, DATASETS)
-    fields = {**TRAIN_DEFAULTS[dataset], **{k: v for k, v in overrides.items() if v is not None}}
+    fields = {**dataclasses.asdict(DATASETS[dataset].recipe), **{k: v for k, v in overrides.items() if v is not None}}
     return TrainConfig(**fields)

@@ -26,6 +26,7 @@ from torch import nn
 
 from ..data.datasets import Dataset, interleaved_subset, test_batches, train_batches
 from ..nets.config import ModelConfig
+from ..nets.preprocessing import Augment, Preprocessing
 from .engine import build_models, lr_factor, make_optimizer
 from .recipes import TrainConfig
 
@@ -111,7 +112,10 @@ def load_data(exp: HomeExperiment, data_dir: str) -> Dataset:
         x = x_train.to(torch.float64) / pre["scale"]
         pre["mean"] = [float(m) for m in x.mean(dim=(0, 2, 3))]
         pre["std"] = [float(s) for s in x.std(dim=(0, 2, 3)).clamp_min(1e-6)]
-    return Dataset(exp.dataset, x_train, y_train, x_test, y_test, pre)
+    record = Preprocessing(dataset=exp.dataset, classes=tuple(pre["classes"]), in_channels=int(x_train.shape[1]),
+                           input_size=int(x_train.shape[-1]), scale=float(pre["scale"]), mean=tuple(pre["mean"]),
+                           std=tuple(pre["std"]), augment=Augment(**pre["augment"]))
+    return Dataset(exp.dataset, x_train, y_train, x_test, y_test, record)
 
 
 # ----------------------------------------------------------------------------- the lockstep loop
