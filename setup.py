@@ -20,6 +20,7 @@ class BuildPy(build_py):
 
 
 setup(
-    packages=find_packages(include=["explorer", "explorer.*"]) + ["explorer.assets", "explorer_app", "explorer_app.pages"],
+    packages=[*find_packages(include=["explorer", "explorer.*"]),
+              "explorer.assets", "explorer_app", "explorer_app.pages"],
     cmdclass={"build_py": BuildPy},
 )

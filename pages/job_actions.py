@@ -116,12 +116,12 @@ def landscape_job(spec: LandscapeSettings, what: str, key: str, results: Callabl
     if job is not None:
         side_job_status(job, what)
         results(job.id)
-    if job is None or job.status != "completed":
-        if st.button("Start", key=f"{key}_start", type="primary",
-                     help=f"{spec.steps}×{spec.steps} points per net, on {spec.subset} training images."):
-            try:
-                job_manager().submit(request)
-            except JobError as exc:
-                st.error(str(exc))
-            else:
-                st.rerun()
+    if (job is None or job.status != "completed") and st.button(
+            "Start", key=f"{key}_start", type="primary",
+            help=f"{spec.steps}×{spec.steps} points per net, on {spec.subset} training images."):
+        try:
+            job_manager().submit(request)
+        except JobError as exc:
+            st.error(str(exc))
+        else:
+            st.rerun()

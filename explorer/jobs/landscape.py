@@ -23,8 +23,8 @@ from torch import nn
 from ..analysis.landscape import DEFAULT_SUBSET, landscape_subset, line, surface
 from ..data.config import DataConfig
 from ..nets.config import ModelConfig
-from ..store.records import Experiment
 from ..nets.preprocessing import Preprocessing
+from ..store.records import Experiment
 from ..store.runstore import RunStore, atomic_write_json, read_json
 from .failure import fail_job
 from .handles import own_handle

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from ..nets.builder import count_parameters
+from ..nets.builder import ResNet, count_parameters
 from ..nets.cost import check_model_cost
-from ..store.records import Experiment
 from ..nets.preprocessing import Preprocessing
+from ..store.records import Experiment
 from ..store.resume import load_resume_state, save_resume_state
 from ..store.runstore import RunStore, run_slug
 from ..store.snapshots import save_snapshot, snapshot_epochs
@@ -145,7 +145,7 @@ def _train(store: RunStore, exp_id: str, spec: ExperimentSpec, callback: Callbac
 
 
 def _snapshotter(store: RunStore, exp_id: str, spec: ExperimentSpec, ids: dict[str, str],
-                 models: dict[str, nn.Module], data: Dataset) -> OnEpoch:
+                 models: dict[str, ResNet], data: Dataset) -> OnEpoch:
     """on_epoch for the engine: save the weights at the epochs the snapshot budget allows (store.snapshots)."""
     configs = dict(spec.models)
     per_epoch = math.ceil(len(data.y_train) / spec.train.batch_size)
@@ -160,7 +160,7 @@ def _snapshotter(store: RunStore, exp_id: str, spec: ExperimentSpec, ids: dict[s
 
 
 def _save_initial_weights(store: RunStore, exp_id: str, spec: ExperimentSpec, ids: dict[str, str],
-                          models: dict[str, nn.Module], preprocessing: Preprocessing) -> None:
+                          models: dict[str, ResNet], preprocessing: Preprocessing) -> None:
     """init.pt per run; lineage twins that start from identical tensors share one file (He et al. 2015's twins
     differ only in their shortcuts), so a comparison of many nets writes its initial weights once."""
     written: list[tuple[dict, str]] = []  # (state_dict, path relative to the store)

@@ -15,12 +15,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import torch
-
 from ..analysis.evaluation import test_metrics
 from ..data.config import DataConfig
 from ..data.datasets import Dataset, load_dataset
-from ..nets.weights import from_checkpoint
+from ..nets.weights import Explainable, from_checkpoint
 from ..resources import asset_path
 from ..training.experiments import ExperimentSpec
 from ..training.recipes import TrainConfig
@@ -143,7 +141,7 @@ def _shipped_metrics(path: Path) -> list:
     return records
 
 
-def _final_metrics(records: list, net: torch.nn.Module, data: Dataset) -> dict:
+def _final_metrics(records: list, net: Explainable, data: Dataset) -> dict:
     """The last recorded epoch's metrics when they shipped, else the test metrics computed now."""
     epochs = [r for r in records if r.get("type") == "epoch"]
     if epochs and epochs[-1].get("train_error") is not None:

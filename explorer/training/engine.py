@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..analysis import diagnostics
-from ..nets.builder import build_model, copy_matching_weights, zero_init_branches
+from ..nets.builder import ResNet, build_model, copy_matching_weights, zero_init_branches
 from ..nets.config import ModelConfig
 from .devices import OUT_OF_MEMORY, EngineError, maybe_compile, resolve_device, resolve_precision
 from .events import Callback, EndEvent, EpochEvent, Event, ProgressEvent, RunResult, StartEvent, StatusEvent, StepEvent
@@ -41,14 +41,14 @@ def _lineage(cfg: ModelConfig) -> tuple:
             cfg.in_channels, cfg.input_size, cfg.num_classes)
 
 
-def build_models(named_cfgs: Sequence[tuple[str, ModelConfig]], seed: int) -> dict[str, nn.Module]:
+def build_models(named_cfgs: Sequence[tuple[str, ModelConfig]], seed: int) -> dict[str, ResNet]:
     """Build each named model; twins (same depth, width, ...) start from identical weights.
 
     The reference weights come from the first config of each lineage with zero-init off, so a plain
     twin never inherits a zeroed branch; zero-init is then applied where a config asks for it.
     """
-    models: dict[str, nn.Module] = {}
-    references: dict[tuple, nn.Module] = {}
+    models: dict[str, ResNet] = {}
+    references: dict[tuple, ResNet] = {}
     for name, cfg in named_cfgs:
         key = _lineage(cfg)
         torch.manual_seed(seed)
@@ -91,7 +91,7 @@ class _Run:
 
     name: str
     model: nn.Module  # what trains (maybe torch.compile'd)
-    raw: nn.Module  # the plain module: diagnostics, saving, evaluation
+    raw: ResNet  # the plain module: diagnostics, saving, evaluation
     opt: torch.optim.Optimizer
     scaler: torch.amp.GradScaler | None = None
     convs: tuple[tuple[str, ...], tuple[nn.Conv2d, ...]] = ((), ())  # every conv's name and module: gradient norms
@@ -110,7 +110,7 @@ class Lockstep:
     Every argument is train_models's: checkpoint, resume, augment and on_epoch are given here or not at all.
     """
 
-    def __init__(self, models: dict[str, nn.Module], data: Dataset, train: TrainConfig,
+    def __init__(self, models: dict[str, ResNet], data: Dataset, train: TrainConfig,
                  callback: Callback | None = None, should_stop: Callable[[], bool] | None = None, *,
                  augment: bool | None = None, checkpoint: Checkpoint | None = None, resume: dict | None = None,
                  on_epoch: OnEpoch | None = None) -> None:
@@ -138,11 +138,11 @@ class Lockstep:
         self.stopped = False
         self._epoch_t0 = time.perf_counter()
 
-    def _make_run(self, name: str, model: nn.Module) -> _Run:
+    def _make_run(self, name: str, model: ResNet) -> _Run:
         model = model.to(self.device)
-        trained = model
+        trained: nn.Module = model  # what runs the steps: the model, or its torch.compile wrapper
         if self.device.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)
+            model.to(memory_format=torch.channels_last)  # in place, as Module.to always is
             trained = maybe_compile(model) if self.train.compile else model
         scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
@@ -425,7 +425,7 @@ def _clone(gen: torch.Generator) -> torch.Generator:
     return g
 
 
-def train_models(models: dict[str, nn.Module], data: Dataset, train: TrainConfig, callback: Callback | None = None,
+def train_models(models: dict[str, ResNet], data: Dataset, train: TrainConfig, callback: Callback | None = None,
                  should_stop: Callable[[], bool] | None = None, augment: bool | None = None,
                  checkpoint: Checkpoint | None = None, resume: dict | None = None,
                  on_epoch: OnEpoch | None = None) -> dict[str, RunResult]:
