@@ -2,7 +2,7 @@
 
 Pick a finished experiment (the shipped digits twin by default) and its plain/residual pair; five views: gradient
 flow over training, layer responses, the loss landscape (a job of kind `landscape`), block ablation, feature maps.
-The page only reads widgets, calls explorer and draws explorer.charts figures; heavy results are cached per run.
+The page only reads widgets, calls explorer and draws explorer.figures figures; heavy results are cached per run.
 """
 import functools
 

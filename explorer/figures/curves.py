@@ -275,7 +275,7 @@ def ablation_chart(results: dict) -> go.Figure:
     Veit, Wilber, Belongie 2016: a ResNet barely notices a missing block (except where it downsamples);
     a plain net collapses.
 
-    Args: results: {net name: rows of explorer.ablation.ablate_blocks} (first row: the baseline).
+    Args: results: {net name: rows of explorer.analysis.ablation.ablate_blocks} (first row: the baseline).
     Returns: per net a line of errors, a dotted baseline, and ✕ markers at units that cannot be skipped.
     """
     fig = go.Figure()

@@ -1,6 +1,6 @@
 """Figures of images: predictions, confusion matrices, attribution overlays, sample strips, feature maps.
 
-Pure plotly functions of plain data, as explorer.charts (which re-exports them); no Streamlit.
+Pure plotly functions of plain data (explorer.figures re-exports them); no Streamlit.
 Size budget: ~200 lines.
 """
 from __future__ import annotations

@@ -82,7 +82,7 @@ def landscape_line(results: dict) -> go.Figure:
 
     Li et al. 2018, 1-D interpolation (after Goodfellow et al. 2015).
 
-    Args: results: {net name: {"alpha": [k], "loss": [k]}} from explorer.landscape.line.
+    Args: results: {net name: {"alpha": [k], "loss": [k]}} from explorer.analysis.landscape.line.
     Returns: one trace per net.
     """
     fig = go.Figure()

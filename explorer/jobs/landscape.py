@@ -2,7 +2,7 @@
 
 A landscape job (Li et al. 2018, "Visualizing the Loss Landscape of Neural Nets") takes finished runs of a
 source experiment and, for each, computes the 1-D line from its initial to its trained weights and a 2-D
-slice around its trained weights (explorer.landscape), on a fixed subset of the run's own training data.
+slice around its trained weights (explorer.analysis.landscape), on a fixed subset of the run's own training data.
 It is queued and run like a training job (explorer.jobs starts `python -m explorer worker DIR`), writes
 progress.json as training does, checks for a stop between grid points (a stop request, or the wall-time budget the
 job manager recorded at submit running out), and keeps its results (on a stop, the points computed so far) as
