@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny slice of the built-in digits, a fast recipe, a throwaway run store, polling.
+"""Shared fixtures: a tiny slice of the built-in digits, a fast recipe, a throwaway run store, polling, the app.
 
 Keep this file small; fixtures used by one test file belong in that file.
 """
@@ -65,3 +65,32 @@ def wait_for():
     from helpers import wait_until
     return wait_until
 
+
+
+# ----------------------------------------------------------------------------- the app (Streamlit's AppTest)
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    """The app's server for one test: a private run store (EXPLORER_RUNS_DIR, the same folder as `store`), one
+    OpenMP thread for its workers, no teacher password (a test file sets one by overriding this fixture).
+
+    Streamlit's caches are process-wide: they are cleared first (a job manager cached by an earlier test points
+    at that test's folder), and the app's job manager is shut down afterwards, stopping any worker it started.
+    """
+    import streamlit as st
+    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # job-manager workers inherit os.environ
+    monkeypatch.delenv("EXPLORER_TEACHER_PASSWORD", raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield tmp_path / "runs"
+    from pages.common import job_manager
+    job_manager().shutdown(grace_s=1.0)  # the app's own (cached) manager; a fresh one with no jobs if none was made
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def new_app(runs_dir):
+    """new_app(page=None, **query) -> an AppTest of streamlit_app.py after its first run (one browser session),
+    opened with this URL query and switched to this page ("train" or "pages/train.py")."""
+    from helpers import open_app
+    return open_app

@@ -28,8 +28,9 @@ def wait_until(predicate, timeout_s: float = 60.0, what: str = "the condition", 
     pytest.fail(f"Timed out after {timeout_s:.0f} s waiting for {what}.")
 
 
-def open_app(timeout_s: float = 120, **query):
-    """An AppTest of streamlit_app.py after its first run (one browser session), opened with this URL query."""
+def open_app(page: str | None = None, timeout_s: float = 120, **query):
+    """An AppTest of streamlit_app.py after its first run (one browser session), opened with this URL query, then
+    switched to this page ("train" or "pages/train.py") when one is named."""
     from pathlib import Path
 
     from streamlit.testing.v1 import AppTest
@@ -38,7 +39,22 @@ def open_app(timeout_s: float = 120, **query):
         at.query_params[k] = str(v)
     at.run()
     assert not at.exception, at.exception
+    if page:
+        at.switch_page(page if page.endswith(".py") else f"pages/{page}.py").run()
+        assert not at.exception, at.exception
     return at
+
+
+def poll_app(at, done, what: str, timeout_s: float = 180.0, every_s: float = 0.5):
+    """Rerun the app about once a second (as a page's fragment would) until done(at) is truthy; that value.
+
+    Every rerun must be free of exceptions; the test fails after timeout_s.
+    """
+    def rerun():
+        at.run()
+        assert not at.exception, at.exception
+        return done(at)
+    return wait_until(rerun, timeout_s, what, every_s)
 
 
 # ----------------------------------------------------------------------------- jobs

@@ -2,14 +2,15 @@
 stops real jobs; bad links give one sentence; Home's button queues the sweep; identical requests attach.
 
 Every test gets its own run store (EXPLORER_RUNS_DIR in tmp_path, set before the app runs) and a fresh job
-manager (pages.common.job_manager is an st.cache_resource, so it is cleared before and shut down after).
+manager (conftest's runs_dir and new_app: pages.common.job_manager is an st.cache_resource, so it is cleared
+before and shut down after).
 Jobs run in real worker processes on the built-in digits, one thread each, for one or two epochs.
 """
 import json
-import time
 from pathlib import Path
 
 import pytest
+from helpers import poll_app
 
 from explorer.data.datasets import dataset_info, model_config_for
 from explorer.nets.builder import build_model
@@ -20,34 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = ("home", "build", "train", "runs", "explain", "inspect", "why", "data", "lessons", "classroom")
 JOB_DEADLINE_S = 180.0  # a 1-epoch digits twin takes ~8 s on an idle 2-core machine; shared cores are slower
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
-
-
-def _shutdown_job_manager() -> None:
-    """Stop the workers of the cached job manager (if the app made one) and forget it."""
-    import streamlit as st
-
-    from pages.common import job_manager
-    job_manager().shutdown(grace_s=2.0)  # cached: this is the app's own manager (a fresh one if none was made)
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    """A private run store for the app; workers get one OMP thread; job managers are shut down afterwards."""
-    import streamlit as st
-    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # job-manager workers inherit os.environ
-    monkeypatch.delenv("EXPLORER_TEACHER_PASSWORD", raising=False)
-    st.cache_resource.clear()  # a manager cached by an earlier test points at that test's folder
-    yield tmp_path / "runs"
-    _shutdown_job_manager()
-
-
-@pytest.fixture
-def new_app(runs_dir):
-    """new_app(**query) -> an AppTest of streamlit_app.py after its first run, with this URL query."""
-    from helpers import open_app
-    return open_app
 
 
 def _charts(at) -> dict:
@@ -67,15 +40,7 @@ def _params(depth: int, dataset: str = "digits", **fields) -> int:
 
 def _poll(at, done, what: str, timeout_s: float = JOB_DEADLINE_S):
     """Rerun the app about once a second (as the page's fragment would) until done(at) is truthy."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        value = done(at)
-        if value:
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"Timed out after {timeout_s:.0f} s waiting for {what}.")
+    return poll_app(at, done, what, timeout_s)
 
 
 def _status(at, word: str):

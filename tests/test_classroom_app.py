@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import poll_app
 
 from explorer.text import plain_text
 
@@ -21,24 +22,10 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    """A private run store; teacher mode on with PASSWORD; the app's job manager shut down afterwards."""
-    import streamlit as st
-    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+def runs_dir(runs_dir, monkeypatch):
+    """conftest's app server (private run store, job manager shut down afterwards), with teacher mode on."""
     monkeypatch.setenv("EXPLORER_TEACHER_PASSWORD", PASSWORD)
-    st.cache_resource.clear()
-    yield tmp_path / "runs"
-    from pages.common import job_manager
-    job_manager().shutdown(grace_s=2.0)
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def new_app(runs_dir):
-    """new_app(**query) -> an AppTest of streamlit_app.py after its first run (one browser session)."""
-    from helpers import open_app
-    return open_app
+    return runs_dir
 
 
 def run(at):
@@ -74,13 +61,7 @@ def charts(at) -> dict:
 
 
 def poll(at, done, what, timeout_s=JOB_DEADLINE_S):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        run(at)
-        if done(at):
-            return
-        time.sleep(0.5)
-    pytest.fail(f"Timed out after {timeout_s:.0f} s waiting for {what}.")
+    poll_app(at, done, what, timeout_s)
 
 
 def _blocks(node):

@@ -61,26 +61,6 @@ def test_epoch_table_gives_each_runs_numbers_at_the_clicked_epoch():
 
 
 # ----------------------------------------------------------------------------- the pages
-@pytest.fixture
-def new_app(tmp_path, monkeypatch):
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-    def make(page: str):
-        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-        at.run()
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-        return at
-    yield make
-    from pages.common import job_manager
-    job_manager().shutdown()
-    st.cache_resource.clear()
-
-
 def _charts(at) -> dict:
     return {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
 

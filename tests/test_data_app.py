@@ -14,20 +14,9 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture
-def app(tmp_path, worker_env, monkeypatch):
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-    monkeypatch.delenv("EXPLORER_TEACHER_PASSWORD", raising=False)
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("pages/data.py").run()
-    assert not at.exception, at.exception
-    yield at
-    from pages.common import job_manager
-    job_manager().shutdown()
-    st.cache_resource.clear()
+def app(runs_dir, worker_env, new_app):
+    """The app on the "Your data" page (conftest's runs_dir: a private run store, its job manager shut down after)."""
+    return new_app("data")
 
 
 def _upload(at, name: str, data: bytes):

@@ -28,18 +28,10 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
-    """The app on the Explain page, with an empty run store and torch's cache in tmp_path."""
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
+def app(new_app, tmp_path, monkeypatch):
+    """The app on the Explain page, with an empty run store (conftest's runs_dir) and torch's cache in tmp_path."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    st.cache_resource.clear()  # the job manager (and its run store) is per process: rebuild it for this folder
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("pages/explain.py").run()
-    assert not at.exception
-    return at
+    return new_app("explain")
 
 
 def _charts(at) -> dict:

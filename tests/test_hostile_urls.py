@@ -26,26 +26,10 @@ def _one_sentence(text: str) -> bool:
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
-    """app(path="", **query) -> an AppTest of streamlit_app.py after its first run (on that page, with that query)."""
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
-    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.delenv("EXPLORER_TEACHER_PASSWORD", raising=False)
-    st.cache_resource.clear()
-
-    def make(page: str = "", **query):
-        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-        for k, v in query.items():
-            at.query_params[k] = str(v)
-        at.run()
-        if page:
-            at.switch_page(f"pages/{page}.py").run()
-        return at
-    yield make
-    from pages.common import job_manager
-    job_manager().shutdown(grace_s=2.0)
-    st.cache_resource.clear()
+def app(new_app):
+    """app(page="", **query) -> an AppTest of streamlit_app.py after its first run (on that page, with that query),
+    with its own run store (conftest's runs_dir)."""
+    return new_app
 
 
 # ----------------------------------------------------------------------------- item 6: echo as plain text

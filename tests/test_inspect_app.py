@@ -22,25 +22,15 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture
-def app(store, tiny_recipe, worker_env):
-    """(AppTest on the Inspect page, run store, id of a finished tiny twin); workers are shut down afterwards."""
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
+def app(store, tiny_recipe, runs_dir, worker_env, new_app):
+    """(AppTest on the Inspect page, run store, id of a finished tiny twin); workers are shut down afterwards
+    (conftest's runs_dir: the app's store is `store`)."""
     # 256 training images: a 41x41 landscape then runs long enough (~20 s) to be cancelled while it runs.
     spec = experiments.twin(TINY, DataConfig("digits", train_subset=256, test_subset=64), tiny_recipe)
     exp_id = store.create_experiment(spec.to_dict(), [{"name": n, "model": c.to_dict()} for n, c in spec.models],
                                      owner="someone", spec_hash=spec.spec_hash())
     assert run_experiment(store, exp_id).status == "completed"
-    st.cache_resource.clear()  # the job manager (and its run store) is per process: rebuild it for this folder
-    st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("pages/inspect.py").run()
-    assert not at.exception
-    yield at, store, exp_id
-    from pages.common import job_manager
-    job_manager().shutdown()
-    st.cache_resource.clear()
+    return new_app("inspect"), store, exp_id
 
 
 def _charts(at) -> dict:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from helpers import interrupt_at_step
+from helpers import interrupt_at_step, wait_until
 
 from explorer.store.runstore import Filter, RunStore
 
@@ -16,17 +16,10 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
-    import streamlit as st
-    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+def runs_dir(runs_dir, monkeypatch):
+    """conftest's app server (private run store, job manager shut down afterwards), with a teacher password."""
     monkeypatch.setenv("EXPLORER_TEACHER_PASSWORD", "sesame")
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield tmp_path / "runs"
-    from pages.common import job_manager
-    job_manager().shutdown(grace_s=2.0)
-    st.cache_resource.clear()
+    return runs_dir
 
 
 def _app(page="pages/runs.py", teacher=False):
@@ -117,9 +110,7 @@ def test_the_owner_resumes_an_interrupted_job_and_it_completes(runs_dir):
     at.run()
     at.button(key=f"runs_resume_{exp_id}").click().run()
     assert not at.exception, at.exception
-    deadline = time.monotonic() + 180
-    while store.load_experiment(exp_id).status != "completed" and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_until(lambda: store.load_experiment(exp_id).status == "completed", 180, "the resumed job to complete")
     exp = store.load_experiment(exp_id)
     assert exp.status == "completed" and [r.epochs for r in exp.runs] == [3, 3]
     assert [m.epoch for m in store.read_metrics(exp_id, "resnet-8", kind="epoch")] == [0, 1, 2, 3]

@@ -47,19 +47,16 @@ def test_sessions_are_counted_once_and_forgotten_when_they_stop():
 
 
 @pytest.fixture
-def running_job(tmp_path, monkeypatch):
-    """A running digits twin in the app's store (a stand-in worker process), and the app's settings."""
-    import streamlit as st
-
+def running_job(runs_dir, monkeypatch):
+    """A running digits twin in the app's store (a stand-in worker process), and the app's settings (conftest's
+    runs_dir: the app's own run store, its job manager shut down afterwards)."""
     from explorer.data.config import DataConfig
     from explorer.nets.config import ModelConfig
     from explorer.store.runstore import RunStore, worker_handle
     from explorer.training.experiments import twin
     from explorer.training.recipes import train_config_for
-    monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("EXPLORER_LIVE_BUDGET_CORES", "0.03")  # one redraw a second in all: 3 watchers -> 3 s
-    st.cache_resource.clear()
-    store = RunStore(tmp_path / "runs")
+    store = RunStore(runs_dir)
     from explorer.data.datasets import dataset_info, model_config_for
     base = model_config_for(ModelConfig(), dataset_info("digits"))
     spec = twin(base, DataConfig("digits"), train_config_for("digits", epochs=200))
@@ -70,9 +67,7 @@ def running_job(tmp_path, monkeypatch):
     store.write_progress(exp_id, {"step": 1, "total_steps": 1000, "eta": 600.0})
     yield store, exp_id
     stand_in.kill()
-    from pages.common import job_manager
-    job_manager().shutdown(grace_s=2.0)
-    st.cache_resource.clear()
+    stand_in.wait()
 
 
 def _watching(exp_id: str):

@@ -2,8 +2,8 @@
 jobs it can run at once; the job manager keeps every policy (owners, limits, de-duplication, order).
 
 - `local` (the default): worker processes on this machine, forked from a warm process that has torch imported
-  (explorer.jobs.warm), so a job starts in a fraction of a second; a plain `python -m explorer worker`
-  process when the warm one is unavailable (EXPLORER_WARM_WORKERS=0 asks for that).
+  (explorer.jobs.warm, started with the first job), so later jobs start in a fraction of a second; a plain
+  `python -m explorer worker` process when the warm one is unavailable (EXPLORER_WARM_WORKERS=0 asks for that).
 - `ray`: each job is a Ray job on an existing cluster (explorer.jobs.raycluster), Ray choosing the node.
 
 EXPLORER_BACKEND picks one (explorer.jobs.manager.make_backend). A job's handle (explorer.jobs.handles) is kept
@@ -12,13 +12,18 @@ Size budget: ~150 lines.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..store.runstore import worker_alive
 from .handles import HANDLE_ENV, Handle, kill_worker
+
+if TYPE_CHECKING:  # imported when first used: `python -m explorer.jobs.warm` must not find itself imported already
+    from .warm import WarmWorkers
 
 
 class Backend:
@@ -60,19 +65,15 @@ class LocalBackend(Backend):
     def __init__(self, warm: bool | None = None) -> None:
         if warm is None:
             warm = os.environ.get("EXPLORER_WARM_WORKERS", "1") != "0"
-        self._procs: dict = {}  # pid -> subprocess.Popen, for workers started without the warm process
-        self._warm = None
-        if warm:
-            from .warm import WarmWorkers
-            self._warm = WarmWorkers()  # imports torch in the background while the app starts
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}  # workers started without the warm process, by pid
+        self._use_warm = warm
+        self._warm: WarmWorkers | None = None  # started with the first job: a backend that runs none pays nothing
 
     def start(self, exp_id: str, command: list, log: Path, env: dict) -> Handle:
         env = {k: v for k, v in os.environ.items() if k != HANDLE_ENV} | dict(env, PYTHONUNBUFFERED="1")
-        if self._warm is not None and self._warm.proc.poll() is not None:  # it died (the OOM killer?): again
-            from .warm import WarmWorkers
-            self._warm = WarmWorkers()
-        if self._warm is not None and command[1:4] == ["-m", "explorer", "worker"] and self._warm.usable():
-            pid = self._warm.fork(command[4], log, env)
+        warm = self._warm_workers() if command[1:4] == ["-m", "explorer", "worker"] else None
+        if warm is not None and warm.usable():
+            pid = warm.fork(command[4], log, env)
             if pid is not None:
                 return Handle.local(pid)
         with open(log, "ab") as out:
@@ -80,6 +81,15 @@ class LocalBackend(Backend):
                                     env=env, start_new_session=True)
         self._procs[proc.pid] = proc
         return Handle.local(proc.pid)
+
+    def _warm_workers(self) -> WarmWorkers | None:
+        """The warm process, started now if there is none yet or the last one died (the OOM killer?)."""
+        if not self._use_warm:
+            return None
+        if self._warm is None or self._warm.proc.poll() is not None:
+            from .warm import WarmWorkers
+            self._warm = WarmWorkers()
+        return self._warm
 
     def alive(self, handle: Handle) -> bool | None:
         if handle.backend != self.name:
@@ -92,13 +102,13 @@ class LocalBackend(Backend):
             kill_worker(handle.worker)
             proc = self._procs.pop(int(handle.ref), None)
             if proc is not None:
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
 
     def why_ended(self, handle: Handle) -> str:
-        pid = int(handle.ref) if handle.ref.isdigit() else None
+        if not handle.ref.isdigit():
+            return "The worker process ended unexpectedly."
+        pid = int(handle.ref)
         proc = self._procs.pop(pid, None)
         code = proc.returncode if proc is not None else (self._warm.exit_code(pid) if self._warm else None)
         return "The worker process ended unexpectedly" + (f" (exit code {code})." if code is not None else ".")
@@ -106,6 +116,7 @@ class LocalBackend(Backend):
     def close(self) -> None:
         if self._warm is not None:
             self._warm.close()
+            self._warm = None
 
 
 def worker_command(exp_dir: Path) -> list:

@@ -6,6 +6,7 @@ Size budget: ~100 lines.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ class Handle:
         return cls("ray", job_id, RAY_PREFIX + job_id)
 
     @classmethod
-    def of(cls, exp) -> Handle | None:
+    def of(cls, exp: object) -> Handle | None:
         """The handle an experiment record carries; None for a claim, another machine's process, or none."""
         worker = str(getattr(exp, "worker", None) or "")
         if worker.startswith(RAY_PREFIX):
@@ -71,7 +72,5 @@ def is_our_worker(handle: str | None) -> bool:
 def kill_worker(handle: str | None) -> None:
     """SIGKILL a worker's process group (a worker leads its own), only if that process is still our worker."""
     if is_our_worker(handle):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(int(str(handle).rsplit(":", 2)[1]), signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
