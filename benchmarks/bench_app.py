@@ -151,7 +151,7 @@ def _children() -> dict:
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
-                ppid = int(open(f"/proc/{name}/stat").read().rsplit(")", 1)[1].split()[1])
+                ppid = int(pathlib.Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
                 continue
             out.setdefault(ppid, []).append(int(name))
@@ -173,7 +173,7 @@ def _cpu_s(pids: list) -> float:
     total = 0
     for pid in pids:
         try:
-            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
         except (OSError, IndexError, ValueError):
             pass
@@ -281,7 +281,7 @@ _NOTES = [
 def _ratios(results: list, key: str) -> list:
     """watched / unwatched images/s (results[key]) for each adjacent pair, in the order they ran."""
     out = []
-    for a, b in zip(results[::2], results[1::2]):
+    for a, b in zip(results[::2], results[1::2], strict=False):
         w, u = (a, b) if a["watched"] else (b, a)
         out.append(w[key] / u[key])
     return out

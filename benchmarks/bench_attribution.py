@@ -1,7 +1,8 @@
 """CPU timings of explorer.attribution on ResNet-20 (3x32x32) and ResNet-50 (3x224x224).
 
 Run from the repository root:
-    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/bench_attribution.py [--repeats 5] [--threads N] [--skip-resnet50]
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/bench_attribution.py [--repeats 5] [--threads N] \
+        [--skip-resnet50]
 Prints the machine and a markdown table: the first call (which also makes the library's kept copy of the
 model) and the median of the repeats after it. On a shared, busy CPU set OMP_WAIT_POLICY=PASSIVE (before
 Python starts) or use --threads 1: OpenMP threads that spin while waiting make every map many times slower.
@@ -36,15 +37,16 @@ def _saliency_and_gradcam(model, x):
 # (model preset, what is timed, the call, target seconds or None to record only)
 CASES = [
     ("resnet20", "saliency + Grad-CAM", _saliency_and_gradcam, 0.3),
-    ("resnet20", "Integrated Gradients, 32 steps", lambda m, x: attribute(m, x, "integrated_gradients", n_steps=32, max_steps=32), 1.0),
+    ("resnet20", "Integrated Gradients, 32 steps",
+     lambda m, x: attribute(m, x, "integrated_gradients", n_steps=32, max_steps=32), 1.0),
     ("resnet20", "saliency", lambda m, x: attribute(m, x, "saliency"), None),
     ("resnet20", "Grad-CAM", lambda m, x: attribute(m, x, "gradcam"), None),
     ("resnet20", "SmoothGrad, 16 samples", lambda m, x: attribute(m, x, "smoothgrad"), None),
     ("resnet20", "occlusion, window 4, stride 2", lambda m, x: attribute(m, x, "occlusion"), None),
     ("resnet50", "saliency", lambda m, x: attribute(m, x, "saliency"), None),
     ("resnet50", "Grad-CAM", lambda m, x: attribute(m, x, "gradcam"), None),
-    ("resnet50", "Integrated Gradients, 32 steps", lambda m, x: attribute(m, x, "integrated_gradients", n_steps=32, max_steps=32),
-     None),
+    ("resnet50", "Integrated Gradients, 32 steps",
+     lambda m, x: attribute(m, x, "integrated_gradients", n_steps=32, max_steps=32), None),
 ]
 
 
@@ -70,7 +72,8 @@ def machine() -> str:
     wait = os.environ.get("OMP_WAIT_POLICY", "unset")
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
     return (f"CPU: {cpu}; {torch.get_num_threads()} torch threads of {os.cpu_count()} logical CPUs; "
-            f"OMP_WAIT_POLICY={wait}; load average {load}; torch {torch.__version__}; Python {platform.python_version()}")
+            f"OMP_WAIT_POLICY={wait}; load average {load}; torch {torch.__version__}; "
+            f"Python {platform.python_version()}")
 
 
 def main() -> None:
@@ -93,7 +96,7 @@ def main() -> None:
             cfg = preset(name)
             models[name] = (build_model(cfg), torch.randn(1, cfg.in_channels, cfg.input_size, cfg.input_size))
         model, x = models[name]
-        first, median = first_and_median_seconds(lambda: call(model, x), args.repeats)
+        first, median = first_and_median_seconds(lambda call=call, model=model, x=x: call(model, x), args.repeats)
         met = "—" if target is None else ("yes" if median < target else "**no**")
         goal = "record" if target is None else f"< {target} s"
         print(f"| {name} | {tuple(x.shape[1:])} | {label} | {first:.3f} | {median:.3f} | {goal} | {met} |", flush=True)

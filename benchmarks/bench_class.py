@@ -97,7 +97,7 @@ def run_class(name: str, students: int, epochs: int, concurrent: int, address: s
     done = [e for e in exps if e and e.status == "completed"]
     waits = [dispatched[e.id] - e.created for e in done]
     walls = [e.finished - dispatched[e.id] for e in done]
-    overheads = [w - _training_s(store, e) for w, e in zip(walls, done)]
+    overheads = [w - _training_s(store, e) for w, e in zip(walls, done, strict=True)]
     return {"backend": name, "students": students, "completed": len(done), "lost": students - len(done),
             "wait_median": statistics.median(waits), "wait_p95": _p95(waits),
             "wall_median": statistics.median(walls), "overhead_median": statistics.median(overheads),

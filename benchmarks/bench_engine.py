@@ -100,7 +100,8 @@ def main() -> None:
             cfg = ModelConfig(depth=20, in_channels=1, input_size=8)
             rows.append(measure("ResNet-20, digits 1x8x8", cfg, data, args))
         else:
-            rows.append(measure(f"ResNet-20, 3x{size}x{size} (CIFAR shape)", ModelConfig(depth=20), synthetic_cifar(), args))
+            rows.append(measure(f"ResNet-20, 3x{size}x{size} (CIFAR shape)", ModelConfig(depth=20), synthetic_cifar(),
+                                args))
     cpu = cpu_name()
     print(f"device {args.device}, torch {torch.__version__}, {os.cpu_count()} cores ({cpu}), "
           f"{args.steps} steps x {args.repeats} repeats, batch 128, medians")

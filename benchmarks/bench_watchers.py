@@ -20,6 +20,7 @@ script, Chromium and the replay to the other CPUs. Over a window while all N are
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import pathlib
 import statistics
@@ -33,6 +34,7 @@ os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
 from benchmarks.bench_app import _cpu_s  # noqa: E402
 from benchmarks.machine import cpu_name  # noqa: E402
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, launch_app, stop_app  # noqa: E402
@@ -103,10 +105,8 @@ def replay(store, exp_id: str, records: list, stop: threading.Event, speed: floa
 
 def _pin(pid: int, cpus: set) -> None:
     for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
+        with contextlib.suppress(OSError):
             os.sched_setaffinity(int(tid), cpus)
-        except OSError:
-            pass
 
 
 def measure(browser, port: int, server_pid: int, n: int, window_s: float) -> dict:
@@ -116,7 +116,7 @@ def measure(browser, port: int, server_pid: int, n: int, window_s: float) -> dic
     def count(_frame):
         sent[0] += 1
 
-    for i in range(n):
+    for _i in range(n):
         ctx = browser.new_context(viewport={"width": 1280, "height": 1400})
         page = ctx.new_page()
         page.on("websocket", lambda ws: ws.on("framesent", count))

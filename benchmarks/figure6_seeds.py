@@ -40,7 +40,8 @@ def main() -> int:
     args = p.parse_args()
     shallow, deep = (int(d) for d in args.depths.split(","))
     ok_all = True
-    print(f"| seed | plain-{shallow} | plain-{deep} | resnet-{shallow} | resnet-{deep} | degradation | fixed | wall s |")
+    print(f"| seed | plain-{shallow} | plain-{deep} | resnet-{shallow} | resnet-{deep} | degradation | fixed "
+          "| wall s |")
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as runs_dir:
         for seed in [int(s) for s in args.seeds.split(",")]:
@@ -48,9 +49,9 @@ def main() -> int:
             degr = err[f"plain-{deep}"] - err[f"plain-{shallow}"] >= 0.10
             fixed = err[f"resnet-{deep}"] <= err[f"resnet-{shallow}"]
             ok_all &= degr and fixed
-            print(f"| {seed} | {err[f'plain-{shallow}']:.3f} | {err[f'plain-{deep}']:.3f} | {err[f'resnet-{shallow}']:.3f} "
-                  f"| {err[f'resnet-{deep}']:.3f} | {'yes' if degr else 'NO'} | {'yes' if fixed else 'NO'} | {wall:.0f} |",
-                  flush=True)
+            print(f"| {seed} | {err[f'plain-{shallow}']:.3f} | {err[f'plain-{deep}']:.3f} "
+                  f"| {err[f'resnet-{shallow}']:.3f} | {err[f'resnet-{deep}']:.3f} | {'yes' if degr else 'NO'} "
+                  f"| {'yes' if fixed else 'NO'} | {wall:.0f} |", flush=True)
     return 0 if ok_all else 1
 
 

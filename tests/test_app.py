@@ -202,7 +202,8 @@ def test_stop_ends_a_long_run_and_keeps_its_metrics(new_app, runs_dir):
 def test_a_bad_link_shows_a_warning_sentence_not_an_exception(new_app, query, field):
     at = new_app(**query)
     assert not at.exception, at.exception
-    assert any(field in w.value and w.value.strip("` ").endswith(".") for w in at.warning), [w.value for w in at.warning]
+    shown = [w.value for w in at.warning]
+    assert any(field in w and w.strip("` ").endswith(".") for w in shown), shown
     at.switch_page("pages/train.py").run()
     assert not at.exception, at.exception
     assert at.number_input(key="train_lr").value == pytest.approx(train_config_for("digits").lr)

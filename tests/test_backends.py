@@ -51,7 +51,8 @@ def test_a_forked_job_equals_a_fresh_process_and_runs_in_its_own_group(tmp_path,
         if warm:
             assert os.getpgid(pid) == pid  # its own session and process group: a stop kills it and nothing else
             assert manager.backend._warm.proc.pid != pid
-        wait_for(lambda: _status(store, exp_id) == "completed", 180, "the job to complete")
+        wait_for(lambda store=store, exp_id=exp_id: _status(store, exp_id) == "completed", 180,
+                 "the job to complete")
         results[warm] = _epochs(store, exp_id)
     assert results[True] == results[False] and len(results[True]["resnet-8"]) == 3  # the same seed, the same numbers
 

@@ -8,6 +8,7 @@ here, so Chromium is launched from /usr/bin/chromium; without it the test is ski
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -42,10 +43,9 @@ def launch_app(runs_dir: Path, port: int, log_path: Path, timeout_s: float = 90.
         full_env.pop("EXPLORER_TEACHER_PASSWORD", None)
     cmd = [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    log.close()
+    with open(log_path, "wb") as log:  # the server keeps its own copy of the descriptor
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -67,18 +67,12 @@ def stop_app(proc: subprocess.Popen) -> None:
     """
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def kill_workers(runs_dir: Path) -> None:
@@ -89,10 +83,8 @@ def kill_workers(runs_dir: Path) -> None:
     store = RunStore(runs_dir)
     for exp in store.with_status(["running"]).items:
         if exp.worker and worker_alive(exp.worker):  # the same process that was recorded, not a reused pid
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
                 os.killpg(int(exp.worker.rsplit(":", 2)[1]), signal.SIGKILL)  # workers lead their own group
-            except (ProcessLookupError, PermissionError, ValueError):
-                pass
     store.close()
 
 

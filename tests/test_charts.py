@@ -31,9 +31,9 @@ def _epoch(run, epoch, train=0.5, test=0.6, grads=None, ratios=None, **extra) ->
            "test_loss": test * 2, "test_error": test, "elapsed": float(epoch), "eta": None, "lr": 0.1,
            "images_per_second": None if epoch == 0 else 100.0}
     if grads is not None:
-        rec["grad_norms"] = dict(zip(CONVS[:len(grads)], grads))
+        rec["grad_norms"] = dict(zip(CONVS[:len(grads)], grads, strict=False))
     if ratios is not None:
-        rec["branch_ratios"] = dict(zip(UNITS, ratios))
+        rec["branch_ratios"] = dict(zip(UNITS, ratios, strict=False))
     rec.update(extra)
     return Metric.from_dict(rec)
 

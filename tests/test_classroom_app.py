@@ -112,7 +112,8 @@ def test_a_student_leaves_the_class_and_the_teacher_deletes_it_after_confirming(
     ann.button(key="member_leave").click()
     run(ann)
     assert not any("In class" in c.value for c in ann.caption) and "member_leave" not in [b.key for b in ann.button]
-    assert "You left the class; your experiments are still yours." in [i.value for i in ann.info], [i.value for i in ann.info]
+    infos = [i.value for i in ann.info]
+    assert "You left the class; your experiments are still yours." in infos, infos
     run(teacher)
     assert list(roster(teacher)["student"]) == ["Bob"]
     teacher.button(key="class_remove").click()  # a confirmation first; Cancel keeps the class

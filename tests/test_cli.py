@@ -21,7 +21,8 @@ def _check_contract(doc, runs_dir):
     for run in doc["runs"]:
         assert set(run) == RUN_KEYS and set(run["final"]) == FINAL_KEYS
         exp_id, run_id = run["id"].split("/")
-        assert exp_id == doc["experiment"] and RunStore(runs_dir).load_experiment(exp_id).run(run_id).name == run["name"]
+        assert exp_id == doc["experiment"]
+        assert RunStore(runs_dir).load_experiment(exp_id).run(run_id).name == run["name"]
     names = [r["name"] for r in doc["runs"]]
     assert len(set(names)) == len(names)
 

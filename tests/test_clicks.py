@@ -30,7 +30,7 @@ def test_clickable_cells_covers_every_cell_once():
     charts.clickable_cells(fig, ["a", "b", "c"], ["a", "b", "c"])
     cells = fig.data[-1]
     assert cells.name == charts.CELL_TRACE and len(cells.x) == 9
-    assert {(x, y) for x, y in zip(cells.x, cells.y)} == {(x, y) for x in "abc" for y in "abc"}
+    assert {(x, y) for x, y in zip(cells.x, cells.y, strict=True)} == {(x, y) for x in "abc" for y in "abc"}
     assert fig.layout.clickmode == "event+select"
 
 

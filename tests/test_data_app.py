@@ -33,7 +33,7 @@ def test_a_zip_of_class_folders_is_previewed_and_trains_a_twin(app):
     assert not at.error
     assert at.subheader[0].value == "3 classes, 30 images"
     table = next(d.value for d in at.dataframe if "class" in d.value.columns)
-    assert dict(zip(table["class"], table["images"])) == {"digit-0": 10, "digit-1": 10, "digit-7": 10}
+    assert dict(zip(table["class"], table["images"], strict=True)) == {"digit-0": 10, "digit-1": 10, "digit-7": 10}
     assert any("24 images to train on and 6 to test on" in c.value for c in at.caption)
     at.number_input(key="data_epochs").set_value(1)
     at.button(key="data_train").click().run()

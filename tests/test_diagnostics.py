@@ -134,7 +134,7 @@ def _responses_by_hand(model, x) -> dict:
         h = model.conv1(x)
         out["conv1"] = model.bn1(h)
         h = model.relu(out["conv1"])
-        for name, unit, inp, y in _unit_inputs_by_hand(model, x):
+        for name, unit, inp, _y in _unit_inputs_by_hand(model, x):
             layers = unit.branch_layers()
             f = inp
             for k, (layer_name, layer) in enumerate(layers):

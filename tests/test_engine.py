@@ -77,8 +77,9 @@ def test_lockstep_copies_see_the_same_batches_and_end_identical(tiny_digits, tin
     assert results["a"].status == results["b"].status == "completed"
     for k, v in _state(models["a"]).items():
         assert torch.equal(v, _state(models["b"])[k]), k
-    strip = lambda recs: [{k: v for k, v in r.items() if k not in ("run", "elapsed", "eta", "images_per_second")}
-                          for r in recs]
+
+    def strip(recs):
+        return [{k: v for k, v in r.items() if k not in ("run", "elapsed", "eta", "images_per_second")} for r in recs]
     assert strip(_epoch_records(events, "a")) == strip(_epoch_records(events, "b"))
 
 

@@ -160,7 +160,7 @@ def test_an_uncaught_error_reaches_the_browser_without_its_message_type_or_trace
     config.set_option("client.showErrorDetails", value)
     try:
         try:
-            open("/srv/secret/path/weights.pt")
+            Path("/srv/secret/path/weights.pt").read_bytes()
         except OSError as exc:
             proto = ExceptionProto()
             marshall(proto, exc, apply_show_error_details=True)

@@ -134,7 +134,7 @@ def test_line_ends_are_initial_and_final_losses(data):
     # a = 0: the initial conv/linear weights, seen through the final BN layers and biases.
     hybrid = copy.deepcopy(final)
     with torch.no_grad():
-        for (name, p), q in zip(hybrid.named_parameters(), init.parameters()):
+        for (_name, p), q in zip(hybrid.named_parameters(), init.parameters(), strict=True):
             if p.dim() >= 2:
                 p.copy_(q)
     assert loss[alpha.index(0.0)] == pytest.approx(landscape.loss_at(hybrid, x, y), abs=1e-6)
@@ -164,7 +164,7 @@ def test_landscape_subset_is_fixed_and_keeps_pairs(data):
     xs3, _ = landscape.landscape_subset(x, y, n=20, seed=6)
     assert xs.shape == (20, 1, 8, 8) and ys.shape == (20,)
     assert torch.equal(xs, xs2) and not torch.equal(xs, xs3)
-    for xi, yi in zip(xs, ys):  # every image keeps its own label
+    for xi, yi in zip(xs, ys, strict=True):  # every image keeps its own label
         idx = [k for k in range(len(x)) if torch.equal(x[k], xi)]
         assert len(idx) == 1 and y[idx[0]] == yi
     xa, ya = landscape.landscape_subset(x, y, n=1000)

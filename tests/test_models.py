@@ -64,7 +64,9 @@ def test_preact_resnet164_has_about_1_7_million_parameters():
 def test_option_a_net_and_its_plain_twin_match_name_for_name(block, placement):
     cfg = small_cfg(block=block, placement=placement, shortcut="A")
     res, plain = build_model(cfg), build_model(cfg.plain())
-    shapes = lambda m: [(n, tuple(t.shape)) for n, t in m.state_dict().items()]  # params and BN buffers
+
+    def shapes(m):  # params and BN buffers
+        return [(n, tuple(t.shape)) for n, t in m.state_dict().items()]
     assert shapes(res) == shapes(plain)
     assert [n for n, _ in res.named_parameters()] == [n for n, _ in plain.named_parameters()]
 
@@ -73,11 +75,11 @@ def test_plain_twin_starts_from_the_residual_weights_and_differs_only_by_the_sho
     cfg = small_cfg(shortcut="A")
     res, plain = build_model(cfg).eval(), build_model(cfg.plain()).eval()
     assert copy_matching_weights(res, plain) == len(plain.state_dict())
-    for (_, a), (_, b) in zip(res.state_dict().items(), plain.state_dict().items()):
+    for (_, a), (_, b) in zip(res.state_dict().items(), plain.state_dict().items(), strict=True):
         assert torch.equal(a, b)
     x = batch_for(cfg)
     assert not torch.allclose(res(x), plain(x))  # the addition changes the function
-    for (_, unit), (_, twin) in zip(res.units(), plain.units()):
+    for (_, unit), (_, twin) in zip(res.units(), plain.units(), strict=True):
         assert twin.shortcut is None and unit.shortcut is not None
 
 
@@ -254,7 +256,8 @@ def test_models_pickle_and_deep_copy(placement):
         for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
             assert clone.cfg == cfg
             assert torch.equal(clone(x), expected)
-            assert all(a.data_ptr() != b.data_ptr() for a, b in zip(model.parameters(), clone.parameters()))
+            pairs = zip(model.parameters(), clone.parameters(), strict=True)
+            assert all(a.data_ptr() != b.data_ptr() for a, b in pairs)
 
 
 # ----------------------------------------------------------------------------- units and shortcuts
@@ -297,7 +300,7 @@ def test_zero_init_residual_zeroes_only_the_last_layer_the_branch_runs(block, pl
     for name, unit in model.units():
         order = []
         layers = [m for m in unit.modules() if isinstance(m, (nn.BatchNorm2d, nn.Conv2d))]
-        handles = [m.register_forward_hook(lambda m, i, o: order.append(m)) for m in layers]
+        handles = [m.register_forward_hook(lambda m, i, o, order=order: order.append(m)) for m in layers]
         with torch.no_grad():
             unit.residual_branch(inputs[name])
         for h in handles:
@@ -482,7 +485,7 @@ def test_a_preactivation_net_computes_the_papers_layout():
     x = batch_for(cfg)
     with torch.no_grad():
         h = model.relu(model.bn1(model.conv1(x)))
-        for name, unit in model.units():
+        for _name, unit in model.units():
             branch = [getattr(unit, n) for n in unit._branch_names]
             f = h
             for layer in branch:

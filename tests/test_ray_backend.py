@@ -6,6 +6,7 @@ limits hold.
 (the head, for adding a node); without them, the module starts its own cluster and stops it at the end.
 Skipped, with the reason, where Ray is not installed or cannot start.
 """
+import contextlib
 import json
 import os
 import signal
@@ -46,16 +47,15 @@ def _start_node(head: str = None, resources: dict = None) -> tuple:
     args += ["--address", head] if head else ["--head", "--port", str(_free_port()), "--dashboard-port",
                                               str(_free_port()), "--ray-client-server-port", str(_free_port())]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    proc = subprocess.Popen(args, stdout=open(Path(temp) / "start.log", "wb"), stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    with open(Path(temp) / "start.log", "wb") as log:  # the node keeps its own copy of the descriptor
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
     return proc, temp, args
 
 
 def _kill_node(proc) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait(timeout=30)
 
 

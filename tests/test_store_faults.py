@@ -143,7 +143,7 @@ def test_four_writers_and_two_readers_for_30_s_lose_nothing_and_never_see_a_lock
     procs += [subprocess.Popen([sys.executable, "-c", _READER, *base, exp_id, str(seconds)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=seconds + 120) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_out, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0 and "locked" not in err, err[-2000:]
     written = [int(out) for out, _ in outs[:4]]
     exp = store.load_experiment(exp_id)

@@ -113,7 +113,8 @@ def _models(draw) -> ModelConfig:
 def _recipes(draw, dataset: str) -> TrainConfig:
     chosen = dict(epochs=draw(st.integers(*EPOCHS)), batch_size=draw(st.sampled_from(BATCH_SIZES)),  # the widgets'
                   lr=draw(st.sampled_from([0.01, 0.05, 0.1, 0.2]) | st.floats(*LR)),
-                  schedule=draw(st.sampled_from(recipes.SCHEDULES)), optimizer=draw(st.sampled_from(recipes.OPTIMIZERS)),
+                  schedule=draw(st.sampled_from(recipes.SCHEDULES)),
+                  optimizer=draw(st.sampled_from(recipes.OPTIMIZERS)),
                   seed=draw(st.integers(*SEEDS)), device=draw(st.sampled_from(recipes.DEVICES)))
     keep = draw(st.sets(st.sampled_from(TRAIN_KEYS)))  # some fields left at the dataset's recipe
     return train_config_for(dataset, **{k: v for k, v in chosen.items() if k not in keep})
