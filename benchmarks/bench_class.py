@@ -77,7 +77,7 @@ def run_class(name: str, students: int, epochs: int, concurrent: int, address: s
     store = RunStore(tempfile.mkdtemp(prefix=f"bench-class-{name}-"))
     backend = _backend(name, address)
     if name == "local":
-        backend._warm.usable()  # an app starts its warm process at start-up, long before a class arrives
+        backend.warm_up(wait=True)  # started by the server's first job, long before a class arrives
     backend, dispatched = _recording(backend)
     manager = JobManager(store, Limits(concurrent, 1, 1, starts_per_hour=students), poll_s=0.2, backend=backend)
     base = preset("resnet20")

@@ -1,5 +1,5 @@
-"""explorer.jobs.backends: the local backend's warm worker process (forked jobs equal fresh ones, each in its own
-process group, a kill ends one job only) and the backend choice."""
+"""explorer.jobs.backends: the local backend's warm worker process (started by the first job, ended by a signal;
+forked jobs equal fresh ones, each in its own process group, a kill ends one job only) and the backend choice."""
 import os
 import signal
 import socket
@@ -10,6 +10,7 @@ from helpers import LONG, submit_twin
 from explorer.jobs.backends import LocalBackend
 from explorer.jobs.handles import Handle
 from explorer.jobs.manager import JobManager, Limits, make_backend
+from explorer.jobs.warm import WarmWorkers
 from explorer.store.runstore import RunStore
 
 
@@ -46,6 +47,7 @@ def test_a_forked_job_equals_a_fresh_process_and_runs_in_its_own_group(tmp_path,
     for warm in (True, False):
         store = RunStore(tmp_path / f"warm-{warm}")
         manager = managers(store, warm, limits=Limits(concurrent=1), poll_s=0.2)
+        assert manager.backend._warm is None  # nothing started before the first job
         exp_id = submit_twin(manager, "alice", seed=7)
         pid = _pid(store, exp_id)
         if warm:
@@ -76,6 +78,15 @@ def test_killing_one_forked_job_leaves_the_warm_process_and_the_other_job(store,
     last = submit_twin(manager, "dave", seed=3)
     assert manager.backend._warm is not warm and manager.backend._warm.proc.poll() is None
     wait_for(lambda: _status(store, last) == "completed", 180, "the last job to complete")
+
+
+def test_a_backend_without_jobs_starts_no_warm_process_and_one_starting_up_is_ended_by_a_signal():
+    backend = LocalBackend(warm=True)
+    assert backend._warm is None  # an app (or a test) that starts no job pays nothing for it
+    backend.close()
+    warm = WarmWorkers()
+    warm.close()  # while it still imports torch it reads no stdin: it is signalled, not waited for
+    assert warm.proc.returncode == -signal.SIGTERM
 
 
 def test_the_backend_is_chosen_by_name_with_one_sentence_for_a_wrong_one(monkeypatch):

@@ -53,6 +53,11 @@ class Backend:
         """How many jobs it can run at once; None when only the job manager's limit counts."""
         return None
 
+    def warm_up(self, wait: bool = False) -> bool:
+        """Get ready for jobs before the first one asks (a server expecting a class); True when ready. wait: block
+        until then. Backends start what they need with their first job anyway."""
+        return True
+
     def close(self) -> None:
         """Release what the backend holds (jobs it started keep running)."""
 
@@ -81,6 +86,13 @@ class LocalBackend(Backend):
                                     env=env, start_new_session=True)
         self._procs[proc.pid] = proc
         return Handle.local(proc.pid)
+
+    def warm_up(self, wait: bool = False) -> bool:
+        """Start the warm process now instead of with the first job; True once it has imported everything."""
+        warm = self._warm_workers()
+        if warm is None:
+            return True
+        return warm.usable() if wait else warm.usable(timeout_s=0.0)
 
     def _warm_workers(self) -> WarmWorkers | None:
         """The warm process, started now if there is none yet or the last one died (the OOM killer?)."""

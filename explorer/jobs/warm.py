@@ -184,9 +184,10 @@ class WarmWorkers:
     def usable(self, timeout_s: float = READY_TIMEOUT_S) -> bool:
         """True once the warm process has imported everything (waits up to timeout_s), False if it died."""
         deadline = time.monotonic() + timeout_s
-        while not self._ready.wait(0.1):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
+        while not self._ready.is_set():
+            if self.proc.poll() is not None or time.monotonic() >= deadline:
                 return False
+            self._ready.wait(min(0.1, max(0.0, deadline - time.monotonic())))
         return self.proc.poll() is None
 
     def fork(self, exp_dir: Path, log: Path, env: dict | None = None, timeout_s: float = 30.0) -> int | None:
