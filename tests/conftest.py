@@ -12,6 +12,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+# Test files that share something outside the test process run one after another on one pytest-xdist worker.
+SHARED = {"test_ray_backend": "ray-cluster", "test_replicas": "ray-cluster",  # the CI's one Ray cluster
+          "test_browser": "chromium", "test_classroom_browser": "chromium"}  # a server and Chromium each: heavy
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`--dist loadgroup`) each test file runs whole on one worker, so its module-scoped
+    fixtures are built once; files that share the Ray cluster (or Chromium) share a group. The PostgreSQL cases
+    get a database per worker (store_fixtures). Without xdist the marks do nothing."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            module = item.module.__name__.rsplit(".", 1)[-1] if item.module else item.nodeid.split("::")[0]
+            item.add_marker(pytest.mark.xdist_group(SHARED.get(module, module)))
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """The run store's database for tests: SQLite always, PostgreSQL when EXPLORER_TEST_DATABASE_URL names a server.
 
 .ci/run starts a throwaway PostgreSQL cluster and sets the variable; elsewhere the PostgreSQL cases skip with
-the reason. Each PostgreSQL case starts from empty tables.
+the reason. Each PostgreSQL case starts from empty tables, in a database of its pytest-xdist worker's own when
+the suite runs in parallel (workers never drop each other's tables).
 """
 import os
 
@@ -19,8 +20,33 @@ def fresh_url(backend: str):
     import sqlalchemy as sa
 
     from explorer.store import db
-    engine = sa.create_engine(db.database_url(".", PG_URL))
+    url = _worker_url()
+    engine = sa.create_engine(db.database_url(".", url))
     with engine.begin() as conn:
         db.metadata.drop_all(conn)
     engine.dispose()
-    return PG_URL
+    return url
+
+
+_WORKER_URLS: dict = {}
+
+
+def _worker_url() -> str:
+    """PG_URL, or under pytest-xdist a database named after the worker on the same server (created once)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return PG_URL
+    if worker not in _WORKER_URLS:
+        import sqlalchemy as sa
+        from sqlalchemy.engine import make_url
+
+        from explorer.store import db
+        server = make_url(PG_URL)
+        name = f"{server.database}_{worker}"
+        engine = sa.create_engine(db.database_url(".", PG_URL), isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            if conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        engine.dispose()
+        _WORKER_URLS[worker] = server.set(database=name).render_as_string(hide_password=False)
+    return _WORKER_URLS[worker]
