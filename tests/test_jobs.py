@@ -229,6 +229,6 @@ def test_shutdown_stops_the_workers_it_started(store, worker_env, managers, wait
     assert not pid_alive(pid)
     exp = store.load_experiment(exp_id)
     assert exp.status == "stopped" and {r.status for r in exp.runs} == {"stopped"}
-    queued, _ = _submit(manager, "bob")  # a shut-down manager starts nothing new
-    time.sleep(0.5)
-    assert _status(store, queued) == "queued"
+    queued, _ = _submit(manager, "bob")  # a shut-down manager starts nothing new, however often it is pumped
+    manager.pump()
+    assert _status(store, queued) == "queued" and manager.queue() == [queued]

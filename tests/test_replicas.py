@@ -56,6 +56,9 @@ for line in sys.stdin:
             reply({"ok": manager.submit(request)[0]})
         elif ask["op"] == "started":  # the jobs this replica's manager dispatched, and the ones it watches
             reply({"ok": sorted(manager._started), "watching": sorted(manager._handles)})
+        elif ask["op"] == "pump":  # one pass of its loop, now (reap, enforce stops, start queued jobs)
+            manager.pump()
+            reply({"ok": None})
         else:
             getattr(manager, ask["op"])(ask["exp_id"], ask["owner"])
             reply({"ok": None})
@@ -252,7 +255,7 @@ def test_a_stop_and_a_delete_through_one_replica_reach_the_other_replicas_job(cl
     assert b.ask(op="delete", exp_id=deleted, owner="bob") == {"ok": None}
     assert store().load_experiment(deleted) is None and not store().exp_dir(deleted).exists()
     wait_until(lambda: client.get_job_status(job).value == "STOPPED", 30, "the deleted job's Ray job to stop")
-    time.sleep(1.0)  # replica A's loop notices both ends; it recreates nothing and revives nothing
+    assert a.ask(op="pump") == {"ok": None}  # replica A's loop notices both ends; it recreates nothing, revives nothing
     assert store().load_experiment(deleted) is None and not store().exp_dir(deleted).exists()
     assert _status(store(), stopped) == "stopped" and a.proc.poll() is None
 
