@@ -58,6 +58,8 @@ def main() -> None:
     teacher.text_input(key="class_new_name").input("Load test").run()
     teacher.button(key="class_create").click().run()
     code = next(m.value.split(": ")[1] for m in teacher.markdown if m.value.startswith("## Join code"))
+    from pages.common import job_manager
+    job_manager().backend.warm_up(wait=True)  # as on a server that has run a job: its warm worker is up
     t0, cpu0, join_s = time.monotonic(), time.process_time(), []
     for i in range(args.students):
         s = time.monotonic()
