@@ -2,10 +2,10 @@
 and trains a twin in a real worker; a zip bomb and a file that is not a zip are refused with one sentence; the
 server-folder source is the teacher's only.
 """
-import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_until
 
 from tests.test_uploads import _zip, digits_zip
 
@@ -41,9 +41,8 @@ def test_a_zip_of_class_folders_is_previewed_and_trains_a_twin(app):
     store = RunStore()
     exps = store.list_experiments()
     assert len(exps) == 1 and exps[0].spec["data"]["name"] == "folder"
-    deadline = time.monotonic() + 120
-    while store.load_experiment(exps[0].id).status in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_until(lambda: store.load_experiment(exps[0].id).status not in ("queued", "running"), 120,
+               "the twin to finish")
     exp = store.load_experiment(exps[0].id)
     assert exp.status == "completed", exp.message
     assert [r.name for r in exp.runs] == ["plain-8", "resnet-8"]

@@ -3,10 +3,10 @@ charts from the real nets, with the sentence built from their own numbers; the o
 landscape job (worker process) on a tiny twin trained with snapshots, and on the shipped twin says why it cannot.
 """
 import json
-import time
 from pathlib import Path
 
 import pytest
+from helpers import poll_app
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -81,11 +81,11 @@ def test_the_optimisers_path_runs_as_a_job_on_a_twin_with_snapshots(app):
     at.select_slider(key="why_path_steps").set_value(5).run()
     at.button(key="why_path_start").click().run()
     assert not at.exception, at.exception
-    deadline = time.monotonic() + 120
-    while "why_path_chart" not in _charts(at) and time.monotonic() < deadline:
-        time.sleep(0.5)
-        at.run()
-        assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+
+    def drawn(a):
+        assert not a.error, [e.value for e in a.error]
+        return "why_path_chart" in _charts(a)
+    poll_app(at, drawn, "the optimiser's path on the chart", 120)
     fig = _charts(at)["why_path_chart"]
     contours = [t for t in fig["data"] if t["type"] == "contour"]
     paths = [t for t in fig["data"] if t.get("name", "").endswith(": path")]
