@@ -271,7 +271,8 @@ _NOTES = [
     "with other work. The server and browser columns show where the watcher's CPU goes; every core-second they "
     "take is one the two lockstep nets (one core each) do not get. On a classroom server the students' browsers "
     "run on their own machines and only the server column is paid there; on a laptop demo both are.",
-    "- The engine runs one net per core here (explorer.engine), so any other busy process slows it at once; the "
+    "- The engine runs one net per core here (explorer.training.engine), so any other busy process slows it at once; "
+    "the "
     "machine's load average (above) moved the unwatched throughput by up to 2x between separate runs of this "
     "script, which is why only adjacent pairs are compared.",
     "",

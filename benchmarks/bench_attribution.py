@@ -1,4 +1,4 @@
-"""CPU timings of explorer.attribution on ResNet-20 (3x32x32) and ResNet-50 (3x224x224).
+"""CPU timings of explorer.analysis.attribution on ResNet-20 (3x32x32) and ResNet-50 (3x224x224).
 
 Run from the repository root:
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/bench_attribution.py [--repeats 5] [--threads N] \

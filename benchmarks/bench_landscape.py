@@ -104,7 +104,7 @@ def _write(path: pathlib.Path, rows: list, steps: int, source: str) -> None:
     lines = [
         "# Loss-landscape benchmark",
         "",
-        f"`python benchmarks/bench_landscape.py`: a {steps}x{steps} slice (`explorer.landscape.surface`, "
+        f"`python benchmarks/bench_landscape.py`: a {steps}x{steps} slice (`explorer.analysis.landscape.surface`, "
         f"Li et al. 2018) of the digits ResNet-20 (`ModelConfig(depth=20, in_channels=1, input_size=8)`) "
         f"and its plain twin, on {source}. Target: under {TARGET_S:.0f} s with the default subset "
         f"({landscape.DEFAULT_SUBSET} images).",

@@ -1,4 +1,4 @@
-"""explorer.ablation (Veit et al. 2016): skip one unit at a time and measure the test error.
+"""explorer.analysis.ablation (Veit et al. 2016): skip one unit at a time and measure the test error.
 
 Oracles: a direct evaluation of the model, and a forward pass written out unit by unit that skips one.
 The last test trains a digits ResNet-20 and its plain twin with the real engine (the slow one: about 10 s on one thread,

@@ -1,7 +1,7 @@
-"""explorer.charts: each figure's data (traces, names, dashes, colours, axes), checked without a browser.
+"""explorer.figures: each figure's data (traces, names, dashes, colours, axes), checked without a browser.
 
 Most inputs are small hand-made metric records shaped like the engine's; one test feeds the charts the
-records of a real (tiny, few-step) digits twin trained by explorer.engine, and the ablation, landscape and
+records of a real (tiny, few-step) digits twin trained by explorer.training.engine, and the ablation, landscape and
 response charts get their rows from the real library functions on a tiny net.
 """
 import dataclasses

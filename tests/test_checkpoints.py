@@ -1,5 +1,5 @@
-"""explorer.checkpoints: the shipped twin reads drawn digits, foreign files are refused without running,
-run-store and pretrained weights round-trip (torchvision and PyTorch are the oracles)."""
+"""explorer.store.checkpoints and explorer.nets.weights: the shipped twin reads drawn digits, foreign files are
+refused without running, run-store and pretrained weights round-trip (torchvision and PyTorch are the oracles)."""
 import pickle
 import socket
 

@@ -1,4 +1,4 @@
-"""explorer.diagnostics: gradient norms, branch ratios, layer responses, feature maps, first-layer filters.
+"""explorer.analysis.diagnostics: gradient norms, branch ratios, layer responses, feature maps, first-layer filters.
 
 The oracle is the model itself: each unit is run by hand, in order, and compared with what the
 hook-based functions report. Tiny nets on random 8x8 images keep every test well under a second.

@@ -1,7 +1,8 @@
 """What the docs and docstrings name exists: every `explorer/...` path and `explorer.x.y` name in docs/*.md, the
 README, and the text of every Python file resolves to a module, a package, or a name defined at a module's top.
 
-Old flat modules (`explorer.blocks`, `explorer.checkpoints`) and files that are gone (`lazy.py`) fail here.
+Old flat module names (`explorer.` + `blocks`, `explorer.` + `checkpoints`) and files that are gone (`lazy.py`)
+fail here.
 """
 from __future__ import annotations
 
@@ -92,5 +93,5 @@ def test_every_explorer_path_in_docs_and_docstrings_exists():
 
 def test_the_checker_catches_an_old_module_name():
     assert resolves("explorer.nets.config.ModelConfig") and resolves("explorer.nets")
-    assert not resolves("explorer.blocks") and not resolves("explorer.checkpoints.load")
+    assert not resolves("explorer." + "blocks") and not resolves("explorer." + "checkpoints.load")
     assert not resolves("explorer.nets.config.NoSuchThing")

@@ -1,4 +1,4 @@
-"""explorer.engine: twins start equal, lockstep batches, seeds, stop requests, divergence, events."""
+"""explorer.training.engine: twins start equal, lockstep batches, seeds, stop requests, divergence, events."""
 import copy
 import dataclasses
 import math

@@ -1,4 +1,4 @@
-"""explorer.experiments: twins, sweeps and comparisons fitted to their dataset, with stable names and hashes."""
+"""explorer.training.experiments: twins, sweeps and comparisons fitted to their dataset, stable names and hashes."""
 import dataclasses
 import json
 

@@ -1,4 +1,4 @@
-"""explorer.landscape (Li et al. 2018): filter-normalised directions, loss_at, the 1-D line, the 2-D slice.
+"""explorer.analysis.landscape (Li et al. 2018): filter-normalised directions, loss_at, the 1-D line, the 2-D slice.
 
 Oracles: torch's own cross-entropy on the model in eval mode, and nets whose weights are set by hand.
 """

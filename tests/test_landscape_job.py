@@ -1,6 +1,6 @@
 """The `landscape` job kind (Li et al. 2018) through the real worker path, and the shipped twin in the run store.
 
-Oracles: explorer.landscape.loss_at on the trained model and the same subset the job used; the run store's
+Oracles: explorer.analysis.evaluation.loss_at on the trained model and the same subset the job used; the run store's
 own files. The tiny twin is trained by the real worker code (run_experiment) into a temporary store.
 """
 import json

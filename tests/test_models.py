@@ -1,4 +1,4 @@
-"""explorer.blocks and explorer.models: the paper's parameter counts, twins, torchvision weights, every variant.
+"""explorer.nets.blocks and .builder: the paper's parameter counts, twins, torchvision weights, every variant.
 
 PyTorch and torchvision are the oracles wherever they can be; the parameter counts are the issue's
 (He et al. 2015, Table 6 rounds them to 0.27M ... 1.7M).

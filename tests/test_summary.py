@@ -1,4 +1,4 @@
-"""explorer.summary: torchinfo's layer table as rows, model_stats, and the DOT block diagram."""
+"""explorer.nets.summary: torchinfo's layer table as rows, model_stats, and the DOT block diagram."""
 import re
 import shutil
 import subprocess
