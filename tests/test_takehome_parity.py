@@ -90,9 +90,10 @@ def test_a_placement_and_a_shortcut_registered_at_test_time_reach_the_script_and
     home, _ = script.train(script.the_experiment(), torch.device("cpu"), log=lambda line: None)
     app = train_models(build_models(named, recipe.seed), load_dataset(spec.data), recipe)
     for name, _ in named:
-        assert home[name]["epoch"] == app[name]["epochs"] == 1
-        assert abs(home[name]["train_error"] - app[name]["final"]["train_error"]) <= 0.01, name
-        assert abs(home[name]["test_error"] - app[name]["final"]["test_error"]) <= 0.02, name
+        final = app[name].final
+        assert final is not None and home[name]["epoch"] == app[name].epochs == 1
+        assert abs(home[name]["train_error"] - final["train_error"]) <= 0.01, name
+        assert abs(home[name]["test_error"] - final["test_error"]) <= 0.02, name
 
 
 def test_stored_names_enter_the_script_only_as_literals(tmp_path, monkeypatch):
