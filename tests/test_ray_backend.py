@@ -234,7 +234,7 @@ def test_a_job_whose_node_dies_is_interrupted(ray_env, store, managers, monkeypa
     node = _start_node(head=ray_env["gcs"], resources={"doomed": 1})[0]
     try:
         wait_until(lambda: any("doomed" in (n.resources_total or {}) for n in _alive_nodes(ray_env["dashboard"])),
-              90, "the extra node to join")
+              180, "the extra node to join")  # a Ray node starts in a minute or more on 2 busy cores
         monkeypatch.setenv("EXPLORER_RAY_RESOURCES", json.dumps({"doomed": 0.5}))  # run it on that node only
         manager = managers(limits=Limits(concurrent=2), poll_s=0.3)
         exp_id = submit_twin(manager, "alice", size=LONG)

@@ -295,10 +295,15 @@ class RunStore:
         return exp
 
     def mark_interrupted(self, exp_id: str, message: str) -> Experiment | None:
-        self._tx(lambda c: c.execute(db.experiments.update().where(
-            (db.experiments.c.id == exp_id) & db.experiments.c.status.in_(ACTIVE))
-            .values(status="interrupted", message=message, finished=time.time())))
-        self.update_runs(exp_id, where_status=ACTIVE, status="interrupted")
+        """The experiment and its active runs become `interrupted` in one transaction: no reader sees one without
+        the other (an interrupted experiment whose runs still read `running`)."""
+        def both(c: sa.Connection) -> None:
+            c.execute(db.experiments.update().where(
+                (db.experiments.c.id == exp_id) & db.experiments.c.status.in_(ACTIVE))
+                .values(status="interrupted", message=message, finished=time.time()))
+            c.execute(db.runs.update().where((db.runs.c.exp_id == exp_id) & db.runs.c.status.in_(list(ACTIVE)))
+                      .values(status="interrupted"))
+        self._tx(both)
         return self.load_experiment(exp_id, reconcile=False)
 
     def page(self, filt: Filter = TRAINING, limit: int = 20, offset: int = 0, with_runs: bool = True) -> Page:
