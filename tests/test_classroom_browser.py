@@ -31,6 +31,28 @@ def no_exception(page) -> None:
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
+def ask_the_class(teacher, tries: int = 3) -> None:
+    """Open the ask form, press Ask, and wait for the new question's tally (0 of 0 answered).
+
+    Under a loaded CI machine (a second test worker training nets on the other core) a click that lands while the
+    page's live roster fragment is redrawing was seen to be dropped now and then (2 of 3 runs, never alone): then
+    the form is still there with no tally. Press again, at most `tries` times; each press opens at most one question,
+    and the class shows its newest, so the rest of the test reads the same state either way.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    ask = teacher.get_by_role("button", name="Ask", exact=True)
+    for attempt in range(tries):
+        if not ask.is_visible():
+            teacher.get_by_text("Ask the class to predict").click()
+        ask.click()
+        try:
+            teacher.get_by_text("0 of 0 answered").first.wait_for(timeout=30_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_a_class_end_to_end_in_three_browser_contexts(served):
@@ -49,9 +71,7 @@ def test_a_class_end_to_end_in_three_browser_contexts(served):
     heading = teacher.get_by_role("heading", name=re.compile("Join code")).first
     heading.wait_for(timeout=30_000)
     code = heading.inner_text().split(":")[1].strip()
-    teacher.get_by_text("Ask the class to predict").click()
-    teacher.get_by_role("button", name="Ask", exact=True).click()
-    teacher.get_by_text("0 of 0 answered").wait_for(timeout=30_000)
+    ask_the_class(teacher)
 
     students = []
     for name in ("Ann", "Bob"):
