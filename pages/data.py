@@ -46,7 +46,7 @@ def from_zip():
     done = st.session_state.setdefault("data_imports", {})
     if up.file_id not in done:
         try:
-            done[up.file_id] = keep_upload(store(), up.getvalue())[1]
+            done[up.file_id] = keep_upload(store(), up.getvalue(), owner=st.session_state["owner"])[1]
         except UploadRefused as exc:
             st.error(str(exc))
             return None

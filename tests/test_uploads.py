@@ -8,7 +8,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from explorer.data.config import DataConfig
 from explorer.data.datasets import load_dataset
@@ -21,6 +21,18 @@ def _png(image: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(image).resize((32, 32)).save(buf, "PNG")
     return buf.getvalue()
+
+
+def count_decodes(monkeypatch) -> list:
+    """Every image PIL decodes from here on, by size (a real counter around PIL's own decoding step, which runs)."""
+    seen, decode = [], ImageFile.ImageFile.load
+
+    def counted(self, *args, **kwargs):
+        if self.tile:  # pixels still to decode (a loaded image has none)
+            seen.append(self.size)
+        return decode(self, *args, **kwargs)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counted)
+    return seen
 
 
 def digits_zip(per_class: int = 12, classes=(0, 1, 7), root: str = "", extras: dict = None) -> bytes:
@@ -37,10 +49,13 @@ def digits_zip(per_class: int = 12, classes=(0, 1, 7), root: str = "", extras: d
     return buf.getvalue()
 
 
-def test_a_zip_of_class_folders_becomes_a_dataset_that_trains(tmp_path, store):
+def test_a_zip_of_class_folders_becomes_a_dataset_that_trains(tmp_path, store, monkeypatch):
+    """...decoding each image once: at upload, into the arrays the preview and the worker then read."""
     data = digits_zip(root="my-digits/", extras={"my-digits/README.txt": b"notes", "my-digits/digit-7/bad.png": b"x",
                                                   "__MACOSX/digit-0/._0.png": b"junk"})
+    decodes = count_decodes(monkeypatch)
     folder, preview = import_zip(data, tmp_path / "uploads")
+    assert len(decodes) == 36  # each good image once (the broken one never got past its header)
     assert preview["classes"] == {"digit-0": 12, "digit-1": 12, "digit-7": 12}
     assert preview["images"] == 36 and preview["skipped"] == 2  # the README and the broken PNG
     again, _ = import_zip(data, tmp_path / "uploads")
@@ -59,6 +74,7 @@ def test_a_zip_of_class_folders_becomes_a_dataset_that_trains(tmp_path, store):
                                      owner="someone", spec_hash=spec.spec_hash())
     assert run_experiment(store, exp_id).status == "completed"
     assert store.load_experiment(exp_id).runs[0].dataset == "folder"
+    assert len(decodes) == 36  # the dataset loads and the worker read the arrays kept at upload
 
 
 def _zip(entries: dict, method=zipfile.ZIP_DEFLATED) -> bytes:

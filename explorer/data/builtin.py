@@ -9,13 +9,22 @@ Size budget: ~300 lines.
 """
 from __future__ import annotations
 
+import contextlib
 import pathlib
 
 import numpy as np
 import torch
 
 from ..nets.preprocessing import Augment
-from .files import DatasetCorrupt, DatasetUnavailable, read_cifar_batch, read_idx
+from .files import (
+    DatasetCorrupt,
+    DatasetUnavailable,
+    files_fingerprint,
+    read_cifar_batch,
+    read_decoded,
+    read_idx,
+    write_decoded,
+)
 from .images import MAX_BYTES, ImageError, fit_square, load_image
 from .registry import DatasetSpec, Progress, Recipe, Splits, register_dataset
 
@@ -32,6 +41,8 @@ FOLDER_MAX_BYTES = 2 * 2**30  # folders larger than this as uint8 tensors are re
 TEST_FRACTION = 0.2  # digits and folders: a stratified, seeded 80/20 split
 SPLIT_SEED = 0
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
+DECODED_FILE = ".decoded.npz"  # an uploaded folder's images, decoded once and kept beside them
+UPLOAD_MARKER = ".skipped"  # written into every folder an upload made (its count of unreadable files)
 _DIGITS = tuple(str(d) for d in range(10))
 
 
@@ -155,32 +166,90 @@ def folder_classes(path: pathlib.Path) -> tuple[str, ...]:
     return classes
 
 
-def _load_folder(path: pathlib.Path, progress: Progress) -> Splits:
-    """Decode every file of each class sub-folder; unreadable files are skipped and counted."""
+def folder_image(raw: bytes) -> np.ndarray:
+    """One image file's bytes -> (3, 32, 32) uint8 as a folder dataset holds it (through the image door).
+
+    Raises:
+        ImageError: one sentence, for what explorer.data.images.load_image refuses.
+    """
+    img = fit_square(load_image(raw).convert("RGB"), FOLDER_INPUT_SIZE)
+    return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
+
+
+def _folder_files(path: pathlib.Path) -> tuple[tuple[str, ...], list[tuple[pathlib.Path, int]]]:
+    """(classes, [(image file, class index)]) in the order a folder dataset holds its images."""
     classes = folder_classes(path)
     files = [(f, c) for c, name in enumerate(classes) for f in sorted((path / name).iterdir())
              if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
-    size = FOLDER_INPUT_SIZE
-    if len(files) * 3 * size * size > FOLDER_MAX_BYTES:
+    if len(files) * 3 * FOLDER_INPUT_SIZE**2 > FOLDER_MAX_BYTES:
         raise DatasetUnavailable(f"The image folder {path} is too large to hold in memory ({len(files)} images).")
+    return classes, files
+
+
+def keep_decoded(path: pathlib.Path, decoded: dict[str, np.ndarray] | None = None,
+                 progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Decode a folder's images (those given in `decoded`, by file name relative to path, are used as they are)
+    and keep them beside it (DECODED_FILE), so later loads read arrays, not images. -> (x, y, skipped)."""
+    classes, files = _folder_files(path)
+    x, y, skipped = _decode(files, path, progress, decoded)
+    meta = {"classes": list(classes), "skipped": skipped, "files": files_fingerprint((f for f, _ in files), path)}
+    with contextlib.suppress(OSError):  # a read-only folder: decoded again next time
+        write_decoded(path / DECODED_FILE, x, y, meta)
+    return x, y, skipped
+
+
+def _load_folder(path: pathlib.Path, progress: Progress) -> Splits:
+    """An image folder's images: an uploaded folder's kept arrays when they match its files, else every file of
+    each class sub-folder decoded (and, for an uploaded folder, kept for next time); unreadable files are counted."""
+    classes, files = _folder_files(path)
+    kept = _read_kept(path, classes, files)
+    if kept is not None:
+        x, y, skipped = kept
+    elif (path / UPLOAD_MARKER).is_file():
+        x, y, skipped = keep_decoded(path, progress=progress)  # an upload from before the arrays were kept
+    else:  # a folder on the server: decoded each time, nothing written into it
+        x, y, skipped = _decode(files, path, progress)
+    progress(f"Read {len(x)} images, skipped {skipped} unreadable", 1.0)
+    if not len(x):
+        raise DatasetUnavailable(f"The image folder {path} has no readable PNG, JPEG, WebP, BMP or GIF images.")
+    return _split(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y), classes=classes, skipped=skipped)
+
+
+def _read_kept(path: pathlib.Path, classes: tuple[str, ...],
+               files: list[tuple[pathlib.Path, int]]) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The arrays kept beside a folder, when they were made from exactly its files now; else None."""
+    kept = read_decoded(path / DECODED_FILE, FOLDER_MAX_BYTES + 2**20)
+    if kept is None:
+        return None
+    x, y, meta = kept
+    skipped = meta.get("skipped")
+    if meta.get("classes") != list(classes) or not isinstance(skipped, int) or len(x) + skipped != len(files) or \
+            x.shape[1:] != (3, FOLDER_INPUT_SIZE, FOLDER_INPUT_SIZE) or \
+            (len(y) and (int(y.min()) < 0 or int(y.max()) >= len(classes))) or \
+            meta.get("files") != files_fingerprint((f for f, _ in files), path):
+        return None
+    return x, y, skipped
+
+
+def _decode(files: list[tuple[pathlib.Path, int]], path: pathlib.Path, progress: Progress | None,
+            decoded: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Each file through the image door (or its array from `decoded`) -> (x (N, 3, 32, 32), y (N,), skipped)."""
     images, labels, skipped = [], [], 0
     for i, (f, c) in enumerate(files):
-        if i % 100 == 0:
+        if progress is not None and i % 100 == 0:
             progress(f"Decoding images in {path}", i / max(1, len(files)))
+        known = (decoded or {}).get(f.relative_to(path).as_posix())
         try:
-            if f.stat().st_size > MAX_BYTES:  # refused before a byte of it is read
+            if known is None and f.stat().st_size > MAX_BYTES:  # refused before a byte of it is read
                 raise ImageError(f"{f} is too large.")
-            img = fit_square(load_image(f.read_bytes()).convert("RGB"), size)
+            images.append(known if known is not None else folder_image(f.read_bytes()))
         except (ImageError, OSError):
             skipped += 1
             continue
-        images.append(np.asarray(img, dtype=np.uint8).transpose(2, 0, 1))  # (3, 32, 32)
         labels.append(c)
-    progress(f"Decoded {len(images)} images, skipped {skipped} unreadable", 1.0)
-    if not images:
-        raise DatasetUnavailable(f"The image folder {path} has no readable PNG, JPEG, WebP, BMP or GIF images.")
-    return _split(torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64),
-                  classes=classes, skipped=skipped)
+    size = FOLDER_INPUT_SIZE
+    return (np.stack(images) if images else np.zeros((0, 3, size, size), np.uint8),
+            np.array(labels, dtype=np.int64), skipped)
 
 
 # --------------------------------------------------------------------- the records

@@ -1,18 +1,25 @@
 """The datasets' file formats, read safely: gzip IDX (MNIST, Fashion-MNIST) and CIFAR-10's pickled batches.
 
 CIFAR-10's batch files are pickles; they are read with a restricted unpickler that can build only
-what the format needs (dicts, lists, bytes, numeric numpy arrays), never with plain pickle.load.
-Size budget: ~150 lines.
+what the format needs (dicts, lists, bytes, numeric numpy arrays), never with plain pickle.load. An uploaded
+folder's decoded images are kept beside it as an uncompressed .npz (`write_decoded`), read back without pickle.
+Size budget: ~200 lines.
 """
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib
+import json
 import math
+import os
 import pathlib
 import pickle
+import secrets
 import struct
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -121,3 +128,50 @@ def read_cifar_batch(path: pathlib.Path) -> tuple[torch.Tensor, torch.Tensor]:
         raise DatasetCorrupt(f"{path} is not a valid CIFAR-10 batch: it needs one label from 0 to 9 per image.")
     x = torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())  # rows hold 1024 R, then G, then B values
     return x, torch.from_numpy(labels)
+
+
+# --------------------------------------------------------------------- decoded folders
+_DECODED_MEMBERS = ["meta.npy", "x.npy", "y.npy"]
+
+
+def files_fingerprint(files: Iterable[pathlib.Path], root: pathlib.Path) -> str:
+    """A hash of each file's name (relative to root), size and modification time: a cache is stale when it differs."""
+    digest = hashlib.sha256()
+    for f in files:
+        stat = f.stat()
+        digest.update(f"{f.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def write_decoded(path: pathlib.Path, x: np.ndarray, y: np.ndarray, meta: dict[str, Any]) -> None:
+    """Keep decoded images (x (N, C, H, W) uint8, y (N,) int64) and a small JSON record as one uncompressed
+    .npz, written whole or not at all (a temporary file, then a rename)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, x=np.ascontiguousarray(x, dtype=np.uint8), y=np.asarray(y, dtype=np.int64),
+                     meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_decoded(path: pathlib.Path, max_bytes: int) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
+    """What write_decoded kept, or None when it is absent, a link, over max_bytes, damaged or not in that shape
+    (the caller then decodes the images again). Read without pickle, from stored (never deflated) members."""
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > max_bytes:
+            return None
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if sorted(i.filename for i in infos) != _DECODED_MEMBERS or \
+                    any(i.compress_type != zipfile.ZIP_STORED for i in infos):
+                return None
+        with np.load(path, allow_pickle=False) as npz:
+            x, y, raw = npz["x"], npz["y"], npz["meta"]
+        meta = json.loads(raw.tobytes()) if raw.dtype == np.uint8 and raw.ndim == 1 and raw.size < 2**20 else None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, RecursionError):
+        return None
+    if not isinstance(meta, dict) or x.dtype != np.uint8 or x.ndim != 4 or y.dtype != np.int64 or y.shape != (len(x),):
+        return None
+    return x, y, meta

@@ -62,6 +62,24 @@ def load_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PI
     return to_rgb_or_l(img)
 
 
+def image_size(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) from an image's header alone, nothing decoded; the same caps as `load_image`.
+
+    `data` may be the file's first bytes only (the header is at the start of every format we read).
+    Raises:
+        ImageError: one sentence, for what `load_image` would refuse before decoding.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) == 0:
+        raise ImageError("The file is empty; choose a PNG, JPEG, WebP, BMP or GIF image.")
+    if len(data) > max_bytes:
+        raise ImageError(f"The file is {len(data) / 2**20:.1f} MB; images up to {max_bytes / 2**20:.0f} MB are "
+                         f"accepted.")
+    img = _open_checked(bytes(data), min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels))
+    width, height = img.size
+    img.close()
+    return width, height
+
+
 def _too_big(width: int, height: int, max_pixels: int) -> ImageError:
     return ImageError(
         f"The image is {width} x {height} pixels; images up to {max_pixels / 1e6:.0f} megapixels are accepted."

@@ -12,18 +12,20 @@ from pathlib import Path
 
 from ..data.config import DataConfig
 from ..data.datasets import Dataset, load_dataset
-from ..data.uploads import MAX_ZIP_BYTES, UploadRefused, import_zip
+from ..data.uploads import MAX_ZIP_BYTES, UploadBudget, UploadRefused, import_zip
 from .runstore import RunStore
 
 UPLOADS = "uploads"
 
 
-def keep_upload(store: RunStore, data: bytes) -> tuple:
+def keep_upload(store: RunStore, data: bytes, owner: str | None = None) -> tuple:
     """import_zip into the store's uploads folder; with a remote artefact location, the zip is kept there too.
 
+    A new upload must fit the uploads' disk budget (UploadBudget.from_env(): all uploads, and `owner`'s).
     Returns (the dataset folder, its preview). Raises UploadRefused with one sentence.
     """
-    folder, preview = import_zip(data, store.root / UPLOADS)
+    folder, preview = import_zip(data, store.root / UPLOADS, owner=owner, budget=UploadBudget.from_env(),
+                                 reserve_bytes=len(data) if store.artefacts.remote else 0)
     if store.artefacts.remote:
         key = f"{UPLOADS}/{folder.name}.zip"
         if not store.artefacts.exists(key):
