@@ -109,11 +109,12 @@ def _refused(data: bytes, root, match: str, **kwargs) -> str:
 
 
 def test_one_huge_image_listed_many_times_or_too_many_pixels_is_refused_cheaply(tmp_path, big_png):
-    """The probe's zip (each record decoded 0.25 s before: 500 took 125 s) and 60 distinct 36-megapixel PNGs
-    (2.2 gigapixels, past MAX_UPLOAD_PIXELS), in a fresh interpreter: one sentence each, < 300 MB, < 10 s of CPU."""
-    probe = _probe_zip(big_png, 40)
+    """The probe's zip (before, each record was decoded: 0.13 s of CPU each here, ~65 s for 500, then again by the
+    preview and every worker) and 60 distinct 36-megapixel PNGs (2.2 gigapixels, past MAX_UPLOAD_PIXELS; ~8 s
+    before), in a fresh interpreter: one sentence each, < 300 MB, < 10 s of CPU."""
+    probe = _probe_zip(big_png, 500)  # as the probe: 500 records, ~62 KB
     with zipfile.ZipFile(io.BytesIO(probe)) as zf:  # the premise: zipfile lists and reads every record
-        assert len(zf.infolist()) == 41 and zf.read(zf.infolist()[17]) == big_png
+        assert len(zf.infolist()) == 501 and zf.read(zf.infolist()[317]) == big_png
     many = _stored_zip([(f"{'ab'[i % 2]}/{i}.png", big_png) for i in range(60)])
     assert 60 * BIG * BIG > MAX_UPLOAD_PIXELS and len(many) < 3 * 2**20
     (tmp_path / "probe.zip").write_bytes(probe)

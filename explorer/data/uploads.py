@@ -35,8 +35,8 @@ MAX_ENTRIES = 10_000  # files and folders listed in the zip
 MAX_UNCOMPRESSED = 512 * 2**20  # the sum of the sizes the entries declare
 MAX_RATIO = 100  # uncompressed / compressed size of one entry; images barely compress, zip bombs expand 1000x
 MAX_CLASSES = 100  # class folders in one dataset: more than any picture set a class makes
-MAX_UPLOAD_PIXELS = 2_000_000_000  # all of a zip's images, from headers: ~30 s of a core to decode (~10-15 ns a pixel)
-MAX_UPLOAD_CPU_S = 60  # CPU seconds one upload may take to read and decode its images (twice what its pixels need)
+MAX_UPLOAD_PIXELS = 2_000_000_000  # all of a zip's images, from headers: 10-30 s of a core to decode (5-15 ns/pixel)
+MAX_UPLOAD_CPU_S = 60  # CPU seconds one upload may take to read and decode its images (2x the pixel budget's worst)
 UPLOADS_BUDGET_BYTES = 20 * 2**30  # all uploaded datasets together (folders and kept zips): ~40 of the largest
 OWNER_UPLOADS_BUDGET_BYTES = 2 * 2**30  # one owner's uploaded datasets: four of the largest uploads
 HEADER_BYTES = 64 * 2**10  # read this much of an entry for its image header first (all of it when that is not enough)
@@ -331,8 +331,8 @@ def check_room(root: str | pathlib.Path, owner: str | None, need: int, budget: U
                             f"old uploads.")
     mine = usage.get(owner, 0) if owner is not None else 0
     if owner is not None and budget.owner_bytes is not None and mine + need > budget.owner_bytes:
-        raise UploadRefused(f"This upload would take your uploaded datasets past {_mb(budget.owner_bytes)} ({_mb(mine)} "
-                            f"used), so it was refused; ask your teacher to remove older ones.")
+        raise UploadRefused(f"This upload would take your uploaded datasets past {_mb(budget.owner_bytes)} "
+                            f"({_mb(mine)} used), so it was refused; ask your teacher to remove older ones.")
 
 
 def _mb(n: int) -> str:
