@@ -1,12 +1,14 @@
 """The "Your data" page in AppTest: a real zip of real images (made here) is previewed with its classes and counts
 and trains a twin in a real worker; a zip bomb and a file that is not a zip are refused with one sentence; the
-server-folder source is the teacher's only.
+server-folder source is the teacher's only; a zip listing one image many times and an upload past the uploads' disk
+budget get one sentence too.
 """
 from pathlib import Path
 
 import pytest
 from helpers import wait_until
 
+from tests.test_hostile_uploads import _probe_zip, _small_png
 from tests.test_uploads import _zip, digits_zip
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,13 +50,20 @@ def test_a_zip_of_class_folders_is_previewed_and_trains_a_twin(app):
     assert [r.name for r in exp.runs] == ["plain-8", "resnet-8"]
 
 
-def test_hostile_uploads_get_one_sentence(app):
+def test_hostile_uploads_get_one_sentence(app, monkeypatch):
     at = _upload(app, "bomb.zip", _zip({"a/0.png": b"\0" * (64 * 2**20), "b/0.png": b"x"}))
     assert [e.value for e in at.error] == ["This zip looks like a zip bomb (a file expands far more than an image "
                                            "could), so it was refused."]
     at = _upload(at, "fake.zip", b"this is not a zip at all")
     assert [e.value for e in at.error] == ["This file is not a zip archive; zip a folder with one sub-folder per "
                                            "class."]
+    at = _upload(at, "probe.zip", _probe_zip(_small_png(128), 50))
+    assert [e.value for e in at.error] == ["Entries of the zip share their bytes (one file listed as many), so it was "
+                                           "refused."]
+    monkeypatch.setenv("EXPLORER_OWNER_UPLOADS_BUDGET_MB", "0.01")  # 10 KB: less than any dataset of images
+    at = _upload(at, "digits.zip", digits_zip(per_class=4))
+    assert len(at.error) == 1 and at.error[0].value.startswith("This upload would take your uploaded datasets past "
+                                                               "10 KB (0 KB used), so it was refused")
     assert not [b for b in at.button if b.key == "data_train"]
 
 
