@@ -2,8 +2,9 @@
 
 `digits` (scikit-learn's 1,797 real 8x8 digits) is built in and offline; `fashion_mnist` reads Debian's IDX
 files when they are installed, else torchvision downloads it; `mnist` and `cifar10` are downloaded into the
-data directory; `folder` reads one sub-folder per class through explorer.data.images.load_image. To add a
-dataset, write its loader and register one DatasetSpec (explorer.data.registry); nothing else changes.
+data directory; `folder` reads one sub-folder per class through explorer.data.images.load_image (an uploaded
+folder's images are decoded once and kept beside them as arrays, DECODED_FILE). To add a dataset, write its loader
+and register one DatasetSpec (explorer.data.registry); nothing else changes.
 
 Size budget: ~300 lines.
 """
@@ -202,10 +203,11 @@ def _load_folder(path: pathlib.Path, progress: Progress) -> Splits:
     """An image folder's images: an uploaded folder's kept arrays when they match its files, else every file of
     each class sub-folder decoded (and, for an uploaded folder, kept for next time); unreadable files are counted."""
     classes, files = _folder_files(path)
-    kept = _read_kept(path, classes, files)
+    upload = (path / UPLOAD_MARKER).is_file()
+    kept = _read_kept(path, classes, files) if upload else None
     if kept is not None:
         x, y, skipped = kept
-    elif (path / UPLOAD_MARKER).is_file():
+    elif upload:
         x, y, skipped = keep_decoded(path, progress=progress)  # an upload from before the arrays were kept
     else:  # a folder on the server: decoded each time, nothing written into it
         x, y, skipped = _decode(files, path, progress)

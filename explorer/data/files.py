@@ -165,13 +165,27 @@ def read_decoded(path: pathlib.Path, max_bytes: int) -> tuple[np.ndarray, np.nda
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
             if sorted(i.filename for i in infos) != _DECODED_MEMBERS or \
-                    any(i.compress_type != zipfile.ZIP_STORED for i in infos):
-                return None
+                    any(i.compress_type != zipfile.ZIP_STORED or _npy_bytes(zf, i) > i.file_size for i in infos):
+                return None  # an array may not declare more than its member holds (numpy allocates it first)
         with np.load(path, allow_pickle=False) as npz:
             x, y, raw = npz["x"], npz["y"], npz["meta"]
         meta = json.loads(raw.tobytes()) if raw.dtype == np.uint8 and raw.ndim == 1 and raw.size < 2**20 else None
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, RecursionError):
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, UnicodeDecodeError, RecursionError,
+            MemoryError):
         return None
     if not isinstance(meta, dict) or x.dtype != np.uint8 or x.ndim != 4 or y.dtype != np.int64 or y.shape != (len(x),):
         return None
     return x, y, meta
+
+
+def _npy_bytes(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """The bytes an .npy member's header says its array holds (read from the header alone)."""
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    if dtype.hasobject:
+        raise ValueError("an array of Python objects")
+    return math.prod(shape) * dtype.itemsize
