@@ -289,8 +289,10 @@ def _disk_bytes(folder: pathlib.Path) -> int:
 
 
 def _marker(path: pathlib.Path) -> str | None:
+    """A marker file's text (its first 200 bytes), or None when there is none."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace")[:200] if path.is_file() else None
+        with open(path, "rb") as f:
+            return f.read(200).decode("utf-8", errors="replace")
     except OSError:
         return None
 
