@@ -200,8 +200,13 @@ def test_outside_the_class_a_classmates_results_wait_for_the_reveal_on_runs_and_
         assert _table(at)[bobs] == [("25.0%", "50.0%")] and not _boxes(at)
 
 
-def test_inspect_why_and_explain_refuse_in_one_sentence_until_the_answer(lesson):
+def test_train_inspect_why_and_explain_refuse_in_one_sentence_until_the_answer(lesson):
     ann = lesson["view"]("ann", "pages/inspect.py")
+    ann.session_state["watch"] = lesson["shipped"]
+    _run(ann, "pages/train.py")  # Train says why the curves are missing, and asks
+    [box] = _boxes(ann)
+    assert "question about twin experiments" in box and ann.radio(key="train_answer_choice").options == QUESTION[1]
+    assert "train_curves" not in [c.key for c in ann.get("plotly_chart")]
     for page, prefix in (("pages/inspect.py", "inspect"), ("pages/why.py", "why")):
         _run(ann, page)
         [box] = _boxes(ann)
