@@ -68,13 +68,13 @@ def hidden_results(experiments: list) -> dict:
     return hidden
 
 
-def manage(exp, hidden: bool = False) -> None:
+def manage(exp, hidden=None) -> None:
     """Downloads for everyone (built on demand) unless a class question hides its results; resume and delete for
     the owner or the teacher."""
     c = st.columns(4)
     csv_key = f"runs_csv_ready_{exp.id}"
-    if hidden:
-        c[0].caption("No CSV or weights until the question above is answered or revealed.")
+    if hidden is not None:  # the explorer.classroom.gating.Gate hiding its results
+        c[0].caption(f"No CSV or weights: {hidden.short}.")
     elif st.session_state.get(csv_key) is None:
         if c[0].button("Metrics (CSV)", key=f"runs_csv_make_{exp.id}", help="Builds the CSV of every epoch."):
             st.session_state[csv_key] = export_csv(store(), exp.id)
@@ -82,7 +82,7 @@ def manage(exp, hidden: bool = False) -> None:
     else:
         c[0].download_button("Download CSV", st.session_state[csv_key], file_name=f"{exp.id}.csv",
                              mime="text/csv", key=f"runs_csv_{exp.id}")
-    finals = [] if hidden else [r.id for r in exp.runs if r.final_weights]
+    finals = [] if hidden is not None else [r.id for r in exp.runs if r.final_weights]
     if finals:
         pick = c[1].selectbox("Weights", finals, key=f"runs_wpick_{exp.id}", label_visibility="collapsed")
         data = final_weights_bytes(store(), exp, pick)
@@ -168,7 +168,7 @@ else:
     if exp.status in ACTIVE and st.button("Watch it live", key="runs_watch"):
         st.session_state["watch"] = exp_id
         st.switch_page("pages/train.py")
-    manage(exp, hidden=exp.id in hidden)
+    manage(exp, hidden.get(exp.id))
 other_jobs()
 if may(Action.RETENTION):
     retention()

@@ -144,12 +144,6 @@ def _boxes(at) -> list:
     return [m.value for m in at.markdown if m.value.startswith(("**Predict first.**", "**Hidden for now.**"))]
 
 
-def _downloads(at, exp_id: str) -> set:
-    return {b.key for b in at.button if b.key.startswith(("runs_csv_make_", "runs_csv_"))
-            and b.key.endswith(exp_id)} | {k for k in (f"runs_weights_{exp_id}",)
-                                          if any(getattr(w, "key", None) == k for w in at.get("download_button"))}
-
-
 def test_runs_hides_the_table_overlay_and_downloads_until_the_student_answers(lesson):
     view, shipped, bobs = lesson["view"], lesson["shipped"], lesson["bobs"]
     ann = view("ann", "pages/runs.py")
@@ -163,8 +157,8 @@ def test_runs_hides_the_table_overlay_and_downloads_until_the_student_answers(le
         ann.selectbox(key="runs_manage_pick").set_value(exp_id)
         _run(ann)
         assert "runs_csv_make_" + exp_id not in [b.key for b in ann.button]  # no CSV, no weights
-        assert not [w for w in ann.get("download_button") if exp_id in str(getattr(w, "key", ""))]
-        assert any(c.value.startswith("No CSV or weights until") for c in ann.caption)
+        assert "runs_wpick_" + exp_id not in [w.key for w in ann.selectbox]
+        assert "No CSV or weights: hidden until you predict." in [c.value for c in ann.caption]
     for who in ("bob", "teacher"):  # answered, or the teacher: the numbers
         at = view(who, "pages/runs.py")
         table = _table(at)
@@ -179,6 +173,9 @@ def test_runs_hides_the_table_overlay_and_downloads_until_the_student_answers(le
     names = {t.get("name") for t in json.loads(chart[0].proto.spec)["data"]}
     assert {"plain-20", "plain-8"} <= names
     assert "runs_csv_make_" + bobs in [b.key for b in ann.button]
+    ann.selectbox(key="runs_manage_pick").set_value(shipped)
+    _run(ann)
+    assert "runs_csv_make_" + shipped in [b.key for b in ann.button] and ann.selectbox(key="runs_wpick_" + shipped)
 
 
 def test_outside_the_class_a_classmates_results_wait_for_the_reveal_on_runs_and_train(lesson):
@@ -211,7 +208,7 @@ def test_train_inspect_why_and_explain_refuse_in_one_sentence_until_the_answer(l
         _run(ann, page)
         [box] = _boxes(ann)
         assert "until you answer it" in box and ann.radio(key=f"{prefix}_answer_choice").options == QUESTION[1]
-        assert not ann.get("plotly_chart") and not ann.get("tabs") and not ann.get("download_button")
+        assert not ann.get("plotly_chart") and not ann.tabs and not ann.get("download_button")
     _run(ann, "pages/explain.py")
     for source in ("twin", "run"):  # the shipped twin, and the store's runs (the shipped twin is one of them)
         ann.radio(key="explain_source").set_value(source)
@@ -222,4 +219,4 @@ def test_train_inspect_why_and_explain_refuse_in_one_sentence_until_the_answer(l
     _run(ann)
     assert not _boxes(ann)
     _run(ann, "pages/inspect.py")
-    assert not _boxes(ann) and ann.get("tabs")
+    assert not _boxes(ann) and ann.tabs
