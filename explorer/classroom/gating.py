@@ -70,6 +70,7 @@ class Gate:
                 "reveals the answers.")
 
     def hides(self, kind: str, owner: str | None) -> bool:
+        """True for an experiment of this spec kind started by `owner` (None: nobody's) that this gate hides."""
         return kind == self.question.experiment and (self.answerable or (owner is not None and owner in self.owners))
 
 
