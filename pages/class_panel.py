@@ -1,9 +1,11 @@
-"""The class panel on every page: a class link's Join box, and the caption saying which class this session is in,
-with a button to leave it. Membership only: a class link grants no rights (explorer.access.policy)."""
+"""The class panel on every page: a class link's Join box, the caption saying which class this session is in, with a
+button to leave it, and the "Predict first" box that stands where results are hidden (explorer.classroom.gating).
+Membership only: a class link grants no rights (explorer.access.policy)."""
 from __future__ import annotations
 
 import streamlit as st
 
+from explorer.classroom.gating import Gate
 from explorer.classroom.records import ClassError
 from explorer.text import plain_text
 from pages.common import classroom, my_class
@@ -60,3 +62,33 @@ def class_caption() -> None:
 def _leave(class_id: str) -> None:
     classroom().leave(class_id, st.session_state["owner"])
     st.session_state["class_notice"] = "You left the class; your experiments are still yours."
+
+
+# ----------------------------------------------------------------------------- predict, then observe
+def predict_first(gate: Gate, prefix: str) -> None:
+    """Where results are hidden: why, in one sentence, and, when this student can answer, the question with one
+    Submit (widgets keyed `<prefix>_answer_...`); answering shows the results on the next run of the page."""
+    question = gate.question
+    with st.container(border=True):
+        st.markdown(f"**{gate.title}** {gate.sentence}")
+        if not gate.answerable:
+            return
+        st.markdown(f"**{plain_text(question.prompt)}**")
+        if question.is_number:
+            st.text_input("Your answer (a number)", max_chars=40, key=f"{prefix}_answer_number")
+        else:
+            st.radio("Your answer", list(question.choices), index=None, key=f"{prefix}_answer_choice")
+        st.button("Submit my prediction", key=f"{prefix}_answer_submit", type="primary", on_click=_answer,
+                  args=(question, prefix))
+        if f"{prefix}_answer_problem" in st.session_state:
+            st.warning(st.session_state.pop(f"{prefix}_answer_problem"))
+
+
+def _answer(question, prefix: str) -> None:
+    """Submit's callback: the answer is kept before the page runs again, which then shows the results."""
+    from explorer.classroom import questions
+    value = st.session_state.get(f"{prefix}_answer_number" if question.is_number else f"{prefix}_answer_choice")
+    try:
+        questions.answer(classroom(), question, st.session_state["owner"], value)
+    except ClassError as exc:
+        st.session_state[f"{prefix}_answer_problem"] = str(exc)

@@ -20,6 +20,7 @@ from explorer import urlstate
 from explorer.access.policy import POLICY, Action, Actor
 from explorer.access.teacher import TeacherGate
 from explorer.classroom.classes import Classroom
+from explorer.classroom.gating import Gating, viewer_gating
 from explorer.classroom.records import ClassInfo, Member
 from explorer.data.datasets import dataset_info, model_config_for
 from explorer.jobs.budget import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S
@@ -63,6 +64,12 @@ def actor() -> Actor:
 def may(action: Action, owner: str | None = None) -> bool:
     """Whether this session may take `action` on a thing `owner` started (explorer.access.policy decides)."""
     return POLICY.allows(actor(), action, owner)
+
+
+def results_gating() -> Gating:
+    """Which experiments' results this session may not see yet: an open class question it has not answered
+    (explorer.classroom.gating decides; two queries, none in teacher mode). Ask it once per page run."""
+    return viewer_gating(classroom(), actor())
 
 
 # ----------------------------------------------------------------------------- the session

@@ -22,9 +22,10 @@ from explorer.figures.images import attribution_overlay, confusion_matrix, sampl
 from explorer.nets.preprocessing import Preprocessing
 from explorer.nets.weights import Explainable, PretrainedUnavailable, pretrained_imagenet
 from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model, load_uploaded_checkpoint
-from explorer.store.shipped import shipped_twin, shipped_twin_readme
+from explorer.store.shipped import SHIPPED_OWNER, shipped_twin, shipped_twin_readme
 from explorer.text import plain_text
-from pages.common import ensure_entry
+from pages.class_panel import predict_first
+from pages.common import ensure_entry, results_gating
 
 ensure_entry("pages/explain.py")
 
@@ -93,7 +94,17 @@ def _twin_source() -> tuple:
                "the same layers and the same batches, only the shortcuts differ.")
     with st.expander("How the shipped twin was trained"):
         st.markdown(shipped_twin_readme())
+    if _hidden("twin", SHIPPED_OWNER):
+        return {}, None, "twin"
     return _shipped_twin(), "digits", "twin"
+
+
+def _hidden(kind: str, owner: str | None) -> bool:
+    """True, with the box saying why (and the question to answer), while a class question hides these results."""
+    gate = results_gating().gate(kind, owner)
+    if gate is not None:
+        predict_first(gate, "explain")
+    return gate is not None
 
 
 def _run_source() -> tuple:
@@ -104,6 +115,9 @@ def _run_source() -> tuple:
         return {}, None, "run"
     by_id = {e.exp_id: e for e in experiments}
     exp_id = st.selectbox("Experiment", list(by_id), key="explain_experiment", format_func=lambda i: by_id[i].label)
+    exp = store().load_experiment(exp_id, with_runs=False)
+    if exp is None or _hidden(exp.spec_kind, exp.owner):
+        return {}, None, "run"
     names = dict(by_id[exp_id].runs)
     chosen = st.multiselect("Runs, side by side", list(names), default=list(names)[:MAX_RUNS_SIDE_BY_SIDE],
                             key=f"explain_runs_{exp_id}", format_func=names.get,

@@ -35,7 +35,8 @@ from explorer.jobs.landscape import landscape_spec, read_landscapes
 from explorer.nets.blocks import ResidualUnit
 from explorer.store.checkpoints import load_run_dataset, load_run_model
 from explorer.store.records import Metric
-from pages.common import ensure_entry, store
+from pages.class_panel import predict_first
+from pages.common import ensure_entry, results_gating, store
 from pages.display import choose_nets, guard_view
 from pages.job_actions import landscape_job
 
@@ -237,7 +238,10 @@ def landscape_view(exp, nets: dict) -> None:
 st.title("Inspect")
 st.caption("What the shortcut changes inside a network: the plain net and its residual twin on the same axes.")
 exp, nets = choose_nets("inspect")
-if nets:
+gate = results_gating().gate(exp.spec_kind, exp.owner) if exp is not None else None
+if gate is not None:  # predict, then observe: this experiment's results wait for the class question
+    predict_first(gate, "inspect")
+elif nets:
     views = [gradient_view, responses_view, landscape_view, ablation_view, feature_view]
     for tab, view in zip(st.tabs(TABS, key="inspect_tab", on_change="rerun"), views, strict=True):
         if tab.open:

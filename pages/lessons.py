@@ -8,7 +8,7 @@ from explorer.classroom.lessons import LESSONS, lesson
 from explorer.data.config import DataConfig
 from explorer.figures.classroom import band
 from pages.class_panel import class_caption
-from pages.common import classroom, ensure_entry, my_class, store, train_cfg
+from pages.common import classroom, ensure_entry, my_class, results_gating, store, train_cfg
 from pages.job_actions import start_experiment
 
 ensure_entry("pages/lessons.py")
@@ -55,7 +55,7 @@ def prediction(chosen, mine):
 
 def class_numbers(mine) -> None:
     """The class's finished Figure 6 runs: median final training error per net, with n."""
-    if mine is None:
+    if mine is None or results_gating().gate("sweep", None) is not None:  # predict first (classroom.gating)
         return
     curves = classroom().epoch_curves(mine[0].id, "sweep")
     rows = []

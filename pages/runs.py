@@ -12,7 +12,8 @@ from explorer.store.reports import export_csv, final_weights_bytes, history_rows
 from explorer.store.retention import delete_by_filter, retention_count
 from explorer.store.runstore import Filter
 from explorer.training.experiments import KINDS
-from pages.common import ensure_entry, may, store
+from pages.class_panel import predict_first
+from pages.common import ensure_entry, may, results_gating, store
 from pages.job_actions import act_and_rerun
 
 ensure_entry("pages/runs.py")
@@ -35,6 +36,10 @@ def filters() -> Filter:
 
 
 def overlay(rows: list, experiments: dict) -> None:
+    """Runs of this page's experiments on one chart (the rows of hidden experiments are not offered)."""
+    offered = {r["key"] for r in rows}
+    if any(k not in offered for k in st.session_state.get("runs_overlay", ())):  # a question opened, or a new page
+        st.session_state["runs_overlay"] = [k for k in st.session_state["runs_overlay"] if k in offered]
     chosen = st.multiselect("Overlay runs", [r["key"] for r in rows], key="runs_overlay",
                             format_func=lambda k: f"{k.split('/')[1]} ({k.split('/')[0]})",
                             help="Pick runs from the experiments on this page to compare their curves on one chart.")
@@ -50,18 +55,34 @@ def overlay(rows: list, experiments: dict) -> None:
     st.plotly_chart(training_curves(series), key="runs_overlay_chart")
 
 
-def manage(exp) -> None:
-    """Downloads for everyone (built on demand); resume and delete for the owner or the teacher."""
+def hidden_results(experiments: list) -> dict:
+    """{experiment id: the explorer.classroom.gating.Gate hiding its results from this session}, with the box that
+    says why above the table: the question to answer (one at a time), or the wait for the teacher's reveal."""
+    gating = results_gating()
+    hidden = {e.id: g for e in experiments if (g := gating.gate(e.spec_kind, e.owner)) is not None}
+    gates = list(dict.fromkeys(hidden.values()))
+    if gates:
+        predict_first(gates[0], "runs")
+    for gate in gates[1:]:
+        st.caption(f"{gate.title} {gate.sentence}")
+    return hidden
+
+
+def manage(exp, hidden=None) -> None:
+    """Downloads for everyone (built on demand) unless a class question hides its results; resume and delete for
+    the owner or the teacher."""
     c = st.columns(4)
     csv_key = f"runs_csv_ready_{exp.id}"
-    if st.session_state.get(csv_key) is None:
+    if hidden is not None:  # the explorer.classroom.gating.Gate hiding its results
+        c[0].caption(f"No CSV or weights: {hidden.short}.")
+    elif st.session_state.get(csv_key) is None:
         if c[0].button("Metrics (CSV)", key=f"runs_csv_make_{exp.id}", help="Builds the CSV of every epoch."):
             st.session_state[csv_key] = export_csv(store(), exp.id)
             st.rerun()
     else:
         c[0].download_button("Download CSV", st.session_state[csv_key], file_name=f"{exp.id}.csv",
                              mime="text/csv", key=f"runs_csv_{exp.id}")
-    finals = [r.id for r in exp.runs if r.final_weights]
+    finals = [] if hidden is not None else [r.id for r in exp.runs if r.final_weights]
     if finals:
         pick = c[1].selectbox("Weights", finals, key=f"runs_wpick_{exp.id}", label_visibility="collapsed")
         data = final_weights_bytes(store(), exp, pick)
@@ -134,10 +155,12 @@ if not page.items:
 else:
     pages = max(1, -(-page.total // PAGE_SIZE))
     st.number_input(f"Page (of {pages}; {page.total} experiments, newest first)", 1, pages, key="runs_page")
-    rows = history_rows(page.items, st.session_state["owner"])
+    hidden = hidden_results(page.items)
+    rows = [dict(r, **{"train error": hidden[r["experiment"]].short, "test error": hidden[r["experiment"]].short})
+            if r["experiment"] in hidden else r for r in history_rows(page.items, st.session_state["owner"])]
     st.dataframe([{k: v for k, v in r.items() if k != "key"} for r in rows], hide_index=True, key="runs_table")
     by_id = {e.id: e for e in page.items}
-    overlay(rows, by_id)
+    overlay([r for r in rows if r["experiment"] not in hidden], by_id)
     st.subheader("Manage")
     labels = {e.id: f"{e.id} · {e.spec_kind} · {', '.join(r.name for r in e.runs)} · {e.status}" for e in page.items}
     exp_id = st.selectbox("Experiment", list(labels), format_func=labels.get, key="runs_manage_pick")
@@ -145,7 +168,7 @@ else:
     if exp.status in ACTIVE and st.button("Watch it live", key="runs_watch"):
         st.session_state["watch"] = exp_id
         st.switch_page("pages/train.py")
-    manage(exp)
+    manage(exp, hidden.get(exp.id))
 other_jobs()
 if may(Action.RETENTION):
     retention()

@@ -20,8 +20,18 @@ from explorer.store.runstore import Filter
 from explorer.training import experiments
 from explorer.training.recipes import SCHEDULES
 from explorer.urlstate import BATCH_SIZES, EPOCHS, LR, TRAIN_CONTROLS
-from pages.class_panel import class_caption
-from pages.common import classroom, ensure_entry, job_manager, may, model_cfg, my_class, store, train_cfg
+from pages.class_panel import class_caption, predict_first
+from pages.common import (
+    classroom,
+    ensure_entry,
+    job_manager,
+    may,
+    model_cfg,
+    my_class,
+    results_gating,
+    store,
+    train_cfg,
+)
 from pages.display import plot
 from pages.job_actions import act, act_and_rerun, show_job_status, start_experiment
 from pages.lesson_links import control, link_note
@@ -265,19 +275,18 @@ def resume_button(exp) -> None:
 
 
 def observed(exp) -> None:
-    """The charts, unless the class has an open question on this kind of experiment that this student has not
-    answered yet (predict, then observe); once revealed, the class's tally stands beside the curves."""
+    """The charts, unless an open class question on this kind of experiment still hides them from this session
+    (predict, then observe: explorer.classroom.gating); once revealed, the class's tally stands beside the curves."""
     from explorer.classroom import questions
+    gate = results_gating().gate(exp.spec_kind, exp.owner)
+    if gate is not None:
+        predict_first(gate, "train")
+        return
     mine = my_class()
     if mine is None:
         charts_panel(exp)
         return
     room, owner = classroom(), st.session_state["owner"]
-    pending = None if may(Action.SKIP_PREDICTION) else \
-        questions.pending_question(room, mine[0].id, owner, exp.spec_kind)
-    if pending is not None:
-        ask(pending)
-        return
     latest = questions.latest_question(room, mine[0].id, exp.spec_kind)
     if latest is not None and latest.revealed is not None:
         t = questions.tally(room, latest)
@@ -291,32 +300,6 @@ def observed(exp) -> None:
         st.caption(f"Your prediction is in: {questions.my_answer(room, latest.id, owner) or '–'}. The class's "
                    "answers appear here when the teacher reveals them.")
     charts_panel(exp)
-
-
-def ask(question) -> None:
-    """The question instead of the curves: a choice or a number, one Submit."""
-    with st.container(border=True):
-        st.markdown("**Predict first.** Your curves appear as soon as you answer (or when the teacher reveals).")
-        st.markdown(f"**{question.prompt}**")
-        if question.is_number:
-            st.text_input("Your answer (a number)", max_chars=40, key="train_answer_number")
-        else:
-            st.radio("Your answer", list(question.choices), index=None, key="train_answer_choice")
-        st.button("Submit my prediction", key="train_answer_submit", type="primary", on_click=_answer,
-                  args=(question,))
-        if "train_answer_problem" in st.session_state:
-            st.warning(st.session_state.pop("train_answer_problem"))
-
-
-def _answer(question) -> None:
-    """Submit's callback: the answer is kept before the page runs again, which then shows the curves."""
-    from explorer.classroom import questions
-    from explorer.classroom.records import ClassError
-    value = st.session_state.get("train_answer_number" if question.is_number else "train_answer_choice")
-    try:
-        questions.answer(classroom(), question, st.session_state["owner"], value)
-    except ClassError as exc:
-        st.session_state["train_answer_problem"] = str(exc)
 
 
 def live(exp_id: str) -> None:
@@ -357,7 +340,7 @@ def watched(exp_id: str) -> None:
     else:
         status_line(exp)
         resume_button(exp)
-        if my_class() is None:
+        if my_class() is None and results_gating().gate(exp.spec_kind, exp.owner) is None:
             stop_watching()
             charts_panel(exp)
         else:

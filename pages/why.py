@@ -17,7 +17,8 @@ from explorer.store.checkpoints import load_run_dataset, load_run_model
 from explorer.store.snapshots import snapshot_keys
 from explorer.training.experiments import ExperimentSpec
 from explorer.training.export import export_script
-from pages.common import ensure_entry, store
+from pages.class_panel import predict_first
+from pages.common import ensure_entry, results_gating, store
 from pages.display import choose_nets, guard_view
 from pages.job_actions import landscape_job
 
@@ -154,7 +155,10 @@ def takehome_view(exp, nets: dict) -> None:
 st.title("Why shortcuts work")
 st.caption("The explanations that followed the ResNet paper, measured on your own plain net and its residual twin.")
 exp, nets = choose_nets("why")
-if nets:
+gate = results_gating().gate(exp.spec_kind, exp.owner) if exp is not None else None
+if gate is not None:  # predict, then observe: this experiment's results wait for the class question
+    predict_first(gate, "why")
+elif nets:
     views = [highway_view, ensembles_view, path_view, takehome_view]
     for tab, view in zip(st.tabs(TABS, key="why_tab", on_change="rerun"), views, strict=True):
         if tab.open:

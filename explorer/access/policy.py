@@ -30,7 +30,7 @@ class Action(str, Enum):
     DELETE = "delete"  # delete a job and its files
     RESUME = "resume"  # queue an interrupted job again
     REVEAL = "reveal"  # show a class question's answers (and the curves it hides) to everyone
-    SKIP_PREDICTION = "skip_prediction"  # see the curves an open class question still hides
+    SKIP_PREDICTION = "skip_prediction"  # see results an open class question still hides (explorer.classroom.gating)
     PROJECT = "project"  # put one student's charts on the teacher's screen
     ASK = "ask"  # open a predict-then-observe question to a class
     MANAGE_CLASS = "manage_class"  # create, close, reopen, delete a class; its roster and its lesson
@@ -64,7 +64,7 @@ _REFUSALS: Mapping[frozenset[Role], str] = {
     _TEACHER: "Only the teacher can {verb}; unlock teacher mode with the password in the sidebar.",
 }
 _VERBS: Mapping[Action, str] = {
-    Action.REVEAL: "reveal a question's answers", Action.SKIP_PREDICTION: "see curves before predicting",
+    Action.REVEAL: "reveal a question's answers", Action.SKIP_PREDICTION: "see results before predicting",
     Action.PROJECT: "project a student's charts", Action.ASK: "ask the class a question",
     Action.MANAGE_CLASS: "manage a class", Action.SET_BUDGET: "change the job time budget",
     Action.RETENTION: "delete old experiments", Action.SERVER_FOLDER: "train on a folder of the server",

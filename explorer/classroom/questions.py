@@ -3,7 +3,8 @@
 Answers are kept with the class (one row per student and question, so the tally counts each student once;
 answering again changes the answer). The tally is one grouped query. A lesson's prediction is kept the same way,
 as the class's implicit question for that lesson (lesson_question), and the teacher's tally of every lesson is one
-grouped query too (lesson_tallies).
+grouped query too (lesson_tallies). Which views a question hides, from whom, is decided once in
+explorer.classroom.gating (every page asks it).
 Size budget: ~200 lines.
 """
 from __future__ import annotations
@@ -34,7 +35,8 @@ GATED_KINDS = ("sweep", "twin", "compare")  # the experiment kinds a question ma
 LESSON_PREFIX = "lesson:"  # a lesson's implicit question: its `experiment` is "lesson:<key>", which gates nothing
 
 
-def _question(row: Row) -> Question:
+def question_from_row(row: Row) -> Question:
+    """A class_questions row as a Question (a damaged choices list reads as none: a number answer)."""
     r = row._mapping
     try:
         choices = tuple(str(c) for c in json.loads(r["choices"] or "[]"))
@@ -69,7 +71,7 @@ def open_question(room: Classroom, class_id: str, prompt: str, choices: Iterable
 def class_questions(room: Classroom, class_id: str) -> list[Question]:
     """The class's questions, newest first (the lessons' implicit prediction questions are not among them)."""
     qc = t.class_questions.c
-    return [_question(r) for r in room.q(lambda c: c.execute(
+    return [question_from_row(r) for r in room.q(lambda c: c.execute(
         sa.select(t.class_questions).where((qc.class_id == class_id) & ~qc.experiment.startswith(LESSON_PREFIX))
         .order_by(qc.opened.desc())).all())]
 
@@ -151,7 +153,7 @@ def pending_question(room: Classroom, class_id: str, owner: str, experiment: str
         sa.select(t.class_questions).where((qc.class_id == class_id) & (qc.experiment == experiment) &
                                            qc.revealed.is_(None) & ~answered)
         .order_by(qc.opened.desc()).limit(1)).first())
-    return _question(row) if row is not None else None
+    return question_from_row(row) if row is not None else None
 
 
 def latest_question(room: Classroom, class_id: str, experiment: str) -> Question | None:
@@ -159,7 +161,7 @@ def latest_question(room: Classroom, class_id: str, experiment: str) -> Question
     qc = t.class_questions.c
     row = room.q(lambda c: c.execute(sa.select(t.class_questions).where(
         (qc.class_id == class_id) & (qc.experiment == experiment)).order_by(qc.opened.desc()).limit(1)).first())
-    return _question(row) if row is not None else None
+    return question_from_row(row) if row is not None else None
 
 
 # ----------------------------------------------------------------------------- a lesson's prediction
@@ -181,7 +183,7 @@ def lesson_question(room: Classroom, class_id: str, lesson: Lesson) -> Question:
     with contextlib.suppress(sa.exc.IntegrityError):  # another session made it at the same moment
         room.tx(write)
     row = room.q(lambda c: c.execute(sa.select(t.class_questions).where(qc.id == qid)).one())
-    return _question(row)
+    return question_from_row(row)
 
 
 def lesson_tallies(room: Classroom, class_id: str, lessons: Iterable[Lesson]) -> dict[str, Tally]:
