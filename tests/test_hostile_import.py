@@ -13,9 +13,9 @@ from memory import measure
 from store_fixtures import BACKENDS, fresh_url
 
 from explorer.cli import main
-from explorer.store.importer import MAX_JSON_DEPTH, MAX_LINE_BYTES
 from explorer.store.records import Filter, run_slug
 from explorer.store.runstore import RunStore
+from explorer.store.untrusted import MAX_JSON_DEPTH, MAX_LINE_BYTES
 
 MODEL = {"depth": 8, "in_channels": 1, "input_size": 8}
 SPEC = {"kind": "twin", "data": {"name": "digits"}, "train": {"device": "cpu", "epochs": 1},

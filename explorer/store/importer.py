@@ -8,7 +8,7 @@ runs folder itself). An old folder is untrusted input (issue 19, finding 6): eac
 imported or skipped on its own, with one sentence; every file is opened without following links and its size
 checked before it is read; JSON is bounded in bytes and depth, metrics lines in length, and every number is
 checked by the configs' own validation (ModelConfig, DataConfig, TrainConfig) or its record's range.
-Size budget: ~300 lines.
+Size budget: ~300 lines (bounded reading of the files: explorer.store.untrusted).
 """
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ import json
 import math
 import os
 import shutil
-import stat
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,20 +26,13 @@ import sqlalchemy as sa
 from .artefacts import MAX_ARTEFACT_BYTES
 from .records import FINAL_KEYS, MAX_EPOCHS, METRIC_FIELDS, STATUSES, run_slug
 from .runstore import RunStore
+from .untrusted import Skipped, bounded_lines, open_regular, parse_json, read_json_object
 
-MAX_RECORD_BYTES = 4 * 2**20  # experiment.json, run.json or progress.json; the app writes a few KB
-MAX_JSON_DEPTH = 32  # nesting of any JSON the import reads; the app's deepest record nests 5 levels
-MAX_LINE_BYTES = 2**20  # one metrics.jsonl line (a few KB in practice); read at most this much per line
 MAX_METRICS_BYTES = 256 * 2**20  # a larger metrics.jsonl is imported up to this many bytes
 ARTEFACTS = ("init.pt", "final.pt", "landscape.json")
 BATCH = 5000
-_NOFOLLOW = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
 _MAX_TEXT = 2000  # characters of a name, a message or an owner id kept from an old record
 _MAX_NUMBER = 1e300  # a number past this (10**30 is fine, 10**400 is not a float) is not a measurement
-
-
-class Skipped(ValueError):
-    """A folder, a run or a file that is not imported: one sentence that says which and why."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +70,7 @@ def pending_import(store: RunStore) -> int:
         if d.is_symlink() or store.has_experiment(d.name):
             continue
         with contextlib.suppress(Skipped):
-            count += _read_json(d / "experiment.json").get("id") == d.name
+            count += read_json_object(d / "experiment.json").get("id") == d.name
     return count
 
 
@@ -118,7 +109,7 @@ def _import_one(folder: Path, store: RunStore, notes: list) -> int:
     """One experiment folder into the database (its rows last, in one transaction); how many runs it has."""
     if folder.is_symlink():
         raise Skipped("it is a link, and links are never followed.")
-    exp = _read_json(folder / "experiment.json")
+    exp = read_json_object(folder / "experiment.json")
     if exp.get("id") != folder.name:
         raise Skipped("its experiment.json names another experiment.")
     try:
@@ -171,7 +162,7 @@ def _run(folder: Path, row: dict, notes: list) -> dict:
                      f"imported (links are never followed).")
     elif (where / "run.json").exists() or (where / "run.json").is_symlink():
         try:
-            saved = _read_json(where / "run.json")
+            saved = read_json_object(where / "run.json")
         except Skipped as exc:
             notes.append(f"{folder.name!r}: run {rid!r}: {exc} Its record in experiment.json is imported instead.")
     source = saved or dict(row, status="failed")  # no run.json: it never finished
@@ -223,80 +214,13 @@ def _progress(folder: Path, notes: list) -> dict | None:
     if not os.path.lexists(path):
         return None
     try:
-        return _read_json(path)
+        return read_json_object(path)
     except Skipped as exc:
         notes.append(f"{folder.name!r}: progress.json skipped: {exc}")
         return None
 
 
 # ----------------------------------------------------------------------------- files
-def _open(path: Path, most: int) -> tuple[int, int]:
-    """(fd, size) of a regular file, opened without following a link; Skipped (one sentence) otherwise."""
-    try:
-        fd = os.open(path, _NOFOLLOW)
-    except OSError:
-        raise Skipped(f"{path.name} is a link or cannot be opened; links are never followed.") from None
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode) or st.st_size > most:
-        os.close(fd)
-        what = "not a regular file" if not stat.S_ISREG(st.st_mode) else f"larger than {most // 2**20} MiB"
-        raise Skipped(f"{path.name} is {what}.")
-    return fd, st.st_size
-
-
-def _read_json(path: Path) -> dict:
-    """The JSON object in a regular file (no link), at most MAX_RECORD_BYTES and MAX_JSON_DEPTH deep."""
-    fd, _ = _open(path, MAX_RECORD_BYTES)
-    with os.fdopen(fd, "rb") as f:
-        data = f.read(MAX_RECORD_BYTES + 1)
-    obj = _parse(data, path.name)
-    if not isinstance(obj, dict):
-        raise Skipped(f"{path.name} does not hold a JSON object.")
-    return obj
-
-
-def _parse(data: bytes, what: str) -> Any:
-    """JSON text, its nesting within MAX_JSON_DEPTH (refused before the decoder recurses on it)."""
-    if _depth(data) > MAX_JSON_DEPTH:
-        raise Skipped(f"{what} nests deeper than {MAX_JSON_DEPTH} levels.")
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError):  # ValueError: bad JSON, bad UTF-8, or an integer of over 4,300 digits
-        raise Skipped(f"{what} is not valid JSON.") from None
-
-
-def _depth(data: bytes) -> int:
-    """The deepest nesting of brackets in JSON text, strings skipped (a linear scan, no recursion)."""
-    deepest = depth = 0
-    for i, part in enumerate(data.split(b'"')):  # even parts are outside strings, odd parts inside
-        if i % 2 == 0:
-            for char in part.translate(None, delete=_NOT_BRACKETS):
-                depth += 1 if char in b"[{" else -1
-                deepest = max(deepest, depth)
-        elif part.endswith(b"\\") and (len(part) - len(part.rstrip(b"\\"))) % 2:
-            return _depth_slow(data)  # an escaped quote: the split above is wrong; count byte by byte
-    return deepest
-
-
-_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
-
-
-def _depth_slow(data: bytes) -> int:
-    deepest = depth = 0
-    inside = escaped = False
-    for char in data:
-        if inside:
-            inside, escaped = (escaped or char != 0x22), (not escaped and char == 0x5C)
-        elif char == 0x22:
-            inside = True
-        elif char in b"[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in b"]}":
-            depth -= 1
-    return deepest
-
-
 def _import_files(folder: Path, rid: str, store: RunStore, exp_id: str, notes: list) -> dict:
     """A run's metrics and weights, when its folder is a real folder; the run's weight-path fields."""
     src = folder / rid
@@ -315,8 +239,8 @@ def _import_files(folder: Path, rid: str, store: RunStore, exp_id: str, notes: l
             fields[f"{name[:-3]}_weights"] = relative
     if os.path.lexists(src / "metrics.jsonl"):
         try:
-            for _ in _lines(src / "metrics.jsonl"):  # every line's length first: a run's metrics go in whole or not
-                pass
+            for _ in bounded_lines(src / "metrics.jsonl", MAX_METRICS_BYTES):  # every line's length first:
+                pass  # a run's metrics go in whole or not at all
             _import_metrics(src / "metrics.jsonl", store, exp_id, rid)
         except Skipped as exc:
             notes.append(f"{folder.name!r}: run {rid!r}: its metrics are skipped: {exc}")
@@ -325,7 +249,7 @@ def _import_files(folder: Path, rid: str, store: RunStore, exp_id: str, notes: l
 
 def _copy(path: Path, store: RunStore, exp_id: str, run_id: str) -> str:
     """Copy one artefact (a regular file, opened without following links) beside the database; its key."""
-    fd, _ = _open(path, MAX_ARTEFACT_BYTES)
+    fd, _ = open_regular(path, MAX_ARTEFACT_BYTES)
     target = store.run_dir(exp_id, run_id) / path.name
     with os.fdopen(fd, "rb") as f:
         if not (target.exists() and os.path.samestat(os.fstat(f.fileno()), os.stat(target))):
@@ -335,27 +259,12 @@ def _copy(path: Path, store: RunStore, exp_id: str, run_id: str) -> str:
     return store.publish(target)  # uploaded when the artefacts live at a remote location
 
 
-def _lines(path: Path) -> Iterator[bytes]:
-    """metrics.jsonl's lines, each read with a bounded length (a longer line is Skipped, never held whole)."""
-    fd, _ = _open(path, 2**62)
-    read = 0
-    with os.fdopen(fd, "rb") as f:
-        while read < MAX_METRICS_BYTES:
-            line = f.readline(MAX_LINE_BYTES + 1)
-            if not line:
-                return
-            if len(line) > MAX_LINE_BYTES:
-                raise Skipped(f"metrics.jsonl has a line longer than {MAX_LINE_BYTES // 2**20} MiB.")
-            read += len(line)
-            yield line
-
-
 def _import_metrics(path: Path, store: RunStore, exp_id: str, run_id: str) -> None:
     """metrics.jsonl into the database, in batches; a damaged line is skipped, a huge file read only so far."""
     batch = []
-    for line in _lines(path):
+    for line in bounded_lines(path, MAX_METRICS_BYTES):
         try:
-            rec = _parse(line, "a metrics line")
+            rec = parse_json(line, "a metrics line")
         except Skipped:
             continue
         metric = _metric(rec) if isinstance(rec, dict) else None
