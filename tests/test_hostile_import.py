@@ -153,7 +153,8 @@ def test_a_metrics_line_of_3_gib_without_a_newline_keeps_memory_flat(tmp_path):
 EVIL = ["a\nraise SystemExit('INJECTED newline')\n#", "b\rraise SystemExit('INJECTED return')\r#",
         "c'''\nraise SystemExit('INJECTED triple')\n'''", 'd"""\nraise SystemExit("INJECTED triple2")\n"""',
         "e\\\nraise SystemExit('INJECTED backslash')\n#", "f\u2028raise SystemExit('INJECTED u2028')\u2029#",
-        "g\x0bh\x0ci\x85raise SystemExit('INJECTED vt ff nel')", "h\x00raise SystemExit('INJECTED nul')"]
+        "g\x0bh\x0ci\x85raise SystemExit('INJECTED vt ff nel')", "i " * 70 + "\nraise SystemExit('INJECTED long')\n#",
+        "j\x00raise SystemExit('INJECTED nul')"]
 
 
 def test_names_from_an_old_store_reach_the_take_home_script_only_as_literals(tmp_path, capsys, monkeypatch):
