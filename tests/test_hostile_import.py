@@ -79,6 +79,11 @@ def _hostile_store(root: Path, outside: Path) -> None:
     (parts / "plain-8" / "final.pt").symlink_to(outside / "run" / "final.pt")
     with open(parts / "resnet-8" / "metrics.jsonl", "a") as f:
         f.write('{"type": "epoch", "note": "' + "x" * (MAX_LINE_BYTES + 10) + '"}\n' + _epoch("resnet-8", 3))
+    odd = _folder(root, "c-odd-values", started=1e300, finished="late", message=["not", "text"], owner=7)
+    run = json.loads((odd / "resnet-8" / "run.json").read_text())
+    (odd / "resnet-8" / "run.json").write_text(json.dumps({**run, "epochs": 10**30, "images_per_second": "fast",
+                                                           "final": {"test_error": 10**400, "train_error": 0.5}}))
+    (odd / "progress.json").write_text(json.dumps({"step": 10**400, "eta": 10**400, "message": "m\x00"}))
     _folder(root, "z-good")  # an ordinary old store: only plain-8 has weights
     _folder(root, "z-good-too", weights=())
 
@@ -92,7 +97,7 @@ def test_each_folder_is_imported_or_skipped_with_one_sentence(backend, tmp_path,
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert code == 0 and err == "" and "Traceback" not in out
-    assert lines[-1].startswith("Imported 4 experiments (0 were already in the database); 8 damaged folders skipped")
+    assert lines[-1].startswith("Imported 5 experiments (0 were already in the database); 8 damaged folders skipped")
     said = {line.split("'")[1]: line for line in lines[:-1]}
     assert f"nests deeper than {MAX_JSON_DEPTH} levels" in said["a-deep"]
     assert "epochs must be a whole number from 1 to 1,000; got 1000000000000000000000000000000" in said["a-epochs"]
@@ -110,7 +115,13 @@ def test_each_folder_is_imported_or_skipped_with_one_sentence(backend, tmp_path,
     assert all(len(line) < 400 for line in lines)
     store = RunStore(new, url)
     try:
-        assert {e.id for e in store.page(Filter(kind=None)).items} == {"b-link-run", "b-parts", "z-good", "z-good-too"}
+        assert {e.id for e in store.page(Filter(kind=None)).items} == {"b-link-run", "b-parts", "c-odd-values", "z-good",
+                                                                       "z-good-too"}
+        odd = store.load_experiment("c-odd-values")  # values of the wrong type or out of range dropped, not the run
+        assert (odd.started, odd.finished, odd.message, odd.owner) == (None, None, None, None)
+        assert odd.run("resnet-8").epochs == 0 and odd.run("resnet-8").images_per_second is None
+        assert odd.run("resnet-8").final.test_error is None and odd.run("resnet-8").final.train_error == 0.5
+        assert odd.progress.step == 0 and odd.progress.eta is None and odd.progress.message == "m"
         good = store.load_experiment("z-good")
         assert [r.final_weights is not None for r in good.runs] == [True, False]  # only some runs have weights
         assert [m.epoch for m in store.read_metrics("z-good", "resnet-8")] == [0, 1]
@@ -124,7 +135,7 @@ def test_each_folder_is_imported_or_skipped_with_one_sentence(backend, tmp_path,
         store.close()
     assert not [p for p in new.rglob("*") if p.is_file() and SECRET in p.read_bytes()]  # nothing from outside
     code = main(["import-store", str(old), "--runs-dir", str(new)] + (["--database-url", url] if url else []))
-    assert code == 0 and "Imported 0 experiments (4 were already in the database)" in capsys.readouterr().out
+    assert code == 0 and "Imported 0 experiments (5 were already in the database)" in capsys.readouterr().out
 
 
 def test_a_metrics_line_of_3_gib_without_a_newline_keeps_memory_flat(tmp_path):

@@ -54,13 +54,13 @@ class ImportResult:
 
 
 def legacy_folders(old_dir: Path) -> list:
-    """Entries of a file store that claim to be experiments (an experiment.json inside), oldest first; links to
+    """Folders of a file store that claim to be experiments (an experiment.json inside), oldest first; links to
     folders are listed too, so that the import says it skips them (nothing behind a link is read)."""
     old_dir = Path(old_dir)
     if not old_dir.is_dir():
         return []
-    return sorted(d for d in old_dir.iterdir() if not d.name.startswith(".")
-                  and (d.is_symlink() or (d.is_dir() and os.path.lexists(d / "experiment.json"))))
+    return sorted(d for d in old_dir.iterdir() if not d.name.startswith(".") and d.is_dir()
+                  and (d.is_symlink() or os.path.lexists(d / "experiment.json")))
 
 
 def pending_import(store: RunStore) -> int:
@@ -146,7 +146,7 @@ def _checked_spec(spec: object, kind: str) -> dict:
             return {**spec, "data": config_from_dict(DataConfig, spec.get("data")).to_dict(), "budget_s": budget}
         checked = ExperimentSpec.from_dict(spec)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise Skipped(_first_line(exc)) from None
+        raise Skipped(_one_line(exc)) from None
     for name, _ in checked.models:
         _text(name, "a model name", required=True)
     return {**checked.to_dict(), **({"budget_s": budget} if budget is not None else {})}
@@ -174,7 +174,7 @@ def _run(folder: Path, row: dict, notes: list) -> dict:
         try:
             run["model"] = ModelConfig.from_dict(model).to_dict()
         except (ValueError, TypeError, OverflowError) as exc:
-            raise Skipped(f"run {rid!r}: {_first_line(exc)}") from None
+            raise Skipped(f"run {rid!r}: {_one_line(exc)}") from None
     status = source.get("status")
     run["status"] = "interrupted" if status in ("running", "queued") else status if status in STATUSES else "failed"
     epochs = source.get("epochs", 0)
@@ -194,19 +194,19 @@ def _insert(store: RunStore, exp_id: str, exp: dict, spec: dict, runs: list, kin
             folder: Path) -> None:
     raw = exp.get("status")  # a running job's worker is gone; a record without a status never finished either
     status = raw if raw in STATUSES and raw not in ("running", "queued") else "interrupted"
-    extra: dict[str, Any] = {k: _measure(exp.get(k)) for k in ("started", "finished")}
+    extra: dict[str, Any] = {k: _time(exp.get(k)) for k in ("started", "finished")}
     extra["message"] = _text(exp.get("message"), "its message")
     if progress is not None:
         extra["progress"] = json.dumps(progress)
-    created = _measure(exp.get("created"))
-    if created is None or math.isnan(created):
+    created = _time(exp.get("created"))
+    if created is None:
         created = os.lstat(folder).st_mtime
     try:
         store.insert_experiment(exp_id, spec, runs, owner=_text(exp.get("owner"), "its owner"),
                                 spec_hash=_text(exp.get("spec_hash"), "its spec hash"), kind=kind, created=created,
                                 status=status, **extra)
     except (sa.exc.DataError, sa.exc.IntegrityError) as exc:  # a value this database refuses to hold
-        raise Skipped(f"the database refused one of its values ({_first_line(exc.orig or exc)}).") from None
+        raise Skipped(f"the database refused one of its values ({_one_line(exc.orig or exc)}).") from None
 
 
 def _progress(folder: Path, notes: list) -> dict | None:
@@ -214,10 +214,14 @@ def _progress(folder: Path, notes: list) -> dict | None:
     if not os.path.lexists(path):
         return None
     try:
-        return read_json_object(path)
+        saved = read_json_object(path)
     except Skipped as exc:
         notes.append(f"{folder.name!r}: progress.json skipped: {exc}")
         return None
+    kept: dict[str, Any] = {k: saved.get(k) for k in ("step", "total_steps", "epochs")
+                            if _whole(saved.get(k), 0, 2**62)}  # the fields explorer.store.records.Progress reads
+    kept.update({k: _measure(saved.get(k)) for k in ("epoch", "elapsed", "eta", "images_per_second")})
+    return {**kept, "message": _text(saved.get("message"), "its progress message")}
 
 
 # ----------------------------------------------------------------------------- files
@@ -318,10 +322,16 @@ def _measure(value: object) -> float | None:
     return value if math.isnan(value) or abs(value) <= _MAX_NUMBER else None
 
 
+def _time(value: object) -> float | None:
+    """A Unix time from 1970 to 2286 (pages turn it into a date: 1e300 would not be one), else None."""
+    seconds = _measure(value)
+    return seconds if seconds is not None and 0 <= seconds < 1e10 else None
+
+
 def _whole(value: object, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
+def _one_line(exc: BaseException) -> str:
+    """An error's message on one line (a name in it may hold line breaks of any kind), at most 300 characters."""
+    return " ".join(str(exc).split())[:300] or type(exc).__name__
