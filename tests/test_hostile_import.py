@@ -115,8 +115,8 @@ def test_each_folder_is_imported_or_skipped_with_one_sentence(backend, tmp_path,
     assert all(len(line) < 400 for line in lines)
     store = RunStore(new, url)
     try:
-        assert {e.id for e in store.page(Filter(kind=None)).items} == {"b-link-run", "b-parts", "c-odd-values", "z-good",
-                                                                       "z-good-too"}
+        imported = {e.id for e in store.page(Filter(kind=None)).items}
+        assert imported == {"b-link-run", "b-parts", "c-odd-values", "z-good", "z-good-too"}
         odd = store.load_experiment("c-odd-values")  # values of the wrong type or out of range dropped, not the run
         assert (odd.started, odd.finished, odd.message, odd.owner) == (None, None, None, None)
         assert odd.run("resnet-8").epochs == 0 and odd.run("resnet-8").images_per_second is None
