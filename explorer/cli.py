@@ -10,7 +10,9 @@
 Every command takes --database-url (default: EXPLORER_DATABASE_URL, else SQLite in the runs folder) and
 --artifacts-url (default: EXPLORER_ARTIFACTS_URL, else the runs folder; an fsspec URL every node sees).
 
-Exit codes: 0 done (diverged runs are results), 1 the experiment failed, 2 bad arguments.
+Exit codes: 0 done (diverged runs are results), 1 the experiment failed, 2 bad arguments: argparse's own, and any
+library error that carries a sentence for the user (a value past its range, an unusable URL), from one place in
+main(), before anything starts.
 Size budget: ~250 lines.
 """
 from __future__ import annotations
@@ -204,16 +206,25 @@ class _Progress:
         self.stream.flush()
 
 
-def _run_and_report(store: RunStore, exp_id: str, as_json: bool) -> Experiment:
-    """Train a queued experiment in this process with a progress bar on stderr, print its report; returns it."""
+def _run_and_report(store: RunStore, exp_id: str, as_json: bool) -> int:
+    """Train a queued experiment in this process with a progress bar on stderr, print its report; the exit code
+    (0 done, diverged runs included; 1 it failed, with one sentence: once it started, never the arguments' fault)."""
     from .jobs.worker import run_experiment
     from .store.reports import experiment_report
-    run_experiment(store, exp_id, callback=_Progress())
-    exp = store.load_experiment(exp_id)
+    try:
+        run_experiment(store, exp_id, callback=_Progress())
+        exp = store.load_experiment(exp_id)
+    except _user_errors() as exc:
+        print(f"error: {_sentence(exc)}", file=sys.stderr)
+        return 1
     if exp is None:
-        raise FileNotFoundError(f"Experiment {exp_id} was deleted while it ran.")
+        print(f"error: experiment {exp_id} was deleted while it ran.", file=sys.stderr)
+        return 1
     _print_report(store, experiment_report(exp), as_json)
-    return exp
+    if exp.status == "failed":
+        print(f"error: {exp.message}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _print_report(store: RunStore, report: dict, as_json: bool) -> None:
@@ -248,7 +259,7 @@ def _other_command(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
                      + (f" (it is {exp.status})" if exp else "") + "; only an interrupted experiment resumes.")
     store.update_experiment(exp.id, status="queued", finished=None, message=None, stop_requested=None)
     store.update_runs(exp.id, where_status=("interrupted",), status="queued")
-    return 1 if _run_and_report(store, exp.id, args.json).status == "failed" else 0
+    return _run_and_report(store, exp.id, args.json)
 
 
 def _export(store: RunStore, exp: Experiment | None, args: argparse.Namespace) -> int:
@@ -318,8 +329,4 @@ def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     request = JobRequest.training(spec, owner="cli")
     exp_id = store.create_experiment(request.to_json(), request.runs_json(), owner=request.owner,
                                      spec_hash=request.spec_hash())
-    exp = _run_and_report(store, exp_id, args.json)
-    if exp.status == "failed":
-        print(f"error: {exp.message}", file=sys.stderr)
-        return 1
-    return 0
+    return _run_and_report(store, exp_id, args.json)
