@@ -77,6 +77,7 @@ def _hostile_store(root: Path, outside: Path) -> None:
     (parts / "plain-8" / "metrics.jsonl").symlink_to(outside / "run" / "metrics.jsonl")
     (parts / "plain-8" / "final.pt").unlink()
     (parts / "plain-8" / "final.pt").symlink_to(outside / "run" / "final.pt")
+    (parts / "resnet-8" / "landscape.json").write_text("[" * 100 + "]" * 100)  # the app's reader has no depth check
     with open(parts / "resnet-8" / "metrics.jsonl", "a") as f:
         f.write('{"type": "epoch", "note": "' + "x" * (MAX_LINE_BYTES + 10) + '"}\n' + _epoch("resnet-8", 3))
     odd = _folder(root, "c-odd-values", started=1e300, finished="late", message=["not", "text"], owner=7)
@@ -112,6 +113,7 @@ def test_each_folder_is_imported_or_skipped_with_one_sentence(backend, tmp_path,
     assert [line for line in lines if "run 'plain-8': its metrics are skipped: metrics.jsonl is a link" in line]
     assert [line for line in lines if f"run 'resnet-8': its metrics are skipped: metrics.jsonl has a line longer "
                                       f"than {MAX_LINE_BYTES // 2**20} MiB" in line]
+    assert [line for line in lines if f"run 'resnet-8': landscape.json nests deeper than {MAX_JSON_DEPTH}" in line]
     assert all(len(line) < 400 for line in lines)
     store = RunStore(new, url)
     try:

@@ -252,9 +252,15 @@ def _import_files(folder: Path, rid: str, store: RunStore, exp_id: str, notes: l
 
 
 def _copy(path: Path, store: RunStore, exp_id: str, run_id: str) -> str:
-    """Copy one artefact (a regular file, opened without following links) beside the database; its key."""
-    fd, _ = open_regular(path, MAX_ARTEFACT_BYTES)
+    """Copy one artefact (a regular file, opened without following links) beside the database; its key. A JSON
+    result is parsed within the caps and written back as parsed (the app's reader has no depth check of its own)."""
     target = store.run_dir(exp_id, run_id) / path.name
+    if path.suffix == ".json":
+        text = json.dumps(read_json_object(path))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        return store.publish(target)
+    fd, _ = open_regular(path, MAX_ARTEFACT_BYTES)
     with os.fdopen(fd, "rb") as f:
         if not (target.exists() and os.path.samestat(os.fstat(f.fileno()), os.stat(target))):
             target.parent.mkdir(parents=True, exist_ok=True)
