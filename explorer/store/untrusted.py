@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-MAX_RECORD_BYTES = 4 * 2**20  # experiment.json, run.json or progress.json; the app writes a few KB
+MAX_RECORD_BYTES = 4 * 2**20  # experiment.json, run.json, progress.json, landscape.json: the app writes a few KB
 MAX_JSON_DEPTH = 32  # nesting of any JSON the import reads; the app's deepest file, experiment.json, nests 6
 MAX_LINE_BYTES = 2**20  # one metrics.jsonl line, read at most this far; ResNet-1202's epoch record is < 100 KB
 _NOFOLLOW = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
