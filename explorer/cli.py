@@ -10,7 +10,9 @@
 Every command takes --database-url (default: EXPLORER_DATABASE_URL, else SQLite in the runs folder) and
 --artifacts-url (default: EXPLORER_ARTIFACTS_URL, else the runs folder; an fsspec URL every node sees).
 
-Exit codes: 0 done (diverged runs are results), 1 the experiment failed, 2 bad arguments.
+Exit codes: 0 done (diverged runs are results), 1 the experiment failed, 2 bad arguments: argparse's own, and any
+library error that carries a sentence for the user (a value past its range, an unusable URL), from one place in
+main(), before anything starts.
 Size budget: ~250 lines.
 """
 from __future__ import annotations
@@ -204,16 +206,25 @@ class _Progress:
         self.stream.flush()
 
 
-def _run_and_report(store: RunStore, exp_id: str, as_json: bool) -> Experiment:
-    """Train a queued experiment in this process with a progress bar on stderr, print its report; returns it."""
+def _run_and_report(store: RunStore, exp_id: str, as_json: bool) -> int:
+    """Train a queued experiment in this process with a progress bar on stderr, print its report; the exit code
+    (0 done, diverged runs included; 1 it failed, with one sentence: once it started, never the arguments' fault)."""
     from .jobs.worker import run_experiment
     from .store.reports import experiment_report
-    run_experiment(store, exp_id, callback=_Progress())
-    exp = store.load_experiment(exp_id)
+    try:
+        run_experiment(store, exp_id, callback=_Progress())
+        exp = store.load_experiment(exp_id)
+    except _user_errors() as exc:
+        print(f"error: {_sentence(exc)}", file=sys.stderr)
+        return 1
     if exp is None:
-        raise FileNotFoundError(f"Experiment {exp_id} was deleted while it ran.")
+        print(f"error: experiment {exp_id} was deleted while it ran.", file=sys.stderr)
+        return 1
     _print_report(store, experiment_report(exp), as_json)
-    return exp
+    if exp.status == "failed":
+        print(f"error: {exp.message}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _print_report(store: RunStore, report: dict, as_json: bool) -> None:
@@ -229,20 +240,15 @@ def _print_report(store: RunStore, report: dict, as_json: bool) -> None:
 
 
 def _other_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    """worker, resume, import-store and export."""
+    """resume, import-store and export."""
     from .store.runstore import RunStore
-    if args.command == "worker":
-        from .jobs.worker import work
-        return work(args.experiment_dir, args.database_url, args.artifacts_url)
     if args.command == "import-store":
         from .store.importer import import_store
-        try:
-            result = import_store(Path(args.old_dir), RunStore(args.runs_dir or args.old_dir, args.database_url,
-                                                                    args.artifacts_url))
-        except (OSError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        print(result.sentence())
+        if not Path(args.old_dir).is_dir():  # before the store: it would make the folder
+            parser.error(f"{args.old_dir} is not a folder.")
+        result = import_store(Path(args.old_dir), RunStore(args.runs_dir or args.old_dir, args.database_url,
+                                                           args.artifacts_url))
+        print(result.report())  # a sentence per folder, then the summary
         return 0
     store = RunStore(args.runs_dir, args.database_url, args.artifacts_url)
     exp = store.load_experiment(args.experiment_id)
@@ -253,7 +259,7 @@ def _other_command(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
                      + (f" (it is {exp.status})" if exp else "") + "; only an interrupted experiment resumes.")
     store.update_experiment(exp.id, status="queued", finished=None, message=None, stop_requested=None)
     store.update_runs(exp.id, where_status=("interrupted",), status="queued")
-    return 1 if _run_and_report(store, exp.id, args.json).status == "failed" else 0
+    return _run_and_report(store, exp.id, args.json)
 
 
 def _export(store: RunStore, exp: Experiment | None, args: argparse.Namespace) -> int:
@@ -268,8 +274,8 @@ def _export(store: RunStore, exp: Experiment | None, args: argparse.Namespace) -
         data = load_run_dataset(store, exp.id) if exp.dataset == "folder" else None  # uploads: this store's
         script = export_script(ExperimentSpec.from_dict(exp.spec), data=data, title=exp.id,
                                finals={r.name: r.final.to_dict() if r.final else None for r in exp.runs})
-    except (ValueError, OSError) as exc:
-        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+    except (ValueError, OSError) as exc:  # the experiment cannot be exported (not the command line's fault): 1
+        print(f"error: {_sentence(exc)}", file=sys.stderr)
         return 1
     if args.output:
         Path(args.output).write_text(script, encoding="utf-8")
@@ -279,6 +285,21 @@ def _export(store: RunStore, exp: Experiment | None, args: argparse.Namespace) -
     return 0
 
 
+# A library error that carries a sentence for the user (a value out of its range, an artefact or database URL that
+# cannot be used, a dataset that is not there, a run database of another schema): main() prints that sentence the
+# way argparse does (usage, then "error: ..."; exit 2), never a traceback. Add a class here, not a try elsewhere.
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from .data.files import DatasetUnavailable
+    from .store.db import SchemaMismatch
+    return ValueError, OverflowError, DatasetUnavailable, SchemaMismatch, OSError
+
+
+def _sentence(exc: BaseException) -> str:
+    """The first line of an error's message (the library's errors are one sentence; a chained cause stays in logs)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else f"{type(exc).__name__} (no message)."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["app"]:  # before argparse: Streamlit's own options (--server.port 8502) pass through untouched
@@ -286,23 +307,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_app(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .store.runstore import RunStore
-    if args.command in ("worker", "resume", "import-store", "export"):
-        return _other_command(args, parser)
-    from .data.files import DatasetUnavailable
+    if args.command == "worker":  # started by the job manager: its errors go to the worker's log, in full
+        from .jobs.worker import work
+        return work(args.experiment_dir, args.database_url, args.artifacts_url)
     try:
-        spec = _spec(args)
-    except (ValueError, DatasetUnavailable) as exc:  # e.g. an impossible depth, or a --data-path that is not there
-        parser.error(str(exc))
+        return _command(args, parser)
+    except _user_errors() as exc:
+        parser.error(_sentence(exc))
+
+
+def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Every command but `app` and `worker`; a user error raised here becomes one sentence in main()."""
+    if args.command in ("resume", "import-store", "export"):
+        return _other_command(args, parser)
+    spec = _spec(args)  # e.g. an impossible depth, a seed out of range, a --data-path that is not there
     if args.data_dir:
         os.environ["EXPLORER_DATA_DIR"] = args.data_dir
     from .jobs.request import JobRequest
+    from .store.runstore import RunStore
     store = RunStore(args.runs_dir, args.database_url, args.artifacts_url)
     request = JobRequest.training(spec, owner="cli")
     exp_id = store.create_experiment(request.to_json(), request.runs_json(), owner=request.owner,
                                      spec_hash=request.spec_hash())
-    exp = _run_and_report(store, exp_id, args.json)
-    if exp.status == "failed":
-        print(f"error: {exp.message}", file=sys.stderr)
-        return 1
-    return 0
+    return _run_and_report(store, exp_id, args.json)

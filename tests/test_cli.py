@@ -116,6 +116,39 @@ def test_bad_arguments_exit_2_with_usage(argv, tmp_path, capsys):
     assert "Traceback" not in err and list(tmp_path.iterdir()) == []  # nothing was started
 
 
+HUGE = "1" + "0" * 30
+# every numeric option, each past its range as the library's validation states it (issue 19, finding 8)
+NUMBERS = [("--depth", HUGE), ("--depth", "6" + "0" * 29 + "2"), ("--width", "1e308"), ("--width", "nan"),
+           ("--train-subset", "0"), ("--test-subset", "-5"), ("--epochs", HUGE), ("--steps", HUGE),
+           ("--batch-size", HUGE), ("--lr", "nan"), ("--lr", "1e400"), ("--momentum", "inf"), ("--weight-decay", "-1"),
+           ("--warmup-epochs", "1e308"), ("--warmup-epochs", "nan"), ("--warmup-epochs", "-inf"),
+           ("--label-smoothing", "nan"), ("--seed", "1e23"), ("--seed", HUGE), ("--seed", "-1")]
+SCHEMES = ["ftp://example.invalid/artefacts", "http://127.0.0.1:9/artefacts", "sftp://example.invalid/x",
+           "gopher://example.invalid/x", "simplecache::file:///tmp/x"]
+
+
+@pytest.mark.parametrize("argv", [["train", f"{flag}={value}"] for flag, value in NUMBERS]
+                         + [["sweep", "--depths", f"8,{HUGE}"]]
+                         + [["train", "--artifacts-url", url] for url in SCHEMES])
+def test_out_of_range_numbers_and_unusable_artefact_urls_are_one_sentence(argv, tmp_path, capsys):
+    code, out, err = _run_main([argv[0], *TINY, *argv[1:], "--runs-dir", str(tmp_path)], capsys)
+    sentence = err.strip().splitlines()[-1]
+    assert code == 2 and err.startswith("usage: python -m explorer") and out == "" and "Traceback" not in err
+    assert sentence.startswith("python -m explorer") and ": error: " in sentence and sentence.endswith(".") or \
+        "invalid" in sentence  # argparse's own words for a number it cannot read ("invalid int value")
+    assert list(tmp_path.iterdir()) == []  # nothing was started, no database made
+
+
+def test_a_library_error_in_any_store_command_is_one_sentence(tmp_path, capsys):
+    """import-store, export and resume build the store too: an unusable artefact URL, a missing old folder."""
+    for argv in (["import-store", str(tmp_path)], ["export", "x"], ["resume", "x"]):
+        code, out, err = _run_main([*argv, "--runs-dir", str(tmp_path), "--artifacts-url", "ftp://h/x"], capsys)
+        assert code == 2 and "error: An artefact location must be a URL of file://" in err and "Traceback" not in err
+    code, out, err = _run_main(["import-store", str(tmp_path / "absent")], capsys)
+    assert code == 2 and err.strip().endswith(f"error: {tmp_path / 'absent'} is not a folder.")
+    assert not (tmp_path / "absent").exists()
+
+
 @pytest.mark.slow
 def test_a_failing_experiment_exits_1(tmp_path, worker_env):
     """CIFAR-10 absent and no way to download it: the experiment fails, with one sentence on stderr."""

@@ -208,6 +208,10 @@ def test_retention_counts_first_and_never_deletes_active_jobs(store):
 
 
 # ----------------------------------------------------------------------------- import-store
+# a spec the library validates (the import checks every number by the configs' own validation)
+OLD_SPEC = {**SPEC, "models": [{"name": "resnet-8", "model": {"depth": 8, "in_channels": 1, "input_size": 8}}]}
+
+
 def _old_store(root: Path, n: int = 2) -> list:
     """A file run store as it was before the database (docs/engine.md's old layout)."""
     ids = []
@@ -216,7 +220,7 @@ def _old_store(root: Path, n: int = 2) -> list:
         d = root / exp_id
         (d / "resnet-8").mkdir(parents=True)
         (d / "experiment.json").write_text(json.dumps({
-            "id": exp_id, "kind": "train", "spec": SPEC, "spec_hash": f"h{i}", "owner": "o", "created": 10.0 + i,
+            "id": exp_id, "kind": "train", "spec": OLD_SPEC, "spec_hash": f"h{i}", "owner": "o", "created": 10.0 + i,
             "started": 11.0, "finished": 20.0, "status": "completed" if i else "running", "message": None,
             "pid": 1, "runs": [{"id": "resnet-8", "name": "resnet-8"}]}))
         (d / "resnet-8" / "run.json").write_text(json.dumps({

@@ -27,6 +27,9 @@ from pathlib import Path, PurePosixPath
 log = logging.getLogger(__name__)
 
 ARTIFACTS_ENV = "EXPLORER_ARTIFACTS_URL"
+# fsspec stores a shared artefact location may be: a folder every node mounts, object stores, and fsspec's
+# in-memory one (one process: tests)
+ARTEFACT_SCHEMES = ("file", "local", "s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "memory")
 _CHUNK = 4 * 2**20
 MAX_ARTEFACT_BYTES = 4 * 2**30  # one file from a remote artefact location; a larger one is not ours, never fetched
 # (a resume state of a few of the largest nets MAX_PARAMS allows, weights + momentum at 0.5 GB each, fits)
@@ -35,6 +38,17 @@ MAX_ARTEFACT_BYTES = 4 * 2**30  # one file from a remote artefact location; a la
 def artefacts_url(url: str | None = None) -> str | None:
     """The artefact location to use: `url`, else EXPLORER_ARTIFACTS_URL, else None (the runs folder)."""
     return url or os.environ.get(ARTIFACTS_ENV) or None
+
+
+def check_scheme(url: str) -> str:
+    """The scheme of an artefact URL (a plain path is `file`), refused (ValueError, one sentence) unless it is a
+    store that every node can write, rename in and read back: not http (read-only), not ftp or sftp (each file a
+    connection that fsspec opens while it parses the URL), not a chain of caches."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else "file"
+    if scheme not in ARTEFACT_SCHEMES:
+        raise ValueError(f"An artefact location must be a URL of {', '.join(s + '://' for s in ARTEFACT_SCHEMES)} or a "
+                         f"folder; got {scheme[:20]!r} (fix {ARTIFACTS_ENV} or --artifacts-url).")
+    return scheme
 
 
 def check_key(relative: str) -> str:
@@ -57,12 +71,14 @@ class Artefacts:
         self.root, self.url, self.max_bytes = Path(root), artefacts_url(url), max_bytes
         self.fs, self.base = None, ""
         if self.url:
+            scheme = check_scheme(self.url)
             import fsspec  # only for a remote location: the default costs nothing
             try:
                 self.fs, base = fsspec.core.url_to_fs(self.url)
-            except (ImportError, ValueError) as exc:
-                raise ValueError(f"The artefact location {self.url.split('://')[0]}:// cannot be used here "
-                                 f"({exc}); install its fsspec backend or fix {ARTIFACTS_ENV}.") from None
+            except (ImportError, ValueError, OSError) as exc:
+                reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                raise ValueError(f"The artefact location {scheme}:// cannot be used here ({reason}); install its "
+                                 f"fsspec backend or fix {ARTIFACTS_ENV}.") from None
             self.base = base.rstrip("/")
 
     @property

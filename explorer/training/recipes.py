@@ -18,6 +18,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+MAX_RECIPE_EPOCHS = 1000  # epochs (and warm-up epochs) of one recipe; the paper's CIFAR runs stop at 64k steps (~164)
+MAX_SEED = 2**31 - 1  # what torch, numpy and a database integer column all hold (links offer the same range)
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class TrainConfig:
         choice("schedule", self.schedule, SCHEDULES)
         choice("device", self.device, DEVICES)
         choice("precision", self.precision, PRECISIONS)
-        for name, most in (("epochs", 1000), ("batch_size", 4096), ("log_every", 100_000)):
+        for name, most in (("epochs", MAX_RECIPE_EPOCHS), ("batch_size", 4096), ("log_every", 100_000)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
                 raise ValueError(f"{name} must be a whole number from 1 to {most:,}; got {value!r}.")
@@ -60,10 +62,11 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not low <= value < high:
                 raise ValueError(f"{name} must be at least {low} and below {high}; got {value!r}.")
-        if not isinstance(self.warmup_epochs, (int, float)) or self.warmup_epochs < 0:
-            raise ValueError(f"warmup_epochs must be 0 or more; got {self.warmup_epochs!r}.")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise ValueError(f"seed must be a whole number; got {self.seed!r}.")
+        warmup = self.warmup_epochs  # at most the longest recipe (NaN and infinity fail the comparison too)
+        if not isinstance(warmup, (int, float)) or isinstance(warmup, bool) or not 0 <= warmup <= MAX_RECIPE_EPOCHS:
+            raise ValueError(f"warmup_epochs must be a number from 0 to {MAX_RECIPE_EPOCHS:,}; got {warmup!r}.")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED:,}; got {self.seed!r}.")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
