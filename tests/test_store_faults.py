@@ -258,10 +258,14 @@ def _no_duplicates(store, exp_id) -> dict:
 
 @pytest.mark.usefixtures("worker_env")
 @store_fixtures.needs_pg_binaries
-def test_a_postgresql_restart_and_a_stop_mid_class_lose_nothing(tmp_path, pg_cluster, wait_for):
-    """Two jobs running and three queued: the server restarts, then stops for 3 s. The app's store says so in one
-    sentence and answers again afterwards; the workers wait, retry and finish every epoch; no job runs twice."""
+def test_a_postgresql_restart_and_a_stop_mid_class_lose_nothing(tmp_path, pg_cluster, wait_for, runs_dir,
+                                                                 monkeypatch):
+    """Two jobs running and three queued: the server restarts, then stops for 3 s. The app shows one sentence while
+    it is away and its page comes back by itself; the workers wait, retry and finish every epoch; no job runs twice
+    (the app's own job manager pumps the same queue too, as a second replica)."""
     import time
+
+    from helpers import open_app
 
     from explorer.jobs.manager import JobManager, Limits
     from explorer.jobs.request import JobRequest
@@ -277,13 +281,18 @@ def test_a_postgresql_restart_and_a_stop_mid_class_lose_nothing(tmp_path, pg_clu
                  "a first epoch")
         pg_cluster.restart()
         assert store.with_status(["running"]).items  # a worker was mid-job, and the app's store came back itself
+        monkeypatch.setenv("EXPLORER_DATABASE_URL", pg_cluster.url)
+        assert not open_app().error  # the app's server, its job manager and store made while the database is up
         pg_cluster.stop()
         with pytest.raises(StoreUnavailable) as err:
             store.ping(patience_s=0.3)
         assert str(err.value) == UNAVAILABLE
-        time.sleep(3)
+        # A browser that opens the app now (AppTest's reruns skip the entry script, so each check is a new visit;
+        # open_app asserts there is no exception: no generic error box).
+        assert [e.value for e in open_app().error] == [UNAVAILABLE]
+        time.sleep(2)
         pg_cluster.start()
-        store.ping(patience_s=10)
+        assert not open_app().error  # the same server process and job manager: no restart
         wait_for(lambda: all(store.load_experiment(i).status not in ("queued", "running") for i in ids), 120,
                  "every job to end")
     finally:

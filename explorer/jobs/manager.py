@@ -387,14 +387,16 @@ class JobManager:
                 {e: h for e, h in self._handles.items() if e in self._started}
             for exp_id, handle in mine.items():
                 if self._alive(handle):
-                    self.store.request_stop(exp_id)
+                    with contextlib.suppress(StoreError):  # the database away: the kill below still comes
+                        self.store.request_stop(exp_id)
             deadline = time.time() + grace_s
             for exp_id, handle in mine.items():
                 while self._alive(handle) and time.time() < deadline:
                     time.sleep(0.1)
                 if self._alive(handle):
                     self._kill(handle)
-                    self._mark_stopped(exp_id)
+                    with contextlib.suppress(StoreError):  # left `running`: the next app marks it interrupted
+                        self._mark_stopped(exp_id)
             self._handles.clear()
             self._started.clear()
             self.backend.close()
