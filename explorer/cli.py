@@ -301,6 +301,17 @@ def _sentence(exc: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The CLI; a run store that cannot be used (a damaged or foreign file, an unreachable server, an unsupported
+    URL) is one sentence on stderr and exit code 2, never a traceback."""
+    from .store.db import StoreError
+    try:
+        return _main(argv)
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["app"]:  # before argparse: Streamlit's own options (--server.port 8502) pass through untouched
         from .launch import run_app

@@ -38,7 +38,9 @@ _WHERE: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("explorer.jobs.manager", (("Limits.concurrent", "EXPLORER_MAX_JOBS"),
                                ("Limits.queued_per_owner", "EXPLORER_MAX_QUEUED_PER_OWNER"),
                                ("Limits.running_per_owner", "EXPLORER_MAX_RUNNING_PER_OWNER"),
-                               ("Limits.starts_per_hour", "EXPLORER_MAX_STARTS_PER_HOUR"))),
+                               ("Limits.starts_per_hour", "EXPLORER_MAX_STARTS_PER_HOUR"),
+                               ("Limits.active_per_client", "EXPLORER_MAX_ACTIVE_PER_CLIENT"),
+                               ("Limits.starts_per_client_hour", "EXPLORER_MAX_STARTS_PER_CLIENT_HOUR"))),
     ("explorer.jobs.watching", (("DEFAULT_BUDGET_CORES", "EXPLORER_LIVE_BUDGET_CORES"), ("MAX_INTERVAL_S", ""))),
     ("explorer.urlstate", (("MAX_QUERY_VALUE_CHARS", ""), ("MAX_CONTROL_LIST", ""))),
 )

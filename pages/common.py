@@ -25,6 +25,7 @@ from explorer.classroom.records import ClassInfo, Member
 from explorer.data.datasets import dataset_info, model_config_for
 from explorer.jobs.budget import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S
 from explorer.jobs.manager import JobManager
+from explorer.jobs.request import client_key, proxy_setting
 from explorer.jobs.status import human_duration
 from explorer.nets.config import ModelConfig
 from explorer.store.runstore import RunStore
@@ -80,17 +81,42 @@ def _pending_import(root: str) -> int:
 
 
 def store_notice() -> None:
-    """One sentence when the run database cannot be used, or when the runs folder holds a file store to import."""
-    from explorer.store.db import SchemaMismatch
+    """One sentence when the run database cannot be used (damaged, another schema, away: then the page tries again
+    every few seconds and comes back by itself), or when the runs folder holds a file store to import."""
+    from explorer.store.db import StoreError
     try:
         root = store().root
-    except SchemaMismatch as exc:
+        store().ping()
+        pending = _pending_import(str(root))
+    except StoreError as exc:
         st.error(str(exc))
+        _retry_store()
         st.stop()
-    pending = _pending_import(str(root))
     if pending:
         st.info(f"This runs folder holds {pending} experiments saved before the run database; run "
                 f"`python -m explorer import-store {root}` once to see them here.")
+
+
+@st.fragment(run_every=5)
+def _retry_store() -> None:
+    """While the database is away: ask again every 5 s, and rerun the whole page once it answers."""
+    from explorer.store.db import StoreError
+    try:
+        store().ping()
+    except StoreError:
+        return
+    st.rerun()
+
+
+def client_id() -> str | None:
+    """This browser's network address for the per-client job limits (explorer.jobs.request.client_key): the
+    connection's, or behind the deployment's proxy the one its EXPLORER_CLIENT_HEADER names; None on localhost."""
+    ss = st.session_state
+    if "_client" not in ss:
+        header, hops = proxy_setting(os.environ)
+        forwarded = st.context.headers.get_all(header) if header else []
+        ss["_client"] = client_key(st.context.ip_address, forwarded, hops)
+    return ss["_client"]
 
 
 def _owner_id() -> str:

@@ -2,6 +2,7 @@
 the landscape-job flow of Inspect and Why it works. Who may act is the access policy's (pages.common.may)."""
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import streamlit as st
@@ -12,7 +13,7 @@ from explorer.jobs.manager import JobError
 from explorer.jobs.request import JobRequest, LandscapeSettings
 from explorer.jobs.status import JobStatus, job_status
 from explorer.store.records import ACTIVE, STATUSES, Experiment
-from pages.common import classroom, is_teacher, job_manager, may, store, train_cfg
+from pages.common import classroom, client_id, is_teacher, job_manager, may, store, train_cfg
 
 
 def start_experiment(spec) -> str | None:
@@ -25,7 +26,8 @@ def start_experiment(spec) -> str | None:
     owner = st.session_state["owner"]
     spec, class_id = classroom().member_spec(spec, owner)
     try:
-        exp_id, attached = job_manager().submit(JobRequest.training(spec, owner, class_id=class_id))
+        exp_id, attached = job_manager().submit(JobRequest.training(spec, owner, class_id=class_id,
+                                                                    client=client_id()))
     except JobError as exc:
         st.error(str(exc))
         return None
@@ -120,7 +122,7 @@ def landscape_job(spec: LandscapeSettings, what: str, key: str, results: Callabl
             "Start", key=f"{key}_start", type="primary",
             help=f"{spec.steps}×{spec.steps} points per net, on {spec.subset} training images."):
         try:
-            job_manager().submit(request)
+            job_manager().submit(dataclasses.replace(request, client=client_id()))
         except JobError as exc:
             st.error(str(exc))
         else:

@@ -50,3 +50,46 @@ def _worker_url() -> str:
         engine.dispose()
         _WORKER_URLS[worker] = server.set(database=name).render_as_string(hide_password=False)
     return _WORKER_URLS[worker]
+
+
+# ----------------------------------------------------------------------------- a PostgreSQL server a test may stop
+PG_BINS = sorted(__import__("glob").glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+needs_pg_binaries = pytest.mark.skipif(not PG_BINS, reason="PostgreSQL's server binaries (Debian's postgresql "
+                                       "package: /usr/lib/postgresql/*/bin) are not installed")
+
+
+class Cluster:
+    """A throwaway PostgreSQL cluster in a temporary folder on a free port, which a test stops, starts and restarts
+    (the CI's shared server must not be restarted under the other tests). As root it runs as user postgres,
+    like .ci/run."""
+
+    def __init__(self, folder) -> None:
+        import socket
+        self.bin = os.path.dirname(PG_BINS[-1])
+        self.dir = str(folder)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.user = "postgres" if os.geteuid() == 0 else None
+        if self.user:
+            import shutil
+            shutil.chown(self.dir, self.user)
+        self._as_pg(f"'{self.bin}/initdb' -D '{self.dir}/data' -A trust -U postgres --no-sync >/dev/null")
+        self.start()
+
+    def _as_pg(self, command: str) -> None:
+        import subprocess
+        argv = ["su", self.user, "-s", "/bin/sh", "-c", command] if self.user else ["sh", "-c", command]
+        subprocess.run(argv, check=True, timeout=120, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def start(self) -> None:
+        self._as_pg(f"'{self.bin}/pg_ctl' -D '{self.dir}/data' -l '{self.dir}/log' -w -o \"-p {self.port} "
+                    f"-k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off\" start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._as_pg(f"'{self.bin}/pg_ctl' -D '{self.dir}/data' -m {mode} -w stop")
+
+    def restart(self) -> None:
+        self._as_pg(f"'{self.bin}/pg_ctl' -D '{self.dir}/data' -m fast -w restart -o \"-p {self.port} -k {self.dir} "
+                    "-c listen_addresses=127.0.0.1 -c fsync=off\"")

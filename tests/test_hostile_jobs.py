@@ -173,3 +173,80 @@ def test_the_cli_refuses_a_net_over_the_caps_in_one_sentence(tmp_path, capsys):
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert rc == 1 and line.startswith("error: ") and _one_sentence(line[len("error: "):]), line
     assert "M parameters" in line
+
+
+# ----------------------------------------------------------------------------- issue 19, item 7: job limits bypassed
+def _tiny(seed: int = 0) -> JobRequest:
+    spec = experiments.single(ModelConfig(depth=8), DataConfig("digits", train_subset=64),
+                              TrainConfig(epochs=1, device="cpu", seed=seed))
+    return JobRequest.training(spec, "alice")
+
+
+def _queue_only(store, **limits) -> JobManager:
+    """A job manager that queues and never starts a worker (no slot): the limits alone are under test."""
+    from explorer.jobs.manager import Limits
+    return JobManager(store, limits=Limits(concurrent=0, **limits), background=False)
+
+
+def test_deleting_a_job_does_not_give_back_its_start(store):
+    """The probe's 40 submit+delete cycles were all accepted: the hourly count read the rows deletion removes. The
+    same with a limit of 5 an hour (the default is 30) and 8 cycles."""
+    manager = _queue_only(store, starts_per_hour=5)
+    accepted, refusal = 0, None
+    try:
+        for i in range(8):
+            try:
+                exp_id, _ = manager.submit(_tiny(i), attach=False)
+            except JobError as exc:
+                refusal = str(exc)
+                break
+            accepted += 1
+            manager.delete(exp_id, "alice")
+    finally:
+        manager.shutdown()
+    assert accepted == 5
+    assert refusal is not None and _one_sentence(refusal) and "5 jobs in the last hour" in refusal
+    assert not store.list_experiments()  # every accepted one was deleted: the count lives elsewhere
+
+
+def test_fresh_cookies_from_one_address_meet_the_per_client_limit(store):
+    """Five fresh owner ids (cleared cookies) queued five jobs at once; a per-client limit a cookie doesn't reset
+    stops the third here (a deployment where each student has an address of their own sets it this low)."""
+    from dataclasses import replace
+    manager = _queue_only(store, active_per_client=2)
+    try:
+        for i in range(2):
+            manager.submit(replace(_tiny(i), owner=f"cookie-{i}", client="203.0.113.7"))
+        with pytest.raises(JobError) as err:
+            manager.submit(replace(_tiny(2), owner="cookie-2", client="203.0.113.7"))
+        assert _one_sentence(str(err.value)) and "network address" in str(err.value)
+        manager.submit(replace(_tiny(3), owner="cookie-3", client="198.51.100.1"))  # another address: its own count
+        manager.submit(replace(_tiny(4), owner="cookie-4", client=None))  # localhost (a laptop): not counted
+        assert len(manager.queue()) == 4
+    finally:
+        manager.shutdown()
+
+
+def test_the_default_per_client_limits_let_a_class_of_30_behind_one_address_work(store):
+    """A school NAT: thirty students share one address; each queues their job (and the limits still hold one
+    browser that mints cookies to a class's worth: 60 jobs waiting or running)."""
+    from dataclasses import replace
+    manager = _queue_only(store)
+    try:
+        for i in range(30):
+            manager.submit(replace(_tiny(i), owner=f"student-{i}", client="192.0.2.1"))
+        assert len(manager.queue()) == 30 and manager.limits.active_per_client == 60
+    finally:
+        manager.shutdown()
+
+
+def test_the_client_address_behind_a_proxy_is_the_right_most_trusted_hop():
+    from explorer.jobs.request import client_key, proxy_setting
+    assert client_key("203.0.113.7") == "203.0.113.7" and client_key(None) is None  # None: localhost
+    spoofed = ["1.1.1.1, 203.0.113.7"]  # the client wrote 1.1.1.1; our proxy appended the address it saw
+    assert client_key("10.0.0.2", spoofed, trusted_hops=1) == "203.0.113.7"
+    assert client_key("10.0.0.2", ["1.1.1.1, 203.0.113.7", "10.0.0.9"], trusted_hops=2) == "203.0.113.7"
+    assert client_key("10.0.0.2", [], trusted_hops=1) is None  # the header is missing: not counted
+    assert proxy_setting({}) == (None, 0)
+    assert proxy_setting({"EXPLORER_CLIENT_HEADER": "X-Forwarded-For"}) == ("X-Forwarded-For", 1)
+    assert proxy_setting({"EXPLORER_CLIENT_HEADER": "X-Real-IP", "EXPLORER_TRUSTED_PROXIES": "2"}) == ("X-Real-IP", 2)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from ..access.policy import POLICY, Action, Actor
 from ..access.teacher import TeacherGate, check_teacher  # noqa: F401 - re-exported: the app and tests import them here
 from ..store.budget import DiskBudget, enforce
+from ..store.db import StoreError
 from ..store.records import ACTIVE, Experiment
 from ..store.runstore import RunStore, is_local, pid_alive, worker_alive
 from ..training.experiments import ExperimentSpec
@@ -51,6 +52,10 @@ class Limits:
     queued_per_owner: int = 1  # jobs one owner may have waiting
     running_per_owner: int = 1  # jobs one owner may have running
     starts_per_hour: int = 30  # jobs one owner may submit in an hour (stopped and deleted ones count too)
+    # One client address (a new cookie does not reset it). A class of 30 behind one school NAT shares an address:
+    # these allow all of them their per-owner share, and stop one browser minting cookies past a class's worth.
+    active_per_client: int = 60  # jobs queued or running from one client address (30 students x 2)
+    starts_per_client_hour: int = 300  # jobs one client address may submit in an hour (30 students x 10)
 
     @classmethod
     def from_env(cls, concurrent: int = 1) -> Limits:
@@ -61,7 +66,8 @@ class Limits:
             except ValueError:
                 return default
         return cls(num("EXPLORER_MAX_JOBS", concurrent), num("EXPLORER_MAX_QUEUED_PER_OWNER", 1),
-                   num("EXPLORER_MAX_RUNNING_PER_OWNER", 1), num("EXPLORER_MAX_STARTS_PER_HOUR", 30))
+                   num("EXPLORER_MAX_RUNNING_PER_OWNER", 1), num("EXPLORER_MAX_STARTS_PER_HOUR", 30),
+                   num("EXPLORER_MAX_ACTIVE_PER_CLIENT", 60), num("EXPLORER_MAX_STARTS_PER_CLIENT_HOUR", 300))
 
 
 def make_backend(name: str | None = None) -> Backend:
@@ -119,14 +125,16 @@ class JobManager:
                 self._check_estimate(request.experiment())
             request = dataclasses.replace(request, budget_s=self.budget_s)  # every kind's worker stops at its end
             exp_id = self.store.create_experiment(request.to_json(), request.runs_json(), owner=request.owner,
-                                                  spec_hash=spec_hash, kind=request.job_kind, admit=self._admit)
+                                                  spec_hash=spec_hash, kind=request.job_kind, admit=self._admit,
+                                                  client=request.client)
             self.pump()
             return exp_id, False
 
     def _admit(self, counts: Callable[[float], dict[str, int]]) -> None:
-        """Refuse, with one sentence, an owner over a limit. counts(since) is the store's owner_counts, read in the
-        creating transaction under its claim lock, so requests through every app replica count."""
-        counted = counts(time.time() - 3600)  # one query for both checks
+        """Refuse, with one sentence, an owner or a client over a limit. counts(since) is the store's start_counts,
+        read in the creating transaction under its claim lock, so requests through every app replica count; starts
+        are counted in a table that deleting a job leaves alone."""
+        counted = counts(time.time() - 3600)
         queued = counted.get("queued", 0)
         active = queued + counted.get("running", 0)
         if queued >= self.limits.queued_per_owner or \
@@ -137,6 +145,10 @@ class JobManager:
         if recent >= self.limits.starts_per_hour:
             raise JobError(f"You have started {recent} jobs in the last hour, the most allowed; "
                            "wait a while before starting another.")
+        if counted.get("client_active", 0) >= self.limits.active_per_client or \
+                counted.get("client_since", 0) >= self.limits.starts_per_client_hour:
+            raise JobError("Too many jobs come from your network address right now; wait for some to finish, or "
+                           "ask the teacher to raise the limit.")
 
     def set_budget(self, seconds: float) -> float:
         """Set the time budget of jobs that start from now on (clamped to the allowed range); returns it."""
@@ -353,9 +365,14 @@ class JobManager:
         self.store.update_runs(exp_id, where_status=ACTIVE, status="stopped")
 
     def _loop(self, poll_s: float) -> None:
+        warned = -1e9
         while not self._closed.wait(poll_s):
             try:
                 self.pump()
+            except StoreError as exc:  # the database is away: say so once in a while, try again next round
+                if time.monotonic() - warned > 30:
+                    warned = time.monotonic()
+                    log.warning("The job manager waits for the run database: %s", exc)
             except Exception:  # noqa: BLE001 - the loop must survive a damaged record or a race
                 log.exception("The job manager's loop failed once; it goes on.")
 
@@ -370,14 +387,16 @@ class JobManager:
                 {e: h for e, h in self._handles.items() if e in self._started}
             for exp_id, handle in mine.items():
                 if self._alive(handle):
-                    self.store.request_stop(exp_id)
+                    with contextlib.suppress(StoreError):  # the database away: the kill below still comes
+                        self.store.request_stop(exp_id)
             deadline = time.time() + grace_s
             for exp_id, handle in mine.items():
                 while self._alive(handle) and time.time() < deadline:
                     time.sleep(0.1)
                 if self._alive(handle):
                     self._kill(handle)
-                    self._mark_stopped(exp_id)
+                    with contextlib.suppress(StoreError):  # left `running`: the next app marks it interrupted
+                        self._mark_stopped(exp_id)
             self._handles.clear()
             self._started.clear()
             self.backend.close()

@@ -76,6 +76,7 @@ class JobRequest:
     landscape: LandscapeSettings | None = None  # landscape only: explorer.jobs.landscape.landscape_spec()
     class_id: str | None = None  # the class this job is a student's work for, if any
     budget_s: float | None = None  # wall-time budget; the job manager sets it at submit
+    client: str | None = None  # who asked, by network address (client_key): per-client limits; never stored in the spec
 
     def __post_init__(self) -> None:
         if (self.kind == LANDSCAPE) != (self.landscape is not None) or \
@@ -83,10 +84,11 @@ class JobRequest:
             raise ValueError("A job request needs a recipe to train, or landscape settings, as its kind says.")
 
     @classmethod
-    def training(cls, spec: ExperimentSpec, owner: str, class_id: str | None = None) -> JobRequest:
-        """The request to train an experiment (explorer.training.experiments) for `owner`."""
+    def training(cls, spec: ExperimentSpec, owner: str, class_id: str | None = None,
+                 client: str | None = None) -> JobRequest:
+        """The request to train an experiment (explorer.training.experiments) for `owner` (at address `client`)."""
         return cls(spec.kind, tuple(NamedModel(n, c) for n, c in spec.models), spec.data, owner, recipe=spec.train,
-                   class_id=class_id)
+                   class_id=class_id, client=client)
 
     @property
     def job_kind(self) -> str:
@@ -146,4 +148,36 @@ class JobRequest:
                    budget_s=budget_s)
 
 
-__all__ = ["JobRequest", "LANDSCAPE", "LandscapeSettings", "NamedModel"]
+MAX_CLIENT_CHARS = 100  # a client key longer than this (no address is) is cut
+
+
+def client_key(address: str | None, forwarded: Sequence[str] = (), trusted_hops: int = 0) -> str | None:
+    """Who is asking, for the per-client job limits: the connection's address, or behind `trusted_hops` proxies of
+    the deployment's own, the address the outermost of them saw (the `trusted_hops`-th entry from the right of
+    X-Forwarded-For: entries to its left are the client's to write, so never trusted).
+
+    Args:
+        address: the connection's address (Streamlit's st.context.ip_address; None on localhost).
+        forwarded: every value of the configured header (several headers are joined in order).
+        trusted_hops: proxies the deployment runs in front of the app (EXPLORER_CLIENT_HEADER's hops); 0: none.
+    Returns:
+        An address as text, or None (localhost, or a proxy header missing): not counted by client.
+    """
+    if trusted_hops > 0:
+        hops = [h.strip() for value in forwarded for h in str(value).split(",") if h.strip()]
+        return hops[-trusted_hops][:MAX_CLIENT_CHARS] if len(hops) >= trusted_hops else None
+    return str(address)[:MAX_CLIENT_CHARS] if address else None
+
+
+def proxy_setting(env: Mapping[str, str]) -> tuple[str | None, int]:
+    """(the header naming the client, trusted proxy hops) from EXPLORER_CLIENT_HEADER (e.g. X-Forwarded-For) and
+    EXPLORER_TRUSTED_PROXIES (default 1); (None, 0) when no header is configured: the connection's address counts."""
+    header = (env.get("EXPLORER_CLIENT_HEADER") or "").strip() or None
+    try:
+        hops = int(env.get("EXPLORER_TRUSTED_PROXIES", "1"))
+    except ValueError:
+        hops = 1
+    return (header, max(1, min(hops, 10))) if header else (None, 0)
+
+
+__all__ = ["JobRequest", "LANDSCAPE", "LandscapeSettings", "NamedModel", "client_key", "proxy_setting"]

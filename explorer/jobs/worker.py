@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ from torch import nn
 from ..nets.builder import ResNet, count_parameters
 from ..nets.cost import check_model_cost
 from ..nets.preprocessing import Preprocessing
+from ..store.db import StoreUnavailable
 from ..store.records import Experiment
 from ..store.resume import load_resume_state, save_resume_state
 from ..store.runstore import RunStore, run_slug
@@ -39,6 +41,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STOP_POLL_S = 0.25  # the database is asked for a stop request at most this often
+WORKER_PATIENCE_S = 600.0  # a worker waits this long for a database that went away (a restart) before giving up
+
+
+def worker_patience_s() -> float:
+    """EXPLORER_WORKER_DB_PATIENCE_S (seconds, up to a day), else WORKER_PATIENCE_S."""
+    try:
+        value = float(os.environ.get("EXPLORER_WORKER_DB_PATIENCE_S", WORKER_PATIENCE_S))
+    except ValueError:
+        return WORKER_PATIENCE_S
+    return value if 0 <= value <= 86_400 else WORKER_PATIENCE_S
 
 
 class _StoreWriter:
@@ -107,6 +119,8 @@ def run_experiment(store: RunStore, exp_id: str, callback: Callback | None = Non
             return store.update_experiment(exp_id, status=status, finished=time.time(),
                                            message=budget_message(budget_s))
         return store.update_experiment(exp_id, status=status, finished=time.time())
+    except StoreUnavailable:  # the database stayed away past the worker's patience: resumable, not failed
+        return store.mark_interrupted(exp_id, "The run database was away too long; resume this job.")
     except Exception as exc:  # noqa: BLE001 - a worker must always leave a readable status behind
         return fail_job(store, exp_id, exc, "experiment")
 
@@ -197,5 +211,6 @@ def work(experiment_dir: str | Path, database_url: str | None = None, artefacts_
     Returns the exit code: 1 when the job failed, else 0.
     """
     d = Path(experiment_dir)
-    exp = run_job(RunStore(d.parent, database_url, artefacts_url), d.name)
+    exp = run_job(RunStore(d.parent, database_url, artefacts_url, patience_s=worker_patience_s(),
+                           check=False), d.name)
     return 1 if exp is None or exp.status == "failed" else 0

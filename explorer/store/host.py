@@ -1,16 +1,19 @@
-"""What the run store knows of this machine: JSON artefacts read safely, and worker processes by handle.
+"""What the run store knows of this machine: files written atomically (JSON, checkpoints: a full disk leaves no
+half-written file, and says so with errno ENOSPC), read safely, and worker processes by handle.
 
 A worker's handle is "host:pid:start ticks": a pid alone may be reused by any process after a restart, so
 liveness (and the job manager's right to signal it) checks the start time too.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import secrets
 import socket
 from pathlib import Path
 from stat import S_ISREG
+from typing import IO, Any, cast
 
 MAX_JSON_BYTES = 64 * 2**20  # a JSON artefact larger than this is not read
 
@@ -22,6 +25,45 @@ def atomic_write_json(path: Path, obj: object) -> None:
     try:
         with open(tmp, "w") as f:
             json.dump(obj, f, indent=1, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class _Recording(io.RawIOBase):
+    """A file torch.save writes through that keeps the OSError of a failed write: torch reports a full disk as
+    RuntimeError("unexpected pos ..."), with no errno; the caller raises the recorded error instead."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self.f, self.error = f, None  # type: tuple[IO[bytes], OSError | None]
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:  # a bytes-like object
+        try:
+            return self.f.write(b)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+
+def save_atomically(path: Path, obj: object) -> None:
+    """torch.save(obj) to a temp file in the same folder, then rename over `path`: readers see the old file or
+    the whole new one. A failed write (a full disk) removes the temp file and raises its OSError (errno ENOSPC)."""
+    import torch
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(3)}.tmp")
+    try:
+        with open(tmp, "wb", buffering=0) as f:
+            out = _Recording(f)
+            try:
+                torch.save(obj, cast(IO[bytes], out))  # a file object, as torch.save takes
+            except RuntimeError:
+                if out.error is not None:
+                    raise out.error from None
+                raise
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -91,3 +133,23 @@ def worker_alive(handle: str | None) -> bool:
         return True  # another machine's worker (PostgreSQL deployment): its own job manager watches it
     stat = _proc_stat(pid)
     return pid_alive(pid) and (stat is None or start in ("?", "claim") or stat[1] == start)
+
+
+def load_checkpoint(source: str | os.PathLike[str] | bytes | bytearray | IO[bytes]) -> dict:
+    """Read a checkpoint (path, bytes or file object) with weights_only=True and check its format.
+
+    Returns {"state_dict", "model", "preprocessing"}; anything else raises ValueError with one sentence.
+    """
+    if isinstance(source, (bytes, bytearray)):
+        source = io.BytesIO(source)
+    import torch
+    try:
+        ckpt = torch.load(source, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for foreign files
+        raise ValueError("This file is not a ResNet Explorer checkpoint (it could not be read safely).") from exc
+    if not (isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict) and isinstance(ckpt.get("model"), dict)
+            and isinstance(ckpt.get("preprocessing"), dict)):
+        raise ValueError("This file is not a ResNet Explorer checkpoint (weights, model config and preprocessing "
+                         "are expected).")
+    return ckpt
+

@@ -6,11 +6,9 @@ moment leaves either the previous state or the new one; read only with weights_o
 """
 from __future__ import annotations
 
-import os
-import secrets
-
 import torch
 
+from .host import save_atomically
 from .runstore import RunStore
 
 RESUME_FILE = "resume.pt"
@@ -19,13 +17,7 @@ RESUME_FILE = "resume.pt"
 def save_resume_state(store: RunStore, exp_id: str, state: dict) -> None:
     """Keep `state` (engine.Lockstep.state) as the experiment's resume point."""
     path = store.exp_dir(exp_id) / RESUME_FILE
-    tmp = path.with_name(f".{RESUME_FILE}.{secrets.token_hex(3)}.tmp")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    save_atomically(path, state)  # a full disk: OSError (ENOSPC), the previous state kept whole
     store.update_experiment(exp_id, resume_state=store.publish(path), resume_step=int(state["step"]))
 
 

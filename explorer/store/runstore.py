@@ -14,7 +14,6 @@ Size budget: ~420 lines.
 """
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -25,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 import torch
@@ -33,27 +32,37 @@ import torch
 from ..nets.preprocessing import Preprocessing
 from . import db
 from .artefacts import Artefacts
-from .host import atomic_write_json, is_local, pid_alive, read_json, worker_alive, worker_handle  # noqa: F401
+from .host import atomic_write_json, is_local, load_checkpoint, pid_alive, read_json, worker_alive, worker_handle
 from .records import ACTIVE, FINAL_KEYS, STATUSES, Experiment, Filter, Metric, check_name, run_slug
 
 if TYPE_CHECKING:
     from .db import Row
 
 T = TypeVar("T")
-Admit = Callable[[Callable[[float | None], dict[str, int]]], None]  # the job manager's check of an owner's counts
+Admit = Callable[[Callable[[float], dict[str, int]]], None]  # the job manager's check of an owner's counts
 
 log = logging.getLogger(__name__)
 
 __all__ = ["STATUSES", "ACTIVE", "FINAL_KEYS", "RunStore", "Filter", "Page", "default_runs_dir", "run_slug",
-           "pid_alive", "worker_handle", "worker_alive", "load_checkpoint", "read_json", "atomic_write_json"]
+           "pid_alive", "worker_handle", "worker_alive", "load_checkpoint", "read_json",
+           "atomic_write_json", "is_local"]
 
 TRAINING, EVERY_KIND = Filter(), Filter(kind=None)  # the default filters: training runs; jobs of every kind
 MAX_METRIC_ROWS = 200_000  # one read of a run's metrics returns at most this many records (newest dropped)
+PATIENCE_S = 5.0  # how long the app waits for a database that does not answer before saying so (a worker waits longer)
 
 
 def default_runs_dir() -> Path:
     """EXPLORER_RUNS_DIR, else ./runs."""
     return Path(os.environ.get("EXPLORER_RUNS_DIR") or "runs")
+
+
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        value = default
+    return value if 0 <= value <= 86_400 else default
 
 
 def _dumps(obj: object) -> str:
@@ -84,13 +93,20 @@ class RunStore:
     """Experiments in a database, artefacts under one folder. Workers write; pages, the CLI and the job manager read."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None, database_url: str | None = None,
-                 artefacts_url: str | None = None) -> None:
+                 artefacts_url: str | None = None, patience_s: float | None = None, check: bool = True) -> None:
+        """patience_s: how long a transaction waits for a database that is away (EXPLORER_DB_PATIENCE_S, else
+        PATIENCE_S), then db.StoreUnavailable; check: read a SQLite file whole once (db.ensure_schema). A store that
+        cannot be used raises db.StoreError with one sentence."""
         self.root = Path(root) if root is not None else default_runs_dir()
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file in its place, no permission, a full disk
+            raise db.StoreError(f"The runs folder {self.root} cannot be made ({exc.strerror}).") from exc
         self.url = db.database_url(self.root, database_url)
         self.artefacts = Artefacts(self.root, artefacts_url)  # the runs folder, or EXPLORER_ARTIFACTS_URL
-        self._read, self._write = db.make_engines(self.url)
-        db.ensure_schema(self._write)
+        self.patience_s = patience_s if patience_s is not None else _env_seconds("EXPLORER_DB_PATIENCE_S", PATIENCE_S)
+        self._read, self._write = db.make_engines(self.url, busy_s=min(30.0, max(1.0, self.patience_s)))
+        db.ensure_schema(self._write, self.patience_s, check)
 
     @property
     def is_sqlite(self) -> bool:
@@ -103,11 +119,14 @@ class RunStore:
 
     def _tx(self, fn: Callable[[sa.Connection], T]) -> T:
         """fn(connection) in one write transaction, retried while the database is busy."""
-        return db.run_in(self._write, fn)
+        return db.run_in(self._write, fn, self.patience_s)
 
     def _q(self, fn: Callable[[sa.Connection], T]) -> T:
         """fn(connection) on a read connection (a consistent snapshot), retried while the database is busy."""
-        return db.run_in(self._read, fn)
+        return db.run_in(self._read, fn, self.patience_s)
+
+    def ping(self, patience_s: float = 1.0) -> None:  # db.StoreError, one sentence, unless the database answers
+        db.run_in(self._read, lambda c: c.execute(sa.text("SELECT 1")).scalar(), patience_s)
 
     def select(self, query: sa.Executable) -> list[Row]:
         """The rows of a read-only query on the store's tables (explorer.store's own modules build them)."""
@@ -139,14 +158,16 @@ class RunStore:
 
     # ------------------------------------------------------------------ create and update
     def create_experiment(self, spec: dict, runs: list, owner: str | None = None,
-                          spec_hash: str | None = None, kind: str = "train", admit: Admit | None = None) -> str:
-        """A new experiment, status queued, with its runs (one transaction).
+                          spec_hash: str | None = None, kind: str = "train", admit: Admit | None = None,
+                          client: str | None = None) -> str:
+        """A new experiment, status queued, with its runs (and with `admit`, its row in `starts`): one transaction.
 
         Args:
             spec: the experiment's JSON spec (ExperimentSpec.to_dict()).
             runs: [{"name": ..., "model": ModelConfig dict}, ...]; names must be unique.
             admit: called in that transaction, under the claim lock (so every app replica's requests count), with
-                counts(since) -> owner_counts(owner, since); it raises to refuse (the job manager's owner limits).
+                counts(since) -> tables.start_counts(owner, client, since); it raises to refuse (the job limits).
+            client: who asked, as the job manager's per-client limits know them (None: not counted by client).
         Returns: the new experiment id.
         """
         names = [check_name(r["name"]) for r in runs]
@@ -154,21 +175,29 @@ class RunStore:
             raise ValueError(f"Run names must be unique within an experiment; got {names}.")
         exp_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
         self.insert_experiment(exp_id, spec, runs, owner=owner, spec_hash=spec_hash, kind=kind, created=time.time(),
-                               admit=admit)
+                               admit=admit, client=client)
         return exp_id
 
     def insert_experiment(self, exp_id: str, spec: dict, runs: list, owner: str | None = None,
                           spec_hash: str | None = None, kind: str = "train", created: float = 0.0,
-                          status: str = "queued", admit: Admit | None = None, **fields: Any) -> None:
-        """Insert an experiment row and its run rows as they are (create_experiment and import-store use it)."""
-        from .tables import experiment_row, owner_counts, run_row
+                          status: str = "queued", admit: Admit | None = None, client: str | None = None,
+                          **fields: Any) -> None:
+        """Insert an experiment row and its run rows as they are (create_experiment and import-store use it); with
+        `admit` (a job manager's request), its row in `starts` too."""
+        from .tables import experiment_row, record_start, run_row, start_counts
         row = experiment_row(exp_id, spec, runs, owner, spec_hash, kind, created, status, fields)
         rows = [run_row(exp_id, i, r) for i, r in enumerate(runs)]
+        tries = [0]
 
         def write(conn: sa.Connection) -> None:
+            tries[0] += 1
+            if tries[0] > 1 and conn.execute(sa.select(db.experiments.c.id).where(db.experiments.c.id == exp_id)) \
+                    .first() is not None:
+                return  # the first try committed before its connection dropped
             if admit is not None:
                 db.claim_lock(conn)
-                admit(lambda since: owner_counts(conn, owner, since))
+                admit(lambda since: start_counts(conn, owner, client, since))
+                record_start(conn, exp_id, owner, client, time.time())
             conn.execute(db.experiments.insert().values(**row))
             if rows:
                 conn.execute(db.runs.insert(), rows)
@@ -198,12 +227,15 @@ class RunStore:
         app process or replica) claimed it first, or when `most_running` experiments (`most_per_owner` of its
         owner's) already run. Claims take one lock in turn, so limits counted here hold across every replica.
         The worker's own handle replaces the claim once it starts."""
-        e = db.experiments.c
-        claim = db.experiments.update().where((e.id == exp_id) & (e.status == "queued")).values(
-            status="running", started=time.time(), worker=f"{socket.gethostname()}:{os.getpid()}:claim")
+        e, mark = db.experiments.c, {"worker": f"{socket.gethostname()}:{os.getpid()}:claim", "started": time.time()}
+        claim = db.experiments.update().where((e.id == exp_id) & (e.status == "queued")).values(status="running")
+        claim = claim.values(**mark)
 
         def write(conn: sa.Connection) -> int:
             db.claim_lock(conn)
+            if conn.execute(sa.select(e.id).where((e.id == exp_id) & (e.status == "running") & (
+                    e.worker == mark["worker"]) & (e.started == mark["started"]))).first() is not None:
+                return 1  # a retry: the first try committed before its connection dropped
             owners = conn.execute(sa.select(e.owner).where(e.status == "running")).scalars().all()
             owner = conn.execute(sa.select(e.owner).where(e.id == exp_id)).scalar()
             if (most_running is not None and len(owners) >= most_running) or \
@@ -242,7 +274,9 @@ class RunStore:
                          "step": int(step) if isinstance(step, (int, float)) and abs(step) < 2**31 else None,
                          "record": _dumps(d)})
         if rows:
-            self._tx(lambda c: c.execute(db.metrics.insert(), rows))
+            from .tables import insert_metrics
+            tries: list[int] = []  # a retried insert replaces what its first try may have committed
+            self._tx(lambda c: insert_metrics(c, rows, tries))
 
     # ------------------------------------------------------------------ stop requests
     def request_stop(self, exp_id: str) -> None:
@@ -388,18 +422,18 @@ class RunStore:
             raise ValueError(f"Weights are 'init' or 'final', not {which!r}.")
         path = self.run_dir(exp_id, run_id) / f"{which}.pt"
         if reuse is None:
+            from .host import save_atomically
             path.parent.mkdir(parents=True, exist_ok=True)
             state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-            tmp = path.with_name(f".{path.name}.{secrets.token_hex(3)}.tmp")
-            torch.save({"format": "resnet-explorer/1", "state_dict": state, "model": model_cfg,
-                        "preprocessing": preprocessing.to_dict()}, tmp)
-            os.replace(tmp, path)
+            save_atomically(path, {"format": "resnet-explorer/1", "state_dict": state, "model": model_cfg,
+                                   "preprocessing": preprocessing.to_dict()})  # ENOSPC: OSError, no file left
         relative = reuse or self.publish(path)
         size = 0 if reuse else path.stat().st_size  # a shared file counts once, for the run that wrote it
         rc = db.runs.c
+        column = rc[f"{which}_weights"]  # counted once: a retried write whose first try committed adds nothing
         self._tx(lambda c: c.execute(db.runs.update().where((rc.exp_id == exp_id) & (rc.id == run_slug(run_id)))
-                                     .values(**{f"{which}_weights": relative,
-                                                "weights_bytes": rc.weights_bytes + size})))
+                                     .values(**{f"{which}_weights": relative, "weights_bytes": rc.weights_bytes
+                                                + sa.case((column.is_distinct_from(relative), size), else_=0)})))
         return self.root / relative
 
     def weights_path(self, exp_id: str, run_id: str, which: str = "final") -> Path:
@@ -414,22 +448,3 @@ class RunStore:
         row = self._q(lambda c: c.execute(sa.select(db.runs.c[f"{which}_weights"]).where(
             (db.runs.c.exp_id == exp_id) & (db.runs.c.id == run_slug(run_id)))).first())
         return row is not None and bool(row[0]) and self.artefacts.exists(row[0])
-
-
-def load_checkpoint(source: str | os.PathLike[str] | bytes | bytearray | IO[bytes]) -> dict:
-    """Read a checkpoint (path, bytes or file object) with weights_only=True and check its format.
-
-    Returns {"state_dict", "model", "preprocessing"}; anything else raises ValueError with one sentence.
-    """
-    if isinstance(source, (bytes, bytearray)):
-        source = io.BytesIO(source)
-    try:
-        ckpt = torch.load(source, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for foreign files
-        raise ValueError("This file is not a ResNet Explorer checkpoint (it could not be read safely).") from exc
-    if not (isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict) and isinstance(ckpt.get("model"), dict)
-            and isinstance(ckpt.get("preprocessing"), dict)):
-        raise ValueError("This file is not a ResNet Explorer checkpoint (weights, model config and preprocessing "
-                         "are expected).")
-    return ckpt
-

@@ -12,9 +12,7 @@ A ResNet-20 (0.27M parameters, ~1.1 MB a snapshot) keeps every epoch of a 30-epo
 """
 from __future__ import annotations
 
-import os
 import re
-import secrets
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,6 +20,7 @@ import torch
 
 from ..nets.preprocessing import Preprocessing
 from . import db
+from .host import save_atomically
 from .runstore import RunStore, load_checkpoint
 
 MAX_SNAPSHOTS = 30  # per run, besides init.pt and final.pt
@@ -42,10 +41,8 @@ def save_snapshot(store: RunStore, exp_id: str, run_id: str, epoch: int, model: 
     folder = path.parent.relative_to(store.root).as_posix()
     before = store.artefacts.sizes(folder).get(path.name, 0)  # a resumed run rewrites an epoch's snapshot
     state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(3)}.tmp")
-    torch.save({"format": "resnet-explorer/1", "state_dict": state, "model": model_cfg,
-                "preprocessing": preprocessing.to_dict()}, tmp)
-    os.replace(tmp, path)
+    save_atomically(path, {"format": "resnet-explorer/1", "state_dict": state, "model": model_cfg,
+                           "preprocessing": preprocessing.to_dict()})  # a full disk: OSError, no file left
     size = path.stat().st_size
     store.publish(path)
     store.update_run(exp_id, run_id, weights_bytes=db.runs.c.weights_bytes + (size - before))

@@ -147,3 +147,45 @@ def owner_counts(conn: sa.Connection, owner: str | None, since: float | None = N
     if since is not None:
         out["since"] = sum(int(r or 0) for _, _, r in rows)
     return out
+
+
+def insert_metrics(conn: sa.Connection, rows: list[dict[str, Any]], tries: list[int]) -> None:
+    """Insert metric rows; `tries` counts this write's attempts (the caller's list, appended to here). A retry (the
+    first try may have committed before the connection dropped) first removes the rows with the same run, type and
+    step, so a record is never stored twice."""
+    tries.append(1)
+    if len(tries) > 1:
+        m = db.metrics.c
+        for row in rows:
+            if row["step"] is not None:
+                conn.execute(db.metrics.delete().where((m.exp_id == row["exp_id"]) & (m.run_id == row["run_id"])
+                                                       & (m.type == row["type"]) & (m.step == row["step"])))
+    conn.execute(db.metrics.insert(), rows)
+
+
+STARTS_KEPT_S = 8 * 24 * 3600  # a start is counted for the hour after it, and while its job is queued or running
+#                                (at most the longest job budget, 7 days, plus a day in the queue)
+
+
+def record_start(conn: sa.Connection, exp_id: str, owner: str | None, client: str | None, now: float) -> None:
+    """Note a submitted job in `starts` (deleting the job keeps this row), and forget starts past STARTS_KEPT_S."""
+    s = db.starts.c
+    conn.execute(db.starts.delete().where(s.time < now - STARTS_KEPT_S))
+    conn.execute(db.starts.insert().values(exp_id=exp_id, owner=owner, client=client, time=now))
+
+
+def start_counts(conn: sa.Connection, owner: str | None, client: str | None, since: float) -> dict[str, int]:
+    """What the job limits read, under the claim lock: this owner's experiments by status, "since": the owner's
+    starts after `since` (deleted jobs included), and for the client (None: not counted) "client_since": its
+    starts after `since` and "client_active": its jobs queued or running."""
+    out = owner_counts(conn, owner)
+    s, e = db.starts.c, db.experiments.c
+    out["since"] = int(conn.execute(sa.select(sa.func.count()).select_from(db.starts)
+                                    .where((s.owner == owner) & (s.time >= since))).scalar_one())
+    if client is not None:
+        out["client_since"] = int(conn.execute(sa.select(sa.func.count()).select_from(db.starts)
+                                               .where((s.client == client) & (s.time >= since))).scalar_one())
+        out["client_active"] = int(conn.execute(
+            sa.select(sa.func.count()).select_from(db.starts.join(db.experiments, e.id == s.exp_id))
+            .where((s.client == client) & e.status.in_(["queued", "running"]))).scalar_one())
+    return out
