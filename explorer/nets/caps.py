@@ -27,3 +27,10 @@ def macs_per_s(device: str) -> float:
     except ValueError:
         value = 0.0
     return value if value > 0 else MACS_PER_S.get(device, MACS_PER_S["cpu"])
+
+# Activation memory (explorer.nets.memory counts it on the meta device): parameters and mult-adds do not bound it.
+MAX_REQUEST_ACTIVATION_BYTES = 2**30  # one explanation's forward+backward (ResNet-50 at 224²: ~0.2 GB/image); ResNet-1202 at 0.125 width on 512² took 3.2 GB
+ACTIVATION_BUDGET_ENV = "EXPLORER_ACTIVATION_BUDGET_MB"
+ACTIVATION_BUDGET_BYTES = 2 * 2**30  # all sessions' explanations at once in the server process; more wait in line
+ACTIVATION_WAIT_S = 20  # seconds a request waits in line for the budget before "the server is busy"
+MAX_JOB_ACTIVATION_BYTES = 8 * 2**30  # one training job's batch: all its models' activations, weights' gradients, momentum
