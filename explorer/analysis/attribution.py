@@ -40,7 +40,7 @@ from captum.attr import (
 from torch import nn
 
 from ..nets.caps import MAX_REQUEST_ACTIVATION_BYTES
-from ..nets.memory import ActivationProfile, activation_profile, megabytes, server_budget
+from ..nets.memory import ActivationProfile, activation_profile, human_bytes, server_budget
 from .baselines import baseline_image
 from .layers import checked_logits, chosen_layer, default_layer, probe, stage_names
 from .modelcopy import borrowed_copy
@@ -443,8 +443,8 @@ def _memory_plan(spec: Method, work: nn.Module, x: torch.Tensor, options: Option
     fit = profile.images_that_fit(cap, backward=spec.gradients)
     one = profile.backward_bytes(1) if spec.gradients else profile.forward_bytes(1)
     if fit < 1:
-        raise ValueError(f"{spec.label} would need about {megabytes(one)} of memory for this net and image, and "
-                         f"one explanation may use {megabytes(cap)} here: use a smaller image or a shallower or "
+        raise ValueError(f"{spec.label} would need about {human_bytes(one)} of memory for this net and image, and "
+                         f"one explanation may use {human_bytes(cap)} here: use a smaller image or a shallower or "
                          f"narrower net.")
     batch = 1
     if spec.passes is not None:
