@@ -247,3 +247,20 @@ def test_explain_shows_the_refusal_sentence_and_keeps_the_rest(new_app, monkeypa
     charts = [c.key for c in at.get("plotly_chart")]
     assert sum(k.startswith("explain_top5_") for k in charts) == 2 and not any(k.startswith("explain_map_")
                                                                                 for k in charts)
+
+
+def test_build_shows_the_training_memory_and_the_sentence_over_the_cap(new_app, monkeypatch):
+    from explorer.nets.cost import training_memory
+    from explorer.nets.memory import human_bytes
+    at = new_app()
+    at.switch_page("pages/build.py").run()
+    shown = {m.label: m.value for m in at.metric}
+    label = next(label for label in shown if label.startswith("Training memory (both, batch "))
+    batch = int(label.rsplit(" ", 1)[1].rstrip(")"))
+    cfg = ModelConfig(depth=20, in_channels=1, input_size=8)  # the page's default: ResNet-20 on 8x8 digits
+    assert shown[label] == human_bytes(training_memory((cfg, cfg.plain()), batch))
+    monkeypatch.setenv("EXPLORER_JOB_ACTIVATION_MB", "0.001")
+    at.run()
+    sentences = [e.value for e in at.error if "would need about" in e.value]
+    assert len(sentences) == 1 and "a job may use" in sentences[0] and _one_sentence(sentences[0])
+    assert not any(label.startswith("Training memory") for label in (m.label for m in at.metric))
