@@ -20,9 +20,7 @@ import contextlib
 import dataclasses
 import math
 import numbers
-import threading
 import warnings
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -39,11 +37,10 @@ from captum.attr import (
 )
 from torch import nn
 
-from ..nets.caps import MAX_REQUEST_ACTIVATION_BYTES
-from ..nets.memory import ActivationProfile, activation_profile, human_bytes, server_budget
+from ..nets.memory import human_bytes, request_cap, server_budget
 from .baselines import baseline_image
 from .layers import checked_logits, chosen_layer, default_layer, probe, stage_names
-from .modelcopy import borrowed_copy
+from .modelcopy import borrowed_copy, copy_profile
 
 IG_TOLERANCE = 0.05  # completeness: the map's sum must be within 5 % of the score change it explains
 IG_MAX_STEPS = 512  # integrated gradients doubles its steps up to this until the tolerance is met
@@ -411,35 +408,11 @@ def _default_batch(work: nn.Module, x: torch.Tensor, passes: int) -> int:
 
 
 # ----------------------------------------------------------------------------- memory
-# model copy -> {input shape: its explanation profile}; a copy is rebuilt when its model's structure changes
-_PROFILES: weakref.WeakKeyDictionary[nn.Module, dict[tuple[int, ...], ActivationProfile]] = \
-    weakref.WeakKeyDictionary()
-_PROFILES_LOCK = threading.Lock()
-
-
-def _profile(work: nn.Module, x: torch.Tensor) -> ActivationProfile:
-    """The copy's activation profile for images shaped like x, counted once on the meta device and kept."""
-    shape = tuple(x.shape)
-    with _PROFILES_LOCK:
-        known = _PROFILES.get(work, {}).get(shape)
-    if known is None:
-        known = activation_profile(work, shape)
-        with _PROFILES_LOCK:
-            _PROFILES.setdefault(work, {})[shape] = known
-    return known
-
-
-def request_cap() -> int:
-    """The most activation memory one explanation may hold: MAX_REQUEST_ACTIVATION_BYTES, or the whole server
-    budget (EXPLORER_ACTIVATION_BUDGET_MB) where that is smaller."""
-    return min(MAX_REQUEST_ACTIVATION_BYTES, server_budget().total)
-
-
 def _memory_plan(spec: Method, work: nn.Module, x: torch.Tensor, options: Options) -> tuple[int, int]:
     """Images per forward and the bytes this request will hold; a ValueError with one sentence when even one
     image is over the per-request cap. The batched methods take as many images as their passes, the option
     internal_batch_size, _BATCH_ELEMENTS and the cap allow."""
-    profile, cap = _profile(work, x), request_cap()
+    profile, cap = copy_profile(work, tuple(x.shape)), request_cap()
     fit = profile.images_that_fit(cap, backward=spec.gradients)
     one = profile.backward_bytes(1) if spec.gradients else profile.forward_bytes(1)
     if fit < 1:

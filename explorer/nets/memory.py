@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from .caps import ACTIVATION_BUDGET_BYTES, ACTIVATION_BUDGET_ENV, ACTIVATION_WAIT_S
+from .caps import ACTIVATION_BUDGET_BYTES, ACTIVATION_BUDGET_ENV, ACTIVATION_WAIT_S, MAX_REQUEST_ACTIVATION_BYTES
 
 # Besides what autograd keeps, a backward pass holds the gradient flowing back, the one it is computing and a
 # temporary of the op running (e.g. BN's), each at most the largest activation; a forward pass without autograd
@@ -191,3 +191,9 @@ def server_budget() -> MemoryBudget:
     if total != _SERVER.total:
         _SERVER.resize(total)
     return _SERVER
+
+
+def request_cap() -> int:
+    """The most activation memory one request (an explanation) may hold: MAX_REQUEST_ACTIVATION_BYTES, or the
+    whole server budget (EXPLORER_ACTIVATION_BUDGET_MB) where that is smaller."""
+    return min(MAX_REQUEST_ACTIVATION_BYTES, server_budget().total)
