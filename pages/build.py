@@ -6,10 +6,11 @@ from explorer.data.datasets import dataset_info, model_config_for
 from explorer.data.registry import DATASETS
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
 from explorer.nets.config import BLOCKS, FAMILIES, INITS, NORMS, PRESETS, ZERO_INIT_REFUSED, ModelConfig, preset
-from explorer.nets.cost import check_model_cost
+from explorer.nets.cost import check_model_cost, check_training_memory
+from explorer.nets.memory import human_bytes
 from explorer.nets.summary import block_diagram, layer_table, model_stats
 from explorer.urlstate import BUILD_CONTROLS, WIDTHS, depth_options
-from pages.common import ensure_entry
+from pages.common import ensure_entry, train_cfg
 from pages.display import fmt_int, fmt_madds
 from pages.lesson_links import is_pinned, lesson_pins, link_note, locked_controls, pinned
 
@@ -141,6 +142,7 @@ def show(cfg: ModelConfig) -> None:
     cols[2].metric(f"Parameters ({twin.name})", fmt_int(other["stats"]["params"]),
                    delta=f"{-delta:+,} vs {cfg.name}" if delta else None, delta_color="off")
     cols[3].metric(f"Mult-adds ({twin.name})", fmt_madds(other["stats"]["mult_adds"]))
+    show_training_memory(cfg, twin)
     if cfg.shortcut == "A" or twin.shortcut == "A":
         st.caption("With zero-padding shortcuts (option A) a ResNet and its plain twin have exactly the same "
                    "parameters: the shortcut is free (He et al. 2015).")
@@ -151,6 +153,19 @@ def show(cfg: ModelConfig) -> None:
         rows = [{"layer": r["name"], "type": r["type"], "output": "×".join(map(str, r["output_shape"][1:])),
                  "params": r["params"], "mult-adds": r["mult_adds"]} for r in mine["table"]["rows"]]
         st.dataframe(rows, width="stretch", hide_index=True, key="build_layer_table")
+
+
+def show_training_memory(cfg: ModelConfig, twin: ModelConfig) -> None:
+    """The memory one training step of the twins needs (explorer.nets.cost), or why a job would be refused."""
+    try:
+        batch = train_cfg().batch_size
+        need = check_training_memory((cfg, twin), batch)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    st.metric(f"Training memory (both, batch {batch})", human_bytes(need),
+              help="Activations kept for the backward pass, the gradient in flight, the weights' gradients and "
+                   "momentum, counted on the meta device before anything is built.")
 
 
 st.title("Build a network")

@@ -8,6 +8,7 @@ from explorer.analysis import attribution
 from explorer.analysis.attribution import METHODS, attribute, default_gradcam_layer, predict
 from explorer.nets.builder import build_model
 from explorer.nets.config import ModelConfig
+from explorer.nets.memory import activation_profile, server_budget
 from explorer.nets.preprocessing import Preprocessing
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")  # tiny nets; see tests/conftest.py
@@ -198,16 +199,37 @@ def test_bad_requests_get_one_sentence(call, words, digit, digit_net):
     assert words in str(err.value) and "\n" not in str(err.value)
 
 
-def test_heavy_work_takes_the_lock(monkeypatch, digit, digit_net):
-    monkeypatch.setattr(attribution, "HEAVY_PARAMETERS", 10)  # make the tiny net count as heavy
+def test_every_map_holds_its_memory_estimate_while_it_runs(digit, digit_net):
+    budget, profile = server_budget(), activation_profile(digit_net, tuple(digit.shape))
     held = []
-    attribute(digit_net, digit, "integrated_gradients", n_steps=2,
-              progress=lambda f: held.append(attribution._HEAVY_LOCK.locked()))
-    assert held[0] is True  # inside the run the lock was held
-    assert not attribution._HEAVY_LOCK.locked()  # and released afterwards
-    light = []
-    attribute(digit_net, digit, "saliency", progress=lambda f: light.append(attribution._HEAVY_LOCK.locked()))
-    assert light == [False]
+    attribute(digit_net, digit, "integrated_gradients", n_steps=2, max_steps=4,
+              progress=lambda f: held.append(budget.used))
+    # IG may double its steps up to max_steps; all of them fit one forward on a digit: 4 images' worth is held
+    assert held[0] == profile.backward_bytes(4) and budget.used == 0  # held inside the run, released after
+
+
+def test_gradcam_on_a_preactivation_net_explains_the_activated_output(digit):
+    """He et al. 2016's nets end with BN-ReLU after the last stage's sum: Grad-CAM weighs what the pool reads."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(depth=8, in_channels=3, input_size=32, placement="full_preact")).eval()
+    with torch.no_grad():  # a trained-looking final BN, so BN-ReLU really changes the maps
+        for t in (model.bn_final.weight, model.bn_final.bias, model.bn_final.running_mean):
+            t.copy_(torch.randn_like(t))
+        model.bn_final.running_var.uniform_(0.5, 2.0)
+    x = _colour(digit)  # 32x32: the last stage is 8x8, wide enough to be the default
+    assert default_gradcam_layer(model, x) == "relu_final"
+    kept = {}
+    hook = model.relu_final.register_forward_hook(lambda m, i, o: kept.update(a=o))
+    try:
+        scores = model(x)
+    finally:
+        hook.remove()
+    target = int(scores.argmax())
+    grad, = torch.autograd.grad(scores[0, target], kept["a"])  # PyTorch as the oracle: (1, C, h, w)
+    cam = torch.relu((grad.mean(dim=(2, 3), keepdim=True) * kept["a"]).sum(dim=1, keepdim=True))
+    expected = nn.functional.interpolate(cam, size=(32, 32), mode="bilinear")[0, 0].detach()
+    assert torch.allclose(attribute(model, x, "gradcam"), expected, atol=1e-6)
+    assert not torch.allclose(attribute(model, x, "gradcam", layer="layer3"), expected, atol=1e-3)  # the sum
 
 
 def test_maps_follow_the_models_current_weights(digit):

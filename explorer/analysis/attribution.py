@@ -6,8 +6,12 @@ the app, the CLI and the tests iterate it, so adding a method is one `register_m
 whatever the method, so the app can overlay any of them the same way (`attribute_details` adds what to say
 beside it: the baseline, integrated gradients' completeness check). Every method runs on a deep copy of the
 model in eval mode (explorer.analysis.modelcopy): the caller's model, possibly one being trained, is never
-touched. Heavy jobs (a big model with a many-pass method) take a process-wide lock, one at a time, so one
-student cannot stall a shared server.
+touched. Before anything runs, each request's activation memory is estimated on the meta device
+(explorer.nets.memory: forward + backward, at the batch the method runs: integrated gradients' and SmoothGrad's
+internal batch, occlusion's windows per forward); one over MAX_REQUEST_ACTIVATION_BYTES is refused with one
+sentence (the batched methods first shrink their batch to fit), and every request holds its estimate from the
+server's budget while it runs, so sessions together stay within it (the rest wait in line, or hear the server is
+busy).
 Size budget: ~400 lines.
 """
 from __future__ import annotations
@@ -16,7 +20,6 @@ import contextlib
 import dataclasses
 import math
 import numbers
-import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,17 +37,17 @@ from captum.attr import (
 )
 from torch import nn
 
+from ..nets.memory import human_bytes, request_cap, server_budget
 from .baselines import baseline_image
 from .layers import checked_logits, chosen_layer, default_layer, probe, stage_names
-from .modelcopy import borrowed_copy
+from .modelcopy import borrowed_copy, copy_profile
 
 IG_TOLERANCE = 0.05  # completeness: the map's sum must be within 5 % of the score change it explains
 IG_MAX_STEPS = 512  # integrated gradients doubles its steps up to this until the tolerance is met
 IG_MAX_STEPS_HEAVY = 64  # ... and up to this for a heavy net (ResNet-50 at 224x224: ~0.6 s a step on a CPU)
 
-HEAVY_PARAMETERS = 5_000_000  # above this, many-pass methods run one at a time in the process
-_HEAVY_LOCK = threading.Lock()
-_BATCH_ELEMENTS = 2 ** 21  # input values per forward for many-pass methods (bounds memory on big images)
+HEAVY_PARAMETERS = 5_000_000  # above this, many-pass methods take a while: the app asks before running them
+_BATCH_ELEMENTS = 2 ** 21  # input values per forward for many-pass methods (bounds each call's time on big images)
 
 
 # ----------------------------------------------------------------------------- public API
@@ -87,6 +90,10 @@ class Method:
     baseline: bool = False  # starts from, or hides with, a baseline image (the app offers the choice)
     gradients: bool = True  # needs the input's gradient (occlusion only runs forward)
     layer: bool = False  # explains a layer's output (Grad-CAM): gets a layer name, by default the last wide stage
+    # Images it wants per forward, before memory is considered (integrated gradients' most steps, SmoothGrad's
+    # samples, occlusion's windows), given the model copy, x and the options; None: one image. A method with it
+    # takes `internal_batch_size`, which attribute_details sets to what fits the memory cap.
+    passes: Callable[[nn.Module, torch.Tensor, Options], int] | None = None
 
 
 METHODS: dict[str, Method] = {}  # name -> Method, in the order the app lists them
@@ -133,17 +140,20 @@ def attribute_details(model: nn.Module, x: torch.Tensor, method: str, target: in
     _check_options(spec, options)
     progress = options.pop("progress", None)
     _check_input(model, x)
-    heavy = spec.heavy and _count_parameters(model) > HEAVY_PARAMETERS
-    with _HEAVY_LOCK if heavy else contextlib.nullcontext(), _grad_allowed(), borrowed_copy(model) as work:
+    with _grad_allowed(), borrowed_copy(model) as work:
         x = x.detach().to(_device_of(work), torch.float32).clone().requires_grad_(spec.gradients)
-        by_default = spec.layer and options.get("layer") is None
-        # One no-grad forward gives the predicted class and, for Grad-CAM's default, the stages' sizes.
-        logits, sides = probe(work, x, stage_names(work) if by_default else [])
-        target = _check_target(logits, target)
-        layer_name = None
-        if spec.layer:
-            layer_name = default_layer(work, sides) if by_default else chosen_layer(model, work, options["layer"])
-        out = spec.runner(work, x, target, options, layer_name, progress)
+        batch, need = _memory_plan(spec, work, x, options)  # refused here, before anything real is allocated
+        if spec.passes is not None:
+            options["internal_batch_size"] = batch
+        with server_budget().reserve(need, f"{spec.label} on this net and image"):
+            by_default = spec.layer and options.get("layer") is None
+            # One no-grad forward gives the predicted class and, for Grad-CAM's default, the stages' sizes.
+            logits, sides = probe(work, x, stage_names(work) if by_default else [])
+            target = _check_target(logits, target)
+            layer_name = None
+            if spec.layer:
+                layer_name = default_layer(work, sides) if by_default else chosen_layer(model, work, options["layer"])
+            out = spec.runner(work, x, target, options, layer_name, progress)
     if progress is not None:
         progress(1.0)
     heat = torch.nan_to_num(out.heat.detach().float().cpu(), nan=0.0, posinf=0.0, neginf=0.0).clamp_min(0.0)
@@ -206,9 +216,7 @@ def _guided_backprop(work: nn.Module, x: torch.Tensor, target: int, options: Opt
 
 def _integrated_gradients(work: nn.Module, x: torch.Tensor, target: int, options: Options, layer_name: str | None,
                           progress: Progress | None) -> Attribution:
-    n_steps = _positive_int(options, "n_steps", 32)
-    cap = IG_MAX_STEPS_HEAVY if _count_parameters(work) > HEAVY_PARAMETERS else IG_MAX_STEPS
-    most = max(n_steps, _positive_int(options, "max_steps", cap))
+    n_steps, most = _ig_steps(work, options)
     name = options.get("baseline") or "mean"
     base = baseline_image(x, name, options.get("preprocessing"))
     with torch.no_grad():
@@ -225,6 +233,13 @@ def _integrated_gradients(work: nn.Module, x: torch.Tensor, target: int, options
         n_steps = min(2 * n_steps, most)
     return Attribution(_gradient_heat(attr), baseline=name, n_steps=n_steps, delta=relative,
                        converged=relative < IG_TOLERANCE)
+
+
+def _ig_steps(work: nn.Module, options: Options) -> tuple[int, int]:
+    """Integrated gradients' first step count and the most it may double to."""
+    n_steps = _positive_int(options, "n_steps", 32)
+    cap = IG_MAX_STEPS_HEAVY if _count_parameters(work) > HEAVY_PARAMETERS else IG_MAX_STEPS
+    return n_steps, max(n_steps, _positive_int(options, "max_steps", cap))
 
 
 def _smoothgrad(work: nn.Module, x: torch.Tensor, target: int, options: Options, layer_name: str | None,
@@ -251,13 +266,8 @@ def _gradcam(work: nn.Module, x: torch.Tensor, target: int, options: Options, la
 
 def _occlusion(work: nn.Module, x: torch.Tensor, target: int, options: Options, layer_name: str | None,
                progress: Progress | None) -> Attribution:
-    channels, height, width = x.shape[1:]
-    window = _positive_int(options, "window", max(1, min(height, width) // 8))
-    stride = _positive_int(options, "stride", max(1, window // 2))
-    if window > min(height, width) or stride > window:
-        raise ValueError(f"Occlusion needs 1 <= stride <= window <= {min(height, width)} (the image side); "
-                         f"got window={window}, stride={stride}.")
-    patches = (math.ceil((height - window) / stride) + 1) * (math.ceil((width - window) / stride) + 1)
+    channels = x.shape[1]
+    window, stride, patches = _occlusion_windows(x, options)
     batch = _positive_int(options, "internal_batch_size", _default_batch(work, x, patches))
     forward = _counting_forward(work, 1 + math.ceil(patches / batch), progress)
     name = options.get("baseline") or "mean"
@@ -271,6 +281,17 @@ def _occlusion(work: nn.Module, x: torch.Tensor, target: int, options: Options, 
     return Attribution(attr[0].mean(dim=0).abs(), baseline=name)
 
 
+def _occlusion_windows(x: torch.Tensor, options: Options) -> tuple[int, int, int]:
+    """Occlusion's window side, stride and number of windows on x (1, C, H, W), checked."""
+    height, width = x.shape[2:]
+    window = _positive_int(options, "window", max(1, min(height, width) // 8))
+    stride = _positive_int(options, "stride", max(1, window // 2))
+    if window > min(height, width) or stride > window:
+        raise ValueError(f"Occlusion needs 1 <= stride <= window <= {min(height, width)} (the image side); "
+                         f"got window={window}, stride={stride}.")
+    return window, stride, (math.ceil((height - window) / stride) + 1) * (math.ceil((width - window) / stride) + 1)
+
+
 _IG_OPTIONS = ("n_steps", "internal_batch_size", "baseline", "preprocessing", "max_steps")
 _OCCLUSION_OPTIONS = ("window", "stride", "internal_batch_size", "baseline", "preprocessing")
 register_method(Method(
@@ -279,11 +300,13 @@ register_method(Method(
 register_method(Method(
     "integrated_gradients", "Integrated Gradients", "How much each pixel contributed on the straight path from a "
     "baseline image (the dataset's mean colour unless you pick another) to this one: gradients summed along the "
-    "path (Sundararajan et al. 2017).", _integrated_gradients, _IG_OPTIONS, heavy=True, baseline=True))
+    "path (Sundararajan et al. 2017).", _integrated_gradients, _IG_OPTIONS, heavy=True, baseline=True,
+    passes=lambda work, x, options: _ig_steps(work, options)[1]))
 register_method(Method(
     "smoothgrad", "SmoothGrad", "The saliency map averaged over noisy copies of the image, which keeps the pixels "
     "that matter and drops the speckle (Smilkov et al. 2017).", _smoothgrad,
-    ("nt_samples", "stdevs", "internal_batch_size"), heavy=True))
+    ("nt_samples", "stdevs", "internal_batch_size"), heavy=True,
+    passes=lambda work, x, options: _positive_int(options, "nt_samples", 16)))
 register_method(Method(
     "guided_backprop", "Guided Backprop", "The gradient with only positive signals let back through each ReLU: "
     "sharp, edge-like detail of what excites the class (Springenberg et al. 2015).", _guided_backprop))
@@ -294,7 +317,8 @@ register_method(Method(
 register_method(Method(
     "occlusion", "Occlusion", "How much the class score changes when a patch of the baseline (the dataset's mean "
     "colour unless you pick another) hides each region: slow, but asks the model directly (Zeiler & Fergus 2014).",
-    _occlusion, _OCCLUSION_OPTIONS, heavy=True, baseline=True, gradients=False))
+    _occlusion, _OCCLUSION_OPTIONS, heavy=True, baseline=True, gradients=False,
+    passes=lambda work, x, options: _occlusion_windows(x, options)[2]))
 
 
 @contextlib.contextmanager
@@ -381,6 +405,25 @@ def _default_batch(work: nn.Module, x: torch.Tensor, passes: int) -> int:
     """Images per forward for many-pass methods: as many as fit _BATCH_ELEMENTS, at most 8 for big nets."""
     cap = max(1, _BATCH_ELEMENTS // x[0].numel())
     return min(passes, cap if _count_parameters(work) <= HEAVY_PARAMETERS else min(cap, 8))
+
+
+# ----------------------------------------------------------------------------- memory
+def _memory_plan(spec: Method, work: nn.Module, x: torch.Tensor, options: Options) -> tuple[int, int]:
+    """Images per forward and the bytes this request will hold; a ValueError with one sentence when even one
+    image is over the per-request cap. The batched methods take as many images as their passes, the option
+    internal_batch_size, _BATCH_ELEMENTS and the cap allow."""
+    profile, cap = copy_profile(work, tuple(x.shape)), request_cap()
+    fit = profile.images_that_fit(cap, backward=spec.gradients)
+    one = profile.backward_bytes(1) if spec.gradients else profile.forward_bytes(1)
+    if fit < 1:
+        raise ValueError(f"{spec.label} would need about {human_bytes(one)} of memory for this net and image, and "
+                         f"one explanation may use {human_bytes(cap)} here: use a smaller image or a shallower or "
+                         f"narrower net.")
+    batch = 1
+    if spec.passes is not None:
+        wanted = _default_batch(work, x, spec.passes(work, x, options))
+        batch = min(_positive_int(options, "internal_batch_size", wanted), fit)
+    return batch, profile.backward_bytes(batch) if spec.gradients else profile.forward_bytes(batch)
 
 
 def is_heavy(model: torch.nn.Module, method: str) -> bool:

@@ -8,6 +8,9 @@ import torch
 from torch import nn
 
 MIN_CAM_SIDE = 4  # Grad-CAM's default stage must keep at least 4x4 (an 8x8 digit must not give 4 squares)
+# A pre-activation net activates its last stage's sum before the pool (explorer.nets.builder.ResNet, He et al. 2016,
+# appendix): these modules, identities in other nets. Grad-CAM explains the activated output, as is usual.
+FINAL_ACTIVATION = ("bn_final", "relu_final")
 
 
 def checked_logits(work: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -45,7 +48,11 @@ def stage_names(work: nn.Module) -> list[str]:
 
 
 def default_layer(work: nn.Module, sides: dict[str, int]) -> str:
-    """The last stage whose output keeps at least 4x4 (sides from probe); no stages: the last Conv2d."""
+    """The last stage whose output keeps at least 4x4 (sides from probe); no stages: the last Conv2d.
+
+    When that is the last stage of a pre-activation net, its output is the sum before the final BN-ReLU: the
+    layer is then the final activation (FINAL_ACTIVATION), so the map weighs the features the classifier reads.
+    """
     stages = stage_names(work)
     if not stages:
         convs = [name for name, module in work.named_modules() if isinstance(module, nn.Conv2d)]
@@ -54,7 +61,12 @@ def default_layer(work: nn.Module, sides: dict[str, int]) -> str:
         return convs[-1]
     wide_enough = [name for name in stages if sides.get(name, 0) >= MIN_CAM_SIDE]
     # No stage keeps 4x4 (a tiny input): fall back to the stage with the largest output.
-    return wide_enough[-1] if wide_enough else max(stages, key=lambda name: sides.get(name, 0))
+    chosen = wide_enough[-1] if wide_enough else max(stages, key=lambda name: sides.get(name, 0))
+    if chosen != stages[-1]:
+        return chosen
+    active = [name for name in FINAL_ACTIVATION
+              if isinstance(getattr(work, name, None), nn.Module) and not isinstance(getattr(work, name), nn.Identity)]
+    return active[-1] if active else chosen
 
 
 def probe(work: nn.Module, x: torch.Tensor, names: list[str]) -> tuple[torch.Tensor, dict[str, int]]:

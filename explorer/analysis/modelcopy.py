@@ -1,5 +1,6 @@
 """Each caller's model gets one eval-mode copy to explain, kept while the model lives and refreshed with its
-current weights on each use: the caller's model, possibly one being trained, is never touched.
+current weights on each use: the caller's model, possibly one being trained, is never touched. A copy's activation
+profile (explorer.nets.memory) is counted once per input shape and kept with it.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from collections.abc import Iterator
 
 import torch
 from torch import nn
+
+from ..nets.memory import ActivationProfile, activation_profile
 
 
 class _Copy:
@@ -80,3 +83,21 @@ def _refresh(work: nn.Module, model: nn.Module) -> None:
     with torch.no_grad():
         for (_, mine), (_, theirs) in zip(_named_tensors(work), _named_tensors(model), strict=True):
             mine.copy_(theirs)
+
+
+# copy -> {input shape: its activation profile}; a copy is rebuilt (and so counted again) when its model's
+# structure changes
+_PROFILES: weakref.WeakKeyDictionary[nn.Module, dict[tuple[int, ...], ActivationProfile]] = \
+    weakref.WeakKeyDictionary()
+_PROFILES_LOCK = threading.Lock()
+
+
+def copy_profile(work: nn.Module, shape: tuple[int, ...]) -> ActivationProfile:
+    """An explanation's activation profile for the copy at this input shape, counted on the meta device once."""
+    with _PROFILES_LOCK:
+        known = _PROFILES.get(work, {}).get(shape)
+    if known is None:
+        known = activation_profile(work, shape)
+        with _PROFILES_LOCK:
+            _PROFILES.setdefault(work, {})[shape] = known
+    return known

@@ -123,6 +123,7 @@ class JobManager:
                     return same.id, True
             if request.recipe is not None:
                 self._check_estimate(request.experiment())
+                self._check_memory(request.experiment())  # activation memory (issue 19, finding 1)
             request = dataclasses.replace(request, budget_s=self.budget_s)  # every kind's worker stops at its end
             exp_id = self.store.create_experiment(request.to_json(), request.runs_json(), owner=request.owner,
                                                   spec_hash=spec_hash, kind=request.job_kind, admit=self._admit,
@@ -168,6 +169,15 @@ class JobManager:
         if seconds > self.budget_s:
             raise JobError(f"This experiment would take at least {human_duration(seconds)} here, and a job may run "
                            f"for {human_duration(self.budget_s)}; use fewer epochs, models or layers.")
+
+    def _check_memory(self, exp: ExperimentSpec) -> None:
+        """Refuse, with one sentence, an experiment whose training step would need more memory than a job may use
+        (all its models at once, at its batch size: explorer.nets.cost.check_training_memory)."""
+        from ..nets.cost import check_training_memory
+        try:
+            check_training_memory([cfg for _, cfg in exp.models], exp.train.batch_size)
+        except ValueError as exc:
+            raise JobError(str(exc)) from None
 
     def stop(self, exp_id: str, owner: str | None, teacher: bool = False) -> None:
         """Ask a job to stop at its next batch (a queued job stops at once). Owner or teacher only."""

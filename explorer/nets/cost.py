@@ -1,19 +1,25 @@
-"""What a network would cost before it is built: parameters and mult-adds, counted on the meta device.
+"""What a network would cost before it is built: parameters, mult-adds and training memory, on the meta device.
 
 The meta device gives every tensor a shape and no memory, so a config's net is built and run once to
 count its convolutions' and linear layers' work without allocating a weight or an activation. Callers
-check a config with `check_model_cost` before building it for real (explorer.nets.caps states the caps).
+check a config with `check_model_cost` before building it for real (explorer.nets.caps states the caps), and a
+training job's models with `check_training_memory` (explorer.nets.memory counts what a training step keeps).
 """
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from functools import lru_cache
 
 import torch
 from torch import nn
 
 from .builder import build_model, count_parameters
-from .caps import MAX_MULT_ADDS, MAX_PARAMS
+from .caps import MAX_MULT_ADDS, MAX_PARAMS, job_activation_cap
 from .config import ModelConfig
+from .memory import ActivationProfile, activation_profile, human_bytes
+
+_META_LOCK = threading.Lock()  # the meta models are shared: one pass (hooks, train mode) at a time
 
 
 @lru_cache(maxsize=8)
@@ -40,14 +46,21 @@ def _mult_adds(cfg: ModelConfig) -> int:
         elif isinstance(module, nn.Linear):
             macs.append(output.numel() * module.in_features)
 
-    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    try:
-        with torch.no_grad():
-            model(torch.empty(1, cfg.in_channels, cfg.input_size, cfg.input_size, device="meta"))
-    finally:
-        for h in hooks:
-            h.remove()
+    with _META_LOCK:
+        hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+        try:
+            with torch.no_grad():
+                model(torch.empty(1, cfg.in_channels, cfg.input_size, cfg.input_size, device="meta"))
+        finally:
+            for h in hooks:
+                h.remove()
     return int(sum(macs))
+
+
+@lru_cache(maxsize=64)
+def _training_profile(cfg: ModelConfig) -> ActivationProfile:
+    with _META_LOCK:
+        return activation_profile(_meta_model(cfg), (cfg.in_channels, cfg.input_size, cfg.input_size), train=True)
 
 
 def model_cost(cfg: ModelConfig) -> dict:
@@ -78,3 +91,25 @@ def check_model_cost(cfg: ModelConfig) -> dict:
                          f"{mult_adds / 1e9:,.0f} G mult-adds per image; this server allows up to "
                          f"{MAX_MULT_ADDS / 1e9:.0f} G.")
     return {"params": params, "mult_adds": mult_adds}
+
+
+def training_memory(cfgs: Iterable[ModelConfig], batch_size: int) -> int:
+    """Estimated peak bytes of one training step of these models together (a job trains its models in lockstep,
+    possibly at once): each one's activations kept for the backward pass at `batch_size` images, the gradient in
+    flight, and its weights' gradients and momentum; counted on the meta device (explorer.nets.memory)."""
+    return sum(_training_profile(cfg).backward_bytes(batch_size) for cfg in cfgs)
+
+
+def check_training_memory(cfgs: Iterable[ModelConfig], batch_size: int) -> int:
+    """training_memory(cfgs, batch_size), or a ValueError with one sentence when it is over the per-job cap
+    (explorer.nets.caps.job_activation_cap: MAX_JOB_ACTIVATION_BYTES or EXPLORER_JOB_ACTIVATION_MB)."""
+    cfgs = list(cfgs)
+    for cfg in cfgs:
+        check_model_cost(cfg)  # a net over the size caps is refused before its memory is counted
+    need, cap = training_memory(cfgs, batch_size), job_activation_cap()
+    if need > cap:
+        names = " and ".join(cfg.name for cfg in cfgs) if len(cfgs) <= 3 else f"these {len(cfgs)} models"
+        raise ValueError(f"Training {names} on batches of {batch_size} images would need about {human_bytes(need)} of "
+                         f"memory, and a job may use {human_bytes(cap)} here: use a smaller batch, fewer layers or "
+                         f"a narrower net.")
+    return need
