@@ -42,6 +42,7 @@ OWNER_UPLOADS_BUDGET_BYTES = 2 * 2**30  # one owner's uploaded datasets: four of
 HEADER_BYTES = 64 * 2**10  # read this much of an entry for its image header first (all of it when that is not enough)
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # a zip entry's local header: its signature, then name and extra lengths
 OWNER_MARKER, BYTES_MARKER = ".owner", ".bytes"  # who uploaded a folder first, and the bytes it takes
+MAX_CLASS_NAME_BYTES = 128  # a class folder's name in UTF-8: file systems allow 255 (64 emoji: ENAMETOOLONG)
 
 
 class UploadRefused(ValueError):
@@ -132,7 +133,7 @@ def _plan(zf: zipfile.ZipFile, data: bytes, caps: dict) -> tuple:
         if len(p) < 2 or pathlib.PurePosixPath(p[-1]).suffix.lower() not in IMAGE_SUFFIXES:
             skipped += 1  # a file beside the class folders, or not an image
             continue
-        cls = p[0].strip()[:64]
+        cls = p[0].strip().encode()[:MAX_CLASS_NAME_BYTES].decode(errors="ignore").strip()  # a longer name is cut
         if not cls:
             skipped += 1
             continue
