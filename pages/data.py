@@ -72,7 +72,11 @@ def show_preview(preview: dict) -> None:
                  key="data_classes")
     if preview.get("skipped"):
         st.caption(f"{preview['skipped']} file(s) were skipped: not images, or images that could not be read.")
-    images, labels, n_train, n_test = _samples(preview["path"])
+    try:
+        images, labels, n_train, n_test = _samples(preview["path"])
+    except ValueError as exc:  # a server folder whose names no class may have: one sentence
+        st.error(plain_text(str(exc)))
+        return
     st.plotly_chart(sample_strip(images, labels), key="data_samples", config={"displayModeBar": False})
     st.caption(f"Split like the built-in sets: {n_train} images to train on and {n_test} to test on (a seeded, "
                "stratified 80/20 split), each resized to 32×32 RGB and normalised by the training images' mean.")

@@ -74,7 +74,7 @@ def highway_view(exp, nets: dict) -> None:
         st.caption("These runs kept no initial weights, so only the trained nets are shown.")
     st.plotly_chart(highway_chart(splits), key="why_highway")
     for title, rows in splits.items():
-        st.markdown(f"**{title.capitalize()}:** {highway_summary(rows)}")
+        st.markdown(f"**{title.capitalize()}:** {plain_text(highway_summary(rows))}")  # it names the nets
 
 
 def ensembles_view(exp, nets: dict) -> None:

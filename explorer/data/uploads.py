@@ -27,6 +27,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from ..nets.preprocessing import MAX_CLASS_NAME
 from .builtin import FOLDER_INPUT_SIZE, IMAGE_SUFFIXES, UPLOAD_MARKER, folder_image, keep_decoded
 from .images import MAX_BYTES, ImageError, image_size
 
@@ -133,7 +134,7 @@ def _plan(zf: zipfile.ZipFile, data: bytes, caps: dict) -> tuple:
         if len(p) < 2 or pathlib.PurePosixPath(p[-1]).suffix.lower() not in IMAGE_SUFFIXES:
             skipped += 1  # a file beside the class folders, or not an image
             continue
-        cls = p[0].strip().encode()[:MAX_CLASS_NAME_BYTES].decode(errors="ignore").strip()  # a longer name is cut
+        cls = _class_name(p[0])
         if not cls:
             skipped += 1
             continue
@@ -145,6 +146,15 @@ def _plan(zf: zipfile.ZipFile, data: bytes, caps: dict) -> tuple:
     if len(classes) > caps["classes"]:
         raise UploadRefused(f"The zip has {len(classes)} class folders; at most {caps['classes']} are accepted.")
     return plan, skipped
+
+
+def _class_name(folder: str) -> str:
+    """A class folder's name as its class name: trimmed, cut to MAX_CLASS_NAME characters and MAX_CLASS_NAME_BYTES
+    bytes; UploadRefused for < or >, which no class name holds (explorer.nets.preprocessing)."""
+    if set(folder) & set("<>"):
+        raise UploadRefused("A class folder's name holds < or >, which class names may not; rename it and zip it "
+                            "again.")
+    return folder.strip()[:MAX_CLASS_NAME].encode()[:MAX_CLASS_NAME_BYTES].decode(errors="ignore").strip()
 
 
 def _hidden(name: str) -> bool:

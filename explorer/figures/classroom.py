@@ -66,14 +66,14 @@ def class_figure6(curves: dict, scale: float = 1.0) -> go.Figure:
             if not pts:
                 continue
             x = [p[0] for p in pts]
-            group = dict(legendgroup=name, hoverinfo="skip")
+            group = dict(legendgroup=plot_text(name), hoverinfo="skip")
             fig.add_trace(go.Scatter(x=x + x[::-1], y=[p[3] * 100 for p in pts] + [p[2] * 100 for p in pts][::-1],
                                      fill="toself", fillcolor=_hex_to_rgba(colour, 0.18), mode="lines",
                                      line=dict(width=0),
                                      showlegend=False, name=plot_text(f"{name} spread"), **group), row=1, col=col)
             hover = plot_texts(f"{name}: median {p[1]:.1%}, {p[2]:.1%}–{p[3]:.1%}, n = {p[4]}" for p in pts)
             fig.add_trace(go.Scatter(x=x, y=[p[1] * 100 for p in pts], mode="lines+markers",
-                                     name=plot_text(f"{name} (median of n = {n})"), legendgroup=name,
+                                     name=plot_text(f"{name} (median of n = {n})"), legendgroup=plot_text(name),
                                      showlegend=col == 1, line=dict(color=colour, dash=dash, width=3),
                                      marker=dict(size=6), hovertext=hover), row=1, col=col)
     fig.update_xaxes(title_text="epoch")

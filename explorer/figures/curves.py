@@ -54,7 +54,8 @@ def _diverged_marker(x: list, y: list, run: RunSeries, colour: str, first: bool)
     if run.status != "diverged" or not points:
         return None
     return go.Scatter(x=[points[-1][0]], y=[points[-1][1]], mode="markers", name=plot_text(f"{run.name} diverged"),
-                      legendgroup=run.name, showlegend=first, hovertext=[plot_text(f"{run.name}: diverged here")],
+                      legendgroup=plot_text(run.name), showlegend=first,
+                      hovertext=[plot_text(f"{run.name}: diverged here")],
                       marker=dict(symbol="x", size=18, color=colour, line=dict(width=2, color="white")))
 
 
@@ -289,14 +290,14 @@ def ablation_chart(results: dict) -> go.Figure:
         colour, dash = styles[name]
         fig.add_trace(run_line(x, y, RunSeries(name), styles[name], first=True, mode="lines+markers"))
         if base is not None and x:
-            fig.add_trace(go.Scatter(x=[x[0], x[-1]], y=[100 * base] * 2, mode="lines", legendgroup=name,
+            fig.add_trace(go.Scatter(x=[x[0], x[-1]], y=[100 * base] * 2, mode="lines", legendgroup=plot_text(name),
                                      name=plot_text(f"{name}: nothing removed"),
                                      line=dict(color=colour, dash="dashdot" if dash == "dash" else "dot", width=2)))
         stuck = [r for r in units if not r.get("skippable")]
         if stuck:
             level = 100 * base if base is not None else 0.0
             fig.add_trace(go.Scatter(x=[r["unit"] for r in stuck], y=[level] * len(stuck), mode="markers",
-                                     name=plot_text(f"{name}: cannot be skipped"), legendgroup=name,
+                                     name=plot_text(f"{name}: cannot be skipped"), legendgroup=plot_text(name),
                                      hovertext=plot_texts(r.get("reason") for r in stuck),
                                      marker=dict(symbol="x-thin-open", size=16, color=colour, line=dict(width=3))))
     fig.update_xaxes(title_text="unit removed", type="category")

@@ -111,5 +111,5 @@ def run_line(x: Iterable[Any], y: Iterable[Any], run: RunSeries, style: Style, f
              hover: list[str] | None = None, **kw: Any) -> go.Scatter:
     colour, dash = style
     return go.Scatter(x=list(x), y=list(y), mode=kw.pop("mode", "lines"), name=plot_text(run_label(run)),
-                      legendgroup=run.name, showlegend=first, line=dict(color=colour, dash=dash, width=3),
+                      legendgroup=plot_text(run.name), showlegend=first, line=dict(color=colour, dash=dash, width=3),
                       hovertext=plot_texts(hover) if hover is not None else None, **kw)

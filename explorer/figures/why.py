@@ -40,7 +40,7 @@ def highway_chart(splits: dict) -> go.Figure:
                      [("shortcut", "through the shortcut", "solid"), ("branch", "through the branch", "dot")])
             for key, label, line_dash in lines:
                 fig.add_trace(go.Scatter(x=x, y=[as_number(r[key]) for r in rows], mode="lines+markers",
-                                         name=plot_text(f"{name}: {label}"), legendgroup=f"{name}{key}",
+                                         name=plot_text(f"{name}: {label}"), legendgroup=plot_text(f"{name}{key}"),
                                          showlegend=col == 1,
                                          line=dict(color=colour, dash=line_dash, width=3)), row=1, col=col)
         fig.update_xaxes(title_text="unit (input side on the left)", type="category", row=1, col=col)
