@@ -30,6 +30,9 @@ _TICKS = re.compile(r"`+")
 _PLAIN_ASCII = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 '\",.!?()/%=-:;")
 _LIST_START = re.compile(r"^(?:\d{1,9}[.)]|[-+=])")  # "1. ", "2) ", "- ", "+ " start a list; "=" a heading line
 _COLON_WORD = re.compile(r":\S")  # :red[..], :smile:, :material/..:, https://: a colon glued to what follows
+# Streamlit rewrites ":material/" in the raw markdown before parsing it, code spans included (1.67: ":material/x:"
+# inside a code span shows as ":material_x:"); an invisible word joiner after the colon keeps the text as written.
+_ICON_BROKEN = ":\u2060material/"
 _WWW = re.compile(r"www\.", re.IGNORECASE)  # GFM links "www.x" even with backslash escapes
 
 
@@ -61,13 +64,14 @@ def plain_text(text: object) -> str:
     Why not backslash escapes: they stop markdown's own syntax, but not what runs on the text afterwards (GFM's
     autolinks of "www." and "https://", Streamlit's emoji shortcodes such as ":smile:" and its ":material/..:"
     icons), and the code span also marks a strange name as strange. The fence is one backtick longer than the
-    longest run inside, as CommonMark asks, so the inside never closes it early.
+    longest run inside, as CommonMark asks, so the inside never closes it early; a word joiner after the colon of
+    ":material/" stops Streamlit's icon rewrite, which reaches into code spans too.
     """
     flat = clean(text)
     if reads_plainly(flat):
         return flat
     fence = "`" * (max((len(run) for run in _TICKS.findall(flat)), default=0) + 1)
-    return f"{fence} {flat} {fence}"
+    return f"{fence} {flat.replace(':material/', _ICON_BROKEN)} {fence}"
 
 
 def plot_text(text: object) -> str:

@@ -38,7 +38,7 @@ def roster_rows(rows) -> None:
             c[0].markdown(f"**{plain_text(row.name)}**")
             c[1].markdown(status_word(row.status))
             c[2].progress(row.fraction if row.fraction is not None else (1.0 if row.status == "completed" else 0.0))
-            c[3].markdown(finals_text(row))
+            c[3].markdown(plain_text(finals_text(row)))  # run names
             c[4].markdown(str(row.seed) if row.seed is not None else "–")
             c[5].markdown(str(row.jobs))
             on = projected == row.member

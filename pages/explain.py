@@ -114,13 +114,14 @@ def _run_source() -> tuple:
         st.info("No finished runs yet: train one on the Train page, or use the shipped digits twin.")
         return {}, None, "run"
     by_id = {e.exp_id: e for e in experiments}
-    exp_id = st.selectbox("Experiment", list(by_id), key="explain_experiment", format_func=lambda i: by_id[i].label)
+    exp_id = st.selectbox("Experiment", list(by_id), key="explain_experiment",
+                          format_func=lambda i: clean(by_id[i].label))
     exp = store().load_experiment(exp_id, with_runs=False)
     if exp is None or _hidden(exp.spec_kind, exp.owner):
         return {}, None, "run"
     names = dict(by_id[exp_id].runs)
     chosen = st.multiselect("Runs, side by side", list(names), default=list(names)[:MAX_RUNS_SIDE_BY_SIDE],
-                            key=f"explain_runs_{exp_id}", format_func=names.get,
+                            key=f"explain_runs_{exp_id}", format_func=lambda r: clean(names[r]),
                             max_selections=MAX_RUNS_SIDE_BY_SIDE)
     s = store()
     models = {names[r]: _run_model(exp_id, r, s.weights_path(exp_id, r).stat().st_mtime) for r in chosen}
@@ -382,7 +383,7 @@ def _test_set(test_set):
     try:
         return _dataset(None if test_set == "digits" else test_set)
     except (DatasetUnavailable, ValueError) as exc:
-        st.warning(str(exc))
+        st.warning(plain_text(str(exc)))  # it may quote a folder or a class name
         return None
 
 

@@ -151,7 +151,8 @@ def takehome_view(exp, nets: dict) -> None:
     finals = [f"{r.name}: {100 * r.final.train_error:.2f}%" for r in exp.runs
               if r.final is not None and r.final.train_error is not None]
     if finals:
-        st.caption("The app's final training errors, to compare with the script's: " + ", ".join(finals) + ".")
+        st.caption("The app's final training errors, to compare with the script's: "
+                   + ", ".join(map(plain_text, finals)) + ".")
 
 
 # ----------------------------------------------------------------------------- the page

@@ -61,7 +61,8 @@ def test_hostile_text_shows_exactly_its_visible_text_markup_in_one_code_span(nam
     text, tell = CORPUS[name]
     shown, visible = plain_text(text), clean(text)
     fence = re.match(r"`*", shown).group()
-    assert shown == (f"{fence} {visible} {fence}" if fence else visible) and (not fence or fence not in visible)
+    assert shown.replace("\u2060", "") == (f"{fence} {visible} {fence}" if fence else visible)
+    assert (not fence or fence not in visible) and ":material/" not in shown  # Streamlit rewrites that even in code
     assert bool(fence) == (name not in ("long", "bidi", "zero-width"))  # only markup needs the span
     assert tell not in outside_code_spans(shown)
     assert "\n" not in shown and "\u202e" not in shown and "\u200b" not in shown
