@@ -159,8 +159,9 @@ def hostile(tmp_path_factory):
     room = Classroom(store)
     info = room.create("teacher-cookie", "x")
     room.tx(lambda c: c.execute(T.classes.update().where(T.classes.c.id == info.id).values(name=CLASS_NAME)))
-    Q.open_question(room, info.id, PROMPT, CHOICES, "twin")
+    question = Q.open_question(room, info.id, PROMPT, CHOICES, "twin")  # it hides the twin until answered
     yield {"store": store, "exp": exp_id, "code": info.code, "room": room, "folder": folder,
+           "answer": lambda owner: Q.answer(room, question, owner, CHOICES[1]),
            "member": lambda owner: room.tx(lambda c: c.execute(T.class_members.update().where(
                T.class_members.c.owner == owner).values(name=MEMBER_NAME))), "sa": sa}
     from pages.common import job_manager
@@ -237,6 +238,7 @@ def test_every_page_shows_the_hostile_store_s_names_as_plain_text(hostile):
     student.switch_page("pages/train.py").run()
     _check(student, seen, "train (the question first)")
     assert any(plain_text(PROMPT) in v for v in _markdown_values(student))
+    hostile["answer"](student.session_state["owner"])  # predicted: the results show, and the answer beside them
     student.switch_page("pages/explain.py").run()
     student.radio(key="explain_source").set_value("run").run()
     _check(student, seen, "explain")
@@ -260,7 +262,8 @@ def test_every_page_shows_the_hostile_store_s_names_as_plain_text(hostile):
 # ----------------------------------------------------------------------------- (c) the source passes names through
 # A guard on the source, not the proof (the pages above are): identifiers that hold user-named text, and ours.
 USER_FIELDS = {"name", "names", "prompt", "classes", "choices", "message", "short", "heavy", "labels"}
-OURS = {"cfg.name", "twin.name", "chosen.title", "base.name", "METHODS[method].label", "x.title", "followed.predict"}
+OURS = {"hidden.short", "cfg.name", "twin.name", "chosen.title", "base.name", "METHODS[method].label", "x.title",
+        "followed.predict"}
 MARKDOWN_CALLS = {"markdown", "caption", "info", "warning", "error", "success", "subheader", "header", "title",
                   "toast", "button", "metric", "expander"}
 HELPERS = {"plain_text", "clean", "plot_text", "plot_texts"}
