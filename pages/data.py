@@ -62,7 +62,7 @@ def from_server():
     try:
         return folder_preview(path)
     except UploadRefused as exc:
-        st.error(plain_text(str(exc)))
+        st.error(str(exc))  # it quotes the path the teacher just typed, to the teacher alone
         return None
 
 
