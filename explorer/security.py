@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 # module: ((name, the environment variable a deployment sets it with, or ""), ...), lowest layer first.
 _WHERE: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("explorer.text", (("MAX_SHOWN_CHARS", ""),)),
     ("explorer.access.teacher", (("TEACHER_BACKOFF_FREE", ""), ("TEACHER_BACKOFF_BASE_S", ""),
                                  ("TEACHER_BACKOFF_MAX_S", ""))),
     ("explorer.nets.caps", (("MAX_INPUT_SIZE", ""), ("MAX_LAYERS", ""), ("MAX_WIDTH", ""), ("MAX_PARAMS", ""),
@@ -23,7 +24,8 @@ _WHERE: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("explorer.data.uploads", (("MAX_ZIP_BYTES", ""), ("MAX_ENTRIES", ""), ("MAX_UNCOMPRESSED", ""),
                                ("MAX_RATIO", ""), ("MAX_CLASSES", ""), ("MAX_UPLOAD_PIXELS", ""),
                                ("MAX_UPLOAD_CPU_S", ""), ("UPLOADS_BUDGET_BYTES", "EXPLORER_UPLOADS_BUDGET_MB"),
-                               ("OWNER_UPLOADS_BUDGET_BYTES", "EXPLORER_OWNER_UPLOADS_BUDGET_MB"))),
+                               ("OWNER_UPLOADS_BUDGET_BYTES", "EXPLORER_OWNER_UPLOADS_BUDGET_MB"),
+                               ("MAX_CLASS_NAME_BYTES", ""))),
     ("explorer.training.recipes", (("MAX_RECIPE_EPOCHS", ""), ("MAX_SEED", ""))),
     ("explorer.store.checkpoints", (("MAX_CHECKPOINT_BYTES", ""), ("MAX_UNZIPPED_BYTES", ""),
                                     ("MAX_DEFLATE_RATIO", ""), ("REFUSED_FILES_KEPT", ""))),

@@ -77,7 +77,8 @@ def predict_first(gate: Gate, prefix: str) -> None:
         if question.is_number:
             st.text_input("Your answer (a number)", max_chars=40, key=f"{prefix}_answer_number")
         else:
-            st.radio("Your answer", list(question.choices), index=None, key=f"{prefix}_answer_choice")
+            st.radio("Your answer", list(question.choices), index=None, key=f"{prefix}_answer_choice",
+                     format_func=plain_text)  # a choice the teacher typed: radio options read markdown
         st.button("Submit my prediction", key=f"{prefix}_answer_submit", type="primary", on_click=_answer,
                   args=(question, prefix))
         if f"{prefix}_answer_problem" in st.session_state:

@@ -9,7 +9,7 @@ from explorer.classroom.records import ClassError
 from explorer.figures.classroom import class_figure6, tally_chart
 from explorer.figures.curves import run_series, training_curves
 from explorer.jobs.status import status_word
-from explorer.text import plain_text
+from explorer.text import clean, plain_text
 from pages.common import classroom, ensure_entry, may, store
 from pages.display import plot
 from pages.job_actions import act
@@ -38,7 +38,7 @@ def roster_rows(rows) -> None:
             c[0].markdown(f"**{plain_text(row.name)}**")
             c[1].markdown(status_word(row.status))
             c[2].progress(row.fraction if row.fraction is not None else (1.0 if row.status == "completed" else 0.0))
-            c[3].markdown(finals_text(row))
+            c[3].markdown(plain_text(finals_text(row)))  # run names
             c[4].markdown(str(row.seed) if row.seed is not None else "–")
             c[5].markdown(str(row.jobs))
             on = projected == row.member
@@ -61,7 +61,7 @@ def student_actions(rows) -> None:
         return
     c = st.columns([3, 1, 1], vertical_alignment="bottom")
     pick = c[0].selectbox("Stop or delete a student's job", list(with_jobs), key="class_student",
-                          format_func=lambda e: with_jobs[e].name)
+                          format_func=lambda e: clean(with_jobs[e].name))
     if c[1].button("Stop", key="class_stop") and act(Action.STOP, pick):
         st.toast(f"Stopping {plain_text(with_jobs[pick].name)}'s job…")
     if c[2].button("Delete", key="class_delete"):
@@ -92,7 +92,7 @@ def question_panel(info) -> None:
     if latest is not None:
         t = questions.tally(room, latest)
         state = "revealed to everyone" if latest.revealed else "hidden from the students"
-        st.markdown(f"**{latest.prompt}** ({t.answered} of {t.members} answered; {state})")
+        st.markdown(f"**{plain_text(latest.prompt)}** ({t.answered} of {t.members} answered; {state})")
         plot(st, tally_chart(t.counts), key="class_tally")
         if latest.revealed is None and may(Action.REVEAL):
             st.button("Reveal answers and curves", key="class_reveal", on_click=questions.reveal,
@@ -155,7 +155,7 @@ def ask_form(info) -> None:
             try:
                 questions.open_question(classroom(), info.id, prompt, choices.split(","), kind)
             except ClassError as exc:
-                st.warning(str(exc))
+                st.warning(plain_text(str(exc)))
 
 
 def follow_me(info) -> None:
@@ -233,7 +233,7 @@ if not open_classes:
 if st.session_state.get("class_pick") not in open_classes:
     st.session_state["class_pick"] = next(iter(open_classes))
 pick = st.selectbox("Class", list(open_classes), key="class_pick",
-                    format_func=lambda i: f"{open_classes[i].name} ({open_classes[i].code})")
+                    format_func=lambda i: f"{clean(open_classes[i].name)} ({open_classes[i].code})")
 info = open_classes[pick]
 class_header(info)
 left, right = st.columns(2)

@@ -18,7 +18,7 @@ import streamlit as st
 
 from explorer import urlstate
 from explorer.access.policy import POLICY, Action, Actor
-from explorer.access.teacher import TeacherGate
+from explorer.access.teacher import TeacherGate, refusal_sentence
 from explorer.classroom.classes import Classroom
 from explorer.classroom.gating import Gating, viewer_gating
 from explorer.classroom.records import ClassInfo, Member
@@ -26,7 +26,6 @@ from explorer.data.datasets import dataset_info, model_config_for
 from explorer.jobs.budget import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S
 from explorer.jobs.manager import JobManager
 from explorer.jobs.request import client_key, proxy_setting
-from explorer.jobs.status import human_duration
 from explorer.nets.config import ModelConfig
 from explorer.store.runstore import RunStore
 from explorer.training.recipes import TrainConfig, train_config_for
@@ -235,9 +234,7 @@ def _try_teacher_password() -> None:
     session = ss.setdefault("_teacher_session", secrets.token_hex(8))
     ok, wait = teacher_gate().attempt(pw, teacher_password(), session) if pw else (False, 0.0)
     ss["teacher"] = ok
-    ss["_teacher_error"] = None if ok or not pw else (
-        f"That password is not the teacher's; try again in {human_duration(wait)}." if wait > 0
-        else "That password is not the teacher's.")
+    ss["_teacher_error"] = None if ok or not pw else refusal_sentence(wait)
 
 
 def teacher_login(container: Any) -> None:

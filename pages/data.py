@@ -13,6 +13,7 @@ from explorer.data.uploads import MAX_ENTRIES, MAX_ZIP_BYTES, UploadRefused, fol
 from explorer.figures.images import sample_strip
 from explorer.nets.config import ModelConfig
 from explorer.store.uploaded import keep_upload
+from explorer.text import clean, plain_text
 from explorer.training import experiments
 from explorer.training.recipes import train_config_for
 from pages.common import ensure_entry, may, store
@@ -48,7 +49,7 @@ def from_zip():
         try:
             done[up.file_id] = keep_upload(store(), up.getvalue(), owner=st.session_state["owner"])[1]
         except UploadRefused as exc:
-            st.error(str(exc))
+            st.error(plain_text(str(exc)))  # it may quote a folder or file name from the zip
             return None
     return done[up.file_id]
 
@@ -61,17 +62,21 @@ def from_server():
     try:
         return folder_preview(path)
     except UploadRefused as exc:
-        st.error(str(exc))
+        st.error(str(exc))  # it quotes the path the teacher just typed, to the teacher alone
         return None
 
 
 def show_preview(preview: dict) -> None:
     st.subheader(f"{len(preview['classes'])} classes, {preview['images']:,} images")
-    st.dataframe([{"class": c, "images": n} for c, n in preview["classes"].items()], hide_index=True,
+    st.dataframe([{"class": clean(c), "images": n} for c, n in preview["classes"].items()], hide_index=True,
                  key="data_classes")
     if preview.get("skipped"):
         st.caption(f"{preview['skipped']} file(s) were skipped: not images, or images that could not be read.")
-    images, labels, n_train, n_test = _samples(preview["path"])
+    try:
+        images, labels, n_train, n_test = _samples(preview["path"])
+    except ValueError as exc:  # a server folder whose names no class may have: one sentence
+        st.error(plain_text(str(exc)))
+        return
     st.plotly_chart(sample_strip(images, labels), key="data_samples", config={"displayModeBar": False})
     st.caption(f"Split like the built-in sets: {n_train} images to train on and {n_test} to test on (a seeded, "
                "stratified 80/20 split), each resized to 32×32 RGB and normalised by the training images' mean.")

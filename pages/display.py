@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from explorer.store.records import Experiment
-from explorer.text import plain_text
+from explorer.text import clean, plain_text
 from pages.common import store
 
 
@@ -74,16 +74,16 @@ def choose_nets(prefix: str) -> tuple[Experiment | None, dict[str, tuple[str, st
     ids = list(sources)
     label = {i: ("Shipped digits twin (plain-20, resnet-20)" if i == shipped else sources[i].label) for i in ids}
     exp_id = st.selectbox("Experiment", ids, index=ids.index(shipped) if shipped in ids else 0,
-                          format_func=label.get, key=f"{prefix}_exp")
+                          format_func=lambda i: clean(label[i]), key=f"{prefix}_exp")
     exp = store().load_experiment(exp_id)
     runs = dict(sources[exp_id].runs)  # run id -> name
     pair = next(((p, r) for p, r in plain_residual_pairs(exp) if p in runs and r in runs),
                 (list(runs)[0], list(runs)[-1]))
     left, right = st.columns(2)
-    plain = left.selectbox("Plain net", list(runs), index=list(runs).index(pair[0]), format_func=runs.get,
-                           key=f"{prefix}_plain_{exp_id}")
-    residual = right.selectbox("Residual net", list(runs), index=list(runs).index(pair[1]), format_func=runs.get,
-                               key=f"{prefix}_residual_{exp_id}")
+    plain = left.selectbox("Plain net", list(runs), index=list(runs).index(pair[0]),
+                           format_func=lambda r: clean(runs[r]), key=f"{prefix}_plain_{exp_id}")
+    residual = right.selectbox("Residual net", list(runs), index=list(runs).index(pair[1]),
+                               format_func=lambda r: clean(runs[r]), key=f"{prefix}_residual_{exp_id}")
     return exp, {runs[rid]: (exp_id, rid) for rid in dict.fromkeys([plain, residual])}
 
 
@@ -105,4 +105,4 @@ def guard_view(view: Callable[..., None], *args: Any) -> None:
     try:
         view(*args)
     except (ValueError, RuntimeError, OSError) as exc:
-        st.error(str(exc).splitlines()[0] if str(exc) else "This view could not be drawn for these nets.")
+        st.error(plain_text(str(exc).splitlines()[0]) if str(exc) else "This view could not be drawn for these nets.")

@@ -23,7 +23,7 @@ from explorer.nets.preprocessing import Preprocessing
 from explorer.nets.weights import Explainable, PretrainedUnavailable, pretrained_imagenet
 from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model, load_uploaded_checkpoint
 from explorer.store.shipped import SHIPPED_OWNER, shipped_twin, shipped_twin_readme
-from explorer.text import plain_text
+from explorer.text import clean, plain_text, plot_texts
 from pages.class_panel import predict_first
 from pages.common import ensure_entry, results_gating
 
@@ -114,13 +114,14 @@ def _run_source() -> tuple:
         st.info("No finished runs yet: train one on the Train page, or use the shipped digits twin.")
         return {}, None, "run"
     by_id = {e.exp_id: e for e in experiments}
-    exp_id = st.selectbox("Experiment", list(by_id), key="explain_experiment", format_func=lambda i: by_id[i].label)
+    exp_id = st.selectbox("Experiment", list(by_id), key="explain_experiment",
+                          format_func=lambda i: clean(by_id[i].label))
     exp = store().load_experiment(exp_id, with_runs=False)
     if exp is None or _hidden(exp.spec_kind, exp.owner):
         return {}, None, "run"
     names = dict(by_id[exp_id].runs)
     chosen = st.multiselect("Runs, side by side", list(names), default=list(names)[:MAX_RUNS_SIDE_BY_SIDE],
-                            key=f"explain_runs_{exp_id}", format_func=names.get,
+                            key=f"explain_runs_{exp_id}", format_func=lambda r: clean(names[r]),
                             max_selections=MAX_RUNS_SIDE_BY_SIDE)
     s = store()
     models = {names[r]: _run_model(exp_id, r, s.weights_path(exp_id, r).stat().st_mtime) for r in chosen}
@@ -236,7 +237,7 @@ def choose_method(classes: list) -> tuple:
     method = left.selectbox("Attribution method", list(METHODS), index=list(METHODS).index("gradcam"),
                             key="explain_method", format_func=lambda m: METHODS[m].label)
     target = middle.selectbox("Explain the class", [None, *range(len(classes))], key="explain_target",
-                              format_func=lambda c: "the predicted class" if c is None else str(classes[c]))
+                              format_func=lambda c: "the predicted class" if c is None else clean(classes[c]))
     baseline = None
     if METHODS[method].baseline:
         baseline = base.selectbox("Baseline", list(BASELINES), key="explain_baseline",
@@ -294,7 +295,7 @@ def show_model(name: str, model: Explainable, x, view, explain: tuple, source_ke
     st.plotly_chart(topk_bars([(classes[i], p) for i, p in preds], f"{name}: top 5"), key=f"explain_top5_{name}")
     result = _attribution(f"{source_key}/{name}", model.model, x, explain, heavy_ok, model.preprocessing)
     if result is None:
-        st.info(f"{METHODS[method].label} runs {name} many times; press the button above to compute it.")
+        st.info(f"{METHODS[method].label} runs {plain_text(name)} many times; press the button above to compute it.")
         return
     shown = classes[preds[0][0]] if target is None else classes[target]
     st.plotly_chart(attribution_overlay(view, result.heat.numpy(), opacity,
@@ -310,16 +311,16 @@ def show_models(models: dict, inputs: dict, explain: tuple, source_key: str) -> 
     heavy = [n for n, m in models.items() if is_heavy(m.model, method)
              and _map_key(f"{source_key}/{n}", inputs[n][0], method, explain[1], explain[3]) not in
              st.session_state.get("explain_maps", {})]
-    heavy_ok = bool(heavy) and st.button(f"Compute {METHODS[method].label} for {', '.join(heavy)}",
+    heavy_ok = bool(heavy) and st.button(f"Compute {METHODS[method].label} for {', '.join(map(plain_text, heavy))}",
                                          key="explain_compute", type="primary",
                                          help="A big net with a many-pass method takes a while; it runs once you ask.")
     for column, (name, model) in zip(st.columns(len(models)), models.items(), strict=True):
         with column:
-            st.subheader(name)
+            st.subheader(plain_text(name))
             try:
                 show_model(name, model, *inputs[name], explain, source_key, heavy_ok)
             except ValueError as exc:
-                st.error(str(exc))
+                st.error(plain_text(str(exc)))
 
 
 def show_test_set(models: dict, dataset, source_key: str) -> None:
@@ -330,9 +331,10 @@ def show_test_set(models: dict, dataset, source_key: str) -> None:
         with column:
             cm, mistakes = _test_set_scores(f"{source_key}/{name}", model.model, dataset)
             errors = 1 - cm.trace() / max(1, cm.sum())
-            st.markdown(f"**{name}**: {100 * errors:.1f}% test error on {cm.sum():,} images")
+            st.markdown(f"**{plain_text(name)}**: {100 * errors:.1f}% test error on {cm.sum():,} images")
             names = [str(c) for c in classes]
-            st.plotly_chart(clickable_cells(confusion_matrix(cm, classes), names, names), key=f"explain_cm_{name}",
+            shown = plot_texts(names)  # the matrix's categories as drawn: a click reports one of these
+            st.plotly_chart(clickable_cells(confusion_matrix(cm, classes), shown, shown), key=f"explain_cm_{name}",
                             on_select=functools.partial(_remember_click, f"explain_cm_{name}", f"explain_cell_{name}"),
                             selection_mode="points")
             cell_images(name, model, dataset, source_key, names)
@@ -356,10 +358,11 @@ def _cell(model_key: str, true_class: int, predicted_class: int, _model, _datase
 def cell_images(name: str, model, dataset, source_key: str, names: list) -> None:
     """The test images of the confusion-matrix cell last clicked for this net, with their predictions."""
     point = st.session_state.get(f"explain_cell_{name}")
-    if not point or point.get("x") not in names or point.get("y") not in names:
+    shown_names = plot_texts(names)  # a click reports a category as the matrix shows it
+    if not point or point.get("x") not in shown_names or point.get("y") not in shown_names:
         st.caption("Click a cell of the matrix to see its test images.")
         return
-    true, predicted = names.index(point["y"]), names.index(point["x"])
+    true, predicted = shown_names.index(point["y"]), shown_names.index(point["x"])
     shown = _cell(f"{source_key}/{name}", true, predicted, model.model, dataset)
     cell = f"**True {plain_text(names[true])}, predicted {plain_text(names[predicted])}:**"
     if not shown:
@@ -380,7 +383,7 @@ def _test_set(test_set):
     try:
         return _dataset(None if test_set == "digits" else test_set)
     except (DatasetUnavailable, ValueError) as exc:
-        st.warning(str(exc))
+        st.warning(plain_text(str(exc)))  # it may quote a folder or a class name
         return None
 
 

@@ -35,6 +35,7 @@ from explorer.jobs.landscape import landscape_spec, read_landscapes
 from explorer.nets.blocks import ResidualUnit
 from explorer.store.checkpoints import load_run_dataset, load_run_model
 from explorer.store.records import Metric
+from explorer.text import plain_text
 from pages.class_panel import predict_first
 from pages.common import ensure_entry, results_gating, store
 from pages.display import choose_nets, guard_view
@@ -114,7 +115,7 @@ def gradient_view(exp, nets: dict) -> None:
         st.info("This experiment recorded no gradient norms (it was imported with its weights only); "
                 "train a twin on the Train page to see how the gradient flows during training.")
         return
-    st.markdown("\n".join(f"- {gradient_flow_sentence(n, recs)}" for n, recs in records.items()))
+    st.markdown("\n".join(f"- {plain_text(gradient_flow_sentence(n, recs))}" for n, recs in records.items()))
     for col, (name, run) in zip(st.columns(len(series)), series.items(), strict=True):
         on_click = functools.partial(_remember_click, f"inspect_grad_{name}", "inspect_grad_cell", name)
         col.plotly_chart(_clickable_heatmap(run, zrange), key=f"inspect_grad_{name}", selection_mode="points",
@@ -177,7 +178,7 @@ def ablation_view(exp, nets: dict) -> None:
     for name, rows in results.items():
         stuck = [r for r in rows if r["unit"] is not None and not r["skippable"]]
         if stuck:
-            st.caption(f"{name} cannot skip {', '.join(r['unit'] for r in stuck)}: {stuck[0]['reason']} "
+            st.caption(f"{plain_text(name)} cannot skip {', '.join(r['unit'] for r in stuck)}: {stuck[0]['reason']} "
                        "A residual block can always fall back on its shortcut, which matches the shapes.")
 
 

@@ -13,6 +13,7 @@ from explorer.jobs.manager import JobError
 from explorer.jobs.request import JobRequest, LandscapeSettings
 from explorer.jobs.status import JobStatus, job_status
 from explorer.store.records import ACTIVE, STATUSES, Experiment
+from explorer.text import plain_text
 from pages.common import classroom, client_id, is_teacher, job_manager, may, store, train_cfg
 
 
@@ -48,9 +49,10 @@ def figure6_spec():
 def show_job_status(status: JobStatus) -> None:
     """Draw an explorer.jobs.status.JobStatus: a progress bar while running, else one coloured sentence."""
     if status.level == "progress":
-        st.progress(status.fraction or 0.0, text=status.text)
+        st.progress(status.fraction or 0.0, text=plain_text(status.text))  # a failure may quote a name
     else:
-        {"info": st.info, "success": st.success, "warning": st.warning, "error": st.error}[status.level](status.text)
+        draw = {"info": st.info, "success": st.success, "warning": st.warning, "error": st.error}[status.level]
+        draw(plain_text(status.text))
 
 
 # ----------------------------------------------------------------------------- acting on a job

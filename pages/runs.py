@@ -11,6 +11,7 @@ from explorer.store.records import ACTIVE, STATUSES
 from explorer.store.reports import export_csv, final_weights_bytes, history_rows
 from explorer.store.retention import delete_by_filter, retention_count
 from explorer.store.runstore import Filter
+from explorer.text import clean
 from explorer.training.experiments import KINDS
 from pages.class_panel import predict_first
 from pages.common import ensure_entry, may, results_gating, store
@@ -162,7 +163,8 @@ else:
     by_id = {e.id: e for e in page.items}
     overlay([r for r in rows if r["experiment"] not in hidden], by_id)
     st.subheader("Manage")
-    labels = {e.id: f"{e.id} · {e.spec_kind} · {', '.join(r.name for r in e.runs)} · {e.status}" for e in page.items}
+    labels = {e.id: f"{e.id} · {e.spec_kind} · {clean(', '.join(r.name for r in e.runs))} · {e.status}"
+              for e in page.items}
     exp_id = st.selectbox("Experiment", list(labels), format_func=labels.get, key="runs_manage_pick")
     exp = by_id[exp_id]
     if exp.status in ACTIVE and st.button("Watch it live", key="runs_watch"):

@@ -17,6 +17,7 @@ from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
 from explorer.nets.config import CIFAR_DEPTHS
 from explorer.store.records import ACTIVE
 from explorer.store.runstore import Filter
+from explorer.text import plain_text
 from explorer.training import experiments
 from explorer.training.recipes import SCHEDULES
 from explorer.urlstate import BATCH_SIZES, EPOCHS, LR, TRAIN_CONTROLS
@@ -219,7 +220,7 @@ def status_line(exp) -> None:
     show_job_status(job_status(exp, position))
     for run in exp.runs:
         if run.status == "diverged":
-            st.warning(f"{run.name} diverged: {run.message or 'its loss became NaN.'}")
+            st.warning(plain_text(f"{run.name} diverged: {run.message or 'its loss became NaN.'}"))
 
 
 def _throttled_version(exp) -> tuple:
@@ -291,13 +292,14 @@ def observed(exp) -> None:
     if latest is not None and latest.revealed is not None:
         t = questions.tally(room, latest)
         left, right = st.columns([1, 2])
-        left.markdown(f"**{latest.prompt}**")
+        left.markdown(f"**{plain_text(latest.prompt)}**")
         yours = questions.my_answer(room, latest.id, owner)
-        left.caption(f"Your prediction: {yours}." if yours else "You did not answer this one.")
+        left.caption(f"Your prediction: {plain_text(yours)}." if yours else "You did not answer this one.")
         plot(right, tally_chart(t.counts, f"The class's predictions ({t.answered} of {t.members} answered)"),
              key="train_tally")
     elif latest is not None:
-        st.caption(f"Your prediction is in: {questions.my_answer(room, latest.id, owner) or '–'}. The class's "
+        yours = plain_text(questions.my_answer(room, latest.id, owner) or "–")
+        st.caption(f"Your prediction is in: {yours}. The class's "
                    "answers appear here when the teacher reveals them.")
     charts_panel(exp)
 
@@ -331,7 +333,7 @@ def watched(exp_id: str) -> None:
         st.session_state.pop("watch", None)
         return
     names = ", ".join(r.name for r in exp.runs)
-    st.subheader(f"{exp.spec_kind.capitalize()} on {exp.dataset}: {names}")
+    st.subheader(f"{exp.spec_kind.capitalize()} on {exp.dataset}: {plain_text(names)}")
     if st.session_state.pop("attached", False):
         st.info("The same experiment was already asked for, so you are watching that one (no second copy runs).")
     if exp.status in ACTIVE:

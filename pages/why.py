@@ -15,6 +15,7 @@ from explorer.jobs.landscape import landscape_spec, read_landscapes
 from explorer.nets.config import ModelConfig
 from explorer.store.checkpoints import load_run_dataset, load_run_model
 from explorer.store.snapshots import snapshot_keys
+from explorer.text import plain_text
 from explorer.training.experiments import ExperimentSpec
 from explorer.training.export import export_script
 from pages.class_panel import predict_first
@@ -73,7 +74,7 @@ def highway_view(exp, nets: dict) -> None:
         st.caption("These runs kept no initial weights, so only the trained nets are shown.")
     st.plotly_chart(highway_chart(splits), key="why_highway")
     for title, rows in splits.items():
-        st.markdown(f"**{title.capitalize()}:** {highway_summary(rows)}")
+        st.markdown(f"**{title.capitalize()}:** {plain_text(highway_summary(rows))}")  # it names the nets
 
 
 def ensembles_view(exp, nets: dict) -> None:
@@ -92,7 +93,8 @@ def ensembles_view(exp, nets: dict) -> None:
     right.plotly_chart(deletion_chart(results), key="why_deletions")
     for name, rows in results.items():
         if len(rows) > 1:
-            st.caption(f"{name}: {100 * rows[0]['mean']:.1f}% with nothing deleted, {100 * rows[1]['mean']:.1f}% "
+            st.caption(f"{plain_text(name)}: {100 * rows[0]['mean']:.1f}% with nothing deleted, "
+                       f"{100 * rows[1]['mean']:.1f}% "
                        f"on average with one unit deleted, {100 * rows[-1]['mean']:.1f}% with all "
                        f"{rows[-1]['k']} deletable units gone.")
 
@@ -106,9 +108,9 @@ def path_view(exp, nets: dict) -> None:
     short = [n for n, (eid, rid) in nets.items() if len(snapshot_keys(store(), eid, rid)) < 1
              or not store().has_weights(eid, rid, "init")]  # nothing downloaded from a remote artefact location
     if short:
-        st.info(f"{', '.join(short)} kept no weight snapshots along training (runs trained before snapshots were "
-                "kept, or imported with their weights only, like the shipped twin); train a twin on the Train page "
-                "and its path appears here.")
+        st.info(f"{', '.join(map(plain_text, short))} kept no weight snapshots along training (runs trained "
+                "before snapshots were kept, or imported with their weights only, like the shipped twin); train a "
+                "twin on the Train page and its path appears here.")
         return
     steps = st.select_slider("Grid points per axis", [5, 11, 15, 21, 31], value=21, key="why_path_steps")
     spec = landscape_spec(exp.id, [rid for _, rid in nets.values()], steps=steps, plane="pca")
@@ -120,8 +122,9 @@ def path_results(job_id: str) -> None:
     results = {n: r["surface"] for n, r in read_landscapes(store(), job_id).items() if r.get("surface")}
     if results:
         st.plotly_chart(path_landscape_chart(results), key="why_path_chart")
-        st.caption(" ".join(f"{n}: the path's first two directions hold {100 * sum(r['explained']):.0f}% of its "
-                            f"variation ({len(r['path']['alpha'])} points)." for n, r in results.items()))
+        st.caption(" ".join(f"{plain_text(n)}: the path's first two directions hold "
+                            f"{100 * sum(r['explained']):.0f}% of its variation ({len(r['path']['alpha'])} points)."
+                            for n, r in results.items()))
 
 
 @st.cache_data(max_entries=8, show_spinner="Writing the script…")
@@ -148,7 +151,8 @@ def takehome_view(exp, nets: dict) -> None:
     finals = [f"{r.name}: {100 * r.final.train_error:.2f}%" for r in exp.runs
               if r.final is not None and r.final.train_error is not None]
     if finals:
-        st.caption("The app's final training errors, to compare with the script's: " + ", ".join(finals) + ".")
+        st.caption("The app's final training errors, to compare with the script's: "
+                   + ", ".join(map(plain_text, finals)) + ".")
 
 
 # ----------------------------------------------------------------------------- the page

@@ -107,6 +107,18 @@ def test_names_are_printable_and_short():
     assert clean_code("ab cd-ef") == "ABCDEF" and clean_code("ab") is None
 
 
+def test_a_name_that_passes_for_the_teacher_a_given_name_or_a_classmate_is_refused_and_joins_nothing(room):
+    info = room.create("teacher", "Physics 1")
+    room.join(info.code, "ann", "Ann")
+    for owner, typed, says in (("eve", "Teacher", "kept for the teacher"), ("eve", "Ѕtudent 2", "given by the class"),
+                               ("eve", "Аnn", "already has a name that looks like")):  # Cyrillic Ѕ and А
+        with pytest.raises(ClassError, match=says):
+            room.join(info.code, owner, typed)
+    assert [m.owner for m in room.members(info.id)] == ["ann"]
+    assert room.join(info.code, "ann", "ANN")[1].name == "ANN"  # her own name, in capitals: no one else's
+    assert room.join(info.code, "eve")[1].name == "Student 2"  # no name typed: the class gives one
+
+
 def test_each_student_counts_once_and_the_gate_opens_on_answer_or_reveal(room):
     info = room.create("teacher")
     for who in ("ann", "bob", "cat"):

@@ -75,7 +75,7 @@ def test_explain_a_clicked_confusion_cell_shows_its_test_images(new_app):
     assert not at.exception and not at.error
     strip = _charts(at)["explain_cell_strip_plain-20_0"]
     assert len([t for t in strip["data"] if t["type"] == "image"]) == 4
-    assert any("True ` 1 `, predicted ` 1 `:" in m.value for m in at.markdown)  # class names as plain text (code spans)
+    assert any("**True 1, predicted 1:**" in m.value for m in at.markdown)  # class names as plain text (explorer.text)
 
 
 def test_inspect_a_clicked_gradient_cell_shows_that_layers_feature_maps(new_app):

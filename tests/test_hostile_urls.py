@@ -45,7 +45,7 @@ def test_markdown_in_the_url_is_shown_as_plain_text(app, value):
     assert fence not in shown[0][len(fence):-len(fence)]
 
 
-@pytest.mark.parametrize("text", ["plain", "a `tick` inside", "``two``", "`", "line\nbreak"])
+@pytest.mark.parametrize("text", ["*plain*", "a `tick` inside", "``two``", "`", "line\nbreak :x:"])
 def test_plain_text_fences_any_text_in_one_code_span(text):
     shown = plain_text(text)
     fence = re.match(r"`+", shown).group()

@@ -38,7 +38,12 @@ def test_the_roster_s_word_is_the_word_the_job_status_starts_with(status):
     assert status_word(None) == "No job yet" and all(status_word(s) == w for s, w in FINISHED_WORDS.items())
 
 
-@pytest.mark.parametrize("text", ["Ann", "www.evil.example", "**bold** [link](http://x) $x$ :red[x]", "a`b``c"])
+def test_a_name_markdown_cannot_misread_is_shown_as_it_is():
+    assert plain_text("Ann") == "Ann" and plain_text("Which is deeper: plain-20 or plain-56?") == \
+        "Which is deeper: plain-20 or plain-56?"
+
+
+@pytest.mark.parametrize("text", ["www.evil.example", "**bold** [link](http://x) $x$ :red[x]", "a`b``c"])
 def test_user_text_is_one_code_span_that_holds_it_exactly(text):
     shown = plain_text(text)
     fence = shown.split(" ", 1)[0]

@@ -5,6 +5,7 @@ Size budget: ~80 lines.
 from __future__ import annotations
 
 import hmac
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,16 @@ TEACHER_BACKOFF_MAX_S = 300.0  # longest wait
 def check_teacher(password: str | None, expected: str | None) -> bool:
     """True when a teacher password is configured and this one matches it (constant-time)."""
     return bool(expected) and bool(password) and hmac.compare_digest(str(password), str(expected))
+
+
+def refusal_sentence(wait_s: float) -> str:
+    """The sentence after a refused password: the wait rounded up to a whole second (never "0 s"), in seconds up to
+    90, then in minutes; no wait, no "try again in"."""
+    if not wait_s > 0:
+        return "That password is not the teacher's."
+    seconds = math.ceil(wait_s)
+    when = f"{seconds} s" if seconds <= 90 else f"{math.ceil(seconds / 60)} min"
+    return f"That password is not the teacher's; try again in {when}."
 
 
 class TeacherGate:

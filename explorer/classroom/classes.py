@@ -14,6 +14,7 @@ import math
 import re
 import secrets
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,6 +34,21 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a pr
 CODE_LENGTH = 6
 MAX_NAME = 40  # characters of a class or display name: fits a roster row and a projector
 _CODE_RE = re.compile(rf"^[{CODE_ALPHABET}]{{{CODE_LENGTH}}}$")
+# Names no student may take, compared after folding (name_skeleton): the teacher's role, and the names the class
+# itself gives ("Student 7"), so that nobody can pass for the teacher or for another student on a projector.
+RESERVED_NAME_PARTS = ("teacher", "instructor", "admin", "moderator", "professor")
+_GIVEN_NAME = re.compile(r"student\d*")  # "Student 3", the name of a member who gave none (join)
+# Letters that look like Latin ones in most fonts (Cyrillic and Greek, both cases), folded onto them. A short table
+# written for names, not Unicode's full confusables list: enough that "Теаcher" or "Ѕtudent 1" is seen for what it is.
+_LOOK_ALIKES = str.maketrans({
+    "а": "a", "А": "a", "в": "b", "В": "b", "е": "e", "Е": "e", "ё": "e", "Ё": "e", "һ": "h", "Н": "h",
+    "і": "i", "І": "i", "ї": "i", "ј": "j", "Ј": "j", "к": "k", "К": "k", "м": "m", "М": "m", "о": "o",
+    "О": "o", "р": "p", "Р": "p", "с": "c", "С": "c", "ѕ": "s", "Ѕ": "s", "т": "t", "Т": "t", "у": "y",
+    "У": "y", "х": "x", "Х": "x", "ԁ": "d", "ԛ": "q", "ԝ": "w", "Ԝ": "w", "г": "r", "п": "n", "ь": "b",
+    "α": "a", "Α": "a", "β": "b", "Β": "b", "ε": "e", "Ε": "e", "Ζ": "z", "η": "n", "Η": "h", "ι": "i",
+    "Ι": "i", "κ": "k", "Κ": "k", "Μ": "m", "ν": "v", "Ν": "n", "ο": "o", "Ο": "o", "ρ": "p", "Ρ": "p",
+    "τ": "t", "Τ": "t", "υ": "u", "Υ": "y", "χ": "x", "Χ": "x", "ω": "w", "ѡ": "w",
+})
 
 
 def clean_code(text: object) -> str | None:
@@ -48,6 +64,29 @@ def clean_name(text: object, fallback: str) -> str:
     at most 40 characters, or the fallback ("Student 7") when nothing is left."""
     name = "".join(ch for ch in str(text or "")[:200] if ch.isalnum() or ch in " -'._")
     return " ".join(name.split())[:MAX_NAME] or fallback
+
+
+def name_skeleton(text: object) -> str:
+    """What a name looks like, for comparing names: compatibility forms unified (NFKC: full-width letters, ligatures,
+    superscript digits), accents dropped, Cyrillic and Greek look-alikes folded onto Latin letters, case folded,
+    and only letters and digits kept ("Т е а с h е r" and "teacher" have one skeleton)."""
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", str(text)))
+    bare = "".join(ch for ch in text if not unicodedata.combining(ch)).translate(_LOOK_ALIKES).casefold()
+    return "".join(ch for ch in bare.translate(_LOOK_ALIKES) if ch.isalnum())
+
+
+def name_refusal(name: str, taken: Iterable[str] = ()) -> str | None:
+    """The one sentence refusing a display name, or None when it may be used.
+
+    Refused: names that read as the teacher's role (RESERVED_NAME_PARTS anywhere in the skeleton), the names the
+    class gives ("Student 3"), and a name that looks like one another member already has (`taken`).
+    """
+    skeleton = name_skeleton(name)
+    if any(part in skeleton for part in RESERVED_NAME_PARTS) or _GIVEN_NAME.fullmatch(skeleton):
+        return "That name is kept for the teacher or given by the class; choose your own name."
+    if skeleton and skeleton in {name_skeleton(other) for other in taken}:
+        return "Someone in the class already has a name that looks like that one; choose another."
+    return None
 
 
 def student_seed(class_id: str, owner: str) -> int:
@@ -153,7 +192,8 @@ class Classroom:
     def join(self, code: object, owner: str, name: str = "") -> tuple[ClassInfo, Member]:
         """Join a class by its code; a member who joins again only changes their name.
 
-        Returns (ClassInfo, Member). Raises ClassError (one sentence) for an unknown or closed class.
+        Returns (ClassInfo, Member). Raises ClassError (one sentence) for an unknown or closed class, or a name that
+        passes for the teacher, for a name the class gives, or for another member's (name_refusal).
         """
         info = self.find(code)
         if info is None:
@@ -164,6 +204,12 @@ class Classroom:
 
         def write(conn: sa.Connection) -> Member:
             old = conn.execute(sa.select(t.class_members).where((m.class_id == info.id) & (m.owner == owner))).first()
+            typed = clean_name(name, "")
+            if typed:
+                others = conn.execute(sa.select(m.name).where((m.class_id == info.id) & (m.owner != owner))).scalars()
+                refusal = name_refusal(typed, others)
+                if refusal is not None:
+                    raise ClassError(refusal)
             if old is not None:
                 chosen = clean_name(name, old._mapping["name"])
                 conn.execute(t.class_members.update().where((m.class_id == info.id) & (m.owner == owner))

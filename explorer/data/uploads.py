@@ -27,6 +27,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from ..nets.preprocessing import MAX_CLASS_NAME
 from .builtin import FOLDER_INPUT_SIZE, IMAGE_SUFFIXES, UPLOAD_MARKER, folder_image, keep_decoded
 from .images import MAX_BYTES, ImageError, image_size
 
@@ -42,6 +43,7 @@ OWNER_UPLOADS_BUDGET_BYTES = 2 * 2**30  # one owner's uploaded datasets: four of
 HEADER_BYTES = 64 * 2**10  # read this much of an entry for its image header first (all of it when that is not enough)
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # a zip entry's local header: its signature, then name and extra lengths
 OWNER_MARKER, BYTES_MARKER = ".owner", ".bytes"  # who uploaded a folder first, and the bytes it takes
+MAX_CLASS_NAME_BYTES = 128  # a class folder's name in UTF-8: file systems allow 255 (64 emoji: ENAMETOOLONG)
 
 
 class UploadRefused(ValueError):
@@ -132,7 +134,7 @@ def _plan(zf: zipfile.ZipFile, data: bytes, caps: dict) -> tuple:
         if len(p) < 2 or pathlib.PurePosixPath(p[-1]).suffix.lower() not in IMAGE_SUFFIXES:
             skipped += 1  # a file beside the class folders, or not an image
             continue
-        cls = p[0].strip()[:64]
+        cls = _class_name(p[0])
         if not cls:
             skipped += 1
             continue
@@ -144,6 +146,15 @@ def _plan(zf: zipfile.ZipFile, data: bytes, caps: dict) -> tuple:
     if len(classes) > caps["classes"]:
         raise UploadRefused(f"The zip has {len(classes)} class folders; at most {caps['classes']} are accepted.")
     return plan, skipped
+
+
+def _class_name(folder: str) -> str:
+    """A class folder's name as its class name: trimmed, cut to MAX_CLASS_NAME characters and MAX_CLASS_NAME_BYTES
+    bytes; UploadRefused for < or >, which no class name holds (explorer.nets.preprocessing)."""
+    if set(folder) & set("<>"):
+        raise UploadRefused("A class folder's name holds < or >, which class names may not; rename it and zip it "
+                            "again.")
+    return folder.strip()[:MAX_CLASS_NAME].encode()[:MAX_CLASS_NAME_BYTES].decode(errors="ignore").strip()
 
 
 def _hidden(name: str) -> bool:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..text import plot_text, plot_texts
 from .style import (
     apply_layout,
     as_number,
@@ -65,16 +66,16 @@ def class_figure6(curves: dict, scale: float = 1.0) -> go.Figure:
             if not pts:
                 continue
             x = [p[0] for p in pts]
-            group = dict(legendgroup=name, hoverinfo="skip")
+            group = dict(legendgroup=plot_text(name), hoverinfo="skip")
             fig.add_trace(go.Scatter(x=x + x[::-1], y=[p[3] * 100 for p in pts] + [p[2] * 100 for p in pts][::-1],
                                      fill="toself", fillcolor=_hex_to_rgba(colour, 0.18), mode="lines",
                                      line=dict(width=0),
-                                     showlegend=False, name=f"{name} spread", **group), row=1, col=col)
+                                     showlegend=False, name=plot_text(f"{name} spread"), **group), row=1, col=col)
+            hover = plot_texts(f"{name}: median {p[1]:.1%}, {p[2]:.1%}–{p[3]:.1%}, n = {p[4]}" for p in pts)
             fig.add_trace(go.Scatter(x=x, y=[p[1] * 100 for p in pts], mode="lines+markers",
-                                     name=f"{name} (median of n = {n})", legendgroup=name, showlegend=col == 1,
-                                     line=dict(color=colour, dash=dash, width=3), marker=dict(size=6),
-                                     hovertext=[f"{name}: median {p[1]:.1%}, {p[2]:.1%}–{p[3]:.1%}, n = {p[4]}"
-                                                for p in pts]), row=1, col=col)
+                                     name=plot_text(f"{name} (median of n = {n})"), legendgroup=plot_text(name),
+                                     showlegend=col == 1, line=dict(color=colour, dash=dash, width=3),
+                                     marker=dict(size=6), hovertext=hover), row=1, col=col)
     fig.update_xaxes(title_text="epoch")
     whole_ticks(fig, max((len(s) for runs in curves.values() for s in runs), default=None))
     fig.update_yaxes(title_text="error (%)", rangemode="tozero")
@@ -89,8 +90,8 @@ def tally_chart(counts: Iterable[tuple[object, int]], title: str = "The class's 
     counts = list(counts)
     if not counts:
         return projected(empty_figure(title, "No answers yet."), scale)
-    fig = go.Figure(go.Bar(x=[str(a)[:40] for a, _ in counts], y=[c for _, c in counts], marker_color="#0072B2",
-                           text=[c for _, c in counts], textposition="outside"))
+    fig = go.Figure(go.Bar(x=plot_texts(str(a)[:40] for a, _ in counts), y=[c for _, c in counts],
+                           marker_color="#0072B2", text=[c for _, c in counts], textposition="outside"))
     fig.update_yaxes(title_text="students", rangemode="tozero", dtick=1)
     return projected(apply_layout(fig, title, height=340), scale)
 

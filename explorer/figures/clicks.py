@@ -11,6 +11,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from ..text import plot_texts
 from .style import RunSeries, as_number
 
 CELL_TRACE = "click a cell"  # the name of the invisible trace, so pages and tests can find it
@@ -21,11 +22,13 @@ def clickable_cells(fig: go.Figure, x: list, y: list, hover: list | None = None,
 
     Args:
         fig: a figure with a heatmap over categories x (columns) and y (rows).
+        x, y: the categories as the heatmap shows them (names already through explorer.text.plot_text, as every
+            figure here makes them): a click reports the category as shown.
         hover: optional rows x columns texts shown on hover (the heatmap's own hover is covered by the markers).
     """
     xs = [a for _ in y for a in x]
     ys = [b for b in y for _ in x]
-    text = [t for row in hover for t in row] if hover is not None else None
+    text = plot_texts(t for row in hover for t in row) if hover is not None else None
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name=CELL_TRACE, showlegend=False, hovertext=text,
                              hovertemplate="%{hovertext}<extra></extra>" if text else "%{y}, %{x}<extra></extra>",
                              marker=dict(symbol="square", size=size, color="rgba(0,0,0,0)"),

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..store.records import Metric, Run
+from ..text import plot_text, plot_texts
 from .style import (
     RunSeries,
     Style,
@@ -52,8 +53,9 @@ def _diverged_marker(x: list, y: list, run: RunSeries, colour: str, first: bool)
     points = [(a, b) for a, b in zip(x, y, strict=True) if b is not None]
     if run.status != "diverged" or not points:
         return None
-    return go.Scatter(x=[points[-1][0]], y=[points[-1][1]], mode="markers", name=f"{run.name} diverged",
-                      legendgroup=run.name, showlegend=first, hovertext=[f"{run.name}: diverged here"],
+    return go.Scatter(x=[points[-1][0]], y=[points[-1][1]], mode="markers", name=plot_text(f"{run.name} diverged"),
+                      legendgroup=plot_text(run.name), showlegend=first,
+                      hovertext=[plot_text(f"{run.name}: diverged here")],
                       marker=dict(symbol="x", size=18, color=colour, line=dict(width=2, color="white")))
 
 
@@ -207,7 +209,7 @@ def gradient_heatmap(run: RunSeries, zrange: tuple[float, float] | None = None) 
             v = as_number(norms.get(name))
             z[i][j] = math.log10(v) if v is not None and v > 0 else None
     lo, hi = zrange if zrange is not None else (None, None)
-    fig = go.Figure(go.Heatmap(z=z, x=[r.epoch for r, _ in recs], y=layers, zmin=lo, zmax=hi,
+    fig = go.Figure(go.Heatmap(z=z, x=[r.epoch for r, _ in recs], y=plot_texts(layers), zmin=lo, zmax=hi,
                                colorscale="Viridis", colorbar=dict(title="log10 norm"),
                                hovertemplate="%{y}<br>epoch %{x}<br>log10 norm %{z:.2f}<extra></extra>"))
     fig.update_xaxes(title_text="epoch (0 = before training)", dtick=1)
@@ -288,15 +290,15 @@ def ablation_chart(results: dict) -> go.Figure:
         colour, dash = styles[name]
         fig.add_trace(run_line(x, y, RunSeries(name), styles[name], first=True, mode="lines+markers"))
         if base is not None and x:
-            fig.add_trace(go.Scatter(x=[x[0], x[-1]], y=[100 * base] * 2, mode="lines", legendgroup=name,
-                                     name=f"{name}: nothing removed",
+            fig.add_trace(go.Scatter(x=[x[0], x[-1]], y=[100 * base] * 2, mode="lines", legendgroup=plot_text(name),
+                                     name=plot_text(f"{name}: nothing removed"),
                                      line=dict(color=colour, dash="dashdot" if dash == "dash" else "dot", width=2)))
         stuck = [r for r in units if not r.get("skippable")]
         if stuck:
             level = 100 * base if base is not None else 0.0
             fig.add_trace(go.Scatter(x=[r["unit"] for r in stuck], y=[level] * len(stuck), mode="markers",
-                                     name=f"{name}: cannot be skipped", legendgroup=name,
-                                     hovertext=[r.get("reason") for r in stuck],
+                                     name=plot_text(f"{name}: cannot be skipped"), legendgroup=plot_text(name),
+                                     hovertext=plot_texts(r.get("reason") for r in stuck),
                                      marker=dict(symbol="x-thin-open", size=16, color=colour, line=dict(width=3))))
     fig.update_xaxes(title_text="unit removed", type="category")
     fig.update_yaxes(title_text="test error (%)", range=[0, 100])

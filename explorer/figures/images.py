@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..text import plot_texts
 from .style import OVERLAY_SCALE, PALETTE, apply_layout, empty_figure
 
 
@@ -22,7 +23,7 @@ def topk_bars(preds: list, title: str) -> go.Figure:
     """
     preds = sorted(preds, key=lambda p: p[1], reverse=True)
     x = [100 * float(p) for _, p in preds]
-    fig = go.Figure(go.Bar(x=x, y=[str(c) for c, _ in preds], orientation="h", marker_color=PALETTE[0],
+    fig = go.Figure(go.Bar(x=x, y=plot_texts(c for c, _ in preds), orientation="h", marker_color=PALETTE[0],
                            text=[f"{v:.1f}%" for v in x], textposition="auto"))
     fig.update_xaxes(title_text="probability (%)", range=[0, 100])
     fig.update_yaxes(autorange="reversed", type="category")
@@ -39,7 +40,7 @@ def confusion_matrix(cm: np.ndarray, classes: list) -> go.Figure:
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(classes):
         raise ValueError(f"The confusion matrix must be square with one row per class; got {cm.shape} "
                          f"for {len(classes)} classes.")
-    names = [str(c) for c in classes]
+    names = plot_texts(classes)
     fig = go.Figure(go.Heatmap(z=cm, x=names, y=names, text=cm, texttemplate="%{text}", colorscale="Blues",
                                colorbar=dict(title="images"),
                                hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
@@ -101,7 +102,7 @@ def sample_strip(images: list, labels: list) -> go.Figure:
         raise ValueError(f"Give one label per image; got {len(images)} images and {len(labels)} labels.")
     if not images:
         return empty_figure("Samples", "No images to show.")
-    fig = make_subplots(rows=1, cols=len(images), subplot_titles=[str(lb) for lb in labels],
+    fig = make_subplots(rows=1, cols=len(images), subplot_titles=plot_texts(labels),
                         horizontal_spacing=0.01)
     for col, img in enumerate(images, start=1):
         fig.add_trace(go.Image(z=_rgb(img), hoverinfo="skip"), row=1, col=col)
@@ -130,7 +131,7 @@ def image_grid(images: list, title: str, columns: int = 8, labels: list | None =
     columns = max(1, min(columns, len(images)))
     rows = math.ceil(len(images) / columns)
     fig = make_subplots(rows=rows, cols=columns, horizontal_spacing=0.01, vertical_spacing=0.03 if labels is None
-                        else 0.08, subplot_titles=[str(lb) for lb in labels] if labels is not None else None)
+                        else 0.08, subplot_titles=plot_texts(labels) if labels is not None else None)
     for i, img in enumerate(images):
         img = np.nan_to_num(np.asarray(img, dtype=float))
         if rescale:

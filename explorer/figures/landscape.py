@@ -7,6 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..text import plot_text, plot_texts
 from .style import RunSeries, apply_layout, as_number, empty_figure, named_runs, run_line, run_styles
 
 
@@ -36,7 +37,7 @@ def landscape_surfaces(results: dict, kind: str = "contour", log: bool = True) -
     finite = np.concatenate([z[np.isfinite(z)] for z in zs.values()])
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     spec = {"type": "surface"} if kind == "surface" else {}
-    fig = make_subplots(rows=1, cols=len(results), subplot_titles=list(results),
+    fig = make_subplots(rows=1, cols=len(results), subplot_titles=plot_texts(results),
                         specs=[[spec] * len(results)], horizontal_spacing=0.06)
     label = "log10 loss" if log else "loss"
     for col, (name, r) in enumerate(results.items(), start=1):
@@ -58,12 +59,12 @@ def _landscape_panel(kind: str, name: str, result: dict, z: np.ndarray, zrange: 
     bar = dict(title=label)
     if kind == "contour":
         return [go.Contour(x=result["alpha"], y=result["beta"], z=z, zmin=lo, zmax=hi, colorscale="Viridis",
-                           showscale=last, colorbar=bar, autocontour=False, name=name,
+                           showscale=last, colorbar=bar, autocontour=False, name=plot_text(name),
                            contours=dict(start=lo, end=hi, size=(hi - lo) / 20 or 1)),
                 go.Scatter(x=[0], y=[0], mode="markers", name="trained weights", showlegend=False,
                            marker=dict(symbol="star", size=16, color="white", line=dict(width=2)))]
     return [go.Surface(x=result["alpha"], y=result["beta"], z=z, cmin=lo, cmax=hi, colorscale="Viridis",
-                       showscale=last, colorbar=bar, name=name),
+                       showscale=last, colorbar=bar, name=plot_text(name)),
             go.Scatter3d(x=[0], y=[0], z=[_landscape_centre(result, z)], mode="markers", name="trained weights",
                          showlegend=False, marker=dict(size=6, color="red"))]
 

@@ -10,6 +10,7 @@ from typing import Any, SupportsFloat
 import plotly.graph_objects as go
 
 from ..store.records import Metric
+from ..text import plot_text, plot_texts
 
 # Okabe & Ito's colour-blind-safe palette (yellow left out: it vanishes on a projector's white).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999")
@@ -41,7 +42,8 @@ OVERLAY_SCALE = [[0.0, "rgba(255,0,0,0)"], [0.4, "rgba(255,80,0,0.5)"], [1.0, "r
 
 
 def apply_layout(fig: go.Figure, title: str, height: int = 460) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0.0), template="plotly_white", height=height,
+    """The shared look, with the title as plain text (explorer.text.plot_text: it may quote a run's name)."""
+    fig.update_layout(title=dict(text=plot_text(title), x=0.0), template="plotly_white", height=height,
                       font=dict(size=FONT_SIZE), legend=dict(title=None), margin=dict(t=90, l=70, r=30, b=60),
                       hovermode="closest")
     fig.update_annotations(font_size=FONT_SIZE + 1)  # subplot titles
@@ -56,7 +58,7 @@ def whole_ticks(fig: go.Figure, largest: float | None, **where: Any) -> None:
 
 def empty_figure(title: str, message: str) -> go.Figure:
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.add_annotation(text=plot_text(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return apply_layout(fig, title, height=300)
@@ -108,6 +110,6 @@ def run_label(run: RunSeries) -> str:
 def run_line(x: Iterable[Any], y: Iterable[Any], run: RunSeries, style: Style, first: bool,
              hover: list[str] | None = None, **kw: Any) -> go.Scatter:
     colour, dash = style
-    return go.Scatter(x=list(x), y=list(y), mode=kw.pop("mode", "lines"), name=run_label(run),
-                      legendgroup=run.name, showlegend=first, line=dict(color=colour, dash=dash, width=3),
-                      hovertext=hover, **kw)
+    return go.Scatter(x=list(x), y=list(y), mode=kw.pop("mode", "lines"), name=plot_text(run_label(run)),
+                      legendgroup=plot_text(run.name), showlegend=first, line=dict(color=colour, dash=dash, width=3),
+                      hovertext=plot_texts(hover) if hover is not None else None, **kw)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..text import plot_text, plot_texts
 from .style import PALETTE, Style, apply_layout, as_number, empty_figure, name_style
 
 
@@ -27,7 +28,7 @@ def highway_chart(splits: dict) -> go.Figure:
     panels = {t: s for t, s in splits.items() if any(s.values())}
     if not panels:
         return empty_figure("The gradient highway", "No residual units to split.")
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=list(panels), horizontal_spacing=0.08)
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=plot_texts(panels), horizontal_spacing=0.08)
     names = list(dict.fromkeys(n for s in panels.values() for n in s))
     styles = _net_styles(names)
     for col, rows_by_net in enumerate(panels.values(), start=1):
@@ -39,7 +40,8 @@ def highway_chart(splits: dict) -> go.Figure:
                      [("shortcut", "through the shortcut", "solid"), ("branch", "through the branch", "dot")])
             for key, label, line_dash in lines:
                 fig.add_trace(go.Scatter(x=x, y=[as_number(r[key]) for r in rows], mode="lines+markers",
-                                         name=f"{name}: {label}", legendgroup=f"{name}{key}", showlegend=col == 1,
+                                         name=plot_text(f"{name}: {label}"), legendgroup=plot_text(f"{name}{key}"),
+                                         showlegend=col == 1,
                                          line=dict(color=colour, dash=line_dash, width=3)), row=1, col=col)
         fig.update_xaxes(title_text="unit (input side on the left)", type="category", row=1, col=col)
         fig.update_yaxes(type="log", row=1, col=col)  # each panel its own scale: trained nets' gradients are smaller
@@ -57,7 +59,7 @@ def path_length_chart(n_units: dict) -> go.Figure:
         return empty_figure("Paths through the net", "No residual net chosen.")
     fig = go.Figure()
     for i, (name, rows) in enumerate(n_units.items()):
-        fig.add_trace(go.Bar(x=[r["length"] for r in rows], y=[100 * r["share"] for r in rows], name=name,
+        fig.add_trace(go.Bar(x=[r["length"] for r in rows], y=[100 * r["share"] for r in rows], name=plot_text(name),
                              marker_color=PALETTE[i % len(PALETTE)],
                              hovertext=[f"{r['paths']:,} of {2 ** (len(rows) - 1):,} paths" for r in rows]))
     fig.update_xaxes(title_text="path length (residual branches passed through)", dtick=1)
@@ -78,7 +80,7 @@ def deletion_chart(results: dict) -> go.Figure:
     for name, rows in results.items():
         colour, dash = styles[name]
         k = [r["k"] for r in rows]
-        fig.add_trace(go.Scatter(x=k, y=[100 * r["mean"] for r in rows], mode="lines+markers", name=name,
+        fig.add_trace(go.Scatter(x=k, y=[100 * r["mean"] for r in rows], mode="lines+markers", name=plot_text(name),
                                  line=dict(color=colour, dash=dash, width=3),
                                  error_y=dict(type="data", symmetric=False, color=colour,
                                               array=[100 * (r["high"] - r["mean"]) for r in rows],
@@ -103,7 +105,7 @@ def path_landscape_chart(results: dict) -> go.Figure:
     zs = {n: _log_loss(r["loss"]) for n, r in results.items()}
     finite = [v for z in zs.values() for row in z for v in row if v is not None]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
-    fig = make_subplots(rows=1, cols=len(results), subplot_titles=list(results), horizontal_spacing=0.08)
+    fig = make_subplots(rows=1, cols=len(results), subplot_titles=plot_texts(results), horizontal_spacing=0.08)
     for col, (name, r) in enumerate(results.items(), start=1):
         fig.add_trace(go.Contour(x=r["alpha"], y=r["beta"], z=zs[name], zmin=lo, zmax=hi, colorscale="Viridis",
                                  ncontours=20, showscale=col == len(results), colorbar=dict(title="log10 loss"),
@@ -111,7 +113,7 @@ def path_landscape_chart(results: dict) -> go.Figure:
                       row=1, col=col)
         path = r["path"]
         epochs = path.get("epoch") or list(range(len(path["alpha"])))
-        fig.add_trace(go.Scatter(x=path["alpha"], y=path["beta"], mode="lines+markers", name=f"{name}: path",
+        fig.add_trace(go.Scatter(x=path["alpha"], y=path["beta"], mode="lines+markers", name=plot_text(f"{name}: path"),
                                  showlegend=False, line=dict(color="white", width=3),
                                  marker=dict(color="red", size=8, line=dict(color="white", width=1)),
                                  hovertext=[f"epoch {e}" for e in epochs]), row=1, col=col)
