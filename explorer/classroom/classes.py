@@ -75,14 +75,21 @@ def name_skeleton(text: object) -> str:
     return "".join(ch for ch in bare.translate(_LOOK_ALIKES) if ch.isalnum())
 
 
+def _reads_as_role(name: str, skeleton: str) -> bool:
+    """Whether a name reads as a role word: the whole name or one of its words begins or ends with one ("Teacher",
+    "Mr Teacher", "TeacherAnn", "T e a c h e r"), while a word that only holds one inside ("Badminton") is fine."""
+    words = [name_skeleton(word) for word in re.split(r"[\s\-'._]+", str(name))] + [skeleton]
+    return any(word.startswith(part) or word.endswith(part) for word in words if word for part in RESERVED_NAME_PARTS)
+
+
 def name_refusal(name: str, taken: Iterable[str] = ()) -> str | None:
     """The one sentence refusing a display name, or None when it may be used.
 
-    Refused: names that read as the teacher's role (RESERVED_NAME_PARTS anywhere in the skeleton), the names the
+    Refused: names that read as the teacher's role (a word that begins or ends with one of RESERVED_NAME_PARTS), the names the
     class gives ("Student 3"), and a name that looks like one another member already has (`taken`).
     """
     skeleton = name_skeleton(name)
-    if any(part in skeleton for part in RESERVED_NAME_PARTS) or _GIVEN_NAME.fullmatch(skeleton):
+    if _reads_as_role(name, skeleton) or _GIVEN_NAME.fullmatch(skeleton):
         return "That name is kept for the teacher or given by the class; choose your own name."
     if skeleton and skeleton in {name_skeleton(other) for other in taken}:
         return "Someone in the class already has a name that looks like that one; choose another."
