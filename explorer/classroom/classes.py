@@ -314,6 +314,13 @@ class Classroom:
                 curves.setdefault(str(rec.get("run") or row.run_id), {}).setdefault(row.exp_id, []).append(rec)
         return {name: list(by_exp.values()) for name, by_exp in curves.items()}
 
+    def experiment_specs(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """{experiment id: its spec} for these experiments (one query): the class's charts pool only like with like
+        (explorer.training.experiments.like_with_like)."""
+        e, wanted = db.experiments.c, list(ids)
+        rows = self.q(lambda c: c.execute(sa.select(e.id, e.spec).where(e.id.in_(wanted))).all()) if wanted else []
+        return {row.id: spec for row in rows if isinstance(spec := _json(row.spec), dict)}
+
 
 def _json(text: str | None) -> Any:  # whatever JSON the column holds; callers check its shape
     try:
