@@ -180,6 +180,7 @@ def test_deleting_a_unit_is_worded_from_the_nets_own_numbers(batch):
     broke = [{"k": 0, "mean": 0.031, "low": 0.031, "high": 0.031}, {"k": 1, "mean": 0.40, "low": 0.03, "high": 0.755}]
     said = deletion_summary("resnet-20", broke)
     assert "barely" not in said and "worst 75.5%" in said and "does not behave like" in said
+    assert "a plain net breaks, as Veit et al. 2016 found" in deletion_summary("plain-20", broke, plain=True)
     assert "barely changes" in deletion_summary("r", [broke[0], {"k": 1, "mean": 0.035, "low": 0.03, "high": 0.04}])
 
 

@@ -165,12 +165,12 @@ def _error_without(work: ResNet, units: list[tuple[str, ResidualUnit]], x: torch
 BARELY = 0.02  # a rise in error of at most 2 points, on average and for the worst unit, "barely changes" it
 
 
-def deletion_summary(name: str, rows: list) -> str:
+def deletion_summary(name: str, rows: list, plain: bool = False) -> str:
     """One sentence on what deleting one unit did to this net, from its own `delete_random_units` rows.
 
-    Says "barely changes" (Veit et al. 2016's finding) only when one deletion raised the error by at most BARELY,
-    on average and for the worst unit; otherwise it gives the worst rise, so the page never claims more than the
-    numbers show.
+    Says "barely changes" (Veit et al. 2016's finding for trained ResNets) only when one deletion raised the error
+    by at most BARELY, on average and for the worst unit; otherwise it gives the rise, so the page never claims
+    more than the numbers show. plain: the net has no shortcuts (Veit et al. found such a net breaks).
     """
     if len(rows) < 2:
         return f"{name}: no unit can be deleted."
@@ -180,9 +180,13 @@ def deletion_summary(name: str, rows: list) -> str:
             f"deleted (worst {100 * one['high']:.1f}%), {100 * rows[-1]['mean']:.1f}% with all {rows[-1]['k']} "
             "deletable units gone")
     if worst <= BARELY:
-        return text + ": deleting one unit barely changes its error, as Veit et al. 2016 found for their ResNets."
+        return text + (": deleting one unit barely changes its error" +
+                       (", even without shortcuts." if plain else ", as Veit et al. 2016 found for their ResNets."))
     if mean <= BARELY:
         return text + (f": most single deletions barely change its error, but one raised it by {100 * worst:.1f} "
                        "points.")
+    if plain:
+        return text + (f": one deletion raises its error by {100 * mean:.1f} points on average; with no shortcut to "
+                       "fall back on, a plain net breaks, as Veit et al. 2016 found.")
     return text + (f": one deletion raises its error by {100 * mean:.1f} points on average, so this net does not "
-                   "behave like Veit et al. 2016's ensemble of paths (yet).")
+                   "behave like the ensemble of paths Veit et al. 2016 found in their trained ResNets.")

@@ -155,9 +155,9 @@ def _net_sentence(name: str, units: list[dict]) -> str:
         shares = [u["share"] for u in residual if u["kind"] == kind and u["share"] is not None]
         if shares:
             what = SHORTCUT_KINDS[kind][len(shares) > 1]
-            clauses.append(f"a median {100 * _median(shares):.0f}% at its {len(shares)} {what}")
-    text = (f"in {name} the shortcut's part of a unit's input gradient is as large as "
-            + ", and ".join(clauses) + f"; {sizes}")
+            clauses.append(f"a median {100 * _median(shares):.0f}% of the input gradient's size at its {len(shares)} "
+                           f"{what}")
+    text = f"in {name} the part through the shortcut is " + ", and ".join(clauses) + f"; {sizes}"
     if any(u["after_add"] for u in residual):
         text += (" (its units apply ops after the addition, such as the original unit's ReLU, so from one unit to "
                  "the next the gradient also passes those: the \"1\" carries it unchanged across an addition, "
