@@ -22,7 +22,7 @@ _SHORTCUT_LINES = {  # kind of shortcut -> (legend label, marker symbol, line dr
 }
 
 
-def _highway_traces(name: str, rows: list, colour: str, dash: str) -> list[tuple[str, str, dict]]:
+def _highway_traces(rows: list, dash: str) -> list[tuple[str, str, dict]]:
     """(legend label, dash, trace keywords) for one net's lines: per kind of shortcut, then the branch."""
     x = [r["unit"] for r in rows]
     kinds = [r.get("kind", "identity" if r["shortcut"] > 0 else "none") for r in rows]
@@ -58,7 +58,7 @@ def highway_chart(splits: dict) -> go.Figure:
     for col, rows_by_net in enumerate(panels.values(), start=1):
         for name, rows in rows_by_net.items():
             colour, dash = styles[name]
-            for label, line_dash, kw in _highway_traces(name, rows, colour, dash):
+            for label, line_dash, kw in _highway_traces(rows, dash):
                 kw.setdefault("mode", "lines+markers")
                 fig.add_trace(go.Scatter(name=f"{name}: {label}", legendgroup=f"{name}{label}", showlegend=col == 1,
                                          line=dict(color=colour, dash=line_dash, width=3), **kw), row=1, col=col)

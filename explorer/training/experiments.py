@@ -3,7 +3,7 @@
 An experiment is one job: a twin (a net and its plain twin), a sweep (plain and residual at several
 depths: Figure 6 of He et al. 2015 in miniature) or a comparison (several placements or shortcuts at
 one depth: Table 2 of He et al. 2016, Gross & Wilber 2016).
-Size budget: ~150 lines.
+Size budget: ~300 lines.
 """
 from __future__ import annotations
 
