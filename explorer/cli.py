@@ -179,6 +179,9 @@ def _spec(args: argparse.Namespace) -> ExperimentSpec:
     for sc in args.shortcuts or []:
         if sc not in SHORTCUTS:
             raise ValueError(f"shortcuts must be among {', '.join(SHORTCUTS)}; got {sc!r}.")
+    note = X.compare_init_note(base, args.placements or (), args.shortcuts or ())
+    if note:
+        print(note, file=sys.stderr)
     return X.compare(base, data, train, placements=args.placements, shortcuts=args.shortcuts)
 
 

@@ -6,17 +6,17 @@ import streamlit as st
 from explorer.access.policy import Action
 from explorer.classroom import questions
 from explorer.classroom.records import ClassError
-from explorer.figures.classroom import class_figure6, tally_chart
+from explorer.figures.classroom import class_figure6, final_medians, tally_chart
 from explorer.figures.curves import run_series, training_curves
+from explorer.figures.papers import degradation_note
 from explorer.jobs.status import status_word
 from explorer.text import clean, plain_text
-from pages.common import classroom, ensure_entry, may, store
+from explorer.training.experiments import like_with_like
+from pages.common import classroom, ensure_entry, may, store, train_cfg
 from pages.display import plot
 from pages.job_actions import act
 
 ensure_entry("pages/classroom.py")
-
-FIGURE6_QUESTION = "Which ends with the higher *training* error after 15 epochs: plain-20 or plain-56?"
 
 
 ROW = (2.2, 1.1, 1.6, 3.6, 1.0, 0.6, 1.3)  # student, job, progress, final training errors, seed, jobs, project
@@ -131,20 +131,35 @@ def live(class_id: str) -> None:
     student_actions(rows)
     question_panel(info)
     lesson_predictions(info)
-    plot(st, class_figure(class_id, room.finished_jobs(class_id, "sweep")), key="class_figure6")
+    figure, scale = class_figure(class_id, room.finished_jobs(class_id, "sweep"))
+    plot(st, figure, key="class_figure6")
+    if scale:
+        st.caption(scale)
 
 
 # The class chart reads every finished run's epoch records: rebuilt only when another job finishes.
 @st.cache_resource(max_entries=16, show_spinner=False)
 def class_figure(class_id: str, finished: tuple):
-    return class_figure6(classroom().epoch_curves(class_id, "sweep", ids=finished))
+    """The class's Figure 6 of its largest pool of like sweeps, and the scale of its degradation beside the paper's."""
+    pools = like_with_like(classroom().experiment_specs(finished))  # pool only like with like, the largest shown
+    if not pools:
+        return class_figure6({}), None
+    curves = classroom().epoch_curves(class_id, "sweep", ids=pools[0].ids)
+    others = sum(len(g.ids) for g in pools[1:])
+    medians = {name: median for name, median, _ in final_medians(curves, epochs=pools[0].epochs)}
+    return (class_figure6(curves, pool=pools[0].label, others=others),
+            degradation_note(medians, pools[0].dataset, who="Your class's medians"))
 
 
 def ask_form(info) -> None:
     if not may(Action.ASK):
         return
     with st.expander("Ask the class to predict", expanded=False):
-        prompt = st.text_input("Question", value=FIGURE6_QUESTION, max_chars=questions.MAX_PROMPT,
+        try:
+            default = questions.figure6_question(train_cfg())
+        except ValueError:
+            default = "Which ends with the higher *training* error: plain-20 or plain-56?"
+        prompt = st.text_input("Question", value=default, max_chars=questions.MAX_PROMPT,
                                key="class_q_prompt")
         choices = st.text_input("Choices, separated by commas (empty: the answer is a number)",
                                 value="plain-20, plain-56", key="class_q_choices")

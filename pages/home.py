@@ -25,9 +25,15 @@ with st.container(border=True):
         "One click trains **plain-20, ResNet-20, plain-56 and ResNet-56** side by side on the built-in handwritten "
         "digits (offline, about a minute on a laptop CPU), every net on the same batches. Each plain net starts "
         "from its ResNet twin's weights, except that the ResNets start their branches at zero (zero-init, Goyal et "
-        "al. 2017): each unit starts as its shortcut, which lets ResNet-56 get going within so short a run (the "
-        "paper trained for about 164 epochs without it). Watch the deeper plain net's training error stay far above "
-        "the shallow one's while the deeper ResNet keeps up."
+        "al. 2017: each unit starts as its shortcut) and the plain nets cannot: plain against plain and ResNet "
+        "against ResNet compare nets started the same way. Zero-init is not what fixes the degradation: without it "
+        "ResNet-56 still ends within a few per cent of zero training error while plain-56 barely trains; with it "
+        "ResNet-56 ends lower still, and the ResNets start a little slower (seed 0: ResNet-56 ends at 2.3 % "
+        "without it and 0.3 % with it, plain-56 at 65 %). Watch "
+        "the deeper plain net's training error stay far above the shallow one's while the deeper ResNet keeps up. "
+        "Mind the scale: on these small digits, in so short a run, plain-56 barely trains at all; in the paper "
+        "(CIFAR-10, about 164 epochs) it is only mildly worse than plain-20 (test error 10.08 vs 15.39 % and 9.5 vs"
+        " 12.76 % in two public reproductions, by techxzen and a-martyn), and only plain-110 fails that badly."
     )
 if go and start_experiment(figure6_spec()):
     st.switch_page("pages/train.py")
@@ -41,7 +47,8 @@ with left:
     st.markdown(
         "If the best thing a unit can do is nothing, it only has to drive F towards zero — far easier than "
         "fitting an identity with a stack of nonlinear layers. With zero-padding shortcuts (option A) the shortcut "
-        "costs no parameters, so a ResNet and its *plain twin* differ only by the additions. In the paper, "
+        "costs no parameters, so a ResNet and its *plain twin* have the same layers and parameters and differ only "
+        "by the additions. In the paper, "
         "ResNet-56 ends *better* than ResNet-20 (6.97% vs 8.75% test error on CIFAR-10, Table 6), while plain-56 "
         "ends with a higher training error than plain-20 (Figure 6)."
     )

@@ -6,7 +6,8 @@ import streamlit as st
 from explorer.classroom import questions
 from explorer.classroom.lessons import LESSONS, lesson
 from explorer.data.config import DataConfig
-from explorer.figures.classroom import band
+from explorer.figures.classroom import final_medians
+from explorer.training.experiments import like_with_like
 from pages.class_panel import class_caption
 from pages.common import classroom, ensure_entry, my_class, results_gating, store, train_cfg
 from pages.job_actions import start_experiment
@@ -54,17 +55,19 @@ def prediction(chosen, mine):
 
 
 def class_numbers(mine) -> None:
-    """The class's finished Figure 6 runs: median final training error per net, with n."""
+    """The class's finished Figure 6 runs of one pool (same dataset, recipe and nets): median final training error
+    per net over the runs that finished, with n."""
     if mine is None or results_gating().gate("sweep", None) is not None:  # predict first (classroom.gating)
         return
-    curves = classroom().epoch_curves(mine[0].id, "sweep")
-    rows = []
-    for name, runs in sorted(curves.items()):
-        pts = band(runs, "train_error")
-        if pts:
-            rows.append({"net": name, "median final training error": f"{pts[-1][1]:.1%}", "runs (n)": len(runs)})
+    room = classroom()
+    pools = like_with_like(room.experiment_specs(room.finished_jobs(mine[0].id, "sweep")))
+    if not pools:
+        return
+    curves = room.epoch_curves(mine[0].id, "sweep", ids=pools[0].ids)
+    rows = [{"net": name, "median final training error": f"{median:.1%}", "runs (n)": n}
+            for name, median, n in sorted(final_medians(curves, epochs=pools[0].epochs))]
     if rows:
-        st.markdown("**Your class's runs** (Figure 6, finished)")
+        st.markdown(f"**Your class's runs** (Figure 6, finished: {pools[0].label})")
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="lessons_class_numbers")
 
 

@@ -11,7 +11,7 @@ from explorer.figures.classroom import tally_chart
 from explorer.figures.clicks import clicked_point, epoch_table
 from explorer.figures.curves import gradient_profile, loss_curve, run_series, training_curves
 from explorer.figures.images import sample_strip
-from explorer.figures.papers import reference_tables
+from explorer.figures.papers import degradation_note, reference_tables
 from explorer.jobs.status import job_status
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
 from explorer.nets.config import CIFAR_DEPTHS
@@ -41,7 +41,8 @@ from pages.live import live_caption, live_fragment, stop_watching
 ensure_entry("pages/train.py")
 
 KIND_HELP = {
-    "twin": "Your net and its plain twin: the same layers, the same starting weights, with and without shortcuts.",
+    "twin": "Your net and its plain twin: the same layers, the same starting weights, with and without shortcuts "
+            "(with zero-init, the ResNet's branches start at zero and the plain twin's layers do not).",
     "sweep": "Plain and residual nets at several depths, as in Figure 6 of He et al. 2015.",
     "compare": "Several BN/ReLU placements or shortcut types at one depth (He et al. 2016, Table 2; Gross & Wilber "
                "2016).",
@@ -113,6 +114,10 @@ def setup_form() -> None:
                        help="Where BN and ReLU sit in each unit.")
         st.multiselect("Shortcuts", list(SHORTCUTS), default=[base.residual().shortcut], key="train_shortcuts",
                        help="'none' adds the plain net to the comparison.")
+        note = experiments.compare_init_note(base, st.session_state.get("train_placements", ()),
+                                             st.session_state.get("train_shortcuts", ()))
+        if note:
+            st.info(note)
     recipe_widgets()
 
 
@@ -246,6 +251,10 @@ def charts_panel(exp) -> None:
     plot(st, curves, key="train_curves", on_select=_remember_epoch, selection_mode="points")
     st.caption(CURVES_HELP)
     epoch_numbers(exp)
+    scale = degradation_note({r.name: r.final.train_error if r.final else None for r in exp.runs}, exp.dataset) \
+        if exp.spec_kind == "sweep" and exp.status == "completed" else None
+    if scale:
+        st.caption(scale)
     left, right = st.columns(2)
     plot(left, loss, key="train_loss")
     plot(right, grads, key="train_grads")

@@ -7,7 +7,7 @@ widgets, calls explorer and draws explorer.figures; heavy results are cached per
 """
 import streamlit as st
 
-from explorer.analysis.ablation import delete_random_units, path_lengths
+from explorer.analysis.ablation import delete_random_units, deletion_summary, path_lengths
 from explorer.analysis.highway import gradient_split, highway_summary
 from explorer.data.datasets import normalize
 from explorer.figures.why import deletion_chart, highway_chart, path_landscape_chart, path_length_chart
@@ -61,10 +61,14 @@ def _deletions(exp_id: str, run_id: str, mtime: float) -> list:
 # ----------------------------------------------------------------------------- the views
 def highway_view(exp, nets: dict) -> None:
     st.markdown("**What to look for:** with an identity shortcut a unit computes z = F(x) + x, so the gradient "
-                "at its input is ∂L/∂x = ∂L/∂z · (1 + ∂F/∂x) (He et al. 2016, Eq. 4–5). The “1” is the shortcut's "
-                f"part: it carries the gradient back unchanged. On one batch of {HIGHWAY_BATCH} training images, "
-                "each unit's input gradient is split into the part that came through the shortcut (solid) and the "
-                "part that came through the residual branch (dotted); a plain unit has only the branch (dashed).")
+                "at its input is ∂L/∂x = ∂L/∂z · (1 + ∂F/∂x) (He et al. 2016, Eq. 4–5). The “1” is the identity "
+                "shortcut's part: it carries ∂L/∂z back across the addition unchanged. A downsampling shortcut "
+                "(option A's subsample and zero channels, or a B/C projection) is not that “1”, and is marked on its "
+                f"own. On one batch of {HIGHWAY_BATCH} training images, each unit's input gradient is split into the "
+                "part that came through the shortcut (solid) and the part that came through the residual branch "
+                "(dotted); a plain unit has only the branch (dashed). In the original unit a ReLU follows the "
+                "addition, so from one unit to the next the gradient also passes that ReLU: only a clean identity "
+                "path (pre-activation, He et al. 2016) carries it unchanged from unit to unit.")
     splits = {}
     for which, title in (("init", "at initialisation"), ("final", "after training")):
         have = {n: ids for n, ids in nets.items() if store().weights_path(*ids, which).is_file()}
@@ -82,8 +86,9 @@ def ensembles_view(exp, nets: dict) -> None:
                 "shortcut, so n units offer 2ⁿ paths of different lengths, most of them of middling length "
                 "(left; Veit, Wilber & Belongie 2016, Fig. 6a). Right: the test error after deleting k units chosen "
                 "at random (a residual unit keeps its shortcut; a plain unit becomes the identity where its shapes "
-                f"allow), mean and range over {DELETION_DRAWS} draws. Veit et al. found a ResNet's error rises "
-                "smoothly, like an ensemble losing members, while a plain net breaks at the first deletion.")
+                f"allow), mean and range over {DELETION_DRAWS} draws. Veit et al. found their trained ResNets' "
+                "error rises smoothly, like an ensemble losing members, while a plain net breaks at the first "
+                "deletion; the lines under the charts say whether yours do.")
     runs = {r.id: r for r in exp.runs}
     configs = {n: ModelConfig.from_dict(runs[rid].model) for n, (_, rid) in nets.items()}
     residual = {n: path_lengths(sum(c.blocks_per_stage)) for n, c in configs.items() if not c.is_plain}
@@ -92,11 +97,7 @@ def ensembles_view(exp, nets: dict) -> None:
     results = {n: _deletions(eid, rid, _mtime(eid, rid)) for n, (eid, rid) in nets.items()}
     right.plotly_chart(deletion_chart(results), key="why_deletions")
     for name, rows in results.items():
-        if len(rows) > 1:
-            st.caption(f"{plain_text(name)}: {100 * rows[0]['mean']:.1f}% with nothing deleted, "
-                       f"{100 * rows[1]['mean']:.1f}% "
-                       f"on average with one unit deleted, {100 * rows[-1]['mean']:.1f}% with all "
-                       f"{rows[-1]['k']} deletable units gone.")
+        st.caption(deletion_summary(plain_text(name), rows, plain=configs[name].is_plain))
 
 
 def path_view(exp, nets: dict) -> None:
@@ -138,8 +139,11 @@ def takehome_view(exp, nets: dict) -> None:
     st.markdown("**Take it home:** one Python file that rebuilds this experiment's nets, data split, recipe and seed "
                 "with PyTorch alone (torchvision fetches MNIST, Fashion-MNIST or CIFAR-10; the digits and image "
                 "folders are inside the file), trains them in lockstep as the app did, and prints the errors. "
-                "On the CPU with the same seed it reproduces the app's final training error up to floating-point "
-                "noise; read it to see every step of the recipe.")
+                "On the CPU it runs on one thread by default, and then gives the app's "
+                "numbers exactly (the same seed and torch version) wherever the app trained one thread per op: "
+                "lockstep nets on a machine of two or more cores. Elsewhere, or with --threads N (faster), "
+                "floating-point sums are added in another order and the errors differ a little. Read it to see "
+                "every step of the recipe.")
     if exp.status != "completed":
         st.info("This experiment has not finished; its script is offered once it has.")
         return

@@ -59,15 +59,17 @@ def test_the_highway_split_sums_to_the_autograd_gradient(twin, digits):
         parts = unit_gradients(net.model, x, y)
         oracle = _autograd_input_grads(net.model, x, y)
         assert list(parts) == list(oracle) and len(parts) == 9
-        for unit, (shortcut, branch, arriving, identity) in parts.items():
+        for unit, (shortcut, branch, arriving, kind, _) in parts.items():
             total = branch if shortcut is None else shortcut + branch
             assert (total - oracle[unit]).norm() <= 1e-5 * oracle[unit].norm(), (name, unit)
             if name.startswith("plain"):
-                assert shortcut is None and not identity
+                assert shortcut is None and kind == "none"
             else:
-                assert identity  # option A: parameter-free everywhere
                 module = dict(net.model.named_modules())[unit].shortcut
-                if isinstance(module, torch.nn.Identity):  # the "1" of Eq. 5: dL/dz passes back unchanged
+                # option A: the identity where shapes match (the "1" of Eq. 5: dL/dz passes back unchanged), else
+                # its own kind, the zero-padding downsampling shortcut
+                assert kind == ("identity" if isinstance(module, torch.nn.Identity) else "zero-pad")
+                if kind == "identity":
                     assert torch.equal(shortcut, arriving)
 
 
@@ -84,7 +86,9 @@ def test_gradient_split_rows_and_summary(twin, digits):
     assert "resnet-20" in text and "plain-20" in text and "%" in text and text.count(".") >= 1
     fig = charts.highway_chart({"after training": rows})
     names = {t.name for t in fig.data}
-    assert {"resnet-20: through the shortcut", "resnet-20: through the branch", "plain-20: through its layers"} == names
+    assert {'resnet-20: through the identity shortcut (the "1")',
+            "resnet-20: through a downsampling shortcut (option A, zero-pad)", "resnet-20: through the branch",
+            "plain-20: through its layers"} == names
     with pytest.raises(ValueError, match="same count"):
         gradient_split(net.model, torch.zeros(2, 1, 8, 8), torch.zeros(3, dtype=torch.long))
 

@@ -36,8 +36,9 @@ def test_the_gradient_highway_view_splits_both_nets_before_and_after_training(ap
     assert at.selectbox(key="why_exp").value == at.session_state["why_shipped"]
     fig = _charts(at)["why_highway"]
     names = {t["name"] for t in fig["data"] if t.get("showlegend", True)}
-    assert names == {"resnet-20: through the shortcut", "resnet-20: through the branch", "plain-20: through its layers"}
-    assert len(fig["data"]) == 6  # three lines in each of the two panels (initial and trained weights)
+    assert names == {'resnet-20: through the identity shortcut (the "1")', "resnet-20: through the branch",
+                     "resnet-20: through a downsampling shortcut (option A, zero-pad)", "plain-20: through its layers"}
+    assert len(fig["data"]) == 8  # four traces in each of the two panels (initial and trained weights)
     text = " ".join(m.value for m in at.markdown)
     assert "At initialisation:" in text and "After training:" in text and "median" in text
 

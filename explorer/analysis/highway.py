@@ -2,11 +2,14 @@
 
 He et al. 2016, Eq. 4-5: with identity shortcuts x_{l+1} = x_l + F(x_l), so the gradient at a unit's input
 is dL/dx = dL/dz · (1 + dF/dx), where z = F(x) + x is the sum before the unit's after-addition ops. The
-"1" is the shortcut's part: it carries the gradient back unchanged. This module splits dL/dx into the part
-through the shortcut and the part through the residual branch F, unit by unit, with autograd as the oracle:
-the two parts sum to the gradient autograd gives for the unit's input. A plain unit has no shortcut, so its
-whole gradient goes through the branch. The work is done on a deep copy; the caller's model is untouched.
-Size budget: ~150 lines.
+"1" is an identity shortcut's part: it carries dL/dz back across the addition unchanged. This module splits
+dL/dx into the part through the shortcut and the part through the residual branch F, unit by unit, with
+autograd as the oracle: the two parts sum to the gradient autograd gives for the unit's input. Only a
+parameter-free shortcut whose shapes match is the "1"; a downsampling shortcut (option A's subsample and zero
+channels, or a B/C projection) is its own kind, and a plain unit has no shortcut, so its whole gradient goes
+through the branch. Ops after the addition (the original unit's ReLU) sit between units, so across units the
+gradient is carried back unchanged only where a unit has none. The work is done on a deep copy; the caller's
+model is untouched. Size budget: ~200 lines.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..nets.blocks import ResidualUnit
+from ..nets.blocks import PLACEMENTS, Projection, ResidualUnit
 from ..nets.builder import ResNet
 
 _Parts = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]  # a unit's input x, shortcut s(x), branch F(x)
@@ -45,40 +48,73 @@ def _norm(t: torch.Tensor | None) -> float:
     return 0.0 if t is None else float(t.detach().float().norm())
 
 
+def _rms(t: torch.Tensor) -> float:
+    """Root mean square per element: comparable between tensors of different sizes (a stage's maps shrink)."""
+    return _norm(t) / max(t.numel(), 1) ** 0.5
+
+
+SHORTCUT_KINDS = {  # each kind of shortcut in the words the summary and the chart use: (one, several)
+    "identity": ("identity shortcut (Eq. 5's \"1\")", "identity shortcuts (Eq. 5's \"1\")"),
+    "zero-pad": ("downsampling shortcut (option A: subsample, zero channels)",
+                 "downsampling shortcuts (option A: subsample, zero channels)"),
+    "projection": ("projection shortcut (1×1 conv + BN, option B/C)",
+                   "projection shortcuts (1×1 conv + BN, option B/C)"),
+    "none": ("no shortcut (plain)", "no shortcuts (plain)"),
+}
+
+
+def shortcut_kind(unit: ResidualUnit) -> str:
+    """"identity" (y = F(x) + x: Eq. 5's "1"), "zero-pad" (option A where the shape changes), "projection"
+    (options B/C) or "none" (a plain unit)."""
+    if unit.shortcut is None:
+        return "none"
+    if isinstance(unit.shortcut, Projection):
+        return "projection"
+    return "identity" if isinstance(unit.shortcut, nn.Identity) else "zero-pad"
+
+
 def gradient_split(model: ResNet, x: torch.Tensor, y: torch.Tensor, train_mode: bool = True) -> list:
-    """Per unit, the norms of the gradient at its input through the shortcut and through the branch.
+    """Per unit, the sizes of the gradient at its input through the shortcut and through the branch.
 
     He et al. 2016, Eq. 5: dL/dx = dL/dz · (1 + dF/dx). On one batch the cross-entropy loss is
     back-propagated once; for each unit the gradient arriving at its sum z is sent back through the
-    shortcut alone and through the branch alone. The two parts add up to the unit's input gradient.
+    shortcut alone and through the branch alone. The two parts add up (as tensors) to the unit's input gradient.
 
     Args:
         model: an `explorer.nets.builder.ResNet` (not changed: the work is done on a deep copy).
         x: (B, C, H, W) normalised images; y: (B,) labels.
         train_mode: BN with batch statistics, as in a training step (default), or eval mode.
     Returns:
-        one row per unit, in forward order: {"unit", "stage", "index", "identity" (True for a parameter-free
-        shortcut), "shortcut", "branch", "total", "arriving"}: the L2 norms over the batch of the shortcut's
-        part, the branch's part, their sum (dL/dx) and dL/dz. A plain unit's "shortcut" is 0.
+        one row per unit, in forward order: {"unit", "stage", "index", "kind" (shortcut_kind), "identity" (kind
+        is "identity"), "shortcut", "branch", "total", "arriving", "share", "rms", "branch_zero", "after_add"}:
+        the L2 norms over the batch of the shortcut's part, the branch's part, their sum (dL/dx) and dL/dz;
+        share = |shortcut part| / |dL/dx| (the two parts are added as vectors, so a share can pass 100 %); rms =
+        |dL/dx| per element; branch_zero: F(x) is exactly zero on this batch (a zero-initialised branch);
+        after_add: the unit has ops after the addition (the original unit's ReLU). A plain unit's "shortcut" is 0.
     """
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
         raise ValueError(f"Images and labels must be non-empty and the same count; got {x.shape[0]} and {y.shape[0]}.")
     parts = unit_gradients(model, x, y, train_mode)
+    units = dict(model.units())
     rows = []
-    for name, (shortcut, branch, arriving, unit_kind) in parts.items():
+    for name, (shortcut, branch, arriving, kind, branch_zero) in parts.items():
         stage, _, index = name.rpartition(".")
         total = branch if shortcut is None else shortcut + branch
-        rows.append({"unit": name, "stage": stage, "index": int(index), "identity": unit_kind,
-                     "shortcut": _norm(shortcut), "branch": _norm(branch), "total": _norm(total),
-                     "arriving": _norm(arriving)})
+        norm_total = _norm(total)
+        rows.append({"unit": name, "stage": stage, "index": int(index), "kind": kind, "identity": kind == "identity",
+                     "shortcut": _norm(shortcut), "branch": _norm(branch), "total": norm_total,
+                     "arriving": _norm(arriving), "share": _norm(shortcut) / norm_total if norm_total > 0 else None,
+                     "rms": _rms(total), "branch_zero": branch_zero,
+                     "after_add": bool(PLACEMENTS[units[name].placement].after_add)})
     return rows
 
 
-def unit_gradients(model: ResNet, x: torch.Tensor, y: torch.Tensor,
-                   train_mode: bool = True) -> dict[str, tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, bool]]:
-    """The split itself, as tensors: {unit name: (shortcut part or None, branch part, dL/dz, identity?)}.
+def unit_gradients(model: ResNet, x: torch.Tensor, y: torch.Tensor, train_mode: bool = True
+                   ) -> dict[str, tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, str, bool]]:
+    """The split itself, as tensors: {unit name: (shortcut part or None, branch part, dL/dz, kind, F(x) is zero)}.
 
-    Args and mode as `gradient_split`; each part is shaped like the unit's input (B, C, H, W).
+    Args and mode as `gradient_split`; each part is shaped like the unit's input (B, C, H, W); kind as
+    `shortcut_kind`.
     """
     work = copy.deepcopy(model).train(train_mode)
     device = next(work.parameters()).device
@@ -93,34 +129,55 @@ def unit_gradients(model: ResNet, x: torch.Tensor, y: torch.Tensor,
     for (name, (inp, s, f)), g in zip(record.items(), arriving, strict=True):
         branch = torch.autograd.grad(f, inp, g, retain_graph=True)[0]  # (dF/dx)^T dL/dz
         shortcut = None if s is None else torch.autograd.grad(s, inp, g, retain_graph=True)[0]  # 1 · dL/dz
-        shortcut_module = units[name].shortcut
-        identity = shortcut_module is not None and not any(True for _ in shortcut_module.parameters())
-        out[name] = (shortcut, branch, g, identity)
+        out[name] = (shortcut, branch, g, shortcut_kind(units[name]), not bool(f.detach().any()))
     return out
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def _net_sentence(name: str, units: list[dict]) -> str:
+    """What one net's rows show: the shortcut's share by kind, and the first unit's RMS gradient against the last."""
+    ratio = units[0]["rms"] / units[-1]["rms"] if units[-1]["rms"] > 0 else float("inf")
+    sizes = (f"per element (RMS), the gradient at the first unit's input is {ratio:.2g}× that at the last unit's "
+             "input")
+    residual = [u for u in units if u["kind"] != "none"]
+    if not residual:
+        return f"in {name} every unit's gradient passes through its layers; {sizes}"
+    if all(u["branch_zero"] for u in residual):
+        return (f"in {name} every residual branch outputs exactly zero on this batch (zero-init: each unit starts as "
+                "its shortcut), so the whole gradient passes through the shortcuts by construction: that is the "
+                f"starting point, not something the net has learnt; {sizes}")
+    clauses = []
+    for kind in ("identity", "zero-pad", "projection"):
+        shares = [u["share"] for u in residual if u["kind"] == kind and u["share"] is not None]
+        if shares:
+            what = SHORTCUT_KINDS[kind][len(shares) > 1]
+            clauses.append(f"a median {100 * _median(shares):.0f}% of the input gradient's size at its {len(shares)} "
+                           f"{what}")
+    text = f"in {name} the part through the shortcut is " + ", and ".join(clauses) + f"; {sizes}"
+    if any(u["after_add"] for u in residual):
+        text += (" (its units apply ops after the addition, such as the original unit's ReLU, so from one unit to "
+                 "the next the gradient also passes those: the \"1\" carries it unchanged across an addition, "
+                 "not across units)")
+    return text
 
 
 def highway_summary(rows: dict) -> str:
     """One sentence on what the user's own numbers show, from {net name: gradient_split rows}.
 
-    For each residual net: the median share of the input gradient's norm that the shortcut carries;
-    for each net: how the gradient at the first unit's input compares with the last unit's.
+    For each residual net: the median of |shortcut part| / |dL/dx| per kind of shortcut (identity, zero-pad,
+    projection), or that its branches are all zero (zero-init at initialisation); for each net: how the gradient
+    per element (RMS) at the first unit's input compares with the last unit's.
     """
-    parts = []
-    for name, units in rows.items():
-        if not units:
-            continue
-        first, last = units[0]["total"], units[-1]["total"]
-        ratio = first / last if last > 0 else float("inf")
-        with_shortcut = [u for u in units if u["shortcut"] > 0]
-        if with_shortcut:
-            share = sorted(u["shortcut"] / max(u["shortcut"] + u["branch"], 1e-30) for u in with_shortcut)
-            med = share[len(share) // 2]
-            parts.append(f"in {name} the shortcut carries a median {100 * med:.0f}% of the gradient's size into "
-                         f"each unit, and the first unit receives {ratio:.2g}× the gradient of the last")
-        else:
-            parts.append(f"in {name} every unit's gradient passes through its layers, and the first unit receives "
-                         f"{ratio:.2g}× the gradient of the last")
+    parts = [_net_sentence(name, units) for name, units in rows.items() if units]
     if not parts:
         return "These nets have no residual units to split."
     text = "; ".join(parts)
-    return text[0].upper() + text[1:] + " (shares of the two parts' norms, He et al. 2016, Eq. 5)."
+    text = text[0].upper() + text[1:] + "."
+    if " a median " in text:  # some net's shares were given: say what a share is
+        text += (" Share = |shortcut part| / |∂L/∂x|, L2 norms over the batch; the two parts add as vectors, so "
+                 "their shares need not sum to 100% (He et al. 2016, Eq. 5).")
+    return text

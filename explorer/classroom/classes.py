@@ -85,8 +85,8 @@ def _reads_as_role(name: str, skeleton: str) -> bool:
 def name_refusal(name: str, taken: Iterable[str] = ()) -> str | None:
     """The one sentence refusing a display name, or None when it may be used.
 
-    Refused: names that read as the teacher's role (a word that begins or ends with one of RESERVED_NAME_PARTS), the names the
-    class gives ("Student 3"), and a name that looks like one another member already has (`taken`).
+    Refused: names that read as the teacher's role (a word that begins or ends with one of RESERVED_NAME_PARTS),
+    the names the class gives ("Student 3"), and a name that looks like one another member already has (`taken`).
     """
     skeleton = name_skeleton(name)
     if _reads_as_role(name, skeleton) or _GIVEN_NAME.fullmatch(skeleton):
@@ -366,6 +366,13 @@ class Classroom:
             if isinstance(rec, dict):
                 curves.setdefault(str(rec.get("run") or row.run_id), {}).setdefault(row.exp_id, []).append(rec)
         return {name: list(by_exp.values()) for name, by_exp in curves.items()}
+
+    def experiment_specs(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """{experiment id: its spec} for these experiments (one query): the class's charts pool only like with like
+        (explorer.training.experiments.like_with_like)."""
+        e, wanted = db.experiments.c, list(ids)
+        rows = self.q(lambda c: c.execute(sa.select(e.id, e.spec).where(e.id.in_(wanted))).all()) if wanted else []
+        return {row.id: spec for row in rows if isinstance(spec := _json(row.spec), dict)}
 
 
 def _json(text: str | None) -> Any:  # whatever JSON the column holds; callers check its shape

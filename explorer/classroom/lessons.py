@@ -44,11 +44,12 @@ class Lesson:
 
 _SPECS: dict[str, Callable[[DataConfig, TrainConfig], ExperimentSpec]] = {
     "degradation": lambda d, t: experiments.figure6(d, t),
-    "fix": lambda d, t: experiments.twin(ModelConfig(depth=56, zero_init_residual=True), d, t, shortcut="A"),
+    # No zero-init in the twins: both nets start from the very same weights (the plain one cannot zero its branches).
+    "fix": lambda d, t: experiments.twin(ModelConfig(depth=56), d, t, shortcut="A"),
     "shortcuts": lambda d, t: experiments.compare(ModelConfig(depth=20), d, t, shortcuts=["none", "A", "B", "C"]),
     "placement": lambda d, t: experiments.compare(ModelConfig(depth=20), d, t, placements=[
         "original", "bn_after_add", "relu_before_add", "relu_preact", "full_preact"]),
-    "why": lambda d, t: experiments.twin(ModelConfig(depth=56, zero_init_residual=True), d, t, shortcut="A"),
+    "why": lambda d, t: experiments.twin(ModelConfig(depth=56), d, t, shortcut="A"),
 }
 
 LESSONS = (
@@ -56,11 +57,17 @@ LESSONS = (
         "degradation", "1. The degradation problem",
         "Does a deeper plain network train better than a shallow one?",
         "After training, which has the higher training error?", ("plain-20", "plain-56", "about the same"),
-        "Figure 6 in miniature: plain-20, ResNet-20, plain-56 and ResNet-56 on the same batches.",
+        "Figure 6 in miniature: plain-20, ResNet-20, plain-56 and ResNet-56 on the same batches. "
+        + experiments.FIGURE6_INIT_NOTE,
         ("Look at the left panel, training error: in the paper the deeper plain net's curve stays above the "
          "shallower one's; compare your dashed plain-56 with your dashed plain-20.",
-         "This is training error, so it is not overfitting: the deeper net fits its own training data worse."),
+         "This is training error, so it is not overfitting: the deeper net fits its own training data worse.",
+         "Mind the scale: in a short run on the built-in digits, plain-56 barely trains at all, a far larger gap "
+         "than the paper's. On CIFAR-10 plain-56 is only mildly worse than plain-20; only plain-110 fails that "
+         "badly."),
         (("plain-20 vs plain-56", "deeper plain nets have higher training error (Figure 6, left)"),
+         ("plain-20 → plain-56 test error, CIFAR-10 (two public reproductions; the paper gives no table)",
+          "10.08 → 15.39 % (techxzen), 9.5 → 12.76 % (a-martyn): mildly worse"),
          ("plain-110", "stays above 60 % error (Figure 6)"),
          ("ResNet-20 / ResNet-56 test error", "8.75 % / 6.97 % (Table 6)")),
         "He et al. 2015",
@@ -76,7 +83,8 @@ LESSONS = (
         "fix", "2. The fix: a twin with identity shortcuts",
         "What changes when the same 56 layers get identity shortcuts?",
         "Which of the two twins ends with the lower training error?", ("plain-56", "resnet-56", "about the same"),
-        "A twin: ResNet-56 and its plain twin, the same layers and the same starting weights.",
+        "A twin: ResNet-56 and its plain twin, the same layers and the same starting weights (no zero-init, so "
+        "the two start identical).",
         ("The two nets differ only by the additions y = F(x) + x: with option A the shortcut adds no parameters.",
          "Watch the gap in training error open between the dashed plain-56 and the solid resnet-56."),
         (("ResNet-20 / 32 / 44 / 56 / 110 test error", "8.75 / 7.51 / 7.17 / 6.97 / 6.43 % (Table 6)"),
@@ -111,26 +119,36 @@ LESSONS = (
                                           "full pre-activation"),
         "A comparison at 20 layers: original, BN after addition, ReLU before addition, ReLU-only and full "
         "pre-activation.",
-        ("He et al. 2016 measured these gaps on 110- and 164-layer nets; at 20 layers Gross & Wilber 2016 found "
-         "the differences to be noise, so a short 20-layer run may show only small gaps.",),
+        ("He et al. 2016 measured these gaps on 110- and 164-layer nets, not at 20 layers.",
+         "Gross & Wilber 2016 tested the original unit, no ReLU after the addition and BN after the addition (with "
+         "and without that ReLU) at 20 and 110 layers: at 20 layers those differences were noise (8.23–8.62 %). "
+         "They did not test ReLU before the addition or pre-activation, so for those no paper says what 20 layers "
+         "show; a short 20-layer run may show only small gaps.",),
         (("ResNet-110 test error (He et al. 2016, Table 2)", "original 6.61 %, BN after addition 8.17 %, ReLU "
           "before addition 7.84 %, ReLU-only pre-activation 6.71 %, full pre-activation 6.37 %"),
+         ("Original / no ReLU after addition / BN after addition, 20 layers (Gross & Wilber 2016)",
+          "8.29 % / 8.62 % / 8.34 %"),
          ("BN after addition, 20 / 110 layers (Gross & Wilber 2016)", "8.34 % / 13.56 %")),
         "He et al. 2016, Gross & Wilber 2016",
         (Check("What does full pre-activation keep clean?", ("The identity shortcut", "The residual branch"),
                "The identity shortcut", "BN and ReLU move before the convs, so the signal passes straight from "
                "unit to unit, forward and backward."),
-         Check("At 20 layers, do the placements differ much (Gross & Wilber 2016)?", ("No, it is noise", "Yes"),
-               "No, it is noise", "Their 20-layer differences are noise; BN after the addition hurts deep nets "
-               "badly."))),
+         Check("At 20 layers, did the unit variants Gross & Wilber 2016 tested (no ReLU after the addition, BN "
+               "after the addition) differ much from the original?", ("No, it is noise", "Yes"),
+               "No, it is noise", "Their 20-layer differences are noise; at 110 layers BN after the addition hurts "
+               "badly (13.56 %). They did not test pre-activation or ReLU before the addition."))),
     Lesson(
         "why", "5. Why it works",
         "Why do shortcuts make deep nets trainable?",
         "If one block is deleted from the trained ResNet, what happens to its error?",
         ("It barely changes", "The net breaks"),
         "A twin at 56 layers; then Inspect's ablation and loss landscape on the trained nets.",
-        ("Gradient chart: with identity shortcuts the gradient has a direct path back (He et al. 2016, Eq. 4–5).",
-         "On Inspect, delete one block of the trained ResNet: the error barely changes (Veit et al. 2016).",
+        ("Gradient chart (Why page): at each identity shortcut the “1” of He et al. 2016 (Eq. 4–5) carries the "
+         "gradient back across the addition unchanged. This twin uses the original unit, whose ReLU after the "
+         "addition also acts on the way back, so from unit to unit the gradient is not carried unchanged: that "
+         "takes a clean identity path (pre-activation, He et al. 2016).",
+         "On Inspect, delete one block of the trained ResNet: Veit et al. 2016 found the error barely changes "
+         "(except at a downsampling block). Read your own numbers: a short run's net may not behave that way.",
          "On Inspect, the loss landscape: smooth with shortcuts, more chaotic without as depth grows (Li et al. "
          "2018)."),
         (("Test error with / without skip connections, 56 layers (Li et al. 2018)", "5.89 % / 13.31 %"),
@@ -140,11 +158,14 @@ LESSONS = (
         "He et al. 2016, Veit et al. 2016, Li et al. 2018",
         (Check("How many paths does a net of n residual units have?", ("2^n", "n", "n²"), "2^n",
                "Each unit is either taken or skipped, so path lengths follow a binomial distribution (Veit et al. "
-               "2016); deleting one block (except a downsampling one) barely changes a trained ResNet's error."),
+               "2016); they found that deleting one block (except a downsampling one) barely changes a trained "
+               "ResNet's error."),
          Check("In ∂E/∂x_l = ∂E/∂x_L · (1 + …), what does the 1 do?", ("Carries the gradient straight back",
                                                                       "Scales the weights"),
                "Carries the gradient straight back", "He et al. 2016: it is unlikely to be cancelled for all "
-               "samples in a mini-batch.")),
+               "samples in a mini-batch. The equation holds when the shortcut and the step after the addition are "
+               "both identities (pre-activation); the original unit's ReLU after the addition breaks it between "
+               "units.")),
         recorded=True),
 )
 

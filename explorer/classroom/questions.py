@@ -25,6 +25,7 @@ from .records import ClassError, Question, Tally
 
 if TYPE_CHECKING:
     from ..store.db import Row
+    from ..training.recipes import TrainConfig
     from .classes import Classroom
     from .lessons import Lesson
 
@@ -33,6 +34,12 @@ MAX_CHOICES = 6  # answers offered: a tally chart stays readable on a projector
 MAX_CHOICE = 80  # characters of one answer
 GATED_KINDS = ("sweep", "twin", "compare")  # the experiment kinds a question may gate (sweep: Figure 6)
 LESSON_PREFIX = "lesson:"  # a lesson's implicit question: its `experiment` is "lesson:<key>", which gates nothing
+
+
+def figure6_question(train: TrainConfig) -> str:
+    """The teacher's default question for Figure 6, with the class's own recipe length (epochs or steps)."""
+    length = f"{train.steps:,} steps" if train.steps else f"{train.epochs} epoch{'s' * (train.epochs != 1)}"
+    return f"Which ends with the higher *training* error after {length}: plain-20 or plain-56?"
 
 
 def question_from_row(row: Row) -> Question:

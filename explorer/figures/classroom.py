@@ -43,14 +43,32 @@ def band(series: list, key: str) -> list:
     return [(e, statistics.median(v), min(v), max(v), len(v)) for e, v in sorted(by_epoch.items())]
 
 
-def class_figure6(curves: dict, scale: float = 1.0) -> go.Figure:
+def final_medians(curves: dict, key: str = "train_error", epochs: int | None = None) -> list:
+    """Per net, the median of each finished run's own last value: [(name, median, n), ...] in the curves' order.
+
+    A run counts only when it finished: it reached `epochs` (the recipe's), or, when that is not known, the last
+    epoch any run of that net reached. Runs cut short never pull the median (their last epoch is not the end).
+    """
+    out = []
+    for name, runs in curves.items():
+        lasts = [(as_number(r[-1].get("epoch")), as_number(r[-1].get(key))) for r in runs if r]
+        end = epochs if epochs is not None else max((e for e, _ in lasts if e is not None), default=None)
+        done = [v for e, v in lasts if e is not None and v is not None and e == end]
+        if done:
+            out.append((name, statistics.median(done), len(done)))
+    return out
+
+
+def class_figure6(curves: dict, scale: float = 1.0, pool: str | None = None, others: int = 0) -> go.Figure:
     """Figure 6 for the whole class: for each net, the median curve across students' runs and its spread.
 
     He et al. 2015, Figure 6: the deeper plain net ends with the higher training error. With one run per
     student (each their own seed), the band shows whether that holds for every seed, not by luck.
     Args:
-        curves: {run name: [[epoch record, ...] per student run]} (Classroom.epoch_curves). scale: projector
-        enlargement of fonts and lines (1: normal).
+        curves: {run name: [[epoch record, ...] per student run]} (Classroom.epoch_curves), of one pool only: the
+        same dataset, recipe and nets (explorer.training.experiments.like_with_like). scale: projector enlargement
+        of fonts and lines (1: normal). pool: the pool's label, shown under the title. others: how many finished
+        sweeps of other pools are left out.
     Returns: two panels (training, test error in %); each net's legend entry says its n.
     """
     if not curves:
@@ -80,7 +98,11 @@ def class_figure6(curves: dict, scale: float = 1.0) -> go.Figure:
     whole_ticks(fig, max((len(s) for runs in curves.values() for s in runs), default=None))
     fig.update_yaxes(title_text="error (%)", rangemode="tozero")
     n_all = max(len(v) for v in curves.values())
-    fig = apply_layout(fig, f"The class's Figure 6: median and spread (lowest to highest) across n = {n_all} runs")
+    title = f"The class's Figure 6: median and spread (lowest to highest) across n = {n_all} runs"
+    if pool:
+        title += f"<br><sup>{pool}" + (f"; {others} sweep{'s' * (others != 1)} of another dataset or recipe "
+                                       "left out" if others else "") + "</sup>"
+    fig = apply_layout(fig, title)
     return projected(fig, scale)
 
 

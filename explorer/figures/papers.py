@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from ..resources import asset_path
 
@@ -33,3 +34,35 @@ def reference_tables() -> dict:
     names = ref["plain_depths"]["reproductions"]
     plain = [{"net": r["name"], **{name: r[key] for key, name in names.items()}} for r in ref["plain_depths"]["rows"]]
     return {"label": ref["label"], "table6": table6, "plain": plain, "table2": table2}
+
+
+def degradation_note(train_errors: dict[str, float | None], dataset: str, who: str = "Yours") -> str | None:
+    """Your plain nets' final training errors beside the paper's scale of degradation (He et al. 2015, Figure 6).
+
+    Args:
+        train_errors: {run name: final training error as a fraction}; the plain nets ("plain-<depth>") are read.
+        dataset: the dataset's name, said in the sentence. who: whose numbers they are ("Your class's medians").
+    Returns:
+        one sentence (None with fewer than two plain depths): the shallowest and deepest plain nets' errors, the
+        gap, and the paper's mild CIFAR-10 gap from the two public reproductions PAPERS.md names (test errors:
+        the paper gives no table), with plain-110 the only one that fails badly.
+    """
+    plains = sorted((int(m.group(1)), e) for n, e in train_errors.items()
+                    if e is not None and (m := re.fullmatch(r"plain-(\d+)", n)))
+    if len(plains) < 2:
+        return None
+    (d1, e1), (d2, e2) = plains[0], plains[-1]
+    ref = paper_reference()["plain_depths"]
+    rows = {r["depth"]: r for r in ref["rows"]}
+    text = (f"{who}, on {dataset}: plain-{d1} ends at {100 * e1:.1f}% training error and plain-{d2} at "
+            f"{100 * e2:.1f}% ({100 * (e2 - e1):+.1f} points). The paper's, on CIFAR-10: the deeper plain nets are "
+            "only mildly worse")
+    if d1 in rows and d2 in rows:
+        pairs = [f"{rows[d1][key]} → {rows[d2][key]} % ({name})" for key, name in ref["reproductions"].items()]
+        text += (f" (plain-{d1} → plain-{d2} test error {' and '.join(pairs)}, two public reproductions; the paper "
+                 "gives no table)")
+    text += "; only plain-110 fails badly (above 60 % error in Figure 6)."
+    if e2 - e1 > 0.2:
+        text += (f" So this miniature exaggerates the degradation: in so short a run plain-{d2} barely trains, "
+                 "while the paper's trained for about 164 epochs.")
+    return text

@@ -16,14 +16,39 @@ def _net_styles(names: Iterable[str]) -> dict[str, Style]:
     return {n: (PALETTE[i % len(PALETTE)], "dash" if name_style(n)[1] else "solid") for i, n in enumerate(names)}
 
 
+_SHORTCUT_LINES = {  # kind of shortcut -> (legend label, marker symbol, line drawn between its units)
+    "identity": ("through the identity shortcut (the \"1\")", "circle", True),
+    "zero-pad": ("through a downsampling shortcut (option A, zero-pad)", "x", False),
+    "projection": ("through a projection shortcut (1×1 conv)", "diamond", False),
+}
+
+
+def _highway_traces(rows: list, dash: str) -> list[tuple[str, str, dict]]:
+    """(legend label, dash, trace keywords) for one net's lines: per kind of shortcut, then the branch."""
+    x = [r["unit"] for r in rows]
+    kinds = [r.get("kind", "identity" if r["shortcut"] > 0 else "none") for r in rows]
+    if all(k == "none" for k in kinds):
+        return [("through its layers", dash, dict(x=x, y=[as_number(r["branch"]) for r in rows]))]
+    out = []
+    for kind, (label, symbol, joined) in _SHORTCUT_LINES.items():
+        if kind in kinds:
+            y = [as_number(r["shortcut"]) if k == kind else None for r, k in zip(rows, kinds, strict=True)]
+            out.append((label, "solid", dict(x=x, y=y, mode="lines+markers" if joined else "markers",
+                                             marker=dict(symbol=symbol, size=12 if not joined else 7))))
+    out.append(("through the branch", "dot", dict(x=x, y=[as_number(r["branch"]) for r in rows])))
+    return out
+
+
 def highway_chart(splits: dict) -> go.Figure:
     """The gradient at each unit's input, split into its shortcut and branch parts (He et al. 2016, Eq. 5).
 
     Args:
         splits: {panel title (e.g. "at initialisation"): {net name: rows of analysis.highway.gradient_split}}.
     Returns:
-        one panel per title, units along x, norms on a shared log y axis: per residual net a solid line for the
-        shortcut's part and a dotted one for the branch's; per plain net one dashed line (all of it the branch's).
+        one panel per title, units along x, L2 norms on a log y axis: per residual net a solid line for the part
+        through its identity shortcuts (Eq. 5's "1"), its own markers for a downsampling or projection shortcut's
+        part (not the "1"), and a dotted line for the branch's; per plain net one dashed line (all of it the
+        branch's). A part that is exactly zero (a zero-initialised branch) has no point on the log axis.
     """
     panels = {t: s for t, s in splits.items() if any(s.values())}
     if not panels:
@@ -34,18 +59,14 @@ def highway_chart(splits: dict) -> go.Figure:
     for col, rows_by_net in enumerate(panels.values(), start=1):
         for name, rows in rows_by_net.items():
             colour, dash = styles[name]
-            x = [r["unit"] for r in rows]
-            plain = all(r["shortcut"] == 0 for r in rows)
-            lines = ([("branch", "through its layers", dash)] if plain else
-                     [("shortcut", "through the shortcut", "solid"), ("branch", "through the branch", "dot")])
-            for key, label, line_dash in lines:
-                fig.add_trace(go.Scatter(x=x, y=[as_number(r[key]) for r in rows], mode="lines+markers",
-                                         name=plot_text(f"{name}: {label}"), legendgroup=plot_text(f"{name}{key}"),
+            for label, line_dash, kw in _highway_traces(rows, dash):
+                kw.setdefault("mode", "lines+markers")
+                fig.add_trace(go.Scatter(name=plot_text(f"{name}: {label}"), legendgroup=plot_text(f"{name}{label}"),
                                          showlegend=col == 1,
-                                         line=dict(color=colour, dash=line_dash, width=3)), row=1, col=col)
+                                         line=dict(color=colour, dash=line_dash, width=3), **kw), row=1, col=col)
         fig.update_xaxes(title_text="unit (input side on the left)", type="category", row=1, col=col)
         fig.update_yaxes(type="log", row=1, col=col)  # each panel its own scale: trained nets' gradients are smaller
-    fig.update_yaxes(title_text="gradient norm at the unit's input", row=1, col=1)
+    fig.update_yaxes(title_text="gradient's L2 norm over the batch", row=1, col=1)
     return apply_layout(fig, "The gradient highway: what reaches each unit, and by which path", height=480)
 
 

@@ -3,7 +3,7 @@
 An experiment is one job: a twin (a net and its plain twin), a sweep (plain and residual at several
 depths: Figure 6 of He et al. 2015 in miniature) or a comparison (several placements or shortcuts at
 one depth: Table 2 of He et al. 2016, Gross & Wilber 2016).
-Size budget: ~150 lines.
+Size budget: ~300 lines.
 """
 from __future__ import annotations
 
@@ -115,8 +115,10 @@ def fit_for_sweep(base: ModelConfig) -> tuple:
 def figure6(data: DataConfig | None = None, train: TrainConfig | None = None) -> ExperimentSpec:
     """He et al. 2015's Figure 6 in miniature: plain and residual nets at depths 20 and 56 (option A shortcuts).
 
-    The residual branches start at zero (Goyal et al. 2017) so the deep ResNet gets going within a short run;
-    the plain twins keep their ordinary initialisation (a plain net has no branch to zero).
+    The residual branches start at zero (Goyal et al. 2017); the plain nets cannot (a plain net whose units output
+    zero cannot train), so they start from the same weights with those layers as initialised. So plain-20 against
+    plain-56, and ResNet-20 against ResNet-56, each compare nets under one rule; a plain net against its ResNet
+    differs by the additions and by that zeroing (FIGURE6_INIT_NOTE says so where the figure is shown).
     Args:
         data: the dataset (default: the built-in digits). train: the recipe (default: the dataset's own).
     """
@@ -129,20 +131,47 @@ def compare(base: ModelConfig, data: DataConfig, train: TrainConfig, placements:
             shortcuts: Sequence[str] | None = None) -> ExperimentSpec:
     """Several placements and/or shortcuts at one depth; names add what differs: `resnet-20-full_preact`, `resnet-20-B`.
 
-    Zero-init, when the base asks for it, is kept only where the net can use it (a shortcut, and a placement
-    whose zero branch still learns: ModelConfig.can_zero_init); the others start as usual.
+    One initialisation rule for every net compared: zero-init, when the base asks for it, is kept only when every
+    net in the comparison can use it (a shortcut, and a placement whose zero branch still learns:
+    ModelConfig.can_zero_init); otherwise no net gets it (compare_init_note says so), because zeroing some
+    branches and not others would measure the initialisation instead of the placement or shortcut.
     """
     placements = list(dict.fromkeys(placements or [base.placement]))
     shortcuts = list(dict.fromkeys(shortcuts or [base.shortcut]))
     base = fit_to_data(base, data)
     models = []
+    zero = base.zero_init_residual and not _zero_init_misfits(base, placements, shortcuts)
     for sc in shortcuts:
         for pl in placements:
-            cfg = dataclasses.replace(base, placement=pl, shortcut=sc, zero_init_residual=False)
-            cfg = dataclasses.replace(cfg, zero_init_residual=base.zero_init_residual and cfg.can_zero_init)
+            cfg = dataclasses.replace(base, placement=pl, shortcut=sc, zero_init_residual=zero)
             suffix = (f"-{pl}" if len(placements) > 1 else "") + (f"-{sc}" if len(shortcuts) > 1 else "")
             models.append((cfg.name + suffix, cfg))
     return ExperimentSpec("compare", tuple(models), data, train)
+
+
+def _zero_init_misfits(base: ModelConfig, placements: Sequence[str], shortcuts: Sequence[str]) -> list[str]:
+    """The placements and shortcuts of a comparison whose nets cannot start their branches at zero."""
+    misfits = []
+    for sc in shortcuts:
+        for pl in placements:
+            cfg = dataclasses.replace(base, placement=pl, shortcut=sc, zero_init_residual=False)
+            if not cfg.can_zero_init:
+                misfits.append("no shortcut" if sc == "none" else "no BN" if base.norm == "none" else pl)
+    return list(dict.fromkeys(misfits))
+
+
+def compare_init_note(base: ModelConfig, placements: Sequence[str] = (), shortcuts: Sequence[str] = ()) -> str | None:
+    """One sentence when a comparison drops the zero-init its base asked for (see `compare`), else None."""
+    misfits = _zero_init_misfits(base, list(placements) or [base.placement], list(shortcuts) or [base.shortcut])
+    if not base.zero_init_residual or not misfits:
+        return None
+    return (f"Zero-init is off for every net in this comparison: {', '.join(misfits)} cannot start its branches at "
+            "zero, and zeroing the others only would compare initialisations, not the nets.")
+
+
+FIGURE6_INIT_NOTE = ("The ResNets start their branches at zero (zero-init, Goyal et al. 2017) and the plain nets "
+                     "cannot, so plain-20 against plain-56 and ResNet-20 against ResNet-56 each compare nets started "
+                     "the same way, while a plain net against its ResNet differs by the additions and that zeroing.")
 
 
 def for_kind(kind: str, base: ModelConfig, data: DataConfig, train: TrainConfig, depths: Sequence[int] = (),
@@ -165,6 +194,52 @@ def for_kind(kind: str, base: ModelConfig, data: DataConfig, train: TrainConfig,
     if kind != "twin":
         raise ValueError(f"The experiment kind must be twin, sweep or compare; got {kind!r}.")
     return twin(base, data, train, shortcut=base.residual().shortcut)
+
+
+# ----------------------------------------------------------------------------- pooling a class's runs
+_NOT_THE_RECIPE = ("seed", "device", "precision", "compile", "log_every", "diagnostics")  # may differ within a pool
+
+
+@dataclass(frozen=True)
+class PoolGroup:
+    """Experiments that may be pooled: the same dataset, recipe (the seed aside) and nets."""
+
+    label: str  # e.g. "digits, 15 epochs, batch 64, lr 0.1 (cosine); plain-20, resnet-20, plain-56, resnet-56"
+    ids: tuple[str, ...]  # the experiments' ids, sorted
+    epochs: int | None  # the recipe's epochs (None when it counts steps): a run that got there finished
+    dataset: str  # the dataset's name
+
+
+def like_with_like(specs: dict[str, dict]) -> list[PoolGroup]:
+    """Group experiments so that only like is pooled with like (a class's Figure 6, its median errors).
+
+    Args:
+        specs: {experiment id: ExperimentSpec.to_dict()}; a spec that does not read is left out.
+    Returns:
+        the groups, the largest first (ties: the label), each with the ids that share dataset, recipe and nets.
+    """
+    groups: dict[str, tuple[str, list[str], int | None, str]] = {}
+    for exp_id, d in specs.items():
+        try:
+            spec = ExperimentSpec.from_dict(d)
+        except (ValueError, TypeError, AttributeError):
+            continue
+        recipe = {k: v for k, v in spec.train.to_dict().items() if k not in _NOT_THE_RECIPE}
+        key = json.dumps([spec.kind, spec.data.to_dict(), recipe, [[n, c.to_dict()] for n, c in spec.models]],
+                         sort_keys=True)
+        if key not in groups:
+            groups[key] = (_pool_label(spec), [], spec.train.epochs if spec.train.steps is None else None,
+                           spec.data.name)
+        groups[key][1].append(exp_id)
+    out = [PoolGroup(label, tuple(sorted(ids)), epochs, name) for label, ids, epochs, name in groups.values()]
+    return sorted(out, key=lambda g: (-len(g.ids), g.label))
+
+
+def _pool_label(spec: ExperimentSpec) -> str:
+    t = spec.train
+    length = f"{t.steps} steps" if t.steps else f"{t.epochs} epochs"
+    return (f"{spec.data.name}, {length}, batch {t.batch_size}, lr {t.lr:g} ({t.schedule}); "
+            + ", ".join(n for n, _ in spec.models))
 
 
 class _RunRecord(Protocol):
