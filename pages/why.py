@@ -97,7 +97,8 @@ def ensembles_view(exp, nets: dict) -> None:
     results = {n: _deletions(eid, rid, _mtime(eid, rid)) for n, (eid, rid) in nets.items()}
     right.plotly_chart(deletion_chart(results), key="why_deletions")
     for name, rows in results.items():
-        st.caption(deletion_summary(plain_text(name), rows, plain=configs[name].is_plain))
+        is_plain = configs[name].is_plain
+        st.caption(deletion_summary(plain_text(name), rows, plain=is_plain))
 
 
 def path_view(exp, nets: dict) -> None:
