@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import IO
 
+from ..cpu import CpuPlan, choose_wait
+
 READY_TIMEOUT_S = 120.0  # importing torch on a loaded 2-core machine takes seconds, not minutes
 
 
@@ -149,6 +151,61 @@ def serve() -> None:
 
 # ----------------------------------------------------------------------------- the manager's side
 class WarmWorkers:
+    """The manager's warm processes, one per way OpenMP's threads wait (fixed in a process when torch loads).
+
+    Jobs fork from the sleeping-threads process (OMP_WAIT_POLICY=PASSIVE, started first) unless the machine is quiet
+    enough for a job's threads to spin (explorer.cpu.choose_wait): then from a second, spinning process, started the
+    first time one is wanted (its jobs fork from the first until it has imported everything).
+    """
+
+    def __init__(self, env: dict | None = None) -> None:
+        self._env = dict(env if env is not None else os.environ)
+        self._passive = _WarmProcess(self._env | CpuPlan(1, 1, False).wait_env())
+        self._spinning: _WarmProcess | None = None
+        self._forked_by: dict[int, _WarmProcess] = {}
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes]:
+        """The first warm process (the one every job can fork from)."""
+        return self._passive.proc
+
+    def usable(self, timeout_s: float = READY_TIMEOUT_S) -> bool:
+        """True once the first warm process has imported everything (waits up to timeout_s), False if it died."""
+        return self._passive.usable(timeout_s)
+
+    def _for_waiting(self, wait: dict[str, str]) -> _WarmProcess:
+        if wait.get("OMP_WAIT_POLICY") != "ACTIVE":
+            return self._passive
+        if self._spinning is None or self._spinning.proc.poll() is not None:
+            self._spinning = _WarmProcess(self._env | wait)
+        return self._spinning if self._spinning.usable(timeout_s=0.0) else self._passive
+
+    def fork(self, exp_dir: Path, log: Path, env: dict | None = None, timeout_s: float = 30.0) -> int | None:
+        """Run `python -m explorer worker EXP_DIR` as a forked child; its pid, or None when the warm process cannot.
+        The child's OMP_WAIT_POLICY and GOMP_SPINCOUNT say how its threads wait (those of the process it came from)."""
+        env = dict(env if env is not None else os.environ)
+        process = self._for_waiting(choose_wait(env))
+        pid = process.fork(exp_dir, log, env | process.wait, timeout_s)
+        if pid is not None:
+            self._forked_by[pid] = process
+        return pid
+
+    def exit_code(self, pid: int, wait_s: float = 1.0) -> int | None:
+        """A forked child's exit code (negative: the signal that ended it), waiting briefly for the report."""
+        process = self._forked_by.get(pid, self._passive)
+        code = process.exit_code(pid, wait_s)
+        if code is not None:
+            self._forked_by.pop(pid, None)
+        return code
+
+    def close(self) -> None:
+        """End the warm processes now (jobs they forked run on in their own process groups)."""
+        for process in (self._spinning, self._passive):
+            if process is not None:
+                process.close()
+
+
+class _WarmProcess:
     """The manager's handle on one warm process: start it, ask it to fork jobs, learn their exit codes."""
 
     def __init__(self, env: dict | None = None) -> None:
@@ -157,6 +214,7 @@ class WarmWorkers:
         self._ready = threading.Event()
         self._cond = threading.Condition()
         self._next_id = 0
+        self.wait = {k: v for k, v in (env or {}).items() if k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
         self.proc = subprocess.Popen([sys.executable, "-m", "explorer.jobs.warm"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      env=dict(env or os.environ, PYTHONUNBUFFERED="1"), start_new_session=True)
@@ -241,5 +299,4 @@ def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
     return stream
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads, as in explorer/__main__.py
-    serve()
+    serve()  # OMP_WAIT_POLICY is the manager's to give (WarmWorkers): importing explorer.jobs has loaded torch

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 
 from ..analysis import diagnostics
+from ..cpu import CpuPlan, jobs_at_once, plan_cpu, usable_cores
 from ..nets.builder import ResNet, build_model, copy_matching_weights, zero_init_branches
 from ..nets.config import ModelConfig
 from .devices import OUT_OF_MEMORY, EngineError, maybe_compile, resolve_device, resolve_precision
@@ -121,6 +123,7 @@ class Lockstep:
         self.augment = True if augment is None else bool(augment)
         self.checkpoint, self.resume, self.on_epoch = checkpoint, resume, on_epoch
         self._pool: ThreadPoolExecutor | None = None
+        self.cpu_plan: CpuPlan | None = None  # how this run uses the CPU (set while it trains; None elsewhere)
         self.device = resolve_device(train.device)
         self.amp_dtype = resolve_precision(train.precision, self.device)
         self.data = data.to(self.device)
@@ -225,24 +228,35 @@ class Lockstep:
 
     @contextlib.contextmanager
     def _cpu_pool(self) -> Iterator[None]:
-        """Small nets gain little from several threads inside one op, but lockstep models are independent:
-        on the CPU, train them side by side, one model per core and one thread per op (docs/benchmarks.md).
-        EXPLORER_CPU_PARALLEL=0 turns it off (ops then use torch's threads: same seed, same results,
-        but not bit-equal to the pooled run)."""
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        workers = min(cores, len(self.runs))
-        if self.device.type != "cpu" or workers < 2 or os.environ.get("EXPLORER_CPU_PARALLEL") == "0":
+        """Small nets gain little from several threads inside one op, but lockstep models are independent: on the
+        CPU, train them side by side, one model per core and one thread per op, within this job's share of the
+        cores (explorer.cpu.plan_cpu: cores // EXPLORER_MAX_JOBS; a single model gets the whole share as threads).
+        OMP_NUM_THREADS, when set, fixes the threads; EXPLORER_CPU_PARALLEL=0 turns side by side off (ops then use
+        torch's threads: same seed, same results, but not bit-equal to the pooled run)."""
+        self.cpu_plan = None
+        if self.device.type != "cpu":
             yield
             return
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="lockstep")
+        plan = plan_cpu(usable_cores(), jobs_at_once(), len(self.runs), busy=0.0)  # busy: waiting only, never threads
+        if os.environ.get("EXPLORER_CPU_PARALLEL") == "0":
+            plan = dataclasses.replace(plan, side_by_side=1, threads=torch.get_num_threads())
+        threads_before = torch.get_num_threads()
+        if not os.environ.get("OMP_NUM_THREADS", "").isdigit():
+            torch.set_num_threads(plan.threads)
+        self.cpu_plan = dataclasses.replace(plan, threads=torch.get_num_threads(),
+                                            spin=os.environ.get("OMP_WAIT_POLICY", "").upper() == "ACTIVE")
+        print(f"explorer: training on the CPU with {self.cpu_plan.threads} thread(s) per model, "
+              f"{plan.side_by_side} model(s) side by side, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')}",
+              file=sys.stderr, flush=True)  # the job's log says how it used the machine
+        self._pool = ThreadPoolExecutor(plan.side_by_side, thread_name_prefix="lockstep") \
+            if plan.side_by_side > 1 else None
         try:
             yield
         finally:
-            self._pool.shutdown()
+            if self._pool is not None:
+                self._pool.shutdown()
             self._pool = None
-            torch.set_num_threads(threads)
+            torch.set_num_threads(threads_before)
 
     # --------------------------------------------------------------- epochs
     def run(self) -> dict[str, RunResult]:
