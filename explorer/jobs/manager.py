@@ -240,6 +240,11 @@ class JobManager:
         span = estimate.time_left(self._measured(), job, time.time(), self.budget_s)
         return None if span is None else (span.low, span.high)
 
+    def job_time(self, spec: dict) -> tuple[float, float] | None:
+        """A training job's expected wall time as (low, high) seconds, from its stored spec; None for other jobs."""
+        span = estimate.job_time(self._measured(), spec)
+        return None if span is None else (span.low, span.high)
+
     def _measured(self) -> list[estimate.Measured]:
         """What the newest completed jobs measured, read from the store at most every few seconds."""
         now = time.monotonic()
