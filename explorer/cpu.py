@@ -17,6 +17,7 @@ Size budget: ~120 lines.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -100,6 +101,12 @@ def choose_wait(environ: Mapping[str, str] = os.environ, busy: float | None = No
     if max(1, cores // jobs) < 2:
         return CpuPlan(1, 1, False).wait_env()  # one thread never waits for another: no need to sample the load
     return plan_cpu(cores, jobs, 1, busy_cores() if busy is None else busy).wait_env()
+
+
+def report(plan: CpuPlan) -> None:
+    """One line on stderr (a job's worker.log) saying how this training process uses the CPU."""
+    print(f"explorer: training on the CPU with {plan.threads} thread(s) per model, {plan.side_by_side} model(s) "
+          f"side by side, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')}", file=sys.stderr, flush=True)
 
 
 def apply_wait(environ: dict[str, str] | None = None) -> dict[str, str]:

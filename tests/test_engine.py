@@ -313,3 +313,20 @@ def test_the_chosen_threads_and_waiting_reach_a_real_job_process(tmp_path, worke
     assert logs[0] == (cores, 1, "PASSIVE")  # one model, the whole machine: every core as threads
     half = plan_cpu(cores, 2, 2, busy=0.0)  # a twin, two jobs at once: half the machine
     assert logs[1] == (half.threads, half.side_by_side, "PASSIVE")
+
+
+def test_models_side_by_side_give_the_same_records_as_one_after_another(monkeypatch):
+    """The pool changes where a model trains, never its numbers: with one thread per op, side by side (epoch-0
+    looks, steps, evaluation and branch ratios in the pool) equals one after another, record for record."""
+    from explorer.data.datasets import load_dataset
+    data = load_dataset(DataConfig("digits", train_subset=64, test_subset=64))
+    records = {}
+    for parallel in ("1", "0"):
+        monkeypatch.setenv("EXPLORER_CPU_PARALLEL", parallel)
+        events = []
+        models = build_models([("plain", DIGIT_NET.plain()), ("resnet", DIGIT_NET)], seed=2)
+        train_models(models, data, TrainConfig(epochs=1, batch_size=32, device="cpu", schedule="constant"),
+                     events.append)
+        records[parallel] = [{k: v for k, v in r.items() if k not in ("elapsed", "images_per_second", "eta", "time")}
+                             for r in _epoch_records(events)]
+    assert len(records["1"]) == 4 and records["1"] == records["0"]
