@@ -55,7 +55,7 @@ def jobs_at_once(environ: Mapping[str, str] = os.environ) -> int:
     return max(1, int(value)) if value.isdigit() else 1
 
 
-def busy_cores(sample_s: float = 0.1) -> float:
+def busy_cores(sample_s: float = 0.05) -> float:
     """How many cores are busy right now: /proc/stat over `sample_s` (Linux), else the 1-minute load average."""
     def _read() -> tuple[int, int] | None:
         try:
