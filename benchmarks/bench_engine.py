@@ -83,14 +83,18 @@ def _child_engine(case: str, steps: int) -> dict:
 
     from explorer.data.config import DataConfig
     from explorer.data.datasets import load_dataset
+    from explorer.training.devices import cpu_threads
     from explorer.training.engine import Lockstep, build_models
     from explorer.training.recipes import TrainConfig
     data = load_dataset(DataConfig("digits"))
     train = TrainConfig(steps=steps, batch_size=128, lr=0.05, schedule="constant", device="cpu", precision="fp32",
                         log_every=10, diagnostics=True)
     trainer = Lockstep(build_models(_models(case), seed=0), data, train)
+    threads = {}
+    with cpu_threads(trainer.device, len(trainer.runs)):  # what the engine's own run() will choose
+        threads = {"threads": torch.get_num_threads(), "wait": os.environ.get("OMP_WAIT_POLICY", "")}
     results = trainer.run()
-    return {"img_s": sum(r.images_per_second for r in results.values()), "threads": torch.get_num_threads()}
+    return {"img_s": sum(r.images_per_second for r in results.values())} | threads
 
 
 def _measure(args_: list, env: dict, timeout_s: float) -> dict | None:
@@ -121,7 +125,8 @@ def measure_case(case: str, steps: int, max_s: float) -> dict:
                       no_choice | {"EXPLORER_CPU_WAIT": "passive"}, max_s * 8 + 60)
     best = max(bare, key=lambda k: bare[k])
     return {"case": case, "bare": bare, "best": best, "engine": engine["img_s"] if engine else 0.0,
-            "before": before["img_s"] if before else 0.0}
+            "before": before["img_s"] if before else 0.0,
+            "chose": f"{engine['threads']} thr {engine['wait']}" if engine else "?"}
 
 
 def main() -> None:
@@ -156,12 +161,12 @@ def main() -> None:
     print(f"before: {uptime}\nafter:  {uptime_after}")
     settings = [k for k in rows[0]["bare"]]
     print("| case | " + " | ".join(f"bare {t} thr {p}" for t, p in settings)
-          + " | best bare | engine, before | engine | engine / best bare | before / best bare |")
+          + " | best bare | engine, before | engine (its choice) | engine / best bare | before / best bare |")
     print("|---" * (len(settings) + 6) + "|")
     for r in rows:
         b = r["bare"][r["best"]] or 1e-9
         print(f"| {r['case']} | " + " | ".join(f"{r['bare'][k]:,.0f}" for k in settings)
-              + f" | {b:,.0f} | {r['before']:,.0f} | {r['engine']:,.0f} | **{r['engine'] / b:.2f}** |"
+              + f" | {b:,.0f} | {r['before']:,.0f} | {r['engine']:,.0f} ({r['chose']}) | **{r['engine'] / b:.2f}** |"
               f" {r['before'] / b:.2f} |")
 
 

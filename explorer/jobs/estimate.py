@@ -5,8 +5,9 @@ records survive restarts) gives how much slower than the size-based guess (`trai
 3 x forward mult-adds x images, at the assumed speed of the device) it ran here. A new job's time is its own guess
 times that factor, taken from the most recent finished jobs closest to it in size on the same dataset and device
 (the spread of those factors gives the range). Without such history the range is the guess up to six times it, and
-says so. A running job's time left blends that estimate with its own pace so far, by its fraction done, so it moves
-smoothly; a queued job's wait places the running jobs' time left and the jobs ahead of it on the server's slots.
+says so. A running job's time left moves from that estimate less the time run to its own pace so far, by its fraction
+done, so it moves smoothly; a queued job's wait places the running jobs' time left and the jobs ahead of it on
+the server's slots.
 Size budget: ~200 lines.
 """
 from __future__ import annotations
@@ -115,8 +116,8 @@ def job_time(history: Sequence[Measured], spec: dict) -> Span | None:
 
 
 def time_left(history: Sequence[Measured], job: Experiment, now: float, budget_s: float) -> Span | None:
-    """A running job's time left: the measured estimate of the rest, blended with its own pace by its fraction done
-    (its own pace counts its start-up, so early on the history weighs more). Capped by its time budget."""
+    """A running job's time left: early on, its measured whole time less the time it has run; later, more and more
+    its own pace so far (weighted by its fraction done, since that pace counts its start-up). Capped by its budget."""
     age = max(0.0, now - (job.started or now))
     total = job_time(history, job.spec)
     progress = job.progress
@@ -124,12 +125,10 @@ def time_left(history: Sequence[Measured], job: Experiment, now: float, budget_s
     if total is None:  # a landscape job: its own ETA, as it reports it
         eta = progress.eta if progress is not None else None
         return None if eta is None else Span(eta, eta, eta, measured=True).capped(budget_s - age)
-    rest = total.scaled(1.0 - done)
-    if done > 0.0:
-        own = age / done * (1.0 - done)
-        ratio = (done * own + (1.0 - done) * rest.mid) / max(rest.mid, 1e-9)
-        rest = rest.scaled(ratio)
-    return rest.capped(budget_s - age)
+    by_clock = max(0.0, total.mid - age)
+    mid = by_clock if done <= 0.0 else (1.0 - done) * by_clock + done * age * (1.0 - done) / done
+    span = Span(mid * total.low / total.mid, mid, mid * total.high / total.mid, total.measured)
+    return span.capped(budget_s - age)
 
 
 def queue_wait(history: Sequence[Measured], running: Sequence[Experiment], ahead: Sequence[Experiment],
