@@ -11,6 +11,9 @@ only; the warm process itself runs no torch operation (so no thread pool or CUDA
 Protocol, one JSON object a line: the manager writes {"id", "dir", "env", "cwd", "log"} on the process's
 stdin; it answers {"ready": true} once, then {"id", "pid"} per job and {"exit": pid, "code": c} when a child
 ends (c < 0: killed by signal -c). When stdin closes (the app is gone), it exits; its children run on.
+OpenMP reads how its threads wait once, when torch loads, so a forked child keeps its warm process's waiting: the
+manager's side (WarmWorkers) keeps one warm process per waiting and forks each job from the one explorer.cpu
+chooses for the machine's load at that moment.
 The local backend starts it with its first job, not with the app, and ends it with a signal, not a wait:
 a job manager that never starts a job (most of the test suite, an app nobody trains in) pays nothing for it.
 Size budget: ~200 lines.
