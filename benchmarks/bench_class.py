@@ -3,7 +3,14 @@
 For each backend asked for: do all complete (none lost); the median and 95th-percentile queue wait (submitted
 -> handed to the backend); each job's wall time (handed to the backend -> finished) and its overhead (wall time
 minus training time, training = the engine's elapsed time at its last epoch). Targets (issue 13), this 2-core
-machine: local per-job overhead <= 1 s; 30 students with 2 jobs at once, p95 wait <= 90 s.
+machine: local per-job overhead <= 1 s; 30 students with 2 jobs at once, p95 wait <= 90 s (issue 20: <= 25 s).
+
+The estimates' error (issue 20): every second, each queued job's estimated wait (JobManager.queued_wait) and each
+running job's estimated time left (JobManager.time_left) are read as a page would show them; each is compared with
+what then happened (|estimate - actual| / actual, the range's middle); a job's error is the median over the
+estimates shown for it, and the table gives the median over jobs (target <= 25%), plus the error of the first
+estimate each job showed. `--history N` (default 2) runs N jobs before the class, as a server that has run
+jobs before has measured them (0: a fresh server, whose first estimates are guesses from the nets' sizes).
 
     python benchmarks/bench_class.py [--students 30] [--epochs 3] [--concurrent 2] [--device cpu|cuda]
                                      [--backends local,cold,ray] [--ray-address http://127.0.0.1:8265]
@@ -71,9 +78,39 @@ def _recording(backend):
     return backend, dispatched
 
 
+def _shown(manager: JobManager, exps: list, now: float, shown: dict) -> None:
+    """Note the estimates a page would show now: a queued job's wait, a running job's time left (the middles)."""
+    for e in exps:
+        if e is None:
+            continue
+        if e.status == "queued" and (place := manager.queued_wait(e.id)) is not None:
+            shown.setdefault(("wait", e.id), []).append((now, place["wait_s"]))
+        elif e.status == "running" and (left := manager.time_left(e)) is not None:
+            shown.setdefault(("left", e.id), []).append((now, (left[0] + left[1]) / 2))
+
+
+def _errors(shown: dict, started: dict, finished: dict) -> dict:
+    """Median over jobs of (the median, and the first) relative error of the estimates shown for each job."""
+    out = {}
+    for kind, ends in (("wait", started), ("left", finished)):
+        medians, firsts = [], []
+        for (k, exp_id), seen in shown.items():
+            end = ends.get(exp_id)
+            if k != kind or end is None:
+                continue
+            errs = [abs(est - (end - t)) / (end - t) for t, est in seen if end - t > 1.0]
+            if errs:
+                medians.append(statistics.median(errs))
+                firsts.append(errs[0])
+        out[kind] = (statistics.median(medians) if medians else float("nan"),
+                     statistics.median(firsts) if firsts else float("nan"), len(medians))
+    return out
+
+
 def run_class(name: str, students: int, epochs: int, concurrent: int, address: str, timeout_s: float,
-              device: str = "cpu") -> dict:
+              device: str = "cpu", history: int = 2) -> dict:
     """Submit `students` twins at once on one backend; returns the figures of one table row."""
+    os.environ["EXPLORER_MAX_JOBS"] = str(concurrent)  # the job processes' share of the cores (explorer.cpu)
     store = RunStore(tempfile.mkdtemp(prefix=f"bench-class-{name}-"))
     backend = _backend(name, address)
     if name == "local":
@@ -81,15 +118,24 @@ def run_class(name: str, students: int, epochs: int, concurrent: int, address: s
     backend, dispatched = _recording(backend)
     manager = JobManager(store, Limits(concurrent, 1, 1, starts_per_hour=students), poll_s=0.2, backend=backend)
     base = preset("resnet20")
+    for seed in range(1000, 1000 + history):  # what the server ran (and measured) before the class came
+        spec = twin(base, DataConfig("digits"), train_config_for("digits", epochs=epochs, seed=seed, device=device))
+        earlier = manager.submit(JobRequest.training(spec, f"earlier-{seed}"))[0]
+        while (e := store.load_experiment(earlier, with_runs=False)) is not None and e.status in ACTIVE:
+            time.sleep(0.5)
+    dispatched.clear()
     t0 = time.time()
-    ids = []
+    ids, shown, guessed = [], {}, {}
     for seed in range(students):
         spec = twin(base, DataConfig("digits"), train_config_for("digits", epochs=epochs, seed=seed, device=device))
-        ids.append(manager.submit(JobRequest.training(spec, f"student-{seed}"))[0])
+        request = JobRequest.training(spec, f"student-{seed}")
+        ids.append(manager.submit(request)[0])
+        guessed[ids[-1]] = manager.job_time(request.to_json())  # the job time shown when it was submitted
     while time.time() - t0 < timeout_s:
         exps = [store.load_experiment(i, with_runs=False) for i in ids]
         if all(e is not None and e.status not in ACTIVE for e in exps):
             break
+        _shown(manager, exps, time.time(), shown)
         time.sleep(1.0)
     makespan = time.time() - t0
     manager.shutdown()
@@ -98,7 +144,12 @@ def run_class(name: str, students: int, epochs: int, concurrent: int, address: s
     waits = [dispatched[e.id] - e.created for e in done]
     walls = [e.finished - dispatched[e.id] for e in done]
     overheads = [w - _training_s(store, e) for w, e in zip(walls, done, strict=True)]
-    return {"backend": name, "students": students, "completed": len(done), "lost": students - len(done),
+    errors = _errors(shown, dispatched, {e.id: e.finished for e in done})
+    job_errors = [abs(sum(guessed[e.id]) / 2 - (e.finished - e.started)) / (e.finished - e.started)
+                  for e in done if guessed.get(e.id) and e.started and e.finished]
+    errors["job"] = (statistics.median(job_errors) if job_errors else float("nan"), 0.0, len(job_errors))
+    return {"errors": errors,
+            "backend": name, "students": students, "completed": len(done), "lost": students - len(done),
             "wait_median": statistics.median(waits), "wait_p95": _p95(waits),
             "wall_median": statistics.median(walls), "overhead_median": statistics.median(overheads),
             "overhead_p95": _p95(overheads), "makespan": makespan}
@@ -113,6 +164,7 @@ def main() -> None:
     p.add_argument("--ray-address", default=os.environ.get("EXPLORER_RAY_ADDRESS", "http://127.0.0.1:8265"))
     p.add_argument("--timeout", type=float, default=1800.0)
     p.add_argument("--device", default="cpu", help="cpu, or cuda to measure jobs sharing a GPU")
+    p.add_argument("--history", type=int, default=2, help="jobs the server ran (and measured) before the class")
     args = p.parse_args()
     print(f"Machine: {cpu_name()}, {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.1f}")
     print("| backend | students | completed | lost | wait median | wait p95 | job wall median | "
@@ -120,10 +172,14 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in args.backends.split(","):
         r = run_class(name.strip(), args.students, args.epochs, args.concurrent, args.ray_address, args.timeout,
-                      args.device)
+                      args.device, args.history)
         print(f"| {r['backend']} | {r['students']} | {r['completed']} | {r['lost']} | {r['wait_median']:.1f} s | "
               f"{r['wait_p95']:.1f} s | {r['wall_median']:.1f} s | {r['overhead_median']:.2f} s | "
               f"{r['overhead_p95']:.2f} s | {r['makespan']:.0f} s |", flush=True)
+        (wait_med, wait_first, n_wait), (left_med, left_first, n_left) = r["errors"]["wait"], r["errors"]["left"]
+        print(f"  estimates' error, median over jobs: queue wait {wait_med:.0%} (first shown {wait_first:.0%}; "
+              f"{n_wait} jobs), job time left {left_med:.0%} (first shown {left_first:.0%}; {n_left} jobs), "
+              f"job time at submit {r['errors']['job'][0]:.0%}", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

@@ -1,10 +1,13 @@
-import os
 import sys
 
-# Before torch loads: spinning OpenMP threads are many times slower on shared cores (docs/benchmarks.md).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Before torch loads: how OpenMP's threads wait (spin briefly when this process has its cores to itself, sleep at
+# once on a shared machine, where spinning threads were 10-30x slower) is read once, when OpenMP starts
+# (explorer/cpu.py, docs/benchmarks.md).
+from .cpu import apply_wait
 
-from .cli import main
+apply_wait()
+
+from .cli import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

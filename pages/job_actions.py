@@ -80,7 +80,7 @@ def side_job_status(job: Experiment, what: str) -> None:
     """A landscape job's place in line, progress or ending (nothing when it simply finished)."""
     position = job_manager().queued_wait(job.id) if job.status == "queued" else None
     if job.status != "completed":
-        show_job_status(job_status(job, position, what=what))
+        show_job_status(job_status(job, position, what=what, left=job_manager().time_left(job)))
 
 
 def side_job_live(job_id: str, what: str, cancel_key: str) -> None:

@@ -222,7 +222,7 @@ def epoch_numbers(exp) -> None:
 
 def status_line(exp) -> None:
     position = job_manager().queued_wait(exp.id) if exp.status == "queued" else None
-    show_job_status(job_status(exp, position))
+    show_job_status(job_status(exp, position, left=job_manager().time_left(exp)))
     for run in exp.runs:
         if run.status == "diverged":
             st.warning(plain_text(f"{run.name} diverged: {run.message or 'its loss became NaN.'}"))

@@ -241,3 +241,92 @@ def test_request_stop_ends_a_worker_process_as_stopped(tmp_path, worker_env, wai
         assert run.final is not None  # the evaluation after the stop
         assert store.read_metrics(exp_id, run.id, kind="step")
         assert load_checkpoint(store.weights_path(exp_id, run.id))["model"] == run.model
+
+
+# ----------------------------------------------------------------------------- threads and waiting (explorer.cpu)
+@pytest.mark.parametrize("cores, jobs, models, busy, plan", [
+    (2, 1, 1, 0.1, (2, 1, True)),  # a single run with the machine to itself: both cores, threads spin briefly
+    (2, 1, 1, 1.5, (2, 1, False)),  # the same run on a busy machine: the same threads (same numbers), sleeping
+    (2, 1, 2, 0.0, (1, 2, False)),  # a twin: one model per core, one thread each (nothing waits for a thread)
+    (2, 1, 4, 0.0, (1, 2, False)),  # Figure 6's four nets on two cores
+    (2, 2, 1, 0.0, (1, 1, False)),  # two jobs at once: each its core
+    (2, 2, 2, 0.0, (1, 1, False)),  # ... a twin then trains its models one after the other on its core
+    (16, 2, 1, 0.3, (8, 1, True)),  # a 16-core server, two jobs: each its 8 cores
+    (16, 2, 1, 9.0, (8, 1, False)),  # ... with more than the other half busy: sleep
+    (16, 1, 4, 0.0, (4, 4, True)),
+    (1, 1, 2, 0.0, (1, 1, False)),
+])
+def test_the_cpu_plan_follows_cores_jobs_and_models_and_only_waiting_follows_the_load(cores, jobs, models, busy, plan):
+    from explorer.cpu import plan_cpu
+    chosen = plan_cpu(cores, jobs, models, busy)
+    assert (chosen.threads, chosen.side_by_side, chosen.spin) == plan
+    assert plan_cpu(cores, jobs, models, busy=0.0).threads == chosen.threads  # threads never follow the load
+    env = chosen.wait_env()
+    assert env["OMP_WAIT_POLICY"] == ("ACTIVE" if plan[2] else "PASSIVE") and int(env["GOMP_SPINCOUNT"]) >= 0
+
+
+def test_the_wait_choice_reads_the_servers_jobs_and_a_deployments_override():
+    from explorer.cpu import choose_wait, usable_cores
+    quiet, busy = dict(EXPLORER_MAX_JOBS="1"), dict(EXPLORER_MAX_JOBS="1")
+    expect_spin = usable_cores() >= 2
+    assert (choose_wait(quiet, busy=0.0)["OMP_WAIT_POLICY"] == "ACTIVE") == expect_spin
+    assert choose_wait(busy, busy=float(usable_cores()))["OMP_WAIT_POLICY"] == "PASSIVE"
+    many = str(usable_cores() + 1)  # more jobs than cores: one thread each, which never waits for another
+    assert choose_wait({"EXPLORER_MAX_JOBS": many}, busy=0.0)["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert choose_wait({"EXPLORER_CPU_WAIT": "passive"}, busy=0.0)["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert choose_wait({"EXPLORER_CPU_WAIT": "spin"}, busy=99.0)["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def _cpu_line(log_path):
+    """The job log's line saying how it used the CPU, as (threads per model, models side by side, wait policy)."""
+    import re
+    text = log_path.read_text()
+    found = re.search(r"with (\d+) thread\(s\) per model, (\d+) model\(s\) side by side, OMP_WAIT_POLICY=(\w*)", text)
+    assert found, text
+    return int(found[1]), int(found[2]), found[3]
+
+
+def test_the_chosen_threads_and_waiting_reach_a_real_job_process(tmp_path, worker_env, monkeypatch):
+    """Through the real path: the job manager, the local backend, a job forked from the warm process."""
+    from helpers import DIGIT_NET, SHORT, wait_until
+
+    from explorer.cpu import plan_cpu, usable_cores
+    from explorer.jobs.backends import LocalBackend
+    from explorer.jobs.manager import JobManager, Limits
+    from explorer.jobs.request import JobRequest
+    from explorer.training.experiments import single
+    monkeypatch.delenv("OMP_NUM_THREADS")  # let the plan choose
+    monkeypatch.setenv("EXPLORER_CPU_WAIT", "passive")  # this suite shares its cores: never spin here
+    store = RunStore(tmp_path / "runs")
+    manager = JobManager(store, Limits(concurrent=1), poll_s=0.1, backend=LocalBackend(warm=True))
+    try:
+        logs = []
+        train = TrainConfig(device="cpu", epochs=1, batch_size=32, schedule="constant")
+        for jobs, spec in (("1", single(DIGIT_NET, SHORT[0], train)), ("2", twin(DIGIT_NET, SHORT[0], train))):
+            monkeypatch.setenv("EXPLORER_MAX_JOBS", jobs)
+            exp_id = manager.submit(JobRequest.training(spec, "alice"))[0]
+            wait_until(lambda exp_id=exp_id: store.load_experiment(exp_id).status == "completed", 120, "the job")
+            logs.append(_cpu_line(store.exp_dir(exp_id) / "worker.log"))
+    finally:
+        manager.shutdown()
+    cores = usable_cores()
+    assert logs[0] == (cores, 1, "PASSIVE")  # one model, the whole machine: every core as threads
+    half = plan_cpu(cores, 2, 2, busy=0.0)  # a twin, two jobs at once: half the machine
+    assert logs[1] == (half.threads, half.side_by_side, "PASSIVE")
+
+
+def test_models_side_by_side_give_the_same_records_as_one_after_another(monkeypatch):
+    """The pool changes where a model trains, never its numbers: with one thread per op, side by side (epoch-0
+    looks, steps, evaluation and branch ratios in the pool) equals one after another, record for record."""
+    from explorer.data.datasets import load_dataset
+    data = load_dataset(DataConfig("digits", train_subset=64, test_subset=64))
+    records = {}
+    for parallel in ("1", "0"):
+        monkeypatch.setenv("EXPLORER_CPU_PARALLEL", parallel)
+        events = []
+        models = build_models([("plain", DIGIT_NET.plain()), ("resnet", DIGIT_NET)], seed=2)
+        train_models(models, data, TrainConfig(epochs=1, batch_size=32, device="cpu", schedule="constant"),
+                     events.append)
+        records[parallel] = [{k: v for k, v in r.items() if k not in ("elapsed", "images_per_second", "eta", "time")}
+                             for r in _epoch_records(events)]
+    assert len(records["1"]) == 4 and records["1"] == records["0"]

@@ -100,7 +100,7 @@ def test_a_queued_wait_is_capped_by_the_budget(store):
         store.write_progress(ahead, {"eta": 3_052_336})
         queued = store.create_experiment({"kind": "twin"}, [], owner="alice")
         assert manager.position(queued)["wait_s"] >= 3_052_336
-        assert manager.queued_wait(queued)["wait_s"] == manager.budget_s
+        assert manager.queued_wait(queued)["wait_s"] == pytest.approx(manager.budget_s, abs=30)  # less its time run
     finally:
         manager.shutdown()
 

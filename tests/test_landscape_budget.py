@@ -88,6 +88,6 @@ def test_a_wait_behind_a_landscape_job_is_capped_by_the_budget(store):
         store.write_progress(ahead, {"eta": 3_052_336})  # a landscape ETA past any budget
         queued = store.create_experiment(full, runs, owner="alice", kind="landscape")
         assert manager.position(queued)["wait_s"] >= 3_052_336
-        assert manager.queued_wait(queued)["wait_s"] == manager.budget_s
+        assert manager.queued_wait(queued)["wait_s"] == pytest.approx(manager.budget_s, abs=30)  # less its time run
     finally:
         manager.shutdown()

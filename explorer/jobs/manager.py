@@ -28,6 +28,7 @@ from ..store.db import StoreError
 from ..store.records import ACTIVE, Experiment
 from ..store.runstore import RunStore, is_local, pid_alive, worker_alive
 from ..training.experiments import ExperimentSpec
+from . import estimate
 from .backends import Backend, LocalBackend, worker_command
 from .budget import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
 from .handles import Handle, is_our_worker, kill_worker
@@ -37,6 +38,7 @@ from .status import QueuePlace, human_duration
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 10.0  # a worker that has not stopped this long after a request is killed
+HISTORY_REFRESH_S = 5.0  # estimates re-read the completed jobs at most this often
 BACKENDS = ("local", "ray")
 
 
@@ -96,6 +98,7 @@ class JobManager:
         self.damaged: dict[str, str] = {}  # experiment id -> the sentence reported for a damaged queued record
         self._lock = threading.RLock()
         self._closed = threading.Event()
+        self._history: tuple[float, list[estimate.Measured]] | None = None  # (when read, what completed jobs measured)
         self.budget_s = job_budget_s()  # each job's wall-time budget; a teacher may change it (set_budget)
         atexit.register(self.shutdown)
         if background:
@@ -239,12 +242,38 @@ class JobManager:
         return {"place": place, "wait_s": first_free + self.store.typical_duration() * ((place - 1) // slots)}
 
     def queued_wait(self, exp_id: str) -> QueuePlace | None:
-        """position(), with the wait capped by the budget: no job ahead can run longer than its budget."""
-        pos = self.position(exp_id)
-        if pos is None:
+        """A queued job's place in line and its wait as a range (explorer.jobs.estimate: this server's measured
+        speed, the running jobs' time left, the jobs ahead), capped by the budget: no job ahead runs longer."""
+        queue = list(self.store.with_status(["queued"]).items)
+        place = next((i for i, e in enumerate(queue) if e.id == exp_id), None)
+        if place is None:
             return None
-        rounds = -(-pos["place"] // max(1, self.limits.concurrent))  # jobs ahead finish in this many budgets
-        return {"place": pos["place"], "wait_s": min(pos["wait_s"], rounds * self.budget_s)}
+        slots = max(1, self._slots())
+        wait = estimate.queue_wait(self._measured(), self.store.with_status(["running"]).items, queue[:place], slots,
+                                   time.time(), self.budget_s, self.store.typical_duration())
+        rounds = -(-(place + 1) // slots)  # jobs ahead finish in this many budgets
+        wait = wait.capped(rounds * self.budget_s)
+        return {"place": place + 1, "wait_s": wait.mid, "low_s": wait.low, "high_s": wait.high}
+
+    def time_left(self, job: Experiment) -> tuple[float, float] | None:
+        """A running job's time left as (low, high) seconds (explorer.jobs.estimate); None when it is not running."""
+        if job.status != "running":
+            return None
+        span = estimate.time_left(self._measured(), job, time.time(), self.budget_s)
+        return None if span is None else (span.low, span.high)
+
+    def job_time(self, spec: dict) -> tuple[float, float] | None:
+        """A training job's expected wall time as (low, high) seconds, from its stored spec; None for other jobs."""
+        span = estimate.job_time(self._measured(), spec)
+        return None if span is None else (span.low, span.high)
+
+    def _measured(self) -> list[estimate.Measured]:
+        """What the newest completed jobs measured, read from the store at most every few seconds."""
+        now = time.monotonic()
+        if self._history is None or now - self._history[0] > HISTORY_REFRESH_S:
+            done = self.store.with_status(["completed"], oldest_first=False, limit=estimate.HISTORY_JOBS)
+            self._history = (now, estimate.measured_jobs(done.items))
+        return self._history[1]
 
     # ------------------------------------------------------------------ the loop
     def pump(self) -> None:

@@ -11,6 +11,9 @@ only; the warm process itself runs no torch operation (so no thread pool or CUDA
 Protocol, one JSON object a line: the manager writes {"id", "dir", "env", "cwd", "log"} on the process's
 stdin; it answers {"ready": true} once, then {"id", "pid"} per job and {"exit": pid, "code": c} when a child
 ends (c < 0: killed by signal -c). When stdin closes (the app is gone), it exits; its children run on.
+OpenMP reads how its threads wait once, when torch loads, so a forked child keeps its warm process's waiting: the
+manager's side (WarmWorkers) keeps one warm process per waiting and forks each job from the one explorer.cpu
+chooses for the machine's load at that moment.
 The local backend starts it with its first job, not with the app, and ends it with a signal, not a wait:
 a job manager that never starts a job (most of the test suite, an app nobody trains in) pays nothing for it.
 Size budget: ~200 lines.
@@ -28,6 +31,8 @@ import threading
 import time
 from pathlib import Path
 from typing import IO
+
+from ..cpu import CpuPlan, choose_wait
 
 READY_TIMEOUT_S = 120.0  # importing torch on a loaded 2-core machine takes seconds, not minutes
 
@@ -149,6 +154,61 @@ def serve() -> None:
 
 # ----------------------------------------------------------------------------- the manager's side
 class WarmWorkers:
+    """The manager's warm processes, one per way OpenMP's threads wait (fixed in a process when torch loads).
+
+    Jobs fork from the sleeping-threads process (OMP_WAIT_POLICY=PASSIVE, started first) unless the machine is quiet
+    enough for a job's threads to spin (explorer.cpu.choose_wait): then from a second, spinning process, started the
+    first time one is wanted (its jobs fork from the first until it has imported everything).
+    """
+
+    def __init__(self, env: dict | None = None) -> None:
+        self._env = dict(env if env is not None else os.environ)
+        self._passive = _WarmProcess(self._env | CpuPlan(1, 1, False).wait_env())
+        self._spinning: _WarmProcess | None = None
+        self._forked_by: dict[int, _WarmProcess] = {}
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes]:
+        """The first warm process (the one every job can fork from)."""
+        return self._passive.proc
+
+    def usable(self, timeout_s: float = READY_TIMEOUT_S) -> bool:
+        """True once the first warm process has imported everything (waits up to timeout_s), False if it died."""
+        return self._passive.usable(timeout_s)
+
+    def _for_waiting(self, wait: dict[str, str]) -> _WarmProcess:
+        if wait.get("OMP_WAIT_POLICY") != "ACTIVE":
+            return self._passive
+        if self._spinning is None or self._spinning.proc.poll() is not None:
+            self._spinning = _WarmProcess(self._env | wait)
+        return self._spinning if self._spinning.usable(timeout_s=0.0) else self._passive
+
+    def fork(self, exp_dir: Path, log: Path, env: dict | None = None, timeout_s: float = 30.0) -> int | None:
+        """Run `python -m explorer worker EXP_DIR` as a forked child; its pid, or None when the warm process cannot.
+        The child's OMP_WAIT_POLICY and GOMP_SPINCOUNT say how its threads wait (those of the process it came from)."""
+        env = dict(env if env is not None else os.environ)
+        process = self._for_waiting(choose_wait(env))
+        pid = process.fork(exp_dir, log, env | process.wait, timeout_s)
+        if pid is not None:
+            self._forked_by[pid] = process
+        return pid
+
+    def exit_code(self, pid: int, wait_s: float = 1.0) -> int | None:
+        """A forked child's exit code (negative: the signal that ended it), waiting briefly for the report."""
+        process = self._forked_by.get(pid, self._passive)
+        code = process.exit_code(pid, wait_s)
+        if code is not None:
+            self._forked_by.pop(pid, None)
+        return code
+
+    def close(self) -> None:
+        """End the warm processes now (jobs they forked run on in their own process groups)."""
+        for process in (self._spinning, self._passive):
+            if process is not None:
+                process.close()
+
+
+class _WarmProcess:
     """The manager's handle on one warm process: start it, ask it to fork jobs, learn their exit codes."""
 
     def __init__(self, env: dict | None = None) -> None:
@@ -157,6 +217,7 @@ class WarmWorkers:
         self._ready = threading.Event()
         self._cond = threading.Condition()
         self._next_id = 0
+        self.wait = {k: v for k, v in (env or {}).items() if k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
         self.proc = subprocess.Popen([sys.executable, "-m", "explorer.jobs.warm"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      env=dict(env or os.environ, PYTHONUNBUFFERED="1"), start_new_session=True)
@@ -241,5 +302,4 @@ def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
     return stream
 
 if __name__ == "__main__":
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads, as in explorer/__main__.py
-    serve()
+    serve()  # OMP_WAIT_POLICY is the manager's to give (WarmWorkers): importing explorer.jobs has loaded torch

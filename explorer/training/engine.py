@@ -10,9 +10,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,7 @@ from torch import nn
 from ..analysis import diagnostics
 from ..nets.builder import ResNet, build_model, copy_matching_weights, zero_init_branches
 from ..nets.config import ModelConfig
-from .devices import OUT_OF_MEMORY, EngineError, maybe_compile, resolve_device, resolve_precision
+from .devices import OUT_OF_MEMORY, EngineError, cpu_threads, maybe_compile, resolve_device, resolve_precision
 from .events import Callback, EndEvent, EpochEvent, Event, ProgressEvent, RunResult, StartEvent, StatusEvent, StepEvent
 from .recipes import TrainConfig
 
@@ -218,37 +217,20 @@ class Lockstep:
 
     # --------------------------------------------------------------- CPU parallelism
     def _map(self, fn: Callable[[_Run], Any], runs: list[_Run]) -> list:
-        """fn over the runs: on the CPU, one model per core (see _cpu_pool); elsewhere one after another."""
+        """fn over the runs: on the CPU, side by side (devices.cpu_threads); elsewhere one after another."""
         if self._pool is None or len(runs) < 2:
             return [fn(r) for r in runs]
         return list(self._pool.map(fn, runs))
 
-    @contextlib.contextmanager
-    def _cpu_pool(self) -> Iterator[None]:
-        """Small nets gain little from several threads inside one op, but lockstep models are independent:
-        on the CPU, train them side by side, one model per core and one thread per op (docs/benchmarks.md).
-        EXPLORER_CPU_PARALLEL=0 turns it off (ops then use torch's threads: same seed, same results,
-        but not bit-equal to the pooled run)."""
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        workers = min(cores, len(self.runs))
-        if self.device.type != "cpu" or workers < 2 or os.environ.get("EXPLORER_CPU_PARALLEL") == "0":
-            yield
-            return
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="lockstep")
-        try:
-            yield
-        finally:
-            self._pool.shutdown()
-            self._pool = None
-            torch.set_num_threads(threads)
-
     # --------------------------------------------------------------- epochs
     def run(self) -> dict[str, RunResult]:
         """Train all models; returns each one's RunResult by name."""
-        with self._cpu_pool():
-            return self._run()
+        with cpu_threads(self.device, len(self.runs)) as pool:  # models side by side on the CPU's cores
+            self._pool = pool
+            try:
+                return self._run()
+            finally:
+                self._pool = None
 
     def _run(self) -> dict[str, RunResult]:
         from ..data.datasets import train_batches
@@ -358,23 +340,25 @@ class Lockstep:
         if not self.train.diagnostics:
             return
         x, y = next(iter(train_batches(self.data, self.train.batch_size, _clone(gen), augment=False)))
-        for run in self.runs:
-            model = run.raw
-            buffers = {k: v.clone() for k, v in model.named_buffers()}  # this look must not move BN statistics
-            model.train()
-            model.zero_grad(set_to_none=True)
-            with self._autocast():
-                loss = self.criterion(model(x).float(), y)
-            loss.backward()
-            with torch.no_grad():
-                for k, v in model.named_buffers():
-                    v.copy_(buffers[k])
-            grads = diagnostics.conv_grad_norms(model)
-            model.zero_grad(set_to_none=True)
-            test_loss, test_error = self.evaluate(model)
-            self.emit(EpochEvent(run.name, 0, 0, None, None, test_loss, test_error, elapsed=0.0,
-                                 images_per_second=None, grad_norms=grads,
-                                 branch_ratios=diagnostics.branch_ratios(model, self.probe)))
+        for event in self._map(lambda r: self._untrained_look(r, x, y), self.runs):  # side by side on the CPU
+            self.emit(event)
+
+    def _untrained_look(self, run: _Run, x: torch.Tensor, y: torch.Tensor) -> EpochEvent:  # one model's epoch 0
+        model = run.raw
+        buffers = {k: v.clone() for k, v in model.named_buffers()}  # this look must not move BN statistics
+        model.train()
+        model.zero_grad(set_to_none=True)
+        with self._autocast():
+            loss = self.criterion(model(x).float(), y)
+        loss.backward()
+        with torch.no_grad():
+            for k, v in model.named_buffers():
+                v.copy_(buffers[k])
+        grads = diagnostics.conv_grad_norms(model)
+        model.zero_grad(set_to_none=True)
+        test_loss, test_error = self.evaluate(model)
+        return EpochEvent(run.name, 0, 0, None, None, test_loss, test_error, elapsed=0.0, images_per_second=None,
+                          grad_norms=grads, branch_ratios=diagnostics.branch_ratios(model, self.probe))
 
     def _end_epoch(self, epoch: int, partial: bool) -> None:
         ready = []
@@ -385,24 +369,28 @@ class Lockstep:
                 self._diverge(run, f"in epoch {epoch}")
                 continue
             ready.append(run)
-        for run, (test_loss, test_error) in zip(ready, self._map(lambda r: self.evaluate(r.raw), ready), strict=True):
+        looks = self._map(lambda r: (self.evaluate(r.raw), self._ratios(r)), ready)  # side by side on the CPU
+        for run, ((test_loss, test_error), ratios) in zip(ready, looks, strict=True):
             count = run.sums["count"]
             run.final = {"train_loss": float(run.sums["loss"]) / count,
                          "train_error": 1.0 - float(run.sums.get("correct", 0)) / count,
                          "test_loss": test_loss, "test_error": test_error}
-            record = self._epoch_record(run, epoch, run.final, partial)
+            record = self._epoch_record(run, epoch, run.final, partial, ratios)
             run.epochs = run.epochs if partial else epoch
             run.sums = {}
             self.emit(record)
             if not partial and self.on_epoch is not None:
                 self.on_epoch(run.name, epoch, run.raw)  # e.g. a weight snapshot for the optimiser's path
 
-    def _epoch_record(self, run: _Run, epoch: int, final: dict[str, float], partial: bool) -> EpochEvent:
+    def _ratios(self, run: _Run) -> dict | None:  # residual-branch ratios at an epoch's end, with diagnostics on
+        return diagnostics.branch_ratios(run.raw, self.probe) if run.sums.get("grad_steps") else None
+
+    def _epoch_record(self, run: _Run, epoch: int, final: dict[str, float], partial: bool,
+                      ratios: dict | None) -> EpochEvent:
         s = run.sums
-        grads = ratios = None
+        grads = None
         if self.train.diagnostics and s.get("grad_steps"):
             grads = dict(zip(run.convs[0], (s["grad"] / s["grad_steps"]).tolist(), strict=True))
-            ratios = diagnostics.branch_ratios(run.raw, self.probe)
         return EpochEvent(run.name, epoch, self.step, final["train_loss"], final["train_error"], final["test_loss"],
                           final["test_error"], elapsed=time.time() - self.started,
                           images_per_second=run.images / max(self.train_time, 1e-9), lr=run.opt.param_groups[0]["lr"],
