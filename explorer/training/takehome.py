@@ -190,8 +190,9 @@ def train(exp: HomeExperiment, device: torch.device, epochs: int | None = None, 
 def reproducible(device: torch.device, threads: int = 1) -> None:
     """Set torch up so that, on the CPU, this script's numbers equal the app's: one thread, a fixed order of sums.
 
-    The app trains lockstep nets on the CPU with one thread per op (explorer.training.engine), and a sum split
-    over several threads is added in another order, so its last digits differ and a short run's errors drift
+    The app trains twins and sweeps on the CPU with one thread per net (explorer.cpu: one net per core), and a
+    single net with the threads of its share of the cores (two on a two-core server running one job at a time:
+    pass --threads with that number to match it). A sum split over several threads is added in another order, so its last digits differ and a short run's errors drift
     apart (2 threads gave 5.77/4.18 % against the app's 6.40/6.69 %). With threads=1 on the CPU every kernel
     runs in one fixed order, and the same torch version and seed give the app's numbers exactly; more threads
     run faster and give the same errors only up to that drift. On a GPU, deterministic kernels are asked for
@@ -213,8 +214,9 @@ def main(exp: HomeExperiment, argv: list[str] | None = None) -> None:
     parser.add_argument("--save-dir", default=None, help="save each trained net's state_dict here")
     parser.add_argument("--json", default=None, help="write the final metrics to this JSON file")
     parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads (default 1: the app's numbers exactly; more is faster on a big net, but the "
-                             "errors then differ from the app's by floating-point drift)")
+                        help="CPU threads (default 1: a twin's or sweep's numbers exactly as the app trained them; a "
+                             "single net matches with the threads the app gave it; more is faster on a big net, "
+                             "but the errors then differ by floating-point drift)")
     args = parser.parse_args(argv)
     reproducible(torch.device(args.device), args.threads)
     started = time.time()
