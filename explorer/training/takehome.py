@@ -193,10 +193,11 @@ def reproducible(device: torch.device, threads: int = 1) -> None:
     The app trains twins and sweeps on the CPU with one thread per net (explorer.cpu: one net per core), and a
     single net with the threads of its share of the cores (two on a two-core server running one job at a time:
     pass --threads with that number to match it). A sum split over several threads is added in another order,
-    so its last digits differ and a short run's errors drift apart (2 threads gave 5.77/4.18 % against the app's 6.40/6.69 %). With threads=1 on the CPU every kernel
-    runs in one fixed order, and the same torch version and seed give the app's numbers exactly; more threads
-    run faster and give the same errors only up to that drift. On a GPU, deterministic kernels are asked for
-    (where torch has them), but nothing makes the run bit-equal to the app's CPU run.
+    so its last digits differ and a short run's errors drift apart (2 threads gave 5.77/4.18 % against the
+    app's 6.40/6.69 %). With threads=1 on the CPU every kernel runs in one fixed order, and the same torch
+    version and seed give the app's numbers exactly; more threads run faster and give the same errors only up
+    to that drift. On a GPU, deterministic kernels are asked for (where torch has them), but nothing makes the
+    run bit-equal to the app's CPU run.
     """
     if device.type == "cpu":
         torch.set_num_threads(max(1, threads))
