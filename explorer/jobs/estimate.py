@@ -68,9 +68,12 @@ def _guess_of(spec_json: str) -> tuple[float, str, str] | None:
     try:
         spec = ExperimentSpec.from_dict(json.loads(spec_json))
         device = spec.train.device if spec.train.device in ("cpu", "cuda", "mps") else "cpu"
-        return estimate_seconds(spec, device), spec.data.name, spec.train.device
+        seconds = estimate_seconds(spec, device)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+    # An uploaded folder's size is not in the dataset's record (0 images): such a job cannot be priced by size and
+    # is estimated like a job of another kind (its own ETA while it runs), not as taking no time.
+    return (seconds, spec.data.name, spec.train.device) if seconds > 0 else None
 
 
 def guess(spec: dict) -> tuple[float, str, str] | None:
