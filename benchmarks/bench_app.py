@@ -1,8 +1,13 @@
-"""The app's speed as a user meets it: start-up, how soon a new metric is on screen, and what watching costs.
+"""The app's speed as a user meets it: pages, start-up, how soon a new metric is on screen, and what watching costs.
 
-Three measurements, all with `streamlit run` on a free port and Debian's Chromium driven by Playwright
+Four measurements, all with `streamlit run` on a free port and Debian's Chromium driven by Playwright
 (the helpers come from tests/test_browser.py), OMP_WAIT_POLICY=PASSIVE in every process:
 
+0. pages (issue 20, item 11): the cold first paint of Home (a fresh server, healthy, then the first browser visit,
+   to Home's title, its first chart and its "Reproduce Figure 6" button visible), and navigation to every page
+   through the top navigation links on a warm server (the click to the page's title and its first chart or
+   table visible, drawn: a plotly SVG, a graphviz SVG, a data grid's canvas), several rounds, medians. The runs
+   folder holds the shipped digits twin, so Runs, Explain, Inspect and Why it works have an experiment to show;
 1. start-up: from launching `streamlit run streamlit_app.py` to the landing page's "Reproduce Figure 6" button
    being visible (the browser is already open; the time to a healthy server is shown too);
 2. metric latency: a fake-running experiment (its worker pid is this process, so it stays `running`) is watched
@@ -13,8 +18,10 @@ Three measurements, all with `streamlit run` on a free port and Debian's Chromiu
    images/s (training time only) are compared.
 
     python benchmarks/bench_app.py [--starts 3] [--samples 12] [--pairs 2] [--epochs 6] [--out PATH]
+    python benchmarks/bench_app.py --only pages [--colds 5] [--rounds 5] [--out PATH]
 
-Writes a markdown report to docs/benchmarks_app.md (or --out). Takes about 4-5 minutes on 2 cores.
+Writes a markdown report to docs/benchmarks_app.md (or --out). Takes about 4-5 minutes on 2 cores; `--only pages`
+about 2 (and prints its section; with --out it writes only that section there).
 """
 from __future__ import annotations
 
@@ -50,6 +57,146 @@ def _versions() -> str:
     import streamlit
     import torch
     return f"torch {torch.__version__}, streamlit {streamlit.__version__}, plotly {plotly.__version__}"
+
+
+# ----------------------------------------------------------------------------- 0. pages
+# (link in the top navigation, the page's title, whether its first chart or table shows on a first visit)
+PAGES = [("Home", "ResNet Explorer", True), ("Build", "Build a network", True), ("Train", "Train", True),
+         ("Runs", "Runs", True), ("Explain", "Explain a prediction", True), ("Inspect", "Inspect", True),
+         ("Why it works", "Why shortcuts work", True), ("Your data", "Your data", False),
+         ("Lessons", "Lessons", True), ("Class", "Class", False)]
+DRAWN = ('[data-testid="stPlotlyChart"] .main-svg, [data-testid="stGraphVizChart"] svg, '
+         '[data-testid="stDataFrame"] canvas, [data-testid="stTable"] table')
+# The page's own title, then its first drawn chart or table, in the main area and not left over from the page before
+# (Streamlit keeps the old page's elements, marked data-stale, until the new run replaces them).
+PAGE_JS = """([title, drawn]) => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (!main) return false;
+  const live = el => !el.closest('[data-stale="true"]') && el.getClientRects().length > 0;
+  const h1 = [...main.querySelectorAll('h1')].some(h => live(h) && h.textContent.trim().startsWith(title));
+  return h1 && (!drawn || [...main.querySelectorAll(drawn)].some(live));
+}"""
+
+
+def _seed_store(runs: pathlib.Path) -> None:
+    """The shipped digits twin in the runs folder, as an Inspect visit would import it."""
+    from explorer.store.runstore import RunStore
+    from explorer.store.shipped import ensure_shipped_in_store
+    ensure_shipped_in_store(RunStore(runs))
+
+
+def _until(page, title: str, drawn: str | None, t0: float, timeout_s: float = 120.0) -> float:
+    page.wait_for_function(PAGE_JS, arg=[title, drawn], polling=10, timeout=timeout_s * 1000)
+    return time.perf_counter() - t0
+
+
+def time_cold_home(browser, work: pathlib.Path, n: int) -> list:
+    """n fresh servers: {healthy, title, chart, button}: seconds from the first visit (healthy: from the launch)."""
+    out = []
+    for i in range(n):
+        runs, port = work / f"cold{i}", free_port()
+        _seed_store(runs)
+        page = browser.new_page(viewport={"width": 2200, "height": 1400})
+        t0 = time.perf_counter()
+        server = launch_app(runs, port, work / f"cold{i}.log")
+        try:
+            healthy = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="commit", timeout=120_000)
+            title = _until(page, "ResNet Explorer", None, t1)
+            chart = _until(page, "ResNet Explorer", DRAWN, t1)
+            page.get_by_role("button", name="Reproduce Figure 6").wait_for(state="visible", timeout=120_000)
+            out.append({"healthy": healthy, "title": title, "chart": chart, "button": time.perf_counter() - t1})
+            print(f"  cold {i + 1}: healthy {healthy:.2f} s, title {title:.2f} s, chart {chart:.2f} s", flush=True)
+        finally:
+            page.close()
+            stop_app(server)
+    return out
+
+
+def _nav_link(page, name: str):
+    return page.locator('[data-testid="stTopNavLink"]').filter(has_text=name).first
+
+
+def time_navigation(browser, work: pathlib.Path, rounds: int) -> dict:
+    """One session on one server: Home once, then `rounds` + 1 passes over every page by its navigation link.
+
+    Returns {page: [(seconds to the title, seconds to its first chart or table or None), ...]}; the first pass is
+    each page's first visit in this server process, the others are warm."""
+    runs, port = work / "nav", free_port()
+    _seed_store(runs)
+    server = launch_app(runs, port, work / "nav.log")
+    page = browser.new_page(viewport={"width": 2200, "height": 1400})
+    out: dict = {name: [] for name, _, _ in PAGES}
+    try:
+        _open_home(page, port)
+        for r in range(rounds + 1):
+            order = PAGES[1:] + PAGES[:1]  # Home last: it is the page each pass comes back to
+            for name, title, has_chart in order:
+                link = _nav_link(page, name)
+                link.wait_for(state="visible", timeout=60_000)
+                t0 = time.perf_counter()
+                link.click()
+                t_title = _until(page, title, None, t0)
+                t_chart = _until(page, title, DRAWN, t0) if has_chart else None
+                out[name].append((t_title, t_chart))
+                time.sleep(0.3)  # let the page settle (late fragments, the browser's layout) before the next click
+            print(f"  pass {r + 1}: " + ", ".join(f"{n} {v[-1][1] or v[-1][0]:.2f}" for n, v in out.items()),
+                  flush=True)
+    finally:
+        page.close()
+        stop_app(server)
+        kill_workers(runs)
+    return out
+
+
+def pages_section(cold: list, nav: dict, load: tuple, label: str = "") -> list:
+    """The markdown of the pages measurement."""
+    med = statistics.median
+    rows = []
+    for name, _, _ in PAGES:
+        first, warm = nav[name][0], nav[name][1:]
+        warm_t, warm_c = [t for t, _ in warm], [c for _, c in warm if c is not None]
+        shown = warm_c or warm_t
+        rows.append(f"| {name} | {first[1] if first[1] is not None else first[0]:.2f} | {med(warm_t):.2f} | "
+                    f"{f'{med(warm_c):.2f}' if warm_c else '(none)'} | {max(shown):.2f} |")
+    return [
+        f"## 0. Pages{label}",
+        "",
+        f"Load average {load[0]:.1f} at the start, {load[1]:.1f} at the end. The runs folder holds the shipped "
+        "digits twin only.",
+        "",
+        f"**Cold first paint of Home** ({len(cold)} fresh servers): the clock starts at the browser's first visit to "
+        "a healthy server (which has run no script yet) and stops when Home's title, its first chart (the block "
+        "diagram, drawn) and its \"Reproduce Figure 6\" button are visible. The server's start to healthy is shown "
+        "too.",
+        "",
+        "| measure | median (s) | all (s) |",
+        "|---|---|---|",
+        *[f"| {what} | {med([c[k] for c in cold]):.2f} | {', '.join(f'{c[k]:.2f}' for c in cold)} |"
+          for k, what in (("healthy", "launch to healthy server"), ("title", "first visit to Home's title"),
+                          ("chart", "first visit to Home's first chart"),
+                          ("button", "first visit to the Reproduce Figure 6 button"))],
+        "",
+        f"**Navigation** (one session on one server, {len(nav['Home']) - 1} warm passes after a first one): a click "
+        "on the page's link in the top navigation to its title and its first chart or table visible and drawn "
+        "(Your data and Class show neither until something is uploaded or a class exists: their title). The first "
+        "pass is each page's first run in the server process; max is over the warm passes.",
+        "",
+        "| page | first visit (s) | warm: title (s) | warm: first chart or table (s) | warm max (s) |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
+def time_pages(browser, work: pathlib.Path, colds: int, rounds: int) -> list:
+    load0 = os.getloadavg()[0]
+    print("0. pages: cold first paint of Home", flush=True)
+    cold = time_cold_home(browser, work, colds)
+    print("0. pages: navigation", flush=True)
+    nav = time_navigation(browser, work, rounds)
+    return pages_section(cold, nav, (load0, os.getloadavg()[0]))
 
 
 # ----------------------------------------------------------------------------- 1. start-up
@@ -335,15 +482,21 @@ def _watch_section(watching: list, epochs: int, window_from: int) -> list:
     ]
 
 
-def render(starts: list, latency: list, watching: list, epochs: int, window_from: int, load: tuple) -> str:
+def _machine(load: tuple) -> str:
+    return (f"Machine: {cpu_name()}, {os.cpu_count()} cores (shared with other work; load average {load[0]:.1f} "
+            f"at the start, {load[1]:.1f} at the end). {_versions()}, Chromium at {CHROMIUM} driven by Playwright. "
+            "`OMP_WAIT_POLICY=PASSIVE` in every process. Produced by `python benchmarks/bench_app.py`.")
+
+
+def render(pages: list, starts: list, latency: list, watching: list, epochs: int, window_from: int,
+           load: tuple) -> str:
     """The markdown report."""
     return "\n".join([
-        "# App benchmark: start-up, metric latency, cost of watching",
+        "# App benchmark: pages, start-up, metric latency, cost of watching",
         "",
-        f"Machine: {cpu_name()}, {os.cpu_count()} cores (shared with other work; load average {load[0]:.1f} "
-        f"at the start, {load[1]:.1f} at the end). {_versions()}, Chromium at {CHROMIUM} driven by Playwright. "
-        "`OMP_WAIT_POLICY=PASSIVE` in every process. Produced by `python benchmarks/bench_app.py`.",
+        _machine(load),
         "",
+        *pages,
         "## 1. From `streamlit run` to the landing page",
         "",
         "Clock starts when the server process is launched (the browser is already open) and stops when the "
@@ -369,12 +522,16 @@ def render(starts: list, latency: list, watching: list, epochs: int, window_from
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", choices=["pages"], help="run only this part (pages: about 2 minutes)")
+    p.add_argument("--colds", type=int, default=5, help="fresh servers for Home's cold first paint")
+    p.add_argument("--rounds", type=int, default=5, help="warm passes over every page")
     p.add_argument("--starts", type=int, default=3, help="fresh servers to time")
     p.add_argument("--samples", type=int, default=12, help="metric-latency samples")
     p.add_argument("--pairs", type=int, default=2, help="watched/unwatched pairs of training runs")
     p.add_argument("--epochs", type=int, default=12, help="epochs of each timed training run")
     p.add_argument("--window-from", type=int, help="images/s are compared after this epoch (default: half)")
-    p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks_app.md"))
+    p.add_argument("--out", help="where the report goes (default: docs/benchmarks_app.md; with --only pages, "
+                                 "printed only)")
     args = p.parse_args(argv)
     window_from = args.window_from if args.window_from is not None else args.epochs // 2
     from playwright.sync_api import sync_playwright
@@ -383,16 +540,23 @@ def main(argv=None) -> int:
         work = pathlib.Path(tmp)
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            print("1. start-up", flush=True)
-            starts = time_startups(browser, work, args.starts)
-            print("2. metric latency", flush=True)
-            latency = time_metric_latency(browser, work, args.samples)
-            print("3. watching cost", flush=True)
-            watching = time_watching(browser, work, args.pairs, args.epochs, window_from)
+            pages = time_pages(browser, work, args.colds, args.rounds)
+            if args.only == "pages":
+                text = "\n".join([_machine((load0, os.getloadavg()[0])), "", *pages])
+            else:
+                print("1. start-up", flush=True)
+                starts = time_startups(browser, work, args.starts)
+                print("2. metric latency", flush=True)
+                latency = time_metric_latency(browser, work, args.samples)
+                print("3. watching cost", flush=True)
+                watching = time_watching(browser, work, args.pairs, args.epochs, window_from)
+                text = render(pages, starts, latency, watching, args.epochs, window_from,
+                              (load0, os.getloadavg()[0]))
         finally:
             browser.close()
-    text = render(starts, latency, watching, args.epochs, window_from, (load0, os.getloadavg()[0]))
-    pathlib.Path(args.out).write_text(text)
+    out = args.out or (None if args.only else str(ROOT / "docs" / "benchmarks_app.md"))
+    if out:
+        pathlib.Path(out).write_text(text)
     print(text)
     return 0
 

@@ -50,6 +50,18 @@ def test_digits_split_is_deterministic_and_disjoint(digits):
     assert sorted(map(bytes, merged)) == sorted(map(bytes, flat))
 
 
+
+def test_digits_read_from_the_shipped_file_equal_scikit_learns_loader():
+    """The digits are read without importing scikit-learn (start-up), and are exactly its load_digits', in order, so
+    a seed's split and curves are unchanged."""
+    from sklearn.datasets import load_digits
+
+    from explorer.data.builtin import _digits_arrays
+    images, target = _digits_arrays()
+    bunch = load_digits()
+    assert np.array_equal(images, bunch.images) and np.array_equal(target, bunch.target)
+
+
 def test_subsets_hold_every_class():
     ds = load_dataset(DataConfig("digits", train_subset=30, test_subset=10))
     assert len(ds.y_train) == 30 and len(ds.y_test) == 10

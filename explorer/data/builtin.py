@@ -72,12 +72,25 @@ def _split(x: torch.Tensor, y: torch.Tensor, classes: tuple[str, ...] | None = N
 
 
 # --------------------------------------------------------------------- digits
-def _load_digits(root: pathlib.Path, progress: Progress) -> Splits:
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as (images (1797, 8, 8), labels), read from the file it ships, as its load_digits
+    reads it, without importing scikit-learn (about a second of a cold start); its loader where the file is not."""
+    import importlib.util
+    spec = importlib.util.find_spec("sklearn")  # finds the package without running it
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = pathlib.Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            data = np.loadtxt(path, delimiter=",")
+            return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
     from sklearn.datasets import load_digits
-
     bunch = load_digits()
-    x = torch.from_numpy(bunch.images.astype(np.uint8)).unsqueeze(1)  # (1797, 1, 8, 8), values 0..16
-    return _split(x, torch.from_numpy(bunch.target.astype(np.int64)))
+    return bunch.images, bunch.target
+
+
+def _load_digits(root: pathlib.Path, progress: Progress) -> Splits:
+    images, target = _digits_arrays()
+    x = torch.from_numpy(images.astype(np.uint8)).unsqueeze(1)  # (1797, 1, 8, 8), values 0..16
+    return _split(x, torch.from_numpy(target.astype(np.int64)))
 
 
 # --------------------------------------------------------------------- Fashion-MNIST and MNIST
