@@ -10,6 +10,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest  # noqa: E402
+from store_fixtures import BACKENDS, fresh_url  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 # Test files that share something outside the test process run one after another on one pytest-xdist worker.
@@ -107,3 +108,16 @@ def new_app(runs_dir):
     opened with this URL query and switched to this page ("train" or "pages/train.py")."""
     from helpers import open_app
     return open_app
+
+
+@pytest.fixture(params=BACKENDS)
+def room(request, tmp_path):
+    """A class room on a fresh run store, once per database backend (tests/store_fixtures.py; the class and
+    gating tests share it)."""
+    from explorer.classroom.classes import Classroom
+    from explorer.store.runstore import RunStore
+    store = RunStore(tmp_path / "runs", fresh_url(request.param))
+    r = Classroom(store)
+    yield r
+    r.close_engines()
+    store.close()

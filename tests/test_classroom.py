@@ -4,11 +4,9 @@ of queries, the class figure's median and spread with n, projector scaling.
 """
 import pytest
 import sqlalchemy as sa
-from store_fixtures import BACKENDS, fresh_url
 
 from explorer.classroom import questions as Q
 from explorer.classroom.classes import (
-    Classroom,
     clean_code,
     clean_name,
     seeded_spec,
@@ -17,18 +15,8 @@ from explorer.classroom.classes import (
 from explorer.classroom.records import ClassError
 from explorer.data.config import DataConfig
 from explorer.figures.classroom import band, class_figure6, projected, tally_chart
-from explorer.store.runstore import RunStore
 from explorer.training.experiments import figure6
 from explorer.training.recipes import TrainConfig
-
-
-@pytest.fixture(params=BACKENDS)
-def room(request, tmp_path):
-    store = RunStore(tmp_path / "runs", fresh_url(request.param))
-    r = Classroom(store)
-    yield r
-    r.close_engines()
-    store.close()
 
 
 def test_a_class_has_a_short_unambiguous_code_and_join_forgives_case_and_spaces(room):

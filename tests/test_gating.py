@@ -9,27 +9,15 @@ import json
 from pathlib import Path
 
 import pytest
-from store_fixtures import BACKENDS, fresh_url
 
 from explorer.access.policy import Actor
 from explorer.classroom import questions as Q
-from explorer.classroom.classes import Classroom
 from explorer.classroom.gating import viewer_gating
-from explorer.store.runstore import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 # ----------------------------------------------------------------------------- the rule, as a table
-@pytest.fixture(params=BACKENDS)
-def room(request, tmp_path):
-    store = RunStore(tmp_path / "runs", fresh_url(request.param))
-    r = Classroom(store)
-    yield r
-    r.close_engines()
-    store.close()
-
-
 # viewer -> (hidden: sweep started by a classmate, sweep by an outsider, twin by a classmate)
 BEFORE = {
     "ann (member, unanswered)": (True, True, False),

@@ -6,6 +6,7 @@ docs/security.md. Importable without torch.
 """
 from __future__ import annotations
 
+import math
 import os
 
 MAX_INPUT_SIZE = 512  # pixels per side: ImageNet's 224 with room; 2,000 made one Explain take 6.9 GB
@@ -37,10 +38,16 @@ JOB_ACTIVATION_ENV = "EXPLORER_JOB_ACTIVATION_MB"
 MAX_JOB_ACTIVATION_BYTES = 8 * 2**30  # a job's training step, all its models (ResNet-110 twins, batch 128: 3.3 GB)
 
 
-def job_activation_cap() -> int:
-    """The most activation memory one training job may need: EXPLORER_JOB_ACTIVATION_MB (megabytes), else the cap."""
+def env_bytes(name: str, default: int) -> int:
+    """A memory setting given in megabytes by the environment variable `name`, in bytes; the default when it is
+    unset, not a number, not finite or not positive (the activation caps and budget read theirs through it)."""
     try:
-        value = float(os.environ.get(JOB_ACTIVATION_ENV) or 0)
+        value = float(os.environ.get(name) or 0)
     except ValueError:
         value = 0.0
-    return int(value * 2**20) if value > 0 else MAX_JOB_ACTIVATION_BYTES
+    return int(value * 2**20) if 0 < value < math.inf else default
+
+
+def job_activation_cap() -> int:
+    """The most activation memory one training job may need: EXPLORER_JOB_ACTIVATION_MB (megabytes), else the cap."""
+    return env_bytes(JOB_ACTIVATION_ENV, MAX_JOB_ACTIVATION_BYTES)

@@ -13,7 +13,6 @@ Size budget: ~200 lines.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +22,13 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from .caps import ACTIVATION_BUDGET_BYTES, ACTIVATION_BUDGET_ENV, ACTIVATION_WAIT_S, MAX_REQUEST_ACTIVATION_BYTES
+from .caps import (
+    ACTIVATION_BUDGET_BYTES,
+    ACTIVATION_BUDGET_ENV,
+    ACTIVATION_WAIT_S,
+    MAX_REQUEST_ACTIVATION_BYTES,
+    env_bytes,
+)
 
 # Besides what autograd keeps, a backward pass holds the gradient flowing back, the one it is computing and a
 # temporary of the op running (e.g. BN's), each at most the largest activation; a forward pass without autograd
@@ -121,12 +126,8 @@ def human_bytes(nbytes: int) -> str:
 
 # ----------------------------------------------------------------------------- the server's budget
 def activation_budget_bytes() -> int:
-    """The server's activation budget: EXPLORER_ACTIVATION_BUDGET_MB (human_bytes, > 0), else the default."""
-    try:
-        value = float(os.environ.get(ACTIVATION_BUDGET_ENV) or 0)
-    except ValueError:
-        value = 0.0
-    return int(value * 2**20) if value > 0 else ACTIVATION_BUDGET_BYTES
+    """The server's activation budget: EXPLORER_ACTIVATION_BUDGET_MB (megabytes, > 0), else the default."""
+    return env_bytes(ACTIVATION_BUDGET_ENV, ACTIVATION_BUDGET_BYTES)
 
 
 class MemoryBusy(ValueError):
