@@ -18,6 +18,10 @@ EXPECTED = {
     Action.SET_BUDGET: {TEA},
     Action.RETENTION: {TEA},
     Action.SERVER_FOLDER: {TEA},
+    Action.SCREEN: {TEA},
+    Action.PAUSE: {TEA},
+    Action.AUTHOR: {TEA},
+    Action.DEBRIEF: {TEA},
 }
 # One actor per role toward a job "ann" started.
 ACTORS = {OWN: Actor("ann"), STU: Actor("bob"), TEA: Actor("tess", teacher=True)}

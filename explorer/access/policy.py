@@ -37,6 +37,10 @@ class Action(str, Enum):
     SET_BUDGET = "set_budget"  # change the time budget of jobs that start from now on
     RETENTION = "retention"  # delete old experiments by filter
     SERVER_FOLDER = "server_folder"  # train on a folder of the server's own disk (not an upload)
+    SCREEN = "screen"  # open a class's screen for the projector and push what it shows (question, snapshot, ...)
+    PAUSE = "pause"  # pause a class (its students' starts wait) and resume it
+    AUTHOR = "author"  # write, import and export a class's own lessons
+    DEBRIEF = "debrief"  # download a class's debrief (HTML page and CSV of predictions and outcomes)
 
 
 _ALL = frozenset(Role)
@@ -56,6 +60,10 @@ RULES: Mapping[Action, frozenset[Role]] = {
     Action.SET_BUDGET: _TEACHER,
     Action.RETENTION: _TEACHER,
     Action.SERVER_FOLDER: _TEACHER,
+    Action.SCREEN: _TEACHER,
+    Action.PAUSE: _TEACHER,
+    Action.AUTHOR: _TEACHER,
+    Action.DEBRIEF: _TEACHER,
 }
 
 # The sentence a refused person reads (one plain sentence, HOUSE_STYLE.md); the job manager raises it as is.
@@ -68,6 +76,8 @@ _VERBS: Mapping[Action, str] = {
     Action.PROJECT: "project a student's charts", Action.ASK: "ask the class a question",
     Action.MANAGE_CLASS: "manage a class", Action.SET_BUDGET: "change the job time budget",
     Action.RETENTION: "delete old experiments", Action.SERVER_FOLDER: "train on a folder of the server",
+    Action.SCREEN: "open the class screen", Action.PAUSE: "pause the class",
+    Action.AUTHOR: "write the class's lessons", Action.DEBRIEF: "download the class's debrief",
 }
 
 
