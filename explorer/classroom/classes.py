@@ -247,7 +247,7 @@ class Classroom:
         self.tx(lambda c: c.execute(t.class_members.delete().where((m.class_id == class_id) & (m.owner == owner))))
 
     def delete(self, class_id: str) -> None:
-        """Delete a class with its memberships, questions, answers and records of its jobs, in one transaction.
+        """Delete a class with its members, questions, answers, own lessons and records of its jobs (one transaction).
 
         The students' experiments themselves are never touched: they stay in the run store, with their owners.
         """
@@ -256,7 +256,7 @@ class Classroom:
         def write(conn: sa.Connection) -> None:
             asked = sa.select(q.id).where(q.class_id == class_id)
             conn.execute(t.class_answers.delete().where(t.class_answers.c.question_id.in_(asked)))
-            for table in (t.class_questions, t.class_members, t.class_jobs):
+            for table in (t.class_questions, t.class_members, t.class_jobs, t.class_lessons):
                 conn.execute(table.delete().where(table.c.class_id == class_id))
             conn.execute(t.classes.delete().where(t.classes.c.id == class_id))
         self.tx(write)

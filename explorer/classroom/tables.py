@@ -6,6 +6,8 @@
     class_questions   id, class_id, experiment (the spec kind it gates, or "lesson:<key>" for a lesson's prediction,
                       which gates nothing), prompt, choices (JSON), opened, revealed
     class_answers     question_id + owner (so each student counts once), answer, answered
+    class_lessons     id, class_id, a teacher-made lesson (explorer.classroom.authoring): title, prompt, choices (JSON),
+                      experiment (a key of authoring.EXPERIMENTS), lock and hide (control names), created
 
 Size budget: ~80 lines.
 """
@@ -66,7 +68,21 @@ class_answers = sa.Table(
     sa.Column("answered", sa.Float, nullable=False),
 )
 
-TABLES = (classes, class_members, class_jobs, class_questions, class_answers)
+class_lessons = sa.Table(
+    "class_lessons", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("class_id", sa.String(32), sa.ForeignKey("classes.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("title", sa.String(80), nullable=False),
+    sa.Column("prompt", sa.String(400), nullable=False),
+    sa.Column("choices", sa.Text, nullable=False, default="[]"),  # JSON list; [] for a number answer
+    sa.Column("experiment", sa.String(32), nullable=False),
+    sa.Column("lock", sa.String(200), nullable=False, default=""),  # control names, comma-separated
+    sa.Column("hide", sa.String(200), nullable=False, default=""),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Index("ix_class_lessons_class_created", "class_id", "created"),
+)
+
+TABLES = (classes, class_members, class_jobs, class_questions, class_answers, class_lessons)
 
 
 def ensure_tables(writer: sa.Engine) -> None:
