@@ -12,6 +12,8 @@ from explorer.figures.papers import degradation_note
 from explorer.jobs.status import status_word
 from explorer.text import clean, plain_text
 from explorer.training.experiments import like_with_like
+from pages.class_debrief import debrief_downloads
+from pages.class_lessons import lessons_panel
 from pages.common import classroom, ensure_entry, may, store, train_cfg
 from pages.display import plot
 from pages.job_actions import act
@@ -258,4 +260,6 @@ with right:
     delete_class(info)
 follow_me(info)
 ask_form(info)
+lessons_panel(info)
+debrief_downloads(info)
 live(info.id)

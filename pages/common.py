@@ -156,6 +156,9 @@ def init_session() -> None:
     join = st.query_params.get("join")
     if join is not None:
         ss["join_code"] = str(join)[:40]
+    lesson = st.query_params.get("lesson")  # a teacher-made lesson's link (pages.own_lesson opens it)
+    if lesson is not None:
+        ss["lesson_link_id"] = str(lesson)[:32]
     ss["url_problems"] = problems
 
 

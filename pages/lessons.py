@@ -4,13 +4,16 @@ import pandas as pd
 import streamlit as st
 
 from explorer.classroom import questions
+from explorer.classroom.authoring import TeacherLesson
 from explorer.classroom.lessons import LESSONS, lesson
 from explorer.data.config import DataConfig
 from explorer.figures.classroom import final_medians
+from explorer.text import clean
 from explorer.training.experiments import like_with_like
 from pages.class_panel import class_caption
 from pages.common import classroom, ensure_entry, my_class, results_gating, store, train_cfg
 from pages.job_actions import start_experiment
+from pages.own_lesson import own_lessons, show_own_lesson
 
 ensure_entry("pages/lessons.py")
 
@@ -26,9 +29,10 @@ def pick_lesson():
         if chosen is not None:
             st.info(f"Your teacher has put the class on **{chosen.title}**.")
             return chosen, mine
-    key = st.selectbox("Lesson", [x.key for x in LESSONS], key="lessons_pick",
-                       format_func=lambda k: lesson(k).title)
-    return lesson(key), mine
+    own = own_lessons(mine)  # the class's teacher-made lessons, beside the built-in ones
+    key = st.selectbox("Lesson", [x.key for x in LESSONS] + list(own), key="lessons_pick",
+                       format_func=lambda k: f"{clean(own[k].title)} (your teacher's)" if k in own else lesson(k).title)
+    return own.get(key) or lesson(key), mine
 
 
 def prediction(chosen, mine):
@@ -74,6 +78,9 @@ def class_numbers(mine) -> None:
 st.title("Lessons")
 class_caption()
 chosen, mine = pick_lesson()
+if isinstance(chosen, TeacherLesson):
+    show_own_lesson(chosen, mine)
+    st.stop()  # a teacher-made lesson has its own screen; the built-in lesson's screen follows
 st.header(chosen.title)
 st.markdown(f"**{chosen.question}**")
 with st.container(border=True):

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 MAX_TITLE = 80  # characters of a lesson's title: one line in the Lessons page's picker
 MAX_CLASS_LESSONS = 30  # lessons one class keeps (and one file carries): a term of weekly lessons, with room
-MAX_LESSONS_FILE_BYTES = 256 * 1024  # an exported file of 30 lessons at every length cap is under 100 KB in UTF-8
+MAX_LESSONS_FILE_BYTES = 256 * 1024  # 30 lessons at every length cap, all in 4-byte characters, export as 128 KB
 FILE_FORMAT = "resnet-explorer-lessons"  # the exported file's "format"; "version" is FILE_VERSION
 FILE_VERSION = 1
 _FILE_KEYS = frozenset({"format", "version", "lessons"})
@@ -214,6 +214,14 @@ def class_lessons(room: Classroom, class_id: str) -> list[TeacherLesson]:
     lc = t.class_lessons.c
     return [_from_row(r) for r in room.q(lambda c: c.execute(
         sa.select(t.class_lessons).where(lc.class_id == class_id).order_by(lc.created)).all())]
+
+
+def get_lesson(room: Classroom, lesson_id: object) -> TeacherLesson | None:
+    """The lesson with this id (as a lesson link names it), or None (one query)."""
+    if not isinstance(lesson_id, str) or not re.fullmatch(r"[0-9a-f]{16}", lesson_id):
+        return None
+    row = room.q(lambda c: c.execute(sa.select(t.class_lessons).where(t.class_lessons.c.id == lesson_id)).first())
+    return _from_row(row) if row is not None else None
 
 
 def delete_lesson(room: Classroom, class_id: str, lesson_id: str) -> None:

@@ -1,0 +1,141 @@
+"""The Class page's own lessons (teacher, Action.AUTHOR): write a predict-then-observe question, pick the experiment it
+gates and, with checkboxes, the controls its link locks or hides; each saved lesson gets its link, an Ask button
+and a Delete; the class's lessons go out and come back as a small JSON file (explorer.classroom.authoring checks it).
+"""
+from __future__ import annotations
+
+import urllib.parse
+
+import streamlit as st
+
+from explorer import urlstate
+from explorer.access.policy import Action
+from explorer.classroom import authoring
+from explorer.classroom.questions import tally
+from explorer.classroom.records import ClassError, ClassInfo
+from explorer.text import plain_text
+from pages.common import classroom, may
+
+_P = "class_lessons"  # widget keys
+LOCK_HELP = "Locked: the student sees the lesson's value, greyed out. Hidden: not shown, the lesson's value used."
+
+
+def lessons_panel(info: ClassInfo) -> None:
+    """The class's own lessons and the form that writes one (nothing for anyone without Action.AUTHOR)."""
+    if not may(Action.AUTHOR):
+        return
+    room = classroom()
+    lessons = authoring.class_lessons(room, info.id)
+    with st.expander(f"Your own lessons ({len(lessons)})", expanded=False):
+        if "_class_lessons_note" in st.session_state:
+            st.success(st.session_state.pop("_class_lessons_note"))
+        for lesson in lessons:
+            saved_lesson(info, lesson)
+        lesson_form(info)
+        carry_over(info, lessons)
+
+
+def lesson_link(info: ClassInfo, lesson: authoring.TeacherLesson) -> str:
+    """The lesson's link: this server's address, the Lessons page, the class to join and the lesson's setup."""
+    base = (st.context.url or "").split("?")[0].rsplit("/", 1)[0] if getattr(st.context, "url", None) else ""
+    return f"{base}/lessons?{urllib.parse.urlencode(lesson.query(info.code))}"
+
+
+def saved_lesson(info: ClassInfo, lesson: authoring.TeacherLesson) -> None:
+    """One saved lesson: what it asks and runs, its link, Ask (opens its question) and Delete."""
+    room = classroom()
+    with st.container(border=True, key=f"{_P}_row_{lesson.id}"):
+        st.markdown(f"**{plain_text(lesson.title)}**: {plain_text(lesson.prompt)}")
+        answer = "a number" if lesson.is_number else " · ".join(lesson.choices)
+        st.caption(plain_text(f"Answers: {answer}. Experiment: {lesson.setup.words}. Locked: "
+                              f"{', '.join(lesson.lock) or 'nothing'}; hidden: {', '.join(lesson.hide) or 'nothing'}."))
+        st.code(lesson_link(info, lesson), language=None)
+        asked = authoring.asked(room, lesson)
+        c = st.columns([2, 1, 3], vertical_alignment="center")
+        if asked is None:
+            c[0].button("Ask the class now", key=f"{_P}_ask_{lesson.id}", on_click=authoring.lesson_gate,
+                        args=(room, lesson), disabled=not may(Action.ASK),
+                        help="Opens its question: its experiment's results stay hidden from each student until "
+                             "they answer (or you reveal). A student's first prediction opens it too.")
+        else:
+            t = tally(room, asked)
+            c[0].caption(f"Asked: {t.answered} of {t.members} answered" + ("; revealed." if asked.revealed else "."))
+        c[1].button("Delete", key=f"{_P}_delete_{lesson.id}", on_click=authoring.delete_lesson,
+                    args=(room, info.id, lesson.id), help="Its answers stay for the debrief; its question stops "
+                                                          "hiding results.")
+
+
+def _checkboxes(label: str, what: str) -> None:
+    """One checkbox per Build and Train control (urlstate.CONTROLS), four to a row."""
+    st.markdown(f"**{label}**")
+    cols = st.columns(4)
+    for i, name in enumerate(urlstate.CONTROLS):
+        cols[i % 4].checkbox(name.replace("_", " "), key=f"{_P}_{what}_{name}")
+
+
+def _ticked(what: str) -> list[str]:
+    return [name for name in urlstate.CONTROLS if st.session_state.get(f"{_P}_{what}_{name}")]
+
+
+def lesson_form(info: ClassInfo) -> None:
+    """Write a lesson: its title, question, answers (choices or a number), experiment, locked and hidden controls."""
+    st.markdown("**Write a lesson**")
+    st.text_input("Title", max_chars=authoring.MAX_TITLE, key=f"{_P}_title", placeholder="Deep twins")
+    st.text_input("Question the students answer before they run it", max_chars=authoring.MAX_PROMPT,
+                  key=f"{_P}_prompt", placeholder="Which twin ends with the lower training error?")
+    if st.radio("Answer", ("choices", "a number"), horizontal=True, key=f"{_P}_answer") == "choices":
+        st.text_input("Choices, separated by commas", key=f"{_P}_choices", placeholder="plain-56, resnet-56")
+    keys = [e.key for e in authoring.EXPERIMENTS]
+    words = {e.key: e.words for e in authoring.EXPERIMENTS}
+    st.selectbox("The experiment it gates (its results stay hidden until each student answers)", keys,
+                 key=f"{_P}_experiment", format_func=words.__getitem__)
+    st.caption(LOCK_HELP)
+    _checkboxes("Lock these controls", "lock")
+    _checkboxes("Hide these controls", "hide")
+    st.button("Save the lesson", key=f"{_P}_save", type="primary", on_click=_save, args=(info.id,))
+    if f"{_P}_problem" in st.session_state:
+        st.warning(plain_text(st.session_state.pop(f"{_P}_problem")))
+
+
+def _save(class_id: str) -> None:
+    """Save's callback (it reads the form's state as it is at the click): the lesson is kept and the form empties,
+    or one sentence says what to change."""
+    ss = st.session_state
+    choices = [] if ss.get(f"{_P}_answer") == "a number" else str(ss.get(f"{_P}_choices") or "").split(",")
+    try:
+        made = authoring.save_lesson(classroom(), class_id, ss.get(f"{_P}_title") or "", ss.get(f"{_P}_prompt") or "",
+                                     choices, ss.get(f"{_P}_experiment"), _ticked("lock"), _ticked("hide"))
+    except ClassError as exc:
+        ss[f"{_P}_problem"] = str(exc)
+        return
+    for key in ("title", "prompt", "choices"):
+        ss[f"{_P}_{key}"] = ""
+    for name in urlstate.CONTROLS:
+        ss[f"{_P}_lock_{name}"] = ss[f"{_P}_hide_{name}"] = False
+    ss["_class_lessons_note"] = f"Saved {made.title}: its link is above."
+
+
+def carry_over(info: ClassInfo, lessons: list) -> None:
+    """Export the class's lessons as a JSON file; import a file exported before (next year's class)."""
+    st.markdown("**Next year's class**")
+    c = st.columns(2)
+    c[0].download_button("Export these lessons (JSON)", data=authoring.export_lessons(lessons),
+                         file_name=f"lessons-{info.code}.json", mime="application/json", key=f"{_P}_export",
+                         disabled=not lessons, on_click="ignore")
+    c[1].file_uploader("Import lessons from a file exported here", type=["json"], key=f"{_P}_import",
+                       max_upload_size=1, on_change=_import, args=(info.id,))
+    if f"{_P}_import_problem" in st.session_state:
+        st.warning(plain_text(st.session_state.pop(f"{_P}_import_problem")))
+
+
+def _import(class_id: str) -> None:
+    """The uploader's callback: runs once per file chosen, so a rerun never imports it again."""
+    upload = st.session_state.get(f"{_P}_import")
+    if upload is None:
+        return
+    try:  # the size is checked before anything is parsed (and Streamlit refuses a file over 1 MB)
+        made = authoring.import_lessons(classroom(), class_id, upload.getvalue())
+    except ClassError as exc:
+        st.session_state[f"{_P}_import_problem"] = str(exc)
+        return
+    st.session_state["_class_lessons_note"] = f"Imported {len(made)} lesson{'s' * (len(made) != 1)}."
