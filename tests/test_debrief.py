@@ -23,7 +23,7 @@ from explorer.training.recipes import train_config_for
 HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
 
 
-def _finished_sweep(room, class_id, owner, plain56_error):
+def finished_sweep(room, class_id, owner, plain56_error):
     """A completed seeded Figure 6 sweep of 2 epochs, its epoch records and finals, recorded as the class's."""
     spec = seeded_spec(figure6(DataConfig("digits"), train_config_for("digits", epochs=2)), class_id, owner)
     runs = [{"name": n, "model": cfg.to_dict()} for n, cfg in spec.models]
@@ -45,8 +45,8 @@ def lesson_day(room):
     info = room.create("teacher", "Physics 1")
     for who, name in (("ann", "Ann"), ("bob", "Bob"), ("cat", "Cat")):
         room.join(info.code, who, name)
-    _finished_sweep(room, info.id, "ann", 0.18)
-    _finished_sweep(room, info.id, "bob", 0.20)
+    finished_sweep(room, info.id, "ann", 0.18)
+    finished_sweep(room, info.id, "bob", 0.20)
     asked = Q.open_question(room, info.id, f"Which ends higher? {HOSTILE}", ["plain-20", "plain-56", "=1+2"],
                             "sweep")
     for who, said in (("ann", "plain-56"), ("bob", "plain-56"), ("cat", "=1+2")):
@@ -86,12 +86,21 @@ def test_the_debrief_page_needs_no_network_and_escapes_what_was_typed(room, less
 def test_the_csv_has_each_pseudonymous_students_predictions_and_outcomes_with_formulas_neutralised(room, lesson_day):
     rows = list(csv.DictReader(io.StringIO(csv_text(gather(room, lesson_day.id)))))
     assert len(rows) == 3 * 3  # three students, three questions
-    otter = next(r for r in rows if r["student"] == "Otter" and r["asked in"] == "the Class page")
+    otter = next(r for r in rows if r["student"] == "Otter" and r["from"] == "the Class page")
     assert otter["prediction"] == "plain-56" and otter["experiment"] == "sweep"
     assert otter["their runs' final training error"] == "plain-20 6.0%; resnet-20 6.0%; plain-56 18.0%; resnet-56 6.0%"
-    badger = next(r for r in rows if r["student"] == "Badger" and r["asked in"] == "the Class page")
+    badger = next(r for r in rows if r["student"] == "Badger" and r["from"] == "the Class page")
     assert badger["prediction"] == "'=1+2" and badger["their runs' final training error"] == ""
     assert {r["student"] for r in rows} == {"Otter", "Falcon", "Badger"}
     assert not any(cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r.values())
     assert [safe_cell(v) for v in ("-3", "@SUM(A1)", "+1", "\tx", "plain", 12)] == \
         ["'-3", "'@SUM(A1)", "'+1", "'\tx", "plain", "12"]
+
+
+def test_the_pools_line_under_figure6s_title_is_a_second_line_and_escaped():
+    from explorer.figures.classroom import class_figure6
+    curves = {"plain-20": [[{"epoch": 1, "train_error": 0.5, "test_error": 0.5}]]}
+    title = class_figure6(curves, pool="digits, 2 epochs <b>x</b>", others=1).layout.title.text
+    assert title.endswith("<br><sup>digits, 2 epochs &lt;b&gt;x&lt;/b&gt;; 1 sweep of another dataset or recipe left "
+                          "out</sup>")
+    assert "&lt;br&gt;" not in title

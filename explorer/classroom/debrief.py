@@ -163,7 +163,7 @@ def _num(x: object) -> float | None:
 
 
 # ----------------------------------------------------------------------------- the CSV
-CSV_COLUMNS = ("student", "question", "asked in", "prediction", "experiment", "their runs' final training error",
+CSV_COLUMNS = ("student", "question", "from", "prediction", "experiment", "their runs' final training error",
                "their runs' final test error")
 
 

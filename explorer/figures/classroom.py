@@ -98,11 +98,10 @@ def class_figure6(curves: dict, scale: float = 1.0, pool: str | None = None, oth
     whole_ticks(fig, max((len(s) for runs in curves.values() for s in runs), default=None))
     fig.update_yaxes(title_text="error (%)", rangemode="tozero")
     n_all = max(len(v) for v in curves.values())
-    title = f"The class's Figure 6: median and spread (lowest to highest) across n = {n_all} runs"
-    if pool:
-        title += f"<br><sup>{pool}" + (f"; {others} sweep{'s' * (others != 1)} of another dataset or recipe "
-                                       "left out" if others else "") + "</sup>"
-    fig = apply_layout(fig, title)
+    fig = apply_layout(fig, f"The class's Figure 6: median and spread (lowest to highest) across n = {n_all} runs")
+    if pool:  # a second, smaller line; apply_layout escapes the title, so the line break is added after it
+        left_out = f"; {others} sweep{'s' * (others != 1)} of another dataset or recipe left out" if others else ""
+        fig.update_layout(title_text=f"{fig.layout.title.text}<br><sup>{plot_text(pool + left_out)}</sup>")
     return projected(fig, scale)
 
 

@@ -75,7 +75,7 @@ def _questions_section(debrief: Debrief) -> list[str]:
     for i, asked in enumerate(debrief.asked):
         t = asked.tally
         parts += ['<section class="q">', f"<h3>{_e(asked.question.prompt)}</h3>",
-                  f'<p class="meta">Asked in {_e(asked.where)}; {t.answered} of {t.members} answered.</p>',
+                  f'<p class="meta">From {_e(asked.where)}; {t.answered} of {t.members} answered.</p>',
                   f'<p class="outcome">{_e(outcome_sentence(asked, debrief.outcomes.get(asked.kind or "")))}</p>',
                   _figure(tally_chart(t.counts, "The class's predictions"), f"tally-{i}"), "</section>"]
     return parts
