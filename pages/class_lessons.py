@@ -26,9 +26,9 @@ def lessons_panel(info: ClassInfo) -> None:
         return
     room = classroom()
     lessons = authoring.class_lessons(room, info.id)
-    with st.expander(f"Your own lessons ({len(lessons)})", expanded=False):
+    with st.expander(f"Your own lessons ({len(lessons)})", expanded=False, key=f"{_P}_box"):  # open after a save
         if "_class_lessons_note" in st.session_state:
-            st.success(st.session_state.pop("_class_lessons_note"))
+            st.success(plain_text(st.session_state.pop("_class_lessons_note")))
         for lesson in lessons:
             saved_lesson(info, lesson)
         lesson_form(info)
@@ -65,12 +65,19 @@ def saved_lesson(info: ClassInfo, lesson: authoring.TeacherLesson) -> None:
                                                           "hiding results.")
 
 
+WORDS = {"kind": "experiment kind", "lr": "learning rate", "batch_size": "batch size",
+         "zero_init_residual": "zero-init"}  # the controls' names as the pages label them
+
+
 def _checkboxes(label: str, what: str) -> None:
-    """One checkbox per Build and Train control (urlstate.CONTROLS), four to a row."""
+    """One checkbox per Build and Train control (urlstate.CONTROLS), Train's first, four to a row."""
     st.markdown(f"**{label}**")
-    cols = st.columns(4)
-    for i, name in enumerate(urlstate.CONTROLS):
-        cols[i % 4].checkbox(name.replace("_", " "), key=f"{_P}_{what}_{name}")
+    build = [n for n in urlstate.BUILD_CONTROLS if n not in urlstate.TRAIN_CONTROLS]
+    for page, names in (("On Train", urlstate.TRAIN_CONTROLS), ("On Build", build)):
+        st.caption(page)
+        cols = st.columns(4)
+        for i, name in enumerate(names):
+            cols[i % 4].checkbox(WORDS.get(name, name), key=f"{_P}_{what}_{name}")
 
 
 def _ticked(what: str) -> list[str]:

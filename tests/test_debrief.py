@@ -60,7 +60,8 @@ def lesson_day(room):
 def test_the_debrief_holds_figure6_the_tallies_against_the_runs_and_the_lessons(room, lesson_day):
     debrief = gather(room, lesson_day.id)
     assert list(debrief.names.values()) == ["Otter", "Falcon", "Badger"]  # joining order
-    assert [a.where for a in debrief.asked] == ["the Class page", "Lesson 1. The degradation problem", "Deep twins"]
+    assert [a.where for a in debrief.asked] == ["on the Class page", "in lesson 1. The degradation problem",
+                                                "in your lesson Deep twins"]
     said = outcome_sentence(debrief.asked[0], debrief.outcomes["sweep"])
     assert said == ("2 predicted plain-56, 1 predicted =1+2; the class's runs (median final training error, up to "
                     "n = 2): plain-56 19.0% vs plain-20 6.0%.")
@@ -69,7 +70,8 @@ def test_the_debrief_holds_figure6_the_tallies_against_the_runs_and_the_lessons(
     assert 'id="class-figure6"' in page and "median of n = 2" in page
     assert "plain-56 19.0% vs plain-20 6.0%" in page and "2 of 3 answered" not in page and "3 of 3 answered" in page
     assert page.count('class="plotly-graph-div"') == 1 + 3 + 1  # Figure 6, three tallies, one snapshot
-    assert "Lesson 1. The degradation problem" in page and "Deep twins (your own lesson)" in page
+    assert "<b>1. The degradation problem</b>" in page and "Deep twins (your own lesson)" in page
+    assert "only plain-110 fails badly (above 60 % error in Figure 6)." in page  # the paper's scale, whole
     for name in ("Ann", "Bob", "Cat", "ann", "teacher"):  # no display name, no owner id
         assert not re.search(rf"\b{name}\b", page.split("</script>", 1)[1])
 
@@ -86,10 +88,10 @@ def test_the_debrief_page_needs_no_network_and_escapes_what_was_typed(room, less
 def test_the_csv_has_each_pseudonymous_students_predictions_and_outcomes_with_formulas_neutralised(room, lesson_day):
     rows = list(csv.DictReader(io.StringIO(csv_text(gather(room, lesson_day.id)))))
     assert len(rows) == 3 * 3  # three students, three questions
-    otter = next(r for r in rows if r["student"] == "Otter" and r["from"] == "the Class page")
+    otter = next(r for r in rows if r["student"] == "Otter" and r["asked"] == "on the Class page")
     assert otter["prediction"] == "plain-56" and otter["experiment"] == "sweep"
     assert otter["their runs' final training error"] == "plain-20 6.0%; resnet-20 6.0%; plain-56 18.0%; resnet-56 6.0%"
-    badger = next(r for r in rows if r["student"] == "Badger" and r["from"] == "the Class page")
+    badger = next(r for r in rows if r["student"] == "Badger" and r["asked"] == "on the Class page")
     assert badger["prediction"] == "'=1+2" and badger["their runs' final training error"] == ""
     assert {r["student"] for r in rows} == {"Otter", "Falcon", "Badger"}
     assert not any(cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r.values())

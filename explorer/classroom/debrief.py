@@ -41,7 +41,7 @@ class Asked:
     """One question the class was asked, with its tally and each member's answer (by owner)."""
 
     question: Question
-    where: str  # where it was asked: a lesson's title, a teacher-made lesson's title, or the Class page
+    where: str  # where it was asked: "on the Class page", "in lesson 1. The ...", "in your lesson <title>"
     kind: str | None  # the experiment kind whose runs answer it (sweep, twin, compare), None when none does
     tally: Tally
     answers: dict[str, str] = field(default_factory=dict)  # owner -> answer, members only
@@ -109,10 +109,10 @@ def _asked(room: Classroom, class_id: str, names: dict[str, str], own: list) -> 
             key = q.experiment[len(LESSON_PREFIX):]
             if not answers.get(q.id):
                 continue
-            where, kind = f"Lesson {titles.get(key, key)}", LESSON_KINDS.get(key)
+            where, kind = f"in lesson {titles.get(key, key)}", LESSON_KINDS.get(key)
         else:
-            where = own_titles.get(q.id, "a teacher-made lesson since deleted" if q.id.startswith("T") else
-                                   "the Class page")
+            where = (f"in your lesson {own_titles[q.id]}" if q.id in own_titles else
+                     "in a lesson of yours since deleted" if q.id.startswith("T") else "on the Class page")
             kind = q.experiment if q.experiment in GATED_KINDS else None
         out.append(Asked(q, where, kind, tally(room, q), answers.get(q.id, {})))
     return out
@@ -163,7 +163,7 @@ def _num(x: object) -> float | None:
 
 
 # ----------------------------------------------------------------------------- the CSV
-CSV_COLUMNS = ("student", "question", "from", "prediction", "experiment", "their runs' final training error",
+CSV_COLUMNS = ("student", "question", "asked", "prediction", "experiment", "their runs' final training error",
                "their runs' final test error")
 
 

@@ -26,10 +26,10 @@ border-bottom:1px solid #ddd;padding-bottom:.3rem}.meta,.note{color:#555}.outcom
 section.q{margin:1.6rem 0}li{margin:.4rem 0}"""
 
 
-def _e(text: object) -> str:
-    """Text someone typed, as HTML text: control characters and invisible ones dropped (explorer.text.clean), then
-    <, >, & and quotes as entities."""
-    return html.escape(clean(text))
+def _e(text: object, limit: int = 2000) -> str:
+    """Text as HTML text: control characters and invisible ones dropped (explorer.text.clean; cut past `limit`
+    characters, our own sentences included), then <, >, & and quotes as entities."""
+    return html.escape(clean(text, limit))
 
 
 def outcome_sentence(asked: Asked, outcome: Outcome | None) -> str:
@@ -75,7 +75,7 @@ def _questions_section(debrief: Debrief) -> list[str]:
     for i, asked in enumerate(debrief.asked):
         t = asked.tally
         parts += ['<section class="q">', f"<h3>{_e(asked.question.prompt)}</h3>",
-                  f'<p class="meta">From {_e(asked.where)}; {t.answered} of {t.members} answered.</p>',
+                  f'<p class="meta">Asked {_e(asked.where)}; {t.answered} of {t.members} answered.</p>',
                   f'<p class="outcome">{_e(outcome_sentence(asked, debrief.outcomes.get(asked.kind or "")))}</p>',
                   _figure(tally_chart(t.counts, "The class's predictions"), f"tally-{i}"), "</section>"]
     return parts
