@@ -45,9 +45,10 @@ def saved_lesson(info: ClassInfo, lesson: authoring.TeacherLesson) -> None:
     """One saved lesson: what it asks and runs, its link, Ask (opens its question) and Delete."""
     room = classroom()
     with st.container(border=True, key=f"{_P}_row_{lesson.id}"):
-        st.markdown(f"**{plain_text(lesson.title)}**: {plain_text(lesson.prompt)}")
+        st.markdown(f"**{plain_text(lesson.title)}** — {plain_text(lesson.prompt)}")
         answer = "a number" if lesson.is_number else " · ".join(lesson.choices)
-        st.caption(plain_text(f"Answers: {answer}. Experiment: {lesson.setup.words}. Locked: "
+        length = f"{lesson.epochs} epochs" if lesson.epochs else "the dataset's recipe"
+        st.caption(plain_text(f"Answers: {answer}. Experiment: {lesson.setup.words}, {length}. Locked: "
                               f"{', '.join(lesson.lock) or 'nothing'}; hidden: {', '.join(lesson.hide) or 'nothing'}."))
         st.code(lesson_link(info, lesson), language=None)
         asked = authoring.asked(room, lesson)
@@ -96,6 +97,8 @@ def lesson_form(info: ClassInfo) -> None:
     words = {e.key: e.words for e in authoring.EXPERIMENTS}
     st.selectbox("The experiment it gates (its results stay hidden until each student answers)", keys,
                  key=f"{_P}_experiment", format_func=words.__getitem__)
+    st.number_input("Epochs its link sets (empty: the dataset's recipe)", *urlstate.EPOCHS, value=None, step=1,
+                    key=f"{_P}_epochs", help="A short run for a big class on a small machine: lock epochs too.")
     st.caption(LOCK_HELP)
     _checkboxes("Lock these controls", "lock")
     _checkboxes("Hide these controls", "hide")
@@ -111,12 +114,14 @@ def _save(class_id: str) -> None:
     choices = [] if ss.get(f"{_P}_answer") == "a number" else str(ss.get(f"{_P}_choices") or "").split(",")
     try:
         made = authoring.save_lesson(classroom(), class_id, ss.get(f"{_P}_title") or "", ss.get(f"{_P}_prompt") or "",
-                                     choices, ss.get(f"{_P}_experiment"), _ticked("lock"), _ticked("hide"))
+                                     choices, ss.get(f"{_P}_experiment"), _ticked("lock"), _ticked("hide"),
+                                     None if ss.get(f"{_P}_epochs") is None else int(ss[f"{_P}_epochs"]))
     except ClassError as exc:
         ss[f"{_P}_problem"] = str(exc)
         return
     for key in ("title", "prompt", "choices"):
         ss[f"{_P}_{key}"] = ""
+    ss[f"{_P}_epochs"] = None
     for name in urlstate.CONTROLS:
         ss[f"{_P}_lock_{name}"] = ss[f"{_P}_hide_{name}"] = False
     ss["_class_lessons_note"] = f"Saved {made.title}: its link is above."

@@ -71,9 +71,12 @@ def open_setup(lesson: TeacherLesson) -> None:
     controls, _ = urlstate.controls_from_query(lesson.query())
     ss["kind"] = ss["train_kind"] = settings["kind"] or "twin"
     ss["model_cfg"] = {**ss["model_cfg"], **settings["model"]}
+    ss["train"] = {**ss.get("train", {}), **settings["train"]}
+    if "epochs" in settings["train"]:
+        ss["train_epochs"] = settings["train"]["epochs"]  # the Train page's widget shows the lesson's length
     ss["lesson_controls"] = controls
     ss["lesson_link"] = {"kind": ss["kind"], "dataset": ss.get("dataset", "digits"), "model": dict(settings["model"]),
-                         "train": dict(ss.get("train", {}))}
+                         "train": dict(settings["train"])}
 
 
 def show_own_lesson(lesson: TeacherLesson, mine: tuple[ClassInfo, Member] | None) -> None:

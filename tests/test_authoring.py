@@ -26,13 +26,13 @@ def test_a_lesson_round_trips_through_export_and_import_into_next_years_class(ro
     this_year, next_year = room.create("teacher", "Physics 2025"), room.create("teacher", "Physics 2026")
     made = _lesson(room, this_year.id)
     number = _lesson(room, this_year.id, title="How wrong", prompt="Final training error of plain-56, in %?",
-                     choices=[], experiment_key="figure6", lock=[], hide=[])
+                     choices=[], experiment_key="figure6", lock=["epochs"], hide=[], epochs=3)
     assert [x.id for x in A.class_lessons(room, this_year.id)] == [made.id, number.id]
-    assert number.is_number and not made.is_number
+    assert number.is_number and not made.is_number and (number.epochs, made.epochs) == (3, None)
     data = A.export_lessons(A.class_lessons(room, this_year.id))
     assert len(data) < 2000 and b"teacher" not in data and this_year.id.encode() not in data  # no class, no owner
     copied = A.import_lessons(room, next_year.id, data)
-    fields = ("title", "prompt", "choices", "experiment", "lock", "hide")
+    fields = ("title", "prompt", "choices", "experiment", "lock", "hide", "epochs")
     assert [[getattr(x, f) for f in fields] for x in copied] == [[getattr(x, f) for f in fields]
                                                                 for x in (made, number)]
     assert A.class_lessons(room, next_year.id) == copied and {x.id for x in copied}.isdisjoint({made.id, number.id})
@@ -42,13 +42,14 @@ def test_a_lesson_round_trips_through_export_and_import_into_next_years_class(ro
 
 def test_the_lesson_link_carries_its_setup_and_the_checked_controls_only(room):
     info = room.create("teacher")
-    made = _lesson(room, info.id, lock=["kind", "depth", "device"], hide=["device", "lr"])
+    made = _lesson(room, info.id, lock=["kind", "depth", "device"], hide=["device", "lr"], epochs=2)
     q = made.query(info.code)
     assert q["join"] == info.code and q["lesson"] == made.id
     settings, problems = urlstate.from_query(q)
     controls, control_problems = urlstate.controls_from_query(q)
     assert problems == control_problems == []
     assert settings["kind"] == "twin" and settings["model"] == {"depth": 56, "shortcut": "A"}
+    assert settings["train"] == {"epochs": 2}
     assert controls == {"lock": ("kind", "depth"), "hide": ("lr", "device")}  # hidden wins over locked
     spec = made.setup.spec(DataConfig("digits"), train_config_for("digits"))
     assert spec.kind == "twin" and [n for n, _ in spec.models] == ["plain-56", "resnet-56"]
@@ -88,6 +89,9 @@ def test_a_lessons_question_gates_its_kind_once_used_and_is_made_once(room):
     ("choices", ["<img src=x onerror=alert(1)>", "b"], "markup"),
     ("experiment_key", "landscape", "experiment is one of"),
     ("lock", ["epochs", "owner"], "control the pages do not have"),
+    ("epochs", 0, "whole number from 1 to 200"),
+    ("epochs", 2.5, "whole number from 1 to 200"),
+    ("epochs", True, "whole number from 1 to 200"),
 ])
 def test_the_authoring_form_refuses_bad_fields_with_one_sentence(field, value, said):
     fields = dict(title="Deep twins", prompt="Which ends lower?", choices=["plain-56", "resnet-56"],
@@ -120,6 +124,7 @@ GOOD = {"title": "Deep twins", "prompt": "Which ends lower?", "choices": ["plain
     (_file([{**GOOD, "lock": ["kind"] * 100}]), f"at most {len(urlstate.CONTROLS)} control names"),
     (_file([{**GOOD, "title": "<script>alert(1)</script>"}]), "Lesson 1 of that file: the lesson's title"),
     (_file([{**GOOD, "title": 12}]), "must be text"),
+    (_file([{**GOOD, "epochs": 10**6}]), "whole number from 1 to 200"),
     (json.dumps({"format": A.FILE_FORMAT, "version": True, "lessons": [GOOD]}).encode(), "version"),
 ])
 def test_a_hostile_lessons_file_is_refused_with_one_sentence(data, said):

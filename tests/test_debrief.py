@@ -61,7 +61,7 @@ def test_the_debrief_holds_figure6_the_tallies_against_the_runs_and_the_lessons(
     debrief = gather(room, lesson_day.id)
     assert list(debrief.names.values()) == ["Otter", "Falcon", "Badger"]  # joining order
     assert [a.where for a in debrief.asked] == ["on the Class page", "in lesson 1. The degradation problem",
-                                                "in your lesson Deep twins"]
+                                                "in your lesson “Deep twins”"]
     said = outcome_sentence(debrief.asked[0], debrief.outcomes["sweep"])
     assert said == ("2 predicted plain-56, 1 predicted =1+2; the class's runs (median final training error, up to "
                     "n = 2): plain-56 19.0% vs plain-20 6.0%.")

@@ -67,10 +67,13 @@ def test_a_teacher_writes_a_lesson_with_checkboxes_and_a_student_follows_its_lin
     for name in ("kind", "depth"):
         at.checkbox(key=f"class_lessons_lock_{name}").check()
     at.checkbox(key="class_lessons_hide_device").check()
+    at.checkbox(key="class_lessons_lock_epochs").check()
+    at.number_input(key="class_lessons_epochs").set_value(2)
     at.button(key="class_lessons_save").click()
     run(at)
     (link,) = lesson_links(at)
-    assert link["lock"] == "kind,depth" and link["hide"] == "device" and link["kind"] == "twin"
+    assert link["lock"] == "kind,epochs,depth" and link["hide"] == "device" and link["kind"] == "twin"
+    assert link["epochs"] == "2"
     code = link["join"]
     assert at.text_input(key="class_lessons_title").value == ""  # the form empties after a save
 
@@ -102,6 +105,8 @@ def test_a_teacher_writes_a_lesson_with_checkboxes_and_a_student_follows_its_lin
     student.button(key="lessons_own_run").click()
     run(student)
     assert student.radio(key="train_kind").disabled and student.radio(key="train_kind").value == "twin"
+    epochs = student.number_input(key="train_epochs")
+    assert epochs.disabled and epochs.value == 2  # the lesson's length, locked
     assert not [s for s in student.selectbox if s.key == "train_device"]  # hidden
     teacher = run(at)
     assert any("Asked: 1 of 1 answered" in c.value for c in teacher.caption), code

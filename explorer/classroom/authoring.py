@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from ..store.untrusted import Skipped, parse_json
 from ..text import clean
-from ..urlstate import CONTROLS, controls_to_query
+from ..urlstate import CONTROLS, EPOCHS, controls_to_query
 from . import tables as t
 from .lessons import lesson as builtin_lesson
 from .questions import MAX_CHOICE, MAX_CHOICES, MAX_PROMPT, question_from_row
@@ -44,7 +44,7 @@ MAX_LESSONS_FILE_BYTES = 256 * 1024  # 30 lessons at every length cap, all in 4-
 FILE_FORMAT = "resnet-explorer-lessons"  # the exported file's "format"; "version" is FILE_VERSION
 FILE_VERSION = 1
 _FILE_KEYS = frozenset({"format", "version", "lessons"})
-_LESSON_KEYS = frozenset({"title", "prompt", "choices", "experiment", "lock", "hide"})
+_LESSON_KEYS = frozenset({"title", "prompt", "choices", "experiment", "lock", "hide", "epochs"})
 # Characters markdown, Streamlit or HTML read as markup (tags, links, emphasis, code, tables, maths), and links.
 _MARKUP = re.compile(r"[<>\[\]`*_#|~\\{}$]|://|www\.", re.IGNORECASE)
 OWN_PREFIX = "own:"  # a teacher-made lesson's key on the Lessons page ("own:<id>"); built-in keys have no colon
@@ -98,6 +98,7 @@ class TeacherLesson:
     experiment: str  # a key of EXPERIMENTS
     lock: tuple[str, ...] = ()
     hide: tuple[str, ...] = ()
+    epochs: int | None = None  # the recipe's length the link sets (None: the dataset's recipe)
     created: float = 0.0
 
     @property
@@ -117,7 +118,8 @@ class TeacherLesson:
         """The lesson link's query: the class to join, this lesson, its experiment's setup, its locked and hidden
         controls. A link shares a setup and a membership, never rights."""
         q = {"join": join_code} if join_code else {}
-        return {**q, "lesson": self.id, **dict(self.setup.link), **controls_to_query(self.lock, self.hide)}
+        length = {"epochs": str(self.epochs)} if self.epochs is not None else {}
+        return {**q, "lesson": self.id, **dict(self.setup.link), **length, **controls_to_query(self.lock, self.hide)}
 
 
 def experiment(key: str) -> LessonExperiment:
@@ -152,10 +154,11 @@ def _names(value: object, what: str) -> tuple[str, ...]:
 
 
 def check_lesson(title: object, prompt: object, choices: object, experiment_key: object, lock: object = (),
-                 hide: object = ()) -> dict[str, Any]:
-    """A lesson's fields as they are kept ({title, prompt, choices, experiment, lock, hide}), or ClassError with one
-    sentence: lengths within the caps, plain words only, at most MAX_CHOICES different choices (none: a number
-    answer), a known experiment and known controls (a control both locked and hidden is hidden)."""
+                 hide: object = (), epochs: object = None) -> dict[str, Any]:
+    """A lesson's fields as they are kept ({title, prompt, choices, experiment, lock, hide, epochs}), or ClassError
+    with one sentence: lengths within the caps, plain words only, at most MAX_CHOICES different choices (none: a
+    number answer), a known experiment and known controls (a control both locked and hidden is hidden), epochs
+    within the Train page's range or None."""
     if not isinstance(choices, (list, tuple)) or len(choices) > MAX_CHOICES:
         raise ClassError(f"A lesson offers at most {MAX_CHOICES} choices (none: the answer is a number).")
     kept = [_text(c, "choice", MAX_CHOICE) for c in choices if not (isinstance(c, str) and not c.strip())]
@@ -165,8 +168,12 @@ def check_lesson(title: object, prompt: object, choices: object, experiment_key:
     if not isinstance(experiment_key, str) or experiment_key not in _EXPERIMENT:
         raise ClassError(f"A lesson's experiment is one of {', '.join(_EXPERIMENT)}.")
     hidden = _names(hide, "hide")
+    if epochs is not None and (not isinstance(epochs, int) or isinstance(epochs, bool) or
+                               not EPOCHS[0] <= epochs <= EPOCHS[1]):
+        raise ClassError(f"A lesson's epochs are a whole number from {EPOCHS[0]} to {EPOCHS[1]} (or none: the "
+                         "dataset's recipe).")
     return {"title": _text(title, "title", MAX_TITLE), "prompt": _text(prompt, "question", MAX_PROMPT),
-            "choices": tuple(kept), "experiment": experiment_key,
+            "choices": tuple(kept), "experiment": experiment_key, "epochs": epochs,
             "lock": tuple(n for n in _names(lock, "lock") if n not in hidden), "hide": hidden}
 
 
@@ -181,6 +188,7 @@ def _from_row(row: Row) -> TeacherLesson:
                          experiment=r["experiment"] if r["experiment"] in _EXPERIMENT else "own_twin",
                          lock=tuple(n for n in (r["lock"] or "").split(",") if n in CONTROLS),
                          hide=tuple(n for n in (r["hide"] or "").split(",") if n in CONTROLS),
+                         epochs=r["epochs"] if isinstance(r["epochs"], int) else None,
                          created=float(r["created"]))
 
 
@@ -198,15 +206,17 @@ def save_lessons(room: Classroom, class_id: str, fields: Sequence[dict[str, Any]
         for x in made:
             conn.execute(t.class_lessons.insert().values(
                 id=x.id, class_id=class_id, title=x.title, prompt=x.prompt, choices=json.dumps(list(x.choices)),
-                experiment=x.experiment, lock=",".join(x.lock), hide=",".join(x.hide), created=x.created))
+                experiment=x.experiment, lock=",".join(x.lock), hide=",".join(x.hide), epochs=x.epochs,
+                created=x.created))
     room.tx(write)
     return made
 
 
 def save_lesson(room: Classroom, class_id: str, title: object, prompt: object, choices: object = (),
-                experiment_key: object = "own_twin", lock: object = (), hide: object = ()) -> TeacherLesson:
+                experiment_key: object = "own_twin", lock: object = (), hide: object = (),
+                epochs: object = None) -> TeacherLesson:
     """Check and keep one lesson with the class (ClassError with one sentence when a field is refused)."""
-    return save_lessons(room, class_id, [check_lesson(title, prompt, choices, experiment_key, lock, hide)])[0]
+    return save_lessons(room, class_id, [check_lesson(title, prompt, choices, experiment_key, lock, hide, epochs)])[0]
 
 
 def class_lessons(room: Classroom, class_id: str) -> list[TeacherLesson]:
@@ -269,7 +279,8 @@ def asked(room: Classroom, lesson: TeacherLesson) -> Question | None:
 def export_lessons(lessons: Iterable[TeacherLesson]) -> bytes:
     """The lessons as a small JSON file (no ids, no class: only what a teacher wrote)."""
     body = [{"title": x.title, "prompt": x.prompt, "choices": list(x.choices), "experiment": x.experiment,
-             "lock": list(x.lock), "hide": list(x.hide)} for x in lessons]
+             "lock": list(x.lock), "hide": list(x.hide), **({"epochs": x.epochs} if x.epochs is not None else {})}
+            for x in lessons]
     return json.dumps({"format": FILE_FORMAT, "version": FILE_VERSION, "lessons": body}, ensure_ascii=False,
                       indent=1).encode("utf-8")
 
@@ -304,7 +315,8 @@ def read_lessons_file(data: bytes) -> list[dict[str, Any]]:
                              f"{', '.join(sorted(_LESSON_KEYS))}.")
         try:
             out.append(check_lesson(item["title"], item["prompt"], item.get("choices", []),
-                                    item.get("experiment", "own_twin"), item.get("lock", []), item.get("hide", [])))
+                                    item.get("experiment", "own_twin"), item.get("lock", []), item.get("hide", []),
+                                    item.get("epochs")))
         except ClassError as exc:
             said = str(exc)
             raise ClassError(f"Lesson {i} of that file: {said[:1].lower()}{said[1:]}") from None

@@ -111,7 +111,7 @@ def _asked(room: Classroom, class_id: str, names: dict[str, str], own: list) -> 
                 continue
             where, kind = f"in lesson {titles.get(key, key)}", LESSON_KINDS.get(key)
         else:
-            where = (f"in your lesson {own_titles[q.id]}" if q.id in own_titles else
+            where = (f"in your lesson “{own_titles[q.id]}”" if q.id in own_titles else
                      "in a lesson of yours since deleted" if q.id.startswith("T") else "on the Class page")
             kind = q.experiment if q.experiment in GATED_KINDS else None
         out.append(Asked(q, where, kind, tally(room, q), answers.get(q.id, {})))

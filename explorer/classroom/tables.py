@@ -7,7 +7,7 @@
                       which gates nothing), prompt, choices (JSON), opened, revealed
     class_answers     question_id + owner (so each student counts once), answer, answered
     class_lessons     id, class_id, a teacher-made lesson (explorer.classroom.authoring): title, prompt, choices (JSON),
-                      experiment (a key of authoring.EXPERIMENTS), lock and hide (control names), created
+                      experiment (a key of authoring.EXPERIMENTS), lock and hide (control names), epochs, created
 
 Size budget: ~80 lines.
 """
@@ -78,6 +78,7 @@ class_lessons = sa.Table(
     sa.Column("experiment", sa.String(32), nullable=False),
     sa.Column("lock", sa.String(200), nullable=False, default=""),  # control names, comma-separated
     sa.Column("hide", sa.String(200), nullable=False, default=""),
+    sa.Column("epochs", sa.Integer),  # the recipe's length its link sets, or None: the dataset's recipe
     sa.Column("created", sa.Float, nullable=False),
     sa.Index("ix_class_lessons_class_created", "class_id", "created"),
 )
