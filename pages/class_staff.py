@@ -29,7 +29,7 @@ def staff_panel(info: ClassInfo) -> None:
     """Who helps run this class, and (for its teacher) adding and removing them."""
     room, editable = classroom(), may(Action.STAFF, class_id=info.id)
     people = staff.class_staff(room, info.id)
-    with st.expander(f"Co-teachers and TAs ({len(people)})", expanded=False):
+    with st.expander("Co-teachers and TAs", expanded=False, key="class_staff_box"):
         if not people:
             st.caption("Nobody yet: the class's teacher can add a co-teacher or a teaching assistant here.")
         for person in people:
