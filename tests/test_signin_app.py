@@ -27,7 +27,8 @@ def open_class(new_app, user=None, secrets=None, page="pages/classroom.py"):
     if user is not None:
         at.user = user
     at.run()
-    at.switch_page(page).run()
+    if page is not None:  # AppTest then runs the page file alone (the entry script ran on the first run)
+        at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
 
@@ -127,3 +128,22 @@ def test_an_invite_link_makes_a_ta_once(new_app, monkeypatch):
     again = new_app(staff=token)
     assert "That invite link has been used already" in texts(again)
     assert not [b for b in again.button if b.key == "invite_accept"]
+
+
+def test_students_sign_in_where_required_and_keep_their_class_across_devices(new_app, monkeypatch):
+    from pages.common import classroom
+    monkeypatch.setenv("EXPLORER_STUDENT_LOGIN", "required")
+    wall = open_class(new_app, secrets={"auth": AUTH}, page=None)
+    assert "asks everyone to sign in" in texts(wall)
+    assert [b.key for b in wall.button] == ["wall_login_school"]  # nothing else until signed in
+    info = classroom().create("t" * 32, "Physics")
+    laptop = open_class(new_app, claims("ann", "ann@school.example"), {"auth": AUTH}, page=None)
+    assert laptop.session_state["owner"] == owner_for(ISS, "ann")  # the person, not a cookie
+    classroom().join(info.code, laptop.session_state["owner"], "Ann")
+    phone = open_class(new_app, claims("ann", "ann@school.example"), {"auth": AUTH}, page=None)
+    assert phone.session_state["owner"] == laptop.session_state["owner"]
+    assert "In class Physics" in texts(phone) and "as Ann" in texts(phone)
+    monkeypatch.delenv("EXPLORER_STUDENT_LOGIN")
+    anonymous = open_class(new_app, secrets={"auth": AUTH}, page=None)  # the default: the cookie
+    assert "asks everyone to sign in" not in texts(anonymous)
+    assert len(anonymous.session_state["owner"]) == 32
