@@ -53,7 +53,7 @@ def test_the_password_on_the_class_page(new_app, monkeypatch):
     assert [p.proto.label for p in home.get("page_link")] == ["Teacher sign-in"]  # quiet, at the bottom of Home
     assert not home.text_input  # no password box in the sidebar any more
     at = open_class(new_app)
-    assert "Type the teacher password" in texts(at)
+    assert "type the teacher password below" in texts(at)
     at.text_input(key="class_teacher_pw").input("wrong").run()
     assert "That password is not the teacher's." in texts(at)
     at.text_input(key="class_teacher_pw").input("sesame").run()
@@ -62,13 +62,14 @@ def test_the_password_on_the_class_page(new_app, monkeypatch):
     at.button(key="class_create").click().run()
     assert any(m.value.startswith("## Join code") for m in at.markdown)
     at.button(key="class_bar_leave").click().run()
-    assert "Type the teacher password" in texts(at) and not any(m.value.startswith("## Join") for m in at.markdown)
+    assert "type the teacher password below" in texts(at)
+    assert not any(m.value.startswith("## Join") for m in at.markdown)  # the class was the password's, not the cookie's
 
 
 def test_the_school_sign_in_turns_the_password_off_unless_kept(new_app, monkeypatch):
     monkeypatch.setenv("EXPLORER_TEACHER_PASSWORD", "sesame")
     at = open_class(new_app, secrets={"auth": AUTH})
-    assert "Sign in with your school account" in texts(at)
+    assert "sign in with your school account" in texts(at)
     assert [b.label for b in at.button if b.key == "class_login_school"] == ["Sign in with School"]
     assert not [w for w in at.text_input if w.key == "class_teacher_pw"]
     monkeypatch.setenv("EXPLORER_KEEP_PASSWORD", "1")
