@@ -46,7 +46,7 @@ def provider_labels() -> dict[str, str]:
 def login_buttons(prefix: str) -> None:
     """One button per configured provider; a click goes to the provider and comes back signed in."""
     for name in providers():
-        if st.button(provider_label(name), key=f"{prefix}_login_{name}", type="primary",
+        if st.button(plain_text(provider_label(name)), key=f"{prefix}_login_{name}", type="primary",
                      icon=":material/login:"):
             st.login(name)
 
