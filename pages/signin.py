@@ -94,6 +94,8 @@ def teacher_bar() -> None:
         c = st.columns([5, 1], vertical_alignment="center")
         c[0].caption("Teacher mode (the teacher password): you can see and run every class.")
         c[1].button("Leave teacher mode", key="class_bar_leave", on_click=_leave_teacher_mode)
+    elif may_somewhere(Action.VIEW_CLASS):
+        st.caption("You help run the classes below (an invite link made this browser their co-teacher or TA).")
 
 
 def _leave_teacher_mode() -> None:

@@ -126,6 +126,8 @@ def test_an_invite_link_makes_a_ta_once(new_app, monkeypatch):
     assert ta.session_state["staff_invite_done"] == "You are now teaching assistant of the class Physics."
     ta.switch_page("pages/classroom.py").run()
     assert any(m.value.startswith(f"## Join code: {info.code}") for m in ta.markdown)
+    assert "an invite link made this browser their co-teacher or TA" in texts(ta)
+    assert "class_remove" not in {b.key for b in ta.button}  # a TA does not delete the class
     again = new_app(staff=token)
     assert "That invite link has been used already" in texts(again)
     assert not [b for b in again.button if b.key == "invite_accept"]
