@@ -61,14 +61,14 @@ def signin_panel() -> None:
         st.info(f"You are signed in as {plain_text(me.name)}, whom this server does not count as a teacher. Ask its "
                 "administrator to add you, or a class's teacher to add you as a co-teacher or TA.")
         signout_button("class")
-        return
-    st.info({Door.PASSWORD: "The Class page is for the teacher: type the teacher password below.",
-             Door.OIDC: "The Class page is for teachers: sign in with your school account.",
-             Door.BOTH: "The Class page is for teachers: sign in with your school account, or type the teacher "
-                        "password below."}[how])
-    if how in (Door.OIDC, Door.BOTH):
+    else:
+        st.info({Door.PASSWORD: "The Class page is for the teacher: type the teacher password below.",
+                 Door.OIDC: "The Class page is for teachers: sign in with your school account.",
+                 Door.BOTH: "The Class page is for teachers: sign in with your school account, or type the teacher "
+                            "password below."}[how])
+    if how in (Door.OIDC, Door.BOTH) and me is None:
         login_buttons("class")
-    if how in (Door.PASSWORD, Door.BOTH):
+    if how in (Door.PASSWORD, Door.BOTH):  # kept beside the school's sign-in: it works for anyone who knows it
         st.text_input("Teacher password", type="password", key="class_teacher_pw",
                       on_change=try_teacher_password, args=("class_teacher_pw",))
         if st.session_state.get("_teacher_error"):
