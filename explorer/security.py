@@ -39,6 +39,8 @@ _WHERE: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("explorer.classroom.classes", (("MAX_NAME", ""),)),
     ("explorer.classroom.questions", (("MAX_PROMPT", ""), ("MAX_CHOICES", ""), ("MAX_CHOICE", ""))),
     ("explorer.classroom.authoring", (("MAX_TITLE", ""), ("MAX_CLASS_LESSONS", ""), ("MAX_LESSONS_FILE_BYTES", ""))),
+    ("explorer.classroom.staff", (("INVITE_TTL_S", ""), ("INVITE_MAX_TTL_S", ""), ("MAX_EMAIL", ""),
+                                  ("MAX_STAFF", ""))),
     ("explorer.jobs.budget", (("JOB_BUDGET_S", "EXPLORER_JOB_BUDGET_S"), ("MIN_JOB_BUDGET_S", ""),
                               ("MAX_JOB_BUDGET_S", ""))),
     ("explorer.jobs.manager", (("Limits.concurrent", "EXPLORER_MAX_JOBS"),

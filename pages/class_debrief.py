@@ -25,7 +25,7 @@ def _no_snapshots(class_id: str) -> Sequence[tuple[str, go.Figure]]:
 def debrief_downloads(info: ClassInfo,
                       snapshots: Callable[[str], Sequence[tuple[str, go.Figure]]] = _no_snapshots) -> None:
     """Two downloads, made on the click: the debrief page (HTML, opens with no network) and the CSV."""
-    if not may(Action.DEBRIEF):
+    if not may(Action.DEBRIEF, class_id=info.id):
         return
     room, class_id, day = classroom(), info.id, time.strftime("%Y-%m-%d")  # the callables run on another thread
     st.markdown("**At the end: a debrief to keep**")

@@ -22,7 +22,7 @@ LOCK_HELP = "Locked: the student sees the lesson's value, greyed out. Hidden: no
 
 def lessons_panel(info: ClassInfo) -> None:
     """The class's own lessons and the form that writes one (nothing for anyone without Action.AUTHOR)."""
-    if not may(Action.AUTHOR):
+    if not may(Action.AUTHOR, class_id=info.id):
         return
     room = classroom()
     lessons = authoring.class_lessons(room, info.id)
@@ -55,7 +55,7 @@ def saved_lesson(info: ClassInfo, lesson: authoring.TeacherLesson) -> None:
         c = st.columns([2, 1, 3], vertical_alignment="center")
         if asked is None:
             c[0].button("Ask the class now", key=f"{_P}_ask_{lesson.id}", on_click=authoring.lesson_gate,
-                        args=(room, lesson), disabled=not may(Action.ASK),
+                        args=(room, lesson), disabled=not may(Action.ASK, class_id=info.id),
                         help="Opens its question: its experiment's results stay hidden from each student until "
                              "they answer (or you reveal). A student's first prediction opens it too.")
         else:

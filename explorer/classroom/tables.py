@@ -8,6 +8,10 @@
     class_answers     question_id + owner (so each student counts once), answer, answered
     class_lessons     id, class_id, a teacher-made lesson (explorer.classroom.authoring): title, prompt, choices (JSON),
                       experiment (a key of authoring.EXPERIMENTS), lock and hide (control names), epochs, created
+    class_staff       class_id + owner (an owner id, or email_key(e-mail) for someone added by e-mail before they sign
+                      in), role (co_teacher, ta), name (the e-mail, or who the invite link was for), added_by, added
+    class_invites     token_hash (sha256 of the invite link's token: the token itself is never stored), class_id,
+                      role, created_by, created, expires, used, used_by: single-use staff invite links
 
 Size budget: ~80 lines.
 """
@@ -83,10 +87,39 @@ class_lessons = sa.Table(
     sa.Index("ix_class_lessons_class_created", "class_id", "created"),
 )
 
-TABLES = (classes, class_members, class_jobs, class_questions, class_answers, class_lessons)
+class_staff = sa.Table(
+    "class_staff", metadata,
+    sa.Column("class_id", sa.String(32), sa.ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("owner", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(254), nullable=False),
+    sa.Column("added_by", sa.String(64)),
+    sa.Column("added", sa.Float, nullable=False),
+    sa.Index("ix_class_staff_owner", "owner"),
+)
+
+class_invites = sa.Table(
+    "class_invites", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("class_id", sa.String(32), sa.ForeignKey("classes.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.String(64)),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),
+    sa.Column("used", sa.Float),
+    sa.Column("used_by", sa.String(64)),
+    sa.Index("ix_class_invites_class", "class_id", "created"),
+)
+
+# The classes a teacher created, read on every run of a page that asks the policy (explorer.classroom.staff): an index
+# on an existing table, created by ensure_tables where it is missing (no column changes).
+classes_by_teacher = sa.Index("ix_classes_teacher", classes.c.teacher)
+
+TABLES = (classes, class_members, class_jobs, class_questions, class_answers, class_lessons, class_staff, class_invites)
 
 
 def ensure_tables(writer: sa.Engine) -> None:
     """Create the classroom's tables if they are missing (the run store's own tables are left alone)."""
     with writer.begin() as conn:
         metadata.create_all(conn, tables=list(TABLES), checkfirst=True)
+        classes_by_teacher.create(conn, checkfirst=True)
