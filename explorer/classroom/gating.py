@@ -95,7 +95,8 @@ class Gating:
 
 
 def viewer_gating(room: Classroom, viewer: Actor, policy: Policy = POLICY) -> Gating:
-    """The open questions that hide results from `viewer` (two queries; none for the teacher).
+    """The open questions that hide results from `viewer` (two queries; none for a teacher; a class's TA and
+    co-teachers see past its own questions).
 
     Returns:
         Gating with the gates the viewer can answer first, each group newest first.
@@ -119,6 +120,7 @@ def viewer_gating(room: Classroom, viewer: Actor, policy: Policy = POLICY) -> Ga
                 owners.setdefault(class_id, set()).add(who)
         return list(rows), owners
     rows, owners = room.q(read)
+    rows = [r for r in rows if not policy.allows(viewer, Action.SKIP_PREDICTION, class_id=r._mapping["class_id"])]
     gates = [Gate(question_from_row(r), bool(r._mapping["is_member"]),
                   frozenset() if r._mapping["is_member"] else frozenset(owners.get(r._mapping["class_id"], ())))
              for r in rows]

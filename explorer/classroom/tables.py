@@ -6,6 +6,10 @@
     class_questions   id, class_id, experiment (the spec kind it gates, or "lesson:<key>" for a lesson's prediction,
                       which gates nothing), prompt, choices (JSON), opened, revealed
     class_answers     question_id + owner (so each student counts once), answer, answered
+    class_staff       class_id + owner (an owner id, or email_key(e-mail) for someone added by e-mail before they sign
+                      in), role (co_teacher, ta), name (the e-mail, or who the invite link was for), added_by, added
+    class_invites     token_hash (sha256 of the invite link's token: the token itself is never stored), class_id,
+                      role, created_by, created, expires, used, used_by: single-use staff invite links
     lti_courses       an LMS course launched over LTI 1.3 (issuer + deployment + context id) -> its class, the
                       course's title and its roster service (NRPS) URL
     lti_tickets       one-time hand-offs from an LTI launch to a Streamlit session: sha256 of the ticket, who, which
@@ -73,6 +77,34 @@ class_answers = sa.Table(
     sa.Column("answered", sa.Float, nullable=False),
 )
 
+class_staff = sa.Table(
+    "class_staff", metadata,
+    sa.Column("class_id", sa.String(32), sa.ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("owner", sa.String(64), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(254), nullable=False),
+    sa.Column("added_by", sa.String(64)),
+    sa.Column("added", sa.Float, nullable=False),
+    sa.Index("ix_class_staff_owner", "owner"),
+)
+
+class_invites = sa.Table(
+    "class_invites", metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("class_id", sa.String(32), sa.ForeignKey("classes.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_by", sa.String(64)),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),
+    sa.Column("used", sa.Float),
+    sa.Column("used_by", sa.String(64)),
+    sa.Index("ix_class_invites_class", "class_id", "created"),
+)
+
+# The classes a teacher created, read on every run of a page that asks the policy (explorer.classroom.staff): an index
+# on an existing table, created by ensure_tables where it is missing (no column changes).
+classes_by_teacher = sa.Index("ix_classes_teacher", classes.c.teacher)
+
 lti_courses = sa.Table(
     "lti_courses", metadata,
     sa.Column("id", sa.String(64), primary_key=True),  # sha256 of (issuer, deployment, context id): the key
@@ -117,11 +149,12 @@ lti_launch_values = sa.Table(
     sa.Index("ix_lti_launch_values_expires", "expires"),
 )
 
-TABLES = (classes, class_members, class_jobs, class_questions, class_answers, lti_courses, lti_tickets, lti_roster,
-          lti_launch_values)
+TABLES = (classes, class_members, class_jobs, class_questions, class_answers, class_staff, class_invites, lti_courses,
+          lti_tickets, lti_roster, lti_launch_values)
 
 
 def ensure_tables(writer: sa.Engine) -> None:
     """Create the classroom's tables if they are missing (the run store's own tables are left alone)."""
     with writer.begin() as conn:
         metadata.create_all(conn, tables=list(TABLES), checkfirst=True)
+        classes_by_teacher.create(conn, checkfirst=True)

@@ -182,10 +182,11 @@ class JobManager:
         except ValueError as exc:
             raise JobError(str(exc)) from None
 
-    def stop(self, exp_id: str, owner: str | None, teacher: bool = False) -> None:
+    def stop(self, exp_id: str, owner: str | None, teacher: bool = False, *, actor: Actor | None = None,
+             class_id: str | None = None) -> None:
         """Ask a job to stop at its next batch (a queued job stops at once). Owner or teacher only."""
         with self._lock:
-            exp = self._owned(exp_id, owner, teacher, "stop")
+            exp = self._owned(exp_id, owner, teacher, "stop", actor, class_id)
             if exp.status == "queued":
                 self.store.update_experiment(exp_id, status="stopped", finished=time.time(),
                                              message="Stopped before it started.")
@@ -194,10 +195,11 @@ class JobManager:
                 self.store.request_stop(exp_id)
                 self._stop_asked.setdefault(exp_id, time.time())
 
-    def delete(self, exp_id: str, owner: str | None, teacher: bool = False) -> None:
+    def delete(self, exp_id: str, owner: str | None, teacher: bool = False, *, actor: Actor | None = None,
+             class_id: str | None = None) -> None:
         """Delete a job and its files (a running one is killed first). Owner or teacher only."""
         with self._lock:
-            exp = self._owned(exp_id, owner, teacher, "delete")
+            exp = self._owned(exp_id, owner, teacher, "delete", actor, class_id)
             handle = self._handles.pop(exp_id, None) or Handle.of(exp)
             if handle is not None and exp.status == "running":
                 self._kill(handle)
@@ -206,21 +208,26 @@ class JobManager:
                     time.sleep(0.1)
             self.store.delete_experiment(exp_id)
 
-    def resume(self, exp_id: str, owner: str | None, teacher: bool = False) -> None:
+    def resume(self, exp_id: str, owner: str | None, teacher: bool = False, *, actor: Actor | None = None,
+             class_id: str | None = None) -> None:
         """Queue an interrupted job again; it goes on from its last completed epoch. Owner or teacher only."""
         with self._lock:
-            exp = self._owned(exp_id, owner, teacher, "resume")
+            exp = self._owned(exp_id, owner, teacher, "resume", actor, class_id)
             if exp.status != "interrupted":
                 raise JobError("Only an interrupted job can be resumed.")
             self.store.update_experiment(exp_id, status="queued", finished=None, message=None, stop_requested=None)
             self.store.update_runs(exp_id, where_status=("interrupted",), status="queued")
             self.pump()
 
-    def _owned(self, exp_id: str, owner: str | None, teacher: bool, verb: str) -> Experiment:
+    def _owned(self, exp_id: str, owner: str | None, teacher: bool, verb: str, actor: Actor | None = None,
+               class_id: str | None = None) -> Experiment:
+        """The job, when the policy lets this person take `verb` on it: `actor` as the page knows them (their class
+        roles; `class_id`: the job's class, checked by the caller), else `owner` with the password's `teacher` mode."""
         exp = self.store.load_experiment(exp_id)
         if exp is None:
             raise JobError(f"There is no job {exp_id} (it may have been deleted).")
-        if not POLICY.allows(Actor(owner, teacher=teacher), Action(verb), exp.owner):
+        who = actor or (Actor.password_teacher(owner) if teacher else Actor(owner))
+        if not POLICY.allows(who, Action(verb), exp.owner, class_id):
             raise JobError(POLICY.refusal(Action(verb)))
         return exp
 
