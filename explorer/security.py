@@ -38,6 +38,7 @@ _WHERE: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("explorer.store.reports", (("MAX_WEIGHTS_BYTES", ""),)),
     ("explorer.classroom.classes", (("MAX_NAME", ""),)),
     ("explorer.classroom.questions", (("MAX_PROMPT", ""), ("MAX_CHOICES", ""), ("MAX_CHOICE", ""))),
+    ("explorer.classroom.lti_courses", (("TICKET_LIFETIME_S", ""),)),
     ("explorer.jobs.budget", (("JOB_BUDGET_S", "EXPLORER_JOB_BUDGET_S"), ("MIN_JOB_BUDGET_S", ""),
                               ("MAX_JOB_BUDGET_S", ""))),
     ("explorer.jobs.manager", (("Limits.concurrent", "EXPLORER_MAX_JOBS"),
@@ -47,6 +48,12 @@ _WHERE: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
                                ("Limits.active_per_client", "EXPLORER_MAX_ACTIVE_PER_CLIENT"),
                                ("Limits.starts_per_client_hour", "EXPLORER_MAX_STARTS_PER_CLIENT_HOUR"))),
     ("explorer.jobs.watching", (("DEFAULT_BUDGET_CORES", "EXPLORER_LIVE_BUDGET_CORES"), ("MAX_INTERVAL_S", ""))),
+    ("explorer.lti.settings", (("MAX_CONFIG_BYTES", ""), ("MAX_PLATFORMS", ""), ("MAX_DEPLOYMENTS", ""),
+                               ("MAX_KEY_BYTES", ""))),
+    ("explorer.lti.tool", (("CLOCK_SKEW_S", ""), ("NONCE_LIFETIME_S", ""), ("STATE_COOKIE_S", ""),
+                           ("KEY_SET_CACHE_S", ""))),
+    ("explorer.lti.app", (("MAX_LAUNCH_BYTES", ""),)),
+    ("explorer.lti.roster", (("MAX_ROSTER", ""), ("MAX_ROSTER_PAGES", ""), ("REQUEST_TIMEOUT_S", ""))),
     ("explorer.urlstate", (("MAX_QUERY_VALUE_CHARS", ""), ("MAX_CONTROL_LIST", ""))),
 )
 

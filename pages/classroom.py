@@ -15,6 +15,7 @@ from explorer.training.experiments import like_with_like
 from pages.common import classroom, ensure_entry, may, store, train_cfg
 from pages.display import plot
 from pages.job_actions import act
+from pages.lti_roster import lms_roster
 
 ensure_entry("pages/classroom.py")
 
@@ -251,6 +252,7 @@ pick = st.selectbox("Class", list(open_classes), key="class_pick",
                     format_func=lambda i: f"{clean(open_classes[i].name)} ({open_classes[i].code})")
 info = open_classes[pick]
 class_header(info)
+lms_roster(info)  # a class opened from an LMS course: who has not joined yet (pages.lti_roster)
 left, right = st.columns(2)
 left.button("Close this class", key="class_close", help="Its link then refuses new members; runs are kept.",
             on_click=room.close, args=(info.id,))

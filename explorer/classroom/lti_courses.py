@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ..access.policy import Role
+from . import staff
 from . import tables as t
 from .classes import clean_name, name_refusal
 from .records import ClassError, ClassInfo
@@ -150,15 +152,22 @@ def redeem_ticket(room: Classroom, ticket: object) -> Ticket:
     return Ticket(owner=r["owner"], class_id=r["class_id"], role=r["role"], name=r["name"], lesson=r["lesson"])
 
 
-def join_course_class(room: Classroom, ticket: Ticket) -> None:
-    """Make a learner's launch a member of the course's class, under the LMS's name (or "Student N" when that name
-    is one the class keeps: a role word, another member's). Raises ClassError when the class is closed or gone."""
-    info = room.get(ticket.class_id)
+def enroll(room: Classroom, class_id: str, owner: str, role: str, name: str) -> None:
+    """Give a launched person their place in the course's class: an instructor who did not create it becomes its
+    co-teacher, a TA its TA (explorer.classroom.staff), a learner a member under the LMS's name (or "Student N" when
+    that name is one the class keeps: a role word, another member's). Raises ClassError (one sentence) when the
+    class is gone, or closed to a new learner."""
+    info = room.get(class_id)
     if info is None:
         raise ClassError("The class of this course has been deleted; ask your teacher to open the tool again.")
-    taken = [m.name for m in room.members(info.id) if m.owner != ticket.owner]
-    name = ticket.name if ticket.name and name_refusal(ticket.name, taken) is None else ""
-    room.join(info.code, ticket.owner, name)
+    if role in (TEACHER, TA):
+        if owner != info.teacher:
+            staff.add_staff(room, class_id, owner, Role.CO_TEACHER if role == TEACHER else Role.TA,
+                            name=f"{clean_name(name, 'LMS')[:40]} (from the LMS)")
+        return
+    taken = [m.name for m in room.members(info.id) if m.owner != owner]
+    typed = clean_name(name, "")
+    room.join(info.code, owner, typed if typed and name_refusal(typed, taken) is None else "")
 
 
 # ----------------------------------------------------------------------------- the course's roster (NRPS)

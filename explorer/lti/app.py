@@ -108,6 +108,7 @@ class LtiTool:
                                         client_id=done.client_id, title=done.context_title,
                                         teacher=owner if done.role == lti_courses.TEACHER else None,
                                         memberships_url=done.memberships_url)
+        lti_courses.enroll(self.room, info.id, owner, done.role, done.name)
         ticket = lti_courses.issue_ticket(self.room, owner, info.id, done.role, done.name, done.lesson)
         task = None
         if done.role == lti_courses.TEACHER and done.memberships_url:

@@ -16,7 +16,6 @@ import time
 import typing as t
 
 import requests
-from pylti1p3.exception import LtiException
 from pylti1p3.names_roles import NamesRolesProvisioningService
 from pylti1p3.roles import TeacherRole, TeachingAssistantRole
 from pylti1p3.service_connector import ServiceConnector
@@ -25,7 +24,7 @@ from ..access.identity import owner_for
 from ..classroom import lti_courses
 from ..classroom.lti_courses import RosterEntry
 from .settings import LtiError, LtiSettings, ToolKey
-from .tool import tool_config
+from .tool import LIBRARY_ERRORS, tool_config
 
 if t.TYPE_CHECKING:
     from ..classroom.classes import Classroom
@@ -93,7 +92,7 @@ def fetch_roster(settings: LtiSettings, key: ToolKey, issuer: str, client_id: st
                                                                            _role(m.get("roles")))
             if not url or len(entries) >= MAX_ROSTER:
                 break
-    except (LtiException, requests.RequestException, KeyError, TypeError, ValueError) as exc:
+    except LIBRARY_ERRORS as exc:
         log.warning("NRPS fetch from %s failed: %s", issuer, exc)
         raise LtiError(NOT_FETCHED) from exc
     return list(entries.values())[:MAX_ROSTER]

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
+import requests
 from pylti1p3.cookie import CookieService
-from pylti1p3.exception import LtiException, OIDCException
+from pylti1p3.exception import LtiException, OIDCException, ToolConfException
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
 from pylti1p3.message_launch import MessageLaunch
 from pylti1p3.oidc_login import OIDCLogin
@@ -51,6 +52,10 @@ _ALGORITHMS = ("RS256", "RS384", "RS512")  # what LTI 1.3 platforms sign with (t
 _CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 _NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 _LESSONS = {lesson.key for lesson in LESSONS}
+
+# What pylti1p3 (and PyJWT, requests beneath it) raise for a bad request: each becomes one of the sentences below.
+LIBRARY_ERRORS = (LtiException, OIDCException, ToolConfException, jwt.InvalidTokenError, requests.RequestException,
+                  KeyError, TypeError, ValueError, AssertionError)
 
 NOT_REGISTERED = "This LMS is not registered with this ResNet Explorer server; ask its administrator to add it."
 UNVERIFIED = ("This launch could not be verified (its signature, issuer, audience or expiry is wrong); open "
@@ -182,21 +187,27 @@ class _Login(OIDCLogin[_Request, ToolConfDict, _Session, _Cookies, str]):
 class _Launch(MessageLaunch[_Request, ToolConfDict, _Session, _Cookies]):
     """pylti1p3's launch with this module's stricter order and checks (see the module's docstring)."""
 
+    known_issuers: frozenset[str] = frozenset()  # an LMS we know with a client id we do not: the token is wrong
+
     def _get_request_param(self, key: str) -> str:
         return self._request.get_param(key)
+
+    def _registration_refusal(self) -> str:
+        iss = self._jwt.get("body", {}).get("iss")
+        return UNVERIFIED if iss in self.known_issuers else NOT_REGISTERED
 
     def validate(self) -> _Launch:
         self._validated = True
         try:
             for step, sentence in ((self.validate_state, LOST_STATE), (self.validate_jwt_format, UNVERIFIED),
-                                   (self.validate_registration, NOT_REGISTERED),
+                                   (self.validate_registration, ""),
                                    (self.validate_jwt_signature, UNVERIFIED), (self.take_nonce, REPLAYED),
                                    (self.validate_deployment, UNKNOWN_DEPLOYMENT), (self.validate_message, UNVERIFIED)):
                 try:
                     step()
-                except (LtiException, KeyError, TypeError, ValueError, jwt.InvalidTokenError) as exc:
+                except LIBRARY_ERRORS as exc:
                     log.info("LTI launch refused at %s: %s", step.__name__, exc)
-                    raise LtiError(sentence) from exc
+                    raise LtiError(sentence or self._registration_refusal()) from exc
         except Exception:
             self._validated = False
             raise
@@ -252,7 +263,7 @@ def login(exchange: Exchange, room: Classroom, settings: LtiSettings, key: ToolK
     flow = _Login(request, tool_config(settings, key), session_service=session, cookie_service=cookies)
     try:
         return flow.redirect(launch_url)
-    except (LtiException, OIDCException, KeyError, TypeError, ValueError) as exc:
+    except LIBRARY_ERRORS as exc:
         log.info("LTI login refused: %s", exc)
         raise LtiError(NOT_REGISTERED) from exc
 
@@ -262,6 +273,7 @@ def launch(exchange: Exchange, room: Classroom, settings: LtiSettings, key: Tool
     request, session, cookies = _services(exchange, room)
     flow = _Launch(request, tool_config(settings, key), session_service=session, cookie_service=cookies)
     flow.set_public_key_caching(_DatabaseValues(room), cache_lifetime=KEY_SET_CACHE_S)
+    flow.known_issuers = frozenset(p.issuer for p in settings.platforms)
     body: dict[str, t.Any] = dict(flow.validate().get_launch_data())
     if body.get(_CLAIM + "message_type") != "LtiResourceLinkRequest":
         raise LtiError(NOT_A_LAUNCH)
