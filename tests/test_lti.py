@@ -223,3 +223,11 @@ def test_bad_registrations_are_refused_with_one_sentence(broken, words, tmp_path
     path.write_text("x" * (lti_settings.MAX_CONFIG_BYTES + 1))
     with pytest.raises(LtiError, match="at most"):
         lti_settings.load_settings(path)
+
+
+def test_the_lti_command_without_settings_says_what_to_set(monkeypatch, capsys, tmp_path):
+    from explorer.cli import main
+    monkeypatch.delenv("EXPLORER_LTI_CONFIG", raising=False)
+    with pytest.raises(SystemExit) as stopped:
+        main(["lti", "--runs-dir", str(tmp_path)])
+    assert stopped.value.code == 2 and "EXPLORER_LTI_CONFIG" in capsys.readouterr().err
