@@ -20,7 +20,7 @@ _AS = {lti_courses.TEACHER: "teacher of", lti_courses.TA: "teaching assistant in
 
 def redeem_launch() -> str | None:
     """Redeem `?lti=` once, and say who this session is signed in as on every run after; returns the page to open
-    (a lesson the launch deep-linked to) or None. Call it once per run from the entry script, before the page runs."""
+    (a lesson the launch deep-linked to; the Class page, on its class, for the course's staff) or None. Call it once per run from the entry script, before the page runs."""
     ss = st.session_state
     ticket = st.query_params.get("lti")
     if ticket is not None:
@@ -40,6 +40,9 @@ def redeem_launch() -> str | None:
             if got.lesson:
                 ss["lessons_pick"] = lesson(got.lesson).key
                 return "pages/lessons.py"
+            if got.role != lti_courses.MEMBER:  # the course's staff land on their class
+                ss["class_pick"] = got.class_id
+                return "pages/classroom.py"
     if "lti" in ss:
         st.caption(plain_text(ss["lti"]["said"]))
     return None

@@ -94,6 +94,7 @@ def test_an_instructor_launch_makes_the_course_class_and_signs_the_teacher_in(lm
     assert course.name == "Deep Learning 101" and course.teacher == owner
     roles = staff.staff_classes(room, owner)
     assert roles == {course.id: Role.CLASS_TEACHER}
+    assert at.session_state["class_pick"] == course.id and [t.value for t in at.title] == ["Class"]  # lands there
     assert POLICY.allows(Actor(owner, classes=roles), Action.MANAGE_CLASS, class_id=course.id)
     # A second launch of the same course reuses its class.
     _launch(base, "inst-1")
@@ -120,6 +121,22 @@ def test_the_roster_sync_lists_who_has_not_joined_and_a_learner_launch_joins_the
     _ticket(_launch(base, "ta-1"))
     assert staff.class_role(room, info.id, owner_for(platform.issuer, "ta-1")) == Role.TA
     assert sync_course(room, endpoints.settings, endpoints.key, info.id) == 4
+
+
+def _roster_section(class_id: str) -> None:  # an AppTest script: the Class page's LMS section alone
+    from pages.common import classroom
+    from pages.lti_roster import lms_roster
+    lms_roster(classroom().get(class_id))
+
+
+def test_the_class_page_says_who_in_the_course_has_not_joined(lms, app_on):
+    from streamlit.testing.v1 import AppTest
+    platform, room, _, _ = lms
+    info = room.teacher_classes(owner_for(platform.issuer, "inst-1"))[0]
+    at = AppTest.from_function(_roster_section, args=(info.id,), default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert "1 student not joined yet" in at.markdown[0].value
+    assert [c.value for c in at.caption] == ["Not joined yet: Alan Turing."]
 
 
 def test_a_used_ticket_is_refused_with_one_sentence(lms, app_on):
