@@ -20,7 +20,8 @@ _AS = {lti_courses.TEACHER: "teacher of", lti_courses.TA: "teaching assistant in
 
 def redeem_launch() -> str | None:
     """Redeem `?lti=` once, and say who this session is signed in as on every run after; returns the page to open
-    (a lesson the launch deep-linked to; the Class page, on its class, for the course's staff) or None. Call it once per run from the entry script, before the page runs."""
+    (a lesson the launch deep-linked to; the Class page, on its class, for the course's staff) or None. Call it
+    once per run from the entry script, before the page runs."""
     ss = st.session_state
     ticket = st.query_params.get("lti")
     if ticket is not None:
