@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.classroom import lti_courses
-from explorer.classroom.lessons import lesson
+from explorer.classroom.lessons import LESSONS
 from explorer.classroom.records import ClassError
 from explorer.text import plain_text
 from pages.common import classroom
@@ -38,8 +38,8 @@ def redeem_launch() -> str | None:
             ss["lti"] = {"class_id": got.class_id, "role": got.role,
                          "said": f"Signed in from your course: {who}{_AS[got.role]} "
                                  f"{info.name if info is not None else 'its class'}."}
-            if got.lesson:
-                ss["lessons_pick"] = lesson(got.lesson).key
+            if got.lesson in {x.key for x in LESSONS}:
+                ss["lessons_pick"] = got.lesson
                 return "pages/lessons.py"
             if got.role != lti_courses.MEMBER:  # the course's staff land on their class
                 ss["class_pick"] = got.class_id

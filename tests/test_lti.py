@@ -198,6 +198,14 @@ def test_a_replayed_id_token_is_refused_with_one_sentence(lms):
     assert other.status_code == 400 and tool.LOST_STATE in other.text
 
 
+def test_a_launch_larger_than_any_lms_sends_is_refused_unread(lms):
+    base = lms[3]
+    huge = requests.post(base + "/lti/launch", data={"id_token": "x" * 70_000, "state": "s"}, timeout=10)
+    assert huge.status_code == 400 and "larger than any LMS launch" in huge.text
+    chunked = requests.post(base + "/lti/launch", data=(b"id_token=" + b"x" * 8192 for _ in range(10)), timeout=10)
+    assert chunked.status_code == 400 and "larger than any LMS launch" in chunked.text
+
+
 def test_the_jwks_serves_the_public_key_only_and_the_about_page_the_urls(lms):
     base = lms[3]
     keys = requests.get(base + "/lti/jwks", timeout=10).json()["keys"]

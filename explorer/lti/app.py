@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import logging
 import typing as t
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
@@ -58,16 +58,20 @@ class LtiTool:
         self.secure = self.tool_url.startswith("https://")
 
     async def _exchange(self, request: Request) -> Exchange:
+        """The request's parameters (query string, and a POST's url-encoded form, read at most MAX_LAUNCH_BYTES far:
+        an LMS posts its launch as a plain form) and cookies."""
+        too_large = LtiError("This request is larger than any LMS launch; it was not read.")
         size = request.headers.get("content-length")
         if size is not None and (not size.isdigit() or int(size) > MAX_LAUNCH_BYTES):
-            raise LtiError("This request is larger than any LMS launch; it was not read.")
+            raise too_large
         params = dict(request.query_params)
         if request.method == "POST":
-            body = await request.body()
-            if len(body) > MAX_LAUNCH_BYTES:
-                raise LtiError("This request is larger than any LMS launch; it was not read.")
-            form = await request.form()
-            params.update({k: v for k, v in form.items() if isinstance(v, str)})
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_LAUNCH_BYTES:
+                    raise too_large
+            params.update(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
         return Exchange(params=params, cookies=dict(request.cookies), secure=self.secure)
 
     def _with_cookies(self, response: Response, exchange: Exchange) -> Response:
