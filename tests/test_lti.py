@@ -256,3 +256,27 @@ def test_the_lti_command_without_settings_says_what_to_set(monkeypatch, capsys, 
     with pytest.raises(SystemExit) as stopped:
         main(["lti", "--runs-dir", str(tmp_path)])
     assert stopped.value.code == 2 and "EXPLORER_LTI_CONFIG" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- the records, on each database backend
+def test_tickets_nonces_and_the_course_class_work_once_on_each_backend(room, monkeypatch):
+    """SQLite here, PostgreSQL too where CI sets EXPLORER_TEST_DATABASE_URL (the `room` fixture)."""
+    with pytest.raises(lti_courses.ClassError, match="has not opened"):
+        lti_courses.course_class(room, "https://lms", "d", "c1", client_id="x", title="T", teacher=None)
+    made = lti_courses.course_class(room, "https://lms", "d", "c1", client_id="x", title="T", teacher="u-t")
+    again = lti_courses.course_class(room, "https://lms", "d", "c1", client_id="x", title="T", teacher="u-other")
+    assert again.id == made.id and again.teacher == "u-t"
+    ticket = lti_courses.issue_ticket(room, "u-s", made.id, lti_courses.MEMBER, "Sam", "why")
+    assert lti_courses.redeem_ticket(room, ticket) == lti_courses.Ticket("u-s", made.id, "member", "Sam", "why")
+    for used in (ticket, "x" * 43, None):
+        with pytest.raises(lti_courses.ClassError, match="expired or was already used"):
+            lti_courses.redeem_ticket(room, used)
+    late = lti_courses.issue_ticket(room, "u-s", made.id, lti_courses.MEMBER, "Sam")
+    clock = time.time() + lti_courses.TICKET_LIFETIME_S + 1
+    monkeypatch.setattr(lti_courses.time, "time", lambda: clock)
+    with pytest.raises(lti_courses.ClassError):
+        lti_courses.redeem_ticket(room, late)
+    monkeypatch.undo()
+    lti_courses.put_value(room, "nonce-1", True, 60)
+    assert lti_courses.get_value(room, "nonce-1") is True
+    assert lti_courses.take_value(room, "nonce-1") and not lti_courses.take_value(room, "nonce-1")
