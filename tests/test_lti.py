@@ -206,6 +206,15 @@ def test_a_launch_larger_than_any_lms_sends_is_refused_unread(lms):
     assert chunked.status_code == 400 and "larger than any LMS launch" in chunked.text
 
 
+def test_the_state_cookie_crosses_sites_over_https_and_stays_lax_over_http():
+    from explorer.lti.app import set_cookie
+    secure = set_cookie("lti1p3-state-1a", "state-1a", 600, secure=True)
+    assert secure == "lti1p3-state-1a=state-1a; Path=/; HttpOnly; Max-Age=600; Secure; SameSite=None; Partitioned"
+    assert set_cookie("lti1p3-state-1a", "", 0, secure=False).endswith("Max-Age=0; SameSite=Lax")
+    with pytest.raises(ValueError):
+        set_cookie("a", "b; Domain=evil", 60, secure=True)
+
+
 def test_the_jwks_serves_the_public_key_only_and_the_about_page_the_urls(lms):
     base = lms[3]
     keys = requests.get(base + "/lti/jwks", timeout=10).json()["keys"]

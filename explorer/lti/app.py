@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import typing as t
 from urllib.parse import parse_qsl, urlencode
 
@@ -41,6 +42,22 @@ log = logging.getLogger(__name__)
 MAX_LAUNCH_BYTES = 65_536  # a launch form (an id_token of a few KB and a state); a larger body is refused unread
 _PAGE = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>ResNet Explorer</title></head>"
          "<body style='font-family:sans-serif;max-width:40em;margin:3em auto'><p>{}</p></body></html>")
+
+
+_COOKIE_TEXT = re.compile(r"[A-Za-z0-9._-]{1,200}")  # what pylti1p3's cookie names and values are made of
+
+
+def set_cookie(name: str, value: str, max_age: int | None, secure: bool) -> str:
+    """A Set-Cookie header for the launch's state: HttpOnly, and over https `SameSite=None; Secure; Partitioned` (the
+    LMS posts the launch from its own site, often inside its iframe; CHIPS keeps it per top-level site). Written by
+    hand: Starlette's `partitioned=True` needs Python 3.14's http.cookies."""
+    if not (_COOKIE_TEXT.fullmatch(name) and (value == "" or _COOKIE_TEXT.fullmatch(value))):
+        raise ValueError("A cookie name or value outside [A-Za-z0-9._-].")
+    parts = [f"{name}={value}", "Path=/", "HttpOnly"]
+    if max_age is not None:
+        parts.append(f"Max-Age={max_age}")
+    parts += ["Secure", "SameSite=None", "Partitioned"] if secure else ["SameSite=Lax"]
+    return "; ".join(parts)
 
 
 def _sentence(text: str, status: int = 400) -> HTMLResponse:
@@ -76,8 +93,7 @@ class LtiTool:
 
     def _with_cookies(self, response: Response, exchange: Exchange) -> Response:
         for name, (value, max_age) in exchange.set_cookies.items():
-            response.set_cookie(name, value, max_age=max_age, path="/", secure=self.secure, httponly=True,
-                                samesite="none" if self.secure else "lax", partitioned=self.secure)
+            response.raw_headers.append((b"set-cookie", set_cookie(name, value, max_age, self.secure).encode()))
         return response
 
     async def login(self, request: Request) -> Response:
@@ -98,9 +114,8 @@ class LtiTool:
         response = RedirectResponse(f"{self.settings.app_url}/?{urlencode({'lti': ticket})}", status_code=303,
                                     background=task)
         state = exchange.params.get("state", "")
-        if state:  # the state cookie has done its work
-            response.delete_cookie(f"lti1p3-{state}", path="/", secure=self.secure, httponly=True,
-                                   samesite="none" if self.secure else "lax")
+        if _COOKIE_TEXT.fullmatch(state):  # the state cookie has done its work
+            response.raw_headers.append((b"set-cookie", set_cookie(f"lti1p3-{state}", "", 0, self.secure).encode()))
         return response
 
     def _launch(self, exchange: Exchange) -> tuple[str, BackgroundTask | None]:

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 CLOCK_SKEW_S = 60  # seconds of leeway on exp/iat between the LMS's clock and ours (small: an id_token lives minutes)
 NONCE_LIFETIME_S = 600  # seconds from login initiation to launch: the LMS's sign-in page sits between them
-STATE_COOKIE_S = 600  # the state cookie's lifetime, the same span
+STATE_COOKIE_S = 300  # the state cookie's lifetime at most (pylti1p3 asks 5 minutes): login to launch is seconds
 KEY_SET_CACHE_S = 300  # seconds an LMS's JWKS is reused (a class launching at once fetches it once)
 _ALGORITHMS = ("RS256", "RS384", "RS512")  # what LTI 1.3 platforms sign with (the Security Framework: RS256)
 _CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
