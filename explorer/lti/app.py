@@ -6,10 +6,11 @@
     /lti/jwks     the tool's public key (the LMS verifies the tool's roster requests with it)
     /lti/         the addresses an LMS administrator pastes when adding the tool
 
-Why beside Streamlit and not inside it: Streamlit 1.67's `st.App` can take extra Starlette routes, but it came in
-as an experimental entry point after the 1.61 this project supports, and it would replace `streamlit run`; a
-separate process keeps the app starting as it does, keeps this code free of Streamlit, and is mounted at /lti by the
-same proxy (docs/deploy.md). `create_app` returns a plain Starlette app, so a deployment on `st.App` can mount it.
+Why beside Streamlit and not inside it: Streamlit 1.67's `st.App` takes extra Starlette routes, but it entered
+Streamlit in 2026 as an experimental ASGI entry point, and using it means serving the app through `st.App` instead
+of `streamlit run`; a separate process keeps the app starting as it does, keeps this code free of Streamlit, and is
+mounted at /lti by the same proxy (docs/deploy.md). `LtiTool.routes()` are plain Starlette routes: a deployment that
+serves through `st.App` can pass them to it.
 Size budget: ~170 lines.
 """
 from __future__ import annotations
