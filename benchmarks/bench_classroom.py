@@ -53,8 +53,8 @@ def main() -> None:
     os.environ.update(EXPLORER_RUNS_DIR=f"{tmp}/runs", EXPLORER_TEACHER_PASSWORD=PASSWORD,
                       EXPLORER_MAX_JOBS=str(args.jobs))
     teacher = app()
-    teacher.text_input(key="sidebar_teacher_pw").input(PASSWORD).run()
     teacher.switch_page("pages/classroom.py").run()
+    teacher.text_input(key="class_teacher_pw").input(PASSWORD).run()
     teacher.text_input(key="class_new_name").input("Load test").run()
     teacher.button(key="class_create").click().run()
     code = next(m.value.split(": ")[1] for m in teacher.markdown if m.value.startswith("## Join code"))

@@ -12,10 +12,12 @@ from explorer.figures.papers import degradation_note
 from explorer.jobs.status import status_word
 from explorer.text import clean, plain_text
 from explorer.training.experiments import like_with_like
-from pages.common import classroom, ensure_entry, may, store, train_cfg
+from pages.class_staff import staff_panel, visible_classes
+from pages.common import classroom, ensure_entry, forget_class_roles, may, may_somewhere, store, train_cfg
 from pages.display import plot
 from pages.job_actions import act
 from pages.lti_roster import lms_roster
+from pages.signin import signin_panel, teacher_bar
 
 ensure_entry("pages/classroom.py")
 
@@ -32,7 +34,8 @@ def roster_rows(rows) -> None:
     labels = ("student", "job", "progress", "final training errors", "seed", "jobs", "")
     for col, label in zip(head, labels, strict=True):
         col.caption(label)
-    projected = st.session_state.get("class_projected")
+    projected, may_project = st.session_state.get("class_projected"), may(Action.PROJECT,
+                                                                         class_id=st.session_state.get("class_pick"))
     for row in rows:
         with st.container(key=f"class_row_{row.member}"):
             c = st.columns(ROW, vertical_alignment="center")
@@ -44,7 +47,7 @@ def roster_rows(rows) -> None:
             c[5].markdown(str(row.jobs))
             on = projected == row.member
             c[6].button("Projecting" if on else "Project", key=f"class_project_{row.member}",
-                        disabled=row.exp_id is None or not may(Action.PROJECT), type="primary" if on else "secondary",
+                        disabled=row.exp_id is None or not may_project, type="primary" if on else "secondary",
                         on_click=_project, args=(None if on else row.member,),
                         help=f"Show {plain_text(row.name)}'s charts under this row" if not on else "Stop projecting")
         if on and row.exp_id:
@@ -57,16 +60,17 @@ def _project(member) -> None:
 
 def student_actions(rows) -> None:
     """Pick a student: stop or delete their job (teacher's right; two steps, so no click on a projector ends one)."""
+    class_id = st.session_state.get("class_pick")
     with_jobs = {r.exp_id: r for r in rows if r.exp_id}
     if not with_jobs:
         return
     c = st.columns([3, 1, 1], vertical_alignment="bottom")
     pick = c[0].selectbox("Stop or delete a student's job", list(with_jobs), key="class_student",
                           format_func=lambda e: clean(with_jobs[e].name))
-    if c[1].button("Stop", key="class_stop") and act(Action.STOP, pick):
+    if c[1].button("Stop", key="class_stop") and act(Action.STOP, pick, class_id=class_id):
         st.toast(f"Stopping {plain_text(with_jobs[pick].name)}'s job…")
-    if c[2].button("Delete", key="class_delete"):
-        act(Action.DELETE, pick)
+    if may(Action.DELETE, class_id=class_id) and c[2].button("Delete", key="class_delete"):
+        act(Action.DELETE, pick, class_id=class_id)
 
 
 def projected_student(row) -> None:
@@ -95,7 +99,7 @@ def question_panel(info) -> None:
         state = "revealed to everyone" if latest.revealed else "hidden from the students"
         st.markdown(f"**{plain_text(latest.prompt)}** ({t.answered} of {t.members} answered; {state})")
         plot(st, tally_chart(t.counts), key="class_tally")
-        if latest.revealed is None and may(Action.REVEAL):
+        if latest.revealed is None and may(Action.REVEAL, class_id=info.id):
             st.button("Reveal answers and curves", key="class_reveal", on_click=questions.reveal,
                       args=(room, latest.id))
 
@@ -153,7 +157,7 @@ def class_figure(class_id: str, finished: tuple):
 
 
 def ask_form(info) -> None:
-    if not may(Action.ASK):
+    if not may(Action.ASK, class_id=info.id):
         return
     with st.expander("Ask the class to predict", expanded=False):
         try:
@@ -189,13 +193,15 @@ def class_header(info) -> None:
     st.markdown(f"## Join code: {info.code}")
     st.markdown("Join link:")
     st.code(f"{base}/{info.join_query()}", language=None)
-    st.caption("A link gives membership in the class, never rights: only you (teacher mode) stop or delete "
-               "others' jobs.")
+    st.caption("A link gives membership in the class, never rights: only the class's teacher and the staff they "
+               "add stop others' jobs.")
 
 
 def delete_class(info, suffix: str = "") -> None:
     """Delete the class after a confirmation: its memberships, questions and answers go; experiments stay."""
     ss = st.session_state
+    if not may(Action.DELETE_CLASS, class_id=info.id):
+        return
     if ss.get("class_remove_pending") != info.id:
         st.button("Delete this class…", key=f"class_remove{suffix}", on_click=ss.update,
                   args=({"class_remove_pending": info.id},), help="Asks for a confirmation first.")
@@ -218,7 +224,8 @@ def closed_classes(room, closed: list) -> None:
             c = st.columns([3, 1, 2], vertical_alignment="center")
             c[0].markdown(f"{plain_text(info.name)} ({info.code})")
             c[1].button("Reopen", key=f"class_reopen_{info.id}", on_click=room.reopen, args=(info.id,),
-                        help="Its link takes new members again.")
+                        help="Its link takes new members again.", disabled=not may(Action.MANAGE_CLASS,
+                                                                                    class_id=info.id))
             with c[2]:
                 delete_class(info, f"_{info.id}")
 
@@ -231,16 +238,20 @@ def _delete_class(class_id: str) -> None:
 
 
 st.title("Class")
-if not may(Action.MANAGE_CLASS):
-    st.info("The Class page is for the teacher: unlock teacher mode with the password in the sidebar.")
+teacher_bar()
+if not (may(Action.CREATE_CLASS) or may_somewhere(Action.VIEW_CLASS)):
+    signin_panel()
     st.stop()
 room = classroom()
-with st.expander("New class", expanded=not room.teacher_classes()):
-    name = st.text_input("Class name", max_chars=40, key="class_new_name")
-    if st.button("Create the class", key="class_create", type="primary"):
-        made = room.create(st.session_state["owner"], name)
-        st.session_state["class_pick"] = made.id
-every_class = room.teacher_classes(include_closed=True)
+every_class = visible_classes(room.teacher_classes(include_closed=True))
+if may(Action.CREATE_CLASS):
+    with st.expander("New class", expanded=not every_class):
+        name = st.text_input("Class name", max_chars=40, key="class_new_name")
+        if st.button("Create the class", key="class_create", type="primary"):
+            made = room.create(st.session_state["owner"], name)
+            st.session_state["class_pick"] = made.id
+            forget_class_roles()
+            every_class = [made, *every_class]
 open_classes = {c.id: c for c in every_class if c.closed is None}
 closed_classes(room, [c for c in every_class if c.closed is not None])
 if not open_classes:
@@ -254,10 +265,13 @@ info = open_classes[pick]
 class_header(info)
 lms_roster(info)  # a class opened from an LMS course: who has not joined yet (pages.lti_roster)
 left, right = st.columns(2)
-left.button("Close this class", key="class_close", help="Its link then refuses new members; runs are kept.",
-            on_click=room.close, args=(info.id,))
+if may(Action.MANAGE_CLASS, class_id=info.id):
+    left.button("Close this class", key="class_close", help="Its link then refuses new members; runs are kept.",
+                on_click=room.close, args=(info.id,))
 with right:
     delete_class(info)
-follow_me(info)
+staff_panel(info)
+if may(Action.MANAGE_CLASS, class_id=info.id):
+    follow_me(info)
 ask_form(info)
 live(info.id)

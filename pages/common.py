@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from pathlib import Path
+import time
 from typing import Any
 
 import streamlit as st
 
 from explorer import urlstate
-from explorer.access.policy import POLICY, Action, Actor
+from explorer.access.policy import POLICY, Action, Actor, Role
+from explorer.access.signin import Door, SignedIn, SignInRules, oidc_providers
 from explorer.access.teacher import TeacherGate, refusal_sentence
 from explorer.classroom.classes import Classroom
 from explorer.classroom.gating import Gating, viewer_gating
@@ -57,13 +58,41 @@ def my_class() -> tuple[ClassInfo, Member] | None:
 
 # ----------------------------------------------------------------------------- who may do what
 def actor() -> Actor:
-    """This session as the access policy sees it: its owner id, and whether it is in teacher mode."""
-    return Actor(st.session_state.get("owner"), teacher=is_teacher())
+    """This session as the access policy sees it: its owner id, the password's teacher mode or the deployment's
+    teacher and admin rules (signed in), and its role in each class it helps run (explorer.classroom.staff)."""
+    owner, me = st.session_state.get("owner"), signed_in()
+    password = is_teacher()
+    created = SignInRules.creator_counts(me is not None, password)
+    return Actor(owner, teacher=password or bool(me and me.teacher), admin=password or bool(me and me.admin),
+                 classes=class_roles(owner, me.email if me else None, created))
 
 
-def may(action: Action, owner: str | None = None) -> bool:
-    """Whether this session may take `action` on a thing `owner` started (explorer.access.policy decides)."""
-    return POLICY.allows(actor(), action, owner)
+def class_roles(owner: str | None, email: str | None, created: bool = True) -> dict[str, Role]:
+    """{class id: role} this session holds (one indexed query, kept 2 s: a page run asks the policy many times)."""
+    from explorer.classroom.staff import staff_classes
+    ss, now, asked = st.session_state, time.monotonic(), (owner, email, created)
+    kept = ss.get("_class_roles")
+    if kept and kept[0] == asked and now - kept[1] < 2.0:
+        return kept[2]
+    roles = staff_classes(classroom(), owner, email, created) if owner else {}
+    ss["_class_roles"] = (asked, now, roles)
+    return roles
+
+
+def forget_class_roles() -> None:
+    """After this session changed a class's staff (or created a class): ask the store again on the next question."""
+    st.session_state.pop("_class_roles", None)
+
+
+def may(action: Action, owner: str | None = None, class_id: str | None = None) -> bool:
+    """Whether this session may take `action` on a thing `owner` started, inside class `class_id` (None: outside any
+    class); explorer.access.policy decides."""
+    return POLICY.allows(actor(), action, owner, class_id)
+
+
+def may_somewhere(action: Action) -> bool:
+    """Whether this session may take `action` in at least one class (or everywhere): whether to show a control."""
+    return POLICY.allows_any_class(actor(), action)
 
 
 def results_gating() -> Gating:
@@ -132,7 +161,8 @@ def init_session() -> None:
     """Defaults once per session; the URL's setup, if any, overrides them (with one sentence per bad field)."""
     ss = st.session_state
     if "owner" not in ss:
-        ss["owner"] = _owner_id()
+        me = signed_in()  # signed in: the same owner on every device, whatever the cookie says
+        ss["owner"] = me.owner if me is not None else _owner_id()
     if "_initialised" in ss:
         return
     ss["_initialised"] = True
@@ -156,6 +186,9 @@ def init_session() -> None:
     join = st.query_params.get("join")
     if join is not None:
         ss["join_code"] = str(join)[:40]
+    invite = st.query_params.get("staff")  # a class's staff invite link (pages.signin.invite_panel)
+    if invite is not None:
+        ss["staff_invite"] = str(invite)[:80]
     ss["url_problems"] = problems
 
 
@@ -204,20 +237,60 @@ def ensure_entry(page: str) -> None:
 
 
 # ----------------------------------------------------------------------------- the teacher's sign-in
+def secrets_table(name: str) -> Any:
+    """A table of Streamlit's secrets (None without secrets: load_if_toml_exists parses a file only where one exists,
+    and only a parsed file starts Streamlit's polling file watcher)."""
+    try:
+        if not st.secrets.load_if_toml_exists():
+            return None
+        return st.secrets.get(name)
+    except Exception:  # noqa: BLE001 - an unreadable secrets file means nothing configured, not a crash
+        return None
+
+
+def signin_rules() -> SignInRules:
+    """The deployment's rules: who is a teacher or the admin once signed in, whether students sign in too."""
+    table = secrets_table("explorer")
+    return SignInRules.from_settings(os.environ, table.to_dict() if hasattr(table, "to_dict") else None)
+
+
+def providers() -> list[str]:
+    """The school sign-in's providers (st.login's names) configured under [auth] in secrets; [] when none is."""
+    auth = secrets_table("auth")
+    return oidc_providers(auth.to_dict() if hasattr(auth, "to_dict") else None)
+
+
+def door() -> Door:
+    """How teachers get in here: nothing, the password, the school's sign-in, or both (explorer.access.signin)."""
+    return signin_rules().door(bool(providers()), bool(_password_setting()))
+
+
+def signed_in() -> SignedIn | None:
+    """The person signed in with the school's sign-in (st.user), or None (no sign-in configured, or not signed in)."""
+    try:
+        claims = st.user.to_dict()
+    except Exception:  # noqa: BLE001 - no script context (a test building pages bare): nobody is signed in
+        return None
+    return signin_rules().identity(claims) if claims.get("is_logged_in") else None
+
+
+def _password_setting() -> str | None:
+    return _secrets_value("teacher_password") or os.environ.get("EXPLORER_TEACHER_PASSWORD") or None
+
+
+def _secrets_value(name: str) -> str | None:
+    value = secrets_table(name)
+    return value if isinstance(value, str) and value else None
+
+
 def teacher_password() -> str | None:
-    """The teacher password from Streamlit secrets or EXPLORER_TEACHER_PASSWORD (None: no teacher mode)."""
-    secret = None
-    # Touch st.secrets only when a secrets file exists: the first touch starts a polling file watcher.
-    from streamlit import config as st_config
-    if any(Path(p).expanduser().is_file() for p in st_config.get_option("secrets.files")):
-        try:
-            secret = st.secrets.get("teacher_password")
-        except Exception:  # noqa: BLE001 - an unreadable secrets file means no teacher mode, not a crash
-            secret = None
-    return secret or os.environ.get("EXPLORER_TEACHER_PASSWORD") or None
+    """The teacher password from Streamlit secrets or EXPLORER_TEACHER_PASSWORD; None when there is none, or when
+    the school's sign-in is configured and the password was not explicitly kept (EXPLORER_KEEP_PASSWORD=1)."""
+    return _password_setting() if door() in (Door.PASSWORD, Door.BOTH) else None
 
 
 def is_teacher() -> bool:
+    """Whether this session typed the teacher password (teacher and admin: explorer.access.policy)."""
     return bool(st.session_state.get("teacher"))
 
 
@@ -227,32 +300,28 @@ def teacher_gate() -> TeacherGate:
     return TeacherGate()
 
 
-def _try_teacher_password() -> None:
-    """Runs once per submitted password (not on every rerun), then clears the box."""
+def try_teacher_password(key: str) -> None:
+    """A password box's on_change: runs once per submitted password (not on every rerun), then clears the box."""
     ss = st.session_state
-    pw, ss["sidebar_teacher_pw"] = ss.get("sidebar_teacher_pw"), ""
+    pw, ss[key] = ss.get(key), ""
     session = ss.setdefault("_teacher_session", secrets.token_hex(8))
     ok, wait = teacher_gate().attempt(pw, teacher_password(), session) if pw else (False, 0.0)
     ss["teacher"] = ok
     ss["_teacher_error"] = None if ok or not pw else refusal_sentence(wait)
+    forget_class_roles()
 
 
 def teacher_login(container: Any) -> None:
-    """A small password box in the sidebar that unlocks stop/delete on every job, and the job time budget."""
-    if not teacher_password():
+    """The sidebar's part for the admin (the password's holder, or the admin rule's): the job time budget for the
+    whole server. Signing in is on the Class page (pages.signin), where a teacher looks and a student need not."""
+    if not may(Action.SET_BUDGET):
         return
-    if may(Action.SET_BUDGET):
-        container.caption("Teacher mode: you can stop and delete any job.")
-        manager = job_manager()
-        minutes = container.number_input(
-            "Time budget per job (minutes)", MIN_JOB_BUDGET_S / 60, MAX_JOB_BUDGET_S / 60,
-            value=manager.budget_s / 60, step=5.0, key="sidebar_job_budget",
-            help="Jobs that start from now on stop when it runs out, their results kept; longer estimates are "
-                 "refused when they are submitted.")
-        if minutes * 60 != manager.budget_s:
-            manager.set_budget(minutes * 60)
-        return
-    container.text_input("Teacher password", type="password", key="sidebar_teacher_pw",
-                         on_change=_try_teacher_password)
-    if st.session_state.get("_teacher_error"):
-        container.error(st.session_state["_teacher_error"])
+    container.caption("Teacher mode: you can stop and delete any job.")
+    manager = job_manager()
+    minutes = container.number_input(
+        "Time budget per job (minutes)", MIN_JOB_BUDGET_S / 60, MAX_JOB_BUDGET_S / 60,
+        value=manager.budget_s / 60, step=5.0, key="sidebar_job_budget",
+        help="Jobs that start from now on stop when it runs out, their results kept; longer estimates are "
+             "refused when they are submitted.")
+    if minutes * 60 != manager.budget_s:
+        manager.set_budget(minutes * 60)

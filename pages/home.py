@@ -4,6 +4,7 @@ import streamlit as st
 from pages.class_panel import class_caption
 from pages.common import ensure_entry
 from pages.job_actions import figure6_spec, start_experiment
+from pages.signin import home_link
 
 ensure_entry("pages/home.py")
 
@@ -60,3 +61,4 @@ with right:
         ' x -> c1 -> c2 -> add -> out; x -> add [label="identity x", style=dashed, color="#c0392b", '
         'fontcolor="#c0392b"]; }', width="content")
 st.caption("Or build your own network on the **Build** page, then train it against its plain twin on **Train**.")
+home_link()

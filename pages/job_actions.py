@@ -14,7 +14,7 @@ from explorer.jobs.request import JobRequest, LandscapeSettings
 from explorer.jobs.status import JobStatus, job_status
 from explorer.store.records import ACTIVE, STATUSES, Experiment
 from explorer.text import plain_text
-from pages.common import classroom, client_id, is_teacher, job_manager, may, store, train_cfg
+from pages.common import actor, classroom, client_id, job_manager, may, store, train_cfg
 
 
 def start_experiment(spec) -> str | None:
@@ -56,13 +56,16 @@ def show_job_status(status: JobStatus) -> None:
 
 
 # ----------------------------------------------------------------------------- acting on a job
-def act(action: Action, exp_id: str) -> bool:
-    """Stop, delete or resume a job as this session (the job manager asks the policy again); a refusal is shown as
-    its one sentence. Returns True when the job manager took it."""
+def act(action: Action, exp_id: str, class_id: str | None = None) -> bool:
+    """Stop, delete or resume a job as this session (the job manager asks the policy again, with the class's roles
+    where the job was started in `class_id`); a refusal is shown as its one sentence. Returns True when taken."""
+    from explorer.classroom.staff import job_classes
     manager, owner = job_manager(), st.session_state["owner"]
     do = {Action.STOP: manager.stop, Action.DELETE: manager.delete, Action.RESUME: manager.resume}[action]
+    if class_id is not None and class_id not in job_classes(classroom(), exp_id):
+        class_id = None  # a class role counts toward that class's own jobs only
     try:
-        do(exp_id, owner, teacher=is_teacher())
+        do(exp_id, owner, actor=actor(), class_id=class_id)
     except JobError as exc:
         st.error(str(exc))
         return False

@@ -6,10 +6,10 @@ import time
 
 import streamlit as st
 
-from explorer.access.policy import POLICY, Action
+from explorer.access.policy import Action
 from explorer.classroom import lti_courses
 from explorer.text import plain_text
-from pages.common import actor, classroom, store
+from pages.common import classroom, may, store
 
 _SHOWN = 40  # names listed before "and N more"
 
@@ -60,7 +60,7 @@ def lms_roster(info) -> None:
             names = ", ".join(e.name for e in missing[:_SHOWN])
             more = f" and {len(missing) - _SHOWN} more" if len(missing) > _SHOWN else ""
             st.caption(plain_text(f"Not joined yet: {names}{more}."))
-        if POLICY.allows(actor(), Action.MANAGE_CLASS, class_id=info.id):
+        if may(Action.MANAGE_CLASS, class_id=info.id):
             st.button("Read the roster from the LMS", key="class_lti_sync", on_click=_sync, args=(info.id,),
                       help="Asks the LMS who is in the course (students join by opening the tool from the course).")
         if st.session_state.get("lti_roster_error"):

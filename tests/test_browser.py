@@ -200,7 +200,8 @@ def test_a_phishing_link_in_the_url_is_shown_as_plain_text_in_chromium(served):
 
 @pytest.mark.browser
 def test_wrong_teacher_passwords_back_off_and_the_teacher_sets_the_job_budget(tmp_path):
-    """Issue 11, items 10 and 12, in the sidebar of a real server with a teacher password."""
+    """Issue 11, items 10 and 12, on a real server with a teacher password: the box on the Class page, the budget in
+    the sidebar."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
@@ -210,8 +211,7 @@ def test_wrong_teacher_passwords_back_off_and_the_teacher_sets_the_job_budget(tm
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
-            page.locator('[data-testid="stExpandSidebarButton"]').click(timeout=60_000)
+            page.goto(f"http://127.0.0.1:{port}/classroom", timeout=60_000)  # the teacher signs in on the Class page
             box = page.get_by_label("Teacher password")
             for _ in range(3):
                 box.fill("guess")
@@ -221,7 +221,8 @@ def test_wrong_teacher_passwords_back_off_and_the_teacher_sets_the_job_budget(tm
             page.wait_for_timeout(1500)
             box.fill("s3cret")
             box.press("Enter")
-            page.get_by_text("Teacher mode").wait_for(timeout=30_000)
+            page.get_by_text("Teacher mode (the teacher password)").wait_for(timeout=30_000)
+            page.locator('[data-testid="stExpandSidebarButton"]').click(timeout=60_000)  # the budget: the admin's
             budget = page.get_by_test_id("stNumberInputField")
             assert float(budget.input_value()) == 30.0
             budget.fill("45")

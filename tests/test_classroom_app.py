@@ -37,9 +37,9 @@ def run(at):
 def teacher_with_class(new_app, name="Physics 1"):
     """(the teacher's AppTest on the Class page, the class code)."""
     at = new_app()
-    at.text_input(key="sidebar_teacher_pw").input(PASSWORD)
-    run(at)
     at.switch_page("pages/classroom.py")
+    run(at)
+    at.text_input(key="class_teacher_pw").input(PASSWORD)  # the teacher signs in on the Class page
     run(at)
     at.text_input(key="class_new_name").input(name)
     at.button(key="class_create").click()

@@ -61,11 +61,10 @@ def test_a_class_end_to_end_in_three_browser_contexts(served):
     teacher = browser.new_context(viewport={"width": 1400, "height": 2700}).new_page()  # the class chart is low
     teacher.goto(url, timeout=60_000)
     teacher.get_by_role("heading", name="ResNet Explorer").wait_for(timeout=60_000)
-    open_sidebar(teacher)
+    teacher.get_by_role("link", name="Class").first.click()  # the teacher signs in on the Class page
     teacher.get_by_label("Teacher password").fill(PASSWORD)
     teacher.get_by_label("Teacher password").press("Enter")
-    teacher.get_by_text("Teacher mode: you can stop").wait_for(timeout=30_000)
-    teacher.get_by_role("link", name="Class").first.click()
+    teacher.get_by_text("Teacher mode (the teacher password)").wait_for(timeout=30_000)
     teacher.get_by_label("Class name").fill("Period 3")
     teacher.get_by_role("button", name="Create the class").click()
     heading = teacher.get_by_role("heading", name=re.compile("Join code")).first

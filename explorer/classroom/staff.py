@@ -130,19 +130,24 @@ def class_role(room: Classroom, class_id: str, owner: str | None, email: str | N
     return staff_classes(room, owner, email).get(class_id)
 
 
-def staff_classes(room: Classroom, owner: str | None, email: str | None = None) -> dict[str, Role]:
+def staff_classes(room: Classroom, owner: str | None, email: str | None = None,
+                  created: bool = True) -> dict[str, Role]:
     """{class id: role} for every class `owner` (or their verified `email`) helps run, open or closed: the classes
-    they created (CLASS_TEACHER) and those they were added to. One query (two indexed lookups), whatever the store."""
+    they created (CLASS_TEACHER; left out when not `created`: SignInRules.creator_counts) and those they were added
+    to. Two indexed queries on one read connection, whatever the store."""
     keys = _keys(owner, email)
     if not keys:
         return {}
     s, k = t.class_staff.c, t.classes.c
-    created = sa.select(k.id.label("class_id"), sa.literal(Role.CLASS_TEACHER.value).label("role")) \
-        .where(k.teacher == owner) if owner else None
-    added = sa.select(s.class_id, s.role).where(s.owner.in_(keys))
-    query = sa.union_all(created, added) if created is not None else added
+
+    def read(conn: sa.Connection) -> list[tuple[str, str]]:
+        rows = [(r.class_id, r.role) for r in conn.execute(sa.select(s.class_id, s.role).where(s.owner.in_(keys)))]
+        if owner and created:
+            rows += [(i, Role.CLASS_TEACHER.value) for i in conn.execute(sa.select(k.id).where(k.teacher == owner))
+                     .scalars()]
+        return rows
     out: dict[str, Role] = {}
-    for class_id, role in room.q(lambda c: c.execute(query).all()):
+    for class_id, role in room.q(read):
         held = Role(role)
         if class_id not in out or _rank(held) < _rank(out[class_id]):  # the strongest role wins
             out[class_id] = held
@@ -188,6 +193,31 @@ def clean_token(text: object) -> str | None:
     return text.strip()
 
 
+def peek_invite(room: Classroom, token: object) -> tuple[ClassInfo, Role]:
+    """What an invite link would give (its class and role), without spending it. Raises ClassError like
+    redeem_invite for an unknown, used or expired link."""
+    clean = clean_token(token)
+    if clean is None:
+        raise ClassError("That invite link is not one this server made; ask the class's teacher for a new one.")
+    return room.q(lambda conn: _usable(conn, clean, time.time()))[:2]
+
+
+def _usable(conn: sa.Connection, token: str, now: float) -> tuple[ClassInfo, Role, str]:
+    """(class, role, token hash) of an unspent, unexpired invite token, or ClassError with its sentence."""
+    i = t.class_invites.c
+    row = conn.execute(sa.select(t.class_invites).where(i.token_hash == _token_hash(token))).first()
+    if row is None:
+        raise ClassError("That invite link is not one this server made; ask the class's teacher for a new one.")
+    if row.used is not None:
+        raise ClassError("That invite link has been used already; ask the class's teacher for a new one.")
+    if row.expires <= now:
+        raise ClassError("That invite link has expired; ask the class's teacher for a new one.")
+    found = conn.execute(sa.select(t.classes).where(t.classes.c.id == row.class_id)).first()
+    if found is None:
+        raise ClassError("That class no longer exists.")
+    return _class_info(found), Role(row.role), row.token_hash
+
+
 def redeem_invite(room: Classroom, token: object, owner: str) -> tuple[ClassInfo, Role]:
     """Use an invite link: its role in its class goes to `owner`, and the link is spent (single use, in one
     transaction). Raises ClassError with one sentence for an unknown, used or expired link."""
@@ -198,18 +228,8 @@ def redeem_invite(room: Classroom, token: object, owner: str) -> tuple[ClassInfo
     now = time.time()
 
     def write(conn: sa.Connection) -> tuple[ClassInfo, Role]:
-        row = conn.execute(sa.select(t.class_invites).where(i.token_hash == _token_hash(clean))).first()
-        if row is None:
-            raise ClassError("That invite link is not one this server made; ask the class's teacher for a new one.")
-        if row.used is not None:
-            raise ClassError("That invite link has been used already; ask the class's teacher for a new one.")
-        if row.expires <= now:
-            raise ClassError("That invite link has expired; ask the class's teacher for a new one.")
-        found = conn.execute(sa.select(t.classes).where(t.classes.c.id == row.class_id)).first()
-        if found is None:
-            raise ClassError("That class no longer exists.")
-        info, role = _class_info(found), Role(row.role)
-        spent = conn.execute(t.class_invites.update().where((i.token_hash == row.token_hash) & i.used.is_(None))
+        info, role, token_hash = _usable(conn, clean, now)
+        spent = conn.execute(t.class_invites.update().where((i.token_hash == token_hash) & i.used.is_(None))
                              .values(used=now, used_by=owner))
         if spent.rowcount != 1:  # another tab spent it at the same moment
             raise ClassError("That invite link has been used already; ask the class's teacher for a new one.")

@@ -221,8 +221,6 @@ class JobManager:
 
     def _owned(self, exp_id: str, owner: str | None, teacher: bool, verb: str, actor: Actor | None = None,
                class_id: str | None = None) -> Experiment:
-        """The job, when the policy lets this person take `verb` on it: `actor` as the page knows them (their class
-        roles; `class_id`: the job's class, checked by the caller), else `owner` with the password's `teacher` mode."""
         exp = self.store.load_experiment(exp_id)
         if exp is None:
             raise JobError(f"There is no job {exp_id} (it may have been deleted).")

@@ -1,0 +1,160 @@
+"""Signing in: the teacher's entry on the Class page (the password box, or the school's sign-in buttons), who is
+signed in with a Sign out, the quiet link at the bottom of Home, the wall when students must sign in, and a staff
+invite link's Accept. Who counts as what is explorer.access.signin's and explorer.access.policy's; this only draws."""
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.access.policy import Action, Role
+from explorer.access.signin import Door
+from explorer.classroom import staff
+from explorer.classroom.records import ClassError
+from explorer.text import plain_text
+from pages.common import (
+    classroom,
+    door,
+    forget_class_roles,
+    is_teacher,
+    may,
+    may_somewhere,
+    providers,
+    secrets_table,
+    signed_in,
+    signin_rules,
+    try_teacher_password,
+)
+
+ROLE_WORDS = {Role.CLASS_TEACHER: "teacher", Role.CO_TEACHER: "co-teacher", Role.TA: "teaching assistant"}
+_NONE = ("No teacher sign-in is set up on this server, so the Class page is closed. Whoever runs the server can "
+         "start it with a teacher password (EXPLORER_TEACHER_PASSWORD) or with the school's sign-in.")
+
+
+def provider_label(name: str) -> str:
+    """The button's words for one configured provider: "Sign in with Google" ("default": the school's account)."""
+    table = provider_labels()
+    if name in table:
+        return f"Sign in with {table[name]}"
+    return "Sign in with your school account" if name == "default" else f"Sign in with {name.title()}"
+
+
+def provider_labels() -> dict[str, str]:
+    table = secrets_table("explorer")
+    labels = table.get("provider_labels") if table is not None else None
+    return {str(k): str(v)[:40] for k, v in labels.items()} if hasattr(labels, "items") else {}
+
+
+def login_buttons(prefix: str) -> None:
+    """One button per configured provider; a click goes to the provider and comes back signed in."""
+    for name in providers():
+        if st.button(provider_label(name), key=f"{prefix}_login_{name}", type="primary",
+                     icon=":material/login:"):
+            st.login(name)
+
+
+def signin_panel() -> None:
+    """The Class page for someone who is not (yet) a teacher here: the sentence for this deployment, and its door."""
+    how, me = door(), signed_in()
+    if how is Door.NONE:
+        st.info(_NONE)
+        return
+    if me is not None:
+        st.info(f"You are signed in as {plain_text(me.name)}, whom this server does not count as a teacher. Ask its "
+                "administrator to add you, or a class's teacher to add you as a co-teacher or TA.")
+        signout_button("class")
+        return
+    if how in (Door.OIDC, Door.BOTH):
+        st.markdown("**Teacher sign-in.** Sign in with your school account to see and run your classes.")
+        login_buttons("class")
+    if how in (Door.PASSWORD, Door.BOTH):
+        st.markdown("**Teacher sign-in.** Type the teacher password." if how is Door.PASSWORD else
+                    "Or type the teacher password.")
+        st.text_input("Teacher password", type="password", key="class_teacher_pw",
+                      on_change=try_teacher_password, args=("class_teacher_pw",))
+        if st.session_state.get("_teacher_error"):
+            st.error(st.session_state["_teacher_error"])
+
+
+def signout_button(prefix: str) -> None:
+    if st.button("Sign out", key=f"{prefix}_signout", icon=":material/logout:"):
+        st.logout()
+
+
+def teacher_bar() -> None:
+    """Who is signed in, and the way out: the school account's name with Sign out, or the password's teacher mode."""
+    me = signed_in()
+    if me is not None:
+        role = "admin" if me.admin else "teacher" if me.teacher else "staff" if may_somewhere(Action.VIEW_CLASS) \
+            else "student"
+        c = st.columns([5, 1], vertical_alignment="center")
+        c[0].caption(f"Signed in as **{plain_text(me.name)}** ({role}).")
+        with c[1]:
+            signout_button("class_bar")
+    elif is_teacher():
+        c = st.columns([5, 1], vertical_alignment="center")
+        c[0].caption("Teacher mode (the teacher password): you can see and run every class.")
+        c[1].button("Leave teacher mode", key="class_bar_leave", on_click=_leave_teacher_mode)
+
+
+def _leave_teacher_mode() -> None:
+    st.session_state["teacher"] = False
+    forget_class_roles()
+
+
+def home_link() -> None:
+    """At the bottom of Home: a quiet way in for a teacher (the Class page signs them in); nothing for a student to
+    follow by mistake."""
+    if door() is Door.NONE or may(Action.CREATE_CLASS):
+        return
+    st.divider()
+    st.page_link("pages/classroom.py", label="Teacher sign-in", icon=":material/login:",
+                 help="For teachers: sign in on the Class page to create and run a class.")
+
+
+def student_wall() -> None:
+    """Where the deployment asks everyone to sign in (EXPLORER_STUDENT_LOGIN=required): nothing else until they do,
+    so each student's runs follow their account across devices."""
+    if not signin_rules().student_login or not providers() or signed_in() is not None:
+        return
+    st.title("ResNet Explorer")
+    st.markdown("This server asks everyone to sign in with their school account, so that your runs follow you "
+                "from one device to another.")
+    login_buttons("wall")
+    st.stop()
+
+
+def invite_panel() -> None:
+    """A staff invite link (?staff=TOKEN): what it gives, and Accept; one sentence for a used or expired link."""
+    ss = st.session_state
+    if "staff_invite_problem" in ss:
+        st.warning(ss.pop("staff_invite_problem"))
+    if "staff_invite_done" in ss:
+        st.success(ss.pop("staff_invite_done"))
+        st.page_link("pages/classroom.py", label="Open the Class page", icon=":material/groups:")
+    token = ss.get("staff_invite")
+    if not token:
+        return
+    try:
+        info, role = staff.peek_invite(classroom(), token)
+    except ClassError as exc:
+        st.warning(str(exc))
+        ss.pop("staff_invite", None)
+        return
+    with st.container(border=True):
+        st.markdown(f"**You are invited as {ROLE_WORDS[role]} of the class {plain_text(info.name)}** (code "
+                    f"{info.code}). The link works once; accept it in the browser you will teach from.")
+        c = st.columns(2)
+        c[0].button("Accept", key="invite_accept", type="primary", on_click=_accept, args=(token,))
+        c[1].button("Not now", key="invite_dismiss", on_click=ss.pop, args=("staff_invite", None))
+
+
+def _accept(token: str) -> None:
+    ss = st.session_state
+    ss.pop("staff_invite", None)
+    try:
+        info, role = staff.redeem_invite(classroom(), token, ss["owner"])
+    except ClassError as exc:
+        ss["staff_invite_problem"] = str(exc)
+        return
+    forget_class_roles()
+    ss["class_pick"] = info.id
+    ss["staff_invite_done"] = f"You are now {ROLE_WORDS[role]} of the class {plain_text(info.name)}."
