@@ -95,6 +95,8 @@ def test_an_instructor_launch_makes_the_course_class_and_signs_the_teacher_in(lm
     roles = staff.staff_classes(room, owner)
     assert roles == {course.id: Role.CLASS_TEACHER}
     assert at.session_state["class_pick"] == course.id and [t.value for t in at.title] == ["Class"]  # lands there
+    shown = [m.value for m in at.markdown]
+    assert f"## Join code: {course.code}" in shown and any("From your LMS course" in m for m in shown), shown
     assert POLICY.allows(Actor(owner, classes=roles), Action.MANAGE_CLASS, class_id=course.id)
     # A second launch of the same course reuses its class.
     _launch(base, "inst-1")
