@@ -38,6 +38,8 @@ _WHERE: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("explorer.store.reports", (("MAX_WEIGHTS_BYTES", ""),)),
     ("explorer.classroom.classes", (("MAX_NAME", ""),)),
     ("explorer.classroom.questions", (("MAX_PROMPT", ""), ("MAX_CHOICES", ""), ("MAX_CHOICE", ""))),
+    ("explorer.classroom.staff", (("INVITE_TTL_S", ""), ("INVITE_MAX_TTL_S", ""), ("MAX_EMAIL", ""),
+                                  ("MAX_STAFF", ""))),
     ("explorer.classroom.lti_courses", (("TICKET_LIFETIME_S", ""),)),
     ("explorer.jobs.budget", (("JOB_BUDGET_S", "EXPLORER_JOB_BUDGET_S"), ("MIN_JOB_BUDGET_S", ""),
                               ("MAX_JOB_BUDGET_S", ""))),

@@ -46,7 +46,7 @@ def provider_labels() -> dict[str, str]:
 def login_buttons(prefix: str) -> None:
     """One button per configured provider; a click goes to the provider and comes back signed in."""
     for name in providers():
-        if st.button(provider_label(name), key=f"{prefix}_login_{name}", type="primary",
+        if st.button(plain_text(provider_label(name)), key=f"{prefix}_login_{name}", type="primary",
                      icon=":material/login:"):
             st.login(name)
 
@@ -62,12 +62,13 @@ def signin_panel() -> None:
                 "administrator to add you, or a class's teacher to add you as a co-teacher or TA.")
         signout_button("class")
         return
+    st.info({Door.PASSWORD: "The Class page is for the teacher: type the teacher password below.",
+             Door.OIDC: "The Class page is for teachers: sign in with your school account.",
+             Door.BOTH: "The Class page is for teachers: sign in with your school account, or type the teacher "
+                        "password below."}[how])
     if how in (Door.OIDC, Door.BOTH):
-        st.markdown("**Teacher sign-in.** Sign in with your school account to see and run your classes.")
         login_buttons("class")
     if how in (Door.PASSWORD, Door.BOTH):
-        st.markdown("**Teacher sign-in.** Type the teacher password." if how is Door.PASSWORD else
-                    "Or type the teacher password.")
         st.text_input("Teacher password", type="password", key="class_teacher_pw",
                       on_change=try_teacher_password, args=("class_teacher_pw",))
         if st.session_state.get("_teacher_error"):

@@ -27,7 +27,8 @@ def open_class(new_app, user=None, secrets=None, page="pages/classroom.py"):
     if user is not None:
         at.user = user
     at.run()
-    at.switch_page(page).run()
+    if page is not None:  # AppTest then runs the page file alone (the entry script ran on the first run)
+        at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
 
@@ -52,7 +53,7 @@ def test_the_password_on_the_class_page(new_app, monkeypatch):
     assert [p.proto.label for p in home.get("page_link")] == ["Teacher sign-in"]  # quiet, at the bottom of Home
     assert not home.text_input  # no password box in the sidebar any more
     at = open_class(new_app)
-    assert "Type the teacher password" in texts(at)
+    assert "type the teacher password below" in texts(at)
     at.text_input(key="class_teacher_pw").input("wrong").run()
     assert "That password is not the teacher's." in texts(at)
     at.text_input(key="class_teacher_pw").input("sesame").run()
@@ -61,13 +62,14 @@ def test_the_password_on_the_class_page(new_app, monkeypatch):
     at.button(key="class_create").click().run()
     assert any(m.value.startswith("## Join code") for m in at.markdown)
     at.button(key="class_bar_leave").click().run()
-    assert "Type the teacher password" in texts(at) and not any(m.value.startswith("## Join") for m in at.markdown)
+    assert "type the teacher password below" in texts(at)
+    assert not any(m.value.startswith("## Join") for m in at.markdown)  # the class was the password's, not the cookie's
 
 
 def test_the_school_sign_in_turns_the_password_off_unless_kept(new_app, monkeypatch):
     monkeypatch.setenv("EXPLORER_TEACHER_PASSWORD", "sesame")
     at = open_class(new_app, secrets={"auth": AUTH})
-    assert "Sign in with your school account" in texts(at)
+    assert "sign in with your school account" in texts(at)
     assert [b.label for b in at.button if b.key == "class_login_school"] == ["Sign in with School"]
     assert not [w for w in at.text_input if w.key == "class_teacher_pw"]
     monkeypatch.setenv("EXPLORER_KEEP_PASSWORD", "1")
@@ -127,3 +129,22 @@ def test_an_invite_link_makes_a_ta_once(new_app, monkeypatch):
     again = new_app(staff=token)
     assert "That invite link has been used already" in texts(again)
     assert not [b for b in again.button if b.key == "invite_accept"]
+
+
+def test_students_sign_in_where_required_and_keep_their_class_across_devices(new_app, monkeypatch):
+    from pages.common import classroom
+    monkeypatch.setenv("EXPLORER_STUDENT_LOGIN", "required")
+    wall = open_class(new_app, secrets={"auth": AUTH}, page=None)
+    assert "asks everyone to sign in" in texts(wall)
+    assert [b.key for b in wall.button] == ["wall_login_school"]  # nothing else until signed in
+    info = classroom().create("t" * 32, "Physics")
+    laptop = open_class(new_app, claims("ann", "ann@school.example"), {"auth": AUTH}, page=None)
+    assert laptop.session_state["owner"] == owner_for(ISS, "ann")  # the person, not a cookie
+    classroom().join(info.code, laptop.session_state["owner"], "Ann")
+    phone = open_class(new_app, claims("ann", "ann@school.example"), {"auth": AUTH}, page=None)
+    assert phone.session_state["owner"] == laptop.session_state["owner"]
+    assert "In class Physics" in texts(phone) and "as Ann" in texts(phone)
+    monkeypatch.delenv("EXPLORER_STUDENT_LOGIN")
+    anonymous = open_class(new_app, secrets={"auth": AUTH}, page=None)  # the default: the cookie
+    assert "asks everyone to sign in" not in texts(anonymous)
+    assert len(anonymous.session_state["owner"]) == 32

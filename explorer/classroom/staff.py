@@ -25,8 +25,8 @@ from .records import ClassError, ClassInfo
 if TYPE_CHECKING:
     from .classes import Classroom
 
-INVITE_TTL_S = 7 * 24 * 3600.0  # an invite link's default life: a week
-INVITE_MAX_TTL_S = 30 * 24 * 3600.0  # the longest a teacher may ask for
+INVITE_TTL_S = 7 * 24 * 3600  # an invite link's default life: a week
+INVITE_MAX_TTL_S = 30 * 24 * 3600  # the longest a teacher may ask for
 MAX_EMAIL = 254  # characters of an address (RFC 5321's path limit)
 MAX_STAFF = 50  # co-teachers and TAs of one class: a staff list stays a list
 _EMAIL_RE = re.compile(r"^[^@\s<>\"'`;,()\[\]\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
