@@ -21,7 +21,8 @@ def _lti_setup(root: str) -> tuple[object, object] | str:
     try:
         settings = settings_from_env()
         if settings is None:
-            return "This server has no LTI settings (EXPLORER_LTI_CONFIG), so it cannot read the course's roster."
+            return ("This app server is not set up to read rosters from an LMS; its administrator gives it the same "
+                    "LTI settings as the tool.")
         return settings, tool_key(root)
     except LtiError as exc:
         return str(exc)
