@@ -9,6 +9,7 @@ import streamlit as st  # noqa: E402
 from pages.class_panel import join_panel
 from pages.common import init_session, store_notice, sync_query, teacher_login, write_owner_cookie
 from pages.display import projector_toggle, show_url_problems
+from pages.lti_entry import redeem_launch
 from pages.signin import invite_panel, student_wall
 
 st.set_page_config(page_title="ResNet Explorer", page_icon=":material/account_tree:", layout="wide",
@@ -31,9 +32,11 @@ PAGES = [
 # raw pages/ folder listing before the first run.
 page = st.navigation(PAGES, position="top")
 deep_link = st.session_state.pop("_deep_link", None)  # a page opened first on a fresh server (common.ensure_entry)
+deep_link = redeem_launch() or deep_link  # a launch from an LMS (/?lti=...), perhaps to a lesson (pages.lti_entry)
 if deep_link and deep_link != "pages/home.py":
     st.switch_page(deep_link, query_params=st.query_params.to_dict())
-student_wall()  # EXPLORER_STUDENT_LOGIN=required: nothing but the sign-in until signed in
+if "lti" not in st.session_state:  # a session an LMS launch signed in (pages.lti_entry) is past the wall
+    student_wall()  # EXPLORER_STUDENT_LOGIN=required: nothing but the sign-in until signed in
 
 with st.sidebar:
     st.caption("Plain vs residual networks, after He et al. 2015 and 2016.")

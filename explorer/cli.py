@@ -138,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--output", help="the script's file (default: print it on stdout)")
     _store_flags(e)
     sub.add_parser("app", help="start the app (`streamlit run`); the arguments after `app` go to Streamlit")
+    lt = sub.add_parser("lti", help="serve the LTI 1.3 tool (launch from an LMS) beside the app; docs/deploy.md")
+    lt.add_argument("--host", default="127.0.0.1")
+    lt.add_argument("--port", type=int, default=8502)
+    lt.add_argument("--tool-url", help="where the LMS reaches these endpoints (default: the settings' app_url + /lti)")
+    _store_flags(lt)
     w = sub.add_parser("worker", help="run one queued experiment folder (used by the job manager)")
     w.add_argument("experiment_dir")
     w.add_argument("--database-url")
@@ -334,6 +339,9 @@ def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Every command but `app` and `worker`; a user error raised here becomes one sentence in main()."""
     if args.command in ("resume", "import-store", "export"):
         return _other_command(args, parser)
+    if args.command == "lti":
+        from .lti.app import serve
+        return serve(args.host, args.port, args.runs_dir, args.database_url, args.tool_url)
     spec = _spec(args)  # e.g. an impossible depth, a seed out of range, a --data-path that is not there
     if args.data_dir:
         os.environ["EXPLORER_DATA_DIR"] = args.data_dir

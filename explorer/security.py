@@ -41,6 +41,7 @@ _WHERE: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("explorer.classroom.authoring", (("MAX_TITLE", ""), ("MAX_CLASS_LESSONS", ""), ("MAX_LESSONS_FILE_BYTES", ""))),
     ("explorer.classroom.staff", (("INVITE_TTL_S", ""), ("INVITE_MAX_TTL_S", ""), ("MAX_EMAIL", ""),
                                   ("MAX_STAFF", ""))),
+    ("explorer.classroom.lti_courses", (("TICKET_LIFETIME_S", ""),)),
     ("explorer.jobs.budget", (("JOB_BUDGET_S", "EXPLORER_JOB_BUDGET_S"), ("MIN_JOB_BUDGET_S", ""),
                               ("MAX_JOB_BUDGET_S", ""))),
     ("explorer.jobs.manager", (("Limits.concurrent", "EXPLORER_MAX_JOBS"),
@@ -50,6 +51,12 @@ _WHERE: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
                                ("Limits.active_per_client", "EXPLORER_MAX_ACTIVE_PER_CLIENT"),
                                ("Limits.starts_per_client_hour", "EXPLORER_MAX_STARTS_PER_CLIENT_HOUR"))),
     ("explorer.jobs.watching", (("DEFAULT_BUDGET_CORES", "EXPLORER_LIVE_BUDGET_CORES"), ("MAX_INTERVAL_S", ""))),
+    ("explorer.lti.settings", (("MAX_CONFIG_BYTES", ""), ("MAX_PLATFORMS", ""), ("MAX_DEPLOYMENTS", ""),
+                               ("MAX_KEY_BYTES", ""))),
+    ("explorer.lti.tool", (("CLOCK_SKEW_S", ""), ("NONCE_LIFETIME_S", ""), ("STATE_COOKIE_S", ""),
+                           ("KEY_SET_CACHE_S", ""))),
+    ("explorer.lti.app", (("MAX_LAUNCH_BYTES", ""),)),
+    ("explorer.lti.roster", (("MAX_ROSTER", ""), ("MAX_ROSTER_PAGES", ""), ("REQUEST_TIMEOUT_S", ""))),
     ("explorer.urlstate", (("MAX_QUERY_VALUE_CHARS", ""), ("MAX_CONTROL_LIST", ""))),
 )
 

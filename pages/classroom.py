@@ -18,6 +18,7 @@ from pages.class_staff import staff_panel, visible_classes
 from pages.common import classroom, ensure_entry, forget_class_roles, may, may_somewhere, store, train_cfg
 from pages.display import plot
 from pages.job_actions import act
+from pages.lti_roster import lms_roster
 from pages.signin import signin_panel, teacher_bar
 
 ensure_entry("pages/classroom.py")
@@ -264,6 +265,7 @@ pick = st.selectbox("Class", list(open_classes), key="class_pick",
                     format_func=lambda i: f"{clean(open_classes[i].name)} ({open_classes[i].code})")
 info = open_classes[pick]
 class_header(info)
+lms_roster(info)  # a class opened from an LMS course: who has not joined yet (pages.lti_roster)
 left, right = st.columns(2)
 if may(Action.MANAGE_CLASS, class_id=info.id):
     left.button("Close this class", key="class_close", help="Its link then refuses new members; runs are kept.",

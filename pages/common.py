@@ -17,6 +17,7 @@ from typing import Any
 import streamlit as st
 
 from explorer import urlstate
+from explorer.access.identity import is_signed_in_owner
 from explorer.access.policy import POLICY, Action, Actor, Role
 from explorer.access.signin import Door, SignedIn, SignInRules, oidc_providers
 from explorer.access.teacher import TeacherGate, refusal_sentence
@@ -62,7 +63,8 @@ def actor() -> Actor:
     teacher and admin rules (signed in), and its role in each class it helps run (explorer.classroom.staff)."""
     owner, me = st.session_state.get("owner"), signed_in()
     password = is_teacher()
-    created = SignInRules.creator_counts(me is not None, password)
+    # An owner id made by a sign-in (OIDC, or an LMS's launch: pages.lti_entry) is the person, never a cookie's.
+    created = SignInRules.creator_counts(me is not None or is_signed_in_owner(owner), password)
     return Actor(owner, teacher=password or bool(me and me.teacher), admin=password or bool(me and me.admin),
                  classes=class_roles(owner, me.email if me else None, created))
 

@@ -12,8 +12,15 @@
                       in), role (co_teacher, ta), name (the e-mail, or who the invite link was for), added_by, added
     class_invites     token_hash (sha256 of the invite link's token: the token itself is never stored), class_id,
                       role, created_by, created, expires, used, used_by: single-use staff invite links
+    lti_courses       an LMS course launched over LTI 1.3 (issuer + deployment + context id) -> its class, the
+                      course's title and its roster service (NRPS) URL
+    lti_tickets       one-time hand-offs from an LTI launch to a Streamlit session: sha256 of the ticket, who, which
+                      class, which role, which lesson, expiry, used
+    lti_roster        the course's members as the LMS's roster service (NRPS) listed them, for "not joined yet"
+    lti_launch_values the LTI library's short-lived values (nonces, state), shared by every replica; a nonce is
+                      taken once (a replayed id_token is refused)
 
-Size budget: ~80 lines.
+Size budget: ~140 lines.
 """
 from __future__ import annotations
 
@@ -115,7 +122,52 @@ class_invites = sa.Table(
 # on an existing table, created by ensure_tables where it is missing (no column changes).
 classes_by_teacher = sa.Index("ix_classes_teacher", classes.c.teacher)
 
-TABLES = (classes, class_members, class_jobs, class_questions, class_answers, class_lessons, class_staff, class_invites)
+lti_courses = sa.Table(
+    "lti_courses", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # sha256 of (issuer, deployment, context id): the key
+    sa.Column("class_id", sa.String(32), sa.ForeignKey("classes.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("issuer", sa.String(400), nullable=False),
+    sa.Column("deployment", sa.String(255), nullable=False),
+    sa.Column("context", sa.String(255), nullable=False),
+    sa.Column("client_id", sa.String(255), nullable=False),
+    sa.Column("memberships_url", sa.String(1000)),  # the roster service (NRPS) of the newest launch, or None
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("synced", sa.Float),  # the last roster sync
+    sa.Index("ix_lti_courses_class", "class_id"),
+)
+
+lti_tickets = sa.Table(
+    "lti_tickets", metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),  # sha256 of the ticket: the ticket itself is never kept
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("class_id", sa.String(32), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # "teacher" or "member"
+    sa.Column("name", sa.String(40), nullable=False),
+    sa.Column("lesson", sa.String(40)),
+    sa.Column("expires", sa.Float, nullable=False),
+    sa.Column("used", sa.Float),
+    sa.Index("ix_lti_tickets_expires", "expires"),
+)
+
+lti_roster = sa.Table(
+    "lti_roster", metadata,
+    sa.Column("class_id", sa.String(32), sa.ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("owner", sa.String(64), primary_key=True),  # owner_for(issuer, the LMS's user id)
+    sa.Column("name", sa.String(40), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # "teacher" or "member"
+    sa.Column("synced", sa.Float, nullable=False),
+)
+
+lti_launch_values = sa.Table(
+    "lti_launch_values", metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),  # JSON
+    sa.Column("expires", sa.Float, nullable=False),
+    sa.Index("ix_lti_launch_values_expires", "expires"),
+)
+
+TABLES = (classes, class_members, class_jobs, class_questions, class_answers, class_lessons, class_staff, class_invites,
+          lti_courses, lti_tickets, lti_roster, lti_launch_values)
 
 
 def ensure_tables(writer: sa.Engine) -> None:
