@@ -6,6 +6,9 @@
     class_questions   id, class_id, experiment (the spec kind it gates, or "lesson:<key>" for a lesson's prediction,
                       which gates nothing), prompt, choices (JSON), opened, revealed
     class_answers     question_id + owner (so each student counts once), answer, answered
+    class_screens     class_id: what the class screen shows (kind, payload JSON), names on or off, a version the
+                      screen polls (one primary-key read), updated
+    class_snapshots   id, class_id, created, layout (side or overlay), items (JSON: ordered exp id + run id pairs)
 
 Size budget: ~80 lines.
 """
@@ -66,7 +69,27 @@ class_answers = sa.Table(
     sa.Column("answered", sa.Float, nullable=False),
 )
 
-TABLES = (classes, class_members, class_jobs, class_questions, class_answers)
+class_screens = sa.Table(
+    "class_screens", metadata,
+    sa.Column("class_id", sa.String(32), sa.ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # explorer.classroom.screen.KINDS
+    sa.Column("payload", sa.Text, nullable=False, default="{}"),  # JSON: the pushed question, snapshot or lesson
+    sa.Column("names", sa.Boolean, nullable=False, default=False),  # students' own names instead of pseudonyms
+    sa.Column("version", sa.Integer, nullable=False),  # grows on every push: the screen redraws when it changes
+    sa.Column("updated", sa.Float, nullable=False),
+)
+
+class_snapshots = sa.Table(
+    "class_snapshots", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("class_id", sa.String(32), sa.ForeignKey("classes.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("layout", sa.String(16), nullable=False),  # "side" (one panel each) or "overlay" (one panel)
+    sa.Column("items", sa.Text, nullable=False),  # JSON: [[exp id, run id], ...] in the teacher's order
+    sa.Index("ix_class_snapshots_class_created", "class_id", "created"),
+)
+
+TABLES = (classes, class_members, class_jobs, class_questions, class_answers, class_screens, class_snapshots)
 
 
 def ensure_tables(writer: sa.Engine) -> None:
