@@ -57,6 +57,7 @@ def screen_request() -> ClassInfo | None:
         ss.pop("screen_code", None)
         st.warning("There is no open class with that code, so there is no class screen to show.")
         return None
+    st.query_params.from_dict({"screen": info.code})  # a reload opens the screen again
     return info
 
 

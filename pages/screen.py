@@ -1,13 +1,14 @@
 """The class screen (`/?screen=CODE`, for the projector; the teacher's session only, streamlit_app.py decides):
 large type, no controls, no navigation, nothing to scroll at 1920x1080. It shows what the teacher pushed from the
 Class page (explorer.classroom.screen) and follows within a second: a small fragment reads the screen's row (one
-primary-key read) every half second and reruns the page when its version moved; live parts (roster, tally, charts)
+primary-key read) four times a second and reruns the page when its version moved; live parts (roster, tally, charts)
 redraw every two seconds from figures shared by every screen of the class. Students appear under pseudonyms unless
 the teacher turned names on."""
 from __future__ import annotations
 
 import time
 
+import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.access.policy import Action
@@ -24,15 +25,16 @@ from pages.class_screen_controls import public_join_link
 from pages.common import classroom, may
 
 LIVE_S = 2.0  # how often the live parts redraw (the push itself shows within FOLLOW_S)
-FOLLOW_S = 0.5
-CHART_PX = 800  # a chart's height: the heading and the chart fit 1080 px with no scrolling
+FOLLOW_S = 0.25  # one primary-key read per tick: a class has one screen
+CHART_PX = 880  # a chart's height: the heading and the chart fit 1080 px with no scrolling
 SCREEN_CSS = """<style>
-header[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"] { display: none !important; }
+header[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"],
+[data-testid="stElementToolbar"], .st-key-screen_warm { display: none !important; }
 .stMainBlockContainer, .block-container { padding: 1.2rem 2.5rem 0 2.5rem !important; max-width: 100% !important; }
 .stApp [data-testid="stMarkdownContainer"] p, .stApp [data-testid="stMarkdownContainer"] li { font-size: 2.1rem; }
 .stApp h1 { font-size: 3.6rem !important; } .stApp h2 { font-size: 2.8rem !important; }
 .stApp [data-testid="stCaptionContainer"] { font-size: 1.6rem !important; }
-.st-key-screen_code h1 { font-size: 11rem !important; letter-spacing: 0.6rem; line-height: 1.1; }
+.st-key-screen_code h1 { font-size: 13rem !important; letter-spacing: 0.6rem; line-height: 1.1; }
 </style>"""
 
 
@@ -58,7 +60,7 @@ def join_screen(info: ClassInfo, state: S.ScreenState) -> None:
         st.markdown(f"Open **{plain_text(link.url)}**, or scan the code.")
         joined(info.id)
     with right, st.container(key="screen_qr"):
-        st.image(qr_png(link.url), width=620)
+        st.image(qr_png(link.url), width=760)
 
 
 @st.fragment(run_every=LIVE_S)
@@ -96,7 +98,7 @@ def question_screen(info: ClassInfo, state: S.ScreenState) -> None:
         st.markdown("## That question was deleted with its class.")
         return
     tally = questions.tally(room, question)
-    st.markdown(f"## {plain_text(question.prompt)}")
+    st.markdown(f"# {plain_text(question.prompt)}")
     if state.kind == "question":
         for choice in question.choices:
             st.markdown(f"- {plain_text(choice)}")
@@ -105,23 +107,29 @@ def question_screen(info: ClassInfo, state: S.ScreenState) -> None:
         st.progress(tally.answered / tally.members if tally.members else 0.0)
         return
     st.caption(f"Revealed: {tally.answered} of {tally.members} answered; every curve is open to everyone now.")
+    if not tally.answered:
+        st.markdown("No answers yet.")
+        return
     st.plotly_chart(for_screen(tally_chart(tally.counts, "The class's predictions"), CHART_PX - 100),
                     key="screen_tally", config={"displayModeBar": False})
 
 
 @st.fragment(run_every=LIVE_S)
 def snapshot_screen(info: ClassInfo, state: S.ScreenState) -> None:
-    fig = snapshot_chart(info.id, state.snapshot_id or "", state.names, _tick())
+    fig, words = snapshot_chart(info.id, state.snapshot_id or "", state.names, _tick())
     st.plotly_chart(fig, key="screen_snapshot", config={"displayModeBar": False})
+    st.markdown(plain_text(words))
 
 
 @st.cache_resource(max_entries=16, ttl=30, show_spinner=False)
-def snapshot_chart(class_id: str, snapshot_id: str, names: bool, tick: int):  # noqa: ANN201 - a plotly figure
+def snapshot_chart(class_id: str, snapshot_id: str, names: bool, tick: int):  # noqa: ANN201 - (figure, words)
+    """The snapshot's figure for the screen and its takeaway, read once per class every LIVE_S."""
     room = classroom()
     snap = S.snapshot(room, class_id, snapshot_id)
     panels = S.snapshot_panels(room, snap, S.screen_labels(room, class_id, names)) if snap else []
     title = "Snapshot: " + " vs ".join(p.label for p in panels) if panels else "Snapshot"
-    return for_screen(snapshot_figure(panels, snap.layout if snap else "side", title), CHART_PX)
+    figure = for_screen(snapshot_figure(panels, snap.layout if snap else "side", title), CHART_PX)
+    return figure, S.snapshot_takeaway(panels)
 
 
 @st.fragment(run_every=LIVE_S)
@@ -149,6 +157,7 @@ def lesson_screen(info: ClassInfo, state: S.ScreenState) -> None:
     st.caption(f"Then: {plain_text(shown.experiment)}")
 
 
+WARM = go.Figure(layout=dict(height=10, width=10))
 DRAW = {"join": join_screen, "roster": roster_screen, "question": question_screen, "reveal": question_screen,
         "snapshot": snapshot_screen, "figure6": figure6_screen, "lesson": lesson_screen}
 
@@ -157,6 +166,9 @@ def class_screen(info: ClassInfo) -> None:
     st.html(SCREEN_CSS)
     state = S.screen_state(classroom(), info.id)
     DRAW[state.kind](info, state)
+    if state.kind in ("join", "roster", "question", "lesson"):  # no chart: load the chart library now, hidden, so
+        with st.container(key="screen_warm"):  # that a chart pushed next draws within the second too
+            st.plotly_chart(WARM, key="screen_warm_chart", config={"displayModeBar": False})
     follow(info.id, state.version)
 
 

@@ -261,6 +261,21 @@ def snapshot_panels(room: Classroom, snap: Snapshot, labels: Mapping[str, str]) 
     return panels
 
 
+def snapshot_takeaway(panels: Sequence[SnapshotPanel]) -> str:
+    """The snapshot in words: each run's last training error, highest first ("Otter: plain-56 ends at 66.7%
+    training error; Falcon: resnet-56 at 11.7%"), as He et al. 2015's Figure 6 is read: by the training error."""
+    ends = []
+    for p in panels:
+        last = next((r.train_error for r in reversed(p.epochs) if r.train_error is not None), None)
+        if last is not None and last == last:  # NaN (a diverged run) is left out
+            ends.append((last, p.label))
+    if not ends:
+        return "No epoch has finished in these runs yet."
+    ends.sort(reverse=True)
+    first = f"{ends[0][1]} ends at {ends[0][0]:.1%} training error"
+    return "; ".join([first] + [f"{label} at {err:.1%}" for err, label in ends[1:]]) + "."
+
+
 def _picks(text: object) -> list[tuple[str, str]]:
     """A snapshot's stored items as (exp id, run id) pairs; anything damaged is left out."""
     try:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ..classroom.screen import SnapshotPanel
 
 SCREEN_FONT_PX = 24  # the class screen's tick, legend and axis-title text (issue 21: at least 20 px at 1920x1080)
+SCREEN_INK = "#1f1f1f"  # near black: contrast survives a washed-out projector
 
 
 def screen_text(fig: go.Figure, size: float) -> go.Figure:
@@ -49,7 +50,11 @@ def for_screen(fig: go.Figure, height: int, size: float = SCREEN_FONT_PX) -> go.
     """A copy of `fig` for the class screen: every text at `size` px, thick lines, this height in px."""
     fig = go.Figure(fig)  # cached figures stay as they were
     screen_text(fig, size)
-    fig.update_layout(height=height)
+    dark = dict(color=SCREEN_INK)  # the theme's grey ticks fade on a projector
+    fig.update_layout(height=height, font=dark, legend_font=dark)
+    fig.update_xaxes(tickfont=dark, title_font=dark)
+    fig.update_yaxes(tickfont=dark, title_font=dark)
+    fig.update_annotations(font=dark)
     fig.update_traces(line_width=5, selector=dict(mode="lines"))
     fig.update_traces(line_width=5, selector=dict(mode="lines+markers"))
     return fig
@@ -78,12 +83,16 @@ def snapshot_figure(panels: Sequence[SnapshotPanel], layout: str = "side", title
         fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[plot_text(p.label) for p in panels],
                             shared_yaxes=True, horizontal_spacing=0.04)
         styles = run_styles(series)
+        lines = (("train_error", "solid", "training error"), ("test_error", "dot", "test error"))
+        for _key, dash, shown in lines:  # the legend in neutral ink: each panel has its own colour
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=shown, line=dict(color="#555", width=3,
+                                                                                              dash=dash)))
         for col, run in enumerate(series, start=1):
-            for key, dash, shown in (("train_error", "solid", "training"), ("test_error", "dot", "test")):
+            for key, dash, shown in lines:
                 x, y = _error_line(run, key)
-                fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=shown, legendgroup=shown,
-                                         showlegend=col == 1, line=dict(color=styles[run.name][0], width=3,
-                                                                        dash=dash)), row=1, col=col)
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=plot_text(f"{run.name} {shown}"),
+                                         showlegend=False, line=dict(color=styles[run.name][0], width=3, dash=dash)),
+                              row=1, col=col)
         fig.update_yaxes(title_text="error (%)", rangemode="tozero", col=1)
         fig.update_yaxes(rangemode="tozero")
     fig.update_xaxes(title_text="epoch")
