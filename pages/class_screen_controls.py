@@ -97,18 +97,19 @@ def _question_row(info: ClassInfo) -> None:
     pick = c[0].selectbox("Question", list(asked), key="class_screen_question",
                           format_func=lambda q: clean(asked[q].prompt)[:90])
     c[1].button("Push", key="class_screen_push_question", on_click=_push, args=(info.id, "question"),
-                kwargs={"question_id": pick}, use_container_width=True)
+                kwargs={"question_id": "class_screen_question"}, use_container_width=True)
     c[2].button("Reveal", key="class_screen_reveal", on_click=_push, args=(info.id, "reveal"),
-                kwargs={"question_id": pick}, use_container_width=True, disabled=not may(Action.REVEAL),
+                kwargs={"question_id": "class_screen_question"}, use_container_width=True,
+                disabled=not may(Action.REVEAL) or asked[pick].revealed is not None,
                 help="Reveals the answers and curves to everyone, and shows the tally on the screen.")
 
 
 def _lesson_row(info: ClassInfo) -> None:
     c = st.columns([5, 1], vertical_alignment="bottom")
     titles = {x.key: x.title for x in LESSONS}
-    pick = c[0].selectbox("Lesson", list(titles), key="class_screen_lesson", format_func=titles.get)
+    c[0].selectbox("Lesson", list(titles), key="class_screen_lesson", format_func=titles.get)
     c[1].button("Push", key="class_screen_push_lesson", on_click=_push, args=(info.id, "lesson"),
-                kwargs={"lesson": pick}, use_container_width=True)
+                kwargs={"lesson": "class_screen_lesson"}, use_container_width=True)
 
 
 def _snapshot_rows(info: ClassInfo) -> None:
@@ -130,32 +131,36 @@ def _snapshot_rows(info: ClassInfo) -> None:
     picked = c[0].multiselect(f"Snapshot: {S.MIN_SNAPSHOT} to {S.MAX_SNAPSHOT} runs, in the order you pick them",
                               list(by_key), key="class_screen_snapshot_runs", format_func=label,
                               max_selections=S.MAX_SNAPSHOT)
-    layout = c[1].radio("Shown", S.LAYOUTS, key="class_screen_snapshot_layout", horizontal=True,
-                        format_func=lambda x: {"side": "side by side", "overlay": "overlaid"}[x])
+    c[1].radio("Shown", S.LAYOUTS, key="class_screen_snapshot_layout", horizontal=True,
+               format_func=lambda x: {"side": "side by side", "overlay": "overlaid"}[x])
     c[2].button("Push", key="class_screen_push_snapshot", on_click=_snapshot, use_container_width=True,
-                args=(info.id, [(by_key[k].exp_id, by_key[k].run_id) for k in picked], layout),
-                disabled=len(picked) < S.MIN_SNAPSHOT)
+                args=(info.id,), disabled=len(picked) < S.MIN_SNAPSHOT)
     kept = S.snapshots(room, info.id)[::-1]
     if kept:
         c = st.columns([5, 1], vertical_alignment="bottom")
-        again = c[0].selectbox("Earlier snapshots", [s.id for s in kept], key="class_screen_snapshot_again",
-                               format_func=lambda i: clean(" vs ".join(
-                                   f"{labels.get(x.owner, '–')}: {x.run_name}"
-                                   for x in next(s for s in kept if s.id == i).items)))
+        c[0].selectbox("Earlier snapshots", [s.id for s in kept], key="class_screen_snapshot_again",
+                       format_func=lambda i: clean(" vs ".join(f"{labels.get(x.owner, '–')}: {x.run_name}"
+                                                               for x in next(s for s in kept if s.id == i).items)))
         c[1].button("Push", key="class_screen_push_again", on_click=_push, args=(info.id, "snapshot"),
-                    kwargs={"snapshot_id": again}, use_container_width=True)
+                    kwargs={"snapshot_id": "class_screen_snapshot_again"}, use_container_width=True)
 
 
-def _push(class_id: str, kind: str, **payload: str | None) -> None:
+def _push(class_id: str, kind: str, **widgets: str) -> None:
+    """A Push button's callback: the payload is read from the widgets as they are now ({field: widget key})."""
+    payload = {field: st.session_state.get(key) for field, key in widgets.items()}
     try:
         S.push(classroom(), class_id, kind, **payload)
     except ClassError as exc:
         st.session_state["class_screen_problem"] = plain_text(str(exc))
 
 
-def _snapshot(class_id: str, picks: list[tuple[str, str]], layout: str) -> None:
+def _snapshot(class_id: str) -> None:
+    """Keep the picked runs (keys "exp id/run id", in the order picked) as a snapshot and push it."""
+    ss = st.session_state
+    picks = [tuple(k.split("/", 1)) for k in ss.get("class_screen_snapshot_runs", [])]
+    layout = ss.get("class_screen_snapshot_layout", "side")
     try:
-        snap = S.take_snapshot(classroom(), class_id, picks, layout)
+        snap = S.take_snapshot(classroom(), class_id, [(p[0], p[-1]) for p in picks], layout)
         S.push(classroom(), class_id, "snapshot", snapshot_id=snap.id)
     except ClassError as exc:
         st.session_state["class_screen_problem"] = plain_text(str(exc))
