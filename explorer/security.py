@@ -38,6 +38,8 @@ _WHERE: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("explorer.store.reports", (("MAX_WEIGHTS_BYTES", ""),)),
     ("explorer.classroom.classes", (("MAX_NAME", ""),)),
     ("explorer.classroom.questions", (("MAX_PROMPT", ""), ("MAX_CHOICES", ""), ("MAX_CHOICE", ""))),
+    ("explorer.classroom.screen", (("MAX_SNAPSHOT", ""), ("MAX_SNAPSHOT_CHOICES", ""))),
+    ("explorer.classroom.joinlink", (("MAX_URL", ""),)),
     ("explorer.jobs.budget", (("JOB_BUDGET_S", "EXPLORER_JOB_BUDGET_S"), ("MIN_JOB_BUDGET_S", ""),
                               ("MAX_JOB_BUDGET_S", ""))),
     ("explorer.jobs.manager", (("Limits.concurrent", "EXPLORER_MAX_JOBS"),

@@ -36,7 +36,7 @@ def join_link_warning(link: JoinLink) -> None:
         st.warning(link.problem)
     if link.local_only:
         st.warning("This link opens only on this computer: set EXPLORER_PUBLIC_URL to the address students' "
-                   "devices use (docs/deploy.md), or open the app by its network address.")
+                   "devices use, or open the app by its network address.")
 
 
 # ----------------------------------------------------------------------------- who opens the screen

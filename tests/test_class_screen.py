@@ -166,22 +166,22 @@ def test_hostile_run_names_and_pseudonyms_stay_plain_text_in_a_snapshot_chart(ro
 
 # ----------------------------------------------------------------------------- the public join link
 def test_the_public_url_builds_the_join_link_and_a_bad_one_is_ignored_with_one_sentence():
-    env = {"EXPLORER_PUBLIC_URL": "https://explorer.school.example/physics/"}
+    env = {"EXPLORER_PUBLIC_URL": "https://resnet.school.example/physics/"}
     link = join_link("ABC234", env, "http://localhost:8501/class", {})
     assert (link.url, link.local_only, link.source, link.problem) == \
-        ("https://explorer.school.example/physics/?join=ABC234", False, "EXPLORER_PUBLIC_URL", None)
+        ("https://resnet.school.example/physics/?join=ABC234", False, "EXPLORER_PUBLIC_URL", None)
     for bad in ("javascript:alert(1)", "https://user:pw@host/", "https://host/?x=1", "ftp://host", "https://"):
         link = join_link("ABC234", {"EXPLORER_PUBLIC_URL": bad}, "http://10.0.0.5:8501/class", {})
         assert link.url == "http://10.0.0.5:8501/?join=ABC234" and "ignored" in link.problem
 
 
 def test_forwarded_headers_count_only_behind_the_deployment_s_proxy():
-    headers = {"x-forwarded-host": ["evil.example, explorer.school.example"], "x-forwarded-proto": ["https"]}
+    headers = {"x-forwarded-host": ["evil.example, resnet.school.example"], "x-forwarded-proto": ["https"]}
     direct = join_link("ABC234", {}, "http://localhost:8501/class", headers, trusted_hops=0)
     assert direct.url == "http://localhost:8501/?join=ABC234" and direct.local_only and direct.source == "browser"
     proxied = join_link("ABC234", {}, "http://localhost:8501/class", headers, trusted_hops=1)
     assert (proxied.url, proxied.local_only, proxied.source) == \
-        ("https://explorer.school.example/?join=ABC234", False, "proxy")
+        ("https://resnet.school.example/?join=ABC234", False, "proxy")
     hostile = {"x-forwarded-host": ["a.example/<script>"], "x-forwarded-proto": ["javascript"]}
     assert join_link("ABC234", {}, "http://192.168.1.20:8501/", hostile, trusted_hops=1).url == \
         "http://192.168.1.20:8501/?join=ABC234"
@@ -190,7 +190,7 @@ def test_forwarded_headers_count_only_behind_the_deployment_s_proxy():
 @pytest.mark.parametrize("url, local", [("http://localhost:8501", True), ("http://127.0.0.7", True),
                                         ("http://[::1]:8501", True), ("http://0.0.0.0:8501", True),
                                         ("http://app.localhost", True), ("http://192.168.1.20:8501", False),
-                                        ("https://explorer.school.example", False)])
+                                        ("https://resnet.school.example", False)])
 def test_a_link_only_this_machine_can_open_is_marked(url, local):
     assert base_url(url) == url and is_local_only(url) is local
 
@@ -198,7 +198,7 @@ def test_a_link_only_this_machine_can_open_is_marked(url, local):
 def test_the_qr_code_decodes_to_the_join_link():
     zxingcpp = pytest.importorskip("zxingcpp", reason="needs zxing-cpp (requirements-dev.txt)")
     from PIL import Image
-    url = "https://explorer.school.example/physics/?join=ABC234"
+    url = "https://resnet.school.example/physics/?join=ABC234"
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(qr_png(url))))
     assert [r.text for r in found] == [url]
 

@@ -19,7 +19,7 @@ from explorer.classroom.classes import Classroom, student_seed
 from explorer.store.runstore import RunStore
 
 PASSWORD = "screen-pw"
-PUBLIC = "https://explorer.school.example/p3"
+PUBLIC = "https://resnet.school.example/p3"
 FOLLOW_S = 1.0  # issue 21: the screen follows the teacher within a second
 HD = {"width": 1920, "height": 1080}
 pytestmark = pytest.mark.browser

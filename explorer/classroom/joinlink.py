@@ -1,7 +1,7 @@
 """The class's public join link and its QR code: an address the students' devices can open, not the teacher's own.
 
 Where the address comes from, first match wins:
-1. `EXPLORER_PUBLIC_URL` (e.g. https://explorer.school.example/physics): the deployment says it; always right.
+1. `EXPLORER_PUBLIC_URL` (e.g. https://resnet.school.example/physics): the deployment says it; always right.
 2. Behind the deployment's own proxy (it names one: EXPLORER_CLIENT_HEADER, with EXPLORER_TRUSTED_PROXIES hops,
    as the per-client limits read it), the X-Forwarded-Host and X-Forwarded-Proto entry that proxy wrote. Without a
    proxy these headers come from the browser itself and are never read.
