@@ -54,12 +54,17 @@ def class_page(new_app):
 
 
 def screen(info, teacher: bool):
-    """A fresh session on /?screen=CODE; `teacher`: signed in as the teacher (what the password sets; the browser
-    test signs in for real: in AppTest only a session's first run runs the entry script, which decides the screen)."""
+    """A fresh session on /?screen=CODE; `teacher`: it then signs in with the password on this device (the entry
+    script decides what the session sees: in AppTest a rerun runs the page alone, so the test runs the entry)."""
     at = AppTest.from_file("../streamlit_app.py", default_timeout=60)
     at.query_params["screen"] = info.code
-    at.session_state["teacher"] = teacher
-    return run(at)
+    run(at)
+    if teacher:
+        at.text_input(key="sidebar_teacher_pw").input(PASSWORD)
+        run(at)
+        at.switch_page("streamlit_app.py")
+        run(at)
+    return at
 
 
 def test_the_teacher_pushes_each_view_and_the_names_toggle_from_the_class_page(new_app):
