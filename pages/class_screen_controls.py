@@ -40,25 +40,28 @@ def join_link_warning(link: JoinLink) -> None:
 
 
 # ----------------------------------------------------------------------------- who opens the screen
-def screen_request() -> ClassInfo | None:
-    """The class whose screen this session opens: a `?screen=CODE` link (kept for the session, so signing in on
-    this device afterwards opens it), for a session that may open the class screen; anyone else gets one sentence."""
+def screen_session() -> bool:
+    """Whether this session is on the class screen: a `?screen=CODE` link was opened in it (kept for the session,
+    so that signing in on this device afterwards opens the screen). For a session that may open the class screen,
+    the class goes to session_state["screen_class"]; anyone else gets None there, and the page one sentence. A code
+    with no open class is one sentence and the ordinary app."""
     ss = st.session_state
     if "screen" in st.query_params:
         ss["screen_code"] = str(st.query_params.get("screen"))[:40]
     code = ss.get("screen_code")
     if not code:
-        return None
+        return False
+    ss["screen_class"] = None
     if not may(Action.SCREEN):
-        st.info("The class screen is for the teacher's projector: sign in as the teacher on this device to open it.")
-        return None
+        return True
     info = classroom().find(code)
     if info is None or not info.is_open:
         ss.pop("screen_code", None)
         st.warning("There is no open class with that code, so there is no class screen to show.")
-        return None
+        return False
+    ss["screen_class"] = info
     st.query_params.from_dict({"screen": info.code})  # a reload opens the screen again
-    return info
+    return True
 
 
 # ----------------------------------------------------------------------------- the Class page's section
@@ -161,6 +164,8 @@ def _snapshot(class_id: str) -> None:
     layout = ss.get("class_screen_snapshot_layout", "side")
     try:
         snap = S.take_snapshot(classroom(), class_id, [(p[0], p[-1]) for p in picks], layout)
+        from pages.screen_figures import snapshot_view
+        snapshot_view(class_id, snap.id, S.screen_state(classroom(), class_id).names)  # built before the screen asks
         S.push(classroom(), class_id, "snapshot", snapshot_id=snap.id)
     except ClassError as exc:
         st.session_state["class_screen_problem"] = plain_text(str(exc))

@@ -17,16 +17,14 @@ from explorer.classroom import screen as S
 from explorer.classroom.joinlink import qr_png
 from explorer.classroom.lessons import lesson
 from explorer.classroom.records import ClassInfo
-from explorer.figures.classroom import class_chart, tally_chart
-from explorer.figures.screen import for_screen, snapshot_figure
 from explorer.jobs.status import status_word
 from explorer.text import plain_text
 from pages.class_screen_controls import public_join_link
-from pages.common import classroom, may
+from pages.common import classroom, may, teacher_login
+from pages.screen_figures import figure6_view, snapshot_view, tally_view
 
 LIVE_S = 2.0  # how often the live parts redraw (the push itself shows within FOLLOW_S)
 FOLLOW_S = 0.25  # one primary-key read per tick: a class has one screen
-CHART_PX = 880  # a chart's height: the heading and the chart fit 1080 px with no scrolling
 SCREEN_CSS = """<style>
 header[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"],
 [data-testid="stElementToolbar"], .st-key-screen_warm { display: none !important; }
@@ -110,41 +108,22 @@ def question_screen(info: ClassInfo, state: S.ScreenState) -> None:
     if not tally.answered:
         st.markdown("No answers yet.")
         return
-    st.plotly_chart(for_screen(tally_chart(tally.counts, "The class's predictions"), CHART_PX - 100),
-                    key="screen_tally", config={"displayModeBar": False})
+    st.plotly_chart(tally_view(tuple(tally.counts)), key="screen_tally", config={"displayModeBar": False})
 
 
 @st.fragment(run_every=LIVE_S)
 def snapshot_screen(info: ClassInfo, state: S.ScreenState) -> None:
-    fig, words = snapshot_chart(info.id, state.snapshot_id or "", state.names, _tick())
+    fig, words = snapshot_view(info.id, state.snapshot_id or "", state.names)
     st.plotly_chart(fig, key="screen_snapshot", config={"displayModeBar": False})
     st.markdown(plain_text(words))
 
 
-@st.cache_resource(max_entries=16, ttl=30, show_spinner=False)
-def snapshot_chart(class_id: str, snapshot_id: str, names: bool, tick: int):  # noqa: ANN201 - (figure, words)
-    """The snapshot's figure for the screen and its takeaway, read once per class every LIVE_S."""
-    room = classroom()
-    snap = S.snapshot(room, class_id, snapshot_id)
-    panels = S.snapshot_panels(room, snap, S.screen_labels(room, class_id, names)) if snap else []
-    title = "Snapshot: " + " vs ".join(p.label for p in panels) if panels else "Snapshot"
-    figure = for_screen(snapshot_figure(panels, snap.layout if snap else "side", title), CHART_PX)
-    return figure, S.snapshot_takeaway(panels)
-
-
 @st.fragment(run_every=LIVE_S)
 def figure6_screen(info: ClassInfo, state: S.ScreenState) -> None:
-    figure, scale = figure6_chart(info.id, classroom().finished_jobs(info.id, "sweep"))
+    figure, scale = figure6_view(info.id, classroom().finished_jobs(info.id, "sweep"))
     st.plotly_chart(figure, key="screen_figure6", config={"displayModeBar": False})
     if scale:
         st.caption(scale)
-
-
-@st.cache_resource(max_entries=16, show_spinner=False)
-def figure6_chart(class_id: str, finished: tuple[str, ...]):  # noqa: ANN201 - (plotly figure, sentence or None)
-    """The class's Figure 6 for the screen, rebuilt only when another of its sweeps finishes."""
-    figure, scale = class_chart(classroom(), class_id, finished)
-    return for_screen(figure, CHART_PX - 60), scale
 
 
 def lesson_screen(info: ClassInfo, state: S.ScreenState) -> None:
@@ -175,5 +154,6 @@ def class_screen(info: ClassInfo) -> None:
 screen_class = st.session_state.get("screen_class")
 if screen_class is None or not may(Action.SCREEN):
     st.info("The class screen is for the teacher's projector: sign in as the teacher on this device to open it.")
+    teacher_login(st.sidebar)
 else:
     class_screen(screen_class)

@@ -113,9 +113,13 @@ def test_a_snapshot_keeps_2_to_4_of_the_class_s_runs_in_the_teacher_s_order(room
     assert S.snapshots(room, info.id) == [snap] and S.snapshot(room, info.id, snap.id) == snap
     assert {(i.exp_id, i.run_id) for i in S.snapshot_choices(room, info.id)} == \
         {(e, r) for e in exps.values() for r in ("plain-56", "resnet-56")}
+    version = S.snapshot_version(room, snap)
+    assert len(version) == 2 and S.snapshot_version(room, snap) == version
+    room.store.append_metrics(exps["Ann"], "plain-56", [{"type": "epoch", "epoch": 3, "train_error": 0.6}])
+    assert S.snapshot_version(room, snap) != version  # a new epoch: the screen's cached figure is rebuilt
     panels = S.snapshot_panels(room, snap, S.screen_labels(room, info.id))
     assert [p.label for p in panels] == ["Badger: resnet-56", "Otter: plain-56"]
-    assert [len(p.epochs) for p in panels] == [2, 2]
+    assert [len(p.epochs) for p in panels] == [2, 3]
     for layout in S.LAYOUTS:
         fig = snapshot_figure(panels, layout)
         shown = {tr.name for tr in fig.data if tr.showlegend is not False}

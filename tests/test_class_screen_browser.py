@@ -67,12 +67,9 @@ def views(served):
     sign_in(screen)
     screen.get_by_role("heading", name=info.code).wait_for(timeout=30_000)
     teacher = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
-    teacher.goto(url, timeout=60_000)
-    teacher.get_by_role("heading", name="ResNet Explorer").wait_for(timeout=60_000)
+    teacher.goto(f"{url}/classroom", timeout=60_000)
     sign_in(teacher)
-    teacher.get_by_text("Teacher mode: you can stop").wait_for(timeout=30_000)
-    teacher.get_by_role("link", name="Class").first.click()
-    teacher.get_by_text("Push to the class screen").wait_for(timeout=30_000)
+    teacher.get_by_text("Push to the class screen").wait_for(timeout=60_000)
     return teacher, screen
 
 

@@ -261,6 +261,18 @@ def snapshot_panels(room: Classroom, snap: Snapshot, labels: Mapping[str, str]) 
     return panels
 
 
+def snapshot_version(room: Classroom, snap: Snapshot) -> tuple[tuple[str, str, int], ...]:
+    """(exp id, run id, newest metric sequence number) of the snapshot's runs (one indexed query): its figure
+    changes only when this does, so the screen caches the figure by it."""
+    m = db.metrics.c
+    pairs = [sa.and_(m.exp_id == i.exp_id, m.run_id == i.run_id) for i in snap.items]
+    if not pairs:
+        return ()
+    rows = room.q(lambda c: c.execute(sa.select(m.exp_id, m.run_id, sa.func.max(m.seq)).where(sa.or_(*pairs))
+                                      .group_by(m.exp_id, m.run_id)).all())
+    return tuple(sorted((str(e), str(r), int(n)) for e, r, n in rows))
+
+
 def snapshot_takeaway(panels: Sequence[SnapshotPanel]) -> str:
     """The snapshot in words: each run's last training error, highest first ("Otter: plain-56 ends at 66.7%
     training error; Falcon: resnet-56 at 11.7%"), as He et al. 2015's Figure 6 is read: by the training error."""
