@@ -227,3 +227,12 @@ def test_every_chart_text_reaches_the_screen_size_and_projector_mode_grows_ticks
     big = projected(fig, 1.6)
     assert min(_texts(big).values()) >= 16 * 1.6 - 1e-9
     assert screen_text(screen_text(big, 24), 24).layout.margin == screen_text(big, 24).layout.margin
+    bands = [t.line.width for t in for_screen(fig, 800).data if t.fill == "toself"]
+    assert bands and set(bands) == {0}  # a spread's outline stays invisible on the screen
+
+
+def test_the_class_figure_s_second_title_line_is_markup_and_the_pool_s_text_is_plain():
+    fig = class_figure6({"plain-20": [[{"type": "epoch", "epoch": 1, "train_error": 0.3, "test_error": 0.3}]]},
+                        pool="digits <b>x</b>", others=1)
+    assert fig.layout.title.text.endswith("<br><sup>digits &lt;b&gt;x&lt;/b&gt;; 1 sweep of another dataset or "
+                                          "recipe left out</sup>")

@@ -104,10 +104,11 @@ def class_figure6(curves: dict, scale: float = 1.0, pool: str | None = None, oth
     fig.update_yaxes(title_text="error (%)", rangemode="tozero")
     n_all = max(len(v) for v in curves.values())
     title = f"The class's Figure 6: median and spread (lowest to highest) across n = {n_all} runs"
-    if pool:
-        title += f"<br><sup>{pool}" + (f"; {others} sweep{'s' * (others != 1)} of another dataset or recipe "
-                                       "left out" if others else "") + "</sup>"
     fig = apply_layout(fig, title)
+    if pool:  # a second, smaller line: plotly's markup around text escaped on its own (apply_layout escapes all)
+        left_out = f"; {others} sweep{'s' * (others != 1)} of another dataset or recipe left out" if others else ""
+        under = pool + left_out
+        fig.update_layout(title_text=f"{plot_text(title)}<br><sup>{plot_text(under)}</sup>")
     return projected(fig, scale)
 
 

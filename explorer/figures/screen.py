@@ -41,7 +41,8 @@ def screen_text(fig: go.Figure, size: float) -> go.Figure:
     fig.update_traces(textfont_size=size, selector=dict(type="bar"))
     fig.update_traces(colorbar_tickfont_size=size, selector=dict(type="heatmap"))
     m = fig.layout.margin  # room for the larger text (idempotent: sizing twice does not grow them twice)
-    fig.update_layout(margin=dict(t=max(m.t or 0, int(size * 4.5)), l=max(m.l or 0, int(size * 4.4)),
+    lines = (fig.layout.title.text or "").count("<br>")  # a title's second line needs its own room
+    fig.update_layout(margin=dict(t=max(m.t or 0, int(size * (4.5 + 1.5 * lines))), l=max(m.l or 0, int(size * 4.4)),
                                   b=max(m.b or 0, int(size * 3.8))))
     return fig
 
@@ -55,8 +56,10 @@ def for_screen(fig: go.Figure, height: int, size: float = SCREEN_FONT_PX) -> go.
     fig.update_xaxes(tickfont=dark, title_font=dark)
     fig.update_yaxes(tickfont=dark, title_font=dark)
     fig.update_annotations(font=dark)
-    fig.update_traces(line_width=5, selector=dict(mode="lines"))
-    fig.update_traces(line_width=5, selector=dict(mode="lines+markers"))
+    for trace in fig.data:  # thicker drawn lines; a band's outline (width 0) stays invisible
+        line = getattr(trace, "line", None)
+        if line is not None and line.width:
+            trace.line.width = max(line.width, 5)
     return fig
 
 
