@@ -56,6 +56,8 @@ def join_screen(info: ClassInfo, state: S.ScreenState) -> None:
         with st.container(key="screen_code"):
             st.markdown(f"# {info.code}")
         st.markdown(f"Open **{plain_text(link.url)}**, or scan the code.")
+        if link.local_only:
+            st.caption("This link opens only on this computer: set EXPLORER_PUBLIC_URL on the server.")
         joined(info.id)
     with right, st.container(key="screen_qr"):
         st.image(qr_png(link.url), width=760)
@@ -100,7 +102,7 @@ def question_screen(info: ClassInfo, state: S.ScreenState) -> None:
     if state.kind == "question":
         for choice in question.choices:
             st.markdown(f"- {plain_text(choice)}")
-        st.markdown("Predict on your own device first." if question.choices else "Answer with a number.")
+        st.markdown("Answer with a number." if question.is_number else "Predict on your own device first.")
         st.markdown(f"**{tally.answered} of {tally.members} answered**")
         st.progress(tally.answered / tally.members if tally.members else 0.0)
         return

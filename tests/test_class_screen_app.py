@@ -136,5 +136,6 @@ def test_the_join_screen_has_the_code_the_link_and_no_controls(new_app):
     _, info = a_class()
     at = screen(info, teacher=True)
     assert f"# {info.code}" in [m.value for m in at.markdown]
+    assert any("opens only on this computer" in c.value for c in at.caption)  # no EXPLORER_PUBLIC_URL here
     assert not at.button and not at.text_input and not at.sidebar.children  # no controls, no sidebar
     assert not at.info

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..text import plot_text
+from ..text import plot_text, plot_texts
 from .curves import run_series
 from .style import PALETTE, RunSeries, apply_layout, as_number, empty_figure, run_styles, whole_ticks
 
@@ -83,7 +83,7 @@ def snapshot_figure(panels: Sequence[SnapshotPanel], layout: str = "side", title
                                                dash="dash" if run.plain else "solid")))
         fig.update_yaxes(title_text="training error (%)", rangemode="tozero")
     else:
-        fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[plot_text(p.label) for p in panels],
+        fig = make_subplots(rows=1, cols=len(panels), subplot_titles=plot_texts(p.label for p in panels),
                             shared_yaxes=True, horizontal_spacing=0.04)
         styles = run_styles(series)
         lines = (("train_error", "solid", "training error"), ("test_error", "dot", "test error"))
