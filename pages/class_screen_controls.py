@@ -40,11 +40,17 @@ def join_link_warning(link: JoinLink) -> None:
 
 
 # ----------------------------------------------------------------------------- who opens the screen
+def may_screen(class_id: str) -> bool:
+    """Whether this session may open this class's screen and push to it (the policy's Action.SCREEN): the one place
+    the screen asks. Where roles are per class (issue 22), ask them for this class: may(Action.SCREEN, class_id=...)."""
+    return may(Action.SCREEN)
+
+
 def screen_session() -> bool:
     """Whether this session is on the class screen: a `?screen=CODE` link was opened in it (kept for the session,
-    so that signing in on this device afterwards opens the screen). For a session that may open the class screen,
-    the class goes to session_state["screen_class"]; anyone else gets None there, and the page one sentence. A code
-    with no open class is one sentence and the ordinary app."""
+    so that signing in on this device afterwards opens the screen). For a session that may open that class's screen,
+    the class goes to session_state["screen_class"]; anyone else gets None there, and the page one sentence (the
+    same whether the code exists or not). A teacher's code with no open class is one sentence and the ordinary app."""
     ss = st.session_state
     if "screen" in st.query_params:
         ss["screen_code"] = str(st.query_params.get("screen"))[:40]
@@ -52,22 +58,23 @@ def screen_session() -> bool:
     if not code:
         return False
     ss["screen_class"] = None
-    if not may(Action.SCREEN):
-        return True
     info = classroom().find(code)
     if info is None or not info.is_open:
+        if not may(Action.SCREEN):
+            return True
         ss.pop("screen_code", None)
         st.warning("There is no open class with that code, so there is no class screen to show.")
         return False
-    ss["screen_class"] = info
-    st.query_params.from_dict({"screen": info.code})  # a reload opens the screen again
+    if may_screen(info.id):
+        ss["screen_class"] = info
+        st.query_params.from_dict({"screen": info.code})  # a reload opens the screen again
     return True
 
 
 # ----------------------------------------------------------------------------- the Class page's section
 def screen_controls(info: ClassInfo) -> None:
     """Push the join code, the roster, a question, its reveal, a snapshot, the class's Figure 6 or a lesson."""
-    if not may(Action.SCREEN):
+    if not may_screen(info.id):
         return
     room = classroom()
     state = S.screen_state(room, info.id)

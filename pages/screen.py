@@ -11,7 +11,6 @@ import time
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.access.policy import Action
 from explorer.classroom import questions
 from explorer.classroom import screen as S
 from explorer.classroom.joinlink import qr_png
@@ -19,8 +18,8 @@ from explorer.classroom.lessons import lesson
 from explorer.classroom.records import ClassInfo
 from explorer.jobs.status import status_word
 from explorer.text import plain_text
-from pages.class_screen_controls import public_join_link
-from pages.common import classroom, may, teacher_login
+from pages.class_screen_controls import may_screen, public_join_link
+from pages.common import classroom, teacher_login
 from pages.screen_figures import figure6_view, snapshot_view, tally_view
 
 LIVE_S = 2.0  # how often the live parts redraw (the push itself shows within FOLLOW_S)
@@ -43,7 +42,7 @@ def _tick() -> int:
 @st.fragment(run_every=FOLLOW_S)
 def follow(class_id: str, shown: int) -> None:
     """Rerun the page when the teacher pushed something (the version moved) or signed this device out."""
-    if S.screen_state(classroom(), class_id).version != shown or not may(Action.SCREEN):
+    if S.screen_state(classroom(), class_id).version != shown or not may_screen(class_id):
         st.rerun()
 
 
@@ -154,7 +153,7 @@ def class_screen(info: ClassInfo) -> None:
 
 
 screen_class = st.session_state.get("screen_class")
-if screen_class is None or not may(Action.SCREEN):
+if screen_class is None or not may_screen(screen_class.id):
     st.info("The class screen is for the teacher's projector: sign in as the teacher on this device to open it.")
     teacher_login(st.sidebar)
 else:
