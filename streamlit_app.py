@@ -7,6 +7,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import streamlit as st  # noqa: E402
 
 from pages.class_panel import join_panel
+from pages.class_screen_controls import screen_session
 from pages.common import init_session, store_notice, sync_query, teacher_login, write_owner_cookie
 from pages.display import projector_toggle, show_url_problems
 from pages.lti_entry import redeem_launch
@@ -15,6 +16,9 @@ from pages.signin import invite_panel, student_wall
 st.set_page_config(page_title="ResNet Explorer", page_icon=":material/account_tree:", layout="wide",
                    initial_sidebar_state="collapsed")
 init_session()
+if screen_session():  # ?screen=CODE: the projector's view alone (the teacher's; anyone else reads one sentence)
+    st.navigation([st.Page("pages/screen.py", title="Class screen", default=True)], position="hidden").run()
+    st.stop()
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -42,6 +42,8 @@ _WHERE: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("explorer.classroom.staff", (("INVITE_TTL_S", ""), ("INVITE_MAX_TTL_S", ""), ("MAX_EMAIL", ""),
                                   ("MAX_STAFF", ""))),
     ("explorer.classroom.lti_courses", (("TICKET_LIFETIME_S", ""),)),
+    ("explorer.classroom.screen", (("MAX_SNAPSHOT", ""), ("MAX_SNAPSHOT_CHOICES", ""))),
+    ("explorer.classroom.joinlink", (("MAX_URL", ""),)),
     ("explorer.jobs.budget", (("JOB_BUDGET_S", "EXPLORER_JOB_BUDGET_S"), ("MIN_JOB_BUDGET_S", ""),
                               ("MAX_JOB_BUDGET_S", ""))),
     ("explorer.jobs.manager", (("Limits.concurrent", "EXPLORER_MAX_JOBS"),

@@ -6,14 +6,13 @@ import streamlit as st
 from explorer.access.policy import Action
 from explorer.classroom import questions
 from explorer.classroom.records import ClassError
-from explorer.figures.classroom import class_figure6, final_medians, tally_chart
+from explorer.figures.classroom import class_chart, tally_chart
 from explorer.figures.curves import run_series, training_curves
-from explorer.figures.papers import degradation_note
 from explorer.jobs.status import status_word
 from explorer.text import clean, plain_text
-from explorer.training.experiments import like_with_like
 from pages.class_debrief import debrief_downloads
 from pages.class_lessons import lessons_panel
+from pages.class_screen_controls import join_link_warning, public_join_link, screen_controls
 from pages.class_staff import staff_panel, visible_classes
 from pages.common import classroom, ensure_entry, forget_class_roles, may, may_somewhere, store, train_cfg
 from pages.display import plot
@@ -147,15 +146,8 @@ def live(class_id: str) -> None:
 # The class chart reads every finished run's epoch records: rebuilt only when another job finishes.
 @st.cache_resource(max_entries=16, show_spinner=False)
 def class_figure(class_id: str, finished: tuple):
-    """The class's Figure 6 of its largest pool of like sweeps, and the scale of its degradation beside the paper's."""
-    pools = like_with_like(classroom().experiment_specs(finished))  # pool only like with like, the largest shown
-    if not pools:
-        return class_figure6({}), None
-    curves = classroom().epoch_curves(class_id, "sweep", ids=pools[0].ids)
-    others = sum(len(g.ids) for g in pools[1:])
-    medians = {name: median for name, median, _ in final_medians(curves, epochs=pools[0].epochs)}
-    return (class_figure6(curves, pool=pools[0].label, others=others),
-            degradation_note(medians, pools[0].dataset, who="Your class's medians"))
+    """The class's Figure 6 and the scale of its degradation (explorer.figures.classroom.class_chart)."""
+    return class_chart(classroom(), class_id, finished)
 
 
 def ask_form(info) -> None:
@@ -191,10 +183,11 @@ def follow_me(info) -> None:
 
 
 def class_header(info) -> None:
-    base = (st.context.url or "").split("?")[0].rsplit("/", 1)[0] if getattr(st.context, "url", None) else ""
+    link = public_join_link(info.code)  # EXPLORER_PUBLIC_URL, the proxy's address, or this browser's
     st.markdown(f"## Join code: {info.code}")
     st.markdown("Join link:")
-    st.code(f"{base}/{info.join_query()}", language=None)
+    st.code(link.url, language=None)
+    join_link_warning(link)
     st.caption("A link gives membership in the class, never rights: only the class's teacher and the staff they "
                "add stop others' jobs.")
 
@@ -275,6 +268,7 @@ with right:
 staff_panel(info)
 if may(Action.MANAGE_CLASS, class_id=info.id):
     follow_me(info)
+screen_controls(info)
 ask_form(info)
 lessons_panel(info)
 debrief_downloads(info)

@@ -19,6 +19,9 @@
     lti_roster        the course's members as the LMS's roster service (NRPS) listed them, for "not joined yet"
     lti_launch_values the LTI library's short-lived values (nonces, state), shared by every replica; a nonce is
                       taken once (a replayed id_token is refused)
+    class_screens     class_id: what the class screen shows (kind, payload JSON), names on or off, a version the
+                      screen polls (one primary-key read), updated
+    class_snapshots   id, class_id, created, layout (side or overlay), items (JSON: ordered exp id + run id pairs)
 
 Size budget: ~140 lines.
 """
@@ -166,8 +169,28 @@ lti_launch_values = sa.Table(
     sa.Index("ix_lti_launch_values_expires", "expires"),
 )
 
+class_screens = sa.Table(
+    "class_screens", metadata,
+    sa.Column("class_id", sa.String(32), sa.ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # explorer.classroom.screen.KINDS
+    sa.Column("payload", sa.Text, nullable=False, default="{}"),  # JSON: the pushed question, snapshot or lesson
+    sa.Column("names", sa.Boolean, nullable=False, default=False),  # students' own names instead of pseudonyms
+    sa.Column("version", sa.Integer, nullable=False),  # grows on every push: the screen redraws when it changes
+    sa.Column("updated", sa.Float, nullable=False),
+)
+
+class_snapshots = sa.Table(
+    "class_snapshots", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("class_id", sa.String(32), sa.ForeignKey("classes.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("layout", sa.String(16), nullable=False),  # "side" (one panel each) or "overlay" (one panel)
+    sa.Column("items", sa.Text, nullable=False),  # JSON: [[exp id, run id], ...] in the teacher's order
+    sa.Index("ix_class_snapshots_class_created", "class_id", "created"),
+)
+
 TABLES = (classes, class_members, class_jobs, class_questions, class_answers, class_lessons, class_staff, class_invites,
-          lti_courses, lti_tickets, lti_roster, lti_launch_values)
+          lti_courses, lti_tickets, lti_roster, lti_launch_values, class_screens, class_snapshots)
 
 
 def ensure_tables(writer: sa.Engine) -> None:

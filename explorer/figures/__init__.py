@@ -2,7 +2,7 @@
 
 Every module here needs plotly (the worker never imports this package); its public names are imported here.
 """
-from .classroom import band, class_figure6, projected, tally_chart
+from .classroom import band, class_chart, class_figure6, projected, tally_chart
 from .clicks import CELL_TRACE, clickable_cells, clicked_point, epoch_table
 from .curves import (
     CURVE_LAYOUTS,
@@ -20,6 +20,7 @@ from .curves import (
 from .images import attribution_overlay, confusion_matrix, image_grid, sample_strip, topk_bars
 from .landscape import landscape_line, landscape_surfaces
 from .papers import PAPER_NUMBERS, paper_reference, reference_tables
+from .screen import SCREEN_FONT_PX, for_screen, screen_text, snapshot_figure
 from .style import (
     FONT_SIZE,
     OVERLAY_SCALE,
@@ -44,11 +45,13 @@ __all__ = [
     "OVERLAY_SCALE",
     "PALETTE",
     "PAPER_NUMBERS",
+    "SCREEN_FONT_PX",
     "ablation_chart",
     "apply_layout",
     "as_number",
     "attribution_overlay",
     "band",
+    "class_chart",
     "branch_ratio_chart",
     "class_figure6",
     "clickable_cells",
@@ -57,6 +60,7 @@ __all__ = [
     "deletion_chart",
     "empty_figure",
     "epoch_table",
+    "for_screen",
     "gradient_heatmap",
     "gradient_log_range",
     "gradient_profile",
@@ -78,6 +82,8 @@ __all__ = [
     "run_series",
     "run_styles",
     "sample_strip",
+    "screen_text",
+    "snapshot_figure",
     "tally_chart",
     "topk_bars",
     "training_curves",

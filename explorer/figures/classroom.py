@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..text import plot_text, plot_texts
+from .screen import screen_text
+
+if TYPE_CHECKING:
+    from ..classroom.classes import Classroom
 from .style import (
     apply_layout,
     as_number,
@@ -122,9 +127,8 @@ def projected(fig: go.Figure, scale: float = 1.0) -> go.Figure:
     if scale == 1.0:
         return fig
     fig = go.Figure(fig)  # a copy: cached figures stay as they were
-    size = (fig.layout.font.size or 14) * scale
-    fig.update_layout(font=dict(size=size), height=int((fig.layout.height or 460) * min(scale, 1.5)))
-    fig.update_annotations(font_size=size + 1)
+    screen_text(fig, (fig.layout.font.size or 14) * scale)  # ticks, legends and axis titles too
+    fig.update_layout(height=int((fig.layout.height or 460) * min(scale, 1.5)))
     for trace in fig.data:
         line = getattr(trace, "line", None)
         if line is not None and getattr(line, "width", None):
@@ -133,3 +137,21 @@ def projected(fig: go.Figure, scale: float = 1.0) -> go.Figure:
         if marker is not None and isinstance(getattr(marker, "size", None), (int, float)):
             trace.marker.size = marker.size * scale
     return fig
+
+
+def class_chart(room: Classroom, class_id: str, finished: tuple[str, ...]) -> tuple[go.Figure, str | None]:
+    """The class's Figure 6 of its largest pool of like sweeps, and the scale of its degradation beside the paper's.
+
+    Args: room: the explorer.classroom.Classroom. finished: its finished sweeps' ids (Classroom.finished_jobs), by
+    which callers cache the result: it changes only when another job ends. Returns: (figure, sentence or None).
+    """
+    from ..training.experiments import like_with_like
+    from .papers import degradation_note
+    pools = like_with_like(room.experiment_specs(finished))  # pool only like with like, the largest shown
+    if not pools:
+        return class_figure6({}), None
+    curves = room.epoch_curves(class_id, "sweep", ids=pools[0].ids)
+    others = sum(len(g.ids) for g in pools[1:])
+    medians = {name: median for name, median, _ in final_medians(curves, epochs=pools[0].epochs)}
+    return (class_figure6(curves, pool=pools[0].label, others=others),
+            degradation_note(medians, pools[0].dataset, who="Your class's medians"))
