@@ -40,6 +40,16 @@ def pytest_xdist_make_scheduler(config, log):
     class ByGroup(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return group_of(nodeid)
+
+        def _reschedule(self, node) -> None:
+            # xdist hands a worker its next group while two of its tests are left; one is enough (a worker runs its
+            # last test once it knows what comes next), and the next group no longer waits behind two long tests.
+            if node.shutting_down:
+                return
+            if not self.workqueue:
+                node.shutdown()
+            elif self._pending_of(self.assigned_work[node]) <= 1:
+                self._assign_work_unit(node)
     return ByGroup(config, log)
 
 
