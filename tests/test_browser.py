@@ -143,8 +143,8 @@ def _server(folder: Path, **env):
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, chromium):
-    """(base URL, Chromium) of one server that the module's tests share (each test's claim holds whatever the
-    others did before it: none needs an empty run store)."""
+    """(base URL, Chromium) of one server that the module's tests share where a claim holds whatever the others did
+    before it (Figure 6, the phishing link)."""
     with _server(tmp_path_factory.mktemp("served")) as url:
         yield url, chromium
         close_pages(chromium)
@@ -207,15 +207,15 @@ def test_a_deep_link_opened_first_on_a_fresh_server_gets_the_whole_app(fresh):
 
 
 @pytest.mark.browser
-def test_a_click_on_a_confusion_matrix_cell_opens_its_test_images(served):
+def test_a_click_on_a_confusion_matrix_cell_opens_its_test_images(fresh):
     """Click-through in a real browser (issue 15): the invisible markers over the heatmap take the click."""
-    url, browser = served
+    url, browser = fresh  # Explain on an empty run store: the built-in net, whatever other tests trained
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
     page.goto(f"{url}/explain", timeout=60_000)
     page.get_by_text("On the test set").first.wait_for(timeout=120_000)
     script_done(page)
     chart = page.locator(".js-plotly-plot", has=page.locator("text=Confusion matrix")).first
-    chart.locator(".nsewdrag").first.wait_for(timeout=30_000)
+    chart.locator(".nsewdrag").first.wait_for(timeout=120_000)
     chart.scroll_into_view_if_needed()
     box = chart.locator(".nsewdrag").first.bounding_box()
     page.mouse.click(box["x"] + 0.05 * box["width"], box["y"] + 0.05 * box["height"])  # true 0, predicted 0
