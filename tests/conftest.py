@@ -16,16 +16,56 @@ ROOT = Path(__file__).resolve().parent.parent
 # Test files that share something outside the test process run one after another on one pytest-xdist worker.
 SHARED = {"test_ray_backend": "ray-cluster", "test_replicas": "ray-cluster",  # the CI's one Ray cluster
           "test_browser": "chromium", "test_classroom_browser": "chromium"}  # a server and Chromium each: heavy
+# The groups that take longest, longest first (a CI run's times: docs/benchmarks.md, "The test suite"). The workers
+# take groups in collection order (pyproject.toml: --no-loadscope-reorder), so the long ones start at once and no
+# worker is left alone with one at the end. Any other group with a browser or a slow test comes next, then the rest,
+# most tests first.
+LONGEST_FIRST = ("ray-cluster", "test_store_faults", "chromium", "test_figure6", "test_classroom_app", "test_wheel",
+                 "test_hostile_checkpoints", "test_jobs", "test_static", "test_runs_app", "test_backends")
+
+
+def group_of(nodeid: str) -> str:
+    """The group a test runs in: its file's, or the one it shares with other files (SHARED)."""
+    module = Path(nodeid.split("::", 1)[0]).stem
+    return SHARED.get(module, module)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Each group goes whole to one pytest-xdist worker, so its module-scoped fixtures are built once and files that
+    share the Ray cluster (or Chromium) never run at once. (xdist's own `loadgroup` reads `xdist_group` marks into
+    node ids, which pytest >= 9.2 no longer lets it rename, so it would group nothing.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid)
+
+        def _reschedule(self, node) -> None:
+            # xdist hands a worker its next group while two of its tests are left; one is enough (a worker runs its
+            # last test once it knows what comes next), and the next group no longer waits behind two long tests.
+            if node.shutting_down:
+                return
+            if not self.workqueue:
+                node.shutdown()
+            elif self._pending_of(self.assigned_work[node]) <= 1:
+                self._assign_work_unit(node)
+    return ByGroup(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`--dist loadgroup`) each test file runs whole on one worker, so its module-scoped
-    fixtures are built once; files that share the Ray cluster (or Chromium) share a group. The PostgreSQL cases
-    get a database per worker (store_fixtures). Without xdist the marks do nothing."""
+    """The longest groups first, each group's tests together and in their own order (the workers' collection order
+    is the order in which groups are handed out). The PostgreSQL cases get a database per worker (store_fixtures)."""
+    groups: dict[str, list] = {}
     for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            module = item.module.__name__.rsplit(".", 1)[-1] if item.module else item.nodeid.split("::")[0]
-            item.add_marker(pytest.mark.xdist_group(SHARED.get(module, module)))
+        groups.setdefault(group_of(item.nodeid), []).append(item)
+
+    def rank(name: str) -> tuple:
+        members = groups[name]
+        heavy = sum(1 for i in members if i.get_closest_marker("browser") or i.get_closest_marker("slow"))
+        listed = LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+        return listed, -heavy, -len(members)
+    items[:] = [item for name in sorted(groups, key=rank) for item in groups[name]]
 
 
 @pytest.fixture(scope="module")

@@ -104,29 +104,72 @@ def _is_rich_png(path: Path) -> tuple:
     return size[0] >= 800 and size[1] >= 600 and colours >= 200, f"size {size}, {colours} colours"
 
 
-@pytest.fixture
-def served(tmp_path):
-    """(base URL, Chromium) of a fresh `streamlit run` with its own run store; both stopped afterwards."""
-    yield from serve(tmp_path)
+def script_done(page, timeout_ms: int = 60_000) -> None:
+    """Wait until the app's script run has ended (Streamlit marks its root `notRunning`): the page is drawn."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout_ms)
 
 
-def serve(tmp_path, **env):
-    """What `served` yields, for a server started with these environment variables (a generator for fixtures)."""
+@pytest.fixture(scope="module")
+def chromium():
+    """One Chromium for the module's tests (each test opens its own pages, each page its own context)."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
-    runs_dir, port = tmp_path / "runs", free_port()
-    server = launch_app(runs_dir, port, tmp_path / "streamlit.log", **env)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def close_pages(browser) -> None:
+    """Close every page (context) of this browser: a server waits for its open sessions when it is stopped."""
+    for context in browser.contexts:
+        context.close()
+
+
+@contextlib.contextmanager
+def _server(folder: Path, **env):
+    """The base URL of a fresh `streamlit run` with its own run store in this folder; stopped afterwards."""
+    runs_dir, port = folder / "runs", free_port()
+    server = launch_app(runs_dir, port, folder / "streamlit.log", **env)
     try:
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                yield f"http://127.0.0.1:{port}", browser
-            finally:
-                browser.close()
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop_app(server)
         kill_workers(runs_dir)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, chromium):
+    """(base URL, Chromium) of one server that the module's tests share where a claim holds whatever the others did
+    before it (Figure 6, the phishing link)."""
+    with _server(tmp_path_factory.mktemp("served")) as url:
+        yield url, chromium
+        close_pages(chromium)
+
+
+@pytest.fixture
+def fresh(tmp_path, chromium):
+    """(base URL, Chromium) of a server of this test's own, that no browser has opened yet."""
+    with _server(tmp_path) as url:
+        yield url, chromium
+        close_pages(chromium)
+
+
+def serve(tmp_path, **env):
+    """(base URL, Chromium) of a fresh server started with these environment variables, and a Chromium of its own
+    (a generator for other modules' fixtures)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
+    with _server(tmp_path, **env) as url, sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield url, browser
+        finally:
+            browser.close()
 
 
 @pytest.mark.browser
@@ -137,7 +180,7 @@ def test_reproduce_figure6_in_chromium_shows_all_four_runs(served):
     # its own container, so a full-page screenshot is the viewport: make it tall enough for the charts
     page.goto(f"{url}/?epochs=2", timeout=60_000)
     page.get_by_role("button", name="Reproduce Figure 6").click(timeout=60_000)
-    page.get_by_role("heading", name="Train").first.wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Train").first.wait_for(timeout=90_000)  # 30 s were seen to pass at load 20
     page.get_by_text("Finished").first.wait_for(timeout=SWEEP_DEADLINE_S * 1000)
     page.wait_for_function(
         "names => names.every(n => [...document.querySelectorAll('.js-plotly-plot .legendtext')]"
@@ -153,25 +196,26 @@ def test_reproduce_figure6_in_chromium_shows_all_four_runs(served):
 
 
 @pytest.mark.browser
-def test_a_deep_link_opened_first_on_a_fresh_server_gets_the_whole_app(served):
-    url, browser = served
+def test_a_deep_link_opened_first_on_a_fresh_server_gets_the_whole_app(fresh):
+    url, browser = fresh
     page = browser.new_page()
     page.goto(f"{url}/train?epochs=2", timeout=60_000)  # a teacher's shared link
     page.get_by_role("heading", name="Train").first.wait_for(timeout=60_000)
-    page.wait_for_timeout(2000)  # let the run finish drawing
+    script_done(page)  # the run has finished drawing
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.get_by_role("link", name="Build").count() >= 1  # the entry script drew the navigation
 
 
 @pytest.mark.browser
-def test_a_click_on_a_confusion_matrix_cell_opens_its_test_images(served):
+def test_a_click_on_a_confusion_matrix_cell_opens_its_test_images(fresh):
     """Click-through in a real browser (issue 15): the invisible markers over the heatmap take the click."""
-    url, browser = served
+    url, browser = fresh  # Explain on an empty run store: the built-in net, whatever other tests trained
     page = browser.new_page(viewport={"width": 1400, "height": 2400})
     page.goto(f"{url}/explain", timeout=60_000)
     page.get_by_text("On the test set").first.wait_for(timeout=120_000)
-    page.wait_for_timeout(2000)
+    script_done(page)
     chart = page.locator(".js-plotly-plot", has=page.locator("text=Confusion matrix")).first
+    chart.locator(".nsewdrag").first.wait_for(timeout=120_000)
     chart.scroll_into_view_if_needed()
     box = chart.locator(".nsewdrag").first.bounding_box()
     page.mouse.click(box["x"] + 0.05 * box["width"], box["y"] + 0.05 * box["height"])  # true 0, predicted 0
@@ -199,37 +243,28 @@ def test_a_phishing_link_in_the_url_is_shown_as_plain_text_in_chromium(served):
 
 
 @pytest.mark.browser
-def test_wrong_teacher_passwords_back_off_and_the_teacher_sets_the_job_budget(tmp_path):
+def test_wrong_teacher_passwords_back_off_and_the_teacher_sets_the_job_budget(tmp_path, chromium):
     """Issue 11, items 10 and 12, on a real server with a teacher password: the box on the Class page, the budget in
     the sidebar."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright package")
-    port = free_port()
-    server = launch_app(tmp_path / "runs", port, tmp_path / "streamlit.log", EXPLORER_TEACHER_PASSWORD="s3cret")
-    try:
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{port}/classroom", timeout=60_000)  # the teacher signs in on the Class page
-            box = page.get_by_label("Teacher password")
-            for _ in range(3):
-                box.fill("guess")
-                box.press("Enter")
-                page.wait_for_timeout(500)
-            page.get_by_text("try again in 1 s").wait_for(timeout=30_000)
-            page.wait_for_timeout(1500)
-            box.fill("s3cret")
+    with _server(tmp_path, EXPLORER_TEACHER_PASSWORD="s3cret") as url:
+        page = chromium.new_page()
+        page.goto(f"{url}/classroom", timeout=60_000)  # the teacher signs in on the Class page
+        box = page.get_by_label("Teacher password")
+        for _ in range(3):
+            box.fill("guess")
             box.press("Enter")
-            page.get_by_text("Teacher mode (the teacher password)").wait_for(timeout=30_000)
-            page.locator('[data-testid="stExpandSidebarButton"]').click(timeout=60_000)  # the budget: the admin's
-            budget = page.get_by_test_id("stNumberInputField")
-            assert float(budget.input_value()) == 30.0
-            budget.fill("45")
-            budget.press("Enter")
-            page.wait_for_timeout(1500)
-            assert float(budget.input_value()) == 45.0
-            assert page.locator('[data-testid="stException"]').count() == 0
-            browser.close()
-    finally:
-        stop_app(server)
+            page.wait_for_timeout(500)
+        page.get_by_text("try again in 1 s").wait_for(timeout=30_000)
+        page.wait_for_timeout(1500)  # the back-off's one second passes
+        box.fill("s3cret")
+        box.press("Enter")
+        page.get_by_text("Teacher mode (the teacher password)").wait_for(timeout=30_000)
+        page.locator('[data-testid="stExpandSidebarButton"]').click(timeout=60_000)  # the budget: the admin's
+        budget = page.get_by_test_id("stNumberInputField")
+        assert float(budget.input_value()) == 30.0
+        budget.fill("45")
+        budget.press("Enter")
+        page.wait_for_timeout(1500)
+        assert float(budget.input_value()) == 45.0
+        assert page.locator('[data-testid="stException"]').count() == 0
+        close_pages(chromium)
