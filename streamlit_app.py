@@ -9,6 +9,7 @@ import streamlit as st  # noqa: E402
 from pages.class_panel import join_panel
 from pages.common import init_session, store_notice, sync_query, teacher_login, write_owner_cookie
 from pages.display import projector_toggle, show_url_problems
+from pages.follow import follow_class
 
 st.set_page_config(page_title="ResNet Explorer", page_icon=":material/account_tree:", layout="wide",
                    initial_sidebar_state="collapsed")
@@ -41,5 +42,6 @@ show_url_problems()
 write_owner_cookie()
 store_notice()
 join_panel()
+follow_class(page.url_path)  # a class member's pages follow the teacher's lesson and pause (nothing for others)
 page.run()
 sync_query()

@@ -12,6 +12,7 @@ from explorer.figures.papers import degradation_note
 from explorer.jobs.status import status_word
 from explorer.text import clean, plain_text
 from explorer.training.experiments import like_with_like
+from pages.class_pause import pause_controls
 from pages.common import classroom, ensure_entry, may, store, train_cfg
 from pages.display import plot
 from pages.job_actions import act
@@ -257,5 +258,6 @@ left.button("Close this class", key="class_close", help="Its link then refuses n
 with right:
     delete_class(info)
 follow_me(info)
+pause_controls(info)
 ask_form(info)
 live(info.id)

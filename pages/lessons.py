@@ -10,6 +10,7 @@ from explorer.figures.classroom import final_medians
 from explorer.training.experiments import like_with_like
 from pages.class_panel import class_caption
 from pages.common import classroom, ensure_entry, my_class, results_gating, store, train_cfg
+from pages.follow import pause_note
 from pages.job_actions import start_experiment
 
 ensure_entry("pages/lessons.py")
@@ -80,7 +81,8 @@ with st.container(border=True):
     st.markdown(f"**Predict first:** {chosen.predict}")
     guess = prediction(chosen, mine)
     st.markdown(f"**The experiment:** {chosen.experiment}")
-    if st.button("Run it", key="lessons_run", type="primary", disabled=guess is None,
+    paused = pause_note()
+    if st.button("Run it", key="lessons_run", type="primary", disabled=guess is None or paused,
                  help="Make a prediction first; the button then starts the experiment and opens Train."):
         try:
             spec = chosen.spec(DataConfig(name=st.session_state.get("dataset", "digits")), train_cfg())

@@ -4,6 +4,7 @@ import time
 import streamlit as st
 
 from explorer.access.policy import Action
+from explorer.classroom.pause import HELD_SENTENCE
 from explorer.data.config import DataConfig
 from explorer.data.datasets import dataset_info
 from explorer.data.registry import DATASETS
@@ -34,6 +35,7 @@ from pages.common import (
     train_cfg,
 )
 from pages.display import plot
+from pages.follow import class_paused, pause_note
 from pages.job_actions import act, act_and_rerun, show_job_status, start_experiment
 from pages.lesson_links import control, link_note
 from pages.live import live_caption, live_fragment, stop_watching
@@ -227,6 +229,9 @@ def epoch_numbers(exp) -> None:
 
 
 def status_line(exp) -> None:
+    if exp.status == "queued" and class_paused():  # the job manager holds it (explorer.classroom.pause)
+        st.info(HELD_SENTENCE)
+        return
     position = job_manager().queued_wait(exp.id) if exp.status == "queued" else None
     show_job_status(job_status(exp, position, left=job_manager().time_left(exp)))
     for run in exp.runs:
@@ -286,7 +291,7 @@ def resume_button(exp) -> None:
         return
     help_text = "Goes on from the last completed epoch." if exp.resumable else \
         "No epoch was completed before the interruption, so it starts again from the beginning."
-    if st.button("Resume", key="train_resume", help=help_text):
+    if st.button("Resume", key="train_resume", help=help_text, disabled=pause_note()):
         act_and_rerun(Action.RESUME, exp.id)
 
 
@@ -392,7 +397,7 @@ link_note(TRAIN_CONTROLS)
 _default_watch()
 with st.expander("Set up an experiment", expanded="watch" not in st.session_state):
     setup_form()
-    if st.button("Start training", key="train_start", type="primary"):
+    if st.button("Start training", key="train_start", type="primary", disabled=pause_note()):
         try:
             spec = build_spec()
         except ValueError as exc:

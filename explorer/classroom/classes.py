@@ -256,7 +256,7 @@ class Classroom:
         def write(conn: sa.Connection) -> None:
             asked = sa.select(q.id).where(q.class_id == class_id)
             conn.execute(t.class_answers.delete().where(t.class_answers.c.question_id.in_(asked)))
-            for table in (t.class_questions, t.class_members, t.class_jobs):
+            for table in (t.class_questions, t.class_members, t.class_jobs, t.class_pauses):
                 conn.execute(table.delete().where(table.c.class_id == class_id))
             conn.execute(t.classes.delete().where(t.classes.c.id == class_id))
         self.tx(write)

@@ -6,6 +6,8 @@
     class_questions   id, class_id, experiment (the spec kind it gates, or "lesson:<key>" for a lesson's prediction,
                       which gates nothing), prompt, choices (JSON), opened, revealed
     class_answers     question_id + owner (so each student counts once), answer, answered
+    class_pauses      class_id (one row while the class is paused), paused, stop_running (the teacher's choice for
+                      jobs already running); resuming deletes the row (explorer.classroom.pause)
 
 Size budget: ~80 lines.
 """
@@ -66,7 +68,14 @@ class_answers = sa.Table(
     sa.Column("answered", sa.Float, nullable=False),
 )
 
-TABLES = (classes, class_members, class_jobs, class_questions, class_answers)
+class_pauses = sa.Table(
+    "class_pauses", metadata,
+    sa.Column("class_id", sa.String(32), sa.ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("paused", sa.Float, nullable=False),
+    sa.Column("stop_running", sa.Boolean, nullable=False, default=False),
+)
+
+TABLES = (classes, class_members, class_jobs, class_questions, class_answers, class_pauses)
 
 
 def ensure_tables(writer: sa.Engine) -> None:
