@@ -12,6 +12,7 @@ from explorer.figures.papers import degradation_note
 from explorer.jobs.status import status_word
 from explorer.text import clean, plain_text
 from explorer.training.experiments import like_with_like
+from pages.class_attention import flag_words, needs_attention, sort_roster
 from pages.class_pause import pause_controls
 from pages.common import classroom, ensure_entry, may, store, train_cfg
 from pages.display import plot
@@ -25,7 +26,7 @@ def finals_text(row) -> str:
     return ", ".join(f"{n} {tr:.1%}" for n, tr, _ in row.finals if tr is not None) or "–"
 
 
-def roster_rows(rows) -> None:
+def roster_rows(rows, flags=None) -> None:
     """One row per student, each with its own Project button: one click puts that student's charts (their newest
     job, live) right under their row; a second click takes them away."""
     head = st.columns(ROW)
@@ -36,7 +37,7 @@ def roster_rows(rows) -> None:
     for row in rows:
         with st.container(key=f"class_row_{row.member}"):
             c = st.columns(ROW, vertical_alignment="center")
-            c[0].markdown(f"**{plain_text(row.name)}**")
+            c[0].markdown(f"**{plain_text(row.name)}**{flag_words(flags or {}, row.owner)}")
             c[1].markdown(status_word(row.status))
             c[2].progress(row.fraction if row.fraction is not None else (1.0 if row.status == "completed" else 0.0))
             c[3].markdown(plain_text(finals_text(row)))  # run names
@@ -128,7 +129,8 @@ def live(class_id: str) -> None:
     rows = room.roster(class_id)
     st.markdown(f"**{len(rows)} students** · {sum(r.status == 'running' for r in rows)} training · "
                 f"{sum(r.status == 'completed' for r in rows)} finished")
-    roster_rows(rows)
+    flags = needs_attention(class_id, rows)
+    roster_rows(sort_roster(rows, flags), flags)
     student_actions(rows)
     question_panel(info)
     lesson_predictions(info)
