@@ -5,6 +5,7 @@ import streamlit as st
 
 from explorer.access.policy import Action
 from explorer.classroom import questions
+from explorer.classroom.once import create_once
 from explorer.classroom.records import ClassError
 from explorer.figures.classroom import class_figure6, final_medians, tally_chart
 from explorer.figures.curves import run_series, training_curves
@@ -95,7 +96,10 @@ def question_panel(info) -> None:
         t = questions.tally(room, latest)
         state = "revealed to everyone" if latest.revealed else "hidden from the students"
         st.markdown(f"**{plain_text(latest.prompt)}** ({t.answered} of {t.members} answered; {state})")
-        plot(st, tally_chart(t.counts), key="class_tally")
+        if t.answered:
+            plot(st, tally_chart(t.counts), key="class_tally")
+        else:
+            st.caption("No answers yet.")
         if latest.revealed is None and may(Action.REVEAL):
             st.button("Reveal answers and curves", key="class_reveal", on_click=questions.reveal,
                       args=(room, latest.id))
@@ -117,6 +121,9 @@ def lesson_predictions(info) -> None:
     followed = next((x for x in LESSONS if x.key == info.lesson), None)
     if followed is not None:
         t = tallies[followed.key]
+        if not t.answered:
+            st.caption(f"{followed.title}: no answers yet.")
+            return
         plot(st, tally_chart(t.counts, f"{followed.predict} ({t.answered} of {t.members} answered)"),
              key="class_lesson_chart")
 
@@ -155,25 +162,39 @@ def class_figure(class_id: str, finished: tuple):
 
 
 def ask_form(info) -> None:
+    """Open a question; after Ask the form closes and its fields are cleared (the question shows in the live view)."""
     if not may(Action.ASK):
         return
-    with st.expander("Ask the class to predict", expanded=False):
-        try:
-            default = questions.figure6_question(train_cfg())
-        except ValueError:
-            default = "Which ends with the higher *training* error: plain-20 or plain-56?"
-        prompt = st.text_input("Question", value=default, max_chars=questions.MAX_PROMPT,
-                               key="class_q_prompt")
-        choices = st.text_input("Choices, separated by commas (empty: the answer is a number)",
-                                value="plain-20, plain-56", key="class_q_choices")
-        kind = st.selectbox("Hides the curves of", questions.GATED_KINDS, key="class_q_kind",
-                            format_func=lambda k: {"sweep": "depth sweeps (Figure 6)", "twin": "twins",
-                                                   "compare": "comparisons"}[k])
-        if st.button("Ask", key="class_q_open", type="primary"):
-            try:
-                questions.open_question(classroom(), info.id, prompt, choices.split(","), kind)
-            except ClassError as exc:
-                st.warning(plain_text(str(exc)))
+    ss = st.session_state
+    try:
+        default = questions.figure6_question(train_cfg())
+    except ValueError:
+        default = "Which ends with the higher training error: plain-20 or plain-56?"
+    ss.setdefault("class_q_prompt", default)
+    ss.setdefault("class_q_choices", "plain-20, plain-56")
+    with st.expander("Ask the class to predict", key="class_ask_box", on_change="rerun"):
+        st.text_input("Question", max_chars=questions.MAX_PROMPT, key="class_q_prompt", placeholder=default)
+        st.text_input("Choices, separated by commas (empty: the answer is a number)", key="class_q_choices",
+                      placeholder="plain-20, plain-56")
+        st.selectbox("Hides the curves of", questions.GATED_KINDS, key="class_q_kind",
+                     format_func=lambda k: {"sweep": "depth sweeps (Figure 6)", "twin": "twins",
+                                            "compare": "comparisons"}[k])
+        st.button("Ask", key="class_q_open", type="primary", on_click=_ask, args=(info.id,))
+    if "class_q_problem" in ss:
+        st.warning(plain_text(ss.pop("class_q_problem")))
+
+
+def _ask(class_id: str) -> None:
+    """Ask's callback: open the question, then close the form and clear it; a refusal keeps what was typed."""
+    ss = st.session_state
+    try:
+        questions.open_question(classroom(), class_id, ss.get("class_q_prompt", ""),
+                                str(ss.get("class_q_choices", "")).split(","), ss.get("class_q_kind", "sweep"))
+    except ClassError as exc:
+        ss["class_q_problem"] = str(exc)
+        return
+    ss.update(class_q_prompt="", class_q_choices="", class_ask_box=False)
+    st.toast("Asked: the question and its tally are in the live view below.")
 
 
 def follow_me(info) -> None:
@@ -240,8 +261,10 @@ room = classroom()
 with st.expander("New class", expanded=not room.teacher_classes()):
     name = st.text_input("Class name", max_chars=40, key="class_new_name")
     if st.button("Create the class", key="class_create", type="primary"):
-        made = room.create(st.session_state["owner"], name)
+        made, new = create_once(room, st.session_state["owner"], name)  # a double press makes one class
         st.session_state["class_pick"] = made.id
+        if not new:
+            st.info(f"The class {plain_text(made.name)} ({made.code}) was just created; this press made no other.")
 every_class = room.teacher_classes(include_closed=True)
 open_classes = {c.id: c for c in every_class if c.closed is None}
 closed_classes(room, [c for c in every_class if c.closed is not None])

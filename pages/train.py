@@ -315,8 +315,11 @@ def observed(exp) -> None:
         left.markdown(f"**{plain_text(latest.prompt)}**")
         yours = questions.my_answer(room, latest.id, owner)
         left.caption(f"Your prediction: {plain_text(yours)}." if yours else "You did not answer this one.")
-        plot(right, tally_chart(t.counts, f"The class's predictions ({t.answered} of {t.members} answered)"),
-             key="train_tally")
+        if t.answered:
+            plot(right, tally_chart(t.counts, f"The class's predictions ({t.answered} of {t.members} answered)"),
+                 key="train_tally")
+        else:
+            right.caption("Nobody in the class answered this question: no answers yet.")
     elif latest is not None:
         yours = plain_text(questions.my_answer(room, latest.id, owner) or "–")
         st.caption(f"Your prediction is in: {yours}. The class's "

@@ -83,10 +83,11 @@ def test_pause_disables_every_start_with_one_sentence_and_resume_restores(runs_d
     teacher.button(key="class_pause").click()
     run(teacher)
     assert any("The class is paused" in m.value and "are stopped" in m.value for m in teacher.markdown)
+    ann = session(ANN)  # her first page run reads the pause (later runs keep what it read: see session())
     for page, key in (("home", "home_figure6"), ("train", "train_start"), ("lessons", "lessons_run")):
-        ann = session(ANN)
-        ann.switch_page(f"pages/{page}.py")
-        run(ann)
+        if page != "home":
+            ann.switch_page(f"pages/{page}.py")
+            run(ann)
         assert ann.button(key=key).disabled and PAUSED_SENTENCE in infos(ann), page
     teacher.button(key="class_resume").click()
     run(teacher)
@@ -95,3 +96,60 @@ def test_pause_disables_every_start_with_one_sentence_and_resume_restores(runs_d
     ann.switch_page("pages/train.py")
     run(ann)
     assert not ann.button(key="train_start").disabled and PAUSED_SENTENCE not in infos(ann)
+
+
+def test_create_pressed_twice_makes_one_class(runs_dir):
+    teacher, code = teacher_with_class("Period 2")
+    teacher.button(key="class_create").click()  # the second press of a double click
+    run(teacher)
+    assert len(Classroom(RunStore(runs_dir)).teacher_classes()) == 1
+    assert any(f"({code}) was just created" in i for i in infos(teacher))
+
+
+def test_ask_closes_and_clears_its_form_and_an_unanswered_tally_says_so(runs_dir):
+    teacher, _ = teacher_with_class()
+    prompt = teacher.text_input(key="class_q_prompt")
+    assert "*" not in prompt.value and "higher training error" in prompt.value  # plain words, no markup
+    teacher.button(key="class_q_open").click()
+    run(teacher)
+    assert teacher.text_input(key="class_q_prompt").value == "" and teacher.session_state["class_ask_box"] is False
+    assert any("(0 of 0 answered; hidden" in m.value for m in teacher.markdown)
+    assert "No answers yet." in [c.value for c in teacher.caption]
+    assert "class_tally" not in {c.key for c in teacher.get("plotly_chart")}
+    teacher.button(key="class_q_open").click()  # an empty question: one sentence, nothing opened
+    run(teacher)
+    assert [w.value for w in teacher.warning] == ["A question needs a prompt of 1 to 400 characters."]
+
+
+def test_the_roster_flags_a_failed_job_with_its_rule_and_sorts_by_flags(runs_dir):
+    from explorer.classroom.classes import student_seed
+    teacher, code = teacher_with_class()
+    room = Classroom(RunStore(runs_dir))
+    info = room.find(code)
+    for owner in ("a" * 32, "b" * 32):
+        room.join(code, owner)
+    exp = room.store.create_experiment({"kind": "sweep"}, [{"name": "plain-20", "model": {}}], owner="b" * 32)
+    room.store.update_experiment(exp, status="failed", message="The worker ran out of memory.")
+    room.record_job(info.id, "b" * 32, exp, student_seed(info.id, "b" * 32))
+    run(teacher)
+    text = " ".join(m.value for m in teacher.markdown)
+    assert "Needs attention (1)" in text and "**Student 2**: Failed: The worker ran out of memory" in text
+    assert "**Student 2** · ⚠ failed" in text
+    teacher.selectbox(key="class_roster_sort").set_value("flags")
+    run(teacher)
+    names = [m.value for m in teacher.markdown if m.value.startswith("**Student")]
+    assert names.index("**Student 2** · ⚠ failed") < names.index("**Student 1**")
+
+
+def test_lesson_2_opens_its_own_recorded_56_layer_twin(runs_dir):
+    at = open_app("lessons")
+    at.selectbox(key="lessons_pick").set_value("fix")
+    run(at)
+    button = at.button(key="lessons_recorded")
+    assert button.label == "Short on time? Open the recorded plain-56 and ResNet-56"
+    button.click()
+    run(at)
+    assert at.title[0].value == "Train"
+    assert any("plain-56, resnet-56" in s.value for s in at.subheader)
+    shown = " ".join(e.value for e in (*at.markdown, *at.caption, *at.info, *at.success) if isinstance(e.value, str))
+    assert "assets/" not in shown and ".json" not in shown and "scripts/" not in shown
