@@ -8,7 +8,7 @@ import streamlit as st  # noqa: E402
 
 from pages.class_panel import join_panel
 from pages.common import init_session, store_notice, sync_query, teacher_login, write_owner_cookie
-from pages.display import projector_toggle, show_url_problems
+from pages.display import narrow_screen_css, projector_toggle, show_url_problems
 from pages.follow import follow_class
 
 st.set_page_config(page_title="ResNet Explorer", page_icon=":material/account_tree:", layout="wide",
@@ -39,6 +39,7 @@ with st.sidebar:
     teacher_login(st.sidebar)
     projector_toggle(st.sidebar)
 show_url_problems()
+narrow_screen_css()
 write_owner_cookie()
 store_notice()
 join_panel()

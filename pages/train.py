@@ -291,7 +291,7 @@ def resume_button(exp) -> None:
         return
     help_text = "Goes on from the last completed epoch." if exp.resumable else \
         "No epoch was completed before the interruption, so it starts again from the beginning."
-    if st.button("Resume", key="train_resume", help=help_text, disabled=pause_note()):
+    if st.button("Resume", key="train_resume", help=help_text, disabled=class_paused()):
         act_and_rerun(Action.RESUME, exp.id)
 
 
@@ -398,9 +398,10 @@ st.title("Train")
 class_caption()
 link_note(TRAIN_CONTROLS)
 _default_watch()
+paused = pause_note()  # above the setup, which may be folded away while a job is watched
 with st.expander("Set up an experiment", expanded="watch" not in st.session_state):
     setup_form()
-    if st.button("Start training", key="train_start", type="primary", disabled=pause_note()):
+    if st.button("Start training", key="train_start", type="primary", disabled=paused):
         try:
             spec = build_spec()
         except ValueError as exc:
