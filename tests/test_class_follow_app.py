@@ -140,16 +140,3 @@ def test_the_roster_flags_a_failed_job_with_its_rule_and_sorts_by_flags(runs_dir
     names = [m.value for m in teacher.markdown if m.value.startswith("**Student")]
     assert names.index("**Student 2** · ⚠ failed") < names.index("**Student 1**")
 
-
-def test_lesson_2_opens_its_own_recorded_56_layer_twin(runs_dir):
-    at = open_app("lessons")
-    at.selectbox(key="lessons_pick").set_value("fix")
-    run(at)
-    button = at.button(key="lessons_recorded")
-    assert button.label == "Short on time? Open the recorded plain-56 and ResNet-56"
-    button.click()
-    run(at)
-    assert at.title[0].value == "Train"
-    assert any("plain-56, resnet-56" in s.value for s in at.subheader)
-    shown = " ".join(e.value for e in (*at.markdown, *at.caption, *at.info, *at.success) if isinstance(e.value, str))
-    assert "assets/" not in shown and ".json" not in shown and "scripts/" not in shown
