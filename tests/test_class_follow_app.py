@@ -140,3 +140,21 @@ def test_the_roster_flags_a_failed_job_with_its_rule_and_sorts_by_flags(runs_dir
     names = [m.value for m in teacher.markdown if m.value.startswith("**Student")]
     assert names.index("**Student 2** · ⚠ failed") < names.index("**Student 1**")
 
+
+
+def test_hidden_curves_say_why_and_an_empty_prediction_gets_one_sentence(runs_dir):
+    from explorer.classroom import questions
+    room = Classroom(RunStore(runs_dir))
+    info = room.create("teacher")
+    room.join(info.code, ANN)
+    questions.open_question(room, info.id, "Which ends higher?", ["plain-20", "plain-56"], "sweep")
+    exp = room.store.create_experiment({"kind": "sweep"}, [{"name": "plain-20", "model": {}}], owner=ANN)
+    room.store.update_experiment(exp, status="completed")
+    ann = session(ANN, watch=exp)
+    ann.switch_page("pages/train.py")
+    run(ann)
+    said = " ".join(m.value for m in ann.markdown)
+    assert "**Predict first.** Your teacher asked your class a question" in said and "answer it here" in said
+    ann.button(key="train_answer_submit").click()  # no choice made
+    run(ann)
+    assert [w.value for w in ann.warning] == ["Pick one of the question's choices."]
