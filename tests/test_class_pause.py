@@ -77,10 +77,15 @@ def test_running_jobs_finish_or_are_stopped_as_the_teacher_chose(room, manager, 
 def test_a_closed_or_deleted_class_holds_nothing(room):
     info = room.create("teacher")
     room.join(info.code, "ann")
+    room.join(info.code, "cat")
     pause.pause(room, info.id, stop_running=True)
-    assert pause.held_owners(room, ["ann", "bob"]) == {"ann": True}
-    room.close(info.id)
-    assert pause.held_owners(room, ["ann"]) == {}
+    assert pause.held_owners(room, ["ann", "bob", "cat"]) == {"ann": True, "cat": True}
+    exp = room.store.create_experiment({"kind": "sweep"}, [{"name": "plain-20", "model": {}}], owner="ann")
+    room.record_job(info.id, "ann", exp, 1)
+    room.leave(info.id, "ann")  # leaving does not take a job started in the class out of the pause
+    assert pause.held_owners(room, ["ann"]) == {} and pause.held_class_jobs(room, [exp]) == {exp: True}
+    room.close(info.id)  # a closed class holds nothing
+    assert pause.held_class_jobs(room, [exp]) == {} and pause.held_owners(room, ["cat"]) == {}
     room.delete(info.id)  # its pause goes with it
     assert pause.paused(room, info.id) is None
 

@@ -78,21 +78,41 @@ def held_owners(room: Classroom, owners: Iterable[str]) -> dict[str, bool]:
     return out
 
 
+def held_class_jobs(room: Classroom, exp_ids: Iterable[str]) -> dict[str, bool]:
+    """{experiment id: stop_running} for those jobs started inside a paused open class (one indexed query): a student
+    who left the class after starting one does not take it out of the pause."""
+    wanted = sorted(set(exp_ids))
+    if not wanted:
+        return {}
+    j, p, k = t.class_jobs.c, t.class_pauses.c, t.classes.c
+    rows = room.q(lambda c: c.execute(
+        sa.select(j.exp_id, p.stop_running).join(t.class_pauses, p.class_id == j.class_id)
+        .join(t.classes, k.id == j.class_id).where(j.exp_id.in_(wanted) & k.closed.is_(None))).all())
+    return {exp_id: bool(stop) for exp_id, stop in rows}
+
+
 class ClassHold:
     """What the job manager asks before it dispatches: which queued jobs wait, which running ones to stop."""
 
     def __init__(self, room: Classroom) -> None:
         self.room = room
 
+    def _paused(self, jobs: Sequence[Experiment]) -> dict[str, bool]:
+        """{job id: stop_running} for the jobs a pause holds: their owner's class, or the class they were started in
+        (two queries)."""
+        owners = held_owners(self.room, (e.owner or "" for e in jobs))
+        found = {e.id: owners[e.owner] for e in jobs if e.owner in owners}
+        for exp_id, stop in held_class_jobs(self.room, (e.id for e in jobs)).items():
+            found[exp_id] = found.get(exp_id, False) or stop
+        return found
+
     def held(self, queued: Sequence[Experiment]) -> set[str]:
-        """Ids of the queued jobs whose owners' class is paused: they stay queued (one query)."""
-        owners = held_owners(self.room, (e.owner or "" for e in queued))
-        return {e.id for e in queued if e.owner in owners}
+        """Ids of the queued jobs of a paused class: they stay queued."""
+        return set(self._paused(queued))
 
     def stopping(self, running: Sequence[Experiment]) -> set[str]:
-        """Ids of the running jobs whose owners' class was paused with "stop running jobs" (one query)."""
-        owners = held_owners(self.room, (e.owner or "" for e in running))
-        return {e.id for e in running if owners.get(e.owner or "")}
+        """Ids of the running jobs of a class paused with "stop running jobs"."""
+        return {exp_id for exp_id, stop in self._paused(running).items() if stop}
 
 
 def class_hold(store: RunStore) -> ClassHold:
