@@ -56,7 +56,7 @@ views work on them offline.
 
 They let the Explain and Inspect pages show something on a fresh, offline install. Each file is a ResNet Explorer
 checkpoint (weights + model config + preprocessing) and loads with `torch.load(..., weights_only=True)`
-(`explorer.checkpoints.shipped_twin()`).
+(`explorer.store.shipped.shipped_twin()`).
 
 | model | epochs | final train error | final test error |
 |---|---|---|---|

@@ -9,6 +9,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import re
 import secrets
 import shutil
 import time
@@ -71,7 +72,7 @@ def shipped_twin_readme(folder: Path = TWIN_DIR) -> str:
     if not path.is_file():
         return "How the recorded twin was trained is not recorded in this installation."
     text = path.read_text(encoding="utf-8").replace(" (run by `scripts/make_digits_twin.sh`)", "")
-    text = text.replace("\n(`explorer.checkpoints.shipped_twin()`).", ".")
+    text = re.sub(r"\n\(`[\w.]+\(\)`\)\.", ".", text)  # the developers' pointer to a function (an old name)
     return "\n".join(line for line in text.splitlines() if not line.startswith("Regenerate"))
 
 
