@@ -54,7 +54,8 @@ same weights and see the same batches, so the only difference between them is th
 (`*.metrics.jsonl`) ship too{", and their initial weights (`*.init.pt`)" if depth == "20" else ""}, so the Inspect
 views work on them offline.
 
-They let the Explain and Inspect pages show something on a fresh, offline install. Each file is a ResNet Explorer
+{"They let the Explain and Inspect pages show something on a fresh, offline install." if depth == "20" else
+ "They are the recorded result Lessons 2 and 5 open when time is short (their own experiment, 56 layers)."} Each file is a ResNet Explorer
 checkpoint (weights + model config + preprocessing) and loads with `torch.load(..., weights_only=True)`
 (`explorer.store.shipped.shipped_twin()`).
 
