@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from test_browser import ARTIFACTS, serve
+from test_browser import ARTIFACTS, kill_workers, serve
 
 from explorer.data.config import DataConfig
 from explorer.jobs.request import JobRequest
@@ -168,3 +168,4 @@ def _follow_then_pause(url, teacher, code, ann, runs, stand_in, wait_for) -> Non
     for page in (teacher, ann):
         _no_exception(page)
     store.close()
+    kill_workers(runs)  # her tiny job has shown what it had to: the server need not wait for it at shutdown
