@@ -20,7 +20,6 @@ from . import tables as t
 
 if TYPE_CHECKING:
     from ..store.records import Experiment
-    from ..store.runstore import RunStore
     from .classes import Classroom
 
 PAUSED_SENTENCE = "Your teacher has paused the class, so new runs wait until the class goes on."
@@ -96,6 +95,7 @@ class ClassHold:
 
     def __init__(self, room: Classroom) -> None:
         self.room = room
+        self._stopped: set[str] = set()  # running jobs already asked to stop (each is asked once)
 
     def _paused(self, jobs: Sequence[Experiment]) -> dict[str, bool]:
         """{job id: stop_running} for the jobs a pause holds: their owner's class, or the class they were started in
@@ -111,11 +111,8 @@ class ClassHold:
         return set(self._paused(queued))
 
     def stopping(self, running: Sequence[Experiment]) -> set[str]:
-        """Ids of the running jobs of a class paused with "stop running jobs"."""
-        return {exp_id for exp_id, stop in self._paused(running).items() if stop}
+        """Ids of the running jobs of a class paused with "stop running jobs", each returned once."""
+        new = {exp_id for exp_id, stop in self._paused(running).items() if stop} - self._stopped
+        self._stopped |= new
+        return new
 
-
-def class_hold(store: RunStore) -> ClassHold:
-    """The hold of the job manager the app builds (JobManager.from_env): on the store's classroom tables."""
-    from .classes import Classroom
-    return ClassHold(Classroom(store))

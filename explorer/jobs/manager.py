@@ -28,11 +28,10 @@ from ..store.db import StoreError
 from ..store.records import ACTIVE, Experiment
 from ..store.runstore import RunStore, is_local, pid_alive, worker_alive
 from ..training.experiments import ExperimentSpec
-from . import estimate
+from . import estimate, holds
 from .backends import Backend, LocalBackend, worker_command
 from .budget import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
 from .handles import Handle, is_our_worker, kill_worker
-from .hold import Hold, ask_hold
 from .request import JobRequest
 from .status import QueuePlace, human_duration
 
@@ -88,8 +87,8 @@ class JobManager:
     """Start, watch and stop the workers of one run store's experiments, through one backend."""
 
     def __init__(self, store: RunStore, limits: Limits | None = None, poll_s: float = 0.5,
-                 background: bool = True, backend: Backend | None = None, hold: Hold | None = None) -> None:
-        self.store, self.hold = store, hold  # the hold is asked before every dispatch (explorer.jobs.hold)
+                 background: bool = True, backend: Backend | None = None, hold: holds.Hold | None = None) -> None:
+        self.store, self.hold = store, hold  # asked before every dispatch: a paused class's jobs wait (holds)
         self.backend = backend or make_backend()
         # On a cluster the nodes' resources bound the jobs at once, unless EXPLORER_MAX_JOBS says fewer.
         self.limits = limits or Limits.from_env(1 if self.backend.capacity() is None else 1_000_000)
@@ -109,9 +108,8 @@ class JobManager:
     def from_env(cls, background: bool = True) -> JobManager:
         """The app's job manager, built from the environment alone, as every app replica builds it: the run store
         (EXPLORER_RUNS_DIR, EXPLORER_DATABASE_URL), the backend (EXPLORER_BACKEND, EXPLORER_RAY_*) and the
-        limits (EXPLORER_MAX_*). A paused class's jobs wait (explorer.classroom.pause)."""
-        from ..classroom.pause import class_hold
-        return cls(store := RunStore(), background=background, hold=class_hold(store))
+        limits (EXPLORER_MAX_*); a paused class's jobs are held (explorer.jobs.holds.class_hold)."""
+        return cls(store := RunStore(), background=background, hold=holds.class_hold(store))
 
     # ------------------------------------------------------------------ asking
     def submit(self, request: JobRequest, attach: bool = True) -> tuple[str, bool]:
@@ -288,19 +286,16 @@ class JobManager:
             # Count from the store, so workers left by an earlier server process count too.
             running_jobs = self._running()
             self._attach(running_jobs)
-            for exp_id in ask_hold(self.hold, "stopping", running_jobs) - set(self._stop_asked):
-                self.stop(exp_id, None, teacher=True)  # its class was paused with "stop running jobs"
             running = Counter(e.owner for e in running_jobs)
             queued = self.store.with_status(["queued"])
             self._report_damaged(queued.damaged)
             slots = self._slots() if queued.items else 0
             free = slots - sum(running.values())
-            held = ask_hold(self.hold, "held", queued.items)
-            for exp in queued.items:
+            for exp in holds.not_held(self, running_jobs, queued.items):  # a paused class's jobs wait (holds)
                 if free <= 0:
                     break
-                if running[exp.owner] >= self.limits.running_per_owner or exp.id in held:
-                    continue  # the owner's next job waits for their running one (or their class's pause); others go
+                if running[exp.owner] >= self.limits.running_per_owner:
+                    continue  # this owner's next job waits for their running one; others may go first
                 # The store counts again under its claim lock: another app replica may be claiming right now.
                 if not self.store.claim(exp.id, most_running=slots, most_per_owner=self.limits.running_per_owner):
                     break  # another replica started this one, or filled the slot: it fills the rest this round
@@ -446,5 +441,5 @@ class JobManager:
             self.backend.close()
 
 
-__all__ = ["Hold", "JobManager", "JobError", "JobRequest", "Limits", "check_teacher", "TeacherGate", "make_backend",
+__all__ = ["JobManager", "JobError", "JobRequest", "Limits", "check_teacher", "TeacherGate", "make_backend",
            "pid_alive", "STOP_GRACE_S"]
