@@ -9,7 +9,8 @@ import streamlit as st  # noqa: E402
 from pages.class_panel import join_panel
 from pages.class_screen_controls import screen_session
 from pages.common import init_session, store_notice, sync_query, teacher_login, write_owner_cookie
-from pages.display import projector_toggle, show_url_problems
+from pages.display import narrow_screen_css, projector_toggle, show_url_problems
+from pages.follow import follow_class
 from pages.lti_entry import redeem_launch
 from pages.signin import invite_panel, student_wall
 
@@ -47,9 +48,11 @@ with st.sidebar:
     teacher_login(st.sidebar)
     projector_toggle(st.sidebar)
 show_url_problems()
+narrow_screen_css()
 write_owner_cookie()
 store_notice()
 join_panel()
 invite_panel()
+follow_class(page.url_path)  # a class member's pages follow the teacher's lesson and pause (nothing for others)
 page.run()
 sync_query()

@@ -5,13 +5,16 @@ import streamlit as st
 
 from explorer.access.policy import Action
 from explorer.classroom import questions
+from explorer.classroom.once import create_once
 from explorer.classroom.records import ClassError
 from explorer.figures.classroom import class_chart, tally_chart
 from explorer.figures.curves import run_series, training_curves
 from explorer.jobs.status import status_word
 from explorer.text import clean, plain_text
+from pages.class_attention import flag_words, needs_attention, sort_roster
 from pages.class_debrief import debrief_downloads
 from pages.class_lessons import lessons_panel
+from pages.class_pause import pause_controls
 from pages.class_screen_controls import join_link_warning, public_join_link, screen_controls
 from pages.class_staff import staff_panel, visible_classes
 from pages.common import classroom, ensure_entry, forget_class_roles, may, may_somewhere, store, train_cfg
@@ -28,7 +31,7 @@ def finals_text(row) -> str:
     return ", ".join(f"{n} {tr:.1%}" for n, tr, _ in row.finals if tr is not None) or "–"
 
 
-def roster_rows(rows) -> None:
+def roster_rows(rows, flags=None) -> None:
     """One row per student, each with its own Project button: one click puts that student's charts (their newest
     job, live) right under their row; a second click takes them away."""
     head = st.columns(ROW)
@@ -40,7 +43,7 @@ def roster_rows(rows) -> None:
     for row in rows:
         with st.container(key=f"class_row_{row.member}"):
             c = st.columns(ROW, vertical_alignment="center")
-            c[0].markdown(f"**{plain_text(row.name)}**")
+            c[0].markdown(f"**{plain_text(row.name)}**{flag_words(flags or {}, row.owner)}")
             c[1].markdown(status_word(row.status))
             c[2].progress(row.fraction if row.fraction is not None else (1.0 if row.status == "completed" else 0.0))
             c[3].markdown(plain_text(finals_text(row)))  # run names
@@ -99,7 +102,10 @@ def question_panel(info) -> None:
         t = questions.tally(room, latest)
         state = "revealed to everyone" if latest.revealed else "hidden from the students"
         st.markdown(f"**{plain_text(latest.prompt)}** ({t.answered} of {t.members} answered; {state})")
-        plot(st, tally_chart(t.counts), key="class_tally")
+        if t.answered:
+            plot(st, tally_chart(t.counts), key="class_tally")
+        else:
+            st.caption("No answers yet.")
         if latest.revealed is None and may(Action.REVEAL, class_id=info.id):
             st.button("Reveal answers and curves", key="class_reveal", on_click=questions.reveal,
                       args=(room, latest.id))
@@ -121,6 +127,9 @@ def lesson_predictions(info) -> None:
     followed = next((x for x in LESSONS if x.key == info.lesson), None)
     if followed is not None:
         t = tallies[followed.key]
+        if not t.answered:
+            st.caption(f"{followed.title}: no answers yet.")
+            return
         plot(st, tally_chart(t.counts, f"{followed.predict} ({t.answered} of {t.members} answered)"),
              key="class_lesson_chart")
 
@@ -133,7 +142,8 @@ def live(class_id: str) -> None:
     rows = room.roster(class_id)
     st.markdown(f"**{len(rows)} students** · {sum(r.status == 'running' for r in rows)} training · "
                 f"{sum(r.status == 'completed' for r in rows)} finished")
-    roster_rows(rows)
+    flags = needs_attention(class_id, rows)
+    roster_rows(sort_roster(rows, flags), flags)
     student_actions(rows)
     question_panel(info)
     lesson_predictions(info)
@@ -151,25 +161,39 @@ def class_figure(class_id: str, finished: tuple):
 
 
 def ask_form(info) -> None:
+    """Open a question; after Ask the form closes and its fields are cleared (the question shows in the live view)."""
     if not may(Action.ASK, class_id=info.id):
         return
-    with st.expander("Ask the class to predict", expanded=False):
-        try:
-            default = questions.figure6_question(train_cfg())
-        except ValueError:
-            default = "Which ends with the higher *training* error: plain-20 or plain-56?"
-        prompt = st.text_input("Question", value=default, max_chars=questions.MAX_PROMPT,
-                               key="class_q_prompt")
-        choices = st.text_input("Choices, separated by commas (empty: the answer is a number)",
-                                value="plain-20, plain-56", key="class_q_choices")
-        kind = st.selectbox("Hides the curves of", questions.GATED_KINDS, key="class_q_kind",
-                            format_func=lambda k: {"sweep": "depth sweeps (Figure 6)", "twin": "twins",
-                                                   "compare": "comparisons"}[k])
-        if st.button("Ask", key="class_q_open", type="primary"):
-            try:
-                questions.open_question(classroom(), info.id, prompt, choices.split(","), kind)
-            except ClassError as exc:
-                st.warning(plain_text(str(exc)))
+    ss = st.session_state
+    try:
+        default = questions.figure6_question(train_cfg())
+    except ValueError:
+        default = "Which ends with the higher training error: plain-20 or plain-56?"
+    ss.setdefault("class_q_prompt", default)
+    ss.setdefault("class_q_choices", "plain-20, plain-56")
+    with st.expander("Ask the class to predict", key="class_ask_box", on_change="rerun"):
+        st.text_input("Question", max_chars=questions.MAX_PROMPT, key="class_q_prompt", placeholder=default)
+        st.text_input("Choices, separated by commas (empty: the answer is a number)", key="class_q_choices",
+                      placeholder="plain-20, plain-56")
+        st.selectbox("Hides the curves of", questions.GATED_KINDS, key="class_q_kind",
+                     format_func=lambda k: {"sweep": "depth sweeps (Figure 6)", "twin": "twins",
+                                            "compare": "comparisons"}[k])
+        st.button("Ask", key="class_q_open", type="primary", on_click=_ask, args=(info.id,))
+    if "class_q_problem" in ss:
+        st.warning(plain_text(ss.pop("class_q_problem")))
+
+
+def _ask(class_id: str) -> None:
+    """Ask's callback: open the question, then close the form and clear it; a refusal keeps what was typed."""
+    ss = st.session_state
+    try:
+        questions.open_question(classroom(), class_id, ss.get("class_q_prompt", ""),
+                                str(ss.get("class_q_choices", "")).split(","), ss.get("class_q_kind", "sweep"))
+    except ClassError as exc:
+        ss["class_q_problem"] = str(exc)
+        return
+    ss.update(class_q_prompt="", class_q_choices="", class_ask_box=False)
+    st.toast("Asked: the question and its tally are in the live view below.")
 
 
 def follow_me(info) -> None:
@@ -243,10 +267,12 @@ if may(Action.CREATE_CLASS):
     with st.expander("New class", expanded=not every_class):
         name = st.text_input("Class name", max_chars=40, key="class_new_name")
         if st.button("Create the class", key="class_create", type="primary"):
-            made = room.create(st.session_state["owner"], name)
+            made, new = create_once(room, st.session_state["owner"], name)  # a double press makes one class
             st.session_state["class_pick"] = made.id
+            if not new:
+                st.info(f"The class {plain_text(made.name)} ({made.code}) was just created; this press made no other.")
             forget_class_roles()
-            every_class = [made, *every_class]
+            every_class = [made, *(c for c in every_class if c.id != made.id)]
 open_classes = {c.id: c for c in every_class if c.closed is None}
 closed_classes(room, [c for c in every_class if c.closed is not None])
 if not open_classes:
@@ -269,6 +295,7 @@ staff_panel(info)
 if may(Action.MANAGE_CLASS, class_id=info.id):
     follow_me(info)
 screen_controls(info)
+pause_controls(info)
 ask_form(info)
 lessons_panel(info)
 debrief_downloads(info)

@@ -17,6 +17,7 @@ from explorer.text import clean, plain_text
 from explorer.training import experiments
 from explorer.training.recipes import train_config_for
 from pages.common import ensure_entry, may, store
+from pages.follow import pause_note
 from pages.job_actions import start_experiment
 
 ensure_entry("pages/data.py")
@@ -86,7 +87,7 @@ def train_form(preview: dict) -> None:
     left, right = st.columns(2)
     depth = left.selectbox("Depth (plain and ResNet)", DEPTHS, index=0, key="data_depth")
     epochs = right.number_input("Epochs", 1, 100, value=int(train_config_for("folder").epochs), key="data_epochs")
-    if st.button("Train a twin on these images", key="data_train", type="primary"):
+    if st.button("Train a twin on these images", key="data_train", type="primary", disabled=pause_note()):
         data = DataConfig("folder", path=preview["path"])
         cfg = model_config_for(ModelConfig(depth=int(depth)), dataset_info("folder", preview["path"]))
         spec = experiments.twin(cfg, data, train_config_for("folder", epochs=int(epochs)))

@@ -46,6 +46,17 @@ def projector_toggle(container: Any) -> None:
         st.html(PROJECTOR_CSS)
 
 
+# On a phone (a narrow window) plotly does not wrap a chart's title: a smaller one fits the width.
+NARROW_CSS = """<style>@media (max-width: 640px) {
+.stApp .js-plotly-plot .gtitle { font-size: 12px !important; }
+.stApp .js-plotly-plot .annotation-text { font-size: 13px !important; } }</style>"""
+
+
+def narrow_screen_css() -> None:
+    """Chart titles that fit a phone's width (CSS for narrow windows only; nothing changes on a wide one)."""
+    st.html(NARROW_CSS)
+
+
 def chart_scale() -> float:
     """1.6 in projector mode (kept under a plain key, so it holds on every page), else 1."""
     return PROJECTOR_SCALE if st.session_state.get("projector") else 1.0

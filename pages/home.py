@@ -3,6 +3,7 @@ import streamlit as st
 
 from pages.class_panel import class_caption
 from pages.common import ensure_entry
+from pages.follow import pause_note
 from pages.job_actions import figure6_spec, start_experiment
 from pages.signin import home_link
 
@@ -20,8 +21,9 @@ st.markdown(
     "converge exponentially slowly. They called it the **degradation problem**."
 )
 with st.container(border=True):
+    paused = pause_note()
     c1, c2 = st.columns([1, 3], vertical_alignment="center")
-    go = c1.button("Reproduce Figure 6", key="home_figure6", type="primary", width="stretch")
+    go = c1.button("Reproduce Figure 6", key="home_figure6", type="primary", width="stretch", disabled=paused)
     c2.markdown(
         "One click trains **plain-20, ResNet-20, plain-56 and ResNet-56** side by side on the built-in handwritten "
         "digits (offline, about a minute on a laptop CPU), every net on the same batches. Each plain net starts "

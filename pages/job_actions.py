@@ -8,6 +8,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from explorer.access.policy import Action
+from explorer.classroom.pause import PAUSED_SENTENCE
 from explorer.jobs.landscape import landscape_request
 from explorer.jobs.manager import JobError
 from explorer.jobs.request import JobRequest, LandscapeSettings
@@ -15,6 +16,7 @@ from explorer.jobs.status import JobStatus, job_status
 from explorer.store.records import ACTIVE, STATUSES, Experiment
 from explorer.text import plain_text
 from pages.common import actor, classroom, client_id, job_manager, may, store, train_cfg
+from pages.follow import class_paused, pause_note
 
 
 def start_experiment(spec) -> str | None:
@@ -25,6 +27,9 @@ def start_experiment(spec) -> str | None:
     class's Figure 6 has one run per student, and it is recorded as the class's.
     """
     owner = st.session_state["owner"]
+    if class_paused():  # the buttons are disabled too; and the job manager would hold the job (classroom.pause)
+        st.info(PAUSED_SENTENCE)
+        return None
     spec, class_id = classroom().member_spec(spec, owner)
     try:
         exp_id, attached = job_manager().submit(JobRequest.training(spec, owner, class_id=class_id,
@@ -124,7 +129,7 @@ def landscape_job(spec: LandscapeSettings, what: str, key: str, results: Callabl
         side_job_status(job, what)
         results(job.id)
     if (job is None or job.status != "completed") and st.button(
-            "Start", key=f"{key}_start", type="primary",
+            "Start", key=f"{key}_start", type="primary", disabled=pause_note(),
             help=f"{spec.steps}×{spec.steps} points per net, on {spec.subset} training images."):
         try:
             job_manager().submit(dataclasses.replace(request, client=client_id()))

@@ -12,6 +12,7 @@ from explorer.text import clean
 from explorer.training.experiments import like_with_like
 from pages.class_panel import class_caption
 from pages.common import classroom, ensure_entry, my_class, results_gating, store, train_cfg
+from pages.follow import pause_note
 from pages.job_actions import start_experiment
 from pages.own_lesson import own_lessons, show_own_lesson
 
@@ -75,6 +76,21 @@ def class_numbers(mine) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="lessons_class_numbers")
 
 
+def recorded_result(key: str) -> None:
+    """The lesson's own experiment, recorded and shipped with the app: its curves open on Train at once."""
+    from explorer.store.shipped import RECORDINGS, ensure_shipped_in_store
+    folder, nets = RECORDINGS[key]
+    if st.button(f"Short on time? Open the recorded {nets}", key="lessons_recorded",
+                 help=f"This lesson's twin, {nets} trained on the built-in digits, shipped with the app: its curves "
+                      "open on Train at once."):
+        try:
+            st.session_state["watch"] = ensure_shipped_in_store(store(), folder)
+        except FileNotFoundError as exc:
+            st.warning(str(exc))
+            return
+        st.switch_page("pages/train.py")
+
+
 st.title("Lessons")
 class_caption()
 chosen, mine = pick_lesson()
@@ -87,7 +103,8 @@ with st.container(border=True):
     st.markdown(f"**Predict first:** {chosen.predict}")
     guess = prediction(chosen, mine)
     st.markdown(f"**The experiment:** {chosen.experiment}")
-    if st.button("Run it", key="lessons_run", type="primary", disabled=guess is None,
+    paused = pause_note()
+    if st.button("Run it", key="lessons_run", type="primary", disabled=guess is None or paused,
                  help="Make a prediction first; the button then starts the experiment and opens Train."):
         try:
             spec = chosen.spec(DataConfig(name=st.session_state.get("dataset", "digits")), train_cfg())
@@ -96,12 +113,8 @@ with st.container(border=True):
         else:
             if start_experiment(spec):
                 st.switch_page("pages/train.py")
-    if chosen.recorded and st.button("Short on time? Open a recorded result", key="lessons_recorded",
-                                     help="The plain-20 and ResNet-20 twin trained on the digits, shipped with the "
-                                          "app: its curves open on Train at once."):
-        from explorer.store.shipped import ensure_shipped_in_store
-        st.session_state["watch"] = ensure_shipped_in_store(store())
-        st.switch_page("pages/train.py")
+    if chosen.recorded:
+        recorded_result(chosen.recorded)
 st.markdown("**What to look at in the live charts**")
 st.markdown("\n".join(f"- {line}" for line in chosen.look_at))
 left, right = st.columns(2)

@@ -15,6 +15,7 @@ from explorer.text import clean
 from explorer.training.experiments import KINDS
 from pages.class_panel import predict_first
 from pages.common import ensure_entry, may, results_gating, store
+from pages.follow import class_paused
 from pages.job_actions import act_and_rerun
 
 ensure_entry("pages/runs.py")
@@ -92,7 +93,8 @@ def manage(exp, hidden=None) -> None:
         else:
             c[1].download_button("Weights (.pt)", data, file_name=f"{exp.id}-{pick}.pt", key=f"runs_weights_{exp.id}")
     if exp.status == "interrupted" and may(Action.RESUME, exp.owner) \
-            and c[2].button("Resume", key=f"runs_resume_{exp.id}", help="Goes on from the last completed epoch."):
+            and c[2].button("Resume", key=f"runs_resume_{exp.id}", help="Goes on from the last completed epoch.",
+                            disabled=class_paused()):
         act_and_rerun(Action.RESUME, exp.id)
     if may(Action.DELETE, exp.owner) and c[3].button(
             "Delete", key=f"runs_delete_{exp.id}",

@@ -4,6 +4,7 @@ import time
 import streamlit as st
 
 from explorer.access.policy import Action
+from explorer.classroom.pause import HELD_SENTENCE
 from explorer.data.config import DataConfig
 from explorer.data.datasets import dataset_info
 from explorer.data.registry import DATASETS
@@ -34,6 +35,7 @@ from pages.common import (
     train_cfg,
 )
 from pages.display import plot
+from pages.follow import class_paused, pause_note
 from pages.job_actions import act, act_and_rerun, show_job_status, start_experiment
 from pages.lesson_links import control, link_note
 from pages.live import live_caption, live_fragment, stop_watching
@@ -227,6 +229,9 @@ def epoch_numbers(exp) -> None:
 
 
 def status_line(exp) -> None:
+    if exp.status == "queued" and class_paused():  # the job manager holds it (explorer.classroom.pause)
+        st.info(HELD_SENTENCE)
+        return
     position = job_manager().queued_wait(exp.id) if exp.status == "queued" else None
     show_job_status(job_status(exp, position, left=job_manager().time_left(exp)))
     for run in exp.runs:
@@ -286,7 +291,7 @@ def resume_button(exp) -> None:
         return
     help_text = "Goes on from the last completed epoch." if exp.resumable else \
         "No epoch was completed before the interruption, so it starts again from the beginning."
-    if st.button("Resume", key="train_resume", help=help_text):
+    if st.button("Resume", key="train_resume", help=help_text, disabled=class_paused()):
         act_and_rerun(Action.RESUME, exp.id)
 
 
@@ -310,8 +315,11 @@ def observed(exp) -> None:
         left.markdown(f"**{plain_text(latest.prompt)}**")
         yours = questions.my_answer(room, latest.id, owner)
         left.caption(f"Your prediction: {plain_text(yours)}." if yours else "You did not answer this one.")
-        plot(right, tally_chart(t.counts, f"The class's predictions ({t.answered} of {t.members} answered)"),
-             key="train_tally")
+        if t.answered:
+            plot(right, tally_chart(t.counts, f"The class's predictions ({t.answered} of {t.members} answered)"),
+                 key="train_tally")
+        else:
+            right.caption("Nobody in the class answered this question: no answers yet.")
     elif latest is not None:
         yours = plain_text(questions.my_answer(room, latest.id, owner) or "–")
         st.caption(f"Your prediction is in: {yours}. The class's "
@@ -390,9 +398,10 @@ st.title("Train")
 class_caption()
 link_note(TRAIN_CONTROLS)
 _default_watch()
+paused = pause_note()  # above the setup, which may be folded away while a job is watched
 with st.expander("Set up an experiment", expanded="watch" not in st.session_state):
     setup_form()
-    if st.button("Start training", key="train_start", type="primary"):
+    if st.button("Start training", key="train_start", type="primary", disabled=paused):
         try:
             spec = build_spec()
         except ValueError as exc:

@@ -444,12 +444,15 @@ def test_a_lesson_offers_a_recorded_result_when_time_is_short(new_app):
     run(at)
     at.selectbox(key="lessons_pick").set_value("fix")
     run(at)
+    assert at.button(key="lessons_recorded").label == "Short on time? Open the recorded plain-56 and ResNet-56"
     at.button(key="lessons_recorded").click()
     run(at)
     assert at.title[0].value == "Train"
     at.switch_page("pages/train.py")
     run(at)
-    assert {"plain-20", "resnet-20"} <= {t["name"] for t in charts(at)["train_curves"]["data"]}
+    assert {"plain-56", "resnet-56"} <= {t["name"] for t in charts(at)["train_curves"]["data"]}  # lesson 2's 56 layers
+    shown = " ".join(e.value for e in (*at.markdown, *at.caption, *at.success) if isinstance(e.value, str))
+    assert "assets/" not in shown and ".json" not in shown and "scripts/" not in shown  # no repository paths
 
 
 def test_a_closed_class_can_be_reopened_or_deleted_from_the_class_page(new_app):

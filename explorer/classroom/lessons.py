@@ -35,7 +35,7 @@ class Lesson:
     paper: tuple  # ((label, value), ...): the paper's numbers
     source: str  # the paper(s)
     checks: tuple  # Check, ...
-    recorded: bool = False  # a recorded result is offered: the shipped digits twin (plain-20 and ResNet-20)
+    recorded: str | None = None  # the recorded result offered (explorer.store.shipped.RECORDINGS): its experiment
 
     def spec(self, data: DataConfig, train: TrainConfig) -> ExperimentSpec:
         """The lesson's one experiment (an ExperimentSpec) on this dataset and recipe."""
@@ -96,7 +96,7 @@ LESSONS = (
                "fitting an identity with a stack of nonlinear layers."),
          Check("With option A shortcuts, how many parameters does the shortcut add?", ("None", "One 1×1 conv each"),
                "None", "Option A is an identity with zero-padded extra channels: parameter-free.")),
-        recorded=True),
+        recorded="twin56"),
     Lesson(
         "shortcuts", "3. Shortcut options A, B and C",
         "Do projection shortcuts matter for fixing degradation?",
@@ -166,7 +166,7 @@ LESSONS = (
                "samples in a mini-batch. The equation holds when the shortcut and the step after the addition are "
                "both identities (pre-activation); the original unit's ReLU after the addition breaks it between "
                "units.")),
-        recorded=True),
+        recorded="twin56"),
 )
 
 _BY_KEY = {lesson.key: lesson for lesson in LESSONS}

@@ -39,7 +39,7 @@ LESSON_PREFIX = "lesson:"  # a lesson's implicit question: its `experiment` is "
 def figure6_question(train: TrainConfig) -> str:
     """The teacher's default question for Figure 6, with the class's own recipe length (epochs or steps)."""
     length = f"{train.steps:,} steps" if train.steps else f"{train.epochs} epoch{'s' * (train.epochs != 1)}"
-    return f"Which ends with the higher *training* error after {length}: plain-20 or plain-56?"
+    return f"Which ends with the higher training error after {length}: plain-20 or plain-56?"  # plain text: no markup
 
 
 def question_from_row(row: Row) -> Question:

@@ -22,6 +22,8 @@
     class_screens     class_id: what the class screen shows (kind, payload JSON), names on or off, a version the
                       screen polls (one primary-key read), updated
     class_snapshots   id, class_id, created, layout (side or overlay), items (JSON: ordered exp id + run id pairs)
+    class_pauses      class_id (one row while the class is paused), paused, stop_running (the teacher's choice for
+                      jobs already running); resuming deletes the row (explorer.classroom.pause)
 
 Size budget: ~140 lines.
 """
@@ -189,8 +191,17 @@ class_snapshots = sa.Table(
     sa.Index("ix_class_snapshots_class_created", "class_id", "created"),
 )
 
+class_pauses = sa.Table(
+    "class_pauses", metadata,
+    sa.Column("class_id", sa.String(32), sa.ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("paused", sa.Float, nullable=False),
+    sa.Column("stop_running", sa.Boolean, nullable=False, default=False),
+)
+
+
 TABLES = (classes, class_members, class_jobs, class_questions, class_answers, class_lessons, class_staff, class_invites,
-          lti_courses, lti_tickets, lti_roster, lti_launch_values, class_screens, class_snapshots)
+          lti_courses, lti_tickets, lti_roster, lti_launch_values, class_screens, class_snapshots,
+          class_pauses)
 
 
 def ensure_tables(writer: sa.Engine) -> None:

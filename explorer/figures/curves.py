@@ -96,7 +96,9 @@ def training_curves(runs: Sequence[RunSeries], metric: str = "error", layout: st
             _add_curve(fig, run, records, split, metric, style, width, col, first=n == 0)
     fig.update_xaxes(title_text="epoch")
     whole_ticks(fig, max((r.epoch for run in runs for r in run.epochs() if r.epoch is not None), default=None))
-    fig.update_yaxes(title_text="error (%)" if metric == "error" else "loss (cross-entropy)", rangemode="tozero")
+    fig.update_yaxes(rangemode="tozero")
+    # One y title, on the left panel: on a phone a second one sat on the left panel's curves.
+    fig.update_yaxes(title_text="error (%)" if metric == "error" else "loss (cross-entropy)", row=1, col=1)
     what = "Error" if metric == "error" else "Loss"
     if figure6:
         return apply_layout(fig, f"{what} against epochs as in Figure 6: dashed = training, bold = test")
@@ -177,7 +179,7 @@ def gradient_profile(runs: Sequence[RunSeries]) -> go.Figure:
             hover = [f"{n} (epoch {rec.epoch})" for n in names]
             fig.add_trace(run_line(range(1, len(names) + 1), y, run, styles[run.name], first=col == 1,
                                    hover=hover, mode="lines+markers"), row=1, col=col)
-    fig.update_xaxes(title_text="conv layer (1 = nearest the input)")
+    fig.update_xaxes(title_text="conv layer (1 = nearest the input)", row=1, col=1)  # once: two overlap on a phone
     whole_ticks(fig, max((len(t.x) for t in fig.data), default=None))
     fig.update_yaxes(type="log")
     fig.update_yaxes(title_text="mean weight-gradient norm (log scale)", row=1, col=1)

@@ -43,17 +43,29 @@ OVERLAY_SCALE = [[0.0, "rgba(255,0,0,0)"], [0.4, "rgba(255,80,0,0.5)"], [1.0, "r
 
 def apply_layout(fig: go.Figure, title: str, height: int = 460) -> go.Figure:
     """The shared look, with the title as plain text (explorer.text.plot_text: it may quote a run's name)."""
+    # The legend goes under the plot, in rows: beside it, it took a third of a 390 px phone's width from the panels.
     fig.update_layout(title=dict(text=plot_text(title), x=0.0), template="plotly_white", height=height,
-                      font=dict(size=FONT_SIZE), legend=dict(title=None), margin=dict(t=90, l=70, r=30, b=60),
-                      hovermode="closest")
+                      font=dict(size=FONT_SIZE), margin=dict(t=90, l=70, r=20, b=60), hovermode="closest",
+                      legend=dict(title=None, orientation="h", x=0.0, xanchor="left", y=-0.2, yanchor="top",
+                                  yref="paper"))
+    fig.update_layout(margin_b=60 + 30 * _legend_rows(fig))
     fig.update_annotations(font_size=FONT_SIZE + 1)  # subplot titles
     return fig
 
 
+def _legend_rows(fig: go.Figure) -> int:
+    """About how many rows the legend under the plot takes (entries of ~24 characters, three to a row)."""
+    shown = sum(1 for t in fig.data if t.type in ("scatter", "bar") and t.showlegend is not False and t.name)
+    return 0 if shown == 0 else 1 + (shown - 1) // 3
+
+
 def whole_ticks(fig: go.Figure, largest: float | None, **where: Any) -> None:
-    """Tick every whole number on an x axis of epochs or layer indices, when there are few enough."""
-    if largest is not None and largest <= 15:
-        fig.update_xaxes(dtick=1, **where)
+    """Whole-number ticks on an x axis of epochs or layer indices, when there are few: every one up to 6, every
+    other up to 12, every fifth up to 30 (more than 7 ticks crowded a 390 px phone's half-width panel). Past that,
+    plotly's own ticks are whole numbers already."""
+    if largest is None or largest > 30:
+        return
+    fig.update_xaxes(tick0=0, dtick=1 if largest <= 6 else 2 if largest <= 12 else 5, **where)
 
 
 def empty_figure(title: str, message: str) -> go.Figure:

@@ -28,7 +28,7 @@ from ..store.db import StoreError
 from ..store.records import ACTIVE, Experiment
 from ..store.runstore import RunStore, is_local, pid_alive, worker_alive
 from ..training.experiments import ExperimentSpec
-from . import estimate
+from . import estimate, holds
 from .backends import Backend, LocalBackend, worker_command
 from .budget import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S, job_budget_s
 from .handles import Handle, is_our_worker, kill_worker
@@ -87,8 +87,8 @@ class JobManager:
     """Start, watch and stop the workers of one run store's experiments, through one backend."""
 
     def __init__(self, store: RunStore, limits: Limits | None = None, poll_s: float = 0.5,
-                 background: bool = True, backend: Backend | None = None) -> None:
-        self.store = store
+                 background: bool = True, backend: Backend | None = None, hold: holds.Hold | None = None) -> None:
+        self.store, self.hold = store, hold  # asked before every dispatch: a paused class's jobs wait (holds)
         self.backend = backend or make_backend()
         # On a cluster the nodes' resources bound the jobs at once, unless EXPLORER_MAX_JOBS says fewer.
         self.limits = limits or Limits.from_env(1 if self.backend.capacity() is None else 1_000_000)
@@ -108,8 +108,8 @@ class JobManager:
     def from_env(cls, background: bool = True) -> JobManager:
         """The app's job manager, built from the environment alone, as every app replica builds it: the run store
         (EXPLORER_RUNS_DIR, EXPLORER_DATABASE_URL), the backend (EXPLORER_BACKEND, EXPLORER_RAY_*) and the
-        limits (EXPLORER_MAX_*)."""
-        return cls(RunStore(), background=background)
+        limits (EXPLORER_MAX_*); a paused class's jobs are held (explorer.jobs.holds.class_hold)."""
+        return cls(store := RunStore(), background=background, hold=holds.class_hold(store))
 
     # ------------------------------------------------------------------ asking
     def submit(self, request: JobRequest, attach: bool = True) -> tuple[str, bool]:
@@ -296,7 +296,7 @@ class JobManager:
             self._report_damaged(queued.damaged)
             slots = self._slots() if queued.items else 0
             free = slots - sum(running.values())
-            for exp in queued.items:
+            for exp in holds.not_held(self, running_jobs, queued.items):  # a paused class's jobs wait (holds)
                 if free <= 0:
                     break
                 if running[exp.owner] >= self.limits.running_per_owner:

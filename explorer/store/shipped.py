@@ -9,6 +9,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import re
 import secrets
 import shutil
 import time
@@ -28,6 +29,22 @@ TWIN_DIR = asset_path("digits_twin")
 
 
 TWIN_NAMES = ("plain-20", "resnet-20")  # plain first, as the paper's figures put it
+# Recorded results a lesson can open at once: {key: (folder, what it holds, in words)}. The 56-layer twin is the
+# one Lessons 2 and 5 train (scripts/make_digits_twin.sh 56 rebuilds it).
+RECORDINGS = {
+    "twin20": (TWIN_DIR, "plain-20 and ResNet-20"),
+    "twin56": (asset_path("digits_twin56"), "plain-56 and ResNet-56"),
+}
+
+
+def twin_names(folder: Path = TWIN_DIR) -> tuple[str, ...]:
+    """The run names a shipped twin holds, plain first (from its spec.json; the 20-layer twin's when unreadable)."""
+    try:
+        spec = json.loads((Path(folder) / "spec.json").read_text())
+        names = tuple(str(m["name"]) for m in spec["models"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return TWIN_NAMES
+    return names if len(names) == 2 else TWIN_NAMES
 
 
 def shipped_twin(folder: Path = TWIN_DIR) -> dict:
@@ -39,18 +56,24 @@ def shipped_twin(folder: Path = TWIN_DIR) -> dict:
         FileNotFoundError: one sentence, when the files are missing (scripts/make_digits_twin.sh rebuilds them).
     """
     out = {}
-    for name in TWIN_NAMES:
+    for name in twin_names(folder):
         path = Path(folder) / f"{name}.pt"
         if not path.is_file():
-            raise FileNotFoundError(f"The shipped digits twin is missing ({path}); run scripts/make_digits_twin.sh.")
+            raise FileNotFoundError(f"The recorded digits twin's {name} is missing from this installation; "
+                                    "reinstall the app to get it back.")
         out[name] = from_checkpoint(load_checkpoint(path))
     return out
 
 
 def shipped_twin_readme(folder: Path = TWIN_DIR) -> str:
-    """How the shipped twin was trained (its README: command, date, torch version, final errors)."""
+    """How the shipped twin was trained, for a page (its README: recipe, date, torch version, final errors), without
+    the lines meant for the repository's developers (the script that rebuilds it, the files and functions)."""
     path = Path(folder) / "README.md"
-    return path.read_text(encoding="utf-8") if path.is_file() else "The shipped twin's README.md is missing."
+    if not path.is_file():
+        return "How the recorded twin was trained is not recorded in this installation."
+    text = path.read_text(encoding="utf-8").replace(" (run by `scripts/make_digits_twin.sh`)", "")
+    text = re.sub(r"\n\(`[\w.]+\(\)`\)\.", ".", text)  # the developers' pointer to a function (an old name)
+    return "\n".join(line for line in text.splitlines() if not line.startswith("Regenerate"))
 
 
 SHIPPED_OWNER = "shipped"  # the owner recorded on the imported shipped twin (no session owns it)
@@ -68,7 +91,7 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 def _shipped_hash(folder: Path) -> str:
     sha = hashlib.sha256()
-    for name in TWIN_NAMES:
+    for name in twin_names(folder):
         for suffix in (".pt", ".init.pt", ".metrics.jsonl"):
             path = Path(folder) / f"{name}{suffix}"
             sha.update(path.read_bytes() if path.is_file() else b"missing")
@@ -102,11 +125,12 @@ def _import_shipped(store: RunStore, folder: Path, digest: str) -> str:
     spec_file = Path(folder) / "spec.json"  # the exact recipe it was trained with (scripts/make_digits_twin.sh)
     recipe = (TrainConfig.from_dict(json.loads(spec_file.read_text())["train"]) if spec_file.is_file() else
               TrainConfig(epochs=12, batch_size=128, lr=0.1, schedule="step", seed=0, device="cpu"))
-    spec = ExperimentSpec("twin", tuple((n, twin[n].cfg) for n in TWIN_NAMES), DataConfig("digits"), recipe)
+    names = twin_names(folder)
+    spec = ExperimentSpec("twin", tuple((n, twin[n].cfg) for n in names), DataConfig("digits"), recipe)
     data = load_dataset(spec.data)
     exp_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
     runs = []
-    for name in TWIN_NAMES:  # files and metrics first; the experiment's rows last, in one transaction
+    for name in names:  # files and metrics first; the experiment's rows last, in one transaction
         rid = run_slug(name)
         run_dir = store.run_dir(exp_id, rid)
         run_dir.mkdir(parents=True)
@@ -121,8 +145,8 @@ def _import_shipped(store: RunStore, folder: Path, digest: str) -> str:
         runs.append(dict(run, final=_final_metrics(records, twin[name], data)))
     store.insert_experiment(exp_id, spec.to_dict(), runs, owner=SHIPPED_OWNER, spec_hash=digest, created=time.time(),
                             status="completed", finished=time.time(),
-                            message="The digits twin that ships with the app "
-                                    "(assets/digits_twin/README.md says how it was trained).")
+                            message=f"A recorded {' and '.join(names)} twin on the built-in digits, shipped with the "
+                                    "app (trained with its digits recipe).")
     return exp_id
 
 

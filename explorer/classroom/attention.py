@@ -1,0 +1,200 @@
+"""Needs attention: the teacher's roster flags a student, each flag with the rule it follows written out, so the
+teacher can read why. The rules and their thresholds live here; pages only draw.
+
+    diverged      a run of the student's newest job diverged (its loss became NaN or infinite)
+    failed        the newest job failed or was interrupted (its own sentence says why)
+    waiting       the newest job has waited in the queue longer than WAIT_S (why: the class is paused, or the jobs
+                  ahead of it and how many the server runs at once)
+    idle          joined, and no job queued or running, nothing started or finished for IDLE_S
+    contradicted  the newest finished job contradicts the student's own prediction (a lesson's or a class question
+                  whose choices name the job's runs and whose prompt says higher or lower error)
+
+Read in one snapshot of four statements, whatever the class's size (docs/benchmarks.md, "Classroom").
+Size budget: ~200 lines.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from ..store import db
+from . import tables as t
+from .questions import LESSON_PREFIX
+
+if TYPE_CHECKING:
+    from .classes import Classroom
+    from .records import RosterRow
+
+WAIT_S = 60.0  # a queued job waiting longer than this is flagged
+IDLE_S = 300.0  # a student with nothing queued or running, and no start or end for this long, is idle
+SAME_WITHIN = 0.02  # errors within 2 points count as "about the same" (a prediction is judged beyond it only)
+KINDS = ("diverged", "failed", "waiting", "contradicted", "idle")  # most urgent first: the roster sorts by it
+RULES = {
+    "diverged": "a run of the newest job diverged (its loss became NaN or infinite)",
+    "failed": "the newest job failed or was interrupted",
+    "waiting": f"the newest job has waited in the queue more than {WAIT_S:.0f} s",
+    "contradicted": f"the newest finished job contradicts the student's own prediction by more than "
+                    f"{SAME_WITHIN * 100:.0f} points",
+    "idle": f"nothing queued or running, and nothing started or finished for {IDLE_S / 60:.0f} min",
+}
+# A lesson's prediction, judged on training error: which run ends with the higher (or lower) error.
+LESSON_OUTCOMES = {"degradation": ("train_error", "higher"), "fix": ("train_error", "lower")}
+ACTIVE = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One reason a student needs attention: its kind (KINDS) and one sentence with the rule and their case."""
+
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """The server's queue as the job manager sees it: queued job ids (first to run first) and jobs at once."""
+
+    queued: tuple[str, ...] = ()
+    slots: int = 1
+    paused: bool = False  # this class is paused (its jobs are held)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    joined: dict = field(default_factory=dict)  # owner -> joined
+    jobs: dict = field(default_factory=dict)  # exp id -> (status, created, started, finished, message)
+    diverged: dict = field(default_factory=dict)  # exp id -> [run names]
+    answers: dict = field(default_factory=dict)  # owner -> [(question kind, prompt, choices, answer)]
+
+
+def _read(room: Classroom, class_id: str, exp_ids: list[str]) -> _Facts:
+    """Everything the rules read beyond the roster: four statements on one read connection."""
+    m, e, r = t.class_members.c, db.experiments.c, db.runs.c
+    a, q = t.class_answers.c, t.class_questions.c
+
+    def read(conn: sa.Connection) -> _Facts:
+        joined = dict(conn.execute(sa.select(m.owner, m.joined).where(m.class_id == class_id)).all())
+        jobs: dict[str, tuple] = {}
+        diverged: dict[str, list[str]] = {}
+        if exp_ids:
+            for row in conn.execute(sa.select(e.id, e.status, e.created, e.started, e.finished, e.message)
+                                    .where(e.id.in_(exp_ids))):
+                jobs[row[0]] = tuple(row[1:])
+            for exp_id, name in conn.execute(sa.select(r.exp_id, r.name).where(
+                    r.exp_id.in_(exp_ids) & (r.status == "diverged")).order_by(r.exp_id, r.position)):
+                diverged.setdefault(exp_id, []).append(name)
+        answers: dict[str, list] = {}
+        for owner, said, kind, prompt, choices in conn.execute(
+                sa.select(a.owner, a.answer, q.experiment, q.prompt, q.choices)
+                .join(t.class_questions, q.id == a.question_id).where(q.class_id == class_id)
+                .order_by(q.opened)):
+            answers.setdefault(owner, []).append((kind, prompt, _choices(choices), said))
+        return _Facts(joined, jobs, diverged, answers)
+    return room.q(read)
+
+
+def _choices(text: str | None) -> tuple[str, ...]:
+    try:
+        return tuple(str(c) for c in json.loads(text or "[]"))
+    except (TypeError, ValueError):
+        return ()
+
+
+def attention(room: Classroom, class_id: str, rows: Sequence[RosterRow], queue: QueueView,
+              now: float | None = None) -> dict[str, tuple[Flag, ...]]:
+    """{owner: flags, most urgent first} for the roster's rows (explorer.classroom.Classroom.roster).
+
+    Args:
+        queue: the server's queue now (the job manager's queue() and slots()), for why a job waits.
+        now: the time the rules compare with (time.time() when None).
+    """
+    now = time.time() if now is None else now
+    facts = _read(room, class_id, [row.exp_id for row in rows if row.exp_id])
+    out: dict[str, tuple[Flag, ...]] = {}
+    for row in rows:
+        flags = _flags(row, facts, queue, now)
+        if flags:
+            out[row.owner] = tuple(sorted(flags, key=lambda f: KINDS.index(f.kind)))
+    return out
+
+
+def _flags(row: RosterRow, facts: _Facts, queue: QueueView, now: float) -> list[Flag]:
+    job = facts.jobs.get(row.exp_id or "")
+    flags = []
+    if job is None:
+        since = facts.joined.get(row.owner, now)
+        if now - since > IDLE_S:
+            flags.append(Flag("idle", f"Idle: joined {_ago(now - since)} ago and started no job ({RULES['idle']})."))
+        return flags
+    status, created, started, finished, message = job
+    if row.exp_id in facts.diverged:
+        names = ", ".join(facts.diverged[row.exp_id])
+        flags.append(Flag("diverged", f"Diverged: {names} ({RULES['diverged']})."))
+    if status in ("failed", "interrupted"):
+        flags.append(Flag("failed", f"{status.capitalize()}: {(message or 'no reason was recorded.').rstrip('.')} "
+                                    f"({RULES['failed']})."))
+    if status == "queued" and now - created > WAIT_S:
+        flags.append(Flag("waiting", f"Waiting {_ago(now - created)}: {_why_waiting(row.exp_id or '', queue)} "
+                                     f"({RULES['waiting']})."))
+    last = max(x for x in (facts.joined.get(row.owner, 0.0), created, started or 0.0, finished or 0.0))
+    if status not in ACTIVE and now - last > IDLE_S:
+        flags.append(Flag("idle", f"Idle: nothing for {_ago(now - last)} ({RULES['idle']})."))
+    if status == "completed":
+        flags += _contradictions(row, facts.answers.get(row.owner, ()))
+    return flags
+
+
+def _why_waiting(exp_id: str, queue: QueueView) -> str:
+    if queue.paused:
+        return "the class is paused, so its jobs are held until you go on"
+    ahead = queue.queued.index(exp_id) if exp_id in queue.queued else 0
+    jobs = f"{ahead} job{'s' * (ahead != 1)}"
+    return f"queued behind {jobs}, and the server runs {queue.slots} at once"
+
+
+def _ago(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def _outcome(kind: str, prompt: str) -> tuple[str, str] | None:
+    """(error measured, "higher" or "lower") that a question asks about, or None when no rule can judge it."""
+    if kind.startswith(LESSON_PREFIX):
+        return LESSON_OUTCOMES.get(kind[len(LESSON_PREFIX):])
+    words = prompt.lower()
+    direction = "higher" if "higher" in words else "lower" if "lower" in words else None
+    if direction is None:
+        return None
+    return ("test_error" if "test" in words else "train_error"), direction
+
+
+def _contradictions(row: RosterRow, answers: Sequence[tuple]) -> list[Flag]:
+    """Predictions that the student's newest finished job contradicts, judged on its runs' final errors."""
+    finals = {name.lower(): (train, test) for name, train, test in row.finals}
+    out = []
+    for kind, prompt, choices, said in answers:
+        rule = _outcome(kind, prompt)
+        named = [c for c in choices if c.lower() in finals]
+        if rule is None or len(named) < 2:
+            continue
+        metric, direction = rule
+        errors = {c: finals[c.lower()][0 if metric == "train_error" else 1] for c in named}
+        if any(v is None for v in errors.values()):
+            continue
+        best = (max if direction == "higher" else min)(errors, key=lambda c: errors[c])
+        spread = max(errors.values()) - min(errors.values())
+        if said in errors:
+            wrong = said != best and abs(errors[best] - errors[said]) > SAME_WITHIN
+        else:  # "about the same"
+            wrong = spread > SAME_WITHIN
+        if wrong:
+            what = "training" if metric == "train_error" else "test"
+            ended = ", ".join(f"{c} {v:.1%}" for c, v in errors.items())
+            flags_text = (f"Contradicts their prediction: they said {said!s} for the {direction} {what} error; "
+                          f"their run ended {ended} ({RULES['contradicted']}).")
+            out.append(Flag("contradicted", flags_text))
+    return out
