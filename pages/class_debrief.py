@@ -13,17 +13,17 @@ from explorer.access.policy import Action
 from explorer.classroom.debrief import csv_text, gather
 from explorer.classroom.records import ClassInfo
 from explorer.figures.debrief import debrief_html
+from explorer.figures.screen import debrief_snapshots
 from pages.common import classroom, may
 
 
-def _no_snapshots(class_id: str) -> Sequence[tuple[str, go.Figure]]:
-    """The snapshots the teacher pushed to the class screen, as (title, figure): none until the screen's snapshot
-    records are wired in here."""
-    return ()
+def _class_snapshots(class_id: str) -> Sequence[tuple[str, go.Figure]]:
+    """The snapshots the teacher pushed to the class screen, as (title, figure), under pseudonyms."""
+    return debrief_snapshots(classroom(), class_id)
 
 
 def debrief_downloads(info: ClassInfo,
-                      snapshots: Callable[[str], Sequence[tuple[str, go.Figure]]] = _no_snapshots) -> None:
+                      snapshots: Callable[[str], Sequence[tuple[str, go.Figure]]] = _class_snapshots) -> None:
     """Two downloads, made on the click: the debrief page (HTML, opens with no network) and the CSV."""
     if not may(Action.DEBRIEF, class_id=info.id):
         return

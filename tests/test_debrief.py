@@ -106,3 +106,18 @@ def test_the_pools_line_under_figure6s_title_is_a_second_line_and_escaped():
     assert title.endswith("<br><sup>digits, 2 epochs &lt;b&gt;x&lt;/b&gt;; 1 sweep of another dataset or recipe left "
                           "out</sup>")
     assert "&lt;br&gt;" not in title
+
+
+def test_the_snapshots_pushed_to_the_screen_reach_the_debrief_under_pseudonyms(room, lesson_day):
+    from explorer.classroom import screen as S
+    from explorer.figures.screen import debrief_snapshots
+    info = lesson_day
+    choices = {(i.owner, i.run_name): i for i in S.snapshot_choices(room, info.id)}
+    picks = [choices[("ann", "plain-56")], choices[("bob", "resnet-56")]]
+    S.take_snapshot(room, info.id, [(i.exp_id, i.run_id) for i in picks], "side")
+    shown = debrief_snapshots(room, info.id)
+    assert [title.split(".")[0] for title, _ in shown] == ["Snapshot: Otter: plain-56 vs Falcon: resnet-56"]
+    page = debrief_html(gather(room, info.id), shown)
+    assert "<h3>Snapshot: Otter: plain-56 vs Falcon: resnet-56" in page and 'id="snapshot-0"' in page
+    body = page.split("</script>", 1)[1]  # after plotly.js (whose source has words like "Annotation")
+    assert "No snapshot was shown." not in body and "Ann" not in body and "Bob" not in body

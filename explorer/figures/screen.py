@@ -18,6 +18,7 @@ from .curves import run_series
 from .style import PALETTE, RunSeries, apply_layout, as_number, empty_figure, run_styles, whole_ticks
 
 if TYPE_CHECKING:
+    from ..classroom.classes import Classroom
     from ..classroom.screen import SnapshotPanel
 
 SCREEN_FONT_PX = 24  # the class screen's tick, legend and axis-title text (issue 21: at least 20 px at 1920x1080)
@@ -109,3 +110,18 @@ def _error_line(run: RunSeries, key: str) -> tuple[list[float], list[float | Non
     x = [as_number(r.epoch) for r in epochs]
     y = [(v * 100 if (v := as_number(getattr(r, key))) is not None else None) for r in epochs]
     return [e for e in x if e is not None], [v for e, v in zip(x, y, strict=True) if e is not None]
+
+
+def debrief_snapshots(room: Classroom, class_id: str) -> list[tuple[str, go.Figure]]:
+    """The class's snapshots, oldest first, as (title with its takeaway, figure) for the debrief page: students under
+    their pseudonyms whatever the screen showed (the file leaves the app)."""
+    from ..classroom.screen import screen_labels, snapshot_panels, snapshot_takeaway, snapshots
+    labels = screen_labels(room, class_id, names=False)
+    out = []
+    for snap in snapshots(room, class_id):
+        panels = snapshot_panels(room, snap, labels)
+        if not panels:  # every run of it deleted since
+            continue
+        title = "Snapshot: " + " vs ".join(p.label for p in panels)
+        out.append((f"{title}. {snapshot_takeaway(panels)}", snapshot_figure(panels, snap.layout, title)))
+    return out
