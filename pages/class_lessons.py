@@ -14,6 +14,7 @@ from explorer.classroom import authoring
 from explorer.classroom.questions import tally
 from explorer.classroom.records import ClassError, ClassInfo
 from explorer.text import plain_text
+from pages.class_screen_controls import public_join_link
 from pages.common import classroom, may
 
 _P = "class_lessons"  # widget keys
@@ -36,8 +37,9 @@ def lessons_panel(info: ClassInfo) -> None:
 
 
 def lesson_link(info: ClassInfo, lesson: authoring.TeacherLesson) -> str:
-    """The lesson's link: this server's address, the Lessons page, the class to join and the lesson's setup."""
-    base = (st.context.url or "").split("?")[0].rsplit("/", 1)[0] if getattr(st.context, "url", None) else ""
+    """The lesson's link: the address students' devices use (the join link's: EXPLORER_PUBLIC_URL, a declared proxy's,
+    or this browser's), the Lessons page, the class to join and the lesson's setup."""
+    base = public_join_link(info.code).url.rsplit("/?join=", 1)[0]
     return f"{base}/lessons?{urllib.parse.urlencode(lesson.query(info.code))}"
 
 
