@@ -44,11 +44,10 @@ def _teacher(url, browser):
     page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
     page.goto(url, timeout=60_000)
     page.get_by_role("heading", name="ResNet Explorer").wait_for(timeout=60_000)
-    _open_sidebar(page)
+    page.get_by_role("link", name="Class").first.click()  # the teacher signs in on the Class page (pages.signin)
     page.get_by_label("Teacher password").fill(PASSWORD)
     page.get_by_label("Teacher password").press("Enter")
-    page.get_by_text("Teacher mode: you can stop").wait_for(timeout=30_000)
-    page.get_by_role("link", name="Class").first.click()  # within the session (a reload would end teacher mode)
+    page.get_by_text("Teacher mode (the teacher password)").wait_for(timeout=30_000)
     page.get_by_label("Class name").fill("Period 4")
     page.get_by_role("button", name="Create the class").click()
     heading = page.get_by_role("heading", name=re.compile("Join code")).first

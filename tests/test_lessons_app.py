@@ -29,9 +29,9 @@ def run(at):
 
 def teacher_with_class(new_app):
     at = new_app()
-    at.text_input(key="sidebar_teacher_pw").input(PASSWORD)
-    run(at)
     at.switch_page("pages/classroom.py")
+    run(at)
+    at.text_input(key="class_teacher_pw").input(PASSWORD)  # the Class page's password box (pages.signin)
     run(at)
     at.text_input(key="class_new_name").input("Physics 1")
     at.button(key="class_create").click()
