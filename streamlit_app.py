@@ -36,6 +36,7 @@ PAGES = [
 # On top: readable when projected, and (with client.showSidebarNavigation = false) no flash of the
 # raw pages/ folder listing before the first run.
 page = st.navigation(PAGES, position="top")
+store_notice()  # before anything below asks the store (a class's roles, a launch, the sidebar): one sentence, stop
 deep_link = st.session_state.pop("_deep_link", None)  # a page opened first on a fresh server (common.ensure_entry)
 deep_link = redeem_launch() or deep_link  # a launch from an LMS (/?lti=...), perhaps to a lesson (pages.lti_entry)
 if deep_link and deep_link != "pages/home.py":
@@ -50,7 +51,6 @@ with st.sidebar:
 show_url_problems()
 narrow_screen_css()
 write_owner_cookie()
-store_notice()
 join_panel()
 invite_panel()
 follow_class(page.url_path)  # a class member's pages follow the teacher's lesson and pause (nothing for others)

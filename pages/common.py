@@ -76,7 +76,11 @@ def class_roles(owner: str | None, email: str | None, created: bool = True) -> d
     kept = ss.get("_class_roles")
     if kept and kept[0] == asked and now - kept[1] < 2.0:
         return kept[2]
-    roles = staff_classes(classroom(), owner, email, created) if owner else {}
+    from explorer.store.db import StoreError
+    try:
+        roles = staff_classes(classroom(), owner, email, created) if owner else {}
+    except StoreError:  # the database went away mid-page: no class roles this run (store_notice says why)
+        return {}
     ss["_class_roles"] = (asked, now, roles)
     return roles
 
