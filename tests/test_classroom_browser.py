@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_browser import ARTIFACTS, _is_rich_png, serve
+from test_browser import ARTIFACTS, _is_rich_png, script_done, serve
 
 PASSWORD = "browser-class-pw"
 JOBS_DEADLINE_S = 480  # two 1-epoch four-net sweeps one after the other on shared cores
@@ -77,8 +77,9 @@ def test_a_class_end_to_end_in_three_browser_contexts(served):
         page = browser.new_context(**size).new_page()
         page.goto(f"{url}/?join={code}&epochs=1", timeout=60_000)  # one epoch: the class flow, not training, is tested
         page.get_by_label(re.compile("Your name")).fill(name)
+        script_done(page)  # a click while the page still runs may be dropped (seen once at load 20+)
         page.get_by_role("button", name="Join the class").click()
-        page.get_by_text(f"In class Period 3 ({code}) as {name}.").wait_for(timeout=30_000)
+        page.get_by_text(f"In class Period 3 ({code}) as {name}.").wait_for(timeout=60_000)
         figure6 = page.get_by_role("button", name="Reproduce Figure 6")
         # until the join's rerun ends, Streamlit may still show the previous run's button beside the new one
         page.wait_for_function("() => [...document.querySelectorAll('button')]"
