@@ -123,9 +123,9 @@ def wait_for():
 
 # ----------------------------------------------------------------------------- the app (Streamlit's AppTest)
 @pytest.fixture
-def runs_dir(tmp_path, monkeypatch):
+def runs_dir(tmp_path, monkeypatch, request):
     """The app's server for one test: a private run store (EXPLORER_RUNS_DIR, the same folder as `store`), one
-    OpenMP thread for its workers, no teacher password (a test file sets one by overriding this fixture).
+    OpenMP thread for its workers, no teacher password unless the test is marked `teacher_password(PASSWORD)`.
 
     Streamlit's caches are process-wide: they are cleared first (a job manager cached by an earlier test points
     at that test's folder), and the app's job manager is shut down afterwards, stopping any worker it started.
@@ -134,6 +134,9 @@ def runs_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # job-manager workers inherit os.environ
     monkeypatch.delenv("EXPLORER_TEACHER_PASSWORD", raising=False)
+    marked = request.node.get_closest_marker("teacher_password")
+    if marked is not None:
+        monkeypatch.setenv("EXPLORER_TEACHER_PASSWORD", marked.args[0])
     st.cache_resource.clear()
     st.cache_data.clear()
     yield tmp_path / "runs"

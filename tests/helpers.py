@@ -97,3 +97,10 @@ def submit_twin(manager, owner: str, seed: int = 0, size=SHORT) -> str:
     spec = twin(DIGIT_NET, data, TrainConfig(seed=seed, device="cpu", log_every=1, schedule="constant", **recipe))
     from explorer.jobs.request import JobRequest
     return manager.submit(JobRequest.training(spec, owner))[0]
+
+
+def run(at):
+    """Run an AppTest once more and check the app raised nothing; the AppTest, for chaining."""
+    at.run()
+    assert not at.exception, at.exception
+    return at

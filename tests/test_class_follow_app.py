@@ -4,7 +4,7 @@ is paused, with one sentence; the teacher's Pause / Go on control; one class per
 from pathlib import Path
 
 import pytest
-from helpers import open_app
+from helpers import open_app, run
 from streamlit.testing.v1 import AppTest
 
 from explorer.classroom.classes import Classroom
@@ -15,19 +15,9 @@ from explorer.store.runstore import RunStore
 ROOT = Path(__file__).resolve().parent.parent
 
 PASSWORD = "class-pw"
+pytestmark = pytest.mark.teacher_password(PASSWORD)
 
 
-@pytest.fixture
-def runs_dir(runs_dir, monkeypatch):
-    """conftest's app server with teacher mode on."""
-    monkeypatch.setenv("EXPLORER_TEACHER_PASSWORD", PASSWORD)
-    return runs_dir
-
-
-def run(at):
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def teacher_with_class(name="Physics 1"):

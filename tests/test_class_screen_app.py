@@ -6,6 +6,7 @@ as plain text when names are on). The class's members and finished runs are writ
 import time
 
 import pytest
+from helpers import run
 from streamlit.testing.v1 import AppTest
 from test_class_screen_browser import PUBLIC
 
@@ -14,19 +15,9 @@ from explorer.classroom.classes import student_seed
 from explorer.text import plain_text
 
 PASSWORD = "screen-app-pw"
+pytestmark = pytest.mark.teacher_password(PASSWORD)
 
 
-@pytest.fixture
-def runs_dir(runs_dir, monkeypatch):
-    """conftest's app server (private run store, job manager shut down afterwards), with teacher mode on."""
-    monkeypatch.setenv("EXPLORER_TEACHER_PASSWORD", PASSWORD)
-    return runs_dir
-
-
-def run(at):
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def a_class(names=("Ann", "Bob")):

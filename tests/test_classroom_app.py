@@ -11,27 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import poll_app
+from helpers import poll_app, run
 
 from explorer.text import plain_text
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "class-pw"
 JOB_DEADLINE_S = 400.0  # three 1-epoch four-net sweeps one after the other on shared cores
-pytestmark = pytest.mark.usefixtures("torch_one_thread")
+pytestmark = [pytest.mark.usefixtures("torch_one_thread"), pytest.mark.teacher_password(PASSWORD)]
 
 
-@pytest.fixture
-def runs_dir(runs_dir, monkeypatch):
-    """conftest's app server (private run store, job manager shut down afterwards), with teacher mode on."""
-    monkeypatch.setenv("EXPLORER_TEACHER_PASSWORD", PASSWORD)
-    return runs_dir
-
-
-def run(at):
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def teacher_with_class(new_app, name="Physics 1"):

@@ -8,23 +8,14 @@ import dataclasses
 import urllib.parse
 
 import pytest
+from helpers import run
 
 from explorer.classroom import authoring
 
 PASSWORD = "class-pw"
+pytestmark = pytest.mark.teacher_password(PASSWORD)
 
 
-@pytest.fixture
-def runs_dir(runs_dir, monkeypatch):
-    """conftest's app server (private run store), with teacher mode on."""
-    monkeypatch.setenv("EXPLORER_TEACHER_PASSWORD", PASSWORD)
-    return runs_dir
-
-
-def run(at):
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def teacher_with_class(new_app):
