@@ -104,3 +104,16 @@ def run(at):
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def create_class(at, password: str, name: str) -> str:
+    """On an AppTest after its first run: sign in as the teacher on the Class page with `password`, create the class
+    `name`; its code."""
+    at.switch_page("pages/classroom.py")
+    run(at)
+    at.text_input(key="class_teacher_pw").input(password)  # the Class page's password box (pages.signin)
+    run(at)
+    at.text_input(key="class_new_name").input(name)
+    at.button(key="class_create").click()
+    run(at)
+    return next(m.value.split(": ")[1] for m in at.markdown if m.value.startswith("## Join code"))

@@ -4,7 +4,7 @@ is paused, with one sentence; the teacher's Pause / Go on control; one class per
 from pathlib import Path
 
 import pytest
-from helpers import open_app, run
+from helpers import create_class, open_app, run
 from streamlit.testing.v1 import AppTest
 
 from explorer.classroom.classes import Classroom
@@ -22,15 +22,7 @@ pytestmark = pytest.mark.teacher_password(PASSWORD)
 
 def teacher_with_class(name="Physics 1"):
     at = open_app()
-    at.switch_page("pages/classroom.py")
-    run(at)
-    at.text_input(key="class_teacher_pw").input(PASSWORD)  # the Class page's password box (pages.signin)
-    run(at)
-    at.text_input(key="class_new_name").input(name)
-    at.button(key="class_create").click()
-    run(at)
-    code = next(m.value.split(": ")[1] for m in at.markdown if m.value.startswith("## Join code"))
-    return at, code
+    return at, create_class(at, PASSWORD, name)
 
 
 def session(owner, **state):

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import poll_app, run
+from helpers import create_class, poll_app, run
 
 from explorer.text import plain_text
 
@@ -26,15 +26,7 @@ pytestmark = [pytest.mark.usefixtures("torch_one_thread"), pytest.mark.teacher_p
 def teacher_with_class(new_app, name="Physics 1"):
     """(the teacher's AppTest on the Class page, the class code)."""
     at = new_app()
-    at.switch_page("pages/classroom.py")
-    run(at)
-    at.text_input(key="class_teacher_pw").input(PASSWORD)  # the teacher signs in on the Class page
-    run(at)
-    at.text_input(key="class_new_name").input(name)
-    at.button(key="class_create").click()
-    run(at)
-    code = next(m.value.split(": ")[1] for m in at.markdown if m.value.startswith("## Join code"))
-    return at, code
+    return at, create_class(at, PASSWORD, name)
 
 
 def student(new_app, code, name=""):
