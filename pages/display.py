@@ -2,6 +2,9 @@
 plain/residual net picker of Inspect and Why it works, and a view that fails as one sentence."""
 from __future__ import annotations
 
+import html
+import inspect
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -62,10 +65,71 @@ def chart_scale() -> float:
     return PROJECTOR_SCALE if st.session_state.get("projector") else 1.0
 
 
-def plot(container: Any, fig: Any, key: str, **kw: Any) -> None:
-    """Draw a plotly figure, enlarged in projector mode (explorer.figures.projected); kw go to st.plotly_chart."""
+# Streamlit 1.67 added `alt` (the chart's accessible name) to plotly_chart and graphviz_chart; older ones have none.
+_PLOTLY_ALT = "alt" in inspect.signature(st.plotly_chart).parameters
+_GRAPHVIZ_ALT = "alt" in inspect.signature(st.graphviz_chart).parameters
+STRICT_WORDS = False  # True once every figure builder says its takeaway (issue 23)
+LIVE_ANNOUNCE_S = 5.0  # a live chart's takeaway is announced at most this often (an ARIA polite live region)
+
+
+def plot(container: Any, fig: Any, key: str, *, live: bool = False, listen: bool = False, **kw: Any) -> None:
+    """Draw a plotly figure with its words (explorer.figures.words): the takeaway as the chart's accessible name and
+    as a caption under it, "Show as table" with the numbers behind it, and on line charts (`listen`) a "Listen"
+    toggle that plays the curves (explorer.figures.sound). Enlarged in projector mode; kw go to st.plotly_chart.
+
+    `live`: the chart redraws while a job runs; its caption is a polite live region, updated at most every
+    LIVE_ANNOUNCE_S seconds so a screen reader is not interrupted at every redraw.
+    """
     from explorer.figures.classroom import projected
-    container.plotly_chart(projected(fig, chart_scale()), key=key, **kw)
+    from explorer.figures.words import without_words, words_of
+    words = words_of(fig, strict=STRICT_WORDS)
+    alt = {"alt": words.takeaway} if _PLOTLY_ALT else {}
+    container.plotly_chart(without_words(projected(fig, chart_scale())), key=key, **alt, **kw)
+    chart_words(container, words, key, live=live)
+    if listen:
+        listen_control(container, fig, key)
+
+
+def chart_words(container: Any, words: Any, key: str, live: bool = False) -> None:
+    """A chart's takeaway under it (live: a polite live region, throttled) and its table in "Show as table"."""
+    text = words.takeaway
+    if live:
+        shown = st.session_state.setdefault("_chart_announced", {})
+        last, when = shown.get(key, (None, 0.0))
+        if last is not None and text != last and time.monotonic() - when < LIVE_ANNOUNCE_S:
+            text = last
+        elif text != last:
+            shown[key] = (text, time.monotonic())
+        container.html(f'<p class="chart-takeaway" role="status" aria-live="polite">{html.escape(text)}</p>')
+    else:
+        container.caption(plain_text(text))
+    table = words.table
+    with container.expander("Show as table"):
+        st.dataframe(table.as_dict(), hide_index=True, key=f"{key}_table")
+        if table.left_out:
+            st.caption(f"{table.left_out:,} more rows are left out of this table.")
+
+
+def listen_control(container: Any, fig: Any, key: str) -> None:
+    """"Listen": the chart's curves as pitch over time (explorer.figures.sound), with what is heard in words."""
+    from explorer.figures.sound import figure_sound
+    if not container.toggle("Listen", key=f"{key}_listen",
+                            help="Plays each curve as notes: a higher value is a higher pitch."):
+        return
+    try:
+        sound = figure_sound(fig)
+    except ValueError as exc:
+        container.caption(str(exc))
+        return
+    container.audio(sound.wav, format="audio/wav")
+    container.caption(plain_text(sound.sentence))
+
+
+def diagram(container: Any, dot: str, description: str, **kw: Any) -> None:
+    """A Graphviz diagram with its text description as its accessible name and a caption under it."""
+    alt = {"alt": description} if _GRAPHVIZ_ALT else {}
+    container.graphviz_chart(dot, **alt, **kw)
+    container.caption(plain_text(description))
 
 
 # ----------------------------------------------------------------------------- a plain net and its residual twin

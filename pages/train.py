@@ -259,7 +259,8 @@ def charts_panel(exp) -> None:
         st.caption("The first numbers appear after the first few steps.")
         return
     loss = _loss_figure(exp.id, version, exp)
-    plot(st, curves, key="train_curves", on_select=_remember_epoch, selection_mode="points")
+    plot(st, curves, key="train_curves", live=exp.status in ACTIVE, listen=True, on_select=_remember_epoch,
+         selection_mode="points")
     st.caption(CURVES_HELP)
     epoch_numbers(exp)
     scale = degradation_note({r.name: r.final.train_error if r.final else None for r in exp.runs}, exp.dataset) \
@@ -267,7 +268,7 @@ def charts_panel(exp) -> None:
     if scale:
         st.caption(scale)
     left, right = st.columns(2)
-    plot(left, loss, key="train_loss")
+    plot(left, loss, key="train_loss", live=exp.status in ACTIVE, listen=True)
     plot(right, grads, key="train_grads")
     if any(r.zero_init_residual for r in exp.runs):
         right.caption("The ResNets here start with zeroed branches (Goyal et al. 2017): before the first step no "

@@ -31,6 +31,7 @@ from .style import (
     run_styles,
     whole_ticks,
 )
+from .words import Table, listing, num, pct, say
 
 MAX_POINTS = 2000  # step curves are thinned to this many points per run; the shape survives, the browser copes
 
@@ -100,9 +101,56 @@ def training_curves(runs: Sequence[RunSeries], metric: str = "error", layout: st
     # One y title, on the left panel: on a phone a second one sat on the left panel's curves.
     fig.update_yaxes(title_text="error (%)" if metric == "error" else "loss (cross-entropy)", row=1, col=1)
     what = "Error" if metric == "error" else "Loss"
+    say(fig, curves_takeaway(runs, metric), _curves_table(runs, metric))
     if figure6:
         return apply_layout(fig, f"{what} against epochs as in Figure 6: dashed = training, bold = test")
     return apply_layout(fig, f"{what} against epochs: plain (dashed) vs residual (solid)")
+
+
+def _last(run: RunSeries, split: str, metric: str) -> tuple[int | None, float | None]:
+    """(epoch, value shown: % for error) of the run's last epoch record with a value for this split."""
+    scale = 100.0 if metric == "error" else 1.0
+    for r in reversed(run.epochs()):
+        v = as_number(getattr(r, f"{split}_{metric}"))
+        if v is not None:
+            return r.epoch, v * scale
+    return None, None
+
+
+def curves_takeaway(runs: Sequence[RunSeries], metric: str = "error") -> str:
+    """Where each run's training curve ends, and what that says: plain against residual, deep against shallow
+    (the degradation problem: a deeper plain net ending with a *higher training* error, He et al. 2015)."""
+    fmt = pct if metric == "error" else num
+    ends = [(run, *_last(run, "train", metric)) for run in runs]
+    ends = [(run, e, v) for run, e, v in ends if v is not None]
+    if not ends:
+        return "No epoch has finished yet: the curves start after the first epoch."
+    epochs = int(max(e or 0 for _, e, _ in ends))
+    first = (f"After {epochs} epoch{'s' if epochs != 1 else ''} the training {metric} ends at "
+             + listing([f"{fmt(v)} for {run.name}" for run, _, v in ends]) + ".")
+    plain = sorted([(run.depth or 0, v, run.name) for run, _, v in ends if run.plain])
+    residual = sorted([(run.depth or 0, v, run.name) for run, _, v in ends if not run.plain])
+    if len(plain) >= 2 and plain[-1][0] > plain[0][0]:
+        worse = plain[-1][1] > plain[0][1]
+        return first + (f" The deeper plain net ({plain[-1][2]}) trains {'worse' if worse else 'better'} than the "
+                        f"shallower {plain[0][2]}" + (": the degradation problem." if worse else "."))
+    if plain and residual:
+        p, r = plain[-1], residual[-1]
+        return first + f" The residual net ends {'lower' if r[1] < p[1] else 'higher'} than its plain twin."
+    return first
+
+
+def _curves_table(runs: Sequence[RunSeries], metric: str) -> Table:
+    """One row per run and epoch: training and test values (error in %)."""
+    scale = 100.0 if metric == "error" else 1.0
+    unit = " (%)" if metric == "error" else ""
+    rows = []
+    for run in runs:
+        for r in run.epochs():
+            train, test = as_number(getattr(r, f"train_{metric}")), as_number(getattr(r, f"test_{metric}"))
+            rows.append((run.name, r.epoch, None if train is None else round(train * scale, 3),
+                         None if test is None else round(test * scale, 3)))
+    return Table(("run", "epoch", f"training {metric}{unit}", f"test {metric}{unit}"), tuple(rows))
 
 
 def _add_curve(fig: go.Figure, run: RunSeries, records: list[Metric], split: str, metric: str, style: Style,
