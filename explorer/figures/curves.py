@@ -107,7 +107,7 @@ def training_curves(runs: Sequence[RunSeries], metric: str = "error", layout: st
     return apply_layout(fig, f"{what} against epochs: plain (dashed) vs residual (solid)")
 
 
-def _last(run: RunSeries, split: str, metric: str) -> tuple[int | None, float | None]:
+def _last(run: RunSeries, split: str, metric: str) -> tuple[float | None, float | None]:
     """(epoch, value shown: % for error) of the run's last epoch record with a value for this split."""
     scale = 100.0 if metric == "error" else 1.0
     for r in reversed(run.epochs()):
@@ -121,11 +121,14 @@ def curves_takeaway(runs: Sequence[RunSeries], metric: str = "error") -> str:
     """Where each run's training curve ends, and what that says: plain against residual, deep against shallow
     (the degradation problem: a deeper plain net ending with a *higher training* error, He et al. 2015)."""
     fmt = pct if metric == "error" else num
-    ends = [(run, *_last(run, "train", metric)) for run in runs]
-    ends = [(run, e, v) for run, e, v in ends if v is not None]
+    ends: list[tuple[RunSeries, float, float]] = []
+    for run in runs:
+        epoch, value = _last(run, "train", metric)
+        if value is not None:
+            ends.append((run, epoch or 0, value))
     if not ends:
         return "No epoch has finished yet: the curves start after the first epoch."
-    epochs = int(max(e or 0 for _, e, _ in ends))
+    epochs = int(max(e for _, e, _ in ends))
     first = (f"After {epochs} epoch{'s' if epochs != 1 else ''} the training {metric} ends at "
              + listing([f"{fmt(v)} for {run.name}" for run, _, v in ends]) + ".")
     plain = sorted([(run.depth or 0, v, run.name) for run, _, v in ends if run.plain])
