@@ -12,10 +12,12 @@ Size budget: ~150 lines.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,12 +97,16 @@ class LocalBackend(Backend):
         return warm.usable() if wait else warm.usable(timeout_s=0.0)
 
     def _warm_workers(self) -> WarmWorkers | None:
-        """The warm process, started now if there is none yet or the last one died (the OOM killer?)."""
+        """The warm process, started now if there is none yet or the last one died (the OOM killer?).
+
+        One per server process, shared by its backends (`shared_warm_workers`): a job manager made again (Streamlit
+        cleared its cache; each test of the suite) forks from the warm process already there instead of paying
+        ~5 s of a core to import torch again.
+        """
         if not self._use_warm:
             return None
         if self._warm is None or self._warm.proc.poll() is not None:
-            from .warm import WarmWorkers
-            self._warm = WarmWorkers()
+            self._warm = shared_warm_workers()
         return self._warm
 
     def alive(self, handle: Handle) -> bool | None:
@@ -126,9 +132,38 @@ class LocalBackend(Backend):
         return "The worker process ended unexpectedly" + (f" (exit code {code})." if code is not None else ".")
 
     def close(self) -> None:
-        if self._warm is not None:
-            self._warm.close()
-            self._warm = None
+        """Let go of the shared warm process (it serves the next backend; it ends with the server process)."""
+        self._warm = None
+
+
+_SHARED_WARM: dict[tuple[str, str], WarmWorkers] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_warm_workers() -> WarmWorkers:
+    """This process's warm workers for this interpreter and import path, started on first use or after one died.
+
+    What a job sees comes with each fork (its environment, folder and log: explorer.jobs.warm), so one warm process
+    serves every job manager of the process. It ends when the process exits (its input closes; `close_shared_warm`
+    also signals it at exit).
+    """
+    from .warm import WarmWorkers
+    key = (sys.executable, os.environ.get("PYTHONPATH", ""))
+    with _SHARED_LOCK:
+        warm = _SHARED_WARM.get(key)
+        if warm is None or warm.proc.poll() is not None:
+            if not _SHARED_WARM:
+                atexit.register(close_shared_warm)
+            warm = _SHARED_WARM[key] = WarmWorkers()
+        return warm
+
+
+def close_shared_warm() -> None:
+    """End this process's shared warm processes (jobs they forked run on in their own process groups)."""
+    with _SHARED_LOCK:
+        for warm in _SHARED_WARM.values():
+            warm.close()
+        _SHARED_WARM.clear()
 
 
 def worker_command(exp_dir: Path) -> list:

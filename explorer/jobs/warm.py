@@ -14,7 +14,8 @@ ends (c < 0: killed by signal -c). When stdin closes (the app is gone), it exits
 OpenMP reads how its threads wait once, when torch loads, so a forked child keeps its warm process's waiting: the
 manager's side (WarmWorkers) keeps one warm process per waiting and forks each job from the one explorer.cpu
 chooses for the machine's load at that moment.
-The local backend starts it with its first job, not with the app, and ends it with a signal, not a wait:
+The local backend starts it with its first job, not with the app (one per server process, shared by every job
+manager it makes: explorer.jobs.backends.shared_warm_workers), and ends it with a signal, not a wait:
 a job manager that never starts a job (most of the test suite, an app nobody trains in) pays nothing for it.
 Size budget: ~200 lines.
 """
