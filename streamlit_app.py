@@ -18,6 +18,7 @@ st.set_page_config(page_title="ResNet Explorer", page_icon=":material/account_tr
                    initial_sidebar_state="collapsed")
 init_session()
 if screen_session():  # ?screen=CODE: the projector's view alone (the teacher's; anyone else reads one sentence)
+    st.set_page_config(page_title="Class screen · ResNet Explorer")
     st.navigation([st.Page("pages/screen.py", title="Class screen", default=True)], position="hidden").run()
     st.stop()
 
@@ -36,6 +37,7 @@ PAGES = [
 # On top: readable when projected, and (with client.showSidebarNavigation = false) no flash of the
 # raw pages/ folder listing before the first run.
 page = st.navigation(PAGES, position="top")
+st.set_page_config(page_title=f"{page.title} · ResNet Explorer")  # each page's own title in the tab (WCAG 2.4.2)
 store_notice()  # before anything below asks the store (a class's roles, a launch, the sidebar): one sentence, stop
 deep_link = st.session_state.pop("_deep_link", None)  # a page opened first on a fresh server (common.ensure_entry)
 deep_link = redeem_launch() or deep_link  # a launch from an LMS (/?lti=...), perhaps to a lesson (pages.lti_entry)

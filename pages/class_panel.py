@@ -33,7 +33,8 @@ def join_panel() -> None:
         st.markdown(f"**Join the class {plain_text(info.name)}** (code {info.code}). Your name is shown to the "
                     "teacher only.")
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-        c1.text_input("Your name (or leave empty to be \"Student N\")", max_chars=40, key="sidebar_join_name")
+        c1.text_input("Your name (or leave empty to be \"Student N\")", max_chars=40, key="sidebar_join_name",
+                      autocomplete="nickname")
         c2.button("Join the class", key="sidebar_join", type="primary", on_click=_join, args=(info.code,))
 
 

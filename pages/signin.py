@@ -69,7 +69,7 @@ def signin_panel() -> None:
     if how in (Door.OIDC, Door.BOTH) and me is None:
         login_buttons("class")
     if how in (Door.PASSWORD, Door.BOTH):  # kept beside the school's sign-in: it works for anyone who knows it
-        st.text_input("Teacher password", type="password", key="class_teacher_pw",
+        st.text_input("Teacher password", type="password", key="class_teacher_pw", autocomplete="current-password",
                       on_change=try_teacher_password, args=("class_teacher_pw",))
         if st.session_state.get("_teacher_error"):
             st.error(st.session_state["_teacher_error"])
