@@ -1,0 +1,137 @@
+"""What Inspect's charts of a net's insides show, in words and numbers: Figure 7's layer responses, the residual
+branch's size next to its input, and block ablation (explorer.figures.curves draws them; explorer.figures.words
+carries the words).
+
+Every number in a takeaway is one the chart draws. Size budget: ~150 lines.
+"""
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+
+from .style import as_number, name_style
+from .words import Cell, Table, listing, num, pct
+
+BARELY = 2.0  # points of test error: a missing unit that costs no more than this "barely" matters (as in ablation)
+
+
+def _is_plain(name: str) -> bool:
+    return name_style(name)[1]
+
+
+# ----------------------------------------------------------------------------- Figure 7: layer responses
+def responses_takeaway(responses: Mapping[str, Mapping[str, float | None]]) -> str:
+    """Each net's mean response std over its 3×3 layers and its largest layer; plain against residual as in
+    He et al. 2015, Figure 7 (ResNets' responses generally smaller)."""
+    means: dict[str, float] = {}
+    for name, stds in responses.items():
+        values = [v for v in map(as_number, stds.values()) if v is not None]
+        if values:
+            means[name] = statistics.fmean(values)
+    if not means:
+        return "No layer response was measured."
+    first = ("Averaged over its 3×3 layers, the response's std is "
+             + listing([f"{num(m)} for {name}" for name, m in means.items()]) + ".")
+    peak = max(((name, layer, v) for name, stds in responses.items() for layer, v in
+                ((k, as_number(x)) for k, x in stds.items()) if v is not None), key=lambda p: p[2])
+    first += f" The largest is {peak[0]}'s {peak[1]} ({num(peak[2])})."
+    plain = [m for n, m in means.items() if _is_plain(n)]
+    residual = [m for n, m in means.items() if not _is_plain(n)]
+    if not plain or not residual:
+        return first
+    if max(residual) < min(plain):
+        return first + " The residual net's responses are smaller, as in Figure 7 of He et al. 2015."
+    return first + " Here the residual net's responses are not smaller than the plain net's, unlike Figure 7 of " \
+                   "He et al. 2015."
+
+
+def responses_table(responses: Mapping[str, Mapping[str, float | None]]) -> Table:
+    """One row per net and 3×3 layer: its place in the net, its std and its rank by size within the net."""
+    rows: list[tuple[Cell, ...]] = []
+    for name, stds in responses.items():
+        values = [as_number(v) for v in stds.values()]
+        size = [v if v is not None else float("-inf") for v in values]
+        order = sorted(range(len(values)), key=lambda i: -size[i])
+        rank = {i: r + 1 for r, i in enumerate(order)}
+        rows += [(name, i + 1, layer, values[i], rank[i]) for i, layer in enumerate(stds)]
+    return Table(("net", "order", "3×3 layer", "std of the response", "rank by size"), tuple(rows))
+
+
+# ----------------------------------------------------------------------------- the residual branch's size
+def branch_ratio_takeaway(latest: Mapping[str, tuple[bool, Mapping[str, float | None]]]) -> str:
+    """Per net: the median ‖F(x)‖/‖x‖ of its units and the largest (a plain unit: ‖out‖/‖in‖), from {net name:
+    (plain, {unit: ratio})} as the chart draws them (He et al. 2015, §4.2: residual functions tend to stay small)."""
+    parts = []
+    for name, (plain, ratios) in latest.items():
+        values = {u: v for u, v in ((u, as_number(x)) for u, x in ratios.items()) if v is not None}
+        if not values:
+            continue
+        top = max(values, key=lambda u: values[u])
+        what = ("its units scale their input by (‖out‖/‖in‖, no F(x))" if plain
+                else "its residual branch is ‖F(x)‖/‖x‖ =")
+        parts.append(f"in {name} {what} a median {num(statistics.median(values.values()))}, at most "
+                     f"{num(values[top])} at {top}")
+    if not parts:
+        return "No branch ratios were recorded."
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "."
+
+
+def branch_ratio_table(latest: Mapping[str, tuple[bool, Mapping[str, float | None]]]) -> Table:
+    rows = tuple((name, unit, "‖out‖/‖in‖" if plain else "‖F(x)‖/‖x‖", as_number(v))
+                 for name, (plain, ratios) in latest.items() for unit, v in ratios.items())
+    return Table(("net", "unit", "ratio", "value"), rows)
+
+
+# ----------------------------------------------------------------------------- block ablation
+def _worst(rows: Sequence[Mapping]) -> tuple[float | None, str | None, float | None, int]:
+    """(baseline error %, unit whose removal costs most, its error %, units that cannot be skipped)."""
+    base = as_number(rows[0].get("error")) if rows else None
+    units = [r for r in rows if r.get("unit") is not None]
+    errors = [(r["unit"], 100 * e) for r in units if (e := as_number(r.get("error"))) is not None]
+    stuck = sum(1 for r in units if not r.get("skippable"))
+    if not errors:
+        return (None if base is None else 100 * base), None, None, stuck
+    unit, worst = max(errors, key=lambda p: p[1])
+    return (None if base is None else 100 * base), unit, worst, stuck
+
+
+def ablation_takeaway(results: Mapping[str, Sequence[Mapping]]) -> str:
+    """How much skipping one unit at worst costs each net, and whether the residual net copes better (Veit, Wilber
+    & Belongie 2016: a ResNet barely notices a missing block; a plain net collapses)."""
+    parts, rises = [], {}
+    for name, rows in results.items():
+        base, unit, worst, stuck = _worst(rows)
+        cannot = f"; {stuck} of its units cannot be skipped" if stuck else ""
+        if unit is None or worst is None or base is None:
+            parts.append(f"no unit of {name} can be skipped" + cannot.replace("; ", " (") + (")" if stuck else ""))
+            continue
+        rises[name] = worst - base
+        parts.append(f"skipping one unit of {name} takes its test error from {pct(base)} to at most {pct(worst)} "
+                     f"({unit}, {worst - base:+.1f} points){cannot}")
+    text = "; ".join(parts)
+    text = text[:1].upper() + text[1:] + "."
+    plain = {n: r for n, r in rises.items() if _is_plain(n)}
+    residual = {n: r for n, r in rises.items() if not _is_plain(n)}
+    if not plain or not residual:
+        return text
+    if max(residual.values()) >= min(plain.values()):
+        return text + " Here a missing block costs the residual net no less than the plain net, unlike Veit et al. " \
+                      "2016's ResNets."
+    if max(residual.values()) <= BARELY < min(plain.values()):
+        return text + " The residual net barely notices a missing block and the plain net does, as Veit et al. 2016 " \
+                      "found."
+    return text + " A missing block costs the residual net less than the plain net, as Veit et al. 2016 found."
+
+
+def ablation_table(results: Mapping[str, Sequence[Mapping]]) -> Table:
+    """One row per net and unit removed (first: nothing removed): its test error and the change in points."""
+    rows: list[tuple[Cell, ...]] = []
+    for name, units in results.items():
+        base = as_number(units[0].get("error")) if units else None
+        for r in units:
+            e = as_number(r.get("error"))
+            change = None if e is None or base is None else round(100 * (e - base), 3)
+            rows.append((name, r.get("unit") or "nothing removed", "yes" if r.get("skippable") else "no",
+                         None if e is None else round(100 * e, 3), change))
+    return Table(("net", "unit removed", "can be skipped", "test error (%)", "change (points)"), tuple(rows))
