@@ -44,7 +44,12 @@ def topk_takeaway(shown: list[tuple[str, float]], net: str | None = None) -> str
         return f"{who} gives no class probabilities for this image."
     (top, p), rest = shown[0], shown[1:]
     text = f"{who} reads this image as {top} with {pct(p)} probability"
-    return text + (f"; next is {rest[0][0]} at {pct(rest[0][1])}." if rest else ".")
+    return text + (f"; next is {rest[0][0]} at {_small_pct(rest[0][1])}." if rest else ".")
+
+
+def _small_pct(v: float) -> str:
+    """'4.0%', or 'under 0.1%' for a probability that rounds to 0.0% but is not 0."""
+    return "under 0.1%" if 0 < v < 0.05 else pct(v)
 
 
 def confusion_matrix(cm: np.ndarray, classes: list, net: str | None = None) -> go.Figure:
@@ -137,7 +142,7 @@ def attribution_overlay(image: np.ndarray, amap: np.ndarray, opacity: float = 0.
 
 
 TOP_SHARE = 0.10  # "where the heat concentrates": the share of the map's total in its brightest tenth of cells
-_THIRDS = (("upper", "middle", "lower"), ("left", "centre", "right"))
+_REGIONS = (("top-left", "top", "top-right"), ("left", "central", "right"), ("bottom-left", "bottom", "bottom-right"))
 
 
 def _overlay_words(shown: np.ndarray, raw: np.ndarray, size: tuple[int, int], subject: str) -> tuple[str, Table]:
@@ -148,8 +153,7 @@ def _overlay_words(shown: np.ndarray, raw: np.ndarray, size: tuple[int, int], su
     total = float(flat.sum())
     i, j = np.unravel_index(int(shown.argmax()), shown.shape)
     row, col = (i + 0.5) / shown.shape[0], (j + 0.5) / shown.shape[1]  # the peak cell's centre, 0..1 of the image
-    part = _THIRDS[0][min(2, int(3 * row))] + " " + _THIRDS[1][min(2, int(3 * col))]
-    where = "centre" if part == "middle centre" else part.replace("middle ", "").replace(" centre", "")
+    where = _REGIONS[min(2, int(3 * row))][min(2, int(3 * col))]  # the image cut in thirds each way
     rows: list[tuple[Cell, ...]] = [("map cells", f"{shown.shape[0]}×{shown.shape[1]}"),
                                     ("image pixels", f"{size[0]}×{size[1]}"),
                                     ("largest value (raw map)", num(float(raw.max()))),
@@ -161,7 +165,7 @@ def _overlay_words(shown: np.ndarray, raw: np.ndarray, size: tuple[int, int], su
     rows += [(f"share of the map in its brightest {100 * TOP_SHARE:.0f}% of cells", pct(share)),
              ("peak cell (row, column of the map)", f"{i + 1}, {j + 1}"), ("peak's place on the image", where)]
     return (f"{subject} puts {pct(share, 0)} of its weight in its brightest {100 * TOP_SHARE:.0f}% of cells; it "
-            f"peaks in the {where} of the image.", Table(("measure", "value"), tuple(rows)))
+            f"peaks in the {where} part of the image.", Table(("measure", "value"), tuple(rows)))
 
 
 def sample_strip(images: list, labels: list, what: str = "Images", table: Table | None = None) -> go.Figure:
@@ -200,7 +204,12 @@ def mistakes_strip(shown: list, classes: list, what: str) -> go.Figure:
     table = Table(("test image", "true class", "predicted class", "confidence (%)"),
                   tuple((int(m["index"]), str(classes[m["true"]]), str(classes[m["predicted"]]),
                          round(100 * float(m["confidence"]), 1)) for m in shown))
-    return sample_strip([m["image"] for m in shown], labels, what, table)
+    fig = sample_strip([m["image"] for m in shown], labels, what, table)
+    if not shown:
+        return fig
+    each = [f"test image {m['index']} ({classes[m['true']]} read as {classes[m['predicted']]}, {m['confidence']:.0%} "
+            "sure)" for m in shown]
+    return say(fig, f"{what}: " + listing(each) + ".", table)
 
 
 # ----------------------------------------------------------------------------- the papers' numbers

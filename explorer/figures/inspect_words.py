@@ -13,6 +13,7 @@ from .style import as_number, name_style
 from .words import Cell, Table, listing, num, pct
 
 BARELY = 2.0  # points of test error: a missing unit that costs no more than this "barely" matters (as in ablation)
+SMALLER = 0.9  # a net's mean response is "smaller" than another's below this fraction of it; closer is "about the same"
 
 
 def _is_plain(name: str) -> bool:
@@ -30,7 +31,7 @@ def responses_takeaway(responses: Mapping[str, Mapping[str, float | None]]) -> s
             means[name] = statistics.fmean(values)
     if not means:
         return "No layer response was measured."
-    first = ("Averaged over its 3×3 layers, the response's std is "
+    first = ("Averaged over the 3×3 layers, the std of the response is "
              + listing([f"{num(m)} for {name}" for name, m in means.items()]) + ".")
     peak = max(((name, layer, v) for name, stds in responses.items() for layer, v in
                 ((k, as_number(x)) for k, x in stds.items()) if v is not None), key=lambda p: p[2])
@@ -39,9 +40,12 @@ def responses_takeaway(responses: Mapping[str, Mapping[str, float | None]]) -> s
     residual = [m for n, m in means.items() if not _is_plain(n)]
     if not plain or not residual:
         return first
-    if max(residual) < min(plain):
+    if max(residual) < SMALLER * min(plain):
         return first + " The residual net's responses are smaller, as in Figure 7 of He et al. 2015."
-    return first + " Here the residual net's responses are not smaller than the plain net's, unlike Figure 7 of " \
+    if max(residual) <= min(plain):
+        return first + (f" The two are within {100 * (1 - SMALLER):.0f}% of each other: here the residual net's "
+                        "responses are not clearly smaller, as they were in Figure 7 of He et al. 2015.")
+    return first + " Here the residual net's responses are larger than the plain net's, unlike Figure 7 of " \
                    "He et al. 2015."
 
 
@@ -67,9 +71,8 @@ def branch_ratio_takeaway(latest: Mapping[str, tuple[bool, Mapping[str, float | 
         if not values:
             continue
         top = max(values, key=lambda u: values[u])
-        what = ("its units scale their input by (‖out‖/‖in‖, no F(x))" if plain
-                else "its residual branch is ‖F(x)‖/‖x‖ =")
-        parts.append(f"in {name} {what} a median {num(statistics.median(values.values()))}, at most "
+        what = "(no F(x)) ‖out‖/‖in‖" if plain else "‖F(x)‖/‖x‖"
+        parts.append(f"in {name} {what} has a median of {num(statistics.median(values.values()))}, at most "
                      f"{num(values[top])} at {top}")
     if not parts:
         return "No branch ratios were recorded."
@@ -107,8 +110,9 @@ def ablation_takeaway(results: Mapping[str, Sequence[Mapping]]) -> str:
             parts.append(f"no unit of {name} can be skipped" + cannot.replace("; ", " (") + (")" if stuck else ""))
             continue
         rises[name] = worst - base
+        change = f"{abs(worst - base):.1f} points {'up' if worst >= base else 'down'}"
         parts.append(f"skipping one unit of {name} takes its test error from {pct(base)} to at most {pct(worst)} "
-                     f"({unit}, {worst - base:+.1f} points){cannot}")
+                     f"({unit}, {change}){cannot}")
     text = "; ".join(parts)
     text = text[:1].upper() + text[1:] + "."
     plain = {n: r for n, r in rises.items() if _is_plain(n)}

@@ -191,14 +191,12 @@ def _highway_clause(name: str, rows: list) -> str:
     if all(k == "none" for k in kinds):
         first, last = as_number(rows[0]["branch"]), as_number(rows[-1]["branch"])
         ratio = first / last if first is not None and last else None
-        return (f"{name}'s gradient (all through its layers) is {num(ratio, 2)}× as large at its first unit as at "
-                "its last")
+        return f"{name}'s gradient norm is {num(ratio, 2)}× as large at its first unit as at its last"
     picked = [r for r, k in zip(rows, kinds, strict=True) if k == "identity"] or \
         [r for r, k in zip(rows, kinds, strict=True) if k != "none"]
     what = "identity shortcuts" if any(k == "identity" for k in kinds) else "shortcuts"
     bigger = sum(1 for r in picked if (as_number(r["shortcut"]) or 0.0) > (as_number(r["branch"]) or 0.0))
-    return (f"in {name} the part through the shortcut is larger than the branch's at {bigger} of its {len(picked)} "
-            f"{what}")
+    return f"{name}'s shortcut carries more than its branch at {bigger} of its {len(picked)} {what}"
 
 
 def _highway_table(panels: dict) -> Table:
