@@ -87,45 +87,39 @@ def branch_ratio_table(latest: Mapping[str, tuple[bool, Mapping[str, float | Non
 
 
 # ----------------------------------------------------------------------------- block ablation
-def _worst(rows: Sequence[Mapping]) -> tuple[float | None, str | None, float | None, int]:
-    """(baseline error %, unit whose removal costs most, its error %, units that cannot be skipped)."""
+def _skips(rows: Sequence[Mapping]) -> tuple[float | None, list[tuple[str, float]], int]:
+    """(baseline error %, [(unit, error % without it)] for the units that can be skipped, units that cannot)."""
     base = as_number(rows[0].get("error")) if rows else None
     units = [r for r in rows if r.get("unit") is not None]
-    errors = [(r["unit"], 100 * e) for r in units if (e := as_number(r.get("error"))) is not None]
-    stuck = sum(1 for r in units if not r.get("skippable"))
-    if not errors:
-        return (None if base is None else 100 * base), None, None, stuck
-    unit, worst = max(errors, key=lambda p: p[1])
-    return (None if base is None else 100 * base), unit, worst, stuck
+    errors = [(str(r["unit"]), 100 * e) for r in units if (e := as_number(r.get("error"))) is not None]
+    return (None if base is None else 100 * base), errors, sum(1 for r in units if not r.get("skippable"))
 
 
 def ablation_takeaway(results: Mapping[str, Sequence[Mapping]]) -> str:
-    """How much skipping one unit at worst costs each net, and whether the residual net copes better (Veit, Wilber
-    & Belongie 2016: a ResNet barely notices a missing block; a plain net collapses)."""
-    parts, rises = [], {}
+    """How much skipping one unit costs each net at worst, and what the median unit costs, plain against residual
+    (Veit, Wilber & Belongie 2016: most blocks of a trained ResNet barely matter; a plain net collapses)."""
+    parts, medians = [], {}
     for name, rows in results.items():
-        base, unit, worst, stuck = _worst(rows)
-        cannot = f"; {stuck} of its units cannot be skipped" if stuck else ""
-        if unit is None or worst is None or base is None:
-            parts.append(f"no unit of {name} can be skipped" + cannot.replace("; ", " (") + (")" if stuck else ""))
+        base, errors, stuck = _skips(rows)
+        cannot = f"; {stuck} unit{'s' if stuck != 1 else ''} cannot be skipped" if stuck else ""
+        if base is None or not errors:
+            parts.append(f"no unit of {name} can be skipped")
             continue
-        rises[name] = worst - base
-        change = f"{abs(worst - base):.1f} points {'up' if worst >= base else 'down'}"
-        parts.append(f"skipping one unit of {name} takes its test error from {pct(base)} to at most {pct(worst)} "
-                     f"({unit}, {change}){cannot}")
-    text = "; ".join(parts)
-    text = text[:1].upper() + text[1:] + "."
-    plain = {n: r for n, r in rises.items() if _is_plain(n)}
-    residual = {n: r for n, r in rises.items() if not _is_plain(n)}
+        unit, worst = max(errors, key=lambda p: p[1])
+        medians[name] = statistics.median(e - base for _, e in errors)
+        parts.append(f"{name}'s from {pct(base)} to at most {pct(worst)} ({unit}{cannot})")
+    text = "Skipping one unit takes the test error of " + "; ".join(parts) + "."
+    plain = {n: m for n, m in medians.items() if _is_plain(n)}
+    residual = {n: m for n, m in medians.items() if not _is_plain(n)}
     if not plain or not residual:
         return text
-    if max(residual.values()) >= min(plain.values()):
-        return text + " Here a missing block costs the residual net no less than the plain net, unlike Veit et al. " \
-                      "2016's ResNets."
-    if max(residual.values()) <= BARELY < min(plain.values()):
-        return text + " The residual net barely notices a missing block and the plain net does, as Veit et al. 2016 " \
-                      "found."
-    return text + " A missing block costs the residual net less than the plain net, as Veit et al. 2016 found."
+    (r_name, r_med), (p_name, p_med) = max(residual.items(), key=lambda p: p[1]), min(plain.items(), key=lambda p: p[1])
+    costs = f" The median unit costs {r_name} {r_med:.1f} points and {p_name} {p_med:.1f}"
+    if r_med >= p_med:
+        return text + costs + ": no less for the residual net, unlike Veit et al. 2016's ResNets."
+    if r_med <= BARELY < p_med:
+        return text + costs + ": most blocks barely matter to the residual net, as Veit et al. 2016 found."
+    return text + costs + ": less for the residual net, as Veit et al. 2016 found, though not barely."
 
 
 def ablation_table(results: Mapping[str, Sequence[Mapping]]) -> Table:
