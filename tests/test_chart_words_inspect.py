@@ -131,7 +131,7 @@ def test_ablation_says_the_worst_missing_unit_per_net_and_compares_with_veit():
         base = next(t for t in fig.data if t.name == f"{name}: nothing removed").y[0]
         drawn = [v for v in line.y if v is not None]
         unit = line.x[list(line.y).index(max(drawn))]
-        assert f"{name}'s from {pct(base)} to at most {pct(max(drawn))} ({unit}" in takeaway
+        assert f"{name}'s test error from {pct(base)} to at most {pct(max(drawn))} ({unit}" in takeaway
         assert f"{name} {statistics.median(drawn) - base:.1f}" in takeaway  # the median unit's cost, in points
     assert "(layer1; 1 unit cannot be skipped)" in takeaway
     assert "most blocks barely matter to the residual net, as Veit et al. 2016 found" in takeaway
@@ -140,6 +140,9 @@ def test_ablation_says_the_worst_missing_unit_per_net_and_compares_with_veit():
     assert "unlike Veit et al. 2016's ResNets" in _words(same).takeaway
     partly = ablation_chart({"plain-20": _ablation(0.05, [0.9]), "resnet-20": _ablation(0.04, [0.2, 0.3, 0.9])})
     assert "though not barely" in _words(partly).takeaway
+    stuck = ablation_chart({"plain-8": _ablation(0.05, [None], stuck=(0,))})
+    assert _words(stuck).takeaway == "Skipping one unit takes plain-8's test error nowhere (none of its units can " \
+                                     "be skipped)."
 
 
 def _split(name, shortcut, branch):

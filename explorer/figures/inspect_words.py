@@ -103,12 +103,12 @@ def ablation_takeaway(results: Mapping[str, Sequence[Mapping]]) -> str:
         base, errors, stuck = _skips(rows)
         cannot = f"; {stuck} unit{'s' if stuck != 1 else ''} cannot be skipped" if stuck else ""
         if base is None or not errors:
-            parts.append(f"no unit of {name} can be skipped")
+            parts.append(f"{name}'s test error nowhere (none of its units can be skipped)")
             continue
         unit, worst = max(errors, key=lambda p: p[1])
         medians[name] = statistics.median(e - base for _, e in errors)
-        parts.append(f"{name}'s from {pct(base)} to at most {pct(worst)} ({unit}{cannot})")
-    text = "Skipping one unit takes the test error of " + "; ".join(parts) + "."
+        parts.append(f"{name}'s test error from {pct(base)} to at most {pct(worst)} ({unit}{cannot})")
+    text = "Skipping one unit takes " + "; ".join(parts) + "."
     plain = {n: m for n, m in medians.items() if _is_plain(n)}
     residual = {n: m for n, m in medians.items() if not _is_plain(n)}
     if not plain or not residual:
