@@ -18,7 +18,7 @@ from explorer.data.datasets import load_dataset
 from explorer.data.files import DatasetUnavailable
 from explorer.data.images import ImageError, is_digit_model, load_image, to_model_input
 from explorer.figures.clicks import clickable_cells, clicked_point
-from explorer.figures.images import attribution_overlay, confusion_matrix, sample_strip, topk_bars
+from explorer.figures.images import attribution_overlay, confusion_matrix, mistakes_strip, sample_strip, topk_bars
 from explorer.nets.preprocessing import Preprocessing
 from explorer.nets.weights import Explainable, PretrainedUnavailable, pretrained_imagenet
 from explorer.store.checkpoints import explainable_runs, load_run_dataset, load_run_model, load_uploaded_checkpoint
@@ -26,6 +26,7 @@ from explorer.store.shipped import SHIPPED_OWNER, shipped_twin, shipped_twin_rea
 from explorer.text import clean, plain_text, plot_texts
 from pages.class_panel import predict_first
 from pages.common import ensure_entry, results_gating
+from pages.display import plot
 
 ensure_entry("pages/explain.py")
 
@@ -180,6 +181,7 @@ def choose_input(models: dict, dataset) -> dict:
     left, right = st.columns(2)
     if kind == "draw":
         with left:
+            st.caption(no_drag_note([o for o in options if o != "draw"]))
             image = _drawing()
     elif image is not None:
         left.image(image, caption="Your image", width=260)
@@ -191,9 +193,19 @@ def choose_input(models: dict, dataset) -> dict:
         st.error(str(exc))
         return {}
     view = next(iter(inputs.values()))[1]  # models shown together share their preprocessing
-    figure = sample_strip([view], [f"What the model sees ({view.shape[0]}×{view.shape[1]})"])
-    right.plotly_chart(figure.update_layout(height=300), key="explain_view")
+    figure = sample_strip([view], [f"What the model sees ({view.shape[0]}×{view.shape[1]})"],
+                          "Your image as the model sees it")
+    plot(right, figure.update_layout(height=300), "explain_view")
     return inputs
+
+
+def no_drag_note(others: list) -> str:
+    """The canvas needs a drag (WCAG 2.2, 2.5.7): the sentence next to it names the other ways in, which the
+    keyboard reaches (a radio option, and the uploader's Browse button)."""
+    ways = " or ".join(f"“{INPUTS[o]}”" for o in others)
+    return (f"Drawing needs a mouse, pen or finger drag. To do without one, choose {ways} under Image above; "
+            f"{'both work' if len(others) > 1 else 'it works'} from the keyboard (Tab to the choice, arrow keys to "
+            "change it).")
 
 
 def _uploaded_image():
@@ -292,14 +304,14 @@ def show_model(name: str, model: Explainable, x, view, explain: tuple, source_ke
     method, target, opacity, _ = explain
     classes = model.preprocessing.classes
     preds = predict(model.model, x, top=5)
-    st.plotly_chart(topk_bars([(classes[i], p) for i, p in preds], f"{name}: top 5"), key=f"explain_top5_{name}")
+    plot(st, topk_bars([(classes[i], p) for i, p in preds], f"{name}: top 5", name), f"explain_top5_{name}")
     result = _attribution(f"{source_key}/{name}", model.model, x, explain, heavy_ok, model.preprocessing)
     if result is None:
         st.info(f"{METHODS[method].label} runs {plain_text(name)} many times; press the button above to compute it.")
         return
     shown = classes[preds[0][0]] if target is None else classes[target]
-    st.plotly_chart(attribution_overlay(view, result.heat.numpy(), opacity,
-                                        f"{name}: {METHODS[method].label} for '{shown}'"), key=f"explain_map_{name}")
+    plot(st, attribution_overlay(view, result.heat.numpy(), opacity, f"{name}: {METHODS[method].label} for '{shown}'",
+                                 f"{name}'s {METHODS[method].label} map for '{shown}'"), f"explain_map_{name}")
     note = completeness_note(result)
     if note:
         (st.caption if result.converged else st.warning)(note)
@@ -334,15 +346,15 @@ def show_test_set(models: dict, dataset, source_key: str) -> None:
             st.markdown(f"**{plain_text(name)}**: {100 * errors:.1f}% test error on {cm.sum():,} images")
             names = [str(c) for c in classes]
             shown = plot_texts(names)  # the matrix's categories as drawn: a click reports one of these
-            st.plotly_chart(clickable_cells(confusion_matrix(cm, classes), shown, shown), key=f"explain_cm_{name}",
-                            on_select=functools.partial(_remember_click, f"explain_cm_{name}", f"explain_cell_{name}"),
-                            selection_mode="points")
+            plot(st, clickable_cells(confusion_matrix(cm, classes, name), shown, shown), f"explain_cm_{name}",
+                 on_select=functools.partial(_remember_click, f"explain_cm_{name}", f"explain_cell_{name}"),
+                 selection_mode="points")
             cell_images(name, model, dataset, source_key, names)
-            st.caption("Most confidently wrong (true → predicted, confidence):")
+            st.caption("Most confidently wrong (test image: true → predicted, confidence):")
             for row in range(0, len(mistakes), MISTAKES_PER_ROW):
-                shown = mistakes[row : row + MISTAKES_PER_ROW]
-                labels = [f"{classes[m['true']]}→{classes[m['predicted']]} {m['confidence']:.0%}" for m in shown]
-                st.plotly_chart(sample_strip([m["image"] for m in shown], labels), key=f"explain_wrong_{name}_{row}")
+                what = f"Test images {name} gets most confidently wrong" + (", continued" if row else "")
+                plot(st, mistakes_strip(mistakes[row:row + MISTAKES_PER_ROW], classes, what),
+                     f"explain_wrong_{name}_{row}")
 
 
 def _remember_click(chart_key: str, state_key: str) -> None:
@@ -372,9 +384,8 @@ def cell_images(name: str, model, dataset, source_key: str, names: list) -> None
                 + (f", the {CELL_IMAGES} most confident" if len(shown) == CELL_IMAGES else ""))
     for row in range(0, len(shown), MISTAKES_PER_ROW):
         part = shown[row:row + MISTAKES_PER_ROW]
-        st.plotly_chart(sample_strip([m["image"] for m in part], [f"#{m['index']} → {names[m['predicted']]} "
-                                                                  f"{m['confidence']:.0%}" for m in part]),
-                        key=f"explain_cell_strip_{name}_{row}")
+        what = f"Test images of true class {names[true]} that {name} reads as {names[predicted]}"
+        plot(st, mistakes_strip(part, names, what), f"explain_cell_strip_{name}_{row}")
 
 
 def _test_set(test_set):

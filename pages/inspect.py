@@ -38,7 +38,7 @@ from explorer.store.records import Metric
 from explorer.text import plain_text
 from pages.class_panel import predict_first
 from pages.common import ensure_entry, results_gating, store
-from pages.display import choose_nets, guard_view
+from pages.display import choose_nets, guard_view, plot
 from pages.job_actions import landscape_job
 
 ensure_entry("pages/inspect.py")
@@ -118,8 +118,7 @@ def gradient_view(exp, nets: dict) -> None:
     st.markdown("\n".join(f"- {plain_text(gradient_flow_sentence(n, recs))}" for n, recs in records.items()))
     for col, (name, run) in zip(st.columns(len(series)), series.items(), strict=True):
         on_click = functools.partial(_remember_click, f"inspect_grad_{name}", "inspect_grad_cell", name)
-        col.plotly_chart(_clickable_heatmap(run, zrange), key=f"inspect_grad_{name}", selection_mode="points",
-                         on_select=on_click)
+        plot(col, _clickable_heatmap(run, zrange), f"inspect_grad_{name}", selection_mode="points", on_select=on_click)
     clicked_layer_maps(nets)
 
 
@@ -148,9 +147,9 @@ def clicked_layer_maps(nets: dict) -> None:
     net = load_run_model(store(), eid, rid, which)
     maps = feature_maps(net.model, _test_images(eid, net.preprocessing, 1, index)[0], str(point["y"])).numpy()
     weights = "initial" if which == "init" else "trained"
-    st.plotly_chart(image_grid(list(maps[:MAPS_SHOWN]), f"{point['net']}: {point['y']} on test image {index} "
-                                      f"({weights} weights, {maps.shape[0]} channels)", columns=8),
-                    key="inspect_grad_maps")
+    plot(st, image_grid(list(maps[:MAPS_SHOWN]), f"{point['net']}: {point['y']} on test image {index} "
+                               f"({weights} weights, {maps.shape[0]} channels)", columns=8, item="channel"),
+         "inspect_grad_maps")
 
 
 def responses_view(exp, nets: dict) -> None:
@@ -164,8 +163,8 @@ def responses_view(exp, nets: dict) -> None:
     ratios = [run_series(rows[rid], [Metric("epoch", epoch=0, branch_ratios=results[n][1])])
               for n, (_, rid) in nets.items()]
     left, right = st.columns(2)
-    left.plotly_chart(layer_response_chart({n: r[0] for n, r in results.items()}), key="inspect_responses")
-    right.plotly_chart(branch_ratio_chart(ratios), key="inspect_ratios")
+    plot(left, layer_response_chart({n: r[0] for n, r in results.items()}), "inspect_responses")
+    plot(right, branch_ratio_chart(ratios), "inspect_ratios")
 
 
 def ablation_view(exp, nets: dict) -> None:
@@ -174,7 +173,7 @@ def ablation_view(exp, nets: dict) -> None:
                 "Belongie 2016 found a ResNet barely notices a missing block, except where it downsamples, while a "
                 "plain net collapses: a ResNet behaves like an ensemble of many shorter paths.")
     results = _each(nets, _ablation)
-    st.plotly_chart(ablation_chart(results), key="inspect_ablation")
+    plot(st, ablation_chart(results), "inspect_ablation", listen=True)
     for name, rows in results.items():
         stuck = [r for r in rows if r["unit"] is not None and not r["skippable"]]
         if stuck:
@@ -197,14 +196,14 @@ def feature_view(exp, nets: dict) -> None:
     dataset = _dataset(exp.id)
     index = int(pick.number_input("Test image", 0, len(dataset.y_test) - 1, 0, key="inspect_fm_image"))
     _, view, label = test_example(dataset, index)
-    image.plotly_chart(image_grid([view], f"Test image {index}", columns=1, labels=[f"label {label}"],
-                                         rescale=False), key="inspect_fm_input", config={"displayModeBar": False})
+    plot(image, image_grid([view], f"Test image {index}", columns=1, labels=[f"label {label}"], rescale=False),
+         "inspect_fm_input", config={"displayModeBar": False})
     for col, (name, (eid, rid)) in zip(st.columns(len(nets)), nets.items(), strict=True):
         maps = _maps(eid, rid, _mtime(eid, rid), layer, index)
-        col.plotly_chart(image_grid(list(maps[:MAPS_SHOWN]), f"{name}: {layer} ({maps.shape[0]} channels)",
-                                           columns=8), key=f"inspect_fm_{name}")
-        col.plotly_chart(image_grid(_filters(eid, rid, _mtime(eid, rid)), f"{name}: first-layer filters",
-                                           columns=8, rescale=False), key=f"inspect_filters_{name}")
+        plot(col, image_grid(list(maps[:MAPS_SHOWN]), f"{name}: {layer} ({maps.shape[0]} channels)", columns=8,
+                             item="channel"), f"inspect_fm_{name}")
+        plot(col, image_grid(_filters(eid, rid, _mtime(eid, rid)), f"{name}: first-layer filters", columns=8,
+                             rescale=False, item="filter"), f"inspect_filters_{name}")
 
 
 # ----------------------------------------------------------------------------- the loss landscape job
@@ -214,10 +213,10 @@ def landscape_results(job_id: str) -> None:
         return
     kind = st.radio("Plot", ["contour", "surface"], horizontal=True, key="inspect_ls_kind")
     surfaces = {n: r["surface"] for n, r in results.items() if r.get("surface")}
-    st.plotly_chart(landscape_surfaces(surfaces, kind=kind), key="inspect_ls_surface")
+    plot(st, landscape_surfaces(surfaces, kind=kind), "inspect_ls_surface")
     lines = {n: r["line"] for n, r in results.items() if r.get("line") and r["line"]["loss"]}
     if lines:
-        st.plotly_chart(landscape_line(lines), key="inspect_ls_line")
+        plot(st, landscape_line(lines), "inspect_ls_line", listen=True)
     for note in dict.fromkeys(r["line_note"] for r in results.values() if r.get("line_note")):
         st.caption(note)
 

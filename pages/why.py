@@ -20,7 +20,7 @@ from explorer.training.experiments import ExperimentSpec
 from explorer.training.export import export_script
 from pages.class_panel import predict_first
 from pages.common import ensure_entry, results_gating, store
-from pages.display import choose_nets, guard_view
+from pages.display import choose_nets, guard_view, plot
 from pages.job_actions import landscape_job
 
 ensure_entry("pages/why.py")
@@ -76,7 +76,7 @@ def highway_view(exp, nets: dict) -> None:
             splits[title] = {n: _highway(eid, rid, which, _mtime(eid, rid, which)) for n, (eid, rid) in have.items()}
     if "at initialisation" not in splits:
         st.caption("These runs kept no initial weights, so only the trained nets are shown.")
-    st.plotly_chart(highway_chart(splits), key="why_highway")
+    plot(st, highway_chart(splits), "why_highway")
     for title, rows in splits.items():
         st.markdown(f"**{title.capitalize()}:** {plain_text(highway_summary(rows))}")  # it names the nets
 
@@ -93,9 +93,9 @@ def ensembles_view(exp, nets: dict) -> None:
     configs = {n: ModelConfig.from_dict(runs[rid].model) for n, (_, rid) in nets.items()}
     residual = {n: path_lengths(sum(c.blocks_per_stage)) for n, c in configs.items() if not c.is_plain}
     left, right = st.columns([2, 3])
-    left.plotly_chart(path_length_chart(residual), key="why_paths")
+    plot(left, path_length_chart(residual), "why_paths")
     results = {n: _deletions(eid, rid, _mtime(eid, rid)) for n, (eid, rid) in nets.items()}
-    right.plotly_chart(deletion_chart(results), key="why_deletions")
+    plot(right, deletion_chart(results), "why_deletions", listen=True)
     for name, rows in results.items():
         is_plain = configs[name].is_plain
         st.caption(deletion_summary(plain_text(name), rows, plain=is_plain))
@@ -123,7 +123,7 @@ def path_results(job_id: str) -> None:
     """The optimiser's path on its plane's landscape, per net, with how much of the path the plane holds."""
     results = {n: r["surface"] for n, r in read_landscapes(store(), job_id).items() if r.get("surface")}
     if results:
-        st.plotly_chart(path_landscape_chart(results), key="why_path_chart")
+        plot(st, path_landscape_chart(results), "why_path_chart")
         st.caption(" ".join(f"{plain_text(n)}: the path's first two directions hold "
                             f"{100 * sum(r['explained']):.0f}% of its variation ({len(r['path']['alpha'])} points)."
                             for n, r in results.items()))

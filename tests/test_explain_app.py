@@ -57,6 +57,7 @@ def test_page_renders_the_shipped_twin_on_a_test_image(app):
         assert len(bars["y"]) == 5 and 0 < sum(bars["x"]) <= 100.001
         assert f"explain_map_{name}" in charts and f"explain_cm_{name}" in charts
     assert not app.error
+    assert [e.label for e in app.expander].count("Show as table") == len(charts)  # every chart has its words
 
 
 def test_integrated_gradients_names_its_baseline_and_reports_its_completeness_check(app):
@@ -92,6 +93,8 @@ def test_a_method_registered_at_test_time_is_offered_and_drawn(app, monkeypatch)
 
 
 def test_uploaded_photo_gives_predictions_and_maps_for_both_twins(app):
+    app.radio(key="explain_input").set_value("draw").run()  # the canvas (a drag) names the ways in without one
+    assert any("“A test image” or “Upload an image”" in c.value for c in app.caption)
     app.radio(key="explain_input").set_value("upload").run()
     _upload(app, "explain_upload", "china.jpg", _jpeg_photo(), "image/jpeg")
     assert not app.exception and not app.error

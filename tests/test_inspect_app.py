@@ -57,6 +57,7 @@ def test_every_view_renders_for_a_finished_tiny_twin(app):
         figures = _charts(_open(at, tab))
         assert not at.error, (tab, [e.value for e in at.error])
         assert all(k in figures for k in keys), (tab, list(figures))
+        assert [e.label for e in at.expander].count("Show as table") == len(figures), tab  # each chart's words
     heat = _charts(_open(at, "Gradient flow"))["inspect_grad_plain-8"]["data"][0]
     assert heat["x"] == [0, 1, 2]  # epoch 0 (before the first step) and the two training epochs
     ablation = _charts(_open(at, "Block ablation"))["inspect_ablation"]

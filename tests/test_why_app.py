@@ -51,6 +51,7 @@ def test_the_ensembles_view_draws_path_lengths_and_deletions(app):
     deletions = {t["name"]: t["x"] for t in figures["why_deletions"]["data"]}
     assert deletions == {"plain-20": list(range(8)), "resnet-20": list(range(10))}
     assert any("with nothing deleted" in c.value for c in at.caption)
+    assert any(c.value.startswith("Deleting units at random, plain-20's test error") for c in at.caption)
 
 
 def test_take_it_home_offers_the_script_with_the_apps_numbers(app):

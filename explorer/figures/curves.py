@@ -19,6 +19,14 @@ from plotly.subplots import make_subplots
 
 from ..store.records import Metric, Run
 from ..text import plot_text, plot_texts
+from .inspect_words import (
+    ablation_table,
+    ablation_takeaway,
+    branch_ratio_table,
+    branch_ratio_takeaway,
+    responses_table,
+    responses_takeaway,
+)
 from .style import (
     RunSeries,
     Style,
@@ -282,7 +290,8 @@ def branch_ratio_chart(runs: Sequence[RunSeries]) -> go.Figure:
     latest = {run.name: next((r.branch_ratios for r in reversed(run.epochs()) if r.branch_ratios), None)
               for run in runs}
     if not any(latest.values()):
-        return empty_figure("Residual branch size", "No branch ratios recorded yet.")
+        return say(empty_figure("Residual branch size", "No branch ratios recorded yet."),
+                   "No branch ratios were recorded yet.")
     fig = go.Figure()
     styles = run_styles(runs)
     for run in runs:
@@ -294,6 +303,8 @@ def branch_ratio_chart(runs: Sequence[RunSeries]) -> go.Figure:
                                    first=True, hover=[f"{u}: {what}" for u in ratios], mode="lines+markers"))
     fig.update_xaxes(title_text="unit (input to output)", type="category")
     fig.update_yaxes(title_text="‖F(x)‖ / ‖x‖ (plain: ‖out‖ / ‖in‖)", rangemode="tozero")
+    drawn = {run.name: (run.plain, latest[run.name] or {}) for run in runs if latest[run.name]}
+    say(fig, branch_ratio_takeaway(drawn), branch_ratio_table(drawn))
     return apply_layout(fig, "Residual branch size next to its input (latest epoch)")
 
 
@@ -321,6 +332,7 @@ def layer_response_chart(responses: dict) -> go.Figure:
     fig.update_xaxes(title_text="3×3 layer (sorted by std)", row=2, col=1)
     whole_ticks(fig, max((len(t.x) for t in fig.data), default=None))
     fig.update_yaxes(title_text="std of the response", rangemode="tozero")
+    say(fig, responses_takeaway(responses), responses_table(responses))
     return apply_layout(fig, "Layer responses: std after BN, before the addition or ReLU (Figure 7)", height=720)
 
 
@@ -355,4 +367,5 @@ def ablation_chart(results: dict) -> go.Figure:
                                      marker=dict(symbol="x-thin-open", size=16, color=colour, line=dict(width=3))))
     fig.update_xaxes(title_text="unit removed", type="category")
     fig.update_yaxes(title_text="test error (%)", range=[0, 100])
+    say(fig, ablation_takeaway(results), ablation_table(results))
     return apply_layout(fig, "Remove one block at a time: test error")

@@ -1,7 +1,9 @@
 """Figures of images: predictions, confusion matrices, attribution overlays, sample strips, feature maps.
 
-Pure plotly functions of plain data (explorer.figures re-exports them); no Streamlit.
-Size budget: ~200 lines.
+Pure plotly functions of plain data (explorer.figures re-exports them); no Streamlit. Each says what it shows
+(explorer.figures.words): the top prediction, the accuracy and the most confused pair, where an attribution map's
+heat is, which image is which; for image charts the table lists the images, never their pixels.
+Size budget: ~300 lines.
 """
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ from plotly.subplots import make_subplots
 
 from ..text import plot_texts
 from .style import OVERLAY_SCALE, PALETTE, apply_layout, empty_figure
+from .words import MAX_TABLE_ROWS, Cell, Table, listing, num, pct, say
 
 
-def topk_bars(preds: list, title: str) -> go.Figure:
+def topk_bars(preds: list, title: str, net: str | None = None) -> go.Figure:
     """Horizontal bars of class probabilities, the most likely on top.
 
-    Args: preds: [(class name, probability in [0, 1])]. title: e.g. the model's name.
+    Args: preds: [(class name, probability in [0, 1])]. title: e.g. the model's name. net: the model's name for the
+        takeaway ("resnet-20 reads this image as 7 with 93.0% probability; next is 1 at 4.0%.").
     Returns: one Bar trace, x in percent.
     """
     preds = sorted(preds, key=lambda p: p[1], reverse=True)
@@ -27,13 +31,32 @@ def topk_bars(preds: list, title: str) -> go.Figure:
                            text=[f"{v:.1f}%" for v in x], textposition="auto"))
     fig.update_xaxes(title_text="probability (%)", range=[0, 100])
     fig.update_yaxes(autorange="reversed", type="category")
+    table = Table(("rank", "class", "probability (%)"),
+                  tuple((i + 1, str(c), round(v, 3)) for i, ((c, _), v) in enumerate(zip(preds, x, strict=True))))
+    say(fig, topk_takeaway([(str(c), v) for (c, _), v in zip(preds, x, strict=True)], net), table)
     return apply_layout(fig, title, height=120 + 45 * max(1, len(preds)))
 
 
-def confusion_matrix(cm: np.ndarray, classes: list) -> go.Figure:
+def topk_takeaway(shown: list[tuple[str, float]], net: str | None = None) -> str:
+    """The top class and its probability, and the runner-up: `shown` is [(class, probability in %)], best first."""
+    who = net or "The model"
+    if not shown:
+        return f"{who} gives no class probabilities for this image."
+    (top, p), rest = shown[0], shown[1:]
+    text = f"{who} reads this image as {top} with {pct(p)} probability"
+    return text + (f"; next is {rest[0][0]} at {_small_pct(rest[0][1])}." if rest else ".")
+
+
+def _small_pct(v: float) -> str:
+    """'4.0%', or 'under 0.1%' for a probability that rounds to 0.0% but is not 0."""
+    return "under 0.1%" if 0 < v < 0.05 else pct(v)
+
+
+def confusion_matrix(cm: np.ndarray, classes: list, net: str | None = None) -> go.Figure:
     """Counts of (true class, predicted class) on the test set, numbers printed in the cells.
 
-    Args: cm: (K, K) array, cm[i][j] = images of class i predicted as j. classes: K names.
+    Args: cm: (K, K) array, cm[i][j] = images of class i predicted as j. classes: K names. net: the model's name
+        for the takeaway (its accuracy and most confused pair).
     Returns: one Heatmap trace.
     """
     cm = np.asarray(cm)
@@ -46,7 +69,29 @@ def confusion_matrix(cm: np.ndarray, classes: list) -> go.Figure:
                                hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
     fig.update_xaxes(title_text="predicted class", type="category", side="bottom")
     fig.update_yaxes(title_text="true class", type="category", autorange="reversed")
+    cells: list[tuple[Cell, ...]] = [(str(classes[i]), str(classes[j]), int(cm[i, j]))
+                                     for i in range(len(classes)) for j in range(len(classes))]
+    table = Table(("true class", "predicted class", "images"), tuple(cells[:MAX_TABLE_ROWS]),
+                  max(0, len(cells) - MAX_TABLE_ROWS))
+    say(fig, confusion_takeaway(cm, [str(c) for c in classes], net), table)
     return apply_layout(fig, "Confusion matrix (test set)", height=max(420, 40 * len(names) + 150))
+
+
+def confusion_takeaway(cm: np.ndarray, classes: list[str], net: str | None = None) -> str:
+    """The accuracy on the matrix's images, and its largest off-diagonal cell (the most confused pair)."""
+    who = net or "The model"
+    total = int(cm.sum())
+    if total == 0:
+        return f"{who} has no test images scored in this matrix."
+    right = int(np.trace(cm))
+    text = f"{who} classifies {right:,} of {total:,} test images correctly ({pct(100 * right / total)})"
+    wrong = cm.astype(np.int64) - np.diag(np.diag(cm)).astype(np.int64)
+    if wrong.max() <= 0:
+        return text + " and confuses no pair of classes."
+    i, j = np.unravel_index(int(wrong.argmax()), wrong.shape)
+    count = int(wrong[i, j])
+    return text + (f"; its most common mistake is reading a true {classes[i]} as {classes[j]} "
+                   f"({count:,} image{'s' if count != 1 else ''}).")
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
@@ -66,20 +111,22 @@ def _bare_axes(fig: go.Figure) -> None:
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="")
 
 
-def attribution_overlay(image: np.ndarray, amap: np.ndarray, opacity: float = 0.5, title: str = "") -> go.Figure:
+def attribution_overlay(image: np.ndarray, amap: np.ndarray, opacity: float = 0.5, title: str = "",
+                        subject: str | None = None) -> go.Figure:
     """The image with an attribution map laid over it (low values transparent), no ticks, square pixels.
 
     Args:
         image: (H, W) or (H, W, 3) floats in [0, 1]. amap: (h, w) map, stretched over the image if smaller.
         opacity: 0 (image only) to 1. title: e.g. "resnet-20: Grad-CAM".
+        subject: what the map is, for the takeaway, e.g. "resnet-20's Grad-CAM map for '7'".
     Returns: an Image trace and a Heatmap trace (the map scaled to [0, 1]).
     """
     rgb = _rgb(image)
-    amap = np.nan_to_num(np.asarray(amap, dtype=float))
-    if amap.ndim != 2:
-        raise ValueError(f"An attribution map must be 2-D (H, W); got shape {amap.shape}.")
-    span = amap.max() - amap.min()
-    amap = (amap - amap.min()) / span if span > 0 else np.zeros_like(amap)
+    raw = np.nan_to_num(np.asarray(amap, dtype=float))
+    if raw.ndim != 2:
+        raise ValueError(f"An attribution map must be 2-D (H, W); got shape {raw.shape}.")
+    span = raw.max() - raw.min()
+    amap = (raw - raw.min()) / span if span > 0 else np.zeros_like(raw)
     dy, dx = rgb.shape[0] / amap.shape[0], rgb.shape[1] / amap.shape[1]
     fig = go.Figure(go.Image(z=rgb, hoverinfo="skip"))
     fig.add_trace(go.Heatmap(z=amap, x0=dx / 2 - 0.5, dx=dx, y0=dy / 2 - 0.5, dy=dy, colorscale=OVERLAY_SCALE,
@@ -87,53 +134,109 @@ def attribution_overlay(image: np.ndarray, amap: np.ndarray, opacity: float = 0.
                              hovertemplate="attribution %{z:.2f}<extra></extra>"))
     _bare_axes(fig)
     fig.update_yaxes(scaleanchor="x", autorange="reversed")
+    takeaway, table = _overlay_words(amap, raw, rgb.shape[:2], subject or "The attribution map")
+    say(fig, takeaway, table)
     fig = apply_layout(fig, title, height=420)
     fig.update_layout(margin=dict(t=60, l=10, r=10, b=10))
     return fig
 
 
-def sample_strip(images: list, labels: list) -> go.Figure:
+TOP_SHARE = 0.10  # "where the heat concentrates": the share of the map's total in its brightest tenth of cells
+_REGIONS = (("top-left", "top", "top-right"), ("left", "central", "right"), ("bottom-left", "bottom", "bottom-right"))
+
+
+def _overlay_words(shown: np.ndarray, raw: np.ndarray, size: tuple[int, int], subject: str) -> tuple[str, Table]:
+    """Where the drawn map (`shown`, scaled to [0, 1]) puts its weight: the share in its brightest TOP_SHARE of
+    cells, and the peak's place on the image (`size`: its H, W). The table adds the raw map's max and mean."""
+    flat = np.sort(shown.ravel())[::-1]
+    top = max(1, math.ceil(TOP_SHARE * flat.size))
+    total = float(flat.sum())
+    i, j = np.unravel_index(int(shown.argmax()), shown.shape)
+    row, col = (i + 0.5) / shown.shape[0], (j + 0.5) / shown.shape[1]  # the peak cell's centre, 0..1 of the image
+    where = _REGIONS[min(2, int(3 * row))][min(2, int(3 * col))]  # the image cut in thirds each way
+    rows: list[tuple[Cell, ...]] = [("map cells", f"{shown.shape[0]}×{shown.shape[1]}"),
+                                    ("image pixels", f"{size[0]}×{size[1]}"),
+                                    ("largest value (raw map)", num(float(raw.max()))),
+                                    ("mean value (raw map)", num(float(raw.mean())))]
+    if total <= 0:
+        return (f"{subject} is flat: it gives no part of the image more weight than another.", Table(("measure",
+                "value"), tuple(rows)))
+    share = 100 * float(flat[:top].sum()) / total
+    rows += [(f"share of the map in its brightest {100 * TOP_SHARE:.0f}% of cells", pct(share)),
+             ("peak cell (row, column of the map)", f"{i + 1}, {j + 1}"), ("peak's place on the image", where)]
+    return (f"{subject} puts {pct(share, 0)} of its weight in its brightest {100 * TOP_SHARE:.0f}% of cells; it "
+            f"peaks in the {where} part of the image.", Table(("measure", "value"), tuple(rows)))
+
+
+def sample_strip(images: list, labels: list, what: str = "Images", table: Table | None = None) -> go.Figure:
     """A row of small images with their labels above them (e.g. one sample per class).
 
     Args: images: (H, W) or (H, W, 3) arrays in [0, 1]. labels: one string per image.
+        what: what the images are, the takeaway's start ("Test images resnet-20 gets most confidently wrong").
+        table: the numbers behind the images (e.g. `mistakes_table`); default: image number and label.
     Returns: one Image trace per image.
     """
     if len(images) != len(labels):
         raise ValueError(f"Give one label per image; got {len(images)} images and {len(labels)} labels.")
     if not images:
-        return empty_figure("Samples", "No images to show.")
+        return say(empty_figure("Samples", "No images to show."), f"{what}: none to show.")
     fig = make_subplots(rows=1, cols=len(images), subplot_titles=plot_texts(labels),
                         horizontal_spacing=0.01)
     for col, img in enumerate(images, start=1):
         fig.add_trace(go.Image(z=_rgb(img), hoverinfo="skip"), row=1, col=col)
     _bare_axes(fig)
+    shown = [str(lb) for lb in labels]
+    say(fig, f"{what}, {len(shown)} in all, labelled " + listing(shown) + ".",
+        table or Table(("image", "label"), tuple((i + 1, lb) for i, lb in enumerate(shown))))
     fig = apply_layout(fig, "", height=170)
     fig.update_layout(margin=dict(t=40, l=5, r=5, b=5))
     return fig
+
+
+def mistakes_strip(shown: list, classes: list, what: str) -> go.Figure:
+    """Test images with what the model made of them, as a strip labelled "#index: true→predicted confidence".
+
+    Args: shown: rows of explorer.analysis.evaluation.confusion_and_mistakes or confusion_cell ({"index", "true",
+        "predicted", "confidence", "image"}). classes: the class names. what: the takeaway's start.
+    Returns: `sample_strip` with a table of each image's test index, true and predicted class and confidence.
+    """
+    labels = [f"#{m['index']}: {classes[m['true']]}→{classes[m['predicted']]} {m['confidence']:.0%}" for m in shown]
+    table = Table(("test image", "true class", "predicted class", "confidence (%)"),
+                  tuple((int(m["index"]), str(classes[m["true"]]), str(classes[m["predicted"]]),
+                         round(100 * float(m["confidence"]), 1)) for m in shown))
+    fig = sample_strip([m["image"] for m in shown], labels, what, table)
+    if not shown:
+        return fig
+    each = [f"test image {m['index']} ({classes[m['true']]} read as {classes[m['predicted']]}, {m['confidence']:.0%} "
+            "sure)" for m in shown]
+    return say(fig, f"{what}: " + listing(each) + ".", table)
 
 
 # ----------------------------------------------------------------------------- the papers' numbers
 
 
 def image_grid(images: list, title: str, columns: int = 8, labels: list | None = None,
-               rescale: bool = True) -> go.Figure:
+               rescale: bool = True, item: str = "image") -> go.Figure:
     """Small images in rows of `columns` (feature maps of one layer, or first-layer filters), no ticks.
 
     Args:
         images: (H, W) or (H, W, 3) arrays. title: e.g. "resnet-20: layer1.0". labels: one per image, or None.
         rescale: stretch each image to [0, 1] on its own (feature maps); False: values are already in [0, 1].
-    Returns: one Image trace per image, in a grid of subplots.
+        item: what one image is, in the takeaway ("channel": "channel 5", counting from 1).
+    Returns: one Image trace per image, in a grid of subplots; its takeaway names the strongest image and the
+        all-zero ones, its table each image's label, max and mean (before any rescaling).
     """
     if not images:
-        return empty_figure(title, "No images to show.")
+        return say(empty_figure(title, "No images to show."), f"{title}: no images to show.")
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"Give one label per image; got {len(images)} images and {len(labels)} labels.")
     columns = max(1, min(columns, len(images)))
     rows = math.ceil(len(images) / columns)
     fig = make_subplots(rows=rows, cols=columns, horizontal_spacing=0.01, vertical_spacing=0.03 if labels is None
                         else 0.08, subplot_titles=plot_texts(labels) if labels is not None else None)
-    for i, img in enumerate(images):
-        img = np.nan_to_num(np.asarray(img, dtype=float))
+    raw = [np.nan_to_num(np.asarray(img, dtype=float)) for img in images]
+    say(fig, *_grid_words(raw, title, labels, rescale, item))
+    for i, img in enumerate(raw):
         if rescale:
             span = img.max() - img.min()
             img = (img - img.min()) / span if span > 0 else np.zeros_like(img)
@@ -142,3 +245,20 @@ def image_grid(images: list, title: str, columns: int = 8, labels: list | None =
     fig = apply_layout(fig, title, height=80 + rows * min(200, max(60, 640 // columns)))  # cells roughly square
     fig.update_layout(margin=dict(t=60, l=5, r=5, b=5))
     return fig
+
+
+def _grid_words(images: list[np.ndarray], title: str, labels: list | None, rescale: bool,
+                item: str) -> tuple[str, Table]:
+    """What a grid shows: how many images, the one with the largest value, and how many are zero everywhere."""
+    names = [str(labels[i]) if labels is not None else f"{item} {i + 1}" for i in range(len(images))]
+    peaks = [float(img.max()) for img in images]
+    rows = tuple((i + 1, names[i], round(peaks[i], 6), round(float(img.mean()), 6)) for i, img in enumerate(images))
+    table = Table((item, "label", "largest value", "mean value"), rows)
+    if len(images) == 1:
+        return f"{title}: one image" + (f", {names[0]}" if labels is not None else "") + ".", table
+    scale = "each scaled to its own range" if rescale else "shown as they are"
+    text = f"{title}: {len(images)} {item}s, {scale}."
+    best = int(np.argmax(peaks))
+    text += f" The largest value is in {names[best]} ({num(peaks[best])})"
+    dead = sum(1 for img in images if not img.any())
+    return text + (f"; {dead} of {len(images)} are zero everywhere." if dead else "."), table

@@ -1,4 +1,7 @@
-"""Figures for why shortcuts work: the gradient highway, ensembles of paths, the optimiser's path (pure functions)."""
+"""Figures for why shortcuts work: the gradient highway, ensembles of paths, the optimiser's path (pure functions).
+
+Each says what it shows from its own numbers (explorer.figures.words), with the table behind it.
+"""
 from __future__ import annotations
 
 import math
@@ -9,6 +12,7 @@ from plotly.subplots import make_subplots
 
 from ..text import plot_text, plot_texts
 from .style import PALETTE, Style, apply_layout, as_number, empty_figure, name_style
+from .words import Cell, Table, listing, num, pct, say
 
 
 def _net_styles(names: Iterable[str]) -> dict[str, Style]:
@@ -52,7 +56,8 @@ def highway_chart(splits: dict) -> go.Figure:
     """
     panels = {t: s for t, s in splits.items() if any(s.values())}
     if not panels:
-        return empty_figure("The gradient highway", "No residual units to split.")
+        return say(empty_figure("The gradient highway", "No residual units to split."),
+                   "No unit's gradient was split: there are no units to show.")
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=plot_texts(panels), horizontal_spacing=0.08)
     names = list(dict.fromkeys(n for s in panels.values() for n in s))
     styles = _net_styles(names)
@@ -67,6 +72,7 @@ def highway_chart(splits: dict) -> go.Figure:
         fig.update_xaxes(title_text="unit (input side on the left)", type="category", row=1, col=col)
         fig.update_yaxes(type="log", row=1, col=col)  # each panel its own scale: trained nets' gradients are smaller
     fig.update_yaxes(title_text="gradient's L2 norm over the batch", row=1, col=1)
+    say(fig, highway_takeaway(panels), _highway_table(panels))
     return apply_layout(fig, "The gradient highway: what reaches each unit, and by which path", height=480)
 
 
@@ -77,7 +83,8 @@ def path_length_chart(n_units: dict) -> go.Figure:
         n_units: {net name: rows of analysis.ablation.path_lengths}.
     """
     if not n_units:
-        return empty_figure("Paths through the net", "No residual net chosen.")
+        return say(empty_figure("Paths through the net", "No residual net chosen."),
+                   "No residual net is chosen, so there are no paths to count.")
     fig = go.Figure()
     for i, (name, rows) in enumerate(n_units.items()):
         fig.add_trace(go.Bar(x=[r["length"] for r in rows], y=[100 * r["share"] for r in rows], name=plot_text(name),
@@ -85,6 +92,10 @@ def path_length_chart(n_units: dict) -> go.Figure:
                              hovertext=[f"{r['paths']:,} of {2 ** (len(rows) - 1):,} paths" for r in rows]))
     fig.update_xaxes(title_text="path length (residual branches passed through)", dtick=1)
     fig.update_yaxes(title_text="share of all paths (%)")
+    table = Table(("net", "path length", "paths", "share of all paths (%)"),
+                  tuple((name, r["length"], r["paths"], round(100 * r["share"], 4))
+                        for name, rows in n_units.items() for r in rows))
+    say(fig, " ".join(_paths_sentence(name, rows) for name, rows in n_units.items()), table)
     return apply_layout(fig, "A ResNet of n units offers 2ⁿ paths: their lengths are binomial", height=420)
 
 
@@ -95,7 +106,7 @@ def deletion_chart(results: dict) -> go.Figure:
         results: {net name: rows of analysis.ablation.delete_random_units}.
     """
     if not results:
-        return empty_figure("Deleting units", "No net chosen.")
+        return say(empty_figure("Deleting units", "No net chosen."), "No net is chosen, so no unit was deleted.")
     fig = go.Figure()
     styles = _net_styles(results)
     for name, rows in results.items():
@@ -109,6 +120,10 @@ def deletion_chart(results: dict) -> go.Figure:
                                  hovertext=[f"{len(r['errors'])} draws" for r in rows]))
     fig.update_xaxes(title_text="units deleted (chosen at random)", dtick=1)
     fig.update_yaxes(title_text="test error (%)", range=[0, 100])
+    table = Table(("net", "units deleted", "mean test error (%)", "lowest (%)", "highest (%)", "draws"),
+                  tuple((name, r["k"], round(100 * r["mean"], 3), round(100 * r["low"], 3), round(100 * r["high"], 3),
+                         len(r["errors"])) for name, rows in results.items() for r in rows))
+    say(fig, deletion_takeaway(results), table)
     return apply_layout(fig, "Delete k random units: test error (mean, and the range over draws)", height=440)
 
 
@@ -122,7 +137,7 @@ def path_landscape_chart(results: dict) -> go.Figure:
         trained ones (★), its epochs in the hover; each axis names the share of the path's variance it explains.
     """
     if not results:
-        return empty_figure("The optimiser's path", "No path computed yet.")
+        return say(empty_figure("The optimiser's path", "No path computed yet."), "No path has been computed yet.")
     zs = {n: _log_loss(r["loss"]) for n, r in results.items()}
     finite = [v for z in zs.values() for row in z for v in row if v is not None]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
@@ -147,6 +162,7 @@ def path_landscape_chart(results: dict) -> go.Figure:
         share = r.get("explained") or [None, None]
         fig.update_xaxes(title_text=_pc_label(1, share[0]), row=1, col=col)
         fig.update_yaxes(title_text=_pc_label(2, share[1]), row=1, col=col)
+    say(fig, *_path_words(results))
     title = "The optimiser's path from the initial weights (○) to the trained ones (★)"
     return apply_layout(fig, title, height=540)
 
@@ -157,3 +173,88 @@ def _log_loss(loss: Sequence[Sequence[float | None]]) -> list[list[float | None]
 
 def _pc_label(k: int, share: float | None) -> str:
     return f"direction {k}" + (f" ({100 * share:.0f}% of the path's variance)" if share is not None else "")
+
+
+# ----------------------------------------------------------------------------- what each chart shows, in words
+def highway_takeaway(panels: dict) -> str:
+    """Per panel and net: at how many identity shortcuts the shortcut's part of the gradient beats the branch's
+    (residual nets), or how the gradient at the first unit compares with the last (plain nets); from the rows drawn."""
+    sentences = []
+    for title, rows_by_net in panels.items():
+        clauses = [_highway_clause(name, rows) for name, rows in rows_by_net.items() if rows]
+        sentences.append(f"{title[:1].upper()}{title[1:]}: " + "; ".join(clauses) + ".")
+    return " ".join(sentences)
+
+
+def _highway_clause(name: str, rows: list) -> str:
+    kinds = [r.get("kind", "identity" if r["shortcut"] > 0 else "none") for r in rows]
+    if all(k == "none" for k in kinds):
+        first, last = as_number(rows[0]["branch"]), as_number(rows[-1]["branch"])
+        ratio = first / last if first is not None and last else None
+        return f"{name}'s gradient norm is {num(ratio, 2)}× as large at its first unit as at its last"
+    picked = [r for r, k in zip(rows, kinds, strict=True) if k == "identity"] or \
+        [r for r, k in zip(rows, kinds, strict=True) if k != "none"]
+    what = "identity shortcuts" if any(k == "identity" for k in kinds) else "shortcuts"
+    bigger = sum(1 for r in picked if (as_number(r["shortcut"]) or 0.0) > (as_number(r["branch"]) or 0.0))
+    return f"{name}'s shortcut carries more than its branch at {bigger} of its {len(picked)} {what}"
+
+
+def _highway_table(panels: dict) -> Table:
+    rows = [(title, name, r["unit"], r.get("kind", "identity" if r["shortcut"] > 0 else "none"),
+             _round(r["shortcut"]), _round(r["branch"]))
+            for title, rows_by_net in panels.items() for name, units in rows_by_net.items() for r in units]
+    return Table(("weights", "net", "unit", "shortcut", "through the shortcut", "through the branch"), tuple(rows))
+
+
+def _round(v: float | None, digits: int = 6) -> float | None:
+    number = as_number(v)
+    return None if number is None else float(f"{number:.{digits}g}")
+
+
+def _paths_sentence(name: str, rows: list) -> str:
+    """How many paths a net's units give and which lengths are commonest (Veit et al. 2016: binomial)."""
+    n = len(rows) - 1
+    top = max(r["share"] for r in rows)
+    modes = [str(r["length"]) for r in rows if r["share"] == top]
+    return (f"{name}'s {n} units give {2 ** n:,} paths; the commonest length{'s are' if len(modes) > 1 else ' is'} "
+            f"{listing(modes)} branches ({pct(100 * top)} of the paths{' each' if len(modes) > 1 else ''}), and only "
+            f"one path ({pct(100 / 2 ** n, 2)}) skips every branch.")
+
+
+def deletion_takeaway(results: dict) -> str:
+    """Each net's mean test error with no unit, one unit and every deletable unit deleted (the chart's points)."""
+    parts = []
+    for name, rows in results.items():
+        if len(rows) < 2:
+            parts.append(f"{name} has no unit that can be deleted ({pct(100 * rows[0]['mean']) if rows else 'no'} "
+                         "test error)")
+            continue
+        parts.append(f"{name}'s test error goes from {pct(100 * rows[0]['mean'])} with no unit deleted to "
+                     f"{pct(100 * rows[1]['mean'])} with one and {pct(100 * rows[-1]['mean'])} with all "
+                     f"{rows[-1]['k']} (mean over the draws)")
+    return "Deleting units at random, " + "; ".join(parts) + "."
+
+
+def _nearest(axis: Sequence[float], v: float) -> int:
+    return min(range(len(axis)), key=lambda i: abs(axis[i] - v))
+
+
+def _path_words(results: dict) -> tuple[str, Table]:
+    """The loss at the grid point nearest the path's start (○) and its end (★), and the plane's share of the path."""
+    sentences, rows = [], []
+    for name, r in results.items():
+        path = r["path"]
+        epochs = path.get("epoch") or list(range(len(path["alpha"])))
+        losses: list[float | None] = []
+        for k, (a, b) in enumerate(zip(path["alpha"], path["beta"], strict=True)):
+            value = as_number(r["loss"][_nearest(r["beta"], b)][_nearest(r["alpha"], a)])
+            losses.append(value)
+            point: Cell = "start" if k == 0 else "trained" if k == len(path["alpha"]) - 1 else \
+                f"epoch {epochs[k]}" if k < len(epochs) else str(k)
+            rows.append((name, point, _round(a), _round(b), _round(value)))
+        share = sum(v for v in (r.get("explained") or []) if v is not None)
+        sentences.append(f"On {name}'s plane the loss is {num(losses[0])} near the initial weights (○) and "
+                         f"{num(losses[-1])} near the trained ones (★); the plane holds {pct(100 * share, 0)} of the "
+                         "path's variation.")
+    return " ".join(sentences), Table(("net", "point on the path", "direction 1", "direction 2",
+                                       "loss at the nearest grid point"), tuple(rows))

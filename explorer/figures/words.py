@@ -137,6 +137,8 @@ def figure_table(fig: go.Figure) -> Table:
     elif "surface" in kinds:
         columns = ("surface", "α", "β", "loss")
         for t in fig.data:
+            if t.type != "surface":
+                continue  # a marker (the trained weights' ★) on the surface, not a grid
             z, xs, ys = _values(t.z), _values(t.x), _values(t.y)
             for i, line in enumerate(z):
                 for j, v in enumerate(_values(line)):
