@@ -119,9 +119,7 @@ def figure_table(fig: go.Figure) -> Table:
         for t in fig.data:
             if t.name is None and t.showlegend is False and t.mode == "markers" and t.hoverinfo == "skip":
                 continue  # a decoration (a marker of the last point), not data
-            xs, ys = _values(t.x), _values(t.y)
-            if t.orientation == "h":
-                xs, ys = ys, xs
+            xs, ys = _values(t.x), _values(t.y)  # under their own axes' titles, whichever way bars lie
             rows += [(_cell(t.name), _cell(x), _cell(y)) for x, y in zip(xs, ys, strict=False)]
     elif "heatmap" in kinds:
         columns = ("panel", _axis_title(fig, "y") or "row", _axis_title(fig, "x") or "column", "value")
