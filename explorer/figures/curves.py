@@ -214,12 +214,13 @@ def loss_takeaway(drawn: Sequence[tuple[RunSeries, list, list]]) -> str:
             ends.append((run, points[0][1], points[-1][0], points[-1][1]))
     if not ends:
         return "No training step has been recorded yet: the loss appears after the first few steps."
-    parts = [f"{run.name} from {num(a)} to {num(b)}" + (" (then it diverged)" if run.status == "diverged" else "")
+    parts = [f"from {num(a)} to {num(b)} for {run.name}" + (" (then it diverged)" if run.status == "diverged" else "")
              for run, a, _, b in ends]
     epoch = max(e for _, _, e, _ in ends)
-    text = f"By epoch {epoch:.2f} the training loss has gone " + listing(parts) + "."
-    if len(ends) >= 2:
-        best = min(ends, key=lambda t: t[3])
+    text = f"By epoch {round(epoch, 2):g} the training loss goes " + listing(parts) + "."
+    finite = [t for t in ends if t[0].status != "diverged"]
+    if len(ends) >= 2 and finite:
+        best = min(finite, key=lambda t: t[3])
         text += f" {best[0].name} ends lowest."
     return text
 
@@ -279,8 +280,8 @@ def profile_takeaway(profiles: Sequence[tuple[RunSeries, int, float | None, list
         ends = [v for v in y if v is not None]
         if ends:
             epoch = at
-            parts.append(f"{run.name} {num(ends[0])} at the first conv layer and {num(ends[-1])} at the last "
-                         f"({num(ends[0] / ends[-1])} times the last)")
+            parts.append(f"for {run.name}, {num(ends[0])} at the first conv layer and {num(ends[-1])} at the last "
+                         f"(the first is {num(ends[0] / ends[-1])} times the last)")
     if not parts:
         return "No gradient norm is above zero yet."
     when = "before training (epoch 0)" if not epoch else f"at epoch {_epoch(epoch)}"
