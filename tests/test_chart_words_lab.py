@@ -139,7 +139,7 @@ def test_the_debrief_figure_carries_its_takeaway_as_name_caption_and_table():
     (ModelConfig(), "resnet-20: a 3×3 conv, BN and ReLU, then 3 stages of 3 basic units (16, 32, 64 channels) with "
                     "identity shortcuts (option A: zero-padding where the width doubles), global average pooling and "
                     "a 10-way fully connected layer: 20 weighted layers. Each unit: 3×3 conv, BN, ReLU, 3×3 conv, BN, "
-                    "add the shortcut, ReLU."),
+                    "add the shortcut, ReLU. It takes 3×32×32 images."),
     (ModelConfig(depth=56, shortcut="none", width=0.5), "plain-56: a 3×3 conv, BN and ReLU, then 3 stages of 9 basic "
      "units (8, 16, 32 channels) with no shortcuts"),
     (preset("resnet50"), "4 stages of 3, 4, 6, 3 bottleneck units (64, 128, 256, 512 channels inside, 256, 512, "

@@ -41,7 +41,7 @@ def describe_network(cfg: ModelConfig) -> str:
     """The net in two or three sentences, e.g. "resnet-20: a 3×3 conv, then 3 stages of 3 basic units (16, 32, 64
     channels) with identity shortcuts (option A: zero-padding where the width doubles), global average pooling and
     a 10-way fully connected layer: 20 weighted layers. Each unit: 3×3 conv, BN, ReLU, 3×3 conv, BN, add the
-    shortcut, ReLU."
+    shortcut, ReLU. It takes 3×32×32 images."
     """
     base = IMAGENET_WIDTHS if cfg.family == "imagenet" else CIFAR_WIDTHS
     widths = [max(1, round(w * cfg.width)) for w in base]
@@ -60,7 +60,8 @@ def describe_network(cfg: ModelConfig) -> str:
     unit = "unit" if per_stage == "1" else "units"
     text = (f"{cfg.name}: {stem}, then {len(blocks)} stages of {per_stage} {kind} {unit} ({channels}) with "
             f"{_SHORTCUTS[cfg.shortcut]}, {tail} and a {cfg.num_classes}-way fully connected layer: "
-            f"{cfg.num_layers} weighted layers. Each unit: {unit_ops(cfg)}.")
+            f"{cfg.num_layers} weighted layers. Each unit: {unit_ops(cfg)}. It takes {cfg.in_channels}×"
+            f"{cfg.input_size}×{cfg.input_size} images.")
     if cfg.zero_init_residual:
         text += " Each branch starts at zero (zero-init)."
     return text
@@ -69,4 +70,4 @@ def describe_network(cfg: ModelConfig) -> str:
 # The Home page's unit diagram (a fixed picture): what it shows, in words.
 HOME_UNIT_DESCRIPTION = ("A residual unit: the input x goes through a 3×3 conv, BN and ReLU, then a 3×3 conv and "
                          "BN; the identity shortcut carries x around both convs and adds it to their output, and a "
-                         "ReLU follows the addition: y = ReLU(F(x) + x).")
+                         "ReLU follows the addition, so the unit outputs ReLU of F(x) plus x.")
