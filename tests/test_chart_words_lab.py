@@ -33,7 +33,7 @@ def test_loss_curve_says_where_each_drawn_loss_starts_and_ends():
     for t in fig.data:  # the chart's own first and last points
         assert f"from {t.y[0]:.3g} to {t.y[-1]:.3g} for {t.name}" in words.takeaway
     assert f"By epoch {fig.data[0].x[-1]:g} " in words.takeaway and "resnet-20 ends lowest" in words.takeaway
-    assert words.table.rows == tuple((t.name, round(x, 6), y) for t in fig.data for x, y in zip(t.x, t.y))
+    assert words.table.rows == tuple((t.name, round(x, 6), y) for t in fig.data for x, y in zip(t.x, t.y, strict=True))
     assert words_of(loss_curve([])).takeaway.startswith("No training step has been recorded yet")
 
 
@@ -91,7 +91,8 @@ def test_tally_takeaway_counts_every_bar_and_names_the_top_answer_or_a_tie():
     assert words.takeaway == "17 students answered: 14 for plain-56, 3 for resnet-56 and 0 for both. " \
                              "Most chose plain-56 (14 of 17)."
     assert words.table.rows == (("plain-56", 14), ("resnet-56", 3), ("both", 0))
-    assert "plain-56 and resnet-56 tie with 5 each" in words_of(tally_chart([("plain-56", 5), ("resnet-56", 5)])).takeaway
+    tie = words_of(tally_chart([("plain-56", 5), ("resnet-56", 5)])).takeaway
+    assert "plain-56 and resnet-56 tie with 5 each" in tie
     assert words_of(tally_chart([])).takeaway == "No answers yet."
 
 
