@@ -33,7 +33,7 @@ header[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecor
 .stMainBlockContainer, .block-container { padding: 1.2rem 2.5rem 0 2.5rem !important; max-width: 100% !important; }
 .stApp [data-testid="stMarkdownContainer"] p, .stApp [data-testid="stMarkdownContainer"] li { font-size: 2.1rem; }
 .stApp h1 { font-size: 3.6rem !important; } .stApp h2 { font-size: 2.8rem !important; }
-.stApp [data-testid="stCaptionContainer"] { font-size: 1.6rem !important; }
+.stApp [data-testid="stCaptionContainer"] { font-size: 1.9rem !important; color: #1f1f1f !important; }
 .st-key-screen_code h1 { font-size: 13rem !important; letter-spacing: 0.6rem; line-height: 1.1; }
 </style>"""
 
