@@ -8,6 +8,7 @@ from explorer.figures.curves import gradient_heatmap, gradient_profile, loss_cur
 from explorer.figures.debrief import _figure
 from explorer.figures.landscape import landscape_line, landscape_surfaces
 from explorer.figures.screen import for_screen, snapshot_figure
+from explorer.figures.sound import figure_series
 from explorer.figures.style import RunSeries
 from explorer.figures.words import words_of
 from explorer.nets.config import ModelConfig, preset
@@ -82,6 +83,8 @@ def test_class_figure6_takeaway_is_the_median_band_and_says_degradation():
     assert "At epoch 2" in words.takeaway and "(plain-56) ends higher than plain-20: the degradation" in words.takeaway
     assert ("resnet-56", 2, "training", 6.0, 5.0, 7.0, 2) in words.table.rows
     assert words_of(class_figure6({})).takeaway == "No finished runs in the class yet."
+    heard = [name for name, _, _ in figure_series(fig)]  # Listen plays the medians, not the spread's outline
+    assert heard == ["plain-20 (median of n = 3)", "plain-56 (median of n = 2)", "resnet-56 (median of n = 2)"]
 
 
 def test_tally_takeaway_counts_every_bar_and_names_the_top_answer_or_a_tie():
