@@ -126,9 +126,9 @@ def _error_line(run: RunSeries, key: str) -> tuple[list[float], list[float | Non
 
 
 def debrief_snapshots(room: Classroom, class_id: str) -> list[tuple[str, go.Figure]]:
-    """The class's snapshots, oldest first, as (title with its takeaway, figure) for the debrief page: students under
-    their pseudonyms whatever the screen showed (the file leaves the app)."""
-    from ..classroom.screen import screen_labels, snapshot_panels, snapshot_takeaway, snapshots
+    """The class's snapshots, oldest first, as (title, figure) for the debrief page (the figure carries its takeaway,
+    shown as its caption): students under their pseudonyms whatever the screen showed (the file leaves the app)."""
+    from ..classroom.screen import screen_labels, snapshot_panels, snapshots
     labels = screen_labels(room, class_id, names=False)
     out = []
     for snap in snapshots(room, class_id):
@@ -136,5 +136,5 @@ def debrief_snapshots(room: Classroom, class_id: str) -> list[tuple[str, go.Figu
         if not panels:  # every run of it deleted since
             continue
         title = "Snapshot: " + " vs ".join(p.label for p in panels)
-        out.append((f"{title}. {snapshot_takeaway(panels)}", snapshot_figure(panels, snap.layout, title)))
+        out.append((title, snapshot_figure(panels, snap.layout, title)))
     return out
