@@ -36,6 +36,8 @@ def test_loss_curve_says_where_each_drawn_loss_starts_and_ends():
     assert f"By epoch {fig.data[0].x[-1]:g} " in words.takeaway and "resnet-20 ends lowest" in words.takeaway
     assert words.table.rows == tuple((t.name, round(x, 6), y) for t in fig.data for x, y in zip(t.x, t.y, strict=True))
     assert words_of(loss_curve([])).takeaway.startswith("No training step has been recorded yet")
+    one = words_of(loss_curve([RunSeries("plain-20", 20, True, "running", _steps([2.3]))])).takeaway
+    assert one == "By epoch 1 the training loss is 2.3 for plain-20 (one point so far)."
 
 
 def test_gradient_profile_takeaway_is_the_latest_panels_first_and_last_layer():

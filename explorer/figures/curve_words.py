@@ -14,13 +14,14 @@ def loss_takeaway(drawn: Sequence[tuple[RunSeries, list, list]]) -> str:
     for run, x, y in drawn:
         points = [(e, v) for e, v in zip(x, y, strict=True) if v is not None and e is not None]
         if points:
-            ends.append((run, points[0][1], points[-1][0], points[-1][1]))
+            ends.append((run, points[0][1], points[-1][0], points[-1][1], len(points)))
     if not ends:
         return "No training step has been recorded yet: the loss appears after the first few steps."
-    parts = [f"from {num(a)} to {num(b)} for {run.name}" + (" (then it diverged)" if run.status == "diverged" else "")
-             for run, a, _, b in ends]
-    epoch = max(e for _, _, e, _ in ends)
-    text = f"By epoch {round(epoch, 2):g} the training loss goes " + listing(parts) + "."
+    parts = [(f"{'goes ' if i == 0 else ''}from {num(a)} to {num(b)} for {run.name}" if n > 1
+              else f"is {num(b)} for {run.name} (one point so far)")
+             + (" (then it diverged)" if run.status == "diverged" else "") for i, (run, a, _, b, n) in enumerate(ends)]
+    epoch = max(t[2] for t in ends)
+    text = f"By epoch {round(epoch, 2):g} the training loss " + listing(parts) + "."
     finite = [t for t in ends if t[0].status != "diverged"]
     if len(ends) >= 2 and finite:
         best = min(finite, key=lambda t: t[3])
