@@ -7,11 +7,12 @@ from explorer.data.registry import DATASETS
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
 from explorer.nets.config import BLOCKS, FAMILIES, INITS, NORMS, PRESETS, ZERO_INIT_REFUSED, ModelConfig, preset
 from explorer.nets.cost import check_model_cost, check_training_memory
+from explorer.nets.describe import describe_network
 from explorer.nets.memory import human_bytes
 from explorer.nets.summary import block_diagram, layer_table, model_stats
 from explorer.urlstate import BUILD_CONTROLS, WIDTHS, depth_options
 from pages.common import ensure_entry, train_cfg
-from pages.display import fmt_int, fmt_madds
+from pages.display import diagram, fmt_int, fmt_madds
 from pages.lesson_links import is_pinned, lesson_pins, link_note, locked_controls, pinned
 
 ensure_entry("pages/build.py")
@@ -121,7 +122,8 @@ def architecture_right() -> None:
 def _describe(cfg_dict: dict) -> dict:
     """Numbers, table and diagram, all from the net on the meta device (no weights in the server)."""
     cfg = ModelConfig.from_dict(cfg_dict)
-    return {"stats": model_stats(cfg), "table": layer_table(cfg, max_depth=3), "dot": block_diagram(cfg)}
+    return {"stats": model_stats(cfg), "table": layer_table(cfg, max_depth=3), "dot": block_diagram(cfg),
+            "description": describe_network(cfg)}
 
 
 def show(cfg: ModelConfig) -> None:
@@ -146,9 +148,9 @@ def show(cfg: ModelConfig) -> None:
     if cfg.shortcut == "A" or twin.shortcut == "A":
         st.caption("With zero-padding shortcuts (option A) a ResNet and its plain twin have exactly the same "
                    "parameters: the shortcut is free (He et al. 2015).")
-    diagram, table = st.tabs(["Block diagram", "Layer table"])
-    with diagram:
-        st.graphviz_chart(mine["dot"], width="content")
+    pictured, table = st.tabs(["Block diagram", "Layer table"])
+    with pictured:
+        diagram(st, mine["dot"], mine["description"], width="content")
     with table:
         rows = [{"layer": r["name"], "type": r["type"], "output": "×".join(map(str, r["output_shape"][1:])),
                  "params": r["params"], "mult-adds": r["mult_adds"]} for r in mine["table"]["rows"]]

@@ -85,7 +85,7 @@ def projected_student(row) -> None:
     with st.container(border=True, key="class_projected_box"):
         st.subheader(f"{plain_text(row.name)}'s charts")
         version = (exp.status, *store().metrics_version(exp.id))
-        plot(st, projected_figure(exp.id, version, exp), key="class_projected_curves")
+        plot(st, projected_figure(exp.id, version, exp), key="class_projected_curves", listen=True)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -148,7 +148,7 @@ def live(class_id: str) -> None:
     question_panel(info)
     lesson_predictions(info)
     figure, scale = class_figure(class_id, room.finished_jobs(class_id, "sweep"))
-    plot(st, figure, key="class_figure6")
+    plot(st, figure, key="class_figure6", listen=True)
     if scale:
         st.caption(scale)
 

@@ -17,6 +17,7 @@ from explorer.text import clean, plain_text
 from explorer.training import experiments
 from explorer.training.recipes import train_config_for
 from pages.common import ensure_entry, may, store
+from pages.display import plot
 from pages.follow import pause_note
 from pages.job_actions import start_experiment
 
@@ -78,7 +79,7 @@ def show_preview(preview: dict) -> None:
     except ValueError as exc:  # a server folder whose names no class may have: one sentence
         st.error(plain_text(str(exc)))
         return
-    st.plotly_chart(sample_strip(images, labels), key="data_samples", config={"displayModeBar": False})
+    plot(st, sample_strip(images, labels), key="data_samples", config={"displayModeBar": False})
     st.caption(f"Split like the built-in sets: {n_train} images to train on and {n_test} to test on (a seeded, "
                "stratified 80/20 split), each resized to 32×32 RGB and normalised by the training images' mean.")
 

@@ -1,8 +1,10 @@
 """Home: the degradation problem on one screen, and one button that reproduces Figure 6 in miniature."""
 import streamlit as st
 
+from explorer.nets.describe import HOME_UNIT_DESCRIPTION
 from pages.class_panel import class_caption
 from pages.common import ensure_entry
+from pages.display import diagram
 from pages.follow import pause_note
 from pages.job_actions import figure6_spec, start_experiment
 from pages.signin import home_link
@@ -56,11 +58,12 @@ with left:
         "ends with a higher training error than plain-20 (Figure 6)."
     )
 with right:
-    st.graphviz_chart(
+    diagram(
+        st,
         'digraph { rankdir=TB; node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname=Helvetica];'
         ' x [label="x", shape=plaintext, style=""]; c1 [label="3×3 conv, BN, ReLU"]; c2 [label="3×3 conv, BN"];'
         ' add [label="+", shape=circle, fillcolor="#fde9c8"]; out [label="ReLU"];'
         ' x -> c1 -> c2 -> add -> out; x -> add [label="identity x", style=dashed, color="#c0392b", '
-        'fontcolor="#c0392b"]; }', width="content")
+        'fontcolor="#c0392b"]; }', HOME_UNIT_DESCRIPTION, width="content")
 st.caption("Or build your own network on the **Build** page, then train it against its plain twin on **Train**.")
 home_link()

@@ -15,6 +15,7 @@ from explorer.text import clean
 from explorer.training.experiments import KINDS
 from pages.class_panel import predict_first
 from pages.common import ensure_entry, may, results_gating, store
+from pages.display import plot
 from pages.follow import class_paused
 from pages.job_actions import act_and_rerun
 
@@ -54,7 +55,7 @@ def overlay(rows: list, experiments: dict) -> None:
         run = experiments[exp_id].run(run_id) if exp_id in experiments else None
         if run is not None:
             series.append(run_series(run, s.read_metrics(exp_id, run_id)))
-    st.plotly_chart(training_curves(series), key="runs_overlay_chart")
+    plot(st, training_curves(series), key="runs_overlay_chart", listen=True)
 
 
 def hidden_results(experiments: list) -> dict:

@@ -16,10 +16,12 @@ from explorer.classroom import screen as S
 from explorer.classroom.joinlink import qr_png
 from explorer.classroom.lessons import lesson
 from explorer.classroom.records import ClassInfo
+from explorer.figures.words import say
 from explorer.jobs.status import status_word
 from explorer.text import plain_text
 from pages.class_screen_controls import may_screen, public_join_link
 from pages.common import classroom
+from pages.display import plot
 from pages.screen_figures import figure6_view, snapshot_view, tally_view
 from pages.signin import signin_panel
 
@@ -31,7 +33,7 @@ header[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecor
 .stMainBlockContainer, .block-container { padding: 1.2rem 2.5rem 0 2.5rem !important; max-width: 100% !important; }
 .stApp [data-testid="stMarkdownContainer"] p, .stApp [data-testid="stMarkdownContainer"] li { font-size: 2.1rem; }
 .stApp h1 { font-size: 3.6rem !important; } .stApp h2 { font-size: 2.8rem !important; }
-.stApp [data-testid="stCaptionContainer"] { font-size: 1.6rem !important; }
+.stApp [data-testid="stCaptionContainer"] { font-size: 1.9rem !important; color: #1f1f1f !important; }
 .st-key-screen_code h1 { font-size: 13rem !important; letter-spacing: 0.6rem; line-height: 1.1; }
 </style>"""
 
@@ -110,20 +112,19 @@ def question_screen(info: ClassInfo, state: S.ScreenState) -> None:
     if not tally.answered:
         st.markdown("No answers yet.")
         return
-    st.plotly_chart(tally_view(tuple(tally.counts)), key="screen_tally", config={"displayModeBar": False})
+    plot(st, tally_view(tuple(tally.counts)), key="screen_tally", config={"displayModeBar": False})
 
 
 @st.fragment(run_every=LIVE_S)
 def snapshot_screen(info: ClassInfo, state: S.ScreenState) -> None:
-    fig, words = snapshot_view(info.id, state.snapshot_id or "", state.names)
-    st.plotly_chart(fig, key="screen_snapshot", config={"displayModeBar": False})
-    st.markdown(plain_text(words))
+    fig, _words = snapshot_view(info.id, state.snapshot_id or "", state.names)
+    plot(st, fig, key="screen_snapshot", config={"displayModeBar": False})  # its takeaway is the screen's sentence
 
 
 @st.fragment(run_every=LIVE_S)
 def figure6_screen(info: ClassInfo, state: S.ScreenState) -> None:
     figure, scale = figure6_view(info.id, classroom().finished_jobs(info.id, "sweep"))
-    st.plotly_chart(figure, key="screen_figure6", config={"displayModeBar": False})
+    plot(st, figure, key="screen_figure6", config={"displayModeBar": False})
     if scale:
         st.caption(scale)
 
@@ -138,7 +139,7 @@ def lesson_screen(info: ClassInfo, state: S.ScreenState) -> None:
     st.caption(f"Then: {plain_text(shown.experiment)}")
 
 
-WARM = go.Figure(layout=dict(height=10, width=10))
+WARM = say(go.Figure(layout=dict(height=10, width=10)), "A hidden, empty chart: it loads the chart library early.")
 DRAW = {"join": join_screen, "roster": roster_screen, "question": question_screen, "reveal": question_screen,
         "snapshot": snapshot_screen, "figure6": figure6_screen, "lesson": lesson_screen}
 
@@ -149,7 +150,7 @@ def class_screen(info: ClassInfo) -> None:
     DRAW[state.kind](info, state)
     if state.kind in ("join", "roster", "question", "lesson"):  # no chart: load the chart library now, hidden, so
         with st.container(key="screen_warm"):  # that a chart pushed next draws within the second too
-            st.plotly_chart(WARM, key="screen_warm_chart", config={"displayModeBar": False})
+            plot(st, WARM, key="screen_warm_chart", config={"displayModeBar": False})
     follow(info.id, state.version)
 
 

@@ -86,7 +86,7 @@ def _sample_strip(dataset: str) -> None:
     except Exception as exc:  # noqa: BLE001 - a missing dataset must not break the page
         st.caption(f"No samples to show: {exc}")
         return
-    st.plotly_chart(figure, key="train_samples", config={"displayModeBar": False})
+    plot(st, figure, key="train_samples", config={"displayModeBar": False})
 
 
 def setup_form() -> None:
@@ -269,7 +269,7 @@ def charts_panel(exp) -> None:
         st.caption(scale)
     left, right = st.columns(2)
     plot(left, loss, key="train_loss", live=exp.status in ACTIVE, listen=True)
-    plot(right, grads, key="train_grads")
+    plot(right, grads, key="train_grads", live=exp.status in ACTIVE)
     if any(r.zero_init_residual for r in exp.runs):
         right.caption("The ResNets here start with zeroed branches (Goyal et al. 2017): before the first step no "
                       "gradient reaches the convs behind each branch's zeroed layer, so their epoch-0 profile is "

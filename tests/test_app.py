@@ -7,6 +7,7 @@ before and shut down after).
 Jobs run in real worker processes on the built-in digits, one thread each, for one or two epochs.
 """
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,8 @@ def test_build_depth_changes_the_parameter_count_and_the_plain_twin_matches(new_
         expected = f"{_params(depth, shortcut='A'):,}"
         assert shown[f"Parameters (resnet-{depth})"] == expected
         assert shown[f"Parameters (plain-{depth})"] == expected  # option A: the shortcut costs nothing
+        assert any(c.value.startswith(f"resnet-{depth}: a 3×3 conv") and f"{depth} weighted layers" in c.value
+                   for c in at.caption)  # the diagram's description (issue 23)
     assert _params(20) != _params(56)  # so the two checks above saw two different numbers
 
 
@@ -176,6 +179,11 @@ def test_train_a_digits_twin_until_it_finishes_and_see_both_curves(new_app, runs
     [exp] = RunStore(runs_dir).list_experiments()
     assert exp.spec["train"]["epochs"] == 1
     assert any("not the paper" in c.value or "laid out differently" in c.value for c in at.caption)
+    # each chart says its takeaway under it and offers its numbers (issue 23): curves, loss, gradients
+    said = [c.value for c in at.caption]
+    assert any(c.startswith("After 1 epoch the training error ends at") for c in said), said
+    assert any(re.match(r"By epoch [\d.]+ the training loss goes from", c) for c in said), said
+    assert [e.label for e in at.expander].count("Show as table") >= 3
     at.toggle(key="train_figure6").set_value(True).run()  # the paper's layout: plain | ResNet panels
     fig = _charts(at)["train_curves"]
     assert [a["text"] for a in fig["layout"]["annotations"]][:2] == ["Plain nets", "ResNets"]

@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 
 from ..text import plot_text, plot_texts
 from .screen import screen_text
+from .words import Table, listing, say
 
 if TYPE_CHECKING:
     from ..classroom.classes import Classroom
@@ -21,6 +22,7 @@ from .style import (
     apply_layout,
     as_number,
     empty_figure,
+    name_style,
     named_runs,
     run_styles,
     whole_ticks,
@@ -77,10 +79,12 @@ def class_figure6(curves: dict, scale: float = 1.0, pool: str | None = None, oth
     Returns: two panels (training, test error in %); each net's legend entry says its n.
     """
     if not curves:
-        return projected(empty_figure("The class's Figure 6", "No finished runs in the class yet."), scale)
+        message = "No finished runs in the class yet."
+        return projected(say(empty_figure("The class's Figure 6", message), message), scale)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Training error", "Test error"), horizontal_spacing=0.08)
     names = sorted(curves, key=lambda n: (named_runs([n])[0].depth or 0, not named_runs([n])[0].plain))
     styles = run_styles(named_runs(names))
+    bands: dict[str, dict[str, list]] = {}
     for name in names:
         colour, dash = styles[name]
         n = len(curves[name])
@@ -88,6 +92,7 @@ def class_figure6(curves: dict, scale: float = 1.0, pool: str | None = None, oth
             pts = band(curves[name], key)
             if not pts:
                 continue
+            bands.setdefault(name, {})[key] = pts
             x = [p[0] for p in pts]
             group = dict(legendgroup=plot_text(name), hoverinfo="skip")
             fig.add_trace(go.Scatter(x=x + x[::-1], y=[p[3] * 100 for p in pts] + [p[2] * 100 for p in pts][::-1],
@@ -103,6 +108,11 @@ def class_figure6(curves: dict, scale: float = 1.0, pool: str | None = None, oth
     whole_ticks(fig, max((len(s) for runs in curves.values() for s in runs), default=None))
     fig.update_yaxes(title_text="error (%)", rangemode="tozero")
     n_all = max(len(v) for v in curves.values())
+    rows = tuple((name, p[0], "training" if key == "train_error" else "test", round(p[1] * 100, 3),
+                  round(p[2] * 100, 3), round(p[3] * 100, 3), p[4])
+                 for name, by_key in bands.items() for key, pts in by_key.items() for p in pts)
+    say(fig, figure6_takeaway(bands), Table(("net", "epoch", "split", "median error (%)", "lowest (%)",
+                                             "highest (%)", "runs (n)"), rows))
     fig = apply_layout(fig, f"The class's Figure 6: median and spread (lowest to highest) across n = {n_all} runs")
     if pool:  # a second, smaller line; apply_layout escapes the title, so the line break is added after it
         left_out = f"; {others} sweep{'s' * (others != 1)} of another dataset or recipe left out" if others else ""
@@ -110,15 +120,46 @@ def class_figure6(curves: dict, scale: float = 1.0, pool: str | None = None, oth
     return projected(fig, scale)
 
 
+def figure6_takeaway(bands: dict[str, dict[str, list]]) -> str:
+    """Where each net's median training curve ends (with its spread and n), and whether the deeper plain net
+    ends higher: the degradation problem (He et al. 2015, Figure 6)."""
+    ends = [(name, pts["train_error"][-1]) for name, pts in bands.items() if pts.get("train_error")]
+    if not ends:
+        return "No epoch has finished in the class's runs yet."
+    epoch = max(p[0] for _, p in ends)
+    text = (f"At epoch {epoch:g} the class's median training error is "
+            + listing([f"{p[1]:.1%} for {name} (n = {p[4]}, {p[2]:.1%} to {p[3]:.1%})" for name, p in ends]) + ".")
+    plain = sorted((name_style(name)[0] or 0, p[1], name) for name, p in ends if name_style(name)[1])
+    if len(plain) >= 2 and plain[-1][0] > plain[0][0]:
+        worse = plain[-1][1] > plain[0][1]
+        text += (f" The deeper plain net ({plain[-1][2]}) ends {'higher' if worse else 'lower'} than "
+                 f"{plain[0][2]}" + (": the degradation problem." if worse else "."))
+    return text
+
+
+def tally_takeaway(counts: list[tuple[object, int]]) -> str:
+    """How many students gave each answer, and which answer most gave (or a tie)."""
+    total = sum(c for _, c in counts)
+    if not total:
+        return "Nobody has answered yet."
+    most = max(c for _, c in counts)
+    top = [str(a) for a, c in counts if c == most]
+    each = listing([f"{c} for {a}" for a, c in counts])
+    lead = (f"Most chose {top[0]} ({most} of {total})." if len(top) == 1
+            else f"{listing(top)} tie with {most} each, of {total}.")
+    return f"{total} student{'s' * (total != 1)} answered: {each}. {lead}"
+
+
 def tally_chart(counts: Iterable[tuple[object, int]], title: str = "The class's answers",
                 scale: float = 1.0) -> go.Figure:
     """A bar per answer (counts: ((answer, count), ...)); each student counts once."""
     counts = list(counts)
     if not counts:
-        return projected(empty_figure(title, "No answers yet."), scale)
+        return projected(say(empty_figure(title, "No answers yet."), "No answers yet."), scale)
     fig = go.Figure(go.Bar(x=plot_texts(str(a)[:40] for a, _ in counts), y=[c for _, c in counts],
                            marker_color="#0072B2", text=[c for _, c in counts], textposition="outside"))
     fig.update_yaxes(title_text="students", rangemode="tozero", dtick=1)
+    say(fig, tally_takeaway(counts), Table(("answer", "students"), tuple((str(a), c) for a, c in counts)))
     return projected(apply_layout(fig, title, height=340), scale)
 
 

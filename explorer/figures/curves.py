@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 
 from ..store.records import Metric, Run
 from ..text import plot_text, plot_texts
+from .curve_words import heatmap_takeaway, loss_takeaway, profile_takeaway
 from .inspect_words import (
     ablation_table,
     ablation_takeaway,
@@ -193,16 +194,24 @@ def loss_curve(runs: Sequence[RunSeries]) -> go.Figure:
     """
     fig = go.Figure()
     styles = run_styles(runs)
+    drawn: list[tuple[RunSeries, list, list]] = []
     for run in runs:
         steps = run.steps()
         x, y = _thin([r.epoch for r in steps], [as_number(r.train_loss) for r in steps])
+        drawn.append((run, x, y))
         fig.add_trace(run_line(x, y, run, styles[run.name], first=True))
         marker = _diverged_marker(x, y, run, styles[run.name][0], first=False)
         if marker is not None:
             fig.add_trace(marker)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(title_text="training loss (cross-entropy)", rangemode="tozero")
+    rows = tuple((run.name, _round(e), _round(v)) for run, x, y in drawn for e, v in zip(x, y, strict=True))
+    say(fig, loss_takeaway(drawn), Table(("run", "epoch", "training loss"), rows))
     return apply_layout(fig, "Training loss, step by step")
+
+
+def _round(v: float | None, digits: int = 6) -> float | None:
+    return None if v is None else round(float(v), digits)
 
 
 def _grad_norms(run: RunSeries) -> list[tuple[Metric, dict[str, float]]]:
@@ -221,10 +230,12 @@ def gradient_profile(runs: Sequence[RunSeries]) -> go.Figure:
     Returns: two panels, "At the start (epoch 0)" and "Latest epoch", one trace per run and panel.
     """
     if not any(_grad_norms(run) for run in runs):
-        return empty_figure("Gradient norm per layer", "No gradient norms recorded yet.")
+        message = "No gradient norms recorded yet."
+        return say(empty_figure("Gradient norm per layer", message), message)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("At the start (epoch 0)", "Latest epoch"),
                         shared_yaxes=True, horizontal_spacing=0.05)
     styles = run_styles(runs)
+    profiles: list[tuple[RunSeries, int, float | None, list[str], list[float | None]]] = []
     for run in runs:
         recs = _grad_norms(run)
         start = [r for r in recs if r[0].epoch == 0]
@@ -235,6 +246,7 @@ def gradient_profile(runs: Sequence[RunSeries]) -> go.Figure:
             rec, norms = picked
             names = list(norms)
             y = [v if v is not None and v > 0 else None for v in map(as_number, norms.values())]
+            profiles.append((run, col, rec.epoch, names, y))
             hover = [f"{n} (epoch {rec.epoch})" for n in names]
             fig.add_trace(run_line(range(1, len(names) + 1), y, run, styles[run.name], first=col == 1,
                                    hover=hover, mode="lines+markers"), row=1, col=col)
@@ -242,6 +254,10 @@ def gradient_profile(runs: Sequence[RunSeries]) -> go.Figure:
     whole_ticks(fig, max((len(t.x) for t in fig.data), default=None))
     fig.update_yaxes(type="log")
     fig.update_yaxes(title_text="mean weight-gradient norm (log scale)", row=1, col=1)
+    rows = tuple((run.name, _round(epoch), i, name, _round(v, 9)) for run, _, epoch, names, y in profiles
+                 for i, (name, v) in enumerate(zip(names, y, strict=True), start=1))
+    say(fig, profile_takeaway(profiles),
+        Table(("run", "epoch", "conv layer (1 = nearest the input)", "layer", "gradient norm"), rows))
     return apply_layout(fig, "Gradient norm per layer: does the gradient reach the input?")
 
 
@@ -262,7 +278,8 @@ def gradient_heatmap(run: RunSeries, zrange: tuple[float, float] | None = None) 
     """
     recs = _grad_norms(run)
     if not recs:
-        return empty_figure(f"Gradient flow: {run.name}", "No gradient norms recorded for this run.")
+        message = f"No gradient norms recorded for {run.name}."
+        return say(empty_figure(f"Gradient flow: {run.name}", message), message)
     layers = list(recs[0][1])
     z: list[list[float | None]] = [[None] * len(recs) for _ in layers]
     for j, (_, norms) in enumerate(recs):
@@ -275,6 +292,9 @@ def gradient_heatmap(run: RunSeries, zrange: tuple[float, float] | None = None) 
                                hovertemplate="%{y}<br>epoch %{x}<br>log10 norm %{z:.2f}<extra></extra>"))
     fig.update_xaxes(title_text="epoch (0 = before training)", dtick=1)
     fig.update_yaxes(title_text="conv layer", type="category")
+    epochs = [r.epoch for r, _ in recs]
+    rows = tuple((name, _round(epochs[j]), _round(z[i][j])) for i, name in enumerate(layers) for j in range(len(recs)))
+    say(fig, heatmap_takeaway(run.name, layers, epochs, z), Table(("conv layer", "epoch", "log10 norm"), rows))
     return apply_layout(fig, f"Gradient flow over training: {run_label(run)}", height=max(420, 16 * len(layers)))
 
 

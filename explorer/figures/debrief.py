@@ -19,11 +19,13 @@ from ..classroom.debrief import Asked, Debrief, Outcome
 from ..text import clean
 from .classroom import class_figure6, final_medians, tally_chart
 from .papers import degradation_note
+from .words import ChartWords, figure_table, has_words, without_words, words_of
 
 _CSS = """body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;
 padding:0 1rem;color:#222;line-height:1.45}h1{font-size:2rem;margin-bottom:.2rem}h2{margin-top:2.4rem;
 border-bottom:1px solid #ddd;padding-bottom:.3rem}.meta,.note{color:#555}.outcome{font-size:1.1rem}
-section.q{margin:1.6rem 0}li{margin:.4rem 0}"""
+section.q{margin:1.6rem 0}li{margin:.4rem 0}figure{margin:1rem 0}figcaption{font-size:1.05rem;margin:.4rem 0}
+table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #ccc;padding:.2rem .5rem;text-align:left}"""
 
 
 def _e(text: object, limit: int = 2000) -> str:
@@ -49,9 +51,21 @@ def outcome_sentence(asked: Asked, outcome: Outcome | None) -> str:
     return f"{predicted}; the class's runs (median final training error, up to n = {n}): {runs}."
 
 
-def _figure(fig: go.Figure, div_id: str) -> str:
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
-                       config={"displaylogo": False, "responsive": True})
+def _figure(fig: go.Figure, div_id: str, fallback: str | None = None) -> str:
+    """The chart with its words (explorer.figures.words): the takeaway as the figure's accessible name and its
+    visible caption, and the numbers behind it in a table under "Show as table". A snapshot figure handed in
+    without words says `fallback` (its title, which carries its takeaway)."""
+    words = words_of(fig) if fallback is None or has_words(fig) else ChartWords(fallback, figure_table(fig))
+    chart = without_words(fig).to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
+                                       config={"displaylogo": False, "responsive": True})
+    table = words.table
+    head = "".join(f"<th scope=\"col\">{_e(c)}</th>" for c in table.columns)
+    body = "".join("<tr>" + "".join(f"<td>{_e('' if v is None else v)}</td>" for v in row) + "</tr>"
+                   for row in table.rows)
+    more = f'<p class="note">{table.left_out:,} more rows are left out.</p>' if table.left_out else ""
+    return (f'<figure aria-label="{_e(words.takeaway)}">{chart}<figcaption>{_e(words.takeaway)}</figcaption>'
+            f"<details><summary>Show as table</summary><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+            f"</table>{more}</details></figure>")
 
 
 def _figure6_section(debrief: Debrief) -> list[str]:
@@ -100,7 +114,7 @@ def debrief_html(debrief: Debrief, snapshots: Sequence[tuple[str, go.Figure]] = 
     if not snapshots:
         body.append('<p class="note">No snapshot was shown.</p>')
     for i, (title, fig) in enumerate(snapshots):
-        body += [f"<h3>{_e(title)}</h3>", _figure(fig, f"snapshot-{i}")]
+        body += [f"<h3>{_e(title)}</h3>", _figure(fig, f"snapshot-{i}", fallback=title)]
     body.append("<h2>Lessons</h2>")
     body.append("<ul>" + "".join(f"<li><b>{_e(title)}</b>: {_e(what)}</li>" for title, what in debrief.lessons)
                 + "</ul>" if debrief.lessons else '<p class="note">The class followed no lesson.</p>')

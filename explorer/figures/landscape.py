@@ -9,6 +9,7 @@ from plotly.subplots import make_subplots
 
 from ..text import plot_text, plot_texts
 from .style import RunSeries, apply_layout, as_number, empty_figure, named_runs, run_line, run_styles
+from .words import MAX_TABLE_ROWS, Table, listing, num, say
 
 
 def _finite_log(loss: Sequence[Sequence[float | None]], log: bool) -> np.ndarray:
@@ -32,7 +33,7 @@ def landscape_surfaces(results: dict, kind: str = "contour", log: bool = True) -
     if kind not in ("contour", "surface"):
         raise ValueError(f"kind must be 'contour' or 'surface'; got {kind!r}.")
     if not results:
-        return empty_figure("Loss landscape", "No landscape computed yet.")
+        return say(empty_figure("Loss landscape", "No landscape computed yet."), "No landscape computed yet.")
     zs = {name: _finite_log(r["loss"], log) for name, r in results.items()}
     finite = np.concatenate([z[np.isfinite(z)] for z in zs.values()])
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
@@ -49,7 +50,43 @@ def landscape_surfaces(results: dict, kind: str = "contour", log: bool = True) -
     else:
         fig.update_scenes(zaxis=dict(range=[lo, hi], title=label), xaxis_title="α", yaxis_title="β")
     mark = "★" if kind == "contour" else "red dot"
+    say(fig, surfaces_takeaway(results), _surfaces_table(results))
     return apply_layout(fig, f"Loss landscape around the trained weights ({mark}), coloured by {label}", height=520)
+
+
+def _losses(result: dict) -> list[tuple[float, float, float]]:
+    """(α, β, loss) of every computed point of one slice (the loss itself, not its log)."""
+    out = []
+    for i, line in enumerate(result["loss"]):
+        for j, v in enumerate(line):
+            loss = as_number(v)
+            if loss is not None:
+                out.append((float(result["alpha"][j]), float(result["beta"][i]), loss))
+    return out
+
+
+def surfaces_takeaway(results: dict) -> str:
+    """Each net's loss at the trained weights and the highest loss across its slice; the net whose slice rises
+    more is the rougher one (Li et al. 2018: without shortcuts a deep net's landscape turns chaotic)."""
+    spans = []
+    for name, r in results.items():
+        points = _losses(r)
+        if points:
+            centre = next((v for a, b, v in points if a == 0 and b == 0), min(v for _, _, v in points))
+            spans.append((name, centre, max(v for _, _, v in points)))
+    if not spans:
+        return "No loss was computed on these slices."
+    text = "Around the trained weights the loss goes " + listing(
+        [f"from {num(c)} up to {num(m)} for {name}" for name, c, m in spans]) + "."
+    if len(spans) >= 2:
+        steep = max(spans, key=lambda t: t[2] / t[1] if t[1] > 0 else float("inf"))
+        text += f" {steep[0]}'s slice rises the most from its centre: the rougher landscape."
+    return text
+
+
+def _surfaces_table(results: dict) -> Table:
+    rows = [(name, a, b, round(v, 6)) for name, r in results.items() for a, b, v in _losses(r)]
+    return Table(("net", "α", "β", "loss"), tuple(rows[:MAX_TABLE_ROWS]), max(0, len(rows) - MAX_TABLE_ROWS))
 
 
 def _landscape_panel(kind: str, name: str, result: dict, z: np.ndarray, zrange: tuple, label: str,
@@ -95,4 +132,23 @@ def landscape_line(results: dict) -> go.Figure:
         fig.add_vline(x=x, line=dict(color="grey", dash="dot"), annotation_text=text)
     fig.update_xaxes(title_text="α (0 = initial weights, 1 = trained weights)")
     fig.update_yaxes(title_text="loss (log scale)", type="log")
-    return apply_layout(fig, "From the initial to the trained weights")
+    return say(apply_layout(fig, "From the initial to the trained weights"), line_takeaway(results))
+
+
+def line_takeaway(results: dict) -> str:
+    """Each net's loss at the initial (α = 0) and trained (α = 1) weights, and whether it rises on the way."""
+    parts = []
+    for name, r in results.items():
+        points = [(float(a), v) for a, v in zip(r["alpha"], map(as_number, r["loss"]), strict=True)
+                  if v is not None and v > 0]
+        inside = [(a, v) for a, v in points if 0 <= a <= 1]
+        if not inside:
+            continue
+        start, end = inside[0], inside[-1]
+        peak = max(inside, key=lambda p: p[1])
+        bump = f", rising to {num(peak[1])} at α = {peak[0]:g} on the way" if peak[1] > max(start[1], end[1]) else \
+            ", with no bump on the way"
+        parts.append(f"{name} from {num(start[1])} at α = {start[0]:g} to {num(end[1])} at α = {end[0]:g}{bump}")
+    if not parts:
+        return "No loss was computed along the line yet."
+    return "Along the straight line from the initial to the trained weights the loss goes " + "; ".join(parts) + "."

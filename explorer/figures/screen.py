@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from ..text import plot_text, plot_texts
 from .curves import run_series
 from .style import PALETTE, RunSeries, apply_layout, as_number, empty_figure, run_styles, whole_ticks
+from .words import Table, say
 
 if TYPE_CHECKING:
     from ..classroom.classes import Classroom
@@ -73,7 +74,8 @@ def snapshot_figure(panels: Sequence[SnapshotPanel], layout: str = "side", title
     layout: "side" or "overlay". Returns: a figure with error in %; its labels are plain text (explorer.text).
     """
     if not panels:
-        return empty_figure(title, "The runs of this snapshot are no longer in the store.")
+        message = "The runs of this snapshot are no longer in the store."
+        return say(empty_figure(title, message), message)
     series = [run_series(p.run, p.epochs) for p in panels]
     if layout == "overlay":
         fig = go.Figure()
@@ -101,7 +103,18 @@ def snapshot_figure(panels: Sequence[SnapshotPanel], layout: str = "side", title
         fig.update_yaxes(rangemode="tozero")
     fig.update_xaxes(title_text="epoch")
     whole_ticks(fig, max((len(s.epochs()) for s in series), default=None))
+    from ..classroom.screen import snapshot_takeaway  # the screen's own sentence, so chart and screen agree
+    rows = []
+    for panel, run in zip(panels, series, strict=True):
+        epochs, train = _error_line(run, "train_error")
+        _, test = _error_line(run, "test_error")
+        rows += [(panel.label, e, _rounded(a), _rounded(b)) for e, a, b in zip(epochs, train, test, strict=True)]
+    say(fig, snapshot_takeaway(panels), Table(("run", "epoch", "training error (%)", "test error (%)"), tuple(rows)))
     return apply_layout(fig, title)
+
+
+def _rounded(v: float | None) -> float | None:
+    return None if v is None else round(v, 3)
 
 
 def _error_line(run: RunSeries, key: str) -> tuple[list[float], list[float | None]]:
@@ -113,9 +126,9 @@ def _error_line(run: RunSeries, key: str) -> tuple[list[float], list[float | Non
 
 
 def debrief_snapshots(room: Classroom, class_id: str) -> list[tuple[str, go.Figure]]:
-    """The class's snapshots, oldest first, as (title with its takeaway, figure) for the debrief page: students under
-    their pseudonyms whatever the screen showed (the file leaves the app)."""
-    from ..classroom.screen import screen_labels, snapshot_panels, snapshot_takeaway, snapshots
+    """The class's snapshots, oldest first, as (title, figure) for the debrief page (the figure carries its takeaway,
+    shown as its caption): students under their pseudonyms whatever the screen showed (the file leaves the app)."""
+    from ..classroom.screen import screen_labels, snapshot_panels, snapshots
     labels = screen_labels(room, class_id, names=False)
     out = []
     for snap in snapshots(room, class_id):
@@ -123,5 +136,5 @@ def debrief_snapshots(room: Classroom, class_id: str) -> list[tuple[str, go.Figu
         if not panels:  # every run of it deleted since
             continue
         title = "Snapshot: " + " vs ".join(p.label for p in panels)
-        out.append((f"{title}. {snapshot_takeaway(panels)}", snapshot_figure(panels, snap.layout, title)))
+        out.append((title, snapshot_figure(panels, snap.layout, title)))
     return out

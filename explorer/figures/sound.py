@@ -99,7 +99,8 @@ def figure_series(fig: go.Figure) -> list[tuple[str, list[float | None], bool]]:
     """The named line series of a figure's first panel: (name, y values, dashed?), what `sonify` plays."""
     out = []
     for t in fig.data:
-        if t.type != "scatter" or not t.name or "lines" not in (t.mode or "lines") or t.xaxis not in (None, "x"):
+        if t.type != "scatter" or not t.name or "lines" not in (t.mode or "lines") or t.xaxis not in (None, "x") \
+                or t.fill == "toself":  # a band's outline (the class's spread), not a curve
             continue
         ys = [None if v is None else float(v) for v in (t.y.tolist() if hasattr(t.y, "tolist") else t.y or ())]
         out.append((str(t.name), ys, bool(t.line and t.line.dash and t.line.dash != "solid")))
