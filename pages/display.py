@@ -68,7 +68,7 @@ def chart_scale() -> float:
 # Streamlit 1.67 added `alt` (the chart's accessible name) to plotly_chart and graphviz_chart; older ones have none.
 _PLOTLY_ALT = "alt" in inspect.signature(st.plotly_chart).parameters
 _GRAPHVIZ_ALT = "alt" in inspect.signature(st.graphviz_chart).parameters
-STRICT_WORDS = False  # True once every figure builder says its takeaway (issue 23)
+STRICT_WORDS = True  # every figure builder says its takeaway (explorer.figures.words.say): a chart without one fails
 LIVE_ANNOUNCE_S = 5.0  # a live chart's takeaway is announced at most this often (an ARIA polite live region)
 
 
@@ -126,10 +126,11 @@ def listen_control(container: Any, fig: Any, key: str) -> None:
 
 
 def diagram(container: Any, dot: str, description: str, **kw: Any) -> None:
-    """A Graphviz diagram with its text description as its accessible name and a caption under it."""
+    """A Graphviz diagram with its text description as its accessible name and as a caption above it (a deep net's
+    diagram is a few screens tall: read first, the words say what the picture will show)."""
     alt = {"alt": description} if _GRAPHVIZ_ALT else {}
-    container.graphviz_chart(dot, **alt, **kw)
     container.caption(plain_text(description))
+    container.graphviz_chart(dot, **alt, **kw)
 
 
 # ----------------------------------------------------------------------------- a plain net and its residual twin

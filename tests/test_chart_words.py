@@ -93,3 +93,24 @@ def test_figure_sound_plays_the_training_panel():
     assert sound.sentence.startswith("You hear plain-20") and "higher error" in sound.sentence
     with pytest.raises(ValueError, match="no values"):
         sonify([("a", [None, None], True)], "error")
+
+
+def test_pages_draw_charts_only_through_display():
+    """Every chart and diagram goes through pages.display.plot / diagram, which give it its words (issue 23)."""
+    import ast
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    direct = []
+    for path in [root / "streamlit_app.py", *sorted((root / "pages").glob("*.py"))]:
+        if path.name == "display.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr in ("plotly_chart", "graphviz_chart", "pyplot", "altair_chart"):
+                direct.append(f"{path.name}:{node.lineno} {node.func.attr}")
+    assert direct == []
+
+
+def test_a_page_refuses_a_chart_without_words():
+    import pages.display
+    assert pages.display.STRICT_WORDS
