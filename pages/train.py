@@ -22,6 +22,7 @@ from explorer.text import plain_text
 from explorer.training import experiments
 from explorer.training.recipes import SCHEDULES
 from explorer.urlstate import BATCH_SIZES, EPOCHS, LR, TRAIN_CONTROLS
+from pages.a11y import skip_link, skip_target
 from pages.class_panel import class_caption, predict_first
 from pages.common import (
     classroom,
@@ -396,12 +397,15 @@ def _default_watch() -> None:
 
 
 st.title("Train")
+if "watch" not in st.session_state:  # the setup is open: its button is the page's main action (issue 23)
+    skip_link("Start training", "train_start")
 class_caption()
 link_note(TRAIN_CONTROLS)
 _default_watch()
 paused = pause_note()  # above the setup, which may be folded away while a job is watched
 with st.expander("Set up an experiment", expanded="watch" not in st.session_state):
     setup_form()
+    skip_target("train_start")
     if st.button("Start training", key="train_start", type="primary", disabled=paused):
         try:
             spec = build_spec()
