@@ -20,7 +20,7 @@ _RULES = """<style>
 .stApp [data-testid="stWidgetLabel"] [data-testid="stMarkdownContainer"] small { color: %(faded)s !important;
   opacity: 1 !important; }
 %(dark)s
-.stApp :focus-visible { outline: 3px solid %(ring)s !important; outline-offset: 2px !important; }
+:focus-visible { outline: 3px solid %(ring)s !important; outline-offset: 2px !important; }
 section[data-testid="stSidebar"][data-collapsed="true"] { visibility: hidden; }
 .stApp a.skip-to-action { position: absolute; left: -10000px; top: auto; }
 .stApp a.skip-to-action:focus { position: static; display: inline-block; padding: .3rem .6rem;
