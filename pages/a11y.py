@@ -40,7 +40,9 @@ def a11y_css() -> None:
     """The page-wide rules above, in the colours of the theme the browser shows."""
     kind = theme_type()
     chart = THEMES[kind]
-    dark = f'.stApp [data-testid="stSliderThumbValue"] {{ color: {chart.text} !important; }}' if kind == "dark" else ""
+    dark = "" if kind != "dark" else (  # Graphviz draws black on no background: a white panel keeps it readable
+        f'.stApp [data-testid="stSliderThumbValue"] {{ color: {chart.text} !important; }}\n'
+        '.stApp [data-testid="stGraphVizChart"] svg { background: #FFFFFF; border-radius: .5rem; }')
     st.html(_RULES % {"faded": _FADED[kind], "ring": _RING[kind], "background": chart.background,
                       "text": chart.text, "dark": dark})
 
