@@ -14,11 +14,13 @@ from explorer.figures.style import THEMES
 # They get a solid colour per theme (_FADED) at full opacity, a little lighter than body text so they still read
 # as secondary. In the dark theme a slider's value is drawn in the primary colour, which must stay dark enough to carry
 # a primary button's white text: there it takes the text colour instead (3.2:1 otherwise).
+# A disabled widget's label is faded as well (an empty Overlay runs picker on Runs): it keeps the body's colour.
 # The focus ring: 3 px in a colour at least 3:1 against the page (SC 2.4.7, 2.4.11, 1.4.11).
 _RULES = """<style>
 .stApp [data-testid="stCaptionContainer"], .stApp [data-testid="stCaptionContainer"] p,
 .stApp [data-testid="stWidgetLabel"] [data-testid="stMarkdownContainer"] small { color: %(faded)s !important;
   opacity: 1 !important; }
+.stApp [data-testid="stWidgetLabel"] { color: inherit !important; }
 %(dark)s
 :focus-visible { outline: 3px solid %(ring)s !important; outline-offset: 2px !important; }
 section[data-testid="stSidebar"][data-collapsed="true"] { visibility: hidden; }

@@ -55,12 +55,23 @@ def served(tmp_path_factory):
     next(gen, None)
 
 
+# Settled: no script run and no stale (faded) element for half a second; a page's first run is often followed by a
+# second (the URL's query synced), which replaces the elements a Tab would land on.
+SETTLED = """() => { const now = performance.now();
+  const calm = document.querySelector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+    && !document.querySelector('[data-stale="true"]');
+  if (!calm || window.__calmSince === undefined) { window.__calmSince = calm ? now : undefined; return false; }
+  return now - window.__calmSince > 500; }"""
+
+
 def axe_check(page, view: str) -> None:
     """axe-core over the page as it is: no critical or serious violation; moderate ones remembered for the report."""
     global _AXE
     _AXE = _AXE or axe_sync.Axe()
+    page.wait_for_function(SETTLED, timeout=30_000)  # Streamlit fades a rerun's old elements: measure once settled
     found = _AXE.run(page).response["violations"]
-    bad = [f"{v['id']} ({v['impact']}): {n['html'][:120]}" for v in found if v["impact"] in ("critical", "serious")
+    bad = [f"{v['id']} ({v['impact']}): {n['html'][:120]} {(n.get('failureSummary') or '')[30:230]}"
+           for v in found if v["impact"] in ("critical", "serious")
            for n in v["nodes"]]
     for v in found:
         if v["impact"] not in ("critical", "serious"):
@@ -71,6 +82,7 @@ def axe_check(page, view: str) -> None:
 def opened(page, url: str) -> None:
     page.goto(url, timeout=60_000)
     script_done(page)
+    page.wait_for_function(SETTLED, timeout=30_000)
 
 
 def sign_in(page) -> None:
@@ -137,7 +149,10 @@ FOCUSED = """() => { const e = document.activeElement, r = e.getBoundingClientRe
           ring: getComputedStyle(e).outlineStyle !== 'none' && parseFloat(getComputedStyle(e).outlineWidth) >= 2}; }"""
 
 
-def tab_to(page, text: str, limit: int = 40) -> int:
+STOPPED = "() => !document.querySelector('.st-key-train_stop button')"  # the job is no longer active
+
+
+def tab_to(page, text: str, limit: int = 40, key: str | None = None) -> int:
     """Press Tab until the focused element's text is `text`; the number of presses. Every stop is visible with a
     focus ring of at least 2 px."""
     for presses in range(1, limit + 1):
@@ -150,7 +165,8 @@ def tab_to(page, text: str, limit: int = 40) -> int:
             now = page.evaluate(FOCUSED)
         assert now["shown"], f"Tab {presses} landed on a hidden element: {now}"
         assert now["ring"], f"Tab {presses}: no visible focus ring on {now}"
-        if now["text"] == text:
+        keyed = key is None or page.evaluate(f"() => !!document.activeElement.closest('.st-key-{key}')")
+        if now["text"] == text and keyed:
             return presses
     raise AssertionError(f"{text!r} not reached in {limit} Tab presses")
 
@@ -163,16 +179,17 @@ def test_keyboard_alone_starts_training_stops_it_and_reproduces_figure6(served):
     page.keyboard.press("Enter")
     tabs = 1 + tab_to(page, "Skip to Start training")
     page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement.id === 'skip-train_start'", timeout=10_000)
     tabs += tab_to(page, "Start training")
     assert tabs <= MAIN_ACTION_TABS, tabs
     train_tabs = tabs
     page.screenshot(path=str(ARTIFACTS / "a11y-focus-ring.png"))
     page.keyboard.press("Space")
-    page.get_by_role("button", name="Stop").wait_for(timeout=60_000)
-    script_done(page)
-    stop_tabs = tab_to(page, "Stop")
+    page.locator(".st-key-train_stop button").first.wait_for(timeout=60_000)
+    page.wait_for_function(SETTLED, timeout=30_000)
+    stop_tabs = tab_to(page, "Stop", key="train_stop")  # not the header's Stop (of a script run)
     page.keyboard.press("Enter")
-    page.get_by_role("button", name="Stop").wait_for(state="detached", timeout=60_000)  # the job is no longer active
+    page.wait_for_function(STOPPED, timeout=60_000)  # the job is no longer active
     home = browser.new_context(viewport=WIDE).new_page()
     opened(home, f"{url}/?epochs=5")
     tabs = tab_to(home, "Skip to main content")
@@ -180,9 +197,9 @@ def test_keyboard_alone_starts_training_stops_it_and_reproduces_figure6(served):
     tabs += tab_to(home, "Reproduce Figure 6")
     assert tabs <= MAIN_ACTION_TABS, tabs
     home.keyboard.press("Enter")
-    home.get_by_role("button", name="Stop").wait_for(timeout=90_000)
-    script_done(home)
-    tab_to(home, "Stop")
+    home.locator(".st-key-train_stop button").first.wait_for(timeout=90_000)
+    home.wait_for_function(SETTLED, timeout=30_000)
+    tab_to(home, "Stop", key="train_stop")
     home.keyboard.press("Enter")
-    home.get_by_role("button", name="Stop").wait_for(state="detached", timeout=60_000)
+    home.wait_for_function(STOPPED, timeout=60_000)
     print(f"\nTab presses: Start training {train_tabs}, Stop after it {stop_tabs}, Reproduce Figure 6 {tabs}")
