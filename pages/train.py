@@ -358,7 +358,7 @@ def watched(exp_id: str) -> None:
         st.session_state.pop("watch", None)
         return
     names = ", ".join(r.name for r in exp.runs)
-    st.subheader(f"{exp.spec_kind.capitalize()} on {exp.dataset}: {plain_text(names)}")
+    st.header(f"{exp.spec_kind.capitalize()} on {exp.dataset}: {plain_text(names)}")  # h2 under the title
     if st.session_state.pop("attached", False):
         st.info("The same experiment was already asked for, so you are watching that one (no second copy runs).")
     if exp.status in ACTIVE:
