@@ -6,6 +6,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import streamlit as st  # noqa: E402
 
+from pages.a11y import a11y_css
 from pages.class_panel import join_panel
 from pages.class_screen_controls import screen_session
 from pages.common import init_session, store_notice, sync_query, teacher_login, write_owner_cookie
@@ -16,6 +17,7 @@ from pages.signin import invite_panel, student_wall
 
 st.set_page_config(page_title="ResNet Explorer", page_icon=":material/account_tree:", layout="wide",
                    initial_sidebar_state="collapsed")
+a11y_css()  # captions at 4.5:1, a visible focus ring, no focus on the collapsed sidebar (issue 23)
 init_session()
 if screen_session():  # ?screen=CODE: the projector's view alone (the teacher's; anyone else reads one sentence)
     st.set_page_config(page_title="Class screen · ResNet Explorer")

@@ -136,7 +136,7 @@ def show(cfg: ModelConfig) -> None:
         st.error(str(exc))
         return
     mine, other = _describe(cfg.to_dict()), _describe(twin.to_dict())
-    st.subheader(f"{cfg.name}: {cfg.num_layers} layers, {sum(cfg.blocks_per_stage)} units")
+    st.header(f"{cfg.name}: {cfg.num_layers} layers, {sum(cfg.blocks_per_stage)} units")
     cols = st.columns(4)
     cols[0].metric(f"Parameters ({cfg.name})", fmt_int(mine["stats"]["params"]))
     cols[1].metric(f"Mult-adds ({cfg.name})", fmt_madds(mine["stats"]["mult_adds"]))

@@ -84,7 +84,10 @@ def plot(container: Any, fig: Any, key: str, *, live: bool = False, listen: bool
     from explorer.figures.words import without_words, words_of
     words = words_of(fig, strict=STRICT_WORDS)
     alt = {"alt": words.takeaway} if _PLOTLY_ALT else {}
-    container.plotly_chart(without_words(projected(fig, chart_scale())), key=key, **alt, **kw)
+    from explorer.figures.style import themed
+    from pages.a11y import theme_type
+    shown = themed(projected(fig, chart_scale()), theme_type())  # theme=None: Streamlit's would fade the ticks
+    container.plotly_chart(without_words(shown), key=key, theme=None, **alt, **kw)
     chart_words(container, words, key, live=live)
     if listen:
         listen_control(container, fig, key)

@@ -328,7 +328,7 @@ def show_models(models: dict, inputs: dict, explain: tuple, source_key: str) -> 
                                          help="A big net with a many-pass method takes a while; it runs once you ask.")
     for column, (name, model) in zip(st.columns(len(models)), models.items(), strict=True):
         with column:
-            st.subheader(plain_text(name))
+            st.header(plain_text(name))  # h2 under the page title (heading order, SC 1.3.1)
             try:
                 show_model(name, model, *inputs[name], explain, source_key, heavy_ok)
             except ValueError as exc:

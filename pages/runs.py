@@ -165,7 +165,7 @@ else:
     st.dataframe([{k: v for k, v in r.items() if k != "key"} for r in rows], hide_index=True, key="runs_table")
     by_id = {e.id: e for e in page.items}
     overlay([r for r in rows if r["experiment"] not in hidden], by_id)
-    st.subheader("Manage")
+    st.header("Manage")  # h2 under the page title (heading order)
     labels = {e.id: f"{e.id} · {e.spec_kind} · {clean(', '.join(r.name for r in e.runs))} · {e.status}"
               for e in page.items}
     exp_id = st.selectbox("Experiment", list(labels), format_func=labels.get, key="runs_manage_pick")

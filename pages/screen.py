@@ -6,6 +6,8 @@ redraw every two seconds from figures shared by every screen of the class. Stude
 the teacher turned names on."""
 from __future__ import annotations
 
+import base64
+import html
 import time
 
 import plotly.graph_objects as go
@@ -61,8 +63,10 @@ def join_screen(info: ClassInfo, state: S.ScreenState) -> None:
         if link.local_only:
             st.caption("This link opens only on this computer: set EXPLORER_PUBLIC_URL on the server.")
         joined(info.id)
-    with right, st.container(key="screen_qr"):
-        st.image(qr_png(link.url), width=760)
+    with right, st.container(key="screen_qr"):  # st.image gives no alt text (Streamlit 1.67): an <img> with one
+        qr = base64.b64encode(qr_png(link.url)).decode()
+        alt = html.escape(f"QR code of the join link {link.url}")
+        st.html(f'<img src="data:image/png;base64,{qr}" width="760" style="max-width: 100%" alt="{alt}">')
 
 
 @st.fragment(run_every=LIVE_S)

@@ -22,6 +22,7 @@ from explorer.text import plain_text
 from explorer.training import experiments
 from explorer.training.recipes import SCHEDULES
 from explorer.urlstate import BATCH_SIZES, EPOCHS, LR, TRAIN_CONTROLS
+from pages.a11y import skip_link, skip_target
 from pages.class_panel import class_caption, predict_first
 from pages.common import (
     classroom,
@@ -357,7 +358,7 @@ def watched(exp_id: str) -> None:
         st.session_state.pop("watch", None)
         return
     names = ", ".join(r.name for r in exp.runs)
-    st.subheader(f"{exp.spec_kind.capitalize()} on {exp.dataset}: {plain_text(names)}")
+    st.header(f"{exp.spec_kind.capitalize()} on {exp.dataset}: {plain_text(names)}")  # h2 under the title
     if st.session_state.pop("attached", False):
         st.info("The same experiment was already asked for, so you are watching that one (no second copy runs).")
     if exp.status in ACTIVE:
@@ -396,12 +397,15 @@ def _default_watch() -> None:
 
 
 st.title("Train")
+if "watch" not in st.session_state:  # the setup is open: its button is the page's main action (issue 23)
+    skip_link("Start training", "train_start")
 class_caption()
 link_note(TRAIN_CONTROLS)
 _default_watch()
 paused = pause_note()  # above the setup, which may be folded away while a job is watched
 with st.expander("Set up an experiment", expanded="watch" not in st.session_state):
     setup_form()
+    skip_target("train_start")
     if st.button("Start training", key="train_start", type="primary", disabled=paused):
         try:
             spec = build_spec()

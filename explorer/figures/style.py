@@ -12,8 +12,31 @@ import plotly.graph_objects as go
 from ..store.records import Metric
 from ..text import plot_text, plot_texts
 
-# Okabe & Ito's colour-blind-safe palette (yellow left out: it vanishes on a projector's white).
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#999999")
+# Okabe & Ito's colour-blind-safe hues, each at least 3:1 against its background (WCAG 2.2 SC 1.4.11): on white the
+# orange, sky blue and grey are darkened (Okabe-Ito's own failed, 2.3:1) and Tol's wine stands in for the orange,
+# which darkened looked like the vermilion to a deuteranope; on the dark background black turns light grey and the
+# yellow (gone on a projector's white) returns. Index i of one palette is index i of the other (themed()).
+# tests/test_palette.py checks the ratios and the pairwise CIEDE2000 under simulated dichromacy.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#C972A2", "#000000", "#1D96DB", "#7A7A7A", "#882255")
+PALETTE_DARK = ("#0072B2", "#F07A2E", "#00B386", "#CC79A7", "#E8E8E8", "#56B4E9", "#999999", "#F0E442")
+
+
+@dataclass(frozen=True)
+class ChartTheme:
+    """The colours a chart is drawn in under one of Streamlit's themes (st.context.theme.type)."""
+
+    name: str  # "light" or "dark"
+    background: str  # the chart's paper and plot background: the app's own
+    text: str  # titles, ticks, legends, annotations: at least 4.5:1 on the background (SC 1.4.3)
+    grid: str  # gridlines: a faint guide, not needed to read a value (the ticks are)
+    axis: str  # axis and zero lines: at least 3:1 (SC 1.4.11)
+    palette: tuple[str, ...]
+    template: str
+
+
+LIGHT = ChartTheme("light", "#FFFFFF", "#1F2328", "#E1E4E8", "#6E7781", PALETTE, "plotly_white")
+DARK = ChartTheme("dark", "#0E1117", "#E6EDF3", "#30363D", "#8B949E", PALETTE_DARK, "plotly_dark")
+THEMES = {"light": LIGHT, "dark": DARK}
 
 
 FONT_SIZE = 16
@@ -44,12 +67,45 @@ OVERLAY_SCALE = [[0.0, "rgba(255,0,0,0)"], [0.4, "rgba(255,80,0,0.5)"], [1.0, "r
 def apply_layout(fig: go.Figure, title: str, height: int = 460) -> go.Figure:
     """The shared look, with the title as plain text (explorer.text.plot_text: it may quote a run's name)."""
     # The legend goes under the plot, in rows: beside it, it took a third of a 390 px phone's width from the panels.
-    fig.update_layout(title=dict(text=plot_text(title), x=0.0), template="plotly_white", height=height,
-                      font=dict(size=FONT_SIZE), margin=dict(t=90, l=70, r=20, b=60), hovermode="closest",
+    fig.update_layout(title=dict(text=plot_text(title), x=0.0), template=LIGHT.template, height=height,
+                      font=dict(size=FONT_SIZE, color=LIGHT.text), paper_bgcolor=LIGHT.background,
+                      plot_bgcolor=LIGHT.background, margin=dict(t=90, l=70, r=20, b=60), hovermode="closest",
                       legend=dict(title=None, orientation="h", x=0.0, xanchor="left", y=-0.2, yanchor="top",
                                   yref="paper"))
     fig.update_layout(margin_b=60 + 30 * _legend_rows(fig))
     fig.update_annotations(font_size=FONT_SIZE + 1)  # subplot titles
+    _axis_colours(fig, LIGHT)
+    return fig
+
+
+def _axis_colours(fig: go.Figure, theme: ChartTheme) -> None:
+    """Ticks and axis titles in the theme's text colour, gridlines faint, axis and zero lines at 3:1."""
+    for update in (fig.update_xaxes, fig.update_yaxes):
+        update(tickfont_color=theme.text, title_font_color=theme.text, gridcolor=theme.grid,
+               linecolor=theme.axis, zerolinecolor=theme.axis)
+
+
+def themed(fig: go.Figure, theme: str) -> go.Figure:
+    """The figure in the colours of Streamlit's "light" or "dark" theme (a copy for dark; light is how figures are
+    built). Palette colours map index for index onto the theme's palette; text the chart set in the light text
+    colour (or left unset) turns the theme's text colour. Draw it with st.plotly_chart(..., theme=None), or
+    Streamlit's own chart theme replaces these colours with fainter ones (ticks at 3.7:1, issue 23)."""
+    target = THEMES.get(theme, LIGHT)
+    if target is LIGHT:
+        return fig
+    fig = go.Figure(fig)  # a copy: cached figures stay as they were
+    swap = dict(zip(LIGHT.palette, target.palette, strict=True)) | {LIGHT.text: target.text}
+    fig.update_layout(template=target.template, font_color=target.text, paper_bgcolor=target.background,
+                      plot_bgcolor=target.background)
+    _axis_colours(fig, target)
+    for annotation in fig.layout.annotations:
+        if annotation.font.color in (None, LIGHT.text):
+            annotation.font.color = target.text
+    for trace in fig.data:
+        for part in ("line", "marker"):
+            colour = getattr(getattr(trace, part, None), "color", None)
+            if isinstance(colour, str) and colour in swap:
+                getattr(trace, part).color = swap[colour]
     return fig
 
 
