@@ -81,11 +81,11 @@ def plot(container: Any, fig: Any, key: str, *, live: bool = False, listen: bool
     LIVE_ANNOUNCE_S seconds so a screen reader is not interrupted at every redraw.
     """
     from explorer.figures.classroom import projected
+    from explorer.figures.style import themed
     from explorer.figures.words import without_words, words_of
+    from pages.a11y import theme_type
     words = words_of(fig, strict=STRICT_WORDS)
     alt = {"alt": words.takeaway} if _PLOTLY_ALT else {}
-    from explorer.figures.style import themed
-    from pages.a11y import theme_type
     shown = themed(projected(fig, chart_scale()), theme_type())  # theme=None: Streamlit's would fade the ticks
     container.plotly_chart(without_words(shown), key=key, theme=None, **alt, **kw)
     chart_words(container, words, key, live=live)

@@ -29,6 +29,7 @@ PHONE = {"width": 390, "height": 844}
 WIDE = {"width": 1400, "height": 1000}
 _AXE = None
 MODERATE: dict[str, set[str]] = {}
+CHARTS_SEEN: dict[str, int] = {}  # view -> plotly charts whose names and tables were checked
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,22 @@ def axe_check(page, view: str) -> None:
         if v["impact"] not in ("critical", "serious"):
             MODERATE.setdefault(f"{v['id']} ({v['impact']}): {v['help']}", set()).add(view)
     assert not bad, f"{view}: " + "; ".join(bad)
+    unnamed = page.evaluate(UNNAMED_CHARTS)
+    CHARTS_SEEN[view] = unnamed["charts"]
+    assert unnamed == {"charts": unnamed["charts"], "unnamed": [], "tables": unnamed["charts"]}, view
+
+
+# Every chart in the page has an accessible name (its takeaway: Streamlit's role=figure + aria-label from
+# pages.display.plot's alt) and a text alternative ("Show as table" beside it); diagrams have their description.
+UNNAMED_CHARTS = """() => {
+  const charts = [...document.querySelectorAll('.js-plotly-plot, [data-testid="stGraphVizChart"]')];
+  const named = c => { const f = c.closest('[role="figure"][aria-label]');
+                       return f && f.getAttribute('aria-label').trim().length > 10; };
+  const plots = charts.filter(c => c.classList.contains('js-plotly-plot')).length;
+  const tables = [...document.querySelectorAll('[data-testid="stExpander"] summary')]
+    .filter(s => s.textContent.includes('Show as table')).length;
+  return {charts: plots, unnamed: charts.filter(c => !named(c)).map(c => c.outerHTML.slice(0, 80)),
+          tables: Math.min(tables, plots)}; }"""
 
 
 def opened(page, url: str) -> None:
@@ -104,6 +121,8 @@ def test_axe_finds_nothing_serious_on_every_page_in_both_themes(served):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"a11y-home-{scheme}.png"))
         page.context.close()
+    print("charts checked per view:", CHARTS_SEEN)
+    assert sum(CHARTS_SEEN.values()) >= 8  # the charts of Why it works, Inspect and Explain (the shipped twin) at least
 
 
 def test_axe_finds_nothing_serious_in_the_class_states_projector_mode_and_a_phone(served):
