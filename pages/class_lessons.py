@@ -16,6 +16,7 @@ from explorer.classroom.records import ClassError, ClassInfo
 from explorer.text import plain_text
 from pages.class_screen_controls import public_join_link
 from pages.common import classroom, may
+from pages.display import confirmed
 
 _P = "class_lessons"  # widget keys
 LOCK_HELP = "Locked: the student sees the lesson's value, greyed out. Hidden: not shown, the lesson's value used."
@@ -63,9 +64,10 @@ def saved_lesson(info: ClassInfo, lesson: authoring.TeacherLesson) -> None:
         else:
             t = tally(room, asked)
             c[0].caption(f"Asked: {t.answered} of {t.members} answered" + ("; revealed." if asked.revealed else "."))
-        c[1].button("Delete", key=f"{_P}_delete_{lesson.id}", on_click=authoring.delete_lesson,
-                    args=(room, info.id, lesson.id), help="Its answers stay for the debrief; its question stops "
-                                                          "hiding results.")
+        if confirmed(c[1], "Delete", f"{_P}_delete_{lesson.id}", f"Delete the lesson {lesson.title}?",
+                     help="Its answers stay for the debrief; its question stops hiding results."):
+            authoring.delete_lesson(room, info.id, lesson.id)
+            st.rerun()
 
 
 WORDS = {"kind": "experiment kind", "lr": "learning rate", "batch_size": "batch size",

@@ -18,7 +18,7 @@ from pages.class_pause import pause_controls
 from pages.class_screen_controls import join_link_warning, public_join_link, screen_controls
 from pages.class_staff import staff_panel, visible_classes
 from pages.common import classroom, ensure_entry, forget_class_roles, may, may_somewhere, store, train_cfg
-from pages.display import plot
+from pages.display import confirmed, plot
 from pages.job_actions import act
 from pages.lti_roster import lms_roster
 from pages.signin import signin_panel, teacher_bar
@@ -73,7 +73,8 @@ def student_actions(rows) -> None:
                           format_func=lambda e: clean(with_jobs[e].name))
     if c[1].button("Stop", key="class_stop") and act(Action.STOP, pick, class_id=class_id):
         st.toast(f"Stopping {plain_text(with_jobs[pick].name)}'s job…")
-    if may(Action.DELETE, class_id=class_id) and c[2].button("Delete", key="class_delete"):
+    if may(Action.DELETE, class_id=class_id) and confirmed(c[2], "Delete", "class_delete",
+                                                           f"Delete {with_jobs[pick].name}'s job and its runs?"):
         act(Action.DELETE, pick, class_id=class_id)
 
 

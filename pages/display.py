@@ -136,6 +136,22 @@ def diagram(container: Any, dot: str, description: str, **kw: Any) -> None:
     container.graphviz_chart(dot, **alt, **kw)
 
 
+def confirmed(container: Any, label: str, key: str, question: str, help: str | None = None) -> bool:
+    """A button whose action needs a second press (WCAG 3.3.4: deleting is confirmed): the first press asks
+    `question` (plain text) with "Yes, delete" and "Keep"; True once on the yes. Keys: `key`, `key`_yes, `key`_no."""
+    ss, asking = st.session_state, f"_{key}_asking"
+    if not ss.get(asking):
+        container.button(label, key=key, help=help, on_click=ss.__setitem__, args=(asking, True))
+        return False
+    container.caption(plain_text(question))
+    yes, no = container.columns(2)
+    no.button("Keep", key=f"{key}_no", on_click=ss.__setitem__, args=(asking, False))
+    if yes.button("Yes, delete", key=f"{key}_yes", type="primary"):
+        ss[asking] = False
+        return True
+    return False
+
+
 # ----------------------------------------------------------------------------- a plain net and its residual twin
 def choose_nets(prefix: str) -> tuple[Experiment | None, dict[str, tuple[str, str]]]:
     """An experiment picker and a plain/residual pair (Inspect, Why it works); the shipped twin first.

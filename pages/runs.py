@@ -15,7 +15,7 @@ from explorer.text import clean
 from explorer.training.experiments import KINDS
 from pages.class_panel import predict_first
 from pages.common import ensure_entry, may, results_gating, store
-from pages.display import plot
+from pages.display import confirmed, plot
 from pages.follow import class_paused
 from pages.job_actions import act_and_rerun
 
@@ -97,8 +97,8 @@ def manage(exp, hidden=None) -> None:
             and c[2].button("Resume", key=f"runs_resume_{exp.id}", help="Goes on from the last completed epoch.",
                             disabled=class_paused()):
         act_and_rerun(Action.RESUME, exp.id)
-    if may(Action.DELETE, exp.owner) and c[3].button(
-            "Delete", key=f"runs_delete_{exp.id}",
+    if may(Action.DELETE, exp.owner) and confirmed(
+            c[3], "Delete", f"runs_delete_{exp.id}", f"Delete experiment {exp.id} and its files?",
             help="Deletes the experiment and its files (a running job is stopped first)."):
         act_and_rerun(Action.DELETE, exp.id)
 
@@ -117,7 +117,7 @@ def other_jobs() -> None:
     if deletable:
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         pick = c1.selectbox("Job", deletable, key="runs_other_pick")
-        if c2.button("Delete job", key="runs_other_delete"):
+        if confirmed(c2, "Delete job", "runs_other_delete", f"Delete the job {pick}?"):
             act_and_rerun(Action.DELETE, pick)
 
 

@@ -261,5 +261,8 @@ def test_runs_lists_other_jobs_and_their_owner_can_delete_them(new_app, runs_dir
     assert len(tables) == 1 and set(tables[0]["job"]) == {mine, theirs}
     assert at.selectbox(key="runs_other_pick").options == [mine]  # only my own job can be deleted
     at.button(key="runs_other_delete").click().run()
+    assert len(store.list_experiments()) == 2  # nothing deleted on the first press
+    assert any("Delete the job" in c.value for c in at.caption)  # deleting asks first (WCAG 3.3.4)
+    at.button(key="runs_other_delete_yes").click().run()
     assert not at.exception, at.exception
     assert [e.id for e in store.list_experiments()] == [theirs]
