@@ -41,11 +41,15 @@ def config_options(entry: Path) -> list[str]:
         return []
     with path.open("rb") as f:
         config = tomllib.load(f)
-    options = []
-    for section, values in config.items():
+    options: list[str] = []
+
+    def flatten(prefix: str, values: dict) -> None:  # [theme.light] is a table inside [theme]: --theme.light.x
         for name, value in values.items():
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            options += [f"--{section}.{name}", text]
+            if isinstance(value, dict):
+                flatten(f"{prefix}{name}.", value)
+            else:
+                options.extend([f"--{prefix}{name}", str(value).lower() if isinstance(value, bool) else str(value)])
+    flatten("", config)
     return options
 
 

@@ -125,3 +125,13 @@ def test_resnet_explorer_app_serves_the_installed_app(installed, tmp_path):
             os.killpg(proc.pid, signal.SIGTERM)
         stop_app(proc)
     assert not (tmp_path / ".streamlit").exists()  # settings passed as options, nothing written where it ran
+
+
+def test_the_launcher_passes_nested_config_tables_as_dotted_options(tmp_path):
+    """[theme.light] inside config.toml (issue 23's light and dark themes) becomes --theme.light.primaryColor."""
+    from explorer.launch import config_options
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "config.toml").write_text(
+        '[server]\nheadless = true\n[theme]\nfont = "sans serif"\n[theme.light]\nprimaryColor = "#c0392b"\n')
+    assert config_options(tmp_path / "streamlit_app.py") == [
+        "--server.headless", "true", "--theme.font", "sans serif", "--theme.light.primaryColor", "#c0392b"]
