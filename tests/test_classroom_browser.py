@@ -100,7 +100,7 @@ def test_a_class_end_to_end_in_three_browser_contexts(served):
     bob.get_by_text("The class's predictions (1 of 2 answered)").first.wait_for(timeout=30_000)
 
     for page in students:
-        page.get_by_text("Finished").first.wait_for(timeout=JOBS_DEADLINE_S * 1000)
+        page.get_by_text(re.compile(r"^Finished\.")).first.wait_for(timeout=JOBS_DEADLINE_S * 1000)
     teacher.get_by_text("2 finished").wait_for(timeout=60_000)
     teacher.wait_for_function(
         "() => [...document.querySelectorAll('.js-plotly-plot .legendtext')]"
