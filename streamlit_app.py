@@ -6,12 +6,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import streamlit as st  # noqa: E402
 
+from explorer.i18n import _
 from pages.a11y import a11y_css
 from pages.class_panel import join_panel
 from pages.class_screen_controls import screen_session
 from pages.common import init_session, store_notice, sync_query, teacher_login, write_owner_cookie
 from pages.display import narrow_screen_css, projector_toggle, show_url_problems
 from pages.follow import follow_class
+from pages.lang import choose_language, language_picker
 from pages.lti_entry import redeem_launch
 from pages.signin import invite_panel, student_wall
 
@@ -19,27 +21,30 @@ st.set_page_config(page_title="ResNet Explorer", page_icon=":material/account_tr
                    initial_sidebar_state="collapsed")
 a11y_css()  # captions at 4.5:1, a visible focus ring, no focus on the collapsed sidebar (issue 23)
 init_session()
+choose_language()  # before any sentence: the reader's, the class's or the browser's language (pages.lang)
 if screen_session():  # ?screen=CODE: the projector's view alone (the teacher's; anyone else reads one sentence)
-    st.set_page_config(page_title="Class screen · ResNet Explorer")
-    st.navigation([st.Page("pages/screen.py", title="Class screen", default=True)], position="hidden").run()
+    choose_language()  # the class screen reads in its class's language
+    st.set_page_config(page_title=_("Class screen · ResNet Explorer"))
+    st.navigation([st.Page("pages/screen.py", title=_("Class screen"), default=True)], position="hidden").run()
     st.stop()
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/build.py", title="Build", icon=":material/construction:"),
-    st.Page("pages/train.py", title="Train", icon=":material/monitoring:"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
-    st.Page("pages/explain.py", title="Explain", icon=":material/image_search:"),
-    st.Page("pages/inspect.py", title="Inspect", icon=":material/biotech:"),
-    st.Page("pages/why.py", title="Why it works", icon=":material/lightbulb:"),
-    st.Page("pages/data.py", title="Your data", icon=":material/upload_file:"),
-    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
-    st.Page("pages/classroom.py", title="Class", icon=":material/groups:"),
+    st.Page("pages/home.py", title=_("Home"), icon=":material/home:", default=True),
+    st.Page("pages/build.py", title=_("Build"), icon=":material/construction:"),
+    st.Page("pages/train.py", title=_("Train"), icon=":material/monitoring:"),
+    st.Page("pages/runs.py", title=_("Runs"), icon=":material/history:"),
+    st.Page("pages/explain.py", title=_("Explain"), icon=":material/image_search:"),
+    st.Page("pages/inspect.py", title=_("Inspect"), icon=":material/biotech:"),
+    st.Page("pages/why.py", title=_("Why it works"), icon=":material/lightbulb:"),
+    st.Page("pages/data.py", title=_("Your data"), icon=":material/upload_file:"),
+    st.Page("pages/lessons.py", title=_("Lessons"), icon=":material/school:"),
+    st.Page("pages/classroom.py", title=_("Class"), icon=":material/groups:"),
 ]
 # On top: readable when projected, and (with client.showSidebarNavigation = false) no flash of the
 # raw pages/ folder listing before the first run.
 page = st.navigation(PAGES, position="top")
-st.set_page_config(page_title=f"{page.title} · ResNet Explorer")  # each page's own title in the tab (WCAG 2.4.2)
+# Each page's own title in the tab (WCAG 2.4.2).
+st.set_page_config(page_title=_("{page} · ResNet Explorer").format(page=page.title))
 store_notice()  # before anything below asks the store (a class's roles, a launch, the sidebar): one sentence, stop
 deep_link = st.session_state.pop("_deep_link", None)  # a page opened first on a fresh server (common.ensure_entry)
 deep_link = redeem_launch() or deep_link  # a launch from an LMS (/?lti=...), perhaps to a lesson (pages.lti_entry)
@@ -49,7 +54,8 @@ if "lti" not in st.session_state:  # a session an LMS launch signed in (pages.lt
     student_wall()  # EXPLORER_STUDENT_LOGIN=required: nothing but the sign-in until signed in
 
 with st.sidebar:
-    st.caption("Plain vs residual networks, after He et al. 2015 and 2016.")
+    st.caption(_("Plain vs residual networks, after He et al. 2015 and 2016."))
+    language_picker(st.sidebar)
     teacher_login(st.sidebar)
     projector_toggle(st.sidebar)
 show_url_problems()

@@ -229,6 +229,8 @@ def sync_query() -> None:
     wanted = urlstate.to_query(st.session_state["dataset"], cfg, tr, st.session_state.get("kind", "twin"))
     controls = st.session_state.get("lesson_controls", {})
     wanted.update(urlstate.controls_to_query(controls.get("lock", ()), controls.get("hide", ())))
+    if st.session_state.get("lang"):  # the reader's chosen language travels with the link (pages.lang)
+        wanted["lang"] = st.session_state["lang"]
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 

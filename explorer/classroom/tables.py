@@ -24,6 +24,8 @@
     class_snapshots   id, class_id, created, layout (side or overlay), items (JSON: ordered exp id + run id pairs)
     class_pauses      class_id (one row while the class is paused), paused, stop_running (the teacher's choice for
                       jobs already running); resuming deletes the row (explorer.classroom.pause)
+    class_languages   class_id: the language the teacher set for the class (explorer.classroom.language); no row is
+                      each reader's own language
 
 Size budget: ~140 lines.
 """
@@ -198,10 +200,16 @@ class_pauses = sa.Table(
     sa.Column("stop_running", sa.Boolean, nullable=False, default=False),
 )
 
+class_languages = sa.Table(
+    "class_languages", metadata,
+    sa.Column("class_id", sa.String(32), sa.ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("language", sa.String(16), nullable=False),  # a code explorer.i18n offers: "es", "zh_Hans"
+)
+
 
 TABLES = (classes, class_members, class_jobs, class_questions, class_answers, class_lessons, class_staff, class_invites,
           lti_courses, lti_tickets, lti_roster, lti_launch_values, class_screens, class_snapshots,
-          class_pauses)
+          class_pauses, class_languages)
 
 
 def ensure_tables(writer: sa.Engine) -> None:

@@ -61,6 +61,12 @@ class RunSeries:
         return [r for r in self.records if r.type == "step"]
 
 
+# Every chart's text: the browser's sans-serif first, then fonts that cover Chinese (plotly draws SVG text, so the
+# reader's browser picks the glyphs: Noto Sans CJK / WenQuanYi on Linux, PingFang on macOS, Microsoft YaHei on
+# Windows; docs/translating.md says how a server's browser gets one).
+FONT_FAMILY = ('"Open Sans", "Noto Sans", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", '
+               '"PingFang SC", "Microsoft YaHei", sans-serif')
+
 OVERLAY_SCALE = [[0.0, "rgba(255,0,0,0)"], [0.4, "rgba(255,80,0,0.5)"], [1.0, "rgba(255,230,0,1)"]]
 
 
@@ -68,7 +74,7 @@ def apply_layout(fig: go.Figure, title: str, height: int = 460) -> go.Figure:
     """The shared look, with the title as plain text (explorer.text.plot_text: it may quote a run's name)."""
     # The legend goes under the plot, in rows: beside it, it took a third of a 390 px phone's width from the panels.
     fig.update_layout(title=dict(text=plot_text(title), x=0.0), template=LIGHT.template, height=height,
-                      font=dict(size=FONT_SIZE, color=LIGHT.text), paper_bgcolor=LIGHT.background,
+                      font=dict(size=FONT_SIZE, color=LIGHT.text, family=FONT_FAMILY), paper_bgcolor=LIGHT.background,
                       plot_bgcolor=LIGHT.background, margin=dict(t=90, l=70, r=20, b=60), hovermode="closest",
                       legend=dict(title=None, orientation="h", x=0.0, xanchor="left", y=-0.2, yanchor="top",
                                   yref="paper"))
