@@ -3,8 +3,8 @@
 Layers, lowest first (docs/architecture.md): resources | text | i18n -> access -> nets -> data -> analysis ->
 training -> urlstate -> store -> classroom -> jobs | figures -> launch | lti -> cli -> security. A module may import
 from its own subpackage or from a lower layer; peers on one layer (jobs and figures) do not import each other. The
-checker is a plain function over {module: source}, so the tests below also prove that it catches a planted upward import,
-a cycle and a private import.
+checker is a plain function over {module: source}, so the tests below also prove that it catches a planted upward
+import, a cycle and a private import.
 """
 import ast
 import json
