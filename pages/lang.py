@@ -9,6 +9,7 @@ hook for it (docs/translating.md).
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from explorer import i18n
 from explorer.classroom import language as class_language
@@ -22,10 +23,10 @@ AUTO = ""  # the picker's "Automatic" option
 
 
 def _session_language() -> str | None:
-    try:
-        return st.session_state.get(RESOLVED)
-    except Exception:  # noqa: BLE001 - outside a script run (a background thread): no session, no language
+    """This session's language, for explorer.i18n; None outside a script run (a job manager's thread)."""
+    if get_script_run_ctx(suppress_warning=True) is None:
         return None
+    return st.session_state.get(RESOLVED)
 
 
 i18n.set_language_source(_session_language)
