@@ -12,7 +12,8 @@ import tempfile
 from explorer import i18n
 
 LETTERS = re.compile(r"[^\W\d_]{2,}")
-INSIDE = re.compile(re.escape(i18n.PSEUDO_OPEN) + r"[^" + i18n.PSEUDO_CLOSE + r"]*" + re.escape(i18n.PSEUDO_CLOSE))
+INSIDE = re.compile(re.escape(i18n.PSEUDO_OPEN) + r"[^" + i18n.PSEUDO_OPEN + i18n.PSEUDO_CLOSE + r"]*" +
+                    re.escape(i18n.PSEUDO_CLOSE))  # an innermost ⟦..⟧: taken out until none is left (they nest)
 # Text that is the same in every language: the app's name, the papers' and nets' names, maths, numbers, units.
 UNTRANSLATABLE = re.compile(r"ResNet Explorer|ResNet-?\d*|plain-?\d*|resnet-?\d*|He et al\.|\b(?:CIFAR-10|MNIST|"
                             r"Fashion-MNIST|ImageNet|BN|ReLU|SGD|Adam|Grad-CAM|conv\w*)\b|[\d.,%×]+", re.IGNORECASE)
@@ -41,7 +42,10 @@ def untranslated(at) -> list[str]:
     """The page's texts that carry words outside ⟦⟧ (after the untranslatable names are taken out)."""
     bad = []
     for kind, text in texts(at):
-        rest = UNTRANSLATABLE.sub(" ", INSIDE.sub(" ", text))
+        rest, before = text, None
+        while rest != before:
+            before, rest = rest, INSIDE.sub(" ", rest)
+        rest = UNTRANSLATABLE.sub(" ", rest)
         if LETTERS.search(rest):
             bad.append(f"{kind}: {' '.join(text.split())[:120]}")
     return sorted(set(bad))
