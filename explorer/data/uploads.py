@@ -205,7 +205,7 @@ def import_zip(data: bytes, root: str | pathlib.Path, max_zip_bytes: int = MAX_Z
         if not target.is_dir():
             plan, unreadable = _headers(zf, plan, max_pixels, clock)
             if budget is not None:
-                need = sum(i.file_size for i, _ in plan) + len(plan) * 3 * FOLDER_INPUT_SIZE**2 + 2**12
+                need = sum(i.file_size for i, _cls in plan) + len(plan) * 3 * FOLDER_INPUT_SIZE**2 + 2**12
                 check_room(root, owner, need + reserve_bytes, budget)
             skipped += unreadable + _extract(zf, plan, target, clock, owner)
     preview = folder_preview(target)
