@@ -12,8 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .. import i18n
-from ..i18n import _
+from ..i18n import _, decimal
 from ..nets.builder import ResNet
 from .evaluation import eval_no_grad
 
@@ -133,7 +132,7 @@ def _field(record: object, key: str) -> object:
 
 def _ratio_words(ratio: float, epoch: object) -> str:
     """The first clause: before training (epoch 0) or at an epoch, the first conv's gradient against the last's."""
-    times = i18n.decimal(ratio if ratio > 1 else 1 / ratio, 1)
+    times = decimal(ratio if ratio > 1 else 1 / ratio, 1)
     if epoch == 0:
         if 0.9 <= ratio <= 1.1:
             return _("before training the conv nearest the input got about the same gradient as the conv nearest "
@@ -155,7 +154,7 @@ def _ratio_words(ratio: float, epoch: object) -> str:
 
 def _ratio_short(ratio: float, epoch: object) -> str:
     """The latest epoch's clause, short: "at epoch 15, 3.1 times larger"."""
-    times = i18n.decimal(ratio if ratio > 1 else 1 / ratio, 1)
+    times = decimal(ratio if ratio > 1 else 1 / ratio, 1)
     if 0.9 <= ratio <= 1.1:
         return _("at epoch {epoch}, about the same gradient").format(epoch=epoch)
     if ratio > 1:

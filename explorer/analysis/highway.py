@@ -20,8 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .. import i18n
-from ..i18n import N_, _, ngettext
+from ..i18n import N_, _, ngettext, num, pct
 from ..nets.blocks import PLACEMENTS, Projection, ResidualUnit
 from ..nets.builder import ResNet
 
@@ -144,7 +143,7 @@ def _median(values: list[float]) -> float:
 def _net_sentence(name: str, units: list[dict]) -> str:
     """What one net's rows show: the shortcut's share by kind, and the first unit's RMS gradient against the last."""
     ratio = units[0]["rms"] / units[-1]["rms"] if units[-1]["rms"] > 0 else float("inf")
-    times = i18n.num(ratio, 2) if ratio != float("inf") else f"{ratio:.2g}"
+    times = num(ratio, 2) if ratio != float("inf") else f"{ratio:.2g}"
     sizes = _("per element (RMS), the gradient at the first unit's input is {times}× that at the last unit's "
               "input").format(times=times)
     residual = [u for u in units if u["kind"] != "none"]
@@ -158,7 +157,7 @@ def _net_sentence(name: str, units: list[dict]) -> str:
     for kind in ("identity", "zero-pad", "projection"):
         shares = [u["share"] for u in residual if u["kind"] == kind and u["share"] is not None]
         if shares:
-            share, n = i18n.pct(100 * _median(shares), 0), len(shares)
+            share, n = pct(100 * _median(shares), 0), len(shares)
             clause = {
                 "identity": ngettext("a median {share} of the input gradient's size at its {n} identity shortcut "
                                      "(Eq. 5's \"1\")", "a median {share} of the input gradient's size at its {n} "

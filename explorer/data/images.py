@@ -16,8 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .. import i18n
-from ..i18n import _
+from ..i18n import _, decimal
 from ..nets.preprocessing import Preprocessing
 from .registry import DATASETS
 
@@ -82,12 +81,12 @@ def image_size(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PI
 
 def _too_large_file(size: int, max_bytes: int) -> str:
     return _("The file is {size} MB; images up to {most} MB are accepted.").format(
-        size=i18n.decimal(size / 2**20, 1), most=i18n.decimal(max_bytes / 2**20, 0))
+        size=decimal(size / 2**20, 1), most=decimal(max_bytes / 2**20, 0))
 
 
 def _too_big(width: int, height: int, max_pixels: int) -> ImageError:
     return ImageError(_("The image is {width} x {height} pixels; images up to {most} megapixels are accepted.").format(
-        width=width, height=height, most=i18n.decimal(max_pixels / 1e6, 0)))
+        width=width, height=height, most=decimal(max_pixels / 1e6, 0)))
 
 
 def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
@@ -96,7 +95,7 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
         img = Image.open(io.BytesIO(data), formats=FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(_("The image has too many pixels; images up to {most} megapixels are accepted.").format(
-            most=i18n.decimal(max_pixels / 1e6, 0))) from None
+            most=decimal(max_pixels / 1e6, 0))) from None
     except UnidentifiedImageError:
         raise ImageError(_("This file is not a PNG, JPEG, WebP, BMP or GIF image.")) from None
     except Exception:

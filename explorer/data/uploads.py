@@ -27,8 +27,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from .. import i18n
-from ..i18n import _
+from ..i18n import _, count, decimal
 from ..nets.preprocessing import MAX_CLASS_NAME
 from .builtin import FOLDER_INPUT_SIZE, IMAGE_SUFFIXES, UPLOAD_MARKER, folder_image, keep_decoded
 from .images import MAX_BYTES, ImageError, image_size
@@ -116,11 +115,11 @@ def _plan(zf: zipfile.ZipFile, data: bytes, caps: dict) -> tuple:
     infos = zf.infolist()
     if len(infos) > caps["entries"]:
         raise UploadRefused(_("The zip lists {entries} entries; at most {most} are accepted.").format(
-            entries=i18n.count(len(infos)), most=i18n.count(caps["entries"])))
+            entries=count(len(infos)), most=count(caps["entries"])))
     _check_layout(zf, data)
     if sum(i.file_size for i in infos) > caps["uncompressed"]:
         raise UploadRefused(_("The zip would expand to more than {most} MB; upload fewer or smaller images.").format(
-            most=i18n.decimal(caps["uncompressed"] / 2**20, 0)))
+            most=decimal(caps["uncompressed"] / 2**20, 0)))
     for i in infos:
         if i.file_size > caps["ratio"] * max(i.compress_size, 1) and i.file_size > 2**20:
             raise UploadRefused(_("This zip looks like a zip bomb (a file expands far more than an image could), "
@@ -235,7 +234,7 @@ def _headers(zf: zipfile.ZipFile, plan: list, max_pixels: int, clock: _Clock) ->
         pixels += width * height
         if pixels > max_pixels:
             raise UploadRefused(_("The zip's images hold more than {most} megapixels in all; upload fewer or "
-                                  "smaller images.").format(most=i18n.decimal(max_pixels / 1e6, 0)))
+                                  "smaller images.").format(most=decimal(max_pixels / 1e6, 0)))
         kept.append((info, cls))
     return kept, skipped
 
@@ -355,7 +354,7 @@ def check_room(root: str | pathlib.Path, owner: str | None, need: int, budget: U
 
 
 def _mb(n: int) -> str:
-    return f"{i18n.decimal(n / 2**10, 0)} KB" if n < 2**20 else f"{i18n.decimal(n / 2**20, 0)} MB"
+    return f"{decimal(n / 2**10, 0)} KB" if n < 2**20 else f"{decimal(n / 2**20, 0)} MB"
 
 
 def folder_preview(path: str | pathlib.Path, max_files: int = 100_000) -> dict[str, Any]:
@@ -372,14 +371,14 @@ def folder_preview(path: str | pathlib.Path, max_files: int = 100_000) -> dict[s
     classes: dict = {}
     total = 0
     for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        count = 0
+        n_images = 0
         for f in sub.iterdir():
-            count += f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+            n_images += f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
             total += 1
             if total > max_files:
                 raise UploadRefused(_("The folder {path} holds more than {most} files; pick a smaller one.").format(
-                    path=path, most=i18n.count(max_files)))
-        classes[sub.name] = count
+                    path=path, most=count(max_files)))
+        classes[sub.name] = n_images
     if len([c for c in classes.values() if c]) < 2:
         raise UploadRefused(_("The folder {path} needs at least two sub-folders of images, one per class.").format(
             path=path))

@@ -15,8 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .. import i18n
-from ..i18n import N_, _
+from ..i18n import N_, _, count
 from .blocks import BLOCKS, PLACEMENTS, SHORTCUTS
 from .caps import MAX_INPUT_SIZE, MAX_LAYERS, MAX_WIDTH
 
@@ -145,10 +144,10 @@ class ModelConfig:
         """Depth and input size within explorer.nets.caps, checked on the numbers before anything is built."""
         if self.num_layers > MAX_LAYERS:
             raise ValueError(_("Networks of up to {most} layers are allowed here (the paper's deepest); this one has "
-                               "{layers}.").format(most=i18n.count(MAX_LAYERS), layers=i18n.count(self.num_layers)))
+                               "{layers}.").format(most=count(MAX_LAYERS), layers=count(self.num_layers)))
         if self.input_size > MAX_INPUT_SIZE:
             raise ValueError(_("input_size must be at most {most} pixels; got {value}.").format(
-                most=MAX_INPUT_SIZE, value=i18n.count(self.input_size)))
+                most=MAX_INPUT_SIZE, value=count(self.input_size)))
 
     def _validate_stage_blocks(self, blocks: tuple[int, ...]) -> None:
         stages = 4 if self.family == "imagenet" else 3

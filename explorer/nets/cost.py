@@ -15,8 +15,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from .. import i18n
-from ..i18n import _
+from ..i18n import _, decimal
 from .builder import build_model, count_parameters
 from .caps import MAX_MULT_ADDS, MAX_PARAMS, job_activation_cap
 from .config import ModelConfig
@@ -88,14 +87,14 @@ def check_model_cost(cfg: ModelConfig) -> dict:
     if params > MAX_PARAMS:
         raise ValueError(_("This net ({name} at width {width}) would have {millions} M parameters; this server "
                            "builds nets of up to {most} M.").format(
-            name=cfg.name, width=f"{cfg.width:g}", millions=i18n.decimal(params / 1e6, 0),
-            most=i18n.decimal(MAX_PARAMS / 1e6, 0)))
+            name=cfg.name, width=f"{cfg.width:g}", millions=decimal(params / 1e6, 0),
+            most=decimal(MAX_PARAMS / 1e6, 0)))
     mult_adds = _mult_adds(cfg)
     if mult_adds > MAX_MULT_ADDS:
         raise ValueError(_("This net ({name} on {size}×{size} images) would need {billions} G mult-adds per image; "
                            "this server allows up to {most} G.").format(
-            name=cfg.name, size=cfg.input_size, billions=i18n.decimal(mult_adds / 1e9, 0),
-            most=i18n.decimal(MAX_MULT_ADDS / 1e9, 0)))
+            name=cfg.name, size=cfg.input_size, billions=decimal(mult_adds / 1e9, 0),
+            most=decimal(MAX_MULT_ADDS / 1e9, 0)))
     return {"params": params, "mult_adds": mult_adds}
 
 

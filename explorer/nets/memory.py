@@ -22,8 +22,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from .. import i18n
-from ..i18n import _
+from ..i18n import _, decimal
 from .caps import (
     ACTIVATION_BUDGET_BYTES,
     ACTIVATION_BUDGET_ENV,
@@ -123,8 +122,8 @@ def human_bytes(nbytes: int) -> str:
     """Bytes as people read them in a sentence: '3.2 GB', '180.0 MB', '52.1 kB'."""
     for unit, size in (("GB", 1e9), ("MB", 1e6)):
         if nbytes >= size:
-            return f"{i18n.decimal(nbytes / size, 1)} {unit}"
-    return f"{i18n.decimal(nbytes / 1e3, 1)} kB"
+            return f"{decimal(nbytes / size, 1)} {unit}"
+    return f"{decimal(nbytes / 1e3, 1)} kB"
 
 
 # ----------------------------------------------------------------------------- the server's budget
