@@ -9,6 +9,7 @@ import functools
 import streamlit as st
 from torch import nn
 
+from explorer import i18n
 from explorer.analysis.ablation import ablate_blocks
 from explorer.analysis.diagnostics import (
     branch_ratios,
@@ -31,6 +32,7 @@ from explorer.figures.curves import (
 from explorer.figures.images import image_grid
 from explorer.figures.landscape import landscape_line, landscape_surfaces
 from explorer.figures.style import RunSeries
+from explorer.i18n import N_, _
 from explorer.jobs.landscape import landscape_spec, read_landscapes
 from explorer.nets.blocks import ResidualUnit
 from explorer.store.checkpoints import load_run_dataset, load_run_model
@@ -43,15 +45,21 @@ from pages.job_actions import landscape_job
 
 ensure_entry("pages/inspect.py")
 
-TABS = ["Gradient flow", "Layer responses", "Loss landscape", "Block ablation", "Feature maps"]
+TABS = [N_("Gradient flow"), N_("Layer responses"), N_("Loss landscape"), N_("Block ablation"), N_("Feature maps")]
 PROBE_IMAGES = 256  # test images for layer responses and branch ratios
 ABLATION_IMAGES = 1000  # test images per ablated net: enough for a clear error, quick on a CPU
 MAPS_SHOWN = 16  # feature maps drawn per net
+PLOT_KINDS = {"contour": N_("contour"), "surface": N_("surface")}
 
 # ----------------------------------------------------------------------------- cached work (per run)
-@st.cache_resource(max_entries=4, show_spinner="Loading the test set…")
-def _dataset(exp_id: str):
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _load_dataset(exp_id: str):
     return load_run_dataset(store(), exp_id)
+
+
+def _dataset(exp_id: str):
+    with st.spinner(_("Loading the test set…")):
+        return _load_dataset(exp_id)
 
 
 def _model(exp_id: str, run_id: str):
@@ -64,17 +72,28 @@ def _test_images(exp_id: str, pre: dict, n: int, start: int = 0) -> tuple:
     return normalize(ds.x_test[start:start + n], pre), ds.y_test[start:start + n]
 
 
-@st.cache_data(max_entries=32, show_spinner="Measuring the layer responses…")
-def _responses(exp_id: str, run_id: str, mtime: float) -> tuple:
+@st.cache_data(max_entries=32, show_spinner=False)
+def _measure_responses(exp_id: str, run_id: str, mtime: float) -> tuple:
     net = _model(exp_id, run_id)
-    x, _ = _test_images(exp_id, net.preprocessing, PROBE_IMAGES)
+    x, _labels = _test_images(exp_id, net.preprocessing, PROBE_IMAGES)
     return layer_responses(net.model, x), branch_ratios(net.model, x)
 
 
-@st.cache_data(max_entries=32, show_spinner="Removing one block at a time…")
-def _ablation(exp_id: str, run_id: str, mtime: float) -> list:
+def _responses(exp_id: str, run_id: str, mtime: float) -> tuple:
+    with st.spinner(_("Measuring the layer responses…")):
+        return _measure_responses(exp_id, run_id, mtime)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _ablate(exp_id: str, run_id: str, mtime: float, lang: str) -> list:
     net = _model(exp_id, run_id)
     return ablate_blocks(net.model, *_test_images(exp_id, net.preprocessing, ABLATION_IMAGES))
+
+
+def _ablation(exp_id: str, run_id: str, mtime: float) -> list:
+    """Each block's ablation; its reasons (sentences) in the reader's language, so the language keys the cache."""
+    with st.spinner(_("Removing one block at a time…")):
+        return _ablate(exp_id, run_id, mtime, i18n.current())
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -101,19 +120,19 @@ def _each(nets: dict, fn, *args) -> dict:
 
 # ----------------------------------------------------------------------------- the views
 def gradient_view(exp, nets: dict) -> None:
-    st.markdown("**What to look for:** each square is the gradient norm that one conv layer (bottom: nearest the "
-                "input) received in one epoch (0 = before the first step), on a shared log colour scale. "
-                "He et al. 2015 (§4.1) checked that with BatchNorm a deep plain net's gradients do *not* vanish: "
-                "they put its higher training error down to optimisation difficulty, not vanishing gradients. "
-                "The identity shortcut adds a direct path for the gradient from any unit back to any earlier one "
-                "(He et al. 2016, Eq. 5). What your nets show:")
+    st.markdown(_("**What to look for:** each square is the gradient norm that one conv layer (bottom: nearest the "
+                  "input) received in one epoch (0 = before the first step), on a shared log colour scale. "
+                  "He et al. 2015 (§4.1) checked that with BatchNorm a deep plain net's gradients do *not* vanish: "
+                  "they put its higher training error down to optimisation difficulty, not vanishing gradients. "
+                  "The identity shortcut adds a direct path for the gradient from any unit back to any earlier one "
+                  "(He et al. 2016, Eq. 5). What your nets show:"))
     rows = {r.id: r for r in exp.runs}
     records = {n: store().read_metrics(eid, rid, kind="epoch") for n, (eid, rid) in nets.items()}
-    series = {n: run_series(rows[rid], records[n]) for n, (_, rid) in nets.items()}
+    series = {n: run_series(rows[rid], records[n]) for n, (_eid, rid) in nets.items()}
     zrange = gradient_log_range(list(series.values()))
     if zrange is None:
-        st.info("This experiment recorded no gradient norms (it was imported with its weights only); "
-                "train a twin on the Train page to see how the gradient flows during training.")
+        st.info(_("This experiment recorded no gradient norms (it was imported with its weights only); "
+                  "train a twin on the Train page to see how the gradient flows during training."))
         return
     st.markdown("\n".join(f"- {plain_text(gradient_flow_sentence(n, recs))}" for n, recs in records.items()))
     for col, (name, run) in zip(st.columns(len(series)), series.items(), strict=True):
@@ -139,71 +158,73 @@ def clicked_layer_maps(nets: dict) -> None:
     """The feature maps of the layer whose gradient-flow cell was clicked, for the Feature maps tab's test image."""
     point = st.session_state.get("inspect_grad_cell")
     if not point or point.get("net") not in nets:
-        st.caption("Click a cell of a heatmap to see that layer's feature maps for the chosen test image.")
+        st.caption(_("Click a cell of a heatmap to see that layer's feature maps for the chosen test image."))
         return
     eid, rid = nets[point["net"]]
     which = "init" if point.get("x") == 0 and store().weights_path(eid, rid, "init").is_file() else "final"
     index = int(st.session_state.get("inspect_fm_image", 0))
     net = load_run_model(store(), eid, rid, which)
     maps = feature_maps(net.model, _test_images(eid, net.preprocessing, 1, index)[0], str(point["y"])).numpy()
-    weights = "initial" if which == "init" else "trained"
-    plot(st, image_grid(list(maps[:MAPS_SHOWN]), f"{point['net']}: {point['y']} on test image {index} "
-                               f"({weights} weights, {maps.shape[0]} channels)", columns=8, item="channel"),
-         "inspect_grad_maps")
+    title = (_("{net}: {layer} on test image {index} (initial weights, {n} channels)") if which == "init" else
+             _("{net}: {layer} on test image {index} (trained weights, {n} channels)")).format(
+        net=point["net"], layer=point["y"], index=index, n=maps.shape[0])
+    plot(st, image_grid(list(maps[:MAPS_SHOWN]), title, columns=8, item="channel"), "inspect_grad_maps")
 
 
 def responses_view(exp, nets: dict) -> None:
-    st.markdown("**What to look for:** as in He et al. 2015 (Figure 7), the standard deviation of every 3×3 layer's "
-                f"response (after its BN, before the addition or the ReLU) on {PROBE_IMAGES} test images, in network "
-                "order and sorted by size. The paper found ResNets' responses generally smaller than plain nets': "
-                "the residual functions tend to stay close to zero. On the right, ‖F(x)‖/‖x‖ per residual unit; a "
-                "plain unit has no F(x), so its line shows ‖output‖/‖input‖ instead.")
+    st.markdown(_("**What to look for:** as in He et al. 2015 (Figure 7), the standard deviation of every 3×3 layer's "
+                  "response (after its BN, before the addition or the ReLU) on {n} test images, in network "
+                  "order and sorted by size. The paper found ResNets' responses generally smaller than plain nets': "
+                  "the residual functions tend to stay close to zero. On the right, ‖F(x)‖/‖x‖ per residual unit; a "
+                  "plain unit has no F(x), so its line shows ‖output‖/‖input‖ instead.").format(n=PROBE_IMAGES))
     results = _each(nets, _responses)
     rows = {r.id: r for r in exp.runs}
     ratios = [run_series(rows[rid], [Metric("epoch", epoch=0, branch_ratios=results[n][1])])
-              for n, (_, rid) in nets.items()]
+              for n, (_eid, rid) in nets.items()]
     left, right = st.columns(2)
     plot(left, layer_response_chart({n: r[0] for n, r in results.items()}), "inspect_responses")
     plot(right, branch_ratio_chart(ratios), "inspect_ratios")
 
 
 def ablation_view(exp, nets: dict) -> None:
-    st.markdown("**What to look for:** each point is the test error after removing one block (a residual block "
-                "keeps only its shortcut; a plain block becomes the identity where the shapes allow). Veit, Wilber & "
-                "Belongie 2016 found a ResNet barely notices a missing block, except where it downsamples, while a "
-                "plain net collapses: a ResNet behaves like an ensemble of many shorter paths.")
+    st.markdown(_("**What to look for:** each point is the test error after removing one block (a residual block "
+                  "keeps only its shortcut; a plain block becomes the identity where the shapes allow). Veit, Wilber "
+                  "& Belongie 2016 found a ResNet barely notices a missing block, except where it downsamples, while "
+                  "a plain net collapses: a ResNet behaves like an ensemble of many shorter paths."))
     results = _each(nets, _ablation)
     plot(st, ablation_chart(results), "inspect_ablation", listen=True)
     for name, rows in results.items():
         stuck = [r for r in rows if r["unit"] is not None and not r["skippable"]]
         if stuck:
-            st.caption(f"{plain_text(name)} cannot skip {', '.join(r['unit'] for r in stuck)}: {stuck[0]['reason']} "
-                       "A residual block can always fall back on its shortcut, which matches the shapes.")
+            st.caption(_("{name} cannot skip {units}: {reason} A residual block can always fall back on its "
+                         "shortcut, which matches the shapes.").format(
+                name=plain_text(name), units=", ".join(r["unit"] for r in stuck), reason=stuck[0]["reason"]))
 
 
 def feature_view(exp, nets: dict) -> None:
-    st.markdown("**What to look for:** the activations of one layer for one test image, plain and residual side "
-                "by side (first 16 channels, each scaled on its own), and the first layer's filters. Early layers "
-                "tend to respond to strokes and edges. Compare how much of the input's shape each net's maps still "
-                "show at the same depth: a residual unit's output is its input plus F(x), so the shortcut carries "
-                "the input along (the papers do not study these maps; this is for looking, not a result).")
+    st.markdown(_("**What to look for:** the activations of one layer for one test image, plain and residual side "
+                  "by side (first 16 channels, each scaled on its own), and the first layer's filters. Early layers "
+                  "tend to respond to strokes and edges. Compare how much of the input's shape each net's maps still "
+                  "show at the same depth: a residual unit's output is its input plus F(x), so the shortcut carries "
+                  "the input along (the papers do not study these maps; this is for looking, not a result)."))
     models = {n: _model(*ids).model for n, ids in nets.items()}
     layers = [name for name, m in next(iter(models.values())).named_modules()
               if isinstance(m, (nn.Conv2d, ResidualUnit)) and all(name in dict(o.named_modules())
                                                                  for o in models.values())]
     pick, image = st.columns([4, 1])
-    layer = pick.selectbox("Layer", layers, key="inspect_fm_layer")
+    layer = pick.selectbox(_("Layer"), layers, key="inspect_fm_layer")
     dataset = _dataset(exp.id)
-    index = int(pick.number_input("Test image", 0, len(dataset.y_test) - 1, 0, key="inspect_fm_image"))
-    _, view, label = test_example(dataset, index)
-    plot(image, image_grid([view], f"Test image {index}", columns=1, labels=[f"label {label}"], rescale=False),
+    index = int(pick.number_input(_("Test image"), 0, len(dataset.y_test) - 1, 0, key="inspect_fm_image"))
+    _x, view, label = test_example(dataset, index)
+    plot(image, image_grid([view], _("Test image {index}").format(index=index), columns=1,
+                           labels=[_("label {label}").format(label=label)], rescale=False),
          "inspect_fm_input", config={"displayModeBar": False})
     for col, (name, (eid, rid)) in zip(st.columns(len(nets)), nets.items(), strict=True):
         maps = _maps(eid, rid, _mtime(eid, rid), layer, index)
-        plot(col, image_grid(list(maps[:MAPS_SHOWN]), f"{name}: {layer} ({maps.shape[0]} channels)", columns=8,
-                             item="channel"), f"inspect_fm_{name}")
-        plot(col, image_grid(_filters(eid, rid, _mtime(eid, rid)), f"{name}: first-layer filters", columns=8,
-                             rescale=False, item="filter"), f"inspect_filters_{name}")
+        plot(col, image_grid(list(maps[:MAPS_SHOWN]), _("{name}: {layer} ({n} channels)").format(
+            name=name, layer=layer, n=maps.shape[0]), columns=8, item="channel"), f"inspect_fm_{name}")
+        plot(col, image_grid(_filters(eid, rid, _mtime(eid, rid)), _("{name}: first-layer filters").format(name=name),
+                             columns=8, rescale=False, item="filter"), f"inspect_filters_{name}")
 
 
 # ----------------------------------------------------------------------------- the loss landscape job
@@ -211,7 +232,8 @@ def landscape_results(job_id: str) -> None:
     results = read_landscapes(store(), job_id)
     if not results:
         return
-    kind = st.radio("Plot", ["contour", "surface"], horizontal=True, key="inspect_ls_kind")
+    kind = st.radio(_("Plot"), ["contour", "surface"], horizontal=True, key="inspect_ls_kind",
+                    format_func=lambda v: _(PLOT_KINDS[v]))
     surfaces = {n: r["surface"] for n, r in results.items() if r.get("surface")}
     plot(st, landscape_surfaces(surfaces, kind=kind), "inspect_ls_surface")
     lines = {n: r["line"] for n, r in results.items() if r.get("line") and r["line"]["loss"]}
@@ -222,28 +244,29 @@ def landscape_results(job_id: str) -> None:
 
 
 def landscape_view(exp, nets: dict) -> None:
-    st.markdown("**What to look for:** the training loss on a plane through the trained weights (★), along two "
-                "random filter-normalised directions, plain and residual on one colour scale; below it, the loss on "
-                "the straight line from the initial to the trained weights. Li et al. 2018 found that without "
-                "shortcuts a deep net's landscape turns chaotic, while with them it stays smooth and nearly convex. "
-                "It runs as a job: you can leave the page and come back.")
+    st.markdown(_("**What to look for:** the training loss on a plane through the trained weights (★), along two "
+                  "random filter-normalised directions, plain and residual on one colour scale; below it, the loss "
+                  "on the straight line from the initial to the trained weights. Li et al. 2018 found that without "
+                  "shortcuts a deep net's landscape turns chaotic, while with them it stays smooth and nearly "
+                  "convex. It runs as a job: you can leave the page and come back."))
     left, right = st.columns(2)
-    steps = left.select_slider("Grid points per axis", [5, 9, 11, 15, 21, 31, 41], value=21, key="inspect_ls_steps")
-    span = right.select_slider("Span", [0.25, 0.5, 1.0, 2.0], value=1.0, key="inspect_ls_span")
-    spec = landscape_spec(exp.id, [rid for _, rid in nets.values()], steps=steps, span=span)
-    landscape_job(spec, "The landscape job", "inspect_landscape", landscape_results)
+    steps = left.select_slider(_("Grid points per axis"), [5, 9, 11, 15, 21, 31, 41], value=21,
+                               key="inspect_ls_steps")
+    span = right.select_slider(_("Span"), [0.25, 0.5, 1.0, 2.0], value=1.0, key="inspect_ls_span")
+    spec = landscape_spec(exp.id, [rid for _eid, rid in nets.values()], steps=steps, span=span)
+    landscape_job(spec, _("The landscape job"), "inspect_landscape", landscape_results)
 
 
 # ----------------------------------------------------------------------------- the page
-st.title("Inspect")
-st.caption("What the shortcut changes inside a network: the plain net and its residual twin on the same axes.")
+st.title(_("Inspect"))
+st.caption(_("What the shortcut changes inside a network: the plain net and its residual twin on the same axes."))
 exp, nets = choose_nets("inspect")
 gate = results_gating().gate(exp.spec_kind, exp.owner) if exp is not None else None
 if gate is not None:  # predict, then observe: this experiment's results wait for the class question
     predict_first(gate, "inspect")
 elif nets:
     views = [gradient_view, responses_view, landscape_view, ablation_view, feature_view]
-    for tab, view in zip(st.tabs(TABS, key="inspect_tab", on_change="rerun"), views, strict=True):
+    for tab, view in zip(st.tabs([_(t) for t in TABS], key="inspect_tab", on_change="rerun"), views, strict=True):
         if tab.open:
             with tab:
                 guard_view(view, exp, nets)

@@ -17,6 +17,7 @@ import random
 import torch
 from torch import nn
 
+from ..i18n import _
 from ..nets.blocks import ResidualUnit
 from ..nets.builder import ResNet
 from .evaluation import error_rate, eval_no_grad
@@ -39,13 +40,13 @@ def _replacement(unit: ResidualUnit) -> tuple[nn.Module | None, str | None]:
         return ShortcutOnly(unit), None
     if unit.in_ch == unit.out_ch and unit.stride == 1:
         return nn.Identity(), None
-    return None, (f"This plain block changes the shape ({unit.in_ch} to {unit.out_ch} channels, stride "
-                  f"{unit.stride}), so there is no identity to put in its place.")
+    return None, _("This plain block changes the shape ({before} to {after} channels, stride {stride}), so there is "
+                   "no identity to put in its place.").format(before=unit.in_ch, after=unit.out_ch, stride=unit.stride)
 
 
 def _swap(model: nn.Module, name: str, module: nn.Module) -> nn.Module:
     """Put `module` at the dotted `name` inside `model`; returns what was there."""
-    parent_name, _, child = name.rpartition(".")
+    parent_name, _dot, child = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     old = getattr(parent, child)
     setattr(parent, child, module)
@@ -152,7 +153,7 @@ def _error_without(work: ResNet, units: list[tuple[str, ResidualUnit]], x: torch
                    batch_size: int) -> float:
     """The error with these (name, unit) pairs swapped for their skip; the units are put back afterwards."""
     for name, unit in units:
-        skip, _ = _replacement(unit)
+        skip, _reason = _replacement(unit)
         if skip is not None:  # the caller passes skippable units only
             _swap(work, name, skip.eval())
     try:

@@ -37,6 +37,7 @@ from captum.attr import (
 )
 from torch import nn
 
+from ..i18n import N_, _
 from ..nets.memory import human_bytes, request_cap, server_budget
 from .baselines import baseline_image
 from .layers import checked_logits, chosen_layer, default_layer, probe, stage_names
@@ -145,7 +146,7 @@ def attribute_details(model: nn.Module, x: torch.Tensor, method: str, target: in
         batch, need = _memory_plan(spec, work, x, options)  # refused here, before anything real is allocated
         if spec.passes is not None:
             options["internal_batch_size"] = batch
-        with server_budget().reserve(need, f"{spec.label} on this net and image"):
+        with server_budget().reserve(need, _("{method} on this net and image").format(method=_(spec.label))):
             by_default = spec.layer and options.get("layer") is None
             # One no-grad forward gives the predicted class and, for Grad-CAM's default, the stages' sizes.
             logits, sides = probe(work, x, stage_names(work) if by_default else [])
@@ -193,7 +194,7 @@ def default_gradcam_layer(model: nn.Module, x: torch.Tensor) -> str:
     """
     _check_input(model, x)
     with borrowed_copy(model) as work:
-        _, sides = probe(work, x.detach().to(_device_of(work), torch.float32), stage_names(work))
+        _scores, sides = probe(work, x.detach().to(_device_of(work), torch.float32), stage_names(work))
         return default_layer(work, sides)
 
 
@@ -295,28 +296,32 @@ def _occlusion_windows(x: torch.Tensor, options: Options) -> tuple[int, int, int
 _IG_OPTIONS = ("n_steps", "internal_batch_size", "baseline", "preprocessing", "max_steps")
 _OCCLUSION_OPTIONS = ("window", "stride", "internal_batch_size", "baseline", "preprocessing")
 register_method(Method(
-    "saliency", "Saliency", "How strongly each pixel would change the class score if nudged: the gradient's size "
-    "(Simonyan et al. 2014).", _saliency))
+    "saliency", N_("Saliency"), N_("How strongly each pixel would change the class score if nudged: the gradient's "
+                                   "size (Simonyan et al. 2014)."), _saliency))
 register_method(Method(
-    "integrated_gradients", "Integrated Gradients", "How much each pixel contributed on the straight path from a "
-    "baseline image (the dataset's mean colour unless you pick another) to this one: gradients summed along the "
-    "path (Sundararajan et al. 2017).", _integrated_gradients, _IG_OPTIONS, heavy=True, baseline=True,
+    "integrated_gradients", N_("Integrated Gradients"), N_(
+        "How much each pixel contributed on the straight path from a baseline image (the dataset's mean colour "
+        "unless you pick another) to this one: gradients summed along the path (Sundararajan et al. 2017)."),
+    _integrated_gradients, _IG_OPTIONS, heavy=True, baseline=True,
     passes=lambda work, x, options: _ig_steps(work, options)[1]))
 register_method(Method(
-    "smoothgrad", "SmoothGrad", "The saliency map averaged over noisy copies of the image, which keeps the pixels "
-    "that matter and drops the speckle (Smilkov et al. 2017).", _smoothgrad,
+    "smoothgrad", "SmoothGrad", N_("The saliency map averaged over noisy copies of the image, which keeps the pixels "
+                                   "that matter and drops the speckle (Smilkov et al. 2017)."), _smoothgrad,
     ("nt_samples", "stdevs", "internal_batch_size"), heavy=True,
     passes=lambda work, x, options: _positive_int(options, "nt_samples", 16)))
 register_method(Method(
-    "guided_backprop", "Guided Backprop", "The gradient with only positive signals let back through each ReLU: "
-    "sharp, edge-like detail of what excites the class (Springenberg et al. 2015).", _guided_backprop))
+    "guided_backprop", N_("Guided Backprop"), N_("The gradient with only positive signals let back through each "
+                                                 "ReLU: sharp, edge-like detail of what excites the class "
+                                                 "(Springenberg et al. 2015)."), _guided_backprop))
 register_method(Method(
-    "gradcam", "Grad-CAM", "Which regions of a late convolutional stage the class relies on: its feature maps "
-    "weighted by their average gradient, coarse but class-specific (Selvaraju et al. 2017).", _gradcam,
+    "gradcam", "Grad-CAM", N_("Which regions of a late convolutional stage the class relies on: its feature maps "
+                              "weighted by their average gradient, coarse but class-specific (Selvaraju et al. "
+                              "2017)."), _gradcam,
     ("layer",), layer=True))
 register_method(Method(
-    "occlusion", "Occlusion", "How much the class score changes when a patch of the baseline (the dataset's mean "
-    "colour unless you pick another) hides each region: slow, but asks the model directly (Zeiler & Fergus 2014).",
+    "occlusion", N_("Occlusion"), N_("How much the class score changes when a patch of the baseline (the dataset's "
+                                     "mean colour unless you pick another) hides each region: slow, but asks the "
+                                     "model directly (Zeiler & Fergus 2014)."),
     _occlusion, _OCCLUSION_OPTIONS, heavy=True, baseline=True, gradients=False,
     passes=lambda work, x, options: _occlusion_windows(x, options)[2]))
 
@@ -416,9 +421,9 @@ def _memory_plan(spec: Method, work: nn.Module, x: torch.Tensor, options: Option
     fit = profile.images_that_fit(cap, backward=spec.gradients)
     one = profile.backward_bytes(1) if spec.gradients else profile.forward_bytes(1)
     if fit < 1:
-        raise ValueError(f"{spec.label} would need about {human_bytes(one)} of memory for this net and image, and "
-                         f"one explanation may use {human_bytes(cap)} here: use a smaller image or a shallower or "
-                         f"narrower net.")
+        raise ValueError(_("{method} would need about {need} of memory for this net and image, and one explanation "
+                           "may use {cap} here: use a smaller image or a shallower or narrower net.").format(
+            method=_(spec.label), need=human_bytes(one), cap=human_bytes(cap)))
     batch = 1
     if spec.passes is not None:
         wanted = _default_batch(work, x, spec.passes(work, x, options))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..i18n import N_
 from ..nets.preprocessing import Preprocessing
 
 
@@ -43,11 +44,11 @@ def _blur(x: torch.Tensor, pre: Preprocessing | None) -> torch.Tensor:
 
 
 BASELINES: dict[str, Baseline] = {b.name: b for b in (  # name -> Baseline, in the order the app lists them
-    Baseline("mean", "Dataset mean colour", "the dataset's mean colour (0 after normalisation; captum's default)",
-             _mean),
-    Baseline("black", "Black", "a black image (every pixel 0 before normalisation)", _black),
-    Baseline("blur", "Blurred image", "a blurred copy of the image (Gaussian, sigma = an eighth of its side): the "
-             "colours stay, the detail goes", _blur),
+    Baseline("mean", N_("Dataset mean colour"), N_("the dataset's mean colour (0 after normalisation; captum's "
+                                                   "default)"), _mean),
+    Baseline("black", N_("Black"), N_("a black image (every pixel 0 before normalisation)"), _black),
+    Baseline("blur", N_("Blurred image"), N_("a blurred copy of the image (Gaussian, sigma = an eighth of its side): "
+                                             "the colours stay, the detail goes"), _blur),
 )}
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..i18n import _, decimal
 from ..nets.builder import ResNet
 from .evaluation import eval_no_grad
 
@@ -116,11 +117,12 @@ def gradient_flow_sentence(name: str, records: list) -> str:
             epoch = _field(rec, "epoch")
             ratios.append((int(epoch) if isinstance(epoch, float) and epoch.is_integer() else epoch, first / last))
     if not ratios:
-        return f"{name}: no gradient norms were recorded, so there is nothing to compare."
-    parts = [_ratio_words(ratios[0][1], "before training" if ratios[0][0] == 0 else f"at epoch {ratios[0][0]}")]
+        return _("{name}: no gradient norms were recorded, so there is nothing to compare.").format(name=name)
+    first = _ratio_words(ratios[0][1], ratios[0][0])
     if len(ratios) > 1:
-        parts.append(_ratio_words(ratios[-1][1], f"at epoch {ratios[-1][0]}", short=True))
-    return f"{name}: " + "; ".join(parts) + "."
+        return _("{name}: {first}; {latest}.").format(name=name, first=first,
+                                                      latest=_ratio_short(ratios[-1][1], ratios[-1][0]))
+    return _("{name}: {first}.").format(name=name, first=first)
 
 
 def _field(record: object, key: str) -> object:
@@ -128,15 +130,36 @@ def _field(record: object, key: str) -> object:
     return record.get(key) if isinstance(record, dict) else getattr(record, key, None)
 
 
-def _ratio_words(ratio: float, when: str, short: bool = False) -> str:
+def _ratio_words(ratio: float, epoch: object) -> str:
+    """The first clause: before training (epoch 0) or at an epoch, the first conv's gradient against the last's."""
+    times = decimal(ratio if ratio > 1 else 1 / ratio, 1)
+    if epoch == 0:
+        if 0.9 <= ratio <= 1.1:
+            return _("before training the conv nearest the input got about the same gradient as the conv nearest "
+                     "the output")
+        if ratio > 1:
+            return _("before training the conv nearest the input got a gradient {times} times larger than the conv "
+                     "nearest the output").format(times=times)
+        return _("before training the conv nearest the input got a gradient {times} times smaller than the conv "
+                 "nearest the output").format(times=times)
     if 0.9 <= ratio <= 1.1:
-        size = "about the same gradient as"
-    else:
-        times = ratio if ratio > 1 else 1 / ratio
-        size = f"a gradient {times:,.1f} times {'larger' if ratio > 1 else 'smaller'} than"
-    if short:
-        return f"{when}, {size.removeprefix('a gradient ').removesuffix(' than').removesuffix(' as')}"
-    return f"{when} the conv nearest the input got {size} the conv nearest the output"
+        return _("at epoch {epoch} the conv nearest the input got about the same gradient as the conv nearest the "
+                 "output").format(epoch=epoch)
+    if ratio > 1:
+        return _("at epoch {epoch} the conv nearest the input got a gradient {times} times larger than the conv "
+                 "nearest the output").format(epoch=epoch, times=times)
+    return _("at epoch {epoch} the conv nearest the input got a gradient {times} times smaller than the conv nearest "
+             "the output").format(epoch=epoch, times=times)
+
+
+def _ratio_short(ratio: float, epoch: object) -> str:
+    """The latest epoch's clause, short: "at epoch 15, 3.1 times larger"."""
+    times = decimal(ratio if ratio > 1 else 1 / ratio, 1)
+    if 0.9 <= ratio <= 1.1:
+        return _("at epoch {epoch}, about the same gradient").format(epoch=epoch)
+    if ratio > 1:
+        return _("at epoch {epoch}, {times} times larger").format(epoch=epoch, times=times)
+    return _("at epoch {epoch}, {times} times smaller").format(epoch=epoch, times=times)
 
 
 def branch_ratios(model: ResNet, x: torch.Tensor) -> dict[str, float]:
@@ -211,13 +234,13 @@ def layer_responses(model: ResNet, x: torch.Tensor) -> dict[str, float]:
     try:
         with eval_no_grad(model):
             model(x.to(_device_of(model)))
-            stds = [captured[name].float().std(unbiased=False) for name, _ in points]
+            stds = [captured[name].float().std(unbiased=False) for name, _module in points]
     finally:
         for h in handles:
             h.remove()
     if not stds:
         return {}
-    return dict(zip([name for name, _ in points], torch.stack(stds).tolist(), strict=True))
+    return dict(zip([name for name, _module in points], torch.stack(stds).tolist(), strict=True))
 
 
 def feature_maps(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
@@ -232,7 +255,8 @@ def feature_maps(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
     """
     modules = dict(model.named_modules())
     if not layer or layer not in modules:
-        raise ValueError(f"There is no layer named {layer!r} in this model; pick one from its layer list.")
+        raise ValueError(_("There is no layer named {layer} in this model; pick one from its layer list.").format(
+            layer=repr(layer)))
     if x.dim() == 3:
         x = x.unsqueeze(0)  # (C, H, W) -> (1, C, H, W)
     if x.dim() != 4 or x.shape[0] != 1:
@@ -246,7 +270,8 @@ def feature_maps(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
         handle.remove()
     out = captured[0] if captured else None
     if not isinstance(out, torch.Tensor) or out.dim() != 4:
-        raise ValueError(f"Layer {layer!r} does not give image-shaped feature maps; pick a conv, BN, ReLU or unit.")
+        raise ValueError(_("Layer {layer} does not give image-shaped feature maps; pick a conv, BN, ReLU or "
+                           "unit.").format(layer=repr(layer)))
     return out[0].detach().float().cpu()  # (1, C', h, w) -> (C', h, w)
 
 
@@ -260,7 +285,7 @@ def first_layer_filters(model: nn.Module) -> torch.Tensor:
     """
     conv = getattr(model, "conv1", None)
     if not isinstance(conv, nn.Conv2d):
-        raise ValueError("This model has no first convolution named conv1 to show.")
+        raise ValueError(_("This model has no first convolution named conv1 to show."))
     w = conv.weight.detach().float().cpu().clone()  # (out, in, k, k)
     flat = w.flatten(1)
     low = flat.min(dim=1).values.view(-1, 1, 1, 1)

@@ -14,11 +14,13 @@ model is untouched. Size budget: ~200 lines.
 from __future__ import annotations
 
 import copy
+import functools
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..i18n import N_, _, ngettext, num, pct
 from ..nets.blocks import PLACEMENTS, Projection, ResidualUnit
 from ..nets.builder import ResNet
 
@@ -40,7 +42,7 @@ class _SplitUnit(nn.Module):
 
 
 def _swap(model: nn.Module, name: str, module: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
+    parent_name, _dot, child = name.rpartition(".")
     setattr(model.get_submodule(parent_name) if parent_name else model, child, module)
 
 
@@ -54,12 +56,12 @@ def _rms(t: torch.Tensor) -> float:
 
 
 SHORTCUT_KINDS = {  # each kind of shortcut in the words the summary and the chart use: (one, several)
-    "identity": ("identity shortcut (Eq. 5's \"1\")", "identity shortcuts (Eq. 5's \"1\")"),
-    "zero-pad": ("downsampling shortcut (option A: subsample, zero channels)",
-                 "downsampling shortcuts (option A: subsample, zero channels)"),
-    "projection": ("projection shortcut (1×1 conv + BN, option B/C)",
-                   "projection shortcuts (1×1 conv + BN, option B/C)"),
-    "none": ("no shortcut (plain)", "no shortcuts (plain)"),
+    "identity": (N_("identity shortcut (Eq. 5's \"1\")"), N_("identity shortcuts (Eq. 5's \"1\")")),
+    "zero-pad": (N_("downsampling shortcut (option A: subsample, zero channels)"),
+                 N_("downsampling shortcuts (option A: subsample, zero channels)")),
+    "projection": (N_("projection shortcut (1×1 conv + BN, option B/C)"),
+                   N_("projection shortcuts (1×1 conv + BN, option B/C)")),
+    "none": (N_("no shortcut (plain)"), N_("no shortcuts (plain)")),
 }
 
 
@@ -98,7 +100,7 @@ def gradient_split(model: ResNet, x: torch.Tensor, y: torch.Tensor, train_mode: 
     units = dict(model.units())
     rows = []
     for name, (shortcut, branch, arriving, kind, branch_zero) in parts.items():
-        stage, _, index = name.rpartition(".")
+        stage, _dot, index = name.rpartition(".")
         total = branch if shortcut is None else shortcut + branch
         norm_total = _norm(total)
         rows.append({"unit": name, "stage": stage, "index": int(index), "kind": kind, "identity": kind == "identity",
@@ -124,7 +126,7 @@ def unit_gradients(model: ResNet, x: torch.Tensor, y: torch.Tensor, train_mode: 
         _swap(work, name, _SplitUnit(unit, name, record))
     loss = F.cross_entropy(work(x.to(device)).float(), y.to(device))
     # dL/dz for every unit: z was never materialised as a leaf, so ask autograd through f (dL/dz = dL/df).
-    arriving = torch.autograd.grad(loss, [f for _, _, f in record.values()], retain_graph=True)
+    arriving = torch.autograd.grad(loss, [f for _x, _s, f in record.values()], retain_graph=True)
     out = {}
     for (name, (inp, s, f)), g in zip(record.items(), arriving, strict=True):
         branch = torch.autograd.grad(f, inp, g, retain_graph=True)[0]  # (dF/dx)^T dL/dz
@@ -141,28 +143,49 @@ def _median(values: list[float]) -> float:
 def _net_sentence(name: str, units: list[dict]) -> str:
     """What one net's rows show: the shortcut's share by kind, and the first unit's RMS gradient against the last."""
     ratio = units[0]["rms"] / units[-1]["rms"] if units[-1]["rms"] > 0 else float("inf")
-    sizes = (f"per element (RMS), the gradient at the first unit's input is {ratio:.2g}× that at the last unit's "
-             "input")
+    times = num(ratio, 2) if ratio != float("inf") else f"{ratio:.2g}"
+    sizes = _("per element (RMS), the gradient at the first unit's input is {times}× that at the last unit's "
+              "input").format(times=times)
     residual = [u for u in units if u["kind"] != "none"]
     if not residual:
-        return f"in {name} every unit's gradient passes through its layers; {sizes}"
+        return _("in {name} every unit's gradient passes through its layers; {sizes}").format(name=name, sizes=sizes)
     if all(u["branch_zero"] for u in residual):
-        return (f"in {name} every residual branch outputs exactly zero on this batch (zero-init: each unit starts as "
-                "its shortcut), so the whole gradient passes through the shortcuts by construction: that is the "
-                f"starting point, not something the net has learnt; {sizes}")
+        return _("in {name} every residual branch outputs exactly zero on this batch (zero-init: each unit starts as "
+                 "its shortcut), so the whole gradient passes through the shortcuts by construction: that is the "
+                 "starting point, not something the net has learnt; {sizes}").format(name=name, sizes=sizes)
     clauses = []
     for kind in ("identity", "zero-pad", "projection"):
         shares = [u["share"] for u in residual if u["kind"] == kind and u["share"] is not None]
         if shares:
-            what = SHORTCUT_KINDS[kind][len(shares) > 1]
-            clauses.append(f"a median {100 * _median(shares):.0f}% of the input gradient's size at its {len(shares)} "
-                           f"{what}")
-    text = f"in {name} the part through the shortcut is " + ", and ".join(clauses) + f"; {sizes}"
+            share, n = pct(100 * _median(shares), 0), len(shares)
+            clause = {
+                "identity": ngettext("a median {share} of the input gradient's size at its {n} identity shortcut "
+                                     "(Eq. 5's \"1\")", "a median {share} of the input gradient's size at its {n} "
+                                     "identity shortcuts (Eq. 5's \"1\")", n),
+                "zero-pad": ngettext("a median {share} of the input gradient's size at its {n} downsampling shortcut "
+                                     "(option A: subsample, zero channels)", "a median {share} of the input "
+                                     "gradient's size at its {n} downsampling shortcuts (option A: subsample, zero "
+                                     "channels)", n),
+                "projection": ngettext("a median {share} of the input gradient's size at its {n} projection shortcut "
+                                       "(1×1 conv + BN, option B/C)", "a median {share} of the input gradient's "
+                                       "size at its {n} projection shortcuts (1×1 conv + BN, option B/C)", n),
+            }[kind]
+            clauses.append(clause.format(share=share, n=n))
+    joined = functools.reduce(lambda a, b: _("{first}, and {second}").format(first=a, second=b), clauses)
+    text = _("in {name} the part through the shortcut is {shares}; {sizes}").format(name=name, shares=joined,
+                                                                                     sizes=sizes)
     if any(u["after_add"] for u in residual):
-        text += (" (its units apply ops after the addition, such as the original unit's ReLU, so from one unit to "
-                 "the next the gradient also passes those: the \"1\" carries it unchanged across an addition, "
-                 "not across units)")
+        text += " " + _("(its units apply ops after the addition, such as the original unit's ReLU, so from one unit "
+                        "to the next the gradient also passes those: the \"1\" carries it unchanged across an "
+                        "addition, not across units)")
     return text
+
+
+def _shares_given(units: list[dict]) -> bool:
+    """Whether _net_sentence gives this net's shares (a median per kind of shortcut)."""
+    residual = [u for u in units if u["kind"] != "none"]
+    return bool(residual) and not all(u["branch_zero"] for u in residual) and any(
+        u["share"] is not None for u in residual if u["kind"] in ("identity", "zero-pad", "projection"))
 
 
 def highway_summary(rows: dict) -> str:
@@ -174,10 +197,10 @@ def highway_summary(rows: dict) -> str:
     """
     parts = [_net_sentence(name, units) for name, units in rows.items() if units]
     if not parts:
-        return "These nets have no residual units to split."
+        return _("These nets have no residual units to split.")
     text = "; ".join(parts)
     text = text[0].upper() + text[1:] + "."
-    if " a median " in text:  # some net's shares were given: say what a share is
-        text += (" Share = |shortcut part| / |∂L/∂x|, L2 norms over the batch; the two parts add as vectors, so "
-                 "their shares need not sum to 100% (He et al. 2016, Eq. 5).")
+    if any(_shares_given(units) for units in rows.values() if units):  # say what a share is
+        text += " " + _("Share = |shortcut part| / |∂L/∂x|, L2 norms over the batch; the two parts add as vectors, "
+                        "so their shares need not sum to 100% (He et al. 2016, Eq. 5).")
     return text

@@ -16,6 +16,7 @@ import pathlib
 import numpy as np
 import torch
 
+from ..i18n import N_, _
 from ..nets.preprocessing import Augment
 from .files import (
     DatasetCorrupt,
@@ -99,16 +100,17 @@ def _read_idx_pair(folder: pathlib.Path, split: str) -> tuple[torch.Tensor, torc
     x = read_idx(folder / images_file, 3)
     y = read_idx(folder / labels_file, 1)
     if len(x) != len(y) or (len(y) and y.max() > 9):
-        raise DatasetCorrupt(f"{folder}: the {split} images and labels do not match; reinstall or re-download them.")
+        raise DatasetCorrupt(_("{folder}: the {split} images and labels do not match; reinstall or re-download "
+                               "them.").format(folder=folder, split=split))
     return torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64))
 
 
 def _load_fashion(root: pathlib.Path, progress: Progress) -> Splits:
     if not _debian_fashion_present():
         return _load_torchvision("FashionMNIST", root, progress)
-    progress(f"Reading Fashion-MNIST from {DEBIAN_FASHION}", 0.0)
+    progress(_("Reading Fashion-MNIST from {folder}").format(folder=DEBIAN_FASHION), 0.0)
     x_train, y_train = _read_idx_pair(DEBIAN_FASHION, "train")
-    progress(f"Reading Fashion-MNIST from {DEBIAN_FASHION}", 0.85)
+    progress(_("Reading Fashion-MNIST from {folder}").format(folder=DEBIAN_FASHION), 0.85)
     x_test, y_test = _read_idx_pair(DEBIAN_FASHION, "test")
     progress("Fashion-MNIST ready", 1.0)
     return Splits(x_train, y_train, x_test, y_test)
@@ -126,16 +128,16 @@ def _load_torchvision(cls_name: str, root: pathlib.Path, progress: Progress) -> 
     try:
         train, test = cls(str(root), train=True), cls(str(root), train=False)
     except RuntimeError:  # not downloaded yet
-        progress(f"Downloading {cls_name} into {root}", None)
+        progress(_("Downloading {dataset} into {folder}").format(dataset=cls_name, folder=root), None)
         try:
             train = cls(str(root), train=True, download=True)
             test = cls(str(root), train=False, download=True)
         except Exception:
             raise DatasetUnavailable(
-                f"{cls_name} is not in {root / cls_name / 'raw'} and could not be downloaded; connect to the "
-                f"internet once, or put its four -ubyte.gz files in that folder."
+                _("{dataset} is not in {folder} and could not be downloaded; connect to the internet once, or put "
+                  "its four -ubyte.gz files in that folder.").format(dataset=cls_name, folder=root / cls_name / "raw")
             ) from None
-    progress(f"{cls_name} ready", 1.0)
+    progress(_("{dataset} ready").format(dataset=cls_name), 1.0)
     return Splits(train.data.unsqueeze(1).contiguous(), train.targets.long(),
                   test.data.unsqueeze(1).contiguous(), test.targets.long())
 
@@ -147,9 +149,9 @@ def _load_cifar10(root: pathlib.Path, progress: Progress) -> Splits:
         _download_cifar10(root, progress)
     parts = []
     for i, name in enumerate(_CIFAR_TRAIN + _CIFAR_TEST):
-        progress("Reading CIFAR-10", i / 6)
+        progress(_("Reading CIFAR-10"), i / 6)
         parts.append(read_cifar_batch(folder / name))
-    progress("CIFAR-10 ready", 1.0)
+    progress(_("{dataset} ready").format(dataset="CIFAR-10"), 1.0)
     x_train = torch.cat([p[0] for p in parts[:5]])
     y_train = torch.cat([p[1] for p in parts[:5]])
     return Splits(x_train, y_train, parts[5][0], parts[5][1])
@@ -159,13 +161,13 @@ def _download_cifar10(root: pathlib.Path, progress: Progress) -> None:
     from torchvision.datasets import CIFAR10
     from torchvision.datasets.utils import download_and_extract_archive
 
-    progress(f"Downloading CIFAR-10 (170 MB) into {root}", None)
+    progress(_("Downloading CIFAR-10 (170 MB) into {folder}").format(folder=root), None)
     try:
         download_and_extract_archive(CIFAR10.url, str(root), filename=CIFAR10.filename, md5=CIFAR10.tgz_md5)
     except Exception:
         raise DatasetUnavailable(
-            f"CIFAR-10 is not in {root / CIFAR_FOLDER} and could not be downloaded; connect to the internet once, "
-            f"or extract cifar-10-python.tar.gz into {root}."
+            _("CIFAR-10 is not in {folder} and could not be downloaded; connect to the internet once, or extract "
+              "cifar-10-python.tar.gz into {root}.").format(folder=root / CIFAR_FOLDER, root=root)
         ) from None
 
 
@@ -173,10 +175,11 @@ def _download_cifar10(root: pathlib.Path, progress: Progress) -> None:
 def folder_classes(path: pathlib.Path) -> tuple[str, ...]:
     """The class names of an image folder: its sub-folders, sorted; at least two, else DatasetUnavailable."""
     if not path.is_dir():
-        raise DatasetUnavailable(f"The image folder {path} does not exist.")
+        raise DatasetUnavailable(_("The image folder {path} does not exist.").format(path=path))
     classes = tuple(sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")))
     if len(classes) < 2:
-        raise DatasetUnavailable(f"The image folder {path} needs at least two sub-folders, one per class.")
+        raise DatasetUnavailable(_("The image folder {path} needs at least two sub-folders, one per class.").format(
+            path=path))
     return classes
 
 
@@ -196,7 +199,8 @@ def _folder_files(path: pathlib.Path) -> tuple[tuple[str, ...], list[tuple[pathl
     files = [(f, c) for c, name in enumerate(classes) for f in sorted((path / name).iterdir())
              if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
     if len(files) * 3 * FOLDER_INPUT_SIZE**2 > FOLDER_MAX_BYTES:
-        raise DatasetUnavailable(f"The image folder {path} is too large to hold in memory ({len(files)} images).")
+        raise DatasetUnavailable(_("The image folder {path} is too large to hold in memory ({n} images).").format(
+            path=path, n=len(files)))
     return classes, files
 
 
@@ -206,7 +210,7 @@ def keep_decoded(path: pathlib.Path, decoded: dict[str, np.ndarray] | None = Non
     and keep them beside it (DECODED_FILE), so later loads read arrays, not images. -> (x, y, skipped)."""
     classes, files = _folder_files(path)
     x, y, skipped = _decode(files, path, progress, decoded)
-    meta = {"classes": list(classes), "skipped": skipped, "files": files_fingerprint((f for f, _ in files), path)}
+    meta = {"classes": list(classes), "skipped": skipped, "files": files_fingerprint((f for f, _c in files), path)}
     with contextlib.suppress(OSError):  # a read-only folder: decoded again next time
         write_decoded(path / DECODED_FILE, x, y, meta)
     return x, y, skipped
@@ -224,9 +228,10 @@ def _load_folder(path: pathlib.Path, progress: Progress) -> Splits:
         x, y, skipped = keep_decoded(path, progress=progress)  # an upload from before the arrays were kept
     else:  # a folder on the server: decoded each time, nothing written into it
         x, y, skipped = _decode(files, path, progress)
-    progress(f"Read {len(x)} images, skipped {skipped} unreadable", 1.0)
+    progress(_("Read {n} images, skipped {skipped} unreadable").format(n=len(x), skipped=skipped), 1.0)
     if not len(x):
-        raise DatasetUnavailable(f"The image folder {path} has no readable PNG, JPEG, WebP, BMP or GIF images.")
+        raise DatasetUnavailable(_("The image folder {path} has no readable PNG, JPEG, WebP, BMP or GIF "
+                                   "images.").format(path=path))
     return _split(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y), classes=classes, skipped=skipped)
 
 
@@ -241,7 +246,7 @@ def _read_kept(path: pathlib.Path, classes: tuple[str, ...],
     if meta.get("classes") != list(classes) or not isinstance(skipped, int) or len(x) + skipped != len(files) or \
             x.shape[1:] != (3, FOLDER_INPUT_SIZE, FOLDER_INPUT_SIZE) or \
             (len(y) and (int(y.min()) < 0 or int(y.max()) >= len(classes))) or \
-            meta.get("files") != files_fingerprint((f for f, _ in files), path):
+            meta.get("files") != files_fingerprint((f for f, _c in files), path):
         return None
     return x, y, skipped
 
@@ -271,33 +276,33 @@ def _decode(files: list[tuple[pathlib.Path, int]], path: pathlib.Path, progress:
 # Recipes differ from the paper's CIFAR recipe, which needs ~164 epochs: these are for a short run in a class,
 # with the same optimiser and step schedule (docs/engine.md). Augmentation: He et al. 2015 for CIFAR-10.
 register_dataset(DatasetSpec(
-    "digits", "Digits (8×8)", "scikit-learn's 1,797 real 8x8 handwritten digits (UCI), built in and offline.",
+    "digits", N_("Digits (8×8)"), N_("scikit-learn's 1,797 real 8x8 handwritten digits (UCI), built in and offline."),
     "UCI Optical Recognition of Handwritten Digits (Alpaydin & Kaynak 1998), CC BY 4.0; shipped with scikit-learn.",
     1, 8, _DIGITS, _load_digits,
     # Tuned so the Figure 6 sweep shows degradation in about a minute on a laptop (docs/engine.md).
     Recipe(epochs=15, batch_size=64, lr=0.1, schedule="cosine", warmup_epochs=2.0),
     scale=16.0, augment=Augment(1, False), margin=0.0, drawn_digits=True, train_images=1437))  # 80 % of 1,797
 register_dataset(DatasetSpec(
-    "fashion_mnist", "Fashion-MNIST", "Zalando's 70,000 28x28 grayscale pictures of clothing in 10 classes.",
+    "fashion_mnist", "Fashion-MNIST", N_("Zalando's 70,000 28x28 grayscale pictures of clothing in 10 classes."),
     "Zalando Research (Xiao, Rasul & Vollgraf 2017), MIT licence; Debian's dataset-fashion-mnist when installed.",
     1, 28, ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
     _load_fashion, Recipe(epochs=5, batch_size=256, lr=0.1, schedule="onecycle"),
     augment=Augment(2, True), margin=0.0, train_images=60_000, torchvision="FashionMNIST",
     needs_download=not _debian_fashion_present()))
 register_dataset(DatasetSpec(
-    "mnist", "MNIST", "LeCun's 70,000 28x28 handwritten digits (needs a download).",
+    "mnist", "MNIST", N_("LeCun's 70,000 28x28 handwritten digits (needs a download)."),
     "Yann LeCun, Corinna Cortes and Chris Burges (LeCun et al. 1998), CC BY-SA 3.0; downloaded by torchvision.",
     1, 28, _DIGITS, _load_mnist, Recipe(epochs=4, batch_size=256, lr=0.1, schedule="onecycle"),
     augment=Augment(2, False), margin=4 / 28, drawn_digits=True, train_images=60_000, torchvision="MNIST",
     needs_download=True))  # margin: MNIST's digits are 20x20 inside 28x28
 register_dataset(DatasetSpec(
-    "cifar10", "CIFAR-10", "60,000 32x32 colour photos in 10 classes, the paper's CIFAR-10 (needs a download).",
+    "cifar10", "CIFAR-10", N_("60,000 32x32 colour photos in 10 classes, the paper's CIFAR-10 (needs a download)."),
     "Alex Krizhevsky, Vinod Nair and Geoffrey Hinton (Krizhevsky 2009), University of Toronto; no stated licence.",
     3, 32, ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
     _load_cifar10, Recipe(epochs=30, batch_size=128, lr=0.1, schedule="step", warmup_epochs=1.0),
     augment=Augment(4, True), train_images=50_000, torchvision="CIFAR10", needs_download=True))
 register_dataset(DatasetSpec(
-    "folder", "Your images", "Your own images: one sub-folder per class, resized to 32x32 RGB.",
+    "folder", N_("Your images"), N_("Your own images: one sub-folder per class, resized to 32x32 RGB."),
     "Yours: uploaded as a zip or read from a folder on the server.",
     3, FOLDER_INPUT_SIZE, (), _load_folder, Recipe(epochs=15, batch_size=64, lr=0.05, schedule="cosine"),
     augment=Augment(4, True), needs_path=True, list_classes=folder_classes))

@@ -5,6 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from ..i18n import _
 from ..nets.config import choice, config_from_dict
 from .registry import DATASETS
 
@@ -25,11 +26,13 @@ class DataConfig:
     def __post_init__(self) -> None:
         choice("dataset", self.name, DATASETS)
         if DATASETS[self.name].needs_path and not self.path:
-            raise ValueError(f"The {self.name} dataset needs a path to a folder with one sub-folder per class.")
+            raise ValueError(_("The {name} dataset needs a path to a folder with one sub-folder per class.").format(
+                name=self.name))
         for name in ("train_subset", "test_subset"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise ValueError(f"{name} must be a whole number of at least 1 (or empty for all); got {value!r}.")
+                raise ValueError(_("{name} must be a whole number of at least 1 (or empty for all); got {value}.")
+                                 .format(name=name, value=repr(value)))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..i18n import _, decimal
 from ..nets.preprocessing import Preprocessing
 from .registry import DATASETS
 
@@ -48,10 +49,9 @@ def load_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PI
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ImageError("An image must be given as the bytes of a file.")
     if len(data) == 0:
-        raise ImageError("The file is empty; choose a PNG, JPEG, WebP, BMP or GIF image.")
+        raise ImageError(_("The file is empty; choose a PNG, JPEG, WebP, BMP or GIF image."))
     if len(data) > max_bytes:
-        raise ImageError(f"The file is {len(data) / 2**20:.1f} MB; images up to {max_bytes / 2**20:.0f} MB are "
-                         f"accepted.")
+        raise ImageError(_too_large_file(len(data), max_bytes))
     # PIL itself warns above Image.MAX_IMAGE_PIXELS and errors at twice that; our cap never lets an image
     # past PIL's warning level reach the decoder. (No warnings.catch_warnings: it is not thread-safe, and
     # Streamlit serves each session from its own thread.)
@@ -70,20 +70,23 @@ def image_size(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PI
         ImageError: one sentence, for what `load_image` would refuse before decoding.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) == 0:
-        raise ImageError("The file is empty; choose a PNG, JPEG, WebP, BMP or GIF image.")
+        raise ImageError(_("The file is empty; choose a PNG, JPEG, WebP, BMP or GIF image."))
     if len(data) > max_bytes:
-        raise ImageError(f"The file is {len(data) / 2**20:.1f} MB; images up to {max_bytes / 2**20:.0f} MB are "
-                         f"accepted.")
+        raise ImageError(_too_large_file(len(data), max_bytes))
     img = _open_checked(bytes(data), min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels))
     width, height = img.size
     img.close()
     return width, height
 
 
+def _too_large_file(size: int, max_bytes: int) -> str:
+    return _("The file is {size} MB; images up to {most} MB are accepted.").format(
+        size=decimal(size / 2**20, 1), most=decimal(max_bytes / 2**20, 0))
+
+
 def _too_big(width: int, height: int, max_pixels: int) -> ImageError:
-    return ImageError(
-        f"The image is {width} x {height} pixels; images up to {max_pixels / 1e6:.0f} megapixels are accepted."
-    )
+    return ImageError(_("The image is {width} x {height} pixels; images up to {most} megapixels are accepted.").format(
+        width=width, height=height, most=decimal(max_pixels / 1e6, 0)))
 
 
 def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
@@ -91,20 +94,20 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(data), formats=FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"The image has too many pixels; images up to {max_pixels / 1e6:.0f} megapixels are "
-                         f"accepted.") from None
+        raise ImageError(_("The image has too many pixels; images up to {most} megapixels are accepted.").format(
+            most=decimal(max_pixels / 1e6, 0))) from None
     except UnidentifiedImageError:
-        raise ImageError("This file is not a PNG, JPEG, WebP, BMP or GIF image.") from None
+        raise ImageError(_("This file is not a PNG, JPEG, WebP, BMP or GIF image.")) from None
     except Exception:
-        raise ImageError("This image file is damaged and cannot be read.") from None
+        raise ImageError(_("This image file is damaged and cannot be read.")) from None
     width, height = img.size
     if width < 1 or height < 1:
-        raise ImageError("The image has no pixels.")
+        raise ImageError(_("The image has no pixels."))
     if width * height > max_pixels:
         raise _too_big(width, height, max_pixels)
     if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
-        raise ImageError(f"The image is {width} x {height} pixels, too long and thin to show or explain; "
-                         f"crop it to at most {MAX_ASPECT_RATIO}:1.")
+        raise ImageError(_("The image is {width} x {height} pixels, too long and thin to show or explain; crop it to "
+                           "at most {ratio}:1.").format(width=width, height=height, ratio=MAX_ASPECT_RATIO))
     return img
 
 
@@ -114,9 +117,9 @@ def _decode(img: Image.Image) -> Image.Image:
         img.seek(0)
         img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("The image has too many pixels to decode safely.") from None
+        raise ImageError(_("The image has too many pixels to decode safely.")) from None
     except Exception:
-        raise ImageError("This image file is damaged or cut off and cannot be read.") from None
+        raise ImageError(_("This image file is damaged or cut off and cannot be read.")) from None
     return img
 
 
@@ -142,7 +145,8 @@ def to_rgb_or_l(img: Image.Image) -> Image.Image:
     try:
         return img.convert("RGB")  # P without transparency, CMYK, YCbCr, LAB, HSV
     except Exception:
-        raise ImageError(f"Images in PIL mode {mode} are not supported; save it as an RGB PNG or JPEG.") from None
+        raise ImageError(_("Images in PIL mode {mode} are not supported; save it as an RGB PNG or JPEG.").format(
+            mode=mode)) from None
 
 
 def _onto_white(rgba: Image.Image) -> Image.Image:
@@ -259,7 +263,7 @@ def _ink_map(img: Image.Image) -> np.ndarray:
     paper = 1.0 - paper if paper > 0.5 else paper
     top = float(ink.max())
     if top - paper < 0.1:
-        raise ImageError("No digit found: the picture looks blank; draw or upload a digit with clear strokes.")
+        raise ImageError(_("No digit found: the picture looks blank; draw or upload a digit with clear strokes."))
     return np.clip((ink - paper) / (top - paper), 0.0, 1.0)
 
 

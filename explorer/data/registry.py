@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from ..i18n import _
 from ..nets.preprocessing import Augment
 
 Progress = Callable[[str, float | None], None]  # (message, fraction done or None) for downloads and decoding
@@ -109,10 +110,12 @@ def dataset_info(name: str, path: str | None = None) -> DatasetSpec:
         ValueError: an unknown name, or a folder dataset without a path. DatasetUnavailable: an unusable folder.
     """
     if name not in DATASETS:
-        raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(DATASETS)}.")
+        raise ValueError(_("Unknown dataset {name}; choose one of {datasets}.").format(
+            name=repr(name), datasets=", ".join(DATASETS)))
     spec = DATASETS[name]
     if spec.list_classes is None:
         return spec
     if not path:
-        raise ValueError(f"The {name} dataset needs a path to a folder with one sub-folder per class.")
+        raise ValueError(_("The {name} dataset needs a path to a folder with one sub-folder per class.").format(
+            name=name))
     return replace(spec, classes=spec.list_classes(pathlib.Path(path)))

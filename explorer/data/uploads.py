@@ -27,6 +27,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from ..i18n import _, count, decimal
 from ..nets.preprocessing import MAX_CLASS_NAME
 from .builtin import FOLDER_INPUT_SIZE, IMAGE_SUFFIXES, UPLOAD_MARKER, folder_image, keep_decoded
 from .images import MAX_BYTES, ImageError, image_size
@@ -80,8 +81,8 @@ class _Clock:
 
     def check(self) -> None:
         if time.thread_time() - self.start > self.limit_s:
-            raise UploadRefused(f"Reading the zip's images took more than {self.limit_s:g} s of the server's time; "
-                                f"upload fewer or smaller images.")
+            raise UploadRefused(_("Reading the zip's images took more than {seconds} s of the server's time; upload "
+                                  "fewer or smaller images.").format(seconds=f"{self.limit_s:g}"))
 
 
 def _check_layout(zf: zipfile.ZipFile, data: bytes) -> None:
@@ -93,39 +94,40 @@ def _check_layout(zf: zipfile.ZipFile, data: bytes) -> None:
         start = info.header_offset
         head = data[start:start + _LOCAL_HEADER.size] if start >= 0 else b""
         if len(head) < _LOCAL_HEADER.size or head[:4] != b"PK\x03\x04":
-            raise UploadRefused("The zip is damaged (an entry points where no entry begins), so it was refused.")
-        _, name_len, extra_len = _LOCAL_HEADER.unpack(head)
+            raise UploadRefused(_("The zip is damaged (an entry points where no entry begins), so it was refused."))
+        _signature, name_len, extra_len = _LOCAL_HEADER.unpack(head)
         end = start + _LOCAL_HEADER.size + name_len + extra_len + info.compress_size
         if end > end_of_entries:
-            raise UploadRefused("The zip is damaged (an entry runs past the end of the entries), so it was refused.")
+            raise UploadRefused(_("The zip is damaged (an entry runs past the end of the entries), so it was refused."))
         spans.append((start, end))
         key = unicodedata.normalize("NFC", "/".join(pathlib.PurePosixPath(info.filename).parts)).casefold()
         repeated = repeated or (key, info.is_dir()) in names
         names.add((key, info.is_dir()))
     spans.sort()
     if any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)):
-        raise UploadRefused("Entries of the zip share their bytes (one file listed as many), so it was refused.")
+        raise UploadRefused(_("Entries of the zip share their bytes (one file listed as many), so it was refused."))
     if repeated:
-        raise UploadRefused("The zip lists the same file name more than once, so it was refused.")
+        raise UploadRefused(_("The zip lists the same file name more than once, so it was refused."))
 
 
 def _plan(zf: zipfile.ZipFile, data: bytes, caps: dict) -> tuple:
     """([(ZipInfo, class name)], skipped count) from the listing alone; raises UploadRefused."""
     infos = zf.infolist()
     if len(infos) > caps["entries"]:
-        raise UploadRefused(f"The zip lists {len(infos):,} entries; at most {caps['entries']:,} are accepted.")
+        raise UploadRefused(_("The zip lists {entries} entries; at most {most} are accepted.").format(
+            entries=count(len(infos)), most=count(caps["entries"])))
     _check_layout(zf, data)
     if sum(i.file_size for i in infos) > caps["uncompressed"]:
-        raise UploadRefused(f"The zip would expand to more than {caps['uncompressed'] / 2**20:.0f} MB; "
-                            f"upload fewer or smaller images.")
+        raise UploadRefused(_("The zip would expand to more than {most} MB; upload fewer or smaller images.").format(
+            most=decimal(caps["uncompressed"] / 2**20, 0)))
     for i in infos:
         if i.file_size > caps["ratio"] * max(i.compress_size, 1) and i.file_size > 2**20:
-            raise UploadRefused("This zip looks like a zip bomb (a file expands far more than an image could), "
-                                "so it was refused.")
+            raise UploadRefused(_("This zip looks like a zip bomb (a file expands far more than an image could), "
+                                  "so it was refused."))
     files = [i for i in infos if not i.is_dir() and not _hidden(i.filename)]
     parts = [pathlib.PurePosixPath(i.filename).parts for i in files]
     if any(p[0] in ("/", "..") or ".." in p or "\\" in i.filename for p, i in zip(parts, files, strict=True)):
-        raise UploadRefused("The zip holds a path that leaves its folder, so it was refused.")
+        raise UploadRefused(_("The zip holds a path that leaves its folder, so it was refused."))
     images = [p for p in parts if pathlib.PurePosixPath(p[-1]).suffix.lower() in IMAGE_SUFFIXES]
     if images and all(len(p) >= 3 for p in images) and len({p[0] for p in images}) == 1:
         parts = [p[1:] for p in parts]  # one folder wrapping the class folders
@@ -139,12 +141,13 @@ def _plan(zf: zipfile.ZipFile, data: bytes, caps: dict) -> tuple:
             skipped += 1
             continue
         plan.append((info, cls))
-    classes = {c for _, c in plan}
+    classes = {c for _info, c in plan}
     if len(classes) < 2:
-        raise UploadRefused("The zip needs at least two folders of images, one per class (for example cats/ and "
-                            "dogs/).")
+        raise UploadRefused(_("The zip needs at least two folders of images, one per class (for example cats/ and "
+                              "dogs/)."))
     if len(classes) > caps["classes"]:
-        raise UploadRefused(f"The zip has {len(classes)} class folders; at most {caps['classes']} are accepted.")
+        raise UploadRefused(_("The zip has {n} class folders; at most {most} are accepted.").format(
+            n=len(classes), most=caps["classes"]))
     return plan, skipped
 
 
@@ -152,8 +155,8 @@ def _class_name(folder: str) -> str:
     """A class folder's name as its class name: trimmed, cut to MAX_CLASS_NAME characters and MAX_CLASS_NAME_BYTES
     bytes; UploadRefused for < or >, which no class name holds (explorer.nets.preprocessing)."""
     if set(folder) & set("<>"):
-        raise UploadRefused("A class folder's name holds < or >, which class names may not; rename it and zip it "
-                            "again.")
+        raise UploadRefused(_("A class folder's name holds < or >, which class names may not; rename it and zip it "
+                              "again."))
     return folder.strip()[:MAX_CLASS_NAME].encode()[:MAX_CLASS_NAME_BYTES].decode(errors="ignore").strip()
 
 
@@ -184,16 +187,16 @@ def import_zip(data: bytes, root: str | pathlib.Path, max_zip_bytes: int = MAX_Z
     """
     clock = _Clock(max_cpu_s)
     if not isinstance(data, (bytes, bytearray)) or not data:
-        raise UploadRefused("The file is empty; upload a zip of class folders.")
+        raise UploadRefused(_("The file is empty; upload a zip of class folders."))
     if len(data) > max_zip_bytes:
-        raise UploadRefused(f"The zip is {len(data) / 2**20:.0f} MB; zips up to {max_zip_bytes / 2**20:.0f} MB are "
-                            f"accepted.")
+        raise UploadRefused(_("The zip is {size} MB; zips up to {most} MB are accepted.").format(
+            size=f"{len(data) / 2**20:.0f}", most=f"{max_zip_bytes / 2**20:.0f}"))
     caps = {"entries": max_entries, "uncompressed": max_uncompressed, "ratio": max_ratio, "classes": MAX_CLASSES}
     data = bytes(data)
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError):
-        raise UploadRefused("This file is not a zip archive; zip a folder with one sub-folder per class.") from None
+        raise UploadRefused(_("This file is not a zip archive; zip a folder with one sub-folder per class.")) from None
     root = pathlib.Path(root)
     target = root / ("upload-" + hashlib.sha256(data).hexdigest()[:16])
     with zf:
@@ -201,7 +204,7 @@ def import_zip(data: bytes, root: str | pathlib.Path, max_zip_bytes: int = MAX_Z
         if not target.is_dir():
             plan, unreadable = _headers(zf, plan, max_pixels, clock)
             if budget is not None:
-                need = sum(i.file_size for i, _ in plan) + len(plan) * 3 * FOLDER_INPUT_SIZE**2 + 2**12
+                need = sum(i.file_size for i, _cls in plan) + len(plan) * 3 * FOLDER_INPUT_SIZE**2 + 2**12
                 check_room(root, owner, need + reserve_bytes, budget)
             skipped += unreadable + _extract(zf, plan, target, clock, owner)
     preview = folder_preview(target)
@@ -230,8 +233,8 @@ def _headers(zf: zipfile.ZipFile, plan: list, max_pixels: int, clock: _Clock) ->
             continue
         pixels += width * height
         if pixels > max_pixels:
-            raise UploadRefused(f"The zip's images hold more than {max_pixels / 1e6:,.0f} megapixels in all; upload "
-                                f"fewer or smaller images.")
+            raise UploadRefused(_("The zip's images hold more than {most} megapixels in all; upload fewer or "
+                                  "smaller images.").format(most=decimal(max_pixels / 1e6, 0)))
         kept.append((info, cls))
     return kept, skipped
 
@@ -257,7 +260,7 @@ def _extract(zf: zipfile.ZipFile, plan: list, target: pathlib.Path, clock: _Cloc
             decoded[f"{cls}/{name}"] = array
             kept.add(cls)
         if len(kept) < 2:
-            raise UploadRefused("Fewer than two class folders hold a readable image (PNG, JPEG, WebP, BMP or GIF).")
+            raise UploadRefused(_("Fewer than two class folders hold a readable image (PNG, JPEG, WebP, BMP or GIF)."))
         keep_decoded(staging, decoded)  # nothing decoded again: every array is given
         (staging / UPLOAD_MARKER).write_text(str(skipped))
         if owner is not None:
@@ -282,7 +285,8 @@ def _bounded_read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None 
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError):
         raw = None
     if raw is None or len(raw) > info.file_size:
-        raise UploadRefused("The zip is damaged or its entries do not match their declared sizes, so it was refused.")
+        raise UploadRefused(_("The zip is damaged or its entries do not match their declared sizes, so it was "
+                              "refused."))
     return raw
 
 
@@ -290,7 +294,7 @@ def _bounded_read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int | None 
 def _disk_bytes(folder: pathlib.Path) -> int:
     """Bytes of the files under a folder (links not followed)."""
     total = 0
-    for here, _, files in os.walk(folder):
+    for here, _dirs, files in os.walk(folder):
         for name in files:
             try:
                 total += os.lstat(os.path.join(here, name)).st_size
@@ -339,17 +343,18 @@ def check_room(root: str | pathlib.Path, owner: str | None, need: int, budget: U
     usage = uploads_usage(root)
     used = sum(usage.values())
     if budget.total_bytes is not None and used + need > budget.total_bytes:
-        raise UploadRefused(f"The server's space for uploaded datasets is full ({_mb(used)} of "
-                            f"{_mb(budget.total_bytes)} used), so this upload was refused; ask your teacher to remove "
-                            f"old uploads.")
+        raise UploadRefused(_("The server's space for uploaded datasets is full ({used} of {total} used), so this "
+                              "upload was refused; ask your teacher to remove old uploads.").format(
+            used=_mb(used), total=_mb(budget.total_bytes)))
     mine = usage.get(owner, 0) if owner is not None else 0
     if owner is not None and budget.owner_bytes is not None and mine + need > budget.owner_bytes:
-        raise UploadRefused(f"This upload would take your uploaded datasets past {_mb(budget.owner_bytes)} "
-                            f"({_mb(mine)} used), so it was refused; ask your teacher to remove older ones.")
+        raise UploadRefused(_("This upload would take your uploaded datasets past {budget} ({used} used), so it was "
+                              "refused; ask your teacher to remove older ones.").format(
+            budget=_mb(budget.owner_bytes), used=_mb(mine)))
 
 
 def _mb(n: int) -> str:
-    return f"{n / 2**10:,.0f} KB" if n < 2**20 else f"{n / 2**20:,.0f} MB"
+    return f"{decimal(n / 2**10, 0)} KB" if n < 2**20 else f"{decimal(n / 2**20, 0)} MB"
 
 
 def folder_preview(path: str | pathlib.Path, max_files: int = 100_000) -> dict[str, Any]:
@@ -362,19 +367,21 @@ def folder_preview(path: str | pathlib.Path, max_files: int = 100_000) -> dict[s
     """
     path = pathlib.Path(path)
     if not path.is_dir():
-        raise UploadRefused(f"There is no folder {path} on the server.")
+        raise UploadRefused(_("There is no folder {path} on the server.").format(path=path))
     classes: dict = {}
     total = 0
     for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        count = 0
+        n_images = 0
         for f in sub.iterdir():
-            count += f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+            n_images += f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
             total += 1
             if total > max_files:
-                raise UploadRefused(f"The folder {path} holds more than {max_files:,} files; pick a smaller one.")
-        classes[sub.name] = count
+                raise UploadRefused(_("The folder {path} holds more than {most} files; pick a smaller one.").format(
+                    path=path, most=count(max_files)))
+        classes[sub.name] = n_images
     if len([c for c in classes.values() if c]) < 2:
-        raise UploadRefused(f"The folder {path} needs at least two sub-folders of images, one per class.")
+        raise UploadRefused(_("The folder {path} needs at least two sub-folders of images, one per class.").format(
+            path=path))
     marker = path / ".skipped"
     skipped: int | None = int(marker.read_text()) if marker.is_file() else 0
     return {"classes": classes, "images": sum(classes.values()), "skipped": skipped, "path": str(path)}

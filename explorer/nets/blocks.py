@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..i18n import N_
+
 
 # ----------------------------------------------------------------------------- helpers
 def conv3x3(in_ch: int, out_ch: int, stride: int = 1, bias: bool = False) -> nn.Conv2d:
@@ -88,15 +90,17 @@ class ShortcutKind:
 
 
 SHORTCUTS = {
-    "none": ShortcutKind(None, "", "No shortcut: the plain net, the same layers without the addition "
-                         "(He et al. 2015)."),
-    "A": ShortcutKind(_option_a, "zero-pad", "Identity; where the shape changes, subsample and pad with zero channels: "
-                      "no extra parameters, so plain and residual twins match exactly (He et al. 2015, option A)."),
-    "B": ShortcutKind(_option_b, "projection", "Identity; a 1x1 convolution + BN only where the shape changes "
-                      "(He et al. 2015, option B; torchvision's ResNets)."),
-    "C": ShortcutKind(_option_c, "projection", "A 1x1 convolution + BN on every shortcut: a few more parameters; "
-                      "slightly better than B only for ResNet-34 on ImageNet (24.19 vs 24.52 % top-1, He et al. 2015, "
-                      "Table 3), far worse on ResNet-110 on CIFAR-10 (12.22 vs 6.61 %, He et al. 2016, Table 1)."),
+    "none": ShortcutKind(None, "", N_("No shortcut: the plain net, the same layers without the addition "
+                                      "(He et al. 2015).")),
+    "A": ShortcutKind(_option_a, "zero-pad", N_("Identity; where the shape changes, subsample and pad with zero "
+                                                "channels: no extra parameters, so plain and residual twins match "
+                                                "exactly (He et al. 2015, option A).")),
+    "B": ShortcutKind(_option_b, "projection", N_("Identity; a 1x1 convolution + BN only where the shape changes "
+                                                  "(He et al. 2015, option B; torchvision's ResNets).")),
+    "C": ShortcutKind(_option_c, "projection", N_("A 1x1 convolution + BN on every shortcut: a few more parameters; "
+                                                  "slightly better than B only for ResNet-34 on ImageNet (24.19 vs "
+                                                  "24.52 % top-1, He et al. 2015, Table 3), far worse on ResNet-110 "
+                                                  "on CIFAR-10 (12.22 vs 6.61 %, He et al. 2016, Table 1).")),
 }
 
 
@@ -124,24 +128,24 @@ class Placement:
 
 
 PLACEMENTS = {
-    "original": Placement((), ("bn", "relu"), ("bn",), ("relu",), "bn",
-                          "conv-BN-ReLU-conv-BN, add, ReLU: the unit of the 2015 paper (He et al. 2015)."),
-    "no_final_relu": Placement((), ("bn", "relu"), ("bn",), (), "bn",
-                               "The original unit without the ReLU after the addition: a little better at 110 layers "
-                               "(6.32 vs 6.97 %), no real difference at 20 (Gross & Wilber 2016)."),
-    "bn_after_add": Placement((), ("bn", "relu"), (), ("bn", "relu"), None,
-                              "conv-BN-ReLU-conv, add, BN, ReLU: BN after the addition alters the shortcut signal and "
-                              "hurts deep nets (8.17 vs 6.61 % on ResNet-110, He et al. 2016, Table 2; Gross & Wilber "
-                              "2016)."),
-    "relu_before_add": Placement((), ("bn", "relu"), ("bn", "relu"), (), None,
-                                 "conv-BN-ReLU-conv-BN-ReLU, add: the branch can only add, never subtract; "
-                                 "7.84 vs 6.61 % on ResNet-110 (He et al. 2016, Table 2)."),
-    "relu_preact": Placement(("relu",), ("bn",), ("bn",), (), "bn",
-                             "ReLU-conv-BN-ReLU-conv-BN, add: ReLU-only pre-activation, about as good as the original "
-                             "(6.71 vs 6.61 % on ResNet-110, He et al. 2016, Table 2)."),
-    "full_preact": Placement(("bn", "relu"), (), (), (), "conv",
-                             "BN-ReLU-conv-BN-ReLU-conv, add: full pre-activation keeps the shortcut a clean identity; "
-                             "best in He et al. 2016 (6.37 vs 6.61 % on ResNet-110)."),
+    "original": Placement((), ("bn", "relu"), ("bn",), ("relu",), "bn", N_(
+        "conv-BN-ReLU-conv-BN, add, ReLU: the unit of the 2015 paper (He et al. 2015).")),
+    "no_final_relu": Placement((), ("bn", "relu"), ("bn",), (), "bn", N_(
+        "The original unit without the ReLU after the addition: a little better at 110 layers "
+        "(6.32 vs 6.97 %), no real difference at 20 (Gross & Wilber 2016).")),
+    "bn_after_add": Placement((), ("bn", "relu"), (), ("bn", "relu"), None, N_(
+        "conv-BN-ReLU-conv, add, BN, ReLU: BN after the addition alters the shortcut signal and "
+        "hurts deep nets (8.17 vs 6.61 % on ResNet-110, He et al. 2016, Table 2; Gross & Wilber "
+        "2016).")),
+    "relu_before_add": Placement((), ("bn", "relu"), ("bn", "relu"), (), None, N_(
+        "conv-BN-ReLU-conv-BN-ReLU, add: the branch can only add, never subtract; "
+        "7.84 vs 6.61 % on ResNet-110 (He et al. 2016, Table 2).")),
+    "relu_preact": Placement(("relu",), ("bn",), ("bn",), (), "bn", N_(
+        "ReLU-conv-BN-ReLU-conv-BN, add: ReLU-only pre-activation, about as good as the original "
+        "(6.71 vs 6.61 % on ResNet-110, He et al. 2016, Table 2).")),
+    "full_preact": Placement(("bn", "relu"), (), (), (), "conv", N_(
+        "BN-ReLU-conv-BN-ReLU-conv, add: full pre-activation keeps the shortcut a clean identity; "
+        "best in He et al. 2016 (6.37 vs 6.61 % on ResNet-110).")),
 }
 
 

@@ -15,6 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..i18n import N_, _, count
 from .blocks import BLOCKS, PLACEMENTS, SHORTCUTS
 from .caps import MAX_INPUT_SIZE, MAX_LAYERS, MAX_WIDTH
 
@@ -33,11 +34,11 @@ INITS = ("kaiming", "xavier")
 # Why a placement's branch cannot start at zero and still learn, for those whose registry entry says so
 # (Placement.zero_init is None; `zero_init_refusal` reads the registry, a test checks that the two agree).
 ZERO_INIT_REFUSED = {
-    "relu_before_add": "zero_init_residual does not fit the relu_before_add placement: its branch ends in a ReLU, "
-                       "and a branch that starts at exactly zero there gets no gradient and never learns.",
-    "bn_after_add": "zero_init_residual does not fit the bn_after_add placement: BN and ReLU come after the "
-                    "addition, so no unit can start as its shortcut, and zeroing the branch's last BN (a ReLU "
-                    "follows it) would stop the branch learning.",
+    "relu_before_add": N_("zero_init_residual does not fit the relu_before_add placement: its branch ends in a "
+                          "ReLU, and a branch that starts at exactly zero there gets no gradient and never learns."),
+    "bn_after_add": N_("zero_init_residual does not fit the bn_after_add placement: BN and ReLU come after the "
+                       "addition, so no unit can start as its shortcut, and zeroing the branch's last BN (a ReLU "
+                       "follows it) would stop the branch learning."),
 }
 
 
@@ -57,11 +58,14 @@ CIFAR_DEPTHS = {"basic": (8, 14, 20, 32, 44, 56, 110), "bottleneck": (11, 20, 29
 
 
 def zero_init_refusal(placement: str) -> str | None:
-    """Why a registered placement's branch cannot start at zero (its registry entry's zero_init is None), or None."""
+    """Why a registered placement's branch cannot start at zero (its registry entry's zero_init is None), or None;
+    in the reader's language."""
     if PLACEMENTS[placement].zero_init is not None:
         return None
-    return ZERO_INIT_REFUSED.get(placement, f"zero_init_residual does not fit the {placement} placement: its branch "
-                                            f"cannot start at exactly zero and still learn.")
+    if placement in ZERO_INIT_REFUSED:
+        return _(ZERO_INIT_REFUSED[placement])
+    return _("zero_init_residual does not fit the {placement} placement: its branch cannot start at exactly zero and "
+             "still learn.").format(placement=placement)
 
 
 def choice(name: str, value: object, allowed: Collection[object]) -> None:
@@ -71,7 +75,8 @@ def choice(name: str, value: object, allowed: Collection[object]) -> None:
     except TypeError:  # an unhashable value (a list read from a file) looked up in a registry's keys
         known = False
     if not known:
-        raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}.")
+        raise ValueError(_("{name} must be one of {allowed}; got {value}.").format(
+            name=name, allowed=", ".join(map(str, allowed)), value=repr(value)))
 
 
 @dataclass(frozen=True)
@@ -108,10 +113,11 @@ class ModelConfig:
         for name in ("depth", "in_channels", "input_size", "num_classes"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a whole number of at least 1; got {value!r}.")
+                raise ValueError(_("{name} must be a whole number of at least 1; got {value}.").format(
+                    name=name, value=repr(value)))
         if not isinstance(self.width, (int, float)) or isinstance(self.width, bool) or not 0 < self.width <= MAX_WIDTH:
-            raise ValueError(f"width must be a multiplier between 0 and {MAX_WIDTH:g} (1.0 is the paper's); "
-                             f"got {self.width!r}.")
+            raise ValueError(_("width must be a multiplier between 0 and {most} (1.0 is the paper's); got "
+                               "{value}.").format(most=f"{MAX_WIDTH:g}", value=repr(self.width)))
         if self.stage_blocks is not None:
             self._validate_stage_blocks(self.stage_blocks)
         else:
@@ -119,17 +125,17 @@ class ModelConfig:
         self._validate_caps()
         min_size = 32 if self.family == "imagenet" else 4
         if self.input_size < min_size:
-            raise ValueError(
-                f"input_size must be at least {min_size} pixels for the {self.family} family "
-                f"(its stem and stages shrink the image); got {self.input_size}."
-            )
+            raise ValueError(_("input_size must be at least {least} pixels for the {family} family (its stem and "
+                               "stages shrink the image); got {value}.").format(
+                least=min_size, family=self.family, value=self.input_size))
         if not isinstance(self.zero_init_residual, bool):  # "false" read from a file would be truthy
-            raise ValueError(f"zero_init_residual must be true or false; got {self.zero_init_residual!r}.")
+            raise ValueError(_("zero_init_residual must be true or false; got {value}.").format(
+                value=repr(self.zero_init_residual)))
         if self.zero_init_residual and self.norm == "none":
-            raise ValueError("zero_init_residual needs BatchNorm (there is no BN scale to zero with norm='none').")
+            raise ValueError(_("zero_init_residual needs BatchNorm (there is no BN scale to zero with norm='none')."))
         if self.zero_init_residual and self.shortcut == "none":
-            raise ValueError("zero_init_residual needs a shortcut: a plain net whose branches start at zero "
-                             "cannot train.")
+            raise ValueError(_("zero_init_residual needs a shortcut: a plain net whose branches start at zero "
+                               "cannot train."))
         refusal = zero_init_refusal(self.placement)
         if self.zero_init_residual and refusal:
             raise ValueError(refusal)
@@ -137,30 +143,34 @@ class ModelConfig:
     def _validate_caps(self) -> None:
         """Depth and input size within explorer.nets.caps, checked on the numbers before anything is built."""
         if self.num_layers > MAX_LAYERS:
-            raise ValueError(f"Networks of up to {MAX_LAYERS:,} layers are allowed here (the paper's deepest); "
-                             f"this one has {self.num_layers:,}.")
+            raise ValueError(_("Networks of up to {most} layers are allowed here (the paper's deepest); this one has "
+                               "{layers}.").format(most=count(MAX_LAYERS), layers=count(self.num_layers)))
         if self.input_size > MAX_INPUT_SIZE:
-            raise ValueError(f"input_size must be at most {MAX_INPUT_SIZE} pixels; got {self.input_size:,}.")
+            raise ValueError(_("input_size must be at most {most} pixels; got {value}.").format(
+                most=MAX_INPUT_SIZE, value=count(self.input_size)))
 
     def _validate_stage_blocks(self, blocks: tuple[int, ...]) -> None:
         stages = 4 if self.family == "imagenet" else 3
         if len(blocks) != stages or any(not isinstance(b, int) or isinstance(b, bool) or b < 1 for b in blocks):
-            raise ValueError(f"stage_blocks must be {stages} whole numbers of at least 1 for the {self.family} "
-                             f"family; got {blocks!r}.")
+            raise ValueError(_("stage_blocks must be {stages} whole numbers of at least 1 for the {family} family; "
+                               "got {value}.").format(stages=stages, family=self.family, value=repr(blocks)))
 
     def _validate_depth(self) -> None:
         if self.family == "imagenet":
             if self.depth not in IMAGENET_STAGES:
-                raise ValueError(f"ImageNet depth must be one of 18, 34, 50, 101, 152; got {self.depth}.")
+                raise ValueError(_("ImageNet depth must be one of 18, 34, 50, 101, 152; got {depth}.").format(
+                    depth=self.depth))
             wanted = IMAGENET_STAGES[self.depth][0]
             if self.block != wanted:
-                raise ValueError(f"ImageNet depth {self.depth} uses {wanted} blocks; got block={self.block!r}.")
+                raise ValueError(_("ImageNet depth {depth} uses {wanted} blocks; got block={block}.").format(
+                    depth=self.depth, wanted=wanted, block=repr(self.block)))
             return
         step = 3 * BLOCKS[self.block].convs
         if (self.depth - 2) % step or self.depth < step + 2:
             examples = CIFAR_DEPTHS.get(self.block) or tuple(k * step + 2 for k in (1, 2, 3))
             rule = f"{step}n+2 ({', '.join(map(str, examples))}, ...)"
-            raise ValueError(f"CIFAR depth with {self.block} blocks must be {rule}; got {self.depth}.")
+            raise ValueError(_("CIFAR depth with {block} blocks must be {rule}; got {depth}.").format(
+                block=self.block, rule=rule, depth=self.depth))
 
     # ----------------------------------------------------------------- derived
     @property
@@ -218,11 +228,13 @@ _Config = TypeVar("_Config", bound="DataclassInstance")
 def config_from_dict(cls: type[_Config], d: object) -> _Config:
     """cls(**d) for a JSON object d, refusing unknown fields with one sentence (ModelConfig, DataConfig, ...)."""
     if not isinstance(d, dict):
-        raise ValueError(f"A {cls.__name__} must be a JSON object; got {type(d).__name__}.")
+        raise ValueError(_("A {kind} must be a JSON object; got {got}.").format(kind=cls.__name__,
+                                                                                got=type(d).__name__))
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - known)
     if unknown:
-        raise ValueError(f"Unknown {cls.__name__} field(s): {', '.join(unknown)}. Allowed: {', '.join(sorted(known))}.")
+        raise ValueError(_("Unknown {kind} field(s): {fields}. Allowed: {allowed}.").format(
+            kind=cls.__name__, fields=", ".join(unknown), allowed=", ".join(sorted(known))))
     return cls(**d)
 
 
@@ -242,5 +254,6 @@ PRESETS = tuple(_PRESETS)
 def preset(name: str, **overrides: Any) -> ModelConfig:
     """The paper's nets by name (`resnet20` ... `resnet110`, `resnet18/34/50`, `preact_resnet164`)."""
     if name not in _PRESETS:
-        raise ValueError(f"Unknown preset {name!r}; choose one of {', '.join(PRESETS)}.")
+        raise ValueError(_("Unknown preset {name}; choose one of {presets}.").format(name=repr(name),
+                                                                                     presets=", ".join(PRESETS)))
     return config_from_dict(ModelConfig, {**_PRESETS[name], **overrides})

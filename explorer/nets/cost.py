@@ -7,6 +7,7 @@ training job's models with `check_training_memory` (explorer.nets.memory counts 
 """
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable
 from functools import lru_cache
@@ -14,6 +15,7 @@ from functools import lru_cache
 import torch
 from torch import nn
 
+from ..i18n import _, decimal
 from .builder import build_model, count_parameters
 from .caps import MAX_MULT_ADDS, MAX_PARAMS, job_activation_cap
 from .config import ModelConfig
@@ -83,13 +85,16 @@ def check_model_cost(cfg: ModelConfig) -> dict:
     """
     params = _params(cfg)
     if params > MAX_PARAMS:
-        raise ValueError(f"This net ({cfg.name} at width {cfg.width:g}) would have {params / 1e6:,.0f} M parameters; "
-                         f"this server builds nets of up to {MAX_PARAMS / 1e6:.0f} M.")
+        raise ValueError(_("This net ({name} at width {width}) would have {millions} M parameters; this server "
+                           "builds nets of up to {most} M.").format(
+            name=cfg.name, width=f"{cfg.width:g}", millions=decimal(params / 1e6, 0),
+            most=decimal(MAX_PARAMS / 1e6, 0)))
     mult_adds = _mult_adds(cfg)
     if mult_adds > MAX_MULT_ADDS:
-        raise ValueError(f"This net ({cfg.name} on {cfg.input_size}×{cfg.input_size} images) would need "
-                         f"{mult_adds / 1e9:,.0f} G mult-adds per image; this server allows up to "
-                         f"{MAX_MULT_ADDS / 1e9:.0f} G.")
+        raise ValueError(_("This net ({name} on {size}×{size} images) would need {billions} G mult-adds per image; "
+                           "this server allows up to {most} G.").format(
+            name=cfg.name, size=cfg.input_size, billions=decimal(mult_adds / 1e9, 0),
+            most=decimal(MAX_MULT_ADDS / 1e9, 0)))
     return {"params": params, "mult_adds": mult_adds}
 
 
@@ -108,8 +113,10 @@ def check_training_memory(cfgs: Iterable[ModelConfig], batch_size: int) -> int:
         check_model_cost(cfg)  # a net over the size caps is refused before its memory is counted
     need, cap = training_memory(cfgs, batch_size), job_activation_cap()
     if need > cap:
-        names = " and ".join(cfg.name for cfg in cfgs) if len(cfgs) <= 3 else f"these {len(cfgs)} models"
-        raise ValueError(f"Training {names} on batches of {batch_size} images would need about {human_bytes(need)} of "
-                         f"memory, and a job may use {human_bytes(cap)} here: use a smaller batch, fewer layers or "
-                         f"a narrower net.")
+        names = functools.reduce(lambda a, b: _("{first} and {second}").format(first=a, second=b),
+                                 [cfg.name for cfg in cfgs]) if len(cfgs) <= 3 else \
+            _("these {n} models").format(n=len(cfgs))
+        raise ValueError(_("Training {names} on batches of {batch} images would need about {need} of memory, and a "
+                           "job may use {cap} here: use a smaller batch, fewer layers or a narrower net.").format(
+            names=names, batch=batch_size, need=human_bytes(need), cap=human_bytes(cap)))
     return need

@@ -5,15 +5,16 @@ and ReLU sit in a unit, the head and the weighted-layer count as He et al. 2015 
 """
 from __future__ import annotations
 
+from ..i18n import N_, _, listing, ngettext
 from .blocks import BLOCKS, PLACEMENTS
 from .builder import CIFAR_WIDTHS, IMAGENET_WIDTHS
 from .config import ModelConfig
 
 _SHORTCUTS = {
-    "none": "no shortcuts (the plain net: nothing is added back)",
-    "A": "identity shortcuts (option A: zero-padding where the width doubles)",
-    "B": "identity shortcuts (option B: a 1×1 projection where the shape changes)",
-    "C": "1×1 projection shortcuts on every unit (option C)",
+    "none": N_("no shortcuts (the plain net: nothing is added back)"),
+    "A": N_("identity shortcuts (option A: zero-padding where the width doubles)"),
+    "B": N_("identity shortcuts (option B: a 1×1 projection where the shape changes)"),
+    "C": N_("1×1 projection shortcuts on every unit (option C)"),
 }
 _OPS = {"bn": "BN", "relu": "ReLU"}
 
@@ -29,10 +30,10 @@ def unit_ops(cfg: ModelConfig) -> str:
     ops: list[str] = []
     for i, k in enumerate(kernels, start=1):
         ops += [_OPS[o] for o in p.pre if cfg.norm != "none" or o != "bn"]
-        ops.append(f"{k} conv")
+        ops.append(_("{kernel} conv").format(kernel=k))
         ops += [_OPS[o] for o in (p.last if i == len(kernels) else p.post) if cfg.norm != "none" or o != "bn"]
     if not cfg.is_plain:
-        ops.append("add the shortcut")
+        ops.append(_("add the shortcut"))
     ops += [_OPS[o] for o in p.after_add if cfg.norm != "none" or o != "bn"]
     return ", ".join(ops)
 
@@ -47,27 +48,37 @@ def describe_network(cfg: ModelConfig) -> str:
     widths = [max(1, round(w * cfg.width)) for w in base]
     blocks = cfg.blocks_per_stage
     norm = cfg.norm != "none"
-    stem = ("a 7×7 conv with stride 2" + (", BN, ReLU" if norm else ", ReLU") + " and a 3×3 max-pool"
-            if cfg.family == "imagenet" else "a 3×3 conv" + (", BN and ReLU" if norm else " and ReLU"))
-    per_stage = str(blocks[0]) if len(set(blocks)) == 1 else _numbers(blocks)
-    kind = "bottleneck" if cfg.block == "bottleneck" else "basic"
-    channels = f"{_numbers(widths)} channels"
+    if cfg.family == "imagenet":
+        stem = (_("a 7×7 conv with stride 2, BN, ReLU and a 3×3 max-pool") if norm else
+                _("a 7×7 conv with stride 2, ReLU and a 3×3 max-pool"))
+    else:
+        stem = _("a 3×3 conv, BN and ReLU") if norm else _("a 3×3 conv and ReLU")
+    same = len(set(blocks)) == 1
+    per_stage = str(blocks[0]) if same else _numbers(blocks)
+    many = blocks[0] if same else 2  # "3, 4, 6, 3 units" reads as a plural
+    units = (ngettext("{count} bottleneck unit", "{count} bottleneck units", many) if cfg.block == "bottleneck" else
+             ngettext("{count} basic unit", "{count} basic units", many)).format(count=per_stage)
     if cfg.block == "bottleneck":
         expansion = BLOCKS[cfg.block].expansion
-        channels += f" inside, {_numbers([w * expansion for w in widths])} out"
+        channels = _("{widths} channels inside, {outputs} out").format(
+            widths=_numbers(widths), outputs=_numbers([w * expansion for w in widths]))
+    else:
+        channels = _("{widths} channels").format(widths=_numbers(widths))
     final = [_OPS[o] for o in PLACEMENTS[cfg.placement].pre if norm or o != "bn"]
-    tail = (" and ".join(final) + ", then " if final else "") + "global average pooling"
-    unit = "unit" if per_stage == "1" else "units"
-    text = (f"{cfg.name}: {stem}, then {len(blocks)} stages of {per_stage} {kind} {unit} ({channels}) with "
-            f"{_SHORTCUTS[cfg.shortcut]}, {tail} and a {cfg.num_classes}-way fully connected layer: "
-            f"{cfg.num_layers} weighted layers. Each unit: {unit_ops(cfg)}. It takes {cfg.in_channels}×"
-            f"{cfg.input_size}×{cfg.input_size} images.")
+    tail = (_("{ops}, then global average pooling").format(ops=listing(final)) if final else
+            _("global average pooling"))
+    text = _("{name}: {stem}, then {stages} stages of {units} ({channels}) with {shortcuts}, {tail} and a "
+             "{classes}-way fully connected layer: {layers} weighted layers. Each unit: {unit}. It takes "
+             "{in_channels}×{size}×{size} images.").format(
+        name=cfg.name, stem=stem, stages=len(blocks), units=units, channels=channels,
+        shortcuts=_(_SHORTCUTS[cfg.shortcut]), tail=tail, classes=cfg.num_classes, layers=cfg.num_layers,
+        unit=unit_ops(cfg), in_channels=cfg.in_channels, size=cfg.input_size)
     if cfg.zero_init_residual:
-        text += " Each branch starts at zero (zero-init)."
+        text += " " + _("Each branch starts at zero (zero-init).")
     return text
 
 
 # The Home page's unit diagram (a fixed picture): what it shows, in words.
-HOME_UNIT_DESCRIPTION = ("A residual unit: the input x goes through a 3×3 conv, BN and ReLU, then a 3×3 conv and "
+HOME_UNIT_DESCRIPTION = N_("A residual unit: the input x goes through a 3×3 conv, BN and ReLU, then a 3×3 conv and "
                          "BN; the identity shortcut carries x around both convs and adds it to their output, and a "
                          "ReLU follows the addition, so the unit outputs ReLU of F(x) plus x.")

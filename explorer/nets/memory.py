@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from ..i18n import _, decimal
 from .caps import (
     ACTIVATION_BUDGET_BYTES,
     ACTIVATION_BUDGET_ENV,
@@ -106,8 +107,9 @@ def activation_profile(model: nn.Module, input_shape: tuple[int, ...], train: bo
                 torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             out = functional_call(model, meta, (x,))
     except (RuntimeError, NotImplementedError, TypeError) as err:
-        raise ValueError(f"The model could not read images of shape {shape}; check their size and channels "
-                         f"({str(err).splitlines()[0] if str(err) else type(err).__name__}).") from None
+        raise ValueError(_("The model could not read images of shape {shape}; check their size and channels "
+                           "({error}).").format(shape=shape, error=str(err).splitlines()[0] if str(err) else
+                                                type(err).__name__)) from None
     finally:
         model.train(was_training)
     out_bytes = out.untyped_storage().nbytes() if isinstance(out, torch.Tensor) else 0
@@ -120,8 +122,8 @@ def human_bytes(nbytes: int) -> str:
     """Bytes as people read them in a sentence: '3.2 GB', '180.0 MB', '52.1 kB'."""
     for unit, size in (("GB", 1e9), ("MB", 1e6)):
         if nbytes >= size:
-            return f"{nbytes / size:,.1f} {unit}"
-    return f"{nbytes / 1e3:,.1f} kB"
+            return f"{decimal(nbytes / size, 1)} {unit}"
+    return f"{decimal(nbytes / 1e3, 1)} kB"
 
 
 # ----------------------------------------------------------------------------- the server's budget
@@ -148,13 +150,14 @@ class MemoryBudget:
         self._changed = threading.Condition()
 
     @contextlib.contextmanager
-    def reserve(self, nbytes: int, what: str = "This computation") -> Iterator[None]:
+    def reserve(self, nbytes: int, what: str | None = None) -> Iterator[None]:
         """Hold `nbytes` of the budget while the block runs; refused with one sentence (ValueError) when it can
         never fit, or MemoryBusy when the budget stays taken for `wait_s`."""
         nbytes = max(0, int(nbytes))
         if nbytes > self.total:
-            raise ValueError(f"{what} would need about {human_bytes(nbytes)} of memory, more than this server lets "
-                             f"all its sessions use at once ({human_bytes(self.total)}).")
+            raise ValueError(_("{what} would need about {need} of memory, more than this server lets all its "
+                               "sessions use at once ({total}).").format(
+                what=what or _("This computation"), need=human_bytes(nbytes), total=human_bytes(self.total)))
         ticket = object()
         deadline = time.monotonic() + self.wait_s
         with self._changed:
@@ -163,7 +166,8 @@ class MemoryBudget:
                 while self._line[0] is not ticket or self.used + nbytes > self.total:
                     left = deadline - time.monotonic()
                     if left <= 0:
-                        raise MemoryBusy("The server is busy with other large computations; try again in a moment.")
+                        raise MemoryBusy(_("The server is busy with other large computations; try again in a "
+                                           "moment."))
                     self._changed.wait(left)
             finally:
                 self._line.remove(ticket)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torchinfo import summary as torchinfo_summary
 
+from ..i18n import N_, _, ngettext
 from .blocks import SHORTCUTS, ResidualUnit
 from .builder import ResNet, build_model, count_parameters
 from .config import ModelConfig
@@ -95,6 +96,15 @@ def _after_text(unit: ResidualUnit) -> str:
     return " → ".join(ops)
 
 
+# What the diagram writes on a shortcut's arrow, by its label (the labels stay: the style compares them).
+_ARROW_TEXT = {"identity": N_("identity"), "zero-pad": N_("zero-pad"), "projection": N_("projection")}
+
+
+def _dot_text(text: str) -> str:
+    """A translated text made safe inside a DOT label's double quotes."""
+    return text.replace("\\", "").replace('"', "'")
+
+
 def _shortcut_label(unit: ResidualUnit) -> str:
     sc = unit.shortcut
     if isinstance(sc, nn.Identity):
@@ -128,7 +138,8 @@ def block_diagram(cfg: ModelConfig, max_per_stage: int = 4) -> str:
     lines = ["digraph resnet {", '  rankdir=TB; nodesep=0.25; ranksep=0.22;',
              '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=10];',
              '  edge [fontname="Helvetica", fontsize=9];',
-             f'  input [label="input {c}×{s}×{s}", fillcolor="#ffffff"];']
+             f'  input [label="{_dot_text(_("input {channels}×{size}×{size}").format(channels=c, size=s))}", '
+             'fillcolor="#ffffff"];']
     stem = _conv_text(model.conv1) + ("" if isinstance(model.bn1, nn.Identity) else "\\nBN\\nReLU")
     if cfg.family == "imagenet":
         stem += "\\n3×3 max-pool/2"
@@ -138,7 +149,8 @@ def block_diagram(cfg: ModelConfig, max_per_stage: int = 4) -> str:
     for k, (stage, idx, unit) in enumerate(_shown_units(model, max_per_stage)):
         node = f"u{k}"
         if unit is None:
-            lines.append(f'  {node} [label="… {idx} more units …", shape=plaintext, style=""];')
+            more = ngettext("… {n} more unit …", "… {n} more units …", idx).format(n=idx)
+            lines.append(f'  {node} [label="{_dot_text(more)}", shape=plaintext, style=""];')
             lines.append(f"  {prev} -> {node} [style=dotted];")
             prev = node
             continue
@@ -155,16 +167,20 @@ def block_diagram(cfg: ModelConfig, max_per_stage: int = 4) -> str:
             add = "+" + (f"\\n{after}" if after else "")
             lines.append(f'  {node}_add [label="{add}", shape=circle, fillcolor="#fde9c8", width=0.3];')
             lines.append(f"  {node} -> {node}_add;")
-            style = "dashed" if _shortcut_label(unit) == "identity" else "bold"
-            lines.append(f'  {prev} -> {node}_add [label="{_shortcut_label(unit)}", style={style}, color="#c0392b", '
+            kind = _shortcut_label(unit)
+            style = "dashed" if kind == "identity" else "bold"
+            arrow = _dot_text(_(_ARROW_TEXT[kind]) if kind in _ARROW_TEXT else kind)
+            lines.append(f'  {prev} -> {node}_add [label="{arrow}", style={style}, color="#c0392b", '
                          f'fontcolor="#c0392b"];')
             node = f"{node}_add"
         prev = node
     ends = (("BN", model.bn_final), ("ReLU", model.relu_final))
     final = [label for label, m in ends if not isinstance(m, nn.Identity)]
-    tail = "".join(f"{op} → " for op in final[:-1]) + (f"{final[-1]}\\n" if final else "") + "global avg pool"
+    pool = _dot_text(_("global avg pool"))
+    tail = "".join(f"{op} → " for op in final[:-1]) + (f"{final[-1]}\\n" if final else "") + pool
     lines.append(f'  pool [label="{tail}"];')
-    lines.append(f'  fc [label="linear, {cfg.num_classes} classes", fillcolor="#ffffff"];')
+    classes = ngettext("linear, {n} class", "linear, {n} classes", cfg.num_classes).format(n=cfg.num_classes)
+    lines.append(f'  fc [label="{_dot_text(classes)}", fillcolor="#ffffff"];')
     lines.append(f"  {prev} -> pool -> fc;")
     lines.append("}")
     return "\n".join(lines)

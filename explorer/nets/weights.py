@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 
+from ..i18n import _
 from .builder import ResNet, build_model, load_torchvision_weights
 from .config import ModelConfig, preset
 from .cost import check_model_cost
@@ -66,11 +67,11 @@ def from_checkpoint(ckpt: dict[str, Any]) -> Explainable:
         ValueError: one sentence, when the config is invalid or does not match the weights or the preprocessing.
     """
     if not isinstance(ckpt, dict) or any(k not in ckpt for k in ("state_dict", "model", "preprocessing")):
-        raise ValueError("A checkpoint must hold the weights, the model config and the preprocessing.")
+        raise ValueError(_("A checkpoint must hold the weights, the model config and the preprocessing."))
     try:
         cfg = ModelConfig.from_dict(ckpt["model"])
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"This checkpoint's model config is not valid: {exc}") from None
+        raise ValueError(_("This checkpoint's model config is not valid: {error}").format(error=exc)) from None
     pre = _checked_preprocessing(ckpt["preprocessing"], cfg)
     check_model_cost(cfg)  # on the meta device: a net over the caps is never built
     _check_shapes(cfg, ckpt["state_dict"])
@@ -79,7 +80,7 @@ def from_checkpoint(ckpt: dict[str, Any]) -> Explainable:
     try:
         model.load_state_dict(ckpt["state_dict"], strict=True)
     except (RuntimeError, TypeError) as exc:
-        raise ValueError("This checkpoint's weights do not fit its model config.") from exc
+        raise ValueError(_("This checkpoint's weights do not fit its model config.")) from exc
     model.eval()
     return Explainable(model, pre, cfg)
 
@@ -90,7 +91,7 @@ def _check_shapes(cfg: ModelConfig, state_dict: dict[str, torch.Tensor]) -> None
         expected = {k: tuple(v.shape) for k, v in build_model(cfg).state_dict().items()}
     given = {k: tuple(v.shape) for k, v in state_dict.items() if isinstance(v, torch.Tensor)}
     if len(given) != len(state_dict) or given != expected:
-        raise ValueError(f"This checkpoint's weights do not fit its model config ({cfg.name}).")
+        raise ValueError(_("This checkpoint's weights do not fit its model config ({name}).").format(name=cfg.name))
 
 
 def _check_tensors(state_dict: dict[str, torch.Tensor]) -> None:
@@ -98,22 +99,23 @@ def _check_tensors(state_dict: dict[str, torch.Tensor]) -> None:
     tiny while the model it builds does not), then weights holding NaN or infinity ("nan%" bars)."""
     for name, tensor in state_dict.items():
         if tensor.untyped_storage().nbytes() < tensor.numel() * tensor.element_size():
-            raise ValueError(f"This checkpoint's weights are not stored in full ({name} is a view of fewer values); "
-                             f"save the model's own state_dict.")
+            raise ValueError(_("This checkpoint's weights are not stored in full ({name} is a view of fewer "
+                               "values); save the model's own state_dict.").format(name=name))
     for name, tensor in state_dict.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise ValueError(f"This checkpoint's weights are not finite ({name} holds NaN or infinity); "
-                             f"the run that saved it probably diverged.")
+            raise ValueError(_("This checkpoint's weights are not finite ({name} holds NaN or infinity); the run "
+                               "that saved it probably diverged.").format(name=name))
 
 
 def _checked_preprocessing(pre: object, cfg: ModelConfig) -> Preprocessing:
     """A checkpoint's preprocessing dict read as the record (which checks itself), then checked against the config."""
     if not isinstance(pre, dict) or any(k not in pre for k in _PRE_KEYS):
-        raise ValueError(f"This checkpoint's preprocessing must give {', '.join(_PRE_KEYS)}.")
+        raise ValueError(_("This checkpoint's preprocessing must give {fields}.").format(fields=", ".join(_PRE_KEYS)))
     # class names are drawn in charts: short plain text only, no markup (Preprocessing refuses any other)
-    mismatch = ValueError(f"This checkpoint's preprocessing does not match its model ({cfg.in_channels} channels, "
-                          f"{cfg.input_size}x{cfg.input_size} pixels, {cfg.num_classes} classes named in plain "
-                          f"text of up to {MAX_CLASS_NAME} characters).")
+    mismatch = ValueError(_("This checkpoint's preprocessing does not match its model ({channels} channels, "
+                            "{size}x{size} pixels, {classes} classes named in plain text of up to {most} "
+                            "characters).").format(channels=cfg.in_channels, size=cfg.input_size,
+                                                   classes=cfg.num_classes, most=MAX_CLASS_NAME))
     try:
         record = Preprocessing.from_dict(pre)
     except ValueError:
@@ -157,7 +159,8 @@ def pretrained_imagenet(name: str, progress: Progress = None, cache_dir: Path | 
         cfg = preset(name)
         model = load_torchvision_weights(build_model(cfg), state_dict).eval()
     except Exception:  # noqa: BLE001 - a damaged or foreign file in the cache
-        raise PretrainedUnavailable(f"The cached weights file {path} is damaged; delete it and try again.") from None
+        raise PretrainedUnavailable(_("The cached weights file {path} is damaged; delete it and try again.").format(
+            path=path)) from None
     if progress is not None:
         progress(1.0)
     return Explainable(model, imagenet_preprocessing(name), cfg)
@@ -182,12 +185,13 @@ def _cached_download(url: str, folder: Path, progress: Progress) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         digest = _download(url, tmp, progress)
         if expected and not digest.startswith(expected.group(1)):
-            raise PretrainedUnavailable(f"The download of {filename} was damaged (its checksum does not match); "
-                                        f"try again.")
+            raise PretrainedUnavailable(_("The download of {filename} was damaged (its checksum does not match); "
+                                          "try again.").format(filename=filename))
         os.replace(tmp, target)
     except (OSError, http.client.HTTPException):
-        raise PretrainedUnavailable(f"The pretrained weights ({filename}) are not cached and could not be "
-                                    f"downloaded; connect to the internet once, or put the file in {folder}.") from None
+        raise PretrainedUnavailable(_("The pretrained weights ({filename}) are not cached and could not be "
+                                      "downloaded; connect to the internet once, or put the file in {folder}.").format(
+            filename=filename, folder=folder)) from None
     finally:
         tmp.unlink(missing_ok=True)
     return target
