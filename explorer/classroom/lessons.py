@@ -57,6 +57,13 @@ _SPECS: dict[str, Callable[[DataConfig, TrainConfig], ExperimentSpec]] = {
 _FIGURE6_WORDS = N_("Figure 6 in miniature: plain-20, ResNet-20, plain-56 and ResNet-56 on the same batches.")
 # A text made of two sentences kept apart in the catalogue (the note is explorer.training.experiments'): its parts.
 _PARTS = {_FIGURE6_WORDS + " " + experiments.FIGURE6_INIT_NOTE: (_FIGURE6_WORDS, experiments.FIGURE6_INIT_NOTE)}
+# Texts whose catalogue entry takes a number as a placeholder: gettext tools read "60 % error" as the format "% e".
+_FORMATTED = {
+    "stays above 60 % error (Figure 6)": (N_("stays above {error} error (Figure 6)"), {"error": "60 %"}),
+    "A, B and C are all clearly better than plain-34 (28.54 %) and within 1 % of each other.": (
+        N_("A, B and C are all clearly better than plain-34 (28.54 %) and within {gap} of each other."),
+        {"gap": "1 %"}),
+}
 
 LESSONS = (
     Lesson(
@@ -73,7 +80,7 @@ LESSONS = (
         ((N_("plain-20 vs plain-56"), N_("deeper plain nets have higher training error (Figure 6, left)")),
          (N_("plain-20 → plain-56 test error, CIFAR-10 (two public reproductions; the paper gives no table)"),
           N_("10.08 → 15.39 % (techxzen), 9.5 → 12.76 % (a-martyn): mildly worse")),
-         ("plain-110", N_("stays above 60 % error (Figure 6)")),
+         ("plain-110", "stays above 60 % error (Figure 6)"),
          (N_("ResNet-20 / ResNet-56 test error"), N_("8.75 % / 6.97 % (Table 6)"))),
         "He et al. 2015",
         (Check(N_("Why is the degradation problem not overfitting?"),
@@ -119,7 +126,7 @@ LESSONS = (
         (Check(N_("What did Table 3 show about projections?"), (N_("They help a little but are not essential"),
                                                             N_("They are what fixes degradation")),
                N_("They help a little but are not essential"),
-               N_("A, B and C are all clearly better than plain-34 (28.54 %) and within 1 % of each other.")),
+               "A, B and C are all clearly better than plain-34 (28.54 %) and within 1 % of each other."),
          Check(N_("Where does option B use a projection?"), (N_("Only where the shape changes"), N_("In every unit")),
                N_("Only where the shape changes"), N_("Option C uses projections in every unit.")))),
     Lesson(
@@ -195,7 +202,12 @@ def lesson(key: object) -> Lesson:
 def words(text: str) -> str:
     """One of a lesson's texts (LESSONS holds them in English) in the reader's language."""
     parts = _PARTS.get(text)
-    return " ".join(_(p) for p in parts) if parts else _(text) if text else text
+    if parts:
+        return " ".join(_(p) for p in parts)
+    if text in _FORMATTED:
+        msgid, values = _FORMATTED[text]
+        return _(msgid).format(**values)
+    return _(text) if text else text
 
 
 def shown(x: Lesson) -> Lesson:
