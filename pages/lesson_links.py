@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import urlstate
+from explorer.i18n import _, listing, ngettext
 from explorer.nets.config import ModelConfig
 from explorer.training.recipes import train_config_for
 
@@ -63,11 +64,17 @@ def link_note(names) -> None:
     """One caption at the top of a page when its lesson link locks or hides some of its controls (names)."""
     locked, hidden = locked_controls()
     locked, hidden = [n for n in names if n in locked], [n for n in names if n in hidden]
-    parts = ([f"keeps {_words(locked)} as it set {'them' if len(locked) > 1 else 'it'} (greyed out)"] if locked
-             else []) + ([f"hides {_words(hidden)}"] if hidden else [])
-    if parts:
-        st.caption(f"This page was opened from a lesson link, which {' and '.join(parts)}.")
-
-
-def _words(names: list) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    if locked and hidden:
+        text = ngettext("This page was opened from a lesson link, which keeps {locked} as it set it (greyed out) and "
+                        "hides {hidden}.",
+                        "This page was opened from a lesson link, which keeps {locked} as it set them (greyed out) and "
+                        "hides {hidden}.", len(locked))
+    elif locked:
+        text = ngettext("This page was opened from a lesson link, which keeps {locked} as it set it (greyed out).",
+                        "This page was opened from a lesson link, which keeps {locked} as it set them (greyed out).",
+                        len(locked))
+    elif hidden:
+        text = _("This page was opened from a lesson link, which hides {hidden}.")
+    else:
+        return
+    st.caption(text.format(locked=listing(locked), hidden=listing(hidden)))

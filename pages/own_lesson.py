@@ -10,6 +10,7 @@ from explorer.classroom import authoring, questions
 from explorer.classroom.authoring import TeacherLesson
 from explorer.classroom.records import ClassError, ClassInfo, Member
 from explorer.data.config import DataConfig
+from explorer.i18n import _
 from explorer.text import plain_text
 from pages.common import classroom, train_cfg
 from pages.job_actions import start_experiment
@@ -37,17 +38,17 @@ def _prediction(lesson: TeacherLesson, mine: tuple[ClassInfo, Member] | None) ->
     kept = questions.my_answer(classroom(), authoring.gate_id(lesson.class_id, lesson.id), ss["owner"]) \
         if member else None
     if kept is not None:
-        st.markdown(f"Your prediction: **{plain_text(kept)}** (kept with your class).")
+        st.markdown(_("Your prediction: **{prediction}** (kept with your class).").format(prediction=plain_text(kept)))
         return kept
     if lesson.is_number:
-        st.text_input("Your prediction (a number)", max_chars=40, key=key)
+        st.text_input(_("Your prediction (a number)"), max_chars=40, key=key)
         said = str(ss.get(key) or "").strip() or None
     else:
-        said = st.radio("Your prediction", list(lesson.choices), index=None, key=key, format_func=plain_text)
+        said = st.radio(_("Your prediction"), list(lesson.choices), index=None, key=key, format_func=plain_text)
     if not member:
-        st.caption("Join your teacher's class (its link) to keep your prediction with it.")
+        st.caption(_("Join your teacher's class (its link) to keep your prediction with it."))
         return said
-    st.button("Submit my prediction", key=f"lessons_own_submit_{lesson.id}", disabled=said is None,
+    st.button(_("Submit my prediction"), key=f"lessons_own_submit_{lesson.id}", disabled=said is None,
               on_click=_submit, args=(lesson,))
     if "_lessons_own_problem" in ss:
         st.warning(plain_text(ss.pop("_lessons_own_problem")))
@@ -67,8 +68,8 @@ def _submit(lesson: TeacherLesson) -> None:
 def open_setup(lesson: TeacherLesson) -> None:
     """Set this session up as the lesson's link would: its experiment kind and net, its locked and hidden controls."""
     ss = st.session_state
-    settings, _ = urlstate.from_query(lesson.query())
-    controls, _ = urlstate.controls_from_query(lesson.query())
+    settings, _problems = urlstate.from_query(lesson.query())
+    controls, _problems = urlstate.controls_from_query(lesson.query())
     ss["kind"] = ss["train_kind"] = settings["kind"] or "twin"
     ss["model_cfg"] = {**ss["model_cfg"], **settings["model"]}
     ss["train"] = {**ss.get("train", {}), **settings["train"]}
@@ -82,14 +83,14 @@ def open_setup(lesson: TeacherLesson) -> None:
 def show_own_lesson(lesson: TeacherLesson, mine: tuple[ClassInfo, Member] | None) -> None:
     """The lesson's screen: its question, the prediction, the experiment and Run it."""
     st.header(plain_text(lesson.title))
-    st.caption("A lesson your teacher wrote for the class.")
+    st.caption(_("A lesson your teacher wrote for the class."))
     with st.container(border=True):
-        st.markdown(f"**Predict first:** {plain_text(lesson.prompt)}")
+        st.markdown(_("**Predict first:** {prediction}").format(prediction=plain_text(lesson.prompt)))
         guess = _prediction(lesson, mine)
-        st.markdown(f"**The experiment:** {lesson.setup.words}.")
+        st.markdown(_("**The experiment:** {experiment}.").format(experiment=_(lesson.setup.words)))
         own = lesson.setup.builtin is None
-        if st.button("Set it up on Train" if own else "Run it", key="lessons_own_run", type="primary",
-                     disabled=guess is None, help="Make your prediction first."):
+        if st.button(_("Set it up on Train") if own else _("Run it"), key="lessons_own_run", type="primary",
+                     disabled=guess is None, help=_("Make your prediction first.")):
             open_setup(lesson)
             try:
                 spec = None if own else lesson.setup.spec(DataConfig(name=st.session_state.get("dataset", "digits")),

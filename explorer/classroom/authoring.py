@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ..i18n import N_, _
 from ..store.untrusted import Skipped, parse_json
 from ..text import clean
 from ..urlstate import CONTROLS, EPOCHS, controls_to_query
@@ -56,7 +57,7 @@ class LessonExperiment:
     on Train (a kind, with the lesson's locked controls)."""
 
     key: str
-    words: str  # what it trains, in words
+    words: str  # what it trains, in words (English, marked for the catalogue: show it with `_`)
     kind: str  # the spec kind its question gates (explorer.classroom.questions.GATED_KINDS)
     builtin: str | None  # the built-in lesson whose experiment it is (Run it starts it), or None: the student's own
     link: tuple[tuple[str, str], ...]  # what the lesson link sets (explorer.urlstate's keys)
@@ -67,19 +68,19 @@ class LessonExperiment:
 
 
 EXPERIMENTS = (
-    LessonExperiment("figure6", "Figure 6 in miniature: plain-20, ResNet-20, plain-56 and ResNet-56 (lesson 1's)",
+    LessonExperiment("figure6", N_("Figure 6 in miniature: plain-20, ResNet-20, plain-56 and ResNet-56 (lesson 1's)"),
                      "sweep", "degradation", (("kind", "sweep"),)),
-    LessonExperiment("twin56", "A twin at 56 layers: plain-56 and ResNet-56, option A shortcuts (lesson 2's)",
+    LessonExperiment("twin56", N_("A twin at 56 layers: plain-56 and ResNet-56, option A shortcuts (lesson 2's)"),
                      "twin", "fix", (("kind", "twin"), ("depth", "56"), ("shortcut", "A"))),
-    LessonExperiment("shortcuts20", "No shortcut and options A, B and C at 20 layers (lesson 3's)", "compare",
+    LessonExperiment("shortcuts20", N_("No shortcut and options A, B and C at 20 layers (lesson 3's)"), "compare",
                      "shortcuts", (("kind", "compare"),)),
-    LessonExperiment("placements20", "Five BN and ReLU placements at 20 layers (lesson 4's)", "compare",
+    LessonExperiment("placements20", N_("Five BN and ReLU placements at 20 layers (lesson 4's)"), "compare",
                      "placement", (("kind", "compare"),)),
-    LessonExperiment("own_twin", "A twin of the net the student sets up on Build and Train", "twin", None,
+    LessonExperiment("own_twin", N_("A twin of the net the student sets up on Build and Train"), "twin", None,
                      (("kind", "twin"),)),
-    LessonExperiment("own_sweep", "A depth sweep (Figure 6) the student sets up on Train", "sweep", None,
+    LessonExperiment("own_sweep", N_("A depth sweep (Figure 6) the student sets up on Train"), "sweep", None,
                      (("kind", "sweep"),)),
-    LessonExperiment("own_compare", "A comparison the student sets up on Train", "compare", None,
+    LessonExperiment("own_compare", N_("A comparison the student sets up on Train"), "compare", None,
                      (("kind", "compare"),)),
 )
 _EXPERIMENT = {e.key: e for e in EXPERIMENTS}
@@ -125,31 +126,53 @@ class TeacherLesson:
 def experiment(key: str) -> LessonExperiment:
     """The experiment a lesson may gate (ClassError with one sentence for an unknown key)."""
     if key not in _EXPERIMENT:
-        raise ClassError(f"A lesson's experiment is one of {', '.join(_EXPERIMENT)}.")
+        raise ClassError(_("A lesson's experiment is one of {keys}.").format(keys=", ".join(_EXPERIMENT)))
     return _EXPERIMENT[key]
 
 
 # ----------------------------------------------------------------------------- checking what the teacher typed
+_TEXT_PROBLEMS = {  # field -> (not text, too short or long, markup): whole sentences, for the translators
+    "title": (N_("The lesson's title must be text."),
+              N_("The lesson's title must be 1 to {most} characters long."),
+              N_("The lesson's title may not hold markup, links or control characters (such as < > [ ] ` * _ # or "
+                 "://); write it as plain words.")),
+    "question": (N_("The lesson's question must be text."),
+                 N_("The lesson's question must be 1 to {most} characters long."),
+                 N_("The lesson's question may not hold markup, links or control characters (such as < > [ ] ` * _ # "
+                    "or ://); write it as plain words.")),
+    "choice": (N_("The lesson's choice must be text."),
+               N_("The lesson's choice must be 1 to {most} characters long."),
+               N_("The lesson's choice may not hold markup, links or control characters (such as < > [ ] ` * _ # or "
+                  "://); write it as plain words.")),
+}
+_NAMES_PROBLEMS = {  # list -> (not a list, unknown control)
+    "lock": (N_("The lesson's lock list must be a list of at most {n} control names."),
+             N_("The lesson's lock list names a control the pages do not have; the controls are {controls}.")),
+    "hide": (N_("The lesson's hide list must be a list of at most {n} control names."),
+             N_("The lesson's hide list names a control the pages do not have; the controls are {controls}.")),
+}
+
+
 def _text(value: object, what: str, most: int) -> str:
     """Text of 1 to `most` characters with no control characters, no invisible ones and no markup."""
+    not_text, length, markup = _TEXT_PROBLEMS[what]
     if not isinstance(value, str):
-        raise ClassError(f"The lesson's {what} must be text.")
+        raise ClassError(_(not_text))
     text = " ".join(value.split())
     if not text or len(text) > most:
-        raise ClassError(f"The lesson's {what} must be 1 to {most} characters long.")
+        raise ClassError(_(length).format(most=most))
     if clean(text, most) != text or _MARKUP.search(text):
-        raise ClassError(f"The lesson's {what} may not hold markup, links or control characters (such as < > [ ] ` "
-                         "* _ # or ://); write it as plain words.")
+        raise ClassError(_(markup))
     return text
 
 
 def _names(value: object, what: str) -> tuple[str, ...]:
+    not_list, unknown = _NAMES_PROBLEMS[what]
     if not isinstance(value, (list, tuple)) or len(value) > len(CONTROLS):
-        raise ClassError(f"The lesson's {what} list must be a list of at most {len(CONTROLS)} control names.")
+        raise ClassError(_(not_list).format(n=len(CONTROLS)))
     bad = [n for n in value if not isinstance(n, str) or n not in CONTROLS]
     if bad:
-        raise ClassError(f"The lesson's {what} list names a control the pages do not have; the controls are "
-                         f"{', '.join(CONTROLS)}.")
+        raise ClassError(_(unknown).format(controls=", ".join(CONTROLS)))
     return tuple(n for n in CONTROLS if n in value)
 
 
@@ -160,18 +183,19 @@ def check_lesson(title: object, prompt: object, choices: object, experiment_key:
     number answer), a known experiment and known controls (a control both locked and hidden is hidden), epochs
     within the Train page's range or None."""
     if not isinstance(choices, (list, tuple)) or len(choices) > MAX_CHOICES:
-        raise ClassError(f"A lesson offers at most {MAX_CHOICES} choices (none: the answer is a number).")
+        raise ClassError(_("A lesson offers at most {n} choices (none: the answer is a number).").format(
+            n=MAX_CHOICES))
     kept = [_text(c, "choice", MAX_CHOICE) for c in choices if not (isinstance(c, str) and not c.strip())]
     if len(set(kept)) != len(kept) or len(kept) == 1:
-        raise ClassError("A lesson's choices must differ from each other, and there must be two or more (or none "
-                         "for a number answer).")
+        raise ClassError(_("A lesson's choices must differ from each other, and there must be two or more (or "
+                           "none for a number answer)."))
     if not isinstance(experiment_key, str) or experiment_key not in _EXPERIMENT:
-        raise ClassError(f"A lesson's experiment is one of {', '.join(_EXPERIMENT)}.")
+        raise ClassError(_("A lesson's experiment is one of {keys}.").format(keys=", ".join(_EXPERIMENT)))
     hidden = _names(hide, "hide")
     if epochs is not None and (not isinstance(epochs, int) or isinstance(epochs, bool) or
                                not EPOCHS[0] <= epochs <= EPOCHS[1]):
-        raise ClassError(f"A lesson's epochs are a whole number from {EPOCHS[0]} to {EPOCHS[1]} (or none: the "
-                         "dataset's recipe).")
+        raise ClassError(_("A lesson's epochs are a whole number from {low} to {high} (or none: the dataset's "
+                           "recipe).").format(low=EPOCHS[0], high=EPOCHS[1]))
     return {"title": _text(title, "title", MAX_TITLE), "prompt": _text(prompt, "question", MAX_PROMPT),
             "choices": tuple(kept), "experiment": experiment_key, "epochs": epochs,
             "lock": tuple(n for n in _names(lock, "lock") if n not in hidden), "hide": hidden}
@@ -202,7 +226,8 @@ def save_lessons(room: Classroom, class_id: str, fields: Sequence[dict[str, Any]
     def write(conn: sa.Connection) -> None:
         have = conn.execute(sa.select(sa.func.count()).where(lc.class_id == class_id)).scalar_one()
         if have + len(made) > MAX_CLASS_LESSONS:
-            raise ClassError(f"A class keeps at most {MAX_CLASS_LESSONS} lessons; it has {have}. Delete some first.")
+            raise ClassError(_("A class keeps at most {most} lessons; it has {have}. Delete some first.").format(
+                most=MAX_CLASS_LESSONS, have=have))
         for x in made:
             conn.execute(t.class_lessons.insert().values(
                 id=x.id, class_id=class_id, title=x.title, prompt=x.prompt, choices=json.dumps(list(x.choices)),
@@ -293,33 +318,34 @@ def read_lessons_file(data: bytes) -> list[dict[str, Any]]:
     and every field as the authoring form checks it.
     """
     if len(data) > MAX_LESSONS_FILE_BYTES:
-        raise ClassError(f"That lessons file is larger than {MAX_LESSONS_FILE_BYTES // 1024} KB; an exported one is "
-                         "a few KB.")
+        raise ClassError(_("That lessons file is larger than {size} KB; an exported one is a few KB.").format(
+            size=MAX_LESSONS_FILE_BYTES // 1024))
     try:
-        obj = parse_json(data, "That lessons file")
+        obj = parse_json(data, _("That lessons file"))
     except Skipped as exc:
         raise ClassError(str(exc)) from None
     if not isinstance(obj, dict) or set(obj) != _FILE_KEYS or obj["format"] != FILE_FORMAT:
-        raise ClassError("That is not a lessons file exported from ResNet Explorer (it needs exactly format, "
-                         "version and lessons).")
+        raise ClassError(_("That is not a lessons file exported from ResNet Explorer (it needs exactly format, "
+                           "version and lessons)."))
     if obj["version"] != FILE_VERSION or isinstance(obj["version"], bool):
-        raise ClassError(f"That lessons file has version {str(obj['version'])[:20]!r}; this app reads version "
-                         f"{FILE_VERSION}.")
+        raise ClassError(_("That lessons file has version {version}; this app reads version {ours}.").format(
+            version=repr(str(obj["version"])[:20]), ours=FILE_VERSION))
     lessons = obj["lessons"]
     if not isinstance(lessons, list) or not 1 <= len(lessons) <= MAX_CLASS_LESSONS:
-        raise ClassError(f"A lessons file holds 1 to {MAX_CLASS_LESSONS} lessons.")
+        raise ClassError(_("A lessons file holds 1 to {most} lessons.").format(most=MAX_CLASS_LESSONS))
     out = []
     for i, item in enumerate(lessons, 1):
         if not isinstance(item, dict) or not set(item) <= _LESSON_KEYS or not {"title", "prompt"} <= set(item):
-            raise ClassError(f"Lesson {i} of that file must have a title and a prompt, and only the keys "
-                             f"{', '.join(sorted(_LESSON_KEYS))}.")
+            raise ClassError(_("Lesson {i} of that file must have a title and a prompt, and only the keys "
+                               "{keys}.").format(i=i, keys=", ".join(sorted(_LESSON_KEYS))))
         try:
             out.append(check_lesson(item["title"], item["prompt"], item.get("choices", []),
                                     item.get("experiment", "own_twin"), item.get("lock", []), item.get("hide", []),
                                     item.get("epochs")))
         except ClassError as exc:
             said = str(exc)
-            raise ClassError(f"Lesson {i} of that file: {said[:1].lower()}{said[1:]}") from None
+            raise ClassError(_("Lesson {i} of that file: {problem}").format(
+                i=i, problem=said[:1].lower() + said[1:])) from None
     return out
 
 

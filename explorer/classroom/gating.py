@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from ..access.policy import POLICY, Action, Actor, Policy
+from ..i18n import N_, _
 from . import tables as t
 from .questions import GATED_KINDS, question_from_row
 from .records import Question
@@ -33,7 +34,7 @@ from .records import Question
 if TYPE_CHECKING:
     from .classes import Classroom
 
-KIND_WORDS = {"sweep": "depth-sweep (Figure 6)", "twin": "twin", "compare": "comparison"}
+KIND_WORDS = {"sweep": N_("depth-sweep (Figure 6)"), "twin": N_("twin"), "compare": N_("comparison")}
 
 
 @dataclass(frozen=True)
@@ -52,22 +53,23 @@ class Gate:
     @property
     def title(self) -> str:
         """The words in bold before the sentence."""
-        return "Predict first." if self.answerable else "Hidden for now."
+        return _("Predict first.") if self.answerable else _("Hidden for now.")
 
     @property
     def short(self) -> str:
         """What a table shows instead of a hidden number."""
-        return "hidden until you predict" if self.answerable else "hidden until the reveal"
+        return _("hidden until you predict") if self.answerable else _("hidden until the reveal")
 
     @property
     def sentence(self) -> str:
         """Why the results are hidden and what to do, in one sentence."""
-        kind = KIND_WORDS.get(self.question.experiment, self.question.experiment)
+        kind = _(KIND_WORDS[self.question.experiment]) if self.question.experiment in KIND_WORDS \
+            else self.question.experiment
         if self.answerable:
-            return (f"Your teacher asked your class a question about {kind} experiments, so their results stay "
-                    "hidden until you answer it here (or the teacher reveals the answers).")
-        return (f"A class is predicting how {kind} experiments end, so their results are shown once its teacher "
-                "reveals the answers.")
+            return _("Your teacher asked your class a question about {kind} experiments, so their results stay "
+                     "hidden until you answer it here (or the teacher reveals the answers).").format(kind=kind)
+        return _("A class is predicting how {kind} experiments end, so their results are shown once its teacher "
+                 "reveals the answers.").format(kind=kind)
 
     def hides(self, kind: str, owner: str | None) -> bool:
         """True for an experiment of this spec kind started by `owner` (None: nobody's) that this gate hides."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from ..i18n import _, count, ngettext
 from . import tables as t
 from .records import ClassError, Question, Tally
 
@@ -38,8 +39,10 @@ LESSON_PREFIX = "lesson:"  # a lesson's implicit question: its `experiment` is "
 
 def figure6_question(train: TrainConfig) -> str:
     """The teacher's default question for Figure 6, with the class's own recipe length (epochs or steps)."""
-    length = f"{train.steps:,} steps" if train.steps else f"{train.epochs} epoch{'s' * (train.epochs != 1)}"
-    return f"Which ends with the higher training error after {length}: plain-20 or plain-56?"  # plain text: no markup
+    length = ngettext("{n} step", "{n} steps", train.steps).format(n=count(train.steps)) if train.steps else \
+        ngettext("{n} epoch", "{n} epochs", train.epochs).format(n=count(train.epochs))
+    return _("Which ends with the higher training error after {length}: plain-20 or plain-56?").format(
+        length=length)  # plain text: no markup
 
 
 def question_from_row(row: Row) -> Question:
@@ -62,11 +65,13 @@ def open_question(room: Classroom, class_id: str, prompt: str, choices: Iterable
     prompt = "".join(ch for ch in str(prompt or "") if ch.isprintable()).strip()
     kept = [c.strip() for c in choices if isinstance(c, str) and c.strip()]
     if not prompt or len(prompt) > MAX_PROMPT:
-        raise ClassError(f"A question needs a prompt of 1 to {MAX_PROMPT} characters.")
+        raise ClassError(_("A question needs a prompt of 1 to {most} characters.").format(most=MAX_PROMPT))
     if experiment not in GATED_KINDS:
-        raise ClassError(f"A question is tied to one of {', '.join(GATED_KINDS)}; got {experiment[:40]!r}.")
+        raise ClassError(_("A question is tied to one of {kinds}; got {kind}.").format(
+            kinds=", ".join(GATED_KINDS), kind=repr(experiment[:40])))
     if len(kept) > MAX_CHOICES or any(len(c) > MAX_CHOICE for c in kept) or len(set(kept)) != len(kept):
-        raise ClassError(f"Give at most {MAX_CHOICES} different choices of at most {MAX_CHOICE} characters.")
+        raise ClassError(_("Give at most {n} different choices of at most {most} characters.").format(
+            n=MAX_CHOICES, most=MAX_CHOICE))
     q = Question(id=secrets.token_hex(8), class_id=class_id, experiment=experiment, prompt=prompt,
                  choices=tuple(kept), opened=time.time())
     room.tx(lambda c: c.execute(t.class_questions.insert().values(
@@ -91,12 +96,12 @@ def answer(room: Classroom, question: Question, owner: str, value: object) -> st
         except ValueError:
             number = math.nan
         if not math.isfinite(number) or len(str(value)) > 40:
-            raise ClassError("Answer with a number, such as 12 or 3.5.")
+            raise ClassError(_("Answer with a number, such as 12 or 3.5."))
         kept = f"{number:g}"
     else:
         kept = str(value)
         if kept not in question.choices:
-            raise ClassError("Pick one of the question's choices.")
+            raise ClassError(_("Pick one of the question's choices."))
     a = t.class_answers.c
 
     def write(conn: sa.Connection) -> None:

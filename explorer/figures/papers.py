@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
+from ..i18n import N_, _, decimal, listing, pct
 from ..resources import asset_path
 
 PAPER_NUMBERS = asset_path("paper_numbers.json")
+N_("CIFAR-10 results (the paper's), not your dataset")  # paper_numbers.json's label, for the catalogue
 
 
 def paper_reference() -> dict:
@@ -27,21 +30,23 @@ def reference_tables() -> dict:
     164 layers).
     """
     ref = paper_reference()
-    table6 = [{"net": r["name"], "test error %": r["test_error"], "params (M)": r["params_m"]}
+    net, error = _("net"), _("test error %")  # column names, in the reader's language
+    table6 = [{net: r["name"], error: r["test_error"], _("params (M)"): r["params_m"]}
               for r in ref["resnet_depths"]["rows"]]
-    table2 = [{"placement": k, "ResNet-110": v["test_error"]["110"], "ResNet-164": v["test_error"]["164"]}
+    table2 = [{_("placement"): k, "ResNet-110": v["test_error"]["110"], "ResNet-164": v["test_error"]["164"]}
               for k, v in ref["placements"]["rows"].items()]
     names = ref["plain_depths"]["reproductions"]
-    plain = [{"net": r["name"], **{name: r[key] for key, name in names.items()}} for r in ref["plain_depths"]["rows"]]
-    return {"label": ref["label"], "table6": table6, "plain": plain, "table2": table2}
+    plain = [{net: r["name"], **{name: r[key] for key, name in names.items()}} for r in ref["plain_depths"]["rows"]]
+    return {"label": _(ref["label"]), "table6": table6, "plain": plain, "table2": table2}
 
 
-def degradation_note(train_errors: dict[str, float | None], dataset: str, who: str = "Yours") -> str | None:
+def degradation_note(train_errors: dict[str, float | None], dataset: str, who: str | None = None) -> str | None:
     """Your plain nets' final training errors beside the paper's scale of degradation (He et al. 2015, Figure 6).
 
     Args:
         train_errors: {run name: final training error as a fraction}; the plain nets ("plain-<depth>") are read.
-        dataset: the dataset's name, said in the sentence. who: whose numbers they are ("Your class's medians").
+        dataset: the dataset's name, said in the sentence. who: whose numbers they are ("Your class's medians"; None:
+            "Yours", in the reader's language).
     Returns:
         one sentence (None with fewer than two plain depths): the shallowest and deepest plain nets' errors, the
         gap, and the paper's mild CIFAR-10 gap from the two public reproductions PAPERS.md names (test errors:
@@ -54,15 +59,20 @@ def degradation_note(train_errors: dict[str, float | None], dataset: str, who: s
     (d1, e1), (d2, e2) = plains[0], plains[-1]
     ref = paper_reference()["plain_depths"]
     rows = {r["depth"]: r for r in ref["rows"]}
-    text = (f"{who}, on {dataset}: plain-{d1} ends at {100 * e1:.1f}% training error and plain-{d2} at "
-            f"{100 * e2:.1f}% ({100 * (e2 - e1):+.1f} points). The paper's, on CIFAR-10: the deeper plain nets are "
-            "only mildly worse")
+    gap = 100 * (e2 - e1)
+    text = _("{who}, on {dataset}: plain-{d1} ends at {e1} training error and plain-{d2} at {e2} ({gap} points).")\
+        .format(who=_("Yours") if who is None else who, dataset=dataset, d1=d1, d2=d2, e1=pct(100 * e1),
+                e2=pct(100 * e2), gap=("-" if math.copysign(1.0, gap) < 0 else "+") + decimal(abs(gap), 1))
     if d1 in rows and d2 in rows:
         pairs = [f"{rows[d1][key]} → {rows[d2][key]} % ({name})" for key, name in ref["reproductions"].items()]
-        text += (f" (plain-{d1} → plain-{d2} test error {' and '.join(pairs)}, two public reproductions; the paper "
-                 "gives no table)")
-    text += "; only plain-110 fails badly (above 60 % error in Figure 6)."
+        text += " " + _("The paper's, on CIFAR-10: the deeper plain nets are only mildly worse (plain-{d1} → "
+                        "plain-{d2} test error {pairs}, two public reproductions; the paper gives no table); only "
+                        "plain-110 fails badly (above {error} error in Figure 6).").format(
+            d1=d1, d2=d2, pairs=listing(pairs), error="60 %")  # a placeholder: "60 % error" reads as "% e" to gettext
+    else:
+        text += " " + _("The paper's, on CIFAR-10: the deeper plain nets are only mildly worse; only plain-110 fails "
+                        "badly (above {error} error in Figure 6).").format(error="60 %")
     if e2 - e1 > 0.2:
-        text += (f" So this miniature exaggerates the degradation: in so short a run plain-{d2} barely trains, "
-                 "while the paper's trained for about 164 epochs.")
+        text += " " + _("So this miniature exaggerates the degradation: in so short a run plain-{d2} barely trains, "
+                        "while the paper's trained for about 164 epochs.").format(d2=d2)
     return text
