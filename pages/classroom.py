@@ -93,11 +93,11 @@ def projected_student(row) -> None:
     with st.container(border=True, key="class_projected_box"):
         st.subheader(_("{name}'s charts").format(name=plain_text(row.name)))
         version = (exp.status, *store().metrics_version(exp.id))
-        plot(st, projected_figure(exp.id, version, exp), key="class_projected_curves", listen=True)
+        plot(st, projected_figure(exp.id, version, exp, i18n.current()), key="class_projected_curves", listen=True)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def projected_figure(exp_id: str, version: tuple, _exp):
+def projected_figure(exp_id: str, version: tuple, _exp, lang: str):
     series = [run_series(run, store().read_metrics(exp_id, run.id, kind="epoch")) for run in _exp.runs]
     return training_curves(series)
 
@@ -164,7 +164,7 @@ def live(class_id: str) -> None:
     student_actions(rows)
     question_panel(info)
     lesson_predictions(info)
-    figure, scale = class_figure(class_id, room.finished_jobs(class_id, "sweep"))
+    figure, scale = class_figure(class_id, room.finished_jobs(class_id, "sweep"), i18n.current())
     plot(st, figure, key="class_figure6", listen=True)
     if scale:
         st.caption(scale)
@@ -172,8 +172,8 @@ def live(class_id: str) -> None:
 
 # The class chart reads every finished run's epoch records: rebuilt only when another job finishes.
 @st.cache_resource(max_entries=16, show_spinner=False)
-def class_figure(class_id: str, finished: tuple):
-    """The class's Figure 6 and the scale of its degradation (explorer.figures.classroom.class_chart)."""
+def class_figure(class_id: str, finished: tuple, lang: str):
+    """The class's Figure 6 and the scale of its degradation (explorer.figures.classroom.class_chart), in `lang`."""
     return class_chart(classroom(), class_id, finished)
 
 
