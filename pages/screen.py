@@ -20,7 +20,7 @@ from explorer.classroom.joinlink import qr_png
 from explorer.classroom.lessons import lesson
 from explorer.classroom.records import ClassInfo
 from explorer.figures.words import say
-from explorer.i18n import _, ngettext
+from explorer.i18n import N_, _, ngettext
 from explorer.jobs.status import status_word
 from explorer.text import plain_text
 from pages.class_screen_controls import may_screen, public_join_link
@@ -152,9 +152,7 @@ def lesson_screen(info: ClassInfo, state: S.ScreenState) -> None:
     st.caption(_("Then: {experiment}").format(experiment=plain_text(_(shown.experiment))))
 
 
-# A chart no one sees (its container is hidden): its alt text is for a screen reader only.
-WARM = say(go.Figure(layout=dict(height=10, width=10)),
-           "A hidden, empty chart: it loads the chart library early.")  # not for translation
+WARM = N_("A hidden, empty chart: it loads the chart library early.")  # the chart's words (say), translated when drawn
 DRAW = {"join": join_screen, "roster": roster_screen, "question": question_screen, "reveal": question_screen,
         "snapshot": snapshot_screen, "figure6": figure6_screen, "lesson": lesson_screen}
 
@@ -165,7 +163,8 @@ def class_screen(info: ClassInfo) -> None:
     DRAW[state.kind](info, state)
     if state.kind in ("join", "roster", "question", "lesson"):  # no chart: load the chart library now, hidden, so
         with st.container(key="screen_warm"):  # that a chart pushed next draws within the second too
-            plot(st, WARM, key="screen_warm_chart", config={"displayModeBar": False})
+            plot(st, say(go.Figure(layout=dict(height=10, width=10)), _(WARM)), key="screen_warm_chart",
+                 config={"displayModeBar": False})
     follow(info.id, state.version)
 
 
