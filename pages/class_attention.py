@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer import i18n
 from explorer.classroom import attention, pause
+from explorer.i18n import N_, _
 from explorer.text import plain_text
 from pages.common import classroom, job_manager
 
-SORTS = {"joined": "joining order", "name": "name", "status": "status", "flags": "needs attention first"}
+SORTS = {"joined": N_("joining order"), "name": N_("name"), "status": N_("status"),
+         "flags": N_("needs attention first")}
 _STATUS_ORDER = ("failed", "diverged", "interrupted", "queued", "running", "stopped", "completed", None)
 
 
@@ -26,19 +29,20 @@ def needs_attention(class_id: str, rows: list) -> dict:
     names = {row.owner: row.name for row in rows}
     with st.container(border=True, key="class_attention_box"):
         if not flags:
-            st.markdown("**Needs attention:** nobody right now.")
+            st.markdown(_("**Needs attention:** nobody right now."))
         else:
-            st.markdown(f"**Needs attention ({len(flags)})**")
+            st.markdown(_("**Needs attention ({n})**").format(n=i18n.count(len(flags))))
             st.markdown("\n".join(f"- **{plain_text(names.get(owner, '?'))}**: {plain_text(f.text)}"
                                   for owner, student_flags in flags.items() for f in student_flags))
-        with st.expander("The rules", expanded=False):
-            st.markdown("\n".join(f"- **{kind}**: {plain_text(rule)}" for kind, rule in attention.RULES.items()))
+        with st.expander(_("The rules"), expanded=False):
+            st.markdown("\n".join(f"- **{attention.label(kind)}**: {plain_text(attention.rule_words(kind))}"
+                                   for kind in attention.RULES))
     return flags
 
 
 def sort_roster(rows: list, flags: dict) -> list:
     """The roster in the order the teacher picked (a selectbox keyed class_roster_sort)."""
-    by = st.selectbox("Sort the roster by", list(SORTS), format_func=SORTS.get, key="class_roster_sort")
+    by = st.selectbox(_("Sort the roster by"), list(SORTS), format_func=lambda k: _(SORTS[k]), key="class_roster_sort")
     if by == "name":
         return sorted(rows, key=lambda r: r.name.casefold())
     if by == "status":
@@ -51,5 +55,5 @@ def sort_roster(rows: list, flags: dict) -> list:
 
 def flag_words(flags: dict, owner: str) -> str:
     """The row's flags in a few words ("⚠ diverged, waiting"), or nothing."""
-    kinds = list(dict.fromkeys(f.kind for f in flags.get(owner, ())))
+    kinds = list(dict.fromkeys(attention.label(f.kind) for f in flags.get(owner, ())))
     return f" · ⚠ {', '.join(kinds)}" if kinds else ""

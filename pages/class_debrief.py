@@ -14,6 +14,7 @@ from explorer.classroom.debrief import csv_text, gather
 from explorer.classroom.records import ClassInfo
 from explorer.figures.debrief import debrief_html
 from explorer.figures.screen import debrief_snapshots
+from explorer.i18n import _, current, using
 from pages.common import classroom, may
 
 
@@ -28,16 +29,25 @@ def debrief_downloads(info: ClassInfo,
     if not may(Action.DEBRIEF, class_id=info.id):
         return
     room, class_id, day = classroom(), info.id, time.strftime("%Y-%m-%d")  # the callables run on another thread
-    st.markdown("**At the end: a debrief to keep**")
+    lang = current()  # ... where no session is: they write in this reader's language
+
+    def page() -> str:
+        with using(lang):
+            return debrief_html(gather(room, class_id), snapshots(class_id))
+
+    def table() -> str:
+        with using(lang):
+            return csv_text(gather(room, class_id))
+    st.markdown(_("**At the end: a debrief to keep**"))
     c = st.columns(2)
-    c[0].download_button("Download the debrief (HTML)", key="class_debrief_html", mime="text/html",
+    c[0].download_button(_("Download the debrief (HTML)"), key="class_debrief_html", mime="text/html",
                          file_name=f"debrief-{info.code}-{day}.html", on_click="ignore", type="primary",
-                         data=lambda: debrief_html(gather(room, class_id), snapshots(class_id)),
-                         help="One page that opens in any browser with no network: the class's Figure 6, each "
-                              "question's predictions against the runs, the snapshots and the lessons. Students "
-                              "appear under their pseudonyms.")
-    c[1].download_button("Download predictions and outcomes (CSV)", key="class_debrief_csv", mime="text/csv",
+                         data=page,
+                         help=_("One page that opens in any browser with no network: the class's Figure 6, each "
+                                "question's predictions against the runs, the snapshots and the lessons. Students "
+                                "appear under their pseudonyms."))
+    c[1].download_button(_("Download predictions and outcomes (CSV)"), key="class_debrief_csv", mime="text/csv",
                          file_name=f"predictions-{info.code}-{day}.csv", on_click="ignore",
-                         data=lambda: csv_text(gather(room, class_id)),
-                         help="One row per student (by pseudonym) and question: the prediction and their own "
-                              "runs' final errors.")
+                         data=table,
+                         help=_("One row per student (by pseudonym) and question: the prediction and their own "
+                                "runs' final errors."))

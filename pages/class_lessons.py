@@ -13,13 +13,14 @@ from explorer.access.policy import Action
 from explorer.classroom import authoring
 from explorer.classroom.questions import tally
 from explorer.classroom.records import ClassError, ClassInfo
+from explorer.i18n import N_, _, ngettext
 from explorer.text import plain_text
 from pages.class_screen_controls import public_join_link
 from pages.common import classroom, may
 from pages.display import confirmed
 
 _P = "class_lessons"  # widget keys
-LOCK_HELP = "Locked: the student sees the lesson's value, greyed out. Hidden: not shown, the lesson's value used."
+LOCK_HELP = N_("Locked: the student sees the lesson's value, greyed out. Hidden: not shown, the lesson's value used.")
 
 
 def lessons_panel(info: ClassInfo) -> None:
@@ -28,7 +29,8 @@ def lessons_panel(info: ClassInfo) -> None:
         return
     room = classroom()
     lessons = authoring.class_lessons(room, info.id)
-    with st.expander(f"Your own lessons ({len(lessons)})", expanded=False, key=f"{_P}_box"):  # open after a save
+    with st.expander(_("Your own lessons ({n})").format(n=len(lessons)), expanded=False,
+                     key=f"{_P}_box"):  # open after a save
         if "_class_lessons_note" in st.session_state:
             st.success(plain_text(st.session_state.pop("_class_lessons_note")))
         for lesson in lessons:
@@ -49,64 +51,84 @@ def saved_lesson(info: ClassInfo, lesson: authoring.TeacherLesson) -> None:
     room = classroom()
     with st.container(border=True, key=f"{_P}_row_{lesson.id}"):
         st.markdown(f"**{plain_text(lesson.title)}** — {plain_text(lesson.prompt)}")
-        answer = "a number" if lesson.is_number else " · ".join(lesson.choices)
-        length = f"{lesson.epochs} epochs" if lesson.epochs else "the dataset's recipe"
-        st.caption(plain_text(f"Answers: {answer}. Experiment: {lesson.setup.words}, {length}. Locked: "
-                              f"{', '.join(lesson.lock) or 'nothing'}; hidden: {', '.join(lesson.hide) or 'nothing'}."))
+        answer = _("a number") if lesson.is_number else " · ".join(lesson.choices)
+        length = (ngettext("{n} epoch", "{n} epochs", lesson.epochs).format(n=lesson.epochs) if lesson.epochs
+                  else _("the dataset's recipe"))
+        st.caption(plain_text(_("Answers: {answers}. Experiment: {experiment}, {length}. Locked: {locked}; hidden: "
+                                "{hidden}.").format(
+            answers=answer, experiment=_(lesson.setup.words), length=length,
+            locked=", ".join(control_word(n) for n in lesson.lock) or _("nothing"),
+            hidden=", ".join(control_word(n) for n in lesson.hide) or _("nothing"))))
         st.code(lesson_link(info, lesson), language=None)
         asked = authoring.asked(room, lesson)
         c = st.columns([2, 1, 3], vertical_alignment="center")
         if asked is None:
-            c[0].button("Ask the class now", key=f"{_P}_ask_{lesson.id}", on_click=authoring.lesson_gate,
+            c[0].button(_("Ask the class now"), key=f"{_P}_ask_{lesson.id}", on_click=authoring.lesson_gate,
                         args=(room, lesson), disabled=not may(Action.ASK, class_id=info.id),
-                        help="Opens its question: its experiment's results stay hidden from each student until "
-                             "they answer (or you reveal). A student's first prediction opens it too.")
+                        help=_("Opens its question: its experiment's results stay hidden from each student until "
+                               "they answer (or you reveal). A student's first prediction opens it too."))
         else:
             t = tally(room, asked)
-            c[0].caption(f"Asked: {t.answered} of {t.members} answered" + ("; revealed." if asked.revealed else "."))
-        if confirmed(c[1], "Delete", f"{_P}_delete_{lesson.id}", f"Delete the lesson {lesson.title}?",
-                     help="Its answers stay for the debrief; its question stops hiding results."):
+            c[0].caption((_("Asked: {answered} of {members} answered; revealed.") if asked.revealed else
+                          _("Asked: {answered} of {members} answered.")).format(answered=t.answered,
+                                                                                members=t.members))
+        if confirmed(c[1], _("Delete"), f"{_P}_delete_{lesson.id}",
+                     _("Delete the lesson {title}?").format(title=lesson.title),
+                     help=_("Its answers stay for the debrief; its question stops hiding results.")):
             authoring.delete_lesson(room, info.id, lesson.id)
             st.rerun()
 
 
-WORDS = {"kind": "experiment kind", "lr": "learning rate", "batch_size": "batch size",
-         "zero_init_residual": "zero-init"}  # the controls' names as the pages label them
+WORDS = {"kind": N_("experiment kind"), "dataset": N_("dataset"), "epochs": N_("epochs"),
+         "batch_size": N_("batch size"), "lr": N_("learning rate"), "schedule": N_("schedule"), "device": N_("device"),
+         "preset": N_("preset"), "family": N_("family"), "block": N_("block"), "depth": N_("depth"),
+         "width": N_("width"), "shortcut": N_("shortcut"), "placement": N_("placement"), "norm": N_("norm"),
+         "init": N_("init"), "zero_init_residual": N_("zero-init")}  # the controls' names as the pages label them
+
+
+def control_word(name: str) -> str:
+    """A control's name as the pages label it, in the reader's language."""
+    return _(WORDS[name]) if name in WORDS else name
 
 
 def _checkboxes(label: str, what: str) -> None:
     """One checkbox per Build and Train control (urlstate.CONTROLS), Train's first, four to a row."""
     st.markdown(f"**{label}**")
     build = [n for n in urlstate.BUILD_CONTROLS if n not in urlstate.TRAIN_CONTROLS]
-    for page, names in (("On Train", urlstate.TRAIN_CONTROLS), ("On Build", build)):
+    for page, names in ((_("On Train"), urlstate.TRAIN_CONTROLS), (_("On Build"), build)):
         st.caption(page)
         cols = st.columns(4)
         for i, name in enumerate(names):
-            cols[i % 4].checkbox(WORDS.get(name, name), key=f"{_P}_{what}_{name}")
+            cols[i % 4].checkbox(control_word(name), key=f"{_P}_{what}_{name}")
 
 
 def _ticked(what: str) -> list[str]:
     return [name for name in urlstate.CONTROLS if st.session_state.get(f"{_P}_{what}_{name}")]
 
 
+ANSWERS = {"choices": N_("choices"), "a number": N_("a number")}  # the answer's kind: value -> label
+
+
 def lesson_form(info: ClassInfo) -> None:
     """Write a lesson: its title, question, answers (choices or a number), experiment, locked and hidden controls."""
-    st.markdown("**Write a lesson**")
-    st.text_input("Title", max_chars=authoring.MAX_TITLE, key=f"{_P}_title", placeholder="Deep twins")
-    st.text_input("Question the students answer before they run it", max_chars=authoring.MAX_PROMPT,
-                  key=f"{_P}_prompt", placeholder="Which twin ends with the lower training error?")
-    if st.radio("Answer", ("choices", "a number"), horizontal=True, key=f"{_P}_answer") == "choices":
-        st.text_input("Choices, separated by commas", key=f"{_P}_choices", placeholder="plain-56, resnet-56")
+    st.markdown(_("**Write a lesson**"))
+    st.text_input(_("Title"), max_chars=authoring.MAX_TITLE, key=f"{_P}_title", placeholder=_("Deep twins"))
+    st.text_input(_("Question the students answer before they run it"), max_chars=authoring.MAX_PROMPT,
+                  key=f"{_P}_prompt", placeholder=_("Which twin ends with the lower training error?"))
+    if st.radio(_("Answer"), list(ANSWERS), horizontal=True, key=f"{_P}_answer",
+                format_func=lambda a: _(ANSWERS[a])) == "choices":
+        st.text_input(_("Choices, separated by commas"), key=f"{_P}_choices",
+                      placeholder="plain-56, resnet-56")  # not for translation
     keys = [e.key for e in authoring.EXPERIMENTS]
     words = {e.key: e.words for e in authoring.EXPERIMENTS}
-    st.selectbox("The experiment it gates (its results stay hidden until each student answers)", keys,
-                 key=f"{_P}_experiment", format_func=words.__getitem__)
-    st.number_input("Epochs its link sets (empty: the dataset's recipe)", *urlstate.EPOCHS, value=None, step=1,
-                    key=f"{_P}_epochs", help="A short run for a big class on a small machine: lock epochs too.")
-    st.caption(LOCK_HELP)
-    _checkboxes("Lock these controls", "lock")
-    _checkboxes("Hide these controls", "hide")
-    st.button("Save the lesson", key=f"{_P}_save", type="primary", on_click=_save, args=(info.id,))
+    st.selectbox(_("The experiment it gates (its results stay hidden until each student answers)"), keys,
+                 key=f"{_P}_experiment", format_func=lambda k: _(words[k]))
+    st.number_input(_("Epochs its link sets (empty: the dataset's recipe)"), *urlstate.EPOCHS, value=None, step=1,
+                    key=f"{_P}_epochs", help=_("A short run for a big class on a small machine: lock epochs too."))
+    st.caption(_(LOCK_HELP))
+    _checkboxes(_("Lock these controls"), "lock")
+    _checkboxes(_("Hide these controls"), "hide")
+    st.button(_("Save the lesson"), key=f"{_P}_save", type="primary", on_click=_save, args=(info.id,))
     if f"{_P}_problem" in st.session_state:
         st.warning(plain_text(st.session_state.pop(f"{_P}_problem")))
 
@@ -128,17 +150,17 @@ def _save(class_id: str) -> None:
     ss[f"{_P}_epochs"] = None
     for name in urlstate.CONTROLS:
         ss[f"{_P}_lock_{name}"] = ss[f"{_P}_hide_{name}"] = False
-    ss["_class_lessons_note"] = f"Saved {made.title}: its link is above."
+    ss["_class_lessons_note"] = _("Saved {title}: its link is above.").format(title=made.title)
 
 
 def carry_over(info: ClassInfo, lessons: list) -> None:
     """Export the class's lessons as a JSON file; import a file exported before (next year's class)."""
-    st.markdown("**Next year's class**")
+    st.markdown(_("**Next year's class**"))
     c = st.columns(2)
-    c[0].download_button("Export these lessons (JSON)", data=authoring.export_lessons(lessons),
+    c[0].download_button(_("Export these lessons (JSON)"), data=authoring.export_lessons(lessons),
                          file_name=f"lessons-{info.code}.json", mime="application/json", key=f"{_P}_export",
                          disabled=not lessons, on_click="ignore")
-    c[1].file_uploader("Import lessons from a file exported here", type=["json"], key=f"{_P}_import",
+    c[1].file_uploader(_("Import lessons from a file exported here"), type=["json"], key=f"{_P}_import",
                        max_upload_size=1, on_change=_import, args=(info.id,))
     if f"{_P}_import_problem" in st.session_state:
         st.warning(plain_text(st.session_state.pop(f"{_P}_import_problem")))
@@ -154,4 +176,5 @@ def _import(class_id: str) -> None:
     except ClassError as exc:
         st.session_state[f"{_P}_import_problem"] = str(exc)
         return
-    st.session_state["_class_lessons_note"] = f"Imported {len(made)} lesson{'s' * (len(made) != 1)}."
+    st.session_state["_class_lessons_note"] = ngettext("Imported {n} lesson.", "Imported {n} lessons.",
+                                                        len(made)).format(n=len(made))

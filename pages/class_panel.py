@@ -7,6 +7,7 @@ import streamlit as st
 
 from explorer.classroom.gating import Gate
 from explorer.classroom.records import ClassError
+from explorer.i18n import _
 from explorer.text import plain_text
 from pages.common import classroom, my_class
 
@@ -21,8 +22,8 @@ def join_panel() -> None:
         return
     info = classroom().find(code)
     if info is None or not info.is_open:
-        st.warning("This class has been closed by its teacher, so it takes no new members." if info is not None
-                   else "There is no class with that code; check it with your teacher.")
+        st.warning(_("This class has been closed by its teacher, so it takes no new members.") if info is not None
+                   else _("There is no class with that code; check it with your teacher."))
         st.session_state.pop("join_code", None)
         return
     mine = my_class()
@@ -30,12 +31,12 @@ def join_panel() -> None:
         st.session_state.pop("join_code", None)
         return
     with st.container(border=True):
-        st.markdown(f"**Join the class {plain_text(info.name)}** (code {info.code}). Your name is shown to the "
-                    "teacher only.")
+        st.markdown(_("**Join the class {name}** (code {code}). Your name is shown to the teacher only.")
+                    .format(name=plain_text(info.name), code=info.code))
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-        c1.text_input("Your name (or leave empty to be \"Student N\")", max_chars=40, key="sidebar_join_name",
+        c1.text_input(_("Your name (or leave empty to be \"Student N\")"), max_chars=40, key="sidebar_join_name",
                       autocomplete="nickname")
-        c2.button("Join the class", key="sidebar_join", type="primary", on_click=_join, args=(info.code,))
+        c2.button(_("Join the class"), key="sidebar_join", type="primary", on_click=_join, args=(info.code,))
 
 
 def _join(code: str) -> None:
@@ -55,14 +56,15 @@ def class_caption() -> None:
             st.info(st.session_state.pop("class_notice"))
         return
     c = st.columns([5, 1], vertical_alignment="center")
-    c[0].caption(f"In class {plain_text(mine[0].name)} ({mine[0].code}) as {plain_text(mine[1].name)}.")
-    c[1].button("Leave the class", key="member_leave", on_click=_leave, args=(mine[0].id,),
-                help="You become a lone user again; the class's code lets you join again while it is open.")
+    c[0].caption(_("In class {name} ({code}) as {member}.").format(name=plain_text(mine[0].name), code=mine[0].code,
+                                                                    member=plain_text(mine[1].name)))
+    c[1].button(_("Leave the class"), key="member_leave", on_click=_leave, args=(mine[0].id,),
+                help=_("You become a lone user again; the class's code lets you join again while it is open."))
 
 
 def _leave(class_id: str) -> None:
     classroom().leave(class_id, st.session_state["owner"])
-    st.session_state["class_notice"] = "You left the class; your experiments are still yours."
+    st.session_state["class_notice"] = _("You left the class; your experiments are still yours.")
 
 
 # ----------------------------------------------------------------------------- predict, then observe
@@ -76,11 +78,11 @@ def predict_first(gate: Gate, prefix: str) -> None:
             return
         st.markdown(f"**{plain_text(question.prompt)}**")
         if question.is_number:
-            st.text_input("Your answer (a number)", max_chars=40, key=f"{prefix}_answer_number")
+            st.text_input(_("Your answer (a number)"), max_chars=40, key=f"{prefix}_answer_number")
         else:
-            st.radio("Your answer", list(question.choices), index=None, key=f"{prefix}_answer_choice",
+            st.radio(_("Your answer"), list(question.choices), index=None, key=f"{prefix}_answer_choice",
                      format_func=plain_text)  # a choice the teacher typed: radio options read markdown
-        st.button("Submit my prediction", key=f"{prefix}_answer_submit", type="primary", on_click=_answer,
+        st.button(_("Submit my prediction"), key=f"{prefix}_answer_submit", type="primary", on_click=_answer,
                   args=(question, prefix))
         if f"{prefix}_answer_problem" in st.session_state:
             st.warning(st.session_state.pop(f"{prefix}_answer_problem"))

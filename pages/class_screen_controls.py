@@ -8,24 +8,30 @@ import os
 
 import streamlit as st
 
+from explorer import i18n
 from explorer.access.policy import Action
+from explorer.classroom import language as class_language
 from explorer.classroom import screen as S
 from explorer.classroom.joinlink import JoinLink, join_link
 from explorer.classroom.lessons import LESSONS
+from explorer.classroom.pseudonyms import pseudonym
 from explorer.classroom.records import ClassError, ClassInfo
+from explorer.i18n import N_, _
 from explorer.jobs.request import proxy_setting
 from explorer.text import clean, plain_text
 from pages.common import classroom, may
 
-SHOWN = {"join": "the join code", "roster": "the roster (progress only)", "question": "a question",
-         "reveal": "a revealed question", "snapshot": "a snapshot", "figure6": "the class's Figure 6",
-         "lesson": "a lesson"}
+SHOWN = {"join": N_("the join code"), "roster": N_("the roster (progress only)"), "question": N_("a question"),
+         "reveal": N_("a revealed question"), "snapshot": N_("a snapshot"), "figure6": N_("the class's Figure 6"),
+         "lesson": N_("a lesson")}
+PUSHES = {"join": N_("Join code"), "roster": N_("Roster"), "figure6": N_("Class Figure 6")}
+LAYOUT_LABELS = {"side": N_("side by side"), "overlay": N_("overlaid")}
 
 
 # ----------------------------------------------------------------------------- the public join link
 def public_join_link(code: str) -> JoinLink:
     """The class's join link for students' devices (explorer.classroom.joinlink decides where it comes from)."""
-    _, hops = proxy_setting(os.environ)
+    _trusted, hops = proxy_setting(os.environ)
     headers = {name: st.context.headers.get_all(name) for name in ("x-forwarded-host", "x-forwarded-proto")}
     return join_link(code, os.environ, st.context.url, headers, hops)
 
@@ -35,8 +41,8 @@ def join_link_warning(link: JoinLink) -> None:
     if link.problem:
         st.warning(link.problem)
     if link.local_only:
-        st.warning("This link opens only on this computer: set EXPLORER_PUBLIC_URL to the address students' "
-                   "devices use, or open the app by its network address.")
+        st.warning(_("This link opens only on this computer: set EXPLORER_PUBLIC_URL to the address students' "
+                     "devices use, or open the app by its network address."))
 
 
 # ----------------------------------------------------------------------------- who opens the screen
@@ -63,7 +69,7 @@ def screen_session() -> bool:
         if not may(Action.SCREEN):
             return True
         ss.pop("screen_code", None)
-        st.warning("There is no open class with that code, so there is no class screen to show.")
+        st.warning(_("There is no open class with that code, so there is no class screen to show."))
         return False
     if may_screen(info.id):
         ss["screen_class"] = info
@@ -78,17 +84,18 @@ def screen_controls(info: ClassInfo) -> None:
         return
     room = classroom()
     state = S.screen_state(room, info.id)
-    with st.expander("Push to the class screen", expanded=True):
+    with st.expander(_("Push to the class screen"), expanded=True):
         base = public_join_link(info.code).url.split("?join=")[0].rstrip("/")
         c = st.columns([3, 2], vertical_alignment="center")
-        c[0].markdown(f"[Open the class screen]({base}/?screen={info.code}) on the projector (signed in as the "
-                      f"teacher there). On it now: **{SHOWN[state.kind]}**.")
-        c[1].toggle("Students' names on the screen", value=state.names, key="class_screen_names",
-                    on_change=_names, args=(info.id,), help="Off: each student is a stable pseudonym (Otter, ...).")
+        c[0].markdown(_("[Open the class screen]({url}) on the projector (signed in as the teacher there). On it "
+                        "now: **{shown}**.").format(url=f"{base}/?screen={info.code}", shown=_(SHOWN[state.kind])))
+        c[1].toggle(_("Students' names on the screen"), value=state.names, key="class_screen_names",
+                    on_change=_names, args=(info.id,),
+                    help=_("Off: each student is a stable pseudonym ({example}, ...).").format(
+                        example=pseudonym(0)))
         b = st.columns(3)
-        for col, kind, label in zip(b, ("join", "roster", "figure6"), ("Join code", "Roster", "Class Figure 6"),
-                                    strict=True):
-            col.button(label, key=f"class_screen_{kind}", on_click=_push, args=(info.id, kind),
+        for col, kind in zip(b, PUSHES, strict=True):
+            col.button(_(PUSHES[kind]), key=f"class_screen_{kind}", on_click=_push, args=(info.id, kind),
                        type="primary" if state.kind == kind else "secondary", use_container_width=True)
         _question_row(info)
         _lesson_row(info)
@@ -101,24 +108,24 @@ def _question_row(info: ClassInfo) -> None:
     from explorer.classroom import questions
     asked = {q.id: q for q in questions.class_questions(classroom(), info.id)}
     if not asked:
-        st.caption("Ask the class a question to put it on the screen.")
+        st.caption(_("Ask the class a question to put it on the screen."))
         return
     c = st.columns([4, 1, 1], vertical_alignment="bottom")
-    pick = c[0].selectbox("Question", list(asked), key="class_screen_question",
+    pick = c[0].selectbox(_("Question"), list(asked), key="class_screen_question",
                           format_func=lambda q: clean(asked[q].prompt)[:90])
-    c[1].button("Push", key="class_screen_push_question", on_click=_push, args=(info.id, "question"),
+    c[1].button(_("Push"), key="class_screen_push_question", on_click=_push, args=(info.id, "question"),
                 kwargs={"question_id": "class_screen_question"}, use_container_width=True)
-    c[2].button("Reveal", key="class_screen_reveal", on_click=_push, args=(info.id, "reveal"),
+    c[2].button(_("Reveal"), key="class_screen_reveal", on_click=_push, args=(info.id, "reveal"),
                 kwargs={"question_id": "class_screen_question"}, use_container_width=True,
                 disabled=not may(Action.REVEAL) or asked[pick].revealed is not None,
-                help="Reveals the answers and curves to everyone, and shows the tally on the screen.")
+                help=_("Reveals the answers and curves to everyone, and shows the tally on the screen."))
 
 
 def _lesson_row(info: ClassInfo) -> None:
     c = st.columns([5, 1], vertical_alignment="bottom")
     titles = {x.key: x.title for x in LESSONS}
-    c[0].selectbox("Lesson", list(titles), key="class_screen_lesson", format_func=titles.get)
-    c[1].button("Push", key="class_screen_push_lesson", on_click=_push, args=(info.id, "lesson"),
+    c[0].selectbox(_("Lesson"), list(titles), key="class_screen_lesson", format_func=lambda k: _(titles[k]))
+    c[1].button(_("Push"), key="class_screen_push_lesson", on_click=_push, args=(info.id, "lesson"),
                 kwargs={"lesson": "class_screen_lesson"}, use_container_width=True)
 
 
@@ -127,7 +134,8 @@ def _snapshot_rows(info: ClassInfo) -> None:
     room = classroom()
     choices = S.snapshot_choices(room, info.id)
     if not choices:
-        st.caption("Snapshots: once students have runs, pick 2 to 4 of them to compare on the screen.")
+        st.caption(_("Snapshots: once students have runs, pick {least} to {most} of them to compare on the screen.")
+                   .format(least=S.MIN_SNAPSHOT, most=S.MAX_SNAPSHOT))
         return
     names = {m.owner: m.name for m in room.members(info.id)}
     labels = S.screen_labels(room, info.id)
@@ -135,23 +143,25 @@ def _snapshot_rows(info: ClassInfo) -> None:
 
     def label(key: str) -> str:
         item = by_key[key]
-        who = names.get(item.owner, "a former member")
-        return clean(f"{who} ({labels.get(item.owner, '–')}): {item.run_name} · job {item.exp_id[:6]}")
+        who = names.get(item.owner) or _("a former member")
+        return clean(_("{who} ({pseudonym}): {run} · job {job}").format(
+            who=who, pseudonym=labels.get(item.owner, "–"), run=item.run_name, job=item.exp_id[:6]))
     c = st.columns([4, 1.4, 1], vertical_alignment="bottom")
-    picked = c[0].multiselect(f"Snapshot: {S.MIN_SNAPSHOT} to {S.MAX_SNAPSHOT} runs, in the order you pick them",
-                              list(by_key), key="class_screen_snapshot_runs", format_func=label,
-                              max_selections=S.MAX_SNAPSHOT)
-    c[1].radio("Shown", S.LAYOUTS, key="class_screen_snapshot_layout", horizontal=True,
-               format_func=lambda x: {"side": "side by side", "overlay": "overlaid"}[x])
-    c[2].button("Push", key="class_screen_push_snapshot", on_click=_snapshot, use_container_width=True,
+    picked = c[0].multiselect(
+        _("Snapshot: {least} to {most} runs, in the order you pick them").format(least=S.MIN_SNAPSHOT,
+                                                                                 most=S.MAX_SNAPSHOT),
+        list(by_key), key="class_screen_snapshot_runs", format_func=label, max_selections=S.MAX_SNAPSHOT)
+    c[1].radio(_("Shown"), S.LAYOUTS, key="class_screen_snapshot_layout", horizontal=True,
+               format_func=lambda x: _(LAYOUT_LABELS[x]))
+    c[2].button(_("Push"), key="class_screen_push_snapshot", on_click=_snapshot, use_container_width=True,
                 args=(info.id,), disabled=len(picked) < S.MIN_SNAPSHOT)
     kept = S.snapshots(room, info.id)[::-1]
     if kept:
         c = st.columns([5, 1], vertical_alignment="bottom")
-        c[0].selectbox("Earlier snapshots", [s.id for s in kept], key="class_screen_snapshot_again",
+        c[0].selectbox(_("Earlier snapshots"), [s.id for s in kept], key="class_screen_snapshot_again",
                        format_func=lambda i: clean(" vs ".join(f"{labels.get(x.owner, '–')}: {x.run_name}"
                                                                for x in next(s for s in kept if s.id == i).items)))
-        c[1].button("Push", key="class_screen_push_again", on_click=_push, args=(info.id, "snapshot"),
+        c[1].button(_("Push"), key="class_screen_push_again", on_click=_push, args=(info.id, "snapshot"),
                     kwargs={"snapshot_id": "class_screen_snapshot_again"}, use_container_width=True)
 
 
@@ -172,7 +182,8 @@ def _snapshot(class_id: str) -> None:
     try:
         snap = S.take_snapshot(classroom(), class_id, [(p[0], p[-1]) for p in picks], layout)
         from pages.screen_figures import snapshot_view
-        snapshot_view(class_id, snap.id, S.screen_state(classroom(), class_id).names)  # built before the screen asks
+        screen_lang = class_language.language(classroom(), class_id) or i18n.current()  # the screen's, most likely
+        snapshot_view(class_id, snap.id, S.screen_state(classroom(), class_id).names, screen_lang)  # built before
         S.push(classroom(), class_id, "snapshot", snapshot_id=snap.id)
     except ClassError as exc:
         st.session_state["class_screen_problem"] = plain_text(str(exc))

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from ..i18n import N_, _, ngettext, pct
 from ..store import db
 from . import tables as t
 from .questions import LESSON_PREFIX
@@ -34,14 +35,30 @@ WAIT_S = 60.0  # a queued job waiting longer than this is flagged
 IDLE_S = 300.0  # a student with nothing queued or running, and no start or end for this long, is idle
 SAME_WITHIN = 0.02  # errors within 2 points count as "about the same" (a prediction is judged beyond it only)
 KINDS = ("diverged", "failed", "waiting", "contradicted", "idle")  # most urgent first: the roster sorts by it
-RULES = {
-    "diverged": "a run of the newest job diverged (its loss became NaN or infinite)",
-    "failed": "the newest job failed or was interrupted",
-    "waiting": f"the newest job has waited in the queue more than {WAIT_S:.0f} s",
-    "contradicted": f"the newest finished job contradicts the student's own prediction by more than "
-                    f"{SAME_WITHIN * 100:.0f} points",
-    "idle": f"nothing queued or running, and nothing started or finished for {IDLE_S / 60:.0f} min",
+LABELS = {"diverged": N_("diverged"), "failed": N_("failed"), "waiting": N_("waiting"),
+          "contradicted": N_("contradicted"), "idle": N_("idle")}  # each kind in a word, as the roster shows it
+_RULE_TEXT = {  # each rule in words, translated where shown (`rule_words`); its numbers from the constants above
+    "diverged": N_("a run of the newest job diverged (its loss became NaN or infinite)"),
+    "failed": N_("the newest job failed or was interrupted"),
+    "waiting": N_("the newest job has waited in the queue more than {seconds} s"),
+    "contradicted": N_("the newest finished job contradicts the student's own prediction by more than {points} "
+                       "points"),
+    "idle": N_("nothing queued or running, and nothing started or finished for {minutes} min"),
 }
+_RULE_NUMBERS = {"seconds": f"{WAIT_S:.0f}", "points": f"{SAME_WITHIN * 100:.0f}", "minutes": f"{IDLE_S / 60:.0f}"}
+
+
+def rule_words(kind: str) -> str:
+    """The rule of a kind of flag in words, in the reader's language."""
+    return _(_RULE_TEXT[kind]).format(**_RULE_NUMBERS)
+
+
+def label(kind: str) -> str:
+    """A kind of flag in a word, in the reader's language ("diverged")."""
+    return _(LABELS[kind])
+
+
+RULES = {kind: text.format(**_RULE_NUMBERS) for kind, text in _RULE_TEXT.items()}  # in English
 # A lesson's prediction, judged on training error: which run ends with the higher (or lower) error.
 LESSON_OUTCOMES = {"degradation": ("train_error", "higher"), "fix": ("train_error", "lower")}
 ACTIVE = ("queued", "running")
@@ -129,21 +146,24 @@ def _flags(row: RosterRow, facts: _Facts, queue: QueueView, now: float) -> list[
     if job is None:
         since = facts.joined.get(row.owner, now)
         if now - since > IDLE_S:
-            flags.append(Flag("idle", f"Idle: joined {_ago(now - since)} ago and started no job ({RULES['idle']})."))
+            flags.append(Flag("idle", _("Idle: joined {ago} ago and started no job ({rule}).").format(
+                ago=_ago(now - since), rule=rule_words("idle"))))
         return flags
     status, created, started, finished, message = job
     if row.exp_id in facts.diverged:
         names = ", ".join(facts.diverged[row.exp_id])
-        flags.append(Flag("diverged", f"Diverged: {names} ({RULES['diverged']})."))
+        flags.append(Flag("diverged", _("Diverged: {runs} ({rule}).").format(runs=names, rule=rule_words("diverged"))))
     if status in ("failed", "interrupted"):
-        flags.append(Flag("failed", f"{status.capitalize()}: {(message or 'no reason was recorded.').rstrip('.')} "
-                                    f"({RULES['failed']})."))
+        why = (message or _("no reason was recorded.")).rstrip(".").rstrip("。")
+        text = _("Failed: {why} ({rule}).") if status == "failed" else _("Interrupted: {why} ({rule}).")
+        flags.append(Flag("failed", text.format(why=why, rule=rule_words("failed"))))
     if status == "queued" and now - created > WAIT_S:
-        flags.append(Flag("waiting", f"Waiting {_ago(now - created)}: {_why_waiting(row.exp_id or '', queue)} "
-                                     f"({RULES['waiting']})."))
+        flags.append(Flag("waiting", _("Waiting {ago}: {why} ({rule}).").format(
+            ago=_ago(now - created), why=_why_waiting(row.exp_id or "", queue), rule=rule_words("waiting"))))
     last = max(x for x in (facts.joined.get(row.owner, 0.0), created, started or 0.0, finished or 0.0))
     if status not in ACTIVE and now - last > IDLE_S:
-        flags.append(Flag("idle", f"Idle: nothing for {_ago(now - last)} ({RULES['idle']})."))
+        flags.append(Flag("idle", _("Idle: nothing for {ago} ({rule}).").format(ago=_ago(now - last),
+                                                                               rule=rule_words("idle"))))
     if status == "completed":
         flags += _contradictions(row, facts.answers.get(row.owner, ()))
     return flags
@@ -151,14 +171,17 @@ def _flags(row: RosterRow, facts: _Facts, queue: QueueView, now: float) -> list[
 
 def _why_waiting(exp_id: str, queue: QueueView) -> str:
     if queue.paused:
-        return "the class is paused, so its jobs are held until you go on"
+        return _("the class is paused, so its jobs are held until you go on")
     ahead = queue.queued.index(exp_id) if exp_id in queue.queued else 0
-    jobs = f"{ahead} job{'s' * (ahead != 1)}"
-    return f"queued behind {jobs}, and the server runs {queue.slots} at once"
+    return ngettext("queued behind {n} job, and the server runs {slots} at once",
+                    "queued behind {n} jobs, and the server runs {slots} at once", ahead).format(
+        n=ahead, slots=queue.slots)
 
 
 def _ago(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+    if seconds < 120:
+        return _("{seconds} s").format(seconds=f"{seconds:.0f}")
+    return _("{minutes} min").format(minutes=f"{seconds / 60:.0f}")
 
 
 def _outcome(kind: str, prompt: str) -> tuple[str, str] | None:
@@ -170,6 +193,19 @@ def _outcome(kind: str, prompt: str) -> tuple[str, str] | None:
     if direction is None:
         return None
     return ("test_error" if "test" in words else "train_error"), direction
+
+
+def _contradicts(direction: str, metric: str) -> str:
+    return {
+        ("higher", "train_error"): _("Contradicts their prediction: they said {said} for the higher training error; "
+                                     "their run ended {ended} ({rule})."),
+        ("lower", "train_error"): _("Contradicts their prediction: they said {said} for the lower training error; "
+                                    "their run ended {ended} ({rule})."),
+        ("higher", "test_error"): _("Contradicts their prediction: they said {said} for the higher test error; "
+                                    "their run ended {ended} ({rule})."),
+        ("lower", "test_error"): _("Contradicts their prediction: they said {said} for the lower test error; "
+                                   "their run ended {ended} ({rule})."),
+    }[(direction, metric)]
 
 
 def _contradictions(row: RosterRow, answers: Sequence[tuple]) -> list[Flag]:
@@ -192,9 +228,8 @@ def _contradictions(row: RosterRow, answers: Sequence[tuple]) -> list[Flag]:
         else:  # "about the same"
             wrong = spread > SAME_WITHIN
         if wrong:
-            what = "training" if metric == "train_error" else "test"
-            ended = ", ".join(f"{c} {v:.1%}" for c, v in errors.items())
-            flags_text = (f"Contradicts their prediction: they said {said!s} for the {direction} {what} error; "
-                          f"their run ended {ended} ({RULES['contradicted']}).")
+            ended = ", ".join(f"{c} {pct(v * 100)}" for c, v in errors.items())
+            flags_text = _contradicts(direction, metric).format(said=_(str(said)) if said else "", ended=ended,
+                                                                  rule=rule_words("contradicted"))
             out.append(Flag("contradicted", flags_text))
     return out

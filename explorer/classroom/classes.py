@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
+from ..i18n import _
 from ..store import db
 from ..store.runstore import RunStore
 from ..training.experiments import ExperimentSpec
@@ -90,9 +91,9 @@ def name_refusal(name: str, taken: Iterable[str] = ()) -> str | None:
     """
     skeleton = name_skeleton(name)
     if _reads_as_role(name, skeleton) or _GIVEN_NAME.fullmatch(skeleton):
-        return "That name is kept for the teacher or given by the class; choose your own name."
+        return _("That name is kept for the teacher or given by the class; choose your own name.")
     if skeleton and skeleton in {name_skeleton(other) for other in taken}:
-        return "Someone in the class already has a name that looks like that one; choose another."
+        return _("Someone in the class already has a name that looks like that one; choose another.")
     return None
 
 
@@ -149,9 +150,9 @@ class Classroom:
     # ------------------------------------------------------------------ classes
     def create(self, teacher: str, name: str = "") -> ClassInfo:
         """A new open class with a fresh short code (the teacher's owner id is kept, for their view)."""
-        for _ in range(20):
+        for _try in range(20):
             info = ClassInfo(id=secrets.token_hex(8), code="".join(secrets.choice(CODE_ALPHABET)
-                                                                   for _ in range(CODE_LENGTH)),
+                                                                   for _i in range(CODE_LENGTH)),
                              name=clean_name(name, "My class"), teacher=teacher, created=time.time())
             row = dataclasses.asdict(info)
             try:
@@ -159,7 +160,7 @@ class Classroom:
                 return info
             except sa.exc.IntegrityError:  # the code is taken: draw another
                 continue
-        raise ClassError("No free class code was found; try again.")
+        raise ClassError(_("No free class code was found; try again."))
 
     def get(self, class_id: str) -> ClassInfo | None:
         row = self.q(lambda c: c.execute(sa.select(t.classes).where(t.classes.c.id == class_id)).first())
@@ -204,9 +205,9 @@ class Classroom:
         """
         info = self.find(code)
         if info is None:
-            raise ClassError("There is no class with that code; check it with your teacher.")
+            raise ClassError(_("There is no class with that code; check it with your teacher."))
         if not info.is_open:
-            raise ClassError("This class has been closed by its teacher, so it takes no new members.")
+            raise ClassError(_("This class has been closed by its teacher, so it takes no new members."))
         m = t.class_members.c
 
         def write(conn: sa.Connection) -> Member:

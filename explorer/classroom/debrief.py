@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ..i18n import _
 from ..store import db
 from ..training.experiments import like_with_like
 from . import tables as t
@@ -76,7 +77,7 @@ def gather(room: Classroom, class_id: str) -> Debrief:
     """The class's debrief as it stands now (ClassError for an unknown class)."""
     info = room.get(class_id)
     if info is None:
-        raise ClassError("There is no such class any longer.")
+        raise ClassError(_("There is no such class any longer."))
     names = pseudonyms(room.members(class_id))
     own = class_lessons(room, class_id)
     asked = tuple(_asked(room, class_id, names, own))
@@ -109,10 +110,11 @@ def _asked(room: Classroom, class_id: str, names: dict[str, str], own: list) -> 
             key = q.experiment[len(LESSON_PREFIX):]
             if not answers.get(q.id):
                 continue
-            where, kind = f"in lesson {titles.get(key, key)}", LESSON_KINDS.get(key)
+            where = _("in lesson {title}").format(title=_(titles[key]) if key in titles else key)
+            kind = LESSON_KINDS.get(key)
         else:
-            where = (f"in your lesson “{own_titles[q.id]}”" if q.id in own_titles else
-                     "in a lesson of yours since deleted" if q.id.startswith("T") else "on the Class page")
+            where = (_("in your lesson “{title}”").format(title=own_titles[q.id]) if q.id in own_titles else
+                     _("in a lesson of yours since deleted") if q.id.startswith("T") else _("on the Class page"))
             kind = q.experiment if q.experiment in GATED_KINDS else None
         out.append(Asked(q, where, kind, tally(room, q), answers.get(q.id, {})))
     return out

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ..i18n import _
+
 MAX_URL = 300  # characters of a public address: a QR code at version ~10 still reads from the back of a room
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")  # a host name or [IPv6], an optional port
 _PREFIX = re.compile(r"^[A-Za-z0-9._~/-]*$")  # a path prefix (Streamlit's baseUrlPath): nothing to quote
@@ -74,8 +76,8 @@ def join_link(code: str, env: Mapping[str, str], page_url: str | None, headers: 
         base = base_url(configured)
         if base is not None:
             return JoinLink(f"{base}/?join={code}", is_local_only(base), "EXPLORER_PUBLIC_URL")
-        problem = ("EXPLORER_PUBLIC_URL is not an http(s) address with a host (and at most a path), so it was "
-                   "ignored.")
+        problem = _("EXPLORER_PUBLIC_URL is not an http(s) address with a host (and at most a path), so it was "
+                    "ignored.")
     page = _page_base(page_url)
     if trusted_hops > 0:
         host = _forwarded(headers.get("x-forwarded-host", ()), trusted_hops)

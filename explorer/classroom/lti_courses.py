@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from ..access.policy import Role
+from ..i18n import N_, _
 from . import staff
 from . import tables as t
 from .classes import clean_name, name_refusal
@@ -32,9 +33,10 @@ TICKET_LIFETIME_S = 60  # seconds from a launch to the app redeeming its ticket:
 TEACHER, TA, MEMBER = "teacher", "ta", "member"  # what a launch makes someone in the course's class (LMS roles)
 ROLES = (TEACHER, TA, MEMBER)
 _TICKET_CHARS = 43  # secrets.token_urlsafe(32)
-EXPIRED = ("This sign-in from your course has expired or was already used; open ResNet Explorer again from your "
-           "course.")
-NO_CLASS_YET = ("Your teacher has not opened ResNet Explorer in this course yet; open it again once they have.")
+# Shown translated (ClassError(_(EXPIRED)) where raised): marked here for the catalogue.
+EXPIRED = N_("This sign-in from your course has expired or was already used; open ResNet Explorer again from your "
+             "course.")
+NO_CLASS_YET = N_("Your teacher has not opened ResNet Explorer in this course yet; open it again once they have.")
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ def course_class(room: Classroom, issuer: str, deployment: str, context: str, *,
                                               .values(memberships_url=memberships_url)))
         return info
     if teacher is None:
-        raise ClassError(NO_CLASS_YET)
+        raise ClassError(_(NO_CLASS_YET))
     info = room.create(teacher, title or "LMS course")
     row = dict(id=key, class_id=info.id, issuer=issuer, deployment=deployment, context=context, client_id=client_id,
                memberships_url=memberships_url, created=time.time())
@@ -136,7 +138,7 @@ def redeem_ticket(room: Classroom, ticket: object) -> Ticket:
     Raises ClassError(EXPIRED) for anything else: unknown, malformed, used or older than TICKET_LIFETIME_S.
     """
     if not isinstance(ticket, str) or len(ticket) != _TICKET_CHARS:
-        raise ClassError(EXPIRED)
+        raise ClassError(_(EXPIRED))
     digest, now, k = _digest(ticket), time.time(), t.lti_tickets.c
 
     def take(conn: sa.Connection) -> Any:
@@ -147,7 +149,7 @@ def redeem_ticket(room: Classroom, ticket: object) -> Ticket:
         return conn.execute(sa.select(t.lti_tickets).where(k.digest == digest)).first()
     row = room.tx(take)
     if row is None:
-        raise ClassError(EXPIRED)
+        raise ClassError(_(EXPIRED))
     r = row._mapping
     return Ticket(owner=r["owner"], class_id=r["class_id"], role=r["role"], name=r["name"], lesson=r["lesson"])
 
@@ -159,7 +161,7 @@ def enroll(room: Classroom, class_id: str, owner: str, role: str, name: str) -> 
     class is gone, or closed to a new learner."""
     info = room.get(class_id)
     if info is None:
-        raise ClassError("The class of this course has been deleted; ask your teacher to open the tool again.")
+        raise ClassError(_("The class of this course has been deleted; ask your teacher to open the tool again."))
     if role in (TEACHER, TA):
         if owner != info.teacher:
             staff.add_staff(room, class_id, owner, Role.CO_TEACHER if role == TEACHER else Role.TA,

@@ -16,14 +16,17 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from ..i18n import N_
 from . import tables as t
 
 if TYPE_CHECKING:
     from ..store.records import Experiment
     from .classes import Classroom
 
-PAUSED_SENTENCE = "Your teacher has paused the class, so new runs wait until the class goes on."
-HELD_SENTENCE = "Your teacher has paused the class: this job waits in the queue and starts when the class goes on."
+# Shown translated where they are shown (`_(PAUSED_SENTENCE)`): marked here for the catalogue.
+PAUSED_SENTENCE = N_("Your teacher has paused the class, so new runs wait until the class goes on.")
+HELD_SENTENCE = N_("Your teacher has paused the class: this job waits in the queue and starts when the class goes "
+                   "on.")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from ..i18n import _, pct
 from ..store import db
 from ..store.records import Metric, Run, run_slug
 from . import tables as t
@@ -106,9 +107,9 @@ def push(room: Classroom, class_id: str, kind: str, *, question_id: str | None =
     """
     payload = _payload(kind, question_id, snapshot_id, lesson)
     if kind in ("question", "reveal") and not _owns(room, t.class_questions, class_id, question_id):
-        raise ClassError("That question is not one of this class's.")
+        raise ClassError(_("That question is not one of this class's."))
     if kind == "snapshot" and not _owns(room, t.class_snapshots, class_id, snapshot_id):
-        raise ClassError("That snapshot is not one of this class's.")
+        raise ClassError(_("That snapshot is not one of this class's."))
     if kind == "reveal" and question_id is not None:
         from .questions import reveal
         reveal(room, question_id)
@@ -123,7 +124,7 @@ def show_names(room: Classroom, class_id: str, on: bool) -> ScreenState:
 def _payload(kind: object, question_id: object, snapshot_id: object, lesson: object) -> dict[str, str]:
     """The one payload a kind needs, checked (ClassError otherwise)."""
     if kind not in KINDS:
-        raise ClassError(f"The class screen shows one of {', '.join(KINDS)}.")
+        raise ClassError(_("The class screen shows one of {kinds}.").format(kinds=", ".join(KINDS)))
     if kind in ("question", "reveal"):
         return {"question": _checked_id(question_id, "question")}
     if kind == "snapshot":
@@ -131,14 +132,15 @@ def _payload(kind: object, question_id: object, snapshot_id: object, lesson: obj
     if kind == "lesson":
         from .lessons import LESSONS
         if lesson not in {x.key for x in LESSONS}:
-            raise ClassError("Pick one of the lessons to put on the screen.")
+            raise ClassError(_("Pick one of the lessons to put on the screen."))
         return {"lesson": str(lesson)}
     return {}
 
 
 def _checked_id(value: object, what: str) -> str:
     if not isinstance(value, str) or not _ID.match(value):
-        raise ClassError(f"Pick a {what} to put on the screen.")
+        raise ClassError(_("Pick a question to put on the screen.") if what == "question" else
+                         _("Pick a snapshot to put on the screen."))
     return value
 
 
@@ -185,12 +187,12 @@ def _state(class_id: str, row: Row) -> ScreenState:
 def screen_labels(room: Classroom, class_id: str, names: bool = False) -> dict[str, str]:
     """owner -> what the screen calls each member: a stable pseudonym, or their own name when names are on."""
     members = room.members(class_id)
-    return {m.owner: m.name for m in members} if names else pseudonyms(members)
+    return {m.owner: m.name for m in members} if names else pseudonyms(members)  # pseudonyms in the reader's words
 
 
 def screen_roster(room: Classroom, class_id: str, labels: Mapping[str, str]) -> list[ScreenRow]:
     """The roster as progress only (no errors, seeds or owner ids), in joining order: the roster's three queries."""
-    return [ScreenRow(labels.get(r.owner, "Student"), r.status, r.fraction) for r in room.roster(class_id)]
+    return [ScreenRow(labels.get(r.owner) or _("Student"), r.status, r.fraction) for r in room.roster(class_id)]
 
 
 # ----------------------------------------------------------------------------- snapshots
@@ -212,12 +214,13 @@ def take_snapshot(room: Classroom, class_id: str, picks: Sequence[tuple[str, str
     """
     picks = [(str(e), run_slug(str(r))) for e, r in picks]
     if not MIN_SNAPSHOT <= len(picks) <= MAX_SNAPSHOT or len(set(picks)) != len(picks):
-        raise ClassError(f"Pick {MIN_SNAPSHOT} to {MAX_SNAPSHOT} different runs for a snapshot.")
+        raise ClassError(_("Pick {least} to {most} different runs for a snapshot.").format(least=MIN_SNAPSHOT,
+                                                                                            most=MAX_SNAPSHOT))
     if layout not in LAYOUTS:
-        raise ClassError("A snapshot is shown side by side or overlaid.")
-    known = {(i.exp_id, i.run_id): i for i in _items(room, class_id, {e for e, _ in picks})}
+        raise ClassError(_("A snapshot is shown side by side or overlaid."))
+    known = {(i.exp_id, i.run_id): i for i in _items(room, class_id, {e for e, _run in picks})}
     if any(p not in known for p in picks):
-        raise ClassError("A snapshot takes only runs of this class's students.")
+        raise ClassError(_("A snapshot takes only runs of this class's students."))
     snap = Snapshot(id=secrets.token_hex(8), class_id=class_id, created=time.time(), layout=layout,
                     items=tuple(known[p] for p in picks))
     room.tx(lambda c: c.execute(t.class_snapshots.insert().values(
@@ -231,7 +234,7 @@ def snapshots(room: Classroom, class_id: str) -> list[Snapshot]:
     rows = room.q(lambda c: c.execute(sa.select(t.class_snapshots).where(s.class_id == class_id)
                                       .order_by(s.created)).all())
     parsed = [(row, _picks(row._mapping["items"])) for row in rows]
-    known = {(i.exp_id, i.run_id): i for i in _items(room, class_id, {e for _, p in parsed for e, _ in p})}
+    known = {(i.exp_id, i.run_id): i for i in _items(room, class_id, {e for _row, p in parsed for e, _run in p})}
     out = []
     for row, picks in parsed:
         items = tuple(known[p] for p in picks if p in known)  # a run deleted since is left out
@@ -257,7 +260,7 @@ def snapshot_panels(room: Classroom, snap: Snapshot, labels: Mapping[str, str]) 
         if run is None:
             continue
         epochs = tuple(room.store.read_metrics(item.exp_id, item.run_id, kind="epoch"))
-        panels.append(SnapshotPanel(f"{labels.get(item.owner, 'Student')}: {item.run_name}", run, epochs))
+        panels.append(SnapshotPanel(f"{labels.get(item.owner) or _('Student')}: {item.run_name}", run, epochs))
     return panels
 
 
@@ -282,10 +285,11 @@ def snapshot_takeaway(panels: Sequence[SnapshotPanel]) -> str:
         if last is not None and last == last:  # NaN (a diverged run) is left out
             ends.append((last, p.label))
     if not ends:
-        return "No epoch has finished in these runs yet."
+        return _("No epoch has finished in these runs yet.")
     ends.sort(reverse=True)
-    first = f"{ends[0][1]} ends at {ends[0][0]:.1%} training error"
-    return "; ".join([first] + [f"{label} at {err:.1%}" for err, label in ends[1:]]) + "."
+    first = _("{run} ends at {error} training error").format(run=ends[0][1], error=pct(ends[0][0] * 100))
+    rest = [_("{run} at {error}").format(run=label, error=pct(err * 100)) for err, label in ends[1:]]
+    return _("{runs}.").format(runs=_("; ").join([first, *rest]))
 
 
 def _picks(text: object) -> list[tuple[str, str]]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from ..access.policy import STAFF_ROLES, Role
+from ..i18n import _
 from . import tables as t
 from .records import ClassError, ClassInfo
 
@@ -70,7 +71,7 @@ def _keys(owner: str | None, email: str | None) -> list[str]:
 def _role(value: object) -> Role:
     role = Role(value)
     if role not in STAFF_ROLES:
-        raise ClassError("A class's teacher can add co-teachers and teaching assistants only.")
+        raise ClassError(_("A class's teacher can add co-teachers and teaching assistants only."))
     return role
 
 
@@ -80,9 +81,9 @@ def add_staff(room: Classroom, class_id: str, owner: str, role: Role | str, by: 
     someone again changes their role. The class's own teacher cannot be added. Raises ClassError (one sentence)."""
     info = room.get(class_id)
     if info is None:
-        raise ClassError("That class no longer exists.")
+        raise ClassError(_("That class no longer exists."))
     if owner == info.teacher:
-        raise ClassError("That person is already the class's teacher.")
+        raise ClassError(_("That person is already the class's teacher."))
     member = StaffMember(class_id, owner, _role(role), (name or "Invite link")[:MAX_EMAIL], by, time.time())
     room.tx(lambda conn: _put(conn, member))
     return member
@@ -96,7 +97,7 @@ def _put(conn: sa.Connection, member: StaffMember) -> None:
         conn.execute(t.class_staff.update().where(where).values(role=member.role.value))
         return
     if conn.execute(sa.select(sa.func.count()).where(s.class_id == member.class_id)).scalar_one() >= MAX_STAFF:
-        raise ClassError(f"A class has at most {MAX_STAFF} co-teachers and TAs; remove one first.")
+        raise ClassError(_("A class has at most {n} co-teachers and TAs; remove one first.").format(n=MAX_STAFF))
     conn.execute(t.class_staff.insert().values(class_id=member.class_id, owner=member.owner, role=member.role.value,
                                                name=member.name, added_by=member.added_by, added=member.added))
 
@@ -106,7 +107,7 @@ def add_staff_by_email(room: Classroom, class_id: str, email: object, role: Role
     """Give the person who signs in with this (verified) e-mail the role in the class. Raises ClassError."""
     clean = clean_email(email)
     if clean is None:
-        raise ClassError("That is not an e-mail address; type it as name@school.edu.")
+        raise ClassError(_("That is not an e-mail address; type it as name@school.edu."))
     return add_staff(room, class_id, email_key(clean), role, by, name=clean)
 
 
@@ -177,7 +178,7 @@ def create_invite(room: Classroom, class_id: str, role: Role | str, by: str | No
     """
     chosen = _role(role)
     if room.get(class_id) is None:
-        raise ClassError("That class no longer exists.")
+        raise ClassError(_("That class no longer exists."))
     token, now = secrets.token_urlsafe(24), time.time()
     life = min(max(60.0, float(ttl_s)), INVITE_MAX_TTL_S)
     room.tx(lambda c: c.execute(t.class_invites.insert().values(
@@ -198,7 +199,7 @@ def peek_invite(room: Classroom, token: object) -> tuple[ClassInfo, Role]:
     redeem_invite for an unknown, used or expired link."""
     clean = clean_token(token)
     if clean is None:
-        raise ClassError("That invite link is not one this server made; ask the class's teacher for a new one.")
+        raise ClassError(_("That invite link is not one this server made; ask the class's teacher for a new one."))
     return room.q(lambda conn: _usable(conn, clean, time.time()))[:2]
 
 
@@ -207,14 +208,14 @@ def _usable(conn: sa.Connection, token: str, now: float) -> tuple[ClassInfo, Rol
     i = t.class_invites.c
     row = conn.execute(sa.select(t.class_invites).where(i.token_hash == _token_hash(token))).first()
     if row is None:
-        raise ClassError("That invite link is not one this server made; ask the class's teacher for a new one.")
+        raise ClassError(_("That invite link is not one this server made; ask the class's teacher for a new one."))
     if row.used is not None:
-        raise ClassError("That invite link has been used already; ask the class's teacher for a new one.")
+        raise ClassError(_("That invite link has been used already; ask the class's teacher for a new one."))
     if row.expires <= now:
-        raise ClassError("That invite link has expired; ask the class's teacher for a new one.")
+        raise ClassError(_("That invite link has expired; ask the class's teacher for a new one."))
     found = conn.execute(sa.select(t.classes).where(t.classes.c.id == row.class_id)).first()
     if found is None:
-        raise ClassError("That class no longer exists.")
+        raise ClassError(_("That class no longer exists."))
     return _class_info(found), Role(row.role), row.token_hash
 
 
@@ -223,7 +224,7 @@ def redeem_invite(room: Classroom, token: object, owner: str) -> tuple[ClassInfo
     transaction). Raises ClassError with one sentence for an unknown, used or expired link."""
     clean = clean_token(token)
     if clean is None:
-        raise ClassError("That invite link is not one this server made; ask the class's teacher for a new one.")
+        raise ClassError(_("That invite link is not one this server made; ask the class's teacher for a new one."))
     i = t.class_invites.c
     now = time.time()
 
@@ -232,7 +233,7 @@ def redeem_invite(room: Classroom, token: object, owner: str) -> tuple[ClassInfo
         spent = conn.execute(t.class_invites.update().where((i.token_hash == token_hash) & i.used.is_(None))
                              .values(used=now, used_by=owner))
         if spent.rowcount != 1:  # another tab spent it at the same moment
-            raise ClassError("That invite link has been used already; ask the class's teacher for a new one.")
+            raise ClassError(_("That invite link has been used already; ask the class's teacher for a new one."))
         if owner != info.teacher:  # the teacher opening their own link keeps their role (and spends it)
             _put(conn, StaffMember(info.id, owner, role, f"Invite link ({time.strftime('%Y-%m-%d')})", "invite", now))
         return info, role

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from .. import i18n
 from ..access.identity import owner_for
 from ..classroom import lti_courses
 from ..classroom.records import ClassError
@@ -41,8 +42,8 @@ if t.TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_LAUNCH_BYTES = 65_536  # a launch form (an id_token of a few KB and a state); a larger body is refused unread
-_PAGE = ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>ResNet Explorer</title></head>"
-         "<body style='font-family:sans-serif;max-width:40em;margin:3em auto'><p>{}</p></body></html>")
+_PAGE = ("<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><title>ResNet Explorer</title></head>"
+         "<body style='font-family:sans-serif;max-width:40em;margin:3em auto'><p>{text}</p></body></html>")
 
 
 _COOKIE_TEXT = re.compile(r"[A-Za-z0-9._-]{1,200}")  # what pylti1p3's cookie names and values are made of
@@ -62,8 +63,19 @@ def set_cookie(name: str, value: str, max_age: int | None, secure: bool) -> str:
 
 
 def _sentence(text: str, status: int = 400) -> HTMLResponse:
-    """One sentence on a page of its own (nothing else: no traceback, no detail)."""
-    return HTMLResponse(_PAGE.format(html.escape(text)), status_code=status)
+    """One sentence on a page of its own (nothing else: no traceback, no detail), in the reader's language."""
+    lang = i18n.current().replace("_", "-")
+    return HTMLResponse(_PAGE.format(lang=html.escape(lang), text=html.escape(text)), status_code=status)
+
+
+def reader_language(request: Request) -> str | None:
+    """The language of the browser the LMS sent (the first of its Accept-Language tags the app has), or None: the
+    launch has no session yet, so its refusals read in this."""
+    for part in request.headers.get("accept-language", "")[:200].split(",")[:8]:
+        code = i18n.match(part.split(";")[0].strip())
+        if code:
+            return code
+    return None
 
 
 class LtiTool:
@@ -78,7 +90,7 @@ class LtiTool:
     async def _exchange(self, request: Request) -> Exchange:
         """The request's parameters (query string, and a POST's url-encoded form, read at most MAX_LAUNCH_BYTES far:
         an LMS posts its launch as a plain form) and cookies."""
-        too_large = LtiError("This request is larger than any LMS launch; it was not read.")
+        too_large = LtiError(i18n._("This request is larger than any LMS launch; it was not read."))
         size = request.headers.get("content-length")
         if size is not None and (not size.isdigit() or int(size) > MAX_LAUNCH_BYTES):
             raise too_large
@@ -98,20 +110,22 @@ class LtiTool:
         return response
 
     async def login(self, request: Request) -> Response:
-        try:
-            exchange = await self._exchange(request)
-            url = await run_in_threadpool(login, exchange, self.room, self.settings, self.key,
-                                          self.tool_url + "/launch")
-        except LtiError as exc:
-            return _sentence(str(exc))
+        with i18n.using(reader_language(request)):  # the threadpool's call reads the same (contextvars)
+            try:
+                exchange = await self._exchange(request)
+                url = await run_in_threadpool(login, exchange, self.room, self.settings, self.key,
+                                              self.tool_url + "/launch")
+            except LtiError as exc:
+                return _sentence(str(exc))
         return self._with_cookies(RedirectResponse(url, status_code=302), exchange)
 
     async def launch(self, request: Request) -> Response:
-        try:
-            exchange = await self._exchange(request)
-            ticket, task = await run_in_threadpool(self._launch, exchange)
-        except (LtiError, ClassError) as exc:
-            return _sentence(str(exc))
+        with i18n.using(reader_language(request)):
+            try:
+                exchange = await self._exchange(request)
+                ticket, task = await run_in_threadpool(self._launch, exchange)
+            except (LtiError, ClassError) as exc:
+                return _sentence(str(exc))
         response = RedirectResponse(f"{self.settings.app_url}/?{urlencode({'lti': ticket})}", status_code=303,
                                     background=task)
         state = exchange.params.get("state", "")

@@ -23,6 +23,7 @@ from pylti1p3.service_connector import ServiceConnector
 from ..access.identity import owner_for
 from ..classroom import lti_courses
 from ..classroom.lti_courses import RosterEntry
+from ..i18n import N_, _
 from .settings import LtiError, LtiSettings, ToolKey
 from .tool import LIBRARY_ERRORS, tool_config
 
@@ -35,9 +36,9 @@ MAX_ROSTER = 5000  # people read from one course's roster (a large lecture has a
 MAX_ROSTER_PAGES = 50  # pages of it the LMS may split that into
 REQUEST_TIMEOUT_S = 10  # seconds for one request to the LMS (token, one roster page)
 _ROLES = "https://purl.imsglobal.org/spec/lti/claim/roles"
-NO_SERVICE = ("The LMS did not offer this course's roster to ResNet Explorer; turn on its names and roles service "
-              "for the tool, then open the tool again from the course.")
-NOT_FETCHED = "The LMS's roster could not be fetched just now; try again in a minute."
+NO_SERVICE = N_("The LMS did not offer this course's roster to ResNet Explorer; turn on its names and roles "
+                "service for the tool, then open the tool again from the course.")
+NOT_FETCHED = N_("The LMS's roster could not be fetched just now; try again in a minute.")
 
 
 class _TimedSession(requests.Session):
@@ -76,14 +77,14 @@ def fetch_roster(settings: LtiSettings, key: ToolKey, issuer: str, client_id: st
     """The course's active members as RosterEntry records (owner id, name, role); LtiError with one sentence."""
     platform = settings.platform(issuer, client_id)
     if platform is None:
-        raise LtiError("This course's LMS is no longer registered with this server.")
+        raise LtiError(_("This course's LMS is no longer registered with this server."))
     registration = tool_config(settings, key).find_registration_by_params(issuer, client_id)
     service = NamesRolesProvisioningService(_Connector(registration, _TimedSession()),
                                             {"context_memberships_url": memberships_url})
     entries: dict[str, RosterEntry] = {}
     url: str | None = memberships_url
     try:
-        for _ in range(MAX_ROSTER_PAGES):
+        for _page in range(MAX_ROSTER_PAGES):
             members, url = service.get_members_page(url)
             for m in members:
                 if m.get("status", "Active") == "Active" and isinstance(m.get("user_id"), str) and m["user_id"]:
@@ -94,7 +95,7 @@ def fetch_roster(settings: LtiSettings, key: ToolKey, issuer: str, client_id: st
                 break
     except LIBRARY_ERRORS as exc:
         log.warning("NRPS fetch from %s failed: %s", issuer, exc)
-        raise LtiError(NOT_FETCHED) from exc
+        raise LtiError(_(NOT_FETCHED)) from exc
     return list(entries.values())[:MAX_ROSTER]
 
 
@@ -104,8 +105,8 @@ def sync_course(room: Classroom, settings: LtiSettings, key: ToolKey, class_id: 
     """
     course = lti_courses.course_of(room, class_id)
     if course is None:
-        raise LtiError("This class was not opened from an LMS course, so it has no roster to fetch.")
+        raise LtiError(_("This class was not opened from an LMS course, so it has no roster to fetch."))
     if not course.get("memberships_url"):
-        raise LtiError(NO_SERVICE)
+        raise LtiError(_(NO_SERVICE))
     entries = fetch_roster(settings, key, course["issuer"], course["client_id"], course["memberships_url"])
     return lti_courses.sync_roster(room, class_id, entries)

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..i18n import _
+
 MAX_CONFIG_BYTES = 65_536  # the registrations file: a few hundred bytes per LMS; checked before it is read
 MAX_PLATFORMS = 50  # registrations in one file (one per LMS and client id)
 MAX_DEPLOYMENTS = 100  # deployment ids of one registration (one per course account or site that installed the tool)
@@ -84,26 +86,30 @@ def _url(value: object, field: str) -> str:
         return text
     if parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS:
         return text
-    raise LtiError(f"The LTI setting {field} must be an https:// address; it is {text[:80]!r}.")
+    raise LtiError(_("The LTI setting {field} must be an https:// address; it is {value}.").format(
+        field=field, value=repr(text[:80])))
 
 
 def _text(value: object, field: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > _MAX_FIELD:
-        raise LtiError(f"The LTI setting {field} must be a non-empty text of at most {_MAX_FIELD} characters.")
+        raise LtiError(_("The LTI setting {field} must be a non-empty text of at most {n} characters.").format(
+            field=field, n=_MAX_FIELD))
     return value.strip()
 
 
 def _platform(raw: object, n: int) -> Platform:
     if not isinstance(raw, dict):
-        raise LtiError(f"Platform {n} of the LTI settings must be a table of settings.")
+        raise LtiError(_("Platform {n} of the LTI settings must be a table of settings.").format(n=n))
     where = f"platforms[{n}]"
     ids = raw.get("deployment_ids")
     if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_DEPLOYMENTS:
-        raise LtiError(f"The LTI setting {where}.deployment_ids must list 1 to {MAX_DEPLOYMENTS} deployment ids.")
+        raise LtiError(_("The LTI setting {field} must list 1 to {n} deployment ids.").format(
+            field=f"{where}.deployment_ids", n=MAX_DEPLOYMENTS))
     unknown = set(raw) - {"issuer", "client_id", "deployment_ids", "auth_login_url", "auth_token_url", "key_set_url",
                           "auth_audience"}
     if unknown:
-        raise LtiError(f"The LTI setting {where} has unknown keys: {', '.join(sorted(map(str, unknown)))[:200]}.")
+        raise LtiError(_("The LTI setting {field} has unknown keys: {keys}.").format(
+            field=where, keys=", ".join(sorted(map(str, unknown)))[:200]))
     audience = raw.get("auth_audience")
     return Platform(issuer=_text(raw.get("issuer"), f"{where}.issuer"),
                     client_id=_text(raw.get("client_id"), f"{where}.client_id"),
@@ -117,14 +123,14 @@ def _platform(raw: object, n: int) -> Platform:
 def parse_settings(raw: object) -> LtiSettings:
     """LtiSettings from the decoded file ({app_url, platforms: [...]}), or LtiError with one sentence."""
     if not isinstance(raw, dict):
-        raise LtiError("The LTI settings must be a table with app_url and platforms.")
+        raise LtiError(_("The LTI settings must be a table with app_url and platforms."))
     platforms = raw.get("platforms")
     if not isinstance(platforms, list) or not 1 <= len(platforms) <= MAX_PLATFORMS:
-        raise LtiError(f"The LTI settings must list 1 to {MAX_PLATFORMS} platforms.")
+        raise LtiError(_("The LTI settings must list 1 to {n} platforms.").format(n=MAX_PLATFORMS))
     parsed = tuple(_platform(p, n) for n, p in enumerate(platforms))
     pairs = [(p.issuer, p.client_id) for p in parsed]
     if len(set(pairs)) != len(pairs):
-        raise LtiError("Two LTI platforms have the same issuer and client id; keep one.")
+        raise LtiError(_("Two LTI platforms have the same issuer and client id; keep one."))
     return LtiSettings(platforms=parsed, app_url=_url(raw.get("app_url"), "app_url").rstrip("/"))
 
 
@@ -134,9 +140,11 @@ def load_settings(path: str | os.PathLike[str]) -> LtiSettings:
     try:
         size = where.stat().st_size
     except OSError as exc:
-        raise LtiError(f"The LTI settings file {where} cannot be read ({exc.strerror}).") from exc
+        raise LtiError(_("The LTI settings file {path} cannot be read ({error}).").format(
+            path=where, error=exc.strerror)) from exc
     if size > MAX_CONFIG_BYTES:
-        raise LtiError(f"The LTI settings file {where} is {size:,} bytes; at most {MAX_CONFIG_BYTES:,} are read.")
+        raise LtiError(_("The LTI settings file {path} is {size} bytes; at most {most} are read.").format(
+            path=where, size=f"{size:,}", most=f"{MAX_CONFIG_BYTES:,}"))
     text = where.read_text(encoding="utf-8", errors="replace")
     try:
         if where.suffix.lower() == ".toml":
@@ -145,8 +153,8 @@ def load_settings(path: str | os.PathLike[str]) -> LtiSettings:
         else:
             raw = json.loads(text)
     except (ValueError, ImportError) as exc:
-        raise LtiError(f"The LTI settings file {where} is not valid {where.suffix.lstrip('.').upper() or 'JSON'}.") \
-            from exc
+        raise LtiError(_("The LTI settings file {path} is not valid {format}.").format(
+            path=where, format=where.suffix.lstrip(".").upper() or "JSON")) from exc
     return parse_settings(raw)
 
 
@@ -179,9 +187,9 @@ def _from_pem(pem: bytes, where: Path) -> ToolKey:
     try:
         key = JWK.from_pem(pem)
     except (ValueError, TypeError) as exc:
-        raise LtiError(f"The LTI tool key {where} is not a PEM private key.") from exc
+        raise LtiError(_("The LTI tool key {path} is not a PEM private key.").format(path=where)) from exc
     if key.get("kty") != "RSA" or not key.has_private:
-        raise LtiError(f"The LTI tool key {where} must be an RSA private key.")
+        raise LtiError(_("The LTI tool key {path} must be an RSA private key.").format(path=where))
     public = json.loads(key.export_public())
     public.update(alg="RS256", use="sig")
     return ToolKey(private_pem=pem.decode(), jwk=public)
@@ -193,11 +201,14 @@ def _read_key(where: Path) -> ToolKey:
         if stat.S_ISLNK(info.st_mode):  # a secret store's mount may be a link: follow it, then check the file
             info = where.stat()
     except OSError as exc:
-        raise LtiError(f"The LTI tool key {where} cannot be read ({exc.strerror}).") from exc
+        raise LtiError(_("The LTI tool key {path} cannot be read ({error}).").format(path=where,
+                                                                                   error=exc.strerror)) from exc
     if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_KEY_BYTES:
-        raise LtiError(f"The LTI tool key {where} must be a PEM file of at most {MAX_KEY_BYTES:,} bytes.")
+        raise LtiError(_("The LTI tool key {path} must be a PEM file of at most {most} bytes.").format(
+            path=where, most=f"{MAX_KEY_BYTES:,}"))
     if info.st_mode & 0o077:
-        raise LtiError(f"The LTI tool key {where} can be read by others; make it private (chmod 600).")
+        raise LtiError(_("The LTI tool key {path} can be read by others; make it private (chmod 600).").format(
+            path=where))
     return _from_pem(where.read_bytes(), where)
 
 

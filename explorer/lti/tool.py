@@ -37,6 +37,7 @@ from pylti1p3.tool_config import ToolConfDict
 
 from ..classroom import lti_courses
 from ..classroom.lessons import LESSONS
+from ..i18n import N_, _
 from .settings import LtiError, LtiSettings, ToolKey
 
 if t.TYPE_CHECKING:
@@ -57,15 +58,18 @@ _LESSONS = {lesson.key for lesson in LESSONS}
 LIBRARY_ERRORS = (LtiException, OIDCException, ToolConfException, jwt.InvalidTokenError, requests.RequestException,
                   KeyError, TypeError, ValueError, AssertionError)
 
-NOT_REGISTERED = "This LMS is not registered with this ResNet Explorer server; ask its administrator to add it."
-UNVERIFIED = ("This launch could not be verified (its signature, issuer, audience or expiry is wrong); open "
-              "ResNet Explorer again from your course.")
-REPLAYED = "This launch was already used; open ResNet Explorer again from your course."
-LOST_STATE = ("This launch did not come back to the browser that started it; allow cookies for this site, or open "
-              "the tool in a new window from your course.")
-UNKNOWN_DEPLOYMENT = "This installation of the tool is not registered here; ask the server's administrator to add it."
-NOT_A_LAUNCH = "This LMS message is not a link launch, which is all ResNet Explorer takes for now."
-NO_USER = "The LMS did not say who you are; ask its administrator to share the user's id with ResNet Explorer."
+# The refusals, marked for the catalogue and translated where raised (LtiError(_(NO_USER))): the launch's reader is
+# the browser the LMS sent (explorer.lti.app reads its Accept-Language).
+NOT_REGISTERED = N_("This LMS is not registered with this ResNet Explorer server; ask its administrator to add it.")
+UNVERIFIED = N_("This launch could not be verified (its signature, issuer, audience or expiry is wrong); open "
+                "ResNet Explorer again from your course.")
+REPLAYED = N_("This launch was already used; open ResNet Explorer again from your course.")
+LOST_STATE = N_("This launch did not come back to the browser that started it; allow cookies for this site, or open "
+                "the tool in a new window from your course.")
+UNKNOWN_DEPLOYMENT = N_("This installation of the tool is not registered here; ask the server's administrator to add "
+                        "it.")
+NOT_A_LAUNCH = N_("This LMS message is not a link launch, which is all ResNet Explorer takes for now.")
+NO_USER = N_("The LMS did not say who you are; ask its administrator to share the user's id with ResNet Explorer.")
 
 
 @dataclass
@@ -207,7 +211,7 @@ class _Launch(MessageLaunch[_Request, ToolConfDict, _Session, _Cookies]):
                     step()
                 except LIBRARY_ERRORS as exc:
                     log.info("LTI launch refused at %s: %s", step.__name__, exc)
-                    raise LtiError(sentence or self._registration_refusal()) from exc
+                    raise LtiError(_(sentence or self._registration_refusal())) from exc
         except Exception:
             self._validated = False
             raise
@@ -259,13 +263,13 @@ def login(exchange: Exchange, room: Classroom, settings: LtiSettings, key: ToolK
     and nonce); the state cookie is in exchange.set_cookies. Raises LtiError for an unknown LMS."""
     request, session, cookies = _services(exchange, room)
     if settings.platform(request.get_param("iss"), request.get_param("client_id") or None) is None:
-        raise LtiError(NOT_REGISTERED)
+        raise LtiError(_(NOT_REGISTERED))
     flow = _Login(request, tool_config(settings, key), session_service=session, cookie_service=cookies)
     try:
         return flow.redirect(launch_url)
     except LIBRARY_ERRORS as exc:
         log.info("LTI login refused: %s", exc)
-        raise LtiError(NOT_REGISTERED) from exc
+        raise LtiError(_(NOT_REGISTERED)) from exc
 
 
 def launch(exchange: Exchange, room: Classroom, settings: LtiSettings, key: ToolKey) -> Launch:
@@ -276,10 +280,10 @@ def launch(exchange: Exchange, room: Classroom, settings: LtiSettings, key: Tool
     flow.known_issuers = frozenset(p.issuer for p in settings.platforms)
     body: dict[str, t.Any] = dict(flow.validate().get_launch_data())
     if body.get(_CLAIM + "message_type") != "LtiResourceLinkRequest":
-        raise LtiError(NOT_A_LAUNCH)
+        raise LtiError(_(NOT_A_LAUNCH))
     subject = body.get("sub")
     if not isinstance(subject, str) or not subject:
-        raise LtiError(NO_USER)
+        raise LtiError(_(NO_USER))
     context, link = _table(body, _CLAIM + "context"), _table(body, _CLAIM + "resource_link")
     role = (lti_courses.TEACHER if flow.check_teacher_access() else
             lti_courses.TA if flow.check_teaching_assistant_access() else lti_courses.MEMBER)
