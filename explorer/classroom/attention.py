@@ -184,15 +184,23 @@ def _ago(seconds: float) -> str:
     return _("{minutes} min").format(minutes=f"{seconds / 60:.0f}")
 
 
+# What a question's prompt asks, in each language the app ships (a teacher asks in the class's language): the
+# words for a higher or a lower error, and for the test set (else it is the training error).
+PROMPT_WORDS = {"higher": ("higher", "mayor", "más alto", "más alta", "更高", "较高", "最高"),
+                "lower": ("lower", "menor", "más bajo", "más baja", "更低", "较低", "最低"),
+                "test": ("test", "prueba", "测试")}
+
+
 def _outcome(kind: str, prompt: str) -> tuple[str, str] | None:
     """(error measured, "higher" or "lower") that a question asks about, or None when no rule can judge it."""
     if kind.startswith(LESSON_PREFIX):
         return LESSON_OUTCOMES.get(kind[len(LESSON_PREFIX):])
     words = prompt.lower()
-    direction = "higher" if "higher" in words else "lower" if "lower" in words else None
+    says = {key: any(w in words for w in found) for key, found in PROMPT_WORDS.items()}
+    direction = "higher" if says["higher"] else "lower" if says["lower"] else None
     if direction is None:
         return None
-    return ("test_error" if "test" in words else "train_error"), direction
+    return ("test_error" if says["test"] else "train_error"), direction
 
 
 def _contradicts(direction: str, metric: str) -> str:
