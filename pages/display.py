@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from explorer.i18n import _, count, ngettext
+from explorer.i18n import N_, _, count, ngettext
 from explorer.store.records import Experiment
 from explorer.text import clean, plain_text
 from pages.common import store
@@ -20,6 +20,16 @@ def show_url_problems() -> None:
     """The link's dropped or clamped values, one warning each, its quoted values shown as plain text."""
     for problem in st.session_state.pop("url_problems", []):
         st.warning(plain_text(problem))
+
+
+# The datasets' keys as a picker shows them (the keys stay: links, the store and the code use them).
+DATASET_NAMES = {"digits": N_("digits"), "fashion_mnist": N_("fashion_mnist"), "mnist": N_("mnist"),
+                 "cifar10": N_("cifar10"), "folder": N_("folder")}
+
+
+def dataset_name(name: str) -> str:
+    """A dataset's key in the reader's language (English: the key itself); an unknown key as it is."""
+    return _(DATASET_NAMES[name]) if name in DATASET_NAMES else name
 
 
 def fmt_int(n: float | None) -> str:

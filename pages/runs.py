@@ -16,7 +16,7 @@ from explorer.text import clean
 from explorer.training.experiments import KINDS
 from pages.class_panel import predict_first
 from pages.common import ensure_entry, may, results_gating, store
-from pages.display import confirmed, plot
+from pages.display import DATASET_NAMES, confirmed, plot
 from pages.follow import class_paused
 from pages.job_actions import act_and_rerun
 
@@ -39,7 +39,9 @@ COLUMNS = {"experiment": N_("experiment"), "kind": N_("kind"), "run": N_("run"),
 
 
 def _value_label(v) -> str:
-    return _(VALUE_LABELS[v]) if isinstance(v, str) and v in VALUE_LABELS else str(v)
+    if isinstance(v, str) and v in VALUE_LABELS:
+        return _(VALUE_LABELS[v])
+    return _(DATASET_NAMES[v]) if isinstance(v, str) and v in DATASET_NAMES else str(v)
 
 
 def filters() -> Filter:
@@ -190,7 +192,7 @@ else:
     rows = [dict(r, **{"train error": hidden[r["experiment"]].short,  # not for translation
                        "test error": hidden[r["experiment"]].short})  # not for translation
             if r["experiment"] in hidden else r for r in history_rows(page.items, st.session_state["owner"])]
-    st.dataframe([{_(COLUMNS[k]) if k in COLUMNS else k: _value_label(v) if k in ("kind", "status") else v
+    st.dataframe([{_(COLUMNS[k]) if k in COLUMNS else k: _value_label(v) if k in ("kind", "status", "dataset") else v
                    for k, v in r.items() if k != "key"} for r in rows], hide_index=True, key="runs_table")
     by_id = {e.id: e for e in page.items}
     overlay([r for r in rows if r["experiment"] not in hidden], by_id)

@@ -36,7 +36,7 @@ from pages.common import (
     store,
     train_cfg,
 )
-from pages.display import plot
+from pages.display import dataset_name, plot
 from pages.follow import class_paused, pause_note
 from pages.job_actions import act, act_and_rerun, show_job_status, start_experiment
 from pages.lesson_links import control, link_note
@@ -45,6 +45,7 @@ from pages.live import live_caption, live_fragment, stop_watching
 ensure_entry("pages/train.py")
 
 KIND_LABELS = {"twin": N_("Twin"), "sweep": N_("Sweep"), "compare": N_("Compare")}
+KIND_WORDS = {"twin": N_("twin"), "sweep": N_("sweep"), "compare": N_("compare")}
 KIND_HELP = {
     "twin": N_("Your net and its plain twin: the same layers, the same starting weights, with and without shortcuts "
             "(with zero-init, the ResNet's branches start at zero and the plain twin's layers do not)."),
@@ -101,7 +102,7 @@ def _sample_figure(dataset: str):
 
 def _sample_strip(dataset: str) -> None:
     if not dataset_info(dataset).offline:
-        st.caption(_("{dataset} needs a download the first time it is used.").format(dataset=dataset))
+        st.caption(_("{dataset} needs a download the first time it is used.").format(dataset=dataset_name(dataset)))
         return
     try:
         figure = _sample_figure(dataset)
@@ -118,13 +119,14 @@ def setup_form() -> None:
     ss.setdefault("train_dataset", ss["dataset"])
     kind = control("kind", lambda off: st.radio(
         _("Experiment"), list(KIND_HELP), key="train_kind", horizontal=True, disabled=off, format_func=_kind_label,
-        help=" ".join(f"**{k}**: {_(v)}" for k, v in KIND_HELP.items())))
+        help=" ".join(f"**{_(KIND_WORDS[k])}**: {_(v)}" for k, v in KIND_HELP.items())))
     st.caption(_(KIND_HELP[kind]))
     ss["kind"] = kind
     names = [n for n, spec in DATASETS.items() if not spec.needs_path]
     ss["dataset"] = control("dataset", lambda off: st.selectbox(
-        _("Dataset"), names, key="train_dataset", disabled=off, help=_("Digits is built in and offline; the others "
-        "need their files (Fashion-MNIST ships with Debian's dataset-fashion-mnist package).")))
+        _("Dataset"), names, key="train_dataset", disabled=off, format_func=dataset_name,
+        help=_("Digits is built in and offline; the others need their files (Fashion-MNIST ships with Debian's "
+               "dataset-fashion-mnist package).")))
     _sample_strip(ss["dataset"])
     try:
         base = model_cfg()
@@ -388,8 +390,8 @@ def watched(exp_id: str) -> None:
         st.session_state.pop("watch", None)
         return
     names = ", ".join(r.name for r in exp.runs)
-    st.header(_("{kind} on {dataset}: {runs}").format(kind=_kind_label(exp.spec_kind), dataset=exp.dataset,
-                                                       runs=plain_text(names)))  # h2 under the title
+    st.header(_("{kind} on {dataset}: {runs}").format(  # h2 under the title
+        kind=_kind_label(exp.spec_kind), dataset=dataset_name(exp.dataset), runs=plain_text(names)))
     if st.session_state.pop("attached", False):
         st.info(_("The same experiment was already asked for, so you are watching that one (no second copy runs)."))
     if exp.status in ACTIVE:
