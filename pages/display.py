@@ -13,13 +13,14 @@ import streamlit as st
 from explorer.i18n import N_, _, count, ngettext
 from explorer.store.records import Experiment
 from explorer.text import clean, plain_text
+from explorer.urlstate import said
 from pages.common import store
 
 
 def show_url_problems() -> None:
     """The link's dropped or clamped values, one warning each, its quoted values shown as plain text."""
     for problem in st.session_state.pop("url_problems", []):
-        st.warning(plain_text(problem))
+        st.warning(plain_text(said(problem)))
 
 
 # The datasets' keys as a picker shows them (the keys stay: links, the store and the code use them).
