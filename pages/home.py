@@ -1,7 +1,7 @@
 """Home: the degradation problem on one screen, and one button that reproduces Figure 6 in miniature."""
 import streamlit as st
 
-from explorer.i18n import _
+from explorer.i18n import _, decimal
 from explorer.nets.describe import HOME_UNIT_DESCRIPTION
 from pages.class_panel import class_caption
 from pages.common import ensure_entry
@@ -47,8 +47,8 @@ with st.container(border=True):
         "the deeper plain net's training error stay far above the shallow one's while the deeper ResNet keeps up. "
         "Mind the scale: on these small digits, in so short a run, plain-56 barely trains at all; in the paper "
         "(CIFAR-10, about 164 epochs) it is only mildly worse than plain-20 (test error 10.08 vs 15.39 % and 9.5 vs"
-        " 12.76 % in two public reproductions, by techxzen and a-martyn), and only plain-110 fails that badly."
-    ))
+        " {error} in two public reproductions, by techxzen and a-martyn), and only plain-110 fails that badly."
+    ).format(error=decimal(12.76, 2) + " %"))  # a placeholder: "% in" would read as a %-format to the catalogue tools
 if go and start_experiment(figure6_spec()):
     st.switch_page("pages/train.py")
 left, right = st.columns([3, 2])

@@ -3,6 +3,7 @@ import time
 
 import streamlit as st
 
+from explorer import i18n
 from explorer.access.policy import Action
 from explorer.classroom.pause import HELD_SENTENCE
 from explorer.data.config import DataConfig
@@ -13,7 +14,7 @@ from explorer.figures.clicks import clicked_point, epoch_table
 from explorer.figures.curves import gradient_profile, loss_curve, run_series, training_curves
 from explorer.figures.images import sample_strip
 from explorer.figures.papers import degradation_note, reference_tables
-from explorer.i18n import N_, _, count
+from explorer.i18n import N_, _, count, pct
 from explorer.jobs.status import job_status
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
 from explorer.nets.config import CIFAR_DEPTHS
@@ -95,8 +96,9 @@ def _samples(dataset: str) -> tuple:
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _sample_figure(dataset: str):
-    """The strip as a figure object, built once per dataset (most of this page's own run time when rebuilt)."""
+def _sample_figure(dataset: str, lang: str):
+    """The strip as a figure object, built once per dataset and language (most of this page's own run time when
+    rebuilt; its words are in the reader's language)."""
     return sample_strip(*_samples(dataset))
 
 
@@ -105,7 +107,7 @@ def _sample_strip(dataset: str) -> None:
         st.caption(_("{dataset} needs a download the first time it is used.").format(dataset=dataset_name(dataset)))
         return
     try:
-        figure = _sample_figure(dataset)
+        figure = _sample_figure(dataset, i18n.current())
     except Exception as exc:  # noqa: BLE001 - a missing dataset must not break the page
         st.caption(_("No samples to show: {error}").format(error=exc))
         return
@@ -192,7 +194,8 @@ def recipe_widgets() -> None:
     schedule = control("schedule", lambda off: c[3].selectbox(
         _("Schedule"), SCHEDULES, index=SCHEDULES.index(defaults.schedule), key="train_schedule", disabled=off,
         format_func=lambda v: _(SCHEDULE_LABELS.get(v, v)),
-        help=_("step: ÷10 at 50% and 75% of training, as in the paper; cosine; one-cycle; constant.")))
+        help=_("step: ÷10 at {half} and {three_quarters} of training, as in the paper; cosine; one-cycle; "
+               "constant.").format(half=pct(50, 0), three_quarters=pct(75, 0))))
     devices = ["auto", "cpu"] + (["cuda"] if _cuda() else [])
     device = control("device", lambda off: c[4].selectbox(
         _("Device"), devices, key="train_device", disabled=off, format_func=lambda v: _(DEVICE_LABELS.get(v, v)),
@@ -230,13 +233,13 @@ def _data_version(exp) -> tuple:
 # files grew, at most once a second while a job runs. Building plotly figures is most of what watching a job
 # costs the server (docs/benchmarks.md).
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _epoch_figures(exp_id: str, version: tuple, layout: str, _exp) -> tuple:
+def _epoch_figures(exp_id: str, version: tuple, layout: str, lang: str, _exp) -> tuple:
     runs = _runs_for_charts(_exp)
     return training_curves(runs, layout=layout), gradient_profile(runs), any(r.records for r in runs)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _loss_figure(exp_id: str, version: tuple, _exp):
+def _loss_figure(exp_id: str, version: tuple, lang: str, _exp):
     return loss_curve(_runs_for_charts(_exp))
 
 
@@ -283,11 +286,11 @@ def _throttled_version(exp) -> tuple:
 def charts_panel(exp) -> None:
     version = _throttled_version(exp)
     figure6 = st.toggle(_("Figure 6 layout"), key="train_figure6", help=_(CURVES_HELP))
-    curves, grads, has_data = _epoch_figures(exp.id, version, "figure6" if figure6 else "splits", exp)
+    curves, grads, has_data = _epoch_figures(exp.id, version, "figure6" if figure6 else "splits", i18n.current(), exp)
     if not has_data:
         st.caption(_("The first numbers appear after the first few steps."))
         return
-    loss = _loss_figure(exp.id, version, exp)
+    loss = _loss_figure(exp.id, version, i18n.current(), exp)
     plot(st, curves, key="train_curves", live=exp.status in ACTIVE, listen=True, on_select=_remember_epoch,
          selection_mode="points")
     st.caption(_(CURVES_HELP))
@@ -413,8 +416,8 @@ def reference_numbers() -> None:
         st.caption(ref["label"])
         st.markdown(_("**ResNets on CIFAR-10** (He et al. 2015, Table 6): test error"))
         st.dataframe(ref["table6"], hide_index=True, key="train_ref_table6")
-        st.markdown(_("**Plain nets on CIFAR-10**: the paper only plots them (Figure 6); test error % from two "
-                      "public reproductions, each by name"))
+        st.markdown(_("**Plain nets on CIFAR-10**: the paper only plots them (Figure 6); test error {unit} from two "
+                      "public reproductions, each by name").format(unit="%"))  # "% f" would read as a %-format
         st.dataframe(ref["plain"], hide_index=True, key="train_ref_plain")
         st.markdown(_("**BN/ReLU placements** (He et al. 2016, Table 2): test error %"))
         st.dataframe(ref["table2"], hide_index=True, key="train_ref_table2")
