@@ -81,6 +81,11 @@ def landscape_spec(source_exp_id: str, run_ids: Iterable[str], steps: int = 21, 
                              int(line_points), plane)
 
 
+# A landscape job's progress, by part of the work (written by the worker, in its language).
+PARTS = {"line": N_("{run}: line: step {step} of {total}"), "slice": N_("{run}: slice: step {step} of {total}"),
+         "path plane": N_("{run}: path plane: step {step} of {total}")}
+
+
 def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -140,8 +145,9 @@ class _Progress:
         self.store, self.job_id, self.total = store, job_id, max(1, total)
         self.done, self.started = 0, time.time()
 
-    def part(self, units: int, message: str) -> Callable[[float], None]:
-        """A callback for one part of the work (`units` steps of the total), fed the fraction of it done."""
+    def part(self, units: int, name: str, what: str) -> Callable[[float], None]:
+        """A callback for one part of the work (`units` steps of the total: run `name`'s "line", "slice" or "path
+        plane"), fed the fraction of it done."""
         base = self.done
         self.done += units
 
@@ -150,7 +156,8 @@ class _Progress:
             elapsed = time.time() - self.started
             eta = elapsed / step * (self.total - step) if step else None
             self.store.write_progress(self.job_id, {"step": step, "total_steps": self.total, "eta": eta,
-                                                    "message": f"{message}: step {step} of {self.total}"})
+                                                    "message": _(PARTS[what]).format(run=name, step=step,
+                                                                                     total=self.total)})
         report(0.0)
         return report
 
@@ -178,16 +185,16 @@ def _one_run(store: RunStore, spec: LandscapeSettings, source_run: str, data: Da
     final, init = _source_models(store, spec.source, source_run)
     x, y = _training_subset(data, final.preprocessing, spec)
     if spec.plane == "pca":
-        return _path_run(store, spec, source_run, final.model, x, y, tracker.part(spec.steps ** 2,
-                                                                                   f"{name}: path plane"), stop)
+        return _path_run(store, spec, source_run, final.model, x, y, tracker.part(spec.steps ** 2, name,
+                                                                                   "path plane"), stop)
     result: dict[str, Any] = {"line": None, "line_note": None if init is not None else NO_INIT, "surface": None,
                               "subset": int(x.shape[0]), "source_run": source_run}
     if init is not None:
         result["line"] = line(init, final.model, x, y, points=spec.line_points,
-                              progress=tracker.part(spec.line_points, f"{name}: line"), should_stop=stop)
+                              progress=tracker.part(spec.line_points, name, "line"), should_stop=stop)
     if not (result["line"] or {}).get("stopped"):
         result["surface"] = surface(final.model, x, y, steps=spec.steps, span=spec.span, seed=spec.seed,
-                                    progress=tracker.part(spec.steps ** 2, f"{name}: slice"), should_stop=stop)
+                                    progress=tracker.part(spec.steps ** 2, name, "slice"), should_stop=stop)
     return result
 
 

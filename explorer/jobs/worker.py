@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from ..i18n import N_
+from ..i18n import N_, _
 from ..nets.builder import ResNet, count_parameters
 from ..nets.cost import check_model_cost
 from ..nets.preprocessing import Preprocessing
@@ -135,7 +135,7 @@ def _train(store: RunStore, exp_id: str, spec: ExperimentSpec, callback: Callbac
     ids = {name: run_slug(name) for name, _cfg in spec.models}
     resume = load_resume_state(store, exp_id)
     store.update_runs(exp_id, where_status=("queued", "interrupted", "running"), status="running")
-    store.write_progress(exp_id, {"message": f"Loading {spec.data.name}…"})
+    store.write_progress(exp_id, {"message": _("Loading {dataset}…").format(dataset=spec.data.name)})
     data = load_store_dataset(store, spec.data)
     models = build_models(spec.models, spec.train.seed)
     # Resumed: the records past the saved epoch are trained again. Started over (no epoch was completed before
