@@ -17,7 +17,8 @@ from pages.lang import choose_language, language_picker
 from pages.lti_entry import redeem_launch
 from pages.signin import invite_panel, student_wall
 
-st.set_page_config(page_title="ResNet Explorer", page_icon=":material/account_tree:", layout="wide",
+APP_NAME = "ResNet Explorer"  # not for translation
+st.set_page_config(page_title=APP_NAME, page_icon=":material/account_tree:", layout="wide",
                    initial_sidebar_state="collapsed")
 a11y_css()  # captions at 4.5:1, a visible focus ring, no focus on the collapsed sidebar (issue 23)
 init_session()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypedDict
 
 from .data.config import DATASETS
+from .i18n import N_, _
 from .nets.config import CIFAR_DEPTHS, IMAGENET_STAGES, ModelConfig
 from .training.recipes import TrainConfig, train_config_for
 
@@ -35,15 +36,45 @@ TRAIN_KEYS = ("epochs", "batch_size", "lr", "schedule", "optimizer", "seed", "de
 EXPERIMENT_KINDS = ("twin", "sweep", "compare")
 
 
+class LinkProblem(str):
+    """One sentence about a link's value: the English text (a str, as the tests and logs read it), and the way to say
+    it again in the reader's language when it is shown (`translated`): a link is read before the page knows whom it
+    speaks to (pages.common.init_session runs before the language is chosen)."""
+
+    template: str
+    args: dict[str, Any]
+
+    def __new__(cls, template: str, **args: Any) -> LinkProblem:
+        obj = super().__new__(cls, template.format(**args))
+        obj.template, obj.args = template, args
+        return obj
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled (a session's state) by its parts, not its English text
+        return _link_problem, (self.template, self.args)
+
+    def translated(self) -> str:
+        return _(self.template).format(**{k: v.translated() if isinstance(v, LinkProblem) else v
+                                          for k, v in self.args.items()})
+
+
+def _link_problem(template: str, args: dict[str, Any]) -> LinkProblem:
+    return LinkProblem(template, **args)
+
+
+def said(problem: str) -> str:
+    """A problem in the reader's language: a LinkProblem translated, any other sentence as it is."""
+    return problem.translated() if isinstance(problem, LinkProblem) else problem
+
+
 def _int(text: str) -> int:
     if not _INT.fullmatch(text):
-        raise ValueError("it must be a whole number written with the digits 0-9.")
+        raise ValueError(LinkProblem(N_("it must be a whole number written with the digits 0-9.")))
     return int(text)
 
 
 def _float(text: str) -> float:
     if not _FLOAT.fullmatch(text):
-        raise ValueError("it must be a number written with the digits 0-9 and a point.")
+        raise ValueError(LinkProblem(N_("it must be a number written with the digits 0-9 and a point.")))
     return float(text)
 
 
@@ -96,10 +127,12 @@ def _parse(key: str, text: str) -> tuple[Any, str | None]:
         if key == "width":
             clamped = round(clamped / WIDTHS[2]) * WIDTHS[2]
         if clamped != value:
-            return clamped, (f"The link's {key}={text!r} is outside what the page offers ({lo:g} to {hi:g}); "
-                             f"using {clamped:g}.")
+            return clamped, LinkProblem(
+                N_("The link's {key}={value} is outside what the page offers ({low} to {high}); using {used}."),
+                key=key, value=repr(text), low=f"{lo:g}", high=f"{hi:g}", used=f"{clamped:g}")
     if key == "batch_size" and value not in BATCH_SIZES:
-        raise ValueError(f"the page offers batch sizes {', '.join(map(str, BATCH_SIZES))}.")
+        raise ValueError(LinkProblem(N_("the page offers batch sizes {sizes}."),
+                                     sizes=", ".join(map(str, BATCH_SIZES))))
     return value, None
 
 
@@ -114,19 +147,21 @@ def from_query(params: Mapping[str, Any]) -> tuple[LinkSettings, list[str]]:
     params = {k: (v[-1] if isinstance(v, list) else v) for k, v in dict(params).items()}
     for k in [k for k, v in params.items() if len(str(v)) > MAX_QUERY_VALUE_CHARS]:
         if k in ("dataset", "kind", *MODEL_KEYS, *TRAIN_KEYS):  # other keys are ignored anyway, unquoted
-            problems.append(f"The link's {k!r} value is longer than {MAX_QUERY_VALUE_CHARS} characters and was "
-                            f"ignored.")
+            problems.append(LinkProblem(N_("The link's {key} value is longer than {most} characters and was "
+                                           "ignored."), key=repr(k), most=MAX_QUERY_VALUE_CHARS))
         del params[k]
     if "dataset" in params:
         if params["dataset"] in DATASETS and not DATASETS[params["dataset"]].needs_path:  # never a server folder
             settings["dataset"] = params["dataset"]
         else:
-            problems.append(f"The link's dataset {params['dataset']!r} is not one we know; using digits.")
+            problems.append(LinkProblem(N_("The link's dataset {value} is not one we know; using digits."),
+                                        value=repr(params["dataset"])))
     if "kind" in params:
         if params["kind"] in EXPERIMENT_KINDS:
             settings["kind"] = params["kind"]
         else:
-            problems.append(f"The link's experiment kind {params['kind']!r} is not one we know; using twin.")
+            problems.append(LinkProblem(N_("The link's experiment kind {value} is not one we know; using twin."),
+                                        value=repr(params["kind"])))
     for group, keys in ((settings["model"], MODEL_KEYS), (settings["train"], TRAIN_KEYS)):
         for k in keys:
             if k not in params:
@@ -136,7 +171,8 @@ def from_query(params: Mapping[str, Any]) -> tuple[LinkSettings, list[str]]:
                 if group is settings["train"]:
                     dataclasses.replace(TrainConfig(), **{k: value})  # recipe fields are valid on their own
             except (ValueError, KeyError, TypeError) as exc:
-                problems.append(f"The link's {k}={params[k]!r} was ignored: {_reason(exc)}")
+                problems.append(LinkProblem(N_("The link's {key}={value} was ignored: {reason}"), key=k,
+                                            value=repr(params[k]), reason=_reason(exc)))
                 continue
             if clamped:
                 problems.append(clamped)
@@ -145,7 +181,7 @@ def from_query(params: Mapping[str, Any]) -> tuple[LinkSettings, list[str]]:
         try:
             ModelConfig(**settings["model"])  # architecture fields are valid only together
         except ValueError as exc:
-            problems.append(f"The link's architecture was ignored: {exc}")
+            problems.append(LinkProblem(N_("The link's architecture was ignored: {reason}"), reason=str(exc)))
             settings["model"] = {}
     _check_depth(settings, problems)
     return settings, problems
@@ -159,13 +195,19 @@ def _check_depth(settings: LinkSettings, problems: list[str]) -> None:
     family, block = (model.get(k, getattr(ModelConfig(), k)) for k in ("family", "block"))
     options = depth_options(family, block)
     if model["depth"] not in options:
-        problems.append(f"The link's depth={model.pop('depth')} was ignored: the page offers "
-                        f"{', '.join(map(str, options)) or 'no depth'} for {family} nets with {block} blocks.")
+        depth = model.pop("depth")
+        problems.append(LinkProblem(N_("The link's depth={depth} was ignored: the page offers {depths} for {family} "
+                                       "nets with {block} blocks."), depth=depth,
+                                    depths=", ".join(map(str, options)), family=family, block=block) if options else
+                        LinkProblem(N_("The link's depth={depth} was ignored: the page offers no depth for {family} "
+                                       "nets with {block} blocks."), depth=depth, family=family, block=block))
 
 
 def _reason(exc: Exception) -> str:
     text = str(exc)
-    return text if isinstance(exc, ValueError) and text.endswith(".") else "it is not a valid value."
+    if exc.args and isinstance(exc.args[0], LinkProblem):
+        return exc.args[0]
+    return text if isinstance(exc, ValueError) and text.endswith(".") else LinkProblem(N_("it is not a valid value."))
 
 
 # ----------------------------------------------------------------------------- lesson links: locked and hidden controls
@@ -176,6 +218,14 @@ BUILD_CONTROLS = ("dataset", "preset", "family", "block", "depth", "width", "sho
                   "zero_init_residual")
 CONTROLS = tuple(dict.fromkeys(TRAIN_CONTROLS + BUILD_CONTROLS))
 MAX_CONTROL_LIST = 200  # characters of one lock= or hide= value
+TOO_LONG = {"lock": N_("The link's lock list is too long, so no control is locked."),
+            "hide": N_("The link's hide list is too long, so no control is hidden.")}
+NOT_A_CONTROL = {
+    "lock": N_("The link asks to keep {names} locked, which is not a control of the Build or Train page; the "
+               "controls that can be are {controls}."),
+    "hide": N_("The link asks to keep {names} hidden, which is not a control of the Build or Train page; the "
+               "controls that can be are {controls}."),
+}
 
 
 def controls_to_query(lock: Iterable[str] = (), hide: Iterable[str] = ()) -> dict[str, str]:
@@ -197,19 +247,18 @@ def controls_from_query(params: Mapping[str, Any]) -> tuple[dict[str, tuple[str,
     out: dict[str, tuple[str, ...]] = {"lock": (), "hide": ()}
     problems: list[str] = []
     params = {k: (v[-1] if isinstance(v, list) else v) for k, v in dict(params).items()}
-    for key, verb in (("lock", "locked"), ("hide", "hidden")):
+    for key in ("lock", "hide"):
         if key not in params:
             continue
         text = str(params[key])
         if len(text) > MAX_CONTROL_LIST:
-            problems.append(f"The link's {key} list is too long, so no control is {verb}.")
+            problems.append(LinkProblem(TOO_LONG[key]))
             continue
         names = [n.strip() for n in text.split(",") if n.strip()]
         bad = [n for n in names if n not in CONTROLS]
         if bad:
             shown = ", ".join(repr(n[:30]) for n in bad[:5])
-            problems.append(f"The link asks to keep {shown} {verb}, which is not a control of the Build or Train "
-                            f"page; the controls that can be are {', '.join(CONTROLS)}.")
+            problems.append(LinkProblem(NOT_A_CONTROL[key], names=shown, controls=", ".join(CONTROLS)))
         out[key] = tuple(n for n in CONTROLS if n in names)
     out["lock"] = tuple(n for n in out["lock"] if n not in out["hide"])
     return out, problems

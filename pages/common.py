@@ -25,6 +25,7 @@ from explorer.classroom.classes import Classroom
 from explorer.classroom.gating import Gating, viewer_gating
 from explorer.classroom.records import ClassInfo, Member
 from explorer.data.datasets import dataset_info, model_config_for
+from explorer.i18n import _, ngettext
 from explorer.jobs.budget import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S
 from explorer.jobs.manager import JobManager
 from explorer.jobs.request import client_key, proxy_setting
@@ -127,8 +128,11 @@ def store_notice() -> None:
         _retry_store()
         st.stop()
     if pending:
-        st.info(f"This runs folder holds {pending} experiments saved before the run database; run "
-                f"`python -m explorer import-store {root}` once to see them here.")
+        st.info(ngettext("This runs folder holds {n} experiment saved before the run database; run "
+                         "`{command}` once to see it here.",
+                         "This runs folder holds {n} experiments saved before the run database; run "
+                         "`{command}` once to see them here.", pending)
+                .format(n=pending, command=f"python -m explorer import-store {root}"))  # not for translation
 
 
 @st.fragment(run_every=5)
@@ -327,12 +331,12 @@ def teacher_login(container: Any) -> None:
     whole server. Signing in is on the Class page (pages.signin), where a teacher looks and a student need not."""
     if not may(Action.SET_BUDGET):
         return
-    container.caption("Teacher mode: you can stop and delete any job.")
+    container.caption(_("Teacher mode: you can stop and delete any job."))
     manager = job_manager()
     minutes = container.number_input(
-        "Time budget per job (minutes)", MIN_JOB_BUDGET_S / 60, MAX_JOB_BUDGET_S / 60,
+        _("Time budget per job (minutes)"), MIN_JOB_BUDGET_S / 60, MAX_JOB_BUDGET_S / 60,
         value=manager.budget_s / 60, step=5.0, key="sidebar_job_budget",
-        help="Jobs that start from now on stop when it runs out, their results kept; longer estimates are "
-             "refused when they are submitted.")
+        help=_("Jobs that start from now on stop when it runs out, their results kept; longer estimates are "
+               "refused when they are submitted."))
     if minutes * 60 != manager.budget_s:
         manager.set_budget(minutes * 60)

@@ -10,15 +10,27 @@ from typing import Any
 
 import streamlit as st
 
+from explorer.i18n import N_, _, count, ngettext
 from explorer.store.records import Experiment
 from explorer.text import clean, plain_text
+from explorer.urlstate import said
 from pages.common import store
 
 
 def show_url_problems() -> None:
     """The link's dropped or clamped values, one warning each, its quoted values shown as plain text."""
     for problem in st.session_state.pop("url_problems", []):
-        st.warning(plain_text(problem))
+        st.warning(plain_text(said(problem)))
+
+
+# The datasets' keys as a picker shows them (the keys stay: links, the store and the code use them).
+DATASET_NAMES = {"digits": N_("digits"), "fashion_mnist": N_("fashion_mnist"), "mnist": N_("mnist"),
+                 "cifar10": N_("cifar10"), "folder": N_("folder")}
+
+
+def dataset_name(name: str) -> str:
+    """A dataset's key in the reader's language (English: the key itself); an unknown key as it is."""
+    return _(DATASET_NAMES[name]) if name in DATASET_NAMES else name
 
 
 def fmt_int(n: float | None) -> str:
@@ -30,12 +42,14 @@ def fmt_madds(n: float | None) -> str:
 
 
 # ----------------------------------------------------------------------------- projector mode
-PROJECTOR_CSS = """<style>
+PROJECTOR_CSS = (
+    "<style>"  # not for translation
+    """
 .stApp [data-testid="stMarkdownContainer"] p, .stApp [data-testid="stMarkdownContainer"] li,
 .stApp [data-testid="stCaptionContainer"], .stApp label p, .stApp button p { font-size: 1.45rem !important; }
 .stApp h1 { font-size: 3.4rem !important; } .stApp h2 { font-size: 2.6rem !important; }
 .stApp h3 { font-size: 2.1rem !important; }
-</style>"""
+</style>""")
 PROJECTOR_SCALE = 1.6
 
 
@@ -43,16 +57,18 @@ def projector_toggle(container: Any) -> None:
     """A toggle that enlarges text, chart fonts and line widths for a projected screen."""
     ss = st.session_state
     ss.setdefault("sidebar_projector", bool(ss.get("projector")))
-    container.toggle("Projector mode", key="sidebar_projector", help="Larger text, chart fonts and lines.",
+    container.toggle(_("Projector mode"), key="sidebar_projector", help=_("Larger text, chart fonts and lines."),
                      on_change=lambda: ss.update(projector=bool(ss.get("sidebar_projector"))))
     if ss.get("projector"):
         st.html(PROJECTOR_CSS)
 
 
 # On a phone (a narrow window) plotly does not wrap a chart's title: a smaller one fits the width.
-NARROW_CSS = """<style>@media (max-width: 640px) {
+NARROW_CSS = (
+    "<style>"  # not for translation
+    """@media (max-width: 640px) {
 .stApp .js-plotly-plot .gtitle { font-size: 12px !important; }
-.stApp .js-plotly-plot .annotation-text { font-size: 13px !important; } }</style>"""
+.stApp .js-plotly-plot .annotation-text { font-size: 13px !important; } }</style>""")
 
 
 def narrow_screen_css() -> None:
@@ -107,17 +123,18 @@ def chart_words(container: Any, words: Any, key: str, live: bool = False) -> Non
     else:
         container.caption(plain_text(text))
     table = words.table
-    with container.expander("Show as table"):
+    with container.expander(_("Show as table")):
         st.dataframe(table.as_dict(), hide_index=True, key=f"{key}_table")
         if table.left_out:
-            st.caption(f"{table.left_out:,} more rows are left out of this table.")
+            st.caption(ngettext("{n} more row is left out of this table.", "{n} more rows are left out of this table.",
+                                table.left_out).format(n=count(table.left_out)))
 
 
 def listen_control(container: Any, fig: Any, key: str) -> None:
     """"Listen": the chart's curves as pitch over time (explorer.figures.sound), with what is heard in words."""
     from explorer.figures.sound import figure_sound
-    if not container.toggle("Listen", key=f"{key}_listen",
-                            help="Plays each curve as notes: a higher value is a higher pitch."):
+    if not container.toggle(_("Listen"), key=f"{key}_listen",
+                            help=_("Plays each curve as notes: a higher value is a higher pitch.")):
         return
     try:
         sound = figure_sound(fig)
@@ -145,8 +162,8 @@ def confirmed(container: Any, label: str, key: str, question: str, help: str | N
         return False
     container.caption(plain_text(question))
     yes, no = container.columns(2)
-    no.button("Keep", key=f"{key}_no", on_click=ss.__setitem__, args=(asking, False))
-    if yes.button("Yes, delete", key=f"{key}_yes", type="primary"):
+    no.button(_("Keep"), key=f"{key}_no", on_click=ss.__setitem__, args=(asking, False))
+    if yes.button(_("Yes, delete"), key=f"{key}_yes", type="primary"):
         ss[asking] = False
         return True
     return False
@@ -164,20 +181,20 @@ def choose_nets(prefix: str) -> tuple[Experiment | None, dict[str, tuple[str, st
     shipped = _shipped_id(prefix)
     sources = {e.exp_id: e for e in explainable_runs(store())}
     if not sources:
-        st.info("No finished experiment has trained weights yet; train one on the Train page.")
+        st.info(_("No finished experiment has trained weights yet; train one on the Train page."))
         return None, {}
     ids = list(sources)
-    label = {i: ("Shipped digits twin (plain-20, resnet-20)" if i == shipped else sources[i].label) for i in ids}
-    exp_id = st.selectbox("Experiment", ids, index=ids.index(shipped) if shipped in ids else 0,
+    label = {i: (_("Shipped digits twin (plain-20, resnet-20)") if i == shipped else sources[i].label) for i in ids}
+    exp_id = st.selectbox(_("Experiment"), ids, index=ids.index(shipped) if shipped in ids else 0,
                           format_func=lambda i: clean(label[i]), key=f"{prefix}_exp")
     exp = store().load_experiment(exp_id)
     runs = dict(sources[exp_id].runs)  # run id -> name
     pair = next(((p, r) for p, r in plain_residual_pairs(exp) if p in runs and r in runs),
                 (list(runs)[0], list(runs)[-1]))
     left, right = st.columns(2)
-    plain = left.selectbox("Plain net", list(runs), index=list(runs).index(pair[0]),
+    plain = left.selectbox(_("Plain net"), list(runs), index=list(runs).index(pair[0]),
                            format_func=lambda r: clean(runs[r]), key=f"{prefix}_plain_{exp_id}")
-    residual = right.selectbox("Residual net", list(runs), index=list(runs).index(pair[1]),
+    residual = right.selectbox(_("Residual net"), list(runs), index=list(runs).index(pair[1]),
                                format_func=lambda r: clean(runs[r]), key=f"{prefix}_residual_{exp_id}")
     return exp, {runs[rid]: (exp_id, rid) for rid in dict.fromkeys([plain, residual])}
 
@@ -200,4 +217,5 @@ def guard_view(view: Callable[..., None], *args: Any) -> None:
     try:
         view(*args)
     except (ValueError, RuntimeError, OSError) as exc:
-        st.error(plain_text(str(exc).splitlines()[0]) if str(exc) else "This view could not be drawn for these nets.")
+        st.error(plain_text(str(exc).splitlines()[0]) if str(exc)
+                 else _("This view could not be drawn for these nets."))

@@ -12,6 +12,7 @@ import streamlit as st
 from explorer.classroom.follow import ClassState, class_state, next_move
 from explorer.classroom.lessons import lesson
 from explorer.classroom.pause import PAUSED_SENTENCE
+from explorer.i18n import _
 from explorer.store.records import ACTIVE
 from pages.common import classroom, store
 
@@ -75,8 +76,9 @@ def _offer() -> None:
         return
     with st.container(border=True, key="follow_offer_box"):
         c = st.columns([4, 1], vertical_alignment="center")
-        c[0].markdown(f"Your teacher moved the class to **{title}**; your run goes on while you follow.")
-        if c[1].button("Follow the class", key="follow_go", type="primary"):
+        c[0].markdown(_("Your teacher moved the class to **{lesson}**; your run goes on while you follow.").format(
+            lesson=title))
+        if c[1].button(_("Follow the class"), key="follow_go", type="primary"):
             st.session_state.pop(_OFFER, None)
             st.switch_page(LESSONS_PAGE, query_params=st.query_params.to_dict())
 
@@ -90,5 +92,5 @@ def pause_note() -> bool:
     """Where a page starts jobs: while the class is paused, one sentence; returns whether starts are disabled."""
     if not class_paused():
         return False
-    st.info(PAUSED_SENTENCE)
+    st.info(_(PAUSED_SENTENCE))
     return True

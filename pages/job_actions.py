@@ -9,6 +9,7 @@ import streamlit as st
 
 from explorer.access.policy import Action
 from explorer.classroom.pause import PAUSED_SENTENCE
+from explorer.i18n import _, count
 from explorer.jobs.landscape import landscape_request
 from explorer.jobs.manager import JobError
 from explorer.jobs.request import JobRequest, LandscapeSettings
@@ -28,7 +29,7 @@ def start_experiment(spec) -> str | None:
     """
     owner = st.session_state["owner"]
     if class_paused():  # the buttons are disabled too; and the job manager would hold the job (classroom.pause)
-        st.info(PAUSED_SENTENCE)
+        st.info(_(PAUSED_SENTENCE))
         return None
     spec, class_id = classroom().member_spec(spec, owner)
     try:
@@ -100,13 +101,13 @@ def side_job_live(job_id: str, what: str, cancel_key: str) -> None:
 def _side_job_live(job_id: str, what: str, cancel_key: str) -> None:
     job = store().load_experiment(job_id)
     if job is None:
-        st.warning("This landscape job is gone (deleted?).")
+        st.warning(_("This landscape job is gone (deleted?)."))
         return
     side_job_status(job, what)
     if job.status in ACTIVE and may(Action.STOP, job.owner) \
-            and st.button("Cancel", key=cancel_key, help="Stops the job at its next grid point.") \
+            and st.button(_("Cancel"), key=cancel_key, help=_("Stops the job at its next grid point.")) \
             and act(Action.STOP, job_id):
-        st.toast("Cancelling…")
+        st.toast(_("Cancelling…"))
     if job.status not in ACTIVE:
         from pages.live import stop_watching
         stop_watching()
@@ -129,8 +130,9 @@ def landscape_job(spec: LandscapeSettings, what: str, key: str, results: Callabl
         side_job_status(job, what)
         results(job.id)
     if (job is None or job.status != "completed") and st.button(
-            "Start", key=f"{key}_start", type="primary", disabled=pause_note(),
-            help=f"{spec.steps}×{spec.steps} points per net, on {spec.subset} training images."):
+            _("Start"), key=f"{key}_start", type="primary", disabled=pause_note(),
+            help=_("{steps}×{steps} points per net, on {n} training images.").format(
+                steps=spec.steps, n=count(spec.subset))):
         try:
             job_manager().submit(dataclasses.replace(request, client=client_id()))
         except JobError as exc:

@@ -11,6 +11,7 @@ import secrets
 
 import streamlit as st
 
+from explorer.i18n import _, count, num
 from explorer.jobs.watching import LiveWatchers, budget_cores
 
 
@@ -43,8 +44,8 @@ def live_caption(func) -> None:
     """Say why func's live view redraws less often than once a second, when it does."""
     every = st.session_state.get(_shown_key(func), 1.0)
     if every > 1.0:
-        st.caption(f"Live: redrawn every {every:g} s while {watchers().count()} sessions watch this server "
-                   "(keeps it responsive for everyone).")
+        st.caption(_("Live: redrawn every {seconds} s while {n} sessions watch this server (keeps it responsive for "
+                     "everyone).").format(seconds=num(every, 6), n=count(watchers().count())))
 
 
 def live_fragment(func, base_s: float = 1.0):

@@ -12,10 +12,26 @@ import streamlit as st
 from explorer.classroom import lti_courses
 from explorer.classroom.lessons import LESSONS
 from explorer.classroom.records import ClassError
+from explorer.i18n import N_, _
 from explorer.text import plain_text
 from pages.common import classroom
 
-_AS = {lti_courses.TEACHER: "teacher of", lti_courses.TA: "teaching assistant in", lti_courses.MEMBER: "a member of"}
+# Who the launch signed in, by role: (with the person's name, without it).
+_SAID = {
+    lti_courses.TEACHER: (N_("Signed in from your course: {name}, teacher of {class_name}."),
+                          N_("Signed in from your course: teacher of {class_name}.")),
+    lti_courses.TA: (N_("Signed in from your course: {name}, teaching assistant in {class_name}."),
+                     N_("Signed in from your course: teaching assistant in {class_name}.")),
+    lti_courses.MEMBER: (N_("Signed in from your course: {name}, a member of {class_name}."),
+                         N_("Signed in from your course: a member of {class_name}.")),
+}
+
+
+def _said(lti: dict) -> str:
+    """Who this session is signed in as, in the reader's language (composed on every run: the language may change)."""
+    with_name, without = _SAID[lti["role"]]
+    class_name = lti["class_name"] if lti["class_name"] is not None else _("its class")
+    return (_(with_name) if lti["name"] else _(without)).format(name=lti["name"], class_name=class_name)
 
 
 def redeem_launch() -> str | None:
@@ -34,10 +50,8 @@ def redeem_launch() -> str | None:
             ss["owner"] = got.owner  # the signed-in person's owner id (owner_for(issuer, subject)), never a cookie's
             ss.pop("_set_owner_cookie", None)  # the anonymous cookie stays as it was, for a later anonymous visit
             info = classroom().get(got.class_id)
-            who = f"{got.name}, " if got.name else ""
-            ss["lti"] = {"class_id": got.class_id, "role": got.role,
-                         "said": f"Signed in from your course: {who}{_AS[got.role]} "
-                                 f"{info.name if info is not None else 'its class'}."}
+            ss["lti"] = {"class_id": got.class_id, "role": got.role, "name": got.name or "",
+                         "class_name": info.name if info is not None else None}
             if got.lesson in {x.key for x in LESSONS}:
                 ss["lessons_pick"] = got.lesson
                 return "pages/lessons.py"
@@ -45,5 +59,5 @@ def redeem_launch() -> str | None:
                 ss["class_pick"] = got.class_id
                 return "pages/classroom.py"
     if "lti" in ss:
-        st.caption(plain_text(ss["lti"]["said"]))
+        st.caption(plain_text(_said(ss["lti"])))
     return None

@@ -9,6 +9,7 @@ from explorer.access.policy import Action, Role
 from explorer.access.signin import Door
 from explorer.classroom import staff
 from explorer.classroom.records import ClassError
+from explorer.i18n import N_, _
 from explorer.text import plain_text
 from pages.common import (
     classroom,
@@ -24,8 +25,20 @@ from pages.common import (
     try_teacher_password,
 )
 
-ROLE_WORDS = {Role.CLASS_TEACHER: "teacher", Role.CO_TEACHER: "co-teacher", Role.TA: "teaching assistant"}
-_NONE = ("No teacher sign-in is set up on this server, so the Class page is closed. Whoever runs the server can "
+ROLE_WORDS = {Role.CLASS_TEACHER: N_("teacher"), Role.CO_TEACHER: N_("co-teacher"),
+              Role.TA: N_("teaching assistant")}  # shown with _(): ROLE_WORDS[role] is English
+_INVITED = {
+    Role.CLASS_TEACHER: N_("**You are invited as teacher of the class {name}** (code {code}). The link works once; "
+                           "accept it in the browser you will teach from."),
+    Role.CO_TEACHER: N_("**You are invited as co-teacher of the class {name}** (code {code}). The link works once; "
+                        "accept it in the browser you will teach from."),
+    Role.TA: N_("**You are invited as teaching assistant of the class {name}** (code {code}). The link works once; "
+                "accept it in the browser you will teach from."),
+}
+_NOW = {Role.CLASS_TEACHER: N_("You are now teacher of the class {name}."),
+        Role.CO_TEACHER: N_("You are now co-teacher of the class {name}."),
+        Role.TA: N_("You are now teaching assistant of the class {name}.")}
+_NONE = N_("No teacher sign-in is set up on this server, so the Class page is closed. Whoever runs the server can "
          "start it with a teacher password (EXPLORER_TEACHER_PASSWORD) or with the school's sign-in.")
 
 
@@ -33,8 +46,9 @@ def provider_label(name: str) -> str:
     """The button's words for one configured provider: "Sign in with Google" ("default": the school's account)."""
     table = provider_labels()
     if name in table:
-        return f"Sign in with {table[name]}"
-    return "Sign in with your school account" if name == "default" else f"Sign in with {name.title()}"
+        return _("Sign in with {provider}").format(provider=table[name])
+    return _("Sign in with your school account") if name == "default" else \
+        _("Sign in with {provider}").format(provider=name.title())
 
 
 def provider_labels() -> dict[str, str]:
@@ -55,28 +69,29 @@ def signin_panel() -> None:
     """The Class page for someone who is not (yet) a teacher here: the sentence for this deployment, and its door."""
     how, me = door(), signed_in()
     if how is Door.NONE:
-        st.info(_NONE)
+        st.info(_(_NONE))
         return
     if me is not None:
-        st.info(f"You are signed in as {plain_text(me.name)}, whom this server does not count as a teacher. Ask its "
-                "administrator to add you, or a class's teacher to add you as a co-teacher or TA.")
+        st.info(_("You are signed in as {name}, whom this server does not count as a teacher. Ask its "
+                  "administrator to add you, or a class's teacher to add you as a co-teacher or TA.")
+                .format(name=plain_text(me.name)))
         signout_button("class")
     else:
-        st.info({Door.PASSWORD: "The Class page is for the teacher: type the teacher password below.",
-                 Door.OIDC: "The Class page is for teachers: sign in with your school account.",
-                 Door.BOTH: "The Class page is for teachers: sign in with your school account, or type the teacher "
-                            "password below."}[how])
+        st.info({Door.PASSWORD: _("The Class page is for the teacher: type the teacher password below."),
+                 Door.OIDC: _("The Class page is for teachers: sign in with your school account."),
+                 Door.BOTH: _("The Class page is for teachers: sign in with your school account, or type the "
+                              "teacher password below.")}[how])
     if how in (Door.OIDC, Door.BOTH) and me is None:
         login_buttons("class")
     if how in (Door.PASSWORD, Door.BOTH):  # kept beside the school's sign-in: it works for anyone who knows it
-        st.text_input("Teacher password", type="password", key="class_teacher_pw", autocomplete="current-password",
+        st.text_input(_("Teacher password"), type="password", key="class_teacher_pw", autocomplete="current-password",
                       on_change=try_teacher_password, args=("class_teacher_pw",))
         if st.session_state.get("_teacher_error"):
             st.error(st.session_state["_teacher_error"])
 
 
 def signout_button(prefix: str) -> None:
-    if st.button("Sign out", key=f"{prefix}_signout", icon=":material/logout:"):
+    if st.button(_("Sign out"), key=f"{prefix}_signout", icon=":material/logout:"):
         st.logout()
 
 
@@ -84,18 +99,18 @@ def teacher_bar() -> None:
     """Who is signed in, and the way out: the school account's name with Sign out, or the password's teacher mode."""
     me = signed_in()
     if me is not None:
-        role = "admin" if me.admin else "teacher" if me.teacher else "staff" if may_somewhere(Action.VIEW_CLASS) \
-            else "student"
+        role = _("admin") if me.admin else _("teacher") if me.teacher else _("staff") \
+            if may_somewhere(Action.VIEW_CLASS) else _("student")
         c = st.columns([5, 1], vertical_alignment="center")
-        c[0].caption(f"Signed in as **{plain_text(me.name)}** ({role}).")
+        c[0].caption(_("Signed in as **{name}** ({role}).").format(name=plain_text(me.name), role=role))
         with c[1]:
             signout_button("class_bar")
     elif is_teacher():
         c = st.columns([5, 1], vertical_alignment="center")
-        c[0].caption("Teacher mode (the teacher password): you can see and run every class.")
-        c[1].button("Leave teacher mode", key="class_bar_leave", on_click=_leave_teacher_mode)
+        c[0].caption(_("Teacher mode (the teacher password): you can see and run every class."))
+        c[1].button(_("Leave teacher mode"), key="class_bar_leave", on_click=_leave_teacher_mode)
     elif may_somewhere(Action.VIEW_CLASS):
-        st.caption("You help run the classes below (an invite link made this browser their co-teacher or TA).")
+        st.caption(_("You help run the classes below (an invite link made this browser their co-teacher or TA)."))
 
 
 def _leave_teacher_mode() -> None:
@@ -109,8 +124,8 @@ def home_link() -> None:
     if door() is Door.NONE or may(Action.CREATE_CLASS):
         return
     st.divider()
-    st.page_link("pages/classroom.py", label="Teacher sign-in", icon=":material/login:",
-                 help="For teachers: sign in on the Class page to create and run a class.")
+    st.page_link("pages/classroom.py", label=_("Teacher sign-in"), icon=":material/login:",
+                 help=_("For teachers: sign in on the Class page to create and run a class."))
 
 
 def student_wall() -> None:
@@ -118,9 +133,9 @@ def student_wall() -> None:
     so each student's runs follow their account across devices."""
     if not signin_rules().student_login or not providers() or signed_in() is not None:
         return
-    st.title("ResNet Explorer")
-    st.markdown("This server asks everyone to sign in with their school account, so that your runs follow you "
-                "from one device to another.")
+    st.title("ResNet Explorer")  # not for translation
+    st.markdown(_("This server asks everyone to sign in with their school account, so that your runs follow you "
+                  "from one device to another."))
     login_buttons("wall")
     st.stop()
 
@@ -132,7 +147,7 @@ def invite_panel() -> None:
         st.warning(ss.pop("staff_invite_problem"))
     if "staff_invite_done" in ss:
         st.success(ss.pop("staff_invite_done"))
-        st.page_link("pages/classroom.py", label="Open the Class page", icon=":material/groups:")
+        st.page_link("pages/classroom.py", label=_("Open the Class page"), icon=":material/groups:")
     token = ss.get("staff_invite")
     if not token:
         return
@@ -143,11 +158,10 @@ def invite_panel() -> None:
         ss.pop("staff_invite", None)
         return
     with st.container(border=True):
-        st.markdown(f"**You are invited as {ROLE_WORDS[role]} of the class {plain_text(info.name)}** (code "
-                    f"{info.code}). The link works once; accept it in the browser you will teach from.")
+        st.markdown(_(_INVITED[role]).format(name=plain_text(info.name), code=info.code))
         c = st.columns(2)
-        c[0].button("Accept", key="invite_accept", type="primary", on_click=_accept, args=(token,))
-        c[1].button("Not now", key="invite_dismiss", on_click=ss.pop, args=("staff_invite", None))
+        c[0].button(_("Accept"), key="invite_accept", type="primary", on_click=_accept, args=(token,))
+        c[1].button(_("Not now"), key="invite_dismiss", on_click=ss.pop, args=("staff_invite", None))
 
 
 def _accept(token: str) -> None:
@@ -160,4 +174,4 @@ def _accept(token: str) -> None:
         return
     forget_class_roles()
     ss["class_pick"] = info.id
-    ss["staff_invite_done"] = f"You are now {ROLE_WORDS[role]} of the class {plain_text(info.name)}."
+    ss["staff_invite_done"] = _(_NOW[role]).format(name=plain_text(info.name))

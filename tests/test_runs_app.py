@@ -75,7 +75,7 @@ def test_a_damaged_record_is_skipped_with_one_sentence_on_runs(runs_dir):
     engine.dispose()
     at.run()
     assert not at.exception and _experiments_shown(at) == [good]
-    assert any("1 damaged records were skipped" in c.value for c in at.caption)
+    assert any("1 damaged record was skipped" in c.value for c in at.caption)
 
 
 def test_the_teacher_deletes_old_experiments_after_a_dry_run_count(runs_dir):
@@ -123,7 +123,7 @@ def test_an_old_file_store_in_the_runs_folder_is_offered_for_import(runs_dir):
     from streamlit.testing.v1 import AppTest
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120).run()
     assert not at.exception, at.exception
-    assert any("1 experiments saved before the run database" in i.value and "import-store" in i.value
+    assert any("1 experiment saved before the run database" in i.value and "import-store" in i.value
                for i in at.info)
     assert RunStore(runs_dir).page(Filter(kind=None)).total == 0
 

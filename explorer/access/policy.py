@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
 
+from ..i18n import N_, _
+
 
 class Role(str, Enum):
     """What a person is toward one thing (a job, a class)."""
@@ -122,6 +124,31 @@ _VERBS: Mapping[Action, str] = {
     Action.AUTHOR: "write the class's lessons", Action.DEBRIEF: "download the class's debrief",
 }
 
+# Every sentence `Policy.refusal` writes for the default rules, whole, for the translators (a verb put into a sentence
+# does not translate: "can stop it" is "puede detenerlo" in Spanish).
+_SENTENCES = (
+    N_("You may not see."),
+    N_("Only the person who started this job, or their class's teacher or TA, can stop it."),
+    N_("Only the person who started this job, or their class's teacher, can delete it."),
+    N_("Only the person who started this job, or their class's teacher, can resume it."),
+    N_("Only the class's teacher or TA can reveal a question's answers."),
+    N_("Only a teacher can see results before predicting."),
+    N_("Only the class's teacher or TA can project a student's charts."),
+    N_("Only the class's teacher or TA can ask the class a question."),
+    N_("Only the class's teacher or TA can see the class's roster."),
+    N_("Only a teacher can create a class."),
+    N_("Only the class's teacher or co-teacher can manage the class."),
+    N_("Only the teacher who created the class can delete the class."),
+    N_("Only the teacher who created the class can add or remove the class's co-teachers and TAs."),
+    N_("Only the server's administrator can change the job time budget."),
+    N_("Only the server's administrator can delete old experiments."),
+    N_("Only the server's administrator can train on a folder of the server."),
+    N_("Only the class's teacher or TA can open the class screen."),
+    N_("Only the class's teacher or co-teacher can pause the class."),
+    N_("Only the class's teacher or co-teacher can write the class's lessons."),
+    N_("Only the class's teacher or TA can download the class's debrief."),
+)
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -169,7 +196,7 @@ class Policy:
     def refusal(self, action: Action) -> str:
         """The one sentence shown to someone the policy refuses `action`."""
         template = _REFUSALS.get(self.rules[action], "You may not {verb}.")
-        return template.format(verb=_VERBS.get(action, action.value))
+        return _(template.format(verb=_VERBS.get(action, action.value)))  # a whole sentence: _SENTENCES lists them
 
 
 POLICY = Policy()

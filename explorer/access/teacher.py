@@ -10,6 +10,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..i18n import _
+
 # The back-off's caps (docs/security.md, "the teacher password").
 TEACHER_BACKOFF_FREE = 3  # wrong passwords before waits start
 TEACHER_BACKOFF_BASE_S = 1.0  # first wait; doubles with each further wrong password
@@ -25,10 +27,10 @@ def refusal_sentence(wait_s: float) -> str:
     """The sentence after a refused password: the wait rounded up to a whole second (never "0 s"), in seconds up to
     90, then in minutes; no wait, no "try again in"."""
     if not wait_s > 0:
-        return "That password is not the teacher's."
+        return _("That password is not the teacher's.")
     seconds = math.ceil(wait_s)
-    when = f"{seconds} s" if seconds <= 90 else f"{math.ceil(seconds / 60)} min"
-    return f"That password is not the teacher's; try again in {when}."
+    when = _("{n} s").format(n=seconds) if seconds <= 90 else _("{n} min").format(n=math.ceil(seconds / 60))
+    return _("That password is not the teacher's; try again in {wait}.").format(wait=when)
 
 
 class TeacherGate:

@@ -21,6 +21,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..i18n import N_, _
 from ..store.runstore import worker_alive
 from .handles import HANDLE_ENV, Handle, kill_worker
 
@@ -49,7 +50,7 @@ class Backend:
 
     def why_ended(self, handle: Handle) -> str:
         """One sentence for a job that ended without writing its own end (a crash, a kill, a lost node)."""
-        return "The worker process ended unexpectedly."
+        return N_("The worker process ended unexpectedly.")
 
     def capacity(self) -> int | None:
         """How many jobs it can run at once; None when only the job manager's limit counts."""
@@ -125,11 +126,13 @@ class LocalBackend(Backend):
 
     def why_ended(self, handle: Handle) -> str:
         if not handle.ref.isdigit():
-            return "The worker process ended unexpectedly."
+            return N_("The worker process ended unexpectedly.")
         pid = int(handle.ref)
         proc = self._procs.pop(pid, None)
         code = proc.returncode if proc is not None else (self._warm.exit_code(pid) if self._warm else None)
-        return "The worker process ended unexpectedly" + (f" (exit code {code})." if code is not None else ".")
+        if code is None:
+            return N_("The worker process ended unexpectedly.")
+        return _("The worker process ended unexpectedly (exit code {code}).").format(code=code)
 
     def close(self) -> None:
         """Let go of the shared warm process (it serves the next backend; it ends with the server process)."""

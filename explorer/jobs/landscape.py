@@ -22,6 +22,7 @@ from torch import nn
 
 from ..analysis.landscape import DEFAULT_SUBSET, landscape_subset, line, surface
 from ..data.config import DataConfig
+from ..i18n import N_, _
 from ..nets.config import ModelConfig
 from ..nets.preprocessing import Preprocessing
 from ..store.records import Experiment
@@ -43,7 +44,8 @@ LANDSCAPE_KIND = "landscape"
 RESULT_FILE = "landscape.json"
 
 
-NO_INIT = "This run has no initial weights saved, so the line from its initial to its trained weights cannot be drawn."
+NO_INIT = N_("This run has no initial weights saved, so the line from its initial to its trained weights cannot be "
+              "drawn.")  # stored in a result in English: the page shows it with _()
 
 
 def landscape_spec(source_exp_id: str, run_ids: Iterable[str], steps: int = 21, span: float = 1.0,
@@ -64,19 +66,24 @@ def landscape_spec(source_exp_id: str, run_ids: Iterable[str], steps: int = 21, 
         ValueError: one sentence, for a setting the landscape cannot use.
     """
     run_ids = [str(r) for r in run_ids]
-    checks = [(bool(run_ids) and len(set(run_ids)) == len(run_ids), "Pick at least one run, each only once."),
-              (_whole(steps) and 2 <= steps <= 101, "The slice needs from 2 to 101 steps per axis."),
-              (_whole(line_points) and 2 <= line_points <= 201, "The line needs from 2 to 201 points."),
-              (_whole(subset) and subset >= 1, "The landscape needs a subset of at least 1 image."),
-              (_whole(seed), "The seed must be a whole number."),
+    checks = [(bool(run_ids) and len(set(run_ids)) == len(run_ids), N_("Pick at least one run, each only once.")),
+              (_whole(steps) and 2 <= steps <= 101, N_("The slice needs from 2 to 101 steps per axis.")),
+              (_whole(line_points) and 2 <= line_points <= 201, N_("The line needs from 2 to 201 points.")),
+              (_whole(subset) and subset >= 1, N_("The landscape needs a subset of at least 1 image.")),
+              (_whole(seed), N_("The seed must be a whole number.")),
               (isinstance(span, (int, float)) and not isinstance(span, bool) and 0 < span <= 100,
-               "The span must be above 0 (and at most 100)."),
-              (plane in ("random", "pca"), "The plane must be random or pca (the optimiser's path).")]
+               N_("The span must be above 0 (and at most 100).")),
+              (plane in ("random", "pca"), N_("The plane must be random or pca (the optimiser's path)."))]
     for ok, sentence in checks:
         if not ok:
-            raise ValueError(sentence)
+            raise ValueError(_(sentence))
     return LandscapeSettings(str(source_exp_id), tuple(run_ids), int(steps), float(span), int(subset), int(seed),
                              int(line_points), plane)
+
+
+# A landscape job's progress, by part of the work (written by the worker, in its language).
+PARTS = {"line": N_("{run}: line: step {step} of {total}"), "slice": N_("{run}: slice: step {step} of {total}"),
+         "path plane": N_("{run}: path plane: step {step} of {total}")}
 
 
 def _whole(value: object) -> bool:
@@ -95,7 +102,7 @@ def landscape_request(store: RunStore, spec: LandscapeSettings, owner: str = "")
         ValueError: one sentence, when the source or one of its runs is missing or has no trained weights.
     """
     source = store.load_experiment(spec.source)
-    damaged = f"Experiment {spec.source} is missing or damaged, so it has no landscape to compute."
+    damaged = _("Experiment {id} is missing or damaged, so it has no landscape to compute.").format(id=spec.source)
     if source is None:
         raise ValueError(damaged)
     runs = {r.id: r for r in source.runs}
@@ -106,7 +113,8 @@ def landscape_request(store: RunStore, spec: LandscapeSettings, owner: str = "")
         raise ValueError(damaged) from None
     for rid in spec.runs:
         if rid not in runs or not store.has_weights(spec.source, rid, "final"):
-            raise ValueError(f"Run {rid} of experiment {spec.source} has no trained weights to look at.")
+            raise ValueError(_("Run {run} of experiment {id} has no trained weights to look at.").format(
+                run=rid, id=spec.source))
     models = tuple(NamedModel(runs[rid].name, configs[rid]) for rid in spec.runs)
     return JobRequest(LANDSCAPE_KIND, models, data, owner, landscape=spec)
 
@@ -137,8 +145,9 @@ class _Progress:
         self.store, self.job_id, self.total = store, job_id, max(1, total)
         self.done, self.started = 0, time.time()
 
-    def part(self, units: int, message: str) -> Callable[[float], None]:
-        """A callback for one part of the work (`units` steps of the total), fed the fraction of it done."""
+    def part(self, units: int, name: str, what: str) -> Callable[[float], None]:
+        """A callback for one part of the work (`units` steps of the total: run `name`'s "line", "slice" or "path
+        plane"), fed the fraction of it done."""
         base = self.done
         self.done += units
 
@@ -147,7 +156,8 @@ class _Progress:
             elapsed = time.time() - self.started
             eta = elapsed / step * (self.total - step) if step else None
             self.store.write_progress(self.job_id, {"step": step, "total_steps": self.total, "eta": eta,
-                                                    "message": f"{message}: step {step} of {self.total}"})
+                                                    "message": _(PARTS[what]).format(run=name, step=step,
+                                                                                     total=self.total)})
         report(0.0)
         return report
 
@@ -175,16 +185,16 @@ def _one_run(store: RunStore, spec: LandscapeSettings, source_run: str, data: Da
     final, init = _source_models(store, spec.source, source_run)
     x, y = _training_subset(data, final.preprocessing, spec)
     if spec.plane == "pca":
-        return _path_run(store, spec, source_run, final.model, x, y, tracker.part(spec.steps ** 2,
-                                                                                   f"{name}: path plane"), stop)
+        return _path_run(store, spec, source_run, final.model, x, y, tracker.part(spec.steps ** 2, name,
+                                                                                   "path plane"), stop)
     result: dict[str, Any] = {"line": None, "line_note": None if init is not None else NO_INIT, "surface": None,
                               "subset": int(x.shape[0]), "source_run": source_run}
     if init is not None:
         result["line"] = line(init, final.model, x, y, points=spec.line_points,
-                              progress=tracker.part(spec.line_points, f"{name}: line"), should_stop=stop)
+                              progress=tracker.part(spec.line_points, name, "line"), should_stop=stop)
     if not (result["line"] or {}).get("stopped"):
         result["surface"] = surface(final.model, x, y, steps=spec.steps, span=spec.span, seed=spec.seed,
-                                    progress=tracker.part(spec.steps ** 2, f"{name}: slice"), should_stop=stop)
+                                    progress=tracker.part(spec.steps ** 2, name, "slice"), should_stop=stop)
     return result
 
 
@@ -241,10 +251,10 @@ def _compute(store: RunStore, job_id: str, spec: LandscapeSettings, data_config:
              pairs: list[tuple[str, str]], stop: Callable[[], bool]) -> bool:
     """Each (job run, source run)'s results, written as soon as they are done; True when a stop cut it short."""
     from ..store.uploaded import load_store_dataset
-    with_line = [store.has_weights(spec.source, src, "init") for _, src in pairs]
+    with_line = [store.has_weights(spec.source, src, "init") for _run, src in pairs]
     lines = spec.plane != "pca"  # the path's plane comes without the 1-D line
     total = sum(spec.steps ** 2 + (spec.line_points if has and lines else 0) for has in with_line)
-    store.write_progress(job_id, {"step": 0, "total_steps": total, "eta": None, "message": "Loading the data…"})
+    store.write_progress(job_id, {"step": 0, "total_steps": total, "eta": None, "message": N_("Loading the data…")})
     data = load_store_dataset(store, data_config)
     tracker, stopped = _Progress(store, job_id, total), False
     for job_run, source_run in pairs:
@@ -267,7 +277,7 @@ def _end_message(store: RunStore, job_id: str, stopped: bool, out_of_time: bool,
         return None
     if out_of_time and not store.stop_requested(job_id):
         return budget_message(budget_s)
-    return "Stopped on request; the points computed before the stop are kept."
+    return N_("Stopped on request; the points computed before the stop are kept.")  # stored in English
 
 
 def _fail(store: RunStore, job_id: str, exc: Exception) -> Experiment | None:

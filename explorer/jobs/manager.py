@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from ..access.policy import POLICY, Action, Actor
 from ..access.teacher import TeacherGate, check_teacher  # noqa: F401 - re-exported: the app and tests import them here
+from ..i18n import N_, _, count, ngettext
 from ..store.budget import DiskBudget, enforce
 from ..store.db import StoreError
 from ..store.records import ACTIVE, Experiment
@@ -143,16 +144,18 @@ class JobManager:
         active = queued + counted.get("running", 0)
         if queued >= self.limits.queued_per_owner or \
                 active >= self.limits.queued_per_owner + self.limits.running_per_owner:
-            raise JobError("You already have as many jobs running and waiting as allowed; "
-                           "stop one or wait for it to finish.")
+            raise JobError(_("You already have as many jobs running and waiting as allowed; "
+                             "stop one or wait for it to finish."))
         recent = counted["since"]
         if recent >= self.limits.starts_per_hour:
-            raise JobError(f"You have started {recent} jobs in the last hour, the most allowed; "
-                           "wait a while before starting another.")
+            raise JobError(ngettext("You have started {n} job in the last hour, the most allowed; "
+                                    "wait a while before starting another.",
+                                    "You have started {n} jobs in the last hour, the most allowed; "
+                                    "wait a while before starting another.", recent).format(n=count(recent)))
         if counted.get("client_active", 0) >= self.limits.active_per_client or \
                 counted.get("client_since", 0) >= self.limits.starts_per_client_hour:
-            raise JobError("Too many jobs come from your network address right now; wait for some to finish, or "
-                           "ask the teacher to raise the limit.")
+            raise JobError(_("Too many jobs come from your network address right now; wait for some to finish, or "
+                             "ask the teacher to raise the limit."))
 
     def set_budget(self, seconds: float) -> float:
         """Set the time budget of jobs that start from now on (clamped to the allowed range); returns it."""
@@ -170,15 +173,16 @@ class JobManager:
         except ValueError as exc:
             raise JobError(str(exc)) from None
         if seconds > self.budget_s:
-            raise JobError(f"This experiment would take at least {human_duration(seconds)} here, and a job may run "
-                           f"for {human_duration(self.budget_s)}; use fewer epochs, models or layers.")
+            raise JobError(_("This experiment would take at least {duration} here, and a job may run for {budget}; "
+                             "use fewer epochs, models or layers.").format(duration=human_duration(seconds),
+                                                                           budget=human_duration(self.budget_s)))
 
     def _check_memory(self, exp: ExperimentSpec) -> None:
         """Refuse, with one sentence, an experiment whose training step would need more memory than a job may use
         (all its models at once, at its batch size: explorer.nets.cost.check_training_memory)."""
         from ..nets.cost import check_training_memory
         try:
-            check_training_memory([cfg for _, cfg in exp.models], exp.train.batch_size)
+            check_training_memory([cfg for _name, cfg in exp.models], exp.train.batch_size)
         except ValueError as exc:
             raise JobError(str(exc)) from None
 
@@ -189,7 +193,7 @@ class JobManager:
             exp = self._owned(exp_id, owner, teacher, "stop", actor, class_id)
             if exp.status == "queued":
                 self.store.update_experiment(exp_id, status="stopped", finished=time.time(),
-                                             message="Stopped before it started.")
+                                             message=N_("Stopped before it started."))  # stored in English
                 self.store.update_runs(exp_id, status="stopped")
             elif exp.status == "running":
                 self.store.request_stop(exp_id)
@@ -214,7 +218,7 @@ class JobManager:
         with self._lock:
             exp = self._owned(exp_id, owner, teacher, "resume", actor, class_id)
             if exp.status != "interrupted":
-                raise JobError("Only an interrupted job can be resumed.")
+                raise JobError(_("Only an interrupted job can be resumed."))
             self.store.update_experiment(exp_id, status="queued", finished=None, message=None, stop_requested=None)
             self.store.update_runs(exp_id, where_status=("interrupted",), status="queued")
             self.pump()
@@ -223,7 +227,7 @@ class JobManager:
                class_id: str | None = None) -> Experiment:
         exp = self.store.load_experiment(exp_id)
         if exp is None:
-            raise JobError(f"There is no job {exp_id} (it may have been deleted).")
+            raise JobError(_("There is no job {id} (it may have been deleted).").format(id=exp_id))
         who = actor or (Actor.password_teacher(owner) if teacher else Actor(owner))
         if not POLICY.allows(who, Action(verb), exp.owner, class_id):
             raise JobError(POLICY.refusal(Action(verb)))
@@ -316,7 +320,7 @@ class JobManager:
             claimed = (exp.worker or "").endswith(":claim") and time.time() - (exp.started or 0) < 60
             if exp.id not in self._handles and exp.worker and is_local(exp.worker) and not claimed \
                     and not is_our_worker(exp.worker):
-                self.store.mark_interrupted(exp.id, "The worker process ended unexpectedly.")
+                self.store.mark_interrupted(exp.id, N_("The worker process ended unexpectedly."))
                 continue
             out.append(exp)
         return out
@@ -324,7 +328,7 @@ class JobManager:
     def _report_damaged(self, ids: Iterable[str]) -> None:
         """A damaged queued record is failed with one sentence (the queue goes on for everyone else)."""
         for exp_id in ids:
-            sentence = "This job's record is damaged (its spec, status or creation time), so it cannot run."
+            sentence = N_("This job's record is damaged (its spec, status or creation time), so it cannot run.")
             self.damaged[exp_id] = sentence
             log.warning("Job %s: %s", exp_id, sentence)
             with contextlib.suppress(Exception):  # a row too damaged to update is left, and reported again

@@ -24,6 +24,7 @@ import shlex
 import time
 from pathlib import Path
 
+from ..i18n import N_, _
 from .backends import Backend
 from .handles import HANDLE_ENV, Handle
 
@@ -109,10 +110,11 @@ class RayBackend(Backend):
         try:
             info = self.client.get_job_info(handle.ref)
         except Exception:  # noqa: BLE001
-            return "The Ray job running it ended unexpectedly."
+            return N_("The Ray job running it ended unexpectedly.")
         detail = " ".join((info.message or "").split())[:160]
-        return f"The Ray job running it ended unexpectedly ({info.status.value}: {detail})." if detail else \
-            f"The Ray job running it ended unexpectedly ({info.status.value})."
+        return _("The Ray job running it ended unexpectedly ({status}: {detail}).").format(
+            status=info.status.value, detail=detail) if detail else \
+            _("The Ray job running it ended unexpectedly ({status}).").format(status=info.status.value)
 
     def capacity(self) -> int | None:
         read_at, jobs = self._capacity

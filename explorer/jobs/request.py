@@ -16,6 +16,7 @@ from typing import Any
 
 from ..analysis.landscape import DEFAULT_SUBSET
 from ..data.config import DataConfig
+from ..i18n import _
 from ..nets.config import ModelConfig
 from ..training.experiments import ExperimentSpec
 from ..training.recipes import TrainConfig
@@ -58,7 +59,7 @@ class LandscapeSettings:
             return cls(str(d["source"]), tuple(str(r) for r in d["runs"]), int(d["steps"]), float(d["span"]),
                        int(d["subset"]), int(d["seed"]), int(d["line_points"]), str(d.get("plane", "random")))
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"This landscape spec is incomplete or malformed ({exc}).") from exc
+            raise ValueError(_("This landscape spec is incomplete or malformed ({error}).").format(error=exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ class JobRequest:
             models = tuple(NamedModel(str(r["name"]), ModelConfig.from_dict(r["model"])) for r in runs)
             data = DataConfig.from_dict(spec["data"])
         except (KeyError, TypeError) as exc:
-            raise ValueError(f"This landscape spec is incomplete or malformed ({exc}).") from exc
+            raise ValueError(_("This landscape spec is incomplete or malformed ({error}).").format(error=exc)) from exc
         return cls(LANDSCAPE, models, data, owner or "", landscape=LandscapeSettings.from_json(spec),
                    budget_s=budget_s)
 

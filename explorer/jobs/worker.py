@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from ..i18n import N_, _
 from ..nets.builder import ResNet, count_parameters
 from ..nets.cost import check_model_cost
 from ..nets.preprocessing import Preprocessing
@@ -120,7 +121,7 @@ def run_experiment(store: RunStore, exp_id: str, callback: Callback | None = Non
                                            message=budget_message(budget_s))
         return store.update_experiment(exp_id, status=status, finished=time.time())
     except StoreUnavailable:  # the database stayed away past the worker's patience: resumable, not failed
-        return store.mark_interrupted(exp_id, "The run database was away too long; resume this job.")
+        return store.mark_interrupted(exp_id, N_("The run database was away too long; resume this job."))
     except Exception as exc:  # noqa: BLE001 - a worker must always leave a readable status behind
         return fail_job(store, exp_id, exc, "experiment")
 
@@ -129,12 +130,12 @@ def _train(store: RunStore, exp_id: str, spec: ExperimentSpec, callback: Callbac
            out_of_time: Callable[[], bool]) -> dict[str, RunResult]:
     """Load, build, train (from the resume state, if one was kept) and keep each run's results in the store."""
     from ..store.uploaded import load_store_dataset
-    for _, cfg in spec.models:
+    for _name, cfg in spec.models:
         check_model_cost(cfg)  # a net over the caps is refused before any of it is built
-    ids = {name: run_slug(name) for name, _ in spec.models}
+    ids = {name: run_slug(name) for name, _cfg in spec.models}
     resume = load_resume_state(store, exp_id)
     store.update_runs(exp_id, where_status=("queued", "interrupted", "running"), status="running")
-    store.write_progress(exp_id, {"message": f"Loading {spec.data.name}…"})
+    store.write_progress(exp_id, {"message": _("Loading {dataset}…").format(dataset=spec.data.name)})
     data = load_store_dataset(store, spec.data)
     models = build_models(spec.models, spec.train.seed)
     # Resumed: the records past the saved epoch are trained again. Started over (no epoch was completed before

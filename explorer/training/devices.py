@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..cpu import jobs_at_once, plan_cpu, report, usable_cores
+from ..i18n import _
 
 
 class EngineError(RuntimeError):
@@ -27,9 +28,9 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise EngineError("device 'cuda' was asked for, but no CUDA GPU is available here; use auto or cpu.")
+        raise EngineError(_("device 'cuda' was asked for, but no CUDA GPU is available here; use auto or cpu."))
     if name == "mps" and not has_mps:
-        raise EngineError("device 'mps' was asked for, but Apple's MPS is not available here; use auto or cpu.")
+        raise EngineError(_("device 'mps' was asked for, but Apple's MPS is not available here; use auto or cpu."))
     return torch.device(name)
 
 

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..analysis import diagnostics
+from ..i18n import _
 from ..nets.builder import ResNet, build_model, copy_matching_weights, zero_init_branches
 from ..nets.config import ModelConfig
 from .devices import OUT_OF_MEMORY, EngineError, cpu_threads, maybe_compile, resolve_device, resolve_precision
@@ -203,9 +204,9 @@ class Lockstep:
         run.sums["grad"] = run.sums["grad"] + norms if "grad" in run.sums else norms
         run.sums["grad_steps"] = run.sums.get("grad_steps", 0) + 1
 
-    def _diverge(self, run: _Run, where: str) -> None:
+    def _diverge(self, run: _Run, message: str) -> None:
         run.status = "diverged"
-        run.message = f"The loss became NaN or infinite {where}; this run stopped there (the others go on)."
+        run.message = message
         self.emit(StatusEvent(run.name, "diverged", run.message, self.step, self.step / self.steps_per_epoch))
 
     def _set_lr(self) -> float:
@@ -294,7 +295,8 @@ class Lockstep:
         active = self.active
         for run, bad in zip(active, self._map(lambda r: self._train_step(r, x, y, check), active), strict=True):
             if bad is not None:
-                self._diverge(run, f"at step {self.step}")
+                self._diverge(run, _("The loss became NaN or infinite at step {step}; this run stopped there "
+                                     "(the others go on).").format(step=self.step))
         if self.step % self.train.log_every == 0 or self.step == 1:
             self._emit_steps(lr)
 
@@ -304,7 +306,8 @@ class Lockstep:
             count = max(1, s.get("count", 1))
             loss = float(s["loss"]) / count
             if not math.isfinite(loss):
-                self._diverge(run, f"by step {self.step}")
+                self._diverge(run, _("The loss became NaN or infinite by step {step}; this run stopped there "
+                                     "(the others go on).").format(step=self.step))
                 continue
             self.emit(StepEvent(run.name, self.step, self.step / self.steps_per_epoch, loss,
                                 1.0 - float(s["correct"]) / count, lr, time.time()))
@@ -366,7 +369,8 @@ class Lockstep:
             if not run.sums.get("count"):  # a stop right at an epoch boundary: no step in this epoch, nothing to record
                 continue
             if not math.isfinite(float(run.sums["loss"])):
-                self._diverge(run, f"in epoch {epoch}")
+                self._diverge(run, _("The loss became NaN or infinite in epoch {epoch}; this run stopped there (the "
+                                            "others go on).").format(epoch=epoch))
                 continue
             ready.append(run)
         looks = self._map(lambda r: (self.evaluate(r.raw), self._ratios(r)), ready)  # side by side on the CPU
@@ -432,4 +436,4 @@ def train_models(models: dict[str, ResNet], data: Dataset, train: TrainConfig, c
     try:
         return trainer.run()
     except OUT_OF_MEMORY as exc:
-        raise EngineError("The device ran out of memory; lower the batch size (or pick a smaller net).") from exc
+        raise EngineError(_("The device ran out of memory; lower the batch size (or pick a smaller net).")) from exc

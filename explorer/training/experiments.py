@@ -16,6 +16,7 @@ from typing import Protocol
 
 from ..data.config import DataConfig
 from ..data.registry import DATASETS
+from ..i18n import N_, _, ngettext, num
 from ..nets.caps import macs_per_s
 from ..nets.config import ModelConfig
 from .recipes import TrainConfig, train_config_for
@@ -23,8 +24,15 @@ from .recipes import TrainConfig, train_config_for
 KINDS = ("single", "twin", "sweep", "compare")
 # Figure 6 in miniature: the shallowest and a deep net of He et al. 2015's CIFAR family, plain and residual.
 FIGURE6_DEPTHS = (20, 56)
-SWEEP_NOTE = ("A depth sweep trains He et al. 2015's CIFAR nets (basic blocks, 6n+2 layers), so it uses those "
-              "instead of the {what} chosen on Build.")
+# What a sweep replaces, by (ImageNet family, bottleneck block): whole sentences, one per case.
+SWEEP_NOTES = {
+    (True, False): N_("A depth sweep trains He et al. 2015's CIFAR nets (basic blocks, 6n+2 layers), so it uses "
+                      "those instead of the ImageNet family chosen on Build."),
+    (False, True): N_("A depth sweep trains He et al. 2015's CIFAR nets (basic blocks, 6n+2 layers), so it uses "
+                      "those instead of the bottleneck block chosen on Build."),
+    (True, True): N_("A depth sweep trains He et al. 2015's CIFAR nets (basic blocks, 6n+2 layers), so it uses "
+                     "those instead of the ImageNet family and bottleneck block chosen on Build."),
+}
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class ExperimentSpec:
             models = tuple((m["name"], ModelConfig.from_dict(m["model"])) for m in d["models"])
             return cls(d["kind"], models, DataConfig.from_dict(d["data"]), TrainConfig.from_dict(d["train"]))
         except (KeyError, TypeError) as exc:
-            raise ValueError(f"This experiment spec is incomplete or malformed ({exc}).") from exc
+            raise ValueError(_("This experiment spec is incomplete or malformed ({error}).").format(error=exc)) from exc
 
     def spec_hash(self) -> str:
         """Identical specs (models, data, recipe, seed) hash the same: the job manager attaches instead of rerunning."""
@@ -87,7 +95,7 @@ def sweep(base: ModelConfig, depths: Iterable[int], data: DataConfig, train: Tra
     """Plain and residual at each depth (He et al. 2015, Figure 6): plain-20, resnet-20, plain-56, resnet-56, ..."""
     ordered = sorted({int(d) for d in depths})
     if not ordered:
-        raise ValueError("A sweep needs at least one depth.")
+        raise ValueError(_("A sweep needs at least one depth."))
     base = fit_to_data(base, data)
     models = []
     for depth in ordered:
@@ -106,10 +114,9 @@ def fit_for_sweep(base: ModelConfig) -> tuple:
     """
     if base.family == "cifar" and base.block == "basic":
         return base, None
-    what = " and ".join(w for w, odd in (("ImageNet family", base.family != "cifar"),
-                                         ("bottleneck block", base.block != "basic")) if odd)
     fitted = dataclasses.replace(base, family="cifar", block="basic", depth=FIGURE6_DEPTHS[0], stage_blocks=None)
-    return fitted, SWEEP_NOTE.format(what=what)  # the depth is a placeholder: the sweep sets each one
+    # the depth is a placeholder: the sweep sets each one
+    return fitted, _(SWEEP_NOTES[(base.family != "cifar", base.block != "basic")])
 
 
 def figure6(data: DataConfig | None = None, train: TrainConfig | None = None) -> ExperimentSpec:
@@ -156,7 +163,7 @@ def _zero_init_misfits(base: ModelConfig, placements: Sequence[str], shortcuts: 
         for pl in placements:
             cfg = dataclasses.replace(base, placement=pl, shortcut=sc, zero_init_residual=False)
             if not cfg.can_zero_init:
-                misfits.append("no shortcut" if sc == "none" else "no BN" if base.norm == "none" else pl)
+                misfits.append(_("no shortcut") if sc == "none" else _("no BN") if base.norm == "none" else pl)
     return list(dict.fromkeys(misfits))
 
 
@@ -165,13 +172,14 @@ def compare_init_note(base: ModelConfig, placements: Sequence[str] = (), shortcu
     misfits = _zero_init_misfits(base, list(placements) or [base.placement], list(shortcuts) or [base.shortcut])
     if not base.zero_init_residual or not misfits:
         return None
-    return (f"Zero-init is off for every net in this comparison: {', '.join(misfits)} cannot start its branches at "
-            "zero, and zeroing the others only would compare initialisations, not the nets.")
+    return _("Zero-init is off for every net in this comparison: {nets} cannot start its branches at zero, and "
+             "zeroing the others only would compare initialisations, not the nets.").format(nets=", ".join(misfits))
 
 
-FIGURE6_INIT_NOTE = ("The ResNets start their branches at zero (zero-init, Goyal et al. 2017) and the plain nets "
-                     "cannot, so plain-20 against plain-56 and ResNet-20 against ResNet-56 each compare nets started "
-                     "the same way, while a plain net against its ResNet differs by the additions and that zeroing.")
+FIGURE6_INIT_NOTE = N_("The ResNets start their branches at zero (zero-init, Goyal et al. 2017) and the plain nets "
+                       "cannot, so plain-20 against plain-56 and ResNet-20 against ResNet-56 each compare nets "
+                       "started the same way, while a plain net against its ResNet differs by the additions and that "
+                       "zeroing.")
 
 
 def for_kind(kind: str, base: ModelConfig, data: DataConfig, train: TrainConfig, depths: Sequence[int] = (),
@@ -184,15 +192,15 @@ def for_kind(kind: str, base: ModelConfig, data: DataConfig, train: TrainConfig,
     """
     if kind == "sweep":
         if not depths:
-            raise ValueError("Pick at least one depth for the sweep.")
+            raise ValueError(_("Pick at least one depth for the sweep."))
         base = fit_for_sweep(base)[0]
         return sweep(base, depths, data, train, shortcut=base.residual().shortcut)
     if kind == "compare":
         if not placements or not shortcuts:
-            raise ValueError("Pick at least one placement and one shortcut to compare.")
+            raise ValueError(_("Pick at least one placement and one shortcut to compare."))
         return compare(base, data, train, placements=placements, shortcuts=shortcuts)
     if kind != "twin":
-        raise ValueError(f"The experiment kind must be twin, sweep or compare; got {kind!r}.")
+        raise ValueError(_("The experiment kind must be twin, sweep or compare; got {kind}.").format(kind=repr(kind)))
     return twin(base, data, train, shortcut=base.residual().shortcut)
 
 
@@ -237,9 +245,11 @@ def like_with_like(specs: dict[str, dict]) -> list[PoolGroup]:
 
 def _pool_label(spec: ExperimentSpec) -> str:
     t = spec.train
-    length = f"{t.steps} steps" if t.steps else f"{t.epochs} epochs"
-    return (f"{spec.data.name}, {length}, batch {t.batch_size}, lr {t.lr:g} ({t.schedule}); "
-            + ", ".join(n for n, _ in spec.models))
+    length = ngettext("{n} step", "{n} steps", t.steps).format(n=t.steps) if t.steps else \
+        ngettext("{n} epoch", "{n} epochs", t.epochs).format(n=t.epochs)
+    return _("{dataset}, {length}, batch {batch}, lr {lr} ({schedule}); {nets}").format(
+        dataset=spec.data.name, length=length, batch=t.batch_size, lr=num(t.lr, 6), schedule=t.schedule,
+        nets=", ".join(n for n, _cfg in spec.models))
 
 
 class _RunRecord(Protocol):

@@ -16,6 +16,7 @@ import torch
 
 from ..data.datasets import Dataset, dataset_info, preprocessing_for
 from ..data.registry import DATASETS
+from ..i18n import _
 from ..nets.blocks import BLOCKS, PLACEMENTS, SHORTCUTS
 from ..nets.config import ModelConfig
 from . import takehome
@@ -64,7 +65,7 @@ def export_script(spec: ExperimentSpec, data: Dataset | None = None, finals: dic
     used = {id(registry): {k: v for k, v in registry.items() if k in {getattr(c, field) for _, c in spec.models}}
             for registry, field in REGISTRIES}
     bundle = Bundle(overrides=used)
-    for registry, _ in REGISTRIES:  # the registries keep their names where another module uses the same
+    for registry, _kind in REGISTRIES:  # the registries keep their names where another module uses the same
         bundle.name_for(bundle.where_defined(registry))
     for root in (ModelConfig, TrainConfig):  # what the experiment is made of comes first
         bundle.need_object(root)
@@ -98,8 +99,8 @@ def _data(spec: ExperimentSpec, data: Dataset | None) -> tuple[tuple, str, dict]
         data = load_dataset(spec.data)
     tensors = {k: getattr(data, k).detach().cpu().contiguous() for k in ("x_train", "y_train", "x_test", "y_test")}
     if sum(t.numel() * t.element_size() for t in tensors.values()) > MAX_EMBEDDED_BYTES:
-        raise ValueError(f"This dataset is larger than {MAX_EMBEDDED_BYTES // 2**20} MB, too large to put inside "
-                         f"a script; export an experiment on a smaller one.")
+        raise ValueError(_("This dataset is larger than {size} MB, too large to put inside a script; export an "
+                           "experiment on a smaller one.").format(size=MAX_EMBEDDED_BYTES // 2**20))
     layout = tuple((k, str(t.dtype).replace("torch.", ""), tuple(t.shape)) for k, t in tensors.items())
     raw = b"".join(t.numpy().tobytes() for t in tensors.values())
     packed = base64.b64encode(lzma.compress(raw, preset=9)).decode("ascii")

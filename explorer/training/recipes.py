@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..data.registry import DATASETS
+from ..i18n import _, count
 from ..nets.config import choice, config_from_dict
 
 OPTIMIZERS = ("sgd", "adamw")
@@ -51,22 +52,27 @@ class TrainConfig:
         for name, most in (("epochs", MAX_RECIPE_EPOCHS), ("batch_size", 4096), ("log_every", 100_000)):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
-                raise ValueError(f"{name} must be a whole number from 1 to {most:,}; got {value!r}.")
+                raise ValueError(_("{name} must be a whole number from 1 to {most}; got {value}.").format(
+                    name=name, most=count(most), value=repr(value)))
         steps = self.steps
         if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 10**7):
-            raise ValueError(f"steps must be a whole number from 1 to 10,000,000 (or empty to use epochs); "
-                             f"got {steps!r}.")
+            raise ValueError(_("steps must be a whole number from 1 to {most} (or empty to use epochs); got "
+                               "{value}.").format(most=count(10**7), value=repr(steps)))
         if not isinstance(self.lr, (int, float)) or isinstance(self.lr, bool) or not 0 < self.lr <= 10:
-            raise ValueError(f"lr (learning rate) must be a number above 0 and at most 10; got {self.lr!r}.")
+            raise ValueError(_("lr (learning rate) must be a number above 0 and at most 10; got {value}.").format(
+                value=repr(self.lr)))
         for name, low, high in (("momentum", 0, 1), ("weight_decay", 0, 1), ("label_smoothing", 0, 1)):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not low <= value < high:
-                raise ValueError(f"{name} must be at least {low} and below {high}; got {value!r}.")
+                raise ValueError(_("{name} must be at least {low} and below {high}; got {value}.").format(
+                    name=name, low=low, high=high, value=repr(value)))
         warmup = self.warmup_epochs  # at most the longest recipe (NaN and infinity fail the comparison too)
         if not isinstance(warmup, (int, float)) or isinstance(warmup, bool) or not 0 <= warmup <= MAX_RECIPE_EPOCHS:
-            raise ValueError(f"warmup_epochs must be a number from 0 to {MAX_RECIPE_EPOCHS:,}; got {warmup!r}.")
+            raise ValueError(_("warmup_epochs must be a number from 0 to {most}; got {value}.").format(
+                most=count(MAX_RECIPE_EPOCHS), value=repr(warmup)))
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed <= MAX_SEED:
-            raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED:,}; got {self.seed!r}.")
+            raise ValueError(_("seed must be a whole number from 0 to {most}; got {value}.").format(
+                most=count(MAX_SEED), value=repr(self.seed)))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
