@@ -210,7 +210,7 @@ def num(v: float | None, digits: int = 3) -> str:
 
 
 def count(n: int | float) -> str:
-    """A whole number with the reader's grouping ('1,234' in English; '1234' in Spanish, '1.234' from 10,000)."""
+    """A whole number with the reader's grouping ('1,234' in English, '1.234' in Spanish)."""
     if Locale is None:
         return f"{round(n):,}"
     return format_decimal(round(n), locale=babel_locale(current()))

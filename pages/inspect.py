@@ -240,7 +240,7 @@ def landscape_results(job_id: str) -> None:
     if lines:
         plot(st, landscape_line(lines), "inspect_ls_line", listen=True)
     for note in dict.fromkeys(r["line_note"] for r in results.values() if r.get("line_note")):
-        st.caption(note)
+        st.caption(_(note))  # stored in English by the landscape job (explorer.jobs.landscape.NO_INIT)
 
 
 def landscape_view(exp, nets: dict) -> None:

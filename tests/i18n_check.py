@@ -36,6 +36,10 @@ SENTENCE = re.compile(r"[A-Za-z]{2,}[,.;:!?'’)]*\s+[(\"'‘“]*[A-Za-z]{2,}")
 MARK = "# not for translation"
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
+
+
 def _has_words(node: ast.AST, pattern: re.Pattern[str]) -> bool:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return bool(pattern.search(node.value))
@@ -79,7 +83,7 @@ def unwrapped(path: Path) -> list[str]:
         line = lines[node.lineno - 1]
         if MARK not in line and id(node) not in skip:
             text = ast.get_source_segment(source, node) or ""
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {' '.join(text.split())[:90]}")
+            found.append(f"{_shown(path)}:{node.lineno}: {' '.join(text.split())[:90]}")
             skip.add(id(node))
             skip.update(id(n) for n in ast.walk(node))
 
