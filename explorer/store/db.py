@@ -125,6 +125,16 @@ class StoreUnavailable(StoreError):
     """The database did not answer within the store's patience (a server restarting or stopped, a file locked)."""
 
 
+def folder_refused(folder: Path, reason: str | None) -> StoreError:
+    """The runs folder cannot be made (a file in its place, no permission, a full disk): one sentence."""
+    return StoreError(_("The runs folder {path} cannot be made ({reason}).").format(path=folder, reason=reason))
+
+
+def experiment_gone(exp_id: str) -> FileNotFoundError:
+    """An experiment that is not in the database (deleted meanwhile): one sentence."""
+    return FileNotFoundError(_("Experiment {id} does not exist (it may have been deleted).").format(id=exp_id))
+
+
 SCHEMES = ("sqlite", "postgresql")  # the databases the run store is tested on
 UNAVAILABLE = N_("The run database is not answering (its server may be stopped or restarting, or its file locked by "
                "another program); try again in a moment.")  # shown through _()

@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 import torch
 
-from ..i18n import N_, _
 from ..nets.preprocessing import Preprocessing
 from . import db
 from .artefacts import Artefacts
@@ -102,8 +101,7 @@ class RunStore:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a file in its place, no permission, a full disk
-            raise db.StoreError(_("The runs folder {path} cannot be made ({reason}).").format(
-                path=self.root, reason=exc.strerror)) from exc
+            raise db.folder_refused(self.root, exc.strerror) from exc
         self.url = db.database_url(self.root, database_url)
         self.artefacts = Artefacts(self.root, artefacts_url)  # the runs folder, or EXPLORER_ARTIFACTS_URL
         self.patience_s = patience_s if patience_s is not None else _env_seconds("EXPLORER_DB_PATIENCE_S", PATIENCE_S)
@@ -221,7 +219,7 @@ class RunStore:
         found = self._tx(lambda c: c.execute(db.experiments.update().where(db.experiments.c.id == exp_id)
                                              .values(**fields)).rowcount)
         if not found:
-            raise FileNotFoundError(_("Experiment {id} does not exist (it may have been deleted).").format(id=exp_id))
+            raise db.experiment_gone(exp_id)
         return self.load_experiment(exp_id, reconcile=False)
 
     def claim(self, exp_id: str, most_running: int | None = None, most_per_owner: int | None = None) -> bool:
@@ -327,7 +325,7 @@ class RunStore:
             return None
         exp = items[0]
         if reconcile and exp.status == "running" and exp.worker and not worker_alive(exp.worker):
-            return self.mark_interrupted(exp_id, N_("The worker process ended unexpectedly."))  # stored in English
+            return self.mark_interrupted(exp_id, "The worker process ended unexpectedly.")
         return exp
 
     def mark_interrupted(self, exp_id: str, message: str) -> Experiment | None:
