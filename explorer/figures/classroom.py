@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..i18n import _, ngettext, pct
 from ..text import plot_text, plot_texts
 from .screen import screen_text
-from .words import Table, listing, say
+from .words import Table, listing, say, sentences
 
 if TYPE_CHECKING:
     from ..classroom.classes import Classroom
@@ -59,7 +60,7 @@ def final_medians(curves: dict, key: str = "train_error", epochs: int | None = N
     out = []
     for name, runs in curves.items():
         lasts = [(as_number(r[-1].get("epoch")), as_number(r[-1].get(key))) for r in runs if r]
-        end = epochs if epochs is not None else max((e for e, _ in lasts if e is not None), default=None)
+        end = epochs if epochs is not None else max((e for e, _x in lasts if e is not None), default=None)
         done = [v for e, v in lasts if e is not None and v is not None and e == end]
         if done:
             out.append((name, statistics.median(done), len(done)))
@@ -79,9 +80,9 @@ def class_figure6(curves: dict, scale: float = 1.0, pool: str | None = None, oth
     Returns: two panels (training, test error in %); each net's legend entry says its n.
     """
     if not curves:
-        message = "No finished runs in the class yet."
-        return projected(say(empty_figure("The class's Figure 6", message), message), scale)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Training error", "Test error"), horizontal_spacing=0.08)
+        message = _("No finished runs in the class yet.")
+        return projected(say(empty_figure(_("The class's Figure 6"), message), message), scale)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(_("Training error"), _("Test error")), horizontal_spacing=0.08)
     names = sorted(curves, key=lambda n: (named_runs([n])[0].depth or 0, not named_runs([n])[0].plain))
     styles = run_styles(named_runs(names))
     bands: dict[str, dict[str, list]] = {}
@@ -98,25 +99,31 @@ def class_figure6(curves: dict, scale: float = 1.0, pool: str | None = None, oth
             fig.add_trace(go.Scatter(x=x + x[::-1], y=[p[3] * 100 for p in pts] + [p[2] * 100 for p in pts][::-1],
                                      fill="toself", fillcolor=_hex_to_rgba(colour, 0.18), mode="lines",
                                      line=dict(width=0),
-                                     showlegend=False, name=plot_text(f"{name} spread"), **group), row=1, col=col)
-            hover = plot_texts(f"{name}: median {p[1]:.1%}, {p[2]:.1%}–{p[3]:.1%}, n = {p[4]}" for p in pts)
+                                     showlegend=False, name=plot_text(_("{net} spread").format(net=name)), **group),
+                          row=1, col=col)
+            hover = plot_texts(_("{net}: median {median}, {low}–{high}, n = {n}").format(
+                net=name, median=_pc(p[1]), low=_pc(p[2]), high=_pc(p[3]), n=p[4]) for p in pts)
             fig.add_trace(go.Scatter(x=x, y=[p[1] * 100 for p in pts], mode="lines+markers",
-                                     name=plot_text(f"{name} (median of n = {n})"), legendgroup=plot_text(name),
+                                     name=plot_text(_("{net} (median of n = {n})").format(net=name, n=n)),
+                                     legendgroup=plot_text(name),
                                      showlegend=col == 1, line=dict(color=colour, dash=dash, width=3),
                                      marker=dict(size=6), hovertext=hover), row=1, col=col)
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text=_("epoch"))
     whole_ticks(fig, max((len(s) for runs in curves.values() for s in runs), default=None))
-    fig.update_yaxes(title_text="error (%)", rangemode="tozero")
+    fig.update_yaxes(title_text=_("error (%)"), rangemode="tozero")
     n_all = max(len(v) for v in curves.values())
-    rows = tuple((name, p[0], "training" if key == "train_error" else "test", round(p[1] * 100, 3),
+    rows = tuple((name, p[0], _("training") if key == "train_error" else _("test"), round(p[1] * 100, 3),
                   round(p[2] * 100, 3), round(p[3] * 100, 3), p[4])
                  for name, by_key in bands.items() for key, pts in by_key.items() for p in pts)
-    say(fig, figure6_takeaway(bands), Table(("net", "epoch", "split", "median error (%)", "lowest (%)",
-                                             "highest (%)", "runs (n)"), rows))
-    fig = apply_layout(fig, f"The class's Figure 6: median and spread (lowest to highest) across n = {n_all} runs")
+    say(fig, figure6_takeaway(bands), Table((_("net"), _("epoch"), _("split"), _("median error (%)"), _("lowest (%)"),
+                                             _("highest (%)"), _("runs (n)")), rows))
+    fig = apply_layout(fig, _("The class's Figure 6: median and spread (lowest to highest) across n = {n} runs").format(
+        n=n_all))
     if pool:  # a second, smaller line; apply_layout escapes the title, so the line break is added after it
-        left_out = f"; {others} sweep{'s' * (others != 1)} of another dataset or recipe left out" if others else ""
-        fig.update_layout(title_text=f"{fig.layout.title.text}<br><sup>{plot_text(pool + left_out)}</sup>")
+        line = ngettext("{pool}; {n} sweep of another dataset or recipe left out",
+                        "{pool}; {n} sweeps of another dataset or recipe left out", others).format(
+            pool=pool, n=others) if others else pool
+        fig.update_layout(title_text=f"{fig.layout.title.text}<br><sup>{plot_text(line)}</sup>")
     return projected(fig, scale)
 
 
@@ -125,41 +132,52 @@ def figure6_takeaway(bands: dict[str, dict[str, list]]) -> str:
     ends higher: the degradation problem (He et al. 2015, Figure 6)."""
     ends = [(name, pts["train_error"][-1]) for name, pts in bands.items() if pts.get("train_error")]
     if not ends:
-        return "No epoch has finished in the class's runs yet."
-    epoch = max(p[0] for _, p in ends)
-    text = (f"At epoch {epoch:g} the class's median training error is "
-            + listing([f"{p[1]:.1%} for {name} (n = {p[4]}, {p[2]:.1%} to {p[3]:.1%})" for name, p in ends]) + ".")
+        return _("No epoch has finished in the class's runs yet.")
+    epoch = max(p[0] for _x, p in ends)
+    values = listing([_("{median} for {net} (n = {n}, {low} to {high})").format(
+        median=_pc(p[1]), net=name, n=p[4], low=_pc(p[2]), high=_pc(p[3])) for name, p in ends])
+    text = _("At epoch {epoch} the class's median training error is {values}.").format(epoch=f"{epoch:g}",
+                                                                                        values=values)
     plain = sorted((name_style(name)[0] or 0, p[1], name) for name, p in ends if name_style(name)[1])
     if len(plain) >= 2 and plain[-1][0] > plain[0][0]:
         worse = plain[-1][1] > plain[0][1]
-        text += (f" The deeper plain net ({plain[-1][2]}) ends {'higher' if worse else 'lower'} than "
-                 f"{plain[0][2]}" + (": the degradation problem." if worse else "."))
+        then = _("The deeper plain net ({deeper}) ends higher than {shallower}: the degradation problem.") if worse \
+            else _("The deeper plain net ({deeper}) ends lower than {shallower}.")
+        text = sentences(text, then.format(deeper=plain[-1][2], shallower=plain[0][2]))
     return text
+
+
+def _pc(fraction: float) -> str:
+    """A fraction as a percentage the reader's way (0.18 -> '18.0%')."""
+    return pct(100 * fraction)
 
 
 def tally_takeaway(counts: list[tuple[object, int]]) -> str:
     """How many students gave each answer, and which answer most gave (or a tie)."""
-    total = sum(c for _, c in counts)
+    total = sum(c for _x, c in counts)
     if not total:
-        return "Nobody has answered yet."
-    most = max(c for _, c in counts)
+        return _("Nobody has answered yet.")
+    most = max(c for _x, c in counts)
     top = [str(a) for a, c in counts if c == most]
-    each = listing([f"{c} for {a}" for a, c in counts])
-    lead = (f"Most chose {top[0]} ({most} of {total})." if len(top) == 1
-            else f"{listing(top)} tie with {most} each, of {total}.")
-    return f"{total} student{'s' * (total != 1)} answered: {each}. {lead}"
+    each = listing([_("{count} for {answer}").format(count=c, answer=a) for a, c in counts])
+    lead = (_("Most chose {answer} ({most} of {total}).").format(answer=top[0], most=most, total=total)
+            if len(top) == 1 else _("{answers} tie with {most} each, of {total}.").format(answers=listing(top),
+                                                                                          most=most, total=total))
+    return sentences(ngettext("{n} student answered: {answers}.", "{n} students answered: {answers}.", total).format(
+        n=total, answers=each), lead)
 
 
-def tally_chart(counts: Iterable[tuple[object, int]], title: str = "The class's answers",
+def tally_chart(counts: Iterable[tuple[object, int]], title: str | None = None,
                 scale: float = 1.0) -> go.Figure:
-    """A bar per answer (counts: ((answer, count), ...)); each student counts once."""
+    """A bar per answer (counts: ((answer, count), ...)); each student counts once. Title: "The class's answers"."""
     counts = list(counts)
+    title = _("The class's answers") if title is None else title
     if not counts:
-        return projected(say(empty_figure(title, "No answers yet."), "No answers yet."), scale)
-    fig = go.Figure(go.Bar(x=plot_texts(str(a)[:40] for a, _ in counts), y=[c for _, c in counts],
-                           marker_color="#0072B2", text=[c for _, c in counts], textposition="outside"))
-    fig.update_yaxes(title_text="students", rangemode="tozero", dtick=1)
-    say(fig, tally_takeaway(counts), Table(("answer", "students"), tuple((str(a), c) for a, c in counts)))
+        return projected(say(empty_figure(title, _("No answers yet.")), _("No answers yet.")), scale)
+    fig = go.Figure(go.Bar(x=plot_texts(str(a)[:40] for a, _x in counts), y=[c for _x, c in counts],
+                           marker_color="#0072B2", text=[c for _x, c in counts], textposition="outside"))
+    fig.update_yaxes(title_text=_("students"), rangemode="tozero", dtick=1)
+    say(fig, tally_takeaway(counts), Table((_("answer"), _("students")), tuple((str(a), c) for a, c in counts)))
     return projected(apply_layout(fig, title, height=340), scale)
 
 
@@ -193,6 +211,6 @@ def class_chart(room: Classroom, class_id: str, finished: tuple[str, ...]) -> tu
         return class_figure6({}), None
     curves = room.epoch_curves(class_id, "sweep", ids=pools[0].ids)
     others = sum(len(g.ids) for g in pools[1:])
-    medians = {name: median for name, median, _ in final_medians(curves, epochs=pools[0].epochs)}
+    medians = {name: median for name, median, _x in final_medians(curves, epochs=pools[0].epochs)}
     return (class_figure6(curves, pool=pools[0].label, others=others),
-            degradation_note(medians, pools[0].dataset, who="Your class's medians"))
+            degradation_note(medians, pools[0].dataset, who=_("Your class's medians")))

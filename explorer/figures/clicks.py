@@ -11,6 +11,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from ..i18n import _
 from ..text import plot_texts
 from .style import RunSeries, as_number
 
@@ -26,8 +27,8 @@ def clickable_cells(fig: go.Figure, x: list, y: list, hover: list | None = None,
             figure here makes them): a click reports the category as shown.
         hover: optional rows x columns texts shown on hover (the heatmap's own hover is covered by the markers).
     """
-    xs = [a for _ in y for a in x]
-    ys = [b for b in y for _ in x]
+    xs = [a for _x in y for a in x]
+    ys = [b for b in y for _x in x]
     text = plot_texts(t for row in hover for t in row) if hover is not None else None
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name=CELL_TRACE, showlegend=False, hovertext=text,
                              hovertemplate="%{hovertext}<extra></extra>" if text else "%{y}, %{x}<extra></extra>",
@@ -67,15 +68,16 @@ def epoch_table(runs: Sequence[RunSeries], epoch: float) -> list[dict[str, Any]]
         runs: from `run_series`. epoch: the clicked epoch (0 = before training).
     Returns:
         [{"run", "epoch", "train loss", "train error %", "test loss", "test error %", "learning rate",
-        "seconds"}], one per run that recorded that epoch; missing numbers are None.
+        "seconds"}] (the column names in the reader's language), one per run that recorded that epoch; missing
+        numbers are None.
     """
     rows = []
     for run in runs:
         rec = next((r for r in run.epochs() if r.epoch == epoch), None)
         if rec is None:
             continue
-        rows.append({"run": run.name, "epoch": epoch, "train loss": as_number(rec.train_loss),
-                     "train error %": _percent(rec.train_error), "test loss": as_number(rec.test_loss),
-                     "test error %": _percent(rec.test_error), "learning rate": as_number(rec.lr),
-                     "seconds": as_number(rec.elapsed)})
+        rows.append({_("run"): run.name, _("epoch"): epoch, _("train loss"): as_number(rec.train_loss),
+                     _("train error %"): _percent(rec.train_error), _("test loss"): as_number(rec.test_loss),
+                     _("test error %"): _percent(rec.test_error), _("learning rate"): as_number(rec.lr),
+                     _("seconds"): as_number(rec.elapsed)})
     return rows

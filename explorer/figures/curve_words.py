@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..i18n import _, decimal
 from .style import RunSeries
-from .words import listing, num
+from .words import listing, num, sentences
 
 
 def loss_takeaway(drawn: Sequence[tuple[RunSeries, list, list]]) -> str:
@@ -16,34 +17,45 @@ def loss_takeaway(drawn: Sequence[tuple[RunSeries, list, list]]) -> str:
         if points:
             ends.append((run, points[0][1], points[-1][0], points[-1][1], len(points)))
     if not ends:
-        return "No training step has been recorded yet: the loss appears after the first few steps."
-    parts = [(f"{'goes ' if i == 0 else ''}from {num(a)} to {num(b)} for {run.name}" if n > 1
-              else f"is {num(b)} for {run.name} (one point so far)")
-             + (" (then it diverged)" if run.status == "diverged" else "") for i, (run, a, _, b, n) in enumerate(ends)]
+        return _("No training step has been recorded yet: the loss appears after the first few steps.")
+    parts = [_loss_part(run, num(a), num(b), n, first=i == 0) for i, (run, a, _x, b, n) in enumerate(ends)]
     epoch = max(t[2] for t in ends)
-    text = f"By epoch {round(epoch, 2):g} the training loss " + listing(parts) + "."
+    text = _("By epoch {epoch} the training loss {runs}.").format(epoch=f"{round(epoch, 2):g}", runs=listing(parts))
     finite = [t for t in ends if t[0].status != "diverged"]
     if len(ends) >= 2 and finite:
         best = min(finite, key=lambda t: t[3])
-        text += f" {best[0].name} ends lowest."
+        text = sentences(text, _("{run} ends lowest.").format(run=best[0].name))
     return text
+
+
+def _loss_part(run: RunSeries, start: str, end: str, points: int, first: bool) -> str:
+    """One run's part of the loss sentence: "goes from 2.3 to 0.5 for plain-20" (the first), "from 2.1 to 0.4 for
+    resnet-20" (the others), "is 2.3 for plain-20 (one point so far)"; "(then it diverged)" after a diverged run's."""
+    if points <= 1:
+        text = _("is {end} for {run} (one point so far)")
+    else:
+        text = _("goes from {start} to {end} for {run}") if first else _("from {start} to {end} for {run}")
+    text = text.format(start=start, end=end, run=run.name)
+    return _("{part} (then it diverged)").format(part=text) if run.status == "diverged" else text
 
 
 def profile_takeaway(profiles: Sequence[tuple[RunSeries, int, float | None, list[str], list[float | None]]]) -> str:
     """At the latest epoch drawn (else the start), each run's gradient norm at the first and the last conv layer."""
     latest = [p for p in profiles if p[1] == 2] or [p for p in profiles if p[1] == 1]
     parts, epoch = [], None
-    for run, _, at, _, y in latest:
+    for run, _x, at, _y, y in latest:
         ends = [v for v in y if v is not None]
         if ends:
             epoch = at
-            parts.append(f"for {run.name}, {num(ends[0])} at the first conv layer and {num(ends[-1])} at the last "
-                         f"(the first is {num(ends[0] / ends[-1])} times the last)")
+            parts.append(_("for {run}, {first} at the first conv layer and {last} at the last (the first is {ratio} "
+                           "times the last)").format(run=run.name, first=num(ends[0]), last=num(ends[-1]),
+                                                     ratio=num(ends[0] / ends[-1])))
     if not parts:
-        return "No gradient norm is above zero yet."
-    when = "before training (epoch 0)" if not epoch else f"at epoch {_epoch(epoch)}"
-    return (f"Gradient norms {when}: " + "; ".join(parts) + ". A ratio far below 1 means little gradient reaches "
-            "the layers nearest the input.")
+        return _("No gradient norm is above zero yet.")
+    lead = _("Gradient norms before training (epoch 0): {runs}.") if not epoch else \
+        _("Gradient norms at epoch {epoch}: {runs}.")
+    return sentences(lead.format(epoch=_epoch(epoch), runs=_("; ").join(parts)),
+                     _("A ratio far below 1 means little gradient reaches the layers nearest the input."))
 
 
 def heatmap_takeaway(name: str, layers: list[str], epochs: list[float | None],
@@ -51,11 +63,13 @@ def heatmap_takeaway(name: str, layers: list[str], epochs: list[float | None],
     """The largest and smallest gradient (log10 norm) of one run's heatmap: which layer, which epoch."""
     cells = [(v, layers[i], epochs[j]) for i, line in enumerate(z) for j, v in enumerate(line) if v is not None]
     if not cells:
-        return f"No gradient norm of {name} is above zero yet."
+        return _("No gradient norm of {run} is above zero yet.").format(run=name)
     hi, lo = max(cells, key=lambda c: c[0]), min(cells, key=lambda c: c[0])
-    return (f"For {name}, log10 gradient norm runs from {lo[0]:.2f} ({lo[1]}, epoch {_epoch(lo[2])}) to "
-            f"{hi[0]:.2f} ({hi[1]}, epoch {_epoch(hi[2])}) over {len(layers)} conv layers and {len(epochs)} epochs.")
+    return _("For {run}, log10 gradient norm runs from {low} ({low_layer}, epoch {low_epoch}) to {high} ({high_layer}, "
+             "epoch {high_epoch}) over {layers} conv layers and {epochs} epochs.").format(
+        run=name, low=decimal(lo[0], 2), low_layer=lo[1], low_epoch=_epoch(lo[2]), high=decimal(hi[0], 2),
+        high_layer=hi[1], high_epoch=_epoch(hi[2]), layers=len(layers), epochs=len(epochs))
 
 
 def _epoch(e: float | None) -> str:
-    return "unknown" if e is None else f"{e:g}"
+    return _("unknown") if e is None else f"{e:g}"

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..i18n import N_, _, ngettext
 from ..store.records import Metric, Run
 from ..text import plot_text, plot_texts
 from .curve_words import heatmap_takeaway, loss_takeaway, profile_takeaway
@@ -40,7 +41,7 @@ from .style import (
     run_styles,
     whole_ticks,
 )
-from .words import Table, listing, num, pct, say
+from .words import Table, listing, num, pct, say, sentences
 
 MAX_POINTS = 2000  # step curves are thinned to this many points per run; the shape survives, the browser copes
 
@@ -63,9 +64,10 @@ def _diverged_marker(x: list, y: list, run: RunSeries, colour: str, first: bool)
     points = [(a, b) for a, b in zip(x, y, strict=True) if b is not None]
     if run.status != "diverged" or not points:
         return None
-    return go.Scatter(x=[points[-1][0]], y=[points[-1][1]], mode="markers", name=plot_text(f"{run.name} diverged"),
+    return go.Scatter(x=[points[-1][0]], y=[points[-1][1]], mode="markers",
+                      name=plot_text(_("{run} diverged").format(run=run.name)),
                       legendgroup=plot_text(run.name), showlegend=first,
-                      hovertext=[plot_text(f"{run.name}: diverged here")],
+                      hovertext=[plot_text(_("{run}: diverged here").format(run=run.name))],
                       marker=dict(symbol="x", size=18, color=colour, line=dict(width=2, color="white")))
 
 
@@ -91,7 +93,8 @@ def training_curves(runs: Sequence[RunSeries], metric: str = "error", layout: st
     if layout not in CURVE_LAYOUTS:
         raise ValueError(f"layout must be one of {', '.join(CURVE_LAYOUTS)}; got {layout!r}.")
     figure6 = layout == "figure6"
-    titles = ("Plain nets", "ResNets") if figure6 else (f"Training {metric}", f"Test {metric}")
+    titles = (_("Plain nets"), _("ResNets")) if figure6 else \
+        ((_("Training error"), _("Test error")) if metric == "error" else (_("Training loss"), _("Test loss")))
     fig = make_subplots(rows=1, cols=2, subplot_titles=titles, horizontal_spacing=0.08, shared_yaxes=figure6)
     styles = run_styles(runs)
     for run in runs:
@@ -104,16 +107,19 @@ def training_curves(runs: Sequence[RunSeries], metric: str = "error", layout: st
             else:
                 col, style, width = n + 1, (colour, dash), 3
             _add_curve(fig, run, records, split, metric, style, width, col, first=n == 0)
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text=_("epoch"))
     whole_ticks(fig, max((r.epoch for run in runs for r in run.epochs() if r.epoch is not None), default=None))
     fig.update_yaxes(rangemode="tozero")
     # One y title, on the left panel: on a phone a second one sat on the left panel's curves.
-    fig.update_yaxes(title_text="error (%)" if metric == "error" else "loss (cross-entropy)", row=1, col=1)
-    what = "Error" if metric == "error" else "Loss"
+    fig.update_yaxes(title_text=_("error (%)") if metric == "error" else _("loss (cross-entropy)"), row=1, col=1)
     say(fig, curves_takeaway(runs, metric), _curves_table(runs, metric))
-    if figure6:
-        return apply_layout(fig, f"{what} against epochs as in Figure 6: dashed = training, bold = test")
-    return apply_layout(fig, f"{what} against epochs: plain (dashed) vs residual (solid)")
+    return apply_layout(fig, _(CURVE_TITLES[(metric, figure6)]))
+
+
+CURVE_TITLES = {("error", True): N_("Error against epochs as in Figure 6: dashed = training, bold = test"),
+                ("loss", True): N_("Loss against epochs as in Figure 6: dashed = training, bold = test"),
+                ("error", False): N_("Error against epochs: plain (dashed) vs residual (solid)"),
+                ("loss", False): N_("Loss against epochs: plain (dashed) vs residual (solid)")}
 
 
 def _last(run: RunSeries, split: str, metric: str) -> tuple[float | None, float | None]:
@@ -136,33 +142,40 @@ def curves_takeaway(runs: Sequence[RunSeries], metric: str = "error") -> str:
         if value is not None:
             ends.append((run, epoch or 0, value))
     if not ends:
-        return "No epoch has finished yet: the curves start after the first epoch."
-    epochs = int(max(e for _, e, _ in ends))
-    first = (f"After {epochs} epoch{'s' if epochs != 1 else ''} the training {metric} ends at "
-             + listing([f"{fmt(v)} for {run.name}" for run, _, v in ends]) + ".")
-    plain = sorted([(run.depth or 0, v, run.name) for run, _, v in ends if run.plain])
-    residual = sorted([(run.depth or 0, v, run.name) for run, _, v in ends if not run.plain])
+        return _("No epoch has finished yet: the curves start after the first epoch.")
+    epochs = int(max(e for _x, e, _y in ends))
+    values = listing([_("{value} for {run}").format(value=fmt(v), run=run.name) for run, _x, v in ends])
+    first = (ngettext("After {n} epoch the training error ends at {values}.",
+                      "After {n} epochs the training error ends at {values}.", epochs) if metric == "error" else
+             ngettext("After {n} epoch the training loss ends at {values}.",
+                      "After {n} epochs the training loss ends at {values}.", epochs)).format(n=epochs, values=values)
+    plain = sorted([(run.depth or 0, v, run.name) for run, _x, v in ends if run.plain])
+    residual = sorted([(run.depth or 0, v, run.name) for run, _x, v in ends if not run.plain])
     if len(plain) >= 2 and plain[-1][0] > plain[0][0]:
         worse = plain[-1][1] > plain[0][1]
-        return first + (f" The deeper plain net ({plain[-1][2]}) trains {'worse' if worse else 'better'} than the "
-                        f"shallower {plain[0][2]}" + (": the degradation problem." if worse else "."))
+        then = _("The deeper plain net ({deeper}) trains worse than the shallower {shallower}: the degradation "
+                 "problem.") if worse else _("The deeper plain net ({deeper}) trains better than the shallower "
+                                             "{shallower}.")
+        return sentences(first, then.format(deeper=plain[-1][2], shallower=plain[0][2]))
     if plain and residual:
         p, r = plain[-1], residual[-1]
-        return first + f" The residual net ends {'lower' if r[1] < p[1] else 'higher'} than its plain twin."
+        return sentences(first, _("The residual net ends lower than its plain twin.") if r[1] < p[1] else
+                         _("The residual net ends higher than its plain twin."))
     return first
 
 
 def _curves_table(runs: Sequence[RunSeries], metric: str) -> Table:
     """One row per run and epoch: training and test values (error in %)."""
     scale = 100.0 if metric == "error" else 1.0
-    unit = " (%)" if metric == "error" else ""
     rows = []
     for run in runs:
         for r in run.epochs():
             train, test = as_number(getattr(r, f"train_{metric}")), as_number(getattr(r, f"test_{metric}"))
             rows.append((run.name, r.epoch, None if train is None else round(train * scale, 3),
                          None if test is None else round(test * scale, 3)))
-    return Table(("run", "epoch", f"training {metric}{unit}", f"test {metric}{unit}"), tuple(rows))
+    if metric == "error":
+        return Table((_("run"), _("epoch"), _("training error (%)"), _("test error (%)")), tuple(rows))
+    return Table((_("run"), _("epoch"), _("training loss"), _("test loss")), tuple(rows))
 
 
 def _add_curve(fig: go.Figure, run: RunSeries, records: list[Metric], split: str, metric: str, style: Style,
@@ -171,14 +184,18 @@ def _add_curve(fig: go.Figure, run: RunSeries, records: list[Metric], split: str
     scale = 100.0 if metric == "error" else 1.0
     pts = [(r.epoch, as_number(getattr(r, f"{split}_{metric}"))) for r in records]
     x = [e for e, v in pts if v is not None]
-    y = [v * scale for _, v in pts if v is not None]
-    hover = [f"{run.name}: {'training' if split == 'train' else 'test'} {metric}"] * len(x)
+    y = [v * scale for _x, v in pts if v is not None]
+    hover = [_(CURVE_HOVER[(split, metric)]).format(run=run.name)] * len(x)
     line = run_line(x, y, run, style, first=first, hover=hover, mode="lines+markers", marker=dict(size=6))
     line.line.width = width
     fig.add_trace(line, row=1, col=col)
     marker = _diverged_marker(x, y, run, style[0], first=first)
     if marker is not None:
         fig.add_trace(marker, row=1, col=col)
+
+
+CURVE_HOVER = {("train", "error"): N_("{run}: training error"), ("test", "error"): N_("{run}: test error"),
+               ("train", "loss"): N_("{run}: training loss"), ("test", "loss"): N_("{run}: test loss")}
 
 
 def _thin(x: list, y: list, max_points: int = MAX_POINTS) -> tuple[list, list]:
@@ -203,11 +220,11 @@ def loss_curve(runs: Sequence[RunSeries]) -> go.Figure:
         marker = _diverged_marker(x, y, run, styles[run.name][0], first=False)
         if marker is not None:
             fig.add_trace(marker)
-    fig.update_xaxes(title_text="epoch")
-    fig.update_yaxes(title_text="training loss (cross-entropy)", rangemode="tozero")
+    fig.update_xaxes(title_text=_("epoch"))
+    fig.update_yaxes(title_text=_("training loss (cross-entropy)"), rangemode="tozero")
     rows = tuple((run.name, _round(e), _round(v)) for run, x, y in drawn for e, v in zip(x, y, strict=True))
-    say(fig, loss_takeaway(drawn), Table(("run", "epoch", "training loss"), rows))
-    return apply_layout(fig, "Training loss, step by step")
+    say(fig, loss_takeaway(drawn), Table((_("run"), _("epoch"), _("training loss")), rows))
+    return apply_layout(fig, _("Training loss, step by step"))
 
 
 def _round(v: float | None, digits: int = 6) -> float | None:
@@ -230,9 +247,9 @@ def gradient_profile(runs: Sequence[RunSeries]) -> go.Figure:
     Returns: two panels, "At the start (epoch 0)" and "Latest epoch", one trace per run and panel.
     """
     if not any(_grad_norms(run) for run in runs):
-        message = "No gradient norms recorded yet."
-        return say(empty_figure("Gradient norm per layer", message), message)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("At the start (epoch 0)", "Latest epoch"),
+        message = _("No gradient norms recorded yet.")
+        return say(empty_figure(_("Gradient norm per layer"), message), message)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(_("At the start (epoch 0)"), _("Latest epoch")),
                         shared_yaxes=True, horizontal_spacing=0.05)
     styles = run_styles(runs)
     profiles: list[tuple[RunSeries, int, float | None, list[str], list[float | None]]] = []
@@ -247,24 +264,24 @@ def gradient_profile(runs: Sequence[RunSeries]) -> go.Figure:
             names = list(norms)
             y = [v if v is not None and v > 0 else None for v in map(as_number, norms.values())]
             profiles.append((run, col, rec.epoch, names, y))
-            hover = [f"{n} (epoch {rec.epoch})" for n in names]
+            hover = [_("{layer} (epoch {epoch})").format(layer=n, epoch=rec.epoch) for n in names]
             fig.add_trace(run_line(range(1, len(names) + 1), y, run, styles[run.name], first=col == 1,
                                    hover=hover, mode="lines+markers"), row=1, col=col)
-    fig.update_xaxes(title_text="conv layer (1 = nearest the input)", row=1, col=1)  # once: two overlap on a phone
+    fig.update_xaxes(title_text=_("conv layer (1 = nearest the input)"), row=1, col=1)  # once: two overlap on a phone
     whole_ticks(fig, max((len(t.x) for t in fig.data), default=None))
     fig.update_yaxes(type="log")
-    fig.update_yaxes(title_text="mean weight-gradient norm (log scale)", row=1, col=1)
-    rows = tuple((run.name, _round(epoch), i, name, _round(v, 9)) for run, _, epoch, names, y in profiles
+    fig.update_yaxes(title_text=_("mean weight-gradient norm (log scale)"), row=1, col=1)
+    rows = tuple((run.name, _round(epoch), i, name, _round(v, 9)) for run, _x, epoch, names, y in profiles
                  for i, (name, v) in enumerate(zip(names, y, strict=True), start=1))
     say(fig, profile_takeaway(profiles),
-        Table(("run", "epoch", "conv layer (1 = nearest the input)", "layer", "gradient norm"), rows))
-    return apply_layout(fig, "Gradient norm per layer: does the gradient reach the input?")
+        Table((_("run"), _("epoch"), _("conv layer (1 = nearest the input)"), _("layer"), _("gradient norm")), rows))
+    return apply_layout(fig, _("Gradient norm per layer: does the gradient reach the input?"))
 
 
 def gradient_log_range(runs: Sequence[RunSeries]) -> tuple[float, float] | None:
     """(min, max) of log10 gradient norm over every epoch of `runs`: pass it to `gradient_heatmap` so
     twins share one colour scale. None when no norm is recorded."""
-    logs = [math.log10(v) for run in runs for _, norms in _grad_norms(run)
+    logs = [math.log10(v) for run in runs for _x, norms in _grad_norms(run)
             for v in map(as_number, norms.values()) if v is not None and v > 0]
     return (min(logs), max(logs)) if logs else None
 
@@ -278,24 +295,26 @@ def gradient_heatmap(run: RunSeries, zrange: tuple[float, float] | None = None) 
     """
     recs = _grad_norms(run)
     if not recs:
-        message = f"No gradient norms recorded for {run.name}."
-        return say(empty_figure(f"Gradient flow: {run.name}", message), message)
+        message = _("No gradient norms recorded for {run}.").format(run=run.name)
+        return say(empty_figure(_("Gradient flow: {run}").format(run=run.name), message), message)
     layers = list(recs[0][1])
-    z: list[list[float | None]] = [[None] * len(recs) for _ in layers]
-    for j, (_, norms) in enumerate(recs):
+    z: list[list[float | None]] = [[None] * len(recs) for _x in layers]
+    for j, (_x, norms) in enumerate(recs):
         for i, name in enumerate(layers):
             v = as_number(norms.get(name))
             z[i][j] = math.log10(v) if v is not None and v > 0 else None
     lo, hi = zrange if zrange is not None else (None, None)
-    fig = go.Figure(go.Heatmap(z=z, x=[r.epoch for r, _ in recs], y=plot_texts(layers), zmin=lo, zmax=hi,
-                               colorscale="Viridis", colorbar=dict(title="log10 norm"),
-                               hovertemplate="%{y}<br>epoch %{x}<br>log10 norm %{z:.2f}<extra></extra>"))
-    fig.update_xaxes(title_text="epoch (0 = before training)", dtick=1)
-    fig.update_yaxes(title_text="conv layer", type="category")
-    epochs = [r.epoch for r, _ in recs]
+    fig = go.Figure(go.Heatmap(z=z, x=[r.epoch for r, _x in recs], y=plot_texts(layers), zmin=lo, zmax=hi,
+                               colorscale="Viridis", colorbar=dict(title=_("log10 norm")),
+                               hovertemplate="%{y}<br>" + _("epoch {epoch}").format(epoch="%{x}") + "<br>"
+                               + _("log10 norm {value}").format(value="%{z:.2f}") + "<extra></extra>"))
+    fig.update_xaxes(title_text=_("epoch (0 = before training)"), dtick=1)
+    fig.update_yaxes(title_text=_("conv layer"), type="category")
+    epochs = [r.epoch for r, _x in recs]
     rows = tuple((name, _round(epochs[j]), _round(z[i][j])) for i, name in enumerate(layers) for j in range(len(recs)))
-    say(fig, heatmap_takeaway(run.name, layers, epochs, z), Table(("conv layer", "epoch", "log10 norm"), rows))
-    return apply_layout(fig, f"Gradient flow over training: {run_label(run)}", height=max(420, 16 * len(layers)))
+    say(fig, heatmap_takeaway(run.name, layers, epochs, z), Table((_("conv layer"), _("epoch"), _("log10 norm")), rows))
+    return apply_layout(fig, _("Gradient flow over training: {run}").format(run=run_label(run)),
+                        height=max(420, 16 * len(layers)))
 
 
 def branch_ratio_chart(runs: Sequence[RunSeries]) -> go.Figure:
@@ -310,22 +329,22 @@ def branch_ratio_chart(runs: Sequence[RunSeries]) -> go.Figure:
     latest = {run.name: next((r.branch_ratios for r in reversed(run.epochs()) if r.branch_ratios), None)
               for run in runs}
     if not any(latest.values()):
-        return say(empty_figure("Residual branch size", "No branch ratios recorded yet."),
-                   "No branch ratios were recorded yet.")
+        return say(empty_figure(_("Residual branch size"), _("No branch ratios recorded yet.")),
+                   _("No branch ratios were recorded yet."))
     fig = go.Figure()
     styles = run_styles(runs)
     for run in runs:
         ratios = latest[run.name]
         if ratios:
-            what = "‖output‖/‖input‖ (a plain unit has no F(x))" if run.plain else "‖F(x)‖/‖x‖"
+            what = _("‖output‖/‖input‖ (a plain unit has no F(x))") if run.plain else "‖F(x)‖/‖x‖"
             shown = dataclasses.replace(run, name=f"{run.name}: ‖out‖/‖in‖") if run.plain else run
             fig.add_trace(run_line(list(ratios), [as_number(v) for v in ratios.values()], shown, styles[run.name],
                                    first=True, hover=[f"{u}: {what}" for u in ratios], mode="lines+markers"))
-    fig.update_xaxes(title_text="unit (input to output)", type="category")
-    fig.update_yaxes(title_text="‖F(x)‖ / ‖x‖ (plain: ‖out‖ / ‖in‖)", rangemode="tozero")
+    fig.update_xaxes(title_text=_("unit (input to output)"), type="category")
+    fig.update_yaxes(title_text=_("‖F(x)‖ / ‖x‖ (plain: ‖out‖ / ‖in‖)"), rangemode="tozero")
     drawn = {run.name: (run.plain, latest[run.name] or {}) for run in runs if latest[run.name]}
     say(fig, branch_ratio_takeaway(drawn), branch_ratio_table(drawn))
-    return apply_layout(fig, "Residual branch size next to its input (latest epoch)")
+    return apply_layout(fig, _("Residual branch size next to its input (latest epoch)"))
 
 
 def layer_response_chart(responses: dict) -> go.Figure:
@@ -339,21 +358,21 @@ def layer_response_chart(responses: dict) -> go.Figure:
     Returns: two panels (rows), one trace per net in each.
     """
     fig = make_subplots(rows=2, cols=1, vertical_spacing=0.14,
-                        subplot_titles=("In network order", "Sorted by magnitude"))
+                        subplot_titles=(_("In network order"), _("Sorted by magnitude")))
     styles = run_styles(named_runs(responses))
     for name, stds in responses.items():
         pairs = [(layer, as_number(v)) for layer, v in stds.items()]
         ranked = sorted(pairs, key=lambda p: -math.inf if p[1] is None else p[1], reverse=True)
         for row, shown in ((1, pairs), (2, ranked)):
-            fig.add_trace(run_line(range(1, len(shown) + 1), [v for _, v in shown], RunSeries(name), styles[name],
-                                   first=row == 1, hover=[layer for layer, _ in shown], mode="lines+markers"),
+            fig.add_trace(run_line(range(1, len(shown) + 1), [v for _x, v in shown], RunSeries(name), styles[name],
+                                   first=row == 1, hover=[layer for layer, _x in shown], mode="lines+markers"),
                           row=row, col=1)
-    fig.update_xaxes(title_text="3×3 layer (input to output)", row=1, col=1)
-    fig.update_xaxes(title_text="3×3 layer (sorted by std)", row=2, col=1)
+    fig.update_xaxes(title_text=_("3×3 layer (input to output)"), row=1, col=1)
+    fig.update_xaxes(title_text=_("3×3 layer (sorted by std)"), row=2, col=1)
     whole_ticks(fig, max((len(t.x) for t in fig.data), default=None))
-    fig.update_yaxes(title_text="std of the response", rangemode="tozero")
+    fig.update_yaxes(title_text=_("std of the response"), rangemode="tozero")
     say(fig, responses_takeaway(responses), responses_table(responses))
-    return apply_layout(fig, "Layer responses: std after BN, before the addition or ReLU (Figure 7)", height=720)
+    return apply_layout(fig, _("Layer responses: std after BN, before the addition or ReLU (Figure 7)"), height=720)
 
 
 def ablation_chart(results: dict) -> go.Figure:
@@ -376,16 +395,17 @@ def ablation_chart(results: dict) -> go.Figure:
         fig.add_trace(run_line(x, y, RunSeries(name), styles[name], first=True, mode="lines+markers"))
         if base is not None and x:
             fig.add_trace(go.Scatter(x=[x[0], x[-1]], y=[100 * base] * 2, mode="lines", legendgroup=plot_text(name),
-                                     name=plot_text(f"{name}: nothing removed"),
+                                     name=plot_text(_("{net}: nothing removed").format(net=name)),
                                      line=dict(color=colour, dash="dashdot" if dash == "dash" else "dot", width=2)))
         stuck = [r for r in units if not r.get("skippable")]
         if stuck:
             level = 100 * base if base is not None else 0.0
             fig.add_trace(go.Scatter(x=[r["unit"] for r in stuck], y=[level] * len(stuck), mode="markers",
-                                     name=plot_text(f"{name}: cannot be skipped"), legendgroup=plot_text(name),
+                                     name=plot_text(_("{net}: cannot be skipped").format(net=name)),
+                                     legendgroup=plot_text(name),
                                      hovertext=plot_texts(r.get("reason") for r in stuck),
                                      marker=dict(symbol="x-thin-open", size=16, color=colour, line=dict(width=3))))
-    fig.update_xaxes(title_text="unit removed", type="category")
-    fig.update_yaxes(title_text="test error (%)", range=[0, 100])
+    fig.update_xaxes(title_text=_("unit removed"), type="category")
+    fig.update_yaxes(title_text=_("test error (%)"), range=[0, 100])
     say(fig, ablation_takeaway(results), ablation_table(results))
-    return apply_layout(fig, "Remove one block at a time: test error")
+    return apply_layout(fig, _("Remove one block at a time: test error"))

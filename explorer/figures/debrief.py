@@ -15,7 +15,9 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from .. import i18n
 from ..classroom.debrief import Asked, Debrief, Outcome
+from ..i18n import _, ngettext
 from ..text import clean
 from .classroom import class_figure6, final_medians, tally_chart
 from .papers import degradation_note
@@ -34,21 +36,31 @@ def _e(text: object, limit: int = 2000) -> str:
     return html.escape(clean(text, limit))
 
 
+def _h2(text: str) -> str:
+    return f"<h2>{_e(text)}</h2>"
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{_e(text)}</p>'
+
+
 def outcome_sentence(asked: Asked, outcome: Outcome | None) -> str:
     """What the class predicted against what its runs showed, in one sentence ("14 predicted plain-56; the class's
     runs (median final training error): plain-56 18.0% vs plain-20 6.0%, n = 17")."""
     said = [(answer, n) for answer, n in asked.tally.counts if n]
-    predicted = ", ".join(f"{n} predicted {clean(answer, 80)}" for answer, n in said) or "Nobody answered"
+    predicted = _(", ").join(ngettext("{n} predicted {answer}", "{n} predicted {answer}", n).format(
+        n=n, answer=clean(answer, 80)) for answer, n in said) or _("Nobody answered")
     if outcome is None:
-        return f"{predicted}; the class has no finished runs that answer it yet."
+        return _("{predicted}; the class has no finished runs that answer it yet.").format(predicted=predicted)
     medians = sorted(final_medians(outcome.curves, epochs=outcome.epochs), key=lambda m: -m[1])
     if not medians:
-        return f"{predicted}; the class has no finished runs that answer it yet."
+        return _("{predicted}; the class has no finished runs that answer it yet.").format(predicted=predicted)
     named = [m for m in medians if any(m[0].lower() == str(c).lower() for c in asked.question.choices)]
     shown = named if len(named) >= 2 else medians
-    runs = " vs ".join(f"{name} {median:.1%}" for name, median, _ in shown)
-    n = max(count for _, _, count in shown)
-    return f"{predicted}; the class's runs (median final training error, up to n = {n}): {runs}."
+    runs = _(" vs ").join(f"{name} {i18n.pct(100 * median)}" for name, median, _x in shown)
+    n = max(count for _x, _y, count in shown)
+    return _("{predicted}; the class's runs (median final training error, up to n = {n}): {runs}.").format(
+        predicted=predicted, n=n, runs=runs)
 
 
 def _figure(fig: go.Figure, div_id: str, fallback: str | None = None) -> str:
@@ -62,36 +74,40 @@ def _figure(fig: go.Figure, div_id: str, fallback: str | None = None) -> str:
     head = "".join(f"<th scope=\"col\">{_e(c)}</th>" for c in table.columns)
     body = "".join("<tr>" + "".join(f"<td>{_e('' if v is None else v)}</td>" for v in row) + "</tr>"
                    for row in table.rows)
-    more = f'<p class="note">{table.left_out:,} more rows are left out.</p>' if table.left_out else ""
+    more = ngettext("{n} more row is left out.", "{n} more rows are left out.", table.left_out).format(
+        n=i18n.count(table.left_out))
+    more = f'<p class="note">{_e(more)}</p>' if table.left_out else ""
+    summary = _e(_("Show as table"))
     return (f'<figure aria-label="{_e(words.takeaway)}">{chart}<figcaption>{_e(words.takeaway)}</figcaption>'
-            f"<details><summary>Show as table</summary><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+            f"<details><summary>{summary}</summary><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
             f"</table>{more}</details></figure>")
 
 
 def _figure6_section(debrief: Debrief) -> list[str]:
     sweep = debrief.outcomes.get("sweep")
-    parts = ["<h2>The class's Figure 6</h2>"]
+    parts = [_h2(_("The class's Figure 6"))]
     if sweep is None:
-        parts.append('<p class="note">No depth sweep (Figure 6) finished in the class.</p>')
+        parts.append(_note(_("No depth sweep (Figure 6) finished in the class.")))
         return parts
     parts.append(_figure(class_figure6(sweep.curves, pool=sweep.pool, others=sweep.others), "class-figure6"))
-    medians = {name: median for name, median, _ in final_medians(sweep.curves, epochs=sweep.epochs)}
-    note = degradation_note(medians, sweep.dataset, who="The class's medians")
+    medians = {name: median for name, median, _x in final_medians(sweep.curves, epochs=sweep.epochs)}
+    note = degradation_note(medians, sweep.dataset, who=_("The class's medians"))
     if note:
         parts.append(f'<p class="note">{_e(note)}</p>')
     return parts
 
 
 def _questions_section(debrief: Debrief) -> list[str]:
-    parts = ["<h2>Predictions against the runs</h2>"]
+    parts = [_h2(_("Predictions against the runs"))]
     if not debrief.asked:
-        parts.append('<p class="note">The class was asked no question.</p>')
+        parts.append(_note(_("The class was asked no question.")))
     for i, asked in enumerate(debrief.asked):
         t = asked.tally
-        parts += ['<section class="q">', f"<h3>{_e(asked.question.prompt)}</h3>",
-                  f'<p class="meta">Asked {_e(asked.where)}; {t.answered} of {t.members} answered.</p>',
+        meta = _("Asked {where}; {answered} of {members} answered.").format(where=asked.where, answered=t.answered,
+                                                                             members=t.members)
+        parts += ['<section class="q">', f"<h3>{_e(asked.question.prompt)}</h3>", f'<p class="meta">{_e(meta)}</p>',
                   f'<p class="outcome">{_e(outcome_sentence(asked, debrief.outcomes.get(asked.kind or "")))}</p>',
-                  _figure(tally_chart(t.counts, "The class's predictions"), f"tally-{i}"), "</section>"]
+                  _figure(tally_chart(t.counts, _("The class's predictions")), f"tally-{i}"), "</section>"]
     return parts
 
 
@@ -104,20 +120,33 @@ def debrief_html(debrief: Debrief, snapshots: Sequence[tuple[str, go.Figure]] = 
     Returns: the page's HTML text (about 5 MB, nearly all of it plotly.js).
     """
     info = debrief.info
-    day = dt.datetime.fromtimestamp(debrief.made).strftime("%d %B %Y, %H:%M")
-    body = [f"<h1>Debrief: {_e(info.name)}</h1>",
-            f'<p class="meta">Class {_e(info.code)} · {len(debrief.names)} students · made {day}. Students appear '
-            "under pseudonyms.</p>"]
+    day = _day(dt.datetime.fromtimestamp(debrief.made))
+    title = _("Debrief: {name}").format(name=info.name)
+    meta = ngettext("Class {code} · {n} student · made {day}. Students appear under pseudonyms.",
+                    "Class {code} · {n} students · made {day}. Students appear under pseudonyms.",
+                    len(debrief.names)).format(code=info.code, n=len(debrief.names), day=day)
+    body = [f"<h1>{_e(title)}</h1>", f'<p class="meta">{_e(meta)}</p>']
     body += _figure6_section(debrief)
     body += _questions_section(debrief)
-    body.append("<h2>Snapshots</h2>")
+    body.append(_h2(_("Snapshots")))
     if not snapshots:
-        body.append('<p class="note">No snapshot was shown.</p>')
+        body.append(_note(_("No snapshot was shown.")))
     for i, (title, fig) in enumerate(snapshots):
         body += [f"<h3>{_e(title)}</h3>", _figure(fig, f"snapshot-{i}", fallback=title)]
-    body.append("<h2>Lessons</h2>")
+    body.append(_h2(_("Lessons")))
     body.append("<ul>" + "".join(f"<li><b>{_e(title)}</b>: {_e(what)}</li>" for title, what in debrief.lessons)
-                + "</ul>" if debrief.lessons else '<p class="note">The class followed no lesson.</p>')
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>Debrief: {_e(info.name)}</title><style>{_CSS}</style>"
+                + "</ul>" if debrief.lessons else _note(_("The class followed no lesson.")))
+    lang = i18n.current().replace("_", "-")  # BCP 47: "en", "es", "zh-Hans"
+    return (f"<!DOCTYPE html>\n<html lang=\"{_e(lang)}\"><head><meta charset=\"utf-8\">"
+            f"<title>{_e(title)}</title><style>{_CSS}</style>"
             f"<script>{get_plotlyjs()}</script></head><body>{''.join(body)}</body></html>")
+
+
+def _day(when: dt.datetime) -> str:
+    """When the page was made: "06 December 2026, 14:05" in English, the reader's long date elsewhere."""
+    code = i18n.current()
+    if code in (i18n.SOURCE, i18n.PSEUDO) or i18n.Locale is None:
+        return when.strftime("%d %B %Y, %H:%M")
+    from babel.dates import format_date, format_time
+    loc = i18n.babel_locale(code)
+    return f"{format_date(when, 'long', locale=loc)}, {format_time(when, 'HH:mm', locale=loc)}"

@@ -13,9 +13,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..i18n import N_, _, count, ngettext
 from ..text import plot_texts
 from .style import OVERLAY_SCALE, PALETTE, apply_layout, empty_figure
-from .words import MAX_TABLE_ROWS, Cell, Table, listing, num, pct, say
+from .words import MAX_TABLE_ROWS, Cell, Table, listing, num, pct, say, sentences
 
 
 def topk_bars(preds: list, title: str, net: str | None = None) -> go.Figure:
@@ -26,30 +27,34 @@ def topk_bars(preds: list, title: str, net: str | None = None) -> go.Figure:
     Returns: one Bar trace, x in percent.
     """
     preds = sorted(preds, key=lambda p: p[1], reverse=True)
-    x = [100 * float(p) for _, p in preds]
-    fig = go.Figure(go.Bar(x=x, y=plot_texts(c for c, _ in preds), orientation="h", marker_color=PALETTE[0],
-                           text=[f"{v:.1f}%" for v in x], textposition="auto"))
-    fig.update_xaxes(title_text="probability (%)", range=[0, 100])
+    x = [100 * float(p) for _x, p in preds]
+    fig = go.Figure(go.Bar(x=x, y=plot_texts(c for c, _x in preds), orientation="h", marker_color=PALETTE[0],
+                           text=[pct(v) for v in x], textposition="auto"))
+    fig.update_xaxes(title_text=_("probability (%)"), range=[0, 100])
     fig.update_yaxes(autorange="reversed", type="category")
-    table = Table(("rank", "class", "probability (%)"),
-                  tuple((i + 1, str(c), round(v, 3)) for i, ((c, _), v) in enumerate(zip(preds, x, strict=True))))
-    say(fig, topk_takeaway([(str(c), v) for (c, _), v in zip(preds, x, strict=True)], net), table)
+    table = Table((_("rank"), _("class"), _("probability (%)")),
+                  tuple((i + 1, str(c), round(v, 3)) for i, ((c, _x), v) in enumerate(zip(preds, x, strict=True))))
+    say(fig, topk_takeaway([(str(c), v) for (c, _x), v in zip(preds, x, strict=True)], net), table)
     return apply_layout(fig, title, height=120 + 45 * max(1, len(preds)))
 
 
 def topk_takeaway(shown: list[tuple[str, float]], net: str | None = None) -> str:
     """The top class and its probability, and the runner-up: `shown` is [(class, probability in %)], best first."""
-    who = net or "The model"
+    who = net or _("The model")
     if not shown:
-        return f"{who} gives no class probabilities for this image."
+        return _("{net} gives no class probabilities for this image.").format(net=who)
     (top, p), rest = shown[0], shown[1:]
-    text = f"{who} reads this image as {top} with {pct(p)} probability"
-    return text + (f"; next is {rest[0][0]} at {_small_pct(rest[0][1])}." if rest else ".")
+    if not rest:
+        return _("{net} reads this image as {top} with {probability} probability.").format(net=who, top=top,
+                                                                                          probability=pct(p))
+    return _("{net} reads this image as {top} with {probability} probability; next is {second} at "
+             "{second_probability}.").format(net=who, top=top, probability=pct(p), second=rest[0][0],
+                                             second_probability=_small_pct(rest[0][1]))
 
 
 def _small_pct(v: float) -> str:
     """'4.0%', or 'under 0.1%' for a probability that rounds to 0.0% but is not 0."""
-    return "under 0.1%" if 0 < v < 0.05 else pct(v)
+    return _("under {share}").format(share=pct(0.1)) if 0 < v < 0.05 else pct(v)
 
 
 def confusion_matrix(cm: np.ndarray, classes: list, net: str | None = None) -> go.Figure:
@@ -65,33 +70,38 @@ def confusion_matrix(cm: np.ndarray, classes: list, net: str | None = None) -> g
                          f"for {len(classes)} classes.")
     names = plot_texts(classes)
     fig = go.Figure(go.Heatmap(z=cm, x=names, y=names, text=cm, texttemplate="%{text}", colorscale="Blues",
-                               colorbar=dict(title="images"),
-                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
-    fig.update_xaxes(title_text="predicted class", type="category", side="bottom")
-    fig.update_yaxes(title_text="true class", type="category", autorange="reversed")
+                               colorbar=dict(title=_("images")),
+                               hovertemplate=_("true {true}, predicted {predicted}: {count}").format(
+                                   true="%{y}", predicted="%{x}", count="%{z}") + "<extra></extra>"))
+    fig.update_xaxes(title_text=_("predicted class"), type="category", side="bottom")
+    fig.update_yaxes(title_text=_("true class"), type="category", autorange="reversed")
     cells: list[tuple[Cell, ...]] = [(str(classes[i]), str(classes[j]), int(cm[i, j]))
                                      for i in range(len(classes)) for j in range(len(classes))]
-    table = Table(("true class", "predicted class", "images"), tuple(cells[:MAX_TABLE_ROWS]),
+    table = Table((_("true class"), _("predicted class"), _("images")), tuple(cells[:MAX_TABLE_ROWS]),
                   max(0, len(cells) - MAX_TABLE_ROWS))
     say(fig, confusion_takeaway(cm, [str(c) for c in classes], net), table)
-    return apply_layout(fig, "Confusion matrix (test set)", height=max(420, 40 * len(names) + 150))
+    return apply_layout(fig, _("Confusion matrix (test set)"), height=max(420, 40 * len(names) + 150))
 
 
 def confusion_takeaway(cm: np.ndarray, classes: list[str], net: str | None = None) -> str:
     """The accuracy on the matrix's images, and its largest off-diagonal cell (the most confused pair)."""
-    who = net or "The model"
+    who = net or _("The model")
     total = int(cm.sum())
     if total == 0:
-        return f"{who} has no test images scored in this matrix."
+        return _("{net} has no test images scored in this matrix.").format(net=who)
     right = int(np.trace(cm))
-    text = f"{who} classifies {right:,} of {total:,} test images correctly ({pct(100 * right / total)})"
+    known = dict(net=who, right=count(right), total=count(total), share=pct(100 * right / total))
     wrong = cm.astype(np.int64) - np.diag(np.diag(cm)).astype(np.int64)
     if wrong.max() <= 0:
-        return text + " and confuses no pair of classes."
+        return _("{net} classifies {right} of {total} test images correctly ({share}) and confuses no pair of "
+                 "classes.").format(**known)
     i, j = np.unravel_index(int(wrong.argmax()), wrong.shape)
-    count = int(wrong[i, j])
-    return text + (f"; its most common mistake is reading a true {classes[i]} as {classes[j]} "
-                   f"({count:,} image{'s' if count != 1 else ''}).")
+    most = int(wrong[i, j])
+    return ngettext("{net} classifies {right} of {total} test images correctly ({share}); its most common mistake is "
+                    "reading a true {true} as {predicted} ({n} image).",
+                    "{net} classifies {right} of {total} test images correctly ({share}); its most common mistake is "
+                    "reading a true {true} as {predicted} ({n} images).", most).format(
+        true=classes[i], predicted=classes[j], n=count(most), **known)
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
@@ -131,10 +141,10 @@ def attribution_overlay(image: np.ndarray, amap: np.ndarray, opacity: float = 0.
     fig = go.Figure(go.Image(z=rgb, hoverinfo="skip"))
     fig.add_trace(go.Heatmap(z=amap, x0=dx / 2 - 0.5, dx=dx, y0=dy / 2 - 0.5, dy=dy, colorscale=OVERLAY_SCALE,
                              opacity=float(np.clip(opacity, 0.0, 1.0)), zmin=0, zmax=1, showscale=False,
-                             hovertemplate="attribution %{z:.2f}<extra></extra>"))
+                             hovertemplate=_("attribution {value}").format(value="%{z:.2f}") + "<extra></extra>"))
     _bare_axes(fig)
     fig.update_yaxes(scaleanchor="x", autorange="reversed")
-    takeaway, table = _overlay_words(amap, raw, rgb.shape[:2], subject or "The attribution map")
+    takeaway, table = _overlay_words(amap, raw, rgb.shape[:2], subject or _("The attribution map"))
     say(fig, takeaway, table)
     fig = apply_layout(fig, title, height=420)
     fig.update_layout(margin=dict(t=60, l=10, r=10, b=10))
@@ -142,7 +152,8 @@ def attribution_overlay(image: np.ndarray, amap: np.ndarray, opacity: float = 0.
 
 
 TOP_SHARE = 0.10  # "where the heat concentrates": the share of the map's total in its brightest tenth of cells
-_REGIONS = (("top-left", "top", "top-right"), ("left", "central", "right"), ("bottom-left", "bottom", "bottom-right"))
+_REGIONS = ((N_("top-left"), N_("top"), N_("top-right")), (N_("left"), N_("central"), N_("right")),
+            (N_("bottom-left"), N_("bottom"), N_("bottom-right")))
 
 
 def _overlay_words(shown: np.ndarray, raw: np.ndarray, size: tuple[int, int], subject: str) -> tuple[str, Table]:
@@ -153,22 +164,25 @@ def _overlay_words(shown: np.ndarray, raw: np.ndarray, size: tuple[int, int], su
     total = float(flat.sum())
     i, j = np.unravel_index(int(shown.argmax()), shown.shape)
     row, col = (i + 0.5) / shown.shape[0], (j + 0.5) / shown.shape[1]  # the peak cell's centre, 0..1 of the image
-    where = _REGIONS[min(2, int(3 * row))][min(2, int(3 * col))]  # the image cut in thirds each way
-    rows: list[tuple[Cell, ...]] = [("map cells", f"{shown.shape[0]}×{shown.shape[1]}"),
-                                    ("image pixels", f"{size[0]}×{size[1]}"),
-                                    ("largest value (raw map)", num(float(raw.max()))),
-                                    ("mean value (raw map)", num(float(raw.mean())))]
+    where = _(_REGIONS[min(2, int(3 * row))][min(2, int(3 * col))])  # the image cut in thirds each way
+    rows: list[tuple[Cell, ...]] = [(_("map cells"), f"{shown.shape[0]}×{shown.shape[1]}"),
+                                    (_("image pixels"), f"{size[0]}×{size[1]}"),
+                                    (_("largest value (raw map)"), num(float(raw.max()))),
+                                    (_("mean value (raw map)"), num(float(raw.mean())))]
+    columns = (_("measure"), _("value"))
     if total <= 0:
-        return (f"{subject} is flat: it gives no part of the image more weight than another.", Table(("measure",
-                "value"), tuple(rows)))
+        return (_("{subject} is flat: it gives no part of the image more weight than another.").format(
+            subject=subject), Table(columns, tuple(rows)))
     share = 100 * float(flat[:top].sum()) / total
-    rows += [(f"share of the map in its brightest {100 * TOP_SHARE:.0f}% of cells", pct(share)),
-             ("peak cell (row, column of the map)", f"{i + 1}, {j + 1}"), ("peak's place on the image", where)]
-    return (f"{subject} puts {pct(share, 0)} of its weight in its brightest {100 * TOP_SHARE:.0f}% of cells; it "
-            f"peaks in the {where} part of the image.", Table(("measure", "value"), tuple(rows)))
+    brightest = pct(100 * TOP_SHARE, 0)
+    rows += [(_("share of the map in its brightest {share} of cells").format(share=brightest), pct(share)),
+             (_("peak cell (row, column of the map)"), f"{i + 1}, {j + 1}"), (_("peak's place on the image"), where)]
+    return (_("{subject} puts {share} of its weight in its brightest {brightest} of cells; it peaks in the {where} "
+              "part of the image.").format(subject=subject, share=pct(share, 0), brightest=brightest, where=where),
+            Table(columns, tuple(rows)))
 
 
-def sample_strip(images: list, labels: list, what: str = "Images", table: Table | None = None) -> go.Figure:
+def sample_strip(images: list, labels: list, what: str | None = None, table: Table | None = None) -> go.Figure:
     """A row of small images with their labels above them (e.g. one sample per class).
 
     Args: images: (H, W) or (H, W, 3) arrays in [0, 1]. labels: one string per image.
@@ -178,16 +192,17 @@ def sample_strip(images: list, labels: list, what: str = "Images", table: Table 
     """
     if len(images) != len(labels):
         raise ValueError(f"Give one label per image; got {len(images)} images and {len(labels)} labels.")
+    what = _("Images") if what is None else what
     if not images:
-        return say(empty_figure("Samples", "No images to show."), f"{what}: none to show.")
+        return say(empty_figure(_("Samples"), _("No images to show.")), _("{what}: none to show.").format(what=what))
     fig = make_subplots(rows=1, cols=len(images), subplot_titles=plot_texts(labels),
                         horizontal_spacing=0.01)
     for col, img in enumerate(images, start=1):
         fig.add_trace(go.Image(z=_rgb(img), hoverinfo="skip"), row=1, col=col)
     _bare_axes(fig)
     shown = [str(lb) for lb in labels]
-    say(fig, f"{what}, {len(shown)} in all, labelled " + listing(shown) + ".",
-        table or Table(("image", "label"), tuple((i + 1, lb) for i, lb in enumerate(shown))))
+    say(fig, _("{what}, {n} in all, labelled {labels}.").format(what=what, n=len(shown), labels=listing(shown)),
+        table or Table((_("image"), _("label")), tuple((i + 1, lb) for i, lb in enumerate(shown))))
     fig = apply_layout(fig, "", height=170)
     fig.update_layout(margin=dict(t=40, l=5, r=5, b=5))
     return fig
@@ -200,16 +215,18 @@ def mistakes_strip(shown: list, classes: list, what: str) -> go.Figure:
         "predicted", "confidence", "image"}). classes: the class names. what: the takeaway's start.
     Returns: `sample_strip` with a table of each image's test index, true and predicted class and confidence.
     """
-    labels = [f"#{m['index']}: {classes[m['true']]}→{classes[m['predicted']]} {m['confidence']:.0%}" for m in shown]
-    table = Table(("test image", "true class", "predicted class", "confidence (%)"),
+    labels = [f"#{m['index']}: {classes[m['true']]}→{classes[m['predicted']]} {pct(100 * m['confidence'], 0)}"
+              for m in shown]
+    table = Table((_("test image"), _("true class"), _("predicted class"), _("confidence (%)")),
                   tuple((int(m["index"]), str(classes[m["true"]]), str(classes[m["predicted"]]),
                          round(100 * float(m["confidence"]), 1)) for m in shown))
     fig = sample_strip([m["image"] for m in shown], labels, what, table)
     if not shown:
         return fig
-    each = [f"test image {m['index']} ({classes[m['true']]} read as {classes[m['predicted']]}, {m['confidence']:.0%} "
-            "sure)" for m in shown]
-    return say(fig, f"{what}: " + listing(each) + ".", table)
+    each = [_("test image {index} ({true} read as {predicted}, {confidence} sure)").format(
+        index=m["index"], true=classes[m["true"]], predicted=classes[m["predicted"]],
+        confidence=pct(100 * m["confidence"], 0)) for m in shown]
+    return say(fig, _("{what}: {images}.").format(what=what, images=listing(each)), table)
 
 
 # ----------------------------------------------------------------------------- the papers' numbers
@@ -227,7 +244,7 @@ def image_grid(images: list, title: str, columns: int = 8, labels: list | None =
         all-zero ones, its table each image's label, max and mean (before any rescaling).
     """
     if not images:
-        return say(empty_figure(title, "No images to show."), f"{title}: no images to show.")
+        return say(empty_figure(title, _("No images to show.")), _("{title}: no images to show.").format(title=title))
     if labels is not None and len(labels) != len(images):
         raise ValueError(f"Give one label per image; got {len(images)} images and {len(labels)} labels.")
     columns = max(1, min(columns, len(images)))
@@ -250,15 +267,44 @@ def image_grid(images: list, title: str, columns: int = 8, labels: list | None =
 def _grid_words(images: list[np.ndarray], title: str, labels: list | None, rescale: bool,
                 item: str) -> tuple[str, Table]:
     """What a grid shows: how many images, the one with the largest value, and how many are zero everywhere."""
-    names = [str(labels[i]) if labels is not None else f"{item} {i + 1}" for i in range(len(images))]
+    names = [str(labels[i]) if labels is not None else _item(item, i + 1) for i in range(len(images))]
     peaks = [float(img.max()) for img in images]
     rows = tuple((i + 1, names[i], round(peaks[i], 6), round(float(img.mean()), 6)) for i, img in enumerate(images))
-    table = Table((item, "label", "largest value", "mean value"), rows)
+    table = Table((_(ITEMS.get(item, item)), _("label"), _("largest value"), _("mean value")), rows)
     if len(images) == 1:
-        return f"{title}: one image" + (f", {names[0]}" if labels is not None else "") + ".", table
-    scale = "each scaled to its own range" if rescale else "shown as they are"
-    text = f"{title}: {len(images)} {item}s, {scale}."
+        one = _("{title}: one image, {label}.").format(title=title, label=names[0]) if labels is not None else \
+            _("{title}: one image.").format(title=title)
+        return one, table
+    many = _items(item, len(images))
+    text = (_("{title}: {items}, each scaled to its own range.") if rescale else
+            _("{title}: {items}, shown as they are.")).format(title=title, items=many)
     best = int(np.argmax(peaks))
-    text += f" The largest value is in {names[best]} ({num(peaks[best])})"
     dead = sum(1 for img in images if not img.any())
-    return text + (f"; {dead} of {len(images)} are zero everywhere." if dead else "."), table
+    largest = _("The largest value is in {image} ({value}); {dead} of {n} are zero everywhere.") if dead else \
+        _("The largest value is in {image} ({value}).")
+    return sentences(text, largest.format(image=names[best], value=num(peaks[best]), dead=dead, n=len(images))), table
+
+
+ITEMS = {"image": N_("image"), "channel": N_("channel"), "filter": N_("filter")}  # what one image of a grid is
+
+
+def _item(item: str, n: int) -> str:
+    """'channel 5': one image of a grid by its number (counting from 1)."""
+    if item == "channel":
+        return _("channel {n}").format(n=n)
+    if item == "filter":
+        return _("filter {n}").format(n=n)
+    if item == "image":
+        return _("image {n}").format(n=n)
+    return f"{item} {n}"
+
+
+def _items(item: str, n: int) -> str:
+    """'64 channels': how many images a grid shows."""
+    if item == "channel":
+        return ngettext("{n} channel", "{n} channels", n).format(n=n)
+    if item == "filter":
+        return ngettext("{n} filter", "{n} filters", n).format(n=n)
+    if item == "image":
+        return ngettext("{n} image", "{n} images", n).format(n=n)
+    return f"{n} {item}s"

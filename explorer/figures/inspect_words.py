@@ -9,8 +9,9 @@ from __future__ import annotations
 import statistics
 from collections.abc import Mapping, Sequence
 
+from ..i18n import _, decimal, ngettext
 from .style import as_number, name_style
-from .words import Cell, Table, listing, num, pct
+from .words import Cell, Table, listing, num, pct, sentences
 
 BARELY = 2.0  # points of test error: a missing unit that costs no more than this "barely" matters (as in ablation)
 SMALLER = 0.9  # a net's mean response is "smaller" than another's below this fraction of it; closer is "about the same"
@@ -30,23 +31,25 @@ def responses_takeaway(responses: Mapping[str, Mapping[str, float | None]]) -> s
         if values:
             means[name] = statistics.fmean(values)
     if not means:
-        return "No layer response was measured."
-    first = ("Averaged over the 3×3 layers, the std of the response is "
-             + listing([f"{num(m)} for {name}" for name, m in means.items()]) + ".")
+        return _("No layer response was measured.")
+    first = _("Averaged over the 3×3 layers, the std of the response is {values}.").format(
+        values=listing([_("{value} for {net}").format(value=num(m), net=name) for name, m in means.items()]))
     peak = max(((name, layer, v) for name, stds in responses.items() for layer, v in
                 ((k, as_number(x)) for k, x in stds.items()) if v is not None), key=lambda p: p[2])
-    first += f" The largest is {peak[0]}'s {peak[1]} ({num(peak[2])})."
+    first = sentences(first, _("The largest is {net}'s {layer} ({value}).").format(net=peak[0], layer=peak[1],
+                                                                                      value=num(peak[2])))
     plain = [m for n, m in means.items() if _is_plain(n)]
     residual = [m for n, m in means.items() if not _is_plain(n)]
     if not plain or not residual:
         return first
     if max(residual) < SMALLER * min(plain):
-        return first + " The residual net's responses are smaller, as in Figure 7 of He et al. 2015."
+        return sentences(first, _("The residual net's responses are smaller, as in Figure 7 of He et al. 2015."))
     if max(residual) <= min(plain):
-        return first + (f" The two are within {100 * (1 - SMALLER):.0f}% of each other: here the residual net's "
-                        "responses are not clearly smaller, as they were in Figure 7 of He et al. 2015.")
-    return first + " Here the residual net's responses are larger than the plain net's, unlike Figure 7 of " \
-                   "He et al. 2015."
+        return sentences(first, _("The two are within {share} of each other: here the residual net's responses are "
+                                  "not clearly smaller, as they were in Figure 7 of He et al. 2015.").format(
+            share=pct(100 * (1 - SMALLER), 0)))
+    return sentences(first, _("Here the residual net's responses are larger than the plain net's, unlike Figure 7 of "
+                              "He et al. 2015."))
 
 
 def responses_table(responses: Mapping[str, Mapping[str, float | None]]) -> Table:
@@ -58,7 +61,7 @@ def responses_table(responses: Mapping[str, Mapping[str, float | None]]) -> Tabl
         order = sorted(range(len(values)), key=lambda i: -size[i])
         rank = {i: r + 1 for r, i in enumerate(order)}
         rows += [(name, i + 1, layer, values[i], rank[i]) for i, layer in enumerate(stds)]
-    return Table(("net", "order", "3×3 layer", "std of the response", "rank by size"), tuple(rows))
+    return Table((_("net"), _("order"), _("3×3 layer"), _("std of the response"), _("rank by size")), tuple(rows))
 
 
 # ----------------------------------------------------------------------------- the residual branch's size
@@ -71,19 +74,20 @@ def branch_ratio_takeaway(latest: Mapping[str, tuple[bool, Mapping[str, float | 
         if not values:
             continue
         top = max(values, key=lambda u: values[u])
-        what = "(no F(x)) ‖out‖/‖in‖" if plain else "‖F(x)‖/‖x‖"
-        parts.append(f"in {name} {what} has a median of {num(statistics.median(values.values()))}, at most "
-                     f"{num(values[top])} at {top}")
+        part = _("in {net} (no F(x)) ‖out‖/‖in‖ has a median of {median}, at most {most} at {unit}") if plain else \
+            _("in {net} ‖F(x)‖/‖x‖ has a median of {median}, at most {most} at {unit}")
+        parts.append(part.format(net=name, median=num(statistics.median(values.values())), most=num(values[top]),
+                                 unit=top))
     if not parts:
-        return "No branch ratios were recorded."
-    text = "; ".join(parts)
-    return text[:1].upper() + text[1:] + "."
+        return _("No branch ratios were recorded.")
+    text = _("; ").join(parts)
+    return _("{parts}.").format(parts=text[:1].upper() + text[1:])
 
 
 def branch_ratio_table(latest: Mapping[str, tuple[bool, Mapping[str, float | None]]]) -> Table:
     rows = tuple((name, unit, "‖out‖/‖in‖" if plain else "‖F(x)‖/‖x‖", as_number(v))
                  for name, (plain, ratios) in latest.items() for unit, v in ratios.items())
-    return Table(("net", "unit", "ratio", "value"), rows)
+    return Table((_("net"), _("unit"), _("ratio"), _("value")), rows)
 
 
 # ----------------------------------------------------------------------------- block ablation
@@ -101,25 +105,32 @@ def ablation_takeaway(results: Mapping[str, Sequence[Mapping]]) -> str:
     parts, medians = [], {}
     for name, rows in results.items():
         base, errors, stuck = _skips(rows)
-        cannot = f"; {stuck} unit{'s' if stuck != 1 else ''} cannot be skipped" if stuck else ""
         if base is None or not errors:
-            parts.append(f"{name}'s test error nowhere (none of its units can be skipped)")
+            parts.append(_("{net}'s test error nowhere (none of its units can be skipped)").format(net=name))
             continue
         unit, worst = max(errors, key=lambda p: p[1])
-        medians[name] = statistics.median(e - base for _, e in errors)
-        parts.append(f"{name}'s test error from {pct(base)} to at most {pct(worst)} ({unit}{cannot})")
-    text = "Skipping one unit takes " + "; ".join(parts) + "."
+        medians[name] = statistics.median(e - base for _x, e in errors)
+        where = ngettext("{unit}; {n} unit cannot be skipped", "{unit}; {n} units cannot be skipped", stuck).format(
+            unit=unit, n=stuck) if stuck else unit
+        parts.append(_("{net}'s test error from {base} to at most {worst} ({where})").format(
+            net=name, base=pct(base), worst=pct(worst), where=where))
+    text = _("Skipping one unit takes {parts}.").format(parts=_("; ").join(parts))
     plain = {n: m for n, m in medians.items() if _is_plain(n)}
     residual = {n: m for n, m in medians.items() if not _is_plain(n)}
     if not plain or not residual:
         return text
     (r_name, r_med), (p_name, p_med) = max(residual.items(), key=lambda p: p[1]), min(plain.items(), key=lambda p: p[1])
-    costs = f" The median unit costs {r_name} {r_med:.1f} points and {p_name} {p_med:.1f}"
     if r_med >= p_med:
-        return text + costs + ": no less for the residual net, unlike Veit et al. 2016's ResNets."
-    if r_med <= BARELY < p_med:
-        return text + costs + ": most blocks barely matter to the residual net, as Veit et al. 2016 found."
-    return text + costs + ": less for the residual net, as Veit et al. 2016 found, though not barely."
+        costs = _("The median unit costs {residual} {residual_points} points and {plain} {plain_points}: no less for "
+                  "the residual net, unlike Veit et al. 2016's ResNets.")
+    elif r_med <= BARELY < p_med:
+        costs = _("The median unit costs {residual} {residual_points} points and {plain} {plain_points}: most blocks "
+                  "barely matter to the residual net, as Veit et al. 2016 found.")
+    else:
+        costs = _("The median unit costs {residual} {residual_points} points and {plain} {plain_points}: less for "
+                  "the residual net, as Veit et al. 2016 found, though not barely.")
+    return sentences(text, costs.format(residual=r_name, residual_points=decimal(r_med, 1), plain=p_name,
+                                        plain_points=decimal(p_med, 1)))
 
 
 def ablation_table(results: Mapping[str, Sequence[Mapping]]) -> Table:
@@ -130,6 +141,7 @@ def ablation_table(results: Mapping[str, Sequence[Mapping]]) -> Table:
         for r in units:
             e = as_number(r.get("error"))
             change = None if e is None or base is None else round(100 * (e - base), 3)
-            rows.append((name, r.get("unit") or "nothing removed", "yes" if r.get("skippable") else "no",
+            rows.append((name, r.get("unit") or _("nothing removed"), _("yes") if r.get("skippable") else _("no"),
                          None if e is None else round(100 * e, 3), change))
-    return Table(("net", "unit removed", "can be skipped", "test error (%)", "change (points)"), tuple(rows))
+    return Table((_("net"), _("unit removed"), _("can be skipped"), _("test error (%)"), _("change (points)")),
+                 tuple(rows))

@@ -7,9 +7,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..i18n import _
 from ..text import plot_text, plot_texts
 from .style import RunSeries, apply_layout, as_number, empty_figure, named_runs, run_line, run_styles
-from .words import MAX_TABLE_ROWS, Table, listing, num, say
+from .words import MAX_TABLE_ROWS, Table, listing, num, say, sentences
 
 
 def _finite_log(loss: Sequence[Sequence[float | None]], log: bool) -> np.ndarray:
@@ -33,25 +34,26 @@ def landscape_surfaces(results: dict, kind: str = "contour", log: bool = True) -
     if kind not in ("contour", "surface"):
         raise ValueError(f"kind must be 'contour' or 'surface'; got {kind!r}.")
     if not results:
-        return say(empty_figure("Loss landscape", "No landscape computed yet."), "No landscape computed yet.")
+        return say(empty_figure(_("Loss landscape"), _("No landscape computed yet.")), _("No landscape computed yet."))
     zs = {name: _finite_log(r["loss"], log) for name, r in results.items()}
     finite = np.concatenate([z[np.isfinite(z)] for z in zs.values()])
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     spec = {"type": "surface"} if kind == "surface" else {}
     fig = make_subplots(rows=1, cols=len(results), subplot_titles=plot_texts(results),
                         specs=[[spec] * len(results)], horizontal_spacing=0.06)
-    label = "log10 loss" if log else "loss"
+    label = _("log10 loss") if log else _("loss")
     for col, (name, r) in enumerate(results.items(), start=1):
         for trace in _landscape_panel(kind, name, r, zs[name], (lo, hi), label, last=col == len(results)):
             fig.add_trace(trace, row=1, col=col)
     if kind == "contour":
-        fig.update_xaxes(title_text="α (direction 1)")
-        fig.update_yaxes(title_text="β (direction 2)", row=1, col=1)
+        fig.update_xaxes(title_text=_("α (direction 1)"))
+        fig.update_yaxes(title_text=_("β (direction 2)"), row=1, col=1)
     else:
         fig.update_scenes(zaxis=dict(range=[lo, hi], title=label), xaxis_title="α", yaxis_title="β")
-    mark = "★" if kind == "contour" else "red dot"
+    mark = "★" if kind == "contour" else _("red dot")
     say(fig, surfaces_takeaway(results), _surfaces_table(results))
-    return apply_layout(fig, f"Loss landscape around the trained weights ({mark}), coloured by {label}", height=520)
+    return apply_layout(fig, _("Loss landscape around the trained weights ({mark}), coloured by {quantity}").format(
+        mark=mark, quantity=label), height=520)
 
 
 def _losses(result: dict) -> list[tuple[float, float, float]]:
@@ -72,21 +74,23 @@ def surfaces_takeaway(results: dict) -> str:
     for name, r in results.items():
         points = _losses(r)
         if points:
-            centre = next((v for a, b, v in points if a == 0 and b == 0), min(v for _, _, v in points))
-            spans.append((name, centre, max(v for _, _, v in points)))
+            centre = next((v for a, b, v in points if a == 0 and b == 0), min(v for _x, _y, v in points))
+            spans.append((name, centre, max(v for _x, _y, v in points)))
     if not spans:
-        return "No loss was computed on these slices."
-    text = "Around the trained weights the loss goes " + listing(
-        [f"from {num(c)} up to {num(m)} for {name}" for name, c, m in spans]) + "."
+        return _("No loss was computed on these slices.")
+    text = _("Around the trained weights the loss goes {nets}.").format(nets=listing(
+        [_("from {centre} up to {highest} for {net}").format(centre=num(c), highest=num(m), net=name)
+         for name, c, m in spans]))
     if len(spans) >= 2:
         steep = max(spans, key=lambda t: t[2] / t[1] if t[1] > 0 else float("inf"))
-        text += f" {steep[0]}'s slice rises the most from its centre: the rougher landscape."
+        text = sentences(text, _("{net}'s slice rises the most from its centre: the rougher landscape.").format(
+            net=steep[0]))
     return text
 
 
 def _surfaces_table(results: dict) -> Table:
     rows = [(name, a, b, round(v, 6)) for name, r in results.items() for a, b, v in _losses(r)]
-    return Table(("net", "α", "β", "loss"), tuple(rows[:MAX_TABLE_ROWS]), max(0, len(rows) - MAX_TABLE_ROWS))
+    return Table((_("net"), "α", "β", _("loss")), tuple(rows[:MAX_TABLE_ROWS]), max(0, len(rows) - MAX_TABLE_ROWS))
 
 
 def _landscape_panel(kind: str, name: str, result: dict, z: np.ndarray, zrange: tuple, label: str,
@@ -98,11 +102,11 @@ def _landscape_panel(kind: str, name: str, result: dict, z: np.ndarray, zrange: 
         return [go.Contour(x=result["alpha"], y=result["beta"], z=z, zmin=lo, zmax=hi, colorscale="Viridis",
                            showscale=last, colorbar=bar, autocontour=False, name=plot_text(name),
                            contours=dict(start=lo, end=hi, size=(hi - lo) / 20 or 1)),
-                go.Scatter(x=[0], y=[0], mode="markers", name="trained weights", showlegend=False,
+                go.Scatter(x=[0], y=[0], mode="markers", name=_("trained weights"), showlegend=False,
                            marker=dict(symbol="star", size=16, color="white", line=dict(width=2)))]
     return [go.Surface(x=result["alpha"], y=result["beta"], z=z, cmin=lo, cmax=hi, colorscale="Viridis",
                        showscale=last, colorbar=bar, name=plot_text(name)),
-            go.Scatter3d(x=[0], y=[0], z=[_landscape_centre(result, z)], mode="markers", name="trained weights",
+            go.Scatter3d(x=[0], y=[0], z=[_landscape_centre(result, z)], mode="markers", name=_("trained weights"),
                          showlegend=False, marker=dict(size=6, color="red"))]
 
 
@@ -128,11 +132,11 @@ def landscape_line(results: dict) -> go.Figure:
     for name, r in results.items():
         y = [v if v is not None and v > 0 else None for v in map(as_number, r["loss"])]
         fig.add_trace(run_line(r["alpha"], y, RunSeries(name), styles[name], first=True, mode="lines+markers"))
-    for x, text in ((0, "initial"), (1, "trained")):
-        fig.add_vline(x=x, line=dict(color="grey", dash="dot"), annotation_text=text)
-    fig.update_xaxes(title_text="α (0 = initial weights, 1 = trained weights)")
-    fig.update_yaxes(title_text="loss (log scale)", type="log")
-    return say(apply_layout(fig, "From the initial to the trained weights"), line_takeaway(results))
+    for x, text in ((0, _("initial")), (1, _("trained"))):
+        fig.add_vline(x=x, line=dict(color="grey", dash="dot"), annotation_text=plot_text(text))
+    fig.update_xaxes(title_text=_("α (0 = initial weights, 1 = trained weights)"))
+    fig.update_yaxes(title_text=_("loss (log scale)"), type="log")
+    return say(apply_layout(fig, _("From the initial to the trained weights")), line_takeaway(results))
 
 
 def line_takeaway(results: dict) -> str:
@@ -146,9 +150,12 @@ def line_takeaway(results: dict) -> str:
             continue
         start, end = inside[0], inside[-1]
         peak = max(inside, key=lambda p: p[1])
-        bump = f", rising to {num(peak[1])} at α = {peak[0]:g} on the way" if peak[1] > max(start[1], end[1]) else \
-            ", with no bump on the way"
-        parts.append(f"{name} from {num(start[1])} at α = {start[0]:g} to {num(end[1])} at α = {end[0]:g}{bump}")
+        part = _("{net} from {start} at α = {start_alpha} to {end} at α = {end_alpha}, rising to {peak} at α = "
+                 "{peak_alpha} on the way") if peak[1] > max(start[1], end[1]) else \
+            _("{net} from {start} at α = {start_alpha} to {end} at α = {end_alpha}, with no bump on the way")
+        parts.append(part.format(net=name, start=num(start[1]), start_alpha=f"{start[0]:g}", end=num(end[1]),
+                                 end_alpha=f"{end[0]:g}", peak=num(peak[1]), peak_alpha=f"{peak[0]:g}"))
     if not parts:
-        return "No loss was computed along the line yet."
-    return "Along the straight line from the initial to the trained weights the loss goes " + "; ".join(parts) + "."
+        return _("No loss was computed along the line yet.")
+    return _("Along the straight line from the initial to the trained weights the loss goes {nets}.").format(
+        nets=_("; ").join(parts))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..i18n import _
 from ..text import plot_text, plot_texts
 from .curves import run_series
 from .style import PALETTE, RunSeries, apply_layout, as_number, empty_figure, run_styles, whole_ticks
@@ -65,7 +66,7 @@ def for_screen(fig: go.Figure, height: int, size: float = SCREEN_FONT_PX) -> go.
     return fig
 
 
-def snapshot_figure(panels: Sequence[SnapshotPanel], layout: str = "side", title: str = "Snapshot") -> go.Figure:
+def snapshot_figure(panels: Sequence[SnapshotPanel], layout: str = "side", title: str | None = None) -> go.Figure:
     """Two to four students' runs side by side (one panel each: training and test error) or overlaid (training
     error on one chart, one colour per run), labelled as the screen names them ("Otter: plain-56").
 
@@ -73,8 +74,9 @@ def snapshot_figure(panels: Sequence[SnapshotPanel], layout: str = "side", title
     residual twin does not. Args: panels: explorer.classroom.screen.SnapshotPanel records, in the teacher's order.
     layout: "side" or "overlay". Returns: a figure with error in %; its labels are plain text (explorer.text).
     """
+    title = _("Snapshot") if title is None else title
     if not panels:
-        message = "The runs of this snapshot are no longer in the store."
+        message = _("The runs of this snapshot are no longer in the store.")
         return say(empty_figure(title, message), message)
     series = [run_series(p.run, p.epochs) for p in panels]
     if layout == "overlay":
@@ -84,12 +86,12 @@ def snapshot_figure(panels: Sequence[SnapshotPanel], layout: str = "side", title
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=plot_text(panel.label),
                                      line=dict(color=PALETTE[i % len(PALETTE)], width=3,
                                                dash="dash" if run.plain else "solid")))
-        fig.update_yaxes(title_text="training error (%)", rangemode="tozero")
+        fig.update_yaxes(title_text=_("training error (%)"), rangemode="tozero")
     else:
         fig = make_subplots(rows=1, cols=len(panels), subplot_titles=plot_texts(p.label for p in panels),
                             shared_yaxes=True, horizontal_spacing=0.04)
         styles = run_styles(series)
-        lines = (("train_error", "solid", "training error"), ("test_error", "dot", "test error"))
+        lines = (("train_error", "solid", _("training error")), ("test_error", "dot", _("test error")))
         for _key, dash, shown in lines:  # the legend in neutral ink: each panel has its own colour
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=shown, line=dict(color="#555", width=3,
                                                                                               dash=dash)))
@@ -99,17 +101,18 @@ def snapshot_figure(panels: Sequence[SnapshotPanel], layout: str = "side", title
                 fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=plot_text(f"{run.name} {shown}"),
                                          showlegend=False, line=dict(color=styles[run.name][0], width=3, dash=dash)),
                               row=1, col=col)
-        fig.update_yaxes(title_text="error (%)", rangemode="tozero", col=1)
+        fig.update_yaxes(title_text=_("error (%)"), rangemode="tozero", col=1)
         fig.update_yaxes(rangemode="tozero")
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text=_("epoch"))
     whole_ticks(fig, max((len(s.epochs()) for s in series), default=None))
     from ..classroom.screen import snapshot_takeaway  # the screen's own sentence, so chart and screen agree
     rows = []
     for panel, run in zip(panels, series, strict=True):
         epochs, train = _error_line(run, "train_error")
-        _, test = _error_line(run, "test_error")
+        _x, test = _error_line(run, "test_error")
         rows += [(panel.label, e, _rounded(a), _rounded(b)) for e, a, b in zip(epochs, train, test, strict=True)]
-    say(fig, snapshot_takeaway(panels), Table(("run", "epoch", "training error (%)", "test error (%)"), tuple(rows)))
+    say(fig, snapshot_takeaway(panels), Table((_("run"), _("epoch"), _("training error (%)"), _("test error (%)")),
+                                              tuple(rows)))
     return apply_layout(fig, title)
 
 
@@ -135,6 +138,6 @@ def debrief_snapshots(room: Classroom, class_id: str) -> list[tuple[str, go.Figu
         panels = snapshot_panels(room, snap, labels)
         if not panels:  # every run of it deleted since
             continue
-        title = "Snapshot: " + " vs ".join(p.label for p in panels)
+        title = _("Snapshot: {runs}").format(runs=_(" vs ").join(p.label for p in panels))
         out.append((title, snapshot_figure(panels, snap.layout, title)))
     return out

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from ..i18n import _, num
+
 SAMPLE_RATE = 22_050
 LOW_HZ, HIGH_HZ = 220.0, 880.0  # two octaves (A3 to A5): wide enough to hear, comfortable on laptop speakers
 NOTE_S = 0.16  # one point; a long series is squeezed so it lasts at most SERIES_MAX_S
@@ -70,11 +72,11 @@ def sonify(series: Sequence[tuple[str, Sequence[float | None], bool]], quantity:
     (%)"). At most MAX_SERIES series are played."""
     series = [s for s in series if any(v is not None and math.isfinite(v) for v in s[1])][:MAX_SERIES]
     if not series:
-        raise ValueError("This chart has no values to play yet.")
-    finite = [float(v) for _, vs, _ in series for v in vs if v is not None and math.isfinite(v)]
+        raise ValueError(_("This chart has no values to play yet."))
+    finite = [float(v) for _x, vs, _y in series for v in vs if v is not None and math.isfinite(v)]
     low, high = min(finite), max(finite)
     parts: list[np.ndarray] = []
-    for i, (_, values, plain) in enumerate(series):
+    for i, (_x, values, plain) in enumerate(series):
         note = min(NOTE_S, SERIES_MAX_S / max(1, len(values)))
         parts += [_tone(f, note, reedy=plain) for f in pitches(values, low, high)]
         if i < len(series) - 1:
@@ -86,12 +88,15 @@ def sonify(series: Sequence[tuple[str, Sequence[float | None], bool]], quantity:
         w.setsampwidth(2)
         w.setframerate(SAMPLE_RATE)
         w.writeframes(samples.tobytes())
-    order = ", then ".join(f"{name} ({'a reedy tone' if plain else 'a pure tone'})" for name, _, plain in series)
-    points = max(len(vs) for _, vs, _ in series)
+    order = _(", then ").join((_("{series} (a reedy tone)") if plain else _("{series} (a pure tone)")).format(
+        series=name) for name, _x, plain in series)
+    points = max(len(vs) for _x, vs, _y in series)
     unit = "%" if quantity.endswith("(%)") else ""
     quantity = quantity.removesuffix("(%)").strip()
-    sentence = (f"You hear {order}: one note per point ({points} at most), a higher pitch is a higher {quantity}, "
-                f"from {LOW_HZ:.0f} Hz at {low:.3g}{unit} to {HIGH_HZ:.0f} Hz at {high:.3g}{unit}.")
+    sentence = _("You hear {series}: one note per point ({points} at most), a higher pitch is a higher {quantity}, "
+                 "from {low_hz} Hz at {low} to {high_hz} Hz at {high}.").format(
+        series=order, points=points, quantity=quantity, low_hz=f"{LOW_HZ:.0f}", low=num(low) + unit,
+        high_hz=f"{HIGH_HZ:.0f}", high=num(high) + unit)
     return Sound(buf.getvalue(), sentence)
 
 
@@ -110,4 +115,4 @@ def figure_series(fig: go.Figure) -> list[tuple[str, list[float | None], bool]]:
 def figure_sound(fig: go.Figure) -> Sound:
     """`sonify` of the figure's first panel, the quantity named by its first y axis title."""
     title = fig.layout.yaxis.title.text if fig.layout.yaxis.title is not None else None
-    return sonify(figure_series(fig), title or "value")
+    return sonify(figure_series(fig), title or _("value"))

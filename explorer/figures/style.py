@@ -9,6 +9,7 @@ from typing import Any, SupportsFloat
 
 import plotly.graph_objects as go
 
+from ..i18n import _
 from ..store.records import Metric
 from ..text import plot_text, plot_texts
 
@@ -178,7 +179,7 @@ def named_runs(names: Iterable[str]) -> list[RunSeries]:
 
 
 def run_label(run: RunSeries) -> str:
-    return f"{run.name} (diverged)" if run.status == "diverged" else run.name
+    return _("{run} (diverged)").format(run=run.name) if run.status == "diverged" else run.name
 
 
 def run_line(x: Iterable[Any], y: Iterable[Any], run: RunSeries, style: Style, first: bool,

@@ -14,6 +14,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from .. import i18n
+from ..i18n import _
+
 Cell = str | float | int | None
 MAX_TABLE_ROWS = 2000  # a table past this says how many rows it left out (a 56-layer x 30-epoch heatmap is 1,680)
 _META = "explorer_words"
@@ -70,7 +73,7 @@ def words_of(fig: go.Figure, strict: bool = True) -> ChartWords:
     strict=False (only while figures are being given words) falls back to the chart's title as its takeaway.
     """
     if not has_words(fig) and not strict:
-        return ChartWords(str(fig.layout.title.text or "A chart."), figure_table(fig))
+        return ChartWords(str(fig.layout.title.text or _("A chart.")), figure_table(fig))
     if not has_words(fig):
         title = fig.layout.title.text or "a chart"
         raise MissingWords(f"{title!r} has no takeaway: its builder must call explorer.figures.words.say.")
@@ -115,14 +118,15 @@ def figure_table(fig: go.Figure) -> Table:
     kinds = {t.type for t in fig.data}
     rows: list[tuple[Cell, ...]] = []
     if kinds <= {"scatter", "bar", "scattergl"}:
-        columns: tuple[str, ...] = ("series", _axis_title(fig, "x") or "x", _axis_title(fig, "y") or "y")
+        columns: tuple[str, ...] = (_("series"), _axis_title(fig, "x") or "x", _axis_title(fig, "y") or "y")
         for t in fig.data:
             if t.name is None and t.showlegend is False and t.mode == "markers" and t.hoverinfo == "skip":
                 continue  # a decoration (a marker of the last point), not data
             xs, ys = _values(t.x), _values(t.y)  # under their own axes' titles, whichever way bars lie
             rows += [(_cell(t.name), _cell(x), _cell(y)) for x, y in zip(xs, ys, strict=False)]
     elif "heatmap" in kinds:
-        columns = ("panel", _axis_title(fig, "y") or "row", _axis_title(fig, "x") or "column", "value")
+        columns = (_("panel"), _axis_title(fig, "y") or _("row"), _axis_title(fig, "x") or _("column"),
+                   _("value"))
         for t in fig.data:
             if t.type != "heatmap":
                 continue
@@ -133,7 +137,7 @@ def figure_table(fig: go.Figure) -> Table:
                     rows.append((_cell(t.name), _cell(ys[i] if i < len(ys) else i),
                                  _cell(xs[j] if j < len(xs) else j), _cell(v)))
     elif "surface" in kinds:
-        columns = ("surface", "α", "β", "loss")
+        columns = (_("surface"), "α", "β", _("loss"))
         for t in fig.data:
             if t.type != "surface":
                 continue  # a marker (the trained weights' ★) on the surface, not a grid
@@ -143,7 +147,7 @@ def figure_table(fig: go.Figure) -> Table:
                     rows.append((_cell(t.name), _cell(xs[j] if j < len(xs) else j),
                                  _cell(ys[i] if i < len(ys) else i), _cell(v)))
     else:  # images: which is which (their pixels are not a table anyone reads)
-        columns = ("panel", "image")
+        columns = (_("panel"), _("image"))
         titles = [a.text for a in fig.layout.annotations or ()]
         images = [t for t in fig.data if t.type == "image"]
         rows = [(i + 1, _cell(titles[i] if i < len(titles) else None)) for i in range(len(images))]
@@ -159,16 +163,20 @@ def _axis_title(fig: go.Figure, axis: str) -> str | None:
 
 # ----------------------------------------------------------------------------- sentence parts the builders share
 def pct(v: float | None, digits: int = 1) -> str:
-    """'66.0%', or 'no value' (a gap)."""
-    return "no value" if v is None or not math.isfinite(v) else f"{v:.{digits}f}%"
+    """'66.0%', or 'no value' (a gap), the reader's way (explorer.i18n.pct)."""
+    return i18n.pct(v, digits)
 
 
 def num(v: float | None, digits: int = 3) -> str:
-    """A number to `digits` significant figures, or 'no value'."""
-    return "no value" if v is None or not math.isfinite(v) else f"{v:.{digits}g}"
+    """A number to `digits` significant figures, or 'no value', the reader's way (explorer.i18n.num)."""
+    return i18n.num(v, digits)
 
 
 def listing(parts: Sequence[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    parts = [p for p in parts if p]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1] if parts else ""
+    """'a', 'a and b', 'a, b and c', the reader's way (explorer.i18n.listing)."""
+    return i18n.listing(parts)
+
+
+def sentences(*parts: str) -> str:
+    """Sentences one after another: a space between them, none in Chinese (its full stop needs no space)."""
+    return ("" if i18n.current().startswith("zh") else " ").join(p for p in parts if p)

@@ -24,6 +24,8 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+from ..i18n import _
+
 log = logging.getLogger(__name__)
 
 ARTIFACTS_ENV = "EXPLORER_ARTIFACTS_URL"
@@ -46,8 +48,9 @@ def check_scheme(url: str) -> str:
     connection that fsspec opens while it parses the URL), not a chain of caches."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else "file"
     if scheme not in ARTEFACT_SCHEMES:
-        raise ValueError(f"An artefact location must be a URL of {', '.join(s + '://' for s in ARTEFACT_SCHEMES)} or a "
-                         f"folder; got {scheme[:20]!r} (fix {ARTIFACTS_ENV} or --artifacts-url).")
+        raise ValueError(_("An artefact location must be a URL of {schemes} or a folder; got {scheme} (fix {setting} "
+                           "or --artifacts-url).").format(schemes=", ".join(s + "://" for s in ARTEFACT_SCHEMES),
+                                                       scheme=repr(scheme[:20]), setting=ARTIFACTS_ENV))
     return scheme
 
 
@@ -77,8 +80,9 @@ class Artefacts:
                 self.fs, base = fsspec.core.url_to_fs(self.url)
             except (ImportError, ValueError, OSError) as exc:
                 reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-                raise ValueError(f"The artefact location {scheme}:// cannot be used here ({reason}); install its "
-                                 f"fsspec backend or fix {ARTIFACTS_ENV}.") from None
+                raise ValueError(_("The artefact location {scheme}:// cannot be used here ({reason}); install its "
+                                   "fsspec backend or fix {setting}.").format(scheme=scheme, reason=reason,
+                                                                              setting=ARTIFACTS_ENV)) from None
             self.base = base.rstrip("/")
 
     @property

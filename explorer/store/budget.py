@@ -16,12 +16,14 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from ..i18n import N_
 from . import db
 from .runstore import RunStore
 from .snapshots import drop_snapshots
 
 BATCH = 50
-PRUNED = "Its weights were pruned to keep the server within its disk budget; its curves are kept."
+# Stored in English with the run (pages may show it through _()).
+PRUNED = N_("Its weights were pruned to keep the server within its disk budget; its curves are kept.")
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def _prune_snapshots(store: RunStore, owner: str | None, excess: int) -> int:
         if not rows:
             return freed
         offset += len(rows)
-        for exp_id, run_id, size, _, _ in rows:
+        for exp_id, run_id, size, _x, _y in rows:
             got = drop_snapshots(store, exp_id, run_id)
             freed += got
             if got >= int(size):

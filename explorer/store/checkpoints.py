@@ -18,6 +18,7 @@ import torch
 
 from ..data.config import DataConfig
 from ..data.datasets import Dataset
+from ..i18n import _, count, current
 from ..nets.weights import Explainable, from_checkpoint
 from .runstore import Filter, RunStore, load_checkpoint
 from .uploaded import load_store_dataset
@@ -28,7 +29,7 @@ MAX_UNZIPPED_BYTES = MAX_CHECKPOINT_BYTES  # torch.save stores members uncompres
 MAX_DEFLATE_RATIO = 20  # a deflated member over 1 MiB expanding more than this is a bomb (weights: ~1.1x)
 REFUSED_FILES_KEPT = 64  # sha256s of refused uploads remembered, so a rerun refuses at once
 
-_REFUSED: OrderedDict = OrderedDict()  # sha256 of a refused upload -> its sentence (newest last)
+_REFUSED: OrderedDict = OrderedDict()  # sha256 of a refused upload -> {language: its sentence} (newest last)
 _REFUSED_LOCK = threading.Lock()  # Streamlit serves each session from its own thread
 
 
@@ -44,8 +45,10 @@ def load_run_model(store: RunStore, exp_id: str, run_id: str, which: str = "fina
     """
     path = store.weights_path(exp_id, run_id, which)
     if store.artefact(path.relative_to(store.root).as_posix()) is None:
-        raise ValueError(f"Run {run_id} has no {which} weights (it may still be training, it diverged, or its "
-                         "weights were pruned to keep within the disk budget).")
+        raise ValueError((_("Run {run} has no final weights (it may still be training, it diverged, or its weights "
+                            "were pruned to keep within the disk budget).") if which == "final" else
+                          _("Run {run} has no init weights (it may still be training, it diverged, or its weights "
+                            "were pruned to keep within the disk budget).")).format(run=run_id))
     ckpt = load_checkpoint(path)
     exp = store.load_experiment(exp_id, reconcile=False)
     run = exp.run(run_id) if exp is not None else None
@@ -65,19 +68,20 @@ def load_uploaded_checkpoint(data: bytes, max_bytes: int = MAX_CHECKPOINT_BYTES)
         ValueError: one sentence, for anything but a ResNet Explorer checkpoint whose config fits its weights.
     """
     if not isinstance(data, (bytes, bytearray)) or len(data) == 0:
-        raise ValueError("The checkpoint file is empty; upload a .pt file saved by ResNet Explorer.")
+        raise ValueError(_("The checkpoint file is empty; upload a .pt file saved by ResNet Explorer."))
     if len(data) > max_bytes:
-        raise ValueError(f"The checkpoint is {len(data) / 2**20:.0f} MB; files up to {max_bytes / 2**20:.0f} MB "
-                         f"are accepted.")
-    digest = hashlib.sha256(data).hexdigest()
+        raise ValueError(_("The checkpoint is {size} MB; files up to {most} MB are accepted.").format(
+            size=count(len(data) / 2**20), most=count(max_bytes / 2**20)))
+    digest, lang = hashlib.sha256(data).hexdigest(), current()
     with _REFUSED_LOCK:
-        if digest in _REFUSED:
-            raise ValueError(_REFUSED[digest])
+        said = _REFUSED.get(digest, {})
+        if lang in said:  # the sentence is in its reader's language: another language reads the file again
+            raise ValueError(said[lang])
     try:
         return _read_upload(bytes(data))
     except ValueError as exc:
         with _REFUSED_LOCK:
-            _REFUSED[digest] = str(exc)
+            _REFUSED[digest] = {**_REFUSED.pop(digest, {}), lang: str(exc)}
             while len(_REFUSED) > REFUSED_FILES_KEPT:
                 _REFUSED.popitem(last=False)
         raise
@@ -89,9 +93,9 @@ def _read_upload(data: bytes) -> Explainable:
         ckpt = load_checkpoint(data)
     except ValueError as exc:
         if _is_bare_state_dict(data):
-            raise ValueError("This file holds weights only (a bare state_dict, e.g. torchvision's); upload a "
-                             "ResNet Explorer checkpoint, which also carries the model config and preprocessing, "
-                             "or choose the pretrained ImageNet models.") from None
+            raise ValueError(_("This file holds weights only (a bare state_dict, e.g. torchvision's); upload a "
+                               "ResNet Explorer checkpoint, which also carries the model config and preprocessing, "
+                               "or choose the pretrained ImageNet models.")) from None
         raise ValueError(str(exc)) from None
     return from_checkpoint(ckpt)
 
@@ -108,17 +112,18 @@ def _check_zip_sizes(data: bytes, max_total: int = MAX_UNZIPPED_BYTES) -> None:
     try:
         members = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
-        raise ValueError("This checkpoint file is damaged (its zip directory cannot be read).") from None
+        raise ValueError(_("This checkpoint file is damaged (its zip directory cannot be read).")) from None
     total = sum(m.file_size for m in members)
     if total > max_total:
-        raise ValueError(f"This checkpoint would unpack to {total / 2**20:,.0f} MB; checkpoints up to "
-                         f"{max_total / 2**20:.0f} MB are accepted.")
+        raise ValueError(_("This checkpoint would unpack to {size} MB; checkpoints up to {most} MB are "
+                           "accepted.").format(size=count(total / 2**20), most=count(max_total / 2**20)))
     for m in members:
         if m.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or (
                 m.compress_type == zipfile.ZIP_DEFLATED and m.file_size > 2**20
                 and m.file_size > MAX_DEFLATE_RATIO * max(m.compress_size, 1)):
-            raise ValueError("This checkpoint is compressed in a way ResNet Explorer never writes (a member expands "
-                             f"{m.file_size / max(m.compress_size, 1):,.0f}-fold); save it again with torch.save.")
+            raise ValueError(_("This checkpoint is compressed in a way ResNet Explorer never writes (a member expands "
+                               "{ratio}-fold); save it again with torch.save.").format(
+                ratio=count(m.file_size / max(m.compress_size, 1))))
 
 
 def _is_bare_state_dict(data: bytes) -> bool:
@@ -150,7 +155,7 @@ def explainable_runs(store: RunStore, limit: int = 200) -> list:
         runs = tuple((r.id, r.name) for r in exp.runs if r.final_weights)
         if runs:
             out.append(TrainedExperiment(exp.id, f"{exp.id} · {exp.spec_kind} on {exp.dataset}: "
-                                                 f"{', '.join(n for _, n in runs)}", runs))
+                                                 f"{', '.join(n for _rid, n in runs)}", runs))
     return out
 
 
@@ -162,5 +167,5 @@ def load_run_dataset(store: RunStore, exp_id: str) -> Dataset:
     """
     exp = store.load_experiment(exp_id, with_runs=False)
     if exp is None or not isinstance(exp.spec.get("data"), dict):
-        raise ValueError(f"Experiment {exp_id} is missing or damaged.")
+        raise ValueError(_("Experiment {id} is missing or damaged.").format(id=exp_id))
     return load_store_dataset(store, DataConfig.from_dict(exp.spec["data"]))

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
+from ..i18n import N_, _
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 if TYPE_CHECKING:
@@ -123,9 +125,19 @@ class StoreUnavailable(StoreError):
     """The database did not answer within the store's patience (a server restarting or stopped, a file locked)."""
 
 
+def folder_refused(folder: Path, reason: str | None) -> StoreError:
+    """The runs folder cannot be made (a file in its place, no permission, a full disk): one sentence."""
+    return StoreError(_("The runs folder {path} cannot be made ({reason}).").format(path=folder, reason=reason))
+
+
+def experiment_gone(exp_id: str) -> FileNotFoundError:
+    """An experiment that is not in the database (deleted meanwhile): one sentence."""
+    return FileNotFoundError(_("Experiment {id} does not exist (it may have been deleted).").format(id=exp_id))
+
+
 SCHEMES = ("sqlite", "postgresql")  # the databases the run store is tested on
-UNAVAILABLE = ("The run database is not answering (its server may be stopped or restarting, or its file locked by "
-               "another program); try again in a moment.")
+UNAVAILABLE = N_("The run database is not answering (its server may be stopped or restarting, or its file locked by "
+               "another program); try again in a moment.")  # shown through _()
 _TRANSIENT_CODES = ("08", "57P", "40001", "40P01", "53")  # connection, shutdown, serialisation, deadlock, resources
 _TRANSIENT_WORDS = ("locked", "busy", "could not serialize", "deadlock", "connection", "server closed",
                     "terminating", "starting up", "shutting down", "unable to open", "timeout", "timed out")
@@ -144,18 +156,19 @@ def check_url(url: str) -> None:
     path that is not a file this process may write (nothing is created or written to find out)."""
     scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if ":" in url else ""
     if scheme not in SCHEMES:
-        raise StoreError(f"The database URL must start with sqlite:/// or postgresql://, not {scheme[:20]!r}.")
+        raise StoreError(_("The database URL must start with sqlite:/// or postgresql://, not {scheme}.").format(
+            scheme=repr(scheme[:20])))
     if scheme != "sqlite":
         return
     name = sa.engine.make_url(url).database
     if not name or name == ":memory:":
-        raise StoreError("The SQLite database URL must name a file (sqlite:////path/to/runs.db).")
+        raise StoreError(_("The SQLite database URL must name a file (sqlite:////path/to/runs.db)."))
     path = Path(name)
     if path.exists() and not path.is_file():
-        raise StoreError(f"The run database {path} is not a regular file.")
+        raise StoreError(_("The run database {path} is not a regular file.").format(path=path))
     if not os.access(path if path.exists() else path.parent, os.W_OK):
-        raise StoreError(f"The run database {path} cannot be written by this process (check the folder and its "
-                         "permissions).")
+        raise StoreError(_("The run database {path} cannot be written by this process (check the folder and its "
+                           "permissions).").format(path=path))
 
 
 def make_engines(url: str, busy_s: float = 30.0) -> tuple[sa.Engine, sa.Engine]:
@@ -238,7 +251,7 @@ def retrying(fn: Callable[[], T], patience_s: float = 30.0) -> T:
                 raise
             if attempt >= 2 and time.monotonic() >= deadline:
                 log.info("The run database did not answer for %.0f s: %s", patience_s, str(exc).splitlines()[0])
-                raise StoreUnavailable(UNAVAILABLE) from exc
+                raise StoreUnavailable(_(UNAVAILABLE)) from exc
             wait = min(2.0, 0.02 * 2 ** attempt) * (0.5 + random.random())
             time.sleep(wait)
             attempt += 1
@@ -279,12 +292,13 @@ def ensure_schema(writer: sa.Engine, patience_s: float = 30.0, check: bool = Tru
     except StoreError:
         raise
     except sa.exc.SQLAlchemyError as exc:
-        raise StoreError(f"The run database at {writer.url.render_as_string(hide_password=True)} cannot be used "
-                         f"({str(exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc).splitlines()[0][:200]})."
-                         ) from exc
+        reason = str(exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc).splitlines()[0][:200]
+        raise StoreError(_("The run database at {url} cannot be used ({reason}).").format(
+            url=writer.url.render_as_string(hide_password=True), reason=reason)) from exc
     if found != SCHEMA_VERSION:
         newer = found > SCHEMA_VERSION
-        raise SchemaMismatch(
-            f"The run database has schema version {found} but this app reads version {SCHEMA_VERSION}: "
-            + ("upgrade the app to read it." if newer else "run `python -m explorer import-store` from a "
-               "backup, or start with an empty runs folder."))
+        raise SchemaMismatch((_("The run database has schema version {found} but this app reads version {version}: "
+                                "upgrade the app to read it.") if newer else
+                              _("The run database has schema version {found} but this app reads version {version}: "
+                                "run `python -m explorer import-store` from a backup, or start with an empty runs "
+                                "folder.")).format(found=found, version=SCHEMA_VERSION))

@@ -15,6 +15,8 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import IO, Any, cast
 
+from ..i18n import _
+
 MAX_JSON_BYTES = 64 * 2**20  # a JSON artefact larger than this is not read
 
 
@@ -146,10 +148,10 @@ def load_checkpoint(source: str | os.PathLike[str] | bytes | bytearray | IO[byte
     try:
         ckpt = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for foreign files
-        raise ValueError("This file is not a ResNet Explorer checkpoint (it could not be read safely).") from exc
+        raise ValueError(_("This file is not a ResNet Explorer checkpoint (it could not be read safely).")) from exc
     if not (isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict) and isinstance(ckpt.get("model"), dict)
             and isinstance(ckpt.get("preprocessing"), dict)):
-        raise ValueError("This file is not a ResNet Explorer checkpoint (weights, model config and preprocessing "
-                         "are expected).")
+        raise ValueError(_("This file is not a ResNet Explorer checkpoint (weights, model config and preprocessing "
+                           "are expected)."))
     return ckpt
 

@@ -10,6 +10,7 @@ import csv
 import io
 from typing import TYPE_CHECKING
 
+from ..i18n import _
 from .records import FINAL_KEYS, Experiment, Run
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def export_csv(store: RunStore, exp_id: str) -> str:
     """Epoch metrics of every run of an experiment as CSV text (one row per run and epoch), built on demand."""
     exp = store.load_experiment(exp_id)
     if exp is None:
-        raise FileNotFoundError(f"Experiment {exp_id} does not exist (or its record is damaged).")
+        raise FileNotFoundError(_("Experiment {id} does not exist (or its record is damaged).").format(id=exp_id))
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=["experiment", "run", "epoch", *FINAL_KEYS, "lr", "elapsed"],
                             extrasaction="ignore")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ..i18n import ngettext
 from .runstore import Filter, RunStore
 
 BATCH = 200
@@ -25,7 +26,9 @@ def delete_by_filter(store: RunStore, filt: Filter, expected: int) -> int:
     filt = replace(filt, exclude_active=True)
     count = retention_count(store, filt)
     if count > expected:
-        raise ValueError(f"The filter now matches {count} experiments, not {expected}; count again before deleting.")
+        raise ValueError(ngettext("The filter now matches {n} experiment, not {expected}; count again before deleting.",
+                                  "The filter now matches {n} experiments, not {expected}; count again before "
+                                  "deleting.", count).format(n=count, expected=expected))
     deleted = 0
     while True:
         page = store.page(filt, limit=BATCH, with_runs=False)

@@ -101,7 +101,7 @@ class RunStore:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a file in its place, no permission, a full disk
-            raise db.StoreError(f"The runs folder {self.root} cannot be made ({exc.strerror}).") from exc
+            raise db.folder_refused(self.root, exc.strerror) from exc
         self.url = db.database_url(self.root, database_url)
         self.artefacts = Artefacts(self.root, artefacts_url)  # the runs folder, or EXPLORER_ARTIFACTS_URL
         self.patience_s = patience_s if patience_s is not None else _env_seconds("EXPLORER_DB_PATIENCE_S", PATIENCE_S)
@@ -219,7 +219,7 @@ class RunStore:
         found = self._tx(lambda c: c.execute(db.experiments.update().where(db.experiments.c.id == exp_id)
                                              .values(**fields)).rowcount)
         if not found:
-            raise FileNotFoundError(f"Experiment {exp_id} does not exist (it may have been deleted).")
+            raise db.experiment_gone(exp_id)
         return self.load_experiment(exp_id, reconcile=False)
 
     def claim(self, exp_id: str, most_running: int | None = None, most_per_owner: int | None = None) -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..data.config import DataConfig
 from ..data.datasets import Dataset, load_dataset
 from ..data.uploads import MAX_ZIP_BYTES, UploadBudget, UploadRefused, import_zip
+from ..i18n import _
 from .runstore import RunStore
 
 UPLOADS = "uploads"
@@ -53,7 +54,7 @@ def ensure_upload(store: RunStore, cfg: DataConfig) -> None:
     if zfile is None:
         return  # load_dataset then says in one sentence that the folder is missing
     if zfile.stat().st_size > MAX_ZIP_BYTES:
-        raise UploadRefused("The uploaded dataset kept for this experiment is larger than an upload may be.")
+        raise UploadRefused(_("The uploaded dataset kept for this experiment is larger than an upload may be."))
     import_zip(zfile.read_bytes(), store.root / UPLOADS)
 
 
