@@ -54,7 +54,7 @@ def reads_plainly(text: str) -> bool:
     return not (_LIST_START.match(text) or _COLON_WORD.search(text) or _WWW.search(text))
 
 
-def plain_text(text: object) -> str:
+def plain_text(text: object, limit: int = MAX_SHOWN_CHARS) -> str:
     """Any text, made safe for Streamlit markdown: shown exactly as written, with no link, autolink, image, colour,
     icon, emoji or maths.
 
@@ -67,7 +67,7 @@ def plain_text(text: object) -> str:
     longest run inside, as CommonMark asks, so the inside never closes it early; a word joiner after the colon of
     ":material/" stops Streamlit's icon rewrite, which reaches into code spans too.
     """
-    flat = clean(text)
+    flat = clean(text, limit)
     if reads_plainly(flat):
         return flat
     fence = "`" * (max((len(run) for run in _TICKS.findall(flat)), default=0) + 1)

@@ -31,9 +31,11 @@ TABS = [N_("Gradient highway"), N_("Ensembles of paths"), N_("Optimiser's path")
 HIGHWAY_BATCH = 128  # training images in the batch whose gradient is split
 DELETION_IMAGES = 1000  # test images per net with units deleted
 DELETION_DRAWS = 6  # random sets of units per number deleted
+SUMMARY_CHARS = 2000  # a sentence the app wrote about named nets, shown whole
 
 
 # ----------------------------------------------------------------------------- cached work (per run)
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _dataset(exp_id: str):
     return load_run_dataset(store(), exp_id)
@@ -85,7 +87,8 @@ def highway_view(exp, nets: dict) -> None:
         st.caption(_("These runs kept no initial weights, so only the trained nets are shown."))
     plot(st, highway_chart({title: rows for (_which, title), rows in splits.items()}), "why_highway")
     for (which, _title), rows in splits.items():
-        summary = plain_text(highway_summary(rows))  # it names the nets
+        # It names the nets (so plain text), and runs longer than a name: a Spanish summary passes 400 characters
+        summary = plain_text(highway_summary(rows), limit=SUMMARY_CHARS)
         st.markdown(_("**At initialisation:** {summary}").format(summary=summary) if which == "init" else
                     _("**After training:** {summary}").format(summary=summary))
 
@@ -122,11 +125,10 @@ def path_view(exp, nets: dict) -> None:
     short = [n for n, (eid, rid) in nets.items() if len(snapshot_keys(store(), eid, rid)) < 1
              or not store().has_weights(eid, rid, "init")]  # nothing downloaded from a remote artefact location
     if short:
-        names = [plain_text(n) for n in short]
-        names = ", ".join(names) if i18n.current() == i18n.SOURCE else i18n.listing(names)
+        joined = ", ".join(short) if i18n.current() == i18n.SOURCE else i18n.listing(short)
         st.info(_("{nets} kept no weight snapshots along training (runs trained before snapshots were kept, or "
                   "imported with their weights only, like the shipped twin); train a twin on the Train page and its "
-                  "path appears here.").format(nets=names))
+                  "path appears here.").format(nets=plain_text(joined)))
         return
     steps = st.select_slider(_("Grid points per axis"), [5, 11, 15, 21, 31], value=21, key="why_path_steps")
     spec = landscape_spec(exp.id, [rid for _eid, rid in nets.values()], steps=steps, plane="pca")

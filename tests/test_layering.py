@@ -104,7 +104,8 @@ def layering_problems(sources: dict) -> list:
             here, there = _layer(name), _layer(target)
             if here != there and there and RANK[there] >= RANK[here] and here:
                 problems.append(f"{name}:{line} imports {target}, which is not in a lower layer")
-            private = [n for n in names if n.startswith("_") and target != name]
+            # `_` is gettext's translation function (explorer.i18n), the one public name spelt with an underscore
+            private = [n for n in names if n.startswith("_") and n != "_" and target != name]
             if private:
                 problems.append(f"{name}:{line} takes private name(s) {private} from {target}")
     problems += [f"import cycle: {' -> '.join(c)}" for c in _cycles(graph)]

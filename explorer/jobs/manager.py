@@ -1,11 +1,11 @@
 """The job manager: a queue, a limit of concurrent workers, owners and stop/delete rights.
 
-A job is an experiment in the run store (its kind: `train`, `landscape`, ...) run by its own worker
-(`python -m explorer worker DIR`), never by a thread of the app: a crash, an out-of-memory error or a kill
-ends that job only. Where the worker runs is a backend's business (explorer.jobs.backends: local processes
-by default, a Ray cluster with EXPLORER_BACKEND=ray); every policy stays here. The store is the truth; this
-class only starts, watches and stops workers, and re-attaches to the ones an earlier app left running.
-Its loop asks the database for the queued and running jobs only (indexed by status), never the history.
+A job is an experiment in the run store (its kind: `train`, `landscape`, ...) run by its own worker (`python -m
+explorer worker DIR`), never by a thread of the app: a crash, an out-of-memory error or a kill ends that job only.
+Where the worker runs is a backend's business (explorer.jobs.backends: local processes by default, a Ray cluster
+with EXPLORER_BACKEND=ray); every policy stays here. The store is the truth; this class only starts, watches and
+stops workers, and re-attaches to the ones an earlier app left running. Its loop asks the database for the queued
+and running jobs only (indexed by status), never the history. What it stores is English (`N_`), shown translated.
 Size budget: ~300 lines.
 """
 from __future__ import annotations
@@ -114,11 +114,9 @@ class JobManager:
 
     # ------------------------------------------------------------------ asking
     def submit(self, request: JobRequest, attach: bool = True) -> tuple[str, bool]:
-        """Queue a job, or (with `attach`) attach to an identical one queued, running or done.
-
-        Returns (experiment id, attached). Raises JobError when the owner is over a limit, or a training
-        experiment's estimate is past the job budget.
-        """
+        """Queue a job, or (with `attach`) attach to an identical one queued, running or done. Returns (experiment id,
+        attached). Raises JobError when the owner is over a limit, or a training experiment's estimate is past the
+        job budget."""
         with self._lock:
             spec_hash = request.spec_hash()
             if attach:
@@ -148,10 +146,9 @@ class JobManager:
                              "stop one or wait for it to finish."))
         recent = counted["since"]
         if recent >= self.limits.starts_per_hour:
-            raise JobError(ngettext("You have started {n} job in the last hour, the most allowed; "
-                                    "wait a while before starting another.",
-                                    "You have started {n} jobs in the last hour, the most allowed; "
-                                    "wait a while before starting another.", recent).format(n=count(recent)))
+            raise JobError(ngettext("You have started {n} job in the last hour, the most allowed; wait a while before "
+                                    "starting another.", "You have started {n} jobs in the last hour, the most "
+                                    "allowed; wait a while before starting another.", recent).format(n=count(recent)))
         if counted.get("client_active", 0) >= self.limits.active_per_client or \
                 counted.get("client_since", 0) >= self.limits.starts_per_client_hour:
             raise JobError(_("Too many jobs come from your network address right now; wait for some to finish, or "
@@ -173,9 +170,9 @@ class JobManager:
         except ValueError as exc:
             raise JobError(str(exc)) from None
         if seconds > self.budget_s:
-            raise JobError(_("This experiment would take at least {duration} here, and a job may run for {budget}; "
-                             "use fewer epochs, models or layers.").format(duration=human_duration(seconds),
-                                                                           budget=human_duration(self.budget_s)))
+            raise JobError(_("This experiment would take at least {duration} here, and a job may run for {budget}; use "
+                             "fewer epochs, models or layers.").format(duration=human_duration(seconds), budget=
+                                                                       human_duration(self.budget_s)))
 
     def _check_memory(self, exp: ExperimentSpec) -> None:
         """Refuse, with one sentence, an experiment whose training step would need more memory than a job may use
@@ -425,10 +422,8 @@ class JobManager:
                 log.exception("The job manager's loop failed once; it goes on.")
 
     def shutdown(self, grace_s: float = 5.0) -> None:
-        """Stop the local workers this manager started: ask, wait up to grace_s, then kill.
-
-        Jobs on a cluster (the ray backend) run on: the next app re-attaches to them.
-        """
+        """Stop the local workers this manager started: ask, wait up to grace_s, then kill. Jobs on a cluster (the ray
+        backend) run on: the next app re-attaches to them."""
         self._closed.set()
         with self._lock:
             mine = {} if self.backend.outlives_app else \

@@ -135,17 +135,17 @@ PLACEMENTS = {
         "(6.32 vs 6.97 %), no real difference at 20 (Gross & Wilber 2016).")),
     "bn_after_add": Placement((), ("bn", "relu"), (), ("bn", "relu"), None, N_(
         "conv-BN-ReLU-conv, add, BN, ReLU: BN after the addition alters the shortcut signal and "
-        "hurts deep nets (8.17 vs 6.61 % on ResNet-110, He et al. 2016, Table 2; Gross & Wilber "
+        "hurts deep nets (ResNet-110: 8.17 vs 6.61 %, He et al. 2016, Table 2; Gross & Wilber "
         "2016).")),
     "relu_before_add": Placement((), ("bn", "relu"), ("bn", "relu"), (), None, N_(
         "conv-BN-ReLU-conv-BN-ReLU, add: the branch can only add, never subtract; "
-        "7.84 vs 6.61 % on ResNet-110 (He et al. 2016, Table 2).")),
+        "ResNet-110: 7.84 vs 6.61 % (He et al. 2016, Table 2).")),
     "relu_preact": Placement(("relu",), ("bn",), ("bn",), (), "bn", N_(
         "ReLU-conv-BN-ReLU-conv-BN, add: ReLU-only pre-activation, about as good as the original "
-        "(6.71 vs 6.61 % on ResNet-110, He et al. 2016, Table 2).")),
+        "(ResNet-110: 6.71 vs 6.61 %, He et al. 2016, Table 2).")),
     "full_preact": Placement(("bn", "relu"), (), (), (), "conv", N_(
         "BN-ReLU-conv-BN-ReLU-conv, add: full pre-activation keeps the shortcut a clean identity; "
-        "best in He et al. 2016 (6.37 vs 6.61 % on ResNet-110).")),
+        "best in He et al. 2016 (ResNet-110: 6.37 vs 6.61 %).")),
 }
 
 

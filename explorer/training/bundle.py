@@ -23,6 +23,19 @@ from dataclasses import dataclass, field
 from .literals import import_block, is_constant, is_data, literal
 
 IMPORTABLE = ("torch", "torchvision")  # besides the standard library: what the script may import
+# The script is English: explorer.i18n's names are written as English stand-ins, not followed into the catalogues.
+ENGLISH_MODULE = "explorer.i18n"
+ENGLISH = {
+    "_": "def _(message):\n    return message",
+    "N_": "def N_(message):\n    return message",
+    "ngettext": "def ngettext(singular, plural, n):\n    return singular if n == 1 else plural",
+    "pct": "def pct(v, digits=1):\n    return f'{v:.{digits}f}%'",
+    "num": "def num(v, digits=3):\n    return f'{v:.{digits}g}'",
+    "count": "def count(n):\n    return f'{round(n):,}'",
+    "decimal": "def decimal(v, digits=1):\n    return f'{v:,.{digits}f}'",
+    "listing": "def listing(parts):\n    parts = [p for p in parts if p]\n"
+               "    return ', '.join(parts[:-1]) + ' and ' + parts[-1] if len(parts) > 1 else ''.join(parts)",
+}
 
 
 class BundleError(RuntimeError):
@@ -179,6 +192,8 @@ class Bundle:
 
     def need(self, module: str, name: str) -> str:
         """Make `name` of `module` available in the bundle (its definition and all it reads); returns its name there."""
+        if module == ENGLISH_MODULE and name in ENGLISH:
+            return self._english(name)
         mod = self._module(module)
         stmt = mod.binders.get(name)
         if stmt is None:
@@ -197,6 +212,16 @@ class Bundle:
             self._define(mod, stmt, key)
         finally:
             self._direct = outer
+        return bundle_name
+
+    def _english(self, name: str) -> str:
+        key = (ENGLISH_MODULE, name)
+        bundle_name = self.name_for(key)
+        if key not in self._items:
+            if ENGLISH_MODULE not in self._order:
+                self._order.append(ENGLISH_MODULE)
+            source = ENGLISH[name].replace(f"def {name}(", f"def {bundle_name}(")
+            self._items[key] = _Item(key, len(self._items), source)
         return bundle_name
 
     def _define(self, mod: _Module, stmt: ast.stmt, key: tuple[str, str]) -> None:
