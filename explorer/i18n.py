@@ -183,6 +183,7 @@ def N_(message: str) -> str:
 
 # ----------------------------------------------------------------------------- numbers the reader's way
 NO_VALUE = N_("no value")
+HUGE = 1e24  # past this, Babel's decimal arithmetic gives up (a hostile --depth=6000...): Python writes it
 
 
 def pct(v: float | None, digits: int = 1) -> str:
@@ -211,14 +212,14 @@ def num(v: float | None, digits: int = 3) -> str:
 
 def count(n: int | float) -> str:
     """A whole number with the reader's grouping ('1,234' in English, '1.234' in Spanish)."""
-    if Locale is None:
+    if Locale is None or abs(n) >= HUGE:
         return f"{round(n):,}"
     return format_decimal(round(n), locale=babel_locale(current()))
 
 
 def decimal(v: float, digits: int = 1) -> str:
     """A number with a fixed count of decimals ('2.50' for digits=2), the reader's decimal sign and grouping."""
-    if Locale is None:
+    if Locale is None or not math.isfinite(v) or abs(v) >= HUGE:
         return f"{v:,.{digits}f}"
     pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
     return format_decimal(v, format=pattern, locale=babel_locale(current()))

@@ -112,7 +112,7 @@ def test_the_class_screen_reads_in_its_class_language(served, code):
     screen.get_by_label("Teacher password").press("Enter")
     screen.get_by_role("heading", name=info.code).wait_for(timeout=60_000)
     S.push(room, info.id, "figure6")
-    screen.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+    screen.locator(".js-plotly-plot").filter(visible=True).first.wait_for(timeout=60_000)
     text = screen.locator('[data-testid="stMain"]').inner_text()
     if code == "zh_Hans":
         import re

@@ -89,3 +89,9 @@ def test_the_engine_reads_english_without_babel():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["('en',)", "Train", "66.0%", "1,234", "a", "and", "b"]
+
+
+def test_a_huge_number_reads_as_python_writes_it():
+    """Babel's decimal arithmetic gives up past 28 digits: a hostile depth still gets its one sentence."""
+    with i18n.using("es"):
+        assert i18n.count(6 * 10**30) == f"{6 * 10**30:,}" and i18n.decimal(float("inf")) == "inf"
