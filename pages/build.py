@@ -9,7 +9,7 @@ from explorer.i18n import N_, _, ngettext
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
 from explorer.nets.config import BLOCKS, FAMILIES, INITS, NORMS, PRESETS, ZERO_INIT_REFUSED, ModelConfig, preset
 from explorer.nets.cost import check_model_cost, check_training_memory
-from explorer.nets.describe import describe_network
+from explorer.nets.describe import describe_network, option_label
 from explorer.nets.memory import human_bytes
 from explorer.nets.summary import block_diagram, layer_table, model_stats
 from explorer.urlstate import BUILD_CONTROLS, WIDTHS, depth_options
@@ -39,20 +39,6 @@ HELP = {
     "width": N_("Multiplies every stage's filter count (1.0 is the paper's); narrower nets train faster on a "
                 "laptop."),
 }
-# What the radios and selectboxes show for each option value (the values themselves stay: code compares them).
-OPTION_LABELS = {
-    "custom": N_("custom"), "cifar": N_("cifar"), "imagenet": N_("imagenet"), "basic": N_("basic"),
-    "bottleneck": N_("bottleneck"), "batch": N_("batch"), "none": N_("none"), "kaiming": N_("kaiming"),
-    "xavier": N_("xavier"), "original": N_("original"), "no_final_relu": N_("no_final_relu"),
-    "bn_after_add": N_("bn_after_add"), "relu_before_add": N_("relu_before_add"), "relu_preact": N_("relu_preact"),
-    "full_preact": N_("full_preact"),
-}
-
-
-def _label(value) -> str:
-    """An option as the reader sees it: its label where it has one, else the value (a number, a preset's name)."""
-    return _(OPTION_LABELS[value]) if value in OPTION_LABELS else str(value)
-
 _FIELDS = ("family", "depth", "block", "shortcut", "placement", "norm", "init", "zero_init_residual", "width")
 
 
@@ -87,12 +73,12 @@ def choose() -> dict:
                 dataset=n, channels=DATASETS[n].in_channels, size=DATASETS[n].input_size)))
         pinned("preset", "build_preset", lambda off: st.selectbox(
             _("Preset"), ["custom", *PRESETS], key="build_preset", on_change=_apply_preset, help=_(HELP["preset"]),
-            format_func=_label, disabled=off))
+            format_func=option_label, disabled=off))
         family = pinned("family", "build_family", lambda off: st.radio(
-            _("Family"), FAMILIES, key="build_family", horizontal=True, format_func=_label,
+            _("Family"), FAMILIES, key="build_family", horizontal=True, format_func=option_label,
             help=_(HELP["family"]), disabled=off))
         block = pinned("block", "build_block", lambda off: st.radio(
-            _("Block"), BLOCKS, key="build_block", horizontal=True, format_func=_label,
+            _("Block"), BLOCKS, key="build_block", horizontal=True, format_func=option_label,
             help=_(HELP["block"]), disabled=off))
         options = list(depth_options(family, block))
         if is_pinned("depth"):  # the link's depth stays, even where another block would not offer it
@@ -115,19 +101,19 @@ def architecture_right() -> None:
     ss, hidden = st.session_state, locked_controls()[1]
     pinned("shortcut", "build_shortcut", lambda off: st.radio(
         _("Shortcut"), list(SHORTCUTS), key="build_shortcut", horizontal=True, disabled=off,
-        format_func=_label, help=" ".join(f"**{_label(k)}**: {_(v.help)}" for k, v in SHORTCUTS.items())))
+        format_func=option_label, help=" ".join(f"**{option_label(k)}**: {_(v.help)}" for k, v in SHORTCUTS.items())))
     if "shortcut" not in hidden:
         st.caption(_(SHORTCUTS[ss["build_shortcut"]].help))
     pinned("placement", "build_placement", lambda off: st.selectbox(
-        _("BN / ReLU placement"), list(PLACEMENTS), key="build_placement", disabled=off, format_func=_label,
+        _("BN / ReLU placement"), list(PLACEMENTS), key="build_placement", disabled=off, format_func=option_label,
         help=_("Where BatchNorm and ReLU sit in each unit (He et al. 2016; Gross & Wilber 2016).")))
     if "placement" not in hidden:
         st.caption(_(PLACEMENTS[ss["build_placement"]].help))
     pinned("norm", "build_norm", lambda off: st.radio(
-        _("Normalisation"), NORMS, key="build_norm", horizontal=True, format_func=_label,
+        _("Normalisation"), NORMS, key="build_norm", horizontal=True, format_func=option_label,
         help=_(HELP["norm"]), disabled=off))
     pinned("init", "build_init", lambda off: st.radio(
-        _("Initialisation"), INITS, key="build_init", horizontal=True, format_func=_label,
+        _("Initialisation"), INITS, key="build_init", horizontal=True, format_func=option_label,
         help=_(HELP["init"]), disabled=off))
     refused = ZERO_INIT_REFUSED.get(ss["build_placement"])
     if refused:  # a zero branch could not learn here: the refusal wins over a link's value

@@ -18,6 +18,7 @@ from explorer.i18n import N_, _, count, pct
 from explorer.jobs.status import job_status
 from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
 from explorer.nets.config import CIFAR_DEPTHS
+from explorer.nets.describe import option_label
 from explorer.store.records import ACTIVE
 from explorer.store.runstore import Filter
 from explorer.text import plain_text
@@ -137,7 +138,8 @@ def setup_form() -> None:
         return
     st.markdown(_("**Architecture** (from the Build page): `{name}`, shortcut {shortcut}, {placement} placement, "
                   "{norm} norm, {init} init.").format(name=base.name, shortcut=base.shortcut,
-                                                      placement=base.placement, norm=base.norm, init=base.init))
+                                                      placement=option_label(base.placement),
+                                                      norm=option_label(base.norm), init=option_label(base.init)))
     if kind == "sweep":
         st.multiselect(_("Depths"), list(CIFAR_DEPTHS["basic"]), default=list(experiments.FIGURE6_DEPTHS),
                        key="train_depths", help=_("Each depth trains a plain net and a ResNet (6n+2 layers)."))

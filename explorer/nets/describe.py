@@ -17,6 +17,20 @@ _SHORTCUTS = {
     "C": N_("1×1 projection shortcuts on every unit (option C)"),
 }
 _OPS = {"bn": "BN", "relu": "ReLU"}
+# An option of a net's config as a reader sees it (Build's radios and selectboxes, Train's one-line architecture);
+# the values themselves stay (code compares them). The placement names are the papers' names and stay as they are.
+OPTION_LABELS = {
+    "custom": N_("custom"), "cifar": N_("cifar"), "imagenet": N_("imagenet"), "basic": N_("basic"),
+    "bottleneck": N_("bottleneck"), "batch": N_("batch"), "none": N_("none"), "kaiming": N_("kaiming"),
+    "xavier": N_("xavier"), "original": N_("original"), "no_final_relu": N_("no_final_relu"),
+    "bn_after_add": N_("bn_after_add"), "relu_before_add": N_("relu_before_add"), "relu_preact": N_("relu_preact"),
+    "full_preact": N_("full_preact"),
+}
+
+
+def option_label(value: object) -> str:
+    """An option as the reader sees it: its label where it has one, else the value (a number, a preset's name)."""
+    return _(OPTION_LABELS[value]) if isinstance(value, str) and value in OPTION_LABELS else str(value)
 
 
 def _numbers(values: tuple[int, ...] | list[int]) -> str:
