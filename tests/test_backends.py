@@ -7,7 +7,7 @@ import socket
 import pytest
 from helpers import LONG, submit_twin
 
-from explorer.jobs.backends import LocalBackend
+from explorer.jobs.backends import LocalBackend, close_shared_warm
 from explorer.jobs.handles import Handle
 from explorer.jobs.manager import JobManager, Limits, make_backend
 from explorer.jobs.warm import WarmWorkers
@@ -48,8 +48,9 @@ def test_a_forked_job_equals_a_fresh_process_and_runs_in_its_own_group(tmp_path,
         store = RunStore(tmp_path / f"warm-{warm}")
         manager = managers(store, warm, limits=Limits(concurrent=1), poll_s=0.2)
         assert manager.backend._warm is None  # nothing started before the first job
-        exp_id = submit_twin(manager, "alice", seed=7)
-        pid = _pid(store, exp_id)
+        exp_id = submit_twin(manager, "alice", seed=7)  # the loop starts it once the warm process has imported torch
+        pid = wait_for(lambda store=store, exp_id=exp_id: Handle.of(store.load_experiment(exp_id)) and
+                       _pid(store, exp_id), 120, "the job to start")
         if warm:
             assert os.getpgid(pid) == pid  # its own session and process group: a stop kills it and nothing else
             assert manager.backend._warm.proc.pid != pid
@@ -78,6 +79,23 @@ def test_killing_one_forked_job_leaves_the_warm_process_and_the_other_job(store,
     last = submit_twin(manager, "dave", seed=3)
     assert manager.backend._warm is not warm and manager.backend._warm.proc.poll() is None
     wait_for(lambda: _status(store, last) == "completed", 180, "the last job to complete")
+
+
+@pytest.mark.slow
+def test_the_first_job_of_a_fresh_server_waits_in_the_queue_not_in_the_page(store, worker_env, wait_for):
+    """A fresh server's warm process imports torch for seconds (a minute on a loaded machine): the click that
+    submits the first job returns at once instead of waiting under the job manager's lock, the job waits queued,
+    and the manager's loop starts it once the warm process is ready."""
+    close_shared_warm()  # this process's warm process is gone: as on a server that just started
+    manager = JobManager(store, backend=LocalBackend(warm=True), poll_s=0.2)
+    try:
+        exp_id = submit_twin(manager, "owner")
+        status = _status(store, exp_id)
+        ready = manager.backend.warm_up(wait=False)  # read after the status: a start only ever follows readiness
+        assert status == "queued" or ready, "a job started before the warm process was ready"
+        wait_for(lambda: _status(store, exp_id) == "completed", 240, "the first job to finish")
+    finally:
+        manager.shutdown()
 
 
 def test_a_backend_without_jobs_starts_no_warm_process_and_one_starting_up_is_ended_by_a_signal():

@@ -61,6 +61,12 @@ class Backend:
         until then. Backends start what they need with their first job anyway."""
         return True
 
+    def ready(self) -> bool:
+        """Whether a job started now starts at once. False while what jobs start from is still being made (the warm
+        process importing torch): a job manager with a loop leaves its queue for the next round instead of waiting
+        under its lock, from the page whose button was pressed (a minute on a loaded machine)."""
+        return True
+
     def close(self) -> None:
         """Release what the backend holds (jobs it started keep running)."""
 
@@ -96,6 +102,12 @@ class LocalBackend(Backend):
         if warm is None:
             return True
         return warm.usable() if wait else warm.usable(timeout_s=0.0)
+
+    def ready(self) -> bool:
+        """Starts the warm process if there is none; False while it imports (a warm process that died: True, the
+        job runs as a fresh process)."""
+        warm = self._warm_workers()
+        return warm is None or warm.usable(timeout_s=0.0) or warm.proc.poll() is not None
 
     def _warm_workers(self) -> WarmWorkers | None:
         """The warm process, started now if there is none yet or the last one died (the OOM killer?).

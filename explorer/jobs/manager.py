@@ -102,14 +102,14 @@ class JobManager:
         self._history: tuple[float, list[estimate.Measured]] | None = None  # (when read, what completed jobs measured)
         self.budget_s = job_budget_s()  # each job's wall-time budget; a teacher may change it (set_budget)
         atexit.register(self.shutdown)
+        self._looping = background  # a loop pumps again soon: a start need not wait for the backend to be ready
         if background:
             threading.Thread(target=self._loop, args=(poll_s,), daemon=True, name="explorer-jobs").start()
 
     @classmethod
     def from_env(cls, background: bool = True) -> JobManager:
-        """The app's job manager, built from the environment alone, as every app replica builds it: the run store
-        (EXPLORER_RUNS_DIR, EXPLORER_DATABASE_URL), the backend (EXPLORER_BACKEND, EXPLORER_RAY_*) and the
-        limits (EXPLORER_MAX_*); a paused class's jobs are held (explorer.jobs.holds.class_hold)."""
+        """The app's job manager from the environment alone, as every replica builds it: its store (EXPLORER_RUNS_DIR,
+        EXPLORER_DATABASE_URL), backend (EXPLORER_BACKEND, EXPLORER_RAY_*), limits (EXPLORER_MAX_*), class holds."""
         return cls(store := RunStore(), background=background, hold=holds.class_hold(store))
 
     # ------------------------------------------------------------------ asking
@@ -175,8 +175,7 @@ class JobManager:
                                                                        human_duration(self.budget_s)))
 
     def _check_memory(self, exp: ExperimentSpec) -> None:
-        """Refuse, with one sentence, an experiment whose training step would need more memory than a job may use
-        (all its models at once, at its batch size: explorer.nets.cost.check_training_memory)."""
+        """Refuse, in one sentence, a training step past a job's memory (explorer.nets.cost.check_training_memory)."""
         from ..nets.cost import check_training_memory
         try:
             check_training_memory([cfg for _name, cfg in exp.models], exp.train.batch_size)
@@ -297,6 +296,8 @@ class JobManager:
             self._report_damaged(queued.damaged)
             slots = self._slots() if queued.items else 0
             free = slots - sum(running.values())
+            if free > 0 and self._looping and not self.backend.ready():
+                return  # the warm process still imports: the loop starts them next round, no page waits for it
             for exp in holds.not_held(self, running_jobs, queued.items):  # a paused class's jobs wait (holds)
                 if free <= 0:
                     break
