@@ -248,7 +248,7 @@ def _pool_label(spec: ExperimentSpec) -> str:
     length = ngettext("{n} step", "{n} steps", t.steps).format(n=t.steps) if t.steps else \
         ngettext("{n} epoch", "{n} epochs", t.epochs).format(n=t.epochs)
     return _("{dataset}, {length}, batch {batch}, lr {lr} ({schedule}); {nets}").format(
-        dataset=spec.data.name, length=length, batch=t.batch_size, lr=num(t.lr, 6), schedule=t.schedule,
+        dataset=spec.data.name, length=length, batch=t.batch_size, lr=num(t.lr, 6), schedule=_(t.schedule),
         nets=", ".join(n for n, _cfg in spec.models))
 
 
