@@ -21,8 +21,8 @@ SHARED = {"test_ray_backend": "ray-cluster", "test_replicas": "ray-cluster",  # 
 # worker is left alone with one at the end. Any other group with a browser or a slow test comes next, then the rest,
 # most tests first.
 LONGEST_FIRST = ("ray-cluster", "test_store_faults", "chromium", "test_figure6", "test_a11y_browser",
-                 "test_i18n_browser", "test_classroom_app", "test_i18n", "test_wheel", "test_hostile_checkpoints", "test_jobs", "test_static",
-                 "test_runs_app", "test_backends")
+                 "test_i18n_browser", "test_classroom_app", "test_i18n", "test_wheel", "test_hostile_checkpoints",
+                 "test_jobs", "test_static", "test_runs_app", "test_backends")
 
 
 def group_of(nodeid: str) -> str:
