@@ -140,7 +140,8 @@ def test_a_teacher_adds_a_ta_who_stops_a_student_s_job_but_cannot_delete_the_cla
         tia = signed_in(browser, app, "tia")
         tia.get_by_text("Signed in as Tia Assistant (staff)").wait_for()
         tia.get_by_role("heading", name=f"Join code: {code}").wait_for(timeout=UNDER_LOAD_MS)
-        tia.get_by_text("Ann", exact=True).first.wait_for(timeout=UNDER_LOAD_MS)  # the roster: names, for the class's staff
+        # the roster: names, for the class's staff
+        tia.get_by_text("Ann", exact=True).first.wait_for(timeout=UNDER_LOAD_MS)
         assert tia.get_by_role("button", name="Delete this class…").count() == 0
         assert tia.get_by_role("button", name="Close this class").count() == 0
         assert tia.get_by_role("button", name="Delete", exact=True).count() == 0  # a TA stops; deleting is not theirs
@@ -163,7 +164,8 @@ def test_outside_the_allow_list_student_rights_only_and_sign_out_ends_teacher_ri
     assert eve.get_by_text("New class", exact=True).count() == 0
     tess.get_by_text("New class", exact=True).wait_for(timeout=UNDER_LOAD_MS)  # a teacher: may create a class
     tess.get_by_role("button", name="Sign out").first.click()
-    tess.wait_for_url(lambda url: not url.startswith(f"{app}/classroom"), timeout=UNDER_LOAD_MS)  # the provider's logout
+    # the provider's logout
+    tess.wait_for_url(lambda url: not url.startswith(f"{app}/classroom"), timeout=UNDER_LOAD_MS)
     tess.goto(f"{app}/classroom", timeout=60_000)
     tess.get_by_role("button", name="Sign in with School ID").wait_for(timeout=60_000)
     assert tess.get_by_text("New class", exact=True).count() == 0
