@@ -233,3 +233,8 @@ def listing(parts: Sequence[str]) -> str:
     if current() in (SOURCE, PSEUDO) or Locale is None:  # English without the serial comma, as the app always wrote it
         return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     return format_list(parts, locale=babel_locale(current()))
+
+
+def sentences(*parts: str) -> str:
+    """Sentences one after another: a space between them, none in Chinese (its full stop needs no space)."""
+    return ("" if current().startswith("zh") else " ").join(p for p in parts if p)

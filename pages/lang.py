@@ -19,6 +19,7 @@ from pages.common import classroom, my_class
 
 CHOICE = "lang"  # session_state: the reader's explicit choice (a code), absent for automatic
 RESOLVED = "_lang"  # session_state: this run's language (what explorer.i18n reads)
+AUTOMATIC = "_lang_auto"  # session_state: the language this run would have without the reader's choice
 AUTO = ""  # the picker's "Automatic" option
 
 
@@ -69,15 +70,14 @@ def choose_language() -> str:
     """Resolve this run's language and keep it where explorer.i18n reads it; returns the code."""
     ss = st.session_state
     from_link()
+    try:
+        automatic = _class_language()
+    except Exception:  # noqa: BLE001 - the store is down: store_notice says so; the page reads on
+        automatic = None
+    ss[AUTOMATIC] = automatic or browser_language() or i18n.SOURCE  # the picker's "Automatic (...)" names it
     code = ss.get(CHOICE)
-    if not (code and i18n.offered(code)):
-        try:
-            code = _class_language()
-        except Exception:  # noqa: BLE001 - the store is down: store_notice says so; the page reads on
-            code = None
-        code = code or browser_language() or i18n.SOURCE
-    ss[RESOLVED] = code
-    return code
+    ss[RESOLVED] = code if code and i18n.offered(code) else ss[AUTOMATIC]
+    return ss[RESOLVED]
 
 
 def _picked() -> None:
@@ -96,13 +96,15 @@ def language_picker(container) -> None:
     if i18n.offered(i18n.PSEUDO):
         options.append(i18n.PSEUDO)
     ss["lang_picker"] = ss.get(CHOICE) or AUTO
-    auto = _("Automatic ({language})").format(language=i18n.native_name(_automatic()))
+    auto = _("Automatic ({language})").format(language=i18n.native_name(ss.get(AUTOMATIC, i18n.SOURCE)))
     container.selectbox(_("Language"), options, key="lang_picker", on_change=_picked,
                         format_func=lambda c: i18n.native_name(c) if c else auto)
 
 
-def _automatic() -> str:
-    try:
-        return _class_language() or browser_language() or i18n.SOURCE
-    except Exception:  # noqa: BLE001
-        return browser_language() or i18n.SOURCE
+def page_language(container) -> None:
+    """Tell the browser the page's language (`<html lang>`, WCAG 3.1.1): Streamlit's page says "en" whatever the
+    text, and a screen reader would read Spanish with an English voice. A tiny script; the code is an offered one."""
+    code = st.session_state.get(RESOLVED, i18n.SOURCE)
+    if code != i18n.PSEUDO and i18n.offered(code):
+        tag = code.replace("_", "-")  # BCP 47: es, zh-Hans
+        container.html(f"<script>document.documentElement.lang = '{tag}';</script>", unsafe_allow_javascript=True)

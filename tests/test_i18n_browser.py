@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from test_a11y_browser import axe_check
 from test_browser import ARTIFACTS, serve
 
 from explorer import i18n
@@ -25,6 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PASSWORD = "i18n-pw"
 HD = {"width": 1920, "height": 1080}
 WIDE = {"width": 1400, "height": 1000}
+PHONE = {"width": 390, "height": 844}
 LANGUAGES = ("es", "zh_Hans")
 HAN = r"[\u4e00-\u9fff]"
 # Does any text on the page overflow its box sideways, or the page the window?
@@ -92,9 +94,15 @@ def test_home_and_train_read_in_the_language(served, code):
     page.goto(f"{url}/?lang={code}", timeout=60_000)
     page.get_by_role("button", name=figure6).wait_for(timeout=60_000)
     assert page.get_by_role("link", name=train).count() >= 1  # the navigation reads in the language
+    page.wait_for_function("tag => document.documentElement.lang === tag", arg=code.replace("_", "-"),
+                           timeout=30_000)  # <html lang> says so too (WCAG 3.1.1): a screen reader's voice
+    axe_check(page, f"home-{code}")  # axe-core: nothing critical or serious in the language
     if code == "zh_Hans":
         assert page.evaluate(HAN_DRAWN)  # the server's Chromium draws Chinese with a real font
     _look(page, f"home-{code}")
+    page.set_viewport_size(PHONE)  # a phone: longer Spanish words and Chinese lines still wrap inside the page
+    _look(page, f"home-{code}-phone")
+    page.set_viewport_size(WIDE)
     page.get_by_role("link", name=train).first.click()
     page.get_by_role("button", name=start).wait_for(timeout=60_000)
     assert f"lang={code}" in page.url  # the choice travels with the link

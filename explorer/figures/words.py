@@ -8,14 +8,13 @@ no takeaway is a bug (`MissingWords`), caught by every AppTest that draws it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
 
-from .. import i18n
-from ..i18n import _
+# The sentence parts the builders share are explorer.i18n's (numbers, lists and sentences the reader's way).
+from ..i18n import _, listing, num, pct, sentences  # noqa: F401 - re-exported for the figure builders
 
 Cell = str | float | int | None
 MAX_TABLE_ROWS = 2000  # a table past this says how many rows it left out (a 56-layer x 30-epoch heatmap is 1,680)
@@ -159,24 +158,3 @@ def _axis_title(fig: go.Figure, axis: str) -> str | None:
     layout_axis = getattr(fig.layout, f"{axis}axis", None)
     text = layout_axis.title.text if layout_axis is not None and layout_axis.title is not None else None
     return text or None
-
-
-# ----------------------------------------------------------------------------- sentence parts the builders share
-def pct(v: float | None, digits: int = 1) -> str:
-    """'66.0%', or 'no value' (a gap), the reader's way (explorer.i18n.pct)."""
-    return i18n.pct(v, digits)
-
-
-def num(v: float | None, digits: int = 3) -> str:
-    """A number to `digits` significant figures, or 'no value', the reader's way (explorer.i18n.num)."""
-    return i18n.num(v, digits)
-
-
-def listing(parts: Sequence[str]) -> str:
-    """'a', 'a and b', 'a, b and c', the reader's way (explorer.i18n.listing)."""
-    return i18n.listing(parts)
-
-
-def sentences(*parts: str) -> str:
-    """Sentences one after another: a space between them, none in Chinese (its full stop needs no space)."""
-    return ("" if i18n.current().startswith("zh") else " ").join(p for p in parts if p)
