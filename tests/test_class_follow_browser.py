@@ -75,8 +75,18 @@ def _go(page, title: str) -> None:
 
 
 def _pick(page, label: str, option: str) -> None:
-    page.get_by_label(label).click()
-    page.get_by_role("option", name=option).click()
+    """Choose an option of a select box; a rerun that lands while it is open closes the list (seen under the full
+    suite's load), so it is opened again, up to three times."""
+    for attempt in range(3):
+        page.get_by_label(label).click()
+        choice = page.get_by_role("option", name=option)
+        try:
+            choice.wait_for(timeout=15_000)
+            choice.click(timeout=15_000)
+            return
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: the list closed under us
+            if attempt == 2:
+                raise
 
 
 @pytest.fixture
