@@ -3,7 +3,7 @@
 The public API below is imported here; the rest is imported from its module (`explorer.nets.summary` needs
 torchinfo, `explorer.nets.weights` torchvision's ImageNet weights, so neither is imported here).
 """
-from .builder import ResNet, build_model, count_parameters
+from .builder import ResNet, build_model, count_parameters, meta_model
 from .config import CIFAR_DEPTHS, PRESETS, ModelConfig, config_from_dict, preset
 from .cost import check_model_cost, model_cost
 
@@ -16,6 +16,7 @@ __all__ = [
     "check_model_cost",
     "config_from_dict",
     "count_parameters",
+    "meta_model",
     "model_cost",
     "preset",
 ]

@@ -20,7 +20,7 @@ class ResNet(nn.Module):
     Names match torchvision's ResNet (conv1, bn1, layer1..4, fc) so its weights load.
     """
 
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: ModelConfig, initialise: bool = True) -> None:
         super().__init__()
         self.cfg = cfg
         unit = BLOCKS[cfg.block]
@@ -55,7 +55,8 @@ class ResNet(nn.Module):
         self.relu_final = nn.ReLU() if "relu" in final else nn.Identity()
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(in_ch, cfg.num_classes)
-        _init_weights(self, cfg)
+        if initialise:
+            _init_weights(self, cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.relu(self.bn1(self.conv1(x)))  # (B, C, H, W) -> (B, 16, H, W) on CIFAR
@@ -110,6 +111,18 @@ def build_model(cfg: ModelConfig) -> ResNet:
     if not isinstance(cfg, ModelConfig):
         raise TypeError(f"build_model needs a ModelConfig; got {type(cfg).__name__}.")
     return ResNet(cfg)
+
+
+def meta_model(cfg: ModelConfig) -> ResNet:
+    """The config's net on the meta device, in eval mode: every module and shape, no memory, no weights drawn.
+
+    Drawing initial weights on the meta device goes through torch's reference ops, whose first use imports
+    torch._dynamo (about 1.3 s of a fresh process); shapes do not depend on it.
+    """
+    if not isinstance(cfg, ModelConfig):
+        raise TypeError(f"meta_model needs a ModelConfig; got {type(cfg).__name__}.")
+    with torch.device("meta"):
+        return ResNet(cfg, initialise=False).eval()
 
 
 def count_parameters(model: nn.Module) -> int:

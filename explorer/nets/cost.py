@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..i18n import _, decimal
-from .builder import build_model, count_parameters
+from .builder import count_parameters, meta_model
 from .caps import MAX_MULT_ADDS, MAX_PARAMS, job_activation_cap
 from .config import ModelConfig
 from .memory import ActivationProfile, activation_profile, human_bytes
@@ -25,10 +25,8 @@ _META_LOCK = threading.Lock()  # the meta models are shared: one pass (hooks, tr
 
 
 @lru_cache(maxsize=8)
-def _meta_model(cfg: ModelConfig) -> nn.Module:
-    """The config's net on the meta device: modules and shapes, no memory for weights."""
-    with torch.device("meta"):
-        return build_model(cfg).eval()
+def _meta_model(cfg: ModelConfig) -> nn.Module:  # shared by the counts below (their hooks take _META_LOCK)
+    return meta_model(cfg)
 
 
 @lru_cache(maxsize=256)

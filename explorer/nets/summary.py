@@ -7,20 +7,13 @@ Size budget: ~200 lines.
 """
 from __future__ import annotations
 
-import torch
 from torch import nn
 from torchinfo import summary as torchinfo_summary
 
 from ..i18n import N_, _, ngettext
 from .blocks import SHORTCUTS, ResidualUnit
-from .builder import ResNet, build_model, count_parameters
+from .builder import ResNet, count_parameters, meta_model
 from .config import ModelConfig
-
-
-def _meta_model(cfg: ModelConfig) -> ResNet:
-    """The config's net on the meta device, in eval mode: every shape, no memory."""
-    with torch.device("meta"):
-        return build_model(cfg).eval()
 
 
 def layer_table(cfg: ModelConfig, max_depth: int = 3) -> dict:
@@ -33,7 +26,7 @@ def layer_table(cfg: ModelConfig, max_depth: int = 3) -> dict:
         {"rows": [{"name", "type", "depth", "output_shape", "params", "mult_adds"}],
          "total_params", "trainable_params", "total_mult_adds"}; params include sub-modules.
     """
-    model = _meta_model(cfg)
+    model = meta_model(cfg)
     names = {id(m): n for n, m in model.named_modules()}
     stats = torchinfo_summary(model, input_size=(1, cfg.in_channels, cfg.input_size, cfg.input_size),
                               depth=max(max_depth, 1), verbose=0, device="meta")
@@ -63,7 +56,7 @@ def layer_table(cfg: ModelConfig, max_depth: int = 3) -> dict:
 
 def model_stats(cfg: ModelConfig) -> dict:
     """Parameter count and mult-adds of one forward pass on one image."""
-    model = _meta_model(cfg)
+    model = meta_model(cfg)
     stats = torchinfo_summary(model, input_size=(1, cfg.in_channels, cfg.input_size, cfg.input_size),
                               depth=1, verbose=0, device="meta")
     return {"params": count_parameters(model), "mult_adds": int(stats.total_mult_adds),
@@ -133,7 +126,7 @@ def block_diagram(cfg: ModelConfig, max_per_stage: int = 4) -> str:
 
     Stages longer than max_per_stage show their first units, "… k more units", and the last unit.
     """
-    model = _meta_model(cfg)
+    model = meta_model(cfg)
     c, s = cfg.in_channels, cfg.input_size
     lines = ["digraph resnet {", '  rankdir=TB; nodesep=0.25; ranksep=0.22;',
              '  node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="Helvetica", fontsize=10];',

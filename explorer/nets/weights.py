@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import torch
 
 from ..i18n import _
-from .builder import ResNet, build_model, load_torchvision_weights
+from .builder import ResNet, build_model, load_torchvision_weights, meta_model
 from .config import ModelConfig, preset
 from .cost import check_model_cost
 from .preprocessing import MAX_CLASS_NAME, Preprocessing
@@ -87,8 +87,7 @@ def from_checkpoint(ckpt: dict[str, Any]) -> Explainable:
 
 def _check_shapes(cfg: ModelConfig, state_dict: dict[str, torch.Tensor]) -> None:
     """Compare the weights' names and shapes with the config's net built on the meta device (no memory used)."""
-    with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in build_model(cfg).state_dict().items()}
+    expected = {k: tuple(v.shape) for k, v in meta_model(cfg).state_dict().items()}
     given = {k: tuple(v.shape) for k, v in state_dict.items() if isinstance(v, torch.Tensor)}
     if len(given) != len(state_dict) or given != expected:
         raise ValueError(_("This checkpoint's weights do not fit its model config ({name}).").format(name=cfg.name))
