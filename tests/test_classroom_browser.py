@@ -76,10 +76,19 @@ def test_a_class_end_to_end_in_three_browser_contexts(served):
     for name in ("Ann", "Bob"):
         page = browser.new_context(**size).new_page()
         page.goto(f"{url}/?join={code}&epochs=1", timeout=60_000)  # one epoch: the class flow, not training, is tested
-        page.get_by_label(re.compile("Your name")).fill(name)
-        script_done(page)  # a click while the page still runs may be dropped (seen once at load 20+)
-        page.get_by_role("button", name="Join the class").click()
-        page.get_by_text(f"In class Period 3 ({code}) as {name}.").wait_for(timeout=60_000)
+        joined = page.get_by_text(f"In class Period 3 ({code}) as {name}.")
+        for attempt in range(3):  # a name typed or a click made while the page still runs may be dropped (load 20+)
+            script_done(page)
+            if joined.is_visible():  # the last click's rerun ended late
+                break
+            page.get_by_label(re.compile("Your name")).fill(name)
+            page.get_by_role("button", name="Join the class").click()
+            try:
+                joined.wait_for(timeout=40_000)
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
         figure6 = page.get_by_role("button", name="Reproduce Figure 6")
         # until the join's rerun ends, Streamlit may still show the previous run's button beside the new one
         page.wait_for_function("() => [...document.querySelectorAll('button')]"

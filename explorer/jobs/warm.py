@@ -1,6 +1,6 @@
 """A warm worker process: torch and the worker already imported, it forks one child per job.
 
-A fresh `python -m explorer worker` spends ~2-3 s importing torch, scikit-learn and the engine before its
+A fresh `python -m explorer worker` spends ~2-3 s importing torch and the engine before its
 first step (docs/benchmarks.md, "A class on one server"). This process pays that once: the job manager starts
 it (`python -m explorer.jobs.warm`), and for each job it forks a child that runs exactly what the worker
 command runs (explorer.jobs.worker.work), in its own process group (the warm process has its own session, away from
@@ -40,8 +40,8 @@ READY_TIMEOUT_S = 120.0  # importing torch on a loaded 2-core machine takes seco
 
 # ----------------------------------------------------------------------------- the warm process
 def _preload() -> None:
-    """Import what every worker imports (torch, scikit-learn's digits, the engine), without running torch."""
-    import sklearn.datasets  # noqa: F401 - the digits loader
+    """Import what every worker imports (torch, the engine), without running torch. The built-in digits are read
+    from scikit-learn's file without importing scikit-learn (explorer.data.builtin), so it is not preloaded."""
     import torch  # noqa: F401
     # torch's optimisers import torch._dynamo on first use: 1.4 s of a 3-epoch job on this machine. An optional
     # speed-up: a torch without it still runs every job.
