@@ -1,4 +1,6 @@
 """explorer.i18n: which language, numbers the reader's way, and a language added by a deployment's folder."""
+import pathlib
+
 import pytest
 
 from explorer import i18n
@@ -95,3 +97,12 @@ def test_a_huge_number_reads_as_python_writes_it():
     """Babel's decimal arithmetic gives up past 28 digits: a hostile depth still gets its one sentence."""
     with i18n.using("es"):
         assert i18n.count(6 * 10**30) == f"{6 * 10**30:,}" and i18n.decimal(float("inf")) == "inf"
+
+
+def test_the_shipped_languages_names_are_babels():
+    from babel import Locale
+    shipped = {d.name for d in (pathlib.Path(i18n.__file__).parent / "locale").iterdir() if d.is_dir()}
+    assert set(i18n.SHIPPED_NAMES) == {i18n.SOURCE, *shipped}  # every catalogue the package ships, and English
+    for code, name in i18n.SHIPPED_NAMES.items():
+        babel = Locale.parse(code).get_display_name(code)
+        assert name == babel[:1].upper() + babel[1:], (code, name, babel)
