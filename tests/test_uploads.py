@@ -40,12 +40,17 @@ def digits_zip(per_class: int = 12, classes=(0, 1, 7), root: str = "", extras: d
     from sklearn.datasets import load_digits
     bunch = load_digits()
     buf = io.BytesIO()
+
+    def entry(name: str) -> zipfile.ZipInfo:  # a fixed time: the same arguments give the same bytes, whenever made
+        info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+        info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o600 << 16
+        return info
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for c in classes:
             for k, i in enumerate(np.flatnonzero(bunch.target == c)[:per_class]):
-                zf.writestr(f"{root}digit-{c}/{k}.png", _png((bunch.images[i] * 255 / 16).astype(np.uint8)))
+                zf.writestr(entry(f"{root}digit-{c}/{k}.png"), _png((bunch.images[i] * 255 / 16).astype(np.uint8)))
         for name, data in (extras or {}).items():
-            zf.writestr(name, data)
+            zf.writestr(entry(name), data)
     return buf.getvalue()
 
 
