@@ -106,6 +106,18 @@ def _is_rich_png(path: Path) -> tuple:
     return size[0] >= 800 and size[1] >= 600 and colours >= 200, f"size {size}, {colours} colours"
 
 
+def again_if_dropped(step, tries: int = 3):
+    """step() until it returns, at most `tries` times: under the suite's load a rerun can drop what a click or a
+    keystroke sent, or close a list it opened, and the step's own wait then times out. The last failure is raised."""
+    for attempt in range(tries):
+        try:
+            return step()
+        except Exception:  # noqa: BLE001 - Playwright's TimeoutError (playwright may be absent at import)
+            if attempt == tries - 1:
+                raise
+    return None
+
+
 def script_done(page, timeout_ms: int = 60_000) -> None:
     """Wait until the app's script run has ended (Streamlit marks its root `notRunning`): the page is drawn."""
     page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout_ms)

@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from test_browser import ARTIFACTS, kill_workers, serve
+from test_browser import ARTIFACTS, again_if_dropped, kill_workers, serve
 
 from explorer.data.config import DataConfig
 from explorer.jobs.request import JobRequest
@@ -76,17 +76,11 @@ def _go(page, title: str) -> None:
 
 def _pick(page, label: str, option: str) -> None:
     """Choose an option of a select box; a rerun that lands while it is open closes the list (seen under the full
-    suite's load), so it is opened again, up to three times."""
-    for attempt in range(3):
+    suite's load), so it is opened again."""
+    def choose() -> None:
         page.get_by_label(label).click()
-        choice = page.get_by_role("option", name=option)
-        try:
-            choice.wait_for(timeout=15_000)
-            choice.click(timeout=15_000)
-            return
-        except Exception:  # noqa: BLE001 - playwright's TimeoutError: the list closed under us
-            if attempt == 2:
-                raise
+        page.get_by_role("option", name=option).click(timeout=15_000)
+    again_if_dropped(choose)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_browser import ARTIFACTS, _is_rich_png, script_done, serve
+from test_browser import ARTIFACTS, _is_rich_png, again_if_dropped, script_done, serve
 
 PASSWORD = "browser-class-pw"
 JOBS_DEADLINE_S = 480  # two 1-epoch four-net sweeps one after the other on shared cores
@@ -77,18 +77,15 @@ def test_a_class_end_to_end_in_three_browser_contexts(served):
         page = browser.new_context(**size).new_page()
         page.goto(f"{url}/?join={code}&epochs=1", timeout=60_000)  # one epoch: the class flow, not training, is tested
         joined = page.get_by_text(f"In class Period 3 ({code}) as {name}.")
-        for attempt in range(3):  # a name typed or a click made while the page still runs may be dropped (load 20+)
+
+        def join(page=page, name=name, joined=joined) -> None:  # a name or click made during a run may be dropped
             script_done(page)
             if joined.is_visible():  # the last click's rerun ended late
-                break
+                return
             page.get_by_label(re.compile("Your name")).fill(name)
             page.get_by_role("button", name="Join the class").click()
-            try:
-                joined.wait_for(timeout=40_000)
-                break
-            except Exception:
-                if attempt == 2:
-                    raise
+            joined.wait_for(timeout=40_000)
+        again_if_dropped(join)
         figure6 = page.get_by_role("button", name="Reproduce Figure 6")
         # until the join's rerun ends, Streamlit may still show the previous run's button beside the new one
         page.wait_for_function("() => [...document.querySelectorAll('button')]"

@@ -148,7 +148,7 @@ def test_four_writers_and_two_readers_at_once_lose_nothing_and_never_see_a_lock(
     seconds = float(os.environ.get("EXPLORER_LOAD_TEST_S", "12"))
     base = [str(store.root), url or ""]
     # Each process lowers its priority once its imports are done (nice 10, in _WRITER and _READER): they write and
-    # read as fast as they can, interleaving as before, but take the cores' spare time rather than 30 s of both cores
+    # read as fast as they can, interleaving as before, but take the cores' spare time rather than both cores
     # from the rest of the suite (they test correctness, not speed).
     low = dict(stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     procs = [subprocess.Popen([sys.executable, "-c", _WRITER, *base, exp_id, f"run-{i}", str(seconds)], **low)

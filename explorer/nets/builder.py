@@ -114,11 +114,8 @@ def build_model(cfg: ModelConfig) -> ResNet:
 
 
 def meta_model(cfg: ModelConfig) -> ResNet:
-    """The config's net on the meta device, in eval mode: every module and shape, no memory, no weights drawn.
-
-    Drawing initial weights on the meta device goes through torch's reference ops, whose first use imports
-    torch._dynamo (about 1.3 s of a fresh process); shapes do not depend on it.
-    """
+    """The config's net on the meta device, in eval mode: every module and shape, no memory, no weights drawn
+    (shapes do not depend on them). For counting and for checking a checkpoint's shapes."""
     if not isinstance(cfg, ModelConfig):
         raise TypeError(f"meta_model needs a ModelConfig; got {type(cfg).__name__}.")
     with torch.device("meta"):
