@@ -7,6 +7,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import streamlit as st  # noqa: E402
 
 from explorer.i18n import _
+from explorer.launch import preload_in_background
 from pages.a11y import a11y_css
 from pages.class_panel import join_panel
 from pages.class_screen_controls import screen_session
@@ -68,3 +69,4 @@ invite_panel()
 follow_class(page.url_path)  # a class member's pages follow the teacher's lesson and pause (nothing for others)
 page.run()
 sync_query()
+preload_in_background()  # after the page is drawn: what the other pages import (torch), once per server

@@ -229,8 +229,8 @@ def time_startups(browser, work: pathlib.Path, n: int) -> list:
 # ----------------------------------------------------------------------------- 2. metric latency
 def _fake_running_experiment(store) -> tuple:
     """A digits twin in the store that reads as running (a stand-in worker process), with epochs 0 and 1 recorded."""
-    from explorer.data.config import DataConfig
-    from explorer.data.datasets import dataset_info, model_config_for
+    from explorer.data.config import DataConfig, model_config_for
+    from explorer.data.registry import dataset_info
     from explorer.nets.config import ModelConfig
     from explorer.training.experiments import twin
     from explorer.training.recipes import train_config_for

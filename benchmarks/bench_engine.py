@@ -2,7 +2,7 @@
 
     python benchmarks/bench_engine.py [--cases single,twin,sweep] [--steps 60] [--busy 0] [--max-s 40]
 
-The bare loop is what anyone would write: the same on-device batches (explorer.data.train_batches, same seed,
+The bare loop is what anyone would write: the same on-device batches (explorer.data.datasets.train_batches, same seed,
 same augmentation), and per batch, for each model in turn, forward, cross-entropy, backward, SGD step. It is run
 at every torch thread count (1 .. the cores) under every OpenMP wait policy (PASSIVE: threads sleep at once;
 unset: OpenMP's default, spin ~ms then sleep; ACTIVE), each in its own process (OpenMP reads the policy when it

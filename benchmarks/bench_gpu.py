@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from benchmarks.bench_engine import synthetic_cifar  # noqa: E402
-from explorer.data.config import DataConfig
-from explorer.data.datasets import load_dataset, model_config_for
+from explorer.data.config import DataConfig, model_config_for
+from explorer.data.datasets import load_dataset
 from explorer.nets.config import ModelConfig
 from explorer.training.engine import build_models, train_models
 from explorer.training.events import EpochEvent, Event
@@ -46,7 +46,7 @@ def cifar_epoch(compile_: bool) -> dict:
 
 def fashion_to_93(compile_: bool, epochs: int = 12) -> dict:
     data = load_dataset(DataConfig("fashion_mnist"))
-    cfg = model_config_for(ModelConfig(depth=20), data)
+    cfg = model_config_for(ModelConfig(depth=20), data.preprocessing)
     model = build_models([("net", cfg)], seed=0)["net"]
     reached = {}
     t0 = time.perf_counter()

@@ -27,6 +27,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from benchmarks.machine import cpu_name  # noqa: E402
 from explorer.analysis import landscape  # noqa: E402
 from explorer.data.config import DataConfig
+from explorer.jobs.request import DEFAULT_SUBSET  # noqa: E402
 from explorer.nets.builder import build_model
 from explorer.nets.config import ModelConfig
 
@@ -37,7 +38,7 @@ _NOTES = [
     "- How it is fast: the slice works on one deep copy; each grid point writes theta* + a d1 + b d2 into the "
     "conv and linear weights in place (precomputed directions, `torch.no_grad`) and runs one eval-mode forward "
     "of the whole subset. No model is rebuilt, nothing is copied per point.",
-    "- The cost grows with the subset about linearly. The default subset (`landscape.DEFAULT_SUBSET`) is the "
+    "- The cost grows with the subset about linearly. The default subset (`jobs.request.DEFAULT_SUBSET`) is the "
     "largest size tried that leaves room for the twin pair (the Inspect page draws plain and residual) and "
     "for cores shared with other work; 1,024 images miss the target on a busy machine.",
     "- The load average column matters: other processes shared these 2 cores during the runs, so the times "
@@ -83,7 +84,7 @@ def _time_one(name: str, cfg: ModelConfig, x, y, steps: int, threads: int) -> tu
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=21)
-    ap.add_argument("--subsets", default=f"{landscape.DEFAULT_SUBSET}")
+    ap.add_argument("--subsets", default=f"{DEFAULT_SUBSET}")
     ap.add_argument("--threads", default=str(torch.get_num_threads()), help="torch CPU thread counts to try, e.g. 1,2")
     ap.add_argument("--out", default=str(pathlib.Path(__file__).resolve().parents[1] / "docs/benchmarks_landscape.md"))
     args = ap.parse_args()
@@ -107,7 +108,7 @@ def _write(path: pathlib.Path, rows: list, steps: int, source: str) -> None:
         f"`python benchmarks/bench_landscape.py`: a {steps}x{steps} slice (`explorer.analysis.landscape.surface`, "
         f"Li et al. 2018) of the digits ResNet-20 (`ModelConfig(depth=20, in_channels=1, input_size=8)`) "
         f"and its plain twin, on {source}. Target: under {TARGET_S:.0f} s with the default subset "
-        f"({landscape.DEFAULT_SUBSET} images).",
+        f"({DEFAULT_SUBSET} images).",
         "",
         f"Machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"Python {platform.python_version()}. The load average (1 min) before each slice shows how busy the "

@@ -28,7 +28,8 @@ from explorer.analysis.ablation import delete_random_units  # noqa: E402
 from explorer.analysis.highway import gradient_split  # noqa: E402
 from explorer.data.config import DataConfig  # noqa: E402
 from explorer.data.datasets import load_dataset, normalize  # noqa: E402
-from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes, run_landscape_job  # noqa: E402
+from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes  # noqa: E402
+from explorer.jobs.landscape_job import run_landscape_job  # noqa: E402
 from explorer.jobs.worker import run_experiment  # noqa: E402
 from explorer.nets.weights import from_checkpoint  # noqa: E402
 from explorer.store.runstore import RunStore, load_checkpoint  # noqa: E402

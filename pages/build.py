@@ -3,13 +3,13 @@
 import streamlit as st
 
 from explorer import i18n
-from explorer.data.datasets import dataset_info, model_config_for
-from explorer.data.registry import DATASETS
+from explorer.data.config import model_config_for
+from explorer.data.registry import DATASETS, dataset_info
 from explorer.i18n import N_, _, ngettext
-from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
 from explorer.nets.config import BLOCKS, FAMILIES, INITS, NORMS, PRESETS, ZERO_INIT_REFUSED, ModelConfig, preset
 from explorer.nets.cost import check_model_cost, check_training_memory
 from explorer.nets.describe import describe_network, option_label
+from explorer.nets.kinds import PLACEMENTS, SHORTCUTS
 from explorer.nets.memory import human_bytes
 from explorer.nets.summary import block_diagram, layer_table, model_stats
 from explorer.urlstate import BUILD_CONTROLS, WIDTHS, depth_options

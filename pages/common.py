@@ -24,7 +24,8 @@ from explorer.access.teacher import TeacherGate, refusal_sentence
 from explorer.classroom.classes import Classroom
 from explorer.classroom.gating import Gating, viewer_gating
 from explorer.classroom.records import ClassInfo, Member
-from explorer.data.datasets import dataset_info, model_config_for
+from explorer.data.config import model_config_for
+from explorer.data.registry import dataset_info
 from explorer.i18n import _, ngettext
 from explorer.jobs.budget import MAX_JOB_BUDGET_S, MIN_JOB_BUDGET_S
 from explorer.jobs.manager import JobManager

@@ -7,8 +7,8 @@ import streamlit as st
 
 from explorer import i18n
 from explorer.access.policy import Action
-from explorer.data.config import DataConfig
-from explorer.data.datasets import dataset_info, load_dataset, model_config_for, normalize
+from explorer.data.config import DataConfig, model_config_for
+from explorer.data.datasets import dataset_info, load_dataset, normalize
 from explorer.data.images import tensor_to_display
 from explorer.data.uploads import MAX_ENTRIES, MAX_ZIP_BYTES, UploadRefused, folder_preview
 from explorer.figures.images import sample_strip

@@ -16,9 +16,9 @@ from explorer.figures.images import sample_strip
 from explorer.figures.papers import degradation_note, reference_tables
 from explorer.i18n import N_, _, count, pct
 from explorer.jobs.status import job_status
-from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
 from explorer.nets.config import CIFAR_DEPTHS
 from explorer.nets.describe import option_label
+from explorer.nets.kinds import PLACEMENTS, SHORTCUTS
 from explorer.store.records import ACTIVE
 from explorer.store.runstore import Filter
 from explorer.text import plain_text

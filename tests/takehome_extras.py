@@ -6,11 +6,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from explorer.nets import blocks, config
+from explorer.nets import blocks, config, kinds
 
 PLACEMENT_NAME = "relu_bn_sandwich"
-PLACEMENT = blocks.Placement(pre=("relu",), post=("bn", "relu"), last=("bn",), after_add=("relu",), zero_init="bn",
-                             help="A placement only the tests register: ReLU before the branch and after the add.")
+PLACEMENT = kinds.Placement(pre=("relu",), post=("bn", "relu"), last=("bn",), after_add=("relu",), zero_init="bn",
+                            help="A placement only the tests register: ReLU before the branch and after the add.")
 SHORTCUT_NAME = "D"
 
 
@@ -31,14 +31,16 @@ def option_d(in_ch: int, out_ch: int, stride: int, norm: str) -> nn.Module:
     return AvgPoolShortcut(in_ch, out_ch, stride)
 
 
-SHORTCUT = blocks.ShortcutKind(option_d, "avg-pool", "Average-pool where the shape changes (He et al. 2019).")
+SHORTCUT = kinds.ShortcutKind("avg-pool", False, "Average-pool where the shape changes (He et al. 2019).")
 
 
 def register(monkeypatch) -> None:
-    """Add both entries to the registries for one test (and their names to config's list, where it keeps one)."""
-    monkeypatch.setitem(blocks.PLACEMENTS, PLACEMENT_NAME, PLACEMENT)
-    monkeypatch.setitem(blocks.SHORTCUTS, SHORTCUT_NAME, SHORTCUT)
-    for name, registry in (("PLACEMENTS", blocks.PLACEMENTS), ("SHORTCUTS", blocks.SHORTCUTS)):
+    """Add both entries to the registries for one test (and their names to config's list, where it keeps one); the
+    shortcut's module goes in by its label."""
+    monkeypatch.setitem(kinds.PLACEMENTS, PLACEMENT_NAME, PLACEMENT)
+    monkeypatch.setitem(kinds.SHORTCUTS, SHORTCUT_NAME, SHORTCUT)
+    monkeypatch.setitem(blocks.RESHAPES, SHORTCUT.label, option_d)
+    for name, registry in (("PLACEMENTS", kinds.PLACEMENTS), ("SHORTCUTS", kinds.SHORTCUTS)):
         if isinstance(getattr(config, name, None), tuple):
             monkeypatch.setattr(config, name, tuple(registry))
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from helpers import poll_app
 
-from explorer.data.datasets import dataset_info, model_config_for
+from explorer.data.config import model_config_for
+from explorer.data.registry import dataset_info
 from explorer.nets.builder import build_model
 from explorer.nets.config import ModelConfig
 from explorer.training.recipes import train_config_for

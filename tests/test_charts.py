@@ -179,13 +179,13 @@ def tiny_twin():
 
 @pytest.mark.slow
 def test_charts_from_a_real_engine_run():
-    from explorer.data.config import DataConfig
-    from explorer.data.datasets import load_dataset, model_config_for
+    from explorer.data.config import DataConfig, model_config_for
+    from explorer.data.datasets import load_dataset
     from explorer.training.engine import build_models, train_models
     from explorer.training.events import EpochEvent, StepEvent
     from explorer.training.recipes import TrainConfig
     data = load_dataset(DataConfig(name="digits", train_subset=64, test_subset=32))
-    cfg = model_config_for(ModelConfig(depth=8, width=0.5), data)
+    cfg = model_config_for(ModelConfig(depth=8, width=0.5), data.preprocessing)
     models = build_models([("resnet-8", cfg), ("plain-8", cfg.plain())], seed=0)
     events = []
     train_models(models, data, TrainConfig(epochs=2, batch_size=64, device="cpu", log_every=1), events.append)
@@ -354,7 +354,7 @@ def _numbers_in(text: str) -> list:
 @pytest.mark.skipif(not PAPERS_MD.exists(), reason="shared/PAPERS.md is not next to this checkout")
 def test_help_texts_cite_only_numbers_that_papers_md_has():
     """Every decimal number a shortcut or placement help sentence quotes is one of the papers' (PAPERS.md)."""
-    from explorer.nets.blocks import PLACEMENTS, SHORTCUTS
+    from explorer.nets.kinds import PLACEMENTS, SHORTCUTS
     text = PAPERS_MD.read_text()
     helps = [k.help for k in SHORTCUTS.values()] + [p.help for p in PLACEMENTS.values()]
     quoted = [n for h in helps for n in _numbers_in(h)]

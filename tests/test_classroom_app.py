@@ -304,7 +304,7 @@ def test_a_lesson_link_locks_and_hides_build_controls_too(new_app):
     assert at.radio(key="build_shortcut").disabled and at.radio(key="build_shortcut").value == "B"
     assert {"build_placement", "build_preset"}.isdisjoint(s.key for s in at.selectbox)
     assert not at.radio(key="build_block").disabled and not at.selectbox(key="build_dataset").disabled
-    from explorer.nets.blocks import PLACEMENTS
+    from explorer.nets.kinds import PLACEMENTS
     captions = [c.value for c in at.caption]
     assert "This page was opened from a lesson link, which keeps depth and shortcut as it set them (greyed out) " \
            "and hides preset and placement." in captions

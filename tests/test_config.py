@@ -1,6 +1,6 @@
 """explorer.nets.config and explorer.data.config: validation with clear messages, JSON round trips, twins, presets.
 
-The config validates against explorer.nets.blocks' registries (one name for one thing).
+The config validates against explorer.nets.kinds' registries (one name for one thing).
 """
 import dataclasses
 import json
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from explorer.data.config import DataConfig
-from explorer.nets import blocks, config
+from explorer.nets import config, kinds
 from explorer.nets.config import ModelConfig, preset
 from explorer.training.recipes import TrainConfig
 
@@ -16,33 +16,33 @@ from explorer.training.recipes import TrainConfig
 # ----------------------------------------------------------------------------- registries
 def test_config_names_are_the_block_registries():
     """One name for one thing: config validates against the registries themselves, not copies of their keys."""
-    assert config.SHORTCUTS is blocks.SHORTCUTS
-    assert config.PLACEMENTS is blocks.PLACEMENTS
-    assert config.BLOCKS is blocks.BLOCKS
+    assert config.SHORTCUTS is kinds.SHORTCUTS
+    assert config.PLACEMENTS is kinds.PLACEMENTS
+    assert config.BLOCKS is kinds.BLOCKS
 
 
 def test_a_placement_registered_later_is_accepted_and_built(monkeypatch):
     """Adding a variant touches one place: the registry entry (no list in config to keep in step)."""
     import torch
 
-    from explorer.nets import build_model
+    from explorer.nets.builder import build_model
 
-    entry = dataclasses.replace(blocks.PLACEMENTS["original"], help="A test-only copy of the original unit.")
-    monkeypatch.setitem(blocks.PLACEMENTS, "test_only", entry)
+    entry = dataclasses.replace(kinds.PLACEMENTS["original"], help="A test-only copy of the original unit.")
+    monkeypatch.setitem(kinds.PLACEMENTS, "test_only", entry)
     cfg = ModelConfig(depth=8, placement="test_only", in_channels=1, input_size=8)
     assert build_model(cfg)(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
     with pytest.raises(ValueError, match="placement must be one of"):
         ModelConfig(placement="not_registered")
-    refusing = dataclasses.replace(blocks.PLACEMENTS["relu_before_add"], help="A test-only unit ending in a ReLU.")
-    monkeypatch.setitem(blocks.PLACEMENTS, "test_refusing", refusing)
+    refusing = dataclasses.replace(kinds.PLACEMENTS["relu_before_add"], help="A test-only unit ending in a ReLU.")
+    monkeypatch.setitem(kinds.PLACEMENTS, "test_refusing", refusing)
     assert ModelConfig(placement="test_refusing").can_zero_init is False  # the entry's zero_init=None decides
     with pytest.raises(ValueError, match="does not fit the test_refusing placement"):
         ModelConfig(placement="test_refusing", zero_init_residual=True)
 
 
 def test_every_registry_entry_is_accepted_by_the_config():
-    for shortcut in blocks.SHORTCUTS:
-        for placement in blocks.PLACEMENTS:
+    for shortcut in kinds.SHORTCUTS:
+        for placement in kinds.PLACEMENTS:
             cfg = ModelConfig(shortcut=shortcut, placement=placement)
             assert (cfg.shortcut, cfg.placement) == (shortcut, placement)
 
@@ -140,7 +140,7 @@ def test_bad_value_is_quoted_in_the_message():
                          + [("bottleneck", d) for d in (11, 20, 29, 164)])
 def test_valid_cifar_depths(block, depth):
     cfg = ModelConfig(block=block, depth=depth)
-    per_block = blocks.BLOCKS[block].convs
+    per_block = kinds.BLOCKS[block].convs
     assert cfg.num_layers == depth
     assert cfg.blocks_per_stage == ((depth - 2) // (3 * per_block),) * 3
 

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from explorer import data
-from explorer.data import builtin
+from explorer.data import builtin, datasets
 from explorer.data.config import DataConfig
 from explorer.data.datasets import load_dataset
 from explorer.data.files import DatasetCorrupt, DatasetUnavailable
@@ -74,7 +74,7 @@ def test_no_augmentation_recorded_when_switched_off():
 
 
 def test_model_config_for_digits(digits):
-    cfg = data.model_config_for(preset("resnet20"), digits)
+    cfg = data.model_config_for(preset("resnet20"), digits.preprocessing)
     assert (cfg.in_channels, cfg.input_size, cfg.num_classes) == (1, 8, 10)
     cfg = data.model_config_for(preset("resnet20"), data.dataset_info("fashion_mnist"))
     assert (cfg.in_channels, cfg.input_size, cfg.num_classes) == (1, 28, 10)
@@ -82,7 +82,7 @@ def test_model_config_for_digits(digits):
 
 def test_train_batches_are_reproducible_and_cover_the_epoch(digits):
     def epoch(seed):
-        return list(data.train_batches(digits, 500, torch.Generator().manual_seed(seed)))
+        return list(datasets.train_batches(digits, 500, torch.Generator().manual_seed(seed)))
 
     a, b, c = epoch(3), epoch(3), epoch(4)
     assert [len(y) for _, y in a] == [500, 500, 438]  # last partial batch kept
@@ -95,7 +95,7 @@ def test_train_batches_are_reproducible_and_cover_the_epoch(digits):
 
 def test_augment_batch_is_a_shifted_crop():
     x = torch.randint(1, 255, (64, 3, 6, 6), dtype=torch.uint8)
-    out = data.augment_batch(x, data.Augment(pad=2, flip=False), torch.Generator().manual_seed(0))
+    out = datasets.augment_batch(x, data.Augment(pad=2, flip=False), torch.Generator().manual_seed(0))
     assert out.shape == x.shape and out.dtype == x.dtype
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
     for i in range(len(x)):  # each image is one of the 25 crops of its padded self
@@ -106,14 +106,14 @@ def test_augment_batch_is_a_shifted_crop():
 
 def test_augment_batch_flips_about_half():
     x = torch.randint(0, 255, (400, 1, 5, 7), dtype=torch.uint8)
-    out = data.augment_batch(x, data.Augment(pad=0, flip=True), torch.Generator().manual_seed(1))
+    out = datasets.augment_batch(x, data.Augment(pad=0, flip=True), torch.Generator().manual_seed(1))
     same = torch.tensor([torch.equal(o, i) for o, i in zip(out, x, strict=True)])
     flipped = torch.tensor([torch.equal(o, i.flip(-1)) for o, i in zip(out, x, strict=True)])
     assert bool((same | flipped).all()) and 150 < int(flipped.sum()) < 250
 
 
 def test_test_batches_in_order(digits):
-    xs, ys = zip(*data.test_batches(digits, 100), strict=True)
+    xs, ys = zip(*datasets.test_batches(digits, 100), strict=True)
     assert torch.equal(torch.cat(ys), digits.y_test)
     assert torch.allclose(torch.cat(xs), data.normalize(digits.x_test, digits.preprocessing))
 
@@ -125,10 +125,10 @@ def test_dataset_to_keeps_uint8(digits):
 
 def test_default_data_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "d"))
-    assert data.default_data_dir() == tmp_path / "d"
+    assert datasets.default_data_dir() == tmp_path / "d"
     monkeypatch.delenv("EXPLORER_DATA_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert data.default_data_dir() == tmp_path / "cache" / "resnet-explorer" / "data"
+    assert datasets.default_data_dir() == tmp_path / "cache" / "resnet-explorer" / "data"
 
 
 # --------------------------------------------------------------------- Fashion-MNIST (Debian files)
@@ -312,7 +312,7 @@ def test_a_dataset_registered_at_test_time_is_usable_everywhere(stripes):
     assert (recipe.epochs, recipe.batch_size, recipe.lr, recipe.schedule) == (3, 8, 0.05, "constant")
     args = build_parser().parse_args(["train", "--dataset", "stripes"])  # the CLI's choices are the registry
     assert args.dataset == "stripes"
-    x, y = next(data.train_batches(ds, 4, torch.Generator().manual_seed(0)))
+    x, y = next(datasets.train_batches(ds, 4, torch.Generator().manual_seed(0)))
     assert x.shape == (4, 1, 6, 6) and x.dtype == torch.float32
 
 

@@ -128,8 +128,8 @@ def hostile(tmp_path_factory):
     from explorer.classroom import questions as Q
     from explorer.classroom import tables as T
     from explorer.classroom.classes import Classroom
-    from explorer.data.config import DataConfig
-    from explorer.data.datasets import dataset_info, model_config_for
+    from explorer.data.config import DataConfig, model_config_for
+    from explorer.data.registry import dataset_info
     from explorer.jobs.request import JobRequest
     from explorer.jobs.worker import run_experiment
     from explorer.nets.config import ModelConfig

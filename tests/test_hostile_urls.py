@@ -125,7 +125,8 @@ def test_build_refuses_imagenet_resnet152_at_width_2_with_one_sentence(app):
 def test_describing_the_biggest_allowed_net_allocates_no_weights():
     """What the Build page computes for ImageNet ResNet-152 (58 M parameters) on CIFAR-10, measured."""
     setup = """
-        from explorer.data.datasets import dataset_info, model_config_for
+        from explorer.data.config import model_config_for
+        from explorer.data.registry import dataset_info
         from explorer.nets.config import preset
         from explorer.nets.cost import check_model_cost
         from explorer.nets.summary import block_diagram, layer_table, model_stats

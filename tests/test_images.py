@@ -7,7 +7,7 @@ import torch
 from PIL import Image, ImageDraw, ImageOps
 
 from explorer import data
-from explorer.data import images
+from explorer.data import datasets, images
 from explorer.data.config import DataConfig
 from explorer.data.images import ImageError, image_to_tensor, load_image, prepare_digit, tensor_to_display
 
@@ -178,7 +178,7 @@ def test_sklearn_sample_photos():
 
 
 def test_image_to_tensor_matches_training_normalisation():
-    ds = data.load_dataset(DataConfig("digits", train_subset=50, test_subset=10))
+    ds = datasets.load_dataset(DataConfig("digits", train_subset=50, test_subset=10))
     pre = ds.preprocessing
     raw = ds.x_test[:1]  # (1, 1, 8, 8), values 0..16
     img = Image.fromarray((raw[0, 0].numpy().astype(np.float32) * 255 / 16).round().astype(np.uint8), "L")
@@ -197,7 +197,7 @@ def _drawn_digit(size=200) -> Image.Image:
 
 
 def test_prepare_digit_looks_like_training_digits():
-    ds = data.load_dataset(DataConfig("digits", train_subset=200, test_subset=10))
+    ds = datasets.load_dataset(DataConfig("digits", train_subset=200, test_subset=10))
     pre = ds.preprocessing
     x, view = prepare_digit(_drawn_digit(), pre)
     assert x.shape == (1, 1, 8, 8) and view.shape == (8, 8)

@@ -10,7 +10,8 @@ import time
 import pytest
 
 from explorer.jobs.backends import LocalBackend
-from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes, run_landscape_job
+from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
+from explorer.jobs.landscape_job import run_landscape_job
 from explorer.jobs.manager import JobManager
 from explorer.jobs.status import budget_message
 from explorer.store.records import ACTIVE

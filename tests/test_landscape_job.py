@@ -20,8 +20,8 @@ from explorer.jobs.landscape import (
     landscape_request,
     landscape_spec,
     read_landscapes,
-    run_landscape_job,
 )
+from explorer.jobs.landscape_job import run_landscape_job
 from explorer.jobs.manager import JobManager
 from explorer.jobs.worker import run_experiment
 from explorer.nets.config import ModelConfig

@@ -180,9 +180,9 @@ def test_checker_catches_a_cycle_inside_a_layer():
 
 
 def test_checker_follows_imports_through_a_package_init():
-    """nets/__init__ imports nets.builder, which imports nets.blocks: blocks importing the package closes a cycle."""
-    problems = layering_problems(_planted(explorer__nets__blocks="from ..nets import ModelConfig"))
-    assert any(p.startswith("import cycle") and "explorer.nets.blocks" in p for p in problems)
+    """nets/__init__ imports nets.config, which imports nets.kinds: kinds importing the package closes a cycle."""
+    problems = layering_problems(_planted(explorer__nets__kinds="from ..nets import ModelConfig"))
+    assert any(p.startswith("import cycle") and "explorer.nets.kinds" in p for p in problems)
 
 
 def test_checker_sees_an_upward_import_routed_through_a_package_init():

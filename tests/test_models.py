@@ -14,7 +14,7 @@ import torchvision
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from explorer.nets import blocks, config
+from explorer.nets import blocks, config, kinds
 from explorer.nets.blocks import Projection, ResidualUnit, ZeroPadShortcut
 from explorer.nets.builder import (
     build_model,
@@ -195,7 +195,7 @@ def test_units_change_shape_only_at_stage_starts(block):
     model = build_model(small_cfg(block=block, stage_blocks=(2, 2, 2)))
     strides = [u.stride for _, u in model.units()]
     assert strides == [1, 1, 2, 1, 2, 1]
-    expansion = blocks.BLOCKS[block].expansion
+    expansion = kinds.BLOCKS[block].expansion
     assert [u.out_ch for _, u in model.units()] == [w * expansion for w in (16, 16, 32, 32, 64, 64)]
 
 
@@ -307,7 +307,7 @@ def test_zero_init_residual_zeroes_only_the_last_layer_the_branch_runs(block, pl
             h.remove()
         zeroed = [m for m in layers if not m.weight.any()]
         assert zeroed == [order[-1]] and order[-1] is unit.zero_init_target, name
-        kind = nn.Conv2d if blocks.PLACEMENTS[placement].zero_init == "conv" else nn.BatchNorm2d
+        kind = nn.Conv2d if kinds.PLACEMENTS[placement].zero_init == "conv" else nn.BatchNorm2d
         assert isinstance(order[-1], kind), name
 
 
@@ -318,11 +318,11 @@ def test_zero_init_is_refused_with_one_sentence_where_a_zero_branch_cannot_learn
     text = str(err.value)
     assert placement in text and text.endswith(".") and text.count(". ") == 0 and "\n" not in text
     assert not small_cfg(placement=placement).can_zero_init
-    assert blocks.PLACEMENTS[placement].zero_init is None  # the registry agrees with the config's list
+    assert kinds.PLACEMENTS[placement].zero_init is None  # the registry agrees with the config's list
 
 
 def test_the_registry_and_the_config_agree_on_zero_init():
-    refused = {name for name, p in blocks.PLACEMENTS.items() if p.zero_init is None}
+    refused = {name for name, p in kinds.PLACEMENTS.items() if p.zero_init is None}
     assert refused == set(config.ZERO_INIT_REFUSED) == {"relu_before_add", "bn_after_add"}
 
 
@@ -424,7 +424,8 @@ def test_unit_refuses_unknown_variants(kind, value):
 
 
 def test_every_unit_is_a_residual_unit_subclass_with_an_expansion():
-    for name, cls in blocks.BLOCKS.items():
+    assert set(blocks.UNITS) == set(kinds.BLOCKS)  # each registered shape has its class
+    for name, cls in blocks.UNITS.items():
         assert issubclass(cls, ResidualUnit) and isinstance(cls.expansion, int) and cls.expansion >= 1, name
 
 
@@ -468,7 +469,7 @@ def test_preactivation_nets_activate_the_last_sum_before_the_pool(family, placem
     model.avgpool.register_forward_hook(lambda m, args, out: pooled.append(args[0]))
     with torch.no_grad():
         model(batch_for(cfg))
-    pre = blocks.PLACEMENTS[placement].pre
+    pre = kinds.PLACEMENTS[placement].pre
     if pre:
         assert pooled[0].min() >= 0  # activated
         assert isinstance(model.bn_final, nn.BatchNorm2d) == ("bn" in pre)

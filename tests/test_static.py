@@ -33,7 +33,8 @@ def test_ruff_passes_on_the_whole_tree():
 def mypy_report(tmp_path_factory) -> tuple[str, Path]:
     """One mypy run over the library and a probe script that uses its public names (one typo'd on purpose)."""
     probe = tmp_path_factory.mktemp("mypy") / "probe.py"
-    probe.write_text("from explorer.nets import ModelConfig, build_model\n"
+    probe.write_text("from explorer.nets import ModelConfig\n"
+                     "from explorer.nets.builder import build_model\n"
                      "from explorer.jobs import JobManager\n"
                      "good = build_model(ModelConfig(depth=20))\n"
                      "bad = ModelConfig(depht=20)\n")
@@ -54,5 +55,5 @@ def test_mypy_sees_the_public_names_and_catches_a_typo(mypy_report):
     """The declared surface resolves: a typo'd field of ModelConfig is an error, a right one is not."""
     output, probe = mypy_report
     # by file name: mypy's cache may name an identical probe by the path it first had
-    lines = [line for line in output.splitlines() if line.split(":")[0].endswith(probe.name)]
-    assert len(lines) == 1 and ":4:" in lines[0] and "depht" in lines[0], output[-3000:]
+    lines = [line for line in output.splitlines() if line.split(":")[0].endswith(probe.name) and ": error:" in line]
+    assert len(lines) == 1 and ":5:" in lines[0] and "depht" in lines[0], output[-3000:]

@@ -14,7 +14,7 @@ import torch
 
 from explorer.data.config import DataConfig
 from explorer.data.datasets import load_dataset
-from explorer.nets import blocks
+from explorer.nets import kinds
 from explorer.nets.config import ModelConfig
 from explorer.training.engine import build_models, train_models
 from explorer.training.experiments import ExperimentSpec
@@ -57,20 +57,20 @@ def assert_same_nets(named, script, seed: int = 3) -> None:
 def every_net(block: str) -> list:
     return [(f"{block}-{s}-{p}", ModelConfig(block=block, shortcut=s, placement=p, stage_blocks=(1, 2, 1),
                                               width=0.25, input_size=8))
-            for s in blocks.SHORTCUTS for p in blocks.PLACEMENTS]
+            for s in kinds.SHORTCUTS for p in kinds.PLACEMENTS]
 
 
 def compare(named) -> ExperimentSpec:
     return ExperimentSpec("compare", tuple(named), DataConfig("cifar10"), TrainConfig(epochs=1))
 
 
-@pytest.mark.parametrize("block", list(blocks.BLOCKS))
+@pytest.mark.parametrize("block", list(kinds.BLOCKS))
 def test_every_placement_and_shortcut_builds_the_same_net_in_the_script(block, tmp_path, monkeypatch):
     named = every_net(block)
     script = load_script(export_script(compare(named)), tmp_path, monkeypatch)
     assert_same_nets(named, script)
     assert set(script.BLOCKS) == {block}  # only what this experiment uses
-    assert set(script.PLACEMENTS) == set(blocks.PLACEMENTS) and set(script.SHORTCUTS) == set(blocks.SHORTCUTS)
+    assert set(script.PLACEMENTS) == set(kinds.PLACEMENTS) and set(script.SHORTCUTS) == set(kinds.SHORTCUTS)
 
 
 def test_a_placement_and_a_shortcut_registered_at_test_time_reach_the_script_and_train_there(tmp_path, monkeypatch):

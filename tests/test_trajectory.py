@@ -7,7 +7,8 @@ import torch
 
 from explorer.analysis.trajectory import path_surface, pca_plane
 from explorer.data.config import DataConfig
-from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes, run_landscape_job
+from explorer.jobs.landscape import landscape_request, landscape_spec, read_landscapes
+from explorer.jobs.landscape_job import run_landscape_job
 from explorer.jobs.worker import run_experiment
 from explorer.nets.config import ModelConfig
 from explorer.store.checkpoints import load_run_model

@@ -57,7 +57,8 @@ def running_job(runs_dir, monkeypatch):
     from explorer.training.recipes import train_config_for
     monkeypatch.setenv("EXPLORER_LIVE_BUDGET_CORES", "0.03")  # one redraw a second in all: 3 watchers -> 3 s
     store = RunStore(runs_dir)
-    from explorer.data.datasets import dataset_info, model_config_for
+    from explorer.data.config import model_config_for
+    from explorer.data.registry import dataset_info
     base = model_config_for(ModelConfig(), dataset_info("digits"))
     spec = twin(base, DataConfig("digits"), train_config_for("digits", epochs=200))
     runs = [{"name": n, "model": c.to_dict()} for n, c in spec.models]

@@ -21,8 +21,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..i18n import N_, _, ngettext, num, pct
-from ..nets.blocks import PLACEMENTS, Projection, ResidualUnit
+from ..nets.blocks import Projection, ResidualUnit
 from ..nets.builder import ResNet
+from ..nets.kinds import PLACEMENTS
 
 _Parts = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]  # a unit's input x, shortcut s(x), branch F(x)
 

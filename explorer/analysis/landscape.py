@@ -19,8 +19,6 @@ from torch import nn
 
 from .evaluation import check_pair, loss_at
 
-DEFAULT_SUBSET = 256  # training images per landscape (docs/benchmarks_landscape.md: a 21x21 slice < 1 min)
-
 
 # ----------------------------------------------------------------------------- helpers
 def _moving_weights(model: nn.Module) -> dict:
@@ -150,10 +148,11 @@ def _move_to(weights: dict, centre: dict, d1: dict, d2: dict, a: float, b: float
             p.data.add_(d2[n], alpha=b)
 
 
-def landscape_subset(x: torch.Tensor, y: torch.Tensor, n: int = DEFAULT_SUBSET, seed: int = 0) -> tuple:
+def landscape_subset(x: torch.Tensor, y: torch.Tensor, n: int, seed: int = 0) -> tuple:
     """A fixed random subset of the training data, the same for every net of an experiment.
 
-    Li et al. 2018 use the whole training set; a few hundred images show the same shape at a tiny cost.
+    Li et al. 2018 use the whole training set; a few hundred images show the same shape at a tiny cost (a job takes
+    explorer.jobs.request.DEFAULT_SUBSET).
 
     Args:
         x: (N, C, H, W) images; y: (N,) labels. n: images to keep (all of them if N <= n). seed: which ones.

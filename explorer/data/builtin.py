@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..i18n import N_, _
 from ..nets.preprocessing import Augment
@@ -29,6 +29,9 @@ from .files import (
 )
 from .images import MAX_BYTES, ImageError, fit_square, load_image
 from .registry import DatasetSpec, Progress, Recipe, Splits, register_dataset
+
+if TYPE_CHECKING:
+    import torch
 
 DEBIAN_FASHION = pathlib.Path("/usr/share/datasets/fashion-mnist")
 _FASHION_FILES = {
@@ -68,6 +71,7 @@ def stratified_split(y: np.ndarray, test_fraction: float = TEST_FRACTION,
 
 def _split(x: torch.Tensor, y: torch.Tensor, classes: tuple[str, ...] | None = None, skipped: int = 0) -> Splits:
     """All images and labels -> a stratified, seeded 80/20 Splits (digits and folders come unsplit)."""
+    import torch
     train, test = (torch.from_numpy(i) for i in stratified_split(y.numpy()))
     return Splits(x[train], y[train], x[test], y[test], classes, skipped)
 
@@ -89,6 +93,7 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _load_digits(root: pathlib.Path, progress: Progress) -> Splits:
+    import torch
     images, target = _digits_arrays()
     x = torch.from_numpy(images.astype(np.uint8)).unsqueeze(1)  # (1797, 1, 8, 8), values 0..16
     return _split(x, torch.from_numpy(target.astype(np.int64)))
@@ -96,6 +101,7 @@ def _load_digits(root: pathlib.Path, progress: Progress) -> Splits:
 
 # --------------------------------------------------------------------- Fashion-MNIST and MNIST
 def _read_idx_pair(folder: pathlib.Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
     images_file, labels_file = _FASHION_FILES[split]
     x = read_idx(folder / images_file, 3)
     y = read_idx(folder / labels_file, 1)
@@ -144,6 +150,7 @@ def _load_torchvision(cls_name: str, root: pathlib.Path, progress: Progress) -> 
 
 # --------------------------------------------------------------------- CIFAR-10
 def _load_cifar10(root: pathlib.Path, progress: Progress) -> Splits:
+    import torch
     folder = root / CIFAR_FOLDER
     if not all((folder / f).is_file() for f in _CIFAR_TRAIN + _CIFAR_TEST):
         _download_cifar10(root, progress)
@@ -219,6 +226,7 @@ def keep_decoded(path: pathlib.Path, decoded: dict[str, np.ndarray] | None = Non
 def _load_folder(path: pathlib.Path, progress: Progress) -> Splits:
     """An image folder's images: an uploaded folder's kept arrays when they match its files, else every file of
     each class sub-folder decoded (and, for an uploaded folder, kept for next time); unreadable files are counted."""
+    import torch
     classes, files = _folder_files(path)
     upload = (path / UPLOAD_MARKER).is_file()
     kept = _read_kept(path, classes, files) if upload else None

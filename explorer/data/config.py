@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from ..i18n import _
-from ..nets.config import choice, config_from_dict
+from ..nets.config import ModelConfig, choice, config_from_dict
 from .registry import DATASETS
 
-__all__ = ["DATASETS", "DataConfig"]  # DATASETS: the registry (explorer.data.registry), name -> DatasetSpec
+# DATASETS: the registry (explorer.data.registry), name -> DatasetSpec
+__all__ = ["DATASETS", "DataConfig", "InputShape", "model_config_for"]
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,28 @@ class DataConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataConfig:
         return config_from_dict(cls, d)
+
+
+class InputShape(Protocol):
+    """What a model's first and last layers need from a dataset (a DatasetSpec or a Preprocessing has it)."""
+
+    @property
+    def in_channels(self) -> int: ...
+    @property
+    def input_size(self) -> int: ...
+    @property
+    def num_classes(self) -> int: ...
+
+
+def model_config_for(model_cfg: ModelConfig, data: InputShape) -> ModelConfig:
+    """The model config with in_channels, input_size and num_classes taken from a dataset.
+
+    Args:
+        model_cfg: e.g. preset("resnet20") (3x32x32, 10 classes).
+        data: a dataset's Preprocessing (a loaded Dataset's `preprocessing`), or its DatasetSpec (dataset_info's
+            record).
+    Returns:
+        e.g. on digits, a 1-channel, 8x8, 10-class ResNet-20 config.
+    """
+    return dataclasses.replace(model_cfg, in_channels=data.in_channels, input_size=data.input_size,
+                               num_classes=data.num_classes)

@@ -14,11 +14,9 @@ import os
 import pathlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
 
 import torch
 
-from ..nets.config import ModelConfig
 from ..nets.preprocessing import Augment, Preprocessing
 from .builtin import SPLIT_SEED
 from .config import DataConfig
@@ -53,31 +51,6 @@ def default_data_dir() -> pathlib.Path:
         return pathlib.Path(os.environ["EXPLORER_DATA_DIR"]).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
     return pathlib.Path(cache).expanduser() / "resnet-explorer" / "data"
-
-
-class InputShape(Protocol):
-    """What a model's first and last layers need from a dataset (a DatasetSpec or a Preprocessing has it)."""
-
-    @property
-    def in_channels(self) -> int: ...
-    @property
-    def input_size(self) -> int: ...
-    @property
-    def num_classes(self) -> int: ...
-
-
-def model_config_for(model_cfg: ModelConfig, data: InputShape | Dataset) -> ModelConfig:
-    """The model config with in_channels, input_size and num_classes taken from a dataset.
-
-    Args:
-        model_cfg: e.g. preset("resnet20") (3x32x32, 10 classes).
-        data: a Dataset, its Preprocessing, or a DatasetSpec (dataset_info's record).
-    Returns:
-        e.g. on digits, a 1-channel, 8x8, 10-class ResNet-20 config.
-    """
-    shape = data.preprocessing if isinstance(data, Dataset) else data
-    return dataclasses.replace(model_cfg, in_channels=shape.in_channels, input_size=shape.input_size,
-                               num_classes=shape.num_classes)
 
 
 # --------------------------------------------------------------------- loading

@@ -19,11 +19,13 @@ import secrets
 import struct
 import zipfile
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from numpy.typing import DTypeLike
+
+if TYPE_CHECKING:
+    import torch
 
 
 class DatasetUnavailable(RuntimeError):
@@ -114,6 +116,7 @@ def read_cifar_batch(path: pathlib.Path) -> tuple[torch.Tensor, torch.Tensor]:
     Raises:
         DatasetCorrupt: the file is malformed, or asks to build anything but arrays and lists.
     """
+    import torch
     try:
         with open(path, "rb") as f:
             batch = _CifarUnpickler(f, encoding="bytes").load()

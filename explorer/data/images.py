@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..i18n import _, decimal
 from ..nets.preprocessing import Preprocessing
 from .registry import DATASETS
+
+if TYPE_CHECKING:
+    import torch
 
 MAX_IMAGE_BYTES = 20 * 2**20  # covers any phone photo
 MAX_IMAGE_PIXELS = 40_000_000  # 8000 x 5000; about 120 MB once decoded to RGB
@@ -192,6 +195,7 @@ def normalize(x: torch.Tensor, pre: Preprocessing) -> torch.Tensor:
     Returns:
         (B, C, H, W) float32 on x's device.
     """
+    import torch
     mean = torch.tensor(pre.mean, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
     std = torch.tensor(pre.std, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
     return (x.to(torch.float32) / float(pre.scale) - mean) / std
@@ -202,11 +206,12 @@ def image_to_tensor(img: Image.Image, pre: Preprocessing) -> torch.Tensor:
 
     Args:
         img: any PIL image (from `load_image`, or a drawing).
-        pre: a dataset's Preprocessing (explorer.data.Dataset.preprocessing, saved with each run).
+        pre: a dataset's Preprocessing (explorer.data.datasets.Dataset.preprocessing, saved with each run).
     Returns:
         (1, C, H, W) float32: centre-cropped and resized to pre.input_size, C = pre.in_channels,
         scaled to the dataset's raw range (0..scale) and normalised by `explorer.data.normalize`.
     """
+    import torch
 
     size = pre.input_size
     img = fit_square(_channels(img, pre.in_channels), size)
@@ -233,6 +238,7 @@ def prepare_digit(img: Image.Image, pre: Preprocessing) -> tuple[torch.Tensor, n
     Raises:
         ImageError: when the picture holds no strokes.
     """
+    import torch
 
     ink = _ink_map(img)  # (h, w) in [0, 1], ink bright, paper 0
     square = _crop_to_square(ink, DEFAULT_DIGIT_MARGIN if pre.margin is None else pre.margin)
@@ -289,6 +295,7 @@ def tensor_to_display(x: torch.Tensor, pre: Preprocessing) -> np.ndarray:
     Returns:
         (H, W) for one channel or (H, W, 3) for three, float32 in [0, 1] (raw / scale).
     """
+    import torch
     x = x.detach().float().cpu()
     x = x[0] if x.dim() == 4 else x
     mean = torch.tensor(pre.mean, dtype=torch.float32).view(-1, 1, 1)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..i18n import _
 from ..nets.preprocessing import Augment
+
+if TYPE_CHECKING:
+    import torch
 
 Progress = Callable[[str, float | None], None]  # (message, fraction done or None) for downloads and decoding
 

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..analysis.landscape import DEFAULT_SUBSET
 from ..data.config import DataConfig
 from ..i18n import _
 from ..nets.config import ModelConfig
@@ -22,6 +21,7 @@ from ..training.experiments import ExperimentSpec
 from ..training.recipes import TrainConfig
 
 LANDSCAPE = "landscape"  # the one request kind that is not a training experiment
+DEFAULT_SUBSET = 256  # training images per landscape (docs/benchmarks_landscape.md: a 21x21 slice < 1 min)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def _preload() -> None:
         import torch._dynamo  # noqa: F401
     from ..data import datasets  # noqa: F401
     from ..training import engine  # noqa: F401
-    from . import landscape, worker  # noqa: F401
+    from . import landscape_job, worker  # noqa: F401
 
 
 def _run_child(request: dict, protocol_fds: tuple[int, int]) -> None:

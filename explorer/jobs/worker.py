@@ -199,7 +199,7 @@ def run_job(store: RunStore, exp_id: str, callback: Callback | None = None,
     """
     exp = store.load_experiment(exp_id, with_runs=False, reconcile=False)
     if exp is not None and exp.kind == "landscape":
-        from .landscape import run_landscape_job
+        from .landscape_job import run_landscape_job
         return run_landscape_job(store, exp_id, budget_s=budget_s)
     return run_experiment(store, exp_id, callback, budget_s=budget_s)
 

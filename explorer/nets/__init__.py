@@ -1,22 +1,16 @@
 """Networks: ModelConfig and presets, the shortcut and placement registries, the builder, summaries, weights.
 
-The public API below is imported here; the rest is imported from its module (`explorer.nets.summary` needs
-torchinfo, `explorer.nets.weights` torchvision's ImageNet weights, so neither is imported here).
+The configs below are imported here. The modules that need torch are imported from themselves
+(`explorer.nets.builder`, `explorer.nets.cost`, `explorer.nets.blocks`; `explorer.nets.summary` also needs torchinfo,
+`explorer.nets.weights` torchvision), so a page that only reads configs loads without torch (Home's first paint,
+docs/benchmarks.md).
 """
-from .builder import ResNet, build_model, count_parameters, meta_model
 from .config import CIFAR_DEPTHS, PRESETS, ModelConfig, config_from_dict, preset
-from .cost import check_model_cost, model_cost
 
 __all__ = [
     "CIFAR_DEPTHS",
     "ModelConfig",
     "PRESETS",
-    "ResNet",
-    "build_model",
-    "check_model_cost",
     "config_from_dict",
-    "count_parameters",
-    "meta_model",
-    "model_cost",
     "preset",
 ]

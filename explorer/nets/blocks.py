@@ -1,4 +1,4 @@
-"""Shortcuts and residual units, each kind in a registry (one place to add a variant).
+"""Shortcuts and residual units: builds each kind registered in explorer.nets.kinds (one place to add a variant).
 
 A unit computes y = after_add(F(x) + shortcut(x)), where F is the residual branch: 2 convs (basic)
 or 3 (bottleneck) with BN and ReLU placed as one of PLACEMENTS says (He et al. 2016, Gross & Wilber
@@ -11,12 +11,11 @@ Size budget: ~250 lines.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..i18n import N_
+from .kinds import BLOCKS, PLACEMENTS, SHORTCUTS, ShortcutKind
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -68,85 +67,27 @@ MakeShortcut = Callable[[int, int, int, str], nn.Module]  # (in_ch, out_ch, stri
 MakeConv = Callable[[int, int, bool], nn.Conv2d]  # (in_ch, out_ch, bias) -> one conv of a branch
 
 
-def _option_a(in_ch: int, out_ch: int, stride: int, norm: str) -> nn.Module:
-    return nn.Identity() if in_ch == out_ch and stride == 1 else ZeroPadShortcut(in_ch, out_ch, stride)
+def _zero_pad(in_ch: int, out_ch: int, stride: int, norm: str) -> nn.Module:
+    return ZeroPadShortcut(in_ch, out_ch, stride)
 
 
-def _option_b(in_ch: int, out_ch: int, stride: int, norm: str) -> nn.Module:
-    return nn.Identity() if in_ch == out_ch and stride == 1 else Projection(in_ch, out_ch, stride, norm)
+# What a shortcut does where the shape changes, by its kind's label (explorer.nets.kinds.SHORTCUTS): a new label,
+# such as ResNet-D's average pool, is one entry here and one kind there.
+RESHAPES: dict[str, MakeShortcut] = {"zero-pad": _zero_pad, "projection": Projection}
 
 
-def _option_c(in_ch: int, out_ch: int, stride: int, norm: str) -> nn.Module:
-    return Projection(in_ch, out_ch, stride, norm)
+def make_shortcut(kind: ShortcutKind, in_ch: int, out_ch: int, stride: int, norm: str) -> nn.Module | None:
+    """One unit's shortcut, as its registered kind says (He et al. 2015, options A, B and C).
 
-
-@dataclass(frozen=True)
-class ShortcutKind:
-    """How one shortcut option is built, and how the UI and the diagram name it."""
-
-    make: MakeShortcut | None  # (in_ch, out_ch, stride, norm) -> nn.Module, or None for the plain net
-    label: str  # what the block diagram writes on the arrow where the shape changes
-    help: str  # one sentence for the UI, with its source
-
-
-SHORTCUTS = {
-    "none": ShortcutKind(None, "", N_("No shortcut: the plain net, the same layers without the addition "
-                                      "(He et al. 2015).")),
-    "A": ShortcutKind(_option_a, "zero-pad", N_("Identity; where the shape changes, subsample and pad with zero "
-                                                "channels: no extra parameters, so plain and residual twins match "
-                                                "exactly (He et al. 2015, option A).")),
-    "B": ShortcutKind(_option_b, "projection", N_("Identity; a 1x1 convolution + BN only where the shape changes "
-                                                  "(He et al. 2015, option B; torchvision's ResNets).")),
-    "C": ShortcutKind(_option_c, "projection", N_("A 1x1 convolution + BN on every shortcut: a few more parameters; "
-                                                  "slightly better than B only for ResNet-34 on ImageNet (24.19 vs "
-                                                  "24.52 % top-1, He et al. 2015, Table 3), far worse on ResNet-110 "
-                                                  "on CIFAR-10 (12.22 vs 6.61 %, He et al. 2016, Table 1).")),
-}
-
-
-# ----------------------------------------------------------------------------- placements
-@dataclass(frozen=True)
-class Placement:
-    """Where BN and ReLU sit: ops before each conv, after each inner conv, after the last, after the add.
-
-    A placement with ops before the convs ("pre-activation") also activates the stem's output once, before the
-    first unit splits into its two paths, and the last unit's sum before the pool (He et al. 2016, appendix).
+    Returns:
+        None for the plain net; the identity where the shape stays (options A and B); otherwise the module its
+        label names in RESHAPES: a zero-padding shortcut (A) or a projection (B, and C on every unit).
     """
-
-    pre: tuple[str, ...]  # ops before every conv of the branch, e.g. ("bn", "relu") for full pre-activation
-    post: tuple[str, ...]  # ops after every conv but the last
-    last: tuple[str, ...]  # ops after the branch's last conv (before the addition)
-    after_add: tuple[str, ...]  # ops after the addition
-    zero_init: str | None  # what zero-init zeroes: "bn" (the branch ends in BN: its scale), "conv" (ends in a conv:
-    #                    its weights), None (refused: explorer.nets.config.ZERO_INIT_REFUSED says why)
-    help: str  # one sentence for the UI, with its source
-
-    @property
-    def preactivation(self) -> bool:
-        """True when BN/ReLU come before the convs (He et al. 2016): the net then activates before the pool."""
-        return bool(self.pre)
-
-
-PLACEMENTS = {
-    "original": Placement((), ("bn", "relu"), ("bn",), ("relu",), "bn", N_(
-        "conv-BN-ReLU-conv-BN, add, ReLU: the unit of the 2015 paper (He et al. 2015).")),
-    "no_final_relu": Placement((), ("bn", "relu"), ("bn",), (), "bn", N_(
-        "The original unit without the ReLU after the addition: a little better at 110 layers "
-        "(6.32 vs 6.97 %), no real difference at 20 (Gross & Wilber 2016).")),
-    "bn_after_add": Placement((), ("bn", "relu"), (), ("bn", "relu"), None, N_(
-        "conv-BN-ReLU-conv, add, BN, ReLU: BN after the addition alters the shortcut signal and "
-        "hurts deep nets (ResNet-110: 8.17 vs 6.61 %, He et al. 2016, Table 2; Gross & Wilber "
-        "2016).")),
-    "relu_before_add": Placement((), ("bn", "relu"), ("bn", "relu"), (), None, N_(
-        "conv-BN-ReLU-conv-BN-ReLU, add: the branch can only add, never subtract; "
-        "ResNet-110: 7.84 vs 6.61 % (He et al. 2016, Table 2).")),
-    "relu_preact": Placement(("relu",), ("bn",), ("bn",), (), "bn", N_(
-        "ReLU-conv-BN-ReLU-conv-BN, add: ReLU-only pre-activation, about as good as the original "
-        "(ResNet-110: 6.71 vs 6.61 %, He et al. 2016, Table 2).")),
-    "full_preact": Placement(("bn", "relu"), (), (), (), "conv", N_(
-        "BN-ReLU-conv-BN-ReLU-conv, add: full pre-activation keeps the shortcut a clean identity; "
-        "best in He et al. 2016 (ResNet-110: 6.37 vs 6.61 %).")),
-}
+    if not kind.label:
+        return None
+    if in_ch == out_ch and stride == 1 and not kind.everywhere:
+        return nn.Identity()
+    return RESHAPES[kind.label](in_ch, out_ch, stride, norm)
 
 
 # ----------------------------------------------------------------------------- units
@@ -184,8 +125,7 @@ class ResidualUnit(nn.Module):
             name = f"{op}_out"
             setattr(self, name, make_norm(norm, self.out_ch) if op == "bn" else nn.ReLU())
             self._after_names.append(name)
-        make_shortcut = SHORTCUTS[shortcut].make
-        self.shortcut = make_shortcut(in_ch, self.out_ch, stride, norm) if make_shortcut else None
+        self.shortcut = make_shortcut(SHORTCUTS[shortcut], in_ch, self.out_ch, stride, norm)
         # Pre-activation units: "these projection shortcuts are also with pre-activation" (He et al. 2016,
         # appendix), so a projection sees the input after the unit's first BN/ReLU; an identity sees x itself.
         self._n_pre = 0 if activated else len(p.pre)
@@ -250,8 +190,8 @@ class ResidualUnit(nn.Module):
 class BasicBlock(ResidualUnit):
     """Two 3x3 convs; the first carries the stride (He et al. 2015, Fig. 2)."""
 
-    expansion = 1
-    convs = 2
+    expansion = BLOCKS["basic"].expansion
+    convs = BLOCKS["basic"].convs
 
     def _conv_plan(self, in_ch: int, planes: int, stride: int) -> list[tuple[int, int, MakeConv]]:
         return [(in_ch, planes, lambda i, o, b: conv3x3(i, o, stride, b)),
@@ -261,8 +201,8 @@ class BasicBlock(ResidualUnit):
 class Bottleneck(ResidualUnit):
     """1x1 reduce, 3x3 (with the stride, as torchvision), 1x1 expand by 4 (He et al. 2015, Fig. 5)."""
 
-    expansion = 4
-    convs = 3
+    expansion = BLOCKS["bottleneck"].expansion
+    convs = BLOCKS["bottleneck"].convs
 
     def _conv_plan(self, in_ch: int, planes: int, stride: int) -> list[tuple[int, int, MakeConv]]:
         return [(in_ch, planes, lambda i, o, b: conv1x1(i, o, 1, b)),
@@ -270,4 +210,4 @@ class Bottleneck(ResidualUnit):
                 (planes, planes * 4, lambda i, o, b: conv1x1(i, o, 1, b))]
 
 
-BLOCKS: dict[str, type[ResidualUnit]] = {"basic": BasicBlock, "bottleneck": Bottleneck}
+UNITS: dict[str, type[ResidualUnit]] = {"basic": BasicBlock, "bottleneck": Bottleneck}  # the classes of BLOCKS

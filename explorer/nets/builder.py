@@ -7,11 +7,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import BLOCKS, PLACEMENTS, ResidualUnit, make_norm
-from .config import ModelConfig
-
-CIFAR_WIDTHS = (16, 32, 64)  # He et al. 2015, section 4.2
-IMAGENET_WIDTHS = (64, 128, 256, 512)  # He et al. 2015, Table 1
+from .blocks import UNITS, ResidualUnit, make_norm
+from .config import CIFAR_WIDTHS, IMAGENET_WIDTHS, ModelConfig
+from .kinds import PLACEMENTS
 
 
 class ResNet(nn.Module):
@@ -23,7 +21,7 @@ class ResNet(nn.Module):
     def __init__(self, cfg: ModelConfig, initialise: bool = True) -> None:
         super().__init__()
         self.cfg = cfg
-        unit = BLOCKS[cfg.block]
+        unit = UNITS[cfg.block]
         placement = PLACEMENTS[cfg.placement]
         base = IMAGENET_WIDTHS if cfg.family == "imagenet" else CIFAR_WIDTHS
         widths = [max(1, round(w * cfg.width)) for w in base]

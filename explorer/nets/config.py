@@ -2,7 +2,7 @@
 
 Frozen, validated, JSON round-trip. Every field has a one-line comment; every check raises a ValueError with
 one sentence a student can act on. `choice` and `config_from_dict` are the checks DataConfig and TrainConfig
-share. Blocks, shortcuts and placements are validated against explorer.nets.blocks' registries (BLOCKS,
+share. Blocks, shortcuts and placements are validated against explorer.nets.kinds' registries (BLOCKS,
 SHORTCUTS, PLACEMENTS: dicts name -> thing, imported here under the same names), so a variant registered
 there is accepted here with no second list to keep.
 
@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..i18n import N_, _, count
-from .blocks import BLOCKS, PLACEMENTS, SHORTCUTS
 from .caps import MAX_INPUT_SIZE, MAX_LAYERS, MAX_WIDTH
+from .kinds import BLOCKS, PLACEMENTS, SHORTCUTS
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 FAMILIES = ("cifar", "imagenet")
+CIFAR_WIDTHS = (16, 32, 64)  # channels per stage at width 1 (He et al. 2015, section 4.2)
+IMAGENET_WIDTHS = (64, 128, 256, 512)  # He et al. 2015, Table 1
 
 
 NORMS = ("batch", "none")
@@ -87,7 +89,7 @@ class ModelConfig:
     depth: int = 20  # weighted layers: CIFAR 6n+2 (basic) or 9n+2 (bottleneck); ImageNet 18/34/50/101/152
     block: str = "basic"  # "basic": two 3x3 convs; "bottleneck": 1x1, 3x3, 1x1 with expansion 4
     shortcut: str = "A"  # "none" plain; "A" zero-pad identity; "B" projection where shape changes; "C" always
-    placement: str = "original"  # where BN and ReLU sit in each unit (see explorer.nets.blocks.PLACEMENTS)
+    placement: str = "original"  # where BN and ReLU sit in each unit (see explorer.nets.kinds.PLACEMENTS)
     norm: str = "batch"  # "batch" (BatchNorm2d) or "none"
     init: str = "kaiming"  # "kaiming" (He et al. 2015) or "xavier" (Glorot & Bengio 2010)
     zero_init_residual: bool = False  # start each branch at zero: its last BN scale, or last conv (Goyal et al. 2017)

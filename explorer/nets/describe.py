@@ -6,9 +6,8 @@ and ReLU sit in a unit, the head and the weighted-layer count as He et al. 2015 
 from __future__ import annotations
 
 from ..i18n import N_, _, listing, ngettext
-from .blocks import BLOCKS, PLACEMENTS
-from .builder import CIFAR_WIDTHS, IMAGENET_WIDTHS
-from .config import ModelConfig
+from .config import CIFAR_WIDTHS, IMAGENET_WIDTHS, ModelConfig
+from .kinds import BLOCKS, PLACEMENTS
 
 _SHORTCUTS = {
     "none": N_("no shortcuts (the plain net: nothing is added back)"),

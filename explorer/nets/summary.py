@@ -11,9 +11,10 @@ from torch import nn
 from torchinfo import summary as torchinfo_summary
 
 from ..i18n import N_, _, ngettext
-from .blocks import SHORTCUTS, ResidualUnit
+from .blocks import ResidualUnit
 from .builder import ResNet, count_parameters, meta_model
 from .config import ModelConfig
+from .kinds import SHORTCUTS
 
 
 def layer_table(cfg: ModelConfig, max_depth: int = 3) -> dict:

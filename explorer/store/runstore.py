@@ -7,10 +7,9 @@
     EXPLORER_ARTIFACTS_URL / --artifacts-url: the same paths at an fsspec URL instead, the runs folder then being
     this machine's scratch space and cache (explorer.store.artefacts)
 
-Every write is one short transaction, so a killed worker leaves no half-written row, and each update sets
-only the columns it names (no read-modify-write), so concurrent writers never lose an update. Reads hand
-out typed records (explorer.store.records). Weights are read only with weights_only=True.
-Size budget: ~420 lines.
+Every write is one short transaction, so a killed worker leaves no half-written row, and each update sets only
+the columns it names (no read-modify-write), so concurrent writers never lose an update. Reads hand out typed
+records (explorer.store.records). Weights are read only with weights_only=True. Size budget: ~420 lines.
 """
 from __future__ import annotations
 
@@ -27,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
-import torch
 
 from ..nets.preprocessing import Preprocessing
 from . import db
@@ -36,6 +34,8 @@ from .host import atomic_write_json, is_local, load_checkpoint, pid_alive, read_
 from .records import ACTIVE, FINAL_KEYS, STATUSES, Experiment, Filter, Metric, check_name, run_slug
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from .db import Row
 
 T = TypeVar("T")
@@ -412,8 +412,8 @@ class RunStore:
         self._tx(lambda c: c.execute(db.metrics.delete().where((m.exp_id == exp_id) & (m.step > step))))
 
     # ------------------------------------------------------------------ weights and artefacts
-    def save_weights(self, exp_id: str, run_id: str, which: str, model: torch.nn.Module,
-                     model_cfg: dict, preprocessing: Preprocessing, reuse: str | None = None) -> Path:
+    def save_weights(self, exp_id: str, run_id: str, which: str, model: nn.Module, model_cfg: dict,
+                     preprocessing: Preprocessing, reuse: str | None = None) -> Path:
         """Save state_dict + model config + preprocessing as `which`.pt (atomic) and record its path.
 
         reuse: an already saved file with identical tensors (a lineage twin's init.pt), referenced instead.

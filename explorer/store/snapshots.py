@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-import torch
 
 from ..nets.preprocessing import Preprocessing
 from . import db
 from .host import save_atomically
 from .runstore import RunStore, load_checkpoint
+
+if TYPE_CHECKING:
+    import torch
 
 MAX_SNAPSHOTS = 30  # per run, besides init.pt and final.pt
 SNAPSHOT_BYTES = 64 * 2**20  # per run: all its snapshots together

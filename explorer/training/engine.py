@@ -421,7 +421,7 @@ def train_models(models: dict[str, ResNet], data: Dataset, train: TrainConfig, c
                  should_stop: Callable[[], bool] | None = None, augment: bool | None = None,
                  checkpoint: Checkpoint | None = None, resume: dict | None = None,
                  on_epoch: OnEpoch | None = None) -> dict[str, RunResult]:
-    """Train named models in place, in lockstep on `data` (an explorer.data.Dataset).
+    """Train named models in place, in lockstep on `data` (an explorer.data.datasets.Dataset).
 
     callback(event) gets each typed event (explorer.training.events) as it happens.
     checkpoint(state) is called after each completed epoch but the last with `Lockstep.state`; `resume` (such a

@@ -74,7 +74,8 @@ class ExperimentSpec:
 
 def fit_to_data(cfg: ModelConfig, data: DataConfig) -> ModelConfig:
     """The config with in_channels, input_size and num_classes taken from the dataset (digits: 1x8x8, 10)."""
-    from ..data.datasets import dataset_info, model_config_for
+    from ..data.config import model_config_for
+    from ..data.registry import dataset_info
     return model_config_for(cfg, dataset_info(data.name, data.path))
 
 

@@ -17,8 +17,9 @@ import torch
 from ..data.datasets import Dataset, dataset_info, preprocessing_for
 from ..data.registry import DATASETS
 from ..i18n import _
-from ..nets.blocks import BLOCKS, PLACEMENTS, SHORTCUTS
+from ..nets.blocks import RESHAPES, UNITS
 from ..nets.config import ModelConfig
+from ..nets.kinds import BLOCKS, PLACEMENTS, SHORTCUTS
 from . import takehome
 from .bundle import Bundle
 from .experiments import ExperimentSpec
@@ -28,7 +29,8 @@ MAX_EMBEDDED_BYTES = 32 * 2**20  # larger image folders are refused (the script 
 # The script's loader per torchvision class (a dataset's record names its class, DatasetSpec.torchvision); a
 # dataset torchvision cannot fetch (no class: digits, folders, any other) goes into the script: takehome.unpack.
 LOADERS = {"MNIST": takehome.load_mnist, "FashionMNIST": takehome.load_fashion_mnist, "CIFAR10": takehome.load_cifar10}
-REGISTRIES = ((PLACEMENTS, "placement"), (SHORTCUTS, "shortcut"), (BLOCKS, "block"))  # and the field naming an entry
+REGISTRIES = ((PLACEMENTS, "placement"), (SHORTCUTS, "shortcut"), (BLOCKS, "block"),
+              (UNITS, "block"))  # and the field naming an entry
 PREPROCESSING_KEYS = ("classes", "scale", "mean", "std", "augment")  # what the script reads (no server paths)
 
 DOCSTRING = '''"""ResNet Explorer, take-home script: retrain one experiment with PyTorch alone.
@@ -54,7 +56,8 @@ def export_script(spec: ExperimentSpec, data: Dataset | None = None, finals: dic
 
     Args:
         spec: the experiment's nets, data, recipe and seed.
-        data: its explorer.data.Dataset, when already loaded (needed only for embedded datasets; loaded if None).
+        data: its explorer.data.datasets.Dataset, when already loaded (needed only for embedded datasets, else
+            loaded).
         finals: optional {net name: final metrics} the app recorded, printed beside the script's own.
         title: the experiment's id.
     Returns:
@@ -62,10 +65,13 @@ def export_script(spec: ExperimentSpec, data: Dataset | None = None, finals: dic
     Raises:
         ValueError: one sentence, when the data is too large to embed.
     """
-    used = {id(registry): {k: v for k, v in registry.items() if k in {getattr(c, field) for _, c in spec.models}}
-            for registry, field in REGISTRIES}
+    used: dict[int, dict[str, object]] = {
+        id(registry): {k: v for k, v in registry.items() if k in {getattr(c, field) for _, c in spec.models}}
+        for registry, field in REGISTRIES}
+    labels = {SHORTCUTS[c.shortcut].label for _, c in spec.models}  # and the modules the used shortcuts are made of
+    used[id(RESHAPES)] = {k: v for k, v in RESHAPES.items() if k in labels}
     bundle = Bundle(overrides=used)
-    for registry, _kind in REGISTRIES:  # the registries keep their names where another module uses the same
+    for registry, _kind in (*REGISTRIES, (RESHAPES, "")):  # they keep their names where another module uses the same
         bundle.name_for(bundle.where_defined(registry))
     for root in (ModelConfig, TrainConfig):  # what the experiment is made of comes first
         bundle.need_object(root)
