@@ -123,8 +123,9 @@ def _nav_link(page, name: str):
     return page.locator('[data-testid="stTopNavLink"]').filter(has_text=name).first
 
 
-def time_navigation(browser, work: pathlib.Path, rounds: int) -> dict:
-    """One session on one server: Home once, then `rounds` + 1 passes over every page by its navigation link.
+def time_navigation(browser, work: pathlib.Path, rounds: int, settle: float = 0.0) -> dict:
+    """One session on one server: Home once (and `settle` seconds on it, as a reader would), then `rounds` + 1 passes
+    over every page by its navigation link.
 
     Returns {page: [(seconds to the title, seconds to its first chart or table or None), ...]}; the first pass is
     each page's first visit in this server process, the others are warm."""
@@ -135,6 +136,7 @@ def time_navigation(browser, work: pathlib.Path, rounds: int) -> dict:
     out: dict = {name: [] for name, _, _ in PAGES}
     try:
         _open_home(page, port)
+        time.sleep(settle)  # the server imports what the other pages need meanwhile (launch.preload_in_background)
         for r in range(rounds + 1):
             order = PAGES[1:] + PAGES[:1]  # Home last: it is the page each pass comes back to
             for name, title, has_chart in order:
@@ -155,7 +157,7 @@ def time_navigation(browser, work: pathlib.Path, rounds: int) -> dict:
     return out
 
 
-def pages_section(cold: list, nav: dict, load: tuple, label: str = "") -> list:
+def pages_section(cold: list, nav: dict, load: tuple, label: str = "", settle: float = 0.0) -> list:
     """The markdown of the pages measurement."""
     med = statistics.median
     rows = []
@@ -188,7 +190,10 @@ def pages_section(cold: list, nav: dict, load: tuple, label: str = "") -> list:
         f"**Navigation** (one session on one server, {len(nav['Home']) - 1} warm passes after a first one): a click "
         "on the page's link in the top navigation to its title and its first chart or table visible and drawn "
         "(Your data and Class show neither until something is uploaded or a class exists: their title). The first "
-        "pass is each page's first run in the server process; max is over the warm passes.",
+        "pass is each page's first run in the server process; max is over the warm passes. "
+        + (f"The first pass starts {settle:g} s after Home is drawn (a reader's pause; the server imports what the "
+           "other pages need meanwhile)." if settle else "The first pass starts as soon as Home is drawn, while the "
+           "server still imports what the other pages need."),
         "",
         "| page | first visit (s) | warm: title (s) | warm: first chart or table (s) | warm max (s) |",
         "|---|---|---|---|---|",
@@ -197,13 +202,13 @@ def pages_section(cold: list, nav: dict, load: tuple, label: str = "") -> list:
     ]
 
 
-def time_pages(browser, work: pathlib.Path, colds: int, rounds: int) -> list:
+def time_pages(browser, work: pathlib.Path, colds: int, rounds: int, settle: float = 0.0) -> list:
     load0 = os.getloadavg()[0]
     print("0. pages: cold first paint of Home", flush=True)
     cold = time_cold_home(browser, work, colds)
     print("0. pages: navigation", flush=True)
-    nav = time_navigation(browser, work, rounds)
-    return pages_section(cold, nav, (load0, os.getloadavg()[0]))
+    nav = time_navigation(browser, work, rounds, settle)
+    return pages_section(cold, nav, (load0, os.getloadavg()[0]), settle=settle)
 
 
 # ----------------------------------------------------------------------------- 1. start-up
@@ -532,6 +537,7 @@ def main(argv=None) -> int:
     p.add_argument("--only", choices=["pages"], help="run only this part (pages: about 2 minutes)")
     p.add_argument("--colds", type=int, default=5, help="fresh servers for Home's cold first paint")
     p.add_argument("--rounds", type=int, default=5, help="warm passes over every page")
+    p.add_argument("--settle", type=float, default=0.0, help="seconds on Home before the first pass (a reader's)")
     p.add_argument("--starts", type=int, default=3, help="fresh servers to time")
     p.add_argument("--samples", type=int, default=12, help="metric-latency samples")
     p.add_argument("--pairs", type=int, default=2, help="watched/unwatched pairs of training runs")
@@ -547,7 +553,7 @@ def main(argv=None) -> int:
         work = pathlib.Path(tmp)
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            pages = time_pages(browser, work, args.colds, args.rounds)
+            pages = time_pages(browser, work, args.colds, args.rounds, args.settle)
             if args.only == "pages":
                 text = "\n".join([_machine((load0, os.getloadavg()[0])), "", *pages])
             else:

@@ -19,8 +19,9 @@ import threading
 from pathlib import Path
 
 ENTRY = "streamlit_app.py"
-# What the pages past Home import, slowest first: torch (~1.4 s on a 2-core machine), captum for Explain (~0.5 s).
-PRELOAD = ("torch", "explorer.nets.builder", "explorer.nets.summary", "explorer.data.datasets",
+# What the pages past Home import: torch (~1.3 s on a 2-core machine), torch._dynamo (~1 s: Build's first meta-device
+# cost check imports it), captum for Explain (~0.5 s).
+PRELOAD = ("torch", "torch._dynamo", "explorer.nets.builder", "explorer.nets.summary", "explorer.data.datasets",
            "explorer.training.engine", "explorer.store.checkpoints", "explorer.analysis.attribution")
 _preload_started = threading.Event()
 
