@@ -43,6 +43,17 @@ def test_degradation_sentence_follows_the_data():
     assert curves_takeaway([]).startswith("No epoch has finished yet")
 
 
+def test_a_gap_of_a_point_near_chance_is_not_called_the_degradation_problem():
+    """After one epoch of Figure 6 every net sat near chance and plain-56 ended 1.1 points above plain-20: the words
+    called that the degradation problem. Two points (DEGRADATION_GAP_POINTS) are the least they name."""
+    near = [_run("plain-20", 20, True, [0.857]), _run("plain-56", 56, True, [0.868])]
+    words = curves_takeaway(near)
+    assert "too close together to say which trains worse" in words and "degradation" not in words, words
+    at_gap = [_run("plain-20", 20, True, [0.30]), _run("plain-56", 56, True, [0.32])]
+    assert "the degradation problem" in curves_takeaway(at_gap)
+    assert "trains better" in curves_takeaway([_run("plain-20", 20, True, [0.30]), _run("plain-56", 56, True, [0.2])])
+
+
 def test_a_chart_without_words_is_refused_and_words_stay_off_the_wire():
     fig = go.Figure(go.Scatter(x=[1, 2], y=[3, 4], name="a"))
     with pytest.raises(MissingWords):

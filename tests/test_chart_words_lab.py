@@ -85,6 +85,9 @@ def test_class_figure6_takeaway_is_the_median_band_and_says_degradation():
     assert "At epoch 2" in words.takeaway and "(plain-56) ends higher than plain-20: the degradation" in words.takeaway
     assert ("resnet-56", 2, "training", 6.0, 5.0, 7.0, 2) in words.table.rows
     assert words_of(class_figure6({})).takeaway == "No finished runs in the class yet."
+    close = {"plain-20": [_epochs([0.857])], "plain-56": [_epochs([0.868])]}  # one epoch, both near chance
+    said = words_of(class_figure6(close)).takeaway
+    assert "too close together to say which is higher" in said and "degradation" not in said, said
     heard = [name for name, _, _ in figure_series(fig)]  # Listen plays the medians, not the spread's outline
     assert heard == ["plain-20 (median of n = 3)", "plain-56 (median of n = 2)", "resnet-56 (median of n = 2)"]
 

@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 
 from ..i18n import _, ngettext, pct
 from ..text import plot_text, plot_texts
+from .curve_words import depth_order
 from .screen import screen_text
 from .words import Table, listing, say, sentences
 
@@ -140,9 +141,10 @@ def figure6_takeaway(bands: dict[str, dict[str, list]]) -> str:
                                                                                         values=values)
     plain = sorted((name_style(name)[0] or 0, p[1], name) for name, p in ends if name_style(name)[1])
     if len(plain) >= 2 and plain[-1][0] > plain[0][0]:
-        worse = plain[-1][1] > plain[0][1]
-        then = _("The deeper plain net ({deeper}) ends higher than {shallower}: the degradation problem.") if worse \
-            else _("The deeper plain net ({deeper}) ends lower than {shallower}.")
+        then = {1: _("The deeper plain net ({deeper}) ends higher than {shallower}: the degradation problem."),
+                -1: _("The deeper plain net ({deeper}) ends lower than {shallower}."),
+                0: _("The deeper plain net ({deeper}) and {shallower} end too close together to say which is "
+                     "higher.")}[depth_order(100 * plain[0][1], 100 * plain[-1][1])]  # medians, in points
         text = sentences(text, then.format(deeper=plain[-1][2], shallower=plain[0][2]))
     return text
 

@@ -8,6 +8,17 @@ from ..i18n import _, decimal
 from .style import RunSeries
 from .words import listing, num, sentences
 
+# Two plain nets' final training errors closer than this, in percentage points, are not put in order: one seed's
+# noise can swap them, and after an epoch or two every net is still near chance (90 % on ten classes), so a
+# sentence calling a one-point gap "the degradation problem" would say more than the run shows.
+DEGRADATION_GAP_POINTS = 2.0
+
+
+def depth_order(shallow: float, deep: float, gap: float = DEGRADATION_GAP_POINTS) -> int:
+    """1 when the deeper plain net ends at least `gap` higher than the shallower (the degradation problem, He et al.
+    2015), -1 when at least `gap` lower, 0 when closer than that (too close to say)."""
+    return 1 if deep - shallow >= gap else -1 if shallow - deep >= gap else 0
+
 
 def loss_takeaway(drawn: Sequence[tuple[RunSeries, list, list]]) -> str:
     """Where each run's step-by-step loss starts and ends (the points drawn), and which ends lowest."""

@@ -20,7 +20,7 @@ from plotly.subplots import make_subplots
 from ..i18n import N_, _, ngettext
 from ..store.records import Metric, Run
 from ..text import plot_text, plot_texts
-from .curve_words import heatmap_takeaway, loss_takeaway, profile_takeaway
+from .curve_words import DEGRADATION_GAP_POINTS, depth_order, heatmap_takeaway, loss_takeaway, profile_takeaway
 from .inspect_words import (
     ablation_table,
     ablation_takeaway,
@@ -152,10 +152,13 @@ def curves_takeaway(runs: Sequence[RunSeries], metric: str = "error") -> str:
     plain = sorted([(run.depth or 0, v, run.name) for run, _x, v in ends if run.plain])
     residual = sorted([(run.depth or 0, v, run.name) for run, _x, v in ends if not run.plain])
     if len(plain) >= 2 and plain[-1][0] > plain[0][0]:
-        worse = plain[-1][1] > plain[0][1]
-        then = _("The deeper plain net ({deeper}) trains worse than the shallower {shallower}: the degradation "
-                 "problem.") if worse else _("The deeper plain net ({deeper}) trains better than the shallower "
-                                             "{shallower}.")
+        shallow, deep = plain[0][1], plain[-1][1]  # % of error; a loss's gap is taken relative to the shallower's
+        order = depth_order(shallow, deep, DEGRADATION_GAP_POINTS if metric == "error" else 0.05 * shallow)
+        then = {1: _("The deeper plain net ({deeper}) trains worse than the shallower {shallower}: the degradation "
+                     "problem."),
+                -1: _("The deeper plain net ({deeper}) trains better than the shallower {shallower}."),
+                0: _("The deeper plain net ({deeper}) and the shallower {shallower} end too close together to say "
+                     "which trains worse.")}[order]
         return sentences(first, then.format(deeper=plain[-1][2], shallower=plain[0][2]))
     if plain and residual:
         p, r = plain[-1], residual[-1]
