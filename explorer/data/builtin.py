@@ -4,7 +4,8 @@
 files when they are installed, else torchvision downloads it; `mnist` and `cifar10` are downloaded into the
 data directory; `folder` reads one sub-folder per class through explorer.data.images.load_image (an uploaded
 folder's images are decoded once and kept beside them as arrays, DECODED_FILE). To add a dataset, write its loader
-and register one DatasetSpec (explorer.data.registry); nothing else changes.
+and register one DatasetSpec (explorer.data.registry); nothing else changes. The loaders import torch when they
+run: registering the datasets (which every DataConfig is checked against) loads no torch (docs/architecture.md).
 
 Size budget: ~300 lines.
 """

@@ -3,6 +3,7 @@
 CIFAR-10's batch files are pickles; they are read with a restricted unpickler that can build only
 what the format needs (dicts, lists, bytes, numeric numpy arrays), never with plain pickle.load. An uploaded
 folder's decoded images are kept beside it as an uncompressed .npz (`write_decoded`), read back without pickle.
+torch is imported where a tensor is made, so the module loads without it (docs/architecture.md).
 Size budget: ~200 lines.
 """
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Everything that reads an image a user gave us (uploads, folder datasets, drawings) comes through
 `load_image`, which caps bytes and pixels before any pixel is decoded, allows only image decoders,
 refuses extreme aspect ratios, applies EXIF orientation and brings every PIL mode to "L" or "RGB". `image_to_tensor` and
-`prepare_digit` then apply the preprocessing saved with a run, so a prediction sees what training saw.
+`prepare_digit` then apply the preprocessing saved with a run, so a prediction sees what training saw. torch is
+imported where a tensor is made, so decoding and checking an image loads no torch (docs/architecture.md).
 
 Size budget: ~300 lines.
 """
