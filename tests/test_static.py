@@ -57,3 +57,17 @@ def test_mypy_sees_the_public_names_and_catches_a_typo(mypy_report):
     # by file name: mypy's cache may name an identical probe by the path it first had
     lines = [line for line in output.splitlines() if line.split(":")[0].endswith(probe.name) and ": error:" in line]
     assert len(lines) == 1 and ":5:" in lines[0] and "depht" in lines[0], output[-3000:]
+
+
+def test_every_benchmark_script_imports():
+    """A benchmark that no longer imports is found here, not on the day a GPU is lent (bench_gpu.py imported a helper
+    that bench_engine.py had dropped). Imported in a fresh interpreter, as `python benchmarks/X.py` would, without
+    running main()."""
+    names = sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py") if p.stem != "__init__")
+    code = ("import importlib, sys\nfailed = []\nfor name in sys.argv[1:]:\n    try:\n"
+            "        importlib.import_module('benchmarks.' + name)\n"
+            "    except Exception as exc:\n        failed.append(f'{name}: {type(exc).__name__}: {exc}')\n"
+            "print('\\n'.join(failed))\n")
+    result = subprocess.run([sys.executable, "-c", code, *names], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "", result.stdout[-3000:] + result.stderr[-2000:]
