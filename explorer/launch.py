@@ -19,11 +19,13 @@ import threading
 from pathlib import Path
 
 ENTRY = "streamlit_app.py"
-# What the pages past Home import: torch (~1.3 s on a 2-core machine), torch._dynamo (~1 s: Build's first meta-device
-# cost check imports it), captum for Explain (~0.5 s).
-PRELOAD = ("torch", "torch._dynamo", "explorer.nets.builder", "explorer.nets.summary", "explorer.data.datasets",
-           "explorer.training.engine", "explorer.store.checkpoints", "explorer.analysis.attribution")
-_preload_started = threading.Event()
+# What the pages past Home import: torch (~1.3 s on a 2-core machine), torch._dynamo (~1 s: Build's first
+# meta-device cost check imports it), the engine (with the builder and the datasets), torchinfo's tables, captum for
+# Explain (~0.5 s).
+PRELOAD = ("torch", "torch._dynamo", "explorer.training.engine", "explorer.nets.summary", "explorer.store.checkpoints",
+           "explorer.analysis.attribution")
+_preload_lock = threading.Lock()
+_preload_started = False
 
 
 def app_entry() -> Path:
@@ -88,9 +90,11 @@ def preload_in_background(modules: tuple[str, ...] = PRELOAD) -> threading.Threa
     torch, and a page opened a moment later finds its imports done (or waits on the same import, never repeats it).
     A module that fails to import here is left to the page that needs it, which says why.
     """
-    if _preload_started.is_set():
-        return None
-    _preload_started.set()
+    global _preload_started
+    with _preload_lock:  # two sessions' first runs may end at once: one thread between them
+        if _preload_started:
+            return None
+        _preload_started = True
     thread = threading.Thread(target=_import_all, args=(modules,), name="explorer-preload", daemon=True)
     thread.start()
     return thread

@@ -8,7 +8,6 @@ Size budget: ~200 lines.
 """
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -30,9 +29,6 @@ from .status import budget_message
 
 if TYPE_CHECKING:
     from ..data.datasets import Dataset
-
-log = logging.getLogger(__name__)
-
 
 PARTS = {"line": N_("{run}: line: step {step} of {total}"), "slice": N_("{run}: slice: step {step} of {total}"),
          "path plane": N_("{run}: path plane: step {step} of {total}")}
